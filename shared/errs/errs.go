@@ -1,0 +1,224 @@
+// Package errs holds Photon's domain errors and maps them, in one table, to Photon ApiError
+// codes, gRPC codes and HTTP statuses. It also carries the retry contract of the function
+// runtime: an error wrapped with Permanent is never retried.
+package errs
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Photon ApiError codes (Photon Controller 1.2 names).
+const (
+	CodeInvalidJSON       = "InvalidJson"
+	CodeInvalidEntity     = "InvalidEntity"
+	CodeNameTaken         = "NameTaken"
+	CodeQuotaError        = "QuotaError"
+	CodeNotFound          = "NotFound"
+	CodeStateError        = "StateError"
+	CodeConcurrentTask    = "ConcurrentTask"
+	CodeNotEnoughCapacity = "NotEnoughCpuResource" // placement found no host with room
+	CodeNoSuchHost        = "NoSuchResource"
+	CodeAccessForbidden   = "AccessForbidden"
+	CodeMissingAuthToken  = "MissingAuthToken"
+	CodeInvalidAuthToken  = "InvalidAuthToken"
+	CodeExpiredAuthToken  = "ExpiredAuthToken"
+	CodeTooManyRequests   = "TooManyRequests"
+	CodeHostError         = "HostError" // the ESXi host refused or failed an operation
+	CodeInternal          = "InternalError"
+	CodeUnavailable       = "ServiceUnavailable"
+)
+
+type mapping struct {
+	grpc codes.Code
+	http int
+}
+
+// table is the one place where Photon codes meet gRPC codes and HTTP statuses.
+var table = map[string]mapping{
+	CodeInvalidJSON:       {codes.InvalidArgument, http.StatusBadRequest},
+	CodeInvalidEntity:     {codes.InvalidArgument, http.StatusBadRequest},
+	CodeNameTaken:         {codes.AlreadyExists, http.StatusBadRequest},
+	CodeQuotaError:        {codes.ResourceExhausted, http.StatusBadRequest},
+	CodeNotFound:          {codes.NotFound, http.StatusNotFound},
+	CodeStateError:        {codes.FailedPrecondition, http.StatusBadRequest},
+	CodeConcurrentTask:    {codes.Aborted, http.StatusBadRequest},
+	CodeNotEnoughCapacity: {codes.ResourceExhausted, http.StatusBadRequest},
+	CodeNoSuchHost:        {codes.FailedPrecondition, http.StatusBadRequest},
+	CodeAccessForbidden:   {codes.PermissionDenied, http.StatusForbidden},
+	CodeMissingAuthToken:  {codes.Unauthenticated, http.StatusUnauthorized},
+	CodeInvalidAuthToken:  {codes.Unauthenticated, http.StatusUnauthorized},
+	CodeExpiredAuthToken:  {codes.Unauthenticated, http.StatusUnauthorized},
+	CodeTooManyRequests:   {codes.ResourceExhausted, http.StatusTooManyRequests},
+	CodeHostError:         {codes.Unavailable, http.StatusInternalServerError},
+	CodeInternal:          {codes.Internal, http.StatusInternalServerError},
+	CodeUnavailable:       {codes.Unavailable, http.StatusServiceUnavailable},
+}
+
+// byGRPC names the Photon code for a gRPC status that carries none.
+var byGRPC = map[codes.Code]string{
+	codes.InvalidArgument:    CodeInvalidEntity,
+	codes.NotFound:           CodeNotFound,
+	codes.AlreadyExists:      CodeNameTaken,
+	codes.FailedPrecondition: CodeStateError,
+	codes.Aborted:            CodeConcurrentTask,
+	codes.PermissionDenied:   CodeAccessForbidden,
+	codes.Unauthenticated:    CodeInvalidAuthToken,
+	codes.ResourceExhausted:  CodeTooManyRequests,
+	codes.Unavailable:        CodeUnavailable,
+	codes.DeadlineExceeded:   CodeUnavailable,
+}
+
+// Error is a Photon ApiError: a code from the table above, a message for people and
+// optional data for programs.
+type Error struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Data    map[string]string `json:"data,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches errors by code, so errors.Is(err, errs.ErrNotFound) holds for every NotFound.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Message == ""
+}
+
+// HTTPStatus is the HTTP status for the error's code.
+func (e *Error) HTTPStatus() int {
+	if m, ok := table[e.Code]; ok {
+		return m.http
+	}
+	return http.StatusInternalServerError
+}
+
+// GRPCStatus lets status.FromError and grpc-gateway see the error as a gRPC status. The
+// Photon code and data travel as an ErrorInfo detail so they survive the wire.
+func (e *Error) GRPCStatus() *status.Status {
+	c := codes.Internal
+	if m, ok := table[e.Code]; ok {
+		c = m.grpc
+	}
+	st := status.New(c, e.Message)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Code, Domain: "photon", Metadata: e.Data}); err == nil {
+		return d
+	}
+	return st
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound       = &Error{Code: CodeNotFound}
+	ErrQuota          = &Error{Code: CodeQuotaError}
+	ErrNameTaken      = &Error{Code: CodeNameTaken}
+	ErrInvalid        = &Error{Code: CodeInvalidEntity}
+	ErrState          = &Error{Code: CodeStateError}
+	ErrConcurrentTask = &Error{Code: CodeConcurrentTask}
+	ErrForbidden      = &Error{Code: CodeAccessForbidden}
+)
+
+// New makes an Error with a formatted message.
+func New(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound is the error for a missing entity: "Vm #abc not found".
+func NotFound(kind, id string) *Error {
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s #%s not found", kind, id),
+		Data: map[string]string{"kind": kind, "id": id}}
+}
+
+// Invalid is the error for a request that fails validation.
+func Invalid(format string, args ...any) *Error { return New(CodeInvalidEntity, format, args...) }
+
+// WithData returns a copy of e with key=value added to its data.
+func (e *Error) WithData(key, value string) *Error {
+	c := *e
+	c.Data = maps.Clone(e.Data)
+	if c.Data == nil {
+		c.Data = map[string]string{}
+	}
+	c.Data[key] = value
+	return &c
+}
+
+// As returns the Error in err's chain, or, for any other error, an InternalError (or the
+// code a gRPC status in the chain names) carrying err's text.
+func As(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return FromStatus(st)
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+// FromStatus turns a gRPC status back into an Error, reading the ErrorInfo detail when
+// there is one.
+func FromStatus(st *status.Status) *Error {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Domain == "photon" {
+			return &Error{Code: info.Reason, Message: st.Message(), Data: info.Metadata}
+		}
+	}
+	code, ok := byGRPC[st.Code()]
+	if !ok {
+		code = CodeInternal
+	}
+	return &Error{Code: code, Message: st.Message()}
+}
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as not worth retrying. Photon Errors are permanent already unless
+// their code says the service is unavailable.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether retrying err cannot help: it was marked Permanent, or it is
+// a Photon Error (or gRPC status) whose code is not a transient one.
+func IsPermanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var p permanent
+	if errors.As(err, &p) {
+		return true
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return !transientCode(e.Code)
+	}
+	if st, ok := status.FromError(err); ok {
+		switch st.Code() {
+		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
+			codes.FailedPrecondition, codes.OutOfRange, codes.Unimplemented, codes.Unauthenticated:
+			return true
+		}
+	}
+	return false
+}
+
+func transientCode(code string) bool {
+	return code == CodeUnavailable || code == CodeInternal || code == CodeTooManyRequests
+}

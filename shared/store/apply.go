@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// A Batch is a set of writes applied in one atomic Redis call after its checks pass:
+// unique names are free (or already ours), required entities exist. It is how every
+// multi-key create and delete is written, so none can be half done.
+type Batch struct {
+	keys []string
+	args []any
+	what []string // for error messages, one per key
+}
+
+func (b *Batch) add(op, key string, val any, what string) *Batch {
+	b.keys = append(b.keys, key)
+	b.args = append(b.args, op, val)
+	b.what = append(b.what, what)
+	return b
+}
+
+// Unique claims a name key for owner: fails with NameTaken when another owner holds it.
+func (b *Batch) Unique(key, owner, what string) *Batch { return b.add("U", key, owner, what) }
+
+// Require fails the batch with NotFound when key does not exist.
+func (b *Batch) Require(key, what string) *Batch { return b.add("X", key, "", what) }
+
+// Absent fails the batch with NameTaken when key exists.
+func (b *Batch) Absent(key, what string) *Batch { return b.add("N", key, "", what) }
+
+// Put writes v as JSON at key.
+func (b *Batch) Put(key string, v any) *Batch {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err)) // entity types always encode
+	}
+	return b.add("S", key, raw, "")
+}
+
+// Empty fails the batch with StateError when the index at key has members (e.g. a tenant
+// that still has projects).
+func (b *Batch) Empty(key, what string) *Batch { return b.add("Z0", key, "", what) }
+
+// HashSet sets fields of the hash at key.
+func (b *Batch) HashSet(key string, fields map[string]string) *Batch {
+	var sb strings.Builder
+	for f, v := range fields {
+		sb.WriteString(f + "\n" + v + "\n")
+	}
+	return b.add("H", key, sb.String(), "")
+}
+
+// Del deletes key.
+func (b *Batch) Del(key string) *Batch { return b.add("D", key, "", "") }
+
+// DelIfOwner deletes a unique-name key only if owner holds it.
+func (b *Batch) DelIfOwner(key, owner string) *Batch { return b.add("DO", key, owner, "") }
+
+// Index adds member to the sorted-set index at key.
+func (b *Batch) Index(key, member string) *Batch { return b.add("ZA", key, member, "") }
+
+// Unindex removes member from the index at key.
+func (b *Batch) Unindex(key, member string) *Batch { return b.add("ZR", key, member, "") }
+
+var applyScript = redis.NewScript(`
+for i = 1, #KEYS do
+  local op, v = ARGV[2*i-1], ARGV[2*i]
+  if op == 'U' then
+    local cur = redis.call('GET', KEYS[i])
+    if cur and cur ~= v then return {'taken', i} end
+  elseif op == 'X' then
+    if redis.call('EXISTS', KEYS[i]) == 0 then return {'missing', i} end
+  elseif op == 'N' then
+    if redis.call('EXISTS', KEYS[i]) == 1 then return {'taken', i} end
+  elseif op == 'Z0' then
+    if redis.call('ZCARD', KEYS[i]) > 0 then return {'inuse', i} end
+  end
+end
+for i = 1, #KEYS do
+  local op, v = ARGV[2*i-1], ARGV[2*i]
+  if op == 'U' or op == 'S' then redis.call('SET', KEYS[i], v)
+  elseif op == 'D' then redis.call('DEL', KEYS[i])
+  elseif op == 'DO' then
+    if redis.call('GET', KEYS[i]) == v then redis.call('DEL', KEYS[i]) end
+  elseif op == 'ZA' then redis.call('ZADD', KEYS[i], 0, v)
+  elseif op == 'ZR' then redis.call('ZREM', KEYS[i], v)
+  elseif op == 'H' then
+    for f, val in string.gmatch(v, '([^\n]*)\n([^\n]*)\n') do redis.call('HSET', KEYS[i], f, val) end
+  end
+end
+return {'ok', 0}
+`)
+
+// Apply runs the batch atomically.
+func (s *Store) Apply(ctx context.Context, b *Batch) error {
+	if len(b.keys) == 0 {
+		return nil
+	}
+	res, err := applyScript.Run(ctx, s.rdb, b.keys, b.args...).Slice()
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	status, _ := res[0].(string)
+	idx, _ := res[1].(int64)
+	what := ""
+	if idx >= 1 && int(idx) <= len(b.what) {
+		what = b.what[idx-1]
+	}
+	switch status {
+	case "ok":
+		return nil
+	case "taken":
+		return errs.New(errs.CodeNameTaken, "%s is already taken", what)
+	case "inuse":
+		return errs.New(errs.CodeStateError, "%s is still in use", what)
+	case "missing":
+		return errs.New(errs.CodeNotFound, "%s not found", what)
+	}
+	return fmt.Errorf("apply batch: unexpected reply %v", res)
+}

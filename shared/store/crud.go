@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// Index and name keys. Names are unique per scope: tenants globally, projects per tenant,
+// flavors per kind.
+func (s *Store) tenantsIdx() string               { return s.Key("idx", "tenants") }
+func (s *Store) projectsIdx(tenant string) string { return s.Key("idx", "projects", tenant) }
+func (s *Store) flavorsIdx() string               { return s.Key("idx", "flavors") }
+func (s *Store) imagesIdx() string                { return s.Key("idx", "images") }
+func (s *Store) vmsIdx(project string) string     { return s.Key("idx", "vms", project) }
+func (s *Store) name(kind, scope, name string) string {
+	return s.Key("name", kind, scope, name)
+}
+
+// LookupName returns the id that holds a unique name, or "".
+func (s *Store) LookupName(ctx context.Context, kind, scope, name string) (string, error) {
+	id, err := s.rdb.Get(ctx, s.name(kind, scope, name)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return id, err
+}
+
+// CreateTenant writes the tenant and its (completed) task.
+func (s *Store) CreateTenant(ctx context.Context, t *Tenant, task *Task) error {
+	b := new(Batch).Unique(s.name(KindTenant, "", t.Name), t.ID, fmt.Sprintf("tenant name %q", t.Name)).
+		Put(s.entityKey(KindTenant, t.ID), t).
+		Index(s.tenantsIdx(), indexMember(t.CreatedAt, t.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// DeleteTenant deletes a tenant that has no projects.
+func (s *Store) DeleteTenant(ctx context.Context, t *Tenant, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindTenant, t.ID), "Tenant #"+t.ID).
+		Empty(s.projectsIdx(t.ID), "Tenant #"+t.ID+" (it has projects)").
+		Del(s.entityKey(KindTenant, t.ID)).
+		DelIfOwner(s.name(KindTenant, "", t.Name), t.ID).
+		Unindex(s.tenantsIdx(), indexMember(t.CreatedAt, t.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// ListTenants pages through tenants.
+func (s *Store) ListTenants(ctx context.Context, size int, cursor string) (Page[Tenant], error) {
+	return List[Tenant](ctx, s, s.tenantsIdx(), KindTenant, size, cursor)
+}
+
+// CreateProject writes the project, its quota limits and its task, if its tenant exists.
+func (s *Store) CreateProject(ctx context.Context, p *Project, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindTenant, p.TenantID), "Tenant #"+p.TenantID).
+		Unique(s.name(KindProject, p.TenantID, p.Name), p.ID, fmt.Sprintf("project name %q", p.Name)).
+		Put(s.entityKey(KindProject, p.ID), p).
+		Index(s.projectsIdx(p.TenantID), indexMember(p.CreatedAt, p.ID))
+	if len(p.Limits) > 0 {
+		b.HashSet(s.quotaKey(p.ID), limitFields(p.Limits))
+	}
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// DeleteProject deletes a project that has no VMs, with its quota.
+func (s *Store) DeleteProject(ctx context.Context, p *Project, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindProject, p.ID), "Project #"+p.ID).
+		Empty(s.vmsIdx(p.ID), "Project #"+p.ID+" (it has VMs)").
+		Del(s.entityKey(KindProject, p.ID)).
+		Del(s.quotaKey(p.ID)).
+		DelIfOwner(s.name(KindProject, p.TenantID, p.Name), p.ID).
+		Unindex(s.projectsIdx(p.TenantID), indexMember(p.CreatedAt, p.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// ListProjects pages through a tenant's projects.
+func (s *Store) ListProjects(ctx context.Context, tenantID string, size int, cursor string) (Page[Project], error) {
+	return List[Project](ctx, s, s.projectsIdx(tenantID), KindProject, size, cursor)
+}
+
+// CreateFlavor writes the flavor and its task.
+func (s *Store) CreateFlavor(ctx context.Context, f *Flavor, task *Task) error {
+	b := new(Batch).Unique(s.name(KindFlavor, f.Kind, f.Name), f.ID, fmt.Sprintf("%s flavor name %q", f.Kind, f.Name)).
+		Put(s.entityKey(KindFlavor, f.ID), f).
+		Index(s.flavorsIdx(), indexMember(f.CreatedAt, f.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// DeleteFlavor deletes a flavor.
+func (s *Store) DeleteFlavor(ctx context.Context, f *Flavor, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindFlavor, f.ID), "Flavor #"+f.ID).
+		Del(s.entityKey(KindFlavor, f.ID)).
+		DelIfOwner(s.name(KindFlavor, f.Kind, f.Name), f.ID).
+		Unindex(s.flavorsIdx(), indexMember(f.CreatedAt, f.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// FlavorByName finds a flavor by kind and name.
+func (s *Store) FlavorByName(ctx context.Context, kind, name string) (*Flavor, error) {
+	id, err := s.LookupName(ctx, KindFlavor, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, errs.New(errs.CodeNotFound, "%s flavor %q not found", kind, name).
+			WithData("kind", "flavor").WithData("name", name)
+	}
+	return Get[Flavor](ctx, s, KindFlavor, id)
+}
+
+// ListFlavors pages through flavors.
+func (s *Store) ListFlavors(ctx context.Context, size int, cursor string) (Page[Flavor], error) {
+	return List[Flavor](ctx, s, s.flavorsIdx(), KindFlavor, size, cursor)
+}
+
+// CreateImage writes the image and its task.
+func (s *Store) CreateImage(ctx context.Context, im *Image, task *Task) error {
+	b := new(Batch).Put(s.entityKey(KindImage, im.ID), im).
+		Index(s.imagesIdx(), indexMember(im.CreatedAt, im.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// DeleteImage deletes an image record.
+func (s *Store) DeleteImage(ctx context.Context, im *Image, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindImage, im.ID), "Image #"+im.ID).
+		Del(s.entityKey(KindImage, im.ID)).
+		Unindex(s.imagesIdx(), indexMember(im.CreatedAt, im.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// ListImages pages through images.
+func (s *Store) ListImages(ctx context.Context, size int, cursor string) (Page[Image], error) {
+	return List[Image](ctx, s, s.imagesIdx(), KindImage, size, cursor)
+}
+
+// CreateVM writes the VM (CREATING) and its task in one atomic call, if the project exists.
+func (s *Store) CreateVM(ctx context.Context, vm *VM, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindProject, vm.ProjectID), "Project #"+vm.ProjectID).
+		Put(s.entityKey(KindVM, vm.ID), vm).
+		Index(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// RemoveVM deletes the VM record and its index entry; the delete chain's last act.
+func (s *Store) RemoveVM(ctx context.Context, vm *VM) error {
+	b := new(Batch).Del(s.entityKey(KindVM, vm.ID)).
+		Unindex(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+	return s.Apply(ctx, b)
+}
+
+// ListVMs pages through a project's VMs.
+func (s *Store) ListVMs(ctx context.Context, projectID string, size int, cursor string) (Page[VM], error) {
+	return List[VM](ctx, s, s.vmsIdx(projectID), KindVM, size, cursor)
+}
+
+// StartTask puts a new task in the store and marks the entity it acts on as held by it:
+// fn checks and changes the entity (e.g. refuses a VM that another task holds). The entity
+// update and the task are written atomically.
+func StartTask[T any](ctx context.Context, s *Store, kind, id string, task *Task, fn func(*T) error) (*T, error) {
+	key := s.entityKey(kind, id)
+	var out *T
+	for attempt := 0; attempt < 50; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			v, err := Get[T](ctx, s, kind, id)
+			if err != nil {
+				return err
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			b := new(Batch).Put(key, v)
+			s.AddTask(b, task)
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range b.keys {
+					switch b.args[2*i] {
+					case "S":
+						p.Set(ctx, k, b.args[2*i+1], 0)
+					case "ZA":
+						p.ZAdd(ctx, k, redis.Z{Member: b.args[2*i+1]})
+					}
+				}
+				return nil
+			})
+			out = v
+			return err
+		}, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("start task on %s %s: too much contention", kind, id)
+}

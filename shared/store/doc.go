@@ -1,0 +1,12 @@
+// Package store is Photon's data model in Redis: one JSON document per entity
+// (photon:{kind}:{id}), lexically ordered sorted sets as paged indexes, SET NX keys for name
+// uniqueness, and Lua scripts for every invariant that spans keys (create with unique name,
+// quota reserve/release, host capacity reserve/release).
+//
+// Reservations are keyed by the entity they are for (photon:resv:quota:{vmId}): reserving
+// twice is a no-op and releasing what was never reserved is a no-op, so the function chain
+// can replay any step and the undo chain and the delete chain share one release path.
+//
+// Every key starts with the Store's prefix ("photon:" by default), so tests can share one
+// Redis server without seeing each other's data.
+package store

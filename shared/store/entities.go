@@ -1,0 +1,124 @@
+package store
+
+// Entity kinds, as Photon names them; also the middle part of entity keys.
+const (
+	KindTenant  = "tenant"
+	KindProject = "project"
+	KindFlavor  = "flavor"
+	KindImage   = "image"
+	KindVM      = "vm"
+	KindTask    = "task"
+	KindHost    = "host"
+)
+
+// VM states.
+const (
+	VMCreating = "CREATING"
+	VMStarted  = "STARTED"
+	VMStopped  = "STOPPED"
+	VMDeleting = "DELETING"
+	VMError    = "ERROR"
+)
+
+// QuotaLineItem is one cost or limit: key (e.g. "vm.memory"), value and unit.
+type QuotaLineItem struct {
+	Key   string  `json:"key"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+}
+
+// Tenant is the top of the ownership tree.
+type Tenant struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	CreatedAt      int64    `json:"createdAt"`
+}
+
+// Project belongs to a tenant and holds a quota.
+type Project struct {
+	ID             string          `json:"id"`
+	TenantID       string          `json:"tenantId"`
+	Name           string          `json:"name"`
+	TicketName     string          `json:"ticketName,omitempty"`
+	Limits         []QuotaLineItem `json:"limits,omitempty"`
+	SecurityGroups []string        `json:"securityGroups,omitempty"`
+	Tags           []string        `json:"tags,omitempty"`
+	CreatedAt      int64           `json:"createdAt"`
+}
+
+// Flavor kinds.
+const (
+	FlavorVM             = "vm"
+	FlavorEphemeralDisk  = "ephemeral-disk"
+	FlavorPersistentDisk = "persistent-disk"
+)
+
+// Flavor is a named cost list for VMs or disks.
+type Flavor struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Kind      string          `json:"kind"`
+	Cost      []QuotaLineItem `json:"cost"`
+	State     string          `json:"state"`
+	CreatedAt int64           `json:"createdAt"`
+}
+
+// Image is a disk image VMs boot from.
+type Image struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	State           string `json:"state"`
+	ReplicationType string `json:"replicationType"`
+	DiskPath        string `json:"diskPath"`
+	Size            int64  `json:"size"`
+	CreatedAt       int64  `json:"createdAt"`
+}
+
+// Disk is a disk attached to a VM.
+type Disk struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Flavor     string `json:"flavor"`
+	CapacityGB int32  `json:"capacityGb"`
+	Boot       bool   `json:"bootDisk"`
+	State      string `json:"state"`
+}
+
+// Nic is a network adapter of a VM.
+type Nic struct {
+	ID      string `json:"id"`
+	Network string `json:"network"`
+	MAC     string `json:"macAddress,omitempty"`
+	IP      string `json:"ipAddress,omitempty"`
+}
+
+// VM is a virtual machine and everything the chain decided about it.
+type VM struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name"`
+	TenantID      string            `json:"tenantId"`
+	ProjectID     string            `json:"projectId"`
+	FlavorID      string            `json:"flavorId"`
+	Flavor        string            `json:"flavor"`
+	SourceImageID string            `json:"sourceImageId"`
+	CPU           int32             `json:"cpu"`
+	MemoryMB      int64             `json:"memoryMb"`
+	State         string            `json:"state"`
+	Disks         []Disk            `json:"disks"`
+	Nics          []Nic             `json:"nics,omitempty"`
+	Cost          []QuotaLineItem   `json:"cost"`
+	Tags          []string          `json:"tags,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	Environment   map[string]string `json:"environment,omitempty"`
+	Subnets       []string          `json:"subnets,omitempty"`
+	// PowerOn is false when the VM is to be created powered off.
+	PowerOn   bool   `json:"powerOn"`
+	HostID    string `json:"hostId,omitempty"`
+	Datastore string `json:"datastore,omitempty"`
+	// ActiveTask is the task that holds the VM; another mutation waits for it to end.
+	ActiveTask string `json:"activeTask,omitempty"`
+	CreatedAt  int64  `json:"createdAt"`
+}

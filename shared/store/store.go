@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// DefaultPrefix starts every key Photon writes.
+const DefaultPrefix = "photon:"
+
+// Store reads and writes Photon's state in Redis.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+// New returns a Store on rdb whose keys start with prefix (DefaultPrefix when empty).
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
+}
+
+// Client is the Redis client the store uses (the event broker shares it).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix is the key prefix of this store.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Now is the store's clock in Unix milliseconds.
+func (s *Store) Now() int64 { return s.now().UnixMilli() }
+
+// Key joins parts under the store's prefix: Key("vm", id) = "photon:vm:<id>".
+func (s *Store) Key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
+
+func (s *Store) entityKey(kind, id string) string { return s.Key(kind, id) }
+
+// Get reads the entity kind/id into a new T; a missing entity is errs.NotFound.
+func Get[T any](ctx context.Context, s *Store, kind, id string) (*T, error) {
+	if id == "" {
+		return nil, errs.NotFound(kindName(kind), id)
+	}
+	b, err := s.rdb.Get(ctx, s.entityKey(kind, id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, errs.NotFound(kindName(kind), id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+// ErrNoChange, returned by an Update callback, ends the update without writing.
+var ErrNoChange = errors.New("no change")
+
+// Update reads kind/id, applies fn and writes the result back, atomically with respect to
+// other writers of the same entity (optimistic WATCH, retried on conflict).
+func Update[T any](ctx context.Context, s *Store, kind, id string, fn func(*T) error) (*T, error) {
+	key := s.entityKey(kind, id)
+	var out *T
+	for attempt := 0; attempt < 50; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			b, err := tx.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return errs.NotFound(kindName(kind), id)
+			}
+			if err != nil {
+				return err
+			}
+			v := new(T)
+			if err := json.Unmarshal(b, v); err != nil {
+				return fmt.Errorf("decode %s %s: %w", kind, id, err)
+			}
+			if err := fn(v); err != nil {
+				if errors.Is(err, ErrNoChange) {
+					out = v
+					return nil
+				}
+				return err
+			}
+			nb, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, key, nb, 0)
+				return nil
+			})
+			out = v
+			return err
+		}, key)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("update %s %s: too much contention", kind, id)
+}
+
+// kindName is how a kind is named in messages: "vm" → "Vm".
+func kindName(kind string) string {
+	if kind == "" {
+		return kind
+	}
+	return strings.ToUpper(kind[:1]) + kind[1:]
+}
+
+// indexMember orders index entries by creation time, then id.
+func indexMember(createdMs int64, id string) string {
+	return fmt.Sprintf("%013d|%s", createdMs, id)
+}
+
+func memberID(m string) string {
+	if i := strings.IndexByte(m, '|'); i >= 0 {
+		return m[i+1:]
+	}
+	return m
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items []*T
+	// Next is the opaque cursor of the next page, "" on the last page.
+	Next string
+}
+
+// MaxPageSize caps page sizes; DefaultPageSize is used when none is asked for.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// List reads one page of the index at indexKey, whose members name entities of kind.
+// cursor is "" for the first page or a previous page's Next.
+func List[T any](ctx context.Context, s *Store, indexKey, kind string, size int, cursor string) (Page[T], error) {
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	size = min(size, MaxPageSize)
+	start := "-"
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return Page[T]{}, errs.Invalid("invalid page link")
+		}
+		start = "(" + string(b)
+	}
+	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: indexKey, Start: start, Stop: "+", ByLex: true, Count: int64(size + 1),
+	}).Result()
+	if err != nil {
+		return Page[T]{}, fmt.Errorf("list %s: %w", indexKey, err)
+	}
+	var page Page[T]
+	if len(members) > size {
+		members = members[:size]
+		page.Next = base64.RawURLEncoding.EncodeToString([]byte(members[size-1]))
+	}
+	if len(members) == 0 {
+		return page, nil
+	}
+	keys := make([]string, len(members))
+	for i, m := range members {
+		keys[i] = s.entityKey(kind, memberID(m))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return Page[T]{}, fmt.Errorf("list %s: %w", indexKey, err)
+	}
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // deleted between ZRANGE and MGET
+		}
+		item := new(T)
+		if err := json.Unmarshal([]byte(str), item); err != nil {
+			return Page[T]{}, fmt.Errorf("decode %s: %w", kind, err)
+		}
+		page.Items = append(page.Items, item)
+	}
+	return page, nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,99 @@
+// Package storetest gives tests a real Redis: the server named by PHOTON_TEST_REDIS_URL
+// (make test starts one), or else a redis-server child process started once per test
+// binary. Every test gets its own key prefix, so tests run in parallel on one server.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+var (
+	once   sync.Once
+	url    string
+	urlErr error
+)
+
+// URL returns the address of the test Redis server, starting one if needed.
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { url, urlErr = start() })
+	if urlErr != nil {
+		t.Fatalf("test redis: %v", urlErr)
+	}
+	return url
+}
+
+func start() (string, error) {
+	if u := os.Getenv("PHOTON_TEST_REDIS_URL"); u != "" {
+		return u, nil
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", fmt.Errorf("redis-server not found: run 'make test' (it installs it) or set PHOTON_TEST_REDIS_URL")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", os.TempDir())
+	// The server dies with the test binary.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	u := fmt.Sprintf("redis://127.0.0.1:%d", port)
+	opt, _ := redis.ParseURL(u)
+	c := redis.NewClient(opt)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := c.Ping(context.Background()).Err(); err == nil {
+			return u, nil
+		} else if time.Now().After(deadline) {
+			return "", fmt.Errorf("redis-server on %d did not answer: %w", port, err)
+		}
+		time.Sleep(20 * time.Millisecond) // waiting for a child process to listen; no signal to wait on
+	}
+}
+
+// Client returns a client of the test server, closed when the test ends.
+func Client(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.PoolSize = 64
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Prefix returns a key prefix no other test uses.
+func Prefix(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	return "t:" + name + ":" + uuid.NewString()[:8] + ":"
+}
+
+// New returns a Store on the test server under a fresh prefix.
+func New(t testing.TB) *store.Store {
+	t.Helper()
+	return store.New(Client(t), Prefix(t))
+}
