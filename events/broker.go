@@ -1,0 +1,206 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// Handler handles one event and may answer with the next one (Knative reply chaining).
+// A returned error marked errs.Permanent is not retried.
+type Handler func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error)
+
+// Broker publishes events to whoever subscribes to their type.
+type Broker interface {
+	Publish(ctx context.Context, e cloudevents.Event) error
+}
+
+// RedisBroker is the local Broker: one Redis Stream per subscribing function.
+type RedisBroker struct {
+	rdb    redis.UniversalClient
+	prefix string
+	log    *slog.Logger
+
+	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff.
+	MaxAttempts int
+	Backoff     time.Duration
+	// ClaimIdle is how long a delivered event may stay unacknowledged before another
+	// consumer takes it over (a worker that crashed).
+	ClaimIdle time.Duration
+	// MaxLen bounds each stream (approximately); 0 keeps everything.
+	MaxLen int64
+}
+
+// NewRedisBroker returns a broker on rdb with keys under prefix (e.g. "photon:").
+func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) *RedisBroker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 5,
+		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
+}
+
+func (b *RedisBroker) stream(subscriber string) string { return b.prefix + "stream:" + subscriber }
+
+// DeadLetterStream is where events go that exhausted their retries.
+func (b *RedisBroker) DeadLetterStream() string { return b.prefix + "stream:deadletter" }
+
+const group = "photon"
+
+// Publish appends e to the stream of every subscriber of its type. An event nobody
+// subscribes to (an announcement such as vm.create.completed) is dropped here.
+func (b *RedisBroker) Publish(ctx context.Context, e cloudevents.Event) error {
+	subs := Subscribers(e.Type())
+	if len(subs) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", e.ID(), err)
+	}
+	_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, s := range subs {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: b.stream(s), MaxLen: b.MaxLen, Approx: true, Values: []any{"e", raw}})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", e.Type(), err)
+	}
+	return nil
+}
+
+// DeadLetter is called with an event that exhausted its retries; its reply, if any, is
+// published (the runtime answers with the undo event that fails the task).
+type DeadLetter func(ctx context.Context, e cloudevents.Event, cause error) (*cloudevents.Event, error)
+
+// Consume delivers subscriber's events to h on workers goroutines until ctx ends. Each
+// event is acknowledged only after h's reply is published, so a crash between the two
+// redelivers it (handlers are idempotent).
+func (b *RedisBroker) Consume(ctx context.Context, subscriber string, workers int, h Handler, dead DeadLetter) error {
+	stream := b.stream(subscriber)
+	if err := b.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group on %s: %w", stream, err)
+	}
+	consumer := fmt.Sprintf("%s-%08x", subscriber, rand.Uint32())
+	msgs := make(chan redis.XMessage, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				b.deliver(ctx, stream, m, h, dead)
+			}
+		}()
+	}
+	defer func() { close(msgs); wg.Wait() }()
+
+	lastClaim := time.Now()
+	for ctx.Err() == nil {
+		if time.Since(lastClaim) > b.ClaimIdle/2 {
+			lastClaim = time.Now()
+			claimed, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: group,
+				Consumer: consumer, MinIdle: b.ClaimIdle, Start: "0-0", Count: int64(workers)}).Result()
+			if err == nil {
+				for _, m := range claimed {
+					msgs <- m
+				}
+			}
+		}
+		res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
+			Streams: []string{stream, ">"}, Count: int64(workers), Block: time.Second}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			b.log.Warn("read stream", "stream", stream, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(b.Backoff):
+			}
+			continue
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				msgs <- m
+			}
+		}
+	}
+	return nil
+}
+
+func (b *RedisBroker) deliver(ctx context.Context, stream string, m redis.XMessage, h Handler, dead DeadLetter) {
+	raw, _ := m.Values["e"].(string)
+	var e cloudevents.Event
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		b.log.Error("undecodable event dropped", "stream", stream, "id", m.ID, "err", err)
+		b.ack(ctx, stream, m.ID)
+		return
+	}
+	reply, err := b.handle(ctx, e, h)
+	if err != nil && ctx.Err() != nil {
+		return // shutting down: leave it pending for redelivery
+	}
+	if err != nil {
+		b.log.Warn("event dead-lettered", "type", e.Type(), "subject", e.Subject(), "err", err)
+		b.rdb.XAdd(ctx, &redis.XAddArgs{Stream: b.DeadLetterStream(), MaxLen: b.MaxLen, Approx: true,
+			Values: []any{"e", raw, "error", err.Error(), "from", stream}})
+		if dead != nil {
+			reply, err = dead(ctx, e, err)
+			if err != nil {
+				b.log.Error("dead letter handler failed", "type", e.Type(), "err", err)
+			}
+		}
+	}
+	if reply != nil {
+		if err := b.Publish(ctx, *reply); err != nil {
+			b.log.Error("publish reply", "type", reply.Type(), "err", err)
+			return // not acknowledged: redelivered, and the handler replays its stored outcome
+		}
+	}
+	b.ack(ctx, stream, m.ID)
+}
+
+// handle runs h with the retry policy: transient errors are retried with exponential
+// backoff and jitter, permanent ones are returned at once.
+func (b *RedisBroker) handle(ctx context.Context, e cloudevents.Event, h Handler) (*cloudevents.Event, error) {
+	delay := b.Backoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		var reply *cloudevents.Event
+		reply, err = h(ctx, e)
+		if err == nil {
+			return reply, nil
+		}
+		if errs.IsPermanent(err) || attempt >= b.MaxAttempts {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay + time.Duration(rand.Int64N(int64(delay)/2+1))):
+		}
+		delay *= 2
+	}
+}
+
+func (b *RedisBroker) ack(ctx context.Context, stream, id string) {
+	if err := b.rdb.XAck(context.WithoutCancel(ctx), stream, group, id).Err(); err != nil {
+		b.log.Warn("ack", "stream", stream, "id", id, "err", err)
+	}
+}

@@ -1,0 +1,173 @@
+package events
+
+import (
+	"fmt"
+	"sort"
+)
+
+// TypePrefix starts every Photon event type.
+const TypePrefix = "io.photon."
+
+// A StepDef is one step of a chain: the function that runs it, the Task step operation it
+// reports as, the event its success emits, and whether the step runs the function's Undo
+// (the delete chain reuses the create chain's undo code).
+type StepDef struct {
+	Function  string
+	Operation string
+	Done      string // suffix of the event emitted on success, e.g. "placed"
+	RunsUndo  bool
+	// NoUndo is set for steps whose function has nothing to undo.
+	NoUndo bool
+}
+
+// A Chain is the ordered steps of one operation on one kind of entity.
+type Chain struct {
+	Name      string // e.g. "vm.create"
+	Operation string // the Task operation, e.g. "CREATE_VM"
+	Kind      string // entity kind
+	Steps     []StepDef
+}
+
+// The chains of Photon. Each step's function consumes the event the previous step emitted
+// (the first consumes the chain's start event) and, on failure, the undo chain runs the
+// steps back from the failed one.
+var (
+	VMCreate = Chain{Name: "vm.create", Operation: "CREATE_VM", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "quota", Operation: "RESERVE_QUOTA", Done: "quota.reserved"},
+		{Function: "place", Operation: "PLACE_VM", Done: "placed"},
+		{Function: "cloneimage", Operation: "CREATE_VM_ON_HOST", Done: "image.cloned"},
+		{Function: "attachdisk", Operation: "ATTACH_DISKS", Done: "disks.attached"},
+		{Function: "wiresubnet", Operation: "CONNECT_NETWORKS", Done: "subnet.wired"},
+		{Function: "poweron", Operation: "START_VM", Done: "powered.on"},
+	}}
+	VMDelete = Chain{Name: "vm.delete", Operation: "DELETE_VM", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "poweron", Operation: "STOP_VM", Done: "powered.off", RunsUndo: true, NoUndo: true},
+		{Function: "cloneimage", Operation: "DELETE_VM_ON_HOST", Done: "host.deleted", RunsUndo: true, NoUndo: true},
+		{Function: "place", Operation: "RELEASE_HOST", Done: "host.released", RunsUndo: true, NoUndo: true},
+		{Function: "quota", Operation: "RELEASE_QUOTA", Done: "quota.released", RunsUndo: true, NoUndo: true},
+	}}
+)
+
+// Chains lists every chain by name.
+var Chains = map[string]*Chain{VMCreate.Name: &VMCreate, VMDelete.Name: &VMDelete}
+
+// StartType is the event that starts the chain (the gateway publishes it).
+func (c *Chain) StartType() string { return TypePrefix + c.Name }
+
+// DoneType is the event step i emits when it succeeds.
+func (c *Chain) DoneType(i int) string { return TypePrefix + c.Name + "." + c.Steps[i].Done }
+
+// UndoType is the event that asks step i's function to undo what step i did.
+func (c *Chain) UndoType(i int) string {
+	return TypePrefix + c.Name + ".undo." + c.Steps[i].Function
+}
+
+// CompletedType and FailedType announce the end of a chain to users.
+func (c *Chain) CompletedType() string { return TypePrefix + c.Name + ".completed" }
+func (c *Chain) FailedType() string    { return TypePrefix + c.Name + ".failed" }
+
+// InType is the event step i consumes.
+func (c *Chain) InType(i int) string {
+	if i == 0 {
+		return c.StartType()
+	}
+	return c.DoneType(i - 1)
+}
+
+// UndoFrom returns the index of the step whose undo runs first when step i failed
+// (inclusive: the failed step may have done part of its work) or, when step i was undone,
+// the next one back (inclusive=false). -1 means nothing is left to undo.
+func (c *Chain) UndoFrom(i int, inclusive bool) int {
+	if !inclusive {
+		i--
+	}
+	for ; i >= 0; i-- {
+		if !c.Steps[i].NoUndo {
+			return i
+		}
+	}
+	return -1
+}
+
+// A Route says what an event type asks of which function.
+type Route struct {
+	Chain    *Chain
+	Step     int
+	Function string
+	// Undo is true when the event asks to undo step Step after a failure.
+	Undo bool
+}
+
+// RunsUndo reports whether the route runs the function's Undo code: to undo a failed
+// create, or as a delete chain's forward step.
+func (r Route) RunsUndo() bool { return r.Undo || r.Chain.Steps[r.Step].RunsUndo }
+
+var routes = func() map[string]Route {
+	m := map[string]Route{}
+	add := func(t string, r Route) {
+		if _, dup := m[t]; dup {
+			panic("events: two routes for " + t)
+		}
+		m[t] = r
+	}
+	for _, c := range Chains {
+		for i, s := range c.Steps {
+			add(c.InType(i), Route{Chain: c, Step: i, Function: s.Function})
+			if !s.NoUndo {
+				add(c.UndoType(i), Route{Chain: c, Step: i, Function: s.Function, Undo: true})
+			}
+		}
+	}
+	return m
+}()
+
+// RouteOf finds the route of an event type.
+func RouteOf(eventType string) (Route, bool) {
+	r, ok := routes[eventType]
+	return r, ok
+}
+
+// TypesFor lists the event types a function consumes, sorted: one Knative Trigger each.
+func TypesFor(function string) []string {
+	var out []string
+	for t, r := range routes {
+		if r.Function == function {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Functions lists every function the chains use, sorted.
+func Functions() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range routes {
+		if !seen[r.Function] {
+			seen[r.Function] = true
+			out = append(out, r.Function)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Subscribers lists the functions that consume eventType.
+func Subscribers(eventType string) []string {
+	if r, ok := routes[eventType]; ok {
+		return []string{r.Function}
+	}
+	return nil
+}
+
+// MustChain returns the named chain or panics: for chains named in code.
+func MustChain(name string) *Chain {
+	c, ok := Chains[name]
+	if !ok {
+		panic(fmt.Sprintf("events: no chain %q", name))
+	}
+	return c
+}

@@ -1,0 +1,72 @@
+// Package attachdisk creates the VM's ephemeral disks (every attached disk but the boot
+// disk) on its host; its undo detaches and deletes them.
+//
+// Consumes: io.photon.vm.create.image.cloned; undo: io.photon.vm.create.undo.attachdisk.
+// Emits: io.photon.vm.create.disks.attached.
+// Undoes: the disks it attached. Idempotency: hostd attaches by disk id, so a replay
+// finds the disk attached and adds nothing.
+package attachdisk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/runtime"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Function is the attachdisk step.
+type Function struct {
+	store *store.Store
+	hosts *hostclient.Pool
+}
+
+// New returns the attachdisk function.
+func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
+
+// Name implements runtime.Function.
+func (f *Function) Name() string { return "attachdisk" }
+
+// Do attaches each non-boot disk and marks the disks ATTACHED.
+func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	return f.each(ctx, c, "ATTACHED", func(h hostdv1.HostClient, vm *store.VM, d store.Disk) error {
+		_, err := h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: vm.ID, DiskId: d.ID, CapacityGb: int64(d.CapacityGB)})
+		return err
+	})
+}
+
+// Undo detaches and deletes the disks Do attached.
+func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
+	return f.each(ctx, c, "DETACHED", func(h hostdv1.HostClient, vm *store.VM, d store.Disk) error {
+		_, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: vm.ID, DiskId: d.ID})
+		return err
+	})
+}
+
+func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op func(hostdv1.HostClient, *store.VM, store.Disk) error) error {
+	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	if err != nil {
+		return err
+	}
+	h, r, ok, err := f.hosts.ForVM(ctx, vm.ID)
+	if err != nil || !ok {
+		return err
+	}
+	for _, d := range vm.Disks {
+		if d.Boot {
+			continue
+		}
+		if err := op(h, vm, d); err != nil {
+			return hostclient.Err(fmt.Sprintf("disk %s on host %s", d.Name, r.HostID), err)
+		}
+	}
+	_, err = store.Update(ctx, f.store, store.KindVM, vm.ID, func(v *store.VM) error {
+		for i := range v.Disks {
+			v.Disks[i].State = state
+		}
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,57 @@
+// Package authorize is the first step of every chain: it decides whether the task's caller
+// may act on the entity, with the same policy the gateway applies to reads.
+//
+// Consumes: io.photon.vm.create, io.photon.vm.delete (the chain start events).
+// Emits: io.photon.<chain>.authorized.
+// Undoes: nothing (it changes no state). Idempotency: a pure decision, safe to repeat.
+package authorize
+
+import (
+	"context"
+
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/policy"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Function is the authorize step.
+type Function struct{ store *store.Store }
+
+// New returns the authorize function.
+func New(s *store.Store) *Function { return &Function{store: s} }
+
+// Name implements runtime.Function.
+func (f *Function) Name() string { return "authorize" }
+
+// Do allows the caller if they may use the VM's project, and for a create checks that the
+// flavor and image the VM names are still there.
+func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	if err != nil {
+		return err
+	}
+	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, vm.ProjectID)
+	if err != nil {
+		return err
+	}
+	t, err := store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID)
+	if err != nil {
+		return err
+	}
+	if !policy.MayUseProject(c.Task.Caller, t, p) {
+		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", c.Task.Caller.Subject, c.Task.Operation, p.Name)
+	}
+	if c.Chain.Name == "vm.create" {
+		if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
+			return err
+		}
+		if _, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Undo has nothing to undo.
+func (f *Function) Undo(context.Context, *runtime.Call) error { return nil }

@@ -1,0 +1,56 @@
+// Package functions lists Photon's control-plane functions. Each lives in its own package
+// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron) with a Do and an
+// Undo; package runtime runs them on Redis Streams or behind Knative.
+package functions
+
+import (
+	"github.com/photon-cloud/photon/functions/attachdisk"
+	"github.com/photon-cloud/photon/functions/authorize"
+	"github.com/photon-cloud/photon/functions/cloneimage"
+	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/place"
+	"github.com/photon-cloud/photon/functions/poweron"
+	"github.com/photon-cloud/photon/functions/quota"
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/functions/vmstate"
+	"github.com/photon-cloud/photon/functions/wiresubnet"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Set is every function with what they share.
+type Set struct {
+	Functions []runtime.Function
+	Runtime   *runtime.Runtime
+	hosts     *hostclient.Pool
+}
+
+// New builds every function on s.
+func New(s *store.Store) *Set {
+	hosts := hostclient.New(s)
+	return &Set{
+		Functions: []runtime.Function{
+			authorize.New(s),
+			quota.New(s),
+			place.New(s, place.DefaultPolicy),
+			cloneimage.New(s, hosts),
+			attachdisk.New(s, hosts),
+			wiresubnet.New(s, hosts),
+			poweron.New(s, hosts),
+		},
+		Runtime: &runtime.Runtime{Store: s, Finalizers: vmstate.Finalizers(s)},
+		hosts:   hosts,
+	}
+}
+
+// Get returns the function named name, or nil.
+func (s *Set) Get(name string) runtime.Function {
+	for _, f := range s.Functions {
+		if f.Name() == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Close releases the connections to hostds.
+func (s *Set) Close() { s.hosts.Close() }

@@ -1,0 +1,85 @@
+// Package hostclient gives functions a hostd client for a host id: it reads the host's
+// address from its registration in Redis and keeps one gRPC connection per address.
+package hostclient
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/photon-cloud/photon/shared/errs"
+
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Pool dials hostds on demand and reuses connections.
+type Pool struct {
+	store *store.Store
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+// New returns a pool that finds hosts in s.
+func New(s *store.Store) *Pool { return &Pool{store: s, conns: map[string]*grpc.ClientConn{}} }
+
+// For returns a client of the hostd that serves host id.
+func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, error) {
+	h, err := p.store.GetHost(ctx, hostID)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", hostID, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cc, ok := p.conns[h.Address]
+	if !ok {
+		cc, err = grpc.NewClient(h.Address,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		if err != nil {
+			return nil, fmt.Errorf("dial hostd %s at %s: %w", hostID, h.Address, err)
+		}
+		p.conns[h.Address] = cc
+	}
+	return hostdv1.NewHostClient(cc), nil
+}
+
+// Close closes every connection.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, cc := range p.conns {
+		cc.Close()
+		delete(p.conns, a)
+	}
+}
+
+// ForVM returns the client of the host that vm is placed on and its reservation; ok is
+// false when the VM holds no host reservation (never placed, or already released).
+func (p *Pool) ForVM(ctx context.Context, vmID string) (c hostdv1.HostClient, r store.HostReservation, ok bool, err error) {
+	r, ok, err = p.store.HostReservationOf(ctx, vmID)
+	if err != nil || !ok {
+		return nil, r, ok, err
+	}
+	c, err = p.For(ctx, r.HostID)
+	return c, r, err == nil, err
+}
+
+// Err describes a failed hostd call for the Task: a refusal retrying cannot fix becomes a
+// permanent HostError naming the operation; anything else stays transient.
+func Err(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !errs.IsPermanent(err) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	st := status.Convert(err)
+	return &errs.Error{Code: errs.CodeHostError, Message: fmt.Sprintf("%s: %s", op, st.Message()),
+		Data: map[string]string{"hostCode": st.Code().String()}}
+}

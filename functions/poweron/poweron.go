@@ -1,0 +1,76 @@
+// Package poweron powers the VM on (unless it was created to stay off) and records its
+// state; its undo powers it off.
+//
+// Consumes: io.photon.vm.create.subnet.wired; undo: io.photon.vm.create.undo.poweron; as
+// the delete chain's STOP_VM step: io.photon.vm.delete.authorized.
+// Emits: io.photon.vm.create.powered.on / io.photon.vm.delete.powered.off.
+// Undoes: the power-on. Idempotency: hostd's power calls succeed on a VM already in the
+// wanted state.
+package poweron
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/runtime"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Function is the poweron step.
+type Function struct {
+	store *store.Store
+	hosts *hostclient.Pool
+}
+
+// New returns the poweron function.
+func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
+
+// Name implements runtime.Function.
+func (f *Function) Name() string { return "poweron" }
+
+// Do powers the VM on and marks it STARTED, or marks it STOPPED if it stays off.
+func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	if err != nil {
+		return err
+	}
+	state := store.VMStopped
+	if vm.PowerOn {
+		h, r, ok, err := f.hosts.ForVM(ctx, vm.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID}); err != nil {
+				return hostclient.Err(fmt.Sprintf("power on VM on host %s", r.HostID), err)
+			}
+			state = store.VMStarted
+		}
+	}
+	return f.setState(ctx, vm.ID, state)
+}
+
+// Undo powers the VM off.
+func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
+	h, r, ok, err := f.hosts.ForVM(ctx, c.Data.EntityID)
+	if err != nil || !ok {
+		return err
+	}
+	if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID}); err != nil {
+		return hostclient.Err(fmt.Sprintf("power off VM on host %s", r.HostID), err)
+	}
+	return f.setState(ctx, c.Data.EntityID, store.VMStopped)
+}
+
+func (f *Function) setState(ctx context.Context, id, state string) error {
+	_, err := store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
+		if v.State == store.VMDeleting {
+			return store.ErrNoChange
+		}
+		v.State = state
+		return nil
+	})
+	return err
+}

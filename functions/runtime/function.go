@@ -1,0 +1,35 @@
+package runtime
+
+import (
+	"context"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Function is one control-plane operation. Do performs the step and Undo reverses it;
+// both are idempotent: calling them again after they took effect changes nothing.
+type Function interface {
+	Name() string
+	Do(ctx context.Context, c *Call) error
+	Undo(ctx context.Context, c *Call) error
+}
+
+// Call is what a function gets for one step.
+type Call struct {
+	Task *store.Task
+	Data events.StepData
+	// Chain and Step say which step of which chain this is.
+	Chain *events.Chain
+	Step  int
+}
+
+// Operation is the Task step operation being run.
+func (c *Call) Operation() string { return c.Chain.Steps[c.Step].Operation }
+
+// Finalizer applies what the end of a chain means to its entity (e.g. a VM becomes
+// ERROR after a failed create, or disappears after a delete).
+type Finalizer interface {
+	Completed(ctx context.Context, t *store.Task) error
+	Failed(ctx context.Context, t *store.Task, cause error) error
+}

@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/tracing"
+)
+
+// Runtime wraps functions into event handlers.
+type Runtime struct {
+	Store      *store.Store
+	Finalizers map[string]Finalizer // by chain name
+	Log        *slog.Logger
+}
+
+// Handler returns the CloudEvents handler of fn: the Handle that Redis Streams and
+// Knative deliver to.
+func (r *Runtime) Handler(fn Function) events.Handler {
+	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+		return r.handle(ctx, fn, e)
+	}
+}
+
+func (r *Runtime) source(fn Function) string { return "photon/function/" + fn.Name() }
+
+func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) (*cloudevents.Event, error) {
+	route, ok := events.RouteOf(e.Type())
+	if !ok || route.Function != fn.Name() {
+		return nil, errs.Permanent(fmt.Errorf("function %s does not take %s", fn.Name(), e.Type()))
+	}
+	if events.Hops(e) > events.MaxHops {
+		return nil, errs.Permanent(fmt.Errorf("event %s exceeded %d hops", e.ID(), events.MaxHops))
+	}
+	data, err := events.Decode(e)
+	if err != nil {
+		return nil, errs.Permanent(err)
+	}
+	ctx = tracing.Extract(ctx, e)
+	op := route.Chain.Steps[route.Step].Operation
+	name := fn.Name() + " " + op
+	if route.Undo {
+		name = fn.Name() + " undo " + op
+	}
+	ctx, span := tracing.Tracer("function").Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("photon.task", data.TaskID), attribute.String("photon.entity", data.EntityID),
+			attribute.String("cloudevents.type", e.Type())))
+	defer span.End()
+
+	task, err := r.Store.GetTask(ctx, data.TaskID)
+	if err != nil {
+		if errs.IsPermanent(err) {
+			return nil, errs.Permanent(err)
+		}
+		return nil, err
+	}
+	call := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step}
+	var reply *cloudevents.Event
+	if route.Undo {
+		reply, err = r.undo(ctx, fn, e, call)
+	} else {
+		reply, err = r.do(ctx, fn, e, call)
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	if reply != nil {
+		tracing.Inject(ctx, reply)
+	}
+	return reply, err
+}
+
+// do runs a forward step.
+func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *Call) (*cloudevents.Event, error) {
+	step := &c.Task.Steps[c.Step]
+	switch {
+	case step.State == store.TaskCompleted:
+		return r.next(ctx, fn, in, c) // replay: answer as the first time
+	case step.State == store.TaskError:
+		if len(step.Errors) == 0 {
+			return nil, nil // a step that never ran because an earlier one failed
+		}
+		return r.startUndo(ctx, in, fn, c, c.Step, step.Errors[0]), nil
+	case c.Task.Done():
+		return nil, nil
+	}
+	now := r.Store.Now()
+	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		s := &t.Steps[c.Step]
+		if s.State != store.TaskQueued && s.State != store.TaskStarted {
+			return store.ErrNoChange
+		}
+		if t.State == store.TaskQueued {
+			t.State, t.StartedTime = store.TaskStarted, now
+		}
+		s.State = store.TaskStarted
+		if s.StartedTime == 0 {
+			s.StartedTime = now
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Task = t
+	if err := fn.Do(ctx, c); err != nil {
+		if !errs.IsPermanent(err) {
+			return nil, err // transient: the transport retries, then dead-letters
+		}
+		return r.fail(ctx, fn, in, c, err)
+	}
+	t, err = r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		s := &t.Steps[c.Step]
+		s.State, s.EndTime = store.TaskCompleted, r.Store.Now()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Task = t
+	return r.next(ctx, fn, in, c)
+}
+
+// next is the event after a completed step; after the last step it ends the task.
+func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c *Call) (*cloudevents.Event, error) {
+	if c.Step < len(c.Chain.Steps)-1 {
+		e := events.Next(in, r.source(fn), c.Chain.DoneType(c.Step), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
+		return &e, nil
+	}
+	if fin := r.Finalizers[c.Chain.Name]; fin != nil {
+		if err := fin.Completed(ctx, c.Task); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		if t.Done() {
+			return store.ErrNoChange
+		}
+		t.State, t.EndTime = store.TaskCompleted, r.Store.Now()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	e := events.Next(in, r.source(fn), c.Chain.CompletedType(), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
+	return &e, nil
+}
+
+// fail records a step's permanent failure and starts the undo chain from that step.
+func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c *Call, cause error) (*cloudevents.Event, error) {
+	apiErr := errs.As(cause)
+	if _, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		s := &t.Steps[c.Step]
+		if s.State == store.TaskError {
+			return store.ErrNoChange
+		}
+		s.State, s.EndTime = store.TaskError, r.Store.Now()
+		s.Errors = append(s.Errors, apiErr.WithData("step", s.Operation))
+		for i := c.Step + 1; i < len(t.Steps); i++ {
+			t.Steps[i].State = store.TaskError // never run
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if r.Log != nil {
+		r.Log.Info("step failed", "task", c.Task.ID, "step", c.Operation(), "code", apiErr.Code, "err", apiErr.Message)
+	}
+	return r.startUndo(ctx, in, fn, c, c.Step, apiErr), nil
+}
+
+// startUndo is the event that begins undoing after step failed or, when nothing needs
+// undoing, the chain's failed event, after the task is ended.
+func (r *Runtime) startUndo(ctx context.Context, in cloudevents.Event, fn Function, c *Call, failed int, cause *errs.Error) *cloudevents.Event {
+	d := events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID, Error: cause}
+	if i := c.Chain.UndoFrom(failed, true); i >= 0 {
+		e := events.Next(in, r.source(fn), c.Chain.UndoType(i), d)
+		return &e
+	}
+	// Nothing to undo: the undo chain is empty, so end the task here.
+	if err := r.finishFailed(ctx, c, cause); err != nil && r.Log != nil {
+		r.Log.Error("end failed task", "task", c.Task.ID, "err", err)
+	}
+	e := events.Next(in, r.source(fn), c.Chain.FailedType(), d)
+	return &e
+}
+
+// undo runs one step of the undo chain.
+func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c *Call) (*cloudevents.Event, error) {
+	if !c.Task.Steps[c.Step].Undone {
+		if err := fn.Undo(ctx, c); err != nil {
+			if !errs.IsPermanent(err) {
+				return nil, err
+			}
+			// An undo that cannot succeed must not stop the rest of the undo chain.
+			if r.Log != nil {
+				r.Log.Error("undo failed", "task", c.Task.ID, "step", c.Operation(), "err", err)
+			}
+		}
+		t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+			t.Steps[c.Step].Undone = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.Task = t
+	}
+	d := events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID, Error: c.Data.Error}
+	if i := c.Chain.UndoFrom(c.Step, false); i >= 0 {
+		e := events.Next(in, r.source(fn), c.Chain.UndoType(i), d)
+		return &e, nil
+	}
+	if err := r.finishFailed(ctx, c, c.Data.Error); err != nil {
+		return nil, err
+	}
+	e := events.Next(in, r.source(fn), c.Chain.FailedType(), d)
+	return &e, nil
+}
+
+// finishFailed ends a task in ERROR once everything it reserved is released.
+func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) error {
+	if fin := r.Finalizers[c.Chain.Name]; fin != nil {
+		if err := fin.Failed(ctx, c.Task, cause); err != nil {
+			return err
+		}
+	}
+	_, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		if t.Done() {
+			return store.ErrNoChange
+		}
+		t.State, t.EndTime = store.TaskError, r.Store.Now()
+		return nil
+	})
+	return err
+}
+
+// DeadLetter fails the task of an event whose retries ran out, so nothing hangs in
+// STARTED, and answers with the undo event.
+func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
+	return func(ctx context.Context, e cloudevents.Event, cause error) (*cloudevents.Event, error) {
+		route, ok := events.RouteOf(e.Type())
+		data, err := events.Decode(e)
+		if !ok || err != nil {
+			return nil, nil // nothing to fail: the event names no task
+		}
+		task, err := r.Store.GetTask(ctx, data.TaskID)
+		if err != nil {
+			return nil, err
+		}
+		c := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step}
+		if route.Undo {
+			// An undo step that keeps failing: record it and go on undoing.
+			if _, err := r.Store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
+				t.Steps[route.Step].Undone = true
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+			return r.undo(ctx, fn, e, c)
+		}
+		return r.fail(ctx, fn, e, c, errs.New(errs.CodeUnavailable, "%s gave up after retries: %v", route.Chain.Steps[route.Step].Operation, cause))
+	}
+}

@@ -1,0 +1,150 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/store/storetest"
+)
+
+// recorder is a fake function (the fault injection of these tests): it records what ran
+// and fails as told.
+type recorder struct {
+	name  string
+	log   *journal
+	fail  error // returned by Do
+	flaky int   // transient failures before Do succeeds
+	mu    sync.Mutex
+}
+
+type journal struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (j *journal) add(s string) { j.mu.Lock(); j.ops = append(j.ops, s); j.mu.Unlock() }
+func (j *journal) get() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.ops)
+}
+
+func (r *recorder) Name() string { return r.name }
+func (r *recorder) Do(_ context.Context, c *runtime.Call) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.flaky > 0 {
+		r.flaky--
+		return errors.New("flaky")
+	}
+	if r.fail != nil {
+		return r.fail
+	}
+	r.log.add("do " + c.Operation())
+	return nil
+}
+func (r *recorder) Undo(_ context.Context, c *runtime.Call) error {
+	r.log.add("undo " + c.Operation())
+	return nil
+}
+
+type finalizer struct{ ended chan string }
+
+func (f finalizer) Completed(context.Context, *store.Task) error    { f.ended <- "completed"; return nil }
+func (f finalizer) Failed(context.Context, *store.Task, error) error { f.ended <- "failed"; return nil }
+
+func TestChainRuns(t *testing.T) {
+	cases := []struct {
+		name      string
+		failAt    string // function that fails permanently
+		flakyAt   string
+		wantOps   []string
+		wantState string
+		wantCode  string
+	}{
+		{name: "all succeed", wantState: store.TaskCompleted, wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM",
+			"do CREATE_VM_ON_HOST", "do ATTACH_DISKS", "do CONNECT_NETWORKS", "do START_VM"}},
+		{name: "transient errors are retried", flakyAt: "place", wantState: store.TaskCompleted, wantOps: []string{"do AUTHORIZE",
+			"do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST", "do ATTACH_DISKS", "do CONNECT_NETWORKS", "do START_VM"}},
+		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: store.TaskError, wantCode: "QuotaError",
+			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
+				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
+		{name: "failure with nothing to undo", failAt: "authorize", wantState: store.TaskError, wantCode: "QuotaError"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			s := storetest.New(t)
+			j := &journal{}
+			var fns []runtime.Function
+			for _, name := range events.Functions() {
+				r := &recorder{name: name, log: j}
+				if name == tc.failAt {
+					r.fail = errs.New(errs.CodeQuotaError, "injected")
+				}
+				if name == tc.flakyAt {
+					r.flaky = 2
+				}
+				fns = append(fns, r)
+			}
+			fin := finalizer{ended: make(chan string, 1)}
+			rt := &runtime.Runtime{Store: s, Finalizers: map[string]runtime.Finalizer{"vm.create": fin}}
+			b := events.NewRedisBroker(s.Client(), s.Prefix(), nil)
+			b.Backoff = time.Millisecond
+			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
+
+			task := s.NewTask("task-1", "CREATE_VM", store.Entity{ID: "vm-1", Kind: "vm"}, store.Caller{}, opsOf(&events.VMCreate))
+			if err := s.Apply(ctx, s.AddTask(new(store.Batch), task)); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Publish(ctx, events.New("test", events.VMCreate.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-fin.ended:
+			case <-time.After(30 * time.Second):
+				t.Fatal("chain did not end")
+			}
+			got, err := s.GetTask(ctx, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(j.get(), tc.wantOps) {
+				t.Fatalf("ran %v\nwant %v", j.get(), tc.wantOps)
+			}
+			// The task is ended right after the finalizer: poll for it.
+			deadline := time.Now().Add(5 * time.Second)
+			for got.State != tc.wantState && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond) // the runtime writes the end state after the finalizer returns
+				got, _ = s.GetTask(ctx, task.ID)
+			}
+			if got.State != tc.wantState {
+				t.Fatalf("task %s, want %s", got.State, tc.wantState)
+			}
+			if tc.wantCode != "" {
+				f := got.Failed()
+				if f == nil || len(f.Errors) == 0 || f.Errors[0].Code != tc.wantCode || f.Errors[0].Data["step"] == "" {
+					t.Fatalf("failed step %+v", f)
+				}
+			}
+		})
+	}
+}
+
+func opsOf(c *events.Chain) []string {
+	var out []string
+	for _, s := range c.Steps {
+		out = append(out, s.Operation)
+	}
+	return out
+}
