@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Conversions between the store's records and the API's messages, with Photon's selfLinks.
+
+func selfLink(kind, id string) string { return "/v1/" + kind + "s/" + id }
+
+func quotaItems(in []store.QuotaLineItem) []*pb.QuotaLineItem {
+	out := make([]*pb.QuotaLineItem, len(in))
+	for i, q := range in {
+		out[i] = &pb.QuotaLineItem{Key: q.Key, Value: q.Value, Unit: q.Unit}
+	}
+	return out
+}
+
+func fromQuotaItems(in []*pb.QuotaLineItem) []store.QuotaLineItem {
+	out := make([]store.QuotaLineItem, len(in))
+	for i, q := range in {
+		out[i] = store.QuotaLineItem{Key: q.GetKey(), Value: q.GetValue(), Unit: q.GetUnit()}
+	}
+	return out
+}
+
+func securityGroups(in []string) []*pb.SecurityGroup {
+	out := make([]*pb.SecurityGroup, len(in))
+	for i, g := range in {
+		out[i] = &pb.SecurityGroup{Name: g}
+	}
+	return out
+}
+
+func apiError(e *errs.Error) *pb.ApiError {
+	return &pb.ApiError{Code: e.Code, Message: e.Message, Data: e.Data}
+}
+
+func taskPB(t *store.Task) *pb.Task {
+	out := &pb.Task{
+		Id: t.ID, Operation: t.Operation, State: t.State, QueuedTime: t.QueuedTime,
+		StartedTime: t.StartedTime, EndTime: t.EndTime, SelfLink: selfLink("task", t.ID),
+		Entity: &pb.Entity{Id: t.Entity.ID, Kind: t.Entity.Kind}, ResourceProperties: t.Properties,
+	}
+	for _, s := range t.Steps {
+		ps := &pb.Step{Id: fmt.Sprint(s.Sequence), Operation: s.Operation, State: s.State, Sequence: int32(s.Sequence),
+			QueuedTime: s.QueuedTime, StartedTime: s.StartedTime, EndTime: s.EndTime}
+		for _, e := range s.Errors {
+			ps.Errors = append(ps.Errors, apiError(e))
+		}
+		out.Steps = append(out.Steps, ps)
+	}
+	return out
+}
+
+func tenantPB(t *store.Tenant) *pb.Tenant {
+	return &pb.Tenant{Id: t.ID, Kind: "tenant", Name: t.Name, SelfLink: selfLink("tenant", t.ID),
+		Tags: t.Tags, SecurityGroups: securityGroups(t.SecurityGroups)}
+}
+
+func projectPB(p *store.Project, limits, used map[string]float64) *pb.Project {
+	ticket := &pb.ProjectTicket{TenantTicketName: p.TicketName, Limits: quotaItems(p.Limits)}
+	keys := make([]string, 0, len(used))
+	for k := range used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	units := map[string]string{}
+	for _, l := range p.Limits {
+		units[l.Key] = l.Unit
+	}
+	for _, k := range keys {
+		ticket.Usage = append(ticket.Usage, &pb.QuotaLineItem{Key: k, Value: used[k], Unit: units[k]})
+	}
+	return &pb.Project{Id: p.ID, Kind: "project", Name: p.Name, SelfLink: selfLink("project", p.ID), Tags: p.Tags,
+		ResourceTicket: ticket, SecurityGroups: securityGroups(p.SecurityGroups), TenantId: p.TenantID}
+}
+
+func flavorPB(f *store.Flavor) *pb.Flavor {
+	return &pb.Flavor{Id: f.ID, Kind: f.Kind, Name: f.Name, Cost: quotaItems(f.Cost), State: f.State,
+		SelfLink: selfLink("flavor", f.ID)}
+}
+
+func imagePB(im *store.Image) *pb.Image {
+	return &pb.Image{Id: im.ID, Kind: "image", Name: im.Name, State: im.State, Size: im.Size,
+		ReplicationType: im.ReplicationType, DiskPath: im.DiskPath, SelfLink: selfLink("image", im.ID),
+		ReplicationProgress: "100%", SeedingProgress: "100%"}
+}
+
+func vmPB(v *store.VM) *pb.Vm {
+	out := &pb.Vm{Id: v.ID, Kind: "vm", Name: v.Name, State: v.State, Flavor: v.Flavor,
+		SourceImageId: v.SourceImageID, Cost: quotaItems(v.Cost), Datastore: v.Datastore, Host: v.HostID,
+		Tags: v.Tags, Metadata: v.Metadata, SelfLink: selfLink("vm", v.ID), ProjectId: v.ProjectID}
+	for _, d := range v.Disks {
+		out.AttachedDisks = append(out.AttachedDisks, &pb.AttachedDisk{Id: d.ID, Name: d.Name, Kind: d.Kind,
+			Flavor: d.Flavor, CapacityGb: d.CapacityGB, BootDisk: d.Boot, State: d.State})
+	}
+	return out
+}
+
+// pageLink is the nextPageLink Photon clients append to their endpoint.
+func pageLink(path string, size int32, next string) string {
+	if next == "" {
+		return ""
+	}
+	q := url.Values{"pageLink": {next}}
+	if size > 0 {
+		q.Set("pageSize", fmt.Sprint(size))
+	}
+	return path + "?" + q.Encode()
+}

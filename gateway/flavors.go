@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+type flavors struct {
+	pb.UnimplementedFlavorsServer
+	*core
+}
+
+// unitFactor converts a quota unit to the base unit of its kind (MB for sizes).
+func unitFactor(unit string) (float64, error) {
+	switch strings.ToUpper(unit) {
+	case "", "COUNT", "MB":
+		return 1, nil
+	case "GB":
+		return 1024, nil
+	case "KB":
+		return 1.0 / 1024, nil
+	case "B":
+		return 1.0 / (1024 * 1024), nil
+	}
+	return 0, errs.Invalid("unknown unit %q (want COUNT, B, KB, MB or GB)", unit)
+}
+
+func (s *flavors) CreateFlavor(ctx context.Context, req *pb.CreateFlavorRequest) (*pb.Task, error) {
+	if err := requireSystemAdmin(ctx); err != nil {
+		return nil, err
+	}
+	spec := req.GetSpec()
+	f := &store.Flavor{ID: newID(), Name: strings.TrimSpace(spec.GetName()), Kind: spec.GetKind(),
+		Cost: fromQuotaItems(spec.GetCost()), State: "READY", CreatedAt: s.store.Now()}
+	if f.Name == "" {
+		return nil, errs.Invalid("name is required")
+	}
+	switch f.Kind {
+	case store.FlavorVM, store.FlavorEphemeralDisk, store.FlavorPersistentDisk:
+	case "ephemeral", "persistent":
+		f.Kind += "-disk"
+	default:
+		return nil, errs.Invalid("kind %q is not one of vm, ephemeral-disk, persistent-disk", f.Kind)
+	}
+	if len(f.Cost) == 0 {
+		return nil, errs.Invalid("a flavor needs a cost")
+	}
+	for _, c := range f.Cost {
+		if c.Key == "" || c.Value < 0 {
+			return nil, errs.Invalid("cost items need a key and a value of 0 or more")
+		}
+		if _, err := unitFactor(c.Unit); err != nil {
+			return nil, err
+		}
+	}
+	if f.Kind == store.FlavorVM {
+		if _, _, err := vmSize(f); err != nil {
+			return nil, err
+		}
+	}
+	task := s.store.NewTask(newID(), "CREATE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	if err := s.store.CreateFlavor(ctx, f, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+// vmSize reads a vm flavor's vm.cpu (COUNT) and vm.memory, in MB.
+func vmSize(f *store.Flavor) (cpu int32, memMB int64, err error) {
+	for _, c := range f.Cost {
+		switch c.Key {
+		case "vm.cpu":
+			cpu = int32(c.Value)
+		case "vm.memory":
+			k, err := unitFactor(c.Unit)
+			if err != nil {
+				return 0, 0, err
+			}
+			if strings.EqualFold(c.Unit, "") || strings.EqualFold(c.Unit, "COUNT") {
+				k = 1024 // Photon's examples give memory in GB
+			}
+			memMB = int64(c.Value * k)
+		}
+	}
+	if cpu <= 0 || memMB <= 0 {
+		return 0, 0, errs.Invalid("vm flavor %q needs vm.cpu and vm.memory costs above 0", f.Name)
+	}
+	return cpu, memMB, nil
+}
+
+func (s *flavors) ListFlavors(ctx context.Context, req *pb.ListFlavorsRequest) (*pb.FlavorList, error) {
+	if req.GetName() != "" && req.GetKind() != "" {
+		out := &pb.FlavorList{}
+		f, err := s.store.FlavorByName(ctx, req.GetKind(), req.GetName())
+		if errors.Is(err, errs.ErrNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, flavorPB(f))
+		return out, nil
+	}
+	page, err := s.store.ListFlavors(ctx, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.FlavorList{NextPageLink: pageLink("/v1/flavors", req.GetPageSize(), page.Next)}
+	for _, f := range page.Items {
+		if (req.GetName() == "" || f.Name == req.GetName()) && (req.GetKind() == "" || f.Kind == req.GetKind()) {
+			out.Items = append(out.Items, flavorPB(f))
+		}
+	}
+	return out, nil
+}
+
+func (s *flavors) GetFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Flavor, error) {
+	f, err := store.Get[store.Flavor](ctx, s.store, store.KindFlavor, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return flavorPB(f), nil
+}
+
+func (s *flavors) DeleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	if err := requireSystemAdmin(ctx); err != nil {
+		return nil, err
+	}
+	f, err := store.Get[store.Flavor](ctx, s.store, store.KindFlavor, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	task := s.store.NewTask(newID(), "DELETE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	if err := s.store.DeleteFlavor(ctx, f, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}

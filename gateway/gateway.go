@@ -1,0 +1,225 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/gateway/rest"
+	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Options configure a gateway.
+type Options struct {
+	Store  *store.Store
+	Broker events.Broker
+	Issuer *auth.Issuer
+	Users  *auth.Users
+	// HTTPAddr serves REST, the OpenAPI document and the token endpoint; GRPCAddr serves
+	// gRPC. "127.0.0.1:0" picks a free port.
+	HTTPAddr string
+	GRPCAddr string
+	Logger   *slog.Logger
+}
+
+// Server is a running gateway.
+type Server struct {
+	httpSrv  *http.Server
+	grpcSrv  *grpc.Server
+	httpLn   net.Listener
+	grpcLn   net.Listener
+	errc     chan error
+	opts     Options
+	services services
+}
+
+type services struct {
+	tenants  *tenants
+	projects *projects
+	flavors  *flavors
+	images   *images
+	vms      *vms
+	tasks    *tasks
+}
+
+// Start listens on both addresses and serves until Close.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger}
+	s := &Server{opts: o, errc: make(chan error, 2), services: services{
+		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c}}}
+
+	s.grpcSrv = grpc.NewServer(
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(s.unaryAuth, unaryErrors),
+	)
+	s.register(s.grpcSrv)
+
+	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
+	if err := s.registerREST(ctx, mux); err != nil {
+		return nil, err
+	}
+	root := http.NewServeMux()
+	root.Handle("/v1/", s.httpAuth(mux))
+	root.Handle("POST /openidconnect/token", o.Issuer.TokenHandler(o.Users))
+	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
+	root.HandleFunc("GET /v1/system/auth", s.authInfo)
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(pb.OpenAPI)
+	})
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(root, "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
+
+	var err error
+	if s.grpcLn, err = net.Listen("tcp", orDefault(o.GRPCAddr, "127.0.0.1:0")); err != nil {
+		return nil, fmt.Errorf("listen gRPC: %w", err)
+	}
+	if s.httpLn, err = net.Listen("tcp", orDefault(o.HTTPAddr, "127.0.0.1:0")); err != nil {
+		s.grpcLn.Close()
+		return nil, fmt.Errorf("listen HTTP: %w", err)
+	}
+	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
+	go func() {
+		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+	return s, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func (s *Server) register(g *grpc.Server) {
+	pb.RegisterTenantsServer(g, s.services.tenants)
+	pb.RegisterProjectsServer(g, s.services.projects)
+	pb.RegisterFlavorsServer(g, s.services.flavors)
+	pb.RegisterImagesServer(g, s.services.images)
+	pb.RegisterVmsServer(g, s.services.vms)
+	pb.RegisterTasksServer(g, s.services.tasks)
+}
+
+// registerREST serves the REST mapping in process: requests go straight to the service
+// implementations, with the principal that httpAuth put in the request context.
+func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error {
+	return errors.Join(
+		pb.RegisterTenantsHandlerServer(ctx, mux, s.services.tenants),
+		pb.RegisterProjectsHandlerServer(ctx, mux, s.services.projects),
+		pb.RegisterFlavorsHandlerServer(ctx, mux, s.services.flavors),
+		pb.RegisterImagesHandlerServer(ctx, mux, s.services.images),
+		pb.RegisterVmsHandlerServer(ctx, mux, s.services.vms),
+		pb.RegisterTasksHandlerServer(ctx, mux, s.services.tasks),
+	)
+}
+
+// HTTPAddr and GRPCAddr are where the gateway listens.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
+
+// Close stops both servers, letting requests in flight finish.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.httpSrv.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.grpcSrv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpcSrv.Stop()
+	}
+	return err
+}
+
+// authenticate checks a bearer token: one function for gRPC and REST.
+func (s *Server) authenticate(header string) (auth.Principal, error) {
+	tok, err := auth.BearerToken(header)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return s.opts.Issuer.Verify(tok)
+}
+
+func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	header := ""
+	if v := md.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	p, err := s.authenticate(header)
+	if err != nil {
+		return nil, err
+	}
+	return h(auth.WithPrincipal(ctx, p), req)
+}
+
+// unaryErrors makes every error a gRPC status with Photon's code attached, so a client
+// can tell QuotaError from NotFound without parsing messages.
+func unaryErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	if _, ok := status.FromError(err); ok && !isPlain(err) {
+		return resp, err
+	}
+	return resp, errs.As(err)
+}
+
+// isPlain reports whether err is not already a status or Photon error.
+func isPlain(err error) bool {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return false
+	}
+	_, ok := status.FromError(err)
+	return !ok
+}
+
+func (s *Server) httpAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/system/auth" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.authenticate(r.Header.Get("Authorization"))
+		if err != nil {
+			rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// authInfo tells Photon clients where to get tokens (GET /v1/system/auth).
+func (s *Server) authInfo(w http.ResponseWriter, r *http.Request) {
+	host, port, _ := net.SplitHostPort(s.HTTPAddr())
+	if h := r.Host; h != "" && !strings.Contains(h, "/") {
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			host = hh
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"enabled":true,"endpoint":%q,"port":%s,"tokenPath":"/openidconnect/token"}`, host, port)
+}

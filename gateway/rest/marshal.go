@@ -1,0 +1,73 @@
+package rest
+
+import (
+	"io"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Marshaler is the REST side's runtime.Marshaler. It writes the JSON that Photon 1.2
+// clients decode with encoding/json:
+//
+//   - field names are the proto JSON names (lowerCamelCase: queuedTime, selfLink);
+//   - int64, uint64 and their fixed/signed kinds are JSON numbers, not the strings
+//     protojson writes (a Go client decoding "queuedTime":"1700" into an int64 fails);
+//   - enums are their names; bytes are standard base64; NaN and ±Inf are strings;
+//   - unpopulated fields are left out as protojson leaves them out: zero implicit
+//     scalars, empty repeated fields and maps, unset messages (a set but empty message
+//     is written as {});
+//   - Timestamp, Duration, Struct, Value, ListValue, FieldMask, Any and Empty keep
+//     protojson's forms (an Any's content included); a wrapper is its value, so
+//     Int64Value and UInt64Value are numbers too;
+//   - map keys are sorted and there is no optional whitespace, so equal messages give
+//     equal bytes;
+//   - a google.rpc.Status is written as a Photon ApiError {"code","message","data"}:
+//     grpc-gateway marshals the errors of streamed responses as {"error": status};
+//   - other values (the {"result": msg} chunks of streams, maps, slices) are walked so
+//     that the messages inside them get the rules above; the rest is encoding/json.
+//
+// Requests are read by protojson, which takes 64-bit integers as numbers or strings.
+// Unknown fields are an error, which the ErrorHandler answers as InvalidJson.
+type Marshaler struct{}
+
+var _ runtime.Marshaler = Marshaler{}
+
+// unmarshaler reads request bodies. DiscardUnknown stays false: Photon rejected unknown
+// fields.
+var unmarshaler = &runtime.JSONPb{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false}}
+
+// Marshal writes v as JSON by the rules on Marshaler.
+func (Marshaler) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(proto.Message); ok && m.ProtoReflect().IsValid() {
+		return marshalMessage(m)
+	}
+	return marshalAny(v)
+}
+
+// Unmarshal reads data into v, a pointer to a proto message or to a non-message field
+// of one (grpc-gateway decodes a body mapped to a single field that way).
+func (Marshaler) Unmarshal(data []byte, v any) error { return unmarshaler.Unmarshal(data, v) }
+
+// NewDecoder returns a Decoder of JSON values read from r, with Unmarshal's rules.
+func (Marshaler) NewDecoder(r io.Reader) runtime.Decoder { return unmarshaler.NewDecoder(r) }
+
+// NewEncoder returns an Encoder that writes each value as Marshal does, followed by a
+// newline.
+func (m Marshaler) NewEncoder(w io.Writer) runtime.Encoder {
+	return runtime.EncoderFunc(func(v any) error {
+		b, err := m.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, m.Delimiter()...))
+		return err
+	})
+}
+
+// ContentType is always application/json.
+func (Marshaler) ContentType(any) string { return "application/json" }
+
+// Delimiter separates the messages of a streamed response: one JSON value per line.
+func (Marshaler) Delimiter() []byte { return []byte("\n") }

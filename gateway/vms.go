@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+type vms struct {
+	pb.UnimplementedVmsServer
+	*core
+}
+
+// CreateVm validates the spec, writes the VM (CREATING) and its task in one atomic call
+// and starts the create chain.
+func (s *vms) CreateVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, error) {
+	p, t, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	vm, err := s.buildVM(ctx, p, req.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	chain := &events.VMCreate
+	task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = t.ID, p.ID
+	vm.ActiveTask = task.ID
+	if err := s.store.CreateVM(ctx, vm, task); err != nil {
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, task, t.ID); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+func operations(c *events.Chain) []string {
+	out := make([]string, len(c.Steps))
+	for i, s := range c.Steps {
+		out[i] = s.Operation
+	}
+	return out
+}
+
+// buildVM checks a create spec against the flavors and images it names and computes the
+// VM's cost: its flavor's, its disks' flavors', one vm.count and the ephemeral capacity.
+func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSpec) (*store.VM, error) {
+	if spec == nil {
+		return nil, errs.Invalid("a VM create spec is required")
+	}
+	name := strings.TrimSpace(spec.GetName())
+	if name == "" {
+		return nil, errs.Invalid("name is required")
+	}
+	if spec.GetFlavor() == "" || spec.GetSourceImageId() == "" {
+		return nil, errs.Invalid("flavor and sourceImageId are required")
+	}
+	flavor, err := s.store.FlavorByName(ctx, store.FlavorVM, spec.GetFlavor())
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Invalid("vm flavor %q not found", spec.GetFlavor())
+	}
+	if err != nil {
+		return nil, err
+	}
+	cpu, mem, err := vmSize(flavor)
+	if err != nil {
+		return nil, err
+	}
+	img, err := store.Get[store.Image](ctx, s.store, store.KindImage, spec.GetSourceImageId())
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Invalid("image %q not found", spec.GetSourceImageId())
+	}
+	if err != nil {
+		return nil, err
+	}
+	vm := &store.VM{ID: newID(), Name: name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
+		Flavor: flavor.Name, SourceImageID: img.ID, CPU: cpu, MemoryMB: mem, State: store.VMCreating,
+		Tags: spec.GetTags(), Environment: spec.GetEnvironment(), Subnets: spec.GetSubnets(), PowerOn: true,
+		CreatedAt: s.store.Now()}
+	if v, ok := spec.GetEnvironment()["powerOn"]; ok && (v == "false" || v == "0") {
+		vm.PowerOn = false
+	}
+	cost := map[string]store.QuotaLineItem{}
+	add := func(items ...store.QuotaLineItem) {
+		for _, it := range items {
+			c := cost[it.Key]
+			c.Key, c.Value, c.Unit = it.Key, c.Value+it.Value, it.Unit
+			cost[it.Key] = c
+		}
+	}
+	add(flavor.Cost...)
+	if _, ok := cost["vm.count"]; !ok {
+		add(store.QuotaLineItem{Key: "vm.count", Value: 1, Unit: "COUNT"})
+	}
+	boots := 0
+	for i, d := range spec.GetAttachedDisks() {
+		kind := d.GetKind()
+		if kind == "ephemeral" {
+			kind = store.FlavorEphemeralDisk
+		}
+		if kind != store.FlavorEphemeralDisk {
+			return nil, errs.Invalid("attachedDisks[%d]: kind %q is not ephemeral-disk", i, d.GetKind())
+		}
+		df, err := s.store.FlavorByName(ctx, store.FlavorEphemeralDisk, d.GetFlavor())
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil, errs.Invalid("attachedDisks[%d]: ephemeral-disk flavor %q not found", i, d.GetFlavor())
+		}
+		if err != nil {
+			return nil, err
+		}
+		disk := store.Disk{ID: newID(), Name: d.GetName(), Kind: kind, Flavor: df.Name, CapacityGB: d.GetCapacityGb(),
+			Boot: d.GetBootDisk(), State: "DETACHED"}
+		if disk.Name == "" {
+			disk.Name = fmt.Sprintf("disk-%d", i)
+		}
+		if disk.Boot {
+			boots++
+		} else if disk.CapacityGB <= 0 {
+			return nil, errs.Invalid("attachedDisks[%d]: capacityGb must be above 0", i)
+		}
+		add(df.Cost...)
+		if disk.CapacityGB > 0 {
+			add(store.QuotaLineItem{Key: "ephemeral-disk.capacity", Value: float64(disk.CapacityGB), Unit: "GB"})
+		}
+		vm.Disks = append(vm.Disks, disk)
+	}
+	if boots != 1 {
+		return nil, errs.Invalid("exactly one attached disk must be the boot disk (found %d)", boots)
+	}
+	keys := make([]string, 0, len(cost))
+	for k := range cost {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		vm.Cost = append(vm.Cost, cost[k])
+	}
+	return vm, nil
+}
+
+func (s *vms) vm(ctx context.Context, id string) (*store.VM, error) {
+	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.projectFor(ctx, vm.ProjectID); err != nil {
+		return nil, errs.NotFound("Vm", id)
+	}
+	return vm, nil
+}
+
+func (s *vms) GetVm(ctx context.Context, req *pb.IdRequest) (*pb.Vm, error) {
+	vm, err := s.vm(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return vmPB(vm), nil
+}
+
+func (s *vms) ListVms(ctx context.Context, req *pb.ListVmsRequest) (*pb.VmList, error) {
+	p, _, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListVMs(ctx, p.ID, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.VmList{NextPageLink: pageLink("/v1/projects/"+p.ID+"/vms", req.GetPageSize(), page.Next)}
+	for _, vm := range page.Items {
+		if req.GetName() == "" || vm.Name == req.GetName() {
+			out.Items = append(out.Items, vmPB(vm))
+		}
+	}
+	return out, nil
+}
+
+// DeleteVm takes the VM for a delete task (refusing one that another task holds) and
+// starts the delete chain.
+func (s *vms) DeleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	vm, err := s.vm(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	chain := &events.VMDelete
+	task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
+		if v.ActiveTask != "" {
+			return errs.New(errs.CodeConcurrentTask, "Vm #%s is busy with task %s", v.ID, v.ActiveTask).WithData("task", v.ActiveTask)
+		}
+		v.ActiveTask, v.State = task.ID, store.VMDeleting
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, task, vm.TenantID); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+func (s *vms) ListVmTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	vm, err := s.vm(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, vm.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/vms/"+vm.ID+"/tasks")
+}
+

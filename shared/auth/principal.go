@@ -1,0 +1,46 @@
+// Package auth authenticates callers of the gateway with bearer tokens.
+//
+// It holds the dev cloud's embedded OIDC issuer: users and their groups in Redis
+// (Users), Ed25519-signed JWTs (Issuer), the OAuth2 password grant that Photon's SDK and
+// CLI call to log in (TokenHandler) and the public key as a JWKS (JWKSHandler). The
+// gateway turns a verified token into a Principal and puts it in the request context;
+// authorization decisions on that Principal live in shared/policy.
+package auth
+
+import (
+	"context"
+	"slices"
+)
+
+// SystemAdminsGroup is the security group of system administrators. It must equal
+// policy.SystemAdminsGroup; a test holds the two together.
+const SystemAdminsGroup = "photon\\Administrators"
+
+// Principal is an authenticated caller: the token's subject and the security groups it
+// belongs to. Its fields match store.Caller, so store.Caller(p) converts it.
+type Principal struct {
+	Subject string
+	Groups  []string
+}
+
+// InGroup reports whether p belongs to at least one of groups. Names compare exactly,
+// as shared/policy compares them.
+func (p Principal) InGroup(groups ...string) bool {
+	return slices.ContainsFunc(p.Groups, func(g string) bool { return slices.Contains(groups, g) })
+}
+
+// IsSystemAdmin reports whether p is a member of SystemAdminsGroup.
+func (p Principal) IsSystemAdmin() bool { return p.InGroup(SystemAdminsGroup) }
+
+type principalKey struct{}
+
+// WithPrincipal returns a copy of ctx that carries p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the Principal that WithPrincipal put in ctx, if any.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

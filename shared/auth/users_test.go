@@ -1,0 +1,68 @@
+package auth
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := newRedis(t)
+	users := NewUsers(rdb, prefix)
+	users.cost = bcrypt.MinCost // fast; Check reads the cost from the hash
+	ctx := t.Context()
+
+	if err := users.Put(ctx, "alice", "s3cret", []string{SystemAdminsGroup, "t1\\Users"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Put(ctx, "bob", "pw", nil); err != nil {
+		t.Fatal(err)
+	}
+	// carol's password is replaced: the old one stops working.
+	if err := users.Put(ctx, "carol", "old", []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Put(ctx, "carol", "new", []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, user, password string
+		want                 Principal
+		err                  error
+	}{
+		{"right password", "alice", "s3cret", Principal{Subject: "alice", Groups: []string{SystemAdminsGroup, "t1\\Users"}}, nil},
+		{"no groups", "bob", "pw", Principal{Subject: "bob"}, nil},
+		{"replaced", "carol", "new", Principal{Subject: "carol", Groups: []string{"b"}}, nil},
+		{"old password after replace", "carol", "old", Principal{}, ErrBadCredentials},
+		{"wrong password", "alice", "S3cret", Principal{}, ErrBadCredentials},
+		{"empty password", "alice", "", Principal{}, ErrBadCredentials},
+		{"unknown user", "mallory", "s3cret", Principal{}, ErrBadCredentials},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := users.Check(t.Context(), tt.user, tt.password)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("Check error = %v, want %v", err, tt.err)
+			}
+			if got.Subject != tt.want.Subject || !slices.Equal(got.Groups, tt.want.Groups) {
+				t.Errorf("Check = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("empty name", func(t *testing.T) {
+		if err := users.Put(t.Context(), "", "pw", nil); err == nil {
+			t.Error("Put accepted an empty name")
+		}
+	})
+	t.Run("password too long for bcrypt", func(t *testing.T) {
+		if err := users.Put(t.Context(), "long", string(make([]byte, 73)), nil); err == nil {
+			t.Error("Put accepted a 73-byte password")
+		}
+	})
+}
