@@ -68,4 +68,3 @@ func (c *core) startChain(ctx context.Context, chain *events.Chain, task *store.
 	}
 	return nil
 }
-

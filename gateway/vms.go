@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/events"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -216,4 +216,3 @@ func (s *vms) ListVmTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (
 	}
 	return listTasks(ctx, s.core, vm.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/vms/"+vm.ID+"/tasks")
 }
-
