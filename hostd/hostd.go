@@ -1,0 +1,160 @@
+package hostd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Registrar records the host for placement (the store implements it).
+type Registrar interface {
+	RegisterHost(ctx context.Context, h store.Host) error
+	HeartbeatHost(ctx context.Context, id string, u store.HostUsage) error
+}
+
+// Options configure a hostd.
+type Options struct {
+	ID       string   // Photon host id (required)
+	URL      *url.URL // ESXi SDK URL with user:password, e.g. https://root:pw@host/sdk
+	Insecure bool     // skip TLS verification of the host
+	// ListenAddr is the gRPC listen address; default 127.0.0.1:0.
+	ListenAddr string
+	// AdvertiseAddr is the address registered for functions to dial; default the
+	// listener's address.
+	AdvertiseAddr    string
+	AvailabilityZone string
+	Tags             []string
+	Heartbeat        time.Duration // default 10s
+	Registrar        Registrar     // nil: no registration
+	Logger           *slog.Logger
+}
+
+// Daemon is a running hostd.
+type Daemon struct {
+	opts   Options
+	client *govmomi.Client
+	srv    *grpc.Server
+	ln     net.Listener
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start connects to the host, serves hostd.v1, registers the host and heartbeats.
+func Start(ctx context.Context, o Options) (*Daemon, error) {
+	if o.ID == "" || o.URL == nil {
+		return nil, errors.New("hostd: ID and URL are required")
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c, err := govmomi.NewClient(ctx, o.URL, o.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.URL.Host, err)
+	}
+	h, err := newHost(ctx, c.Client)
+	if err != nil {
+		c.Logout(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", orDefault(o.ListenAddr, "127.0.0.1:0"))
+	if err != nil {
+		c.Logout(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))}
+	hostdv1.RegisterHostServer(d.srv, &Server{h: h})
+	go d.srv.Serve(ln)
+
+	if o.Registrar != nil {
+		res, err := h.resources(ctx)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("read host resources: %w", err)
+		}
+		rec := store.Host{ID: o.ID, Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
+			Tags: o.Tags, State: store.HostReady, EsxVersion: c.ServiceContent.About.Version, CPUCores: res.GetCpuCores(),
+			CPUMhz: res.GetCpuMhz(), MemoryMB: res.GetMemoryMb(), Datastores: datastores(res), Networks: res.GetNetworks(),
+			Usage: usage(res)}
+		if err := o.Registrar.RegisterHost(ctx, rec); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("register host: %w", err)
+		}
+		hbCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		d.cancel = cancel
+		d.wg.Add(1)
+		go d.heartbeat(hbCtx, h)
+	}
+	return d, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func datastores(r *hostdv1.Resources) []store.Datastore {
+	out := make([]store.Datastore, 0, len(r.GetDatastores()))
+	for _, d := range r.GetDatastores() {
+		out = append(out, store.Datastore{Name: d.GetName(), Type: d.GetType(), CapacityBytes: d.GetCapacityBytes(),
+			FreeBytes: d.GetFreeBytes(), Images: d.GetImages()})
+	}
+	return out
+}
+
+func usage(r *hostdv1.Resources) store.HostUsage {
+	return store.HostUsage{CPUUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMB: r.GetMemoryUsedMb(), VMCount: r.GetVmCount(),
+		Datastores: datastores(r)}
+}
+
+func (d *Daemon) heartbeat(ctx context.Context, h *host) {
+	defer d.wg.Done()
+	t := time.NewTicker(d.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		res, err := h.resources(ctx)
+		if err == nil {
+			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, usage(res))
+		}
+		if err != nil && ctx.Err() == nil {
+			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)
+		}
+	}
+}
+
+// Addr is the address functions dial.
+func (d *Daemon) Addr() string { return orDefault(d.opts.AdvertiseAddr, d.ln.Addr().String()) }
+
+// ID is the Photon id of the host.
+func (d *Daemon) ID() string { return d.opts.ID }
+
+// Close stops heartbeats and the gRPC server and logs out of the host.
+func (d *Daemon) Close() error {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	d.srv.GracefulStop()
+	return d.client.Logout(context.Background())
+}

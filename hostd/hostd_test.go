@@ -1,0 +1,203 @@
+package hostd_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/photon-cloud/photon/hostd"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+const image = "images/photon-os.vmdk"
+
+// registrar is a fake Registrar that records calls.
+type registrar struct {
+	mu         sync.Mutex
+	host       store.Host
+	heartbeats chan store.HostUsage
+}
+
+func (r *registrar) RegisterHost(_ context.Context, h store.Host) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.host = h
+	return nil
+}
+
+func (r *registrar) HeartbeatHost(_ context.Context, _ string, u store.HostUsage) error {
+	select {
+	case r.heartbeats <- u:
+	default:
+	}
+	return nil
+}
+
+// start runs a simulated host with its hostd and returns a gRPC client of it.
+func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
+	t.Helper()
+	sim, err := hostd.StartSim(t.Context(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
+	d, err := hostd.Start(t.Context(), hostd.Options{ID: "h1", URL: sim.URL, Insecure: true,
+		Heartbeat: 50 * time.Millisecond, Registrar: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	cc, err := grpc.NewClient(d.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return sim, hostdv1.NewHostClient(cc), reg
+}
+
+func TestVMLifecycle(t *testing.T) {
+	t.Parallel()
+	_, h, reg := start(t)
+	ctx := t.Context()
+	ds := reg.host.Datastores[0].Name
+	create := &hostdv1.CreateVmRequest{VmId: "vm-1", Name: "web", CpuCount: 2, MemoryMb: 64, Datastore: ds, ImagePath: image}
+	steps := []struct {
+		name string
+		call func() (*hostdv1.VmInfo, error)
+	}{
+		{"create", func() (*hostdv1.VmInfo, error) { return h.CreateVm(ctx, create) }},
+		{"attach disk", func() (*hostdv1.VmInfo, error) {
+			return h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: "vm-1", DiskId: "d1", CapacityGb: 1})
+		}},
+		{"add NIC", func() (*hostdv1.VmInfo, error) {
+			return h.AddNic(ctx, &hostdv1.AddNicRequest{VmId: "vm-1", NicId: "nic-0", Network: "VM Network"})
+		}},
+		{"power on", func() (*hostdv1.VmInfo, error) { return h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-1"}) }},
+	}
+	var last *hostdv1.VmInfo
+	for _, st := range steps {
+		for attempt := range 2 { // the second call is a replay and must change nothing
+			info, err := st.call()
+			if err != nil {
+				t.Fatalf("%s (attempt %d): %v", st.name, attempt, err)
+			}
+			if attempt == 1 && (len(info.Disks) != len(last.Disks) || len(info.Nics) != len(last.Nics)) {
+				t.Fatalf("%s replayed added devices: %v then %v", st.name, last, info)
+			}
+			last = info
+		}
+	}
+	if last.PowerState != "poweredOn" || len(last.Disks) != 2 || len(last.Nics) != 1 || last.Nics[0].MacAddress == "" {
+		t.Fatalf("vm = %v", last)
+	}
+	boot := last.Disks[0]
+	if !boot.Boot || boot.Parent != fmt.Sprintf("[%s] %s", ds, image) {
+		t.Fatalf("boot disk is not a linked clone of the image: %v", boot)
+	}
+	if info, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: "vm-1", DiskId: "d1"}); err != nil || len(info.Disks) != 1 {
+		t.Fatalf("detach: %v %v", info, err)
+	}
+	if info, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: "vm-1", NicId: "nic-0"}); err != nil || len(info.Nics) != 0 {
+		t.Fatalf("remove NIC: %v %v", info, err)
+	}
+	for _, want := range []bool{true, false} {
+		res, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "vm-1"})
+		if err != nil || res.Existed != want {
+			t.Fatalf("delete: existed=%v err=%v, want existed=%v", res.GetExisted(), err, want)
+		}
+	}
+	if _, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("get deleted VM: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	sim, h, reg := start(t)
+	ctx := t.Context()
+	ds := reg.host.Datastores[0].Name
+	if _, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-x", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		call func() error
+		want codes.Code
+	}{
+		{"missing image", func() error {
+			_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-2", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: "images/none.vmdk"})
+			return err
+		}, codes.NotFound},
+		{"missing VM", func() error { _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "nope"}); return err }, codes.NotFound},
+		{"injected fault", func() error {
+			sim.FailMethod("PowerOnVM_Task")
+			defer sim.ClearFaults()
+			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+			return err
+		}, codes.FailedPrecondition},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); status.Code(err) != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRegistration(t *testing.T) {
+	t.Parallel()
+	_, h, reg := start(t)
+	reg.mu.Lock()
+	host := reg.host
+	reg.mu.Unlock()
+	if host.ID != "h1" || host.State != store.HostReady || host.CPUCores == 0 || host.MemoryMB == 0 ||
+		len(host.Datastores) == 0 || len(host.Datastores[0].Images) != 1 || host.Datastores[0].Images[0] != image || len(host.Networks) == 0 {
+		t.Fatalf("registered %+v", host)
+	}
+	select {
+	case <-reg.heartbeats:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+	res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
+	if err != nil || res.GetMemoryMb() != host.MemoryMB {
+		t.Fatalf("resources %v %v", res, err)
+	}
+}
+
+func TestConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	_, h, reg := start(t)
+	ds := reg.host.Datastores[0].Name
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: fmt.Sprint("vm-", i), CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
+	if err != nil || res.GetVmCount() != 20 {
+		t.Fatalf("vm count %d, %v", res.GetVmCount(), err)
+	}
+}

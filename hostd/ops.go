@@ -1,0 +1,460 @@
+package hostd
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+)
+
+// host is one ESXi host reached through govmomi: the objects every operation needs,
+// found once.
+type host struct {
+	c      *vim25.Client
+	finder *find.Finder
+	dc     *object.Datacenter
+	folder *object.Folder
+	pool   *object.ResourcePool
+	system *object.HostSystem
+
+	mu  sync.Mutex
+	vms map[string]*object.VirtualMachine // by Photon VM id
+}
+
+func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
+	f := find.NewFinder(c, false)
+	dc, err := f.DefaultDatacenter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("datacenter: %w", err)
+	}
+	f.SetDatacenter(dc)
+	folders, err := dc.Folders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := f.DefaultResourcePool(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resource pool: %w", err)
+	}
+	hs, err := f.DefaultHostSystem(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("host system: %w", err)
+	}
+	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
+		vms: map[string]*object.VirtualMachine{}}, nil
+}
+
+// vm finds the VM named id; ok is false when there is none.
+func (h *host) vm(ctx context.Context, id string) (*object.VirtualMachine, bool, error) {
+	h.mu.Lock()
+	vm, ok := h.vms[id]
+	h.mu.Unlock()
+	if ok {
+		return vm, true, nil
+	}
+	vm, err := h.finder.VirtualMachine(ctx, id)
+	if err != nil {
+		if _, nf := err.(*find.NotFoundError); nf {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	h.mu.Lock()
+	h.vms[id] = vm
+	h.mu.Unlock()
+	return vm, true, nil
+}
+
+func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, error) {
+	vm, ok, err := h.vm(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "VM %s not found on this host", id)
+	}
+	return vm, nil
+}
+
+func (h *host) forget(id string) {
+	h.mu.Lock()
+	delete(h.vms, id)
+	h.mu.Unlock()
+}
+
+// createVM creates the VM with a boot disk that is a child of the image disk.
+func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostdv1.VmInfo, error) {
+	if _, ok, err := h.vm(ctx, r.GetVmId()); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return h.info(ctx, r.GetVmId())
+	}
+	ds, err := h.finder.Datastore(ctx, r.GetDatastore())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ds.Stat(ctx, r.GetImagePath()); err != nil {
+		return nil, status.Errorf(codes.NotFound, "image disk %s not found: %v", ds.Path(r.GetImagePath()), err)
+	}
+	var devices object.VirtualDeviceList
+	scsi, err := devices.CreateSCSIController("pvscsi")
+	if err != nil {
+		return nil, err
+	}
+	devices = append(devices, scsi)
+	ctrl, err := devices.FindDiskController("scsi")
+	if err != nil {
+		return nil, err
+	}
+	image := devices.CreateDisk(ctrl, ds.Reference(), ds.Path(r.GetImagePath()))
+	devices = append(devices, devices.ChildDisk(image))
+	change, err := devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+	if err != nil {
+		return nil, err
+	}
+	spec := types.VirtualMachineConfigSpec{
+		Name:         r.GetVmId(),
+		GuestId:      string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
+		NumCPUs:      max(r.GetCpuCount(), 1),
+		MemoryMB:     max(r.GetMemoryMb(), 4),
+		Annotation:   r.GetName(),
+		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", ds.Name())},
+		DeviceChange: change,
+		ExtraConfig:  []types.BaseOptionValue{&types.OptionValue{Key: "photon.vmId", Value: r.GetVmId()}},
+	}
+	t, err := h.folder.CreateVM(ctx, spec, h.pool, h.system)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.WaitForResult(ctx); err != nil {
+		return nil, err
+	}
+	return h.info(ctx, r.GetVmId())
+}
+
+// diskFile is where an ephemeral disk lives: in the VM's folder, named by its id.
+func diskFile(vm *mo.VirtualMachine, diskID string) string {
+	var p object.DatastorePath
+	p.FromString(vm.Config.Files.VmPathName)
+	p.Path = path.Join(path.Dir(p.Path), diskID+".vmdk")
+	return p.String()
+}
+
+func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDisk {
+	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+		disk := d.(*types.VirtualDisk)
+		if b, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok &&
+			strings.HasSuffix(b.GetVirtualDeviceFileBackingInfo().FileName, "/"+diskID+".vmdk") {
+			return disk
+		}
+	}
+	return nil
+}
+
+func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.VirtualMachine, error) {
+	var m mo.VirtualMachine
+	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config", "runtime.powerState"}, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, r.GetVmId())
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
+	if findDisk(devices, r.GetDiskId()) == nil {
+		ctrl, err := devices.FindDiskController("scsi")
+		if err != nil {
+			return nil, err
+		}
+		disk := devices.CreateDisk(ctrl, types.ManagedObjectReference{}, diskFile(m, r.GetDiskId()))
+		disk.CapacityInKB = max(r.GetCapacityGb(), 1) * 1024 * 1024
+		if err := vm.AddDevice(ctx, disk); err != nil {
+			return nil, err
+		}
+	}
+	return h.info(ctx, r.GetVmId())
+}
+
+func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, r.GetVmId())
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	if disk := findDisk(m.Config.Hardware.Device, r.GetDiskId()); disk != nil {
+		if err := vm.RemoveDevice(ctx, false, disk); err != nil {
+			return nil, err
+		}
+	}
+	return h.info(ctx, r.GetVmId())
+}
+
+func nicKey(id string) string { return "photon.nic." + id }
+
+// nicMAC is a stable MAC in VMware's manual range (00:50:56:00:00:00-3F:FF:FF) for a NIC.
+func nicMAC(vmID, nicID string) string {
+	s := sha256.Sum256([]byte(vmID + "/" + nicID))
+	return fmt.Sprintf("00:50:56:%02x:%02x:%02x", s[0]&0x3f, s[1], s[2])
+}
+
+func extra(m *mo.VirtualMachine, key string) string {
+	for _, o := range m.Config.ExtraConfig {
+		if v := o.GetOptionValue(); v != nil && v.Key == key {
+			s, _ := v.Value.(string)
+			return s
+		}
+	}
+	return ""
+}
+
+func findNIC(devices object.VirtualDeviceList, mac string) types.BaseVirtualDevice {
+	for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+		if mac != "" && strings.EqualFold(d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress, mac) {
+			return d
+		}
+	}
+	return nil
+}
+
+func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, r.GetVmId())
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	if mac := extra(m, nicKey(r.GetNicId())); mac != "" && findNIC(m.Config.Hardware.Device, mac) != nil {
+		return h.info(ctx, r.GetVmId())
+	}
+	network, err := h.finder.Network(ctx, r.GetNetwork())
+	if err != nil {
+		return nil, err
+	}
+	backing, err := network.EthernetCardBackingInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := object.EthernetCardTypes().CreateEthernetCard("vmxnet3", backing)
+	if err != nil {
+		return nil, err
+	}
+	mac := r.GetMacAddress()
+	if mac == "" {
+		mac = nicMAC(r.GetVmId(), r.GetNicId())
+	}
+	card := dev.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+	card.AddressType, card.MacAddress = string(types.VirtualEthernetCardMacTypeManual), mac
+	spec := types.VirtualMachineConfigSpec{
+		DeviceChange: []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
+			Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: dev}},
+		ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: nicKey(r.GetNicId()), Value: mac}},
+	}
+	t, err := vm.Reconfigure(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Wait(ctx); err != nil {
+		return nil, err
+	}
+	return h.info(ctx, r.GetVmId())
+}
+
+func (h *host) removeNIC(ctx context.Context, r *hostdv1.RemoveNicRequest) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, r.GetVmId())
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	if nic := findNIC(m.Config.Hardware.Device, extra(m, nicKey(r.GetNicId()))); nic != nil {
+		if err := vm.RemoveDevice(ctx, false, nic); err != nil {
+			return nil, err
+		}
+	}
+	return h.info(ctx, r.GetVmId())
+}
+
+func (h *host) power(ctx context.Context, id string, on bool) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	state, err := vm.PowerState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var t *object.Task
+	switch {
+	case on && state != types.VirtualMachinePowerStatePoweredOn:
+		t, err = vm.PowerOn(ctx)
+	case !on && state != types.VirtualMachinePowerStatePoweredOff:
+		t, err = vm.PowerOff(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		if err := t.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return h.info(ctx, id)
+}
+
+func (h *host) deleteVM(ctx context.Context, id string) (*hostdv1.DeleteVmResponse, error) {
+	vm, ok, err := h.vm(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &hostdv1.DeleteVmResponse{}, nil
+	}
+	if _, err := h.power(ctx, id, false); err != nil {
+		return nil, err
+	}
+	t, err := vm.Destroy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Wait(ctx); err != nil {
+		return nil, err
+	}
+	h.forget(id)
+	return &hostdv1.DeleteVmResponse{Existed: true}, nil
+}
+
+// info reports a VM as hostd.v1 describes it.
+func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
+	vm, err := h.mustVM(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	out := &hostdv1.VmInfo{VmId: id, Name: m.Config.Annotation, PowerState: string(m.Runtime.PowerState)}
+	var p object.DatastorePath
+	p.FromString(m.Config.Files.VmPathName)
+	out.Datastore = p.Datastore
+	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
+	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
+		disk := d.(*types.VirtualDisk)
+		di := &hostdv1.DiskInfo{CapacityKb: disk.CapacityInKB}
+		if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
+			di.File = b.FileName
+			if b.Parent != nil {
+				di.Parent, di.Boot, di.Id = b.Parent.FileName, true, "boot"
+			}
+		}
+		if di.Id == "" {
+			di.Id = strings.TrimSuffix(path.Base(di.File), ".vmdk")
+		}
+		out.Disks = append(out.Disks, di)
+	}
+	for _, o := range m.Config.ExtraConfig {
+		v := o.GetOptionValue()
+		if v == nil || !strings.HasPrefix(v.Key, "photon.nic.") {
+			continue
+		}
+		mac, _ := v.Value.(string)
+		if nic := findNIC(devices, mac); nic != nil {
+			ni := &hostdv1.NicInfo{Id: strings.TrimPrefix(v.Key, "photon.nic."), MacAddress: mac}
+			if b, ok := nic.GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok {
+				ni.Network = b.DeviceName
+			}
+			out.Nics = append(out.Nics, ni)
+		}
+	}
+	return out, nil
+}
+
+// resources reads the host's capacity, usage, datastores (with the image disks under
+// images/ on each), networks and VM count.
+func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
+	var hs mo.HostSystem
+	pc := property.DefaultCollector(h.c)
+	if err := pc.RetrieveOne(ctx, h.system.Reference(), []string{"name", "summary", "datastore", "network", "vm"}, &hs); err != nil {
+		return nil, err
+	}
+	out := &hostdv1.Resources{HostName: hs.Name, VmCount: int32(len(hs.Vm))}
+	if hw := hs.Summary.Hardware; hw != nil {
+		out.CpuCores, out.CpuMhz, out.MemoryMb = int32(hw.NumCpuCores), int64(hw.CpuMhz)*int64(hw.NumCpuCores), hw.MemorySize>>20
+	}
+	out.CpuUsedMhz, out.MemoryUsedMb = int64(hs.Summary.QuickStats.OverallCpuUsage), int64(hs.Summary.QuickStats.OverallMemoryUsage)
+	if len(hs.Datastore) > 0 {
+		var dss []mo.Datastore
+		if err := pc.Retrieve(ctx, hs.Datastore, []string{"summary", "browser"}, &dss); err != nil {
+			return nil, err
+		}
+		for _, ds := range dss {
+			d := &hostdv1.Datastore{Name: ds.Summary.Name, Type: ds.Summary.Type,
+				CapacityBytes: ds.Summary.Capacity, FreeBytes: ds.Summary.FreeSpace}
+			d.Images = h.images(ctx, object.NewHostDatastoreBrowser(h.c, ds.Browser), ds.Summary.Name)
+			out.Datastores = append(out.Datastores, d)
+		}
+	}
+	if len(hs.Network) > 0 {
+		var nets []mo.Network
+		if err := pc.Retrieve(ctx, hs.Network, []string{"name"}, &nets); err != nil {
+			return nil, err
+		}
+		for _, n := range nets {
+			out.Networks = append(out.Networks, n.Name)
+		}
+	}
+	return out, nil
+}
+
+// images lists the *.vmdk files under images/ on a datastore (none if the folder is missing).
+func (h *host) images(ctx context.Context, b *object.HostDatastoreBrowser, ds string) []string {
+	t, err := b.SearchDatastore(ctx, fmt.Sprintf("[%s] images", ds), &types.HostDatastoreBrowserSearchSpec{
+		MatchPattern: []string{"*.vmdk"}})
+	if err != nil {
+		return nil
+	}
+	res, err := t.WaitForResult(ctx)
+	if err != nil {
+		return nil
+	}
+	r, ok := res.Result.(types.HostDatastoreBrowserSearchResults)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range r.File {
+		if name := f.GetFileInfo().Path; strings.HasSuffix(name, ".vmdk") && !strings.HasSuffix(name, "-flat.vmdk") {
+			out = append(out, "images/"+name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,98 @@
+package hostd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/url"
+	"path"
+
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Sim is an in-process simulated ESXi host (govmomi's vcsim, ESX model) for the dev cloud
+// and tests. Several run side by side in one process.
+type Sim struct {
+	URL   *url.URL
+	model *simulator.Model
+	srv   *simulator.Server
+}
+
+// StartSim starts a simulated ESXi host serving HTTPS on 127.0.0.1 and puts the image disks
+// named by images (e.g. "images/photon-os.vmdk") on each of its datastores.
+func StartSim(ctx context.Context, images ...string) (*Sim, error) {
+	m := simulator.ESX()
+	m.Machine = 0 // no sample VMs: the host starts empty
+	if err := m.Create(); err != nil {
+		return nil, err
+	}
+	m.Service.TLS = new(tls.Config)
+	srv := m.Service.NewServer()
+	s := &Sim{URL: srv.URL, model: m, srv: srv}
+	if err := s.seed(ctx, images); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("seed images: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Sim) seed(ctx context.Context, images []string) error {
+	if len(images) == 0 {
+		return nil
+	}
+	c, err := govmomi.NewClient(ctx, s.URL, true)
+	if err != nil {
+		return err
+	}
+	defer c.Logout(ctx)
+	f := find.NewFinder(c.Client, false)
+	dc, err := f.DefaultDatacenter(ctx)
+	if err != nil {
+		return err
+	}
+	f.SetDatacenter(dc)
+	dss, err := f.DatastoreList(ctx, "*")
+	if err != nil {
+		return err
+	}
+	fm := object.NewFileManager(c.Client)
+	vdm := object.NewVirtualDiskManager(c.Client)
+	for _, ds := range dss {
+		for _, img := range images {
+			if err := fm.MakeDirectory(ctx, ds.Path(path.Dir(img)), dc, true); err != nil {
+				return err
+			}
+			t, err := vdm.CreateVirtualDisk(ctx, ds.Path(img), dc, &types.FileBackedVirtualDiskSpec{
+				VirtualDiskSpec: types.VirtualDiskSpec{DiskType: string(types.VirtualDiskTypeThin),
+					AdapterType: string(types.VirtualDiskAdapterTypeLsiLogic)},
+				CapacityKb: 4 * 1024 * 1024})
+			if err != nil {
+				return err
+			}
+			if err := t.Wait(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FailMethod makes every later call of the vSphere method (e.g. "PowerOnVM_Task") fail
+// with an InvalidState fault, through vcsim's fault injection. ClearFaults undoes it.
+func (s *Sim) FailMethod(method string) {
+	s.model.Service.AddFaultRule(&simulator.FaultInjectionRule{MethodName: method, ObjectType: "*", ObjectName: "*",
+		Probability: 1, FaultType: simulator.FaultTypeInvalidState, Message: "injected fault", Enabled: true})
+}
+
+// ClearFaults removes every injected fault.
+func (s *Sim) ClearFaults() { s.model.Service.ClearFaultRules() }
+
+// Close stops the simulator.
+func (s *Sim) Close() {
+	s.srv.Close()
+	s.model.Remove()
+}
