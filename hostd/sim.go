@@ -22,18 +22,45 @@ type Sim struct {
 	srv   *simulator.Server
 }
 
-// StartSim starts a simulated ESXi host serving HTTPS on 127.0.0.1 and puts the image disks
-// named by images (e.g. "images/photon-os.vmdk") on each of its datastores.
+// SimOptions size a simulated host. vcsim's own ESX model is a 2-core, 4 GB machine; the
+// defaults make it a server of the size Photon clouds ran on.
+type SimOptions struct {
+	CPUCores int16 // default 32
+	MemoryGB int64 // default 256
+	// Images are image disk paths (e.g. "images/photon-os.vmdk") put on every datastore.
+	Images []string
+}
+
+// StartSim starts a default-sized simulated ESXi host serving HTTPS on 127.0.0.1 with the
+// given image disks on each of its datastores.
 func StartSim(ctx context.Context, images ...string) (*Sim, error) {
+	return StartSimWith(ctx, SimOptions{Images: images})
+}
+
+// StartSimWith starts a simulated ESXi host as o describes.
+func StartSimWith(ctx context.Context, o SimOptions) (*Sim, error) {
+	if o.CPUCores <= 0 {
+		o.CPUCores = 32
+	}
+	if o.MemoryGB <= 0 {
+		o.MemoryGB = 256
+	}
 	m := simulator.ESX()
 	m.Machine = 0 // no sample VMs: the host starts empty
 	if err := m.Create(); err != nil {
 		return nil, err
 	}
+	for _, e := range m.Map().All("HostSystem") {
+		h := e.(*simulator.HostSystem)
+		h.Summary.Hardware.NumCpuCores, h.Summary.Hardware.MemorySize = o.CPUCores, o.MemoryGB<<30
+		if h.Hardware != nil {
+			h.Hardware.CpuInfo.NumCpuCores, h.Hardware.MemorySize = o.CPUCores, o.MemoryGB<<30
+		}
+	}
 	m.Service.TLS = new(tls.Config)
 	srv := m.Service.NewServer()
 	s := &Sim{URL: srv.URL, model: m, srv: srv}
-	if err := s.seed(ctx, images); err != nil {
+	if err := s.seed(ctx, o.Images); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("seed images: %w", err)
 	}

@@ -113,7 +113,11 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 		return nil, err
 	}
 	c.Task = t
-	if err := fn.Do(ctx, c); err != nil {
+	act := fn.Do
+	if c.Chain.Steps[c.Step].RunsUndo {
+		act = fn.Undo // a forward step made of another chain's undo (the delete chain)
+	}
+	if err := act(ctx, c); err != nil {
 		if !errs.IsPermanent(err) {
 			return nil, err // transient: the transport retries, then dead-letters
 		}

@@ -64,7 +64,8 @@ func (f finalizer) Failed(context.Context, *store.Task, error) error { f.ended <
 func TestChainRuns(t *testing.T) {
 	cases := []struct {
 		name      string
-		failAt    string // function that fails permanently
+		chain     *events.Chain // default vm.create
+		failAt    string        // function that fails permanently
 		flakyAt   string
 		wantOps   []string
 		wantState string
@@ -78,6 +79,8 @@ func TestChainRuns(t *testing.T) {
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
 		{name: "failure with nothing to undo", failAt: "authorize", wantState: store.TaskError, wantCode: "QuotaError"},
+		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: store.TaskCompleted,
+			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,17 +100,21 @@ func TestChainRuns(t *testing.T) {
 				}
 				fns = append(fns, r)
 			}
+			chain := tc.chain
+			if chain == nil {
+				chain = &events.VMCreate
+			}
 			fin := finalizer{ended: make(chan string, 1)}
-			rt := &runtime.Runtime{Store: s, Finalizers: map[string]runtime.Finalizer{"vm.create": fin}}
+			rt := &runtime.Runtime{Store: s, Finalizers: map[string]runtime.Finalizer{chain.Name: fin}}
 			b := events.NewRedisBroker(s.Client(), s.Prefix(), nil)
 			b.Backoff = time.Millisecond
 			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
 
-			task := s.NewTask("task-1", "CREATE_VM", store.Entity{ID: "vm-1", Kind: "vm"}, store.Caller{}, opsOf(&events.VMCreate))
+			task := s.NewTask("task-1", chain.Operation, store.Entity{ID: "vm-1", Kind: "vm"}, store.Caller{}, opsOf(chain))
 			if err := s.Apply(ctx, s.AddTask(new(store.Batch), task)); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Publish(ctx, events.New("test", events.VMCreate.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
+			if err := b.Publish(ctx, events.New("test", chain.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
 				t.Fatal(err)
 			}
 			select {

@@ -1,0 +1,121 @@
+package devcloud_test
+
+import (
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+)
+
+// TestBadInput: bad requests get a 4xx with a Photon ApiError and write nothing.
+func TestBadInput(t *testing.T) {
+	_, cl := cloud(t, 1)
+	f := setup(t, cl, 10)
+	vms := "/v1/projects/" + f.project + "/vms"
+	noBoot := vmSpec(f, "x")
+	noBoot["attachedDisks"] = []attachedDisk{}
+	cases := []struct {
+		name, method, path string
+		body               any
+		token              string
+		wantStatus         int
+		wantCode           string
+	}{
+		{"malformed JSON", "POST", vms, `{"name": "x", `, "", 400, "InvalidJson"},
+		{"unknown field", "POST", vms, `{"name": "x", "colour": "red"}`, "", 400, "InvalidJson"},
+		{"missing name", "POST", vms, map[string]any{"flavor": "small", "sourceImageId": f.image}, "", 400, "InvalidEntity"},
+		{"unknown flavor", "POST", vms, map[string]any{"name": "x", "flavor": "huge", "sourceImageId": f.image}, "", 400, "InvalidEntity"},
+		{"unknown image", "POST", vms, map[string]any{"name": "x", "flavor": "small", "sourceImageId": "nope"}, "", 400, "InvalidEntity"},
+		{"no boot disk", "POST", vms, noBoot, "", 400, "InvalidEntity"},
+		{"unknown project", "POST", "/v1/projects/nope/vms", vmSpec(f, "x"), "", 404, "NotFound"},
+		{"unknown vm", "GET", "/v1/vms/nope", nil, "", 404, "NotFound"},
+		{"bad page link", "GET", "/v1/tenants?pageLink=!!", nil, "", 400, "InvalidEntity"},
+		{"flavor without cpu", "POST", "/v1/flavors", map[string]any{"name": "f", "kind": "vm",
+			"cost": []quotaLineItem{{Key: "vm.memory", Value: 1, Unit: "GB"}}}, "", 400, "InvalidEntity"},
+		{"duplicate tenant", "POST", "/v1/tenants", map[string]any{"name": "acme"}, "", 400, "NameTaken"},
+		{"no token", "GET", "/v1/tenants", nil, "-", 401, "MissingAuthToken"},
+		{"bad token", "GET", "/v1/tenants", nil, "garbage", 401, "InvalidAuthToken"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := *cl
+			c.t = t
+			switch tc.token {
+			case "-":
+				c.token = ""
+			case "":
+			default:
+				c.token = tc.token
+			}
+			var e apiError
+			if st := c.do(tc.method, tc.path, tc.body, &e); st != tc.wantStatus || e.Code != tc.wantCode || e.Message == "" {
+				t.Fatalf("got %d %+v, want %d %s with a message", st, e, tc.wantStatus, tc.wantCode)
+			}
+		})
+	}
+	var list struct {
+		Items []vm `json:"items"`
+	}
+	if st := cl.do("GET", vms, nil, &list); st != 200 || len(list.Items) != 0 {
+		t.Fatalf("bad requests wrote VMs: %+v", list)
+	}
+}
+
+// TestPagination follows nextPageLink as Photon's SDK does (endpoint + link).
+func TestPagination(t *testing.T) {
+	_, cl := cloud(t, 1)
+	for i := range 5 {
+		cl.create("/v1/tenants", map[string]any{"name": string(rune('a' + i))})
+	}
+	var names []string
+	link := "/v1/tenants?pageSize=2"
+	for pages := 0; link != ""; pages++ {
+		var page struct {
+			Items []struct {
+				Name string `json:"name"`
+			} `json:"items"`
+			NextPageLink string `json:"nextPageLink"`
+		}
+		if st := cl.do("GET", link, nil, &page); st != 200 || len(page.Items) > 2 || pages > 5 {
+			t.Fatalf("page %d: %d %+v", pages, st, page)
+		}
+		for _, it := range page.Items {
+			names = append(names, it.Name)
+		}
+		link = page.NextPageLink
+	}
+	if len(names) != 5 || names[0] != "a" || names[4] != "e" {
+		t.Fatalf("pages gave %v", names)
+	}
+}
+
+// TestGRPC uses the gRPC API with the same token, and checks that errors carry Photon codes.
+func TestGRPC(t *testing.T) {
+	c, cl := cloud(t, 1)
+	cc, err := grpc.NewClient(c.Gateway.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	tenants := pb.NewTenantsClient(cc)
+	if _, err := tenants.ListTenants(t.Context(), &pb.ListTenantsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("no token: %v", err)
+	}
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+cl.token)
+	tk, err := tenants.CreateTenant(ctx, &pb.CreateTenantRequest{Spec: &pb.TenantCreateSpec{Name: "grpc"}})
+	if err != nil || tk.GetState() != "COMPLETED" {
+		t.Fatalf("create tenant: %v %v", tk, err)
+	}
+	got, err := tenants.GetTenant(ctx, &pb.IdRequest{Id: tk.GetEntity().GetId()})
+	if err != nil || got.GetName() != "grpc" {
+		t.Fatalf("get tenant: %v %v", got, err)
+	}
+	if _, err := tenants.GetTenant(ctx, &pb.IdRequest{Id: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("missing tenant: %v", err)
+	}
+}

@@ -1,0 +1,190 @@
+// Package devcloud wires the whole of Photon into one process: Redis (embedded unless a
+// URL is given), simulated ESXi hosts each with its own hostd, the function runtime with
+// every function on Redis Streams, and the gateway. `photon up` runs it, and the
+// end-to-end tests start it exactly as users do.
+package devcloud
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/functions"
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/hostd"
+	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/policy"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// DefaultImage is the image disk every simulated host's datastore holds.
+const DefaultImage = "images/photon-os.vmdk"
+
+// Options configure a dev cloud.
+type Options struct {
+	RedisURL  string // empty: embedded Redis
+	Prefix    string // key prefix; default "photon:"
+	Hosts     int    // simulated ESXi hosts; default 4
+	HTTPAddr  string // default 127.0.0.1:9000
+	GRPCAddr  string // default 127.0.0.1:9001
+	AdminUser string // default "admin"
+	// AdminPassword: empty generates one.
+	AdminPassword string
+	Workers       int // workers per function; default 8
+	Heartbeat     time.Duration
+	Logger        *slog.Logger
+}
+
+// Cloud is a running dev cloud.
+type Cloud struct {
+	Store         *store.Store
+	Gateway       *gateway.Server
+	Sims          []*hostd.Sim
+	Hostds        []*hostd.Daemon
+	HostIDs       []string // HostIDs[i] is the Photon id of Sims[i]
+	Issuer        *auth.Issuer
+	Broker        *events.RedisBroker
+	AdminUser     string
+	AdminPassword string
+
+	embedded *store.Embedded
+	rdb      *redis.Client
+	fns      *functions.Set
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Start brings the dev cloud up. Close takes it down.
+func Start(ctx context.Context, o Options) (c *Cloud, err error) {
+	if o.Hosts <= 0 {
+		o.Hosts = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	c = &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword}
+	defer func() {
+		if err != nil {
+			c.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if o.RedisURL == "" {
+		if c.embedded, err = store.StartEmbedded(); err != nil {
+			return nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		o.RedisURL = c.embedded.URL()
+	}
+	ropt, err := redis.ParseURL(o.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	ropt.PoolSize = 128
+	c.rdb = redis.NewClient(ropt)
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", o.RedisURL, err)
+	}
+	c.Store = store.New(c.rdb, o.Prefix)
+
+	for i := range o.Hosts {
+		sim, err := hostd.StartSim(ctx, DefaultImage)
+		if err != nil {
+			return nil, fmt.Errorf("simulated host %d: %w", i, err)
+		}
+		c.Sims = append(c.Sims, sim)
+		id := uuid.NewString()
+		d, err := hostd.Start(ctx, hostd.Options{ID: id, URL: sim.URL, Insecure: true,
+			ListenAddr: "127.0.0.1:0", Heartbeat: o.Heartbeat, Registrar: c.Store,
+			Logger: o.Logger.With("host", i)})
+		if err != nil {
+			return nil, fmt.Errorf("hostd %d: %w", i, err)
+		}
+		c.Hostds = append(c.Hostds, d)
+		c.HostIDs = append(c.HostIDs, id)
+	}
+
+	c.Broker = events.NewRedisBroker(c.rdb, c.Store.Prefix(), o.Logger)
+	c.fns = functions.New(c.Store)
+	c.fns.Runtime.Log = o.Logger
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.cancel = cancel
+	local := &runtime.Local{Runtime: c.fns.Runtime, Broker: c.Broker, Workers: o.Workers}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if err := local.Run(runCtx, c.fns.Functions...); err != nil {
+			o.Logger.Error("function runtime stopped", "err", err)
+		}
+	}()
+
+	key, err := auth.LoadOrCreateKey(ctx, c.rdb, c.Store.Prefix())
+	if err != nil {
+		return nil, err
+	}
+	c.Issuer = auth.NewIssuer(key, "photon", 8*time.Hour)
+	users := auth.NewUsers(c.rdb, c.Store.Prefix())
+	if c.AdminPassword == "" {
+		b := make([]byte, 9)
+		rand.Read(b)
+		c.AdminPassword = hex.EncodeToString(b)
+	}
+	if err := users.Put(ctx, c.AdminUser, c.AdminPassword, []string{policy.SystemAdminsGroup}); err != nil {
+		return nil, err
+	}
+	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
+		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// AdminToken signs a token for the administrator.
+func (c *Cloud) AdminToken() (string, error) {
+	tok, _, err := c.Issuer.Sign(auth.Principal{Subject: c.AdminUser, Groups: []string{policy.SystemAdminsGroup}})
+	return tok, err
+}
+
+// Close stops everything in reverse order of starting.
+func (c *Cloud) Close(ctx context.Context) error {
+	var errsOut []error
+	if c.Gateway != nil {
+		errsOut = append(errsOut, c.Gateway.Close(ctx))
+	}
+	if c.cancel != nil {
+		c.cancel()
+		c.wg.Wait()
+	}
+	if c.fns != nil {
+		c.fns.Close()
+	}
+	for _, d := range c.Hostds {
+		errsOut = append(errsOut, d.Close())
+	}
+	for _, s := range c.Sims {
+		s.Close()
+	}
+	if c.rdb != nil {
+		c.rdb.Close()
+	}
+	if c.embedded != nil {
+		c.embedded.Close()
+	}
+	return errors.Join(errsOut...)
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/functions"
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/hostd"
+	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/tracing"
+)
+
+// common flags of the separately run parts.
+type partFlags struct {
+	redisURL, trace, otlp, logLevel string
+}
+
+func (p *partFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&p.redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
+	f.StringVar(&p.trace, "trace", "none", "trace exporter: none, stdout or otlp")
+	f.StringVar(&p.otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port")
+	f.StringVar(&p.logLevel, "log-level", "info", "log level")
+}
+
+func (p *partFlags) open(ctx context.Context, service string) (*store.Store, func(), error) {
+	shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: p.trace, Endpoint: p.otlp, Service: service})
+	if err != nil {
+		return nil, nil, err
+	}
+	opt, err := redis.ParseURL(p.redisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return nil, nil, fmt.Errorf("redis %s: %w", p.redisURL, err)
+	}
+	return store.New(rdb, ""), func() { rdb.Close(); shutdown(context.Background()) }, nil
+}
+
+func hostdCmd() *cobra.Command {
+	var p partFlags
+	var o hostd.Options
+	var esx string
+	var sim bool
+	cmd := &cobra.Command{
+		Use:   "hostd",
+		Short: "Run the daemon that drives one ESXi host",
+		Example: `  photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835
+  photon hostd --sim`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, closeFn, err := p.open(ctx, "photon-hostd")
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			switch {
+			case sim:
+				sm, err := hostd.StartSim(ctx, "images/photon-os.vmdk")
+				if err != nil {
+					return err
+				}
+				defer sm.Close()
+				o.URL, o.Insecure = sm.URL, true
+			case esx != "":
+				if o.URL, err = url.Parse(esx); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("give --esx URL or --sim")
+			}
+			if o.ID == "" {
+				o.ID = uuid.NewString()
+			}
+			o.Registrar, o.Logger = s, logger(p.logLevel)
+			d, err := hostd.Start(ctx, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "hostd %s serving on %s\n", o.ID, d.Addr())
+			<-ctx.Done()
+			return d.Close()
+		},
+	}
+	p.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
+	f.BoolVar(&sim, "sim", false, "drive an in-process simulated ESXi host")
+	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
+	f.StringVar(&o.ID, "id", "", "host id (default: generated)")
+	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
+	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone")
+	f.StringSliceVar(&o.Tags, "tags", []string{"CLOUD"}, "host usage tags")
+	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
+	return cmd
+}
+
+func gatewayCmd() *cobra.Command {
+	var p partFlags
+	var httpAddr, grpcAddr string
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the API gateway (gRPC and REST)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, closeFn, err := p.open(ctx, "photon-gateway")
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			key, err := auth.LoadOrCreateKey(ctx, s.Client(), s.Prefix())
+			if err != nil {
+				return err
+			}
+			g, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
+				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: auth.NewUsers(s.Client(), s.Prefix()),
+				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
+			<-ctx.Done()
+			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return g.Close(closeCtx)
+		},
+	}
+	p.add(cmd)
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:9000", "REST listen address")
+	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")
+	return cmd
+}
+
+func functionCmd() *cobra.Command {
+	var p partFlags
+	var workers int
+	cmd := &cobra.Command{
+		Use:       "function NAME",
+		Short:     "Run one function consuming its events from Redis Streams",
+		Long:      "Runs one control-plane function. Functions: " + strings.Join(events.Functions(), ", ") + ".",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: events.Functions(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, closeFn, err := p.open(ctx, "photon-function-"+args[0])
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			set := functions.New(s)
+			defer set.Close()
+			fn := set.Get(args[0])
+			if fn == nil {
+				return fmt.Errorf("no function %q (have %s)", args[0], strings.Join(events.Functions(), ", "))
+			}
+			set.Runtime.Log = logger(p.logLevel)
+			local := &runtime.Local{Runtime: set.Runtime, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), set.Runtime.Log), Workers: workers}
+			fmt.Fprintf(os.Stdout, "function %s consuming %s\n", fn.Name(), strings.Join(events.TypesFor(fn.Name()), ", "))
+			return local.Run(ctx, fn)
+		},
+	}
+	p.add(cmd)
+	cmd.Flags().IntVar(&workers, "workers", 8, "concurrent events")
+	return cmd
+}

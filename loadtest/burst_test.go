@@ -1,0 +1,85 @@
+package loadtest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/loadtest"
+	"github.com/photon-cloud/photon/shared/store/storetest"
+)
+
+// start brings up a dev cloud with hosts simulated hosts and a project ready for VMs.
+func start(tb testing.TB, hosts int) (*loadtest.Client, string, string) {
+	ctx := context.Background()
+	c, err := devcloud.Start(ctx, devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Workers: 32})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close(context.Background()) })
+	tok, err := c.AdminToken()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cl := &loadtest.Client{Base: "http://" + c.Gateway.HTTPAddr(), Token: tok,
+		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: time.Minute}}
+	var tk struct {
+		Entity struct{ ID string } `json:"entity"`
+	}
+	must := func(err error) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	must(cl.Do(ctx, "POST", "/v1/tenants", map[string]any{"name": "load"}, &tk))
+	must(cl.Do(ctx, "POST", "/v1/tenants/"+tk.Entity.ID+"/projects", map[string]any{"name": "load"}, &tk))
+	project := tk.Entity.ID
+	must(cl.Do(ctx, "POST", "/v1/flavors", map[string]any{"name": "tiny", "kind": "vm", "cost": []map[string]any{
+		{"key": "vm.cpu", "value": 1, "unit": "COUNT"}, {"key": "vm.memory", "value": 32, "unit": "MB"}}}, nil))
+	must(cl.Do(ctx, "POST", "/v1/flavors", map[string]any{"name": "disk", "kind": "ephemeral-disk", "cost": []map[string]any{
+		{"key": "ephemeral-disk", "value": 1, "unit": "COUNT"}}}, nil))
+	must(cl.Do(ctx, "POST", "/v1/images/register", map[string]any{"name": "photon-os", "diskPath": devcloud.DefaultImage}, &tk))
+	return cl, project, tk.Entity.ID
+}
+
+func spec(image string) func(int) any {
+	return func(i int) any {
+		return map[string]any{"name": fmt.Sprint("vm-", i), "flavor": "tiny", "sourceImageId": image,
+			"attachedDisks": []map[string]any{
+				{"name": "boot", "kind": "ephemeral-disk", "flavor": "disk", "bootDisk": true},
+				{"name": "data", "kind": "ephemeral-disk", "flavor": "disk", "capacityGb": 1}}}
+	}
+}
+
+// BenchmarkBurst200 creates 200 VMs at once on 4 simulated hosts through the whole chain
+// and reports VMs per minute and latency percentiles.
+//
+//	go test -run '^$' -bench Burst200 -benchtime 1x ./loadtest/
+func BenchmarkBurst200(b *testing.B) {
+	cl, project, image := start(b, 4)
+	for b.Loop() {
+		r := loadtest.Burst(context.Background(), cl, project, 200, 200, spec(image))
+		if r.Errors > 0 {
+			b.Fatalf("%d creates failed", r.Errors)
+		}
+		b.ReportMetric(r.PerMinute(), "vms/min")
+		b.ReportMetric(float64(r.P50.Milliseconds()), "p50-ms")
+		b.ReportMetric(float64(r.P99.Milliseconds()), "p99-ms")
+		b.Logf("RESULT %s", r)
+	}
+}
+
+// TestBurstSmoke is a short burst in the normal test run: 20 VMs, all must complete.
+func TestBurstSmoke(t *testing.T) {
+	cl, project, image := start(t, 2)
+	r := loadtest.Burst(t.Context(), cl, project, 20, 10, spec(image))
+	if r.Errors != 0 || r.VMs != 20 {
+		t.Fatalf("burst: %s", r)
+	}
+	t.Logf("smoke: %s", r)
+}
+
