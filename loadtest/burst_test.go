@@ -82,4 +82,3 @@ func TestBurstSmoke(t *testing.T) {
 	}
 	t.Logf("smoke: %s", r)
 }
-

@@ -58,7 +58,7 @@ func (r *recorder) Undo(_ context.Context, c *runtime.Call) error {
 
 type finalizer struct{ ended chan string }
 
-func (f finalizer) Completed(context.Context, *store.Task) error    { f.ended <- "completed"; return nil }
+func (f finalizer) Completed(context.Context, *store.Task) error     { f.ended <- "completed"; return nil }
 func (f finalizer) Failed(context.Context, *store.Task, error) error { f.ended <- "failed"; return nil }
 
 func TestChainRuns(t *testing.T) {
