@@ -64,17 +64,13 @@ func tenantPB(t *store.Tenant) *pb.Tenant {
 		Tags: t.Tags, SecurityGroups: securityGroups(t.SecurityGroups)}
 }
 
-func projectPB(p *store.Project, limits, used map[string]float64) *pb.Project {
+func projectPB(p *store.Project, used map[string]float64, units map[string]string) *pb.Project {
 	ticket := &pb.ProjectTicket{TenantTicketName: p.TicketName, Limits: quotaItems(p.Limits)}
 	keys := make([]string, 0, len(used))
 	for k := range used {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	units := map[string]string{}
-	for _, l := range p.Limits {
-		units[l.Key] = l.Unit
-	}
 	for _, k := range keys {
 		ticket.Usage = append(ticket.Usage, &pb.QuotaLineItem{Key: k, Value: used[k], Unit: units[k]})
 	}

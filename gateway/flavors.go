@@ -30,6 +30,25 @@ func unitFactor(unit string) (float64, error) {
 	return 0, errs.Invalid("unknown unit %q (want COUNT, B, KB, MB or GB)", unit)
 }
 
+// canonical expresses quota items in the units quota is counted in: COUNT for counts and
+// GB for sizes, so a flavor's "2048 MB" and a project's "64 GB" limit compare correctly.
+func canonical(items []store.QuotaLineItem) ([]store.QuotaLineItem, error) {
+	out := make([]store.QuotaLineItem, len(items))
+	for i, it := range items {
+		k, err := unitFactor(it.Unit)
+		if err != nil {
+			return nil, err
+		}
+		switch strings.ToUpper(it.Unit) {
+		case "", "COUNT":
+			out[i] = store.QuotaLineItem{Key: it.Key, Value: it.Value, Unit: "COUNT"}
+		default:
+			out[i] = store.QuotaLineItem{Key: it.Key, Value: it.Value * k / 1024, Unit: "GB"}
+		}
+	}
+	return out, nil
+}
+
 func (s *flavors) CreateFlavor(ctx context.Context, req *pb.CreateFlavorRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err

@@ -28,13 +28,13 @@ func (s *projects) CreateProject(ctx context.Context, req *pb.CreateProjectReque
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
-	limits := fromQuotaItems(spec.GetResourceTicket().GetLimits())
+	limits, err := canonical(fromQuotaItems(spec.GetResourceTicket().GetLimits()))
+	if err != nil {
+		return nil, err
+	}
 	for _, l := range limits {
 		if l.Key == "" || l.Value < 0 {
 			return nil, errs.Invalid("quota limits need a key and a value of 0 or more")
-		}
-		if _, err := unitFactor(l.Unit); err != nil {
-			return nil, err
 		}
 	}
 	p := &store.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
@@ -72,11 +72,11 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 }
 
 func (s *projects) withUsage(ctx context.Context, p *store.Project) (*pb.Project, error) {
-	limits, used, err := s.store.QuotaUsage(ctx, p.ID)
+	_, used, units, err := s.store.QuotaUsage(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
-	return projectPB(p, limits, used), nil
+	return projectPB(p, used, units), nil
 }
 
 func (s *projects) GetProject(ctx context.Context, req *pb.IdRequest) (*pb.Project, error) {

@@ -90,6 +90,7 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	}
 	cost := map[string]store.QuotaLineItem{}
 	add := func(items ...store.QuotaLineItem) {
+		items, _ = canonical(items) // flavors' units were checked when they were created
 		for _, it := range items {
 			c := cost[it.Key]
 			c.Key, c.Value, c.Unit = it.Key, c.Value+it.Value, it.Unit

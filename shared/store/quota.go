@@ -21,15 +21,17 @@ func limitFields(items []QuotaLineItem) map[string]string {
 	m := make(map[string]string, len(items))
 	for _, it := range items {
 		m["limit:"+it.Key] = strconv.FormatFloat(it.Value, 'f', -1, 64)
+		m["unit:"+it.Key] = it.Unit
 	}
 	return m
 }
 
-// reserveQuota: KEYS quota hash, reservation key; ARGV key, value pairs. A reservation
-// that exists already is the answer to a replay: nothing is counted twice.
+// reserveQuota: KEYS quota hash, reservation key; ARGV key, value, unit triples. A
+// reservation that exists already is the answer to a replay: nothing is counted twice.
 var reserveQuota = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'ok'} end
-for i = 1, #ARGV, 2 do
+local resv = {}
+for i = 1, #ARGV, 3 do
   local lim = redis.call('HGET', KEYS[1], 'limit:' .. ARGV[i])
   if lim then
     local used = tonumber(redis.call('HGET', KEYS[1], 'used:' .. ARGV[i]) or '0')
@@ -38,10 +40,13 @@ for i = 1, #ARGV, 2 do
     end
   end
 end
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   redis.call('HINCRBYFLOAT', KEYS[1], 'used:' .. ARGV[i], ARGV[i+1])
+  redis.call('HSET', KEYS[1], 'unit:' .. ARGV[i], ARGV[i+2])
+  resv[#resv+1] = ARGV[i]
+  resv[#resv+1] = ARGV[i+1]
 end
-redis.call('SET', KEYS[2], table.concat(ARGV, '\n'))
+redis.call('SET', KEYS[2], table.concat(resv, '\n'))
 return {'ok'}
 `)
 
@@ -62,9 +67,9 @@ return 1
 // QuotaError naming the first line item that does not fit. Reserving again for the same
 // owner changes nothing.
 func (s *Store) ReserveQuota(ctx context.Context, project, owner string, cost []QuotaLineItem) error {
-	args := make([]any, 0, 2*len(cost))
+	args := make([]any, 0, 3*len(cost))
 	for _, c := range cost {
-		args = append(args, c.Key, strconv.FormatFloat(c.Value, 'f', -1, 64))
+		args = append(args, c.Key, strconv.FormatFloat(c.Value, 'f', -1, 64), c.Unit)
 	}
 	res, err := reserveQuota.Run(ctx, s.rdb, []string{s.quotaKey(project), s.quotaResvKey(owner)}, args...).StringSlice()
 	if err != nil {
@@ -88,14 +93,18 @@ func (s *Store) ReleaseQuota(ctx context.Context, project, owner string) (bool, 
 	return n == 1, nil
 }
 
-// QuotaUsage reads a project's limits and usage.
-func (s *Store) QuotaUsage(ctx context.Context, project string) (limits, used map[string]float64, err error) {
+// QuotaUsage reads a project's limits and usage, and the unit of each key.
+func (s *Store) QuotaUsage(ctx context.Context, project string) (limits, used map[string]float64, units map[string]string, err error) {
 	h, err := s.rdb.HGetAll(ctx, s.quotaKey(project)).Result()
 	if err != nil {
-		return nil, nil, fmt.Errorf("read quota: %w", err)
+		return nil, nil, nil, fmt.Errorf("read quota: %w", err)
 	}
-	limits, used = map[string]float64{}, map[string]float64{}
+	limits, used, units = map[string]float64{}, map[string]float64{}, map[string]string{}
 	for f, v := range h {
+		if k, ok := strings.CutPrefix(f, "unit:"); ok {
+			units[k] = v
+			continue
+		}
 		n, _ := strconv.ParseFloat(v, 64)
 		if k, ok := strings.CutPrefix(f, "limit:"); ok {
 			limits[k] = n
@@ -103,5 +112,5 @@ func (s *Store) QuotaUsage(ctx context.Context, project string) (limits, used ma
 			used[k] = n
 		}
 	}
-	return limits, used, nil
+	return limits, used, units, nil
 }

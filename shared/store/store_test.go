@@ -153,7 +153,7 @@ func TestQuota(t *testing.T) {
 				if err := st.do(); !errors.Is(err, st.wantErr) && !(err == nil && st.wantErr == nil) {
 					t.Fatalf("step %d: err %v, want %v", i, err, st.wantErr)
 				}
-				_, used, err := s.QuotaUsage(ctx, "p")
+				_, used, _, err := s.QuotaUsage(ctx, "p")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -91,12 +91,12 @@ func TestEndToEndCreateVm(t *testing.T) {
 // checkUsage asserts what the project's quota and the host's capacity count.
 func checkUsage(t *testing.T, c *devcloud.Cloud, project, host string, vms int) {
 	t.Helper()
-	_, used, err := c.Store.QuotaUsage(t.Context(), project)
+	_, used, units, err := c.Store.QuotaUsage(t.Context(), project)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if used["vm.count"] != float64(vms) || used["vm.memory"] != float64(2*vms) {
-		t.Fatalf("quota used %v, want %d VMs", used, vms)
+	if used["vm.count"] != float64(vms) || used["vm.memory"] != float64(2*vms) || units["vm.memory"] != "GB" {
+		t.Fatalf("quota used %v (units %v), want %d VMs", used, units, vms)
 	}
 	capy, err := c.Store.GetHostCapacity(t.Context(), host)
 	if err != nil {
