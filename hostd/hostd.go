@@ -66,6 +66,9 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", o.URL.Host, err)
 	}
+	// Functions call one hostd concurrently: keep that many connections to the host open
+	// instead of Go's default of two (each new one costs a TLS handshake).
+	c.Client.DefaultTransport().MaxIdleConnsPerHost = 64
 	h, err := newHost(ctx, c.Client)
 	if err != nil {
 		c.Logout(context.WithoutCancel(ctx))

@@ -30,8 +30,11 @@ type host struct {
 	pool   *object.ResourcePool
 	system *object.HostSystem
 
-	mu  sync.Mutex
-	vms map[string]*object.VirtualMachine // by Photon VM id
+	mu         sync.Mutex
+	vms        map[string]*object.VirtualMachine // by Photon VM id
+	ds         map[string]*object.Datastore      // by name
+	seenImages map[string]bool                   // image disk paths ("[ds] images/x.vmdk") seen to exist
+	backings   map[string]types.BaseVirtualDeviceBackingInfo
 }
 
 func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
@@ -54,7 +57,66 @@ func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
 		return nil, fmt.Errorf("host system: %w", err)
 	}
 	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
-		vms: map[string]*object.VirtualMachine{}}, nil
+		vms: map[string]*object.VirtualMachine{}, ds: map[string]*object.Datastore{}, seenImages: map[string]bool{},
+		backings: map[string]types.BaseVirtualDeviceBackingInfo{}}, nil
+}
+
+// datastore finds a datastore by name, once.
+func (h *host) datastore(ctx context.Context, name string) (*object.Datastore, error) {
+	h.mu.Lock()
+	ds, ok := h.ds[name]
+	h.mu.Unlock()
+	if ok {
+		return ds, nil
+	}
+	ds, err := h.finder.Datastore(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.ds[name] = ds
+	h.mu.Unlock()
+	return ds, nil
+}
+
+// checkImage makes sure the image disk exists; images are not deleted under running
+// VMs, so a disk seen once is not looked up again.
+func (h *host) checkImage(ctx context.Context, ds *object.Datastore, p string) error {
+	key := ds.Path(p)
+	h.mu.Lock()
+	ok := h.seenImages[key]
+	h.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if _, err := ds.Stat(ctx, p); err != nil {
+		return status.Errorf(codes.NotFound, "image disk %s not found: %v", key, err)
+	}
+	h.mu.Lock()
+	h.seenImages[key] = true
+	h.mu.Unlock()
+	return nil
+}
+
+// backing is the NIC backing of a network, found once.
+func (h *host) backing(ctx context.Context, name string) (types.BaseVirtualDeviceBackingInfo, error) {
+	h.mu.Lock()
+	b, ok := h.backings[name]
+	h.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	network, err := h.finder.Network(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = network.EthernetCardBackingInfo(ctx); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.backings[name] = b
+	h.mu.Unlock()
+	return b, nil
 }
 
 // vm finds the VM named id; ok is false when there is none.
@@ -103,12 +165,12 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostd
 		}
 		return h.info(ctx, r.GetVmId())
 	}
-	ds, err := h.finder.Datastore(ctx, r.GetDatastore())
+	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ds.Stat(ctx, r.GetImagePath()); err != nil {
-		return nil, status.Errorf(codes.NotFound, "image disk %s not found: %v", ds.Path(r.GetImagePath()), err)
+	if err := h.checkImage(ctx, ds, r.GetImagePath()); err != nil {
+		return nil, err
 	}
 	var devices object.VirtualDeviceList
 	scsi, err := devices.CreateSCSIController("pvscsi")
@@ -167,7 +229,7 @@ func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDis
 
 func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.VirtualMachine, error) {
 	var m mo.VirtualMachine
-	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config", "runtime.powerState"}, &m); err != nil {
+	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.hardware.device", "config.extraConfig", "config.files.vmPathName", "config.annotation", "runtime.powerState"}, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -253,11 +315,7 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.V
 	if mac := extra(m, nicKey(r.GetNicId())); mac != "" && findNIC(m.Config.Hardware.Device, mac) != nil {
 		return h.info(ctx, r.GetVmId())
 	}
-	network, err := h.finder.Network(ctx, r.GetNetwork())
-	if err != nil {
-		return nil, err
-	}
-	backing, err := network.EthernetCardBackingInfo(ctx)
+	backing, err := h.backing(ctx, r.GetNetwork())
 	if err != nil {
 		return nil, err
 	}

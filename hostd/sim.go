@@ -2,7 +2,6 @@ package hostd
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/url"
 	"path"
@@ -31,7 +30,7 @@ type SimOptions struct {
 	Images []string
 }
 
-// StartSim starts a default-sized simulated ESXi host serving HTTPS on 127.0.0.1 with the
+// StartSim starts a default-sized simulated ESXi host serving HTTP on 127.0.0.1 with the
 // given image disks on each of its datastores.
 func StartSim(ctx context.Context, images ...string) (*Sim, error) {
 	return StartSimWith(ctx, SimOptions{Images: images})
@@ -57,7 +56,7 @@ func StartSimWith(ctx context.Context, o SimOptions) (*Sim, error) {
 			h.Hardware.CpuInfo.NumCpuCores, h.Hardware.MemorySize = o.CPUCores, o.MemoryGB<<30
 		}
 	}
-	m.Service.TLS = new(tls.Config)
+	// Plain HTTP on loopback: TLS handshakes to vcsim cost more CPU than the simulation.
 	srv := m.Service.NewServer()
 	s := &Sim{URL: srv.URL, model: m, srv: srv}
 	if err := s.seed(ctx, o.Images); err != nil {

@@ -82,3 +82,18 @@ func TestBurstSmoke(t *testing.T) {
 	}
 	t.Logf("smoke: %s", r)
 }
+
+// BenchmarkCreateOne creates one VM at a time: the end-to-end latency of a single create
+// through the whole chain (ns/op is per VM).
+//
+//	go test -run '^$' -bench CreateOne -benchtime 50x ./loadtest/
+func BenchmarkCreateOne(b *testing.B) {
+	cl, project, image := start(b, 4)
+	i := 0
+	for b.Loop() {
+		r := loadtest.Burst(context.Background(), cl, project, 1, 1, func(int) any { i++; return spec(image)(i) })
+		if r.Errors > 0 {
+			b.Fatal("create failed")
+		}
+	}
+}
