@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/auth"
 )
 
 // TestBadInput: bad requests get a 4xx with a Photon ApiError and write nothing.
@@ -117,5 +118,61 @@ func TestGRPC(t *testing.T) {
 	}
 	if _, err := tenants.GetTenant(ctx, &pb.IdRequest{Id: "nope"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("missing tenant: %v", err)
+	}
+}
+
+// TestProjectUser: a member of a project's security group works in that project and
+// sees nothing else; what an id names outside their reach is NotFound, not Forbidden.
+func TestProjectUser(t *testing.T) {
+	c, admin := cloud(t, 1)
+	f := setup(t, admin, 10)
+	other := admin.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "other"}).Entity.ID
+	web := admin.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "team",
+		"securityGroups": []string{"acme\\team"}}).Entity.ID
+	tok, _, err := c.Issuer.Sign(auth.Principal{Subject: "bob", Groups: []string{"acme\\team"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := *admin
+	bob.token = tok
+	cases := []struct {
+		name, method, path string
+		body               any
+		want               int
+		code               string
+	}{
+		{"own project", "GET", "/v1/projects/" + web, nil, 200, ""},
+		{"other project", "GET", "/v1/projects/" + other, nil, 404, "NotFound"},
+		{"VMs of other project", "GET", "/v1/projects/" + other + "/vms", nil, 404, "NotFound"},
+		{"create in other project", "POST", "/v1/projects/" + other + "/vms", vmSpec(f, "x"), 404, "NotFound"},
+		{"tenant", "GET", "/v1/tenants/" + f.tenant, nil, 404, "NotFound"},
+		{"create tenant", "POST", "/v1/tenants", map[string]any{"name": "mine"}, 403, "AccessForbidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := bob
+			c.t = t
+			var e apiError
+			if st := c.do(tc.method, tc.path, tc.body, &e); st != tc.want || e.Code != tc.code {
+				t.Fatalf("got %d %+v, want %d %s", st, e, tc.want, tc.code)
+			}
+		})
+	}
+	bob.t = t
+	tk := bob.wait(bob.create("/v1/projects/"+web+"/vms", vmSpec(f, "bobs")).ID)
+	if tk.State != "COMPLETED" {
+		t.Fatalf("bob's VM: %+v", tk.Steps)
+	}
+}
+
+// TestOpenAPI: the gateway serves the OpenAPI document of the REST API.
+func TestOpenAPI(t *testing.T) {
+	_, cl := cloud(t, 1)
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if st := cl.do("GET", "/openapi.json", nil, &doc); st != 200 || doc.Paths["/v1/projects/{projectId}/vms"]["post"] == nil {
+		t.Fatalf("openapi: %d, %d paths", st, len(doc.Paths))
 	}
 }
