@@ -3,6 +3,7 @@ package hostd
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -30,11 +31,43 @@ type host struct {
 	pool   *object.ResourcePool
 	system *object.HostSystem
 
-	mu         sync.Mutex
-	vms        map[string]*object.VirtualMachine // by Photon VM id
-	ds         map[string]*object.Datastore      // by name
-	seenImages map[string]bool                   // image disk paths ("[ds] images/x.vmdk") seen to exist
-	backings   map[string]types.BaseVirtualDeviceBackingInfo
+	vms        memo[*object.VirtualMachine] // by Photon VM id
+	datastores memo[*object.Datastore]      // by name
+	imageSeen  memo[bool]                   // image disk paths ("[ds] images/x.vmdk") seen to exist
+	backings   memo[types.BaseVirtualDeviceBackingInfo]
+}
+
+// memo remembers lookups whose answers do not change while hostd runs.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+// get returns the value for key, calling find (and remembering its answer) on a miss.
+func (c *memo[V]) get(key string, find func() (V, error)) (V, error) {
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := find()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]V{}
+	}
+	c.m[key] = v
+	c.mu.Unlock()
+	return v, nil
+}
+
+func (c *memo[V]) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
 }
 
 func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
@@ -56,88 +89,54 @@ func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host system: %w", err)
 	}
-	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
-		vms: map[string]*object.VirtualMachine{}, ds: map[string]*object.Datastore{}, seenImages: map[string]bool{},
-		backings: map[string]types.BaseVirtualDeviceBackingInfo{}}, nil
+	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs}, nil
 }
 
-// datastore finds a datastore by name, once.
+// datastore finds a datastore by name.
 func (h *host) datastore(ctx context.Context, name string) (*object.Datastore, error) {
-	h.mu.Lock()
-	ds, ok := h.ds[name]
-	h.mu.Unlock()
-	if ok {
-		return ds, nil
-	}
-	ds, err := h.finder.Datastore(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	h.ds[name] = ds
-	h.mu.Unlock()
-	return ds, nil
+	return h.datastores.get(name, func() (*object.Datastore, error) { return h.finder.Datastore(ctx, name) })
 }
 
 // checkImage makes sure the image disk exists; images are not deleted under running
 // VMs, so a disk seen once is not looked up again.
 func (h *host) checkImage(ctx context.Context, ds *object.Datastore, p string) error {
-	key := ds.Path(p)
-	h.mu.Lock()
-	ok := h.seenImages[key]
-	h.mu.Unlock()
-	if ok {
-		return nil
-	}
-	if _, err := ds.Stat(ctx, p); err != nil {
-		return status.Errorf(codes.NotFound, "image disk %s not found: %v", key, err)
-	}
-	h.mu.Lock()
-	h.seenImages[key] = true
-	h.mu.Unlock()
-	return nil
+	_, err := h.imageSeen.get(ds.Path(p), func() (bool, error) {
+		if _, err := ds.Stat(ctx, p); err != nil {
+			return false, status.Errorf(codes.NotFound, "image disk %s not found: %v", ds.Path(p), err)
+		}
+		return true, nil
+	})
+	return err
 }
 
-// backing is the NIC backing of a network, found once.
+// backing is the NIC backing of a network.
 func (h *host) backing(ctx context.Context, name string) (types.BaseVirtualDeviceBackingInfo, error) {
-	h.mu.Lock()
-	b, ok := h.backings[name]
-	h.mu.Unlock()
-	if ok {
-		return b, nil
-	}
-	network, err := h.finder.Network(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if b, err = network.EthernetCardBackingInfo(ctx); err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	h.backings[name] = b
-	h.mu.Unlock()
-	return b, nil
+	return h.backings.get(name, func() (types.BaseVirtualDeviceBackingInfo, error) {
+		network, err := h.finder.Network(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return network.EthernetCardBackingInfo(ctx)
+	})
 }
+
+// errNoVM marks a lookup of a VM the host does not have.
+var errNoVM = errors.New("no such VM")
 
 // vm finds the VM named id; ok is false when there is none.
 func (h *host) vm(ctx context.Context, id string) (*object.VirtualMachine, bool, error) {
-	h.mu.Lock()
-	vm, ok := h.vms[id]
-	h.mu.Unlock()
-	if ok {
-		return vm, true, nil
-	}
-	vm, err := h.finder.VirtualMachine(ctx, id)
-	if err != nil {
-		if _, nf := err.(*find.NotFoundError); nf {
-			return nil, false, nil
+	vm, err := h.vms.get(id, func() (*object.VirtualMachine, error) {
+		vm, err := h.finder.VirtualMachine(ctx, id)
+		var nf *find.NotFoundError
+		if errors.As(err, &nf) {
+			return nil, errNoVM
 		}
-		return nil, false, err
+		return vm, err
+	})
+	if errors.Is(err, errNoVM) {
+		return nil, false, nil
 	}
-	h.mu.Lock()
-	h.vms[id] = vm
-	h.mu.Unlock()
-	return vm, true, nil
+	return vm, err == nil, err
 }
 
 func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, error) {
@@ -149,12 +148,6 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 		return nil, status.Errorf(codes.NotFound, "VM %s not found on this host", id)
 	}
 	return vm, nil
-}
-
-func (h *host) forget(id string) {
-	h.mu.Lock()
-	delete(h.vms, id)
-	h.mu.Unlock()
 }
 
 // createVM creates the VM with a boot disk that is a child of the image disk.
@@ -227,6 +220,16 @@ func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDis
 	return nil
 }
 
+// vmProps finds the VM named id and reads the properties hostd works with.
+func (h *host) vmProps(ctx context.Context, id string) (*object.VirtualMachine, *mo.VirtualMachine, error) {
+	vm, err := h.mustVM(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := h.props(ctx, vm)
+	return vm, m, err
+}
+
 func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.VirtualMachine, error) {
 	var m mo.VirtualMachine
 	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.hardware.device", "config.extraConfig", "config.files.vmPathName", "config.annotation", "runtime.powerState"}, &m); err != nil {
@@ -236,11 +239,7 @@ func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.Virtua
 }
 
 func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, r.GetVmId())
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.props(ctx, vm)
+	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
@@ -260,11 +259,7 @@ func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*h
 }
 
 func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, r.GetVmId())
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.props(ctx, vm)
+	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
@@ -304,11 +299,7 @@ func findNIC(devices object.VirtualDeviceList, mac string) types.BaseVirtualDevi
 }
 
 func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, r.GetVmId())
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.props(ctx, vm)
+	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
@@ -345,11 +336,7 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.V
 }
 
 func (h *host) removeNIC(ctx context.Context, r *hostdv1.RemoveNicRequest) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, r.GetVmId())
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.props(ctx, vm)
+	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
@@ -406,17 +393,13 @@ func (h *host) deleteVM(ctx context.Context, id string) (*hostdv1.DeleteVmRespon
 	if err := t.Wait(ctx); err != nil {
 		return nil, err
 	}
-	h.forget(id)
+	h.vms.forget(id)
 	return &hostdv1.DeleteVmResponse{Existed: true}, nil
 }
 
 // info reports a VM as hostd.v1 describes it.
 func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.props(ctx, vm)
+	_, m, err := h.vmProps(ctx, id)
 	if err != nil {
 		return nil, err
 	}
