@@ -9,7 +9,6 @@ package attachdisk
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/runtime"
@@ -50,16 +49,15 @@ func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op f
 	if err != nil {
 		return err
 	}
-	h, r, ok, err := f.hosts.ForVM(ctx, vm.ID)
-	if err != nil || !ok {
-		return err
-	}
 	for _, d := range vm.Disks {
 		if d.Boot {
 			continue
 		}
-		if err := op(h, vm, d); err != nil {
-			return hostclient.Err(fmt.Sprintf("disk %s on host %s", d.Name, r.HostID), err)
+		ok, err := f.hosts.OnVMHost(ctx, vm.ID, "disk "+d.Name, func(h hostdv1.HostClient, _ store.HostReservation) error {
+			return op(h, vm, d)
+		})
+		if err != nil || !ok {
+			return err
 		}
 	}
 	_, err = store.Update(ctx, f.store, store.KindVM, vm.ID, func(v *store.VM) error {

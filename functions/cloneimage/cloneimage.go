@@ -10,7 +10,6 @@ package cloneimage
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/runtime"
@@ -41,24 +40,22 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	h, r, ok, err := f.hosts.ForVM(ctx, vm.ID)
-	if err != nil {
+	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
+		_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm.ID, Name: vm.Name, CpuCount: vm.CPU,
+			MemoryMb: vm.MemoryMB, Datastore: r.Datastore, ImagePath: img.DiskPath})
 		return err
+	})
+	if err == nil && !ok {
+		err = errs.New(errs.CodeStateError, "VM %s has no host reservation", vm.ID)
 	}
-	if !ok {
-		return errs.New(errs.CodeStateError, "VM %s has no host reservation", vm.ID)
-	}
-	_, err = h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm.ID, Name: vm.Name, CpuCount: vm.CPU,
-		MemoryMb: vm.MemoryMB, Datastore: r.Datastore, ImagePath: img.DiskPath})
-	return hostclient.Err(fmt.Sprintf("create VM on host %s", r.HostID), err)
+	return err
 }
 
 // Undo destroys the VM on its host, if it was placed.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	h, r, ok, err := f.hosts.ForVM(ctx, c.Data.EntityID)
-	if err != nil || !ok {
+	_, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "delete VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
 		return err
-	}
-	_, err = h.DeleteVm(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
-	return hostclient.Err(fmt.Sprintf("delete VM on host %s", r.HostID), err)
+	})
+	return err
 }

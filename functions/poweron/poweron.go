@@ -10,7 +10,6 @@ package poweron
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/runtime"
@@ -38,14 +37,14 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	}
 	state := store.VMStopped
 	if vm.PowerOn {
-		h, r, ok, err := f.hosts.ForVM(ctx, vm.ID)
+		on, err := f.hosts.OnVMHost(ctx, vm.ID, "power on VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID})
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if ok {
-			if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID}); err != nil {
-				return hostclient.Err(fmt.Sprintf("power on VM on host %s", r.HostID), err)
-			}
+		if on {
 			state = store.VMStarted
 		}
 	}
@@ -54,12 +53,12 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo powers the VM off.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	h, r, ok, err := f.hosts.ForVM(ctx, c.Data.EntityID)
+	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "power off VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
+		return err
+	})
 	if err != nil || !ok {
 		return err
-	}
-	if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID}); err != nil {
-		return hostclient.Err(fmt.Sprintf("power off VM on host %s", r.HostID), err)
 	}
 	return f.setState(ctx, c.Data.EntityID, store.VMStopped)
 }

@@ -67,10 +67,9 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo removes the NIC.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	h, r, ok, err := f.hosts.ForVM(ctx, c.Data.EntityID)
-	if err != nil || !ok {
+	_, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "remove NIC", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: c.Data.EntityID, NicId: nicID})
 		return err
-	}
-	_, err = h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: c.Data.EntityID, NicId: nicID})
-	return hostclient.Err(fmt.Sprintf("remove NIC on host %s", r.HostID), err)
+	})
+	return err
 }

@@ -83,3 +83,14 @@ func Err(op string, err error) error {
 	return &errs.Error{Code: errs.CodeHostError, Message: fmt.Sprintf("%s: %s", op, st.Message()),
 		Data: map[string]string{"hostCode": st.Code().String()}}
 }
+
+// OnVMHost runs call with the client of the host that vm is placed on, and describes its
+// error with Err. A VM that holds no host reservation has nothing on any host: call is
+// skipped and ok is false.
+func (p *Pool) OnVMHost(ctx context.Context, vmID, op string, call func(hostdv1.HostClient, store.HostReservation) error) (ok bool, err error) {
+	h, r, ok, err := p.ForVM(ctx, vmID)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, Err(fmt.Sprintf("%s on host %s", op, r.HostID), call(h, r))
+}
