@@ -18,6 +18,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/tracing"
 )
@@ -103,6 +104,7 @@ func hostdCmd() *cobra.Command {
 	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
 	f.StringVar(&o.ID, "id", "", "host id (default: generated)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
+	f.StringVar(&o.AdvertiseAddr, "advertise", "", "address functions dial to reach this hostd (default: the listen address)")
 	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone")
 	f.StringSliceVar(&o.Tags, "tags", []string{"CLOUD"}, "host usage tags")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
@@ -111,10 +113,11 @@ func hostdCmd() *cobra.Command {
 
 func gatewayCmd() *cobra.Command {
 	var p partFlags
-	var httpAddr, grpcAddr string
+	var httpAddr, grpcAddr, adminUser, adminPassword string
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Run the API gateway (gRPC and REST)",
+		Example: `  photon gateway --redis redis://127.0.0.1:6379 --admin-password secret`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			s, closeFn, err := p.open(ctx, "photon-gateway")
@@ -126,8 +129,14 @@ func gatewayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			users := auth.NewUsers(s.Client(), s.Prefix())
+			if adminPassword != "" {
+				if err := users.Put(ctx, adminUser, adminPassword, []string{policy.SystemAdminsGroup}); err != nil {
+					return err
+				}
+			}
 			g, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
-				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: auth.NewUsers(s.Client(), s.Prefix()),
+				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel)})
 			if err != nil {
 				return err
@@ -142,6 +151,8 @@ func gatewayCmd() *cobra.Command {
 	p.add(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:9000", "REST listen address")
 	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")
+	cmd.Flags().StringVar(&adminUser, "admin-user", "admin", "system administrator to create or update when --admin-password is given")
+	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
 	return cmd
 }
 
