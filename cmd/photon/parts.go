@@ -115,8 +115,8 @@ func gatewayCmd() *cobra.Command {
 	var p partFlags
 	var httpAddr, grpcAddr, adminUser, adminPassword string
 	cmd := &cobra.Command{
-		Use:   "gateway",
-		Short: "Run the API gateway (gRPC and REST)",
+		Use:     "gateway",
+		Short:   "Run the API gateway (gRPC and REST)",
 		Example: `  photon gateway --redis redis://127.0.0.1:6379 --admin-password secret`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
