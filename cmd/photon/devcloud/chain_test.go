@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func checkOneTrace(t *testing.T, taskID string) {
 	}
 	for _, names := range byTrace {
 		has := func(sub string) bool {
-			return slices.ContainsFunc(names, func(n string) bool { return contains(n, sub) })
+			return slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, sub) })
 		}
 		if has("CreateVm") && has("place PLACE_VM") && has("poweron START_VM") && has("hostd.v1.Host/PowerOn") {
 			return
@@ -125,46 +126,38 @@ func checkOneTrace(t *testing.T, taskID string) {
 	t.Fatalf("no trace joins the gateway, the functions and hostd: %v", byTrace)
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
 
 // TestCreateVmFailures: each failing create ends in ERROR at the right step with the right
 // code, and every reservation it made is released.
 func TestCreateVmFailures(t *testing.T) {
 	c, cl := cloud(t, 1)
-	f := setup(t, cl, 1)
+	f := setup(t, cl, 1) // a quota of one VM
+	roomy := cl.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "roomy"}).Entity.ID
 	host := c.HostIDs[0]
 
-	// The first VM fills the quota of one VM.
+	// The first VM fills f.project's quota.
 	first := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, "ok")).ID)
 	if first.State != "COMPLETED" {
 		t.Fatalf("first VM: %+v", first.Steps)
 	}
 	cases := []struct {
 		name     string
-		inject   func()
+		project  string
+		fail     string // vSphere method the host fails
 		wantStep string
 		wantCode string
 	}{
-		{"quota exceeded", func() {}, "RESERVE_QUOTA", "QuotaError"},
-		{"host refuses power on", func() {
-			// make room in the quota, then make the host fail
-			c.Store.Client().HSet(t.Context(), c.Store.Key("quota", f.project), "limit:vm.count", "2")
-			c.Sims[0].FailMethod("PowerOnVM_Task")
-		}, "START_VM", "HostError"},
+		{"quota exceeded", f.project, "", "RESERVE_QUOTA", "QuotaError"},
+		{"host refuses power on", roomy, "PowerOnVM_Task", "START_VM", "HostError"},
+		{"host refuses to create", roomy, "CreateVM_Task", "CREATE_VM_ON_HOST", "HostError"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.inject()
-			tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, tc.name)).ID)
+			if tc.fail != "" {
+				c.Sims[0].FailMethod(tc.fail)
+				defer c.Sims[0].ClearFaults()
+			}
+			tk := cl.wait(cl.create("/v1/projects/"+tc.project+"/vms", vmSpec(f, tc.name)).ID)
 			if tk.State != "ERROR" {
 				t.Fatalf("task ended %s, want ERROR", tk.State)
 			}
@@ -179,13 +172,17 @@ func TestCreateVmFailures(t *testing.T) {
 			}
 			var v vm
 			cl.do("GET", "/v1/vms/"+tk.Entity.ID, nil, &v)
-			if v.State != "ERROR" {
-				t.Fatalf("vm state %s, want ERROR", v.State)
+			if v.State != "ERROR" || v.Host != "" {
+				t.Fatalf("vm state %s on %q, want ERROR on no host", v.State, v.Host)
 			}
 			if inspectVM(t, c.Sims[0].URL, v.ID).exists {
 				t.Fatal("failed VM left on the host")
 			}
-			checkUsage(t, c, f.project, host, 1) // only the first VM holds anything
+			// Only the first VM holds anything: its quota and its share of the host.
+			checkUsage(t, c, f.project, host, 1)
+			if _, used, _, _ := c.Store.QuotaUsage(t.Context(), roomy); used["vm.count"] != 0 {
+				t.Fatalf("failed creates left quota reserved: %v", used)
+			}
 		})
 	}
 }

@@ -187,11 +187,7 @@ func (c *client) wait(id string) task {
 func (c *client) create(path string, spec any) task {
 	c.t.Helper()
 	var tk task
-	var e apiError
-	raw, _ := json.Marshal(spec)
-	st := c.do("POST", path, string(raw), &tk)
-	if st/100 != 2 {
-		json.Unmarshal(raw, &e)
+	if st := c.do("POST", path, spec, &tk); st/100 != 2 {
 		c.t.Fatalf("POST %s: status %d", path, st)
 	}
 	return tk
