@@ -126,7 +126,6 @@ func checkOneTrace(t *testing.T, taskID string) {
 	t.Fatalf("no trace joins the gateway, the functions and hostd: %v", byTrace)
 }
 
-
 // TestCreateVmFailures: each failing create ends in ERROR at the right step with the right
 // code, and every reservation it made is released.
 func TestCreateVmFailures(t *testing.T) {
