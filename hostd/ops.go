@@ -484,7 +484,7 @@ func (h *host) images(ctx context.Context, b *object.HostDatastoreBrowser, ds st
 		return nil
 	}
 	res, err := t.WaitForResult(ctx)
-	if err != nil {
+	if err != nil || res == nil {
 		return nil
 	}
 	r, ok := res.Result.(types.HostDatastoreBrowserSearchResults)
@@ -493,6 +493,9 @@ func (h *host) images(ctx context.Context, b *object.HostDatastoreBrowser, ds st
 	}
 	var out []string
 	for _, f := range r.File {
+		if f == nil || f.GetFileInfo() == nil {
+			continue
+		}
 		if name := f.GetFileInfo().Path; strings.HasSuffix(name, ".vmdk") && !strings.HasSuffix(name, "-flat.vmdk") {
 			out = append(out, "images/"+name)
 		}

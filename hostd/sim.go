@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"sync"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
@@ -46,7 +47,11 @@ func StartSimWith(ctx context.Context, o SimOptions) (*Sim, error) {
 	}
 	m := simulator.ESX()
 	m.Machine = 0 // no sample VMs: the host starts empty
-	if err := m.Create(); err != nil {
+	// vcsim fills some package-level defaults while it builds a model: build one at a time.
+	simMu.Lock()
+	err := m.Create()
+	simMu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range m.Map().All("HostSystem") {
@@ -120,5 +125,9 @@ func (s *Sim) ClearFaults() { s.model.Service.ClearFaultRules() }
 // Close stops the simulator.
 func (s *Sim) Close() {
 	s.srv.Close()
+	simMu.Lock()
+	defer simMu.Unlock()
 	s.model.Remove()
 }
+
+var simMu sync.Mutex

@@ -12,11 +12,16 @@ import (
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
-// start brings up a dev cloud with hosts simulated hosts and a project ready for VMs.
-func start(tb testing.TB, hosts int) (*loadtest.Client, string, string) {
+// start brings up a dev cloud with hosts simulated hosts and a project ready for VMs, on
+// the test redis-server or, with embedded set, on the embedded Redis as plain `photon up`.
+func start(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string) {
 	ctx := context.Background()
-	c, err := devcloud.Start(ctx, devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Workers: 32})
+	o := devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Workers: 32}
+	if len(embedded) > 0 && embedded[0] {
+		o.RedisURL, o.Prefix = "", ""
+	}
+	c, err := devcloud.Start(ctx, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,8 +64,14 @@ func spec(image string) func(int) any {
 // and reports VMs per minute and latency percentiles.
 //
 //	go test -run '^$' -bench Burst200 -benchtime 1x ./loadtest/
-func BenchmarkBurst200(b *testing.B) {
-	cl, project, image := start(b, 4)
+func BenchmarkBurst200(b *testing.B) { burst200(b, false) }
+
+// BenchmarkBurst200Embedded is the same burst on the embedded Redis that `photon up` uses
+// when it is given no --redis.
+func BenchmarkBurst200Embedded(b *testing.B) { burst200(b, true) }
+
+func burst200(b *testing.B, embedded bool) {
+	cl, project, image := start(b, 4, embedded)
 	for b.Loop() {
 		r := loadtest.Burst(context.Background(), cl, project, 200, 200, spec(image))
 		if r.Errors > 0 {
