@@ -50,6 +50,10 @@ func canonical(items []store.QuotaLineItem) ([]store.QuotaLineItem, error) {
 }
 
 func (s *flavors) CreateFlavor(ctx context.Context, req *pb.CreateFlavorRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createFlavor(ctx, req) })
+}
+
+func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -82,7 +86,7 @@ func (s *flavors) CreateFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 			return nil, err
 		}
 	}
-	task := s.store.NewTask(newID(), "CREATE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
 	if err := s.store.CreateFlavor(ctx, f, task); err != nil {
 		return nil, err
 	}
@@ -147,6 +151,10 @@ func (s *flavors) GetFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Flavor,
 }
 
 func (s *flavors) DeleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteFlavor(ctx, req) })
+}
+
+func (s *flavors) deleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -154,7 +162,7 @@ func (s *flavors) DeleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(newID(), "DELETE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
 	if err := s.store.DeleteFlavor(ctx, f, task); err != nil {
 		return nil, err
 	}

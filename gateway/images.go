@@ -18,6 +18,10 @@ type images struct {
 
 // RegisterImage records an image whose disk a registered host already holds.
 func (s *images) RegisterImage(ctx context.Context, req *pb.RegisterImageRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.registerImage(ctx, req) })
+}
+
+func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -47,7 +51,7 @@ func (s *images) RegisterImage(ctx context.Context, req *pb.RegisterImageRequest
 	if !found {
 		return nil, errs.Invalid("no host has an image disk at %q", im.DiskPath)
 	}
-	task := s.store.NewTask(newID(), "CREATE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
 	if err := s.store.CreateImage(ctx, im, task); err != nil {
 		return nil, err
 	}
@@ -77,6 +81,10 @@ func (s *images) GetImage(ctx context.Context, req *pb.IdRequest) (*pb.Image, er
 }
 
 func (s *images) DeleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteImage(ctx, req) })
+}
+
+func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -84,7 +92,7 @@ func (s *images) DeleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(newID(), "DELETE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
 	if err := s.store.DeleteImage(ctx, im, task); err != nil {
 		return nil, err
 	}

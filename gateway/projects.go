@@ -16,6 +16,10 @@ type projects struct {
 }
 
 func (s *projects) CreateProject(ctx context.Context, req *pb.CreateProjectRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createProject(ctx, req) })
+}
+
+func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectRequest) (*pb.Task, error) {
 	t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, req.GetTenantId())
 	if err != nil {
 		return nil, err
@@ -39,7 +43,7 @@ func (s *projects) CreateProject(ctx context.Context, req *pb.CreateProjectReque
 	}
 	p := &store.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
 		Limits: limits, SecurityGroups: spec.GetSecurityGroups(), CreatedAt: s.store.Now()}
-	task := s.store.NewTask(newID(), "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	if err := s.store.CreateProject(ctx, p, task); err != nil {
 		return nil, err
@@ -88,6 +92,10 @@ func (s *projects) GetProject(ctx context.Context, req *pb.IdRequest) (*pb.Proje
 }
 
 func (s *projects) DeleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteProject(ctx, req) })
+}
+
+func (s *projects) deleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	p, t, err := s.projectFor(ctx, req.GetId())
 	if err != nil {
 		return nil, err
@@ -95,7 +103,7 @@ func (s *projects) DeleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 	if !policy.IsTenantAdmin(caller(ctx), t) {
 		return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators delete projects")
 	}
-	task := s.store.NewTask(newID(), "DELETE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
 	if err := s.store.DeleteProject(ctx, p, task); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,10 @@ type tenants struct {
 }
 
 func (s *tenants) CreateTenant(ctx context.Context, req *pb.CreateTenantRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createTenant(ctx, req) })
+}
+
+func (s *tenants) createTenant(ctx context.Context, req *pb.CreateTenantRequest) (*pb.Task, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -25,7 +29,7 @@ func (s *tenants) CreateTenant(ctx context.Context, req *pb.CreateTenantRequest)
 		return nil, errs.Invalid("name is required")
 	}
 	t := &store.Tenant{ID: newID(), Name: name, SecurityGroups: spec.GetSecurityGroups(), CreatedAt: s.store.Now()}
-	task := s.store.NewTask(newID(), "CREATE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
 	task.TenantID = t.ID
 	if err := s.store.CreateTenant(ctx, t, task); err != nil {
 		return nil, err
@@ -87,6 +91,10 @@ func (s *tenants) GetTenant(ctx context.Context, req *pb.IdRequest) (*pb.Tenant,
 }
 
 func (s *tenants) DeleteTenant(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteTenant(ctx, req) })
+}
+
+func (s *tenants) deleteTenant(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	t, err := s.tenant(ctx, req.GetId())
 	if err != nil {
 		return nil, err
@@ -94,7 +102,7 @@ func (s *tenants) DeleteTenant(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(newID(), "DELETE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
 	if err := s.store.DeleteTenant(ctx, t, task); err != nil {
 		return nil, err
 	}

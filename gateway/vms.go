@@ -21,6 +21,10 @@ type vms struct {
 // CreateVm validates the spec, writes the VM (CREATING) and its task in one atomic call
 // and starts the create chain.
 func (s *vms) CreateVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createVm(ctx, req) })
+}
+
+func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, error) {
 	p, t, err := s.projectFor(ctx, req.GetProjectId())
 	if err != nil {
 		return nil, err
@@ -30,7 +34,7 @@ func (s *vms) CreateVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 		return nil, err
 	}
 	chain := &events.VMCreate
-	task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
 	if err := s.store.CreateVM(ctx, vm, task); err != nil {
@@ -187,12 +191,16 @@ func (s *vms) ListVms(ctx context.Context, req *pb.ListVmsRequest) (*pb.VmList, 
 // DeleteVm takes the VM for a delete task (refusing one that another task holds) and
 // starts the delete chain.
 func (s *vms) DeleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteVm(ctx, req) })
+}
+
+func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	vm, err := s.vm(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
 	chain := &events.VMDelete
-	task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
 		if v.ActiveTask != "" {

@@ -1,6 +1,10 @@
 package rest
 
-import "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+import (
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+)
 
 // ServeMuxOptions is everything this package adds to grpc-gateway's ServeMux, for
 // runtime.NewServeMux(rest.ServeMuxOptions()...):
@@ -8,7 +12,8 @@ import "github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 //   - Marshaler for every media type (wrapped in runtime.HTTPBodyMarshaler, as
 //     grpc-gateway's default is, so google.api.HttpBody responses pass through raw);
 //   - ErrorHandler and RoutingErrorHandler for Photon ApiError bodies;
-//   - RecordMethod and CreatedForTasks for 201 on task-starting calls.
+//   - RecordMethod and CreatedForTasks for 201 on task-starting calls;
+//   - IncomingHeaders, which also passes Idempotency-Key to the services.
 //
 // Options given after these to NewServeMux win for the settings they replace;
 // WithMiddlewares and WithForwardResponseOption add to the ones here.
@@ -19,5 +24,15 @@ func ServeMuxOptions() []runtime.ServeMuxOption {
 		runtime.WithRoutingErrorHandler(RoutingErrorHandler),
 		runtime.WithMiddlewares(RecordMethod),
 		runtime.WithForwardResponseOption(CreatedForTasks),
+		runtime.WithIncomingHeaderMatcher(IncomingHeaders),
 	}
+}
+
+// IncomingHeaders passes the headers grpc-gateway passes by default and Idempotency-Key
+// (as metadata "idempotency-key") to the services.
+func IncomingHeaders(key string) (string, bool) {
+	if strings.EqualFold(key, "Idempotency-Key") {
+		return "idempotency-key", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
 }

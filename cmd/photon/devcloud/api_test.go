@@ -1,6 +1,10 @@
 package devcloud_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -174,5 +178,64 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if st := cl.do("GET", "/openapi.json", nil, &doc); st != 200 || doc.Paths["/v1/projects/{projectId}/vms"]["post"] == nil {
 		t.Fatalf("openapi: %d, %d paths", st, len(doc.Paths))
+	}
+}
+
+// TestIdempotencyKey: a create retried with the same Idempotency-Key answers with the
+// first task and makes one VM, however many retries race; another key makes another VM.
+func TestIdempotencyKey(t *testing.T) {
+	_, cl := cloud(t, 1)
+	f := setup(t, cl, 10)
+	post := func(key string) task {
+		raw, _ := json.Marshal(vmSpec(f, "once"))
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", cl.base+"/v1/projects/"+f.project+"/vms", bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+cl.token)
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return task{}
+		}
+		defer res.Body.Close()
+		var tk task
+		json.NewDecoder(res.Body).Decode(&tk)
+		if res.StatusCode != 201 {
+			t.Errorf("status %d", res.StatusCode)
+		}
+		return tk
+	}
+	ids := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); ids <- post("retry-1").ID }()
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id == "" || id != first {
+			t.Fatalf("retries answered with different tasks: %q and %q", first, id)
+		}
+	}
+	if tk := cl.wait(first); tk.State != "COMPLETED" {
+		t.Fatalf("create: %+v", tk.Steps)
+	}
+	if again := post("retry-1"); again.ID != first || again.State != "COMPLETED" {
+		t.Fatalf("retry after the end answered %+v", again)
+	}
+	other := post("retry-2")
+	if other.ID == first {
+		t.Fatal("a new key reused the old task")
+	}
+	cl.wait(other.ID)
+	var list struct {
+		Items []vm `json:"items"`
+	}
+	if cl.do("GET", "/v1/projects/"+f.project+"/vms", nil, &list); len(list.Items) != 2 {
+		t.Fatalf("%d VMs, want 2", len(list.Items))
 	}
 }

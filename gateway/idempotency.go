@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// IdempotencyHeader names the request header (gRPC metadata "idempotency-key") with which
+// a client makes a mutating call safe to retry: a second call with the same key, by the
+// same caller, within IdempotencyTTL answers with the Task of the first and does nothing.
+const (
+	IdempotencyHeader = "Idempotency-Key"
+	IdempotencyTTL    = 24 * time.Hour
+)
+
+func idempotencyKey(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("idempotency-key"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+type taskIDKey struct{}
+
+// taskID is the id of the task a call creates: chosen in advance by idempotent, or new.
+func taskID(ctx context.Context) string {
+	if id, ok := ctx.Value(taskIDKey{}).(string); ok {
+		return id
+	}
+	return newID()
+}
+
+// idempotent runs call once per idempotency key. The key is claimed (SET NX) with the id
+// of the task the call will create before the call runs, so concurrent retries agree on
+// one task; a call that fails gives its key back, so a corrected retry can run.
+func (c *core) idempotent(ctx context.Context, call func(context.Context) (*pb.Task, error)) (*pb.Task, error) {
+	key := idempotencyKey(ctx)
+	if key == "" {
+		return call(ctx)
+	}
+	if len(key) > 255 {
+		return nil, errs.Invalid("%s is longer than 255 characters", IdempotencyHeader)
+	}
+	rdb := c.store.Client()
+	rk := c.store.Key("idem", caller(ctx).Subject, key)
+	id := newID()
+	won, err := rdb.SetNX(ctx, rk, id, IdempotencyTTL).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !won {
+		return c.earlier(ctx, rk)
+	}
+	task, err := call(context.WithValue(ctx, taskIDKey{}, id))
+	if err != nil {
+		// Give the key back, unless it has moved on meanwhile.
+		if cur, gerr := rdb.Get(context.WithoutCancel(ctx), rk).Result(); gerr == nil && cur == id {
+			rdb.Del(context.WithoutCancel(ctx), rk)
+		}
+		return nil, err
+	}
+	return task, nil
+}
+
+// earlier answers a retry with the task of the first call, waiting briefly for that call
+// to write it if it is still running.
+func (c *core) earlier(ctx context.Context, rk string) (*pb.Task, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		id, err := c.store.Client().Get(ctx, rk).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, errs.New(errs.CodeConcurrentTask, "the first call with this %s failed; retry it", IdempotencyHeader)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t, err := c.store.GetTask(ctx, id)
+		if err == nil {
+			return taskPB(t), nil
+		}
+		if !errors.Is(err, errs.ErrNotFound) || time.Now().After(deadline) {
+			return nil, errs.New(errs.CodeConcurrentTask, "a call with this %s is still running", IdempotencyHeader)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond): // the first call is between claiming the key and writing its task
+		}
+	}
+}
