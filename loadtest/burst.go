@@ -100,13 +100,7 @@ func Burst(ctx context.Context, c *Client, project string, n, concurrency int, s
 	wg.Wait()
 	r := Result{VMs: n, Errors: errs, Elapsed: time.Since(start)}
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
-	r.P50, r.P95, r.P99 = pct(0.50), pct(0.95), pct(0.99)
+	r.P50, r.P95, r.P99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
 	return r
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -15,6 +16,11 @@ import (
 // start brings up a dev cloud with hosts simulated hosts and a project ready for VMs, on
 // the test redis-server or, with embedded set, on the embedded Redis as plain `photon up`.
 func start(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string) {
+	cl, project, image, _ := startCloud(tb, hosts, embedded...)
+	return cl, project, image
+}
+
+func startCloud(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string, *devcloud.Cloud) {
 	ctx := context.Background()
 	o := devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Workers: 32}
@@ -48,7 +54,7 @@ func start(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string
 	must(cl.Do(ctx, "POST", "/v1/flavors", map[string]any{"name": "disk", "kind": "ephemeral-disk", "cost": []map[string]any{
 		{"key": "ephemeral-disk", "value": 1, "unit": "COUNT"}}}, nil))
 	must(cl.Do(ctx, "POST", "/v1/images/register", map[string]any{"name": "photon-os", "diskPath": devcloud.DefaultImage}, &tk))
-	return cl, project, tk.Entity.ID
+	return cl, project, tk.Entity.ID, c
 }
 
 func spec(image string) func(int) any {
@@ -71,12 +77,23 @@ func BenchmarkBurst200(b *testing.B) { burst200(b, false) }
 func BenchmarkBurst200Embedded(b *testing.B) { burst200(b, true) }
 
 func burst200(b *testing.B, embedded bool) {
-	cl, project, image := start(b, 4, embedded)
+	cl, project, image, c := startCloud(b, 4, embedded)
 	for b.Loop() {
 		r := loadtest.Burst(context.Background(), cl, project, 200, 200, spec(image))
 		if r.Errors > 0 {
 			b.Fatalf("%d creates failed", r.Errors)
 		}
+		// The raw baseline: the same work straight to the same simulated hosts.
+		var urls []*url.URL
+		for _, s := range c.Sims {
+			urls = append(urls, s.URL)
+		}
+		base, err := loadtest.Baseline(context.Background(), urls, devcloud.DefaultImage, 200, 200)
+		if err != nil || base.Errors > 0 {
+			b.Fatalf("baseline: %v, %d errors", err, base.Errors)
+		}
+		b.ReportMetric(r.PerMinute()/base.PerMinute(), "ratio")
+		b.Logf("BASELINE %s", base)
 		b.ReportMetric(r.PerMinute(), "vms/min")
 		b.ReportMetric(float64(r.P50.Milliseconds()), "p50-ms")
 		b.ReportMetric(float64(r.P99.Milliseconds()), "p99-ms")
