@@ -37,8 +37,12 @@ type Options struct {
 	AvailabilityZone string
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
-	Registrar        Registrar     // nil: no registration
-	Logger           *slog.Logger
+	// FileOps bounds the calls that create or delete datastore files (create VM, attach,
+	// detach, delete) running at once; 0 is no bound. Simulated hosts need 1: vcsim reads
+	// a datastore's free space without its lock while another such call updates it.
+	FileOps   int
+	Registrar Registrar // nil: no registration
+	Logger    *slog.Logger
 }
 
 // Daemon is a running hostd.
@@ -80,7 +84,11 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))}
-	hostdv1.RegisterHostServer(d.srv, &Server{h: h})
+	srv := &Server{h: h}
+	if o.FileOps > 0 {
+		srv.files = make(chan struct{}, o.FileOps)
+	}
+	hostdv1.RegisterHostServer(d.srv, srv)
 	go d.srv.Serve(ln)
 
 	if o.Registrar != nil {

@@ -51,7 +51,7 @@ func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
 	t.Cleanup(sim.Close)
 	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
 	d, err := hostd.Start(t.Context(), hostd.Options{ID: "h1", URL: sim.URL, Insecure: true,
-		Heartbeat: 50 * time.Millisecond, Registrar: reg})
+		Heartbeat: 50 * time.Millisecond, Registrar: reg, FileOps: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +196,9 @@ func TestConcurrentCreates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
-	if err != nil || res.GetVmCount() != 20 {
-		t.Fatalf("vm count %d, %v", res.GetVmCount(), err)
+	for i := range 20 {
+		if _, err := h.GetVm(t.Context(), &hostdv1.VmRef{VmId: fmt.Sprint("vm-", i)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

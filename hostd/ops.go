@@ -444,10 +444,21 @@ func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
 func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 	var hs mo.HostSystem
 	pc := property.DefaultCollector(h.c)
-	if err := pc.RetrieveOne(ctx, h.system.Reference(), []string{"name", "summary", "datastore", "network", "vm"}, &hs); err != nil {
+	if err := pc.RetrieveOne(ctx, h.system.Reference(), []string{"name", "summary", "datastore", "network"}, &hs); err != nil {
 		return nil, err
 	}
-	out := &hostdv1.Resources{HostName: hs.Name, VmCount: int32(len(hs.Vm))}
+	out := &hostdv1.Resources{HostName: hs.Name}
+	// The VM folder's children (vcsim's lists of VMs, on the host and in the folder alike,
+	// can miss a few of the VMs it has; the count is for reports only).
+	var folder mo.Folder
+	if err := pc.RetrieveOne(ctx, h.folder.Reference(), []string{"childEntity"}, &folder); err != nil {
+		return nil, err
+	}
+	for _, c := range folder.ChildEntity {
+		if c.Type == "VirtualMachine" {
+			out.VmCount++
+		}
+	}
 	if hw := hs.Summary.Hardware; hw != nil {
 		out.CpuCores, out.CpuMhz, out.MemoryMb = int32(hw.NumCpuCores), int64(hw.CpuMhz)*int64(hw.NumCpuCores), hw.MemorySize>>20
 	}

@@ -17,6 +17,34 @@ type Server struct {
 	hostdv1.UnimplementedHostServer
 	h     *host
 	locks keyedMutex
+	// files bounds the calls that create or delete datastore files at once (nil: no bound).
+	files chan struct{}
+}
+
+// fileOp holds one of the Server's file-operation slots until the returned func is called.
+func (s *Server) fileOp(ctx context.Context) (func(), error) {
+	if s.files == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.files <- struct{}{}:
+		return func() { <-s.files }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// withFiles runs f in a file-operation slot.
+func withFiles[T any](s *Server, f func(context.Context) (T, error)) func(context.Context) (T, error) {
+	return func(ctx context.Context) (T, error) {
+		release, err := s.fileOp(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		defer release()
+		return f(ctx)
+	}
 }
 
 var tracer = otel.Tracer("photon/hostd")
@@ -37,15 +65,15 @@ func run[T any](ctx context.Context, s *Server, op, vmID string, f func(context.
 }
 
 func (s *Server) CreateVm(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostdv1.VmInfo, error) {
-	return run(ctx, s, "create VM", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.createVM(ctx, r) })
+	return run(ctx, s, "create VM", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.createVM(ctx, r) }))
 }
 
 func (s *Server) AttachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*hostdv1.VmInfo, error) {
-	return run(ctx, s, "attach disk", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.attachDisk(ctx, r) })
+	return run(ctx, s, "attach disk", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.attachDisk(ctx, r) }))
 }
 
 func (s *Server) DetachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (*hostdv1.VmInfo, error) {
-	return run(ctx, s, "detach disk", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.detachDisk(ctx, r) })
+	return run(ctx, s, "detach disk", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.detachDisk(ctx, r) }))
 }
 
 func (s *Server) AddNic(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.VmInfo, error) {
@@ -65,7 +93,7 @@ func (s *Server) PowerOff(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInf
 }
 
 func (s *Server) DeleteVm(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.DeleteVmResponse, error) {
-	return run(ctx, s, "delete VM", r.GetVmId(), func(ctx context.Context) (*hostdv1.DeleteVmResponse, error) { return s.h.deleteVM(ctx, r.GetVmId()) })
+	return run(ctx, s, "delete VM", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.DeleteVmResponse, error) { return s.h.deleteVM(ctx, r.GetVmId()) }))
 }
 
 func (s *Server) GetVm(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {

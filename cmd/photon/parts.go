@@ -76,7 +76,7 @@ func hostdCmd() *cobra.Command {
 					return err
 				}
 				defer sm.Close()
-				o.URL, o.Insecure = sm.URL, true
+				o.URL, o.Insecure, o.FileOps = sm.URL, true, 1
 			case esx != "":
 				if o.URL, err = url.Parse(esx); err != nil {
 					return err

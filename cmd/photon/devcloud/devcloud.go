@@ -103,7 +103,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		c.Sims = append(c.Sims, sim)
 		id := uuid.NewString()
 		d, err := hostd.Start(ctx, hostd.Options{ID: id, URL: sim.URL, Insecure: true,
-			ListenAddr: "127.0.0.1:0", Heartbeat: o.Heartbeat, Registrar: c.Store,
+			ListenAddr: "127.0.0.1:0", Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
 			Logger: o.Logger.With("host", i)})
 		if err != nil {
 			return nil, fmt.Errorf("hostd %d: %w", i, err)
