@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
-	"sync"
-	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
@@ -57,42 +54,10 @@ func Baseline(ctx context.Context, hosts []*url.URL, image string, n, concurrenc
 		}
 		targets[i] = target{folders.VmFolder, pool, ds, net}
 	}
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t0 := time.Now()
-			tg := targets[i%len(targets)]
-			err := rawCreate(ctx, tg.folder, tg.pool, tg.ds, tg.net, fmt.Sprintf("baseline-%d", i), image)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs++
-				return
-			}
-			lat = append(lat, time.Since(t0))
-		}()
-	}
-	wg.Wait()
-	r := Result{VMs: n, Errors: errs, Elapsed: time.Since(start)}
-	slices.Sort(lat)
-	r.P50, r.P95, r.P99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
-	return r, nil
-}
-
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+	return measure(n, concurrency, func(i int) bool {
+		tg := targets[i%len(targets)]
+		return rawCreate(ctx, tg.folder, tg.pool, tg.ds, tg.net, fmt.Sprintf("baseline-%d", i), image) == nil
+	}), nil
 }
 
 func rawCreate(ctx context.Context, folder *object.Folder, pool *object.ResourcePool, ds *object.Datastore,

@@ -74,6 +74,11 @@ func (r Result) String() string {
 // Burst creates n VMs in project with the given spec maker, concurrency at a time, and
 // waits for every task to end. Latency is from the POST to the task's end.
 func Burst(ctx context.Context, c *Client, project string, n, concurrency int, spec func(i int) any) Result {
+	return measure(n, concurrency, func(i int) bool { return createAndWait(ctx, c, project, spec(i)) })
+}
+
+// measure runs create(0..n-1), concurrency at a time, and times each call that succeeds.
+func measure(n, concurrency int, create func(i int) bool) Result {
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -87,7 +92,7 @@ func Burst(ctx context.Context, c *Client, project string, n, concurrency int, s
 			defer wg.Done()
 			defer func() { <-sem }()
 			t0 := time.Now()
-			ok := createAndWait(ctx, c, project, spec(i))
+			ok := create(i)
 			mu.Lock()
 			defer mu.Unlock()
 			if !ok {
@@ -102,6 +107,13 @@ func Burst(ctx context.Context, c *Client, project string, n, concurrency int, s
 	slices.Sort(lat)
 	r.P50, r.P95, r.P99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
 	return r
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 func createAndWait(ctx context.Context, c *Client, project string, spec any) bool {
