@@ -1,7 +1,6 @@
 package events
 
 import (
-	"fmt"
 	"sort"
 )
 
@@ -161,13 +160,4 @@ func Subscribers(eventType string) []string {
 		return []string{r.Function}
 	}
 	return nil
-}
-
-// MustChain returns the named chain or panics: for chains named in code.
-func MustChain(name string) *Chain {
-	c, ok := Chains[name]
-	if !ok {
-		panic(fmt.Sprintf("events: no chain %q", name))
-	}
-	return c
 }

@@ -174,27 +174,14 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	return h(auth.WithPrincipal(ctx, p), req)
 }
 
-// unaryErrors makes every error a gRPC status with Photon's code attached, so a client
-// can tell QuotaError from NotFound without parsing messages.
+// unaryErrors makes every error a gRPC status with Photon's code attached (an *errs.Error
+// is one already), so a client can tell QuotaError from NotFound without parsing messages.
 func unaryErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
-	if err == nil {
-		return resp, nil
+	if _, ok := status.FromError(err); err != nil && !ok {
+		err = errs.As(err)
 	}
-	if _, ok := status.FromError(err); ok && !isPlain(err) {
-		return resp, err
-	}
-	return resp, errs.As(err)
-}
-
-// isPlain reports whether err is not already a status or Photon error.
-func isPlain(err error) bool {
-	var e *errs.Error
-	if errors.As(err, &e) {
-		return false
-	}
-	_, ok := status.FromError(err)
-	return !ok
+	return resp, err
 }
 
 func (s *Server) httpAuth(next http.Handler) http.Handler {

@@ -126,11 +126,3 @@ func Inject(ctx context.Context, e *cloudevents.Event) {
 func Extract(ctx context.Context, e cloudevents.Event) context.Context {
 	return otel.GetTextMapPropagator().Extract(ctx, eventCarrier{&e})
 }
-
-// InjectString and ExtractString carry a trace context through a plain string (a Task
-// keeps the traceparent of the request that started it).
-func InjectString(ctx context.Context) string {
-	m := propagation.MapCarrier{}
-	otel.GetTextMapPropagator().Inject(ctx, m)
-	return m["traceparent"]
-}

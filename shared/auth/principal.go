@@ -10,11 +10,12 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"github.com/photon-cloud/photon/shared/policy"
 )
 
-// SystemAdminsGroup is the security group of system administrators. It must equal
-// policy.SystemAdminsGroup; a test holds the two together.
-const SystemAdminsGroup = "photon\\Administrators"
+// SystemAdminsGroup is the security group of system administrators, as policy names it.
+const SystemAdminsGroup = policy.SystemAdminsGroup
 
 // Principal is an authenticated caller: the token's subject and the security groups it
 // belongs to. Its fields match store.Caller, so store.Caller(p) converts it.

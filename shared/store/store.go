@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -196,5 +195,3 @@ func List[T any](ctx context.Context, s *Store, indexKey, kind string, size int,
 	}
 	return page, nil
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

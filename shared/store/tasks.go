@@ -53,18 +53,6 @@ type Task struct {
 	EndTime     int64             `json:"endTime,omitempty"`
 	Steps       []Step            `json:"steps,omitempty"`
 	Properties  map[string]string `json:"resourceProperties,omitempty"`
-	// TraceParent is the W3C trace context of the request that started the task.
-	TraceParent string `json:"traceParent,omitempty"`
-}
-
-// Step returns the step named op, or nil.
-func (t *Task) Step(op string) *Step {
-	for i := range t.Steps {
-		if t.Steps[i].Operation == op {
-			return &t.Steps[i]
-		}
-	}
-	return nil
 }
 
 // Failed returns the step that failed, or nil.
