@@ -61,6 +61,24 @@ type Result struct {
 	VMs, Errors   int
 	Elapsed       time.Duration
 	P50, P95, P99 time.Duration
+	// Done holds, for every VM that completed, when it completed (since the start),
+	// in ascending order: the curve of VMs completed over time.
+	Done []time.Duration
+	// Steps holds the latency of each chain step (by task operation, e.g. PLACE_VM), from
+	// the step's start to its end as the task records them. Empty for the baseline.
+	Steps map[string]Percentiles
+}
+
+// Percentiles summarises N latencies.
+type Percentiles struct {
+	N             int
+	P50, P95, P99 time.Duration
+}
+
+// Summarise computes the percentiles of lat, which it sorts.
+func Summarise(lat []time.Duration) Percentiles {
+	slices.Sort(lat)
+	return Percentiles{N: len(lat), P50: percentile(lat, 0.50), P95: percentile(lat, 0.95), P99: percentile(lat, 0.99)}
 }
 
 // PerMinute is the completed VMs per minute.
@@ -80,7 +98,7 @@ func Burst(ctx context.Context, c *Client, project string, n, concurrency int, s
 // measure runs create(0..n-1), concurrency at a time, and times each call that succeeds.
 func measure(n, concurrency int, create func(i int) bool) Result {
 	var mu sync.Mutex
-	var lat []time.Duration
+	var lat, done []time.Duration
 	errs := 0
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -100,12 +118,14 @@ func measure(n, concurrency int, create func(i int) bool) Result {
 				return
 			}
 			lat = append(lat, time.Since(t0))
+			done = append(done, time.Since(start))
 		}()
 	}
 	wg.Wait()
-	r := Result{VMs: n, Errors: errs, Elapsed: time.Since(start)}
-	slices.Sort(lat)
-	r.P50, r.P95, r.P99 = percentile(lat, 0.50), percentile(lat, 0.95), percentile(lat, 0.99)
+	r := Result{VMs: n, Errors: errs, Elapsed: time.Since(start), Done: done}
+	slices.Sort(r.Done)
+	p := Summarise(lat)
+	r.P50, r.P95, r.P99 = p.P50, p.P95, p.P99
 	return r
 }
 
