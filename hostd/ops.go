@@ -12,6 +12,7 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/task"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -31,9 +32,14 @@ type host struct {
 	pool   *object.ResourcePool
 	system *object.HostSystem
 
-	vms        memo[*object.VirtualMachine] // by Photon VM id
-	datastores memo[*object.Datastore]      // by name
-	imageSeen  memo[bool]                   // image disk paths ("[ds] images/x.vmdk") seen to exist
+	vms memo[*object.VirtualMachine] // by Photon VM id
+	// state is each VM's properties as hostd last read them, after its own last change.
+	// hostd is the one writer of its VMs and serialises work per VM, so an operation starts
+	// from this instead of reading the VM again; any failed operation forgets it.
+	state      memo[*mo.VirtualMachine]
+	collectors chan *property.Collector // idle property collectors for task waits
+	datastores memo[*object.Datastore]  // by name
+	imageSeen  memo[bool]               // image disk paths ("[ds] images/x.vmdk") seen to exist
 	backings   memo[types.BaseVirtualDeviceBackingInfo]
 }
 
@@ -64,6 +70,24 @@ func (c *memo[V]) get(key string, find func() (V, error)) (V, error) {
 	return v, nil
 }
 
+// peek returns the remembered value for key, if any.
+func (c *memo[V]) peek(key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+// put remembers v for key.
+func (c *memo[V]) put(key string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]V{}
+	}
+	c.m[key] = v
+}
+
 func (c *memo[V]) forget(key string) {
 	c.mu.Lock()
 	delete(c.m, key)
@@ -89,7 +113,57 @@ func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host system: %w", err)
 	}
-	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs}, nil
+	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
+		collectors: make(chan *property.Collector, 64)}, nil
+}
+
+// wait waits for a vSphere task on a property collector from the host's pool: creating
+// and destroying one per wait, as object.Task.Wait does, doubles the calls per task.
+func (h *host) wait(ctx context.Context, t *object.Task) (*types.TaskInfo, error) {
+	var pc *property.Collector
+	select {
+	case pc = <-h.collectors:
+	default:
+		var err error
+		if pc, err = property.DefaultCollector(h.c).Create(ctx); err != nil {
+			return nil, err
+		}
+	}
+	info, err := task.WaitEx(ctx, t.Reference(), pc, nil)
+	var fault task.Error
+	if err == nil || errors.As(err, &fault) { // the collector is sound: keep it
+		select {
+		case h.collectors <- pc:
+			return info, err
+		default:
+		}
+	}
+	pc.Destroy(context.WithoutCancel(ctx))
+	return info, err
+}
+
+// reconfigure applies spec to vm and waits for it.
+func (h *host) reconfigure(ctx context.Context, vm *object.VirtualMachine, spec types.VirtualMachineConfigSpec) error {
+	t, err := vm.Reconfigure(ctx, spec)
+	if err != nil {
+		return err
+	}
+	_, err = h.wait(ctx, t)
+	return err
+}
+
+func deviceChange(op types.VirtualDeviceConfigSpecOperation, fop types.VirtualDeviceConfigSpecFileOperation,
+	d types.BaseVirtualDevice) types.VirtualMachineConfigSpec {
+	return types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
+		&types.VirtualDeviceConfigSpec{Operation: op, FileOperation: fop, Device: d}}}
+}
+
+// forgetOnError drops what hostd remembers of VM id when an operation on it failed:
+// the VM may be in any state, so the next operation reads it afresh.
+func (h *host) forgetOnError(id string, err *error) {
+	if *err != nil {
+		h.state.forget(id)
+	}
 }
 
 // datastore finds a datastore by name.
@@ -151,12 +225,15 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 }
 
 // createVM creates the VM with a boot disk that is a child of the image disk.
-func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostdv1.VmInfo, error) {
-	if _, ok, err := h.vm(ctx, r.GetVmId()); err != nil || ok {
-		if err != nil {
-			return nil, err
-		}
-		return h.info(ctx, r.GetVmId())
+//
+// A VM hostd has not seen is created without looking for it first (a lookup by name costs
+// several calls); if the host already has it (a retried create after a hostd restart) the
+// create fails with DuplicateName or FileAlreadyExists and the VM is looked up instead.
+func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hostdv1.VmInfo, err error) {
+	id := r.GetVmId()
+	defer h.forgetOnError(id, &err)
+	if _, ok := h.vms.peek(id); ok {
+		return h.info(ctx, id)
 	}
 	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
@@ -195,10 +272,35 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostd
 	if err != nil {
 		return nil, err
 	}
-	if _, err := t.WaitForResult(ctx); err != nil {
-		return nil, err
+	res, err := h.wait(ctx, t)
+	if err != nil {
+		if !isExists(err) {
+			return nil, err
+		}
+		if _, ok, lookErr := h.vm(ctx, id); lookErr != nil || !ok {
+			return nil, err
+		}
+		return h.info(ctx, id)
 	}
-	return h.info(ctx, r.GetVmId())
+	ref, ok := res.Result.(types.ManagedObjectReference)
+	if !ok {
+		return nil, fmt.Errorf("create VM %s: task result is %T", id, res.Result)
+	}
+	h.vms.put(id, object.NewVirtualMachine(h.c, ref))
+	return h.info(ctx, id)
+}
+
+// isExists reports whether err is vSphere saying the VM (or its folder) already exists.
+func isExists(err error) bool {
+	var fault task.Error
+	if !errors.As(err, &fault) || fault.Fault() == nil {
+		return false
+	}
+	switch fault.Fault().(type) {
+	case *types.DuplicateName, *types.FileAlreadyExists:
+		return true
+	}
+	return false
 }
 
 // diskFile is where an ephemeral disk lives: in the VM's folder, named by its id.
@@ -220,13 +322,14 @@ func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDis
 	return nil
 }
 
-// vmProps finds the VM named id and reads the properties hostd works with.
+// vmProps finds the VM named id and its properties as hostd last read them (reading them
+// if it has not).
 func (h *host) vmProps(ctx context.Context, id string) (*object.VirtualMachine, *mo.VirtualMachine, error) {
 	vm, err := h.mustVM(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := h.props(ctx, vm)
+	m, err := h.state.get(id, func() (*mo.VirtualMachine, error) { return h.props(ctx, vm) })
 	return vm, m, err
 }
 
@@ -238,7 +341,8 @@ func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.Virtua
 	return &m, nil
 }
 
-func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*hostdv1.VmInfo, error) {
+func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (_ *hostdv1.VmInfo, err error) {
+	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
@@ -251,20 +355,23 @@ func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (*h
 		}
 		disk := devices.CreateDisk(ctrl, types.ManagedObjectReference{}, diskFile(m, r.GetDiskId()))
 		disk.CapacityInKB = max(r.GetCapacityGb(), 1) * 1024 * 1024
-		if err := vm.AddDevice(ctx, disk); err != nil {
+		if err := h.reconfigure(ctx, vm, deviceChange(types.VirtualDeviceConfigSpecOperationAdd,
+			types.VirtualDeviceConfigSpecFileOperationCreate, disk)); err != nil {
 			return nil, err
 		}
 	}
 	return h.info(ctx, r.GetVmId())
 }
 
-func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (*hostdv1.VmInfo, error) {
+func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (_ *hostdv1.VmInfo, err error) {
+	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
 	if disk := findDisk(m.Config.Hardware.Device, r.GetDiskId()); disk != nil {
-		if err := vm.RemoveDevice(ctx, false, disk); err != nil {
+		if err := h.reconfigure(ctx, vm, deviceChange(types.VirtualDeviceConfigSpecOperationRemove,
+			types.VirtualDeviceConfigSpecFileOperationDestroy, disk)); err != nil {
 			return nil, err
 		}
 	}
@@ -298,7 +405,8 @@ func findNIC(devices object.VirtualDeviceList, mac string) types.BaseVirtualDevi
 	return nil
 }
 
-func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.VmInfo, error) {
+func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (_ *hostdv1.VmInfo, err error) {
+	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
@@ -325,38 +433,33 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.V
 			Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: dev}},
 		ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: nicKey(r.GetNicId()), Value: mac}},
 	}
-	t, err := vm.Reconfigure(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.Wait(ctx); err != nil {
+	if err := h.reconfigure(ctx, vm, spec); err != nil {
 		return nil, err
 	}
 	return h.info(ctx, r.GetVmId())
 }
 
-func (h *host) removeNIC(ctx context.Context, r *hostdv1.RemoveNicRequest) (*hostdv1.VmInfo, error) {
+func (h *host) removeNIC(ctx context.Context, r *hostdv1.RemoveNicRequest) (_ *hostdv1.VmInfo, err error) {
+	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
 	}
 	if nic := findNIC(m.Config.Hardware.Device, extra(m, nicKey(r.GetNicId()))); nic != nil {
-		if err := vm.RemoveDevice(ctx, false, nic); err != nil {
+		if err := h.reconfigure(ctx, vm, deviceChange(types.VirtualDeviceConfigSpecOperationRemove, "", nic)); err != nil {
 			return nil, err
 		}
 	}
 	return h.info(ctx, r.GetVmId())
 }
 
-func (h *host) power(ctx context.Context, id string, on bool) (*hostdv1.VmInfo, error) {
-	vm, err := h.mustVM(ctx, id)
+func (h *host) power(ctx context.Context, id string, on bool) (_ *hostdv1.VmInfo, err error) {
+	defer h.forgetOnError(id, &err)
+	vm, m, err := h.vmProps(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	state, err := vm.PowerState(ctx)
-	if err != nil {
-		return nil, err
-	}
+	state := m.Runtime.PowerState
 	var t *object.Task
 	switch {
 	case on && state != types.VirtualMachinePowerStatePoweredOn:
@@ -368,14 +471,15 @@ func (h *host) power(ctx context.Context, id string, on bool) (*hostdv1.VmInfo, 
 		return nil, err
 	}
 	if t != nil {
-		if err := t.Wait(ctx); err != nil {
+		if _, err := h.wait(ctx, t); err != nil {
 			return nil, err
 		}
 	}
 	return h.info(ctx, id)
 }
 
-func (h *host) deleteVM(ctx context.Context, id string) (*hostdv1.DeleteVmResponse, error) {
+func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResponse, err error) {
+	defer h.forgetOnError(id, &err)
 	vm, ok, err := h.vm(ctx, id)
 	if err != nil {
 		return nil, err
@@ -390,19 +494,26 @@ func (h *host) deleteVM(ctx context.Context, id string) (*hostdv1.DeleteVmRespon
 	if err != nil {
 		return nil, err
 	}
-	if err := t.Wait(ctx); err != nil {
+	if _, err := h.wait(ctx, t); err != nil {
 		return nil, err
 	}
 	h.vms.forget(id)
+	h.state.forget(id)
 	return &hostdv1.DeleteVmResponse{Existed: true}, nil
 }
 
-// info reports a VM as hostd.v1 describes it.
+// info reads the VM afresh and reports it as hostd.v1 describes it; what it read is the
+// state the next operation on the VM starts from.
 func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
-	_, m, err := h.vmProps(ctx, id)
+	vm, err := h.mustVM(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	h.state.put(id, m)
 	out := &hostdv1.VmInfo{VmId: id, Name: m.Config.Annotation, PowerState: string(m.Runtime.PowerState)}
 	var p object.DatastorePath
 	p.FromString(m.Config.Files.VmPathName)
