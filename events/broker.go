@@ -23,7 +23,8 @@ type Handler func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event,
 
 // Broker publishes events to whoever subscribes to their type.
 type Broker interface {
-	Publish(ctx context.Context, e cloudevents.Event) error
+	// Publish sends every event in es (in one round trip where the transport allows).
+	Publish(ctx context.Context, es ...cloudevents.Event) error
 }
 
 // RedisBroker is the local Broker: one Redis Stream per subscribing function.
@@ -58,25 +59,48 @@ func (b *RedisBroker) DeadLetterStream() string { return b.prefix + "stream:dead
 
 const group = "photon"
 
-// Publish appends e to the stream of every subscriber of its type. An event nobody
-// subscribes to (an announcement such as vm.create.completed) is dropped here.
-func (b *RedisBroker) Publish(ctx context.Context, e cloudevents.Event) error {
-	subs := Subscribers(e.Type())
-	if len(subs) == 0 {
+// Publish appends each event to the stream of every subscriber of its type, all in one
+// atomic round trip. An event nobody subscribes to (an announcement such as vm.create.completed)
+// is dropped here.
+func (b *RedisBroker) Publish(ctx context.Context, es ...cloudevents.Event) error {
+	return b.publish(ctx, nil, es...)
+}
+
+// publish is Publish with more commands (e.g. an acknowledgement) in the same pipeline.
+func (b *RedisBroker) publish(ctx context.Context, also func(redis.Pipeliner), es ...cloudevents.Event) error {
+	type out struct {
+		raw  []byte
+		subs []string
+	}
+	outs := make([]out, 0, len(es))
+	for _, e := range es {
+		subs := Subscribers(e.Type())
+		if len(subs) == 0 {
+			continue
+		}
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", e.ID(), err)
+		}
+		outs = append(outs, out{raw, subs})
+	}
+	if len(outs) == 0 && also == nil {
 		return nil
 	}
-	raw, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encode event %s: %w", e.ID(), err)
-	}
-	_, err = b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, s := range subs {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: b.stream(s), MaxLen: b.MaxLen, Approx: true, Values: []any{"e", raw}})
+	// MULTI/EXEC: the events and the acknowledgement are written all or none.
+	_, err := b.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, o := range outs {
+			for _, s := range o.subs {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: b.stream(s), MaxLen: b.MaxLen, Approx: true, Values: []any{"e", o.raw}})
+			}
+		}
+		if also != nil {
+			also(p)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("publish %s: %w", e.Type(), err)
+		return fmt.Errorf("publish %d events: %w", len(es), err)
 	}
 	return nil
 }
@@ -168,10 +192,13 @@ func (b *RedisBroker) deliver(ctx context.Context, stream string, m redis.XMessa
 		}
 	}
 	if reply != nil {
-		if err := b.Publish(ctx, *reply); err != nil {
+		// The reply and the acknowledgement go in one round trip. If it fails the event
+		// stays pending and is redelivered; the handler replays its stored outcome.
+		ack := func(p redis.Pipeliner) { p.XAck(context.WithoutCancel(ctx), stream, group, m.ID) }
+		if err := b.publish(ctx, ack, *reply); err != nil {
 			b.log.Error("publish reply", "type", reply.Type(), "err", err)
-			return // not acknowledged: redelivered, and the handler replays its stored outcome
 		}
+		return
 	}
 	b.ack(ctx, stream, m.ID)
 }

@@ -68,46 +68,46 @@ func Get[T any](ctx context.Context, s *Store, kind, id string) (*T, error) {
 // ErrNoChange, returned by an Update callback, ends the update without writing.
 var ErrNoChange = errors.New("no change")
 
+// compareAndSet writes ARGV[2] at KEYS[1] if it still holds ARGV[1]: an optimistic
+// update in one round trip, where WATCH/MULTI/EXEC takes three and a connection of its own.
+var compareAndSet = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+return 0
+`)
+
 // Update reads kind/id, applies fn and writes the result back, atomically with respect to
-// other writers of the same entity (optimistic WATCH, retried on conflict).
+// other writers of the same entity (compare-and-set, retried on conflict).
 func Update[T any](ctx context.Context, s *Store, kind, id string, fn func(*T) error) (*T, error) {
 	key := s.entityKey(kind, id)
-	var out *T
 	for attempt := 0; attempt < 50; attempt++ {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			b, err := tx.Get(ctx, key).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return errs.NotFound(kindName(kind), id)
-			}
-			if err != nil {
-				return err
-			}
-			v := new(T)
-			if err := json.Unmarshal(b, v); err != nil {
-				return fmt.Errorf("decode %s %s: %w", kind, id, err)
-			}
-			if err := fn(v); err != nil {
-				if errors.Is(err, ErrNoChange) {
-					out = v
-					return nil
-				}
-				return err
-			}
-			nb, err := json.Marshal(v)
-			if err != nil {
-				return err
-			}
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Set(ctx, key, nb, 0)
-				return nil
-			})
-			out = v
-			return err
-		}, key)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
+		b, err := s.rdb.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, errs.NotFound(kindName(kind), id)
 		}
-		return out, err
+		if err != nil {
+			return nil, err
+		}
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
+		}
+		if err := fn(v); err != nil {
+			if errors.Is(err, ErrNoChange) {
+				return v, nil
+			}
+			return nil, err
+		}
+		nb, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		swapped, err := compareAndSet.Run(ctx, s.rdb, []string{key}, b, nb).Int()
+		if err != nil {
+			return nil, fmt.Errorf("update %s %s: %w", kind, id, err)
+		}
+		if swapped == 1 {
+			return v, nil
+		}
 	}
 	return nil, fmt.Errorf("update %s %s: too much contention", kind, id)
 }
