@@ -46,7 +46,7 @@ func taskPB(t *store.Task) *pb.Task {
 	out := &pb.Task{
 		Id: t.ID, Operation: t.Operation, State: t.State, QueuedTime: t.QueuedTime,
 		StartedTime: t.StartedTime, EndTime: t.EndTime, SelfLink: selfLink("task", t.ID),
-		Entity: &pb.Entity{Id: t.Entity.ID, Kind: t.Entity.Kind}, ResourceProperties: t.Properties,
+		Entity: &pb.Entity{Id: t.Entity.ID, Kind: t.Entity.Kind}, ResourceProperties: t.Properties, ParentId: t.ParentID,
 	}
 	for _, s := range t.Steps {
 		ps := &pb.Step{Id: fmt.Sprint(s.Sequence), Operation: s.Operation, State: s.State, Sequence: int32(s.Sequence),

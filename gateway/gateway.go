@@ -36,7 +36,12 @@ type Options struct {
 	HTTPAddr string
 	GRPCAddr string
 	Logger   *slog.Logger
+	// Admission bounds the chains in flight, in total and per tenant (Limit 0: unbounded).
+	Admission store.Admission
 }
+
+// DefaultMaxInFlight is the default admission limit: chains in flight at once.
+const DefaultMaxInFlight = 4096
 
 // Server is a running gateway.
 type Server struct {
@@ -63,7 +68,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &core{store: o.Store, broker: o.Broker, log: o.Logger}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission}
 	s := &Server{opts: o, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c}}}
 

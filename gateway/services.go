@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/photon-cloud/photon/events"
@@ -16,9 +17,10 @@ import (
 
 // core is what every service shares.
 type core struct {
-	store  *store.Store
-	broker events.Broker
-	log    *slog.Logger
+	store     *store.Store
+	broker    events.Broker
+	log       *slog.Logger
+	admission store.Admission
 }
 
 func newID() string { return uuid.NewString() }
@@ -53,17 +55,39 @@ func (c *core) projectFor(ctx context.Context, id string) (*store.Project, *stor
 	return p, t, nil
 }
 
-// startChain publishes the event that starts chain for task. If the event cannot be
-// published the task fails at once rather than waiting forever.
-func (c *core) startChain(ctx context.Context, chain *events.Chain, task *store.Task, tenantID string) error {
-	e := events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
-	tracing.Inject(ctx, &e)
-	if err := c.broker.Publish(ctx, e); err != nil {
-		c.log.Error("start chain", "task", task.ID, "err", err)
-		_, _ = c.store.UpdateTask(context.WithoutCancel(ctx), task.ID, func(t *store.Task) error {
-			t.State, t.EndTime = store.TaskError, c.store.Now()
-			return nil
-		})
+// admit admits the chains of tasks for tenant, or answers TooManyRequests with a retry
+// hint (Retry-After over REST, RetryInfo over gRPC) when the cloud or the tenant's fair
+// share of it is full.
+func (c *core) admit(ctx context.Context, tenantID string, tasks ...string) error {
+	r, err := c.store.Admit(ctx, c.admission, tenantID, tasks...)
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		return errs.TooMany(r.RetryAfter, "Photon is busy: %d operations in flight (at most %d), this tenant holds %d of its share of %d; "+
+			"retry in %s", r.InFlight, c.admission.Limit, r.Tenant, r.Share, r.RetryAfter)
+	}
+	return nil
+}
+
+// startChain publishes the events that start chain for each task, in one round trip. If
+// they cannot be published the tasks fail at once rather than waiting forever.
+func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*store.Task) error {
+	es := make([]cloudevents.Event, len(tasks))
+	for i, task := range tasks {
+		es[i] = events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
+		tracing.Inject(ctx, &es[i])
+	}
+	if err := c.broker.Publish(ctx, es...); err != nil {
+		c.log.Error("start chain", "tasks", len(tasks), "err", err)
+		ctx = context.WithoutCancel(ctx)
+		for _, task := range tasks {
+			_, _ = c.store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
+				t.State, t.EndTime = store.TaskError, c.store.Now()
+				return nil
+			})
+			_ = c.store.Release(ctx, tenantID, task.ID)
+		}
 		return errs.New(errs.CodeUnavailable, "could not start %s: %v", chain.Operation, err)
 	}
 	return nil

@@ -40,14 +40,42 @@ func (s *tasks) GetTask(ctx context.Context, req *pb.IdRequest) (*pb.Task, error
 	if !s.mayRead(ctx, t) {
 		return nil, errs.NotFound("Task", req.GetId())
 	}
-	return taskPB(t), nil
+	return s.taskPB(ctx, t)
+}
+
+// taskPB is taskPB with, for a parent task, the live progress of its sub-tasks.
+func (c *core) taskPB(ctx context.Context, t *store.Task) (*pb.Task, error) {
+	out := taskPB(t)
+	if t.SubTasks > 0 {
+		p, err := c.store.Progress(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		out.Progress = &pb.TaskProgress{Total: int32(t.SubTasks), Completed: int32(p.Completed), Failed: int32(p.Failed),
+			InFlight: int32(t.SubTasks - p.Completed - p.Failed)}
+	}
+	return out, nil
 }
 
 func (s *tasks) ListTasks(ctx context.Context, req *pb.ListTasksRequest) (*pb.TaskList, error) {
-	if req.GetEntityId() == "" {
-		return nil, errs.Invalid("entityId is required")
+	switch {
+	case req.GetParentId() != "":
+		parent, err := s.store.GetTask(ctx, req.GetParentId())
+		if err != nil {
+			return nil, err
+		}
+		if !s.mayRead(ctx, parent) {
+			return nil, errs.NotFound("Task", req.GetParentId())
+		}
+		page, err := s.store.ListSubTasks(ctx, parent.ID, int(req.GetPageSize()), req.GetPageLink())
+		if err != nil {
+			return nil, err
+		}
+		return s.taskList(ctx, page, req.GetState(), req.GetPageSize(), "/v1/tasks", "&parentId="+parent.ID)
+	case req.GetEntityId() != "":
+		return listTasks(ctx, s.core, req.GetEntityId(), req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/tasks")
 	}
-	return listTasks(ctx, s.core, req.GetEntityId(), req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/tasks")
+	return nil, errs.Invalid("entityId or parentId is required")
 }
 
 func listTasks(ctx context.Context, c *core, entity, state string, size int32, link, path string) (*pb.TaskList, error) {
@@ -55,13 +83,26 @@ func listTasks(ctx context.Context, c *core, entity, state string, size int32, l
 	if err != nil {
 		return nil, err
 	}
+	query := ""
+	if path == "/v1/tasks" {
+		query = "&entityId=" + entity
+	}
+	return c.taskList(ctx, page, state, size, path, query)
+}
+
+// taskList is one page of tasks the caller may read, in state if state is set.
+func (c *core) taskList(ctx context.Context, page store.Page[store.Task], state string, size int32, path, query string) (*pb.TaskList, error) {
 	out := &pb.TaskList{NextPageLink: pageLink(path, size, page.Next)}
-	if out.NextPageLink != "" && path == "/v1/tasks" {
-		out.NextPageLink += "&entityId=" + entity
+	if out.NextPageLink != "" {
+		out.NextPageLink += query
 	}
 	for _, t := range page.Items {
 		if (state == "" || t.State == state) && c.mayRead(ctx, t) {
-			out.Items = append(out.Items, taskPB(t))
+			pt, err := c.taskPB(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			out.Items = append(out.Items, pt)
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,21 +30,89 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 	if err != nil {
 		return nil, err
 	}
+	count := int(req.GetSpec().GetCount())
+	if count < 0 || count > MaxBulk {
+		return nil, errs.Invalid("count must be between 1 and %d", MaxBulk)
+	}
+	if count > 1 && s.admission.Limit > 0 && count > s.admission.Limit/2 {
+		return nil, errs.Invalid("count must be at most %d, half of the operations this cloud admits at once", s.admission.Limit/2)
+	}
 	vm, err := s.buildVM(ctx, p, req.GetSpec())
 	if err != nil {
 		return nil, err
+	}
+	if count > 1 {
+		return s.createVms(ctx, p, t, vm, count)
 	}
 	chain := &events.VMCreate
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
-	if err := s.store.CreateVM(ctx, vm, task); err != nil {
+	if err := s.admit(ctx, t.ID, task.ID); err != nil {
 		return nil, err
 	}
-	if err := s.startChain(ctx, chain, task, t.ID); err != nil {
+	if err := s.store.CreateVM(ctx, vm, task); err != nil {
+		s.store.Release(context.WithoutCancel(ctx), t.ID, task.ID)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, t.ID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil
+}
+
+// MaxBulk is the most VMs one create call makes.
+const MaxBulk = 1000
+
+// OpCreateVMs is the operation of a bulk create's parent task.
+const OpCreateVMs = "CREATE_VMS"
+
+// createVms is a bulk create: count VMs like vm, written with their tasks and the parent
+// task in one atomic call, admitted together, and started with one round trip.
+func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, vm *store.VM, count int) (*pb.Task, error) {
+	chain := &events.VMCreate
+	who := caller(ctx)
+	parent := s.store.NewTask(taskID(ctx), OpCreateVMs, store.Entity{ID: p.ID, Kind: store.KindProject}, who, nil)
+	parent.State, parent.EndTime, parent.SubTasks = store.TaskStarted, 0, count
+	parent.TenantID, parent.ProjectID = t.ID, p.ID
+	parent.Properties = map[string]string{"count": fmt.Sprint(count), "name": vm.Name}
+	vms := make([]*store.VM, count)
+	tasks := make([]*store.Task, count)
+	ids := make([]string, count)
+	for i := range count {
+		v := *vm
+		v.ID, v.Name = newID(), bulkName(vm.Name, i+1)
+		v.Disks = slices.Clone(vm.Disks)
+		for d := range v.Disks {
+			v.Disks[d].ID = newID()
+		}
+		task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
+		task.TenantID, task.ProjectID, task.ParentID = t.ID, p.ID, parent.ID
+		v.ActiveTask = task.ID
+		vms[i], tasks[i], ids[i] = &v, task, task.ID
+	}
+	if err := s.admit(ctx, t.ID, ids...); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateVMs(ctx, parent, vms, tasks); err != nil {
+		s.store.Release(context.WithoutCancel(ctx), t.ID, ids...)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, t.ID, tasks...); err != nil {
+		return nil, err
+	}
+	out := taskPB(parent)
+	out.Progress = &pb.TaskProgress{Total: int32(count), InFlight: int32(count)}
+	return out, nil
+}
+
+// bulkName is the name of the n-th VM of a bulk create: "{n}" in the pattern replaced by
+// n, or "-n" appended to a pattern without it.
+func bulkName(pattern string, n int) string {
+	if strings.Contains(pattern, "{n}") {
+		return strings.ReplaceAll(pattern, "{n}", fmt.Sprint(n))
+	}
+	return fmt.Sprintf("%s-%d", pattern, n)
 }
 
 func operations(c *events.Chain) []string {
@@ -202,6 +271,9 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 	chain := &events.VMDelete
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
+		return nil, err
+	}
 	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
 		if v.ActiveTask != "" {
 			return errs.New(errs.CodeConcurrentTask, "Vm #%s is busy with task %s", v.ID, v.ActiveTask).WithData("task", v.ActiveTask)
@@ -210,9 +282,10 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 		return nil
 	})
 	if err != nil {
+		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
 		return nil, err
 	}
-	if err := s.startChain(ctx, chain, task, vm.TenantID); err != nil {
+	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil

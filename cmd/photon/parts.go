@@ -114,6 +114,7 @@ func hostdCmd() *cobra.Command {
 func gatewayCmd() *cobra.Command {
 	var p partFlags
 	var httpAddr, grpcAddr, adminUser, adminPassword string
+	var maxInFlight int
 	cmd := &cobra.Command{
 		Use:     "gateway",
 		Short:   "Run the API gateway (gRPC and REST)",
@@ -137,7 +138,8 @@ func gatewayCmd() *cobra.Command {
 			}
 			g, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
-				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel)})
+				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
+				Admission: store.Admission{Limit: maxInFlight}})
 			if err != nil {
 				return err
 			}
@@ -153,6 +155,7 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")
 	cmd.Flags().StringVar(&adminUser, "admin-user", "admin", "system administrator to create or update when --admin-password is given")
 	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
+	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most, across all gateways, before the API answers 429 (0: no bound)")
 	return cmd
 }
 

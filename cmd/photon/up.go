@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/tracing"
 )
 
@@ -64,6 +65,7 @@ Ctrl-C stops it.
 	f.StringVar(&o.AdminUser, "admin-user", "admin", "name of the system administrator to create")
 	f.StringVar(&o.AdminPassword, "admin-password", "", "the administrator's password (default: generated and printed)")
 	f.IntVar(&o.Workers, "workers", 8, "workers per function")
+	f.IntVar(&o.MaxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most before the API answers 429 (-1: no bound)")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")

@@ -146,13 +146,17 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 			return nil, err
 		}
 	}
-	if _, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
 		t.State, t.EndTime = store.TaskCompleted, r.Store.Now()
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ended(ctx, t); err != nil {
 		return nil, err
 	}
 	e := events.Next(in, r.source(fn), c.Chain.CompletedType(), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
@@ -238,14 +242,27 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 			return err
 		}
 	}
-	_, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
 		t.State, t.EndTime = store.TaskError, r.Store.Now()
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return r.ended(ctx, t)
+}
+
+// ended is what the end of every chain does, after its task is ended: it gives back the
+// task's admission and counts it in its parent's progress (ending the parent after its
+// last sub-task). Both are idempotent, so a replayed end changes nothing.
+func (r *Runtime) ended(ctx context.Context, t *store.Task) error {
+	if err := r.Store.Release(ctx, t.TenantID, t.ID); err != nil {
+		return err
+	}
+	return r.Store.SubTaskEnded(ctx, t)
 }
 
 // DeadLetter fails the task of an event whose retries ran out, so nothing hangs in

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -110,6 +112,9 @@ func writeError(w http.ResponseWriter, httpStatus int, e *errs.Error) {
 	h.Del("Trailer")
 	h.Del("Transfer-Encoding")
 	h.Set("Content-Type", "application/json")
+	if d, ok := e.RetryAfter(); ok {
+		h.Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 	if httpStatus == http.StatusUnauthorized {
 		challenge := `Bearer realm="photon"`
 		if e.Code != errs.CodeMissingAuthToken {

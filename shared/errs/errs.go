@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Photon ApiError codes (Photon Controller 1.2 names).
@@ -107,10 +111,29 @@ func (e *Error) GRPCStatus() *status.Status {
 		c = m.grpc
 	}
 	st := status.New(c, e.Message)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Code, Domain: "photon", Metadata: e.Data}); err == nil {
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: e.Code, Domain: "photon", Metadata: e.Data}}
+	if d, ok := e.RetryAfter(); ok {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+	}
+	if d, err := st.WithDetails(details...); err == nil {
 		return d
 	}
 	return st
+}
+
+// TooMany is the error of a call refused because Photon is busy; it tells the client when
+// to try again (data retryAfterMs, the HTTP Retry-After header, gRPC RetryInfo).
+func TooMany(retryAfter time.Duration, format string, args ...any) *Error {
+	return New(CodeTooManyRequests, format, args...).WithData("retryAfterMs", strconv.FormatInt(retryAfter.Milliseconds(), 10))
+}
+
+// RetryAfter is the retry hint e carries, if any.
+func (e *Error) RetryAfter() (time.Duration, bool) {
+	ms, err := strconv.ParseInt(e.Data["retryAfterMs"], 10, 64)
+	if err != nil || ms < 0 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // Sentinels for errors.Is.

@@ -144,6 +144,20 @@ func (s *Store) CreateVM(ctx context.Context, vm *VM, task *Task) error {
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
+// CreateVMs writes a bulk create in one atomic call: the VMs, their tasks and the parent
+// task (tasks[i] creates vms[i]).
+func (s *Store) CreateVMs(ctx context.Context, parent *Task, vms []*VM, tasks []*Task) error {
+	if len(vms) == 0 {
+		return nil
+	}
+	b := new(Batch).Require(s.entityKey(KindProject, vms[0].ProjectID), "Project #"+vms[0].ProjectID)
+	for i, vm := range vms {
+		b.Put(s.entityKey(KindVM, vm.ID), vm).Index(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+		s.AddTask(b, tasks[i])
+	}
+	return s.Apply(ctx, s.AddTask(b, parent))
+}
+
 // RemoveVM deletes the VM record and its index entry; the delete chain's last act.
 func (s *Store) RemoveVM(ctx context.Context, vm *VM) error {
 	b := new(Batch).Del(s.entityKey(KindVM, vm.ID)).

@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
 )
@@ -53,6 +57,11 @@ type Task struct {
 	EndTime     int64             `json:"endTime,omitempty"`
 	Steps       []Step            `json:"steps,omitempty"`
 	Properties  map[string]string `json:"resourceProperties,omitempty"`
+	// ParentID is the task this one is part of (a bulk create's parent), if any.
+	ParentID string `json:"parentId,omitempty"`
+	// SubTasks is, on a parent task, how many sub-tasks it runs; their progress is
+	// counted apart (Progress) so that they never contend for the parent's document.
+	SubTasks int `json:"subTasks,omitempty"`
 }
 
 // Failed returns the step that failed, or nil.
@@ -84,8 +93,86 @@ func (s *Store) NewTask(id, op string, entity Entity, caller Caller, steps []str
 
 // AddTask adds the writes that create t to b: the document and the entity's task index.
 func (s *Store) AddTask(b *Batch, t *Task) *Batch {
-	return b.Put(s.Key(KindTask, t.ID), t).
-		Index(s.Key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
+	b.Put(s.Key(KindTask, t.ID), t).Index(s.Key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
+	if t.ParentID != "" {
+		b.Index(s.subTasksIdx(t.ParentID), indexMember(t.QueuedTime, t.ID))
+	}
+	if t.SubTasks > 0 {
+		b.HashSet(s.progressKey(t.ID), map[string]string{"total": strconv.Itoa(t.SubTasks), "completed": "0", "failed": "0"})
+	}
+	return b
+}
+
+func (s *Store) subTasksIdx(parent string) string { return s.Key("idx", "subtasks", parent) }
+func (s *Store) progressKey(parent string) string { return s.Key("progress", parent) }
+
+// ListSubTasks lists a parent task's sub-tasks, oldest first.
+func (s *Store) ListSubTasks(ctx context.Context, parentID string, size int, cursor string) (Page[Task], error) {
+	return List[Task](ctx, s, s.subTasksIdx(parentID), KindTask, size, cursor)
+}
+
+// Progress counts a parent task's sub-tasks.
+type Progress struct {
+	Total, Completed, Failed int
+}
+
+// InFlight is how many sub-tasks have not ended.
+func (p Progress) InFlight() int { return p.Total - p.Completed - p.Failed }
+
+// Done reports whether every sub-task has ended.
+func (p Progress) Done() bool { return p.Total > 0 && p.InFlight() <= 0 }
+
+// Progress reads a parent task's counts.
+func (s *Store) Progress(ctx context.Context, parentID string) (Progress, error) {
+	v, err := s.rdb.HMGet(ctx, s.progressKey(parentID), "total", "completed", "failed").Result()
+	if err != nil {
+		return Progress{}, fmt.Errorf("read progress of %s: %w", parentID, err)
+	}
+	n := func(x any) int { i, _ := strconv.Atoi(fmt.Sprint(x)); return i }
+	return Progress{Total: n(v[0]), Completed: n(v[1]), Failed: n(v[2])}, nil
+}
+
+// subTaskEnded: KEYS progress hash, set of ended sub-tasks; ARGV sub-task id, "completed"
+// or "failed". A sub-task is counted once however often its end is replayed.
+var subTaskEnded = redis.NewScript(`
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then redis.call('HINCRBY', KEYS[1], ARGV[2], 1) end
+return redis.call('HMGET', KEYS[1], 'total', 'completed', 'failed')
+`)
+
+// SubTaskEnded counts the end of sub-task t in its parent's progress and, when it was the
+// last, ends the parent: COMPLETED if every sub-task completed, ERROR otherwise. It is
+// idempotent: replaying a sub-task's end counts nothing twice and still ends the parent.
+func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
+	if t.ParentID == "" || !t.Done() {
+		return nil
+	}
+	field := "completed"
+	if t.State == TaskError {
+		field = "failed"
+	}
+	v, err := subTaskEnded.Run(ctx, s.rdb, []string{s.progressKey(t.ParentID), s.Key("progress", t.ParentID, "ended")}, t.ID, field).Slice()
+	if err != nil {
+		return fmt.Errorf("count end of %s in %s: %w", t.ID, t.ParentID, err)
+	}
+	n := func(x any) int { i, _ := strconv.Atoi(fmt.Sprint(x)); return i }
+	p := Progress{Total: n(v[0]), Completed: n(v[1]), Failed: n(v[2])}
+	if !p.Done() {
+		return nil
+	}
+	_, err = s.UpdateTask(ctx, t.ParentID, func(parent *Task) error {
+		if parent.Done() {
+			return ErrNoChange
+		}
+		parent.State, parent.EndTime = TaskCompleted, s.Now()
+		if p.Failed > 0 {
+			parent.State = TaskError
+		}
+		return nil
+	})
+	if err == nil {
+		s.rdb.Del(ctx, s.Key("progress", t.ParentID, "ended")) // the counts in the hash stay
+	}
+	return err
 }
 
 // GetTask reads a task.

@@ -41,8 +41,11 @@ type Options struct {
 	// AdminPassword: empty generates one.
 	AdminPassword string
 	Workers       int // workers per function; default 8
-	Heartbeat     time.Duration
-	Logger        *slog.Logger
+	// MaxInFlight bounds the chains in flight (gateway admission); 0 takes
+	// gateway.DefaultMaxInFlight, below 0 admits everything.
+	MaxInFlight int
+	Heartbeat   time.Duration
+	Logger      *slog.Logger
 }
 
 // Cloud is a running dev cloud.
@@ -141,11 +144,22 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, err
 	}
 	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
-		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger})
+		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
+		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+func maxInFlight(n int) int {
+	switch {
+	case n == 0:
+		return gateway.DefaultMaxInFlight
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 func orDefault(s, d string) string {

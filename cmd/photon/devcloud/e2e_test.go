@@ -134,6 +134,13 @@ type task struct {
 	} `json:"entity"`
 	SelfLink string `json:"selfLink"`
 	Steps    []step `json:"steps"`
+	ParentID string `json:"parentId"`
+	Progress *struct {
+		Total     int `json:"total"`
+		Completed int `json:"completed"`
+		Failed    int `json:"failed"`
+		InFlight  int `json:"inFlight"`
+	} `json:"progress"`
 }
 
 type quotaLineItem struct {

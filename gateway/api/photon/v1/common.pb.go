@@ -269,8 +269,13 @@ type Task struct {
 	SelfLink           string            `protobuf:"bytes,8,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
 	Steps              []*Step           `protobuf:"bytes,9,rep,name=steps,proto3" json:"steps,omitempty"`
 	ResourceProperties map[string]string `protobuf:"bytes,10,rep,name=resource_properties,json=resourceProperties,proto3" json:"resource_properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// progress is set on a task that runs other tasks (a bulk VM create): how many of them
+	// ended and how. Its sub-tasks are listed by GET /v1/tasks?parentId=<id>.
+	Progress *TaskProgress `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
+	// parent_id is the task this one is part of, if any.
+	ParentId      string `protobuf:"bytes,12,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Task) Reset() {
@@ -373,6 +378,89 @@ func (x *Task) GetResourceProperties() map[string]string {
 	return nil
 }
 
+func (x *Task) GetProgress() *TaskProgress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+func (x *Task) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
+// TaskProgress counts a parent task's sub-tasks.
+type TaskProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Total         int32                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	Completed     int32                  `protobuf:"varint,2,opt,name=completed,proto3" json:"completed,omitempty"`
+	Failed        int32                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	InFlight      int32                  `protobuf:"varint,4,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskProgress) Reset() {
+	*x = TaskProgress{}
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskProgress) ProtoMessage() {}
+
+func (x *TaskProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskProgress.ProtoReflect.Descriptor instead.
+func (*TaskProgress) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskProgress) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *TaskProgress) GetCompleted() int32 {
+	if x != nil {
+		return x.Completed
+	}
+	return 0
+}
+
+func (x *TaskProgress) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *TaskProgress) GetInFlight() int32 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
 type TaskList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Task                `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -384,7 +472,7 @@ type TaskList struct {
 
 func (x *TaskList) Reset() {
 	*x = TaskList{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -396,7 +484,7 @@ func (x *TaskList) String() string {
 func (*TaskList) ProtoMessage() {}
 
 func (x *TaskList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -409,7 +497,7 @@ func (x *TaskList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
 func (*TaskList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TaskList) GetItems() []*Task {
@@ -445,7 +533,7 @@ type QuotaLineItem struct {
 
 func (x *QuotaLineItem) Reset() {
 	*x = QuotaLineItem{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +545,7 @@ func (x *QuotaLineItem) String() string {
 func (*QuotaLineItem) ProtoMessage() {}
 
 func (x *QuotaLineItem) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +558,7 @@ func (x *QuotaLineItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLineItem.ProtoReflect.Descriptor instead.
 func (*QuotaLineItem) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QuotaLineItem) GetKey() string {
@@ -504,7 +592,7 @@ type SecurityGroup struct {
 
 func (x *SecurityGroup) Reset() {
 	*x = SecurityGroup{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +604,7 @@ func (x *SecurityGroup) String() string {
 func (*SecurityGroup) ProtoMessage() {}
 
 func (x *SecurityGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +617,7 @@ func (x *SecurityGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityGroup.ProtoReflect.Descriptor instead.
 func (*SecurityGroup) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SecurityGroup) GetName() string {
@@ -556,7 +644,7 @@ type BaseCompact struct {
 
 func (x *BaseCompact) Reset() {
 	*x = BaseCompact{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +656,7 @@ func (x *BaseCompact) String() string {
 func (*BaseCompact) ProtoMessage() {}
 
 func (x *BaseCompact) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +669,7 @@ func (x *BaseCompact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BaseCompact.ProtoReflect.Descriptor instead.
 func (*BaseCompact) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{7}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BaseCompact) GetId() string {
@@ -608,7 +696,7 @@ type IdRequest struct {
 
 func (x *IdRequest) Reset() {
 	*x = IdRequest{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +708,7 @@ func (x *IdRequest) String() string {
 func (*IdRequest) ProtoMessage() {}
 
 func (x *IdRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +721,7 @@ func (x *IdRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdRequest.ProtoReflect.Descriptor instead.
 func (*IdRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{8}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IdRequest) GetId() string {
@@ -655,7 +743,7 @@ type PageRequest struct {
 
 func (x *PageRequest) Reset() {
 	*x = PageRequest{}
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +755,7 @@ func (x *PageRequest) String() string {
 func (*PageRequest) ProtoMessage() {}
 
 func (x *PageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_common_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +768,7 @@ func (x *PageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageRequest.ProtoReflect.Descriptor instead.
 func (*PageRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{9}
+	return file_gateway_api_photon_v1_common_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PageRequest) GetPageSize() int32 {
@@ -724,7 +812,7 @@ const file_gateway_api_photon_v1_common_proto_rawDesc = "" +
 	"\x06errors\x18\b \x03(\v2\x13.photon.v1.ApiErrorR\x06errors\x12/\n" +
 	"\bwarnings\x18\t \x03(\v2\x13.photon.v1.ApiErrorR\bwarnings\x12\x1b\n" +
 	"\tself_link\x18\n" +
-	" \x01(\tR\bselfLink\"\xb9\x03\n" +
+	" \x01(\tR\bselfLink\"\x8b\x04\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12\x14\n" +
@@ -737,10 +825,17 @@ const file_gateway_api_photon_v1_common_proto_rawDesc = "" +
 	"\tself_link\x18\b \x01(\tR\bselfLink\x12%\n" +
 	"\x05steps\x18\t \x03(\v2\x0f.photon.v1.StepR\x05steps\x12X\n" +
 	"\x13resource_properties\x18\n" +
-	" \x03(\v2'.photon.v1.Task.ResourcePropertiesEntryR\x12resourceProperties\x1aE\n" +
+	" \x03(\v2'.photon.v1.Task.ResourcePropertiesEntryR\x12resourceProperties\x123\n" +
+	"\bprogress\x18\v \x01(\v2\x17.photon.v1.TaskProgressR\bprogress\x12\x1b\n" +
+	"\tparent_id\x18\f \x01(\tR\bparentId\x1aE\n" +
 	"\x17ResourcePropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"w\n" +
+	"\fTaskProgress\x12\x14\n" +
+	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x1c\n" +
+	"\tcompleted\x18\x02 \x01(\x05R\tcompleted\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\x12\x1b\n" +
+	"\tin_flight\x18\x04 \x01(\x05R\binFlight\"\x85\x01\n" +
 	"\bTaskList\x12%\n" +
 	"\x05items\x18\x01 \x03(\v2\x0f.photon.v1.TaskR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
@@ -773,34 +868,36 @@ func file_gateway_api_photon_v1_common_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_common_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_gateway_api_photon_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_gateway_api_photon_v1_common_proto_goTypes = []any{
 	(*ApiError)(nil),      // 0: photon.v1.ApiError
 	(*Entity)(nil),        // 1: photon.v1.Entity
 	(*Step)(nil),          // 2: photon.v1.Step
 	(*Task)(nil),          // 3: photon.v1.Task
-	(*TaskList)(nil),      // 4: photon.v1.TaskList
-	(*QuotaLineItem)(nil), // 5: photon.v1.QuotaLineItem
-	(*SecurityGroup)(nil), // 6: photon.v1.SecurityGroup
-	(*BaseCompact)(nil),   // 7: photon.v1.BaseCompact
-	(*IdRequest)(nil),     // 8: photon.v1.IdRequest
-	(*PageRequest)(nil),   // 9: photon.v1.PageRequest
-	nil,                   // 10: photon.v1.ApiError.DataEntry
-	nil,                   // 11: photon.v1.Task.ResourcePropertiesEntry
+	(*TaskProgress)(nil),  // 4: photon.v1.TaskProgress
+	(*TaskList)(nil),      // 5: photon.v1.TaskList
+	(*QuotaLineItem)(nil), // 6: photon.v1.QuotaLineItem
+	(*SecurityGroup)(nil), // 7: photon.v1.SecurityGroup
+	(*BaseCompact)(nil),   // 8: photon.v1.BaseCompact
+	(*IdRequest)(nil),     // 9: photon.v1.IdRequest
+	(*PageRequest)(nil),   // 10: photon.v1.PageRequest
+	nil,                   // 11: photon.v1.ApiError.DataEntry
+	nil,                   // 12: photon.v1.Task.ResourcePropertiesEntry
 }
 var file_gateway_api_photon_v1_common_proto_depIdxs = []int32{
-	10, // 0: photon.v1.ApiError.data:type_name -> photon.v1.ApiError.DataEntry
+	11, // 0: photon.v1.ApiError.data:type_name -> photon.v1.ApiError.DataEntry
 	0,  // 1: photon.v1.Step.errors:type_name -> photon.v1.ApiError
 	0,  // 2: photon.v1.Step.warnings:type_name -> photon.v1.ApiError
 	1,  // 3: photon.v1.Task.entity:type_name -> photon.v1.Entity
 	2,  // 4: photon.v1.Task.steps:type_name -> photon.v1.Step
-	11, // 5: photon.v1.Task.resource_properties:type_name -> photon.v1.Task.ResourcePropertiesEntry
-	3,  // 6: photon.v1.TaskList.items:type_name -> photon.v1.Task
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 5: photon.v1.Task.resource_properties:type_name -> photon.v1.Task.ResourcePropertiesEntry
+	4,  // 6: photon.v1.Task.progress:type_name -> photon.v1.TaskProgress
+	3,  // 7: photon.v1.TaskList.items:type_name -> photon.v1.Task
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_common_proto_init() }
@@ -814,7 +911,7 @@ func file_gateway_api_photon_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_common_proto_rawDesc), len(file_gateway_api_photon_v1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

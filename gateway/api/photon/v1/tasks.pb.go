@@ -29,6 +29,7 @@ type ListTasksRequest struct {
 	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	PageSize      int32                  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageLink      string                 `protobuf:"bytes,5,opt,name=page_link,json=pageLink,proto3" json:"page_link,omitempty"`
+	ParentId      string                 `protobuf:"bytes,6,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -98,18 +99,26 @@ func (x *ListTasksRequest) GetPageLink() string {
 	return ""
 }
 
+func (x *ListTasksRequest) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
 var File_gateway_api_photon_v1_tasks_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_tasks_proto_rawDesc = "" +
 	"\n" +
-	"!gateway/api/photon/v1/tasks.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\xa0\x01\n" +
+	"!gateway/api/photon/v1/tasks.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\xbd\x01\n" +
 	"\x10ListTasksRequest\x12\x1b\n" +
 	"\tentity_id\x18\x01 \x01(\tR\bentityId\x12\x1f\n" +
 	"\ventity_kind\x18\x02 \x01(\tR\n" +
 	"entityKind\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x05 \x01(\tR\bpageLink2\xa3\x01\n" +
+	"\tpage_link\x18\x05 \x01(\tR\bpageLink\x12\x1b\n" +
+	"\tparent_id\x18\x06 \x01(\tR\bparentId2\xa3\x01\n" +
 	"\x05Tasks\x12H\n" +
 	"\aGetTask\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12P\n" +
 	"\tListTasks\x12\x1b.photon.v1.ListTasksRequest\x1a\x13.photon.v1.TaskList\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasksB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"

@@ -28,7 +28,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type TasksClient interface {
 	GetTask(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
-	// ListTasks lists the tasks of one entity, newest last.
+	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
+	// (parentId), oldest first.
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
 }
 
@@ -65,7 +66,8 @@ func (c *tasksClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts 
 // for forward compatibility.
 type TasksServer interface {
 	GetTask(context.Context, *IdRequest) (*Task, error)
-	// ListTasks lists the tasks of one entity, newest last.
+	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
+	// (parentId), oldest first.
 	ListTasks(context.Context, *ListTasksRequest) (*TaskList, error)
 	mustEmbedUnimplementedTasksServer()
 }

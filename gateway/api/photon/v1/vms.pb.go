@@ -178,6 +178,11 @@ type VmCreateSpec struct {
 	Tags          []string               `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
 	Subnets       []string               `protobuf:"bytes,7,rep,name=subnets,proto3" json:"subnets,omitempty"`
 	Environment   map[string]string      `protobuf:"bytes,8,rep,name=environment,proto3" json:"environment,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// count creates that many VMs from this spec in one call (1 when unset, at most 1000).
+	// The answer is one parent task (operation CREATE_VMS) with live progress and one
+	// sub-task per VM, each running the normal create chain. With a count above 1, "{n}"
+	// in name is replaced by 1..count; a name without it gets "-1".."-count" appended.
+	Count         int32 `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,6 +271,13 @@ func (x *VmCreateSpec) GetEnvironment() map[string]string {
 		return x.Environment
 	}
 	return nil
+}
+
+func (x *VmCreateSpec) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
 }
 
 type CreateVmRequest struct {
@@ -689,7 +701,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x0e\n" +
 	"\x02id\x18\x06 \x01(\tR\x02id\x12\x1b\n" +
-	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\x95\x03\n" +
+	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\xab\x03\n" +
 	"\fVmCreateSpec\x12\x16\n" +
 	"\x06flavor\x18\x01 \x01(\tR\x06flavor\x12&\n" +
 	"\x0fsource_image_id\x18\x02 \x01(\tR\rsourceImageId\x12>\n" +
@@ -700,7 +712,8 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x04name\x18\x05 \x01(\tR\x04name\x12\x12\n" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12\x18\n" +
 	"\asubnets\x18\a \x03(\tR\asubnets\x12J\n" +
-	"\venvironment\x18\b \x03(\v2(.photon.v1.VmCreateSpec.EnvironmentEntryR\venvironment\x1a>\n" +
+	"\venvironment\x18\b \x03(\v2(.photon.v1.VmCreateSpec.EnvironmentEntryR\venvironment\x12\x14\n" +
+	"\x05count\x18\t \x01(\x05R\x05count\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"]\n" +
