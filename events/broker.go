@@ -109,63 +109,120 @@ func (b *RedisBroker) publish(ctx context.Context, also func(redis.Pipeliner), e
 // published (the runtime answers with the undo event that fails the task).
 type DeadLetter func(ctx context.Context, e cloudevents.Event, cause error) (*cloudevents.Event, error)
 
-// Consume delivers subscriber's events to h on workers goroutines until ctx ends. Each
-// event is acknowledged only after h's reply is published, so a crash between the two
-// redelivers it (handlers are idempotent).
-func (b *RedisBroker) Consume(ctx context.Context, subscriber string, workers int, h Handler, dead DeadLetter) error {
+// Slots bound how many events a consumer handles at once: a fixed number (FixedSlots) or
+// as many as an autoscaler decides.
+type Slots interface {
+	// Acquire blocks until at least one slot is free and takes up to max free slots.
+	Acquire(ctx context.Context, max int) (int, error)
+	// Release gives back n slots.
+	Release(n int)
+}
+
+// FixedSlots is a constant number of slots.
+func FixedSlots(n int) Slots { return &fixedSlots{sem: make(chan struct{}, max(n, 1))} }
+
+type fixedSlots struct{ sem chan struct{} }
+
+func (f *fixedSlots) Acquire(ctx context.Context, most int) (int, error) {
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	n := 1
+	for n < most {
+		select {
+		case f.sem <- struct{}{}:
+			n++
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+func (f *fixedSlots) Release(n int) {
+	for range n {
+		<-f.sem
+	}
+}
+
+// readBatch is the most events one read takes from a stream.
+const readBatch = 64
+
+// Consume delivers subscriber's events to h, as many at once as slots allow, until ctx
+// ends; then it waits for the events in hand. Each event is acknowledged only after h's
+// reply is published, so a crash between the two redelivers it (handlers are idempotent).
+func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slots, h Handler, dead DeadLetter) error {
 	stream := b.stream(subscriber)
 	if err := b.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return fmt.Errorf("create group on %s: %w", stream, err)
 	}
 	consumer := fmt.Sprintf("%s-%08x", subscriber, rand.Uint32())
-	msgs := make(chan redis.XMessage, workers)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range msgs {
+	defer wg.Wait()
+	deliver := func(ms []redis.XMessage) {
+		for _, m := range ms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer slots.Release(1)
 				b.deliver(ctx, stream, m, h, dead)
-			}
-		}()
+			}()
+		}
 	}
-	defer func() { close(msgs); wg.Wait() }()
-
 	lastClaim := time.Now()
-	for ctx.Err() == nil {
+	for {
+		n, err := slots.Acquire(ctx, readBatch)
+		if err != nil {
+			return nil // ctx ended
+		}
 		if time.Since(lastClaim) > b.ClaimIdle/2 {
 			lastClaim = time.Now()
 			claimed, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: group,
-				Consumer: consumer, MinIdle: b.ClaimIdle, Start: "0-0", Count: int64(workers)}).Result()
+				Consumer: consumer, MinIdle: b.ClaimIdle, Start: "0-0", Count: int64(n)}).Result()
 			if err == nil {
-				for _, m := range claimed {
-					msgs <- m
-				}
+				deliver(claimed)
+				n -= len(claimed)
 			}
 		}
-		res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
-			Streams: []string{stream, ">"}, Count: int64(workers), Block: time.Second}).Result()
-		if errors.Is(err, redis.Nil) {
+		if n == 0 {
 			continue
 		}
-		if err != nil {
+		res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
+			Streams: []string{stream, ">"}, Count: int64(n), Block: time.Second}).Result()
+		got := 0
+		for _, s := range res {
+			deliver(s.Messages)
+			got += len(s.Messages)
+		}
+		slots.Release(n - got)
+		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
-				break
+				return nil
 			}
 			b.log.Warn("read stream", "stream", stream, "err", err)
 			select {
 			case <-ctx.Done():
 			case <-time.After(b.Backoff):
 			}
-			continue
-		}
-		for _, s := range res {
-			for _, m := range s.Messages {
-				msgs <- m
-			}
 		}
 	}
-	return nil
+}
+
+// Backlog is how many of subscriber's events wait in its stream, not yet delivered to
+// any consumer: the queue an autoscaler looks at.
+func (b *RedisBroker) Backlog(ctx context.Context, subscriber string) (int64, error) {
+	groups, err := b.rdb.XInfoGroups(ctx, b.stream(subscriber)).Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range groups {
+		if g.Name == group {
+			return max(g.Lag, 0), nil
+		}
+	}
+	return 0, nil
 }
 
 func (b *RedisBroker) deliver(ctx context.Context, stream string, m redis.XMessage, h Handler, dead DeadLetter) {

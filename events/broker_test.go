@@ -56,11 +56,11 @@ func TestBrokerDelivery(t *testing.T) {
 				replied <- e
 				return nil, nil
 			}
-			go b.Consume(ctx, "authorize", 2, authorize, func(_ context.Context, _ cloudevents.Event, cause error) (*cloudevents.Event, error) {
+			go b.Consume(ctx, "authorize", events.FixedSlots(2), authorize, func(_ context.Context, _ cloudevents.Event, cause error) (*cloudevents.Event, error) {
 				dead <- cause
 				return nil, nil
 			})
-			go b.Consume(ctx, "quota", 2, quota, nil)
+			go b.Consume(ctx, "quota", events.FixedSlots(2), quota, nil)
 			if err := b.Publish(ctx, events.New("test", events.VMCreate.StartType(), "", events.StepData{TaskID: "t", EntityID: "vm"})); err != nil {
 				t.Fatal(err)
 			}

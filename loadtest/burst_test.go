@@ -23,7 +23,7 @@ func start(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string
 func startCloud(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string, *devcloud.Cloud) {
 	ctx := context.Background()
 	o := devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Workers: 32}
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"}
 	if len(embedded) > 0 && embedded[0] {
 		o.RedisURL, o.Prefix = "", ""
 	}

@@ -188,6 +188,6 @@ func functionCmd() *cobra.Command {
 		},
 	}
 	p.add(cmd)
-	cmd.Flags().IntVar(&workers, "workers", 8, "concurrent events")
+	cmd.Flags().IntVar(&workers, "workers", 0, "fixed concurrent events (default: autoscaled by backlog and load)")
 	return cmd
 }

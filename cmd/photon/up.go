@@ -64,7 +64,7 @@ Ctrl-C stops it.
 	f.StringVar(&o.GRPCAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")
 	f.StringVar(&o.AdminUser, "admin-user", "admin", "name of the system administrator to create")
 	f.StringVar(&o.AdminPassword, "admin-password", "", "the administrator's password (default: generated and printed)")
-	f.IntVar(&o.Workers, "workers", 8, "workers per function")
+	f.IntVar(&o.Workers, "workers", 0, "fixed concurrency per function (default: autoscaled by backlog and load)")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most before the API answers 429 (-1: no bound)")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")

@@ -40,7 +40,9 @@ type Options struct {
 	AdminUser string // default "admin"
 	// AdminPassword: empty generates one.
 	AdminPassword string
-	Workers       int // workers per function; default 8
+	// Workers, above 0, fixes each function's concurrency; 0 autoscales every function
+	// (runtime.ScalingFor).
+	Workers int
 	// MaxInFlight bounds the chains in flight (gateway admission); 0 takes
 	// gateway.DefaultMaxInFlight, below 0 admits everything.
 	MaxInFlight int
@@ -63,6 +65,7 @@ type Cloud struct {
 	embedded *store.Embedded
 	rdb      *redis.Client
 	fns      *functions.Set
+	local    *runtime.Local
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -121,6 +124,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	local := &runtime.Local{Runtime: c.fns.Runtime, Broker: c.Broker, Workers: o.Workers}
+	c.local = local
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -168,6 +172,9 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// Scales reports each function's autoscaler (empty with fixed Workers).
+func (c *Cloud) Scales() map[string]runtime.ScaleStat { return c.local.Scales() }
 
 // AdminToken signs a token for the administrator.
 func (c *Cloud) AdminToken() (string, error) {
