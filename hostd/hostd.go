@@ -37,9 +37,10 @@ type Options struct {
 	AvailabilityZone string
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
-	// FileOps bounds the calls that create or delete datastore files (create VM, attach,
-	// detach, delete) running at once; 0 is no bound. Simulated hosts need 1: vcsim reads
-	// a datastore's free space without its lock while another such call updates it.
+	// FileOps bounds the calls that create, reconfigure or delete VMs (create VM, attach,
+	// detach, add and remove NIC, delete) running at once; 0 is no bound. Simulated hosts
+	// need 1: every vcsim reconfigure reads a datastore without its lock while a create,
+	// attach or delete updates that datastore's free space.
 	FileOps   int
 	Registrar Registrar // nil: no registration
 	Logger    *slog.Logger

@@ -77,11 +77,11 @@ func (s *Server) DetachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (
 }
 
 func (s *Server) AddNic(ctx context.Context, r *hostdv1.AddNicRequest) (*hostdv1.VmInfo, error) {
-	return run(ctx, s, "add NIC", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.addNIC(ctx, r) })
+	return run(ctx, s, "add NIC", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.addNIC(ctx, r) }))
 }
 
 func (s *Server) RemoveNic(ctx context.Context, r *hostdv1.RemoveNicRequest) (*hostdv1.VmInfo, error) {
-	return run(ctx, s, "remove NIC", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.removeNIC(ctx, r) })
+	return run(ctx, s, "remove NIC", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.removeNIC(ctx, r) }))
 }
 
 func (s *Server) PowerOn(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {

@@ -1,6 +1,8 @@
-// Package loadtest measures how fast Photon provisions VMs: Burst creates many VMs at once
-// over the REST API, as users would, and reports throughput and latency. The benchmarks in
-// this package run it against an in-process dev cloud.
+// Package loadtest measures how fast Photon provisions VMs: a Run creates many VMs at once
+// over the REST or gRPC API, as users would (one call per VM, or bulk calls), and reports
+// throughput and latency end to end and per chain step; Baseline does the same work
+// straight to the hosts with govmomi. The photon-loadtest command and the benchmarks in
+// this package use them.
 package loadtest
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -40,6 +43,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	defer res.Body.Close()
+	if res.StatusCode == http.StatusTooManyRequests {
+		secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+		return &BusyError{RetryAfter: time.Duration(max(secs, 1)) * time.Second}
+	}
 	if res.StatusCode/100 != 2 {
 		var e struct{ Code, Message string }
 		json.NewDecoder(res.Body).Decode(&e)
@@ -51,9 +58,32 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-type task struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
+// CreateVMs implements API over REST.
+func (c *Client) CreateVMs(ctx context.Context, project string, spec map[string]any) (*Task, error) {
+	var t Task
+	return &t, c.Do(ctx, "POST", "/v1/projects/"+project+"/vms", spec, &t)
+}
+
+// GetTask implements API over REST.
+func (c *Client) GetTask(ctx context.Context, id string) (*Task, error) {
+	var t Task
+	return &t, c.Do(ctx, "GET", "/v1/tasks/"+id, nil, &t)
+}
+
+// SubTasks implements API over REST, a page of 1000 at a time.
+func (c *Client) SubTasks(ctx context.Context, parent string) ([]*Task, error) {
+	var out []*Task
+	for link := "/v1/tasks?pageSize=1000&parentId=" + parent; link != ""; {
+		var page struct {
+			Items        []*Task `json:"items"`
+			NextPageLink string  `json:"nextPageLink"`
+		}
+		if err := c.Do(ctx, "GET", link, nil, &page); err != nil {
+			return nil, err
+		}
+		out, link = append(out, page.Items...), page.NextPageLink
+	}
+	return out, nil
 }
 
 // Result is what a burst measured.
@@ -64,6 +94,8 @@ type Result struct {
 	// Done holds, for every VM that completed, when it completed (since the start),
 	// in ascending order: the curve of VMs completed over time.
 	Done []time.Duration
+	// Retries counts create calls refused as busy (429) and made again.
+	Retries int
 	// Steps holds the latency of each chain step (by task operation, e.g. PLACE_VM), from
 	// the step's start to its end as the task records them. Empty for the baseline.
 	Steps map[string]Percentiles
@@ -87,12 +119,6 @@ func (r Result) PerMinute() float64 { return float64(r.VMs-r.Errors) / r.Elapsed
 func (r Result) String() string {
 	return fmt.Sprintf("vms=%d errors=%d seconds=%.2f vms_per_min=%.0f p50_ms=%d p95_ms=%d p99_ms=%d",
 		r.VMs, r.Errors, r.Elapsed.Seconds(), r.PerMinute(), r.P50.Milliseconds(), r.P95.Milliseconds(), r.P99.Milliseconds())
-}
-
-// Burst creates n VMs in project with the given spec maker, concurrency at a time, and
-// waits for every task to end. Latency is from the POST to the task's end.
-func Burst(ctx context.Context, c *Client, project string, n, concurrency int, spec func(i int) any) Result {
-	return measure(n, concurrency, func(i int) bool { return createAndWait(ctx, c, project, spec(i)) })
 }
 
 // measure runs create(0..n-1), concurrency at a time, and times each call that succeeds.
@@ -134,27 +160,4 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 		return 0
 	}
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
-}
-
-func createAndWait(ctx context.Context, c *Client, project string, spec any) bool {
-	var t task
-	if err := c.Do(ctx, "POST", "/v1/projects/"+project+"/vms", spec, &t); err != nil {
-		return false
-	}
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
-		if err := c.Do(ctx, "GET", "/v1/tasks/"+t.ID, nil, &t); err != nil {
-			return false
-		}
-		switch t.State {
-		case "COMPLETED":
-			return true
-		case "ERROR":
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(delay): // polling the task, as Photon clients do
-		}
-	}
 }

@@ -2,29 +2,26 @@ package loadtest_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/loadtest"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
-// start brings up a dev cloud with hosts simulated hosts and a project ready for VMs, on
+// start brings up a dev cloud with hosts simulated hosts and a fixture ready for VMs, on
 // the test redis-server or, with embedded set, on the embedded Redis as plain `photon up`.
-func start(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string) {
-	cl, project, image, _ := startCloud(tb, hosts, embedded...)
-	return cl, project, image
-}
-
-func startCloud(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, string, string, *devcloud.Cloud) {
+func start(tb testing.TB, hosts int, embedded bool) (*loadtest.Client, loadtest.Fixture, *devcloud.Cloud) {
 	ctx := context.Background()
 	o := devcloud.Options{RedisURL: storetest.URL(tb), Prefix: storetest.Prefix(tb), Hosts: hosts,
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0"}
-	if len(embedded) > 0 && embedded[0] {
+	if embedded {
 		o.RedisURL, o.Prefix = "", ""
 	}
 	c, err := devcloud.Start(ctx, o)
@@ -38,36 +35,16 @@ func startCloud(tb testing.TB, hosts int, embedded ...bool) (*loadtest.Client, s
 	}
 	cl := &loadtest.Client{Base: "http://" + c.Gateway.HTTPAddr(), Token: tok,
 		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: time.Minute}}
-	var tk struct {
-		Entity struct{ ID string } `json:"entity"`
+	f, err := loadtest.Prepare(ctx, cl, "load", devcloud.DefaultImage)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	must := func(err error) {
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	must(cl.Do(ctx, "POST", "/v1/tenants", map[string]any{"name": "load"}, &tk))
-	must(cl.Do(ctx, "POST", "/v1/tenants/"+tk.Entity.ID+"/projects", map[string]any{"name": "load"}, &tk))
-	project := tk.Entity.ID
-	must(cl.Do(ctx, "POST", "/v1/flavors", map[string]any{"name": "tiny", "kind": "vm", "cost": []map[string]any{
-		{"key": "vm.cpu", "value": 1, "unit": "COUNT"}, {"key": "vm.memory", "value": 32, "unit": "MB"}}}, nil))
-	must(cl.Do(ctx, "POST", "/v1/flavors", map[string]any{"name": "disk", "kind": "ephemeral-disk", "cost": []map[string]any{
-		{"key": "ephemeral-disk", "value": 1, "unit": "COUNT"}}}, nil))
-	must(cl.Do(ctx, "POST", "/v1/images/register", map[string]any{"name": "photon-os", "diskPath": devcloud.DefaultImage}, &tk))
-	return cl, project, tk.Entity.ID, c
+	return cl, f, c
 }
 
-func spec(image string) func(int) any {
-	return func(i int) any {
-		return map[string]any{"name": fmt.Sprint("vm-", i), "flavor": "tiny", "sourceImageId": image,
-			"attachedDisks": []map[string]any{
-				{"name": "boot", "kind": "ephemeral-disk", "flavor": "disk", "bootDisk": true},
-				{"name": "data", "kind": "ephemeral-disk", "flavor": "disk", "capacityGb": 1}}}
-	}
-}
-
-// BenchmarkBurst200 creates 200 VMs at once on 4 simulated hosts through the whole chain
-// and reports VMs per minute and latency percentiles.
+// BenchmarkBurst200 creates 200 VMs at once on 4 simulated hosts through the whole chain,
+// one call per VM, and reports VMs per minute, latency percentiles and the ratio to the
+// raw govmomi baseline on the same hosts.
 //
 //	go test -run '^$' -bench Burst200 -benchtime 1x ./loadtest/
 func BenchmarkBurst200(b *testing.B) { burst200(b, false) }
@@ -77,13 +54,12 @@ func BenchmarkBurst200(b *testing.B) { burst200(b, false) }
 func BenchmarkBurst200Embedded(b *testing.B) { burst200(b, true) }
 
 func burst200(b *testing.B, embedded bool) {
-	cl, project, image, c := startCloud(b, 4, embedded)
+	cl, f, c := start(b, 4, embedded)
 	for b.Loop() {
-		r := loadtest.Burst(context.Background(), cl, project, 200, 200, spec(image))
+		r := loadtest.Run{API: cl, Project: f.Project, VMs: 200, Concurrency: 200, Spec: f.Spec}.Do(context.Background())
 		if r.Errors > 0 {
 			b.Fatalf("%d creates failed", r.Errors)
 		}
-		// The raw baseline: the same work straight to the same simulated hosts.
 		var urls []*url.URL
 		for _, s := range c.Sims {
 			urls = append(urls, s.URL)
@@ -101,14 +77,36 @@ func burst200(b *testing.B, embedded bool) {
 	}
 }
 
-// TestBurstSmoke is a short burst in the normal test run: 20 VMs, all must complete.
+// TestBurstSmoke is a short burst in the normal test run, over REST one call per VM and
+// over gRPC in bulk calls: every VM must complete and be measured.
 func TestBurstSmoke(t *testing.T) {
-	cl, project, image := start(t, 2)
-	r := loadtest.Burst(t.Context(), cl, project, 20, 10, spec(image))
-	if r.Errors != 0 || r.VMs != 20 {
-		t.Fatalf("burst: %s", r)
+	cl, f, c := start(t, 2, false)
+	conn, err := grpcConn(c)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("smoke: %s", r)
+	cases := []struct {
+		name string
+		api  loadtest.API
+		bulk int
+	}{
+		{"rest single", cl, 0},
+		{"grpc bulk", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 25},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var last [3]int
+			r := loadtest.Run{API: tc.api, Project: f.Project, VMs: 100, Concurrency: 20, Bulk: tc.bulk, Spec: f.Spec,
+				Progress: func(done, failed, inFlight int) { last = [3]int{done, failed, inFlight} }}.Do(t.Context())
+			if r.Errors != 0 || r.VMs != 100 || len(r.Done) != 100 || r.Steps["START_VM"].N != 100 {
+				t.Fatalf("burst: %s, %d done, steps %v", r, len(r.Done), r.Steps)
+			}
+			if last != [3]int{100, 0, 0} {
+				t.Fatalf("last progress %v", last)
+			}
+			t.Logf("smoke: %s", r)
+		})
+	}
 }
 
 // BenchmarkCreateOne creates one VM at a time: the end-to-end latency of a single create
@@ -116,12 +114,16 @@ func TestBurstSmoke(t *testing.T) {
 //
 //	go test -run '^$' -bench CreateOne -benchtime 50x ./loadtest/
 func BenchmarkCreateOne(b *testing.B) {
-	cl, project, image := start(b, 4)
+	cl, f, _ := start(b, 4, false)
 	i := 0
 	for b.Loop() {
-		r := loadtest.Burst(context.Background(), cl, project, 1, 1, func(int) any { i++; return spec(image)(i) })
+		r := loadtest.Run{API: cl, Project: f.Project, VMs: 1, Concurrency: 1, Spec: func(int) map[string]any { i++; return f.Spec(i) }}.Do(context.Background())
 		if r.Errors > 0 {
 			b.Fatal("create failed")
 		}
 	}
+}
+
+func grpcConn(c *devcloud.Cloud) (*grpc.ClientConn, error) {
+	return grpc.NewClient(c.Gateway.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
