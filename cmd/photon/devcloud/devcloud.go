@@ -32,12 +32,15 @@ const DefaultImage = "images/photon-os.vmdk"
 
 // Options configure a dev cloud.
 type Options struct {
-	RedisURL  string // empty: embedded Redis
-	Prefix    string // key prefix; default "photon:"
-	Hosts     int    // simulated ESXi hosts; default 4
-	HTTPAddr  string // default 127.0.0.1:9000
-	GRPCAddr  string // default 127.0.0.1:9001
-	AdminUser string // default "admin"
+	RedisURL string // empty: embedded Redis
+	Prefix   string // key prefix; default "photon:"
+	Hosts    int    // simulated ESXi hosts; default 4
+	// HostCPUCores and HostMemoryGB size each simulated host (hostd.SimOptions defaults).
+	HostCPUCores int16
+	HostMemoryGB int64
+	HTTPAddr     string // default 127.0.0.1:9000
+	GRPCAddr     string // default 127.0.0.1:9001
+	AdminUser    string // default "admin"
 	// AdminPassword: empty generates one.
 	AdminPassword string
 	// Workers, above 0, fixes each function's concurrency; 0 autoscales every function
@@ -102,7 +105,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	c.Store = store.New(c.rdb, o.Prefix)
 
 	for i := range o.Hosts {
-		sim, err := hostd.StartSim(ctx, DefaultImage)
+		sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
 		if err != nil {
 			return nil, fmt.Errorf("simulated host %d: %w", i, err)
 		}

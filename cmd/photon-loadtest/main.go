@@ -1,0 +1,287 @@
+// Command photon-loadtest bursts VM creates at a Photon and measures them: VMs per minute,
+// end-to-end and per-step latency percentiles, errors and peak memory. Without --target it
+// starts a dev cloud of --hosts simulated ESXi hosts in this process and, in the same run,
+// measures the raw govmomi baseline: the same VMs created straight on the same hosts at
+// the same concurrency. It writes report.json and report.html, and its last line is
+//
+//	RESULT vms=N seconds=S vms_per_min=X baseline_vms_per_min=Y ratio=R p99_ms=Z errors=E
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/loadtest"
+)
+
+type options struct {
+	target, grpcTarget, user, password, token string
+	hosts                                     int
+	hostCores                                 int
+	redisURL                                  string
+	maxInFlight                               int
+	vms, concurrency, bulk                    int
+	api                                       string
+	baseline                                  bool
+	report, name                              string
+	probe                                     int
+}
+
+func main() {
+	var o options
+	f := flag.NewFlagSet("photon-loadtest", flag.ExitOnError)
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), `Usage: photon-loadtest [flags]
+
+Bursts VM creates at Photon and reports VMs/minute, latency (end to end and per chain
+step), errors and peak memory, with the raw govmomi baseline when it runs its own cloud.
+
+Examples:
+  photon-loadtest --hosts 32 --vms 2000 --concurrency 200           # in-process dev cloud
+  photon-loadtest --hosts 32 --vms 10000 --bulk 500 --api grpc      # bulk creates over gRPC
+  photon-loadtest --target http://127.0.0.1:9000 --grpc-target 127.0.0.1:9001 \
+      --user admin --password secret --vms 500                      # a running Photon
+
+Flags:
+`)
+		f.PrintDefaults()
+	}
+	f.StringVar(&o.target, "target", "", "REST URL of a running Photon (default: start a dev cloud in this process)")
+	f.StringVar(&o.grpcTarget, "grpc-target", "", "gRPC address of the running Photon, for --api grpc")
+	f.StringVar(&o.user, "user", "admin", "user to log in as on --target")
+	f.StringVar(&o.password, "password", "", "password of --user on --target")
+	f.StringVar(&o.token, "token", "", "bearer token for --target (instead of --user/--password)")
+	f.IntVar(&o.hosts, "hosts", 32, "simulated ESXi hosts of the in-process dev cloud, each with its own hostd")
+	f.IntVar(&o.hostCores, "host-cores", 0, "CPU cores of each simulated host (default 32; VMs take 1 vCPU, overcommitted 8:1)")
+	f.StringVar(&o.redisURL, "redis", "", "Redis URL for the in-process dev cloud (default: embedded Redis)")
+	f.IntVar(&o.maxInFlight, "max-in-flight", 0, "admission limit of the in-process dev cloud (default: the gateway's)")
+	f.IntVar(&o.vms, "vms", 1000, "VMs to create")
+	f.IntVar(&o.concurrency, "concurrency", 200, "create calls in flight at once")
+	f.IntVar(&o.bulk, "bulk", 0, "VMs per create call (a bulk create with one parent task); 0: one call per VM")
+	f.StringVar(&o.api, "api", "rest", "rest or grpc")
+	f.BoolVar(&o.baseline, "baseline", true, "also measure the raw govmomi baseline (in-process dev cloud only)")
+	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
+	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
+	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
+	f.Parse(os.Args[1:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "photon-loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if o.api != "rest" && o.api != "grpc" {
+		return fmt.Errorf("--api must be rest or grpc, not %q", o.api)
+	}
+	if o.vms <= 0 || o.concurrency <= 0 {
+		return errors.New("--vms and --concurrency must be above 0")
+	}
+	if o.name == "" {
+		o.name = "load-" + strconv.FormatInt(time.Now().Unix(), 36)
+	}
+	rep := &loadtest.Report{Started: time.Now(), API: o.api, Mode: "single", VMs: o.vms, Concurrency: o.concurrency}
+	if o.bulk > 1 {
+		rep.Mode = "bulk"
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512}, Timeout: 2 * time.Minute}
+	cl := &loadtest.Client{Base: strings.TrimSuffix(o.target, "/"), Token: o.token, HTTP: httpc}
+	var cloud *devcloud.Cloud
+	var rdb redis.UniversalClient
+	if o.target == "" {
+		fmt.Fprintf(stderr, "Starting a dev cloud with %d simulated hosts...\n", o.hosts)
+		var err error
+		cloud, err = devcloud.Start(ctx, devcloud.Options{Hosts: o.hosts, HostCPUCores: int16(o.hostCores), RedisURL: o.redisURL,
+			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight,
+			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			return err
+		}
+		defer cloud.Close(context.WithoutCancel(ctx))
+		cl.Base, o.grpcTarget = "http://"+cloud.Gateway.HTTPAddr(), cloud.Gateway.GRPCAddr()
+		if cl.Token, err = cloud.AdminToken(); err != nil {
+			return err
+		}
+		rep.Hosts, rdb = o.hosts, cloud.Store.Client()
+	} else if cl.Token == "" {
+		tok, err := login(ctx, httpc, cl.Base, o.user, o.password)
+		if err != nil {
+			return err
+		}
+		cl.Token = tok
+	}
+	rep.Target = cl.Base
+	var api loadtest.API = cl
+	if o.api == "grpc" {
+		if o.grpcTarget == "" {
+			return errors.New("--api grpc needs --grpc-target with --target")
+		}
+		conn, err := grpc.NewClient(o.grpcTarget, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		api = &loadtest.GRPC{Conn: conn, Token: cl.Token}
+	}
+	fx, err := loadtest.Prepare(ctx, cl, o.name, devcloud.DefaultImage)
+	if err != nil {
+		return err
+	}
+	memBefore := redisMemory(ctx, rdb)
+
+	bar := loadtest.NewProgress(stderr, "photon  ", o.vms)
+	go bar.Run(ctx)
+	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
+		Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
+	bar.Stop()
+	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
+	for _, op := range slices.Sorted(maps.Keys(rep.Photon.Steps)) {
+		p := rep.Photon.Steps[op]
+		fmt.Fprintf(stdout, "  step %-18s p50_ms=%d p95_ms=%d p99_ms=%d\n", op, p.P50.Milliseconds(), p.P95.Milliseconds(), p.P99.Milliseconds())
+	}
+	if cloud != nil {
+		rep.Scale = map[string]int{}
+		for fn, s := range cloud.Scales() {
+			rep.Scale[fn] = s.Peak
+		}
+		fmt.Fprintf(stdout, "peak workers per function: %v\n", rep.Scale)
+	}
+	if rdb != nil && rep.Photon.VMs > rep.Photon.Errors {
+		if after := redisMemory(ctx, rdb); after > memBefore {
+			fmt.Fprintf(stdout, "redis memory: %.0f bytes per VM (%d VMs, %.1f MB in all)\n",
+				float64(after-memBefore)/float64(rep.Photon.VMs-rep.Photon.Errors), rep.Photon.VMs-rep.Photon.Errors, float64(after)/(1<<20))
+		}
+	}
+	if o.probe > 0 {
+		if err := probe(ctx, cl, fx.Project, o.probe, stdout); err != nil {
+			return err
+		}
+	}
+	if cloud != nil && o.baseline {
+		var urls []*url.URL
+		for _, s := range cloud.Sims {
+			urls = append(urls, s.URL)
+		}
+		fmt.Fprintf(stderr, "Measuring the raw govmomi baseline: %d VMs at concurrency %d...\n", o.vms, o.concurrency)
+		base, err := loadtest.Baseline(ctx, urls, devcloud.DefaultImage, o.vms, o.concurrency)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		rep.Baseline = &base
+		fmt.Fprintf(stdout, "baseline  %s\n", base)
+	}
+	rep.PeakRSS = loadtest.PeakRSS()
+	fmt.Fprintf(stdout, "peak memory (RSS) of this process: %.0f MB\n", float64(rep.PeakRSS)/(1<<20))
+	jsonPath, htmlPath, err := rep.WriteFiles(o.report)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report: %s %s\n%s\n", jsonPath, htmlPath, rep.ResultLine())
+	return nil
+}
+
+func login(ctx context.Context, c *http.Client, base, user, password string) (string, error) {
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/openidconnect/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := jsonDecode(res.Body, &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("log in as %s: status %d", user, res.StatusCode)
+	}
+	return tok.AccessToken, nil
+}
+
+// redisMemory is Redis's used_memory, 0 if unknown.
+func redisMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
+	if rdb == nil {
+		return 0
+	}
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// probe times n gets of VMs and n list pages of 100 in project: the reads that must stay
+// fast however many VMs exist.
+func probe(ctx context.Context, cl *loadtest.Client, project string, n int, stdout io.Writer) error {
+	var ids []string
+	var list, get []time.Duration
+	link := "/v1/projects/" + project + "/vms?pageSize=100"
+	for i := range n {
+		var page struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+			NextPageLink string `json:"nextPageLink"`
+		}
+		t0 := time.Now()
+		if err := cl.Do(ctx, "GET", link, nil, &page); err != nil {
+			return fmt.Errorf("list VMs: %w", err)
+		}
+		list = append(list, time.Since(t0))
+		for _, it := range page.Items {
+			ids = append(ids, it.ID)
+		}
+		if link = page.NextPageLink; link == "" || i%50 == 49 {
+			link = "/v1/projects/" + project + "/vms?pageSize=100"
+		}
+	}
+	if len(ids) == 0 {
+		return errors.New("probe: no VMs listed")
+	}
+	for i := range n {
+		t0 := time.Now()
+		if err := cl.Do(ctx, "GET", "/v1/vms/"+ids[i%len(ids)], nil, nil); err != nil {
+			return fmt.Errorf("get VM: %w", err)
+		}
+		get = append(get, time.Since(t0))
+	}
+	l, g := loadtest.Summarise(list), loadtest.Summarise(get)
+	fmt.Fprintf(stdout, "probe: list 100 VMs p50_ms=%.2f p99_ms=%.2f; get VM p50_ms=%.2f p99_ms=%.2f (%d each)\n",
+		msf(l.P50), msf(l.P99), msf(g.P50), msf(g.P99), n)
+	return nil
+}
+
+func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

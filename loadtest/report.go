@@ -1,0 +1,238 @@
+package loadtest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"html"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report is one load-test run: what was asked, what Photon did, and the raw govmomi
+// baseline measured in the same run.
+type Report struct {
+	Started     time.Time      `json:"started"`
+	Target      string         `json:"target"` // the API base URL
+	API         string         `json:"api"`    // "rest" or "grpc"
+	Mode        string         `json:"mode"`   // "single" (one create call per VM) or "bulk"
+	Hosts       int            `json:"hosts"`  // simulated hosts, 0 if unknown
+	VMs         int            `json:"vms"`
+	Concurrency int            `json:"concurrency"`
+	Photon      Result         `json:"photon"`
+	Baseline    *Result        `json:"baseline,omitempty"`
+	PeakRSS     uint64         `json:"peakRssBytes"`    // of this process, 0 if unknown
+	Scale       map[string]int `json:"scale,omitempty"` // peak workers per function, if known
+}
+
+// Ratio is Photon's VMs per minute over the baseline's; 0 without a baseline.
+func (r *Report) Ratio() float64 {
+	if r.Baseline == nil || r.Baseline.PerMinute() <= 0 {
+		return 0
+	}
+	return r.Photon.PerMinute() / r.Baseline.PerMinute()
+}
+
+// ResultLine is the report's machine-readable summary line.
+func (r *Report) ResultLine() string {
+	base := 0.0
+	if r.Baseline != nil {
+		base = r.Baseline.PerMinute()
+	}
+	return fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d",
+		r.Photon.VMs, r.Photon.Elapsed.Seconds(), r.Photon.PerMinute(), base, r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+type percentilesJSON struct {
+	N                   int
+	P50Ms, P95Ms, P99Ms float64
+}
+
+type resultJSON struct {
+	VMs       int                        `json:"vms"`
+	Errors    int                        `json:"errors"`
+	Retries   int                        `json:"retries"`
+	ElapsedMs float64                    `json:"elapsedMs"`
+	VMsPerMin float64                    `json:"vmsPerMin"`
+	P50Ms     float64                    `json:"p50Ms"`
+	P95Ms     float64                    `json:"p95Ms"`
+	P99Ms     float64                    `json:"p99Ms"`
+	DoneMs    []float64                  `json:"doneMs"`
+	Steps     map[string]percentilesJSON `json:"steps,omitempty"`
+}
+
+func resultOf(r *Result) *resultJSON {
+	if r == nil {
+		return nil
+	}
+	out := &resultJSON{VMs: r.VMs, Errors: r.Errors, Retries: r.Retries, ElapsedMs: ms(r.Elapsed), VMsPerMin: r.PerMinute(),
+		P50Ms: ms(r.P50), P95Ms: ms(r.P95), P99Ms: ms(r.P99), DoneMs: make([]float64, len(r.Done))}
+	if r.Elapsed <= 0 {
+		out.VMsPerMin = 0
+	}
+	for i, d := range r.Done {
+		out.DoneMs[i] = ms(d)
+	}
+	if len(r.Steps) > 0 {
+		out.Steps = map[string]percentilesJSON{}
+		for k, p := range r.Steps {
+			out.Steps[k] = percentilesJSON{p.N, ms(p.P50), ms(p.P95), ms(p.P99)}
+		}
+	}
+	return out
+}
+
+// MarshalJSON writes durations as milliseconds, with the ratio and the RESULT line.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		*plain
+		Photon   *resultJSON `json:"photon"`
+		Baseline *resultJSON `json:"baseline,omitempty"`
+		Ratio    float64     `json:"ratio"`
+		Result   string      `json:"result"`
+	}{(*plain)(r), resultOf(&r.Photon), resultOf(r.Baseline), r.Ratio(), r.ResultLine()})
+}
+
+// WriteFiles writes report.json and report.html (a summary with two charts: VMs
+// completed over time, and latency per step) into dir.
+func (r *Report) WriteFiles(dir string) (jsonPath, htmlPath string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	jsonPath, htmlPath = filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html")
+	if err := os.WriteFile(jsonPath, raw, 0o644); err != nil {
+		return "", "", err
+	}
+	return jsonPath, htmlPath, os.WriteFile(htmlPath, []byte(r.html()), 0o644)
+}
+
+func (r *Report) html() string {
+	var b strings.Builder
+	e := html.EscapeString
+	fmt.Fprintf(&b, "<!doctype html><html><head><meta charset=\"utf-8\"><title>Photon load test</title>"+
+		"<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:left}code{background:#eee}</style></head><body>"+
+		"<h1>Photon load test, %s</h1><p><code>%s</code></p><table>", e(r.Started.Format(time.RFC3339)), e(r.ResultLine()))
+	row := func(k, v string) { fmt.Fprintf(&b, "<tr><th>%s</th><td>%s</td></tr>", e(k), e(v)) }
+	row("target", r.Target)
+	row("API, mode", r.API+", "+r.Mode)
+	row("hosts", strconv.Itoa(r.Hosts))
+	row("VMs, concurrency", fmt.Sprintf("%d, %d", r.VMs, r.Concurrency))
+	row("Photon", r.Photon.String())
+	if r.Baseline != nil {
+		row("raw govmomi baseline", r.Baseline.String())
+		row("ratio", fmt.Sprintf("%.2f", r.Ratio()))
+	}
+	row("retries after 429", strconv.Itoa(r.Photon.Retries))
+	row("peak memory (RSS)", fmt.Sprintf("%.0f MB", float64(r.PeakRSS)/(1<<20)))
+	names := slices.Sorted(maps.Keys(r.Scale))
+	for _, n := range names {
+		row("peak workers: "+n, strconv.Itoa(r.Scale[n]))
+	}
+	b.WriteString("</table><h2>VMs completed over time</h2>")
+	b.WriteString(r.curveSVG())
+	b.WriteString("<h2>Latency per step (p50, p95, p99)</h2>")
+	b.WriteString(r.stepsSVG())
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+const chartW, chartH, pad = 720.0, 300.0, 50.0
+
+func (r *Report) curveSVG() string {
+	series := []struct {
+		name, color string
+		res         *Result
+	}{{"Photon", "#1f77b4", &r.Photon}, {"raw govmomi", "#ff7f0e", r.Baseline}}
+	maxT, maxN := 1.0, 1.0
+	for _, s := range series {
+		if s.res != nil {
+			maxT, maxN = max(maxT, s.res.Elapsed.Seconds()), max(maxN, float64(len(s.res.Done)))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f">`, chartW+pad, chartH+pad)
+	axes(&b, maxT, maxN, "s", "VMs")
+	for i, s := range series {
+		if s.res == nil {
+			continue
+		}
+		var pts []string
+		for n, d := range s.res.Done {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", pad+d.Seconds()/maxT*(chartW-pad), chartH-float64(n+1)/maxN*(chartH-pad)))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.color, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%.0f" y="%d" fill="%s">%s</text>`, pad+10, 20+18*i, s.color, html.EscapeString(s.name))
+	}
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+func axes(b *strings.Builder, maxX, maxY float64, xUnit, yUnit string) {
+	fmt.Fprintf(b, `<line x1="%[1]v" y1="%[2]v" x2="%[3]v" y2="%[2]v" stroke="black"/><line x1="%[1]v" y1="%[4]v" x2="%[1]v" y2="%[2]v" stroke="black"/>`,
+		pad, chartH, chartW, pad/2)
+	for i := 0; i <= 4; i++ {
+		f := float64(i) / 4
+		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" font-size="11">%.3g %s</text>`, pad+f*(chartW-pad)-10, chartH+15, f*maxX, xUnit)
+		fmt.Fprintf(b, `<text x="2" y="%.0f" font-size="11">%.3g %s</text>`, chartH-f*(chartH-pad), f*maxY, yUnit)
+	}
+}
+
+func (r *Report) stepsSVG() string {
+	type bar struct {
+		name string
+		p    Percentiles
+	}
+	bars := []bar{{"end-to-end", Percentiles{N: len(r.Photon.Done), P50: r.Photon.P50, P95: r.Photon.P95, P99: r.Photon.P99}}}
+	for _, k := range slices.Sorted(maps.Keys(r.Photon.Steps)) {
+		bars = append(bars, bar{k, r.Photon.Steps[k]})
+	}
+	maxMs := 1.0
+	for _, br := range bars {
+		maxMs = max(maxMs, ms(br.p.P99))
+	}
+	const rowH = 16.0
+	h := float64(len(bars))*rowH*3.5 + 20
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f">`, chartW+200, h)
+	colors := []string{"#2ca02c", "#ff7f0e", "#d62728"}
+	for i, br := range bars {
+		y := 10 + float64(i)*rowH*3.5
+		fmt.Fprintf(&b, `<text x="0" y="%.0f" font-size="12">%s</text>`, y+rowH, html.EscapeString(br.name))
+		for j, d := range []time.Duration{br.p.P50, br.p.P95, br.p.P99} {
+			w := ms(d) / maxMs * (chartW - 200)
+			fmt.Fprintf(&b, `<rect x="180" y="%.0f" width="%.1f" height="%.0f" fill="%s"/><text x="%.0f" y="%.0f" font-size="11">p%s %.0f ms</text>`,
+				y+float64(j)*rowH, w, rowH-2, colors[j], 185+w, y+float64(j)*rowH+11, []string{"50", "95", "99"}[j], ms(d))
+		}
+	}
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+// PeakRSS is this process's peak resident memory (VmHWM) in bytes; 0 if unknown.
+func PeakRSS() uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
