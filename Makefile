@@ -6,7 +6,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIMTMP   := $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test deps generate check vet fmt clean
+.PHONY: help run build test loadtest deps generate check vet fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,20 +14,19 @@ help: ## list the targets
 run: build ## build and start the dev cloud (photon up)
 	@mkdir -p $(SIMTMP)/photon-run && TMPDIR=$(SIMTMP)/photon-run ./$(BIN) up $(ARGS)
 
-build: ## build bin/photon
+build: ## build bin/photon and bin/photon-loadtest
 	$(GO) build -o $(BIN) ./cmd/photon
+	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
 
 deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 test: deps ## start a Redis for the tests and run every test with -race
-	@set -e; dir=$$(mktemp -d $(SIMTMP)/photon-test.XXXXXX); \
-	port=$$(shuf -i 20000-40000 -n 1); \
-	redis-server --port $$port --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-	  --dir $$dir --pidfile $$dir/redis.pid --logfile $$dir/redis.log; \
-	trap 'kill $$(cat $$dir/redis.pid) 2>/dev/null; rm -rf $$dir' EXIT; \
-	for i in $$(seq 50); do redis-cli -p $$port ping >/dev/null 2>&1 && break; sleep 0.1; done; \
-	PHOTON_TEST_REDIS_URL=redis://127.0.0.1:$$port TMPDIR=$$dir $(GO) test -race -count=1 -timeout 12m ./...
+	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
+
+loadtest: deps ## burst VM creates at an in-process cloud on 32 simulated hosts and report (ARGS=... to change)
+	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
+	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh sh -c './bin/photon-loadtest --redis $$REDIS_URL $(or $(ARGS),--hosts 32 --vms 2000 --concurrency 200)'
 
 generate: ## regenerate the protobuf code (protoc from Debian, plugins pinned in go.mod)
 	@command -v protoc >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq protobuf-compiler; }

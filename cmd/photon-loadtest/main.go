@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ type options struct {
 	baseline                                  bool
 	report, name                              string
 	probe                                     int
+	cpuProfile                                string
 }
 
 func main() {
@@ -83,7 +85,9 @@ Flags:
 	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
 	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
 	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst (not the baseline) to this file")
 	f.Parse(os.Args[1:])
+	devcloud.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
@@ -151,11 +155,24 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	memBefore := redisMemory(ctx, rdb)
 
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	bar := loadtest.NewProgress(stderr, "photon  ", o.vms)
 	go bar.Run(ctx)
 	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
 		Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
 	bar.Stop()
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
 	for _, op := range slices.Sorted(maps.Keys(rep.Photon.Steps)) {
 		p := rep.Photon.Steps[op]

@@ -27,6 +27,16 @@ type Policy struct {
 	CPURatio, MemRatio float64 // overcommit ratios
 	// StaleAfter (ms): a host whose last heartbeat is older takes no placements.
 	StaleAfterMs int64
+	// SpreadOver: each placement starts at one of this many best hosts (by VM id), so
+	// placements running at once do not all land on the same host; 0 means 4.
+	SpreadOver int
+}
+
+func (p Policy) spreadOver() int {
+	if p.SpreadOver <= 0 {
+		return 4
+	}
+	return p.SpreadOver
 }
 
 // Choice is a feasible host and the datastore to use on it.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -14,6 +18,29 @@ import (
 type Function struct {
 	store  *store.Store
 	policy Policy
+	hosts  hostCache
+}
+
+// hostCache keeps the host records (not their counters, which are read per placement)
+// for a second: they change on registration and state changes, not per VM.
+type hostCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	hosts []*store.Host
+}
+
+func (c *hostCache) get(ctx context.Context, s *store.Store) ([]*store.Host, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hosts != nil && time.Since(c.at) < time.Second {
+		return c.hosts, nil
+	}
+	hosts, err := s.ListHosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.hosts, c.at = hosts, time.Now()
+	return hosts, nil
 }
 
 // DefaultPolicy overcommits CPU 8:1 and memory 1:1 and skips hosts silent for a minute.
@@ -52,20 +79,30 @@ func (f *Function) reserve(ctx context.Context, vm *store.VM) (store.HostReserva
 	if err != nil {
 		return store.HostReservation{}, err
 	}
-	hosts, err := f.store.ListHosts(ctx)
+	hosts, err := f.hosts.get(ctx, f.store)
 	if err != nil {
 		return store.HostReservation{}, err
 	}
-	cands := make([]Candidate, 0, len(hosts))
-	for _, h := range hosts {
-		capy, err := f.store.GetHostCapacity(ctx, h.ID)
-		if err != nil {
-			return store.HostReservation{}, err
-		}
-		cands = append(cands, Candidate{Host: h, Capacity: capy})
+	ids := make([]string, len(hosts))
+	for i, h := range hosts {
+		ids[i] = h.ID
+	}
+	caps, err := f.store.HostCapacities(ctx, ids...)
+	if err != nil {
+		return store.HostReservation{}, err
+	}
+	cands := make([]Candidate, len(hosts))
+	for i, h := range hosts {
+		cands[i] = Candidate{Host: h, Capacity: caps[i]}
 	}
 	req := Request{CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath}
 	choices, rej := Feasible(req, cands, f.policy, f.store.Now())
+	// Placements running at once see the same counters and would all pick the best host:
+	// each starts at one of the best few, chosen by its VM id, and falls through the rest.
+	if k := min(len(choices), f.policy.spreadOver()); k > 1 {
+		i := int(crc32.ChecksumIEEE([]byte(vm.ID)) % uint32(k))
+		choices = append(choices[i:i+1], append(slices.Clone(choices[:i]), choices[i+1:]...)...)
+	}
 	for _, ch := range choices {
 		r, err := f.store.ReserveHost(ctx, vm.ID, store.HostReservation{HostID: ch.Host.ID, Datastore: ch.Datastore,
 			CPU: req.CPU, MemoryMB: req.MemoryMB}, f.policy.CPURatio, f.policy.MemRatio)

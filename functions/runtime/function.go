@@ -22,6 +22,8 @@ type Call struct {
 	// Chain and Step say which step of which chain this is.
 	Chain *events.Chain
 	Step  int
+	// started is when this run of the step began (ms), recorded with its outcome.
+	started int64
 }
 
 // Operation is the Task step operation being run.

@@ -94,25 +94,10 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 	case c.Task.Done():
 		return nil, nil
 	}
-	now := r.Store.Now()
-	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
-		s := &t.Steps[c.Step]
-		if s.State != store.TaskQueued && s.State != store.TaskStarted {
-			return store.ErrNoChange
-		}
-		if t.State == store.TaskQueued {
-			t.State, t.StartedTime = store.TaskStarted, now
-		}
-		s.State = store.TaskStarted
-		if s.StartedTime == 0 {
-			s.StartedTime = now
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.Task = t
+	// The step's start is recorded with its outcome, in one write: a step's STARTED state
+	// would cost a round trip per step and decides nothing (a redelivered step that has
+	// not completed runs again either way).
+	c.started = r.Store.Now()
 	act := fn.Do
 	if c.Chain.Steps[c.Step].RunsUndo {
 		act = fn.Undo // a forward step made of another chain's undo (the delete chain)
@@ -123,9 +108,15 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 		}
 		return r.fail(ctx, fn, in, c, err)
 	}
-	t, err = r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		if t.State == store.TaskQueued {
+			t.State, t.StartedTime = store.TaskStarted, c.started
+		}
 		s := &t.Steps[c.Step]
-		s.State, s.EndTime = store.TaskCompleted, r.Store.Now()
+		if s.State == store.TaskCompleted {
+			return store.ErrNoChange // a concurrent redelivery got here first
+		}
+		s.State, s.StartedTime, s.EndTime = store.TaskCompleted, c.started, r.Store.Now()
 		return nil
 	})
 	if err != nil {
@@ -172,6 +163,12 @@ func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c
 			return store.ErrNoChange
 		}
 		s.State, s.EndTime = store.TaskError, r.Store.Now()
+		if s.StartedTime == 0 {
+			s.StartedTime = c.started
+		}
+		if t.State == store.TaskQueued {
+			t.State, t.StartedTime = store.TaskStarted, c.started
+		}
 		s.Errors = append(s.Errors, apiErr.WithData("step", s.Operation))
 		for i := c.Step + 1; i < len(t.Steps); i++ {
 			t.Steps[i].State = store.TaskError // never run

@@ -100,12 +100,32 @@ type HostCapacity struct {
 
 // GetHostCapacity reads a host's capacity counters.
 func (s *Store) GetHostCapacity(ctx context.Context, id string) (HostCapacity, error) {
-	h, err := s.rdb.HGetAll(ctx, s.hostCapKey(id)).Result()
+	caps, err := s.HostCapacities(ctx, id)
 	if err != nil {
 		return HostCapacity{}, err
 	}
-	n := func(f string) int64 { v, _ := strconv.ParseInt(h[f], 10, 64); return v }
-	return HostCapacity{n("cpu_total"), n("cpu_used"), n("mem_total"), n("mem_used"), n("vms")}, nil
+	return caps[0], nil
+}
+
+// HostCapacities reads the capacity and usage of many hosts in one round trip.
+func (s *Store) HostCapacities(ctx context.Context, ids ...string) ([]HostCapacity, error) {
+	cmds := make([]*redis.SliceCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, s.hostCapKey(id), "cpu_total", "cpu_used", "mem_total", "mem_used", "vms")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read host capacities: %w", err)
+	}
+	out := make([]HostCapacity, len(ids))
+	for i, c := range cmds {
+		v := c.Val()
+		n := func(j int) int64 { s, _ := v[j].(string); x, _ := strconv.ParseInt(s, 10, 64); return x }
+		out[i] = HostCapacity{n(0), n(1), n(2), n(3), n(4)}
+	}
+	return out, nil
 }
 
 // HostReservation is what placement reserved for one VM.

@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -211,4 +214,20 @@ func (c *Cloud) Close(ctx context.Context) error {
 		c.embedded.Close()
 	}
 	return errors.Join(errsOut...)
+}
+
+// TuneGC sets the garbage collector for a control-plane process unless GOGC or
+// GOMEMLIMIT say otherwise: collect at 4× the live heap instead of 2× (the heap is small
+// and churns fast, so the default spends a tenth of the CPU collecting), with a soft
+// limit of half the machine's memory so that the wider target never runs it out.
+func TuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		var si syscall.Sysinfo_t
+		if err := syscall.Sysinfo(&si); err == nil && si.Totalram > 0 {
+			debug.SetMemoryLimit(int64(si.Totalram) * int64(si.Unit) / 2)
+		}
+	}
 }
