@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -98,6 +99,10 @@ func TestVMLifecycle(t *testing.T) {
 	}
 	if last.PowerState != "poweredOn" || len(last.Disks) != 2 || len(last.Nics) != 1 || last.Nics[0].MacAddress == "" {
 		t.Fatalf("vm = %v", last)
+	}
+	// hostd answers changes from what it knows; the host must agree.
+	if fresh, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); err != nil || !proto.Equal(fresh, last) {
+		t.Fatalf("hostd answered %v, the host has %v (%v)", last, fresh, err)
 	}
 	boot := last.Disks[0]
 	if !boot.Boot || boot.Parent != fmt.Sprintf("[%s] %s", ds, image) {

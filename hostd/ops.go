@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -322,14 +323,26 @@ func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDis
 	return nil
 }
 
-// vmProps finds the VM named id and its properties as hostd last read them (reading them
-// if it has not).
+// vmProps finds the VM named id and its properties as hostd last knew them: as read after
+// it was created (or first seen) with hostd's own completed changes applied since
+// (applied). Adding a device needs no more; removing one needs vSphere's device keys,
+// which freshProps reads.
 func (h *host) vmProps(ctx context.Context, id string) (*object.VirtualMachine, *mo.VirtualMachine, error) {
 	vm, err := h.mustVM(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	m, err := h.state.get(id, func() (*mo.VirtualMachine, error) { return h.props(ctx, vm) })
+	return vm, m, err
+}
+
+// freshProps is vmProps read from the host, not from what hostd remembers.
+func (h *host) freshProps(ctx context.Context, id string) (*object.VirtualMachine, *mo.VirtualMachine, error) {
+	vm, err := h.mustVM(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := h.props(ctx, vm)
 	return vm, m, err
 }
 
@@ -359,13 +372,14 @@ func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (_ 
 			types.VirtualDeviceConfigSpecFileOperationCreate, disk)); err != nil {
 			return nil, err
 		}
+		m = h.applied(r.GetVmId(), m, func(m *mo.VirtualMachine) { m.Config.Hardware.Device = append(m.Config.Hardware.Device, disk) })
 	}
-	return h.info(ctx, r.GetVmId())
+	return report(r.GetVmId(), m), nil
 }
 
 func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (_ *hostdv1.VmInfo, err error) {
 	defer h.forgetOnError(r.GetVmId(), &err)
-	vm, m, err := h.vmProps(ctx, r.GetVmId())
+	vm, m, err := h.freshProps(ctx, r.GetVmId()) // removing needs the device keys vSphere gave
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +426,7 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (_ *hostdv1
 		return nil, err
 	}
 	if mac := extra(m, nicKey(r.GetNicId())); mac != "" && findNIC(m.Config.Hardware.Device, mac) != nil {
-		return h.info(ctx, r.GetVmId())
+		return report(r.GetVmId(), m), nil
 	}
 	backing, err := h.backing(ctx, r.GetNetwork())
 	if err != nil {
@@ -436,12 +450,16 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (_ *hostdv1
 	if err := h.reconfigure(ctx, vm, spec); err != nil {
 		return nil, err
 	}
-	return h.info(ctx, r.GetVmId())
+	m = h.applied(r.GetVmId(), m, func(m *mo.VirtualMachine) {
+		m.Config.Hardware.Device = append(m.Config.Hardware.Device, dev)
+		m.Config.ExtraConfig = append(m.Config.ExtraConfig, spec.ExtraConfig...)
+	})
+	return report(r.GetVmId(), m), nil
 }
 
 func (h *host) removeNIC(ctx context.Context, r *hostdv1.RemoveNicRequest) (_ *hostdv1.VmInfo, err error) {
 	defer h.forgetOnError(r.GetVmId(), &err)
-	vm, m, err := h.vmProps(ctx, r.GetVmId())
+	vm, m, err := h.freshProps(ctx, r.GetVmId()) // removing needs the device keys vSphere gave
 	if err != nil {
 		return nil, err
 	}
@@ -470,12 +488,19 @@ func (h *host) power(ctx context.Context, id string, on bool) (_ *hostdv1.VmInfo
 	if err != nil {
 		return nil, err
 	}
-	if t != nil {
-		if _, err := h.wait(ctx, t); err != nil {
-			return nil, err
-		}
+	if t == nil {
+		return report(id, m), nil
 	}
-	return h.info(ctx, id)
+	if _, err := h.wait(ctx, t); err != nil {
+		return nil, err
+	}
+	m = h.applied(id, m, func(m *mo.VirtualMachine) {
+		m.Runtime.PowerState = types.VirtualMachinePowerStatePoweredOff
+		if on {
+			m.Runtime.PowerState = types.VirtualMachinePowerStatePoweredOn
+		}
+	})
+	return report(id, m), nil
 }
 
 func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResponse, err error) {
@@ -514,6 +539,24 @@ func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
 		return nil, err
 	}
 	h.state.put(id, m)
+	return report(id, m), nil
+}
+
+// applied is m after a change hostd made and vSphere completed: the state the next
+// operation starts from, without reading the VM again. m itself is left as it was.
+func (h *host) applied(id string, m *mo.VirtualMachine, change func(*mo.VirtualMachine)) *mo.VirtualMachine {
+	c := *m
+	cfg := *m.Config
+	cfg.Hardware.Device = slices.Clone(m.Config.Hardware.Device)
+	cfg.ExtraConfig = slices.Clone(m.Config.ExtraConfig)
+	c.Config = &cfg
+	change(&c)
+	h.state.put(id, &c)
+	return &c
+}
+
+// report describes VM id in state m as hostd.v1 does.
+func report(id string, m *mo.VirtualMachine) *hostdv1.VmInfo {
 	out := &hostdv1.VmInfo{VmId: id, Name: m.Config.Annotation, PowerState: string(m.Runtime.PowerState)}
 	var p object.DatastorePath
 	p.FromString(m.Config.Files.VmPathName)
@@ -547,7 +590,7 @@ func (h *host) info(ctx context.Context, id string) (*hostdv1.VmInfo, error) {
 			out.Nics = append(out.Nics, ni)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // resources reads the host's capacity, usage, datastores (with the image disks under
