@@ -45,7 +45,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 }
 
 func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op func(hostdv1.HostClient, *store.VM, store.Disk) error) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op f
 			return err
 		}
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, vm.ID, func(v *store.VM) error {
+	_, _, err = store.UpdateFrom(ctx, f.store, store.KindVM, vm.ID, raw, func(v *store.VM) error {
 		for i := range v.Disks {
 			v.Disks[i].State = state
 		}

@@ -54,7 +54,7 @@ func (f *Function) Name() string { return "place" }
 
 // Do places the VM and records its host and datastore.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, vm.ID, func(v *store.VM) error {
+	_, _, err = store.UpdateFrom(ctx, f.store, store.KindVM, vm.ID, raw, func(v *store.VM) error {
 		v.HostID, v.Datastore = r.HostID, r.Datastore
 		return nil
 	})

@@ -31,7 +31,7 @@ func (f *Function) Name() string { return "poweron" }
 
 // Do powers the VM on and marks it STARTED, or marks it STOPPED if it stays off.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			state = store.VMStarted
 		}
 	}
-	return f.setState(ctx, vm.ID, state)
+	return f.setState(ctx, vm.ID, raw, state)
 }
 
 // Undo powers the VM off.
@@ -60,11 +60,12 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil || !ok {
 		return err
 	}
-	return f.setState(ctx, c.Data.EntityID, store.VMStopped)
+	return f.setState(ctx, c.Data.EntityID, nil, store.VMStopped)
 }
 
-func (f *Function) setState(ctx context.Context, id, state string) error {
-	_, err := store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
+// setState records the VM's power state, starting from raw if the VM was just read.
+func (f *Function) setState(ctx context.Context, id string, raw []byte, state string) error {
+	_, _, err := store.UpdateFrom(ctx, f.store, store.KindVM, id, raw, func(v *store.VM) error {
 		if v.State == store.VMDeleting {
 			return store.ErrNoChange
 		}

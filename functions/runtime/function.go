@@ -24,6 +24,8 @@ type Call struct {
 	Step  int
 	// started is when this run of the step began (ms), recorded with its outcome.
 	started int64
+	// raw is the task as stored when last read or written here, for updateTask.
+	raw []byte
 }
 
 // Operation is the Task step operation being run.

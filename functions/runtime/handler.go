@@ -56,14 +56,14 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 			attribute.String("cloudevents.type", e.Type())))
 	defer span.End()
 
-	task, err := r.Store.GetTask(ctx, data.TaskID)
+	task, raw, err := store.GetRaw[store.Task](ctx, r.Store, store.KindTask, data.TaskID)
 	if err != nil {
 		if errs.IsPermanent(err) {
 			return nil, errs.Permanent(err)
 		}
 		return nil, err
 	}
-	call := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step}
+	call := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step, raw: raw}
 	var reply *cloudevents.Event
 	if route.Undo {
 		reply, err = r.undo(ctx, fn, e, call)
@@ -108,7 +108,7 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 		}
 		return r.fail(ctx, fn, in, c, err)
 	}
-	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
 		if t.State == store.TaskQueued {
 			t.State, t.StartedTime = store.TaskStarted, c.started
 		}
@@ -137,7 +137,7 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 			return nil, err
 		}
 	}
-	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
@@ -157,7 +157,7 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 // fail records a step's permanent failure and starts the undo chain from that step.
 func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c *Call, cause error) (*cloudevents.Event, error) {
 	apiErr := errs.As(cause)
-	if _, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	if _, err := r.updateTask(ctx, c, func(t *store.Task) error {
 		s := &t.Steps[c.Step]
 		if s.State == store.TaskError {
 			return store.ErrNoChange
@@ -211,7 +211,7 @@ func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c
 				r.Log.Error("undo failed", "task", c.Task.ID, "step", c.Operation(), "err", err)
 			}
 		}
-		t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+		t, err := r.updateTask(ctx, c, func(t *store.Task) error {
 			t.Steps[c.Step].Undone = true
 			return nil
 		})
@@ -239,7 +239,7 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 			return err
 		}
 	}
-	t, err := r.Store.UpdateTask(ctx, c.Task.ID, func(t *store.Task) error {
+	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
@@ -250,6 +250,17 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 		return err
 	}
 	return r.ended(ctx, t)
+}
+
+// updateTask applies fn to the call's task, starting from the version the call last read
+// or wrote (one round trip when nobody else wrote since).
+func (r *Runtime) updateTask(ctx context.Context, c *Call, fn func(*store.Task) error) (*store.Task, error) {
+	t, raw, err := store.UpdateFrom(ctx, r.Store, store.KindTask, c.Task.ID, c.raw, fn)
+	if err != nil {
+		return nil, err
+	}
+	c.raw = raw
+	return t, nil
 }
 
 // ended is what the end of every chain does, after its task is ended: it gives back the

@@ -48,21 +48,27 @@ func (s *Store) entityKey(kind, id string) string { return s.Key(kind, id) }
 
 // Get reads the entity kind/id into a new T; a missing entity is errs.NotFound.
 func Get[T any](ctx context.Context, s *Store, kind, id string) (*T, error) {
+	v, _, err := GetRaw[T](ctx, s, kind, id)
+	return v, err
+}
+
+// GetRaw is Get that also returns the stored bytes, the version UpdateFrom starts from.
+func GetRaw[T any](ctx context.Context, s *Store, kind, id string) (*T, []byte, error) {
 	if id == "" {
-		return nil, errs.NotFound(kindName(kind), id)
+		return nil, nil, errs.NotFound(kindName(kind), id)
 	}
 	b, err := s.rdb.Get(ctx, s.entityKey(kind, id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, errs.NotFound(kindName(kind), id)
+		return nil, nil, errs.NotFound(kindName(kind), id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+		return nil, nil, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
 	v := new(T)
 	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
+		return nil, nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
 	}
-	return v, nil
+	return v, b, nil
 }
 
 // ErrNoChange, returned by an Update callback, ends the update without writing.
@@ -78,38 +84,51 @@ return 0
 // Update reads kind/id, applies fn and writes the result back, atomically with respect to
 // other writers of the same entity (compare-and-set, retried on conflict).
 func Update[T any](ctx context.Context, s *Store, kind, id string, fn func(*T) error) (*T, error) {
+	v, _, err := UpdateFrom(ctx, s, kind, id, nil, fn)
+	return v, err
+}
+
+// UpdateFrom is Update starting from raw, the stored bytes read earlier (GetRaw or a
+// previous UpdateFrom): when nobody wrote since, it takes one round trip instead of two.
+// It returns the bytes it wrote (or found, when fn made no change).
+func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byte, fn func(*T) error) (*T, []byte, error) {
 	key := s.entityKey(kind, id)
 	for attempt := 0; attempt < 50; attempt++ {
-		b, err := s.rdb.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil, errs.NotFound(kindName(kind), id)
-		}
-		if err != nil {
-			return nil, err
+		b := raw
+		raw = nil
+		if b == nil {
+			var err error
+			b, err = s.rdb.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return nil, nil, errs.NotFound(kindName(kind), id)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 		v := new(T)
 		if err := json.Unmarshal(b, v); err != nil {
-			return nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
+			return nil, nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
 		}
 		if err := fn(v); err != nil {
 			if errors.Is(err, ErrNoChange) {
-				return v, nil
+				return v, b, nil
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		nb, err := json.Marshal(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		swapped, err := compareAndSet.Run(ctx, s.rdb, []string{key}, b, nb).Int()
 		if err != nil {
-			return nil, fmt.Errorf("update %s %s: %w", kind, id, err)
+			return nil, nil, fmt.Errorf("update %s %s: %w", kind, id, err)
 		}
 		if swapped == 1 {
-			return v, nil
+			return v, nb, nil
 		}
 	}
-	return nil, fmt.Errorf("update %s %s: too much contention", kind, id)
+	return nil, nil, fmt.Errorf("update %s %s: too much contention", kind, id)
 }
 
 // kindName is how a kind is named in messages: "vm" → "Vm".

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -23,28 +24,57 @@ type Pool struct {
 	store *store.Store
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
+	addrs map[string]address // by host id
+}
+
+// address is where a host's hostd was, and when that was read.
+type address struct {
+	addr string
+	at   time.Time
+}
+
+// addressTTL is how long a hostd address is used without reading the host record again:
+// a restarted hostd that moved is found within it (calls to the old address fail as
+// transient errors and are retried meanwhile).
+const addressTTL = 5 * time.Second
+
+func (p *Pool) address(ctx context.Context, hostID string) (string, error) {
+	p.mu.Lock()
+	a, ok := p.addrs[hostID]
+	p.mu.Unlock()
+	if ok && time.Since(a.at) < addressTTL {
+		return a.addr, nil
+	}
+	h, err := p.store.GetHost(ctx, hostID)
+	if err != nil {
+		return "", fmt.Errorf("host %s: %w", hostID, err)
+	}
+	p.mu.Lock()
+	p.addrs[hostID] = address{h.Address, time.Now()}
+	p.mu.Unlock()
+	return h.Address, nil
 }
 
 // New returns a pool that finds hosts in s.
-func New(s *store.Store) *Pool { return &Pool{store: s, conns: map[string]*grpc.ClientConn{}} }
+func New(s *store.Store) *Pool { return &Pool{store: s, conns: map[string]*grpc.ClientConn{}, addrs: map[string]address{}} }
 
 // For returns a client of the hostd that serves host id.
 func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, error) {
-	h, err := p.store.GetHost(ctx, hostID)
+	addr, err := p.address(ctx, hostID)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", hostID, err)
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cc, ok := p.conns[h.Address]
+	cc, ok := p.conns[addr]
 	if !ok {
-		cc, err = grpc.NewClient(h.Address,
+		cc, err = grpc.NewClient(addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		if err != nil {
-			return nil, fmt.Errorf("dial hostd %s at %s: %w", hostID, h.Address, err)
+			return nil, fmt.Errorf("dial hostd %s at %s: %w", hostID, addr, err)
 		}
-		p.conns[h.Address] = cc
+		p.conns[addr] = cc
 	}
 	return hostdv1.NewHostClient(cc), nil
 }
