@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,9 @@ func (p *Progress) Stop() {
 func (p *Progress) draw(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopped && !final { // a tick that raced Stop must not draw after the final line
+		return
+	}
 	if !p.tty && !final && time.Since(p.lastPlain) < 5*time.Second {
 		return
 	}
@@ -89,8 +93,8 @@ func (p *Progress) draw(final bool) {
 	if elapsed > 0 {
 		rate = float64(p.done) / elapsed.Minutes()
 	}
-	line := fmt.Sprintf("%s  [%s%s]  %d/%d done  %d failed  %d in flight  %.0f VMs/min  %.1fs", p.label,
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, p.failed, p.inFlight, rate, elapsed.Seconds())
+	line := fmt.Sprintf("%s  [%s%s]  %d/%d done  %d failed  %d in flight  %s VMs/min  %.1fs", p.label,
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.done, p.total, p.failed, p.inFlight, commas(int(rate+0.5)), elapsed.Seconds())
 	switch {
 	case p.tty && final:
 		fmt.Fprintf(p.w, "\r%s\n", line)
@@ -99,4 +103,13 @@ func (p *Progress) draw(final bool) {
 	default:
 		fmt.Fprintln(p.w, line)
 	}
+}
+
+// commas writes n with thousands separators: 1234567 is "1,234,567".
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -24,6 +24,7 @@ type Report struct {
 	Hosts       int            `json:"hosts"`  // simulated hosts, 0 if unknown
 	VMs         int            `json:"vms"`
 	Concurrency int            `json:"concurrency"`
+	Rate        float64        `json:"rate,omitempty"` // VMs per minute asked for; 0: closed loop
 	Photon      Result         `json:"photon"`
 	Baseline    *Result        `json:"baseline,omitempty"`
 	PeakRSS     uint64         `json:"peakRssBytes"`    // of this process, 0 if unknown
@@ -32,27 +33,34 @@ type Report struct {
 
 // Ratio is Photon's VMs per minute over the baseline's; 0 without a baseline.
 func (r *Report) Ratio() float64 {
-	if r.Baseline == nil || r.Baseline.PerMinute() <= 0 {
+	if base := perMinute(r.Baseline); base > 0 {
+		return perMinute(&r.Photon) / base
+	}
+	return 0
+}
+
+// perMinute is r.PerMinute, but 0 rather than NaN or +Inf when nothing was timed (and so
+// safe for encoding/json, which refuses both).
+func perMinute(r *Result) float64 {
+	if r == nil || r.Elapsed <= 0 {
 		return 0
 	}
-	return r.Photon.PerMinute() / r.Baseline.PerMinute()
+	return r.PerMinute()
 }
 
 // ResultLine is the report's machine-readable summary line.
 func (r *Report) ResultLine() string {
-	base := 0.0
-	if r.Baseline != nil {
-		base = r.Baseline.PerMinute()
-	}
 	return fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d",
-		r.Photon.VMs, r.Photon.Elapsed.Seconds(), r.Photon.PerMinute(), base, r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors)
+		r.Photon.VMs, r.Photon.Elapsed.Seconds(), perMinute(&r.Photon), perMinute(r.Baseline), r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type percentilesJSON struct {
-	N                   int
-	P50Ms, P95Ms, P99Ms float64
+	N     int     `json:"n"`
+	P50Ms float64 `json:"p50Ms"`
+	P95Ms float64 `json:"p95Ms"`
+	P99Ms float64 `json:"p99Ms"`
 }
 
 type resultJSON struct {
@@ -72,11 +80,8 @@ func resultOf(r *Result) *resultJSON {
 	if r == nil {
 		return nil
 	}
-	out := &resultJSON{VMs: r.VMs, Errors: r.Errors, Retries: r.Retries, ElapsedMs: ms(r.Elapsed), VMsPerMin: r.PerMinute(),
+	out := &resultJSON{VMs: r.VMs, Errors: r.Errors, Retries: r.Retries, ElapsedMs: ms(r.Elapsed), VMsPerMin: perMinute(r),
 		P50Ms: ms(r.P50), P95Ms: ms(r.P95), P99Ms: ms(r.P99), DoneMs: make([]float64, len(r.Done))}
-	if r.Elapsed <= 0 {
-		out.VMsPerMin = 0
-	}
 	for i, d := range r.Done {
 		out.DoneMs[i] = ms(d)
 	}
@@ -89,16 +94,17 @@ func resultOf(r *Result) *resultJSON {
 	return out
 }
 
-// MarshalJSON writes durations as milliseconds, with the ratio and the RESULT line.
-func (r *Report) MarshalJSON() ([]byte, error) {
-	type plain Report
+// MarshalJSON writes durations as milliseconds, with the ratio and the RESULT line. Its
+// receiver is a value so that a Report marshals the same way whether or not it is addressable.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without the methods, so no recursion
 	return json.Marshal(struct {
 		*plain
 		Photon   *resultJSON `json:"photon"`
 		Baseline *resultJSON `json:"baseline,omitempty"`
 		Ratio    float64     `json:"ratio"`
 		Result   string      `json:"result"`
-	}{(*plain)(r), resultOf(&r.Photon), resultOf(r.Baseline), r.Ratio(), r.ResultLine()})
+	}{(*plain)(&r), resultOf(&r.Photon), resultOf(r.Baseline), r.Ratio(), r.ResultLine()})
 }
 
 // WriteFiles writes report.json and report.html (a summary with two charts: VMs
@@ -129,9 +135,12 @@ func (r *Report) html() string {
 	row("API, mode", r.API+", "+r.Mode)
 	row("hosts", strconv.Itoa(r.Hosts))
 	row("VMs, concurrency", fmt.Sprintf("%d, %d", r.VMs, r.Concurrency))
-	row("Photon", r.Photon.String())
+	if r.Rate > 0 {
+		row("paced at", fmt.Sprintf("%.0f VMs/min", r.Rate))
+	}
+	row("Photon", summary(&r.Photon))
 	if r.Baseline != nil {
-		row("raw govmomi baseline", r.Baseline.String())
+		row("raw govmomi baseline", summary(r.Baseline))
 		row("ratio", fmt.Sprintf("%.2f", r.Ratio()))
 	}
 	row("retries after 429", strconv.Itoa(r.Photon.Retries))
@@ -148,6 +157,12 @@ func (r *Report) html() string {
 	return b.String()
 }
 
+// summary is Result.String without its NaN for a result that timed nothing.
+func summary(r *Result) string {
+	return fmt.Sprintf("%d VMs, %d errors, %.2f s, %.0f VMs/min; p50 %d ms, p95 %d ms, p99 %d ms",
+		r.VMs, r.Errors, r.Elapsed.Seconds(), perMinute(r), r.P50.Milliseconds(), r.P95.Milliseconds(), r.P99.Milliseconds())
+}
+
 const chartW, chartH, pad = 720.0, 300.0, 50.0
 
 func (r *Report) curveSVG() string {
@@ -159,6 +174,9 @@ func (r *Report) curveSVG() string {
 	for _, s := range series {
 		if s.res != nil {
 			maxT, maxN = max(maxT, s.res.Elapsed.Seconds()), max(maxN, float64(len(s.res.Done)))
+			if n := len(s.res.Done); n > 0 {
+				maxT = max(maxT, s.res.Done[n-1].Seconds())
+			}
 		}
 	}
 	var b strings.Builder
@@ -168,7 +186,7 @@ func (r *Report) curveSVG() string {
 		if s.res == nil {
 			continue
 		}
-		var pts []string
+		pts := []string{fmt.Sprintf("%.1f,%.1f", pad, chartH)} // from the origin, so one VM still draws a line
 		for n, d := range s.res.Done {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", pad+d.Seconds()/maxT*(chartW-pad), chartH-float64(n+1)/maxN*(chartH-pad)))
 		}
@@ -184,9 +202,17 @@ func axes(b *strings.Builder, maxX, maxY float64, xUnit, yUnit string) {
 		pad, chartH, chartW, pad/2)
 	for i := 0; i <= 4; i++ {
 		f := float64(i) / 4
-		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" font-size="11">%.3g %s</text>`, pad+f*(chartW-pad)-10, chartH+15, f*maxX, xUnit)
-		fmt.Fprintf(b, `<text x="2" y="%.0f" font-size="11">%.3g %s</text>`, chartH-f*(chartH-pad), f*maxY, yUnit)
+		fmt.Fprintf(b, `<text x="%.0f" y="%.0f" font-size="11">%s %s</text>`, pad+f*(chartW-pad)-10, chartH+15, tick(f*maxX), xUnit)
+		fmt.Fprintf(b, `<text x="2" y="%.0f" font-size="11">%s %s</text>`, chartH-f*(chartH-pad), tick(f*maxY), yUnit)
 	}
+}
+
+// tick labels an axis: whole numbers from 10 up (never 1e+03), three digits below.
+func tick(v float64) string {
+	if v >= 10 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 func (r *Report) stepsSVG() string {

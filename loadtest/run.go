@@ -56,6 +56,9 @@ type Run struct {
 	// Bulk above 1 creates that many VMs per call (a bulk create with one parent task);
 	// otherwise each VM is its own call and task, polled as Photon clients poll.
 	Bulk int
+	// Rate, above 0, paces the calls: VMs per minute (an open load, as users arrive),
+	// still at most Concurrency calls at once. 0 starts each call as soon as one ends.
+	Rate float64
 	// Spec is the create spec of the i-th call.
 	Spec func(i int) map[string]any
 	// Progress, if set, is told the counts as they change.
@@ -72,6 +75,13 @@ func (r Run) Do(ctx context.Context) Result {
 	var wg sync.WaitGroup
 	for i := range calls {
 		n := min(per, r.VMs-i*per)
+		if r.Rate > 0 {
+			due := m.start.Add(time.Duration(float64(i*per) / r.Rate * float64(time.Minute)))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(due)): // pacing the arrivals
+			}
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

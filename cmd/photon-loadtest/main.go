@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -47,6 +48,7 @@ type options struct {
 	report, name                              string
 	probe                                     int
 	cpuProfile                                string
+	rate                                      float64
 }
 
 func main() {
@@ -79,13 +81,14 @@ Flags:
 	f.IntVar(&o.maxInFlight, "max-in-flight", 0, "admission limit of the in-process dev cloud (default: the gateway's)")
 	f.IntVar(&o.vms, "vms", 1000, "VMs to create")
 	f.IntVar(&o.concurrency, "concurrency", 200, "create calls in flight at once")
+	f.Float64Var(&o.rate, "rate", 0, "pace the creates at this many VMs per minute (an open load; --concurrency still bounds the calls in flight); 0: as fast as they end")
 	f.IntVar(&o.bulk, "bulk", 0, "VMs per create call (a bulk create with one parent task); 0: one call per VM")
 	f.StringVar(&o.api, "api", "rest", "rest or grpc")
 	f.BoolVar(&o.baseline, "baseline", true, "also measure the raw govmomi baseline (in-process dev cloud only)")
 	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
 	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
 	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst (not the baseline) to this file")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst to this file (and of the baseline to FILE.baseline)")
 	f.Parse(os.Args[1:])
 	devcloud.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -106,7 +109,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.name == "" {
 		o.name = "load-" + strconv.FormatInt(time.Now().Unix(), 36)
 	}
-	rep := &loadtest.Report{Started: time.Now(), API: o.api, Mode: "single", VMs: o.vms, Concurrency: o.concurrency}
+	rep := &loadtest.Report{Started: time.Now(), API: o.api, Mode: "single", VMs: o.vms, Concurrency: o.concurrency, Rate: o.rate}
 	if o.bulk > 1 {
 		rep.Mode = "bulk"
 	}
@@ -155,24 +158,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	memBefore := redisMemory(ctx, rdb)
 
-	if o.cpuProfile != "" {
-		pf, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
+	stopProfile, err := startProfile(o.cpuProfile, "")
+	if err != nil {
+		return err
 	}
-	bar := loadtest.NewProgress(stderr, "photon  ", o.vms)
+	bar := loadtest.NewProgress(stderr, "photon", o.vms)
 	go bar.Run(ctx)
 	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
-		Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
+		Rate: o.rate, Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
 	bar.Stop()
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
 	for _, op := range slices.Sorted(maps.Keys(rep.Photon.Steps)) {
 		p := rep.Photon.Steps[op]
@@ -191,6 +186,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				float64(after-memBefore)/float64(rep.Photon.VMs-rep.Photon.Errors), rep.Photon.VMs-rep.Photon.Errors, float64(after)/(1<<20))
 		}
 	}
+	if cloud != nil {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(stdout, "live heap of this process (dev cloud and simulated hosts): %.0f MB, %.0f KB per VM\n",
+			float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapAlloc)/1024/float64(max(rep.Photon.VMs-rep.Photon.Errors, 1)))
+	}
 	if o.probe > 0 {
 		if err := probe(ctx, cl, fx.Project, o.probe, stdout); err != nil {
 			return err
@@ -202,7 +204,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			urls = append(urls, s.URL)
 		}
 		fmt.Fprintf(stderr, "Measuring the raw govmomi baseline: %d VMs at concurrency %d...\n", o.vms, o.concurrency)
+		stopProfile, err := startProfile(o.cpuProfile, ".baseline")
+		if err != nil {
+			return err
+		}
 		base, err := loadtest.Baseline(ctx, urls, devcloud.DefaultImage, o.vms, o.concurrency)
+		stopProfile()
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
@@ -217,6 +224,23 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "report: %s %s\n%s\n", jsonPath, htmlPath, rep.ResultLine())
 	return nil
+}
+
+// startProfile starts a CPU profile into path+suffix if path is set; the returned func
+// stops it.
+func startProfile(path, suffix string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func login(ctx context.Context, c *http.Client, base, user, password string) (string, error) {
