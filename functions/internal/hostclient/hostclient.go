@@ -56,7 +56,9 @@ func (p *Pool) address(ctx context.Context, hostID string) (string, error) {
 }
 
 // New returns a pool that finds hosts in s.
-func New(s *store.Store) *Pool { return &Pool{store: s, conns: map[string]*grpc.ClientConn{}, addrs: map[string]address{}} }
+func New(s *store.Store) *Pool {
+	return &Pool{store: s, conns: map[string]*grpc.ClientConn{}, addrs: map[string]address{}}
+}
 
 // For returns a client of the hostd that serves host id.
 func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, error) {
