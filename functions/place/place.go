@@ -104,8 +104,8 @@ func (f *Function) reserve(ctx context.Context, vm *store.VM) (store.HostReserva
 		choices = append(choices[i:i+1], append(slices.Clone(choices[:i]), choices[i+1:]...)...)
 	}
 	for _, ch := range choices {
-		r, err := f.store.ReserveHost(ctx, vm.ID, store.HostReservation{HostID: ch.Host.ID, Datastore: ch.Datastore,
-			CPU: req.CPU, MemoryMB: req.MemoryMB}, f.policy.CPURatio, f.policy.MemRatio)
+		r, _, err := f.store.ReserveHost(ctx, vm.ID, store.HostReservation{HostID: ch.Host.ID, Datastore: ch.Datastore,
+			CPU: req.CPU, MemoryMB: req.MemoryMB}, store.Ratios{CPU: f.policy.CPURatio, Mem: f.policy.MemRatio}, 0)
 		if errors.Is(err, store.ErrHostFull) {
 			rej["capacity taken meanwhile"]++
 			continue

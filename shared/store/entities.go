@@ -9,6 +9,7 @@ const (
 	KindVM      = "vm"
 	KindTask    = "task"
 	KindHost    = "host"
+	KindZone    = "zone"
 )
 
 // VM states.
@@ -115,10 +116,51 @@ type VM struct {
 	Environment   map[string]string `json:"environment,omitempty"`
 	Subnets       []string          `json:"subnets,omitempty"`
 	// PowerOn is false when the VM is to be created powered off.
-	PowerOn   bool   `json:"powerOn"`
-	HostID    string `json:"hostId,omitempty"`
-	Datastore string `json:"datastore,omitempty"`
+	PowerOn bool `json:"powerOn"`
+	// Affinities and AntiAffinity constrain placement; Placement is SPREAD or PACK (from
+	// the flavor, else the project; empty is SPREAD).
+	Affinities   []Locality    `json:"affinities,omitempty"`
+	AntiAffinity *AntiAffinity `json:"antiAffinity,omitempty"`
+	Placement    string        `json:"placementPolicy,omitempty"`
+	HostID       string        `json:"hostId,omitempty"`
+	Datastore    string        `json:"datastore,omitempty"`
 	// ActiveTask is the task that holds the VM; another mutation waits for it to end.
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
 }
+
+// Locality kinds of a VM's affinities. Photon's: host (a host id), availabilityZone (a zone
+// id), vm (on the same host as that VM), disk (on the datastore of that persistent disk),
+// datastore (a datastore id or name). Added: hostTag (the host carries the tag),
+// datastoreTag and datastoreType (the VM's datastore has the tag / is of the type).
+const (
+	LocalityHost          = "host"
+	LocalityZone          = "availabilityZone"
+	LocalityVM            = "vm"
+	LocalityDisk          = "disk"
+	LocalityDatastore     = "datastore"
+	LocalityHostTag       = "hostTag"
+	LocalityDatastoreTag  = "datastoreTag"
+	LocalityDatastoreType = "datastoreType"
+)
+
+// Locality is one placement affinity of a VM (Photon's LocalitySpec).
+type Locality struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// AntiAffinity keeps the VMs of one group (per project) apart: at most MaxPerHost (default
+// 1) on a host. Hard refuses the placement when no host is left under the cap; soft then
+// places on the host with the fewest members of the group.
+type AntiAffinity struct {
+	Group      string `json:"group"`
+	Hard       bool   `json:"hard"`
+	MaxPerHost int32  `json:"maxPerHost,omitempty"`
+}
+
+// Placement policies.
+const (
+	PlacementSpread = "SPREAD"
+	PlacementPack   = "PACK"
+)

@@ -6,55 +6,221 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
-// Placement capacity of a host lives in its own hash, photon:hostcap:{id}: cpu_total and
-// mem_total (from registration), cpu_used and mem_used (Photon's reservations), vms.
+// Host keys:
+//   - photon:host:{id}: the host record (JSON);
+//   - photon:idx:hosts: every host id;
+//   - photon:hostcap:{id}: placement counters, a hash: cpu_total and mem_total (from the
+//     record), cpu_used, mem_used and vms (Photon's reservations), and per datastore
+//     ds:{name}:total and ds:{name}:used in MB;
+//   - photon:hosts:gen and photon:idx:hosts:changed: a change feed; every write of a host
+//     record takes the next generation and scores the host with it, so a placement index
+//     reloads only the hosts changed since the generation it has seen;
+//   - photon:idx:hosts:heartbeat: host ids scored by their last heartbeat (unix ms);
+//   - photon:resv:host:{vm}: a VM's reservation;
+//   - photon:aag:{project}:{group}: members of an anti-affinity group per host.
 func (s *Store) hostsIdx() string             { return s.Key("idx", "hosts") }
 func (s *Store) hostCapKey(id string) string  { return s.Key("hostcap", id) }
 func (s *Store) hostResvKey(vm string) string { return s.Key("resv", "host", vm) }
+func (s *Store) hostsGenKey() string          { return s.Key("hosts", "gen") }
+func (s *Store) hostsChangedIdx() string      { return s.Key("idx", "hosts", "changed") }
+func (s *Store) heartbeatIdx() string         { return s.Key("idx", "hosts", "heartbeat") }
 
-// RegisterHost writes (or rewrites) a host's record and its capacity totals. Reservations
-// already counted on the host are kept.
-func (s *Store) RegisterHost(ctx context.Context, h Host) error {
-	if h.RegisteredAt == 0 {
-		h.RegisteredAt = s.Now()
-	}
-	if h.LastHeartbeat == 0 {
-		h.LastHeartbeat = h.RegisteredAt
-	}
+// GroupKey is the key of an anti-affinity group's per-host counts.
+func (s *Store) GroupKey(project, group string) string { return s.Key("aag", project, group) }
+
+// putHost writes a host record, its capacity totals and its change-feed entry.
+// KEYS: record, hosts index, hostcap, gen, changed, heartbeat. ARGV: id, record JSON,
+// heartbeat ms, then field/value pairs of totals.
+var putHost = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+local g = redis.call('INCR', KEYS[4])
+redis.call('ZADD', KEYS[5], g, ARGV[1])
+redis.call('ZADD', KEYS[6], tonumber(ARGV[3]), ARGV[1])
+if #ARGV > 3 then redis.call('HSET', KEYS[3], unpack(ARGV, 4)) end
+return g
+`)
+
+// PutHost writes h and publishes the change to placement indexes.
+func (s *Store) PutHost(ctx context.Context, h *Host) error {
 	raw, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.entityKey(KindHost, h.ID), raw, 0)
-		p.ZAdd(ctx, s.hostsIdx(), redis.Z{Member: h.ID})
-		p.HSet(ctx, s.hostCapKey(h.ID), "cpu_total", h.CPUCores, "mem_total", h.MemoryMB)
-		return nil
-	})
+	args := []any{h.ID, raw, h.LastHeartbeat, "cpu_total", h.CPUCores, "mem_total", h.MemoryMB}
+	for _, d := range h.Datastores {
+		args = append(args, "ds:"+d.Name+":total", d.CapacityBytes>>20)
+	}
+	err = putHost.Run(ctx, s.rdb, []string{s.entityKey(KindHost, h.ID), s.hostsIdx(), s.hostCapKey(h.ID),
+		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx()}, args...).Err()
 	if err != nil {
+		return fmt.Errorf("write host %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// RegisterHost writes (or rewrites) what a hostd reports of its host. Reservations counted
+// on the host are kept, and so is what an administrator set: a host in MAINTENANCE or
+// SUSPENDED stays so, and a zone, tags or metadata set through the API win over hostd's.
+func (s *Store) RegisterHost(ctx context.Context, h Host) error {
+	now := s.Now()
+	if h.RegisteredAt == 0 {
+		h.RegisteredAt = now
+	}
+	if h.LastHeartbeat == 0 {
+		h.LastHeartbeat = now
+	}
+	if h.State == "" {
+		h.State = HostReady
+	}
+	if old, err := s.GetHost(ctx, h.ID); err == nil {
+		h.RegisteredAt = old.RegisteredAt
+		if old.State == HostMaintenance || old.State == HostSuspended {
+			h.State = old.State
+		}
+		if old.AvailabilityZone != "" {
+			h.AvailabilityZone = old.AvailabilityZone
+		}
+		if len(old.Tags) > 0 && old.State == HostCreating {
+			h.Tags = old.Tags
+		}
+		if h.Metadata == nil {
+			h.Metadata = old.Metadata
+		}
+	} else if !errors.Is(err, errs.ErrNotFound) {
+		return err
+	}
+	if err := s.PutHost(ctx, &h); err != nil {
 		return fmt.Errorf("register host %s: %w", h.ID, err)
 	}
 	return nil
 }
 
-// HeartbeatHost records what the host measured and when.
+// UpdateHost changes a host record with fn (compare-and-set) and publishes the change.
+func (s *Store) UpdateHost(ctx context.Context, id string, fn func(*Host) error) (*Host, error) {
+	var changed bool
+	h, err := Update(ctx, s, KindHost, id, func(h *Host) error {
+		changed = false
+		if err := fn(h); err != nil {
+			return err
+		}
+		changed = true
+		return nil
+	})
+	if err != nil || !changed {
+		return h, err
+	}
+	return h, s.touchHost(ctx, id, h.LastHeartbeat)
+}
+
+var touchHost = redis.NewScript(`
+local g = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], g, ARGV[1])
+redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[1])
+return g
+`)
+
+func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64) error {
+	return touchHost.Run(ctx, s.rdb, []string{s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx()}, id, heartbeat).Err()
+}
+
+// HeartbeatHost records what the host measured and when. A host put in ERROR for missed
+// heartbeats is READY again.
 func (s *Store) HeartbeatHost(ctx context.Context, id string, u HostUsage) error {
-	_, err := Update(ctx, s, KindHost, id, func(h *Host) error {
+	_, err := s.UpdateHost(ctx, id, func(h *Host) error {
 		h.LastHeartbeat = s.Now()
 		if len(u.Datastores) > 0 {
-			h.Datastores = u.Datastores
+			h.Datastores = mergeDatastores(h.Datastores, u.Datastores)
 		}
 		u.Datastores = nil
 		h.Usage = u
+		if h.State == HostError && h.StateReason == ReasonMissedHeartbeats {
+			h.State, h.StateReason = HostReady, ""
+		}
 		return nil
 	})
 	return err
+}
+
+// mergeDatastores takes what the host measured and keeps what was set on Photon's side
+// (tags, and the id when the host did not report one).
+func mergeDatastores(old, cur []Datastore) []Datastore {
+	byName := make(map[string]Datastore, len(old))
+	for _, d := range old {
+		byName[d.Name] = d
+	}
+	out := make([]Datastore, len(cur))
+	for i, d := range cur {
+		o := byName[d.Name]
+		if len(d.Tags) == 0 {
+			d.Tags = o.Tags
+		}
+		if d.ID == "" {
+			d.ID = o.ID
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// MarkStaleHosts puts READY hosts whose last heartbeat is older than beforeMs in ERROR
+// (reason: missed heartbeats) and returns their ids.
+func (s *Store) MarkStaleHosts(ctx context.Context, beforeMs int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, s.heartbeatIdx(), &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(beforeMs, 10)}).Result()
+	if err != nil {
+		return nil, err
+	}
+	var marked []string
+	for _, id := range ids {
+		_, err := s.UpdateHost(ctx, id, func(h *Host) error {
+			if h.State != HostReady || h.LastHeartbeat >= beforeMs {
+				return ErrNoChange
+			}
+			h.State, h.StateReason = HostError, ReasonMissedHeartbeats
+			return nil
+		})
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			s.rdb.ZRem(ctx, s.heartbeatIdx(), id)
+		case err != nil:
+			return marked, err
+		default:
+			marked = append(marked, id)
+		}
+	}
+	return marked, nil
+}
+
+// HostChanges returns the hosts written after generation since, and the generation they
+// bring the caller to.
+func (s *Store) HostChanges(ctx context.Context, since int64) (ids []string, gen int64, err error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.hostsChangedIdx(), &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(since, 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, since, err
+	}
+	gen = since
+	for _, z := range zs {
+		ids = append(ids, z.Member.(string))
+		gen = max(gen, int64(z.Score))
+	}
+	return ids, gen, nil
+}
+
+// HostGeneration is the current generation of the host change feed.
+func (s *Store) HostGeneration(ctx context.Context) (int64, error) {
+	g, err := s.rdb.Get(ctx, s.hostsGenKey()).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return g, err
 }
 
 // GetHost reads a host record.
@@ -67,6 +233,14 @@ func (s *Store) ListHosts(ctx context.Context) ([]*Host, error) {
 	ids, err := s.rdb.ZRange(ctx, s.hostsIdx(), 0, -1).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err
+	}
+	return s.GetHosts(ctx, ids...)
+}
+
+// GetHosts reads the records of ids in one round trip; missing hosts are left out.
+func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*Host, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
@@ -91,11 +265,60 @@ func (s *Store) ListHosts(ctx context.Context) ([]*Host, error) {
 	return hosts, nil
 }
 
-// HostCapacity is what Photon has reserved on a host against its totals.
+// DeleteHost removes a host's record, counters and index entries. The caller checks that
+// no VM is left on it.
+func (s *Store) DeleteHost(ctx context.Context, id string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.entityKey(KindHost, id), s.hostCapKey(id))
+		p.ZRem(ctx, s.hostsIdx(), id)
+		p.ZRem(ctx, s.heartbeatIdx(), id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.touchHost(ctx, id, 0)
+}
+
+// HostCapacity is what Photon has reserved on a host against its totals. Datastore
+// amounts are in MB.
 type HostCapacity struct {
 	CPUTotal, CPUUsed int64
 	MemTotal, MemUsed int64
 	VMs               int64
+	Datastores        map[string]DatastoreCapacity
+}
+
+// DatastoreCapacity is what Photon has reserved on a datastore, in MB.
+type DatastoreCapacity struct{ Total, Used int64 }
+
+func parseCapacity(m map[string]string) HostCapacity {
+	n := func(k string) int64 { x, _ := strconv.ParseInt(m[k], 10, 64); return x }
+	c := HostCapacity{CPUTotal: n("cpu_total"), CPUUsed: n("cpu_used"), MemTotal: n("mem_total"),
+		MemUsed: n("mem_used"), VMs: n("vms")}
+	for k, v := range m {
+		name, ok := strings.CutPrefix(k, "ds:")
+		if !ok {
+			continue
+		}
+		i := strings.LastIndexByte(name, ':')
+		if i < 0 {
+			continue
+		}
+		if c.Datastores == nil {
+			c.Datastores = map[string]DatastoreCapacity{}
+		}
+		x, _ := strconv.ParseInt(v, 10, 64)
+		d := c.Datastores[name[:i]]
+		switch name[i+1:] {
+		case "total":
+			d.Total = x
+		case "used":
+			d.Used = x
+		}
+		c.Datastores[name[:i]] = d
+	}
+	return c
 }
 
 // GetHostCapacity reads a host's capacity counters.
@@ -109,10 +332,10 @@ func (s *Store) GetHostCapacity(ctx context.Context, id string) (HostCapacity, e
 
 // HostCapacities reads the capacity and usage of many hosts in one round trip.
 func (s *Store) HostCapacities(ctx context.Context, ids ...string) ([]HostCapacity, error) {
-	cmds := make([]*redis.SliceCmd, len(ids))
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, s.hostCapKey(id), "cpu_total", "cpu_used", "mem_total", "mem_used", "vms")
+			cmds[i] = p.HGetAll(ctx, s.hostCapKey(id))
 		}
 		return nil
 	})
@@ -121,9 +344,7 @@ func (s *Store) HostCapacities(ctx context.Context, ids ...string) ([]HostCapaci
 	}
 	out := make([]HostCapacity, len(ids))
 	for i, c := range cmds {
-		v := c.Val()
-		n := func(j int) int64 { s, _ := v[j].(string); x, _ := strconv.ParseInt(s, 10, 64); return x }
-		out[i] = HostCapacity{n(0), n(1), n(2), n(3), n(4)}
+		out[i] = parseCapacity(c.Val())
 	}
 	return out, nil
 }
@@ -134,31 +355,64 @@ type HostReservation struct {
 	Datastore string `json:"datastore"`
 	CPU       int64  `json:"cpu"`
 	MemoryMB  int64  `json:"memoryMb"`
+	DiskMB    int64  `json:"diskMb,omitempty"`
+	// Group is the anti-affinity group key the VM counts in (GroupKey), if any.
+	Group string `json:"group,omitempty"`
 }
 
-// reserveHost: KEYS hostcap, reservation; ARGV cpu, mem, cpu ratio, mem ratio, reservation
-// JSON. Re-verifies capacity at commit time, so concurrent placements never over-commit.
+// Ratios are the overcommit ratios a reservation is checked against: CPU, memory and
+// datastore space (thin provisioning).
+type Ratios struct{ CPU, Mem, Disk float64 }
+
+// reserveHost: KEYS hostcap, reservation, group (or the reservation again when none);
+// ARGV cpu, mem, cpu ratio, mem ratio, reservation JSON, datastore, disk MB, disk ratio,
+// host id, group cap (0: no cap). Re-verifies capacity at commit time, so concurrent
+// placements never over-commit. Answers status, reservation, and the host's counters after
+// the call: cpu_used, mem_used, vms, datastore used.
 var reserveHost = redis.NewScript(`
+local function counters()
+  local c = redis.call('HMGET', KEYS[1], 'cpu_used', 'mem_used', 'vms', 'ds:' .. ARGV[6] .. ':used')
+  return {tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0'), tonumber(c[4] or '0')}
+end
 local cur = redis.call('GET', KEYS[2])
 if cur then return {'exists', cur} end
-local cap = redis.call('HMGET', KEYS[1], 'cpu_total', 'cpu_used', 'mem_total', 'mem_used')
+local cap = redis.call('HMGET', KEYS[1], 'cpu_total', 'cpu_used', 'mem_total', 'mem_used',
+  'ds:' .. ARGV[6] .. ':total', 'ds:' .. ARGV[6] .. ':used')
 if not cap[1] then return {'nohost', ''} end
-local cpu, mem = tonumber(ARGV[1]), tonumber(ARGV[2])
-if tonumber(cap[2] or '0') + cpu > tonumber(cap[1]) * tonumber(ARGV[3]) then return {'cpu', ''} end
-if tonumber(cap[4] or '0') + mem > tonumber(cap[3]) * tonumber(ARGV[4]) then return {'mem', ''} end
+local cpu, mem, disk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[7])
+local function fail(why) local c = counters() return {why, '', c[1], c[2], c[3], c[4]} end
+if tonumber(cap[2] or '0') + cpu > tonumber(cap[1]) * tonumber(ARGV[3]) then return fail('cpu') end
+if tonumber(cap[4] or '0') + mem > tonumber(cap[3]) * tonumber(ARGV[4]) then return fail('memory') end
+if disk > 0 then
+  if not cap[5] then return fail('datastore') end
+  if tonumber(cap[6] or '0') + disk > tonumber(cap[5]) * tonumber(ARGV[8]) then return fail('datastore space') end
+end
+local limit = tonumber(ARGV[10])
+if KEYS[3] ~= KEYS[2] and limit > 0 then
+  if tonumber(redis.call('HGET', KEYS[3], ARGV[9]) or '0') >= limit then return fail('anti-affinity') end
+end
+if KEYS[3] ~= KEYS[2] then redis.call('HINCRBY', KEYS[3], ARGV[9], 1) end
 redis.call('HINCRBY', KEYS[1], 'cpu_used', cpu)
 redis.call('HINCRBY', KEYS[1], 'mem_used', mem)
 redis.call('HINCRBY', KEYS[1], 'vms', 1)
+if disk > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[6] .. ':used', disk) end
 redis.call('SET', KEYS[2], ARGV[5])
-return {'ok', ARGV[5]}
+local c = counters()
+return {'ok', ARGV[5], c[1], c[2], c[3], c[4]}
 `)
 
+// KEYS hostcap, reservation, group (or the reservation again); ARGV cpu, mem, reservation
+// JSON, datastore, disk MB, host id.
 var releaseHost = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2])
 if not cur or cur ~= ARGV[3] then return 0 end
 redis.call('HINCRBY', KEYS[1], 'cpu_used', -tonumber(ARGV[1]))
 redis.call('HINCRBY', KEYS[1], 'mem_used', -tonumber(ARGV[2]))
 redis.call('HINCRBY', KEYS[1], 'vms', -1)
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[4] .. ':used', -tonumber(ARGV[5])) end
+if KEYS[3] ~= KEYS[2] then
+  if redis.call('HINCRBY', KEYS[3], ARGV[6], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[6]) end
+end
 redis.call('DEL', KEYS[2])
 return 1
 `)
@@ -166,24 +420,55 @@ return 1
 // ErrHostFull is returned by ReserveHost when the host has no room left.
 var ErrHostFull = errors.New("host has no room")
 
-// ReserveHost reserves r's CPU and memory on r.HostID for vm, within the host's totals times
-// the overcommit ratios. When vm already holds a reservation, that one is returned.
-func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, cpuRatio, memRatio float64) (HostReservation, error) {
+// HostFullError says which resource was short on the host, with the host's counters as the
+// reservation found them, so a placement index can catch up.
+type HostFullError struct {
+	Host, Resource string
+	Counters       ReservedCounters
+}
+
+func (e *HostFullError) Error() string {
+	return fmt.Sprintf("%s: %s on %s", ErrHostFull, e.Resource, e.Host)
+}
+
+// Unwrap makes errors.Is(err, ErrHostFull) hold.
+func (e *HostFullError) Unwrap() error { return ErrHostFull }
+
+// ReservedCounters are a host's counters right after a reservation: reserved vCPUs,
+// memory MB, VMs and MB on the reservation's datastore.
+type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed int64 }
+
+// ReserveHost reserves r's CPU, memory and disk on r.HostID and r.Datastore for vm, within
+// the totals times the ratios, and counts the VM in its anti-affinity group (at most
+// groupCap per host when groupCap > 0). When vm already holds a reservation, that one is
+// returned. The counters are the host's after the call.
+func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, ratios Ratios, groupCap int32) (HostReservation, ReservedCounters, error) {
 	raw, _ := json.Marshal(r)
-	res, err := reserveHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm)},
-		r.CPU, r.MemoryMB, cpuRatio, memRatio, raw).StringSlice()
-	if err != nil {
-		return HostReservation{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
+	group := s.hostResvKey(vm)
+	if r.Group != "" {
+		group = r.Group
 	}
-	switch res[0] {
+	res, err := reserveHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group},
+		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap).Slice()
+	if err != nil {
+		return HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
+	}
+	status, _ := res[0].(string)
+	var c ReservedCounters
+	if len(res) >= 6 {
+		n := func(v any) int64 { x, _ := v.(int64); return x }
+		c = ReservedCounters{n(res[2]), n(res[3]), n(res[4]), n(res[5])}
+	}
+	switch status {
 	case "ok", "exists":
 		var got HostReservation
-		err := json.Unmarshal([]byte(res[1]), &got)
-		return got, err
+		body, _ := res[1].(string)
+		err := json.Unmarshal([]byte(body), &got)
+		return got, c, err
 	case "nohost":
-		return HostReservation{}, errs.NotFound("Host", r.HostID)
+		return HostReservation{}, c, errs.NotFound("Host", r.HostID)
 	}
-	return HostReservation{}, fmt.Errorf("%w: %s on %s", ErrHostFull, res[0], r.HostID)
+	return HostReservation{}, c, &HostFullError{Host: r.HostID, Resource: status, Counters: c}
 }
 
 // HostReservationOf reads vm's host reservation; ok is false when there is none.
@@ -205,10 +490,27 @@ func (s *Store) ReleaseHost(ctx context.Context, vm string) (bool, error) {
 		return false, err
 	}
 	raw, _ := json.Marshal(r)
-	n, err := releaseHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm)},
-		r.CPU, r.MemoryMB, raw).Int()
+	group := s.hostResvKey(vm)
+	if r.Group != "" {
+		group = r.Group
+	}
+	n, err := releaseHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group},
+		r.CPU, r.MemoryMB, raw, r.Datastore, r.DiskMB, r.HostID).Int()
 	if err != nil {
 		return false, fmt.Errorf("release host %s: %w", r.HostID, err)
 	}
 	return n == 1, nil
+}
+
+// GroupCounts reads how many members of an anti-affinity group each host holds.
+func (s *Store) GroupCounts(ctx context.Context, key string) (map[string]int64, error) {
+	m, err := s.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[k], _ = strconv.ParseInt(v, 10, 64)
+	}
+	return out, nil
 }

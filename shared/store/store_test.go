@@ -183,7 +183,7 @@ func TestHostNeverOvercommitted(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := s.ReserveHost(ctx, fmt.Sprint("vm", i), store.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 100}, 4, 1)
+					_, _, err := s.ReserveHost(ctx, fmt.Sprint("vm", i), store.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 100}, store.Ratios{CPU: 4, Mem: 1}, 0)
 					if err == nil {
 						mu.Lock()
 						ok++
