@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,9 +43,45 @@ type Options struct {
 	// detach, add and remove NIC, delete) running at once; 0 is no bound. Simulated hosts
 	// need 1: every vcsim reconfigure reads a datastore without its lock while a create,
 	// attach or delete updates that datastore's free space.
-	FileOps   int
-	Registrar Registrar // nil: no registration
-	Logger    *slog.Logger
+	FileOps int
+	// DatastoreTags are tags to add, by datastore name, to the ones every datastore gets
+	// from its type (DefaultDatastoreTags). Placement matches them with a VM's
+	// datastoreTag affinity.
+	DatastoreTags map[string][]string
+	// QualifyLocalDatastores makes the id of a datastore that only this host mounts
+	// "<vSphere id>@<host id>". Simulated hosts need it: every vcsim ESX host gives its
+	// local datastore the same managed object id, where a real ESXi host's local VMFS
+	// datastore is named by its volume UUID and is unique already.
+	QualifyLocalDatastores bool
+	Registrar              Registrar // nil: no registration
+	Logger                 *slog.Logger
+}
+
+// Photon's built-in datastore tags, which every datastore gets from its type.
+const (
+	TagLocalVMFS  = "LOCAL_VMFS"
+	TagSharedVMFS = "SHARED_VMFS"
+	TagNFS        = "NFS"
+	TagVSAN       = "VSAN"
+)
+
+// DefaultDatastoreTags are the tags a datastore of vSphere type typ gets, as Photon
+// tagged them: LOCAL_VMFS or SHARED_VMFS for VMFS (by whether more hosts can mount it),
+// NFS for NFS 3 and 4.1, VSAN for vSAN; none for other types (vcsim's local datastores
+// are of type OTHER).
+func DefaultDatastoreTags(typ string, shared bool) []string {
+	switch strings.ToUpper(typ) {
+	case "VMFS":
+		if shared {
+			return []string{TagSharedVMFS}
+		}
+		return []string{TagLocalVMFS}
+	case "NFS", "NFS41":
+		return []string{TagNFS}
+	case "VSAN":
+		return []string{TagVSAN}
+	}
+	return nil
 }
 
 // Daemon is a running hostd.
@@ -100,8 +138,8 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		}
 		rec := store.Host{ID: o.ID, Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
 			Tags: o.Tags, State: store.HostReady, EsxVersion: c.ServiceContent.About.Version, CPUCores: res.GetCpuCores(),
-			CPUMhz: res.GetCpuMhz(), MemoryMB: res.GetMemoryMb(), Datastores: datastores(res), Networks: res.GetNetworks(),
-			Usage: usage(res)}
+			CPUMhz: res.GetCpuMhz(), MemoryMB: res.GetMemoryMb(), Datastores: o.datastores(res), Networks: res.GetNetworks(),
+			Usage: o.usage(res)}
 		if err := o.Registrar.RegisterHost(ctx, rec); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("register host: %w", err)
@@ -121,18 +159,28 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func datastores(r *hostdv1.Resources) []store.Datastore {
+func (o *Options) datastores(r *hostdv1.Resources) []store.Datastore {
 	out := make([]store.Datastore, 0, len(r.GetDatastores()))
 	for _, d := range r.GetDatastores() {
-		out = append(out, store.Datastore{Name: d.GetName(), Type: d.GetType(), CapacityBytes: d.GetCapacityBytes(),
-			FreeBytes: d.GetFreeBytes(), Images: d.GetImages()})
+		id := d.GetId()
+		if o.QualifyLocalDatastores && !d.GetShared() && id != "" {
+			id += "@" + o.ID
+		}
+		tags := DefaultDatastoreTags(d.GetType(), d.GetShared())
+		for _, t := range o.DatastoreTags[d.GetName()] {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		out = append(out, store.Datastore{ID: id, Name: d.GetName(), Type: d.GetType(), Tags: tags,
+			CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Images: d.GetImages()})
 	}
 	return out
 }
 
-func usage(r *hostdv1.Resources) store.HostUsage {
+func (o *Options) usage(r *hostdv1.Resources) store.HostUsage {
 	return store.HostUsage{CPUUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMB: r.GetMemoryUsedMb(), VMCount: r.GetVmCount(),
-		Datastores: datastores(r)}
+		Datastores: o.datastores(r)}
 }
 
 func (d *Daemon) heartbeat(ctx context.Context, h *host) {
@@ -147,7 +195,7 @@ func (d *Daemon) heartbeat(ctx context.Context, h *host) {
 		}
 		res, err := h.resources(ctx)
 		if err == nil {
-			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, usage(res))
+			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, d.opts.usage(res))
 		}
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)

@@ -623,8 +623,9 @@ func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 			return nil, err
 		}
 		for _, ds := range dss {
-			d := &hostdv1.Datastore{Name: ds.Summary.Name, Type: ds.Summary.Type,
-				CapacityBytes: ds.Summary.Capacity, FreeBytes: ds.Summary.FreeSpace}
+			d := &hostdv1.Datastore{Id: ds.Reference().Value, Name: ds.Summary.Name, Type: ds.Summary.Type,
+				CapacityBytes: ds.Summary.Capacity, FreeBytes: ds.Summary.FreeSpace,
+				Shared: ds.Summary.MultipleHostAccess != nil && *ds.Summary.MultipleHostAccess}
 			d.Images = h.images(ctx, object.NewHostDatastoreBrowser(h.c, ds.Browser), ds.Summary.Name)
 			out.Datastores = append(out.Datastores, d)
 		}

@@ -57,11 +57,12 @@ func hostdCmd() *cobra.Command {
 	var o hostd.Options
 	var esx string
 	var sim bool
+	var dsTags []string
 	cmd := &cobra.Command{
 		Use:   "hostd",
 		Short: "Run the daemon that drives one ESXi host",
 		Example: `  photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835
-  photon hostd --sim`,
+  photon hostd --sim --id host-1 --datastore-tag LocalDS_0=SSD,GOLD`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			s, closeFn, err := p.open(ctx, "photon-hostd")
@@ -76,7 +77,7 @@ func hostdCmd() *cobra.Command {
 					return err
 				}
 				defer sm.Close()
-				o.URL, o.Insecure, o.FileOps = sm.URL, true, 1
+				o.URL, o.Insecure, o.FileOps, o.QualifyLocalDatastores = sm.URL, true, 1, true
 			case esx != "":
 				if o.URL, err = url.Parse(esx); err != nil {
 					return err
@@ -86,6 +87,9 @@ func hostdCmd() *cobra.Command {
 			}
 			if o.ID == "" {
 				o.ID = uuid.NewString()
+			}
+			if o.DatastoreTags, err = datastoreTags(dsTags); err != nil {
+				return err
 			}
 			o.Registrar, o.Logger = s, logger(p.logLevel)
 			d, err := hostd.Start(ctx, o)
@@ -102,13 +106,31 @@ func hostdCmd() *cobra.Command {
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
 	f.BoolVar(&sim, "sim", false, "drive an in-process simulated ESXi host")
 	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
-	f.StringVar(&o.ID, "id", "", "host id (default: generated)")
+	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts (default: generated)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
 	f.StringVar(&o.AdvertiseAddr, "advertise", "", "address functions dial to reach this hostd (default: the listen address)")
 	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone")
 	f.StringSliceVar(&o.Tags, "tags", []string{"CLOUD"}, "host usage tags")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
+	f.StringArrayVar(&dsTags, "datastore-tag", nil, "NAME=TAG[,TAG...]: tags for the datastore NAME besides those of its type (repeatable)")
 	return cmd
+}
+
+// datastoreTags reads --datastore-tag values, NAME=TAG[,TAG...], into tags by name.
+func datastoreTags(flags []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, f := range flags {
+		name, tags, ok := strings.Cut(f, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("--datastore-tag %q: want NAME=TAG[,TAG...]", f)
+		}
+		for _, t := range strings.Split(tags, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				out[name] = append(out[name], t)
+			}
+		}
+	}
+	return out, nil
 }
 
 func gatewayCmd() *cobra.Command {

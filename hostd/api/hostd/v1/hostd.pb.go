@@ -698,7 +698,13 @@ type Datastore struct {
 	CapacityBytes int64                  `protobuf:"varint,3,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
 	FreeBytes     int64                  `protobuf:"varint,4,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
 	// images are the image disk paths found under "images/" on this datastore.
-	Images        []string `protobuf:"bytes,5,rep,name=images,proto3" json:"images,omitempty"`
+	Images []string `protobuf:"bytes,5,rep,name=images,proto3" json:"images,omitempty"`
+	// id is the datastore's vSphere managed object id. A shared datastore has the same id on
+	// every host that mounts it; on a standalone ESXi host a VMFS datastore's id is its
+	// volume UUID.
+	Id string `protobuf:"bytes,6,opt,name=id,proto3" json:"id,omitempty"`
+	// shared is vSphere's multipleHostAccess: more than one host can mount the datastore.
+	Shared        bool `protobuf:"varint,7,opt,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -766,6 +772,20 @@ func (x *Datastore) GetImages() []string {
 		return x.Images
 	}
 	return nil
+}
+
+func (x *Datastore) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Datastore) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
 }
 
 type Resources struct {
@@ -930,14 +950,16 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\tdatastore\x18\x06 \x01(\tR\tdatastore\",\n" +
 	"\x10DeleteVmResponse\x12\x18\n" +
 	"\aexisted\x18\x01 \x01(\bR\aexisted\"\x15\n" +
-	"\x13GetResourcesRequest\"\x91\x01\n" +
+	"\x13GetResourcesRequest\"\xb9\x01\n" +
 	"\tDatastore\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
 	"\x0ecapacity_bytes\x18\x03 \x01(\x03R\rcapacityBytes\x12\x1d\n" +
 	"\n" +
 	"free_bytes\x18\x04 \x01(\x03R\tfreeBytes\x12\x16\n" +
-	"\x06images\x18\x05 \x03(\tR\x06images\"\xaf\x02\n" +
+	"\x06images\x18\x05 \x03(\tR\x06images\x12\x0e\n" +
+	"\x02id\x18\x06 \x01(\tR\x02id\x12\x16\n" +
+	"\x06shared\x18\a \x01(\bR\x06shared\"\xaf\x02\n" +
 	"\tResources\x12\x1b\n" +
 	"\thost_name\x18\x01 \x01(\tR\bhostName\x12\x1b\n" +
 	"\tcpu_cores\x18\x02 \x01(\x05R\bcpuCores\x12\x17\n" +

@@ -1,0 +1,71 @@
+package hostd_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/photon-cloud/photon/hostd"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+func TestDefaultDatastoreTags(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		typ    string
+		shared bool
+		want   []string
+	}{
+		{"VMFS", false, []string{hostd.TagLocalVMFS}},
+		{"VMFS", true, []string{hostd.TagSharedVMFS}},
+		{"NFS", true, []string{hostd.TagNFS}},
+		{"NFS41", true, []string{hostd.TagNFS}},
+		{"vsan", true, []string{hostd.TagVSAN}},
+		{"OTHER", false, nil},
+	}
+	for _, tc := range cases {
+		if got := hostd.DefaultDatastoreTags(tc.typ, tc.shared); !slices.Equal(got, tc.want) {
+			t.Errorf("DefaultDatastoreTags(%s, %v) = %v, want %v", tc.typ, tc.shared, got, tc.want)
+		}
+	}
+}
+
+// TestDatastoreReport: hostd reports each datastore's vSphere id (qualified with the host
+// id for a local datastore when asked) and the tags it was given by name, at registration
+// and in heartbeats.
+func TestDatastoreReport(t *testing.T) {
+	t.Parallel()
+	sim, err := hostd.StartSim(t.Context(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
+	d, err := hostd.Start(t.Context(), hostd.Options{ID: "h7", URL: sim.URL, Insecure: true, Heartbeat: 50 * time.Millisecond,
+		Registrar: reg, FileOps: 1, QualifyLocalDatastores: true, DatastoreTags: map[string][]string{"LocalDS_0": {"SSD", "SSD"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	reg.mu.Lock()
+	dss := reg.host.Datastores
+	reg.mu.Unlock()
+	check := func(when string, dss []store.Datastore) {
+		t.Helper()
+		if len(dss) != 1 {
+			t.Fatalf("%s: datastores %+v", when, dss)
+		}
+		ds := dss[0]
+		if !strings.HasPrefix(ds.ID, "datastore-") || !strings.HasSuffix(ds.ID, "@h7") || !slices.Equal(ds.Tags, []string{"SSD"}) {
+			t.Fatalf("%s: datastore %+v, want a qualified vSphere id and the tag SSD once", when, ds)
+		}
+	}
+	check("registration", dss)
+	select {
+	case u := <-reg.heartbeats:
+		check("heartbeat", u.Datastores)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat")
+	}
+}
