@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// What the API keeps of a host an administrator registered (POST /v1/infrastructure/hosts),
+// beside the host record that hostd owns:
+//   - photon:hostreg:{id}: the HostRegistration (JSON), never a password;
+//   - photon:name:host::{address}: the id registered at an address (addresses are unique).
+func (s *Store) hostRegKey(id string) string           { return s.Key("hostreg", id) }
+func (s *Store) hostAddressName(address string) string { return s.name(KindHost, "", address) }
+
+// HostRegistration is what an administrator gave when registering a host: the ESXi
+// host's address and the user hostd logs in as. The password is handed to the
+// provisioner and kept nowhere.
+type HostRegistration struct {
+	ID        string `json:"id"`
+	Address   string `json:"address"`
+	Username  string `json:"username"`
+	CreatedAt int64  `json:"createdAt"`
+}
+
+// CreateHost registers a host: the registration and its task in one atomic call (failing
+// with NameTaken when another host holds the address), then the host record h (state
+// HostCreating as a rule) through PutHost, which publishes it to placement indexes. If
+// the record cannot be written the registration is taken back and the task fails.
+func (s *Store) CreateHost(ctx context.Context, h *Host, reg *HostRegistration, task *Task) error {
+	b := new(Batch).Unique(s.hostAddressName(reg.Address), reg.ID, fmt.Sprintf("host address %q", reg.Address)).
+		Put(s.hostRegKey(reg.ID), reg)
+	if err := s.Apply(ctx, s.AddTask(b, task)); err != nil {
+		return err
+	}
+	if err := s.PutHost(ctx, h); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		_ = s.Apply(ctx, new(Batch).Del(s.hostRegKey(reg.ID)).DelIfOwner(s.hostAddressName(reg.Address), reg.ID))
+		_, _ = s.UpdateTask(ctx, task.ID, func(t *Task) error { t.State = TaskError; return nil })
+		return err
+	}
+	return nil
+}
+
+// RemoveHost deletes a host's record, counters and index entries (DeleteHost), then its
+// registration, and writes the delete task. The caller checks that the host may go.
+func (s *Store) RemoveHost(ctx context.Context, id string, task *Task) error {
+	reg, err := s.HostRegistrations(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.DeleteHost(ctx, id); err != nil {
+		return fmt.Errorf("delete host %s: %w", id, err)
+	}
+	b := new(Batch).Del(s.hostRegKey(id))
+	if reg[0] != nil {
+		b.DelIfOwner(s.hostAddressName(reg[0].Address), id)
+	}
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// HostRegistrations reads the registrations of ids in one round trip; out[i] is nil for a
+// host that registered itself (a hostd started with its own id).
+func (s *Store) HostRegistrations(ctx context.Context, ids ...string) ([]*HostRegistration, error) {
+	out := make([]*HostRegistration, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.hostRegKey(id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read host registrations: %w", err)
+	}
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		r := new(HostRegistration)
+		if err := json.Unmarshal([]byte(str), r); err != nil {
+			return nil, fmt.Errorf("decode host registration %s: %w", ids[i], err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// ListHostsPage pages through hosts in id order.
+func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Page[Host], error) {
+	return List[Host](ctx, s, s.hostsIdx(), KindHost, size, cursor)
+}
+
+// VMsOnHost reads the VMs whose record names hostID as their host. There is no index of
+// VMs by host, so it walks every project's VMs (a few pipelined round trips, then reads
+// of 500 VMs at a time): an administrator's call, not one for hot paths.
+func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*VM, error) {
+	tenants, err := s.rdb.ZRange(ctx, s.tenantsIdx(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	projects, err := s.members(ctx, tenants, s.projectsIdx)
+	if err != nil {
+		return nil, err
+	}
+	vms, err := s.members(ctx, projects, s.vmsIdx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*VM
+	for start := 0; start < len(vms); start += 500 {
+		chunk := vms[start:min(start+500, len(vms))]
+		keys := make([]string, len(chunk))
+		for i, id := range chunk {
+			keys[i] = s.entityKey(KindVM, id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read VMs: %w", err)
+		}
+		for _, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				continue // deleted meanwhile
+			}
+			vm := new(VM)
+			if err := json.Unmarshal([]byte(str), vm); err != nil {
+				return nil, fmt.Errorf("decode VM: %w", err)
+			}
+			if vm.HostID == hostID {
+				out = append(out, vm)
+			}
+		}
+	}
+	return out, nil
+}
+
+// members reads, in one pipelined round trip, the ids in the index idx(parent) of every
+// parent (index members are indexMember strings).
+func (s *Store) members(ctx context.Context, parents []string, idx func(string) string) ([]string, error) {
+	if len(parents) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.StringSliceCmd, len(parents))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range parents {
+			cmds[i] = p.ZRange(ctx, idx(memberID(m)), 0, -1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read indexes: %w", err)
+	}
+	var out []string
+	for _, c := range cmds {
+		for _, m := range c.Val() {
+			out = append(out, memberID(m))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// ZoneReady is the state of every availability zone: zones are records, nothing to
+// provision.
+const ZoneReady = "READY"
+
+// Zone keys: the record photon:zone:{id}, the index photon:idx:zones (by creation time),
+// and the name key photon:name:zone::{name} (zone names are unique).
+func (s *Store) zonesIdx() string            { return s.Key("idx", "zones") }
+func (s *Store) zoneName(name string) string { return s.name(KindZone, "", name) }
+
+// CreateZone writes the zone and its task, if no other zone has its name.
+func (s *Store) CreateZone(ctx context.Context, z *Zone, task *Task) error {
+	b := new(Batch).Unique(s.zoneName(z.Name), z.ID, fmt.Sprintf("availability zone name %q", z.Name)).
+		Put(s.entityKey(KindZone, z.ID), z).
+		Index(s.zonesIdx(), indexMember(z.CreatedAt, z.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// DeleteZone deletes a zone and writes its task. The caller checks that no host is in
+// the zone: hosts name their zone in their own records (set by the API or by hostd), so
+// there is no index of a zone's hosts to test here.
+func (s *Store) DeleteZone(ctx context.Context, z *Zone, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindZone, z.ID), "AvailabilityZone #"+z.ID).
+		Del(s.entityKey(KindZone, z.ID)).
+		DelIfOwner(s.zoneName(z.Name), z.ID).
+		Unindex(s.zonesIdx(), indexMember(z.CreatedAt, z.ID))
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// GetZone reads a zone; a missing one is NotFound (kind "AvailabilityZone").
+func (s *Store) GetZone(ctx context.Context, id string) (*Zone, error) {
+	z, err := Get[Zone](ctx, s, KindZone, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.NotFound("AvailabilityZone", id)
+	}
+	return z, err
+}
+
+// ZoneByName finds a zone by its name; a missing one is NotFound.
+func (s *Store) ZoneByName(ctx context.Context, name string) (*Zone, error) {
+	id, err := s.LookupName(ctx, KindZone, "", name)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, errs.New(errs.CodeNotFound, "availability zone %q not found", name).
+			WithData("kind", "AvailabilityZone").WithData("name", name)
+	}
+	return s.GetZone(ctx, id)
+}
+
+// ListZones pages through zones, oldest first.
+func (s *Store) ListZones(ctx context.Context, size int, cursor string) (Page[Zone], error) {
+	return List[Zone](ctx, s, s.zonesIdx(), KindZone, size, cursor)
+}
