@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"slices"
-	"sync"
-	"time"
+	"strings"
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -18,36 +15,13 @@ import (
 type Function struct {
 	store  *store.Store
 	policy Policy
-	hosts  hostCache
+	index  *Index
 }
-
-// hostCache keeps the host records (not their counters, which are read per placement)
-// for a second: they change on registration and state changes, not per VM.
-type hostCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	hosts []*store.Host
-}
-
-func (c *hostCache) get(ctx context.Context, s *store.Store) ([]*store.Host, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.hosts != nil && time.Since(c.at) < time.Second {
-		return c.hosts, nil
-	}
-	hosts, err := s.ListHosts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.hosts, c.at = hosts, time.Now()
-	return hosts, nil
-}
-
-// DefaultPolicy overcommits CPU 8:1 and memory 1:1 and skips hosts silent for a minute.
-var DefaultPolicy = Policy{CPURatio: 8, MemRatio: 1, StaleAfterMs: 60_000}
 
 // New returns the place function.
-func New(s *store.Store, p Policy) *Function { return &Function{store: s, policy: p} }
+func New(s *store.Store, p Policy) *Function {
+	return &Function{store: s, policy: p, index: NewIndex(s, p)}
+}
 
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "place" }
@@ -63,7 +37,11 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		return err
 	}
 	if !ok {
-		if r, err = f.reserve(ctx, vm); err != nil {
+		req, err := f.request(ctx, vm)
+		if err != nil {
+			return err
+		}
+		if r, err = f.Place(ctx, req); err != nil {
 			return err
 		}
 	}
@@ -74,49 +52,153 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	return err
 }
 
-func (f *Function) reserve(ctx context.Context, vm *store.VM) (store.HostReservation, error) {
+// request turns a VM's flavor, disks, image and affinities into a placement request.
+func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
 	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
 	if err != nil {
-		return store.HostReservation{}, err
+		return Request{}, err
 	}
-	hosts, err := f.hosts.get(ctx, f.store)
-	if err != nil {
-		return store.HostReservation{}, err
+	req := Request{VM: vm.ID, CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath, ImageRequired: true,
+		Policy: vm.Placement}
+	for _, d := range vm.Disks {
+		req.DiskMB += int64(d.CapacityGB) << 10
 	}
-	ids := make([]string, len(hosts))
-	for i, h := range hosts {
-		ids[i] = h.ID
-	}
-	caps, err := f.store.HostCapacities(ctx, ids...)
-	if err != nil {
-		return store.HostReservation{}, err
-	}
-	cands := make([]Candidate, len(hosts))
-	for i, h := range hosts {
-		cands[i] = Candidate{Host: h, Capacity: caps[i]}
-	}
-	req := Request{CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath}
-	choices, rej := Feasible(req, cands, f.policy, f.store.Now())
-	// Placements running at once see the same counters and would all pick the best host:
-	// each starts at one of the best few, chosen by its VM id, and falls through the rest.
-	if k := min(len(choices), f.policy.spreadOver()); k > 1 {
-		i := int(crc32.ChecksumIEEE([]byte(vm.ID)) % uint32(k))
-		choices = append(choices[i:i+1], append(slices.Clone(choices[:i]), choices[i+1:]...)...)
-	}
-	for _, ch := range choices {
-		r, _, err := f.store.ReserveHost(ctx, vm.ID, store.HostReservation{HostID: ch.Host.ID, Datastore: ch.Datastore,
-			CPU: req.CPU, MemoryMB: req.MemoryMB}, store.Ratios{CPU: f.policy.CPURatio, Mem: f.policy.MemRatio}, 0)
-		if errors.Is(err, store.ErrHostFull) {
-			rej["capacity taken meanwhile"]++
-			continue
+	one := func(field *string, kind, id string) error {
+		if *field != "" && *field != id {
+			return errs.Invalid("affinities name two different %s: %s and %s", kind, *field, id)
 		}
-		return r, err
+		*field = id
+		return nil
 	}
-	msg := fmt.Sprintf("no host can take %d vCPU and %d MB with image %s: %d hosts", req.CPU, req.MemoryMB, img.Name, len(hosts))
+	for _, a := range vm.Affinities {
+		switch a.Kind {
+		case store.LocalityHost:
+			err = one(&req.Host, "hosts", a.ID)
+		case store.LocalityZone:
+			err = one(&req.Zone, "availability zones", a.ID)
+		case store.LocalityVM:
+			other, gerr := store.Get[store.VM](ctx, f.store, store.KindVM, a.ID)
+			switch {
+			case gerr != nil:
+				err = errs.Invalid("vm affinity: %v", gerr)
+			case other.HostID == "":
+				err = errs.Invalid("vm affinity: VM %s is not on a host yet", a.ID)
+			default:
+				err = one(&req.Host, "hosts", other.HostID)
+			}
+		case store.LocalityDatastore:
+			err = one(&req.Datastore, "datastores", a.ID)
+		case store.LocalityDisk:
+			err = errs.Invalid("disk affinity: persistent disk %s not found", a.ID)
+		case store.LocalityHostTag:
+			req.HostTags = append(req.HostTags, a.ID)
+		case store.LocalityDatastoreTag:
+			req.DatastoreTags = append(req.DatastoreTags, a.ID)
+		case store.LocalityDatastoreType:
+			err = one(&req.DatastoreType, "datastore types", a.ID)
+		default:
+			err = errs.Invalid("unknown affinity kind %q", a.Kind)
+		}
+		if err != nil {
+			return Request{}, err
+		}
+	}
+	if g := vm.AntiAffinity; g != nil && g.Group != "" {
+		req.Group, req.GroupHard, req.GroupCap = f.store.GroupKey(vm.ProjectID, g.Group), g.Hard, g.MaxPerHost
+	}
+	return req, nil
+}
+
+// rounds bounds how often a placement walks the index again after every host it tried
+// was taken meanwhile by placements elsewhere.
+const rounds = 8
+
+// Place chooses a host for req and reserves it: the index names the best few feasible
+// hosts, and the reservation script re-verifies each in turn.
+func (f *Function) Place(ctx context.Context, req Request) (store.HostReservation, error) {
+	if err := f.index.ensure(ctx); err != nil {
+		return store.HostReservation{}, err
+	}
+	if req.Group != "" {
+		counts, err := f.store.GroupCounts(ctx, req.Group)
+		if err != nil {
+			return store.HostReservation{}, err
+		}
+		req.GroupCounts = counts
+	}
+	var groupCap int32
+	if req.GroupHard {
+		groupCap = int32(req.groupCap())
+	}
+	taken := 0
+	for range rounds {
+		choices := f.index.choose(&req, f.store.Now(), f.policy.spreadOver())
+		if len(choices) == 0 {
+			break
+		}
+		for i, ch := range choices {
+			if i > 0 {
+				f.index.claim(ch.Host.ID, ch.Datastore, &req)
+			}
+			r, counters, err := f.store.ReserveHost(ctx, req.VM, store.HostReservation{HostID: ch.Host.ID,
+				Datastore: ch.Datastore, CPU: req.CPU, MemoryMB: req.MemoryMB, DiskMB: req.DiskMB, Group: req.Group},
+				f.policy.ratios(), groupCap)
+			var full *store.HostFullError
+			switch {
+			case err == nil:
+				f.index.settle(ch.Host.ID, ch.Datastore, &req, counters)
+				return r, nil
+			case errors.As(err, &full):
+				f.index.settle(ch.Host.ID, ch.Datastore, &req, full.Counters)
+			case errors.Is(err, errs.ErrNotFound): // the host is gone; the next sync drops it
+				f.index.settle(ch.Host.ID, ch.Datastore, &req, counters)
+				full = &store.HostFullError{}
+			default:
+				f.index.settle(ch.Host.ID, ch.Datastore, &req, store.ReservedCounters{Ver: -1})
+				return store.HostReservation{}, err
+			}
+			taken++
+			if full.Resource == "anti-affinity" {
+				req.GroupCounts[ch.Host.ID] = req.groupCap()
+			}
+		}
+	}
+	return store.HostReservation{}, f.noHost(&req, taken)
+}
+
+// noHost explains a failed placement: what was asked, and why each host was rejected.
+func (f *Function) noHost(req *Request, taken int) error {
+	n, rej := f.index.Explain(req, f.store.Now())
+	var where []string
+	if req.Zone != "" {
+		where = append(where, "in zone "+req.Zone)
+	}
+	if req.Host != "" {
+		where = append(where, "on host "+req.Host)
+	}
+	for _, t := range req.HostTags {
+		where = append(where, "tagged "+t)
+	}
+	msg := fmt.Sprintf("no host %s can take %d vCPU, %d MB memory and %d MB disk", strings.Join(where, " "),
+		req.CPU, req.MemoryMB, req.DiskMB)
+	msg = strings.Join(strings.Fields(msg), " ")
+	msg += fmt.Sprintf(": %d hosts", n)
 	if len(rej) > 0 {
 		msg += ", " + rej.String()
 	}
-	return store.HostReservation{}, errs.New(errs.CodeNotEnoughCapacity, "%s", msg)
+	if taken > 0 {
+		msg += fmt.Sprintf("; %d taken by other placements meanwhile", taken)
+	}
+	code := errs.CodeNoSuchHost
+	switch {
+	case rej["rejected for memory"] > 0 && rej["rejected for memory"] >= rej["rejected for CPU"]:
+		code = errs.CodeNotEnoughMemory
+	case rej["rejected for CPU"] > 0:
+		code = errs.CodeNotEnoughCapacity
+	case rej["rejected for datastore space"] > 0:
+		code = errs.CodeNotEnoughDisk
+	}
+	return errs.New(code, "%s", msg)
 }
 
 // Undo releases the VM's host reservation.

@@ -1,0 +1,544 @@
+package place
+
+import (
+	"context"
+	"hash/crc32"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/btree"
+
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Index is one place instance's view of the fleet: every host's record and counters in
+// memory, and for each selector (all hosts, a zone, a host tag, a network, an image, a
+// datastore tag or type) the READY hosts that match it, ordered by score. A placement
+// walks the smallest ordered set its request names, from the best end, running the
+// checkers only until it has enough feasible hosts: it does not scan every host.
+//
+// The index follows Redis, which stays the truth: reservations (its own and other
+// instances') are checked again by the reservation script, which answers the host's
+// counters so the index catches up on a conflict; a sync in the background every
+// SyncEvery reloads the hosts in the change feed (registrations, state, zone and tag
+// changes, heartbeats), reads every host's counters every FullEvery, and marks hosts that
+// missed their heartbeats ERROR.
+type Index struct {
+	store *store.Store
+	pol   Policy
+	// SyncEvery and FullEvery pace the background sync (defaults 500ms and 2s).
+	SyncEvery, FullEvery time.Duration
+
+	mu      sync.RWMutex
+	entries []*entry         // by slot; nil when the host was deleted
+	slots   map[string]int32 // host id → slot
+	sets    map[string]*btree.BTreeG[item]
+	maxCPU  float64 // the largest CPU and memory capacity of a host, times the ratios
+	maxMem  float64
+
+	load     sync.Mutex // held by the first load
+	loaded   atomic.Bool
+	gen      atomic.Int64
+	syncing  atomic.Bool
+	syncedAt atomic.Int64 // unix ns
+	fullAt   atomic.Int64 // unix ns
+	markedAt atomic.Int64 // unix ns
+}
+
+// entry is one host: truth holds its counters as Redis last answered them, pend the
+// placements of this instance in flight on it, and cand the host with their sum, which
+// the checkers and the score read, so placements running at once in one instance see each
+// other's claims and do not pile onto the same host.
+type entry struct {
+	cand  Candidate
+	truth store.HostCapacity
+	pend  pending
+	key   float64
+	sels  []string // the sets the host is in
+}
+
+type pending struct {
+	cpu, mem, vms int64
+	disk          map[string]int64 // by datastore
+}
+
+// refresh recomputes cand's capacity from truth and pend.
+func (e *entry) refresh() {
+	c := e.truth
+	c.CPUUsed += e.pend.cpu
+	c.MemUsed += e.pend.mem
+	c.VMs += e.pend.vms
+	if len(e.pend.disk) > 0 {
+		dss := make(map[string]store.DatastoreCapacity, len(c.Datastores))
+		for k, v := range c.Datastores {
+			v.Used += e.pend.disk[k]
+			dss[k] = v
+		}
+		c.Datastores = dss
+	}
+	e.cand.Capacity = c
+}
+
+// add claims (sign 1) or lets go of (sign -1) a request's resources.
+func (p *pending) add(req *Request, ds string, sign int64) {
+	p.cpu += sign * req.CPU
+	p.mem += sign * req.MemoryMB
+	p.vms += sign
+	if req.DiskMB > 0 {
+		if p.disk == nil {
+			p.disk = map[string]int64{}
+		}
+		if p.disk[ds] += sign * req.DiskMB; p.disk[ds] == 0 {
+			delete(p.disk, ds)
+		}
+	}
+}
+
+type item struct {
+	key  float64
+	slot int32
+}
+
+// less orders items by score, ties by slot, the lower slot last (so the best end, read
+// backwards, starts with the lower slot).
+func less(a, b item) bool {
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	return a.slot > b.slot
+}
+
+// NewIndex returns an empty index over s; it loads on first use.
+func NewIndex(s *store.Store, pol Policy) *Index {
+	return &Index{store: s, pol: pol, SyncEvery: 500 * time.Millisecond, FullEvery: 2 * time.Second,
+		slots: map[string]int32{}, sets: map[string]*btree.BTreeG[item]{}}
+}
+
+// selectors of a READY host.
+func selectors(h *store.Host) []string {
+	out := []string{"", "z:" + h.AvailabilityZone}
+	for _, t := range h.Tags {
+		out = append(out, "t:"+t)
+	}
+	for _, n := range h.Networks {
+		out = append(out, "n:"+n)
+	}
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, d := range h.Datastores {
+		add("dy:" + strings.ToLower(d.Type))
+		for _, t := range d.Tags {
+			add("dt:" + t)
+		}
+		for _, img := range d.Images {
+			add("i:" + img)
+		}
+	}
+	return out
+}
+
+// requestSelectors are the sets a feasible host must be in.
+func requestSelectors(req *Request) []string {
+	out := []string{""}
+	if req.Zone != "" {
+		out = append(out, "z:"+req.Zone)
+	}
+	for _, t := range req.HostTags {
+		out = append(out, "t:"+t)
+	}
+	for _, n := range req.Networks {
+		out = append(out, "n:"+n)
+	}
+	if req.DatastoreType != "" {
+		out = append(out, "dy:"+strings.ToLower(req.DatastoreType))
+	}
+	for _, t := range req.DatastoreTags {
+		out = append(out, "dt:"+t)
+	}
+	if req.ImageRequired && req.Image != "" {
+		out = append(out, "i:"+req.Image)
+	}
+	return out
+}
+
+// ensure loads the index on first use and starts a background sync when one is due.
+func (x *Index) ensure(ctx context.Context) error {
+	if !x.loaded.Load() {
+		x.load.Lock()
+		defer x.load.Unlock()
+		if !x.loaded.Load() {
+			if err := x.Load(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if time.Now().UnixNano()-x.syncedAt.Load() >= int64(x.SyncEvery) && x.syncing.CompareAndSwap(false, true) {
+		go func() {
+			defer x.syncing.Store(false)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = x.Sync(sctx)
+		}()
+	}
+	return nil
+}
+
+// Load reads every host and its counters.
+func (x *Index) Load(ctx context.Context) error {
+	gen, err := x.store.HostGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	hosts, err := x.store.ListHosts(ctx)
+	if err != nil {
+		return err
+	}
+	if err := x.apply(ctx, hosts, nil); err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	x.gen.Store(gen)
+	x.syncedAt.Store(now)
+	x.fullAt.Store(now)
+	x.loaded.Store(true)
+	return nil
+}
+
+// Sync marks hosts that missed their heartbeats, reloads the hosts changed since the
+// last sync and, every FullEvery, every host's counters.
+func (x *Index) Sync(ctx context.Context) error {
+	now := time.Now()
+	x.syncedAt.Store(now.UnixNano())
+	if x.pol.StaleAfterMs > 0 && now.UnixNano()-x.markedAt.Load() >= int64(x.pol.StaleAfterMs)*int64(time.Millisecond)/4 {
+		x.markedAt.Store(now.UnixNano())
+		if _, err := x.store.MarkStaleHosts(ctx, x.store.Now()-x.pol.StaleAfterMs); err != nil {
+			return err
+		}
+	}
+	ids, gen, err := x.store.HostChanges(ctx, x.gen.Load())
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		hosts, err := x.store.GetHosts(ctx, ids...)
+		if err != nil {
+			return err
+		}
+		if err := x.apply(ctx, hosts, ids); err != nil {
+			return err
+		}
+	}
+	x.gen.Store(gen)
+	if now.UnixNano()-x.fullAt.Load() < int64(x.FullEvery) {
+		return nil
+	}
+	x.fullAt.Store(now.UnixNano())
+	x.mu.RLock()
+	all := make([]string, 0, len(x.slots))
+	for id := range x.slots {
+		all = append(all, id)
+	}
+	x.mu.RUnlock()
+	caps, err := x.store.HostCapacities(ctx, all...)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i, id := range all {
+		if slot, ok := x.slots[id]; ok && x.entries[slot] != nil && caps[i].Ver >= x.entries[slot].truth.Ver {
+			e := x.entries[slot]
+			e.truth = caps[i]
+			e.refresh()
+			x.rekey(slot, e)
+		}
+	}
+	return nil
+}
+
+// apply upserts hosts (with their counters, read now) and removes the ids in changed
+// that are gone.
+func (x *Index) apply(ctx context.Context, hosts []*store.Host, changed []string) error {
+	ids := make([]string, len(hosts))
+	for i, h := range hosts {
+		ids[i] = h.ID
+	}
+	caps, err := x.store.HostCapacities(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	present := make(map[string]bool, len(hosts))
+	for i, h := range hosts {
+		present[h.ID] = true
+		slot, ok := x.slots[h.ID]
+		if !ok {
+			slot = int32(len(x.entries))
+			x.entries = append(x.entries, nil)
+			x.slots[h.ID] = slot
+		}
+		e := &entry{cand: Candidate{Host: h}, truth: caps[i]}
+		if old := x.entries[slot]; old != nil {
+			x.unlink(slot, old)
+			e.pend = old.pend
+			if old.truth.Ver > e.truth.Ver {
+				e.truth = old.truth
+			}
+		}
+		e.refresh()
+		x.entries[slot] = e
+		x.maxCPU = max(x.maxCPU, float64(h.CPUCores)*x.pol.CPURatio, float64(caps[i].CPUTotal)*x.pol.CPURatio)
+		x.maxMem = max(x.maxMem, float64(h.MemoryMB)*x.pol.MemRatio, float64(caps[i].MemTotal)*x.pol.MemRatio)
+		x.link(slot, e)
+	}
+	for _, id := range changed {
+		if slot, ok := x.slots[id]; ok && !present[id] {
+			if e := x.entries[slot]; e != nil {
+				x.unlink(slot, e)
+			}
+			x.entries[slot] = nil
+			delete(x.slots, id)
+		}
+	}
+	return nil
+}
+
+// link puts a READY host in its sets; unlink takes it out. Both hold x.mu.
+func (x *Index) link(slot int32, e *entry) {
+	e.key = score(&e.cand.Capacity, x.pol)
+	if e.cand.Host.State != store.HostReady {
+		e.sels = nil
+		return
+	}
+	e.sels = selectors(e.cand.Host)
+	for _, s := range e.sels {
+		t := x.sets[s]
+		if t == nil {
+			t = btree.NewG(16, less)
+			x.sets[s] = t
+		}
+		t.ReplaceOrInsert(item{e.key, slot})
+	}
+}
+
+func (x *Index) unlink(slot int32, e *entry) {
+	for _, s := range e.sels {
+		if t := x.sets[s]; t != nil {
+			t.Delete(item{e.key, slot})
+		}
+	}
+}
+
+// rekey moves a host whose counters changed to its new place in its sets.
+func (x *Index) rekey(slot int32, e *entry) {
+	k := score(&e.cand.Capacity, x.pol)
+	if k == e.key {
+		return
+	}
+	for _, s := range e.sels {
+		if t := x.sets[s]; t != nil {
+			t.Delete(item{e.key, slot})
+			t.ReplaceOrInsert(item{k, slot})
+		}
+	}
+	e.key = k
+}
+
+// claim counts req as in flight on host (datastore ds) until settle.
+func (x *Index) claim(host, ds string, req *Request) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.claimLocked(host, ds, req)
+}
+
+func (x *Index) claimLocked(host, ds string, req *Request) {
+	if slot, ok := x.slots[host]; ok && x.entries[slot] != nil {
+		e := x.entries[slot]
+		e.pend.add(req, ds, 1)
+		e.refresh()
+		x.rekey(slot, e)
+	}
+}
+
+// settle ends a claim with the host's counters as the reservation script answered them
+// (the answer of a reservation newer than the one the index holds wins).
+func (x *Index) settle(host, ds string, req *Request, c store.ReservedCounters) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	slot, ok := x.slots[host]
+	if !ok || x.entries[slot] == nil {
+		return
+	}
+	e := x.entries[slot]
+	e.pend.add(req, ds, -1)
+	if c.Ver >= e.truth.Ver {
+		t := e.truth
+		t.CPUUsed, t.MemUsed, t.VMs, t.Ver = c.CPUUsed, c.MemUsed, c.VMs, c.Ver
+		if d, ok := t.Datastores[ds]; ok {
+			dss := make(map[string]store.DatastoreCapacity, len(t.Datastores))
+			for k, v := range t.Datastores {
+				dss[k] = v
+			}
+			d.Used = c.DatastoreUsed
+			dss[ds] = d
+			t.Datastores = dss
+		}
+		e.truth = t
+	}
+	e.refresh()
+	x.rekey(slot, e)
+}
+
+// choose returns up to n feasible hosts for req, best first, and claims the first.
+func (x *Index) choose(req *Request, nowMs int64, n int) []Choice {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	cs := x.candidates(req, nowMs, n)
+	if len(cs) > 0 {
+		x.claimLocked(cs[0].Host.ID, cs[0].Datastore, req)
+	}
+	return cs
+}
+
+// maxWalk bounds how many hosts a walk checks past the first feasible one while it looks
+// for better ones (hosts with the image, hosts under a soft anti-affinity cap).
+const maxWalk = 256
+
+// Candidates returns up to n feasible hosts for req in the order to try them.
+func (x *Index) Candidates(req *Request, nowMs int64, n int) []Choice {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.candidates(req, nowMs, n)
+}
+
+// candidates is Candidates with x.mu held.
+func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
+	if req.Host != "" {
+		slot, ok := x.slots[req.Host]
+		if !ok || x.entries[slot] == nil {
+			return nil
+		}
+		e := x.entries[slot]
+		if ds, why := check(req, &e.cand, x.pol, nowMs); why == "" {
+			return []Choice{{Host: e.cand.Host, Datastore: ds, Score: e.key}}
+		}
+		return nil
+	}
+	var set *btree.BTreeG[item]
+	for _, s := range requestSelectors(req) {
+		t := x.sets[s]
+		if t == nil {
+			return nil
+		}
+		if set == nil || t.Len() < set.Len() {
+			set = t
+		}
+	}
+	var (
+		good, other []Choice // other: feasible but without the image, or at a soft cap
+		walked      int
+	)
+	visit := func(it item) bool {
+		e := x.entries[it.slot]
+		ds, why := check(req, &e.cand, x.pol, nowMs)
+		if why != "" {
+			return true
+		}
+		c := Choice{Host: e.cand.Host, Datastore: ds, Score: it.key}
+		if x.preferred(req, e, ds) {
+			good = append(good, c)
+		} else if len(other) < n {
+			other = append(other, c)
+		}
+		if len(good)+len(other) > 0 {
+			walked++
+		}
+		return len(good) < n && walked < maxWalk
+	}
+	if req.Policy == store.PlacementPack {
+		// A host with a score under lb cannot fit the request: skip them all at once.
+		lb := 0.0
+		if x.maxCPU > 0 && x.maxMem > 0 {
+			lb = min(float64(req.CPU)/x.maxCPU, float64(req.MemoryMB)/x.maxMem)
+		}
+		set.AscendGreaterOrEqual(item{lb, math.MaxInt32}, visit)
+	} else {
+		set.Descend(visit)
+	}
+	if req.Group != "" && !req.GroupHard {
+		// Soft anti-affinity: past the hosts under the cap, the fewest members first.
+		for i := 1; i < len(other); i++ {
+			for j := i; j > 0 && req.GroupCounts[other[j].Host.ID] < req.GroupCounts[other[j-1].Host.ID]; j-- {
+				other[j], other[j-1] = other[j-1], other[j]
+			}
+		}
+	}
+	if req.Policy != store.PlacementPack {
+		spread(good, req.VM, x.pol.spreadOver())
+	}
+	out := append(good, other...)
+	return out[:min(len(out), n)]
+}
+
+// preferred: a host with the image on the chosen datastore and, in a soft anti-affinity
+// group, under the cap.
+func (x *Index) preferred(req *Request, e *entry, ds string) bool {
+	if req.Group != "" && !req.GroupHard && req.GroupCounts[e.cand.Host.ID] >= req.groupCap() {
+		return false
+	}
+	if req.Image == "" || req.ImageRequired {
+		return true
+	}
+	for _, d := range e.cand.Host.Datastores {
+		if d.Name == ds {
+			for _, img := range d.Images {
+				if img == req.Image {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// spread moves one of the best k choices, picked by the VM id, to the front: placements
+// running at once see the same scores and would otherwise all pick the same host.
+func spread(cs []Choice, vm string, k int) {
+	if k = min(k, len(cs)); k > 1 {
+		i := int(crc32.ChecksumIEEE([]byte(vm)) % uint32(k))
+		c := cs[i]
+		copy(cs[1:i+1], cs[:i])
+		cs[0] = c
+	}
+}
+
+// Explain runs every checker over every host, for the error of a failed placement.
+func (x *Index) Explain(req *Request, nowMs int64) (hosts int, rej Rejections) {
+	x.mu.RLock()
+	cands := make([]Candidate, 0, len(x.slots))
+	for _, e := range x.entries {
+		if e != nil {
+			cands = append(cands, e.cand)
+		}
+	}
+	x.mu.RUnlock()
+	_, rej = Feasible(*req, cands, x.pol, nowMs)
+	return len(cands), rej
+}
+
+// Len is the number of hosts the index holds.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.slots)
+}
