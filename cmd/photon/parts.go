@@ -41,7 +41,7 @@ func (p *partFlags) open(ctx context.Context, service string) (*store.Store, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	opt, err := redis.ParseURL(p.redisURL)
+	opt, err := store.ParseURL(p.redisURL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +109,7 @@ func hostdCmd() *cobra.Command {
 	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts (default: generated)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
 	f.StringVar(&o.AdvertiseAddr, "advertise", "", "address functions dial to reach this hostd (default: the listen address)")
-	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone")
+	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone id (an administrator's set_availability_zone wins)")
 	f.StringSliceVar(&o.Tags, "tags", []string{"CLOUD"}, "host usage tags")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
 	f.StringArrayVar(&dsTags, "datastore-tag", nil, "NAME=TAG[,TAG...]: tags for the datastore NAME besides those of its type (repeatable)")

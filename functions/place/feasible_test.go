@@ -9,7 +9,7 @@ import (
 
 func host(id, state string, heartbeat int64, images ...string) *store.Host {
 	return &store.Host{ID: id, State: state, LastHeartbeat: heartbeat, AvailabilityZone: "z1", Tags: []string{store.HostTagCloud},
-		Networks: []string{"VM Network"},
+		Networks:   []string{"VM Network"},
 		Datastores: []store.Datastore{{ID: "ds-" + id, Name: "ds-" + id, Type: store.DatastoreVMFS, Tags: []string{"LOCAL_VMFS"}, Images: images}}}
 }
 

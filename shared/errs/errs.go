@@ -28,6 +28,8 @@ const (
 	CodeStateError        = "StateError"
 	CodeConcurrentTask    = "ConcurrentTask"
 	CodeNotEnoughCapacity = "NotEnoughCpuResource" // placement found no host with room
+	CodeNotEnoughMemory   = "NotEnoughMemoryResource"
+	CodeNotEnoughDisk     = "NotEnoughDatastoreCapacity"
 	CodeNoSuchHost        = "NoSuchResource"
 	CodeAccessForbidden   = "AccessForbidden"
 	CodeMissingAuthToken  = "MissingAuthToken"
@@ -54,6 +56,8 @@ var table = map[string]mapping{
 	CodeStateError:        {codes.FailedPrecondition, http.StatusBadRequest},
 	CodeConcurrentTask:    {codes.Aborted, http.StatusBadRequest},
 	CodeNotEnoughCapacity: {codes.ResourceExhausted, http.StatusBadRequest},
+	CodeNotEnoughMemory:   {codes.ResourceExhausted, http.StatusBadRequest},
+	CodeNotEnoughDisk:     {codes.ResourceExhausted, http.StatusBadRequest},
 	CodeNoSuchHost:        {codes.FailedPrecondition, http.StatusBadRequest},
 	CodeAccessForbidden:   {codes.PermissionDenied, http.StatusForbidden},
 	CodeMissingAuthToken:  {codes.Unauthenticated, http.StatusUnauthorized},

@@ -18,7 +18,7 @@ import (
 //   - photon:idx:hosts: every host id;
 //   - photon:hostcap:{id}: placement counters, a hash: cpu_total and mem_total (from the
 //     record), cpu_used, mem_used and vms (Photon's reservations), and per datastore
-//     ds:{name}:total and ds:{name}:used in MB;
+//     ds:{name}:total and ds:{name}:used in MB, and ver, counting their changes;
 //   - photon:hosts:gen and photon:idx:hosts:changed: a change feed; every write of a host
 //     record takes the next generation and scores the host with it, so a placement index
 //     reloads only the hosts changed since the generation it has seen;
@@ -286,6 +286,7 @@ type HostCapacity struct {
 	CPUTotal, CPUUsed int64
 	MemTotal, MemUsed int64
 	VMs               int64
+	Ver               int64 // incremented by every reservation and release
 	Datastores        map[string]DatastoreCapacity
 }
 
@@ -295,7 +296,7 @@ type DatastoreCapacity struct{ Total, Used int64 }
 func parseCapacity(m map[string]string) HostCapacity {
 	n := func(k string) int64 { x, _ := strconv.ParseInt(m[k], 10, 64); return x }
 	c := HostCapacity{CPUTotal: n("cpu_total"), CPUUsed: n("cpu_used"), MemTotal: n("mem_total"),
-		MemUsed: n("mem_used"), VMs: n("vms")}
+		MemUsed: n("mem_used"), VMs: n("vms"), Ver: n("ver")}
 	for k, v := range m {
 		name, ok := strings.CutPrefix(k, "ds:")
 		if !ok {
@@ -371,8 +372,8 @@ type Ratios struct{ CPU, Mem, Disk float64 }
 // the call: cpu_used, mem_used, vms, datastore used.
 var reserveHost = redis.NewScript(`
 local function counters()
-  local c = redis.call('HMGET', KEYS[1], 'cpu_used', 'mem_used', 'vms', 'ds:' .. ARGV[6] .. ':used')
-  return {tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0'), tonumber(c[4] or '0')}
+  local c = redis.call('HMGET', KEYS[1], 'cpu_used', 'mem_used', 'vms', 'ds:' .. ARGV[6] .. ':used', 'ver')
+  return {tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0'), tonumber(c[4] or '0'), tonumber(c[5] or '0')}
 end
 local cur = redis.call('GET', KEYS[2])
 if cur then return {'exists', cur} end
@@ -380,7 +381,7 @@ local cap = redis.call('HMGET', KEYS[1], 'cpu_total', 'cpu_used', 'mem_total', '
   'ds:' .. ARGV[6] .. ':total', 'ds:' .. ARGV[6] .. ':used')
 if not cap[1] then return {'nohost', ''} end
 local cpu, mem, disk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[7])
-local function fail(why) local c = counters() return {why, '', c[1], c[2], c[3], c[4]} end
+local function fail(why) local c = counters() return {why, '', c[1], c[2], c[3], c[4], c[5]} end
 if tonumber(cap[2] or '0') + cpu > tonumber(cap[1]) * tonumber(ARGV[3]) then return fail('cpu') end
 if tonumber(cap[4] or '0') + mem > tonumber(cap[3]) * tonumber(ARGV[4]) then return fail('memory') end
 if disk > 0 then
@@ -395,10 +396,11 @@ if KEYS[3] ~= KEYS[2] then redis.call('HINCRBY', KEYS[3], ARGV[9], 1) end
 redis.call('HINCRBY', KEYS[1], 'cpu_used', cpu)
 redis.call('HINCRBY', KEYS[1], 'mem_used', mem)
 redis.call('HINCRBY', KEYS[1], 'vms', 1)
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
 if disk > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[6] .. ':used', disk) end
 redis.call('SET', KEYS[2], ARGV[5])
 local c = counters()
-return {'ok', ARGV[5], c[1], c[2], c[3], c[4]}
+return {'ok', ARGV[5], c[1], c[2], c[3], c[4], c[5]}
 `)
 
 // KEYS hostcap, reservation, group (or the reservation again); ARGV cpu, mem, reservation
@@ -409,6 +411,7 @@ if not cur or cur ~= ARGV[3] then return 0 end
 redis.call('HINCRBY', KEYS[1], 'cpu_used', -tonumber(ARGV[1]))
 redis.call('HINCRBY', KEYS[1], 'mem_used', -tonumber(ARGV[2]))
 redis.call('HINCRBY', KEYS[1], 'vms', -1)
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[4] .. ':used', -tonumber(ARGV[5])) end
 if KEYS[3] ~= KEYS[2] then
   if redis.call('HINCRBY', KEYS[3], ARGV[6], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[6]) end
@@ -435,8 +438,9 @@ func (e *HostFullError) Error() string {
 func (e *HostFullError) Unwrap() error { return ErrHostFull }
 
 // ReservedCounters are a host's counters right after a reservation: reserved vCPUs,
-// memory MB, VMs and MB on the reservation's datastore.
-type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed int64 }
+// memory MB, VMs and MB on the reservation's datastore, and Ver, which every reservation
+// and release of the host increments (a reader keeps the counters of the highest Ver).
+type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed, Ver int64 }
 
 // ReserveHost reserves r's CPU, memory and disk on r.HostID and r.Datastore for vm, within
 // the totals times the ratios, and counts the VM in its anti-affinity group (at most
@@ -454,10 +458,10 @@ func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, r
 		return HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
 	}
 	status, _ := res[0].(string)
-	var c ReservedCounters
-	if len(res) >= 6 {
+	c := ReservedCounters{Ver: -1} // none answered
+	if len(res) >= 7 {
 		n := func(v any) int64 { x, _ := v.(int64); return x }
-		c = ReservedCounters{n(res[2]), n(res[3]), n(res[4]), n(res[5])}
+		c = ReservedCounters{n(res[2]), n(res[3]), n(res[4]), n(res[5]), n(res[6])}
 	}
 	switch status {
 	case "ok", "exists":

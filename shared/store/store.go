@@ -214,3 +214,14 @@ func List[T any](ctx context.Context, s *Store, indexKey, kind string, size int,
 	}
 	return page, nil
 }
+
+// ParseURL reads a Redis URL into client options for Photon: RESP2, since Photon uses no
+// push notifications and a RESP3 client looks for them with an extra read per command.
+func ParseURL(url string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.Protocol = 2
+	return opt, nil
+}

@@ -1,7 +1,9 @@
 // Package devcloud wires the whole of Photon into one process: Redis (embedded unless a
 // URL is given), simulated ESXi hosts each with its own hostd, the function runtime with
-// every function on Redis Streams, and the gateway. `photon up` runs it, and the
-// end-to-end tests start it exactly as users do.
+// every function on Redis Streams, and the gateway. Hosts registered through the API
+// (POST /v1/infrastructure/hosts) get a simulated ESXi host and a hostd of their own too,
+// started by the gateway's Provisioner. `photon up` runs it, and the end-to-end tests
+// start it exactly as users do.
 package devcloud
 
 import (
@@ -58,16 +60,23 @@ type Options struct {
 
 // Cloud is a running dev cloud.
 type Cloud struct {
-	Store         *store.Store
-	Gateway       *gateway.Server
+	Store   *store.Store
+	Gateway *gateway.Server
+	// Sims, Hostds and HostIDs are the hosts started with the cloud (Options.Hosts);
+	// HostIDs[i] is the Photon id of Sims[i]. Hosts registered through the API are not
+	// in them.
 	Sims          []*hostd.Sim
 	Hostds        []*hostd.Daemon
-	HostIDs       []string // HostIDs[i] is the Photon id of Sims[i]
+	HostIDs       []string
 	Issuer        *auth.Issuer
 	Broker        *events.RedisBroker
 	AdminUser     string
 	AdminPassword string
 
+	opts     Options
+	mu       sync.Mutex
+	running  map[string]*simHost // every host's simulator and hostd, by host id
+	closed   bool
 	embedded *store.Embedded
 	rdb      *redis.Client
 	fns      *functions.Set
@@ -84,7 +93,8 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c = &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword}
+	c = &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword, opts: o,
+		running: map[string]*simHost{}}
 	defer func() {
 		if err != nil {
 			c.Close(context.WithoutCancel(ctx))
@@ -96,7 +106,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		}
 		o.RedisURL = c.embedded.URL()
 	}
-	ropt, err := redis.ParseURL(o.RedisURL)
+	ropt, err := store.ParseURL(o.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
@@ -108,20 +118,13 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	c.Store = store.New(c.rdb, o.Prefix)
 
 	for i := range o.Hosts {
-		sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
+		h, err := c.startHost(ctx, store.Host{ID: uuid.NewString()}, o.Logger.With("host", i))
 		if err != nil {
-			return nil, fmt.Errorf("simulated host %d: %w", i, err)
+			return nil, fmt.Errorf("host %d: %w", i, err)
 		}
-		c.Sims = append(c.Sims, sim)
-		id := uuid.NewString()
-		d, err := hostd.Start(ctx, hostd.Options{ID: id, URL: sim.URL, Insecure: true,
-			ListenAddr: "127.0.0.1:0", Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
-			Logger: o.Logger.With("host", i)})
-		if err != nil {
-			return nil, fmt.Errorf("hostd %d: %w", i, err)
-		}
-		c.Hostds = append(c.Hostds, d)
-		c.HostIDs = append(c.HostIDs, id)
+		c.Sims = append(c.Sims, h.sim)
+		c.Hostds = append(c.Hostds, h.hostd)
+		c.HostIDs = append(c.HostIDs, h.hostd.ID())
 	}
 
 	c.Broker = events.NewRedisBroker(c.rdb, c.Store.Prefix(), o.Logger)
@@ -155,7 +158,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
-		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}})
+		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c}})
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +204,13 @@ func (c *Cloud) Close(ctx context.Context) error {
 	if c.fns != nil {
 		c.fns.Close()
 	}
-	for _, d := range c.Hostds {
-		errsOut = append(errsOut, d.Close())
-	}
-	for _, s := range c.Sims {
-		s.Close()
+	c.mu.Lock()
+	c.closed = true
+	running := c.running
+	c.running = nil
+	c.mu.Unlock()
+	for _, h := range running {
+		errsOut = append(errsOut, h.close())
 	}
 	if c.rdb != nil {
 		c.rdb.Close()
@@ -214,6 +219,67 @@ func (c *Cloud) Close(ctx context.Context) error {
 		c.embedded.Close()
 	}
 	return errors.Join(errsOut...)
+}
+
+// simHost is a simulated ESXi host and the hostd that drives it.
+type simHost struct {
+	sim   *hostd.Sim
+	hostd *hostd.Daemon
+}
+
+func (h *simHost) close() error {
+	err := h.hostd.Close()
+	h.sim.Close()
+	return err
+}
+
+// startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
+// zone and usage tags) in the store.
+func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (*simHost, error) {
+	o := c.opts
+	sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
+	if err != nil {
+		return nil, fmt.Errorf("simulated host: %w", err)
+	}
+	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
+		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
+		QualifyLocalDatastores: true, Logger: log})
+	if err != nil {
+		sim.Close()
+		return nil, fmt.Errorf("hostd: %w", err)
+	}
+	sh := &simHost{sim: sim, hostd: d}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		sh.close()
+		return nil, errors.New("the dev cloud is closing")
+	}
+	c.running[h.ID] = sh
+	return sh, nil
+}
+
+// provisioner is the gateway's Provisioner in the dev cloud: a host registered through
+// the API gets a simulated ESXi host and a hostd of its own, as the hosts started with
+// the cloud do (the credentials are not needed to reach a simulator).
+type provisioner struct{ c *Cloud }
+
+func (p provisioner) Provision(ctx context.Context, h store.Host, cred gateway.HostCredentials) error {
+	_, err := p.c.startHost(ctx, h, p.c.opts.Logger.With("host", h.ID, "address", cred.Address))
+	return err
+}
+
+// Deprovision stops a deleted host's hostd and simulator (started with the cloud or
+// through the API alike), so that it no longer heartbeats.
+func (p provisioner) Deprovision(_ context.Context, id string) error {
+	p.c.mu.Lock()
+	h := p.c.running[id]
+	delete(p.c.running, id)
+	p.c.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	return h.close()
 }
 
 // TuneGC sets the garbage collector for a control-plane process unless GOGC or

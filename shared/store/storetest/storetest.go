@@ -59,7 +59,7 @@ func start() (string, error) {
 		return "", err
 	}
 	u := fmt.Sprintf("redis://127.0.0.1:%d", port)
-	opt, _ := redis.ParseURL(u)
+	opt, _ := store.ParseURL(u)
 	c := redis.NewClient(opt)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -76,7 +76,7 @@ func start() (string, error) {
 // Client returns a client of the test server, closed when the test ends.
 func Client(t testing.TB) *redis.Client {
 	t.Helper()
-	opt, err := redis.ParseURL(URL(t))
+	opt, err := store.ParseURL(URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

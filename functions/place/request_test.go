@@ -1,0 +1,80 @@
+package place
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/store/storetest"
+)
+
+// TestRequest: a VM's flavor, disks, image, affinities, anti-affinity group and policy
+// become its placement request; contradictory or unknown affinities are refused.
+func TestRequest(t *testing.T) {
+	loc := func(kind, id string) store.Locality { return store.Locality{Kind: kind, ID: id} }
+	ctx := t.Context()
+	s := storetest.New(t)
+	task := func(id string) *store.Task {
+		return &store.Task{ID: "task-" + id, Entity: store.Entity{ID: id}}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.CreateTenant(ctx, &store.Tenant{ID: "ten", Name: "ten"}, task("ten")))
+	must(s.CreateProject(ctx, &store.Project{ID: "p", TenantID: "ten", Name: "p"}, task("p")))
+	must(s.CreateImage(ctx, &store.Image{ID: "img", Name: "os", DiskPath: testImage}, task("img")))
+	must(s.CreateVM(ctx, &store.VM{ID: "placed", ProjectID: "p", HostID: "h7"}, task("placed")))
+	must(s.CreateVM(ctx, &store.VM{ID: "unplaced", ProjectID: "p"}, task("unplaced")))
+	f := New(s, DefaultPolicy)
+	base := store.VM{ID: "vm", ProjectID: "p", SourceImageID: "img", CPU: 2, MemoryMB: 2048,
+		Disks: []store.Disk{{Boot: true}, {CapacityGB: 3}}}
+	cases := []struct {
+		name    string
+		aff     []store.Locality
+		anti    *store.AntiAffinity
+		policy  string
+		want    string // the request's constraint fields
+		wantErr string
+	}{
+		{"none", nil, nil, "", "host= zone= tags=[] ds= type= dstags=[] group= hard=false cap=0 policy=", ""},
+		{"every kind", []store.Locality{loc(store.LocalityZone, "z1"), loc(store.LocalityHostTag, "gpu"), loc(store.LocalityDatastore, "ds1"),
+			loc(store.LocalityDatastoreType, "NFS"), loc(store.LocalityDatastoreTag, "ssd"), loc(store.LocalityHost, "h7")},
+			&store.AntiAffinity{Group: "web", Hard: true, MaxPerHost: 2}, store.PlacementPack,
+			"host=h7 zone=z1 tags=[gpu] ds=ds1 type=NFS dstags=[ssd] group=" + s.GroupKey("p", "web") + " hard=true cap=2 policy=PACK", ""},
+		{"vm affinity is its host", []store.Locality{loc(store.LocalityVM, "placed")}, nil, "",
+			"host=h7 zone= tags=[] ds= type= dstags=[] group= hard=false cap=0 policy=", ""},
+		{"vm affinity to a VM not placed", []store.Locality{loc(store.LocalityVM, "unplaced")}, nil, "", "", "not on a host yet"},
+		{"two hosts", []store.Locality{loc(store.LocalityHost, "h1"), loc(store.LocalityHost, "h2")}, nil, "", "", "two different hosts"},
+		{"unknown kind", []store.Locality{loc("rack", "r1")}, nil, "", "", `unknown affinity kind "rack"`},
+		{"disk", []store.Locality{loc(store.LocalityDisk, "d1")}, nil, "", "", "persistent disk d1 not found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := base
+			vm.Affinities, vm.AntiAffinity, vm.Placement = tc.aff, tc.anti, tc.policy
+			req, err := f.request(ctx, &vm)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || errs.As(err).Code != errs.CodeInvalidEntity {
+					t.Fatalf("error %v, want InvalidEntity with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.CPU != 2 || req.MemoryMB != 2048 || req.DiskMB != 3<<10 || req.Image != testImage || !req.ImageRequired {
+				t.Fatalf("sizes and image: %+v", req)
+			}
+			got := fmt.Sprintf("host=%s zone=%s tags=%v ds=%s type=%s dstags=%v group=%s hard=%v cap=%d policy=%s", req.Host, req.Zone,
+				req.HostTags, req.Datastore, req.DatastoreType, req.DatastoreTags, req.Group, req.GroupHard, req.GroupCap, req.Policy)
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
