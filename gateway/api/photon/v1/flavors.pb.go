@@ -23,14 +23,17 @@ const (
 )
 
 // FlavorCreateSpec: kind is "vm", "ephemeral-disk" or "persistent-disk". A vm flavor's cost
-// must include vm.cpu (COUNT) and vm.memory (MB or GB).
+// must include vm.cpu (COUNT) and vm.memory (MB or GB). placement_policy, for vm flavors,
+// is SPREAD (VMs go to the least loaded host; the default) or PACK (to the most loaded
+// host with room); it wins over the project's.
 type FlavorCreateSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cost          []*QuotaLineItem       `protobuf:"bytes,1,rep,name=cost,proto3" json:"cost,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Cost            []*QuotaLineItem       `protobuf:"bytes,1,rep,name=cost,proto3" json:"cost,omitempty"`
+	Kind            string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name            string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	PlacementPolicy string                 `protobuf:"bytes,4,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FlavorCreateSpec) Reset() {
@@ -80,6 +83,13 @@ func (x *FlavorCreateSpec) GetKind() string {
 func (x *FlavorCreateSpec) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *FlavorCreateSpec) GetPlacementPolicy() string {
+	if x != nil {
+		return x.PlacementPolicy
 	}
 	return ""
 }
@@ -197,16 +207,17 @@ func (x *ListFlavorsRequest) GetPageLink() string {
 }
 
 type Flavor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cost          []*QuotaLineItem       `protobuf:"bytes,1,rep,name=cost,proto3" json:"cost,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Id            string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
-	Tags          []string               `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
-	SelfLink      string                 `protobuf:"bytes,6,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Cost            []*QuotaLineItem       `protobuf:"bytes,1,rep,name=cost,proto3" json:"cost,omitempty"`
+	Kind            string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name            string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Id              string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	Tags            []string               `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
+	SelfLink        string                 `protobuf:"bytes,6,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
+	State           string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	PlacementPolicy string                 `protobuf:"bytes,8,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Flavor) Reset() {
@@ -288,6 +299,13 @@ func (x *Flavor) GetState() string {
 	return ""
 }
 
+func (x *Flavor) GetPlacementPolicy() string {
+	if x != nil {
+		return x.PlacementPolicy
+	}
+	return ""
+}
+
 type FlavorList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Flavor              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -352,18 +370,19 @@ var File_gateway_api_photon_v1_flavors_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_flavors_proto_rawDesc = "" +
 	"\n" +
-	"#gateway/api/photon/v1/flavors.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"h\n" +
+	"#gateway/api/photon/v1/flavors.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x93\x01\n" +
 	"\x10FlavorCreateSpec\x12,\n" +
 	"\x04cost\x18\x01 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"F\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12)\n" +
+	"\x10placement_policy\x18\x04 \x01(\tR\x0fplacementPolicy\"F\n" +
 	"\x13CreateFlavorRequest\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.photon.v1.FlavorCreateSpecR\x04spec\"v\n" +
 	"\x12ListFlavorsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xb5\x01\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xe0\x01\n" +
 	"\x06Flavor\x12,\n" +
 	"\x04cost\x18\x01 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -371,7 +390,8 @@ const file_gateway_api_photon_v1_flavors_proto_rawDesc = "" +
 	"\x02id\x18\x04 \x01(\tR\x02id\x12\x12\n" +
 	"\x04tags\x18\x05 \x03(\tR\x04tags\x12\x1b\n" +
 	"\tself_link\x18\x06 \x01(\tR\bselfLink\x12\x14\n" +
-	"\x05state\x18\a \x01(\tR\x05state\"\x89\x01\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12)\n" +
+	"\x10placement_policy\x18\b \x01(\tR\x0fplacementPolicy\"\x89\x01\n" +
 	"\n" +
 	"FlavorList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.FlavorR\x05items\x12$\n" +

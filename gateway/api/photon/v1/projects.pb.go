@@ -75,13 +75,16 @@ func (x *ResourceTicketReservation) GetLimits() []*QuotaLineItem {
 	return nil
 }
 
+// ProjectCreateSpec: placement_policy is SPREAD (the default) or PACK, for the VMs of
+// the project whose flavor has none.
 type ProjectCreateSpec struct {
-	state          protoimpl.MessageState     `protogen:"open.v1"`
-	ResourceTicket *ResourceTicketReservation `protobuf:"bytes,1,opt,name=resource_ticket,json=resourceTicket,proto3" json:"resource_ticket,omitempty"`
-	Name           string                     `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	SecurityGroups []string                   `protobuf:"bytes,3,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state           protoimpl.MessageState     `protogen:"open.v1"`
+	ResourceTicket  *ResourceTicketReservation `protobuf:"bytes,1,opt,name=resource_ticket,json=resourceTicket,proto3" json:"resource_ticket,omitempty"`
+	Name            string                     `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	SecurityGroups  []string                   `protobuf:"bytes,3,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
+	PlacementPolicy string                     `protobuf:"bytes,4,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ProjectCreateSpec) Reset() {
@@ -133,6 +136,13 @@ func (x *ProjectCreateSpec) GetSecurityGroups() []string {
 		return x.SecurityGroups
 	}
 	return nil
+}
+
+func (x *ProjectCreateSpec) GetPlacementPolicy() string {
+	if x != nil {
+		return x.PlacementPolicy
+	}
+	return ""
 }
 
 type CreateProjectRequest struct {
@@ -325,17 +335,18 @@ func (x *ProjectTicket) GetLimits() []*QuotaLineItem {
 }
 
 type Project struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Kind           string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name           string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	SelfLink       string                 `protobuf:"bytes,4,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	Tags           []string               `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
-	ResourceTicket *ProjectTicket         `protobuf:"bytes,6,opt,name=resource_ticket,json=resourceTicket,proto3" json:"resource_ticket,omitempty"`
-	SecurityGroups []*SecurityGroup       `protobuf:"bytes,7,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
-	TenantId       string                 `protobuf:"bytes,8,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind            string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name            string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	SelfLink        string                 `protobuf:"bytes,4,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
+	Tags            []string               `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
+	ResourceTicket  *ProjectTicket         `protobuf:"bytes,6,opt,name=resource_ticket,json=resourceTicket,proto3" json:"resource_ticket,omitempty"`
+	SecurityGroups  []*SecurityGroup       `protobuf:"bytes,7,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
+	TenantId        string                 `protobuf:"bytes,8,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	PlacementPolicy string                 `protobuf:"bytes,9,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Project) Reset() {
@@ -424,6 +435,13 @@ func (x *Project) GetTenantId() string {
 	return ""
 }
 
+func (x *Project) GetPlacementPolicy() string {
+	if x != nil {
+		return x.PlacementPolicy
+	}
+	return ""
+}
+
 type ProjectList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Project             `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -491,11 +509,12 @@ const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"$gateway/api/photon/v1/projects.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"a\n" +
 	"\x19ResourceTicketReservation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
-	"\x06limits\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\x9f\x01\n" +
+	"\x06limits\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xca\x01\n" +
 	"\x11ProjectCreateSpec\x12M\n" +
 	"\x0fresource_ticket\x18\x01 \x01(\v2$.photon.v1.ResourceTicketReservationR\x0eresourceTicket\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
-	"\x0fsecurity_groups\x18\x03 \x03(\tR\x0esecurityGroups\"e\n" +
+	"\x0fsecurity_groups\x18\x03 \x03(\tR\x0esecurityGroups\x12)\n" +
+	"\x10placement_policy\x18\x04 \x01(\tR\x0fplacementPolicy\"e\n" +
 	"\x14CreateProjectRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x120\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1c.photon.v1.ProjectCreateSpecR\x04spec\"\x80\x01\n" +
@@ -508,7 +527,7 @@ const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"\x10tenant_ticket_id\x18\x01 \x01(\tR\x0etenantTicketId\x12.\n" +
 	"\x05usage\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x05usage\x12,\n" +
 	"\x12tenant_ticket_name\x18\x03 \x01(\tR\x10tenantTicketName\x120\n" +
-	"\x06limits\x18\x04 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\x95\x02\n" +
+	"\x06limits\x18\x04 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xc0\x02\n" +
 	"\aProject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -517,7 +536,8 @@ const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"\x04tags\x18\x05 \x03(\tR\x04tags\x12A\n" +
 	"\x0fresource_ticket\x18\x06 \x01(\v2\x18.photon.v1.ProjectTicketR\x0eresourceTicket\x12A\n" +
 	"\x0fsecurity_groups\x18\a \x03(\v2\x18.photon.v1.SecurityGroupR\x0esecurityGroups\x12\x1b\n" +
-	"\ttenant_id\x18\b \x01(\tR\btenantId\"\x8b\x01\n" +
+	"\ttenant_id\x18\b \x01(\tR\btenantId\x12)\n" +
+	"\x10placement_policy\x18\t \x01(\tR\x0fplacementPolicy\"\x8b\x01\n" +
 	"\vProjectList\x12(\n" +
 	"\x05items\x18\x01 \x03(\v2\x12.photon.v1.ProjectR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +

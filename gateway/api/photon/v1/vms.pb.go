@@ -22,6 +22,11 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// LocalitySpec is one placement affinity of a VM. kind is one of Photon's: host (a host
+// id), availabilityZone (a zone id), vm (the host of that VM), disk (the datastore of
+// that disk), datastore (a datastore id or name); or one of ours: hostTag (a host usage
+// tag the host must carry), datastoreTag (a tag the VM's datastore must carry),
+// datastoreType (the VM's datastore's vSphere type, e.g. VMFS). id is required.
 type LocalitySpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -74,6 +79,69 @@ func (x *LocalitySpec) GetId() string {
 	return ""
 }
 
+// AntiAffinityGroup keeps the VMs of a project that name the same group apart: at most
+// max_per_host of them (default 1) on one host. mode HARD (the default) fails a create
+// that finds no host under the cap; SOFT then places on the host with the fewest.
+type AntiAffinityGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Mode          string                 `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	MaxPerHost    int32                  `protobuf:"varint,3,opt,name=max_per_host,json=maxPerHost,proto3" json:"max_per_host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AntiAffinityGroup) Reset() {
+	*x = AntiAffinityGroup{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AntiAffinityGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AntiAffinityGroup) ProtoMessage() {}
+
+func (x *AntiAffinityGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AntiAffinityGroup.ProtoReflect.Descriptor instead.
+func (*AntiAffinityGroup) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AntiAffinityGroup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AntiAffinityGroup) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *AntiAffinityGroup) GetMaxPerHost() int32 {
+	if x != nil {
+		return x.MaxPerHost
+	}
+	return 0
+}
+
 // AttachedDisk: kind is "ephemeral-disk"; exactly one disk has boot_disk set and is cloned
 // from the source image; the others are new disks of capacity_gb.
 type AttachedDisk struct {
@@ -91,7 +159,7 @@ type AttachedDisk struct {
 
 func (x *AttachedDisk) Reset() {
 	*x = AttachedDisk{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +171,7 @@ func (x *AttachedDisk) String() string {
 func (*AttachedDisk) ProtoMessage() {}
 
 func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +184,7 @@ func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachedDisk.ProtoReflect.Descriptor instead.
 func (*AttachedDisk) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{1}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AttachedDisk) GetFlavor() string {
@@ -182,14 +250,16 @@ type VmCreateSpec struct {
 	// The answer is one parent task (operation CREATE_VMS) with live progress and one
 	// sub-task per VM, each running the normal create chain. With a count above 1, "{n}"
 	// in name is replaced by 1..count; a name without it gets "-1".."-count" appended.
-	Count         int32 `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"`
+	Count int32 `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"`
+	// anti_affinity, when set, spreads this VM and its group's other VMs over hosts.
+	AntiAffinity  *AntiAffinityGroup `protobuf:"bytes,10,opt,name=anti_affinity,json=antiAffinity,proto3" json:"anti_affinity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VmCreateSpec) Reset() {
 	*x = VmCreateSpec{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +271,7 @@ func (x *VmCreateSpec) String() string {
 func (*VmCreateSpec) ProtoMessage() {}
 
 func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +284,7 @@ func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmCreateSpec.ProtoReflect.Descriptor instead.
 func (*VmCreateSpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VmCreateSpec) GetFlavor() string {
@@ -280,6 +350,13 @@ func (x *VmCreateSpec) GetCount() int32 {
 	return 0
 }
 
+func (x *VmCreateSpec) GetAntiAffinity() *AntiAffinityGroup {
+	if x != nil {
+		return x.AntiAffinity
+	}
+	return nil
+}
+
 type CreateVmRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ProjectId     string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
@@ -290,7 +367,7 @@ type CreateVmRequest struct {
 
 func (x *CreateVmRequest) Reset() {
 	*x = CreateVmRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +379,7 @@ func (x *CreateVmRequest) String() string {
 func (*CreateVmRequest) ProtoMessage() {}
 
 func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +392,7 @@ func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVmRequest.ProtoReflect.Descriptor instead.
 func (*CreateVmRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateVmRequest) GetProjectId() string {
@@ -344,7 +421,7 @@ type ListVmsRequest struct {
 
 func (x *ListVmsRequest) Reset() {
 	*x = ListVmsRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +433,7 @@ func (x *ListVmsRequest) String() string {
 func (*ListVmsRequest) ProtoMessage() {}
 
 func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +446,7 @@ func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVmsRequest.ProtoReflect.Descriptor instead.
 func (*ListVmsRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListVmsRequest) GetProjectId() string {
@@ -424,7 +501,7 @@ type Vm struct {
 
 func (x *Vm) Reset() {
 	*x = Vm{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +513,7 @@ func (x *Vm) String() string {
 func (*Vm) ProtoMessage() {}
 
 func (x *Vm) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +526,7 @@ func (x *Vm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vm.ProtoReflect.Descriptor instead.
 func (*Vm) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Vm) GetSourceImageId() string {
@@ -568,7 +645,7 @@ type VmList struct {
 
 func (x *VmList) Reset() {
 	*x = VmList{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +657,7 @@ func (x *VmList) String() string {
 func (*VmList) ProtoMessage() {}
 
 func (x *VmList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +670,7 @@ func (x *VmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmList.ProtoReflect.Descriptor instead.
 func (*VmList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VmList) GetItems() []*Vm {
@@ -629,7 +706,7 @@ type ListEntityTasksRequest struct {
 
 func (x *ListEntityTasksRequest) Reset() {
 	*x = ListEntityTasksRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +718,7 @@ func (x *ListEntityTasksRequest) String() string {
 func (*ListEntityTasksRequest) ProtoMessage() {}
 
 func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +731,7 @@ func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntityTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListEntityTasksRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListEntityTasksRequest) GetId() string {
@@ -692,7 +769,12 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x1fgateway/api/photon/v1/vms.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"2\n" +
 	"\fLocalitySpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xb2\x01\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"]\n" +
+	"\x11AntiAffinityGroup\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +
+	"\fmax_per_host\x18\x03 \x01(\x05R\n" +
+	"maxPerHost\"\xb2\x01\n" +
 	"\fAttachedDisk\x12\x16\n" +
 	"\x06flavor\x18\x01 \x01(\tR\x06flavor\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1f\n" +
@@ -701,7 +783,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x0e\n" +
 	"\x02id\x18\x06 \x01(\tR\x02id\x12\x1b\n" +
-	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\xab\x03\n" +
+	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\xee\x03\n" +
 	"\fVmCreateSpec\x12\x16\n" +
 	"\x06flavor\x18\x01 \x01(\tR\x06flavor\x12&\n" +
 	"\x0fsource_image_id\x18\x02 \x01(\tR\rsourceImageId\x12>\n" +
@@ -713,7 +795,9 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x04tags\x18\x06 \x03(\tR\x04tags\x12\x18\n" +
 	"\asubnets\x18\a \x03(\tR\asubnets\x12J\n" +
 	"\venvironment\x18\b \x03(\v2(.photon.v1.VmCreateSpec.EnvironmentEntryR\venvironment\x12\x14\n" +
-	"\x05count\x18\t \x01(\x05R\x05count\x1a>\n" +
+	"\x05count\x18\t \x01(\x05R\x05count\x12A\n" +
+	"\ranti_affinity\x18\n" +
+	" \x01(\v2\x1c.photon.v1.AntiAffinityGroupR\fantiAffinity\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"]\n" +
@@ -777,47 +861,49 @@ func file_gateway_api_photon_v1_vms_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_vms_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_gateway_api_photon_v1_vms_proto_goTypes = []any{
 	(*LocalitySpec)(nil),           // 0: photon.v1.LocalitySpec
-	(*AttachedDisk)(nil),           // 1: photon.v1.AttachedDisk
-	(*VmCreateSpec)(nil),           // 2: photon.v1.VmCreateSpec
-	(*CreateVmRequest)(nil),        // 3: photon.v1.CreateVmRequest
-	(*ListVmsRequest)(nil),         // 4: photon.v1.ListVmsRequest
-	(*Vm)(nil),                     // 5: photon.v1.Vm
-	(*VmList)(nil),                 // 6: photon.v1.VmList
-	(*ListEntityTasksRequest)(nil), // 7: photon.v1.ListEntityTasksRequest
-	nil,                            // 8: photon.v1.VmCreateSpec.EnvironmentEntry
-	nil,                            // 9: photon.v1.Vm.MetadataEntry
-	(*QuotaLineItem)(nil),          // 10: photon.v1.QuotaLineItem
-	(*IdRequest)(nil),              // 11: photon.v1.IdRequest
-	(*Task)(nil),                   // 12: photon.v1.Task
-	(*TaskList)(nil),               // 13: photon.v1.TaskList
+	(*AntiAffinityGroup)(nil),      // 1: photon.v1.AntiAffinityGroup
+	(*AttachedDisk)(nil),           // 2: photon.v1.AttachedDisk
+	(*VmCreateSpec)(nil),           // 3: photon.v1.VmCreateSpec
+	(*CreateVmRequest)(nil),        // 4: photon.v1.CreateVmRequest
+	(*ListVmsRequest)(nil),         // 5: photon.v1.ListVmsRequest
+	(*Vm)(nil),                     // 6: photon.v1.Vm
+	(*VmList)(nil),                 // 7: photon.v1.VmList
+	(*ListEntityTasksRequest)(nil), // 8: photon.v1.ListEntityTasksRequest
+	nil,                            // 9: photon.v1.VmCreateSpec.EnvironmentEntry
+	nil,                            // 10: photon.v1.Vm.MetadataEntry
+	(*QuotaLineItem)(nil),          // 11: photon.v1.QuotaLineItem
+	(*IdRequest)(nil),              // 12: photon.v1.IdRequest
+	(*Task)(nil),                   // 13: photon.v1.Task
+	(*TaskList)(nil),               // 14: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_vms_proto_depIdxs = []int32{
-	1,  // 0: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
+	2,  // 0: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
 	0,  // 1: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
-	8,  // 2: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
-	2,  // 3: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
-	10, // 4: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
-	1,  // 5: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
-	9,  // 6: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
-	5,  // 7: photon.v1.VmList.items:type_name -> photon.v1.Vm
-	3,  // 8: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
-	4,  // 9: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
-	11, // 10: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
-	11, // 11: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
-	7,  // 12: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
-	12, // 13: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
-	6,  // 14: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
-	5,  // 15: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
-	12, // 16: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
-	13, // 17: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 2: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
+	1,  // 3: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
+	3,  // 4: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
+	11, // 5: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
+	2,  // 6: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
+	10, // 7: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
+	6,  // 8: photon.v1.VmList.items:type_name -> photon.v1.Vm
+	4,  // 9: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
+	5,  // 10: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
+	12, // 11: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
+	12, // 12: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
+	8,  // 13: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
+	13, // 14: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
+	7,  // 15: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
+	6,  // 16: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
+	13, // 17: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
+	14, // 18: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_vms_proto_init() }
@@ -832,7 +918,7 @@ func file_gateway_api_photon_v1_vms_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_vms_proto_rawDesc), len(file_gateway_api_photon_v1_vms_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
