@@ -111,3 +111,25 @@ func pageLink(path string, size int32, next string) string {
 	}
 	return path + "?" + q.Encode()
 }
+
+// hostPB is Photon's Host from a host record, the registration an administrator gave
+// (nil for a host whose hostd registered itself) and Photon's reservations on it. The
+// address is the registered one, else the name the ESXi host reports.
+func hostPB(h *store.Host, reg *store.HostRegistration, c store.HostCapacity) *pb.Host {
+	out := &pb.Host{Id: h.ID, Kind: "host", Address: h.Name, AvailabilityZone: h.AvailabilityZone, UsageTags: h.Tags,
+		State: h.State, StateReason: h.StateReason, Metadata: h.Metadata, EsxVersion: h.EsxVersion,
+		SelfLink: hostsPath + "/" + h.ID, CpuCores: h.CPUCores, MemoryMb: h.MemoryMB, Networks: h.Networks,
+		LastHeartbeat: h.LastHeartbeat, Reserved: &pb.HostReserved{Cpus: c.CPUUsed, MemoryMb: c.MemUsed, Vms: c.VMs}}
+	if reg != nil {
+		out.Address, out.Username = reg.Address, reg.Username
+	}
+	for _, d := range h.Datastores {
+		out.Datastores = append(out.Datastores, &pb.HostDatastore{Id: datastoreID(h.ID, d), Name: d.Name, Type: d.Type,
+			Tags: d.Tags, CapacityBytes: d.CapacityBytes, FreeBytes: d.FreeBytes, ReservedMb: c.Datastores[d.Name].Used})
+	}
+	return out
+}
+
+func zonePB(z *store.Zone) *pb.AvailabilityZone {
+	return &pb.AvailabilityZone{Id: z.ID, Kind: "availability-zone", Name: z.Name, State: z.State, SelfLink: selfLink("zone", z.ID)}
+}

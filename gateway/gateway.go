@@ -38,6 +38,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// Admission bounds the chains in flight, in total and per tenant (Limit 0: unbounded).
 	Admission store.Admission
+	// Provisioner, when set, starts the hostd of each host registered through the API
+	// (POST /v1/infrastructure/hosts) and stops it when the host is deleted. Without one a
+	// registered host waits in CREATING for a hostd started with its id.
+	Provisioner Provisioner
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -51,16 +55,20 @@ type Server struct {
 	grpcLn   net.Listener
 	errc     chan error
 	opts     Options
+	core     *core
 	services services
 }
 
 type services struct {
-	tenants  *tenants
-	projects *projects
-	flavors  *flavors
-	images   *images
-	vms      *vms
-	tasks    *tasks
+	tenants    *tenants
+	projects   *projects
+	flavors    *flavors
+	images     *images
+	vms        *vms
+	tasks      *tasks
+	hosts      *hosts
+	zones      *zones
+	datastores *datastores
 }
 
 // Start listens on both addresses and serves until Close.
@@ -68,9 +76,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission}
-	s := &Server{opts: o, errc: make(chan error, 2), services: services{
-		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c}}}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner}
+	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
+		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}}}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -80,6 +90,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
 	if err := s.registerREST(ctx, mux); err != nil {
+		c.stop()
 		return nil, err
 	}
 	root := http.NewServeMux()
@@ -96,9 +107,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 	var err error
 	if s.grpcLn, err = net.Listen("tcp", orDefault(o.GRPCAddr, "127.0.0.1:0")); err != nil {
+		c.stop()
 		return nil, fmt.Errorf("listen gRPC: %w", err)
 	}
 	if s.httpLn, err = net.Listen("tcp", orDefault(o.HTTPAddr, "127.0.0.1:0")); err != nil {
+		c.stop()
 		s.grpcLn.Close()
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
@@ -125,6 +138,9 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterImagesServer(g, s.services.images)
 	pb.RegisterVmsServer(g, s.services.vms)
 	pb.RegisterTasksServer(g, s.services.tasks)
+	pb.RegisterHostsServer(g, s.services.hosts)
+	pb.RegisterAvailabilityZonesServer(g, s.services.zones)
+	pb.RegisterDatastoresServer(g, s.services.datastores)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -137,6 +153,9 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterImagesHandlerServer(ctx, mux, s.services.images),
 		pb.RegisterVmsHandlerServer(ctx, mux, s.services.vms),
 		pb.RegisterTasksHandlerServer(ctx, mux, s.services.tasks),
+		pb.RegisterHostsHandlerServer(ctx, mux, s.services.hosts),
+		pb.RegisterAvailabilityZonesHandlerServer(ctx, mux, s.services.zones),
+		pb.RegisterDatastoresHandlerServer(ctx, mux, s.services.datastores),
 	)
 }
 
@@ -144,7 +163,8 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
-// Close stops both servers, letting requests in flight finish.
+// Close stops both servers, letting requests in flight finish, then cancels and waits
+// for the work they left running (host provisioning).
 func (s *Server) Close(ctx context.Context) error {
 	err := s.httpSrv.Shutdown(ctx)
 	done := make(chan struct{})
@@ -153,6 +173,13 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		s.grpcSrv.Stop()
+	}
+	s.core.stop()
+	bg := make(chan struct{})
+	go func() { s.core.background.Wait(); close(bg) }()
+	select {
+	case <-bg:
+	case <-ctx.Done():
 	}
 	return err
 }

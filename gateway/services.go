@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
@@ -17,10 +18,17 @@ import (
 
 // core is what every service shares.
 type core struct {
-	store     *store.Store
-	broker    events.Broker
-	log       *slog.Logger
-	admission store.Admission
+	store       *store.Store
+	broker      events.Broker
+	log         *slog.Logger
+	admission   store.Admission
+	provisioner Provisioner
+	// bg is the context of work that outlives a request (host provisioning), canceled by
+	// stop when the server closes; background counts that work.
+	bg           context.Context
+	stop         context.CancelFunc
+	background   sync.WaitGroup
+	provisioning sync.Map // host id → id of the task provisioning it
 }
 
 func newID() string { return uuid.NewString() }
