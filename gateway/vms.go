@@ -161,6 +161,15 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if v, ok := spec.GetEnvironment()["powerOn"]; ok && (v == "false" || v == "0") {
 		vm.PowerOn = false
 	}
+	if vm.Affinities, err = affinities(spec.GetAffinities()); err != nil {
+		return nil, err
+	}
+	if vm.AntiAffinity, err = antiAffinity(spec.GetAntiAffinity()); err != nil {
+		return nil, err
+	}
+	if vm.Placement, err = s.store.PlacementPolicyFor(ctx, flavor.ID, p.ID); err != nil {
+		return nil, err
+	}
 	cost := map[string]store.QuotaLineItem{}
 	add := func(items ...store.QuotaLineItem) {
 		items, _ = canonical(items) // flavors' units were checked when they were created
