@@ -234,9 +234,12 @@ func (h *simHost) close() error {
 }
 
 // startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
-// zone and usage tags) in the store.
+// zone and usage tags, CLOUD when none, as `photon hostd` does) in the store.
 func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (*simHost, error) {
 	o := c.opts
+	if len(h.Tags) == 0 {
+		h.Tags = []string{store.HostTagCloud}
+	}
 	sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
 	if err != nil {
 		return nil, fmt.Errorf("simulated host: %w", err)
