@@ -25,7 +25,8 @@ import (
 // instances') are checked again by the reservation script, which answers the host's
 // counters so the index catches up on a conflict; a sync in the background every
 // SyncEvery reloads the hosts in the change feed (registrations, state, zone and tag
-// changes, heartbeats), reads every host's counters every FullEvery, and marks hosts that
+// changes, heartbeats), reads every host's counters every FullEvery per 10,000 hosts (the
+// cost of a full read grows with the fleet; its average stays the same), and marks hosts that
 // missed their heartbeats ERROR.
 type Index struct {
 	store *store.Store
@@ -117,9 +118,21 @@ func (p *pending) add(req *Request, ds string, sign int64) {
 	}
 }
 
+// item is a host in an ordered set. sig0 is the first word of the host's signature, kept
+// in the item so that a walk skips hosts that lack a selector without touching their entry
+// (a fleet's hosts that never fit a common request, say without its image, sit at the
+// best end of a spread set and are walked past by every placement).
 type item struct {
 	key  float64
 	slot int32
+	sig0 uint64
+}
+
+func (e *entry) sig0() uint64 {
+	if len(e.sig) == 0 {
+		return 0
+	}
+	return e.sig[0]
 }
 
 // less orders items by score, ties by slot, the lower slot last (so the best end, read
@@ -266,7 +279,8 @@ func (x *Index) Sync(ctx context.Context) error {
 		}
 	}
 	x.gen.Store(gen)
-	if now.UnixNano()-x.fullAt.Load() < int64(x.FullEvery) {
+	every := int64(x.FullEvery) * int64(max(1, x.Len()/10_000))
+	if now.UnixNano()-x.fullAt.Load() < every {
 		return nil
 	}
 	x.fullAt.Store(now.UnixNano())
@@ -372,14 +386,14 @@ func (x *Index) link(slot int32, e *entry) {
 			t = btree.NewG(16, less)
 			x.sets[s] = t
 		}
-		t.ReplaceOrInsert(item{e.key, slot})
+		t.ReplaceOrInsert(item{e.key, slot, e.sig0()})
 	}
 }
 
 func (x *Index) unlink(slot int32, e *entry) {
 	for _, s := range e.sels {
 		if t := x.sets[s]; t != nil {
-			t.Delete(item{e.key, slot})
+			t.Delete(item{key: e.key, slot: slot})
 		}
 	}
 }
@@ -392,8 +406,8 @@ func (x *Index) rekey(slot int32, e *entry) {
 	}
 	for _, s := range e.sels {
 		if t := x.sets[s]; t != nil {
-			t.Delete(item{e.key, slot})
-			t.ReplaceOrInsert(item{k, slot})
+			t.Delete(item{key: e.key, slot: slot})
+			t.ReplaceOrInsert(item{k, slot, e.sig0()})
 		}
 	}
 	e.key = k
@@ -502,9 +516,24 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		good, other []Choice // other: feasible but without the image, or at a soft cap
 		walked      int
 	)
+	var need0 uint64 // the bits of need in the first word
+	for _, m := range need {
+		if m.w == 0 {
+			need0 |= m.m
+		}
+	}
+	rest := need[:0:0]
+	for _, m := range need {
+		if m.w > 0 {
+			rest = append(rest, m)
+		}
+	}
 	visit := func(it item) bool {
+		if it.sig0&need0 != need0 {
+			return true
+		}
 		e := x.entries[it.slot]
-		if !e.matches(need) {
+		if !e.matches(rest) {
 			return true
 		}
 		ds, why := check(req, &e.cand, x.pol, nowMs)
@@ -528,7 +557,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		if x.maxCPU > 0 && x.maxMem > 0 {
 			lb = min(float64(req.CPU)/x.maxCPU, float64(req.MemoryMB)/x.maxMem)
 		}
-		set.AscendGreaterOrEqual(item{lb, math.MaxInt32}, visit)
+		set.AscendGreaterOrEqual(item{key: lb, slot: math.MaxInt32}, visit)
 	} else {
 		set.Descend(visit)
 	}

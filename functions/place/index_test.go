@@ -351,3 +351,28 @@ func TestMissedHeartbeats(t *testing.T) {
 		t.Fatalf("after a heartbeat: %+v %v", r, err)
 	}
 }
+
+// TestReservationChecksState: a host put in maintenance after the index last looked is
+// refused by the reservation itself.
+func TestReservationChecksState(t *testing.T) {
+	ctx := t.Context()
+	s := storetest.New(t)
+	hosts := randomFleet(1, 23, s.Now())
+	register(t, ctx, s, hosts)
+	f := New(s, DefaultPolicy)
+	if err := f.index.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateHost(ctx, hosts[0].ID, func(h *store.Host) error { h.State = store.HostMaintenance; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Place(ctx, Request{VM: "vm1", CPU: 1, MemoryMB: 512}); err == nil || !strings.Contains(err.Error(), "taken by other placements") {
+		t.Fatalf("placement on a host gone to maintenance: %v", err)
+	}
+	if _, ok, _ := s.HostReservationOf(ctx, "vm1"); ok {
+		t.Fatal("reserved on a host in maintenance")
+	}
+	if c, _ := s.GetHostCapacity(ctx, hosts[0].ID); c.VMs != 0 || c.CPUUsed != 0 {
+		t.Fatalf("counters changed: %+v", c)
+	}
+}

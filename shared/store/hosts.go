@@ -54,7 +54,7 @@ func (s *Store) PutHost(ctx context.Context, h *Host) error {
 	if err != nil {
 		return err
 	}
-	args := []any{h.ID, raw, h.LastHeartbeat, "cpu_total", h.CPUCores, "mem_total", h.MemoryMB}
+	args := []any{h.ID, raw, h.LastHeartbeat, "cpu_total", h.CPUCores, "mem_total", h.MemoryMB, "state", h.State}
 	for _, d := range h.Datastores {
 		args = append(args, "ds:"+d.Name+":total", d.CapacityBytes>>20)
 	}
@@ -117,18 +117,25 @@ func (s *Store) UpdateHost(ctx context.Context, id string, fn func(*Host) error)
 	if err != nil || !changed {
 		return h, err
 	}
-	return h, s.touchHost(ctx, id, h.LastHeartbeat)
+	return h, s.touchHost(ctx, id, h.LastHeartbeat, h.State)
 }
 
+// touchHost: KEYS gen, changed, heartbeat, hostcap; ARGV id, heartbeat ms, state (empty
+// when the host is gone). The state goes into the counters too, for the reservation
+// script to refuse a host that has left READY since the index last looked.
 var touchHost = redis.NewScript(`
 local g = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], g, ARGV[1])
-redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[1])
+  redis.call('HSET', KEYS[4], 'state', ARGV[3])
+end
 return g
 `)
 
-func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64) error {
-	return touchHost.Run(ctx, s.rdb, []string{s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx()}, id, heartbeat).Err()
+func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64, state string) error {
+	return touchHost.Run(ctx, s.rdb, []string{s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.hostCapKey(id)},
+		id, heartbeat, state).Err()
 }
 
 // HeartbeatHost records what the host measured and when. A host put in ERROR for missed
@@ -179,11 +186,14 @@ func (s *Store) MarkStaleHosts(ctx context.Context, beforeMs int64) ([]string, e
 	}
 	var marked []string
 	for _, id := range ids {
+		changed := false
 		_, err := s.UpdateHost(ctx, id, func(h *Host) error {
+			changed = false
 			if h.State != HostReady || h.LastHeartbeat >= beforeMs {
 				return ErrNoChange
 			}
 			h.State, h.StateReason = HostError, ReasonMissedHeartbeats
+			changed = true
 			return nil
 		})
 		switch {
@@ -191,7 +201,7 @@ func (s *Store) MarkStaleHosts(ctx context.Context, beforeMs int64) ([]string, e
 			s.rdb.ZRem(ctx, s.heartbeatIdx(), id)
 		case err != nil:
 			return marked, err
-		default:
+		case changed:
 			marked = append(marked, id)
 		}
 	}
@@ -277,7 +287,7 @@ func (s *Store) DeleteHost(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.touchHost(ctx, id, 0)
+	return s.touchHost(ctx, id, 0, "")
 }
 
 // HostCapacity is what Photon has reserved on a host against its totals. Datastore
@@ -371,36 +381,37 @@ type Ratios struct{ CPU, Mem, Disk float64 }
 // placements never over-commit. Answers status, reservation, and the host's counters after
 // the call: cpu_used, mem_used, vms, datastore used.
 var reserveHost = redis.NewScript(`
-local function counters()
-  local c = redis.call('HMGET', KEYS[1], 'cpu_used', 'mem_used', 'vms', 'ds:' .. ARGV[6] .. ':used', 'ver')
-  return {tonumber(c[1] or '0'), tonumber(c[2] or '0'), tonumber(c[3] or '0'), tonumber(c[4] or '0'), tonumber(c[5] or '0')}
-end
 local cur = redis.call('GET', KEYS[2])
 if cur then return {'exists', cur} end
-local cap = redis.call('HMGET', KEYS[1], 'cpu_total', 'cpu_used', 'mem_total', 'mem_used',
-  'ds:' .. ARGV[6] .. ':total', 'ds:' .. ARGV[6] .. ':used')
+local dsTotal, dsUsed = 'ds:' .. ARGV[6] .. ':total', 'ds:' .. ARGV[6] .. ':used'
+local cap = redis.call('HMGET', KEYS[1], 'cpu_total', 'cpu_used', 'mem_total', 'mem_used', dsTotal, dsUsed, 'vms', 'ver', 'state')
 if not cap[1] then return {'nohost', ''} end
+local cpuUsed, memUsed, diskUsed = tonumber(cap[2] or '0'), tonumber(cap[4] or '0'), tonumber(cap[6] or '0')
+local vms, ver = tonumber(cap[7] or '0'), tonumber(cap[8] or '0')
 local cpu, mem, disk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[7])
-local function fail(why) local c = counters() return {why, '', c[1], c[2], c[3], c[4], c[5]} end
-if tonumber(cap[2] or '0') + cpu > tonumber(cap[1]) * tonumber(ARGV[3]) then return fail('cpu') end
-if tonumber(cap[4] or '0') + mem > tonumber(cap[3]) * tonumber(ARGV[4]) then return fail('memory') end
+local function fail(why) return {why, '', cpuUsed, memUsed, vms, diskUsed, ver} end
+if cap[9] and cap[9] ~= 'READY' then return fail('state') end
+if cpuUsed + cpu > tonumber(cap[1]) * tonumber(ARGV[3]) then return fail('cpu') end
+if memUsed + mem > tonumber(cap[3]) * tonumber(ARGV[4]) then return fail('memory') end
 if disk > 0 then
   if not cap[5] then return fail('datastore') end
-  if tonumber(cap[6] or '0') + disk > tonumber(cap[5]) * tonumber(ARGV[8]) then return fail('datastore space') end
+  if diskUsed + disk > tonumber(cap[5]) * tonumber(ARGV[8]) then return fail('datastore space') end
 end
+local grouped = KEYS[3] ~= KEYS[2]
 local limit = tonumber(ARGV[10])
-if KEYS[3] ~= KEYS[2] and limit > 0 then
+if grouped and limit > 0 then
   if tonumber(redis.call('HGET', KEYS[3], ARGV[9]) or '0') >= limit then return fail('anti-affinity') end
 end
-if KEYS[3] ~= KEYS[2] then redis.call('HINCRBY', KEYS[3], ARGV[9], 1) end
-redis.call('HINCRBY', KEYS[1], 'cpu_used', cpu)
-redis.call('HINCRBY', KEYS[1], 'mem_used', mem)
-redis.call('HINCRBY', KEYS[1], 'vms', 1)
-redis.call('HINCRBY', KEYS[1], 'ver', 1)
-if disk > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[6] .. ':used', disk) end
+if grouped then redis.call('HINCRBY', KEYS[3], ARGV[9], 1) end
+cpuUsed, memUsed, vms, ver = cpuUsed + cpu, memUsed + mem, vms + 1, ver + 1
+if disk > 0 then
+  diskUsed = diskUsed + disk
+  redis.call('HSET', KEYS[1], 'cpu_used', cpuUsed, 'mem_used', memUsed, 'vms', vms, 'ver', ver, dsUsed, diskUsed)
+else
+  redis.call('HSET', KEYS[1], 'cpu_used', cpuUsed, 'mem_used', memUsed, 'vms', vms, 'ver', ver)
+end
 redis.call('SET', KEYS[2], ARGV[5])
-local c = counters()
-return {'ok', ARGV[5], c[1], c[2], c[3], c[4], c[5]}
+return {'ok', ARGV[5], cpuUsed, memUsed, vms, diskUsed, ver}
 `)
 
 // KEYS hostcap, reservation, group (or the reservation again); ARGV cpu, mem, reservation
