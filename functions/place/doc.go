@@ -4,10 +4,13 @@
 // Consumes: io.photon.vm.create.quota.reserved; undo: io.photon.vm.create.undo.place; as
 // the delete chain's RELEASE_HOST step: io.photon.vm.delete.host.deleted.
 // Emits: io.photon.vm.create.placed / io.photon.vm.delete.host.released.
-// Undoes: the host reservation. Idempotency: the reservation is keyed by the VM id; a
-// replay finds it and returns the same host.
+// Undoes: the host reservation (CPU, memory, datastore space, anti-affinity slot).
+// Idempotency: the reservation is keyed by the VM id; a replay finds it and returns the
+// same host.
 //
-// Deciding is pure (feasible.go): checkers reject hosts and record why, then hosts are
-// ranked. Committing is one Lua call that re-verifies capacity; on a conflict the next
-// ranked host is tried.
+// Deciding: the checkers (feasible.go) reject hosts and say why; the index (index.go)
+// keeps the READY hosts in ordered sets per zone, tag and image, so a placement walks only
+// the best end of one set instead of every host. Committing is one Lua call that
+// re-verifies the host; on a conflict the next host is tried. In the background the index
+// follows the host change feed and marks hosts that missed their heartbeats ERROR.
 package place

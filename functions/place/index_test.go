@@ -1,12 +1,14 @@
 package place
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
@@ -374,5 +376,35 @@ func TestReservationChecksState(t *testing.T) {
 	}
 	if c, _ := s.GetHostCapacity(ctx, hosts[0].ID); c.VMs != 0 || c.CPUUsed != 0 {
 		t.Fatalf("counters changed: %+v", c)
+	}
+}
+
+// TestBackgroundMarksSilentHosts: with no placement running, the function's background
+// work still puts a host that stopped heartbeating in ERROR.
+func TestBackgroundMarksSilentHosts(t *testing.T) {
+	ctx := t.Context()
+	s := storetest.New(t)
+	hosts := randomFleet(1, 29, s.Now())
+	hosts[0].LastHeartbeat = s.Now() - 120_000
+	register(t, ctx, s, hosts)
+	f := New(s, DefaultPolicy)
+	f.index.SyncEvery = 10 * time.Millisecond
+	bgCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.Background(bgCtx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := s.GetHost(ctx, hosts[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.State == store.HostError {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host still %s", h.State)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the store with a deadline
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -21,6 +22,28 @@ type Function struct {
 // New returns the place function.
 func New(s *store.Store, p Policy) *Function {
 	return &Function{store: s, policy: p, index: NewIndex(s, p)}
+}
+
+// Background keeps the index current between placements: it syncs it every SyncEvery,
+// which also marks hosts that missed their heartbeats ERROR, until ctx ends.
+func (f *Function) Background(ctx context.Context) {
+	t := time.NewTicker(f.index.SyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !f.index.loaded.Load() {
+			_ = f.index.ensure(ctx) // a failed load is tried again at the next tick
+			continue
+		}
+		if f.index.syncing.CompareAndSwap(false, true) {
+			_ = f.index.Sync(ctx) // the next tick tries again
+			f.index.syncing.Store(false)
+		}
+	}
 }
 
 // Name implements runtime.Function.

@@ -15,6 +15,13 @@ type Function interface {
 	Undo(ctx context.Context, c *Call) error
 }
 
+// Background is implemented by a function that has work of its own besides its events
+// (place keeps its host index current and marks silent hosts ERROR). The runtime runs it
+// for as long as it consumes the function's events.
+type Background interface {
+	Background(ctx context.Context)
+}
+
 // Call is what a function gets for one step.
 type Call struct {
 	Task *store.Task

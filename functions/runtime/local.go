@@ -27,6 +27,13 @@ func (l *Local) Run(ctx context.Context, fns ...Function) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fns))
 	for _, fn := range fns {
+		if bg, ok := fn.(Background); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bg.Background(ctx)
+			}()
+		}
 		h := l.Runtime.Handler(fn)
 		var slots events.Slots
 		if l.Workers > 0 {
