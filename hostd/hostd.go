@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/vim25/methods"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 
@@ -147,7 +148,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		hbCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		d.cancel = cancel
 		d.wg.Add(1)
-		go d.heartbeat(hbCtx, h)
+		go d.heartbeat(hbCtx, h, rec.Usage)
 	}
 	return d, nil
 }
@@ -183,8 +184,36 @@ func (o *Options) usage(r *hostdv1.Resources) store.HostUsage {
 		Datastores: o.datastores(r)}
 }
 
-func (d *Daemon) heartbeat(ctx context.Context, h *host) {
+// heartbeat proves the host alive every Heartbeat with a cheap call to it (its clock),
+// and reports the usage it read last. Reading the usage (host summary, datastores, the
+// images on them) is slow on a host with many VMs: it runs beside the beats, so a live
+// but busy host does not look silent and lose its placements.
+func (d *Daemon) heartbeat(ctx context.Context, h *host, u store.HostUsage) {
 	defer d.wg.Done()
+	var (
+		mu    sync.Mutex
+		usage = u
+	)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(d.opts.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if res, err := h.resources(ctx); err == nil {
+				mu.Lock()
+				usage = d.opts.usage(res)
+				mu.Unlock()
+			} else if ctx.Err() == nil {
+				d.opts.Logger.Warn("read host usage", "host", d.opts.ID, "err", err)
+			}
+		}
+	}()
 	t := time.NewTicker(d.opts.Heartbeat)
 	defer t.Stop()
 	for {
@@ -193,9 +222,12 @@ func (d *Daemon) heartbeat(ctx context.Context, h *host) {
 			return
 		case <-t.C:
 		}
-		res, err := h.resources(ctx)
+		_, err := methods.GetCurrentTime(ctx, d.client)
 		if err == nil {
-			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, d.opts.usage(res))
+			mu.Lock()
+			u := usage
+			mu.Unlock()
+			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, u)
 		}
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)

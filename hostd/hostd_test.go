@@ -178,6 +178,22 @@ func TestRegistration(t *testing.T) {
 	if err != nil || res.GetMemoryMb() != host.MemoryMB {
 		t.Fatalf("resources %v %v", res, err)
 	}
+	// The usage is read beside the beats: a later beat carries the VM created now.
+	if _, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: "vm-hb", Name: "hb", CpuCount: 1, MemoryMb: 32,
+		Datastore: host.Datastores[0].Name, ImagePath: image}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case u := <-reg.heartbeats:
+			if u.VMCount >= 1 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no heartbeat counted the new VM")
+		}
+	}
 }
 
 func TestConcurrentCreates(t *testing.T) {

@@ -47,6 +47,7 @@ type options struct {
 	baseline                                  bool
 	report, name                              string
 	probe                                     int
+	probeProject                              string
 	cpuProfile                                string
 	rate                                      float64
 }
@@ -88,6 +89,7 @@ Flags:
 	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
 	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
 	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
+	f.StringVar(&o.probeProject, "probe-project", "", "with --target and --vms 0: only probe the VMs of this existing project")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst to this file (and of the baseline to FILE.baseline)")
 	f.Parse(os.Args[1:])
 	devcloud.TuneGC()
@@ -103,7 +105,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.api != "rest" && o.api != "grpc" {
 		return fmt.Errorf("--api must be rest or grpc, not %q", o.api)
 	}
-	if o.vms <= 0 || o.concurrency <= 0 {
+	probeOnly := o.vms == 0 && o.probeProject != ""
+	if probeOnly && (o.target == "" || o.probe <= 0) {
+		return errors.New("--probe-project needs --target and --probe")
+	}
+	if !probeOnly && (o.vms <= 0 || o.concurrency <= 0) {
 		return errors.New("--vms and --concurrency must be above 0")
 	}
 	if o.name == "" {
@@ -140,6 +146,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		cl.Token = tok
 	}
 	rep.Target = cl.Base
+	if probeOnly {
+		return probe(ctx, cl, o.probeProject, o.probe, stdout)
+	}
 	var api loadtest.API = cl
 	if o.api == "grpc" {
 		if o.grpcTarget == "" {
