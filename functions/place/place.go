@@ -153,9 +153,18 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 	if req.GroupHard {
 		groupCap = int32(req.groupCap())
 	}
-	taken := 0
+	taken, synced := 0, false
 	for range rounds {
 		choices := f.index.choose(&req, f.store.Now(), f.policy.spreadOver())
+		if len(choices) == 0 && !synced {
+			// The index may not know yet what makes this request fit (a host that just
+			// registered or left maintenance, room just released): catch up once.
+			synced = true
+			if err := f.index.Sync(ctx); err != nil {
+				return store.HostReservation{}, err
+			}
+			choices = f.index.choose(&req, f.store.Now(), f.policy.spreadOver())
+		}
 		if len(choices) == 0 {
 			break
 		}
