@@ -75,12 +75,13 @@ func projectPB(p *store.Project, used map[string]float64, units map[string]strin
 		ticket.Usage = append(ticket.Usage, &pb.QuotaLineItem{Key: k, Value: used[k], Unit: units[k]})
 	}
 	return &pb.Project{Id: p.ID, Kind: "project", Name: p.Name, SelfLink: selfLink("project", p.ID), Tags: p.Tags,
-		ResourceTicket: ticket, SecurityGroups: securityGroups(p.SecurityGroups), TenantId: p.TenantID}
+		ResourceTicket: ticket, SecurityGroups: securityGroups(p.SecurityGroups), TenantId: p.TenantID,
+		PlacementPolicy: p.PlacementPolicy}
 }
 
 func flavorPB(f *store.Flavor) *pb.Flavor {
 	return &pb.Flavor{Id: f.ID, Kind: f.Kind, Name: f.Name, Cost: quotaItems(f.Cost), State: f.State,
-		SelfLink: selfLink("flavor", f.ID)}
+		SelfLink: selfLink("flavor", f.ID), PlacementPolicy: f.PlacementPolicy}
 }
 
 func imagePB(im *store.Image) *pb.Image {

@@ -93,34 +93,12 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 	if policy != "" && f.Kind != store.FlavorVM {
 		return nil, errs.Invalid("only vm flavors have a placementPolicy")
 	}
-	// The policy is written first, so whoever finds the flavor finds its policy too.
-	if err := s.store.SetPlacementPolicy(ctx, store.KindFlavor, f.ID, policy); err != nil {
-		return nil, err
-	}
+	f.PlacementPolicy = policy
 	task := s.store.NewTask(taskID(ctx), "CREATE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
 	if err := s.store.CreateFlavor(ctx, f, task); err != nil {
-		_ = s.store.SetPlacementPolicy(context.WithoutCancel(ctx), store.KindFlavor, f.ID, "")
 		return nil, err
 	}
 	return taskPB(task), nil
-}
-
-// flavorsPB converts flavors with their placement policies (one round trip).
-func (c *core) flavorsPB(ctx context.Context, fs ...*store.Flavor) ([]*pb.Flavor, error) {
-	ids := make([]string, len(fs))
-	for i, f := range fs {
-		ids[i] = f.ID
-	}
-	policies, err := c.store.PlacementPolicies(ctx, store.KindFlavor, ids...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*pb.Flavor, len(fs))
-	for i, f := range fs {
-		out[i] = flavorPB(f)
-		out[i].PlacementPolicy = policies[i]
-	}
-	return out, nil
 }
 
 // vmSize reads a vm flavor's vm.cpu (COUNT) and vm.memory, in MB.
@@ -156,9 +134,7 @@ func (s *flavors) ListFlavors(ctx context.Context, req *pb.ListFlavorsRequest) (
 		if err != nil {
 			return nil, err
 		}
-		if out.Items, err = s.flavorsPB(ctx, f); err != nil {
-			return nil, err
-		}
+		out.Items = append(out.Items, flavorPB(f))
 		return out, nil
 	}
 	page, err := s.store.ListFlavors(ctx, int(req.GetPageSize()), req.GetPageLink())
@@ -166,14 +142,10 @@ func (s *flavors) ListFlavors(ctx context.Context, req *pb.ListFlavorsRequest) (
 		return nil, err
 	}
 	out := &pb.FlavorList{NextPageLink: pageLink("/v1/flavors", req.GetPageSize(), page.Next)}
-	var fs []*store.Flavor
 	for _, f := range page.Items {
 		if (req.GetName() == "" || f.Name == req.GetName()) && (req.GetKind() == "" || f.Kind == req.GetKind()) {
-			fs = append(fs, f)
+			out.Items = append(out.Items, flavorPB(f))
 		}
-	}
-	if out.Items, err = s.flavorsPB(ctx, fs...); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
@@ -183,11 +155,7 @@ func (s *flavors) GetFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Flavor,
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.flavorsPB(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return flavorPB(f), nil
 }
 
 func (s *flavors) DeleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
@@ -205,9 +173,6 @@ func (s *flavors) deleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	task := s.store.NewTask(taskID(ctx), "DELETE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
 	if err := s.store.DeleteFlavor(ctx, f, task); err != nil {
 		return nil, err
-	}
-	if err := s.store.SetPlacementPolicy(ctx, store.KindFlavor, f.ID, ""); err != nil {
-		s.log.Warn("clear placement policy of deleted flavor", "flavor", f.ID, "err", err)
 	}
 	return taskPB(task), nil
 }

@@ -46,15 +46,10 @@ func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectReque
 		return nil, err
 	}
 	p := &store.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
-		Limits: limits, SecurityGroups: spec.GetSecurityGroups(), CreatedAt: s.store.Now()}
-	// The policy is written first, so whoever finds the project finds its policy too.
-	if err := s.store.SetPlacementPolicy(ctx, store.KindProject, p.ID, policy); err != nil {
-		return nil, err
-	}
+		Limits: limits, SecurityGroups: spec.GetSecurityGroups(), CreatedAt: s.store.Now(), PlacementPolicy: policy}
 	task := s.store.NewTask(taskID(ctx), "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	if err := s.store.CreateProject(ctx, p, task); err != nil {
-		_ = s.store.SetPlacementPolicy(context.WithoutCancel(ctx), store.KindProject, p.ID, "")
 		return nil, err
 	}
 	return taskPB(task), nil
@@ -89,11 +84,7 @@ func (s *projects) withUsage(ctx context.Context, p *store.Project) (*pb.Project
 	if err != nil {
 		return nil, err
 	}
-	out := projectPB(p, used, units)
-	if out.PlacementPolicy, err = s.store.PlacementPolicy(ctx, store.KindProject, p.ID); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return projectPB(p, used, units), nil
 }
 
 func (s *projects) GetProject(ctx context.Context, req *pb.IdRequest) (*pb.Project, error) {
@@ -119,9 +110,6 @@ func (s *projects) deleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 	task := s.store.NewTask(taskID(ctx), "DELETE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
 	if err := s.store.DeleteProject(ctx, p, task); err != nil {
 		return nil, err
-	}
-	if err := s.store.SetPlacementPolicy(ctx, store.KindProject, p.ID, ""); err != nil {
-		s.log.Warn("clear placement policy of deleted project", "project", p.ID, "err", err)
 	}
 	return taskPB(task), nil
 }

@@ -167,8 +167,8 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if vm.AntiAffinity, err = antiAffinity(spec.GetAntiAffinity()); err != nil {
 		return nil, err
 	}
-	if vm.Placement, err = s.store.PlacementPolicyFor(ctx, flavor.ID, p.ID); err != nil {
-		return nil, err
+	if vm.Placement = flavor.PlacementPolicy; vm.Placement == "" {
+		vm.Placement = p.PlacementPolicy
 	}
 	cost := map[string]store.QuotaLineItem{}
 	add := func(items ...store.QuotaLineItem) {

@@ -47,6 +47,9 @@ type Project struct {
 	SecurityGroups []string        `json:"securityGroups,omitempty"`
 	Tags           []string        `json:"tags,omitempty"`
 	CreatedAt      int64           `json:"createdAt"`
+	// PlacementPolicy: PlacementSpread or PlacementPack for the project's VMs whose flavor
+	// names none; empty is spread.
+	PlacementPolicy string `json:"placementPolicy,omitempty"`
 }
 
 // Flavor kinds.
@@ -64,6 +67,8 @@ type Flavor struct {
 	Cost      []QuotaLineItem `json:"cost"`
 	State     string          `json:"state"`
 	CreatedAt int64           `json:"createdAt"`
+	// PlacementPolicy (vm flavors): PlacementSpread or PlacementPack; empty is spread.
+	PlacementPolicy string `json:"placementPolicy,omitempty"`
 }
 
 // Image is a disk image VMs boot from.

@@ -93,40 +93,6 @@ func TestZones(t *testing.T) {
 	}
 }
 
-func TestPlacementPolicies(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s := storetest.New(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.SetPlacementPolicy(ctx, store.KindFlavor, "packed", store.PlacementPack))
-	must(s.SetPlacementPolicy(ctx, store.KindProject, "p1", store.PlacementSpread))
-	must(s.SetPlacementPolicy(ctx, store.KindProject, "p2", store.PlacementPack))
-	must(s.SetPlacementPolicy(ctx, store.KindProject, "p2", ""))
-	cases := []struct{ flavor, project, want string }{
-		{"packed", "p1", store.PlacementPack},
-		{"plain", "p1", store.PlacementSpread},
-		{"plain", "p2", ""},
-		{"plain", "none", ""},
-	}
-	for _, tc := range cases {
-		if got, err := s.PlacementPolicyFor(ctx, tc.flavor, tc.project); err != nil || got != tc.want {
-			t.Errorf("PlacementPolicyFor(%s, %s) = %q, %v; want %q", tc.flavor, tc.project, got, err, tc.want)
-		}
-	}
-	got, err := s.PlacementPolicies(ctx, store.KindProject, "p1", "p2", "none")
-	if err != nil || fmt.Sprint(got) != "[SPREAD  ]" {
-		t.Fatalf("PlacementPolicies = %q, %v", got, err)
-	}
-	if p, err := s.PlacementPolicy(ctx, store.KindFlavor, "packed"); err != nil || p != store.PlacementPack {
-		t.Fatalf("PlacementPolicy = %q, %v", p, err)
-	}
-}
-
 func TestHostRegistration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
