@@ -3,6 +3,7 @@ package place
 import (
 	"context"
 	"hash/crc32"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -299,11 +300,8 @@ func (x *Index) Sync(ctx context.Context) error {
 		}
 		x.mu.Lock()
 		for i, id := range ids {
-			if slot, ok := x.slots[id]; ok && x.entries[slot] != nil && caps[i].Ver >= x.entries[slot].truth.Ver {
-				e := x.entries[slot]
-				e.truth = caps[i]
-				e.refresh()
-				x.rekey(slot, e)
+			if slot, ok := x.slots[id]; ok && x.entries[slot] != nil {
+				x.observe(slot, x.entries[slot], caps[i])
 			}
 		}
 		x.mu.Unlock()
@@ -343,8 +341,8 @@ func (x *Index) apply(ctx context.Context, hosts []*store.Host, changed []string
 		}
 		e.refresh()
 		x.entries[slot] = e
-		x.maxCPU = max(x.maxCPU, float64(h.CPUCores)*x.pol.CPURatio, float64(caps[i].CPUTotal)*x.pol.CPURatio)
-		x.maxMem = max(x.maxMem, float64(h.MemoryMB)*x.pol.MemRatio, float64(caps[i].MemTotal)*x.pol.MemRatio)
+		x.maxCPU = max(x.maxCPU, float64(caps[i].CPUTotal)*x.pol.CPURatio)
+		x.maxMem = max(x.maxMem, float64(caps[i].MemTotal)*x.pol.MemRatio)
 		x.link(slot, e)
 	}
 	for _, id := range changed {
@@ -440,18 +438,22 @@ func (x *Index) settle(host, ds string, req *Request, c store.ReservedCounters) 
 	}
 	e := x.entries[slot]
 	e.pend.add(req, ds, -1)
-	if c.Ver >= e.truth.Ver {
-		t := e.truth
+	t := e.truth
+	if c.Ver >= t.Ver {
 		t.CPUUsed, t.MemUsed, t.VMs, t.Ver = c.CPUUsed, c.MemUsed, c.VMs, c.Ver
 		if d, ok := t.Datastores[ds]; ok {
-			dss := make(map[string]store.DatastoreCapacity, len(t.Datastores))
-			for k, v := range t.Datastores {
-				dss[k] = v
-			}
+			t.Datastores = maps.Clone(t.Datastores) // the old map may be read elsewhere
 			d.Used = c.DatastoreUsed
-			dss[ds] = d
-			t.Datastores = dss
+			t.Datastores[ds] = d
 		}
+	}
+	x.observe(slot, e, t)
+}
+
+// observe takes t as the host's counters unless the index holds newer ones (a higher
+// Ver), and moves the host to its place in its sets. It holds x.mu.
+func (x *Index) observe(slot int32, e *entry, t store.HostCapacity) {
+	if t.Ver >= e.truth.Ver {
 		e.truth = t
 	}
 	e.refresh()

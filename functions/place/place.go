@@ -24,8 +24,9 @@ func New(s *store.Store, p Policy) *Function {
 	return &Function{store: s, policy: p, index: NewIndex(s, p)}
 }
 
-// Background keeps the index current between placements: it syncs it every SyncEvery,
-// which also marks hosts that missed their heartbeats ERROR, until ctx ends.
+// Background keeps the index current between placements: every SyncEvery it does what a
+// placement does first (load the index, or start a sync when one is due; a sync also
+// marks hosts that missed their heartbeats ERROR), until ctx ends.
 func (f *Function) Background(ctx context.Context) {
 	t := time.NewTicker(f.index.SyncEvery)
 	defer t.Stop()
@@ -35,14 +36,7 @@ func (f *Function) Background(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !f.index.loaded.Load() {
-			_ = f.index.ensure(ctx) // a failed load is tried again at the next tick
-			continue
-		}
-		if f.index.syncing.CompareAndSwap(false, true) {
-			_ = f.index.Sync(ctx) // the next tick tries again
-			f.index.syncing.Store(false)
-		}
+		_ = f.index.ensure(ctx) // a failed load is tried again at the next tick
 	}
 }
 

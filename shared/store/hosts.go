@@ -431,6 +431,17 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
+// reservationKeys are the keys of the reservation scripts: the host's counters, the VM's
+// reservation and its anti-affinity group (the reservation again when it has none, which
+// the scripts read as "no group").
+func (s *Store) reservationKeys(vm string, r HostReservation) []string {
+	group := s.hostResvKey(vm)
+	if r.Group != "" {
+		group = r.Group
+	}
+	return []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group}
+}
+
 // ErrHostFull is returned by ReserveHost when the host has no room left.
 var ErrHostFull = errors.New("host has no room")
 
@@ -459,11 +470,7 @@ type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed, Ver int64 }
 // returned. The counters are the host's after the call.
 func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, ratios Ratios, groupCap int32) (HostReservation, ReservedCounters, error) {
 	raw, _ := json.Marshal(r)
-	group := s.hostResvKey(vm)
-	if r.Group != "" {
-		group = r.Group
-	}
-	res, err := reserveHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group},
+	res, err := reserveHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
 		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap).Slice()
 	if err != nil {
 		return HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
@@ -505,11 +512,7 @@ func (s *Store) ReleaseHost(ctx context.Context, vm string) (bool, error) {
 		return false, err
 	}
 	raw, _ := json.Marshal(r)
-	group := s.hostResvKey(vm)
-	if r.Group != "" {
-		group = r.Group
-	}
-	n, err := releaseHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group},
+	n, err := releaseHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
 		r.CPU, r.MemoryMB, raw, r.Datastore, r.DiskMB, r.HostID).Int()
 	if err != nil {
 		return false, fmt.Errorf("release host %s: %w", r.HostID, err)
