@@ -41,9 +41,11 @@ type Options struct {
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
 	// FileOps bounds the calls that create, reconfigure or delete VMs (create VM, attach,
-	// detach, add and remove NIC, delete) running at once; 0 is no bound. Simulated hosts
-	// need 1: every vcsim reconfigure reads a datastore without its lock while a create,
-	// attach or delete updates that datastore's free space.
+	// detach, add and remove NIC, delete) and the datastore searches of the usage read
+	// running at once; 0 is no bound. Simulated hosts need 1: vcsim (govmomi v0.56) copies
+	// a datastore's whole record without its lock whenever it resolves a datastore path (a
+	// reconfigure, a delete, a search), while a create, attach or delete updates that
+	// record's free space under the lock.
 	FileOps int
 	// DatastoreTags are tags to add, by datastore name, to the ones every datastore gets
 	// from its type (DefaultDatastoreTags). Placement matches them with a VM's
@@ -113,7 +115,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	// Functions call one hostd concurrently: keep that many connections to the host open
 	// instead of Go's default of two (each new one costs a TLS handshake).
 	c.Client.DefaultTransport().MaxIdleConnsPerHost = 64
-	h, err := newHost(ctx, c.Client)
+	h, err := newHost(ctx, c.Client, o.FileOps)
 	if err != nil {
 		c.Logout(context.WithoutCancel(ctx))
 		return nil, err
@@ -125,9 +127,6 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))}
 	srv := &Server{h: h}
-	if o.FileOps > 0 {
-		srv.files = make(chan struct{}, o.FileOps)
-	}
 	hostdv1.RegisterHostServer(d.srv, srv)
 	go d.srv.Serve(ln)
 

@@ -42,6 +42,22 @@ type host struct {
 	datastores memo[*object.Datastore]  // by name
 	imageSeen  memo[bool]               // image disk paths ("[ds] images/x.vmdk") seen to exist
 	backings   memo[types.BaseVirtualDeviceBackingInfo]
+	// files bounds the calls that create, search or delete datastore files at once (nil:
+	// no bound); see Options.FileOps.
+	files chan struct{}
+}
+
+// fileOp holds one of the host's file-operation slots until the returned func is called.
+func (h *host) fileOp(ctx context.Context) (func(), error) {
+	if h.files == nil {
+		return func() {}, nil
+	}
+	select {
+	case h.files <- struct{}{}:
+		return func() { <-h.files }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // memo remembers lookups whose answers do not change while hostd runs.
@@ -95,7 +111,7 @@ func (c *memo[V]) forget(key string) {
 	c.mu.Unlock()
 }
 
-func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
+func newHost(ctx context.Context, c *vim25.Client, fileOps int) (*host, error) {
 	f := find.NewFinder(c, false)
 	dc, err := f.DefaultDatacenter(ctx)
 	if err != nil {
@@ -114,8 +130,12 @@ func newHost(ctx context.Context, c *vim25.Client) (*host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host system: %w", err)
 	}
+	var files chan struct{}
+	if fileOps > 0 {
+		files = make(chan struct{}, fileOps)
+	}
 	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
-		collectors: make(chan *property.Collector, 64)}, nil
+		collectors: make(chan *property.Collector, 64), files: files}, nil
 }
 
 // wait waits for a vSphere task on a property collector from the host's pool: creating
@@ -644,6 +664,12 @@ func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 
 // images lists the *.vmdk files under images/ on a datastore (none if the folder is missing).
 func (h *host) images(ctx context.Context, b *object.HostDatastoreBrowser, ds string) []string {
+	// A search reads the datastore's record as a create or delete does.
+	release, err := h.fileOp(ctx)
+	if err != nil {
+		return nil
+	}
+	defer release()
 	t, err := b.SearchDatastore(ctx, fmt.Sprintf("[%s] images", ds), &types.HostDatastoreBrowserSearchSpec{
 		MatchPattern: []string{"*.vmdk"}})
 	if err != nil {

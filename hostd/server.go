@@ -17,27 +17,12 @@ type Server struct {
 	hostdv1.UnimplementedHostServer
 	h     *host
 	locks keyedMutex
-	// files bounds the calls that create or delete datastore files at once (nil: no bound).
-	files chan struct{}
-}
-
-// fileOp holds one of the Server's file-operation slots until the returned func is called.
-func (s *Server) fileOp(ctx context.Context) (func(), error) {
-	if s.files == nil {
-		return func() {}, nil
-	}
-	select {
-	case s.files <- struct{}{}:
-		return func() { <-s.files }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // withFiles runs f in a file-operation slot.
 func withFiles[T any](s *Server, f func(context.Context) (T, error)) func(context.Context) (T, error) {
 	return func(ctx context.Context) (T, error) {
-		release, err := s.fileOp(ctx)
+		release, err := s.h.fileOp(ctx)
 		if err != nil {
 			var zero T
 			return zero, err
