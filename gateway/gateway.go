@@ -42,6 +42,9 @@ type Options struct {
 	// (POST /v1/infrastructure/hosts) and stops it when the host is deleted. Without one a
 	// registered host waits in CREATING for a hostd started with its id.
 	Provisioner Provisioner
+	// Checks are components to report in GET /v1/system/status beside Redis, the
+	// functions and the hosts, by name (e.g. ComponentNSX).
+	Checks map[string]Check
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -69,6 +72,7 @@ type services struct {
 	hosts      *hosts
 	zones      *zones
 	datastores *datastores
+	system     *system
 }
 
 // Start listens on both addresses and serves until Close.
@@ -80,7 +84,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}}}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil}}
+	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -98,6 +103,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("POST /openidconnect/token", o.Issuer.TokenHandler(o.Users))
 	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
+	root.HandleFunc("GET /v1/available", available)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(pb.OpenAPI)
@@ -141,6 +147,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterHostsServer(g, s.services.hosts)
 	pb.RegisterAvailabilityZonesServer(g, s.services.zones)
 	pb.RegisterDatastoresServer(g, s.services.datastores)
+	pb.RegisterSystemServer(g, s.services.system)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -156,6 +163,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterHostsHandlerServer(ctx, mux, s.services.hosts),
 		pb.RegisterAvailabilityZonesHandlerServer(ctx, mux, s.services.zones),
 		pb.RegisterDatastoresHandlerServer(ctx, mux, s.services.datastores),
+		pb.RegisterSystemHandlerServer(ctx, mux, s.services.system),
 	)
 }
 
@@ -203,6 +211,11 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
+	if mutatesGRPC(info.FullMethod) {
+		if err := s.core.mutable(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return h(auth.WithPrincipal(ctx, p), req)
 }
 
@@ -223,6 +236,9 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 			return
 		}
 		p, err := s.authenticate(r.Header.Get("Authorization"))
+		if err == nil && mutatesREST(r) {
+			err = s.core.mutable(r.Context())
+		}
 		if err != nil {
 			rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
 			return

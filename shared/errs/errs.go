@@ -39,6 +39,7 @@ const (
 	CodeHostError         = "HostError" // the ESXi host refused or failed an operation
 	CodeInternal          = "InternalError"
 	CodeUnavailable       = "ServiceUnavailable"
+	CodeSystemPaused      = "SystemPaused" // the system is paused: mutations are refused
 )
 
 type mapping struct {
@@ -67,6 +68,7 @@ var table = map[string]mapping{
 	CodeHostError:         {codes.Unavailable, http.StatusInternalServerError},
 	CodeInternal:          {codes.Internal, http.StatusInternalServerError},
 	CodeUnavailable:       {codes.Unavailable, http.StatusServiceUnavailable},
+	CodeSystemPaused:      {codes.Unavailable, http.StatusServiceUnavailable},
 }
 
 // byGRPC names the Photon code for a gRPC status that carries none.
