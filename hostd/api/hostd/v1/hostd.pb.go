@@ -5,8 +5,17 @@
 // source: hostd/api/hostd/v1/hostd.proto
 
 // hostd.v1 is the API of the per-host daemon. Functions call it to act on one ESXi host.
-// Every call is idempotent by the VM (or disk) id it names: repeating a call that already
-// took effect succeeds and changes nothing.
+// Every call is idempotent by the VM id, disk id or datastore path it names: repeating a
+// call that already took effect succeeds and changes nothing.
+//
+// Errors are gRPC codes: NotFound (no such VM, disk, file or datastore), FailedPrecondition
+// (the VM or disk is in the wrong state for the call: retrying will not help until something
+// else changes it), InvalidArgument, AlreadyExists, ResourceExhausted, PermissionDenied;
+// anything else is Unavailable, which callers retry.
+//
+// Files on a datastore: a VM and its ephemeral disks live in the VM's folder "<vm_id>/";
+// persistent disks live in "disks/<disk_id>.vmdk" at the datastore root and outlive the VMs
+// they are attached to; image disks live under "images/".
 
 package hostdv1
 
@@ -216,6 +225,69 @@ func (x *AttachDiskRequest) GetCapacityGb() int64 {
 	return 0
 }
 
+type ReconfigureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	VmId  string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	// cpu_count is the number of virtual CPUs; 0 leaves it as it is.
+	CpuCount int32 `protobuf:"varint,2,opt,name=cpu_count,json=cpuCount,proto3" json:"cpu_count,omitempty"`
+	// memory_mb is the memory size in MB (vSphere wants a multiple of 4); 0 leaves it as it
+	// is.
+	MemoryMb      int64 `protobuf:"varint,3,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconfigureRequest) Reset() {
+	*x = ReconfigureRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconfigureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconfigureRequest) ProtoMessage() {}
+
+func (x *ReconfigureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconfigureRequest.ProtoReflect.Descriptor instead.
+func (*ReconfigureRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReconfigureRequest) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *ReconfigureRequest) GetCpuCount() int32 {
+	if x != nil {
+		return x.CpuCount
+	}
+	return 0
+}
+
+func (x *ReconfigureRequest) GetMemoryMb() int64 {
+	if x != nil {
+		return x.MemoryMb
+	}
+	return 0
+}
+
 type DetachDiskRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	VmId          string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
@@ -226,7 +298,7 @@ type DetachDiskRequest struct {
 
 func (x *DetachDiskRequest) Reset() {
 	*x = DetachDiskRequest{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[3]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +310,7 @@ func (x *DetachDiskRequest) String() string {
 func (*DetachDiskRequest) ProtoMessage() {}
 
 func (x *DetachDiskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[3]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +323,7 @@ func (x *DetachDiskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachDiskRequest.ProtoReflect.Descriptor instead.
 func (*DetachDiskRequest) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{3}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DetachDiskRequest) GetVmId() string {
@@ -281,7 +353,7 @@ type AddNicRequest struct {
 
 func (x *AddNicRequest) Reset() {
 	*x = AddNicRequest{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[4]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +365,7 @@ func (x *AddNicRequest) String() string {
 func (*AddNicRequest) ProtoMessage() {}
 
 func (x *AddNicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[4]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +378,7 @@ func (x *AddNicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNicRequest.ProtoReflect.Descriptor instead.
 func (*AddNicRequest) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{4}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AddNicRequest) GetVmId() string {
@@ -347,7 +419,7 @@ type RemoveNicRequest struct {
 
 func (x *RemoveNicRequest) Reset() {
 	*x = RemoveNicRequest{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[5]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +431,7 @@ func (x *RemoveNicRequest) String() string {
 func (*RemoveNicRequest) ProtoMessage() {}
 
 func (x *RemoveNicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[5]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +444,7 @@ func (x *RemoveNicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNicRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNicRequest) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{5}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RemoveNicRequest) GetVmId() string {
@@ -396,14 +468,17 @@ type DiskInfo struct {
 	CapacityKb int64                  `protobuf:"varint,3,opt,name=capacity_kb,json=capacityKb,proto3" json:"capacity_kb,omitempty"`
 	Boot       bool                   `protobuf:"varint,4,opt,name=boot,proto3" json:"boot,omitempty"`
 	// parent is the backing file this disk is a child of (the image disk for a linked clone).
-	Parent        string `protobuf:"bytes,5,opt,name=parent,proto3" json:"parent,omitempty"`
+	Parent string `protobuf:"bytes,5,opt,name=parent,proto3" json:"parent,omitempty"`
+	// persistent: the disk's file is "disks/<id>.vmdk" at a datastore's root; it outlives
+	// the VM (DetachDisk and DeleteVm keep it).
+	Persistent    bool `protobuf:"varint,6,opt,name=persistent,proto3" json:"persistent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DiskInfo) Reset() {
 	*x = DiskInfo{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[6]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +490,7 @@ func (x *DiskInfo) String() string {
 func (*DiskInfo) ProtoMessage() {}
 
 func (x *DiskInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[6]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +503,7 @@ func (x *DiskInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskInfo.ProtoReflect.Descriptor instead.
 func (*DiskInfo) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{6}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DiskInfo) GetId() string {
@@ -466,18 +541,752 @@ func (x *DiskInfo) GetParent() string {
 	return ""
 }
 
-type NicInfo struct {
+func (x *DiskInfo) GetPersistent() bool {
+	if x != nil {
+		return x.Persistent
+	}
+	return false
+}
+
+type CreateDiskRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// disk_id names the disk; the file is "[<datastore>] disks/<disk_id>.vmdk".
+	DiskId        string `protobuf:"bytes,1,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
+	Datastore     string `protobuf:"bytes,2,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	CapacityGb    int64  `protobuf:"varint,3,opt,name=capacity_gb,json=capacityGb,proto3" json:"capacity_gb,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDiskRequest) Reset() {
+	*x = CreateDiskRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDiskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDiskRequest) ProtoMessage() {}
+
+func (x *CreateDiskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDiskRequest.ProtoReflect.Descriptor instead.
+func (*CreateDiskRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CreateDiskRequest) GetDiskId() string {
+	if x != nil {
+		return x.DiskId
+	}
+	return ""
+}
+
+func (x *CreateDiskRequest) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+func (x *CreateDiskRequest) GetCapacityGb() int64 {
+	if x != nil {
+		return x.CapacityGb
+	}
+	return 0
+}
+
+// DiskRef names a persistent disk.
+type DiskRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Network       string                 `protobuf:"bytes,2,opt,name=network,proto3" json:"network,omitempty"`
-	MacAddress    string                 `protobuf:"bytes,3,opt,name=mac_address,json=macAddress,proto3" json:"mac_address,omitempty"`
+	DiskId        string                 `protobuf:"bytes,1,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
+	Datastore     string                 `protobuf:"bytes,2,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiskRef) Reset() {
+	*x = DiskRef{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiskRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiskRef) ProtoMessage() {}
+
+func (x *DiskRef) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiskRef.ProtoReflect.Descriptor instead.
+func (*DiskRef) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DiskRef) GetDiskId() string {
+	if x != nil {
+		return x.DiskId
+	}
+	return ""
+}
+
+func (x *DiskRef) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+type DeleteDiskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Existed       bool                   `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDiskResponse) Reset() {
+	*x = DeleteDiskResponse{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDiskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDiskResponse) ProtoMessage() {}
+
+func (x *DeleteDiskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDiskResponse.ProtoReflect.Descriptor instead.
+func (*DeleteDiskResponse) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DeleteDiskResponse) GetExisted() bool {
+	if x != nil {
+		return x.Existed
+	}
+	return false
+}
+
+type AttachPersistentDiskRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	VmId   string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	DiskId string                 `protobuf:"bytes,2,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
+	// datastore holds the disk; it need not be the VM's.
+	Datastore     string `protobuf:"bytes,3,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachPersistentDiskRequest) Reset() {
+	*x = AttachPersistentDiskRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachPersistentDiskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachPersistentDiskRequest) ProtoMessage() {}
+
+func (x *AttachPersistentDiskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachPersistentDiskRequest.ProtoReflect.Descriptor instead.
+func (*AttachPersistentDiskRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AttachPersistentDiskRequest) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *AttachPersistentDiskRequest) GetDiskId() string {
+	if x != nil {
+		return x.DiskId
+	}
+	return ""
+}
+
+func (x *AttachPersistentDiskRequest) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+type UploadFileChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// datastore and path (relative to the datastore, e.g. "images/photon-os.vmdk") are read
+	// from the first message only.
+	Datastore string `protobuf:"bytes,1,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	Path      string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Data      []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// size, when set in the first message, is the file's total size in bytes; the upload is
+	// then sent with that Content-Length (some hosts refuse chunked uploads) and fails if
+	// the stream carries another amount.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileChunk) Reset() {
+	*x = UploadFileChunk{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileChunk) ProtoMessage() {}
+
+func (x *UploadFileChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileChunk.ProtoReflect.Descriptor instead.
+func (*UploadFileChunk) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UploadFileChunk) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+func (x *UploadFileChunk) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *UploadFileChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *UploadFileChunk) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type UploadFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// bytes is the number of bytes written.
+	Bytes         int64 `protobuf:"varint,1,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileResponse) Reset() {
+	*x = UploadFileResponse{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileResponse) ProtoMessage() {}
+
+func (x *UploadFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileResponse.ProtoReflect.Descriptor instead.
+func (*UploadFileResponse) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UploadFileResponse) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type CopyImageRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	SourceDatastore string                 `protobuf:"bytes,1,opt,name=source_datastore,json=sourceDatastore,proto3" json:"source_datastore,omitempty"`
+	// source_path is relative to the source datastore, e.g. "images/photon-os.vmdk".
+	SourcePath      string `protobuf:"bytes,2,opt,name=source_path,json=sourcePath,proto3" json:"source_path,omitempty"`
+	TargetDatastore string `protobuf:"bytes,3,opt,name=target_datastore,json=targetDatastore,proto3" json:"target_datastore,omitempty"`
+	TargetPath      string `protobuf:"bytes,4,opt,name=target_path,json=targetPath,proto3" json:"target_path,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CopyImageRequest) Reset() {
+	*x = CopyImageRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyImageRequest) ProtoMessage() {}
+
+func (x *CopyImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyImageRequest.ProtoReflect.Descriptor instead.
+func (*CopyImageRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CopyImageRequest) GetSourceDatastore() string {
+	if x != nil {
+		return x.SourceDatastore
+	}
+	return ""
+}
+
+func (x *CopyImageRequest) GetSourcePath() string {
+	if x != nil {
+		return x.SourcePath
+	}
+	return ""
+}
+
+func (x *CopyImageRequest) GetTargetDatastore() string {
+	if x != nil {
+		return x.TargetDatastore
+	}
+	return ""
+}
+
+func (x *CopyImageRequest) GetTargetPath() string {
+	if x != nil {
+		return x.TargetPath
+	}
+	return ""
+}
+
+type CopyImageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// existed: the target was there already and was left as it is.
+	Existed       bool `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CopyImageResponse) Reset() {
+	*x = CopyImageResponse{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CopyImageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CopyImageResponse) ProtoMessage() {}
+
+func (x *CopyImageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CopyImageResponse.ProtoReflect.Descriptor instead.
+func (*CopyImageResponse) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CopyImageResponse) GetExisted() bool {
+	if x != nil {
+		return x.Existed
+	}
+	return false
+}
+
+type DeleteFileRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Datastore string                 `protobuf:"bytes,1,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	// path is relative to the datastore.
+	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileRequest) Reset() {
+	*x = DeleteFileRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileRequest) ProtoMessage() {}
+
+func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DeleteFileRequest) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+func (x *DeleteFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type DeleteFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Existed       bool                   `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFileResponse) Reset() {
+	*x = DeleteFileResponse{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFileResponse) ProtoMessage() {}
+
+func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteFileResponse) GetExisted() bool {
+	if x != nil {
+		return x.Existed
+	}
+	return false
+}
+
+type CreateImageFromVmRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	VmId  string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	// datastore and target_path name the image disk to make, e.g. "images/<image id>.vmdk".
+	Datastore     string `protobuf:"bytes,2,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	TargetPath    string `protobuf:"bytes,3,opt,name=target_path,json=targetPath,proto3" json:"target_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateImageFromVmRequest) Reset() {
+	*x = CreateImageFromVmRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateImageFromVmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateImageFromVmRequest) ProtoMessage() {}
+
+func (x *CreateImageFromVmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateImageFromVmRequest.ProtoReflect.Descriptor instead.
+func (*CreateImageFromVmRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateImageFromVmRequest) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *CreateImageFromVmRequest) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+func (x *CreateImageFromVmRequest) GetTargetPath() string {
+	if x != nil {
+		return x.TargetPath
+	}
+	return ""
+}
+
+type CreateImageFromVmResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// source is the boot disk file that was copied.
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// existed: the target was there already and was left as it is.
+	Existed       bool `protobuf:"varint,2,opt,name=existed,proto3" json:"existed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateImageFromVmResponse) Reset() {
+	*x = CreateImageFromVmResponse{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateImageFromVmResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateImageFromVmResponse) ProtoMessage() {}
+
+func (x *CreateImageFromVmResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateImageFromVmResponse.ProtoReflect.Descriptor instead.
+func (*CreateImageFromVmResponse) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateImageFromVmResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *CreateImageFromVmResponse) GetExisted() bool {
+	if x != nil {
+		return x.Existed
+	}
+	return false
+}
+
+type AttachIsoRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VmId      string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	Datastore string                 `protobuf:"bytes,2,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	// path is the ISO file's path relative to the datastore.
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachIsoRequest) Reset() {
+	*x = AttachIsoRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachIsoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachIsoRequest) ProtoMessage() {}
+
+func (x *AttachIsoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachIsoRequest.ProtoReflect.Descriptor instead.
+func (*AttachIsoRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AttachIsoRequest) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *AttachIsoRequest) GetDatastore() string {
+	if x != nil {
+		return x.Datastore
+	}
+	return ""
+}
+
+func (x *AttachIsoRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type NicInfo struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Network    string                 `protobuf:"bytes,2,opt,name=network,proto3" json:"network,omitempty"`
+	MacAddress string                 `protobuf:"bytes,3,opt,name=mac_address,json=macAddress,proto3" json:"mac_address,omitempty"`
+	// ip_address is the adapter's first IP address as the guest reports it (VMware Tools);
+	// empty when the host does not know it.
+	IpAddress     string `protobuf:"bytes,4,opt,name=ip_address,json=ipAddress,proto3" json:"ip_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NicInfo) Reset() {
 	*x = NicInfo{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[7]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +1298,7 @@ func (x *NicInfo) String() string {
 func (*NicInfo) ProtoMessage() {}
 
 func (x *NicInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[7]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +1311,7 @@ func (x *NicInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NicInfo.ProtoReflect.Descriptor instead.
 func (*NicInfo) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{7}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *NicInfo) GetId() string {
@@ -526,22 +1335,34 @@ func (x *NicInfo) GetMacAddress() string {
 	return ""
 }
 
+func (x *NicInfo) GetIpAddress() string {
+	if x != nil {
+		return x.IpAddress
+	}
+	return ""
+}
+
 type VmInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	VmId  string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
 	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// power_state is "poweredOn", "poweredOff" or "suspended".
-	PowerState    string      `protobuf:"bytes,3,opt,name=power_state,json=powerState,proto3" json:"power_state,omitempty"`
-	Disks         []*DiskInfo `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
-	Nics          []*NicInfo  `protobuf:"bytes,5,rep,name=nics,proto3" json:"nics,omitempty"`
-	Datastore     string      `protobuf:"bytes,6,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	PowerState string      `protobuf:"bytes,3,opt,name=power_state,json=powerState,proto3" json:"power_state,omitempty"`
+	Disks      []*DiskInfo `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
+	Nics       []*NicInfo  `protobuf:"bytes,5,rep,name=nics,proto3" json:"nics,omitempty"`
+	Datastore  string      `protobuf:"bytes,6,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	CpuCount   int32       `protobuf:"varint,7,opt,name=cpu_count,json=cpuCount,proto3" json:"cpu_count,omitempty"`
+	MemoryMb   int64       `protobuf:"varint,8,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
+	// iso is the datastore path ("[datastore] path") of the ISO in the VM's CD-ROM; empty
+	// when none is attached.
+	Iso           string `protobuf:"bytes,9,opt,name=iso,proto3" json:"iso,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VmInfo) Reset() {
 	*x = VmInfo{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[8]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +1374,7 @@ func (x *VmInfo) String() string {
 func (*VmInfo) ProtoMessage() {}
 
 func (x *VmInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[8]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +1387,7 @@ func (x *VmInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmInfo.ProtoReflect.Descriptor instead.
 func (*VmInfo) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{8}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VmInfo) GetVmId() string {
@@ -611,6 +1432,27 @@ func (x *VmInfo) GetDatastore() string {
 	return ""
 }
 
+func (x *VmInfo) GetCpuCount() int32 {
+	if x != nil {
+		return x.CpuCount
+	}
+	return 0
+}
+
+func (x *VmInfo) GetMemoryMb() int64 {
+	if x != nil {
+		return x.MemoryMb
+	}
+	return 0
+}
+
+func (x *VmInfo) GetIso() string {
+	if x != nil {
+		return x.Iso
+	}
+	return ""
+}
+
 type DeleteVmResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Existed       bool                   `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
@@ -620,7 +1462,7 @@ type DeleteVmResponse struct {
 
 func (x *DeleteVmResponse) Reset() {
 	*x = DeleteVmResponse{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[9]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +1474,7 @@ func (x *DeleteVmResponse) String() string {
 func (*DeleteVmResponse) ProtoMessage() {}
 
 func (x *DeleteVmResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[9]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +1487,7 @@ func (x *DeleteVmResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVmResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVmResponse) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{9}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteVmResponse) GetExisted() bool {
@@ -663,7 +1505,7 @@ type GetResourcesRequest struct {
 
 func (x *GetResourcesRequest) Reset() {
 	*x = GetResourcesRequest{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[10]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +1517,7 @@ func (x *GetResourcesRequest) String() string {
 func (*GetResourcesRequest) ProtoMessage() {}
 
 func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[10]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +1530,7 @@ func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesRequest.ProtoReflect.Descriptor instead.
 func (*GetResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{10}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{24}
 }
 
 type Datastore struct {
@@ -711,7 +1553,7 @@ type Datastore struct {
 
 func (x *Datastore) Reset() {
 	*x = Datastore{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[11]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +1565,7 @@ func (x *Datastore) String() string {
 func (*Datastore) ProtoMessage() {}
 
 func (x *Datastore) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[11]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +1578,7 @@ func (x *Datastore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Datastore.ProtoReflect.Descriptor instead.
 func (*Datastore) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{11}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Datastore) GetName() string {
@@ -805,7 +1647,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[12]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +1659,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[12]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +1672,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{12}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Resources) GetHostName() string {
@@ -915,7 +1757,11 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x17\n" +
 	"\adisk_id\x18\x02 \x01(\tR\x06diskId\x12\x1f\n" +
 	"\vcapacity_gb\x18\x03 \x01(\x03R\n" +
-	"capacityGb\"A\n" +
+	"capacityGb\"c\n" +
+	"\x12ReconfigureRequest\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x1b\n" +
+	"\tcpu_count\x18\x02 \x01(\x05R\bcpuCount\x12\x1b\n" +
+	"\tmemory_mb\x18\x03 \x01(\x03R\bmemoryMb\"A\n" +
 	"\x11DetachDiskRequest\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x17\n" +
 	"\adisk_id\x18\x02 \x01(\tR\x06diskId\"v\n" +
@@ -927,19 +1773,71 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"macAddress\">\n" +
 	"\x10RemoveNicRequest\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x15\n" +
-	"\x06nic_id\x18\x02 \x01(\tR\x05nicId\"{\n" +
+	"\x06nic_id\x18\x02 \x01(\tR\x05nicId\"\x9b\x01\n" +
 	"\bDiskInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04file\x18\x02 \x01(\tR\x04file\x12\x1f\n" +
 	"\vcapacity_kb\x18\x03 \x01(\x03R\n" +
 	"capacityKb\x12\x12\n" +
 	"\x04boot\x18\x04 \x01(\bR\x04boot\x12\x16\n" +
-	"\x06parent\x18\x05 \x01(\tR\x06parent\"T\n" +
+	"\x06parent\x18\x05 \x01(\tR\x06parent\x12\x1e\n" +
+	"\n" +
+	"persistent\x18\x06 \x01(\bR\n" +
+	"persistent\"k\n" +
+	"\x11CreateDiskRequest\x12\x17\n" +
+	"\adisk_id\x18\x01 \x01(\tR\x06diskId\x12\x1c\n" +
+	"\tdatastore\x18\x02 \x01(\tR\tdatastore\x12\x1f\n" +
+	"\vcapacity_gb\x18\x03 \x01(\x03R\n" +
+	"capacityGb\"@\n" +
+	"\aDiskRef\x12\x17\n" +
+	"\adisk_id\x18\x01 \x01(\tR\x06diskId\x12\x1c\n" +
+	"\tdatastore\x18\x02 \x01(\tR\tdatastore\".\n" +
+	"\x12DeleteDiskResponse\x12\x18\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\"i\n" +
+	"\x1bAttachPersistentDiskRequest\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x17\n" +
+	"\adisk_id\x18\x02 \x01(\tR\x06diskId\x12\x1c\n" +
+	"\tdatastore\x18\x03 \x01(\tR\tdatastore\"k\n" +
+	"\x0fUploadFileChunk\x12\x1c\n" +
+	"\tdatastore\x18\x01 \x01(\tR\tdatastore\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"*\n" +
+	"\x12UploadFileResponse\x12\x14\n" +
+	"\x05bytes\x18\x01 \x01(\x03R\x05bytes\"\xaa\x01\n" +
+	"\x10CopyImageRequest\x12)\n" +
+	"\x10source_datastore\x18\x01 \x01(\tR\x0fsourceDatastore\x12\x1f\n" +
+	"\vsource_path\x18\x02 \x01(\tR\n" +
+	"sourcePath\x12)\n" +
+	"\x10target_datastore\x18\x03 \x01(\tR\x0ftargetDatastore\x12\x1f\n" +
+	"\vtarget_path\x18\x04 \x01(\tR\n" +
+	"targetPath\"-\n" +
+	"\x11CopyImageResponse\x12\x18\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\"E\n" +
+	"\x11DeleteFileRequest\x12\x1c\n" +
+	"\tdatastore\x18\x01 \x01(\tR\tdatastore\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\".\n" +
+	"\x12DeleteFileResponse\x12\x18\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\"n\n" +
+	"\x18CreateImageFromVmRequest\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x1c\n" +
+	"\tdatastore\x18\x02 \x01(\tR\tdatastore\x12\x1f\n" +
+	"\vtarget_path\x18\x03 \x01(\tR\n" +
+	"targetPath\"M\n" +
+	"\x19CreateImageFromVmResponse\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x12\x18\n" +
+	"\aexisted\x18\x02 \x01(\bR\aexisted\"Y\n" +
+	"\x10AttachIsoRequest\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x1c\n" +
+	"\tdatastore\x18\x02 \x01(\tR\tdatastore\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\"s\n" +
 	"\aNicInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\anetwork\x18\x02 \x01(\tR\anetwork\x12\x1f\n" +
 	"\vmac_address\x18\x03 \x01(\tR\n" +
-	"macAddress\"\xc1\x01\n" +
+	"macAddress\x12\x1d\n" +
+	"\n" +
+	"ip_address\x18\x04 \x01(\tR\tipAddress\"\x8d\x02\n" +
 	"\x06VmInfo\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -947,7 +1845,10 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"powerState\x12(\n" +
 	"\x05disks\x18\x04 \x03(\v2\x12.hostd.v1.DiskInfoR\x05disks\x12%\n" +
 	"\x04nics\x18\x05 \x03(\v2\x11.hostd.v1.NicInfoR\x04nics\x12\x1c\n" +
-	"\tdatastore\x18\x06 \x01(\tR\tdatastore\",\n" +
+	"\tdatastore\x18\x06 \x01(\tR\tdatastore\x12\x1b\n" +
+	"\tcpu_count\x18\a \x01(\x05R\bcpuCount\x12\x1b\n" +
+	"\tmemory_mb\x18\b \x01(\x03R\bmemoryMb\x12\x10\n" +
+	"\x03iso\x18\t \x01(\tR\x03iso\",\n" +
 	"\x10DeleteVmResponse\x12\x18\n" +
 	"\aexisted\x18\x01 \x01(\bR\aexisted\"\x15\n" +
 	"\x13GetResourcesRequest\"\xb9\x01\n" +
@@ -972,7 +1873,8 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"datastores\x18\a \x03(\v2\x13.hostd.v1.DatastoreR\n" +
 	"datastores\x12\x1a\n" +
 	"\bnetworks\x18\b \x03(\tR\bnetworks\x12\x19\n" +
-	"\bvm_count\x18\t \x01(\x05R\avmCount2\xaf\x04\n" +
+	"\bvm_count\x18\t \x01(\x05R\avmCount2\xb8\n" +
+	"\n" +
 	"\x04Host\x127\n" +
 	"\bCreateVm\x12\x19.hostd.v1.CreateVmRequest\x1a\x10.hostd.v1.VmInfo\x12;\n" +
 	"\n" +
@@ -982,9 +1884,25 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\x06AddNic\x12\x17.hostd.v1.AddNicRequest\x1a\x10.hostd.v1.VmInfo\x129\n" +
 	"\tRemoveNic\x12\x1a.hostd.v1.RemoveNicRequest\x1a\x10.hostd.v1.VmInfo\x12,\n" +
 	"\aPowerOn\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12-\n" +
-	"\bPowerOff\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x127\n" +
+	"\bPowerOff\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12,\n" +
+	"\aSuspend\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12*\n" +
+	"\x05Reset\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12=\n" +
+	"\vReconfigure\x12\x1c.hostd.v1.ReconfigureRequest\x1a\x10.hostd.v1.VmInfo\x127\n" +
 	"\bDeleteVm\x12\x0f.hostd.v1.VmRef\x1a\x1a.hostd.v1.DeleteVmResponse\x12*\n" +
-	"\x05GetVm\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12B\n" +
+	"\x05GetVm\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12=\n" +
+	"\n" +
+	"CreateDisk\x12\x1b.hostd.v1.CreateDiskRequest\x1a\x12.hostd.v1.DiskInfo\x12=\n" +
+	"\n" +
+	"DeleteDisk\x12\x11.hostd.v1.DiskRef\x1a\x1c.hostd.v1.DeleteDiskResponse\x12O\n" +
+	"\x14AttachPersistentDisk\x12%.hostd.v1.AttachPersistentDiskRequest\x1a\x10.hostd.v1.VmInfo\x12G\n" +
+	"\n" +
+	"UploadFile\x12\x19.hostd.v1.UploadFileChunk\x1a\x1c.hostd.v1.UploadFileResponse(\x01\x12D\n" +
+	"\tCopyImage\x12\x1a.hostd.v1.CopyImageRequest\x1a\x1b.hostd.v1.CopyImageResponse\x12G\n" +
+	"\n" +
+	"DeleteFile\x12\x1b.hostd.v1.DeleteFileRequest\x1a\x1c.hostd.v1.DeleteFileResponse\x12\\\n" +
+	"\x11CreateImageFromVm\x12\".hostd.v1.CreateImageFromVmRequest\x1a#.hostd.v1.CreateImageFromVmResponse\x129\n" +
+	"\tAttachIso\x12\x1a.hostd.v1.AttachIsoRequest\x1a\x10.hostd.v1.VmInfo\x12.\n" +
+	"\tDetachIso\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12B\n" +
 	"\fGetResources\x12\x1d.hostd.v1.GetResourcesRequest\x1a\x13.hostd.v1.ResourcesB;Z9github.com/photon-cloud/photon/hostd/api/hostd/v1;hostdv1b\x06proto3"
 
 var (
@@ -999,48 +1917,86 @@ func file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP() []byte {
 	return file_hostd_api_hostd_v1_hostd_proto_rawDescData
 }
 
-var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
-	(*VmRef)(nil),               // 0: hostd.v1.VmRef
-	(*CreateVmRequest)(nil),     // 1: hostd.v1.CreateVmRequest
-	(*AttachDiskRequest)(nil),   // 2: hostd.v1.AttachDiskRequest
-	(*DetachDiskRequest)(nil),   // 3: hostd.v1.DetachDiskRequest
-	(*AddNicRequest)(nil),       // 4: hostd.v1.AddNicRequest
-	(*RemoveNicRequest)(nil),    // 5: hostd.v1.RemoveNicRequest
-	(*DiskInfo)(nil),            // 6: hostd.v1.DiskInfo
-	(*NicInfo)(nil),             // 7: hostd.v1.NicInfo
-	(*VmInfo)(nil),              // 8: hostd.v1.VmInfo
-	(*DeleteVmResponse)(nil),    // 9: hostd.v1.DeleteVmResponse
-	(*GetResourcesRequest)(nil), // 10: hostd.v1.GetResourcesRequest
-	(*Datastore)(nil),           // 11: hostd.v1.Datastore
-	(*Resources)(nil),           // 12: hostd.v1.Resources
+	(*VmRef)(nil),                       // 0: hostd.v1.VmRef
+	(*CreateVmRequest)(nil),             // 1: hostd.v1.CreateVmRequest
+	(*AttachDiskRequest)(nil),           // 2: hostd.v1.AttachDiskRequest
+	(*ReconfigureRequest)(nil),          // 3: hostd.v1.ReconfigureRequest
+	(*DetachDiskRequest)(nil),           // 4: hostd.v1.DetachDiskRequest
+	(*AddNicRequest)(nil),               // 5: hostd.v1.AddNicRequest
+	(*RemoveNicRequest)(nil),            // 6: hostd.v1.RemoveNicRequest
+	(*DiskInfo)(nil),                    // 7: hostd.v1.DiskInfo
+	(*CreateDiskRequest)(nil),           // 8: hostd.v1.CreateDiskRequest
+	(*DiskRef)(nil),                     // 9: hostd.v1.DiskRef
+	(*DeleteDiskResponse)(nil),          // 10: hostd.v1.DeleteDiskResponse
+	(*AttachPersistentDiskRequest)(nil), // 11: hostd.v1.AttachPersistentDiskRequest
+	(*UploadFileChunk)(nil),             // 12: hostd.v1.UploadFileChunk
+	(*UploadFileResponse)(nil),          // 13: hostd.v1.UploadFileResponse
+	(*CopyImageRequest)(nil),            // 14: hostd.v1.CopyImageRequest
+	(*CopyImageResponse)(nil),           // 15: hostd.v1.CopyImageResponse
+	(*DeleteFileRequest)(nil),           // 16: hostd.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),          // 17: hostd.v1.DeleteFileResponse
+	(*CreateImageFromVmRequest)(nil),    // 18: hostd.v1.CreateImageFromVmRequest
+	(*CreateImageFromVmResponse)(nil),   // 19: hostd.v1.CreateImageFromVmResponse
+	(*AttachIsoRequest)(nil),            // 20: hostd.v1.AttachIsoRequest
+	(*NicInfo)(nil),                     // 21: hostd.v1.NicInfo
+	(*VmInfo)(nil),                      // 22: hostd.v1.VmInfo
+	(*DeleteVmResponse)(nil),            // 23: hostd.v1.DeleteVmResponse
+	(*GetResourcesRequest)(nil),         // 24: hostd.v1.GetResourcesRequest
+	(*Datastore)(nil),                   // 25: hostd.v1.Datastore
+	(*Resources)(nil),                   // 26: hostd.v1.Resources
 }
 var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
-	6,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
-	7,  // 1: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
-	11, // 2: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
+	7,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
+	21, // 1: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
+	25, // 2: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
 	1,  // 3: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
 	2,  // 4: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
-	3,  // 5: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
-	4,  // 6: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
-	5,  // 7: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
+	4,  // 5: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
+	5,  // 6: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
+	6,  // 7: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
 	0,  // 8: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
 	0,  // 9: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
-	0,  // 10: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
-	0,  // 11: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
-	10, // 12: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
-	8,  // 13: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
-	8,  // 14: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
-	8,  // 15: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
-	8,  // 16: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
-	8,  // 17: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
-	8,  // 18: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
-	8,  // 19: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
-	9,  // 20: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
-	8,  // 21: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
-	12, // 22: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
-	13, // [13:23] is the sub-list for method output_type
-	3,  // [3:13] is the sub-list for method input_type
+	0,  // 10: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
+	0,  // 11: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
+	3,  // 12: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
+	0,  // 13: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
+	0,  // 14: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
+	8,  // 15: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
+	9,  // 16: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
+	11, // 17: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
+	12, // 18: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
+	14, // 19: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
+	16, // 20: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
+	18, // 21: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
+	20, // 22: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
+	0,  // 23: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
+	24, // 24: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
+	22, // 25: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
+	22, // 26: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
+	22, // 27: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
+	22, // 28: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
+	22, // 29: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
+	22, // 30: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
+	22, // 31: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
+	22, // 32: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
+	22, // 33: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
+	22, // 34: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
+	23, // 35: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
+	22, // 36: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
+	7,  // 37: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
+	10, // 38: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
+	22, // 39: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
+	13, // 40: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
+	15, // 41: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
+	17, // 42: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
+	19, // 43: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
+	22, // 44: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
+	22, // 45: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
+	26, // 46: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
+	25, // [25:47] is the sub-list for method output_type
+	3,  // [3:25] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -1057,7 +2013,7 @@ func file_hostd_api_hostd_v1_hostd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostd_api_hostd_v1_hostd_proto_rawDesc), len(file_hostd_api_hostd_v1_hostd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

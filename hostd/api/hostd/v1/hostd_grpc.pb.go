@@ -5,8 +5,17 @@
 // source: hostd/api/hostd/v1/hostd.proto
 
 // hostd.v1 is the API of the per-host daemon. Functions call it to act on one ESXi host.
-// Every call is idempotent by the VM (or disk) id it names: repeating a call that already
-// took effect succeeds and changes nothing.
+// Every call is idempotent by the VM id, disk id or datastore path it names: repeating a
+// call that already took effect succeeds and changes nothing.
+//
+// Errors are gRPC codes: NotFound (no such VM, disk, file or datastore), FailedPrecondition
+// (the VM or disk is in the wrong state for the call: retrying will not help until something
+// else changes it), InvalidArgument, AlreadyExists, ResourceExhausted, PermissionDenied;
+// anything else is Unavailable, which callers retry.
+//
+// Files on a datastore: a VM and its ephemeral disks live in the VM's folder "<vm_id>/";
+// persistent disks live in "disks/<disk_id>.vmdk" at the datastore root and outlive the VMs
+// they are attached to; image disks live under "images/".
 
 package hostdv1
 
@@ -23,16 +32,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Host_CreateVm_FullMethodName     = "/hostd.v1.Host/CreateVm"
-	Host_AttachDisk_FullMethodName   = "/hostd.v1.Host/AttachDisk"
-	Host_DetachDisk_FullMethodName   = "/hostd.v1.Host/DetachDisk"
-	Host_AddNic_FullMethodName       = "/hostd.v1.Host/AddNic"
-	Host_RemoveNic_FullMethodName    = "/hostd.v1.Host/RemoveNic"
-	Host_PowerOn_FullMethodName      = "/hostd.v1.Host/PowerOn"
-	Host_PowerOff_FullMethodName     = "/hostd.v1.Host/PowerOff"
-	Host_DeleteVm_FullMethodName     = "/hostd.v1.Host/DeleteVm"
-	Host_GetVm_FullMethodName        = "/hostd.v1.Host/GetVm"
-	Host_GetResources_FullMethodName = "/hostd.v1.Host/GetResources"
+	Host_CreateVm_FullMethodName             = "/hostd.v1.Host/CreateVm"
+	Host_AttachDisk_FullMethodName           = "/hostd.v1.Host/AttachDisk"
+	Host_DetachDisk_FullMethodName           = "/hostd.v1.Host/DetachDisk"
+	Host_AddNic_FullMethodName               = "/hostd.v1.Host/AddNic"
+	Host_RemoveNic_FullMethodName            = "/hostd.v1.Host/RemoveNic"
+	Host_PowerOn_FullMethodName              = "/hostd.v1.Host/PowerOn"
+	Host_PowerOff_FullMethodName             = "/hostd.v1.Host/PowerOff"
+	Host_Suspend_FullMethodName              = "/hostd.v1.Host/Suspend"
+	Host_Reset_FullMethodName                = "/hostd.v1.Host/Reset"
+	Host_Reconfigure_FullMethodName          = "/hostd.v1.Host/Reconfigure"
+	Host_DeleteVm_FullMethodName             = "/hostd.v1.Host/DeleteVm"
+	Host_GetVm_FullMethodName                = "/hostd.v1.Host/GetVm"
+	Host_CreateDisk_FullMethodName           = "/hostd.v1.Host/CreateDisk"
+	Host_DeleteDisk_FullMethodName           = "/hostd.v1.Host/DeleteDisk"
+	Host_AttachPersistentDisk_FullMethodName = "/hostd.v1.Host/AttachPersistentDisk"
+	Host_UploadFile_FullMethodName           = "/hostd.v1.Host/UploadFile"
+	Host_CopyImage_FullMethodName            = "/hostd.v1.Host/CopyImage"
+	Host_DeleteFile_FullMethodName           = "/hostd.v1.Host/DeleteFile"
+	Host_CreateImageFromVm_FullMethodName    = "/hostd.v1.Host/CreateImageFromVm"
+	Host_AttachIso_FullMethodName            = "/hostd.v1.Host/AttachIso"
+	Host_DetachIso_FullMethodName            = "/hostd.v1.Host/DetachIso"
+	Host_GetResources_FullMethodName         = "/hostd.v1.Host/GetResources"
 )
 
 // HostClient is the client API for Host service.
@@ -44,18 +65,74 @@ type HostClient interface {
 	CreateVm(ctx context.Context, in *CreateVmRequest, opts ...grpc.CallOption) (*VmInfo, error)
 	// AttachDisk creates a new ephemeral disk of the given size and attaches it to the VM.
 	AttachDisk(ctx context.Context, in *AttachDiskRequest, opts ...grpc.CallOption) (*VmInfo, error)
-	// DetachDisk detaches the named disk and deletes its file.
+	// DetachDisk detaches the named disk. An ephemeral disk's file is deleted with it; a
+	// persistent disk (one whose file is "disks/<disk_id>.vmdk" at a datastore's root, as
+	// CreateDisk makes it) is detached and its file kept. Detaching a disk that is not
+	// attached succeeds. The boot disk (id "boot") cannot be detached: FailedPrecondition.
 	DetachDisk(ctx context.Context, in *DetachDiskRequest, opts ...grpc.CallOption) (*VmInfo, error)
 	// AddNic adds a network adapter on the named network (port group).
 	AddNic(ctx context.Context, in *AddNicRequest, opts ...grpc.CallOption) (*VmInfo, error)
 	// RemoveNic removes the adapter that AddNic added with the same nic_id.
 	RemoveNic(ctx context.Context, in *RemoveNicRequest, opts ...grpc.CallOption) (*VmInfo, error)
+	// PowerOn powers a powered-off VM on and resumes a suspended one; a powered-on VM is
+	// left as it is.
 	PowerOn(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
+	// PowerOff powers a powered-on or suspended VM off (a hard power off); a powered-off VM
+	// is left as it is.
 	PowerOff(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
-	// DeleteVm powers the VM off if needed and destroys it with its disks. Deleting a VM
-	// that does not exist succeeds.
+	// Suspend suspends a powered-on VM; a suspended VM is left as it is. A powered-off VM
+	// cannot be suspended: FailedPrecondition.
+	Suspend(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
+	// Reset restarts a powered-on VM (a hard reset, as a power button would). Only a
+	// powered-on VM can be reset: FailedPrecondition otherwise. A reset is an action, not a
+	// state: a repeated call resets the VM again.
+	Reset(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
+	// Reconfigure sets the CPU count and memory of a powered-off VM (FailedPrecondition when
+	// it is powered on or suspended). A zero field is left as it is; setting what the VM
+	// already has changes nothing.
+	Reconfigure(ctx context.Context, in *ReconfigureRequest, opts ...grpc.CallOption) (*VmInfo, error)
+	// DeleteVm powers the VM off if needed, detaches its persistent disks (their files are
+	// kept) and destroys it with its other disks. Deleting a VM that does not exist succeeds.
 	DeleteVm(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*DeleteVmResponse, error)
 	GetVm(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
+	// CreateDisk creates the persistent disk "disks/<disk_id>.vmdk" on the datastore, outside
+	// any VM's folder. A disk that already exists is left as it is.
+	CreateDisk(ctx context.Context, in *CreateDiskRequest, opts ...grpc.CallOption) (*DiskInfo, error)
+	// DeleteDisk deletes a persistent disk's file. A disk that does not exist is not an error
+	// (existed is false). A disk attached to a VM on this host is not deleted:
+	// FailedPrecondition.
+	DeleteDisk(ctx context.Context, in *DiskRef, opts ...grpc.CallOption) (*DeleteDiskResponse, error)
+	// AttachPersistentDisk attaches an existing persistent disk (made by CreateDisk) to the
+	// VM; it creates no file (NotFound when the disk does not exist). A disk already attached
+	// to the VM is left as it is; a VM with another disk of that id: AlreadyExists. hostd
+	// does not check that no other VM has the disk: the control plane's records do.
+	AttachPersistentDisk(ctx context.Context, in *AttachPersistentDiskRequest, opts ...grpc.CallOption) (*VmInfo, error)
+	// UploadFile writes a file to a datastore through the host's datastore HTTP file access,
+	// creating its folder. The first message names the datastore and path; every message
+	// carries data. The file appears under its path only once all of it is written (it is
+	// written beside it and moved into place), so a failed upload leaves no partial file
+	// behind its name. Uploading again replaces the file.
+	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileChunk, UploadFileResponse], error)
+	// CopyImage copies an image disk (descriptor and extents) to another path, on the same
+	// or another datastore of this host. A target that exists already is left as it is.
+	CopyImage(ctx context.Context, in *CopyImageRequest, opts ...grpc.CallOption) (*CopyImageResponse, error)
+	// DeleteFile deletes a file (a *.vmdk as a disk, with its extents) from a datastore. A
+	// missing file is not an error (existed is false).
+	DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error)
+	// CreateImageFromVm copies the VM's boot disk to target_path as a standalone image disk:
+	// the linked clone is consolidated with the image it is a child of, so the copy has no
+	// parent. The VM must be powered off (FailedPrecondition otherwise), as vSphere needs
+	// for a consistent copy of a disk not locked by a running VM. A target that exists
+	// already is left as it is.
+	CreateImageFromVm(ctx context.Context, in *CreateImageFromVmRequest, opts ...grpc.CallOption) (*CreateImageFromVmResponse, error)
+	// AttachIso connects the VM's CD-ROM to an ISO file on a datastore (adding a CD-ROM on
+	// the VM's IDE controller if it has none). The file must exist: NotFound otherwise.
+	// Attaching the ISO that is attached already changes nothing; another ISO replaces it.
+	AttachIso(ctx context.Context, in *AttachIsoRequest, opts ...grpc.CallOption) (*VmInfo, error)
+	// DetachIso disconnects the attached ISO, leaving the CD-ROM empty (the ISO file is
+	// kept). A VM with no ISO attached: FailedPrecondition, so a repeated detach answers
+	// FailedPrecondition too; a caller retrying one treats that as done.
+	DetachIso(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
 	// GetResources reports the host's capacity, usage, datastores, networks and images.
 	GetResources(ctx context.Context, in *GetResourcesRequest, opts ...grpc.CallOption) (*Resources, error)
 }
@@ -138,6 +215,36 @@ func (c *hostClient) PowerOff(ctx context.Context, in *VmRef, opts ...grpc.CallO
 	return out, nil
 }
 
+func (c *hostClient) Suspend(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_Suspend_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Reset(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_Reset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Reconfigure(ctx context.Context, in *ReconfigureRequest, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_Reconfigure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *hostClient) DeleteVm(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*DeleteVmResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteVmResponse)
@@ -152,6 +259,99 @@ func (c *hostClient) GetVm(ctx context.Context, in *VmRef, opts ...grpc.CallOpti
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VmInfo)
 	err := c.cc.Invoke(ctx, Host_GetVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) CreateDisk(ctx context.Context, in *CreateDiskRequest, opts ...grpc.CallOption) (*DiskInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiskInfo)
+	err := c.cc.Invoke(ctx, Host_CreateDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) DeleteDisk(ctx context.Context, in *DiskRef, opts ...grpc.CallOption) (*DeleteDiskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteDiskResponse)
+	err := c.cc.Invoke(ctx, Host_DeleteDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) AttachPersistentDisk(ctx context.Context, in *AttachPersistentDiskRequest, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_AttachPersistentDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileChunk, UploadFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Host_ServiceDesc.Streams[0], Host_UploadFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadFileChunk, UploadFileResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_UploadFileClient = grpc.ClientStreamingClient[UploadFileChunk, UploadFileResponse]
+
+func (c *hostClient) CopyImage(ctx context.Context, in *CopyImageRequest, opts ...grpc.CallOption) (*CopyImageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CopyImageResponse)
+	err := c.cc.Invoke(ctx, Host_CopyImage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteFileResponse)
+	err := c.cc.Invoke(ctx, Host_DeleteFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) CreateImageFromVm(ctx context.Context, in *CreateImageFromVmRequest, opts ...grpc.CallOption) (*CreateImageFromVmResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateImageFromVmResponse)
+	err := c.cc.Invoke(ctx, Host_CreateImageFromVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) AttachIso(ctx context.Context, in *AttachIsoRequest, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_AttachIso_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) DetachIso(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VmInfo)
+	err := c.cc.Invoke(ctx, Host_DetachIso_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,18 +377,74 @@ type HostServer interface {
 	CreateVm(context.Context, *CreateVmRequest) (*VmInfo, error)
 	// AttachDisk creates a new ephemeral disk of the given size and attaches it to the VM.
 	AttachDisk(context.Context, *AttachDiskRequest) (*VmInfo, error)
-	// DetachDisk detaches the named disk and deletes its file.
+	// DetachDisk detaches the named disk. An ephemeral disk's file is deleted with it; a
+	// persistent disk (one whose file is "disks/<disk_id>.vmdk" at a datastore's root, as
+	// CreateDisk makes it) is detached and its file kept. Detaching a disk that is not
+	// attached succeeds. The boot disk (id "boot") cannot be detached: FailedPrecondition.
 	DetachDisk(context.Context, *DetachDiskRequest) (*VmInfo, error)
 	// AddNic adds a network adapter on the named network (port group).
 	AddNic(context.Context, *AddNicRequest) (*VmInfo, error)
 	// RemoveNic removes the adapter that AddNic added with the same nic_id.
 	RemoveNic(context.Context, *RemoveNicRequest) (*VmInfo, error)
+	// PowerOn powers a powered-off VM on and resumes a suspended one; a powered-on VM is
+	// left as it is.
 	PowerOn(context.Context, *VmRef) (*VmInfo, error)
+	// PowerOff powers a powered-on or suspended VM off (a hard power off); a powered-off VM
+	// is left as it is.
 	PowerOff(context.Context, *VmRef) (*VmInfo, error)
-	// DeleteVm powers the VM off if needed and destroys it with its disks. Deleting a VM
-	// that does not exist succeeds.
+	// Suspend suspends a powered-on VM; a suspended VM is left as it is. A powered-off VM
+	// cannot be suspended: FailedPrecondition.
+	Suspend(context.Context, *VmRef) (*VmInfo, error)
+	// Reset restarts a powered-on VM (a hard reset, as a power button would). Only a
+	// powered-on VM can be reset: FailedPrecondition otherwise. A reset is an action, not a
+	// state: a repeated call resets the VM again.
+	Reset(context.Context, *VmRef) (*VmInfo, error)
+	// Reconfigure sets the CPU count and memory of a powered-off VM (FailedPrecondition when
+	// it is powered on or suspended). A zero field is left as it is; setting what the VM
+	// already has changes nothing.
+	Reconfigure(context.Context, *ReconfigureRequest) (*VmInfo, error)
+	// DeleteVm powers the VM off if needed, detaches its persistent disks (their files are
+	// kept) and destroys it with its other disks. Deleting a VM that does not exist succeeds.
 	DeleteVm(context.Context, *VmRef) (*DeleteVmResponse, error)
 	GetVm(context.Context, *VmRef) (*VmInfo, error)
+	// CreateDisk creates the persistent disk "disks/<disk_id>.vmdk" on the datastore, outside
+	// any VM's folder. A disk that already exists is left as it is.
+	CreateDisk(context.Context, *CreateDiskRequest) (*DiskInfo, error)
+	// DeleteDisk deletes a persistent disk's file. A disk that does not exist is not an error
+	// (existed is false). A disk attached to a VM on this host is not deleted:
+	// FailedPrecondition.
+	DeleteDisk(context.Context, *DiskRef) (*DeleteDiskResponse, error)
+	// AttachPersistentDisk attaches an existing persistent disk (made by CreateDisk) to the
+	// VM; it creates no file (NotFound when the disk does not exist). A disk already attached
+	// to the VM is left as it is; a VM with another disk of that id: AlreadyExists. hostd
+	// does not check that no other VM has the disk: the control plane's records do.
+	AttachPersistentDisk(context.Context, *AttachPersistentDiskRequest) (*VmInfo, error)
+	// UploadFile writes a file to a datastore through the host's datastore HTTP file access,
+	// creating its folder. The first message names the datastore and path; every message
+	// carries data. The file appears under its path only once all of it is written (it is
+	// written beside it and moved into place), so a failed upload leaves no partial file
+	// behind its name. Uploading again replaces the file.
+	UploadFile(grpc.ClientStreamingServer[UploadFileChunk, UploadFileResponse]) error
+	// CopyImage copies an image disk (descriptor and extents) to another path, on the same
+	// or another datastore of this host. A target that exists already is left as it is.
+	CopyImage(context.Context, *CopyImageRequest) (*CopyImageResponse, error)
+	// DeleteFile deletes a file (a *.vmdk as a disk, with its extents) from a datastore. A
+	// missing file is not an error (existed is false).
+	DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error)
+	// CreateImageFromVm copies the VM's boot disk to target_path as a standalone image disk:
+	// the linked clone is consolidated with the image it is a child of, so the copy has no
+	// parent. The VM must be powered off (FailedPrecondition otherwise), as vSphere needs
+	// for a consistent copy of a disk not locked by a running VM. A target that exists
+	// already is left as it is.
+	CreateImageFromVm(context.Context, *CreateImageFromVmRequest) (*CreateImageFromVmResponse, error)
+	// AttachIso connects the VM's CD-ROM to an ISO file on a datastore (adding a CD-ROM on
+	// the VM's IDE controller if it has none). The file must exist: NotFound otherwise.
+	// Attaching the ISO that is attached already changes nothing; another ISO replaces it.
+	AttachIso(context.Context, *AttachIsoRequest) (*VmInfo, error)
+	// DetachIso disconnects the attached ISO, leaving the CD-ROM empty (the ISO file is
+	// kept). A VM with no ISO attached: FailedPrecondition, so a repeated detach answers
+	// FailedPrecondition too; a caller retrying one treats that as done.
+	DetachIso(context.Context, *VmRef) (*VmInfo, error)
 	// GetResources reports the host's capacity, usage, datastores, networks and images.
 	GetResources(context.Context, *GetResourcesRequest) (*Resources, error)
 	mustEmbedUnimplementedHostServer()
@@ -222,11 +478,47 @@ func (UnimplementedHostServer) PowerOn(context.Context, *VmRef) (*VmInfo, error)
 func (UnimplementedHostServer) PowerOff(context.Context, *VmRef) (*VmInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method PowerOff not implemented")
 }
+func (UnimplementedHostServer) Suspend(context.Context, *VmRef) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Suspend not implemented")
+}
+func (UnimplementedHostServer) Reset(context.Context, *VmRef) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reset not implemented")
+}
+func (UnimplementedHostServer) Reconfigure(context.Context, *ReconfigureRequest) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reconfigure not implemented")
+}
 func (UnimplementedHostServer) DeleteVm(context.Context, *VmRef) (*DeleteVmResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteVm not implemented")
 }
 func (UnimplementedHostServer) GetVm(context.Context, *VmRef) (*VmInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVm not implemented")
+}
+func (UnimplementedHostServer) CreateDisk(context.Context, *CreateDiskRequest) (*DiskInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateDisk not implemented")
+}
+func (UnimplementedHostServer) DeleteDisk(context.Context, *DiskRef) (*DeleteDiskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteDisk not implemented")
+}
+func (UnimplementedHostServer) AttachPersistentDisk(context.Context, *AttachPersistentDiskRequest) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttachPersistentDisk not implemented")
+}
+func (UnimplementedHostServer) UploadFile(grpc.ClientStreamingServer[UploadFileChunk, UploadFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadFile not implemented")
+}
+func (UnimplementedHostServer) CopyImage(context.Context, *CopyImageRequest) (*CopyImageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CopyImage not implemented")
+}
+func (UnimplementedHostServer) DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteFile not implemented")
+}
+func (UnimplementedHostServer) CreateImageFromVm(context.Context, *CreateImageFromVmRequest) (*CreateImageFromVmResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateImageFromVm not implemented")
+}
+func (UnimplementedHostServer) AttachIso(context.Context, *AttachIsoRequest) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttachIso not implemented")
+}
+func (UnimplementedHostServer) DetachIso(context.Context, *VmRef) (*VmInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method DetachIso not implemented")
 }
 func (UnimplementedHostServer) GetResources(context.Context, *GetResourcesRequest) (*Resources, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResources not implemented")
@@ -378,6 +670,60 @@ func _Host_PowerOff_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_Suspend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Suspend(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Suspend_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Suspend(ctx, req.(*VmRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Reset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Reset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Reset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Reset(ctx, req.(*VmRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Reconfigure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Reconfigure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Reconfigure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Reconfigure(ctx, req.(*ReconfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Host_DeleteVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VmRef)
 	if err := dec(in); err != nil {
@@ -410,6 +756,157 @@ func _Host_GetVm_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(HostServer).GetVm(ctx, req.(*VmRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_CreateDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDiskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).CreateDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_CreateDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).CreateDisk(ctx, req.(*CreateDiskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_DeleteDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiskRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DeleteDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DeleteDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DeleteDisk(ctx, req.(*DiskRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_AttachPersistentDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AttachPersistentDiskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).AttachPersistentDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_AttachPersistentDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).AttachPersistentDisk(ctx, req.(*AttachPersistentDiskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_UploadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(HostServer).UploadFile(&grpc.GenericServerStream[UploadFileChunk, UploadFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Host_UploadFileServer = grpc.ClientStreamingServer[UploadFileChunk, UploadFileResponse]
+
+func _Host_CopyImage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CopyImageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).CopyImage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_CopyImage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).CopyImage(ctx, req.(*CopyImageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_DeleteFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DeleteFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DeleteFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DeleteFile(ctx, req.(*DeleteFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_CreateImageFromVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateImageFromVmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).CreateImageFromVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_CreateImageFromVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).CreateImageFromVm(ctx, req.(*CreateImageFromVmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_AttachIso_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AttachIsoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).AttachIso(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_AttachIso_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).AttachIso(ctx, req.(*AttachIsoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_DetachIso_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DetachIso(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DetachIso_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DetachIso(ctx, req.(*VmRef))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -468,6 +965,18 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Host_PowerOff_Handler,
 		},
 		{
+			MethodName: "Suspend",
+			Handler:    _Host_Suspend_Handler,
+		},
+		{
+			MethodName: "Reset",
+			Handler:    _Host_Reset_Handler,
+		},
+		{
+			MethodName: "Reconfigure",
+			Handler:    _Host_Reconfigure_Handler,
+		},
+		{
 			MethodName: "DeleteVm",
 			Handler:    _Host_DeleteVm_Handler,
 		},
@@ -476,10 +985,48 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Host_GetVm_Handler,
 		},
 		{
+			MethodName: "CreateDisk",
+			Handler:    _Host_CreateDisk_Handler,
+		},
+		{
+			MethodName: "DeleteDisk",
+			Handler:    _Host_DeleteDisk_Handler,
+		},
+		{
+			MethodName: "AttachPersistentDisk",
+			Handler:    _Host_AttachPersistentDisk_Handler,
+		},
+		{
+			MethodName: "CopyImage",
+			Handler:    _Host_CopyImage_Handler,
+		},
+		{
+			MethodName: "DeleteFile",
+			Handler:    _Host_DeleteFile_Handler,
+		},
+		{
+			MethodName: "CreateImageFromVm",
+			Handler:    _Host_CreateImageFromVm_Handler,
+		},
+		{
+			MethodName: "AttachIso",
+			Handler:    _Host_AttachIso_Handler,
+		},
+		{
+			MethodName: "DetachIso",
+			Handler:    _Host_DetachIso_Handler,
+		},
+		{
 			MethodName: "GetResources",
 			Handler:    _Host_GetResources_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadFile",
+			Handler:       _Host_UploadFile_Handler,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "hostd/api/hostd/v1/hostd.proto",
 }
