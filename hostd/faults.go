@@ -22,8 +22,13 @@ func faultCode(f types.BaseMethodFault) codes.Code {
 	case *types.InvalidArgument, *types.InvalidDeviceSpec, *types.InvalidVmConfig,
 		*types.InvalidDatastorePath, *types.DeviceUnsupportedForVmPlatform, *types.InvalidName:
 		return codes.InvalidArgument
-	case *types.InvalidPowerState, *types.InvalidState, *types.InvalidHostState:
+	case *types.InvalidPowerState, *types.InvalidState, *types.InvalidHostState,
+		// a disk or file that a VM holds, a change a running VM cannot take
+		*types.FileLocked, *types.ResourceInUse, *types.InvalidDeviceOperation,
+		*types.CpuHotPlugNotSupported, *types.MemoryHotPlugNotSupported, *types.DeviceHotPlugNotSupported:
 		return codes.FailedPrecondition
+	case *types.MethodNotFound, *types.NotSupported, *types.NotImplemented:
+		return codes.Unimplemented
 	case *types.DuplicateName, *types.FileAlreadyExists, *types.AlreadyExists:
 		return codes.AlreadyExists
 	case *types.InsufficientResourcesFault, *types.NoDiskSpace, *types.OutOfBounds:
@@ -44,6 +49,16 @@ func vimFault(err error) types.BaseMethodFault {
 	if errors.As(err, &tep) && tep.LocalizedMethodFault != nil {
 		return tep.Fault()
 	}
+	// soap's checks look at err itself: walk the wrapping (fmt.Errorf("...: %w")) down.
+	for ; err != nil; err = errors.Unwrap(err) {
+		if f := soapFault(err); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func soapFault(err error) types.BaseMethodFault {
 	if soap.IsSoapFault(err) {
 		f := soap.ToSoapFault(err).VimFault()
 		if bf, ok := f.(types.BaseMethodFault); ok {
