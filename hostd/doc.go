@@ -1,12 +1,23 @@
 // Package hostd is the daemon that drives one ESXi host for Photon. It serves the hostd.v1
-// gRPC API (create a VM with a linked-clone boot disk, attach and detach disks, add and
-// remove NICs, power operations, delete, report resources) on top of govmomi calls that
-// run the same against a real ESXi host or govmomi's vcsim simulator (Sim).
+// gRPC API on top of govmomi calls that run the same against a real ESXi host or govmomi's
+// vcsim simulator (Sim): VMs (create with a linked-clone boot disk, power on, off, suspend,
+// reset, resize, delete), their disks, NICs and ISO, persistent disks, image files
+// (upload, copy, delete, make from a VM) and the host's resources.
 //
-// Every call is idempotent by the VM id it names: the VM's vSphere name is its Photon id,
-// disks are named by their Photon ids and NICs are recorded in the VM's extraConfig, so a
-// repeated call finds what the first one did and changes nothing. Calls for one VM are
-// serialised; calls for different VMs run in parallel.
+// Every call is idempotent by the VM id, disk id or datastore path it names: the VM's
+// vSphere name is its Photon id, disks are named by their Photon ids and NICs are recorded
+// in the VM's extraConfig, so a repeated call finds what the first one did and changes
+// nothing. Calls for one VM are serialised, and so are calls for one persistent disk or one
+// target file; calls for different ones run in parallel.
+//
+// Where files live on a datastore says what they are: a VM and its ephemeral disks in the
+// VM's folder "<vm id>/", destroyed with it; persistent disks in "disks/<disk id>.vmdk",
+// which detaching or deleting a VM never deletes (DeleteVm detaches them first); image
+// disks under "images/", listed in the host's resources.
+//
+// Calls that create, change, search or delete datastore files take one of the host's
+// file-operation slots (Options.FileOps); a call takes its VM, disk or file lock first and
+// the slot last, so no call holding a slot waits for a lock.
 //
 // vSphere faults are mapped to gRPC codes in one table (faults.go): codes that retrying
 // cannot fix (NotFound, InvalidArgument, FailedPrecondition, ...) mark permanent errors for

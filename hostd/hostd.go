@@ -41,8 +41,9 @@ type Options struct {
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
 	// FileOps bounds the calls that create, reconfigure or delete VMs (create VM, attach,
-	// detach, add and remove NIC, delete) and the datastore searches of the usage read
-	// running at once; 0 is no bound. Simulated hosts need 1: vcsim (govmomi v0.56) copies
+	// detach, add and remove NIC, resize, ISO, delete), the persistent disk and image file
+	// calls (an upload holds its slot while its data streams in) and the datastore
+	// searches of the usage read running at once; 0 is no bound. Simulated hosts need 1: vcsim (govmomi v0.56) copies
 	// a datastore's whole record without its lock whenever it resolves a datastore path (a
 	// reconfigure, a delete, a search), while a create, attach or delete updates that
 	// record's free space under the lock.

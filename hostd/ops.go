@@ -332,16 +332,45 @@ func diskFile(vm *mo.VirtualMachine, diskID string) string {
 	return p.String()
 }
 
+// findDisk finds the disk hostd reports as diskID (see diskIDOf).
 func findDisk(devices object.VirtualDeviceList, diskID string) *types.VirtualDisk {
 	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
-		disk := d.(*types.VirtualDisk)
-		if b, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok &&
-			strings.HasSuffix(b.GetVirtualDeviceFileBackingInfo().FileName, "/"+diskID+".vmdk") {
+		if disk := d.(*types.VirtualDisk); diskIDOf(disk) == diskID {
 			return disk
 		}
 	}
 	return nil
 }
+
+// diskFileOf is the file backing a disk ("[datastore] path"), if it has one.
+func diskFileOf(disk *types.VirtualDisk) string {
+	if b, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
+		return b.GetVirtualDeviceFileBackingInfo().FileName
+	}
+	return ""
+}
+
+// isBoot reports whether disk is a VM's boot disk: the linked clone of its image.
+func isBoot(disk *types.VirtualDisk) bool {
+	b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo)
+	return ok && b.Parent != nil
+}
+
+// diskIDOf is the id hostd names a disk by: "boot" for the boot disk, else its file's
+// name without ".vmdk" (ephemeral disks are "<vm folder>/<disk id>.vmdk", persistent ones
+// "disks/<disk id>.vmdk").
+func diskIDOf(disk *types.VirtualDisk) string {
+	if isBoot(disk) {
+		return bootDiskID
+	}
+	var p object.DatastorePath
+	if !p.FromString(diskFileOf(disk)) {
+		return ""
+	}
+	return strings.TrimSuffix(path.Base(p.Path), ".vmdk")
+}
+
+const bootDiskID = "boot"
 
 // vmProps finds the VM named id and its properties as hostd last knew them: as read after
 // it was created (or first seen) with hostd's own completed changes applied since
@@ -366,9 +395,13 @@ func (h *host) freshProps(ctx context.Context, id string) (*object.VirtualMachin
 	return vm, m, err
 }
 
+// vmProperties are the properties of a VM that hostd reads: what report needs.
+var vmProperties = []string{"name", "config.hardware.device", "config.hardware.numCPU", "config.hardware.memoryMB",
+	"config.extraConfig", "config.files.vmPathName", "config.annotation", "runtime.powerState", "guest.net"}
+
 func (h *host) props(ctx context.Context, vm *object.VirtualMachine) (*mo.VirtualMachine, error) {
 	var m mo.VirtualMachine
-	if err := vm.Properties(ctx, vm.Reference(), []string{"name", "config.hardware.device", "config.extraConfig", "config.files.vmPathName", "config.annotation", "runtime.powerState"}, &m); err != nil {
+	if err := vm.Properties(ctx, vm.Reference(), vmProperties, &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -378,6 +411,9 @@ func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (_ 
 	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDiskID(r.GetDiskId()); err != nil {
 		return nil, err
 	}
 	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
@@ -404,8 +440,15 @@ func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (_ 
 		return nil, err
 	}
 	if disk := findDisk(m.Config.Hardware.Device, r.GetDiskId()); disk != nil {
-		if err := h.reconfigure(ctx, vm, deviceChange(types.VirtualDeviceConfigSpecOperationRemove,
-			types.VirtualDeviceConfigSpecFileOperationDestroy, disk)); err != nil {
+		if isBoot(disk) {
+			return nil, status.Errorf(codes.FailedPrecondition, "disk %s of VM %s is its boot disk: it cannot be detached", r.GetDiskId(), r.GetVmId())
+		}
+		// A persistent disk outlives the VM: detach it and keep its file.
+		fop := types.VirtualDeviceConfigSpecFileOperationDestroy
+		if isPersistent(diskFileOf(disk)) {
+			fop = ""
+		}
+		if err := h.reconfigure(ctx, vm, deviceChange(types.VirtualDeviceConfigSpecOperationRemove, fop, disk)); err != nil {
 			return nil, err
 		}
 	}
@@ -535,6 +578,11 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	if _, err := h.power(ctx, id, false); err != nil {
 		return nil, err
 	}
+	// Destroying a VM deletes every disk attached to it: persistent disks are detached
+	// first so that their files stay.
+	if err := h.detachPersistent(ctx, id); err != nil {
+		return nil, err
+	}
 	t, err := vm.Destroy(ctx)
 	if err != nil {
 		return nil, err
@@ -577,24 +625,23 @@ func (h *host) applied(id string, m *mo.VirtualMachine, change func(*mo.VirtualM
 
 // report describes VM id in state m as hostd.v1 does.
 func report(id string, m *mo.VirtualMachine) *hostdv1.VmInfo {
-	out := &hostdv1.VmInfo{VmId: id, Name: m.Config.Annotation, PowerState: string(m.Runtime.PowerState)}
+	out := &hostdv1.VmInfo{VmId: id, Name: m.Config.Annotation, PowerState: string(m.Runtime.PowerState),
+		CpuCount: m.Config.Hardware.NumCPU, MemoryMb: int64(m.Config.Hardware.MemoryMB)}
 	var p object.DatastorePath
 	p.FromString(m.Config.Files.VmPathName)
 	out.Datastore = p.Datastore
 	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
 	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
 		disk := d.(*types.VirtualDisk)
-		di := &hostdv1.DiskInfo{CapacityKb: disk.CapacityInKB}
-		if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
-			di.File = b.FileName
-			if b.Parent != nil {
-				di.Parent, di.Boot, di.Id = b.Parent.FileName, true, "boot"
-			}
-		}
-		if di.Id == "" {
-			di.Id = strings.TrimSuffix(path.Base(di.File), ".vmdk")
+		di := &hostdv1.DiskInfo{Id: diskIDOf(disk), File: diskFileOf(disk), CapacityKb: disk.CapacityInKB,
+			Boot: isBoot(disk), Persistent: isPersistent(diskFileOf(disk))}
+		if b, ok := disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && b.Parent != nil {
+			di.Parent = b.Parent.FileName
 		}
 		out.Disks = append(out.Disks, di)
+	}
+	if cd := isoCdrom(devices); cd != nil {
+		out.Iso = cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName
 	}
 	for _, o := range m.Config.ExtraConfig {
 		v := o.GetOptionValue()
@@ -603,7 +650,7 @@ func report(id string, m *mo.VirtualMachine) *hostdv1.VmInfo {
 		}
 		mac, _ := v.Value.(string)
 		if nic := findNIC(devices, mac); nic != nil {
-			ni := &hostdv1.NicInfo{Id: strings.TrimPrefix(v.Key, "photon.nic."), MacAddress: mac}
+			ni := &hostdv1.NicInfo{Id: strings.TrimPrefix(v.Key, "photon.nic."), MacAddress: mac, IpAddress: guestIP(m, mac)}
 			if b, ok := nic.GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo); ok {
 				ni.Network = b.DeviceName
 			}
@@ -611,6 +658,26 @@ func report(id string, m *mo.VirtualMachine) *hostdv1.VmInfo {
 		}
 	}
 	return out
+}
+
+// guestIP is the first address the guest reports for the adapter with the given MAC, an
+// IPv4 one if it has any; empty when the guest reports none (no VMware Tools, not booted).
+func guestIP(m *mo.VirtualMachine, mac string) string {
+	if m.Guest == nil {
+		return ""
+	}
+	for _, n := range m.Guest.Net {
+		if !strings.EqualFold(n.MacAddress, mac) || len(n.IpAddress) == 0 {
+			continue
+		}
+		for _, ip := range n.IpAddress {
+			if !strings.Contains(ip, ":") {
+				return ip
+			}
+		}
+		return n.IpAddress[0]
+	}
+	return ""
 }
 
 // resources reads the host's capacity, usage, datastores (with the image disks under

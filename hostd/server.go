@@ -2,12 +2,17 @@ package hostd
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 )
@@ -19,7 +24,8 @@ type Server struct {
 	locks keyedMutex
 }
 
-// withFiles runs f in a file-operation slot.
+// withFiles runs f in a file-operation slot. The slot is the last thing a call takes:
+// whoever holds one waits for no key lock.
 func withFiles[T any](s *Server, f func(context.Context) (T, error)) func(context.Context) (T, error) {
 	return func(ctx context.Context) (T, error) {
 		release, err := s.h.fileOp(ctx)
@@ -36,9 +42,15 @@ var tracer = otel.Tracer("photon/hostd")
 
 // run serialises calls for one VM, traces the govmomi work and maps its errors.
 func run[T any](ctx context.Context, s *Server, op, vmID string, f func(context.Context) (T, error)) (T, error) {
-	ctx, span := tracer.Start(ctx, "govmomi "+op, trace.WithAttributes(attribute.String("photon.vm", vmID)))
+	return runKeyed(ctx, s, op, attribute.String("photon.vm", vmID), vmID, f)
+}
+
+// runKeyed is run for calls serialised by another key than a VM id (a disk, a file),
+// traced with attr.
+func runKeyed[T any](ctx context.Context, s *Server, op string, attr attribute.KeyValue, key string, f func(context.Context) (T, error)) (T, error) {
+	ctx, span := tracer.Start(ctx, "govmomi "+op, trace.WithAttributes(attr))
 	defer span.End()
-	unlock := s.locks.lock(vmID)
+	unlock := s.locks.lock(key)
 	defer unlock()
 	out, err := f(ctx)
 	if err != nil {
@@ -83,6 +95,82 @@ func (s *Server) DeleteVm(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.Delet
 
 func (s *Server) GetVm(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
 	return run(ctx, s, "get VM", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.info(ctx, r.GetVmId()) })
+}
+
+func (s *Server) Suspend(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
+	return run(ctx, s, "suspend", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.suspend(ctx, r.GetVmId()) })
+}
+
+func (s *Server) Reset(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
+	return run(ctx, s, "reset", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.reset(ctx, r.GetVmId()) })
+}
+
+func (s *Server) Reconfigure(ctx context.Context, r *hostdv1.ReconfigureRequest) (*hostdv1.VmInfo, error) {
+	return run(ctx, s, "reconfigure", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.reconfigureSize(ctx, r) }))
+}
+
+func (s *Server) CreateDisk(ctx context.Context, r *hostdv1.CreateDiskRequest) (*hostdv1.DiskInfo, error) {
+	return runKeyed(ctx, s, "create disk", attribute.String("photon.disk", r.GetDiskId()), diskKey(r.GetDatastore(), r.GetDiskId()),
+		withFiles(s, func(ctx context.Context) (*hostdv1.DiskInfo, error) { return s.h.createDisk(ctx, r) }))
+}
+
+func (s *Server) DeleteDisk(ctx context.Context, r *hostdv1.DiskRef) (*hostdv1.DeleteDiskResponse, error) {
+	return runKeyed(ctx, s, "delete disk", attribute.String("photon.disk", r.GetDiskId()), diskKey(r.GetDatastore(), r.GetDiskId()),
+		withFiles(s, func(ctx context.Context) (*hostdv1.DeleteDiskResponse, error) { return s.h.deleteDisk(ctx, r) }))
+}
+
+func (s *Server) AttachPersistentDisk(ctx context.Context, r *hostdv1.AttachPersistentDiskRequest) (*hostdv1.VmInfo, error) {
+	// The disk is not deleted while it is being attached. Keys are locked before the file
+	// slot is taken, never while holding it: a call holding the slot never waits for a key.
+	return run(ctx, s, "attach persistent disk", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) {
+		defer s.locks.lock(diskKey(r.GetDatastore(), r.GetDiskId()))()
+		return withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.attachPersistentDisk(ctx, r) })(ctx)
+	})
+}
+
+func (s *Server) UploadFile(stream grpc.ClientStreamingServer[hostdv1.UploadFileChunk, hostdv1.UploadFileResponse]) error {
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return status.Error(grpccodes.InvalidArgument, "upload: empty stream; the first message names the datastore and path")
+	}
+	if err != nil {
+		return err
+	}
+	res, err := runKeyed(stream.Context(), s, "upload file", attribute.String("photon.file", first.GetPath()),
+		fileKey(first.GetDatastore(), first.GetPath()), withFiles(s, func(ctx context.Context) (*hostdv1.UploadFileResponse, error) {
+			return s.h.upload(ctx, first, stream.Recv)
+		}))
+	if err != nil {
+		return err
+	}
+	return stream.SendAndClose(res)
+}
+
+func (s *Server) CopyImage(ctx context.Context, r *hostdv1.CopyImageRequest) (*hostdv1.CopyImageResponse, error) {
+	return runKeyed(ctx, s, "copy image", attribute.String("photon.file", r.GetTargetPath()), fileKey(r.GetTargetDatastore(), r.GetTargetPath()),
+		withFiles(s, func(ctx context.Context) (*hostdv1.CopyImageResponse, error) { return s.h.copyImage(ctx, r) }))
+}
+
+func (s *Server) DeleteFile(ctx context.Context, r *hostdv1.DeleteFileRequest) (*hostdv1.DeleteFileResponse, error) {
+	return runKeyed(ctx, s, "delete file", attribute.String("photon.file", r.GetPath()), fileKey(r.GetDatastore(), r.GetPath()),
+		withFiles(s, func(ctx context.Context) (*hostdv1.DeleteFileResponse, error) { return s.h.deleteFile(ctx, r) }))
+}
+
+func (s *Server) CreateImageFromVm(ctx context.Context, r *hostdv1.CreateImageFromVmRequest) (*hostdv1.CreateImageFromVmResponse, error) {
+	return run(ctx, s, "create image from VM", r.GetVmId(), func(ctx context.Context) (*hostdv1.CreateImageFromVmResponse, error) {
+		defer s.locks.lock(fileKey(r.GetDatastore(), r.GetTargetPath()))()
+		return withFiles(s, func(ctx context.Context) (*hostdv1.CreateImageFromVmResponse, error) {
+			return s.h.createImageFromVM(ctx, r)
+		})(ctx)
+	})
+}
+
+func (s *Server) AttachIso(ctx context.Context, r *hostdv1.AttachIsoRequest) (*hostdv1.VmInfo, error) {
+	return run(ctx, s, "attach ISO", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.attachISO(ctx, r) }))
+}
+
+func (s *Server) DetachIso(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
+	return run(ctx, s, "detach ISO", r.GetVmId(), withFiles(s, func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.detachISO(ctx, r.GetVmId()) }))
 }
 
 func (s *Server) GetResources(ctx context.Context, _ *hostdv1.GetResourcesRequest) (*hostdv1.Resources, error) {

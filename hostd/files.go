@@ -1,0 +1,80 @@
+package hostd
+
+import (
+	"context"
+	"errors"
+	"path"
+	"strings"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Datastore file helpers shared by the disk, image and ISO operations.
+
+// checkDiskID refuses ids that cannot name a disk file: empty, with a path separator, or
+// the boot disk's reserved id.
+func checkDiskID(id string) error {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\[]") || id == bootDiskID {
+		return status.Errorf(codes.InvalidArgument, "invalid disk id %q", id)
+	}
+	return nil
+}
+
+// cleanPath checks a path relative to a datastore's root: not empty, not absolute, not
+// leaving the datastore, already clean.
+func cleanPath(p string) (string, error) {
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") ||
+		strings.ContainsAny(p, "[]\\") {
+		return "", status.Errorf(codes.InvalidArgument, "invalid datastore path %q", p)
+	}
+	return p, nil
+}
+
+// persistentPath is where persistent disk id lives on its datastore: "disks/<id>.vmdk",
+// outside any VM's folder, so destroying a VM's folder never takes it.
+func persistentPath(id string) string { return "disks/" + id + ".vmdk" }
+
+// isPersistent reports whether a disk file ("[datastore] path") is a persistent disk's.
+func isPersistent(file string) bool {
+	var p object.DatastorePath
+	return p.FromString(file) && path.Dir(p.Path) == "disks" && strings.HasSuffix(p.Path, ".vmdk")
+}
+
+// makeDir creates a folder (and its parents) on a datastore; one that exists is fine.
+func (h *host) makeDir(ctx context.Context, ds *object.Datastore, dir string) error {
+	if dir == "." || dir == "" {
+		return nil
+	}
+	err := object.NewFileManager(h.c).MakeDirectory(ctx, ds.Path(dir), h.dc, true)
+	if isFault[*types.FileAlreadyExists](err) {
+		return nil
+	}
+	return err
+}
+
+// exists reports whether the file p is on the datastore. A missing folder on the way is
+// a missing file.
+func exists(ctx context.Context, ds *object.Datastore, p string) (types.BaseFileInfo, bool, error) {
+	fi, err := ds.Stat(ctx, p)
+	var nf object.DatastoreNoSuchFileError
+	var nd object.DatastoreNoSuchDirectoryError
+	switch {
+	case errors.As(err, &nf), errors.As(err, &nd), isFault[*types.FileNotFound](err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return fi, true, nil
+}
+
+// isFault reports whether err carries a vSphere fault of type F.
+func isFault[F types.BaseMethodFault](err error) bool {
+	if err == nil {
+		return false
+	}
+	_, ok := vimFault(err).(F)
+	return ok
+}
