@@ -31,3 +31,54 @@ func TestMayUseProject(t *testing.T) {
 		})
 	}
 }
+
+func TestWithSystemGroups(t *testing.T) {
+	system := []string{"corp\\cloud-ops"}
+	cases := []struct {
+		name   string
+		groups []string
+		admin  bool
+	}{
+		{"member of a system group", []string{"corp\\dev", "corp\\cloud-ops"}, true},
+		{"built-in administrators stay admins", []string{SystemAdminsGroup}, true},
+		{"other groups", []string{"corp\\dev"}, false},
+		{"no groups", nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := WithSystemGroups(tc.groups, system)
+			if IsSystemAdmin(store.Caller{Groups: got}) != tc.admin {
+				t.Fatalf("groups %v → %v: admin %v, want %v", tc.groups, got, !tc.admin, tc.admin)
+			}
+		})
+	}
+	t.Run("input not changed", func(t *testing.T) {
+		in := make([]string, 1, 4)
+		in[0] = "corp\\cloud-ops"
+		_ = WithSystemGroups(in, system)
+		if in[:2][1] != "" {
+			t.Fatalf("WithSystemGroups wrote into its argument's spare capacity")
+		}
+	})
+}
+
+func TestMaySetGroups(t *testing.T) {
+	ten := &store.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}}
+	cases := []struct {
+		name            string
+		groups          []string
+		tenant, project bool
+	}{
+		{"system admin", []string{SystemAdminsGroup}, true, true},
+		{"tenant admin", []string{"a\\admins"}, false, true},
+		{"project user", []string{"a\\p1users"}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := store.Caller{Subject: "u", Groups: tc.groups}
+			if MaySetTenantGroups(c) != tc.tenant || MaySetProjectGroups(c, ten) != tc.project {
+				t.Fatalf("tenant %v project %v, want %v %v", MaySetTenantGroups(c), MaySetProjectGroups(c, ten), tc.tenant, tc.project)
+			}
+		})
+	}
+}
