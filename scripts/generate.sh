@@ -18,7 +18,7 @@ protoc "${inc[@]}" \
 
 protoc "${inc[@]}" \
   --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. \
-  --grpc-gateway_out=paths=source_relative:. \
-  --openapiv2_out=gateway/api/photon/v1 --openapiv2_opt=allow_merge=true,merge_file_name=photon,json_names_for_fields=true \
+  --grpc-gateway_out=paths=source_relative,allow_delete_body=true:. \
+  --openapiv2_out=gateway/api/photon/v1 --openapiv2_opt=allow_merge=true,merge_file_name=photon,json_names_for_fields=true,allow_delete_body=true \
   gateway/api/photon/v1/*.proto
 mv gateway/api/photon/v1/photon.swagger.json gateway/api/photon/v1/openapi.json 2>/dev/null || true

@@ -83,8 +83,11 @@ type ProjectCreateSpec struct {
 	Name            string                     `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	SecurityGroups  []string                   `protobuf:"bytes,3,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
 	PlacementPolicy string                     `protobuf:"bytes,4,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// quota: the project's limits, Photon 1.2's form; a key given here overrides the same
+	// key in resource_ticket. Usage is ignored.
+	Quota         *Quota `protobuf:"bytes,5,opt,name=quota,proto3" json:"quota,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProjectCreateSpec) Reset() {
@@ -143,6 +146,13 @@ func (x *ProjectCreateSpec) GetPlacementPolicy() string {
 		return x.PlacementPolicy
 	}
 	return ""
+}
+
+func (x *ProjectCreateSpec) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
 }
 
 type CreateProjectRequest struct {
@@ -345,6 +355,7 @@ type Project struct {
 	SecurityGroups  []*SecurityGroup       `protobuf:"bytes,7,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
 	TenantId        string                 `protobuf:"bytes,8,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	PlacementPolicy string                 `protobuf:"bytes,9,opt,name=placement_policy,json=placementPolicy,proto3" json:"placement_policy,omitempty"`
+	Quota           *Quota                 `protobuf:"bytes,10,opt,name=quota,proto3" json:"quota,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -442,6 +453,81 @@ func (x *Project) GetPlacementPolicy() string {
 	return ""
 }
 
+func (x *Project) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+type ListProjectTasksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	PageSize      int32                  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageLink      string                 `protobuf:"bytes,4,opt,name=page_link,json=pageLink,proto3" json:"page_link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProjectTasksRequest) Reset() {
+	*x = ListProjectTasksRequest{}
+	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProjectTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProjectTasksRequest) ProtoMessage() {}
+
+func (x *ListProjectTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProjectTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListProjectTasksRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_projects_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListProjectTasksRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListProjectTasksRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListProjectTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListProjectTasksRequest) GetPageLink() string {
+	if x != nil {
+		return x.PageLink
+	}
+	return ""
+}
+
 type ProjectList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Project             `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -453,7 +539,7 @@ type ProjectList struct {
 
 func (x *ProjectList) Reset() {
 	*x = ProjectList{}
-	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +551,7 @@ func (x *ProjectList) String() string {
 func (*ProjectList) ProtoMessage() {}
 
 func (x *ProjectList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_projects_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +564,7 @@ func (x *ProjectList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectList.ProtoReflect.Descriptor instead.
 func (*ProjectList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_projects_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_projects_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ProjectList) GetItems() []*Project {
@@ -506,15 +592,16 @@ var File_gateway_api_photon_v1_projects_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"\n" +
-	"$gateway/api/photon/v1/projects.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"a\n" +
+	"$gateway/api/photon/v1/projects.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a#gateway/api/photon/v1/tenants.proto\x1a\x1cgoogle/api/annotations.proto\"a\n" +
 	"\x19ResourceTicketReservation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
-	"\x06limits\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xca\x01\n" +
+	"\x06limits\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xf2\x01\n" +
 	"\x11ProjectCreateSpec\x12M\n" +
 	"\x0fresource_ticket\x18\x01 \x01(\v2$.photon.v1.ResourceTicketReservationR\x0eresourceTicket\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12'\n" +
 	"\x0fsecurity_groups\x18\x03 \x03(\tR\x0esecurityGroups\x12)\n" +
-	"\x10placement_policy\x18\x04 \x01(\tR\x0fplacementPolicy\"e\n" +
+	"\x10placement_policy\x18\x04 \x01(\tR\x0fplacementPolicy\x12&\n" +
+	"\x05quota\x18\x05 \x01(\v2\x10.photon.v1.QuotaR\x05quota\"e\n" +
 	"\x14CreateProjectRequest\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x120\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1c.photon.v1.ProjectCreateSpecR\x04spec\"\x80\x01\n" +
@@ -527,7 +614,7 @@ const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"\x10tenant_ticket_id\x18\x01 \x01(\tR\x0etenantTicketId\x12.\n" +
 	"\x05usage\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x05usage\x12,\n" +
 	"\x12tenant_ticket_name\x18\x03 \x01(\tR\x10tenantTicketName\x120\n" +
-	"\x06limits\x18\x04 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xc0\x02\n" +
+	"\x06limits\x18\x04 \x03(\v2\x18.photon.v1.QuotaLineItemR\x06limits\"\xe8\x02\n" +
 	"\aProject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -537,17 +624,30 @@ const file_gateway_api_photon_v1_projects_proto_rawDesc = "" +
 	"\x0fresource_ticket\x18\x06 \x01(\v2\x18.photon.v1.ProjectTicketR\x0eresourceTicket\x12A\n" +
 	"\x0fsecurity_groups\x18\a \x03(\v2\x18.photon.v1.SecurityGroupR\x0esecurityGroups\x12\x1b\n" +
 	"\ttenant_id\x18\b \x01(\tR\btenantId\x12)\n" +
-	"\x10placement_policy\x18\t \x01(\tR\x0fplacementPolicy\"\x8b\x01\n" +
+	"\x10placement_policy\x18\t \x01(\tR\x0fplacementPolicy\x12&\n" +
+	"\x05quota\x18\n" +
+	" \x01(\v2\x10.photon.v1.QuotaR\x05quota\"y\n" +
+	"\x17ListProjectTasksRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\x8b\x01\n" +
 	"\vProjectList\x12(\n" +
 	"\x05items\x18\x01 \x03(\v2\x12.photon.v1.ProjectR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x95\x03\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xb9\b\n" +
 	"\bProjects\x12q\n" +
 	"\rCreateProject\x12\x1f.photon.v1.CreateProjectRequest\x1a\x0f.photon.v1.Task\".\x82\xd3\xe4\x93\x02(:\x04spec\" /v1/tenants/{tenant_id}/projects\x12p\n" +
 	"\fListProjects\x12\x1e.photon.v1.ListProjectsRequest\x1a\x16.photon.v1.ProjectList\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/tenants/{tenant_id}/projects\x12Q\n" +
 	"\n" +
 	"GetProject\x12\x14.photon.v1.IdRequest\x1a\x12.photon.v1.Project\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/projects/{id}\x12Q\n" +
-	"\rDeleteProject\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/projects/{id}B?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\rDeleteProject\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13*\x11/v1/projects/{id}\x12l\n" +
+	"\x10ListProjectTasks\x12\".photon.v1.ListProjectTasksRequest\x1a\x13.photon.v1.TaskList\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/projects/{id}/tasks\x12Z\n" +
+	"\x0fGetProjectQuota\x12\x14.photon.v1.IdRequest\x1a\x10.photon.v1.Quota\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/projects/{id}/quota\x12\x85\x01\n" +
+	"\x0fSetProjectQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"H\x82\xd3\xe4\x93\x02B:\x05itemsZ :\x05items\"\x17/v1/projects/{id}/quota\x1a\x17/v1/projects/{id}/quota\x12f\n" +
+	"\x12UpdateProjectQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"&\x82\xd3\xe4\x93\x02 :\x05items2\x17/v1/projects/{id}/quota\x12g\n" +
+	"\x13ExcludeProjectQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"&\x82\xd3\xe4\x93\x02 :\x05items*\x17/v1/projects/{id}/quota\x12\x7f\n" +
+	"\x18SetProjectSecurityGroups\x12 .photon.v1.SecurityGroupsRequest\x1a\x0f.photon.v1.Task\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/projects/{id}/set_security_groupsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_projects_proto_rawDescOnce sync.Once
@@ -561,7 +661,7 @@ func file_gateway_api_photon_v1_projects_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_projects_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_projects_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_gateway_api_photon_v1_projects_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_gateway_api_photon_v1_projects_proto_goTypes = []any{
 	(*ResourceTicketReservation)(nil), // 0: photon.v1.ResourceTicketReservation
 	(*ProjectCreateSpec)(nil),         // 1: photon.v1.ProjectCreateSpec
@@ -569,34 +669,53 @@ var file_gateway_api_photon_v1_projects_proto_goTypes = []any{
 	(*ListProjectsRequest)(nil),       // 3: photon.v1.ListProjectsRequest
 	(*ProjectTicket)(nil),             // 4: photon.v1.ProjectTicket
 	(*Project)(nil),                   // 5: photon.v1.Project
-	(*ProjectList)(nil),               // 6: photon.v1.ProjectList
-	(*QuotaLineItem)(nil),             // 7: photon.v1.QuotaLineItem
-	(*SecurityGroup)(nil),             // 8: photon.v1.SecurityGroup
-	(*IdRequest)(nil),                 // 9: photon.v1.IdRequest
-	(*Task)(nil),                      // 10: photon.v1.Task
+	(*ListProjectTasksRequest)(nil),   // 6: photon.v1.ListProjectTasksRequest
+	(*ProjectList)(nil),               // 7: photon.v1.ProjectList
+	(*QuotaLineItem)(nil),             // 8: photon.v1.QuotaLineItem
+	(*Quota)(nil),                     // 9: photon.v1.Quota
+	(*SecurityGroup)(nil),             // 10: photon.v1.SecurityGroup
+	(*IdRequest)(nil),                 // 11: photon.v1.IdRequest
+	(*QuotaRequest)(nil),              // 12: photon.v1.QuotaRequest
+	(*SecurityGroupsRequest)(nil),     // 13: photon.v1.SecurityGroupsRequest
+	(*Task)(nil),                      // 14: photon.v1.Task
+	(*TaskList)(nil),                  // 15: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_projects_proto_depIdxs = []int32{
-	7,  // 0: photon.v1.ResourceTicketReservation.limits:type_name -> photon.v1.QuotaLineItem
+	8,  // 0: photon.v1.ResourceTicketReservation.limits:type_name -> photon.v1.QuotaLineItem
 	0,  // 1: photon.v1.ProjectCreateSpec.resource_ticket:type_name -> photon.v1.ResourceTicketReservation
-	1,  // 2: photon.v1.CreateProjectRequest.spec:type_name -> photon.v1.ProjectCreateSpec
-	7,  // 3: photon.v1.ProjectTicket.usage:type_name -> photon.v1.QuotaLineItem
-	7,  // 4: photon.v1.ProjectTicket.limits:type_name -> photon.v1.QuotaLineItem
-	4,  // 5: photon.v1.Project.resource_ticket:type_name -> photon.v1.ProjectTicket
-	8,  // 6: photon.v1.Project.security_groups:type_name -> photon.v1.SecurityGroup
-	5,  // 7: photon.v1.ProjectList.items:type_name -> photon.v1.Project
-	2,  // 8: photon.v1.Projects.CreateProject:input_type -> photon.v1.CreateProjectRequest
-	3,  // 9: photon.v1.Projects.ListProjects:input_type -> photon.v1.ListProjectsRequest
-	9,  // 10: photon.v1.Projects.GetProject:input_type -> photon.v1.IdRequest
-	9,  // 11: photon.v1.Projects.DeleteProject:input_type -> photon.v1.IdRequest
-	10, // 12: photon.v1.Projects.CreateProject:output_type -> photon.v1.Task
-	6,  // 13: photon.v1.Projects.ListProjects:output_type -> photon.v1.ProjectList
-	5,  // 14: photon.v1.Projects.GetProject:output_type -> photon.v1.Project
-	10, // 15: photon.v1.Projects.DeleteProject:output_type -> photon.v1.Task
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 2: photon.v1.ProjectCreateSpec.quota:type_name -> photon.v1.Quota
+	1,  // 3: photon.v1.CreateProjectRequest.spec:type_name -> photon.v1.ProjectCreateSpec
+	8,  // 4: photon.v1.ProjectTicket.usage:type_name -> photon.v1.QuotaLineItem
+	8,  // 5: photon.v1.ProjectTicket.limits:type_name -> photon.v1.QuotaLineItem
+	4,  // 6: photon.v1.Project.resource_ticket:type_name -> photon.v1.ProjectTicket
+	10, // 7: photon.v1.Project.security_groups:type_name -> photon.v1.SecurityGroup
+	9,  // 8: photon.v1.Project.quota:type_name -> photon.v1.Quota
+	5,  // 9: photon.v1.ProjectList.items:type_name -> photon.v1.Project
+	2,  // 10: photon.v1.Projects.CreateProject:input_type -> photon.v1.CreateProjectRequest
+	3,  // 11: photon.v1.Projects.ListProjects:input_type -> photon.v1.ListProjectsRequest
+	11, // 12: photon.v1.Projects.GetProject:input_type -> photon.v1.IdRequest
+	11, // 13: photon.v1.Projects.DeleteProject:input_type -> photon.v1.IdRequest
+	6,  // 14: photon.v1.Projects.ListProjectTasks:input_type -> photon.v1.ListProjectTasksRequest
+	11, // 15: photon.v1.Projects.GetProjectQuota:input_type -> photon.v1.IdRequest
+	12, // 16: photon.v1.Projects.SetProjectQuota:input_type -> photon.v1.QuotaRequest
+	12, // 17: photon.v1.Projects.UpdateProjectQuota:input_type -> photon.v1.QuotaRequest
+	12, // 18: photon.v1.Projects.ExcludeProjectQuota:input_type -> photon.v1.QuotaRequest
+	13, // 19: photon.v1.Projects.SetProjectSecurityGroups:input_type -> photon.v1.SecurityGroupsRequest
+	14, // 20: photon.v1.Projects.CreateProject:output_type -> photon.v1.Task
+	7,  // 21: photon.v1.Projects.ListProjects:output_type -> photon.v1.ProjectList
+	5,  // 22: photon.v1.Projects.GetProject:output_type -> photon.v1.Project
+	14, // 23: photon.v1.Projects.DeleteProject:output_type -> photon.v1.Task
+	15, // 24: photon.v1.Projects.ListProjectTasks:output_type -> photon.v1.TaskList
+	9,  // 25: photon.v1.Projects.GetProjectQuota:output_type -> photon.v1.Quota
+	14, // 26: photon.v1.Projects.SetProjectQuota:output_type -> photon.v1.Task
+	14, // 27: photon.v1.Projects.UpdateProjectQuota:output_type -> photon.v1.Task
+	14, // 28: photon.v1.Projects.ExcludeProjectQuota:output_type -> photon.v1.Task
+	14, // 29: photon.v1.Projects.SetProjectSecurityGroups:output_type -> photon.v1.Task
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_projects_proto_init() }
@@ -605,13 +724,14 @@ func file_gateway_api_photon_v1_projects_proto_init() {
 		return
 	}
 	file_gateway_api_photon_v1_common_proto_init()
+	file_gateway_api_photon_v1_tenants_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_projects_proto_rawDesc), len(file_gateway_api_photon_v1_projects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Projects_CreateProject_FullMethodName = "/photon.v1.Projects/CreateProject"
-	Projects_ListProjects_FullMethodName  = "/photon.v1.Projects/ListProjects"
-	Projects_GetProject_FullMethodName    = "/photon.v1.Projects/GetProject"
-	Projects_DeleteProject_FullMethodName = "/photon.v1.Projects/DeleteProject"
+	Projects_CreateProject_FullMethodName            = "/photon.v1.Projects/CreateProject"
+	Projects_ListProjects_FullMethodName             = "/photon.v1.Projects/ListProjects"
+	Projects_GetProject_FullMethodName               = "/photon.v1.Projects/GetProject"
+	Projects_DeleteProject_FullMethodName            = "/photon.v1.Projects/DeleteProject"
+	Projects_ListProjectTasks_FullMethodName         = "/photon.v1.Projects/ListProjectTasks"
+	Projects_GetProjectQuota_FullMethodName          = "/photon.v1.Projects/GetProjectQuota"
+	Projects_SetProjectQuota_FullMethodName          = "/photon.v1.Projects/SetProjectQuota"
+	Projects_UpdateProjectQuota_FullMethodName       = "/photon.v1.Projects/UpdateProjectQuota"
+	Projects_ExcludeProjectQuota_FullMethodName      = "/photon.v1.Projects/ExcludeProjectQuota"
+	Projects_SetProjectSecurityGroups_FullMethodName = "/photon.v1.Projects/SetProjectSecurityGroups"
 )
 
 // ProjectsClient is the client API for Projects service.
@@ -33,6 +39,18 @@ type ProjectsClient interface {
 	ListProjects(ctx context.Context, in *ListProjectsRequest, opts ...grpc.CallOption) (*ProjectList, error)
 	GetProject(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Project, error)
 	DeleteProject(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	ListProjectTasks(ctx context.Context, in *ListProjectTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// GetProjectQuota reports the project's quota: each limited key with its limit and use.
+	GetProjectQuota(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Quota, error)
+	// SetProjectQuota replaces every limit of the project with the given ones (SET_QUOTA).
+	SetProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// UpdateProjectQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
+	UpdateProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// ExcludeProjectQuota removes the limits of the given keys (EXCLUDE_QUOTA).
+	ExcludeProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// SetProjectSecurityGroups replaces the project's own security groups, whose members
+	// use the project (SET_PROJECT_SECURITY_GROUPS). Its tenant's administrators only.
+	SetProjectSecurityGroups(ctx context.Context, in *SecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type projectsClient struct {
@@ -83,6 +101,66 @@ func (c *projectsClient) DeleteProject(ctx context.Context, in *IdRequest, opts 
 	return out, nil
 }
 
+func (c *projectsClient) ListProjectTasks(ctx context.Context, in *ListProjectTasksRequest, opts ...grpc.CallOption) (*TaskList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskList)
+	err := c.cc.Invoke(ctx, Projects_ListProjectTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectsClient) GetProjectQuota(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Quota, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Quota)
+	err := c.cc.Invoke(ctx, Projects_GetProjectQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectsClient) SetProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Projects_SetProjectQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectsClient) UpdateProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Projects_UpdateProjectQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectsClient) ExcludeProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Projects_ExcludeProjectQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectsClient) SetProjectSecurityGroups(ctx context.Context, in *SecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Projects_SetProjectSecurityGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProjectsServer is the server API for Projects service.
 // All implementations must embed UnimplementedProjectsServer
 // for forward compatibility.
@@ -91,6 +169,18 @@ type ProjectsServer interface {
 	ListProjects(context.Context, *ListProjectsRequest) (*ProjectList, error)
 	GetProject(context.Context, *IdRequest) (*Project, error)
 	DeleteProject(context.Context, *IdRequest) (*Task, error)
+	ListProjectTasks(context.Context, *ListProjectTasksRequest) (*TaskList, error)
+	// GetProjectQuota reports the project's quota: each limited key with its limit and use.
+	GetProjectQuota(context.Context, *IdRequest) (*Quota, error)
+	// SetProjectQuota replaces every limit of the project with the given ones (SET_QUOTA).
+	SetProjectQuota(context.Context, *QuotaRequest) (*Task, error)
+	// UpdateProjectQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
+	UpdateProjectQuota(context.Context, *QuotaRequest) (*Task, error)
+	// ExcludeProjectQuota removes the limits of the given keys (EXCLUDE_QUOTA).
+	ExcludeProjectQuota(context.Context, *QuotaRequest) (*Task, error)
+	// SetProjectSecurityGroups replaces the project's own security groups, whose members
+	// use the project (SET_PROJECT_SECURITY_GROUPS). Its tenant's administrators only.
+	SetProjectSecurityGroups(context.Context, *SecurityGroupsRequest) (*Task, error)
 	mustEmbedUnimplementedProjectsServer()
 }
 
@@ -112,6 +202,24 @@ func (UnimplementedProjectsServer) GetProject(context.Context, *IdRequest) (*Pro
 }
 func (UnimplementedProjectsServer) DeleteProject(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteProject not implemented")
+}
+func (UnimplementedProjectsServer) ListProjectTasks(context.Context, *ListProjectTasksRequest) (*TaskList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProjectTasks not implemented")
+}
+func (UnimplementedProjectsServer) GetProjectQuota(context.Context, *IdRequest) (*Quota, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProjectQuota not implemented")
+}
+func (UnimplementedProjectsServer) SetProjectQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetProjectQuota not implemented")
+}
+func (UnimplementedProjectsServer) UpdateProjectQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateProjectQuota not implemented")
+}
+func (UnimplementedProjectsServer) ExcludeProjectQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExcludeProjectQuota not implemented")
+}
+func (UnimplementedProjectsServer) SetProjectSecurityGroups(context.Context, *SecurityGroupsRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetProjectSecurityGroups not implemented")
 }
 func (UnimplementedProjectsServer) mustEmbedUnimplementedProjectsServer() {}
 func (UnimplementedProjectsServer) testEmbeddedByValue()                  {}
@@ -206,6 +314,114 @@ func _Projects_DeleteProject_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Projects_ListProjectTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProjectTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).ListProjectTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_ListProjectTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).ListProjectTasks(ctx, req.(*ListProjectTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Projects_GetProjectQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).GetProjectQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_GetProjectQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).GetProjectQuota(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Projects_SetProjectQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).SetProjectQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_SetProjectQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).SetProjectQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Projects_UpdateProjectQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).UpdateProjectQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_UpdateProjectQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).UpdateProjectQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Projects_ExcludeProjectQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).ExcludeProjectQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_ExcludeProjectQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).ExcludeProjectQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Projects_SetProjectSecurityGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SecurityGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServer).SetProjectSecurityGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Projects_SetProjectSecurityGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServer).SetProjectSecurityGroups(ctx, req.(*SecurityGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Projects_ServiceDesc is the grpc.ServiceDesc for Projects service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -228,6 +444,30 @@ var Projects_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteProject",
 			Handler:    _Projects_DeleteProject_Handler,
+		},
+		{
+			MethodName: "ListProjectTasks",
+			Handler:    _Projects_ListProjectTasks_Handler,
+		},
+		{
+			MethodName: "GetProjectQuota",
+			Handler:    _Projects_GetProjectQuota_Handler,
+		},
+		{
+			MethodName: "SetProjectQuota",
+			Handler:    _Projects_SetProjectQuota_Handler,
+		},
+		{
+			MethodName: "UpdateProjectQuota",
+			Handler:    _Projects_UpdateProjectQuota_Handler,
+		},
+		{
+			MethodName: "ExcludeProjectQuota",
+			Handler:    _Projects_ExcludeProjectQuota_Handler,
+		},
+		{
+			MethodName: "SetProjectSecurityGroups",
+			Handler:    _Projects_SetProjectSecurityGroups_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

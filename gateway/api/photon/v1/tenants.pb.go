@@ -26,8 +26,10 @@ type TenantCreateSpec struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	SecurityGroups []string               `protobuf:"bytes,2,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// quota: the tenant's limits; usage is ignored.
+	Quota         *Quota `protobuf:"bytes,3,opt,name=quota,proto3" json:"quota,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TenantCreateSpec) Reset() {
@@ -74,6 +76,340 @@ func (x *TenantCreateSpec) GetSecurityGroups() []string {
 	return nil
 }
 
+func (x *TenantCreateSpec) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+// QuotaStatusLineItem is one key of a quota: its limit, its use, and their unit (COUNT
+// or GB; a request may give B, KB, MB or GB and the limit is converted to GB).
+type QuotaStatusLineItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Unit          string                 `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	Limit         float64                `protobuf:"fixed64,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Usage         float64                `protobuf:"fixed64,3,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaStatusLineItem) Reset() {
+	*x = QuotaStatusLineItem{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaStatusLineItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaStatusLineItem) ProtoMessage() {}
+
+func (x *QuotaStatusLineItem) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaStatusLineItem.ProtoReflect.Descriptor instead.
+func (*QuotaStatusLineItem) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QuotaStatusLineItem) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *QuotaStatusLineItem) GetLimit() float64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *QuotaStatusLineItem) GetUsage() float64 {
+	if x != nil {
+		return x.Usage
+	}
+	return 0
+}
+
+// Quota is Photon's quota: limited keys ("vm.count", "vm.memory", ...) and their status.
+type Quota struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	QuotaItems    map[string]*QuotaStatusLineItem `protobuf:"bytes,1,rep,name=quota_items,json=quotaItems,proto3" json:"quota_items,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quota) Reset() {
+	*x = Quota{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quota) ProtoMessage() {}
+
+func (x *Quota) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quota.ProtoReflect.Descriptor instead.
+func (*Quota) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Quota) GetQuotaItems() map[string]*QuotaStatusLineItem {
+	if x != nil {
+		return x.QuotaItems
+	}
+	return nil
+}
+
+// QuotaRequest changes the quota of tenant or project id. Over REST the body is the
+// QuotaSpec itself: {"<key>": {"unit", "limit"}, ...}; usage is ignored.
+type QuotaRequest struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Id            string                          `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Items         map[string]*QuotaStatusLineItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaRequest) Reset() {
+	*x = QuotaRequest{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaRequest) ProtoMessage() {}
+
+func (x *QuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaRequest.ProtoReflect.Descriptor instead.
+func (*QuotaRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QuotaRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *QuotaRequest) GetItems() map[string]*QuotaStatusLineItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// SecurityGroupsRequest sets the security groups of tenant or project id; the body is
+// Photon's SecurityGroupsSpec {"items": [...]}.
+type SecurityGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Items         []string               `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecurityGroupsRequest) Reset() {
+	*x = SecurityGroupsRequest{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecurityGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecurityGroupsRequest) ProtoMessage() {}
+
+func (x *SecurityGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecurityGroupsRequest.ProtoReflect.Descriptor instead.
+func (*SecurityGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SecurityGroupsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SecurityGroupsRequest) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type SystemSecurityGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []string               `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SystemSecurityGroupsRequest) Reset() {
+	*x = SystemSecurityGroupsRequest{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SystemSecurityGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SystemSecurityGroupsRequest) ProtoMessage() {}
+
+func (x *SystemSecurityGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SystemSecurityGroupsRequest.ProtoReflect.Descriptor instead.
+func (*SystemSecurityGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SystemSecurityGroupsRequest) GetItems() []string {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type ListTenantTasksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	PageSize      int32                  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageLink      string                 `protobuf:"bytes,4,opt,name=page_link,json=pageLink,proto3" json:"page_link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTenantTasksRequest) Reset() {
+	*x = ListTenantTasksRequest{}
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTenantTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTenantTasksRequest) ProtoMessage() {}
+
+func (x *ListTenantTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTenantTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListTenantTasksRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListTenantTasksRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ListTenantTasksRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListTenantTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTenantTasksRequest) GetPageLink() string {
+	if x != nil {
+		return x.PageLink
+	}
+	return ""
+}
+
 type CreateTenantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *TenantCreateSpec      `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -83,7 +419,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +431,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +444,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{1}
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateTenantRequest) GetSpec() *TenantCreateSpec {
@@ -129,7 +465,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +477,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +490,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{2}
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListTenantsRequest) GetName() string {
@@ -187,13 +523,14 @@ type Tenant struct {
 	Tags           []string               `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
 	SecurityGroups []*SecurityGroup       `protobuf:"bytes,6,rep,name=security_groups,json=securityGroups,proto3" json:"security_groups,omitempty"`
 	Projects       []*BaseCompact         `protobuf:"bytes,7,rep,name=projects,proto3" json:"projects,omitempty"`
+	Quota          *Quota                 `protobuf:"bytes,8,opt,name=quota,proto3" json:"quota,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -205,7 +542,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -218,7 +555,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{3}
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Tenant) GetId() string {
@@ -270,6 +607,13 @@ func (x *Tenant) GetProjects() []*BaseCompact {
 	return nil
 }
 
+func (x *Tenant) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
 type TenantList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Tenant              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -281,7 +625,7 @@ type TenantList struct {
 
 func (x *TenantList) Reset() {
 	*x = TenantList{}
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +637,7 @@ func (x *TenantList) String() string {
 func (*TenantList) ProtoMessage() {}
 
 func (x *TenantList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_tenants_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +650,7 @@ func (x *TenantList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantList.ProtoReflect.Descriptor instead.
 func (*TenantList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_tenants_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TenantList) GetItems() []*Tenant {
@@ -334,16 +678,44 @@ var File_gateway_api_photon_v1_tenants_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_tenants_proto_rawDesc = "" +
 	"\n" +
-	"#gateway/api/photon/v1/tenants.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"O\n" +
+	"#gateway/api/photon/v1/tenants.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"w\n" +
 	"\x10TenantCreateSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
-	"\x0fsecurity_groups\x18\x02 \x03(\tR\x0esecurityGroups\"F\n" +
+	"\x0fsecurity_groups\x18\x02 \x03(\tR\x0esecurityGroups\x12&\n" +
+	"\x05quota\x18\x03 \x01(\v2\x10.photon.v1.QuotaR\x05quota\"U\n" +
+	"\x13QuotaStatusLineItem\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x01R\x05limit\x12\x14\n" +
+	"\x05usage\x18\x03 \x01(\x01R\x05usage\"\xa9\x01\n" +
+	"\x05Quota\x12A\n" +
+	"\vquota_items\x18\x01 \x03(\v2 .photon.v1.Quota.QuotaItemsEntryR\n" +
+	"quotaItems\x1a]\n" +
+	"\x0fQuotaItemsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.photon.v1.QuotaStatusLineItemR\x05value:\x028\x01\"\xb2\x01\n" +
+	"\fQuotaRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
+	"\x05items\x18\x02 \x03(\v2\".photon.v1.QuotaRequest.ItemsEntryR\x05items\x1aX\n" +
+	"\n" +
+	"ItemsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x124\n" +
+	"\x05value\x18\x02 \x01(\v2\x1e.photon.v1.QuotaStatusLineItemR\x05value:\x028\x01\"=\n" +
+	"\x15SecurityGroupsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05items\x18\x02 \x03(\tR\x05items\"3\n" +
+	"\x1bSystemSecurityGroupsRequest\x12\x14\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items\"x\n" +
+	"\x16ListTenantTasksRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"F\n" +
 	"\x13CreateTenantRequest\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.photon.v1.TenantCreateSpecR\x04spec\"b\n" +
 	"\x12ListTenantsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x03 \x01(\tR\bpageLink\"\xe8\x01\n" +
+	"\tpage_link\x18\x03 \x01(\tR\bpageLink\"\x90\x02\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -351,17 +723,25 @@ const file_gateway_api_photon_v1_tenants_proto_rawDesc = "" +
 	"\tself_link\x18\x04 \x01(\tR\bselfLink\x12\x12\n" +
 	"\x04tags\x18\x05 \x03(\tR\x04tags\x12A\n" +
 	"\x0fsecurity_groups\x18\x06 \x03(\v2\x18.photon.v1.SecurityGroupR\x0esecurityGroups\x122\n" +
-	"\bprojects\x18\a \x03(\v2\x16.photon.v1.BaseCompactR\bprojects\"\x89\x01\n" +
+	"\bprojects\x18\a \x03(\v2\x16.photon.v1.BaseCompactR\bprojects\x12&\n" +
+	"\x05quota\x18\b \x01(\v2\x10.photon.v1.QuotaR\x05quota\"\x89\x01\n" +
 	"\n" +
 	"TenantList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.TenantR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xe0\x02\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xf5\b\n" +
 	"\aTenants\x12Z\n" +
 	"\fCreateTenant\x12\x1e.photon.v1.CreateTenantRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13:\x04spec\"\v/v1/tenants\x12X\n" +
 	"\vListTenants\x12\x1d.photon.v1.ListTenantsRequest\x1a\x15.photon.v1.TenantList\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/tenants\x12N\n" +
 	"\tGetTenant\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Tenant\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/tenants/{id}\x12O\n" +
-	"\fDeleteTenant\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/tenants/{id}B?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\fDeleteTenant\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/tenants/{id}\x12i\n" +
+	"\x0fListTenantTasks\x12!.photon.v1.ListTenantTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/tenants/{id}/tasks\x12X\n" +
+	"\x0eGetTenantQuota\x12\x14.photon.v1.IdRequest\x1a\x10.photon.v1.Quota\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/tenants/{id}/quota\x12\x82\x01\n" +
+	"\x0eSetTenantQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"F\x82\xd3\xe4\x93\x02@:\x05itemsZ\x1f:\x05items\"\x16/v1/tenants/{id}/quota\x1a\x16/v1/tenants/{id}/quota\x12d\n" +
+	"\x11UpdateTenantQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"%\x82\xd3\xe4\x93\x02\x1f:\x05items2\x16/v1/tenants/{id}/quota\x12e\n" +
+	"\x12ExcludeTenantQuota\x12\x17.photon.v1.QuotaRequest\x1a\x0f.photon.v1.Task\"%\x82\xd3\xe4\x93\x02\x1f:\x05items*\x16/v1/tenants/{id}/quota\x12}\n" +
+	"\x17SetTenantSecurityGroups\x12 .photon.v1.SecurityGroupsRequest\x1a\x0f.photon.v1.Task\"/\x82\xd3\xe4\x93\x02):\x01*\"$/v1/tenants/{id}/set_security_groups\x12}\n" +
+	"\x17SetSystemSecurityGroups\x12&.photon.v1.SystemSecurityGroupsRequest\x1a\x0f.photon.v1.Task\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/system/set-security-groupsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_tenants_proto_rawDescOnce sync.Once
@@ -375,36 +755,65 @@ func file_gateway_api_photon_v1_tenants_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_tenants_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_tenants_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_gateway_api_photon_v1_tenants_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_gateway_api_photon_v1_tenants_proto_goTypes = []any{
-	(*TenantCreateSpec)(nil),    // 0: photon.v1.TenantCreateSpec
-	(*CreateTenantRequest)(nil), // 1: photon.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),  // 2: photon.v1.ListTenantsRequest
-	(*Tenant)(nil),              // 3: photon.v1.Tenant
-	(*TenantList)(nil),          // 4: photon.v1.TenantList
-	(*SecurityGroup)(nil),       // 5: photon.v1.SecurityGroup
-	(*BaseCompact)(nil),         // 6: photon.v1.BaseCompact
-	(*IdRequest)(nil),           // 7: photon.v1.IdRequest
-	(*Task)(nil),                // 8: photon.v1.Task
+	(*TenantCreateSpec)(nil),            // 0: photon.v1.TenantCreateSpec
+	(*QuotaStatusLineItem)(nil),         // 1: photon.v1.QuotaStatusLineItem
+	(*Quota)(nil),                       // 2: photon.v1.Quota
+	(*QuotaRequest)(nil),                // 3: photon.v1.QuotaRequest
+	(*SecurityGroupsRequest)(nil),       // 4: photon.v1.SecurityGroupsRequest
+	(*SystemSecurityGroupsRequest)(nil), // 5: photon.v1.SystemSecurityGroupsRequest
+	(*ListTenantTasksRequest)(nil),      // 6: photon.v1.ListTenantTasksRequest
+	(*CreateTenantRequest)(nil),         // 7: photon.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),          // 8: photon.v1.ListTenantsRequest
+	(*Tenant)(nil),                      // 9: photon.v1.Tenant
+	(*TenantList)(nil),                  // 10: photon.v1.TenantList
+	nil,                                 // 11: photon.v1.Quota.QuotaItemsEntry
+	nil,                                 // 12: photon.v1.QuotaRequest.ItemsEntry
+	(*SecurityGroup)(nil),               // 13: photon.v1.SecurityGroup
+	(*BaseCompact)(nil),                 // 14: photon.v1.BaseCompact
+	(*IdRequest)(nil),                   // 15: photon.v1.IdRequest
+	(*Task)(nil),                        // 16: photon.v1.Task
+	(*TaskList)(nil),                    // 17: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_tenants_proto_depIdxs = []int32{
-	0, // 0: photon.v1.CreateTenantRequest.spec:type_name -> photon.v1.TenantCreateSpec
-	5, // 1: photon.v1.Tenant.security_groups:type_name -> photon.v1.SecurityGroup
-	6, // 2: photon.v1.Tenant.projects:type_name -> photon.v1.BaseCompact
-	3, // 3: photon.v1.TenantList.items:type_name -> photon.v1.Tenant
-	1, // 4: photon.v1.Tenants.CreateTenant:input_type -> photon.v1.CreateTenantRequest
-	2, // 5: photon.v1.Tenants.ListTenants:input_type -> photon.v1.ListTenantsRequest
-	7, // 6: photon.v1.Tenants.GetTenant:input_type -> photon.v1.IdRequest
-	7, // 7: photon.v1.Tenants.DeleteTenant:input_type -> photon.v1.IdRequest
-	8, // 8: photon.v1.Tenants.CreateTenant:output_type -> photon.v1.Task
-	4, // 9: photon.v1.Tenants.ListTenants:output_type -> photon.v1.TenantList
-	3, // 10: photon.v1.Tenants.GetTenant:output_type -> photon.v1.Tenant
-	8, // 11: photon.v1.Tenants.DeleteTenant:output_type -> photon.v1.Task
-	8, // [8:12] is the sub-list for method output_type
-	4, // [4:8] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2,  // 0: photon.v1.TenantCreateSpec.quota:type_name -> photon.v1.Quota
+	11, // 1: photon.v1.Quota.quota_items:type_name -> photon.v1.Quota.QuotaItemsEntry
+	12, // 2: photon.v1.QuotaRequest.items:type_name -> photon.v1.QuotaRequest.ItemsEntry
+	0,  // 3: photon.v1.CreateTenantRequest.spec:type_name -> photon.v1.TenantCreateSpec
+	13, // 4: photon.v1.Tenant.security_groups:type_name -> photon.v1.SecurityGroup
+	14, // 5: photon.v1.Tenant.projects:type_name -> photon.v1.BaseCompact
+	2,  // 6: photon.v1.Tenant.quota:type_name -> photon.v1.Quota
+	9,  // 7: photon.v1.TenantList.items:type_name -> photon.v1.Tenant
+	1,  // 8: photon.v1.Quota.QuotaItemsEntry.value:type_name -> photon.v1.QuotaStatusLineItem
+	1,  // 9: photon.v1.QuotaRequest.ItemsEntry.value:type_name -> photon.v1.QuotaStatusLineItem
+	7,  // 10: photon.v1.Tenants.CreateTenant:input_type -> photon.v1.CreateTenantRequest
+	8,  // 11: photon.v1.Tenants.ListTenants:input_type -> photon.v1.ListTenantsRequest
+	15, // 12: photon.v1.Tenants.GetTenant:input_type -> photon.v1.IdRequest
+	15, // 13: photon.v1.Tenants.DeleteTenant:input_type -> photon.v1.IdRequest
+	6,  // 14: photon.v1.Tenants.ListTenantTasks:input_type -> photon.v1.ListTenantTasksRequest
+	15, // 15: photon.v1.Tenants.GetTenantQuota:input_type -> photon.v1.IdRequest
+	3,  // 16: photon.v1.Tenants.SetTenantQuota:input_type -> photon.v1.QuotaRequest
+	3,  // 17: photon.v1.Tenants.UpdateTenantQuota:input_type -> photon.v1.QuotaRequest
+	3,  // 18: photon.v1.Tenants.ExcludeTenantQuota:input_type -> photon.v1.QuotaRequest
+	4,  // 19: photon.v1.Tenants.SetTenantSecurityGroups:input_type -> photon.v1.SecurityGroupsRequest
+	5,  // 20: photon.v1.Tenants.SetSystemSecurityGroups:input_type -> photon.v1.SystemSecurityGroupsRequest
+	16, // 21: photon.v1.Tenants.CreateTenant:output_type -> photon.v1.Task
+	10, // 22: photon.v1.Tenants.ListTenants:output_type -> photon.v1.TenantList
+	9,  // 23: photon.v1.Tenants.GetTenant:output_type -> photon.v1.Tenant
+	16, // 24: photon.v1.Tenants.DeleteTenant:output_type -> photon.v1.Task
+	17, // 25: photon.v1.Tenants.ListTenantTasks:output_type -> photon.v1.TaskList
+	2,  // 26: photon.v1.Tenants.GetTenantQuota:output_type -> photon.v1.Quota
+	16, // 27: photon.v1.Tenants.SetTenantQuota:output_type -> photon.v1.Task
+	16, // 28: photon.v1.Tenants.UpdateTenantQuota:output_type -> photon.v1.Task
+	16, // 29: photon.v1.Tenants.ExcludeTenantQuota:output_type -> photon.v1.Task
+	16, // 30: photon.v1.Tenants.SetTenantSecurityGroups:output_type -> photon.v1.Task
+	16, // 31: photon.v1.Tenants.SetSystemSecurityGroups:output_type -> photon.v1.Task
+	21, // [21:32] is the sub-list for method output_type
+	10, // [10:21] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_tenants_proto_init() }
@@ -419,7 +828,7 @@ func file_gateway_api_photon_v1_tenants_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_tenants_proto_rawDesc), len(file_gateway_api_photon_v1_tenants_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Tenants_CreateTenant_FullMethodName = "/photon.v1.Tenants/CreateTenant"
-	Tenants_ListTenants_FullMethodName  = "/photon.v1.Tenants/ListTenants"
-	Tenants_GetTenant_FullMethodName    = "/photon.v1.Tenants/GetTenant"
-	Tenants_DeleteTenant_FullMethodName = "/photon.v1.Tenants/DeleteTenant"
+	Tenants_CreateTenant_FullMethodName            = "/photon.v1.Tenants/CreateTenant"
+	Tenants_ListTenants_FullMethodName             = "/photon.v1.Tenants/ListTenants"
+	Tenants_GetTenant_FullMethodName               = "/photon.v1.Tenants/GetTenant"
+	Tenants_DeleteTenant_FullMethodName            = "/photon.v1.Tenants/DeleteTenant"
+	Tenants_ListTenantTasks_FullMethodName         = "/photon.v1.Tenants/ListTenantTasks"
+	Tenants_GetTenantQuota_FullMethodName          = "/photon.v1.Tenants/GetTenantQuota"
+	Tenants_SetTenantQuota_FullMethodName          = "/photon.v1.Tenants/SetTenantQuota"
+	Tenants_UpdateTenantQuota_FullMethodName       = "/photon.v1.Tenants/UpdateTenantQuota"
+	Tenants_ExcludeTenantQuota_FullMethodName      = "/photon.v1.Tenants/ExcludeTenantQuota"
+	Tenants_SetTenantSecurityGroups_FullMethodName = "/photon.v1.Tenants/SetTenantSecurityGroups"
+	Tenants_SetSystemSecurityGroups_FullMethodName = "/photon.v1.Tenants/SetSystemSecurityGroups"
 )
 
 // TenantsClient is the client API for Tenants service.
@@ -33,6 +40,24 @@ type TenantsClient interface {
 	ListTenants(ctx context.Context, in *ListTenantsRequest, opts ...grpc.CallOption) (*TenantList, error)
 	GetTenant(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Tenant, error)
 	DeleteTenant(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	ListTenantTasks(ctx context.Context, in *ListTenantTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// GetTenantQuota reports the tenant's quota: each limited key with its limit and what
+	// the tenant's projects use of it.
+	GetTenantQuota(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Quota, error)
+	// SetTenantQuota replaces every limit of the tenant with the given ones (SET_QUOTA).
+	SetTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// UpdateTenantQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
+	UpdateTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// ExcludeTenantQuota removes the limits of the given keys (EXCLUDE_QUOTA); their use is
+	// still counted.
+	ExcludeTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
+	// SetTenantSecurityGroups replaces the tenant's own security groups, whose members
+	// administer the tenant (SET_TENANT_SECURITY_GROUPS). System administrators only.
+	SetTenantSecurityGroups(ctx context.Context, in *SecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error)
+	// SetSystemSecurityGroups replaces the security groups of system administrators, besides
+	// the built-in photon\Administrators (UPDATE_DEPLOYMENT_SECURITY_GROUPS). Tenants and
+	// projects show them as inherited.
+	SetSystemSecurityGroups(ctx context.Context, in *SystemSecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type tenantsClient struct {
@@ -83,6 +108,76 @@ func (c *tenantsClient) DeleteTenant(ctx context.Context, in *IdRequest, opts ..
 	return out, nil
 }
 
+func (c *tenantsClient) ListTenantTasks(ctx context.Context, in *ListTenantTasksRequest, opts ...grpc.CallOption) (*TaskList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskList)
+	err := c.cc.Invoke(ctx, Tenants_ListTenantTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) GetTenantQuota(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Quota, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Quota)
+	err := c.cc.Invoke(ctx, Tenants_GetTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) SetTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tenants_SetTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) UpdateTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tenants_UpdateTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) ExcludeTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tenants_ExcludeTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) SetTenantSecurityGroups(ctx context.Context, in *SecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tenants_SetTenantSecurityGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *tenantsClient) SetSystemSecurityGroups(ctx context.Context, in *SystemSecurityGroupsRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tenants_SetSystemSecurityGroups_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TenantsServer is the server API for Tenants service.
 // All implementations must embed UnimplementedTenantsServer
 // for forward compatibility.
@@ -91,6 +186,24 @@ type TenantsServer interface {
 	ListTenants(context.Context, *ListTenantsRequest) (*TenantList, error)
 	GetTenant(context.Context, *IdRequest) (*Tenant, error)
 	DeleteTenant(context.Context, *IdRequest) (*Task, error)
+	ListTenantTasks(context.Context, *ListTenantTasksRequest) (*TaskList, error)
+	// GetTenantQuota reports the tenant's quota: each limited key with its limit and what
+	// the tenant's projects use of it.
+	GetTenantQuota(context.Context, *IdRequest) (*Quota, error)
+	// SetTenantQuota replaces every limit of the tenant with the given ones (SET_QUOTA).
+	SetTenantQuota(context.Context, *QuotaRequest) (*Task, error)
+	// UpdateTenantQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
+	UpdateTenantQuota(context.Context, *QuotaRequest) (*Task, error)
+	// ExcludeTenantQuota removes the limits of the given keys (EXCLUDE_QUOTA); their use is
+	// still counted.
+	ExcludeTenantQuota(context.Context, *QuotaRequest) (*Task, error)
+	// SetTenantSecurityGroups replaces the tenant's own security groups, whose members
+	// administer the tenant (SET_TENANT_SECURITY_GROUPS). System administrators only.
+	SetTenantSecurityGroups(context.Context, *SecurityGroupsRequest) (*Task, error)
+	// SetSystemSecurityGroups replaces the security groups of system administrators, besides
+	// the built-in photon\Administrators (UPDATE_DEPLOYMENT_SECURITY_GROUPS). Tenants and
+	// projects show them as inherited.
+	SetSystemSecurityGroups(context.Context, *SystemSecurityGroupsRequest) (*Task, error)
 	mustEmbedUnimplementedTenantsServer()
 }
 
@@ -112,6 +225,27 @@ func (UnimplementedTenantsServer) GetTenant(context.Context, *IdRequest) (*Tenan
 }
 func (UnimplementedTenantsServer) DeleteTenant(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTenant not implemented")
+}
+func (UnimplementedTenantsServer) ListTenantTasks(context.Context, *ListTenantTasksRequest) (*TaskList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTenantTasks not implemented")
+}
+func (UnimplementedTenantsServer) GetTenantQuota(context.Context, *IdRequest) (*Quota, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTenantQuota not implemented")
+}
+func (UnimplementedTenantsServer) SetTenantQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetTenantQuota not implemented")
+}
+func (UnimplementedTenantsServer) UpdateTenantQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateTenantQuota not implemented")
+}
+func (UnimplementedTenantsServer) ExcludeTenantQuota(context.Context, *QuotaRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExcludeTenantQuota not implemented")
+}
+func (UnimplementedTenantsServer) SetTenantSecurityGroups(context.Context, *SecurityGroupsRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetTenantSecurityGroups not implemented")
+}
+func (UnimplementedTenantsServer) SetSystemSecurityGroups(context.Context, *SystemSecurityGroupsRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetSystemSecurityGroups not implemented")
 }
 func (UnimplementedTenantsServer) mustEmbedUnimplementedTenantsServer() {}
 func (UnimplementedTenantsServer) testEmbeddedByValue()                 {}
@@ -206,6 +340,132 @@ func _Tenants_DeleteTenant_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Tenants_ListTenantTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTenantTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).ListTenantTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_ListTenantTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).ListTenantTasks(ctx, req.(*ListTenantTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_GetTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).GetTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_GetTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).GetTenantQuota(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_SetTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).SetTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_SetTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).SetTenantQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_UpdateTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).UpdateTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_UpdateTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).UpdateTenantQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_ExcludeTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).ExcludeTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_ExcludeTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).ExcludeTenantQuota(ctx, req.(*QuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_SetTenantSecurityGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SecurityGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).SetTenantSecurityGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_SetTenantSecurityGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).SetTenantSecurityGroups(ctx, req.(*SecurityGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tenants_SetSystemSecurityGroups_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SystemSecurityGroupsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TenantsServer).SetSystemSecurityGroups(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tenants_SetSystemSecurityGroups_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TenantsServer).SetSystemSecurityGroups(ctx, req.(*SystemSecurityGroupsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Tenants_ServiceDesc is the grpc.ServiceDesc for Tenants service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -228,6 +488,34 @@ var Tenants_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteTenant",
 			Handler:    _Tenants_DeleteTenant_Handler,
+		},
+		{
+			MethodName: "ListTenantTasks",
+			Handler:    _Tenants_ListTenantTasks_Handler,
+		},
+		{
+			MethodName: "GetTenantQuota",
+			Handler:    _Tenants_GetTenantQuota_Handler,
+		},
+		{
+			MethodName: "SetTenantQuota",
+			Handler:    _Tenants_SetTenantQuota_Handler,
+		},
+		{
+			MethodName: "UpdateTenantQuota",
+			Handler:    _Tenants_UpdateTenantQuota_Handler,
+		},
+		{
+			MethodName: "ExcludeTenantQuota",
+			Handler:    _Tenants_ExcludeTenantQuota_Handler,
+		},
+		{
+			MethodName: "SetTenantSecurityGroups",
+			Handler:    _Tenants_SetTenantSecurityGroups_Handler,
+		},
+		{
+			MethodName: "SetSystemSecurityGroups",
+			Handler:    _Tenants_SetSystemSecurityGroups_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
