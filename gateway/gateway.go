@@ -192,13 +192,18 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
-// authenticate checks a bearer token: one function for gRPC and REST.
-func (s *Server) authenticate(header string) (auth.Principal, error) {
+// authenticate checks a bearer token and resolves the caller's roles: one function for
+// gRPC and REST.
+func (s *Server) authenticate(ctx context.Context, header string) (auth.Principal, error) {
 	tok, err := auth.BearerToken(header)
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return s.opts.Issuer.Verify(tok)
+	p, err := s.opts.Issuer.Verify(tok)
+	if err != nil {
+		return p, err
+	}
+	return s.core.withSystemRoles(ctx, p)
 }
 
 func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -207,7 +212,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if v := md.Get("authorization"); len(v) > 0 {
 		header = v[0]
 	}
-	p, err := s.authenticate(header)
+	p, err := s.authenticate(ctx, header)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +240,7 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := s.authenticate(r.Header.Get("Authorization"))
+		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err == nil && mutatesREST(r) {
 			err = s.core.mutable(r.Context())
 		}

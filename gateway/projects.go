@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
@@ -41,12 +42,17 @@ func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectReque
 			return nil, errs.Invalid("quota limits need a key and a value of 0 or more")
 		}
 	}
+	quota, err := quotaSpec(spec.GetQuota().GetQuotaItems(), store.QuotaSet)
+	if err != nil {
+		return nil, err
+	}
+	limits = mergeLimits(limits, quota)
 	policy, err := placementPolicy(spec.GetPlacementPolicy())
 	if err != nil {
 		return nil, err
 	}
 	p := &store.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
-		Limits: limits, SecurityGroups: spec.GetSecurityGroups(), CreatedAt: s.store.Now(), PlacementPolicy: policy}
+		Limits: limits, SecurityGroups: store.CleanGroups(spec.GetSecurityGroups()), CreatedAt: s.store.Now(), PlacementPolicy: policy}
 	task := s.store.NewTask(taskID(ctx), "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	if err := s.store.CreateProject(ctx, p, task); err != nil {
@@ -65,12 +71,16 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 	if err != nil {
 		return nil, err
 	}
+	system, err := s.store.SystemSecurityGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := &pb.ProjectList{NextPageLink: pageLink("/v1/tenants/"+t.ID+"/projects", req.GetPageSize(), page.Next)}
 	for _, p := range page.Items {
 		if !policy.MayUseProject(c, t, p) || (req.GetName() != "" && p.Name != req.GetName()) {
 			continue
 		}
-		pp, err := s.withUsage(ctx, p)
+		pp, err := s.withUsage(ctx, t, p, system)
 		if err != nil {
 			return nil, err
 		}
@@ -79,20 +89,34 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 	return out, nil
 }
 
-func (s *projects) withUsage(ctx context.Context, p *store.Project) (*pb.Project, error) {
-	_, used, units, err := s.store.QuotaUsage(ctx, p.ID)
+// withUsage is the project as the API shows it: its resource ticket and quota with what
+// is in use, and its security groups after those it inherits from the system and from
+// tenant t.
+func (s *projects) withUsage(ctx context.Context, t *store.Tenant, p *store.Project, system []string) (*pb.Project, error) {
+	limits, used, units, err := s.store.QuotaUsage(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
-	return projectPB(p, used, units), nil
+	out := projectPB(p, used, units)
+	q := make(map[string]store.QuotaStatus, len(limits))
+	for k, l := range limits {
+		q[k] = store.QuotaStatus{Unit: units[k], Limit: l, Usage: used[k]}
+	}
+	out.Quota = quotaPB(q)
+	out.SecurityGroups = securityGroupsPB(append(slices.Clip(system), t.SecurityGroups...), p.SecurityGroups)
+	return out, nil
 }
 
 func (s *projects) GetProject(ctx context.Context, req *pb.IdRequest) (*pb.Project, error) {
-	p, _, err := s.projectFor(ctx, req.GetId())
+	p, t, err := s.projectFor(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	return s.withUsage(ctx, p)
+	system, err := s.store.SystemSecurityGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.withUsage(ctx, t, p, system)
 }
 
 func (s *projects) DeleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
@@ -112,4 +136,69 @@ func (s *projects) deleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 		return nil, err
 	}
 	return taskPB(task), nil
+}
+
+func (s *projects) ListProjectTasks(ctx context.Context, req *pb.ListProjectTasksRequest) (*pb.TaskList, error) {
+	p, _, err := s.projectFor(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, p.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/projects/"+p.ID+"/tasks")
+}
+
+func (s *projects) GetProjectQuota(ctx context.Context, req *pb.IdRequest) (*pb.Quota, error) {
+	p, _, err := s.projectFor(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.store.Quota(ctx, store.KindProject, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return quotaPB(q), nil
+}
+
+func (s *projects) SetProjectQuota(ctx context.Context, req *pb.QuotaRequest) (*pb.Task, error) {
+	return s.changeProjectQuota(ctx, req, store.QuotaSet)
+}
+
+func (s *projects) UpdateProjectQuota(ctx context.Context, req *pb.QuotaRequest) (*pb.Task, error) {
+	return s.changeProjectQuota(ctx, req, store.QuotaUpdate)
+}
+
+func (s *projects) ExcludeProjectQuota(ctx context.Context, req *pb.QuotaRequest) (*pb.Task, error) {
+	return s.changeProjectQuota(ctx, req, store.QuotaExclude)
+}
+
+// changeProjectQuota: a project's quota is its tenant administrators' to change; its users
+// read it.
+func (s *projects) changeProjectQuota(ctx context.Context, req *pb.QuotaRequest, change store.QuotaChange) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		p, t, err := s.projectFor(ctx, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		if !policy.MaySetProjectGroups(caller(ctx), t) {
+			return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators change a project's quota")
+		}
+		return s.changeQuota(ctx, store.Entity{ID: p.ID, Kind: store.KindProject}, t.ID, change, req.GetItems())
+	})
+}
+
+func (s *projects) SetProjectSecurityGroups(ctx context.Context, req *pb.SecurityGroupsRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		p, t, err := s.projectFor(ctx, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		if !policy.MaySetProjectGroups(caller(ctx), t) {
+			return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators set a project's security groups")
+		}
+		task := s.store.NewTask(taskID(ctx), "SET_PROJECT_SECURITY_GROUPS", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+		task.TenantID, task.ProjectID = t.ID, p.ID
+		if _, err := s.store.SetProjectSecurityGroups(ctx, p.ID, req.GetItems(), task); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
 }
