@@ -15,7 +15,6 @@ import (
 func (s *Store) tenantsIdx() string               { return s.Key("idx", "tenants") }
 func (s *Store) projectsIdx(tenant string) string { return s.Key("idx", "projects", tenant) }
 func (s *Store) flavorsIdx() string               { return s.Key("idx", "flavors") }
-func (s *Store) imagesIdx() string                { return s.Key("idx", "images") }
 func (s *Store) vmsIdx(project string) string     { return s.Key("idx", "vms", project) }
 func (s *Store) name(kind, scope, name string) string {
 	return s.Key("name", kind, scope, name)
@@ -114,26 +113,6 @@ func (s *Store) FlavorByName(ctx context.Context, kind, name string) (*Flavor, e
 // ListFlavors pages through flavors.
 func (s *Store) ListFlavors(ctx context.Context, size int, cursor string) (Page[Flavor], error) {
 	return List[Flavor](ctx, s, s.flavorsIdx(), KindFlavor, size, cursor)
-}
-
-// CreateImage writes the image and its task.
-func (s *Store) CreateImage(ctx context.Context, im *Image, task *Task) error {
-	b := new(Batch).Put(s.entityKey(KindImage, im.ID), im).
-		Index(s.imagesIdx(), indexMember(im.CreatedAt, im.ID))
-	return s.Apply(ctx, s.AddTask(b, task))
-}
-
-// DeleteImage deletes an image record.
-func (s *Store) DeleteImage(ctx context.Context, im *Image, task *Task) error {
-	b := new(Batch).Require(s.entityKey(KindImage, im.ID), "Image #"+im.ID).
-		Del(s.entityKey(KindImage, im.ID)).
-		Unindex(s.imagesIdx(), indexMember(im.CreatedAt, im.ID))
-	return s.Apply(ctx, s.AddTask(b, task))
-}
-
-// ListImages pages through images.
-func (s *Store) ListImages(ctx context.Context, size int, cursor string) (Page[Image], error) {
-	return List[Image](ctx, s, s.imagesIdx(), KindImage, size, cursor)
 }
 
 // CreateVM writes the VM (CREATING) and its task in one atomic call, if the project exists.

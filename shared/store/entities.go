@@ -80,7 +80,47 @@ type Image struct {
 	DiskPath        string `json:"diskPath"`
 	Size            int64  `json:"size"`
 	CreatedAt       int64  `json:"createdAt"`
+	// ProjectID scopes the image to a project (and TenantID to its tenant); empty is a
+	// public image every project may use.
+	ProjectID string         `json:"projectId,omitempty"`
+	TenantID  string         `json:"tenantId,omitempty"`
+	Tags      []string       `json:"tags,omitempty"`
+	Settings  []ImageSetting `json:"settings,omitempty"`
+	// Datastores are the ids of the datastores known to hold the image disk: those the
+	// upload seeded, and every copy made since.
+	Datastores []string `json:"datastores,omitempty"`
+	// SeedTargets is how many image datastores the upload went to (Seeded of them took
+	// it); ReplicationTargets is how many datastores an EAGER image is copied to.
+	SeedTargets        int `json:"seedTargets,omitempty"`
+	Seeded             int `json:"seeded,omitempty"`
+	ReplicationTargets int `json:"replicationTargets,omitempty"`
+	// SourceVMID is the VM an image was captured from (create_image).
+	SourceVMID string `json:"sourceVmId,omitempty"`
+	// ActiveTask is the task that holds the image (its create or delete).
+	ActiveTask string `json:"activeTask,omitempty"`
 }
+
+// ImageSetting is a default setting of VMs made from an image (Photon's ImageSetting).
+type ImageSetting struct {
+	Name         string `json:"name"`
+	DefaultValue string `json:"defaultValue"`
+}
+
+// Image states (Photon's). An image is usable by new VMs only when READY; a delete of an
+// image VMs still use leaves it PENDING_DELETE until the last of them is deleted.
+const (
+	ImageCreating      = "CREATING"
+	ImageReady         = "READY"
+	ImageError         = "ERROR"
+	ImagePendingDelete = "PENDING_DELETE"
+	ImageDeleted       = "DELETED"
+)
+
+// Image replication types.
+const (
+	ReplicationEager    = "EAGER"
+	ReplicationOnDemand = "ON_DEMAND"
+)
 
 // Disk is a disk attached to a VM.
 type Disk struct {
