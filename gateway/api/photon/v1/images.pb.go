@@ -22,6 +22,120 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListProjectImagesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProjectId     string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProjectImagesRequest) Reset() {
+	*x = ListProjectImagesRequest{}
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProjectImagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProjectImagesRequest) ProtoMessage() {}
+
+func (x *ListProjectImagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProjectImagesRequest.ProtoReflect.Descriptor instead.
+func (*ListProjectImagesRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListProjectImagesRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *ListProjectImagesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreateVmImageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the VM's.
+	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// replication_type is EAGER or ON_DEMAND (default ON_DEMAND).
+	ReplicationType string `protobuf:"bytes,3,opt,name=replication_type,json=replicationType,proto3" json:"replication_type,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CreateVmImageRequest) Reset() {
+	*x = CreateVmImageRequest{}
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateVmImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateVmImageRequest) ProtoMessage() {}
+
+func (x *CreateVmImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateVmImageRequest.ProtoReflect.Descriptor instead.
+func (*CreateVmImageRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateVmImageRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateVmImageRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateVmImageRequest) GetReplicationType() string {
+	if x != nil {
+		return x.ReplicationType
+	}
+	return ""
+}
+
 type ImageRegisterSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -35,7 +149,7 @@ type ImageRegisterSpec struct {
 
 func (x *ImageRegisterSpec) Reset() {
 	*x = ImageRegisterSpec{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[0]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +161,7 @@ func (x *ImageRegisterSpec) String() string {
 func (*ImageRegisterSpec) ProtoMessage() {}
 
 func (x *ImageRegisterSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[0]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +174,7 @@ func (x *ImageRegisterSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageRegisterSpec.ProtoReflect.Descriptor instead.
 func (*ImageRegisterSpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{0}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ImageRegisterSpec) GetName() string {
@@ -93,7 +207,7 @@ type RegisterImageRequest struct {
 
 func (x *RegisterImageRequest) Reset() {
 	*x = RegisterImageRequest{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +219,7 @@ func (x *RegisterImageRequest) String() string {
 func (*RegisterImageRequest) ProtoMessage() {}
 
 func (x *RegisterImageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +232,7 @@ func (x *RegisterImageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterImageRequest.ProtoReflect.Descriptor instead.
 func (*RegisterImageRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{1}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RegisterImageRequest) GetSpec() *ImageRegisterSpec {
@@ -139,7 +253,7 @@ type ListImagesRequest struct {
 
 func (x *ListImagesRequest) Reset() {
 	*x = ListImagesRequest{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -151,7 +265,7 @@ func (x *ListImagesRequest) String() string {
 func (*ListImagesRequest) ProtoMessage() {}
 
 func (x *ListImagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -164,7 +278,7 @@ func (x *ListImagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImagesRequest.ProtoReflect.Descriptor instead.
 func (*ListImagesRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{2}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListImagesRequest) GetName() string {
@@ -198,7 +312,7 @@ type ImageSetting struct {
 
 func (x *ImageSetting) Reset() {
 	*x = ImageSetting{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +324,7 @@ func (x *ImageSetting) String() string {
 func (*ImageSetting) ProtoMessage() {}
 
 func (x *ImageSetting) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +337,7 @@ func (x *ImageSetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageSetting.ProtoReflect.Descriptor instead.
 func (*ImageSetting) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{3}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ImageSetting) GetName() string {
@@ -252,15 +366,17 @@ type Image struct {
 	Settings            []*ImageSetting        `protobuf:"bytes,8,rep,name=settings,proto3" json:"settings,omitempty"`
 	ReplicationType     string                 `protobuf:"bytes,9,opt,name=replication_type,json=replicationType,proto3" json:"replication_type,omitempty"`
 	ReplicationProgress string                 `protobuf:"bytes,10,opt,name=replication_progress,json=replicationProgress,proto3" json:"replication_progress,omitempty"`
-	SeedingProgress     string                 `protobuf:"bytes,11,opt,name=seeding_progress,json=seedingProgress,proto3" json:"seeding_progress,omitempty"`
-	DiskPath            string                 `protobuf:"bytes,12,opt,name=disk_path,json=diskPath,proto3" json:"disk_path,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// replication_progress is the share of the datastores (of READY hosts) that hold the
+	// image; seeding_progress the share of the image datastores the upload reached.
+	SeedingProgress string `protobuf:"bytes,11,opt,name=seeding_progress,json=seedingProgress,proto3" json:"seeding_progress,omitempty"`
+	DiskPath        string `protobuf:"bytes,12,opt,name=disk_path,json=diskPath,proto3" json:"disk_path,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +388,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +401,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Image) GetSize() int64 {
@@ -383,7 +499,7 @@ type ImageList struct {
 
 func (x *ImageList) Reset() {
 	*x = ImageList{}
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +511,7 @@ func (x *ImageList) String() string {
 func (*ImageList) ProtoMessage() {}
 
 func (x *ImageList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_images_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +524,7 @@ func (x *ImageList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImageList.ProtoReflect.Descriptor instead.
 func (*ImageList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_images_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ImageList) GetItems() []*Image {
@@ -436,7 +552,15 @@ var File_gateway_api_photon_v1_images_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_images_proto_rawDesc = "" +
 	"\n" +
-	"\"gateway/api/photon/v1/images.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"o\n" +
+	"\"gateway/api/photon/v1/images.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"M\n" +
+	"\x18ListProjectImagesRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"e\n" +
+	"\x14CreateVmImageRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12)\n" +
+	"\x10replication_type\x18\x03 \x01(\tR\x0freplicationType\"o\n" +
 	"\x11ImageRegisterSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x10replication_type\x18\x02 \x01(\tR\x0freplicationType\x12\x1b\n" +
@@ -467,14 +591,17 @@ const file_gateway_api_photon_v1_images_proto_rawDesc = "" +
 	"\tImageList\x12&\n" +
 	"\x05items\x18\x01 \x03(\v2\x10.photon.v1.ImageR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xe0\x02\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xac\x05\n" +
 	"\x06Images\x12d\n" +
 	"\rRegisterImage\x12\x1f.photon.v1.RegisterImageRequest\x1a\x0f.photon.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04spec\"\x13/v1/images/register\x12T\n" +
 	"\n" +
 	"ListImages\x12\x1c.photon.v1.ListImagesRequest\x1a\x14.photon.v1.ImageList\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/images\x12K\n" +
 	"\bGetImage\x12\x14.photon.v1.IdRequest\x1a\x10.photon.v1.Image\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/images/{id}\x12M\n" +
-	"\vDeleteImage\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11*\x0f/v1/images/{id}B?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\vDeleteImage\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x17\x82\xd3\xe4\x93\x02\x11*\x0f/v1/images/{id}\x12g\n" +
+	"\x0eListImageTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/images/{id}/tasks\x12x\n" +
+	"\x11ListProjectImages\x12#.photon.v1.ListProjectImagesRequest\x1a\x14.photon.v1.ImageList\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/projects/{project_id}/images\x12g\n" +
+	"\rCreateVmImage\x12\x1f.photon.v1.CreateVmImageRequest\x1a\x0f.photon.v1.Task\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/vms/{id}/create_imageB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_images_proto_rawDescOnce sync.Once
@@ -488,34 +615,44 @@ func file_gateway_api_photon_v1_images_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_images_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_images_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_gateway_api_photon_v1_images_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_gateway_api_photon_v1_images_proto_goTypes = []any{
-	(*ImageRegisterSpec)(nil),    // 0: photon.v1.ImageRegisterSpec
-	(*RegisterImageRequest)(nil), // 1: photon.v1.RegisterImageRequest
-	(*ListImagesRequest)(nil),    // 2: photon.v1.ListImagesRequest
-	(*ImageSetting)(nil),         // 3: photon.v1.ImageSetting
-	(*Image)(nil),                // 4: photon.v1.Image
-	(*ImageList)(nil),            // 5: photon.v1.ImageList
-	(*IdRequest)(nil),            // 6: photon.v1.IdRequest
-	(*Task)(nil),                 // 7: photon.v1.Task
+	(*ListProjectImagesRequest)(nil), // 0: photon.v1.ListProjectImagesRequest
+	(*CreateVmImageRequest)(nil),     // 1: photon.v1.CreateVmImageRequest
+	(*ImageRegisterSpec)(nil),        // 2: photon.v1.ImageRegisterSpec
+	(*RegisterImageRequest)(nil),     // 3: photon.v1.RegisterImageRequest
+	(*ListImagesRequest)(nil),        // 4: photon.v1.ListImagesRequest
+	(*ImageSetting)(nil),             // 5: photon.v1.ImageSetting
+	(*Image)(nil),                    // 6: photon.v1.Image
+	(*ImageList)(nil),                // 7: photon.v1.ImageList
+	(*IdRequest)(nil),                // 8: photon.v1.IdRequest
+	(*ListEntityTasksRequest)(nil),   // 9: photon.v1.ListEntityTasksRequest
+	(*Task)(nil),                     // 10: photon.v1.Task
+	(*TaskList)(nil),                 // 11: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_images_proto_depIdxs = []int32{
-	0, // 0: photon.v1.RegisterImageRequest.spec:type_name -> photon.v1.ImageRegisterSpec
-	3, // 1: photon.v1.Image.settings:type_name -> photon.v1.ImageSetting
-	4, // 2: photon.v1.ImageList.items:type_name -> photon.v1.Image
-	1, // 3: photon.v1.Images.RegisterImage:input_type -> photon.v1.RegisterImageRequest
-	2, // 4: photon.v1.Images.ListImages:input_type -> photon.v1.ListImagesRequest
-	6, // 5: photon.v1.Images.GetImage:input_type -> photon.v1.IdRequest
-	6, // 6: photon.v1.Images.DeleteImage:input_type -> photon.v1.IdRequest
-	7, // 7: photon.v1.Images.RegisterImage:output_type -> photon.v1.Task
-	5, // 8: photon.v1.Images.ListImages:output_type -> photon.v1.ImageList
-	4, // 9: photon.v1.Images.GetImage:output_type -> photon.v1.Image
-	7, // 10: photon.v1.Images.DeleteImage:output_type -> photon.v1.Task
-	7, // [7:11] is the sub-list for method output_type
-	3, // [3:7] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2,  // 0: photon.v1.RegisterImageRequest.spec:type_name -> photon.v1.ImageRegisterSpec
+	5,  // 1: photon.v1.Image.settings:type_name -> photon.v1.ImageSetting
+	6,  // 2: photon.v1.ImageList.items:type_name -> photon.v1.Image
+	3,  // 3: photon.v1.Images.RegisterImage:input_type -> photon.v1.RegisterImageRequest
+	4,  // 4: photon.v1.Images.ListImages:input_type -> photon.v1.ListImagesRequest
+	8,  // 5: photon.v1.Images.GetImage:input_type -> photon.v1.IdRequest
+	8,  // 6: photon.v1.Images.DeleteImage:input_type -> photon.v1.IdRequest
+	9,  // 7: photon.v1.Images.ListImageTasks:input_type -> photon.v1.ListEntityTasksRequest
+	0,  // 8: photon.v1.Images.ListProjectImages:input_type -> photon.v1.ListProjectImagesRequest
+	1,  // 9: photon.v1.Images.CreateVmImage:input_type -> photon.v1.CreateVmImageRequest
+	10, // 10: photon.v1.Images.RegisterImage:output_type -> photon.v1.Task
+	7,  // 11: photon.v1.Images.ListImages:output_type -> photon.v1.ImageList
+	6,  // 12: photon.v1.Images.GetImage:output_type -> photon.v1.Image
+	10, // 13: photon.v1.Images.DeleteImage:output_type -> photon.v1.Task
+	11, // 14: photon.v1.Images.ListImageTasks:output_type -> photon.v1.TaskList
+	7,  // 15: photon.v1.Images.ListProjectImages:output_type -> photon.v1.ImageList
+	10, // 16: photon.v1.Images.CreateVmImage:output_type -> photon.v1.Task
+	10, // [10:17] is the sub-list for method output_type
+	3,  // [3:10] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_images_proto_init() }
@@ -524,13 +661,14 @@ func file_gateway_api_photon_v1_images_proto_init() {
 		return
 	}
 	file_gateway_api_photon_v1_common_proto_init()
+	file_gateway_api_photon_v1_vms_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_images_proto_rawDesc), len(file_gateway_api_photon_v1_images_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

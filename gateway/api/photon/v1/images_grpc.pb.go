@@ -19,10 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Images_RegisterImage_FullMethodName = "/photon.v1.Images/RegisterImage"
-	Images_ListImages_FullMethodName    = "/photon.v1.Images/ListImages"
-	Images_GetImage_FullMethodName      = "/photon.v1.Images/GetImage"
-	Images_DeleteImage_FullMethodName   = "/photon.v1.Images/DeleteImage"
+	Images_RegisterImage_FullMethodName     = "/photon.v1.Images/RegisterImage"
+	Images_ListImages_FullMethodName        = "/photon.v1.Images/ListImages"
+	Images_GetImage_FullMethodName          = "/photon.v1.Images/GetImage"
+	Images_DeleteImage_FullMethodName       = "/photon.v1.Images/DeleteImage"
+	Images_ListImageTasks_FullMethodName    = "/photon.v1.Images/ListImageTasks"
+	Images_ListProjectImages_FullMethodName = "/photon.v1.Images/ListProjectImages"
+	Images_CreateVmImage_FullMethodName     = "/photon.v1.Images/CreateVmImage"
 )
 
 // ImagesClient is the client API for Images service.
@@ -30,11 +33,20 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type ImagesClient interface {
 	// RegisterImage records an image whose disk already exists on the hosts' datastores
-	// (under the given path). Uploads are a later addition.
+	// (under the given path).
 	RegisterImage(ctx context.Context, in *RegisterImageRequest, opts ...grpc.CallOption) (*Task, error)
 	ListImages(ctx context.Context, in *ListImagesRequest, opts ...grpc.CallOption) (*ImageList, error)
 	GetImage(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Image, error)
+	// DeleteImage deletes an image from every datastore. An image VMs still use goes
+	// PENDING_DELETE (no new VM may use it) and is deleted when the last of them is.
 	DeleteImage(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	ListImageTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// ListProjectImages lists a project's own images and the public ones. Uploads
+	// (POST /v1/images and POST /v1/projects/{id}/images, multipart/form-data) are plain
+	// HTTP handlers beside the REST mapping: grpc-gateway does not bind multipart bodies.
+	ListProjectImages(ctx context.Context, in *ListProjectImagesRequest, opts ...grpc.CallOption) (*ImageList, error)
+	// CreateVmImage captures a STOPPED VM's boot disk as a new image of the VM's project.
+	CreateVmImage(ctx context.Context, in *CreateVmImageRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type imagesClient struct {
@@ -85,16 +97,55 @@ func (c *imagesClient) DeleteImage(ctx context.Context, in *IdRequest, opts ...g
 	return out, nil
 }
 
+func (c *imagesClient) ListImageTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskList)
+	err := c.cc.Invoke(ctx, Images_ListImageTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *imagesClient) ListProjectImages(ctx context.Context, in *ListProjectImagesRequest, opts ...grpc.CallOption) (*ImageList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImageList)
+	err := c.cc.Invoke(ctx, Images_ListProjectImages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *imagesClient) CreateVmImage(ctx context.Context, in *CreateVmImageRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Images_CreateVmImage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ImagesServer is the server API for Images service.
 // All implementations must embed UnimplementedImagesServer
 // for forward compatibility.
 type ImagesServer interface {
 	// RegisterImage records an image whose disk already exists on the hosts' datastores
-	// (under the given path). Uploads are a later addition.
+	// (under the given path).
 	RegisterImage(context.Context, *RegisterImageRequest) (*Task, error)
 	ListImages(context.Context, *ListImagesRequest) (*ImageList, error)
 	GetImage(context.Context, *IdRequest) (*Image, error)
+	// DeleteImage deletes an image from every datastore. An image VMs still use goes
+	// PENDING_DELETE (no new VM may use it) and is deleted when the last of them is.
 	DeleteImage(context.Context, *IdRequest) (*Task, error)
+	ListImageTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error)
+	// ListProjectImages lists a project's own images and the public ones. Uploads
+	// (POST /v1/images and POST /v1/projects/{id}/images, multipart/form-data) are plain
+	// HTTP handlers beside the REST mapping: grpc-gateway does not bind multipart bodies.
+	ListProjectImages(context.Context, *ListProjectImagesRequest) (*ImageList, error)
+	// CreateVmImage captures a STOPPED VM's boot disk as a new image of the VM's project.
+	CreateVmImage(context.Context, *CreateVmImageRequest) (*Task, error)
 	mustEmbedUnimplementedImagesServer()
 }
 
@@ -116,6 +167,15 @@ func (UnimplementedImagesServer) GetImage(context.Context, *IdRequest) (*Image, 
 }
 func (UnimplementedImagesServer) DeleteImage(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteImage not implemented")
+}
+func (UnimplementedImagesServer) ListImageTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListImageTasks not implemented")
+}
+func (UnimplementedImagesServer) ListProjectImages(context.Context, *ListProjectImagesRequest) (*ImageList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProjectImages not implemented")
+}
+func (UnimplementedImagesServer) CreateVmImage(context.Context, *CreateVmImageRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateVmImage not implemented")
 }
 func (UnimplementedImagesServer) mustEmbedUnimplementedImagesServer() {}
 func (UnimplementedImagesServer) testEmbeddedByValue()                {}
@@ -210,6 +270,60 @@ func _Images_DeleteImage_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Images_ListImageTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntityTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ImagesServer).ListImageTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Images_ListImageTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ImagesServer).ListImageTasks(ctx, req.(*ListEntityTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Images_ListProjectImages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProjectImagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ImagesServer).ListProjectImages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Images_ListProjectImages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ImagesServer).ListProjectImages(ctx, req.(*ListProjectImagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Images_CreateVmImage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateVmImageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ImagesServer).CreateVmImage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Images_CreateVmImage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ImagesServer).CreateVmImage(ctx, req.(*CreateVmImageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Images_ServiceDesc is the grpc.ServiceDesc for Images service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -232,6 +346,18 @@ var Images_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteImage",
 			Handler:    _Images_DeleteImage_Handler,
+		},
+		{
+			MethodName: "ListImageTasks",
+			Handler:    _Images_ListImageTasks_Handler,
+		},
+		{
+			MethodName: "ListProjectImages",
+			Handler:    _Images_ListProjectImages_Handler,
+		},
+		{
+			MethodName: "CreateVmImage",
+			Handler:    _Images_CreateVmImage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
