@@ -49,8 +49,25 @@ var (
 	}}
 )
 
+// The image chains. An upload has written the image disk to the image datastores before
+// its chain starts; the images function then copies it where its replication type says,
+// deletes it from every datastore, or captures a VM's boot disk as a new image.
+var (
+	ImageCreate = Chain{Name: "image.create", Operation: "CREATE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "replicated", NoUndo: true},
+	}}
+	ImageDelete = Chain{Name: "image.delete", Operation: "DELETE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "images", Operation: "DELETE_IMAGE_FILES", Done: "files.deleted", NoUndo: true},
+	}}
+	VMCreateImage = Chain{Name: "vm.create_image", Operation: "CREATE_VM_IMAGE", Kind: "vm", Steps: []StepDef{
+		{Function: "images", Operation: "CAPTURE_VM_IMAGE", Done: "image.captured", NoUndo: true},
+		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "image.replicated", NoUndo: true},
+	}}
+)
+
 // Chains lists every chain by name.
-var Chains = map[string]*Chain{VMCreate.Name: &VMCreate, VMDelete.Name: &VMDelete}
+var Chains = map[string]*Chain{VMCreate.Name: &VMCreate, VMDelete.Name: &VMDelete,
+	ImageCreate.Name: &ImageCreate, ImageDelete.Name: &ImageDelete, VMCreateImage.Name: &VMCreateImage}
 
 // StartType is the event that starts the chain (the gateway publishes it).
 func (c *Chain) StartType() string { return TypePrefix + c.Name }

@@ -1,12 +1,15 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
-// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron) with a Do and an
+// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron, images) with a Do and an
 // Undo; package runtime runs them on Redis Streams or behind Knative.
 package functions
 
 import (
+	"maps"
+
 	"github.com/photon-cloud/photon/functions/attachdisk"
 	"github.com/photon-cloud/photon/functions/authorize"
 	"github.com/photon-cloud/photon/functions/cloneimage"
+	"github.com/photon-cloud/photon/functions/images"
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/poweron"
@@ -27,6 +30,8 @@ type Set struct {
 // New builds every function on s.
 func New(s *store.Store) *Set {
 	hosts := hostclient.New(s)
+	fins := vmstate.Finalizers(s)
+	maps.Copy(fins, images.Finalizers(s))
 	return &Set{
 		Functions: []runtime.Function{
 			authorize.New(s),
@@ -36,8 +41,9 @@ func New(s *store.Store) *Set {
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts),
 			poweron.New(s, hosts),
+			images.New(s, hosts),
 		},
-		Runtime: &runtime.Runtime{Store: s, Finalizers: vmstate.Finalizers(s)},
+		Runtime: &runtime.Runtime{Store: s, Finalizers: fins},
 		hosts:   hosts,
 	}
 }

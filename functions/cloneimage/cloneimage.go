@@ -1,17 +1,26 @@
 // Package cloneimage creates the VM on its host with a boot disk that is a linked clone of
 // the image disk on the chosen datastore; its undo destroys the VM on the host.
 //
+// Before it creates the VM it counts the VM among the image's users, which an image that
+// is not READY (being deleted) refuses, and copies an ON_DEMAND image to the chosen
+// datastore when it is not there yet (one copy per image and datastore, shared by the VM
+// creates that need it at once). Destroying the VM releases the image; the last VM of an
+// image that waits to be deleted (PENDING_DELETE) deletes it from every datastore.
+//
 // Consumes: io.photon.vm.create.placed; undo: io.photon.vm.create.undo.cloneimage; as the
 // delete chain's DELETE_VM_ON_HOST step: io.photon.vm.delete.powered.off.
 // Emits: io.photon.vm.create.image.cloned / io.photon.vm.delete.host.deleted.
 // Undoes: the VM on the host (hostd DeleteVm). Idempotency: hostd calls are idempotent by
-// VM id; creating an existing VM returns it, deleting a missing one succeeds.
+// VM id; creating an existing VM returns it, deleting a missing one succeeds; a VM is
+// counted once among its image's users, copies and deletes leave what is done as it is.
 package cloneimage
 
 import (
 	"context"
+	"errors"
 
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/internal/imagefiles"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -37,11 +46,31 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		return err
 	}
 	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return errs.Invalid("image %s not found", vm.SourceImageID)
+	}
 	if err != nil {
 		return err
 	}
-	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
-		_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm.ID, Name: vm.Name, CpuCount: vm.CPU,
+	ok, state, err := f.store.UseImage(ctx, img.ID, vm.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if state == "" {
+			state = img.State
+		}
+		return errs.Invalid("image %s is %s: no new VM may use it", img.ID, state).WithData("imageId", img.ID)
+	}
+	ok, err = f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
+		host, err := f.store.GetHost(ctx, r.HostID)
+		if err != nil {
+			return err
+		}
+		if err := imagefiles.Copy(ctx, f.store, h, host, img, r.Datastore, c.Task.ID); err != nil {
+			return err
+		}
+		_, err = h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm.ID, Name: vm.Name, CpuCount: vm.CPU,
 			MemoryMb: vm.MemoryMB, Datastore: r.Datastore, ImagePath: img.DiskPath})
 		return err
 	})
@@ -51,11 +80,51 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	return err
 }
 
-// Undo destroys the VM on its host, if it was placed.
+// Undo destroys the VM on its host, if it was placed, and releases its image.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	_, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "delete VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
 		_, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
 		return err
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return f.releaseImage(ctx, c.Data.EntityID)
+}
+
+// releaseImage removes the VM from its image's users; when it was the last user of an
+// image waiting to be deleted, the image's disk goes from every datastore and the image
+// ends.
+func (f *Function) releaseImage(ctx context.Context, vmID string) error {
+	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, vmID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	last, err := f.store.ReleaseImage(ctx, vm.SourceImageID, vm.ID)
+	if err != nil || !last {
+		return err
+	}
+	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil
+	}
+	if err != nil || img.State != store.ImagePendingDelete {
+		return err
+	}
+	if err := imagefiles.Delete(ctx, f.store, f.hosts, img); err != nil {
+		if !errs.IsPermanent(err) {
+			return err
+		}
+		// A host refused: the VM is gone all the same; the image goes ERROR, for its
+		// delete to be tried again.
+		_, err = store.Update(ctx, f.store, store.KindImage, img.ID, func(im *store.Image) error {
+			im.State = store.ImageError
+			return nil
+		})
+		return err
+	}
+	return f.store.RemoveImage(ctx, img)
 }

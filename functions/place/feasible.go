@@ -18,6 +18,9 @@ type Request struct {
 
 	Image         string // image disk path a datastore should hold
 	ImageRequired bool   // only datastores holding Image will do (no copy on demand)
+	// ImageOnHost: the host must hold Image on one of its datastores, which a datastore
+	// without it gets a copy from (ON_DEMAND images); those with it are preferred.
+	ImageOnHost bool
 
 	Zone          string   // availability zone id
 	Host          string   // a host id (host and vm affinities)

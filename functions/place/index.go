@@ -205,7 +205,7 @@ func requestSelectors(req *Request) []string {
 	for _, t := range req.DatastoreTags {
 		out = append(out, "dt:"+t)
 	}
-	if req.ImageRequired && req.Image != "" {
+	if (req.ImageRequired || req.ImageOnHost) && req.Image != "" {
 		out = append(out, "i:"+req.Image)
 	}
 	return out

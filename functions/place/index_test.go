@@ -408,3 +408,53 @@ func TestBackgroundMarksSilentHosts(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling the store with a deadline
 	}
 }
+
+// TestOnDemandImage: an ON_DEMAND image needs to be on the host, on any of its datastores
+// (a copy is made from there), and a datastore with it is preferred; a required image
+// takes only the datastores that hold it.
+func TestOnDemandImage(t *testing.T) {
+	ctx := t.Context()
+	s := storetest.New(t)
+	now := s.Now()
+	ds := func(name string, images ...string) store.Datastore {
+		return store.Datastore{ID: name, Name: name, Type: store.DatastoreVMFS, CapacityBytes: 100 << 30, Images: images}
+	}
+	host := func(id string, dss ...store.Datastore) store.Host {
+		return store.Host{ID: id, State: store.HostReady, LastHeartbeat: now, CPUCores: 8, MemoryMB: 16 << 10,
+			Tags: []string{store.HostTagCloud}, Datastores: dss}
+	}
+	register(t, ctx, s, []store.Host{
+		host("with", ds("with-a", testImage), ds("with-b")),
+		host("without", ds("without-a"), ds("without-b")),
+	})
+	f := New(s, DefaultPolicy)
+	cases := []struct {
+		name             string
+		required, onHost bool
+		datastore        string
+		wantHost, wantDS string
+		wantErr          bool
+	}{
+		{"on demand prefers the datastore with it", false, true, "", "with", "with-a", false},
+		{"on demand copies to another datastore of the host", false, true, "with-b", "with", "with-b", false},
+		{"on demand needs the image on the host", false, true, "without-a", "", "", true},
+		{"required takes only datastores with it", true, false, "with-b", "", "", true},
+		{"required", true, false, "", "with", "with-a", false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Request{VM: fmt.Sprint("od", i), CPU: 1, MemoryMB: 512, Image: testImage,
+				ImageRequired: tc.required, ImageOnHost: tc.onHost, Datastore: tc.datastore}
+			r, err := f.Place(ctx, req)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("placed on %s/%s, want a refusal", r.HostID, r.Datastore)
+				}
+				return
+			}
+			if err != nil || r.HostID != tc.wantHost || r.Datastore != tc.wantDS {
+				t.Fatalf("placed on %s/%s (%v), want %s/%s", r.HostID, r.Datastore, err, tc.wantHost, tc.wantDS)
+			}
+		})
+	}
+}

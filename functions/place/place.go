@@ -75,8 +75,10 @@ func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	req := Request{VM: vm.ID, CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath, ImageRequired: true,
-		Policy: vm.Placement}
+	// An ON_DEMAND image is copied to the chosen datastore from another of the host's.
+	onDemand := img.ReplicationType == store.ReplicationOnDemand
+	req := Request{VM: vm.ID, CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath, ImageRequired: !onDemand,
+		ImageOnHost: onDemand, Policy: vm.Placement}
 	for _, d := range vm.Disks {
 		req.DiskMB += int64(d.CapacityGB) << 10
 	}
