@@ -84,12 +84,6 @@ func flavorPB(f *store.Flavor) *pb.Flavor {
 		SelfLink: selfLink("flavor", f.ID), PlacementPolicy: f.PlacementPolicy}
 }
 
-func imagePB(im *store.Image) *pb.Image {
-	return &pb.Image{Id: im.ID, Kind: "image", Name: im.Name, State: im.State, Size: im.Size,
-		ReplicationType: im.ReplicationType, DiskPath: im.DiskPath, SelfLink: selfLink("image", im.ID),
-		ReplicationProgress: "100%", SeedingProgress: "100%"}
-}
-
 func vmPB(v *store.VM) *pb.Vm {
 	out := &pb.Vm{Id: v.ID, Kind: "vm", Name: v.Name, State: v.State, Flavor: v.Flavor,
 		SourceImageId: v.SourceImageID, Cost: quotaItems(v.Cost), Datastore: v.Datastore, Host: v.HostID,

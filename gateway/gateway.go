@@ -60,6 +60,7 @@ type Server struct {
 	opts     Options
 	core     *core
 	services services
+	uploads  *uploads
 }
 
 type services struct {
@@ -100,6 +101,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	root := http.NewServeMux()
 	root.Handle("/v1/", s.httpAuth(mux))
+	// Image uploads are multipart, which grpc-gateway does not bind.
+	s.uploads = &uploads{core: c}
+	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
+	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /openidconnect/token", o.Issuer.TokenHandler(o.Users))
 	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
@@ -142,7 +147,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterProjectsServer(g, s.services.projects)
 	pb.RegisterFlavorsServer(g, s.services.flavors)
 	pb.RegisterImagesServer(g, s.services.images)
-	pb.RegisterVmsServer(g, s.services.vms)
+	pb.RegisterVmsServer(g, vmsWithImages{s.services.vms})
 	pb.RegisterTasksServer(g, s.services.tasks)
 	pb.RegisterHostsServer(g, s.services.hosts)
 	pb.RegisterAvailabilityZonesServer(g, s.services.zones)
@@ -158,7 +163,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterProjectsHandlerServer(ctx, mux, s.services.projects),
 		pb.RegisterFlavorsHandlerServer(ctx, mux, s.services.flavors),
 		pb.RegisterImagesHandlerServer(ctx, mux, s.services.images),
-		pb.RegisterVmsHandlerServer(ctx, mux, s.services.vms),
+		pb.RegisterVmsHandlerServer(ctx, mux, vmsWithImages{s.services.vms}),
 		pb.RegisterTasksHandlerServer(ctx, mux, s.services.tasks),
 		pb.RegisterHostsHandlerServer(ctx, mux, s.services.hosts),
 		pb.RegisterAvailabilityZonesHandlerServer(ctx, mux, s.services.zones),
@@ -183,6 +188,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.grpcSrv.Stop()
 	}
 	s.core.stop()
+	s.uploads.close()
 	bg := make(chan struct{})
 	go func() { s.core.background.Wait(); close(bg) }()
 	select {

@@ -2,18 +2,39 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
+// Images: public images (of no project), which every project may use and only system
+// administrators make or delete, and project images, which only their project sees.
+// Uploads are in imageupload.go.
 type images struct {
 	pb.UnimplementedImagesServer
 	*core
+}
+
+// propImageID names the image a VM's create_image makes (functions/images.PropImageID).
+const propImageID = "imageId"
+
+// replicationType checks a replication type; empty is ON_DEMAND.
+func replicationType(s string) (string, error) {
+	switch t := strings.ToUpper(strings.TrimSpace(s)); t {
+	case "":
+		return store.ReplicationOnDemand, nil
+	case store.ReplicationOnDemand, store.ReplicationEager:
+		return t, nil
+	}
+	return "", errs.Invalid("replicationType %q is not EAGER or ON_DEMAND", s).WithData("field", "replicationType")
 }
 
 // RegisterImage records an image whose disk a registered host already holds.
@@ -26,17 +47,14 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 		return nil, err
 	}
 	spec := req.GetSpec()
-	im := &store.Image{ID: newID(), Name: strings.TrimSpace(spec.GetName()), State: "READY",
-		ReplicationType: strings.ToUpper(spec.GetReplicationType()), DiskPath: path.Clean(spec.GetDiskPath()), CreatedAt: s.store.Now()}
+	im := &store.Image{ID: newID(), Name: strings.TrimSpace(spec.GetName()), State: store.ImageReady,
+		DiskPath: path.Clean(spec.GetDiskPath()), CreatedAt: s.store.Now()}
 	if im.Name == "" || spec.GetDiskPath() == "" {
 		return nil, errs.Invalid("name and diskPath are required")
 	}
-	switch im.ReplicationType {
-	case "":
-		im.ReplicationType = "ON_DEMAND"
-	case "ON_DEMAND", "EAGER":
-	default:
-		return nil, errs.Invalid("replicationType %q is not EAGER or ON_DEMAND", spec.GetReplicationType())
+	var err error
+	if im.ReplicationType, err = replicationType(spec.GetReplicationType()); err != nil {
+		return nil, err
 	}
 	hosts, err := s.store.ListHosts(ctx)
 	if err != nil {
@@ -58,13 +76,68 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 	return taskPB(task), nil
 }
 
+// image reads an image the caller may see: a public one, or one of a project the caller
+// may use. Any other is NotFound.
+func (c *core) image(ctx context.Context, id string) (*store.Image, error) {
+	im, err := store.Get[store.Image](ctx, c.store, store.KindImage, id)
+	if err != nil {
+		return nil, err
+	}
+	if im.ProjectID != "" {
+		if _, _, err := c.projectFor(ctx, im.ProjectID); err != nil {
+			return nil, errs.NotFound("Image", id)
+		}
+	}
+	return im, nil
+}
+
+// ListImages lists the images the caller may see: every image for a system
+// administrator, the public ones and those of the caller's projects for anyone else.
 func (s *images) ListImages(ctx context.Context, req *pb.ListImagesRequest) (*pb.ImageList, error) {
 	page, err := s.store.ListImages(ctx, int(req.GetPageSize()), req.GetPageLink())
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.ImageList{NextPageLink: pageLink("/v1/images", req.GetPageSize(), page.Next)}
+	admin := policy.IsSystemAdmin(caller(ctx))
+	visible := map[string]bool{} // project id → the caller may use it
 	for _, im := range page.Items {
+		if req.GetName() != "" && im.Name != req.GetName() {
+			continue
+		}
+		if p := im.ProjectID; p != "" && !admin {
+			if _, ok := visible[p]; !ok {
+				_, _, err := s.projectFor(ctx, p)
+				visible[p] = err == nil
+			}
+			if !visible[p] {
+				continue
+			}
+		}
+		out.Items = append(out.Items, imagePB(im))
+	}
+	return out, nil
+}
+
+// maxProjectImages bounds a project's image list (its own images, then the public ones).
+const maxProjectImages = 1000
+
+// ListProjectImages lists a project's images and the public ones.
+func (s *images) ListProjectImages(ctx context.Context, req *pb.ListProjectImagesRequest) (*pb.ImageList, error) {
+	p, _, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.store.ListProjectImages(ctx, p.ID, maxProjectImages, "")
+	if err != nil {
+		return nil, err
+	}
+	public, err := s.store.ListPublicImages(ctx, maxProjectImages, "")
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.ImageList{}
+	for _, im := range append(own.Items, public.Items...) {
 		if req.GetName() == "" || im.Name == req.GetName() {
 			out.Items = append(out.Items, imagePB(im))
 		}
@@ -73,28 +146,218 @@ func (s *images) ListImages(ctx context.Context, req *pb.ListImagesRequest) (*pb
 }
 
 func (s *images) GetImage(ctx context.Context, req *pb.IdRequest) (*pb.Image, error) {
-	im, err := store.Get[store.Image](ctx, s.store, store.KindImage, req.GetId())
+	im, err := s.image(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
 	return imagePB(im), nil
 }
 
+func (s *images) ListImageTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	im, err := s.image(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, im.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/images/"+im.ID+"/tasks")
+}
+
 func (s *images) DeleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteImage(ctx, req) })
 }
 
+// deleteImage closes the image to new VMs. Unused, it is deleted from every datastore by
+// the image.delete chain; used, it waits PENDING_DELETE for its last VM's delete, which
+// deletes it (functions/cloneimage), and the task completes at once.
 func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
-	if err := requireSystemAdmin(ctx); err != nil {
-		return nil, err
-	}
-	im, err := store.Get[store.Image](ctx, s.store, store.KindImage, req.GetId())
+	im, err := s.image(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), "DELETE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
-	if err := s.store.DeleteImage(ctx, im, task); err != nil {
+	if im.ProjectID == "" {
+		if err := requireSystemAdmin(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := deletable(im); err != nil {
+		return nil, err
+	}
+	users, err := s.store.CloseImage(ctx, im.ID)
+	if err != nil {
+		return nil, err
+	}
+	chain := &events.ImageDelete
+	var steps []string
+	if users == 0 {
+		steps = operations(chain)
+	}
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
+	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
+	if users > 0 {
+		task.Properties = map[string]string{"vms": fmt.Sprint(users)}
+	}
+	if users == 0 {
+		if err := s.admit(ctx, im.TenantID, task.ID); err != nil {
+			s.reopen(ctx, im)
+			return nil, err
+		}
+	}
+	_, err = store.StartTask(ctx, s.store, store.KindImage, im.ID, task, func(im *store.Image) error {
+		if err := deletable(im); err != nil {
+			return err
+		}
+		im.State = store.ImagePendingDelete
+		if users == 0 {
+			im.ActiveTask = task.ID
+		}
+		return nil
+	})
+	if err != nil {
+		s.store.Release(context.WithoutCancel(ctx), im.TenantID, task.ID)
+		s.reopen(ctx, im)
+		return nil, err
+	}
+	if users == 0 {
+		if err := s.startChain(ctx, chain, im.TenantID, task); err != nil {
+			return nil, err
+		}
+	}
+	return taskPB(task), nil
+}
+
+// deletable: an image is deleted once, when no task holds it.
+func deletable(im *store.Image) error {
+	switch {
+	case im.ActiveTask != "":
+		return errs.New(errs.CodeStateError, "image %s is busy with task %s", im.ID, im.ActiveTask).WithData("task", im.ActiveTask)
+	case im.State != store.ImageReady && im.State != store.ImageError:
+		return errs.New(errs.CodeStateError, "image %s is %s", im.ID, im.State)
+	}
+	return nil
+}
+
+// reopen undoes CloseImage after a delete that did not start.
+func (s *images) reopen(ctx context.Context, im *store.Image) {
+	if im.State == store.ImageReady {
+		if err := s.store.ReopenImage(context.WithoutCancel(ctx), im.ID); err != nil {
+			s.log.Error("reopen image", "image", im.ID, "err", err)
+		}
+	}
+}
+
+// CreateVmImage captures a STOPPED VM's boot disk as a new image of its project.
+func (s *images) CreateVmImage(ctx context.Context, req *pb.CreateVmImageRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createVmImage(ctx, req) })
+}
+
+func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest) (*pb.Task, error) {
+	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.projectFor(ctx, vm.ProjectID); err != nil {
+		return nil, errs.NotFound("Vm", vm.ID)
+	}
+	name := strings.TrimSpace(req.GetName())
+	if name == "" {
+		return nil, errs.Invalid("name is required").WithData("field", "name")
+	}
+	rt, err := replicationType(req.GetReplicationType())
+	if err != nil {
+		return nil, err
+	}
+	if err := capturable(vm); err != nil {
+		return nil, err
+	}
+	chain := &events.VMCreateImage
+	im := &store.Image{ID: newID(), Name: name, State: store.ImageCreating, ReplicationType: rt,
+		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now()}
+	im.DiskPath = "images/" + im.ID + ".vmdk"
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+	task.Properties = map[string]string{propImageID: im.ID}
+	im.ActiveTask = task.ID
+	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateImage(ctx, im, nil); err != nil {
+		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
+		return nil, err
+	}
+	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(vm *store.VM) error {
+		if err := capturable(vm); err != nil {
+			return err
+		}
+		vm.ActiveTask = task.ID
+		return nil
+	})
+	if err != nil {
+		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
+		if rmErr := s.store.RemoveImage(context.WithoutCancel(ctx), im); rmErr != nil {
+			s.log.Error("remove image of a refused capture", "image", im.ID, "err", rmErr)
+		}
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil
+}
+
+// capturable: an image is made of a STOPPED VM no other task holds.
+func capturable(vm *store.VM) error {
+	switch {
+	case vm.ActiveTask != "":
+		return errs.New(errs.CodeStateError, "VM %s is busy with task %s", vm.ID, vm.ActiveTask).WithData("task", vm.ActiveTask)
+	case vm.State != store.VMStopped:
+		return errs.New(errs.CodeStateError, "VM %s is %s: an image is made of a STOPPED VM", vm.ID, vm.State)
+	}
+	return nil
+}
+
+// vmsWithImages is the VM service as registered: a create naming an image that no new
+// VM may use (not READY: being created, failed, being deleted) or that the project may
+// not see is refused with InvalidEntity before the create is written. cloneimage checks
+// the image again, atomically with counting the VM among its users.
+type vmsWithImages struct{ *vms }
+
+func (s vmsWithImages) CreateVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, error) {
+	if id := req.GetSpec().GetSourceImageId(); id != "" {
+		im, err := store.Get[store.Image](ctx, s.store, store.KindImage, id)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case im.ProjectID != "" && im.ProjectID != req.GetProjectId():
+			return nil, errs.Invalid("image %q not found", id).WithData("field", "sourceImageId")
+		case im.State != store.ImageReady:
+			return nil, errs.Invalid("image %s is %s: no new VM may use it", id, im.State).WithData("field", "sourceImageId")
+		}
+	}
+	return s.vms.CreateVm(ctx, req)
+}
+
+// progress is a share as Photon showed it, e.g. "75%".
+func progress(done, of int) string {
+	if of <= 0 {
+		return "100%"
+	}
+	return fmt.Sprintf("%d%%", min(done, of)*100/of)
+}
+
+func imagePB(im *store.Image) *pb.Image {
+	out := &pb.Image{Id: im.ID, Kind: "image", Name: im.Name, State: im.State, Size: im.Size, Tags: im.Tags,
+		ReplicationType: im.ReplicationType, DiskPath: im.DiskPath, SelfLink: selfLink("image", im.ID),
+		ReplicationProgress: progress(len(im.Datastores), im.ReplicationTargets), SeedingProgress: progress(im.Seeded, im.SeedTargets)}
+	if im.State == store.ImageCreating {
+		if im.ReplicationTargets == 0 {
+			out.ReplicationProgress = "0%"
+		}
+		if im.SeedTargets == 0 {
+			out.SeedingProgress = "0%"
+		}
+	}
+	for _, st := range im.Settings {
+		out.Settings = append(out.Settings, &pb.ImageSetting{Name: st.Name, DefaultValue: st.DefaultValue})
+	}
+	return out
 }
