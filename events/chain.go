@@ -46,6 +46,9 @@ var (
 		{Function: "cloneimage", Operation: "DELETE_VM_ON_HOST", Done: "host.deleted", RunsUndo: true, NoUndo: true},
 		{Function: "place", Operation: "RELEASE_HOST", Done: "host.released", RunsUndo: true, NoUndo: true},
 		{Function: "quota", Operation: "RELEASE_QUOTA", Done: "quota.released", RunsUndo: true, NoUndo: true},
+		// Last: the VM is gone from its host (with its NICs), so its addresses and logical
+		// ports can go too.
+		{Function: "wiresubnet", Operation: "DISCONNECT_NETWORKS", Done: "networks.disconnected", RunsUndo: true, NoUndo: true},
 	}}
 )
 
@@ -65,8 +68,29 @@ var (
 	}}
 )
 
+// The network chains: routers and subnets on NSX-T. The gateway has checked the caller
+// against the project before it wrote the task (there is no authorize step: authorize
+// knows VMs and disks); each step is one NSX call whose undo releases what it made.
+var (
+	RouterCreate = Chain{Name: "router.create", Operation: "CREATE_ROUTER", Kind: "router", Steps: []StepDef{
+		{Function: "logicalrouter", Operation: "CREATE_LOGICAL_ROUTER", Done: "created"},
+	}}
+	RouterDelete = Chain{Name: "router.delete", Operation: "DELETE_ROUTER", Kind: "router", Steps: []StepDef{
+		{Function: "logicalrouter", Operation: "DELETE_LOGICAL_ROUTER", Done: "deleted", RunsUndo: true, NoUndo: true},
+	}}
+	SubnetCreate = Chain{Name: "subnet.create", Operation: "CREATE_SUBNET", Kind: "subnet", Steps: []StepDef{
+		{Function: "logicalswitch", Operation: "CREATE_LOGICAL_SWITCH", Done: "switch.created"},
+		{Function: "logicalrouter", Operation: "CONNECT_LOGICAL_ROUTER", Done: "router.connected"},
+	}}
+	SubnetDelete = Chain{Name: "subnet.delete", Operation: "DELETE_SUBNET", Kind: "subnet", Steps: []StepDef{
+		{Function: "logicalrouter", Operation: "DISCONNECT_LOGICAL_ROUTER", Done: "router.disconnected", RunsUndo: true, NoUndo: true},
+		{Function: "logicalswitch", Operation: "DELETE_LOGICAL_SWITCH", Done: "switch.deleted", RunsUndo: true, NoUndo: true},
+	}}
+)
+
 // Chains lists every chain by name.
 var Chains = map[string]*Chain{VMCreate.Name: &VMCreate, VMDelete.Name: &VMDelete,
+	RouterCreate.Name: &RouterCreate, RouterDelete.Name: &RouterDelete, SubnetCreate.Name: &SubnetCreate, SubnetDelete.Name: &SubnetDelete,
 	ImageCreate.Name: &ImageCreate, ImageDelete.Name: &ImageDelete, VMCreateImage.Name: &VMCreateImage}
 
 // StartType is the event that starts the chain (the gateway publishes it).

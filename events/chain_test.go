@@ -58,7 +58,7 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "cloneimage", "images", "place", "poweron", "quota", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "cloneimage", "images", "logicalrouter", "logicalswitch", "place", "poweron", "quota", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
 	}
 }

@@ -11,12 +11,16 @@ import (
 	"github.com/photon-cloud/photon/functions/cloneimage"
 	"github.com/photon-cloud/photon/functions/images"
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/logicalrouter"
+	"github.com/photon-cloud/photon/functions/logicalswitch"
+	"github.com/photon-cloud/photon/functions/netstate"
 	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/poweron"
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/functions/vmstate"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
+	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -27,11 +31,25 @@ type Set struct {
 	hosts     *hostclient.Pool
 }
 
+// An Option configures a Set.
+type Option func(*options)
+
+type options struct{ nsx *nsx.Client }
+
+// WithNSX has subnets and routers made on NSX-T through n. Without it subnets are backed
+// by the hosts' port groups and routers are address spaces only.
+func WithNSX(n *nsx.Client) Option { return func(o *options) { o.nsx = n } }
+
 // New builds every function on s.
-func New(s *store.Store) *Set {
+func New(s *store.Store, opts ...Option) *Set {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	hosts := hostclient.New(s)
 	fins := vmstate.Finalizers(s)
 	maps.Copy(fins, images.Finalizers(s))
+	maps.Copy(fins, netstate.Finalizers(s))
 	return &Set{
 		Functions: []runtime.Function{
 			authorize.New(s),
@@ -39,8 +57,10 @@ func New(s *store.Store) *Set {
 			place.New(s, place.DefaultPolicy),
 			cloneimage.New(s, hosts),
 			attachdisk.New(s, hosts),
-			wiresubnet.New(s, hosts),
+			wiresubnet.New(s, hosts, o.nsx),
 			poweron.New(s, hosts),
+			logicalrouter.New(s, o.nsx),
+			logicalswitch.New(s, o.nsx),
 			images.New(s, hosts),
 		},
 		Runtime: &runtime.Runtime{Store: s, Finalizers: fins},
