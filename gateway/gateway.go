@@ -60,6 +60,7 @@ type Server struct {
 	opts     Options
 	core     *core
 	services services
+	networks *networks
 	uploads  *uploads
 }
 
@@ -87,6 +88,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
 		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil}}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
+	s.networks = &networks{core: c}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -148,6 +150,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterFlavorsServer(g, s.services.flavors)
 	pb.RegisterImagesServer(g, s.services.images)
 	pb.RegisterVmsServer(g, vmsWithImages{s.services.vms})
+	pb.RegisterNetworksServer(g, s.networks)
 	pb.RegisterTasksServer(g, s.services.tasks)
 	pb.RegisterHostsServer(g, s.services.hosts)
 	pb.RegisterAvailabilityZonesServer(g, s.services.zones)
@@ -164,6 +167,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterFlavorsHandlerServer(ctx, mux, s.services.flavors),
 		pb.RegisterImagesHandlerServer(ctx, mux, s.services.images),
 		pb.RegisterVmsHandlerServer(ctx, mux, vmsWithImages{s.services.vms}),
+		pb.RegisterNetworksHandlerServer(ctx, mux, s.networks),
 		pb.RegisterTasksHandlerServer(ctx, mux, s.services.tasks),
 		pb.RegisterHostsHandlerServer(ctx, mux, s.services.hosts),
 		pb.RegisterAvailabilityZonesHandlerServer(ctx, mux, s.services.zones),

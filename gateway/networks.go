@@ -1,0 +1,441 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+
+	"github.com/photon-cloud/photon/events"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Network operations that answer a completed task at once, as Photon names them.
+const (
+	OpUpdateRouter     = "UPDATE_ROUTER"
+	OpUpdateSubnet     = "UPDATE_SUBNET"
+	OpSetDefaultSubnet = "SET_DEFAULT_SUBNET"
+	OpGetNetworks      = "GET_NETWORKS"
+)
+
+// Bounds on CIDRs: a router's address space, and a subnet (whose address table the IPAM
+// script searches, so it stays at most a /16).
+const (
+	minRouterBits = 8
+	minSubnetBits = 16
+	maxSubnetBits = 30
+)
+
+// networks serves routers and subnets. Routers and their subnets belong to a project and
+// its users manage them; port-group subnets serve every project and system administrators
+// manage them. The NSX work is done by the chains (events.RouterCreate, ...), never here.
+type networks struct {
+	pb.UnimplementedNetworksServer
+	*core
+}
+
+// router reads a router the caller may see, with its project's tenant id.
+func (s *networks) router(ctx context.Context, id string) (*store.Router, error) {
+	r, err := store.Get[store.Router](ctx, s.store, store.KindRouter, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.projectFor(ctx, r.ProjectID); err != nil {
+		return nil, errs.NotFound("Router", id)
+	}
+	return r, nil
+}
+
+// subnet reads a subnet the caller may see; manage asks for the right to change it too
+// (port-group subnets: system administrators).
+func (s *networks) subnet(ctx context.Context, id string, manage bool) (*store.Subnet, error) {
+	sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, id)
+	if err != nil {
+		return nil, err
+	}
+	if sn.ProjectID == "" {
+		if manage {
+			if err := requireSystemAdmin(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return sn, nil
+	}
+	if _, _, err := s.projectFor(ctx, sn.ProjectID); err != nil {
+		return nil, errs.NotFound("Subnet", id)
+	}
+	return sn, nil
+}
+
+// cidr checks an IPv4 CIDR in its canonical form with a prefix length in [minBits, maxBits].
+func cidr(field, v string, minBits, maxBits int) error {
+	p, err := netip.ParsePrefix(strings.TrimSpace(v))
+	switch {
+	case v == "":
+		return errs.Invalid("%s is required", field)
+	case err != nil || !p.Addr().Is4():
+		return errs.Invalid("%s %q is not an IPv4 CIDR", field, v)
+	case p.Masked() != p:
+		return errs.Invalid("%s %q has host bits set (the network is %s)", field, v, p.Masked())
+	case p.Bits() < minBits || p.Bits() > maxBits:
+		return errs.Invalid("%s %q: the prefix length must be between /%d and /%d", field, v, minBits, maxBits)
+	}
+	return nil
+}
+
+func (s *networks) CreateRouter(ctx context.Context, req *pb.CreateRouterRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createRouter(ctx, req) })
+}
+
+func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest) (*pb.Task, error) {
+	p, t, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	spec := req.GetSpec()
+	name := strings.TrimSpace(spec.GetName())
+	if name == "" {
+		return nil, errs.Invalid("name is required")
+	}
+	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minRouterBits, maxSubnetBits); err != nil {
+		return nil, err
+	}
+	chain := &events.RouterCreate
+	r := &store.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
+		State: store.NetCreating, CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
+	return s.start(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
+}
+
+// start admits task's chain, writes it with write and starts it.
+func (s *networks) start(ctx context.Context, chain *events.Chain, task *store.Task, write func() error) (*pb.Task, error) {
+	if err := s.admit(ctx, task.TenantID, task.ID); err != nil {
+		return nil, err
+	}
+	if err := write(); err != nil {
+		s.store.Release(context.WithoutCancel(ctx), task.TenantID, task.ID)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, task.TenantID, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+func (s *networks) ListRouters(ctx context.Context, req *pb.ListRoutersRequest) (*pb.RouterList, error) {
+	p, _, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListRouters(ctx, p.ID, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.RouterList{NextPageLink: pageLink("/v1/projects/"+p.ID+"/routers", req.GetPageSize(), page.Next)}
+	for _, r := range page.Items {
+		if req.GetName() == "" || r.Name == req.GetName() {
+			out.Items = append(out.Items, routerPB(r))
+		}
+	}
+	return out, nil
+}
+
+func (s *networks) GetRouter(ctx context.Context, req *pb.IdRequest) (*pb.Router, error) {
+	r, err := s.router(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return routerPB(r), nil
+}
+
+func (s *networks) UpdateRouter(ctx context.Context, req *pb.UpdateRouterRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		r, err := s.router(ctx, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSpace(req.GetSpec().GetName())
+		if name == "" {
+			return nil, errs.Invalid("name is required")
+		}
+		task := s.store.NewTask(taskID(ctx), OpUpdateRouter, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), nil)
+		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
+		if _, err := s.store.RenameRouter(ctx, r.ID, name, task); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
+}
+
+func (s *networks) DeleteRouter(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		r, err := s.router(ctx, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		chain := &events.RouterDelete
+		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
+		return s.start(ctx, chain, task, func() error {
+			_, err := s.store.StartRouterDelete(ctx, r.ID, task)
+			return err
+		})
+	})
+}
+
+func (s *networks) ListRouterTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	r, err := s.router(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, r.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/routers/"+r.ID+"/tasks")
+}
+
+func (s *networks) CreateSubnet(ctx context.Context, req *pb.CreateSubnetRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createSubnet(ctx, req) })
+}
+
+func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest) (*pb.Task, error) {
+	r, err := s.router(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	spec := req.GetSpec()
+	name := strings.TrimSpace(spec.GetName())
+	if name == "" {
+		return nil, errs.Invalid("name is required")
+	}
+	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+		return nil, err
+	}
+	chain := &events.SubnetCreate
+	sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
+		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: store.NetCreating, CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
+	return s.start(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
+}
+
+func (s *networks) ListRouterSubnets(ctx context.Context, req *pb.ListRouterSubnetsRequest) (*pb.SubnetList, error) {
+	r, err := s.router(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListRouterSubnets(ctx, r.ID, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	return s.subnetList(ctx, page, r.ProjectID, req.GetName(), "/v1/routers/"+r.ID+"/subnets", req.GetPageSize())
+}
+
+func (s *networks) ListProjectSubnets(ctx context.Context, req *pb.ListProjectSubnetsRequest) (*pb.SubnetList, error) {
+	p, _, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListProjectSubnets(ctx, p.ID, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	return s.subnetList(ctx, page, p.ID, req.GetName(), "/v1/projects/"+p.ID+"/subnets", req.GetPageSize())
+}
+
+func (s *networks) ListSubnets(ctx context.Context, req *pb.ListSubnetsRequest) (*pb.SubnetList, error) {
+	page, err := s.store.ListPortGroupSubnets(ctx, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	return s.subnetList(ctx, page, store.SystemScope, req.GetName(), "/v1/subnets", req.GetPageSize())
+}
+
+// subnetList is a page of subnets of one default scope, those named name when it is set.
+func (s *networks) subnetList(ctx context.Context, page store.Page[store.Subnet], scope, name, path string, size int32) (*pb.SubnetList, error) {
+	def, err := s.store.DefaultSubnet(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.SubnetList{NextPageLink: pageLink(path, size, page.Next)}
+	for _, sn := range page.Items {
+		if name == "" || sn.Name == name {
+			out.Items = append(out.Items, subnetPB(sn, def))
+		}
+	}
+	return out, nil
+}
+
+func (s *networks) CreatePortGroupSubnet(ctx context.Context, req *pb.CreatePortGroupSubnetRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		if err := requireSystemAdmin(ctx); err != nil {
+			return nil, err
+		}
+		spec := req.GetSpec()
+		name := strings.TrimSpace(spec.GetName())
+		if name == "" {
+			return nil, errs.Invalid("name is required")
+		}
+		var groups []string
+		for _, g := range spec.GetPortGroups().GetPortGroups() {
+			if g = strings.TrimSpace(g); g != "" {
+				groups = append(groups, g)
+			}
+		}
+		if len(groups) == 0 {
+			return nil, errs.Invalid("portGroups: at least one port group is required")
+		}
+		if spec.GetPrivateIpCidr() != "" {
+			if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+				return nil, err
+			}
+		}
+		sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
+			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: store.NetReady, CreatedAt: s.store.Now()}
+		task := s.store.NewTask(taskID(ctx), events.SubnetCreate.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		if err := s.store.CreatePortGroupSubnet(ctx, sn, task); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
+}
+
+func (s *networks) GetSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Subnet, error) {
+	sn, err := s.subnet(ctx, req.GetId(), false)
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.store.DefaultSubnet(ctx, sn.Scope())
+	if err != nil {
+		return nil, err
+	}
+	return subnetPB(sn, def), nil
+}
+
+func (s *networks) UpdateSubnet(ctx context.Context, req *pb.UpdateSubnetRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		sn, err := s.subnet(ctx, req.GetId(), true)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSpace(req.GetSpec().GetName())
+		if name == "" {
+			return nil, errs.Invalid("name is required")
+		}
+		task := s.store.NewTask(taskID(ctx), OpUpdateSubnet, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
+		if _, err := store.Update(ctx, s.store, store.KindSubnet, sn.ID, func(sn *store.Subnet) error {
+			sn.Name = name
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
+}
+
+func (s *networks) DeleteSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		sn, err := s.subnet(ctx, req.GetId(), true)
+		if err != nil {
+			return nil, err
+		}
+		chain := &events.SubnetDelete
+		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
+		return s.start(ctx, chain, task, func() error {
+			_, err := s.store.StartSubnetDelete(ctx, sn.ID, task)
+			return err
+		})
+	})
+}
+
+func (s *networks) SetDefaultSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		sn, err := s.subnet(ctx, req.GetId(), true)
+		if err != nil {
+			return nil, err
+		}
+		task := s.store.NewTask(taskID(ctx), OpSetDefaultSubnet, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
+		if err := s.store.SetDefaultSubnet(ctx, sn, task); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
+}
+
+func (s *networks) ListSubnetTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	sn, err := s.subnet(ctx, req.GetId(), false)
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, sn.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/subnets/"+sn.ID+"/tasks")
+}
+
+// NetworkConnection is one of a VM's NICs as Photon 1.2 reported it in a GET_NETWORKS task.
+type NetworkConnection struct {
+	Network     string `json:"network"`
+	MacAddress  string `json:"macAddress"`
+	IPAddress   string `json:"ipAddress"`
+	Netmask     string `json:"netmask"`
+	IsConnected bool   `json:"isConnected"`
+}
+
+// GetVmNetworks answers a completed GET_NETWORKS task listing the VM's NICs: their network
+// (the subnet id, or the port group of a NIC on no subnet), MAC and IP addresses, and the
+// subnet's netmask. A NIC is connected while the VM runs.
+func (s *networks) GetVmNetworks(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.projectFor(ctx, vm.ProjectID); err != nil {
+		return nil, errs.NotFound("Vm", req.GetId())
+	}
+	conns := make([]NetworkConnection, 0, len(vm.Nics))
+	for _, n := range vm.Nics {
+		c := NetworkConnection{Network: n.Network, MacAddress: n.MAC, IPAddress: n.IP, IsConnected: vm.State == store.VMStarted}
+		if sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, n.Network); err == nil {
+			if p, err := netip.ParsePrefix(sn.PrivateIPCIDR); err == nil {
+				c.Netmask = netmask(p.Bits())
+			}
+		} else if !errors.Is(err, errs.ErrNotFound) {
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	raw, err := json.Marshal(conns)
+	if err != nil {
+		return nil, err
+	}
+	task := s.store.NewTask(newID(), OpGetNetworks, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), nil)
+	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+	task.Properties = map[string]string{"networkConnections": string(raw)}
+	if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+// netmask is the dotted IPv4 netmask of a prefix length.
+func netmask(bits int) string {
+	m := ^uint32(0) << (32 - bits)
+	return netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}).String()
+}
+
+func routerPB(r *store.Router) *pb.Router {
+	return &pb.Router{Id: r.ID, Kind: store.KindRouter, Name: r.Name, PrivateIpCidr: r.PrivateIPCIDR, State: r.State,
+		ProjectId: r.ProjectID, SelfLink: selfLink("router", r.ID)}
+}
+
+func subnetPB(sn *store.Subnet, defaultID string) *pb.Subnet {
+	return &pb.Subnet{Id: sn.ID, Kind: store.KindSubnet, Name: sn.Name, Description: sn.Description,
+		PrivateIpCidr: sn.PrivateIPCIDR, ReservedIps: store.ReservedIPs(sn.PrivateIPCIDR), State: sn.State,
+		IsDefault: sn.ID == defaultID, PortGroups: &pb.PortGroups{PortGroups: sn.PortGroups}, Type: sn.Type,
+		RouterId: sn.RouterID, ProjectId: sn.ProjectID, SelfLink: selfLink("subnet", sn.ID)}
+}
