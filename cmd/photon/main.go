@@ -1,6 +1,6 @@
 // Command photon is Photon's one binary: `photon up` runs the whole dev cloud in one
 // process; `photon gateway`, `photon hostd` and `photon function NAME` run the parts
-// separately, as a cluster does.
+// separately, as a cluster does; `photon nsxsim` serves a simulated NSX-T Manager.
 package main
 
 import (
@@ -26,7 +26,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(upCmd(), hostdCmd(), gatewayCmd(), functionCmd())
+	root.AddCommand(upCmd(), hostdCmd(), gatewayCmd(), functionCmd(), nsxsimCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "photon:", err)
 		os.Exit(1)

@@ -184,6 +184,7 @@ func gatewayCmd() *cobra.Command {
 func functionCmd() *cobra.Command {
 	var p partFlags
 	var workers int
+	var nsxf nsxFlags
 	cmd := &cobra.Command{
 		Use:       "function NAME",
 		Short:     "Run one function consuming its events from Redis Streams",
@@ -197,7 +198,11 @@ func functionCmd() *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			set := functions.New(s)
+			nsxClient, err := nsxf.client()
+			if err != nil {
+				return err
+			}
+			set := functions.New(s, functions.WithNSX(nsxClient))
 			defer set.Close()
 			fn := set.Get(args[0])
 			if fn == nil {
@@ -211,5 +216,6 @@ func functionCmd() *cobra.Command {
 	}
 	p.add(cmd)
 	cmd.Flags().IntVar(&workers, "workers", 0, "fixed concurrent events (default: autoscaled by backlog and load)")
+	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 func upCmd() *cobra.Command {
 	var o devcloud.Options
 	var trace, otlp, logLevel string
+	var nsxf nsxFlags
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole dev cloud in this process",
@@ -24,7 +25,8 @@ simulated ESXi hosts each driven by its own hostd, every function on Redis Strea
 the gateway (REST on --http, gRPC on --grpc). Ctrl-C stops it cleanly.`,
 		Example: `  photon up
   photon up --hosts 16 --redis redis://127.0.0.1:6379 --admin-password secret
-  photon up --trace stdout`,
+  photon up --trace stdout
+  photon up --nsx-manager https://nsx.example.com --nsx-user admin --nsx-password secret`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: trace, Endpoint: otlp, Service: "photon"})
@@ -33,6 +35,7 @@ the gateway (REST on --http, gRPC on --grpc). Ctrl-C stops it cleanly.`,
 			}
 			defer shutdown(context.Background())
 			o.Logger = logger(logLevel)
+			o.NSX = nsxf.NSXConfig
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
 			if err != nil {
@@ -50,6 +53,9 @@ the gateway (REST on --http, gRPC on --grpc). Ctrl-C stops it cleanly.`,
 Ctrl-C stops it.
 `, time.Since(started).Round(time.Millisecond), len(c.Hostds), api, api, c.Gateway.GRPCAddr(),
 				c.AdminUser, c.AdminPassword, c.AdminUser, c.AdminPassword, api, api, devcloud.DefaultImage)
+			if c.NSXSim != nil {
+				fmt.Fprintf(os.Stdout, "Subnets and routers go on a simulated NSX-T Manager at %s.\n", c.NSXSim.URL)
+			}
 			<-ctx.Done()
 			fmt.Fprintln(os.Stdout, "Stopping Photon...")
 			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -70,5 +76,6 @@ Ctrl-C stops it.
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	nsxf.add(cmd, `default: a simulator in this process; "none": no NSX, subnets on the hosts' port groups`)
 	return cmd
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	MaxInFlight int
 	Heartbeat   time.Duration
 	Logger      *slog.Logger
+	// NSX is the NSX-T Manager subnets and routers are made on; an empty Manager starts a
+	// simulator (Cloud.NSXSim), NoNSX runs without NSX (port-group subnets).
+	NSX NSXConfig
 }
 
 // Cloud is a running dev cloud.
@@ -72,6 +76,9 @@ type Cloud struct {
 	Broker        *events.RedisBroker
 	AdminUser     string
 	AdminPassword string
+	// NSXSim is the NSX-T Manager simulator the cloud started (nil with a real manager or
+	// without NSX).
+	NSXSim *nsxsim.Server
 
 	opts     Options
 	mu       sync.Mutex
@@ -128,7 +135,15 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 
 	c.Broker = events.NewRedisBroker(c.rdb, c.Store.Prefix(), o.Logger)
-	c.fns = functions.New(c.Store)
+	nsxClient, nsxConf, err := c.startNSX(ctx, o.NSX)
+	if err != nil {
+		return nil, fmt.Errorf("nsx: %w", err)
+	}
+	checks := map[string]gateway.Check{}
+	if nsxClient != nil {
+		checks[gateway.ComponentNSX] = NSXCheck(nsxConf)
+	}
+	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient))
 	c.fns.Runtime.Log = o.Logger
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -158,7 +173,8 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
-		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c}})
+		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
+		Checks: checks})
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +227,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 	c.mu.Unlock()
 	for _, h := range running {
 		errsOut = append(errsOut, h.close())
+	}
+	if c.NSXSim != nil {
+		c.NSXSim.Close()
 	}
 	if c.rdb != nil {
 		c.rdb.Close()
