@@ -288,8 +288,9 @@ func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
 		}
 		c := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step}
 		if route.Undo {
-			// An undo step that keeps failing: record it and go on undoing.
-			if _, err := r.Store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
+			// An undo step that keeps failing: record it and go on undoing (without trying
+			// it once more).
+			if c.Task, err = r.updateTask(ctx, c, func(t *store.Task) error {
 				t.Steps[route.Step].Undone = true
 				return nil
 			}); err != nil {

@@ -22,7 +22,9 @@ type recorder struct {
 	log   *journal
 	fail  error // returned by Do
 	flaky int   // transient failures before Do succeeds
-	mu    sync.Mutex
+	// brokenUndo makes every Undo fail with a transient error, until it is dead-lettered.
+	brokenUndo bool
+	mu         sync.Mutex
 }
 
 type journal struct {
@@ -52,6 +54,9 @@ func (r *recorder) Do(_ context.Context, c *runtime.Call) error {
 	return nil
 }
 func (r *recorder) Undo(_ context.Context, c *runtime.Call) error {
+	if r.brokenUndo {
+		return errors.New("undo keeps failing")
+	}
 	r.log.add("undo " + c.Operation())
 	return nil
 }
@@ -67,6 +72,7 @@ func TestChainRuns(t *testing.T) {
 		chain     *events.Chain // default vm.create
 		failAt    string        // function that fails permanently
 		flakyAt   string
+		brokenAt  string // function whose Undo always fails transiently
 		wantOps   []string
 		wantState string
 		wantCode  string
@@ -78,6 +84,10 @@ func TestChainRuns(t *testing.T) {
 		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: store.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
+		{name: "an undo that keeps failing is dead-lettered and the undo chain goes on", failAt: "attachdisk", brokenAt: "cloneimage",
+			wantState: store.TaskError, wantCode: "QuotaError",
+			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
+				"undo ATTACH_DISKS", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
 		{name: "failure with nothing to undo", failAt: "authorize", wantState: store.TaskError, wantCode: "QuotaError"},
 		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: store.TaskCompleted,
 			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA", "undo DISCONNECT_NETWORKS"}},
@@ -98,6 +108,7 @@ func TestChainRuns(t *testing.T) {
 				if name == tc.flakyAt {
 					r.flaky = 2
 				}
+				r.brokenUndo = name == tc.brokenAt
 				fns = append(fns, r)
 			}
 			chain := tc.chain

@@ -419,11 +419,13 @@ return {'ok', ARGV[5], cpuUsed, memUsed, vms, diskUsed, ver}
 var releaseHost = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2])
 if not cur or cur ~= ARGV[3] then return 0 end
-redis.call('HINCRBY', KEYS[1], 'cpu_used', -tonumber(ARGV[1]))
-redis.call('HINCRBY', KEYS[1], 'mem_used', -tonumber(ARGV[2]))
+-- 0 - x, not -x: Lua's -0 reaches Redis as "-0", which HINCRBY refuses (a disk's
+-- reservation holds no CPU or memory).
+redis.call('HINCRBY', KEYS[1], 'cpu_used', 0 - tonumber(ARGV[1]))
+redis.call('HINCRBY', KEYS[1], 'mem_used', 0 - tonumber(ARGV[2]))
 redis.call('HINCRBY', KEYS[1], 'vms', -1)
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
-if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[4] .. ':used', -tonumber(ARGV[5])) end
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'ds:' .. ARGV[4] .. ':used', 0 - tonumber(ARGV[5])) end
 if KEYS[3] ~= KEYS[2] then
   if redis.call('HINCRBY', KEYS[3], ARGV[6], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[6]) end
 end
