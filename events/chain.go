@@ -52,19 +52,68 @@ var (
 	}}
 )
 
-// The image chains. An upload has written the image disk to the image datastores before
-// its chain starts; the images function then copies it where its replication type says,
-// deletes it from every datastore, or captures a VM's boot disk as a new image.
+// The VM power operations: each authorizes, then the power function acts on the VM's
+// host and records the state the host reports.
 var (
-	ImageCreate = Chain{Name: "image.create", Operation: "CREATE_IMAGE", Kind: "image", Steps: []StepDef{
-		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "replicated", NoUndo: true},
+	VMStart   = vmPower("vm.start", "START_VM", "started")
+	VMStop    = vmPower("vm.stop", "STOP_VM", "stopped")
+	VMRestart = vmPower("vm.restart", "RESTART_VM", "restarted")
+	VMSuspend = vmPower("vm.suspend", "SUSPEND_VM", "suspended")
+	VMResume  = vmPower("vm.resume", "RESUME_VM", "resumed")
+)
+
+func vmPower(name, op, done string) Chain {
+	return Chain{Name: name, Operation: op, Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "power", Operation: op, Done: done, NoUndo: true},
 	}}
-	ImageDelete = Chain{Name: "image.delete", Operation: "DELETE_IMAGE", Kind: "image", Steps: []StepDef{
-		{Function: "images", Operation: "DELETE_IMAGE_FILES", Done: "files.deleted", NoUndo: true},
+}
+
+// The persistent disk chains. A disk is created (quota, then a datastore and its file)
+// and deleted like a VM; attach and detach act on a VM and hold the disk too.
+var (
+	DiskCreate = Chain{Name: "disk.create", Operation: "CREATE_DISK", Kind: "disk", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "quota", Operation: "RESERVE_QUOTA", Done: "quota.reserved"},
+		{Function: "disks", Operation: "CREATE_DISK_ON_HOST", Done: "created"},
 	}}
-	VMCreateImage = Chain{Name: "vm.create_image", Operation: "CREATE_VM_IMAGE", Kind: "vm", Steps: []StepDef{
-		{Function: "images", Operation: "CAPTURE_VM_IMAGE", Done: "image.captured", NoUndo: true},
-		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "image.replicated", NoUndo: true},
+	DiskDelete = Chain{Name: "disk.delete", Operation: "DELETE_DISK", Kind: "disk", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: "DELETE_DISK_ON_HOST", Done: "host.deleted", RunsUndo: true, NoUndo: true},
+		{Function: "quota", Operation: "RELEASE_QUOTA", Done: "quota.released", RunsUndo: true, NoUndo: true},
+	}}
+	VMAttachDisk = Chain{Name: "vm.attach_disk", Operation: "ATTACH_DISK", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: "ATTACH_DISK", Done: "attached", NoUndo: true},
+	}}
+	VMDetachDisk = Chain{Name: "vm.detach_disk", Operation: "DETACH_DISK", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: "DETACH_DISK", Done: "detached", NoUndo: true},
+	}}
+)
+
+// The VM record edits that need no host.
+var (
+	VMSetMetadata = Chain{Name: "vm.set_metadata", Operation: "SET_METADATA", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "vmedit", Operation: "SET_METADATA", Done: "metadata.set", NoUndo: true},
+	}}
+	VMAddTag = Chain{Name: "vm.add_tag", Operation: "ADD_TAG", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "vmedit", Operation: "ADD_TAG", Done: "tag.added", NoUndo: true},
+	}}
+)
+
+// The ISO verbs: the gateway has uploaded the ISO to the VM's datastore before an attach
+// starts.
+var (
+	VMAttachISO = Chain{Name: "vm.attach_iso", Operation: "ATTACH_ISO", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "iso", Operation: "ATTACH_ISO", Done: "attached", NoUndo: true},
+	}}
+	VMDetachISO = Chain{Name: "vm.detach_iso", Operation: "DETACH_ISO", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "iso", Operation: "DETACH_ISO", Done: "detached", NoUndo: true},
 	}}
 )
 
@@ -88,10 +137,35 @@ var (
 	}}
 )
 
+// The image chains. An upload has written the image disk to the image datastores before
+// its chain starts; the images function then copies it where its replication type says,
+// deletes it from every datastore, or captures a VM's boot disk as a new image.
+var (
+	ImageCreate = Chain{Name: "image.create", Operation: "CREATE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "replicated", NoUndo: true},
+	}}
+	ImageDelete = Chain{Name: "image.delete", Operation: "DELETE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "images", Operation: "DELETE_IMAGE_FILES", Done: "files.deleted", NoUndo: true},
+	}}
+	VMCreateImage = Chain{Name: "vm.create_image", Operation: "CREATE_VM_IMAGE", Kind: "vm", Steps: []StepDef{
+		{Function: "images", Operation: "CAPTURE_VM_IMAGE", Done: "image.captured", NoUndo: true},
+		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "image.replicated", NoUndo: true},
+	}}
+)
+
 // Chains lists every chain by name.
-var Chains = map[string]*Chain{VMCreate.Name: &VMCreate, VMDelete.Name: &VMDelete,
-	RouterCreate.Name: &RouterCreate, RouterDelete.Name: &RouterDelete, SubnetCreate.Name: &SubnetCreate, SubnetDelete.Name: &SubnetDelete,
-	ImageCreate.Name: &ImageCreate, ImageDelete.Name: &ImageDelete, VMCreateImage.Name: &VMCreateImage}
+var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
+	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO,
+	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
+	&ImageCreate, &ImageDelete, &VMCreateImage)
+
+func byName(cs ...*Chain) map[string]*Chain {
+	m := make(map[string]*Chain, len(cs))
+	for _, c := range cs {
+		m[c.Name] = c
+	}
+	return m
+}
 
 // StartType is the event that starts the chain (the gateway publishes it).
 func (c *Chain) StartType() string { return TypePrefix + c.Name }

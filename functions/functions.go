@@ -1,5 +1,5 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
-// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron, images) with a Do and an
+// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron, power, disks, images) with a Do and an
 // Undo; package runtime runs them on Redis Streams or behind Knative.
 package functions
 
@@ -9,15 +9,19 @@ import (
 	"github.com/photon-cloud/photon/functions/attachdisk"
 	"github.com/photon-cloud/photon/functions/authorize"
 	"github.com/photon-cloud/photon/functions/cloneimage"
+	"github.com/photon-cloud/photon/functions/disks"
 	"github.com/photon-cloud/photon/functions/images"
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/iso"
 	"github.com/photon-cloud/photon/functions/logicalrouter"
 	"github.com/photon-cloud/photon/functions/logicalswitch"
 	"github.com/photon-cloud/photon/functions/netstate"
 	"github.com/photon-cloud/photon/functions/place"
+	"github.com/photon-cloud/photon/functions/power"
 	"github.com/photon-cloud/photon/functions/poweron"
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/functions/vmedit"
 	"github.com/photon-cloud/photon/functions/vmstate"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
 	"github.com/photon-cloud/photon/shared/nsx"
@@ -48,8 +52,8 @@ func New(s *store.Store, opts ...Option) *Set {
 	}
 	hosts := hostclient.New(s)
 	fins := vmstate.Finalizers(s)
-	maps.Copy(fins, images.Finalizers(s))
 	maps.Copy(fins, netstate.Finalizers(s))
+	maps.Copy(fins, images.Finalizers(s))
 	return &Set{
 		Functions: []runtime.Function{
 			authorize.New(s),
@@ -59,9 +63,13 @@ func New(s *store.Store, opts ...Option) *Set {
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts, o.nsx),
 			poweron.New(s, hosts),
+			power.New(s, hosts),
+			disks.New(s, hosts),
+			vmedit.New(s),
+			iso.New(s, hosts),
+			images.New(s, hosts),
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),
-			images.New(s, hosts),
 		},
 		Runtime: &runtime.Runtime{Store: s, Finalizers: fins},
 		hosts:   hosts,

@@ -92,6 +92,9 @@ func vmPB(v *store.VM) *pb.Vm {
 		out.AttachedDisks = append(out.AttachedDisks, &pb.AttachedDisk{Id: d.ID, Name: d.Name, Kind: d.Kind,
 			Flavor: d.Flavor, CapacityGb: d.CapacityGB, BootDisk: d.Boot, State: d.State})
 	}
+	if v.ISO != nil {
+		out.AttachedIsos = []*pb.Iso{{Id: v.ID, Kind: "iso", Name: v.ISO.Name, Size: v.ISO.Size}}
+	}
 	return out
 }
 

@@ -75,6 +75,7 @@ type services struct {
 	zones      *zones
 	datastores *datastores
 	system     *system
+	disks      *disksSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -86,7 +87,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil}}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}}}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.networks = &networks{core: c}
 
@@ -107,6 +108,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.uploads = &uploads{core: c}
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
+	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))
 	root.Handle("POST /openidconnect/token", o.Issuer.TokenHandler(o.Users))
 	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
@@ -149,13 +151,14 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterProjectsServer(g, s.services.projects)
 	pb.RegisterFlavorsServer(g, s.services.flavors)
 	pb.RegisterImagesServer(g, s.services.images)
-	pb.RegisterVmsServer(g, vmsWithImages{s.services.vms})
+	pb.RegisterVmsServer(g, s.services.vms)
 	pb.RegisterNetworksServer(g, s.networks)
 	pb.RegisterTasksServer(g, s.services.tasks)
 	pb.RegisterHostsServer(g, s.services.hosts)
 	pb.RegisterAvailabilityZonesServer(g, s.services.zones)
 	pb.RegisterDatastoresServer(g, s.services.datastores)
 	pb.RegisterSystemServer(g, s.services.system)
+	pb.RegisterDisksServer(g, s.services.disks)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -166,13 +169,14 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterProjectsHandlerServer(ctx, mux, s.services.projects),
 		pb.RegisterFlavorsHandlerServer(ctx, mux, s.services.flavors),
 		pb.RegisterImagesHandlerServer(ctx, mux, s.services.images),
-		pb.RegisterVmsHandlerServer(ctx, mux, vmsWithImages{s.services.vms}),
+		pb.RegisterVmsHandlerServer(ctx, mux, s.services.vms),
 		pb.RegisterNetworksHandlerServer(ctx, mux, s.networks),
 		pb.RegisterTasksHandlerServer(ctx, mux, s.services.tasks),
 		pb.RegisterHostsHandlerServer(ctx, mux, s.services.hosts),
 		pb.RegisterAvailabilityZonesHandlerServer(ctx, mux, s.services.zones),
 		pb.RegisterDatastoresHandlerServer(ctx, mux, s.services.datastores),
 		pb.RegisterSystemHandlerServer(ctx, mux, s.services.system),
+		pb.RegisterDisksHandlerServer(ctx, mux, s.services.disks),
 	)
 }
 

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -312,28 +311,6 @@ func capturable(vm *store.VM) error {
 		return errs.New(errs.CodeStateError, "VM %s is %s: an image is made of a STOPPED VM", vm.ID, vm.State)
 	}
 	return nil
-}
-
-// vmsWithImages is the VM service as registered: a create naming an image that no new
-// VM may use (not READY: being created, failed, being deleted) or that the project may
-// not see is refused with InvalidEntity before the create is written. cloneimage checks
-// the image again, atomically with counting the VM among its users.
-type vmsWithImages struct{ *vms }
-
-func (s vmsWithImages) CreateVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, error) {
-	if id := req.GetSpec().GetSourceImageId(); id != "" {
-		im, err := store.Get[store.Image](ctx, s.store, store.KindImage, id)
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-		case err != nil:
-			return nil, err
-		case im.ProjectID != "" && im.ProjectID != req.GetProjectId():
-			return nil, errs.Invalid("image %q not found", id).WithData("field", "sourceImageId")
-		case im.State != store.ImageReady:
-			return nil, errs.Invalid("image %s is %s: no new VM may use it", id, im.State).WithData("field", "sourceImageId")
-		}
-	}
-	return s.vms.CreateVm(ctx, req)
 }
 
 // progress is a share as Photon showed it, e.g. "75%".

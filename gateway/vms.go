@@ -147,12 +147,17 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if err != nil {
 		return nil, err
 	}
+	// An image of another project, or one no new VM may use (not READY: being created,
+	// failed, being deleted), is refused before anything is written; cloneimage checks the
+	// image again, atomically with counting the VM among its users.
 	img, err := store.Get[store.Image](ctx, s.store, store.KindImage, spec.GetSourceImageId())
-	if errors.Is(err, errs.ErrNotFound) {
-		return nil, errs.Invalid("image %q not found", spec.GetSourceImageId())
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errs.ErrNotFound) || (err == nil && img.ProjectID != "" && img.ProjectID != p.ID):
+		return nil, errs.Invalid("image %q not found", spec.GetSourceImageId()).WithData("field", "sourceImageId")
+	case err != nil:
 		return nil, err
+	case img.State != store.ImageReady:
+		return nil, errs.Invalid("image %s is %s: no new VM may use it", img.ID, img.State).WithData("field", "sourceImageId")
 	}
 	vm := &store.VM{ID: newID(), Name: name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
 		Flavor: flavor.Name, SourceImageID: img.ID, CPU: cpu, MemoryMB: mem, State: store.VMCreating,
@@ -170,15 +175,8 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if vm.Placement = flavor.PlacementPolicy; vm.Placement == "" {
 		vm.Placement = p.PlacementPolicy
 	}
-	cost := map[string]store.QuotaLineItem{}
-	add := func(items ...store.QuotaLineItem) {
-		items, _ = canonical(items) // flavors' units were checked when they were created
-		for _, it := range items {
-			c := cost[it.Key]
-			c.Key, c.Value, c.Unit = it.Key, c.Value+it.Value, it.Unit
-			cost[it.Key] = c
-		}
-	}
+	cost := costs{}
+	add := cost.add
 	add(flavor.Cost...)
 	if _, ok := cost["vm.count"]; !ok {
 		add(store.QuotaLineItem{Key: "vm.count", Value: 1, Unit: "COUNT"})
@@ -199,7 +197,7 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 		if err != nil {
 			return nil, err
 		}
-		disk := store.Disk{ID: newID(), Name: d.GetName(), Kind: kind, Flavor: df.Name, CapacityGB: d.GetCapacityGb(),
+		disk := store.Disk{ID: newID(), Name: d.GetName(), Kind: kind, Flavor: df.Name, FlavorID: df.ID, CapacityGB: d.GetCapacityGb(),
 			Boot: d.GetBootDisk(), State: "DETACHED"}
 		if disk.Name == "" {
 			disk.Name = fmt.Sprintf("disk-%d", i)
@@ -218,26 +216,51 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if boots != 1 {
 		return nil, errs.Invalid("exactly one attached disk must be the boot disk (found %d)", boots)
 	}
-	keys := make([]string, 0, len(cost))
-	for k := range cost {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		vm.Cost = append(vm.Cost, cost[k])
-	}
+	vm.Cost = cost.list()
 	return vm, nil
 }
 
+// costs sums quota line items by key, in canonical units.
+type costs map[string]store.QuotaLineItem
+
+func (c costs) add(items ...store.QuotaLineItem) {
+	items, _ = canonical(items) // flavors' units were checked when they were created
+	for _, it := range items {
+		x := c[it.Key]
+		x.Key, x.Value, x.Unit = it.Key, x.Value+it.Value, it.Unit
+		c[it.Key] = x
+	}
+}
+
+// list is the sums sorted by key.
+func (c costs) list() []store.QuotaLineItem {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]store.QuotaLineItem, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, c[k])
+	}
+	return out
+}
+
 func (s *vms) vm(ctx context.Context, id string) (*store.VM, error) {
-	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, id)
+	return inProject(ctx, s.core, store.KindVM, "Vm", id, func(v *store.VM) string { return v.ProjectID })
+}
+
+// inProject reads an entity of a project (a VM, a disk) if the caller may use its project;
+// otherwise it does not exist as far as the caller can tell (NotFound, named label).
+func inProject[T any](ctx context.Context, c *core, kind, label, id string, project func(*T) string) (*T, error) {
+	v, err := store.Get[T](ctx, c.store, kind, id)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.projectFor(ctx, vm.ProjectID); err != nil {
-		return nil, errs.NotFound("Vm", id)
+	if _, _, err := c.projectFor(ctx, project(v)); err != nil {
+		return nil, errs.NotFound(label, id)
 	}
-	return vm, nil
+	return v, nil
 }
 
 func (s *vms) GetVm(ctx context.Context, req *pb.IdRequest) (*pb.Vm, error) {
@@ -284,10 +307,10 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 		return nil, err
 	}
 	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
-		if v.ActiveTask != "" {
-			return errs.New(errs.CodeConcurrentTask, "Vm #%s is busy with task %s", v.ID, v.ActiveTask).WithData("task", v.ActiveTask)
+		if err := hold(v, task, chain, nil); err != nil {
+			return err
 		}
-		v.ActiveTask, v.State = task.ID, store.VMDeleting
+		v.State = store.VMDeleting
 		return nil
 	})
 	if err != nil {

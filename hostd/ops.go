@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/store"
 )
 
 // host is one ESXi host reached through govmomi: the objects every operation needs,
@@ -583,6 +584,10 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	if err := h.detachPersistent(ctx, id); err != nil {
 		return nil, err
 	}
+	_, m, err := h.vmProps(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	t, err := vm.Destroy(ctx)
 	if err != nil {
 		return nil, err
@@ -592,6 +597,13 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	}
 	h.vms.forget(id)
 	h.state.forget(id)
+	// An ISO uploaded for the VM (store.ISOPath on its datastore) goes with it.
+	var p object.DatastorePath
+	if m.Config != nil && p.FromString(m.Config.Files.VmPathName) {
+		if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: store.ISOPath(id)}); err != nil {
+			return nil, err
+		}
+	}
 	return &hostdv1.DeleteVmResponse{Existed: true}, nil
 }
 

@@ -1,7 +1,8 @@
 // Package authorize is the first step of every chain: it decides whether the task's caller
 // may act on the entity, with the same policy the gateway applies to reads.
 //
-// Consumes: io.photon.vm.create, io.photon.vm.delete (the chain start events).
+// Consumes: the start event of every chain (io.photon.vm.create, io.photon.vm.delete,
+// io.photon.vm.start, io.photon.disk.create, ...), on VMs and persistent disks alike.
 // Emits: io.photon.<chain>.authorized.
 // Undoes: nothing (it changes no state). Idempotency: a pure decision, safe to repeat.
 package authorize
@@ -24,14 +25,34 @@ func New(s *store.Store) *Function { return &Function{store: s} }
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "authorize" }
 
-// Do allows the caller if they may use the VM's project, and for a create checks that the
-// flavor and image the VM names are still there.
+// Do allows the caller if they may use the project of the entity the chain acts on (a
+// VM or a persistent disk), and for a VM create checks that the flavor and image the VM
+// names are still there.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
-	if err != nil {
-		return err
+	var projectID string
+	switch c.Chain.Kind {
+	case store.KindDisk:
+		d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		projectID = d.ProjectID
+	default:
+		vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		projectID = vm.ProjectID
+		if c.Chain.Name == "vm.create" {
+			if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
+				return err
+			}
+			if _, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID); err != nil {
+				return err
+			}
+		}
 	}
-	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, vm.ProjectID)
+	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, projectID)
 	if err != nil {
 		return err
 	}
@@ -41,14 +62,6 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	}
 	if !policy.MayUseProject(c.Task.Caller, t, p) {
 		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", c.Task.Caller.Subject, c.Task.Operation, p.Name)
-	}
-	if c.Chain.Name == "vm.create" {
-		if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
-			return err
-		}
-		if _, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -108,7 +108,15 @@ func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
 		case store.LocalityDatastore:
 			err = one(&req.Datastore, "datastores", a.ID)
 		case store.LocalityDisk:
-			err = errs.Invalid("disk affinity: persistent disk %s not found", a.ID)
+			d, gerr := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, a.ID)
+			switch {
+			case gerr != nil:
+				err = errs.Invalid("disk affinity: %v", gerr)
+			case d.DatastoreID == "":
+				err = errs.Invalid("disk affinity: persistent disk %s is not on a datastore yet", a.ID)
+			default:
+				err = one(&req.Datastore, "datastores", d.DatastoreID)
+			}
 		case store.LocalityHostTag:
 			req.HostTags = append(req.HostTags, a.ID)
 		case store.LocalityDatastoreTag:

@@ -30,6 +30,8 @@ func TestRequest(t *testing.T) {
 	must(s.CreateImage(ctx, &store.Image{ID: "img", Name: "os", DiskPath: testImage}, task("img")))
 	must(s.CreateVM(ctx, &store.VM{ID: "placed", ProjectID: "p", HostID: "h7"}, task("placed")))
 	must(s.CreateVM(ctx, &store.VM{ID: "unplaced", ProjectID: "p"}, task("unplaced")))
+	must(s.CreateDisk(ctx, &store.PersistentDisk{ID: "pd", Name: "pd", ProjectID: "p", DatastoreID: "ds-7"}, task("pd")))
+	must(s.CreateDisk(ctx, &store.PersistentDisk{ID: "new", Name: "new", ProjectID: "p"}, task("new")))
 	f := New(s, DefaultPolicy)
 	base := store.VM{ID: "vm", ProjectID: "p", SourceImageID: "img", CPU: 2, MemoryMB: 2048,
 		Disks: []store.Disk{{Boot: true}, {CapacityGB: 3}}}
@@ -51,7 +53,10 @@ func TestRequest(t *testing.T) {
 		{"vm affinity to a VM not placed", []store.Locality{loc(store.LocalityVM, "unplaced")}, nil, "", "", "not on a host yet"},
 		{"two hosts", []store.Locality{loc(store.LocalityHost, "h1"), loc(store.LocalityHost, "h2")}, nil, "", "", "two different hosts"},
 		{"unknown kind", []store.Locality{loc("rack", "r1")}, nil, "", "", `unknown affinity kind "rack"`},
-		{"disk", []store.Locality{loc(store.LocalityDisk, "d1")}, nil, "", "", "persistent disk d1 not found"},
+		{"disk affinity is its datastore", []store.Locality{loc(store.LocalityDisk, "pd")}, nil, "",
+			"host= zone= tags=[] ds=ds-7 type= dstags=[] group= hard=false cap=0 policy=", ""},
+		{"disk not created yet", []store.Locality{loc(store.LocalityDisk, "new")}, nil, "", "", "not on a datastore yet"},
+		{"missing disk", []store.Locality{loc(store.LocalityDisk, "d1")}, nil, "", "", "disk affinity"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,11 +1,12 @@
-// Package quota reserves a VM's cost against its project's quota, in one Lua call that
-// re-checks every limit, and releases it again.
+// Package quota reserves a VM's or a persistent disk's cost against its project's quota,
+// in one Lua call that re-checks every limit, and releases it again.
 //
-// Consumes: io.photon.vm.create.authorized; undo: io.photon.vm.create.undo.quota; as the
-// delete chain's RELEASE_QUOTA step: io.photon.vm.delete.host.released.
-// Emits: io.photon.vm.create.quota.reserved / io.photon.vm.delete.quota.released.
-// Undoes: the reservation (release). Idempotency: the reservation is keyed by the VM id,
-// so reserving or releasing twice counts once.
+// Consumes: io.photon.vm.create.authorized, io.photon.disk.create.authorized; undo:
+// io.photon.{vm,disk}.create.undo.quota; as the delete chains' RELEASE_QUOTA step:
+// io.photon.vm.delete.host.released, io.photon.disk.delete.host.deleted.
+// Emits: io.photon.{vm,disk}.create.quota.reserved / io.photon.{vm,disk}.delete.quota.released.
+// Undoes: the reservation (release). Idempotency: the reservation is keyed by the entity
+// id, so reserving or releasing twice counts once.
 package quota
 
 import (
@@ -24,21 +25,38 @@ func New(s *store.Store) *Function { return &Function{store: s} }
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "quota" }
 
-// Do reserves the VM's cost; a limit it would pass fails the chain with QuotaError.
+// Do reserves the cost of the chain's entity (a VM or a persistent disk); a limit it would
+// pass fails the chain with QuotaError.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	project, cost, err := f.owner(ctx, c)
 	if err != nil {
 		return err
 	}
-	return f.store.ReserveQuota(ctx, vm.ProjectID, vm.ID, vm.Cost)
+	return f.store.ReserveQuota(ctx, project, c.Data.EntityID, cost)
 }
 
-// Undo releases the VM's reservation, if it holds one.
+// Undo releases the entity's reservation, if it holds one.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	project, _, err := f.owner(ctx, c)
 	if err != nil {
 		return err
 	}
-	_, err = f.store.ReleaseQuota(ctx, vm.ProjectID, vm.ID)
+	_, err = f.store.ReleaseQuota(ctx, project, c.Data.EntityID)
 	return err
+}
+
+// owner reads the project and cost of the entity the chain acts on.
+func (f *Function) owner(ctx context.Context, c *runtime.Call) (string, []store.QuotaLineItem, error) {
+	if c.Chain.Kind == store.KindDisk {
+		d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, c.Data.EntityID)
+		if err != nil {
+			return "", nil, err
+		}
+		return d.ProjectID, d.Cost, nil
+	}
+	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	if err != nil {
+		return "", nil, err
+	}
+	return vm.ProjectID, vm.Cost, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 
@@ -68,6 +69,7 @@ func (s *Store) CreateProject(ctx context.Context, p *Project, task *Task) error
 func (s *Store) DeleteProject(ctx context.Context, p *Project, task *Task) error {
 	b := new(Batch).Require(s.entityKey(KindProject, p.ID), "Project #"+p.ID).
 		Empty(s.vmsIdx(p.ID), "Project #"+p.ID+" (it has VMs)").
+		Empty(s.disksIdx(p.ID), "Project #"+p.ID+" (it has disks)").
 		Del(s.entityKey(KindProject, p.ID)).
 		Del(s.quotaKey(p.ID)).
 		DelIfOwner(s.name(KindProject, p.TenantID, p.Name), p.ID).
@@ -88,9 +90,45 @@ func (s *Store) CreateFlavor(ctx context.Context, f *Flavor, task *Task) error {
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
-// DeleteFlavor deletes a flavor.
+// flavorUseIdx indexes the VMs and disks that use a flavor, which may not be deleted
+// while it has any.
+func (s *Store) flavorUseIdx(flavor string) string { return s.Key("idx", "flavoruse", flavor) }
+
+func (s *Store) useFlavors(b *Batch, user string, flavors ...string) {
+	for _, f := range flavors {
+		b.Index(s.flavorUseIdx(f), user)
+	}
+}
+
+func (s *Store) unuseFlavors(b *Batch, user string, flavors ...string) {
+	for _, f := range flavors {
+		b.Unindex(s.flavorUseIdx(f), user)
+	}
+}
+
+// flavors are the ids of the flavors a VM uses: its own and its disks'.
+func (vm *VM) flavors() []string {
+	var out []string
+	for _, id := range append([]string{vm.FlavorID}, diskFlavors(vm.Disks)...) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func diskFlavors(ds []Disk) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.FlavorID)
+	}
+	return out
+}
+
+// DeleteFlavor deletes a flavor that no VM or disk uses.
 func (s *Store) DeleteFlavor(ctx context.Context, f *Flavor, task *Task) error {
 	b := new(Batch).Require(s.entityKey(KindFlavor, f.ID), "Flavor #"+f.ID).
+		Empty(s.flavorUseIdx(f.ID), fmt.Sprintf("%s flavor %q (VMs or disks use it)", f.Kind, f.Name)).
 		Del(s.entityKey(KindFlavor, f.ID)).
 		DelIfOwner(s.name(KindFlavor, f.Kind, f.Name), f.ID).
 		Unindex(s.flavorsIdx(), indexMember(f.CreatedAt, f.ID))
@@ -120,6 +158,7 @@ func (s *Store) CreateVM(ctx context.Context, vm *VM, task *Task) error {
 	b := new(Batch).Require(s.entityKey(KindProject, vm.ProjectID), "Project #"+vm.ProjectID).
 		Put(s.entityKey(KindVM, vm.ID), vm).
 		Index(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+	s.useFlavors(b, vm.ID, vm.flavors()...)
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
@@ -132,6 +171,7 @@ func (s *Store) CreateVMs(ctx context.Context, parent *Task, vms []*VM, tasks []
 	b := new(Batch).Require(s.entityKey(KindProject, vms[0].ProjectID), "Project #"+vms[0].ProjectID)
 	for i, vm := range vms {
 		b.Put(s.entityKey(KindVM, vm.ID), vm).Index(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+		s.useFlavors(b, vm.ID, vm.flavors()...)
 		s.AddTask(b, tasks[i])
 	}
 	return s.Apply(ctx, s.AddTask(b, parent))
@@ -141,12 +181,26 @@ func (s *Store) CreateVMs(ctx context.Context, parent *Task, vms []*VM, tasks []
 func (s *Store) RemoveVM(ctx context.Context, vm *VM) error {
 	b := new(Batch).Del(s.entityKey(KindVM, vm.ID)).
 		Unindex(s.vmsIdx(vm.ProjectID), indexMember(vm.CreatedAt, vm.ID))
+	s.unuseFlavors(b, vm.ID, vm.flavors()...)
 	return s.Apply(ctx, b)
 }
 
 // ListVMs pages through a project's VMs.
 func (s *Store) ListVMs(ctx context.Context, projectID string, size int, cursor string) (Page[VM], error) {
 	return List[VM](ctx, s, s.vmsIdx(projectID), KindVM, size, cursor)
+}
+
+// pipe queues a batch of puts and index adds (what a new task and its entity updates
+// are) on a pipeline, for a WATCH transaction.
+func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
+	for i, k := range b.keys {
+		switch b.args[2*i] {
+		case "S":
+			p.Set(ctx, k, b.args[2*i+1], 0)
+		case "ZA":
+			p.ZAdd(ctx, k, redis.Z{Member: b.args[2*i+1]})
+		}
+	}
 }
 
 // StartTask puts a new task in the store and marks the entity it acts on as held by it:
@@ -167,14 +221,7 @@ func StartTask[T any](ctx context.Context, s *Store, kind, id string, task *Task
 			b := new(Batch).Put(key, v)
 			s.AddTask(b, task)
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				for i, k := range b.keys {
-					switch b.args[2*i] {
-					case "S":
-						p.Set(ctx, k, b.args[2*i+1], 0)
-					case "ZA":
-						p.ZAdd(ctx, k, redis.Z{Member: b.args[2*i+1]})
-					}
-				}
+				b.pipe(ctx, p)
 				return nil
 			})
 			out = v

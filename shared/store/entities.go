@@ -17,8 +17,10 @@ const (
 	VMCreating = "CREATING"
 	VMStarted  = "STARTED"
 	VMStopped  = "STOPPED"
-	VMDeleting = "DELETING"
-	VMError    = "ERROR"
+	// VMSuspended is a suspended VM: its memory is saved on its datastore.
+	VMSuspended = "SUSPENDED"
+	VMDeleting  = "DELETING"
+	VMError     = "ERROR"
 )
 
 // QuotaLineItem is one cost or limit: key (e.g. "vm.memory"), value and unit.
@@ -128,9 +130,16 @@ type Disk struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
 	Flavor     string `json:"flavor"`
+	FlavorID   string `json:"flavorId,omitempty"`
 	CapacityGB int32  `json:"capacityGb"`
 	Boot       bool   `json:"bootDisk"`
 	State      string `json:"state"`
+}
+
+// ISO is an ISO file uploaded for a VM and attached to its CD-ROM.
+type ISO struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
 }
 
 // Nic is a network adapter of a VM.
@@ -169,6 +178,8 @@ type VM struct {
 	Placement    string        `json:"placementPolicy,omitempty"`
 	HostID       string        `json:"hostId,omitempty"`
 	Datastore    string        `json:"datastore,omitempty"`
+	// ISO is the ISO attached to the VM's CD-ROM, if any.
+	ISO *ISO `json:"iso,omitempty"`
 	// ActiveTask is the task that holds the VM; another mutation waits for it to end.
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`

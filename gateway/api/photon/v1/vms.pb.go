@@ -22,6 +22,305 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// VmMetadata is Photon's {metadata: {key: value}}.
+type VmMetadata struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      map[string]string      `protobuf:"bytes,1,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmMetadata) Reset() {
+	*x = VmMetadata{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmMetadata) ProtoMessage() {}
+
+func (x *VmMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmMetadata.ProtoReflect.Descriptor instead.
+func (*VmMetadata) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *VmMetadata) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+type SetVmMetadataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Metadata      *VmMetadata            `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVmMetadataRequest) Reset() {
+	*x = SetVmMetadataRequest{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVmMetadataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVmMetadataRequest) ProtoMessage() {}
+
+func (x *SetVmMetadataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVmMetadataRequest.ProtoReflect.Descriptor instead.
+func (*SetVmMetadataRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetVmMetadataRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetVmMetadataRequest) GetMetadata() *VmMetadata {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// VmTag is Photon's {value: "namespace:predicate=value"}.
+type VmTag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         string                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmTag) Reset() {
+	*x = VmTag{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmTag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmTag) ProtoMessage() {}
+
+func (x *VmTag) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmTag.ProtoReflect.Descriptor instead.
+func (*VmTag) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VmTag) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type AddVmTagRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Tag           *VmTag                 `protobuf:"bytes,2,opt,name=tag,proto3" json:"tag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddVmTagRequest) Reset() {
+	*x = AddVmTagRequest{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddVmTagRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddVmTagRequest) ProtoMessage() {}
+
+func (x *AddVmTagRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddVmTagRequest.ProtoReflect.Descriptor instead.
+func (*AddVmTagRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddVmTagRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddVmTagRequest) GetTag() *VmTag {
+	if x != nil {
+		return x.Tag
+	}
+	return nil
+}
+
+// VmDiskOperation names the persistent disk to attach or detach.
+type VmDiskOperation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DiskId        string                 `protobuf:"bytes,1,opt,name=disk_id,json=diskId,proto3" json:"disk_id,omitempty"`
+	Arguments     map[string]string      `protobuf:"bytes,2,rep,name=arguments,proto3" json:"arguments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmDiskOperation) Reset() {
+	*x = VmDiskOperation{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmDiskOperation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmDiskOperation) ProtoMessage() {}
+
+func (x *VmDiskOperation) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmDiskOperation.ProtoReflect.Descriptor instead.
+func (*VmDiskOperation) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VmDiskOperation) GetDiskId() string {
+	if x != nil {
+		return x.DiskId
+	}
+	return ""
+}
+
+func (x *VmDiskOperation) GetArguments() map[string]string {
+	if x != nil {
+		return x.Arguments
+	}
+	return nil
+}
+
+type VmDiskOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Operation     *VmDiskOperation       `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmDiskOperationRequest) Reset() {
+	*x = VmDiskOperationRequest{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmDiskOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmDiskOperationRequest) ProtoMessage() {}
+
+func (x *VmDiskOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmDiskOperationRequest.ProtoReflect.Descriptor instead.
+func (*VmDiskOperationRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *VmDiskOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VmDiskOperationRequest) GetOperation() *VmDiskOperation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
 // LocalitySpec is one placement affinity of a VM. kind is one of Photon's: host (a host
 // id), availabilityZone (a zone id), vm (the host of that VM), disk (the datastore of
 // that disk), datastore (a datastore id or name); or one of ours: hostTag (a host usage
@@ -37,7 +336,7 @@ type LocalitySpec struct {
 
 func (x *LocalitySpec) Reset() {
 	*x = LocalitySpec{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[0]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +348,7 @@ func (x *LocalitySpec) String() string {
 func (*LocalitySpec) ProtoMessage() {}
 
 func (x *LocalitySpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[0]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +361,7 @@ func (x *LocalitySpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalitySpec.ProtoReflect.Descriptor instead.
 func (*LocalitySpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{0}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LocalitySpec) GetKind() string {
@@ -93,7 +392,7 @@ type AntiAffinityGroup struct {
 
 func (x *AntiAffinityGroup) Reset() {
 	*x = AntiAffinityGroup{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -105,7 +404,7 @@ func (x *AntiAffinityGroup) String() string {
 func (*AntiAffinityGroup) ProtoMessage() {}
 
 func (x *AntiAffinityGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[1]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -118,7 +417,7 @@ func (x *AntiAffinityGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AntiAffinityGroup.ProtoReflect.Descriptor instead.
 func (*AntiAffinityGroup) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{1}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AntiAffinityGroup) GetName() string {
@@ -159,7 +458,7 @@ type AttachedDisk struct {
 
 func (x *AttachedDisk) Reset() {
 	*x = AttachedDisk{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +470,7 @@ func (x *AttachedDisk) String() string {
 func (*AttachedDisk) ProtoMessage() {}
 
 func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +483,7 @@ func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachedDisk.ProtoReflect.Descriptor instead.
 func (*AttachedDisk) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AttachedDisk) GetFlavor() string {
@@ -259,7 +558,7 @@ type VmCreateSpec struct {
 
 func (x *VmCreateSpec) Reset() {
 	*x = VmCreateSpec{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +570,7 @@ func (x *VmCreateSpec) String() string {
 func (*VmCreateSpec) ProtoMessage() {}
 
 func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +583,7 @@ func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmCreateSpec.ProtoReflect.Descriptor instead.
 func (*VmCreateSpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *VmCreateSpec) GetFlavor() string {
@@ -367,7 +666,7 @@ type CreateVmRequest struct {
 
 func (x *CreateVmRequest) Reset() {
 	*x = CreateVmRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +678,7 @@ func (x *CreateVmRequest) String() string {
 func (*CreateVmRequest) ProtoMessage() {}
 
 func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +691,7 @@ func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVmRequest.ProtoReflect.Descriptor instead.
 func (*CreateVmRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateVmRequest) GetProjectId() string {
@@ -421,7 +720,7 @@ type ListVmsRequest struct {
 
 func (x *ListVmsRequest) Reset() {
 	*x = ListVmsRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +732,7 @@ func (x *ListVmsRequest) String() string {
 func (*ListVmsRequest) ProtoMessage() {}
 
 func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +745,7 @@ func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVmsRequest.ProtoReflect.Descriptor instead.
 func (*ListVmsRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListVmsRequest) GetProjectId() string {
@@ -495,13 +794,14 @@ type Vm struct {
 	Id            string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
 	FloatingIp    string `protobuf:"bytes,14,opt,name=floating_ip,json=floatingIp,proto3" json:"floating_ip,omitempty"`
 	ProjectId     string `protobuf:"bytes,15,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	AttachedIsos  []*Iso `protobuf:"bytes,16,rep,name=attached_isos,json=attachedIsos,proto3" json:"attached_isos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Vm) Reset() {
 	*x = Vm{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +813,7 @@ func (x *Vm) String() string {
 func (*Vm) ProtoMessage() {}
 
 func (x *Vm) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +826,7 @@ func (x *Vm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vm.ProtoReflect.Descriptor instead.
 func (*Vm) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Vm) GetSourceImageId() string {
@@ -634,6 +934,82 @@ func (x *Vm) GetProjectId() string {
 	return ""
 }
 
+func (x *Vm) GetAttachedIsos() []*Iso {
+	if x != nil {
+		return x.AttachedIsos
+	}
+	return nil
+}
+
+// Iso is an ISO attached to a VM's CD-ROM (POST /v1/vms/{id}/attach_iso, multipart).
+type Iso struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          int64                  `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Id            string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Iso) Reset() {
+	*x = Iso{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Iso) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Iso) ProtoMessage() {}
+
+func (x *Iso) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Iso.ProtoReflect.Descriptor instead.
+func (*Iso) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Iso) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Iso) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Iso) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Iso) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type VmList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*Vm                  `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -645,7 +1021,7 @@ type VmList struct {
 
 func (x *VmList) Reset() {
 	*x = VmList{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +1033,7 @@ func (x *VmList) String() string {
 func (*VmList) ProtoMessage() {}
 
 func (x *VmList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +1046,7 @@ func (x *VmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmList.ProtoReflect.Descriptor instead.
 func (*VmList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VmList) GetItems() []*Vm {
@@ -706,7 +1082,7 @@ type ListEntityTasksRequest struct {
 
 func (x *ListEntityTasksRequest) Reset() {
 	*x = ListEntityTasksRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +1094,7 @@ func (x *ListEntityTasksRequest) String() string {
 func (*ListEntityTasksRequest) ProtoMessage() {}
 
 func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1107,7 @@ func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntityTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListEntityTasksRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{8}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEntityTasksRequest) GetId() string {
@@ -766,7 +1142,30 @@ var File_gateway_api_photon_v1_vms_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgateway/api/photon/v1/vms.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"2\n" +
+	"\x1fgateway/api/photon/v1/vms.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x8a\x01\n" +
+	"\n" +
+	"VmMetadata\x12?\n" +
+	"\bmetadata\x18\x01 \x03(\v2#.photon.v1.VmMetadata.MetadataEntryR\bmetadata\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
+	"\x14SetVmMetadataRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x15.photon.v1.VmMetadataR\bmetadata\"\x1d\n" +
+	"\x05VmTag\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\"E\n" +
+	"\x0fAddVmTagRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\"\n" +
+	"\x03tag\x18\x02 \x01(\v2\x10.photon.v1.VmTagR\x03tag\"\xb1\x01\n" +
+	"\x0fVmDiskOperation\x12\x17\n" +
+	"\adisk_id\x18\x01 \x01(\tR\x06diskId\x12G\n" +
+	"\targuments\x18\x02 \x03(\v2).photon.v1.VmDiskOperation.ArgumentsEntryR\targuments\x1a<\n" +
+	"\x0eArgumentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
+	"\x16VmDiskOperationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
+	"\toperation\x18\x02 \x01(\v2\x1a.photon.v1.VmDiskOperationR\toperation\"2\n" +
 	"\fLocalitySpec\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"]\n" +
@@ -810,7 +1209,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\x99\x04\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xce\x04\n" +
 	"\x02Vm\x12&\n" +
 	"\x0fsource_image_id\x18\x01 \x01(\tR\rsourceImageId\x12,\n" +
 	"\x04cost\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
@@ -829,10 +1228,16 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\vfloating_ip\x18\x0e \x01(\tR\n" +
 	"floatingIp\x12\x1d\n" +
 	"\n" +
-	"project_id\x18\x0f \x01(\tR\tprojectId\x1a;\n" +
+	"project_id\x18\x0f \x01(\tR\tprojectId\x123\n" +
+	"\rattached_isos\x18\x10 \x03(\v2\x0e.photon.v1.IsoR\fattachedIsos\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
+	"\x03Iso\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\"\x81\x01\n" +
 	"\x06VmList\x12#\n" +
 	"\x05items\x18\x01 \x03(\v2\r.photon.v1.VmR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
@@ -841,13 +1246,26 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\xbb\x03\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\xc5\n" +
+	"\n" +
 	"\x03Vms\x12d\n" +
 	"\bCreateVm\x12\x1a.photon.v1.CreateVmRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\x04spec\"\x1d/v1/projects/{project_id}/vms\x12^\n" +
 	"\aListVms\x12\x19.photon.v1.ListVmsRequest\x1a\x11.photon.v1.VmList\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/projects/{project_id}/vms\x12B\n" +
 	"\x05GetVm\x12\x14.photon.v1.IdRequest\x1a\r.photon.v1.Vm\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/vms/{id}\x12G\n" +
 	"\bDeleteVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x14\x82\xd3\xe4\x93\x02\x0e*\f/v1/vms/{id}\x12a\n" +
-	"\vListVmTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/vms/{id}/tasksB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\vListVmTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/vms/{id}/tasks\x12L\n" +
+	"\aStartVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x12/v1/vms/{id}/start\x12J\n" +
+	"\x06StopVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13\"\x11/v1/vms/{id}/stop\x12P\n" +
+	"\tRestartVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x14/v1/vms/{id}/restart\x12P\n" +
+	"\tSuspendVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x14/v1/vms/{id}/suspend\x12N\n" +
+	"\bResumeVm\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x13/v1/vms/{id}/resume\x12m\n" +
+	"\n" +
+	"AttachDisk\x12!.photon.v1.VmDiskOperationRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\toperation\"\x18/v1/vms/{id}/attach_disk\x12m\n" +
+	"\n" +
+	"DetachDisk\x12!.photon.v1.VmDiskOperationRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\toperation\"\x18/v1/vms/{id}/detach_disk\x12n\n" +
+	"\rSetVmMetadata\x12\x1f.photon.v1.SetVmMetadataRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\bmetadata\"\x19/v1/vms/{id}/set_metadata\x12S\n" +
+	"\tDetachIso\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/v1/vms/{id}/detach_iso\x12W\n" +
+	"\bAddVmTag\x12\x1a.photon.v1.AddVmTagRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03tag\"\x11/v1/vms/{id}/tagsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_vms_proto_rawDescOnce sync.Once
@@ -861,49 +1279,84 @@ func file_gateway_api_photon_v1_vms_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_vms_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_gateway_api_photon_v1_vms_proto_goTypes = []any{
-	(*LocalitySpec)(nil),           // 0: photon.v1.LocalitySpec
-	(*AntiAffinityGroup)(nil),      // 1: photon.v1.AntiAffinityGroup
-	(*AttachedDisk)(nil),           // 2: photon.v1.AttachedDisk
-	(*VmCreateSpec)(nil),           // 3: photon.v1.VmCreateSpec
-	(*CreateVmRequest)(nil),        // 4: photon.v1.CreateVmRequest
-	(*ListVmsRequest)(nil),         // 5: photon.v1.ListVmsRequest
-	(*Vm)(nil),                     // 6: photon.v1.Vm
-	(*VmList)(nil),                 // 7: photon.v1.VmList
-	(*ListEntityTasksRequest)(nil), // 8: photon.v1.ListEntityTasksRequest
-	nil,                            // 9: photon.v1.VmCreateSpec.EnvironmentEntry
-	nil,                            // 10: photon.v1.Vm.MetadataEntry
-	(*QuotaLineItem)(nil),          // 11: photon.v1.QuotaLineItem
-	(*IdRequest)(nil),              // 12: photon.v1.IdRequest
-	(*Task)(nil),                   // 13: photon.v1.Task
-	(*TaskList)(nil),               // 14: photon.v1.TaskList
+	(*VmMetadata)(nil),             // 0: photon.v1.VmMetadata
+	(*SetVmMetadataRequest)(nil),   // 1: photon.v1.SetVmMetadataRequest
+	(*VmTag)(nil),                  // 2: photon.v1.VmTag
+	(*AddVmTagRequest)(nil),        // 3: photon.v1.AddVmTagRequest
+	(*VmDiskOperation)(nil),        // 4: photon.v1.VmDiskOperation
+	(*VmDiskOperationRequest)(nil), // 5: photon.v1.VmDiskOperationRequest
+	(*LocalitySpec)(nil),           // 6: photon.v1.LocalitySpec
+	(*AntiAffinityGroup)(nil),      // 7: photon.v1.AntiAffinityGroup
+	(*AttachedDisk)(nil),           // 8: photon.v1.AttachedDisk
+	(*VmCreateSpec)(nil),           // 9: photon.v1.VmCreateSpec
+	(*CreateVmRequest)(nil),        // 10: photon.v1.CreateVmRequest
+	(*ListVmsRequest)(nil),         // 11: photon.v1.ListVmsRequest
+	(*Vm)(nil),                     // 12: photon.v1.Vm
+	(*Iso)(nil),                    // 13: photon.v1.Iso
+	(*VmList)(nil),                 // 14: photon.v1.VmList
+	(*ListEntityTasksRequest)(nil), // 15: photon.v1.ListEntityTasksRequest
+	nil,                            // 16: photon.v1.VmMetadata.MetadataEntry
+	nil,                            // 17: photon.v1.VmDiskOperation.ArgumentsEntry
+	nil,                            // 18: photon.v1.VmCreateSpec.EnvironmentEntry
+	nil,                            // 19: photon.v1.Vm.MetadataEntry
+	(*QuotaLineItem)(nil),          // 20: photon.v1.QuotaLineItem
+	(*IdRequest)(nil),              // 21: photon.v1.IdRequest
+	(*Task)(nil),                   // 22: photon.v1.Task
+	(*TaskList)(nil),               // 23: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_vms_proto_depIdxs = []int32{
-	2,  // 0: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
-	0,  // 1: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
-	9,  // 2: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
-	1,  // 3: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
-	3,  // 4: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
-	11, // 5: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
-	2,  // 6: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
-	10, // 7: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
-	6,  // 8: photon.v1.VmList.items:type_name -> photon.v1.Vm
-	4,  // 9: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
-	5,  // 10: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
-	12, // 11: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
-	12, // 12: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
-	8,  // 13: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
-	13, // 14: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
-	7,  // 15: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
-	6,  // 16: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
-	13, // 17: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
-	14, // 18: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	16, // 0: photon.v1.VmMetadata.metadata:type_name -> photon.v1.VmMetadata.MetadataEntry
+	0,  // 1: photon.v1.SetVmMetadataRequest.metadata:type_name -> photon.v1.VmMetadata
+	2,  // 2: photon.v1.AddVmTagRequest.tag:type_name -> photon.v1.VmTag
+	17, // 3: photon.v1.VmDiskOperation.arguments:type_name -> photon.v1.VmDiskOperation.ArgumentsEntry
+	4,  // 4: photon.v1.VmDiskOperationRequest.operation:type_name -> photon.v1.VmDiskOperation
+	8,  // 5: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
+	6,  // 6: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
+	18, // 7: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
+	7,  // 8: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
+	9,  // 9: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
+	20, // 10: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
+	8,  // 11: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
+	19, // 12: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
+	13, // 13: photon.v1.Vm.attached_isos:type_name -> photon.v1.Iso
+	12, // 14: photon.v1.VmList.items:type_name -> photon.v1.Vm
+	10, // 15: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
+	11, // 16: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
+	21, // 17: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
+	21, // 18: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
+	15, // 19: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
+	21, // 20: photon.v1.Vms.StartVm:input_type -> photon.v1.IdRequest
+	21, // 21: photon.v1.Vms.StopVm:input_type -> photon.v1.IdRequest
+	21, // 22: photon.v1.Vms.RestartVm:input_type -> photon.v1.IdRequest
+	21, // 23: photon.v1.Vms.SuspendVm:input_type -> photon.v1.IdRequest
+	21, // 24: photon.v1.Vms.ResumeVm:input_type -> photon.v1.IdRequest
+	5,  // 25: photon.v1.Vms.AttachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	5,  // 26: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	1,  // 27: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
+	21, // 28: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
+	3,  // 29: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
+	22, // 30: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
+	14, // 31: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
+	12, // 32: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
+	22, // 33: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
+	23, // 34: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
+	22, // 35: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
+	22, // 36: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
+	22, // 37: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
+	22, // 38: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
+	22, // 39: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
+	22, // 40: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
+	22, // 41: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
+	22, // 42: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
+	22, // 43: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
+	22, // 44: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
+	30, // [30:45] is the sub-list for method output_type
+	15, // [15:30] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_vms_proto_init() }
@@ -918,7 +1371,7 @@ func file_gateway_api_photon_v1_vms_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_vms_proto_rawDesc), len(file_gateway_api_photon_v1_vms_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Vms_CreateVm_FullMethodName    = "/photon.v1.Vms/CreateVm"
-	Vms_ListVms_FullMethodName     = "/photon.v1.Vms/ListVms"
-	Vms_GetVm_FullMethodName       = "/photon.v1.Vms/GetVm"
-	Vms_DeleteVm_FullMethodName    = "/photon.v1.Vms/DeleteVm"
-	Vms_ListVmTasks_FullMethodName = "/photon.v1.Vms/ListVmTasks"
+	Vms_CreateVm_FullMethodName      = "/photon.v1.Vms/CreateVm"
+	Vms_ListVms_FullMethodName       = "/photon.v1.Vms/ListVms"
+	Vms_GetVm_FullMethodName         = "/photon.v1.Vms/GetVm"
+	Vms_DeleteVm_FullMethodName      = "/photon.v1.Vms/DeleteVm"
+	Vms_ListVmTasks_FullMethodName   = "/photon.v1.Vms/ListVmTasks"
+	Vms_StartVm_FullMethodName       = "/photon.v1.Vms/StartVm"
+	Vms_StopVm_FullMethodName        = "/photon.v1.Vms/StopVm"
+	Vms_RestartVm_FullMethodName     = "/photon.v1.Vms/RestartVm"
+	Vms_SuspendVm_FullMethodName     = "/photon.v1.Vms/SuspendVm"
+	Vms_ResumeVm_FullMethodName      = "/photon.v1.Vms/ResumeVm"
+	Vms_AttachDisk_FullMethodName    = "/photon.v1.Vms/AttachDisk"
+	Vms_DetachDisk_FullMethodName    = "/photon.v1.Vms/DetachDisk"
+	Vms_SetVmMetadata_FullMethodName = "/photon.v1.Vms/SetVmMetadata"
+	Vms_DetachIso_FullMethodName     = "/photon.v1.Vms/DetachIso"
+	Vms_AddVmTag_FullMethodName      = "/photon.v1.Vms/AddVmTag"
 )
 
 // VmsClient is the client API for Vms service.
@@ -39,6 +49,32 @@ type VmsClient interface {
 	// reservation, release the quota.
 	DeleteVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
 	ListVmTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// StartVm powers a STOPPED VM on (START_VM). The power operations answer StateError when
+	// the VM's state does not allow them and ConcurrentTask while another task holds the VM;
+	// either way nothing changes. Each ends with the VM's state as its host reports it.
+	StartVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// StopVm powers a STARTED or SUSPENDED VM off (STOP_VM).
+	StopVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// RestartVm resets a STARTED VM (RESTART_VM).
+	RestartVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// SuspendVm suspends a STARTED VM (SUSPEND_VM).
+	SuspendVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// ResumeVm resumes a SUSPENDED VM (RESUME_VM).
+	ResumeVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// AttachDisk attaches a DETACHED persistent disk of the VM's project to a STARTED or
+	// STOPPED VM whose host mounts the disk's datastore (ATTACH_DISK). The task holds the VM
+	// and the disk.
+	AttachDisk(ctx context.Context, in *VmDiskOperationRequest, opts ...grpc.CallOption) (*Task, error)
+	// DetachDisk detaches a persistent disk from the VM (DETACH_DISK); the disk is kept.
+	DetachDisk(ctx context.Context, in *VmDiskOperationRequest, opts ...grpc.CallOption) (*Task, error)
+	// SetVmMetadata replaces the VM's metadata (SET_METADATA).
+	SetVmMetadata(ctx context.Context, in *SetVmMetadataRequest, opts ...grpc.CallOption) (*Task, error)
+	// DetachIso disconnects the VM's ISO and deletes its file (DETACH_ISO). Attaching is
+	// POST /v1/vms/{id}/attach_iso with the ISO as multipart "file" part, served beside this
+	// service (grpc-gateway binds no multipart).
+	DetachIso(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
+	AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type vmsClient struct {
@@ -99,6 +135,106 @@ func (c *vmsClient) ListVmTasks(ctx context.Context, in *ListEntityTasksRequest,
 	return out, nil
 }
 
+func (c *vmsClient) StartVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_StartVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) StopVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_StopVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) RestartVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_RestartVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) SuspendVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_SuspendVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) ResumeVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_ResumeVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) AttachDisk(ctx context.Context, in *VmDiskOperationRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_AttachDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) DetachDisk(ctx context.Context, in *VmDiskOperationRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_DetachDisk_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) SetVmMetadata(ctx context.Context, in *SetVmMetadataRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_SetVmMetadata_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) DetachIso(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_DetachIso_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_AddVmTag_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VmsServer is the server API for Vms service.
 // All implementations must embed UnimplementedVmsServer
 // for forward compatibility.
@@ -112,6 +248,32 @@ type VmsServer interface {
 	// reservation, release the quota.
 	DeleteVm(context.Context, *IdRequest) (*Task, error)
 	ListVmTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error)
+	// StartVm powers a STOPPED VM on (START_VM). The power operations answer StateError when
+	// the VM's state does not allow them and ConcurrentTask while another task holds the VM;
+	// either way nothing changes. Each ends with the VM's state as its host reports it.
+	StartVm(context.Context, *IdRequest) (*Task, error)
+	// StopVm powers a STARTED or SUSPENDED VM off (STOP_VM).
+	StopVm(context.Context, *IdRequest) (*Task, error)
+	// RestartVm resets a STARTED VM (RESTART_VM).
+	RestartVm(context.Context, *IdRequest) (*Task, error)
+	// SuspendVm suspends a STARTED VM (SUSPEND_VM).
+	SuspendVm(context.Context, *IdRequest) (*Task, error)
+	// ResumeVm resumes a SUSPENDED VM (RESUME_VM).
+	ResumeVm(context.Context, *IdRequest) (*Task, error)
+	// AttachDisk attaches a DETACHED persistent disk of the VM's project to a STARTED or
+	// STOPPED VM whose host mounts the disk's datastore (ATTACH_DISK). The task holds the VM
+	// and the disk.
+	AttachDisk(context.Context, *VmDiskOperationRequest) (*Task, error)
+	// DetachDisk detaches a persistent disk from the VM (DETACH_DISK); the disk is kept.
+	DetachDisk(context.Context, *VmDiskOperationRequest) (*Task, error)
+	// SetVmMetadata replaces the VM's metadata (SET_METADATA).
+	SetVmMetadata(context.Context, *SetVmMetadataRequest) (*Task, error)
+	// DetachIso disconnects the VM's ISO and deletes its file (DETACH_ISO). Attaching is
+	// POST /v1/vms/{id}/attach_iso with the ISO as multipart "file" part, served beside this
+	// service (grpc-gateway binds no multipart).
+	DetachIso(context.Context, *IdRequest) (*Task, error)
+	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
+	AddVmTag(context.Context, *AddVmTagRequest) (*Task, error)
 	mustEmbedUnimplementedVmsServer()
 }
 
@@ -136,6 +298,36 @@ func (UnimplementedVmsServer) DeleteVm(context.Context, *IdRequest) (*Task, erro
 }
 func (UnimplementedVmsServer) ListVmTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListVmTasks not implemented")
+}
+func (UnimplementedVmsServer) StartVm(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartVm not implemented")
+}
+func (UnimplementedVmsServer) StopVm(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method StopVm not implemented")
+}
+func (UnimplementedVmsServer) RestartVm(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method RestartVm not implemented")
+}
+func (UnimplementedVmsServer) SuspendVm(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendVm not implemented")
+}
+func (UnimplementedVmsServer) ResumeVm(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeVm not implemented")
+}
+func (UnimplementedVmsServer) AttachDisk(context.Context, *VmDiskOperationRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method AttachDisk not implemented")
+}
+func (UnimplementedVmsServer) DetachDisk(context.Context, *VmDiskOperationRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method DetachDisk not implemented")
+}
+func (UnimplementedVmsServer) SetVmMetadata(context.Context, *SetVmMetadataRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetVmMetadata not implemented")
+}
+func (UnimplementedVmsServer) DetachIso(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method DetachIso not implemented")
+}
+func (UnimplementedVmsServer) AddVmTag(context.Context, *AddVmTagRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddVmTag not implemented")
 }
 func (UnimplementedVmsServer) mustEmbedUnimplementedVmsServer() {}
 func (UnimplementedVmsServer) testEmbeddedByValue()             {}
@@ -248,6 +440,186 @@ func _Vms_ListVmTasks_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vms_StartVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).StartVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_StartVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).StartVm(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_StopVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).StopVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_StopVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).StopVm(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_RestartVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).RestartVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_RestartVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).RestartVm(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_SuspendVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).SuspendVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_SuspendVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).SuspendVm(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_ResumeVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).ResumeVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_ResumeVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).ResumeVm(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_AttachDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmDiskOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).AttachDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_AttachDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).AttachDisk(ctx, req.(*VmDiskOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_DetachDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmDiskOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).DetachDisk(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_DetachDisk_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).DetachDisk(ctx, req.(*VmDiskOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_SetVmMetadata_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetVmMetadataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).SetVmMetadata(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_SetVmMetadata_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).SetVmMetadata(ctx, req.(*SetVmMetadataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_DetachIso_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).DetachIso(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_DetachIso_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).DetachIso(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_AddVmTag_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddVmTagRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).AddVmTag(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_AddVmTag_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).AddVmTag(ctx, req.(*AddVmTagRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Vms_ServiceDesc is the grpc.ServiceDesc for Vms service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -274,6 +646,46 @@ var Vms_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListVmTasks",
 			Handler:    _Vms_ListVmTasks_Handler,
+		},
+		{
+			MethodName: "StartVm",
+			Handler:    _Vms_StartVm_Handler,
+		},
+		{
+			MethodName: "StopVm",
+			Handler:    _Vms_StopVm_Handler,
+		},
+		{
+			MethodName: "RestartVm",
+			Handler:    _Vms_RestartVm_Handler,
+		},
+		{
+			MethodName: "SuspendVm",
+			Handler:    _Vms_SuspendVm_Handler,
+		},
+		{
+			MethodName: "ResumeVm",
+			Handler:    _Vms_ResumeVm_Handler,
+		},
+		{
+			MethodName: "AttachDisk",
+			Handler:    _Vms_AttachDisk_Handler,
+		},
+		{
+			MethodName: "DetachDisk",
+			Handler:    _Vms_DetachDisk_Handler,
+		},
+		{
+			MethodName: "SetVmMetadata",
+			Handler:    _Vms_SetVmMetadata_Handler,
+		},
+		{
+			MethodName: "DetachIso",
+			Handler:    _Vms_DetachIso_Handler,
+		},
+		{
+			MethodName: "AddVmTag",
+			Handler:    _Vms_AddVmTag_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

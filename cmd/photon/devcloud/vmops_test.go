@@ -1,0 +1,167 @@
+package devcloud_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// TestVMPowerOperations walks the VM power verbs as a Photon SDK user would: each answers
+// a Task that ends with the VM's state as vcsim has it; a verb its state does not allow
+// is a 400 StateError, and one on a VM another task holds is a 400 ConcurrentTask, both
+// changing nothing; a host fault ends the task in ERROR with the VM still true to the host.
+func TestVMPowerOperations(t *testing.T) {
+	c, cl := cloud(t, 1)
+	f := setup(t, cl, 10)
+	tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, "ops-1")).ID)
+	if tk.State != "COMPLETED" {
+		t.Fatalf("create ended %s: %+v", tk.State, tk.Steps)
+	}
+	id, sim := tk.Entity.ID, c.Sims[0]
+
+	steps := []struct {
+		verb      string
+		status    int
+		code      string // ApiError code of a refused verb
+		operation string // the Task's operation of an accepted one
+		state     string // the VM's state afterwards
+		power     string // vcsim's power state afterwards
+	}{
+		{"start", 400, "StateError", "", "STARTED", "poweredOn"},
+		{"resume", 400, "StateError", "", "STARTED", "poweredOn"},
+		{"stop", 201, "", "STOP_VM", "STOPPED", "poweredOff"},
+		{"stop", 400, "StateError", "", "STOPPED", "poweredOff"},
+		{"suspend", 400, "StateError", "", "STOPPED", "poweredOff"},
+		{"restart", 400, "StateError", "", "STOPPED", "poweredOff"},
+		{"start", 201, "", "START_VM", "STARTED", "poweredOn"},
+		{"suspend", 201, "", "SUSPEND_VM", "SUSPENDED", "suspended"},
+		{"restart", 400, "StateError", "", "SUSPENDED", "suspended"},
+		{"resume", 201, "", "RESUME_VM", "STARTED", "poweredOn"},
+		{"restart", 201, "", "RESTART_VM", "STARTED", "poweredOn"},
+		{"suspend", 201, "", "SUSPEND_VM", "SUSPENDED", "suspended"},
+		{"stop", 201, "", "STOP_VM", "STOPPED", "poweredOff"},
+	}
+	ops := []string{"CREATE_VM"}
+	for i, s := range steps {
+		done := cl.expect("POST", "/v1/vms/"+id+"/"+s.verb, nil, s.status, s.code)
+		if s.status == 201 {
+			done.task = cl.wait(done.ID)
+			if done.Operation != s.operation || done.State != "COMPLETED" || len(done.Steps) != 2 ||
+				done.Steps[0].Operation != "AUTHORIZE" || done.Steps[1].Operation != s.operation {
+				t.Fatalf("step %d %s: task %+v", i, s.verb, done.task)
+			}
+			ops = append(ops, s.operation)
+		}
+		var v vm
+		cl.do("GET", "/v1/vms/"+id, nil, &v)
+		if got := inspectVM(t, sim.URL, id).power; v.State != s.state || got != s.power {
+			t.Fatalf("step %d %s: vm %s, vcsim %s; want %s, %s", i, s.verb, v.State, got, s.state, s.power)
+		}
+	}
+
+	// Metadata and tags: set, read back; bad input refused.
+	md := map[string]any{"metadata": map[string]string{"owner": "web", "tier": "1"}}
+	if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/set_metadata", md, 201, "").ID); done.Operation != "SET_METADATA" || done.State != "COMPLETED" {
+		t.Fatalf("set_metadata: %+v", done)
+	}
+	tag := map[string]string{"value": "namespace:predicate=value"}
+	for range 2 { // adding a tag twice keeps one
+		if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/tags", tag, 201, "").ID); done.Operation != "ADD_TAG" || done.State != "COMPLETED" {
+			t.Fatalf("tags: %+v", done)
+		}
+		ops = append(ops, "ADD_TAG")
+	}
+	ops = append(ops, "SET_METADATA")
+	var tagged struct {
+		Metadata map[string]string `json:"metadata"`
+		Tags     []string          `json:"tags"`
+	}
+	if cl.do("GET", "/v1/vms/"+id, nil, &tagged); tagged.Metadata["owner"] != "web" || len(tagged.Metadata) != 2 ||
+		!slices.Equal(tagged.Tags, []string{"namespace:predicate=value"}) {
+		t.Fatalf("vm metadata and tags: %+v", tagged)
+	}
+	cl.expect("POST", "/v1/vms/"+id+"/tags", map[string]string{"value": " "}, 400, "InvalidEntity")
+	cl.expect("POST", "/v1/vms/"+id+"/set_metadata", map[string]any{"metadata": map[string]string{"": "x"}}, 400, "InvalidEntity")
+
+	// An ISO: uploaded as the SDK does (multipart, part "file"), attached, detached.
+	st, iso := cl.upload("/v1/vms/"+id+"/attach_iso", "tools.iso", []byte("CD001 an ISO image"), nil)
+	if st != 201 {
+		t.Fatalf("attach_iso: %d %v", st, iso)
+	}
+	if done := cl.wait(str(iso["id"])); done.Operation != "ATTACH_ISO" || done.State != "COMPLETED" {
+		t.Fatalf("attach_iso: %+v", done)
+	}
+	var withISO struct {
+		AttachedIsos []struct {
+			Name string `json:"name"`
+			Size int64  `json:"size"`
+		} `json:"attachedIsos"`
+	}
+	if cl.do("GET", "/v1/vms/"+id, nil, &withISO); len(withISO.AttachedIsos) != 1 || withISO.AttachedIsos[0].Name != "tools.iso" ||
+		withISO.AttachedIsos[0].Size != 18 {
+		t.Fatalf("attached ISOs %+v", withISO)
+	}
+	if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/detach_iso", nil, 201, "").ID); done.Operation != "DETACH_ISO" || done.State != "COMPLETED" {
+		t.Fatalf("detach_iso: %+v", done)
+	}
+	withISO.AttachedIsos = nil
+	if cl.do("GET", "/v1/vms/"+id, nil, &withISO); len(withISO.AttachedIsos) != 0 {
+		t.Fatalf("ISO still attached: %+v", withISO)
+	}
+	cl.expect("POST", "/v1/vms/"+id+"/detach_iso", nil, 400, "StateError")
+	if st, e := cl.upload("/v1/vms/"+id+"/attach_iso", "", nil, map[string]string{"other": "x"}); st != 400 || e["code"] != "InvalidEntity" {
+		t.Fatalf("attach_iso without a file: %d %v", st, e)
+	}
+	ops = append(ops, "ATTACH_ISO", "DETACH_ISO")
+
+	// The VM's tasks are every accepted operation, and only those.
+	var tasks struct {
+		Items []task `json:"items"`
+	}
+	cl.do("GET", "/v1/vms/"+id+"/tasks?pageSize=100", nil, &tasks)
+	var got []string
+	for _, tk := range tasks.Items {
+		got = append(got, tk.Operation)
+	}
+	slices.Sort(got)
+	slices.Sort(ops)
+	if !slices.Equal(got, ops) {
+		t.Fatalf("vm tasks %v, want %v", got, ops)
+	}
+
+	// Another task holds the VM: refused, nothing written.
+	hold := func(task string) {
+		t.Helper()
+		if _, err := store.Update(t.Context(), c.Store, store.KindVM, id, func(v *store.VM) error {
+			v.ActiveTask = task
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold("task-in-flight")
+	cl.expect("POST", "/v1/vms/"+id+"/start", nil, 400, "ConcurrentTask")
+	cl.expect("DELETE", "/v1/vms/"+id, nil, 400, "ConcurrentTask")
+	hold("")
+	cl.do("GET", "/v1/vms/"+id+"/tasks?pageSize=100", nil, &tasks)
+	if len(tasks.Items) != len(ops) {
+		t.Fatalf("a refused operation left a task: %d tasks, want %d", len(tasks.Items), len(ops))
+	}
+
+	// The host refuses the power-on: the task fails at START_VM with HostError, the VM is
+	// still STOPPED as on the host, and it is free for the next operation.
+	sim.FailMethod("PowerOnVM_Task")
+	failed := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/start", nil, 201, "").ID)
+	sim.ClearFaults()
+	if failed.State != "ERROR" || failedStep(failed) != "START_VM" || failed.Steps[1].Errors[0].Code != "HostError" {
+		t.Fatalf("failed start: %+v", failed)
+	}
+	var v vm
+	if cl.do("GET", "/v1/vms/"+id, nil, &v); v.State != "STOPPED" || inspectVM(t, sim.URL, id).power != "poweredOff" {
+		t.Fatalf("after a refused start the vm is %s", v.State)
+	}
+	if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/start", nil, 201, "").ID); done.State != "COMPLETED" {
+		t.Fatalf("start after a failure: %+v", done)
+	}
+}

@@ -1,0 +1,219 @@
+// Package disks runs the persistent disk steps: it creates a disk's file on a datastore
+// (reserving the space there), deletes it, and attaches and detaches disks to VMs.
+//
+// Consumes: io.photon.disk.create.quota.reserved (CREATE_DISK_ON_HOST); undo:
+// io.photon.disk.create.undo.disks; as the delete chain's DELETE_DISK_ON_HOST step:
+// io.photon.disk.delete.authorized; io.photon.vm.attach_disk.authorized (ATTACH_DISK);
+// io.photon.vm.detach_disk.authorized (DETACH_DISK).
+// Emits: io.photon.disk.create.created, io.photon.disk.delete.host.deleted,
+// io.photon.vm.attach_disk.attached, io.photon.vm.detach_disk.detached.
+// Undoes: the disk's creation (its file is deleted and the datastore space released).
+// Idempotency: the space reservation is keyed by the disk id, and hostd's disk calls
+// succeed when the disk already is as asked, so a replayed step changes nothing.
+package disks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/photon-cloud/photon/functions/internal/hostclient"
+	"github.com/photon-cloud/photon/functions/place"
+	"github.com/photon-cloud/photon/functions/runtime"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Function is the disks step.
+type Function struct {
+	store *store.Store
+	hosts *hostclient.Pool
+}
+
+// New returns the disks function.
+func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
+
+// Name implements runtime.Function.
+func (f *Function) Name() string { return "disks" }
+
+// Do runs the step the chain asks for.
+func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	switch c.Operation() {
+	case "CREATE_DISK_ON_HOST":
+		return f.create(ctx, c.Data.EntityID)
+	case "ATTACH_DISK":
+		return f.attach(ctx, c.Data.EntityID, c.Task.Properties[store.PropDiskID])
+	case "DETACH_DISK":
+		return f.detach(ctx, c.Data.EntityID, c.Task.Properties[store.PropDiskID])
+	}
+	return errs.Invalid("disks cannot run %s", c.Operation())
+}
+
+// Undo deletes the disk's file and releases its datastore space (the create's undo and
+// the delete chain's DELETE_DISK_ON_HOST step).
+func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
+	id := c.Data.EntityID
+	r, ok, err := f.store.HostReservationOf(ctx, id)
+	if err != nil || !ok {
+		return err // nothing was reserved, so nothing was created
+	}
+	h, err := f.hosts.For(ctx, r.HostID)
+	if err != nil {
+		return err
+	}
+	if _, err := h.DeleteDisk(ctx, &hostdv1.DiskRef{DiskId: id, Datastore: r.Datastore}); err != nil {
+		return hostclient.Err(fmt.Sprintf("delete disk on host %s", r.HostID), err)
+	}
+	_, err = f.store.ReleaseHost(ctx, id)
+	return err
+}
+
+// create picks a datastore for the disk (the VM's when it has a vm affinity, else the one
+// with the most free space), reserves the space there and has the host make the file.
+func (f *Function) create(ctx context.Context, id string) error {
+	d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, id)
+	if err != nil {
+		return err
+	}
+	r, ok, err := f.store.HostReservationOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if r, err = f.reserve(ctx, d); err != nil {
+			return err
+		}
+	}
+	h, err := f.hosts.For(ctx, r.HostID)
+	if err != nil {
+		return err
+	}
+	if _, err := h.CreateDisk(ctx, &hostdv1.CreateDiskRequest{DiskId: id, Datastore: r.Datastore, CapacityGb: int64(d.CapacityGB)}); err != nil {
+		return hostclient.Err(fmt.Sprintf("create disk on host %s", r.HostID), err)
+	}
+	dsID := r.Datastore
+	if host, err := f.store.GetHost(ctx, r.HostID); err == nil {
+		for _, ds := range host.Datastores {
+			if ds.Name == r.Datastore && ds.ID != "" {
+				dsID = ds.ID
+			}
+		}
+	}
+	_, err = store.Update(ctx, f.store, store.KindDisk, id, func(d *store.PersistentDisk) error {
+		d.HostID, d.Datastore, d.DatastoreID, d.State = r.HostID, r.Datastore, dsID, store.DiskDetached
+		return nil
+	})
+	return err
+}
+
+// maxTries bounds the datastores a disk create tries when others take the space first.
+const maxTries = 8
+
+func (f *Function) reserve(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error) {
+	want := store.HostReservation{DiskMB: int64(d.CapacityGB) * 1024}
+	ratios := store.Ratios{CPU: place.DefaultPolicy.CPURatio, Mem: place.DefaultPolicy.MemRatio, Disk: place.DefaultPolicy.DiskRatio}
+	for _, a := range d.Affinities {
+		if a.Kind != store.LocalityVM {
+			continue
+		}
+		vr, ok, err := f.store.HostReservationOf(ctx, a.ID)
+		if err != nil {
+			return want, err
+		}
+		if !ok {
+			return want, errs.New(errs.CodeStateError, "Vm #%s of the disk's affinity is on no host", a.ID)
+		}
+		want.HostID, want.Datastore = vr.HostID, vr.Datastore
+		r, _, err := f.store.ReserveHost(ctx, d.ID, want, ratios, 0)
+		if errors.Is(err, store.ErrHostFull) {
+			return r, errs.New(errs.CodeNotEnoughDisk, "datastore %s of Vm #%s has no room for %d GB", vr.Datastore, a.ID, d.CapacityGB)
+		}
+		return r, err
+	}
+	hosts, err := f.store.ListHosts(ctx)
+	if err != nil {
+		return want, err
+	}
+	type cand struct {
+		host, ds string
+		free     int64
+	}
+	var cands []cand
+	for _, h := range hosts {
+		if h.State != store.HostReady {
+			continue
+		}
+		for _, ds := range h.Datastores {
+			if ds.FreeBytes >= int64(d.CapacityGB)<<30 {
+				cands = append(cands, cand{h.ID, ds.Name, ds.FreeBytes})
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(b.free, a.free), cmp.Compare(a.host, b.host)) })
+	for i, c := range cands {
+		if i == maxTries {
+			break
+		}
+		want.HostID, want.Datastore = c.host, c.ds
+		r, _, err := f.store.ReserveHost(ctx, d.ID, want, ratios, 0)
+		if errors.Is(err, store.ErrHostFull) || errors.Is(err, errs.ErrNotFound) {
+			continue
+		}
+		return r, err
+	}
+	return want, errs.New(errs.CodeNotEnoughDisk, "no datastore has room for a %d GB disk", d.CapacityGB)
+}
+
+// attach attaches the disk to the VM on the VM's host and records it on both.
+func (f *Function) attach(ctx context.Context, vmID, diskID string) error {
+	d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, diskID)
+	if err != nil {
+		return err
+	}
+	if _, err := f.hosts.OnVMHost(ctx, vmID, "attach disk", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.AttachPersistentDisk(ctx, &hostdv1.AttachPersistentDiskRequest{VmId: vmID, DiskId: diskID, Datastore: d.Datastore})
+		return err
+	}); err != nil {
+		return err
+	}
+	if _, err := store.Update(ctx, f.store, store.KindVM, vmID, func(v *store.VM) error {
+		if slices.ContainsFunc(v.Disks, func(x store.Disk) bool { return x.ID == diskID }) {
+			return store.ErrNoChange
+		}
+		v.Disks = append(v.Disks, store.Disk{ID: d.ID, Name: d.Name, Kind: store.FlavorPersistentDisk, Flavor: d.Flavor,
+			FlavorID:   d.FlavorID,
+			CapacityGB: d.CapacityGB, State: store.DiskAttached})
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err = store.Update(ctx, f.store, store.KindDisk, diskID, func(d *store.PersistentDisk) error {
+		d.State, d.VMs = store.DiskAttached, []string{vmID}
+		return nil
+	})
+	return err
+}
+
+// detach detaches the disk from the VM (its file stays) and records it on both.
+func (f *Function) detach(ctx context.Context, vmID, diskID string) error {
+	if _, err := f.hosts.OnVMHost(ctx, vmID, "detach disk", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: vmID, DiskId: diskID})
+		return err
+	}); err != nil {
+		return err
+	}
+	if _, err := store.Update(ctx, f.store, store.KindVM, vmID, func(v *store.VM) error {
+		n := len(v.Disks)
+		v.Disks = slices.DeleteFunc(v.Disks, func(x store.Disk) bool { return x.ID == diskID })
+		if len(v.Disks) == n {
+			return store.ErrNoChange
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return f.store.DetachedDisk(ctx, diskID, vmID)
+}

@@ -1,0 +1,275 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/photon-cloud/photon/events"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// disksSvc serves persistent disks; attach and detach are VM verbs (vms).
+type disksSvc struct {
+	pb.UnimplementedDisksServer
+	*core
+}
+
+func (s *disksSvc) CreateDisk(ctx context.Context, req *pb.CreateDiskRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createDisk(ctx, req) })
+}
+
+func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*pb.Task, error) {
+	p, t, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.buildDisk(ctx, p, req.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	chain := &events.DiskCreate
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = t.ID, p.ID
+	d.ActiveTask = task.ID
+	if err := s.admit(ctx, t.ID, task.ID); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateDisk(ctx, d, task); err != nil {
+		s.store.Release(context.WithoutCancel(ctx), t.ID, task.ID)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, t.ID, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+// buildDisk checks a disk spec and computes the disk's cost: its flavor's and
+// persistent-disk.capacity in GB.
+func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.DiskCreateSpec) (*store.PersistentDisk, error) {
+	if spec == nil {
+		return nil, errs.Invalid("a disk create spec is required")
+	}
+	name := strings.TrimSpace(spec.GetName())
+	if name == "" {
+		return nil, errs.Invalid("name is required").WithData("field", "name")
+	}
+	if k := spec.GetKind(); k != store.FlavorPersistentDisk && k != "persistent" {
+		return nil, errs.Invalid("kind %q is not persistent-disk", k).WithData("field", "kind")
+	}
+	if spec.GetCapacityGb() <= 0 {
+		return nil, errs.Invalid("capacityGb must be above 0").WithData("field", "capacityGb")
+	}
+	flavor, err := s.store.FlavorByName(ctx, store.FlavorPersistentDisk, spec.GetFlavor())
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Invalid("persistent-disk flavor %q not found", spec.GetFlavor()).WithData("field", "flavor")
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &store.PersistentDisk{ID: newID(), Name: name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
+		Flavor: flavor.Name, CapacityGB: spec.GetCapacityGb(), State: store.DiskCreating, Tags: spec.GetTags(),
+		CreatedAt: s.store.Now()}
+	for i, a := range spec.GetAffinities() {
+		if a.GetKind() != store.LocalityVM {
+			return nil, errs.Invalid("affinities[%d]: a disk takes a vm affinity only, not %q", i, a.GetKind()).WithData("field", "affinities")
+		}
+		vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, a.GetId())
+		if errors.Is(err, errs.ErrNotFound) || (err == nil && vm.ProjectID != p.ID) {
+			return nil, errs.Invalid("affinities[%d]: vm %q not found in project %s", i, a.GetId(), p.Name).WithData("field", "affinities")
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.Affinities = append(d.Affinities, store.Locality{Kind: store.LocalityVM, ID: vm.ID})
+	}
+	cost := costs{}
+	cost.add(flavor.Cost...)
+	cost.add(store.QuotaLineItem{Key: "persistent-disk.capacity", Value: float64(d.CapacityGB), Unit: "GB"})
+	d.Cost = cost.list()
+	return d, nil
+}
+
+// disk reads a disk the caller may see; any other is NotFound.
+func (c *core) disk(ctx context.Context, id string) (*store.PersistentDisk, error) {
+	return inProject(ctx, c, store.KindDisk, "PersistentDisk", id, func(d *store.PersistentDisk) string { return d.ProjectID })
+}
+
+func (s *disksSvc) GetDisk(ctx context.Context, req *pb.IdRequest) (*pb.PersistentDisk, error) {
+	d, err := s.disk(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return diskPB(d), nil
+}
+
+func (s *disksSvc) ListDisks(ctx context.Context, req *pb.ListDisksRequest) (*pb.DiskList, error) {
+	p, _, err := s.projectFor(ctx, req.GetProjectId())
+	if err != nil {
+		return nil, err
+	}
+	out := &pb.DiskList{}
+	if req.GetName() != "" {
+		d, err := s.store.DiskByName(ctx, p.ID, req.GetName())
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			out.Items = append(out.Items, diskPB(d))
+		}
+		return out, nil
+	}
+	page, err := s.store.ListDisks(ctx, p.ID, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	out.NextPageLink = pageLink("/v1/projects/"+p.ID+"/disks", req.GetPageSize(), page.Next)
+	for _, d := range page.Items {
+		out.Items = append(out.Items, diskPB(d))
+	}
+	return out, nil
+}
+
+func (s *disksSvc) DeleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.deleteDisk(ctx, req) })
+}
+
+func (s *disksSvc) deleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	d, err := s.disk(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	chain := &events.DiskDelete
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = d.TenantID, d.ProjectID
+	if err := s.admit(ctx, d.TenantID, task.ID); err != nil {
+		return nil, err
+	}
+	_, err = store.StartTask(ctx, s.store, store.KindDisk, d.ID, task, func(d *store.PersistentDisk) error {
+		if err := holdDisk(d, task, store.DiskDetached, store.DiskError); err != nil {
+			return err
+		}
+		d.State = store.DiskDeleting
+		return nil
+	})
+	if err != nil {
+		s.store.Release(context.WithoutCancel(ctx), d.TenantID, task.ID)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, d.TenantID, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+func (s *disksSvc) ListDiskTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	d, err := s.disk(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, d.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/disks/"+d.ID+"/tasks")
+}
+
+// holdDisk makes task the one holding d, if no other task does and d is in one of the
+// states from.
+func holdDisk(d *store.PersistentDisk, task *store.Task, from ...string) error {
+	if d.ActiveTask != "" {
+		return errs.New(errs.CodeConcurrentTask, "PersistentDisk #%s is busy with task %s", d.ID, d.ActiveTask).WithData("task", d.ActiveTask)
+	}
+	if !slices.Contains(from, d.State) {
+		return errs.New(errs.CodeStateError, "PersistentDisk #%s is %s: %s needs it %s", d.ID, d.State, task.Operation, orList(from)).
+			WithData("state", d.State)
+	}
+	d.ActiveTask = task.ID
+	return nil
+}
+
+func (s *vms) AttachDisk(ctx context.Context, req *pb.VmDiskOperationRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.diskOp(ctx, &events.VMAttachDisk, req) })
+}
+
+func (s *vms) DetachDisk(ctx context.Context, req *pb.VmDiskOperationRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.diskOp(ctx, &events.VMDetachDisk, req) })
+}
+
+// diskOp starts an attach or detach: the task holds the VM and the disk, written with
+// both in one atomic call.
+func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOperationRequest) (*pb.Task, error) {
+	vm, err := s.vm(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	diskID := req.GetOperation().GetDiskId()
+	if diskID == "" {
+		return nil, errs.Invalid("diskId is required").WithData("field", "diskId")
+	}
+	d, err := s.disk(ctx, diskID)
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && d.ProjectID != vm.ProjectID) {
+		return nil, errs.Invalid("persistent disk %q not found in the VM's project", diskID).WithData("field", "diskId")
+	}
+	if err != nil {
+		return nil, err
+	}
+	attach := chain == &events.VMAttachDisk
+	if attach {
+		if err := s.reachable(ctx, vm, d); err != nil {
+			return nil, err
+		}
+	}
+	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+	task.Properties = map[string]string{store.PropDiskID: d.ID}
+	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
+		return nil, err
+	}
+	err = store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
+		func(v *store.VM) error { return hold(v, task, chain, []string{store.VMStarted, store.VMStopped}) },
+		func(d *store.PersistentDisk) error {
+			if attach {
+				return holdDisk(d, task, store.DiskDetached)
+			}
+			if !slices.Contains(d.VMs, vm.ID) {
+				return errs.New(errs.CodeStateError, "PersistentDisk #%s is not attached to Vm #%s", d.ID, vm.ID).WithData("state", d.State)
+			}
+			return holdDisk(d, task, store.DiskAttached)
+		})
+	if err != nil {
+		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
+		return nil, err
+	}
+	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
+}
+
+// reachable checks that the VM's host mounts the disk's datastore.
+func (s *vms) reachable(ctx context.Context, vm *store.VM, d *store.PersistentDisk) error {
+	if vm.HostID == "" || d.HostID == "" {
+		return errs.New(errs.CodeStateError, "Vm #%s or PersistentDisk #%s is on no host yet", vm.ID, d.ID)
+	}
+	if vm.HostID == d.HostID {
+		return nil
+	}
+	h, err := s.store.GetHost(ctx, vm.HostID)
+	if err != nil {
+		return err
+	}
+	for _, ds := range h.Datastores {
+		if ds.ID != "" && ds.ID == d.DatastoreID {
+			return nil
+		}
+	}
+	return errs.New(errs.CodeStateError, "PersistentDisk #%s is on datastore %s, which the host of Vm #%s does not mount "+
+		"(create the disk with a vm affinity to put it beside the VM)", d.ID, d.Datastore, vm.ID).WithData("datastore", d.Datastore)
+}
+
+func diskPB(d *store.PersistentDisk) *pb.PersistentDisk {
+	return &pb.PersistentDisk{Id: d.ID, Kind: store.FlavorPersistentDisk, Name: d.Name, Flavor: d.Flavor, Cost: quotaItems(d.Cost),
+		Datastore: d.Datastore, CapacityGb: d.CapacityGB, State: d.State, Vms: d.VMs, Tags: d.Tags,
+		SelfLink: selfLink("disk", d.ID), ProjectId: d.ProjectID}
+}

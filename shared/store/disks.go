@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
+)
+
+// KindDisk is a persistent disk: a disk of its own, outside any VM, that VMs attach and
+// detach and that outlives them.
+const KindDisk = "disk"
+
+// Persistent disk states, as Photon named them.
+const (
+	DiskCreating = "CREATING"
+	DiskDetached = "DETACHED"
+	DiskAttached = "ATTACHED"
+	DiskDeleting = "DELETING"
+	DiskError    = "ERROR"
+)
+
+// PersistentDisk is a persistent disk and where it lives: the host and datastore that
+// hold its file once it is created.
+type PersistentDisk struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	TenantID   string          `json:"tenantId"`
+	ProjectID  string          `json:"projectId"`
+	FlavorID   string          `json:"flavorId"`
+	Flavor     string          `json:"flavor"`
+	CapacityGB int32           `json:"capacityGb"`
+	Cost       []QuotaLineItem `json:"cost"`
+	State      string          `json:"state"`
+	Tags       []string        `json:"tags,omitempty"`
+	// Affinities place the disk: a vm affinity puts it on that VM's datastore.
+	Affinities []Locality `json:"affinities,omitempty"`
+	HostID     string     `json:"hostId,omitempty"`
+	// Datastore is the datastore's name on HostID; DatastoreID its id (the same on every
+	// host that mounts a shared datastore).
+	Datastore   string `json:"datastore,omitempty"`
+	DatastoreID string `json:"datastoreId,omitempty"`
+	// VMs are the VMs it is attached to (one at most).
+	VMs        []string `json:"vms,omitempty"`
+	ActiveTask string   `json:"activeTask,omitempty"`
+	CreatedAt  int64    `json:"createdAt"`
+}
+
+// Task properties that carry an operation's argument: the disk a VM's attach or detach
+// acts on, the metadata to set (a JSON object of strings), the tag to add, the ISO.
+const (
+	PropDiskID   = "diskId"
+	PropMetadata = "metadata"
+	PropTag      = "tag"
+	PropISOName  = "isoName" // the uploaded ISO's file name
+	PropISOSize  = "isoSize" // and its size in bytes
+)
+
+func (s *Store) disksIdx(project string) string { return s.Key("idx", "disks", project) }
+
+// CreateDisk writes a new disk (CREATING) and its task; its name is unique in its project.
+func (s *Store) CreateDisk(ctx context.Context, d *PersistentDisk, task *Task) error {
+	b := new(Batch).Require(s.entityKey(KindProject, d.ProjectID), "Project #"+d.ProjectID).
+		Unique(s.name(KindDisk, d.ProjectID, d.Name), d.ID, fmt.Sprintf("disk name %q", d.Name)).
+		Put(s.entityKey(KindDisk, d.ID), d).
+		Index(s.disksIdx(d.ProjectID), indexMember(d.CreatedAt, d.ID))
+	s.useFlavors(b, d.ID, d.FlavorID)
+	return s.Apply(ctx, s.AddTask(b, task))
+}
+
+// RemoveDisk deletes a disk's record, freeing its name.
+func (s *Store) RemoveDisk(ctx context.Context, d *PersistentDisk) error {
+	b := new(Batch).Del(s.entityKey(KindDisk, d.ID)).
+		DelIfOwner(s.name(KindDisk, d.ProjectID, d.Name), d.ID).
+		Unindex(s.disksIdx(d.ProjectID), indexMember(d.CreatedAt, d.ID))
+	s.unuseFlavors(b, d.ID, d.FlavorID)
+	return s.Apply(ctx, b)
+}
+
+// ListDisks pages through a project's disks.
+func (s *Store) ListDisks(ctx context.Context, projectID string, size int, cursor string) (Page[PersistentDisk], error) {
+	return List[PersistentDisk](ctx, s, s.disksIdx(projectID), KindDisk, size, cursor)
+}
+
+// DiskByName finds a project's disk by name ("" when there is none).
+func (s *Store) DiskByName(ctx context.Context, projectID, name string) (*PersistentDisk, error) {
+	id, err := s.LookupName(ctx, KindDisk, projectID, name)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	return Get[PersistentDisk](ctx, s, KindDisk, id)
+}
+
+// StartTaskOnPair is StartTask for a task that holds two entities at once (a VM and the
+// disk it attaches): fa and fb check and change them, and both updates and the task are
+// written atomically, or nothing is.
+func StartTaskOnPair[A, B any](ctx context.Context, s *Store, kindA, idA, kindB, idB string, task *Task,
+	fa func(*A) error, fb func(*B) error) error {
+	ka, kb := s.entityKey(kindA, idA), s.entityKey(kindB, idB)
+	for attempt := 0; attempt < 50; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			a, err := Get[A](ctx, s, kindA, idA)
+			if err != nil {
+				return err
+			}
+			b, err := Get[B](ctx, s, kindB, idB)
+			if err != nil {
+				return err
+			}
+			if err := fa(a); err != nil {
+				return err
+			}
+			if err := fb(b); err != nil {
+				return err
+			}
+			batch := s.AddTask(new(Batch).Put(ka, a).Put(kb, b), task)
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				batch.pipe(ctx, p)
+				return nil
+			})
+			return err
+		}, ka, kb)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("start task on %s %s and %s %s: too much contention", kindA, idA, kindB, idB)
+}
+
+// DetachedDisk records that the disk is no longer attached to the VM (after a detach, and
+// when the VM is deleted: its persistent disks are detached and kept). A disk that is gone
+// or was not attached to the VM is left as it is.
+func (s *Store) DetachedDisk(ctx context.Context, diskID, vmID string) error {
+	_, err := Update(ctx, s, KindDisk, diskID, func(d *PersistentDisk) error {
+		if !slices.Contains(d.VMs, vmID) {
+			return ErrNoChange
+		}
+		d.VMs = slices.DeleteFunc(d.VMs, func(x string) bool { return x == vmID })
+		if len(d.VMs) == 0 {
+			d.State = DiskDetached
+		}
+		return nil
+	})
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// ISOPath is where the ISO uploaded for VM id lives on the VM's datastore (attach_iso);
+// detaching it, or deleting the VM, deletes it.
+func ISOPath(vmID string) string { return "isos/" + vmID + ".iso" }
