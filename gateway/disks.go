@@ -143,27 +143,14 @@ func (s *disksSvc) deleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task,
 	if err != nil {
 		return nil, err
 	}
-	chain := &events.DiskDelete
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
-	task.TenantID, task.ProjectID = d.TenantID, d.ProjectID
-	if err := s.admit(ctx, d.TenantID, task.ID); err != nil {
-		return nil, err
-	}
-	_, err = store.StartTask(ctx, s.store, store.KindDisk, d.ID, task, func(d *store.PersistentDisk) error {
-		if err := holdDisk(d, task, store.DiskDetached, store.DiskError); err != nil {
-			return err
-		}
-		d.State = store.DiskDeleting
-		return nil
-	})
-	if err != nil {
-		s.store.Release(context.WithoutCancel(ctx), d.TenantID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, d.TenantID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
+	return startOn(ctx, s.core, &events.DiskDelete, store.KindDisk, d.ID, d.TenantID, d.ProjectID, nil,
+		func(d *store.PersistentDisk, task *store.Task) error {
+			if err := holdDisk(d, task, store.DiskDetached, store.DiskError); err != nil {
+				return err
+			}
+			d.State = store.DiskDeleting
+			return nil
+		})
 }
 
 func (s *disksSvc) ListDiskTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/photon-cloud/photon/events"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -99,4 +100,25 @@ func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID str
 		return errs.New(errs.CodeUnavailable, "could not start %s: %v", chain.Operation, err)
 	}
 	return nil
+}
+
+// startOn starts chain on one existing entity (kind/id, of tenant and project): it makes
+// the task (with properties props), admits it, lets hold check and take the entity, writing
+// the entity and the task in one atomic call, and publishes the chain's start. Whatever
+// refuses gives the admission back and writes nothing.
+func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id, tenantID, projectID string,
+	props map[string]string, hold func(*T, *store.Task) error) (*pb.Task, error) {
+	task := c.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
+	task.TenantID, task.ProjectID, task.Properties = tenantID, projectID, props
+	if err := c.admit(ctx, tenantID, task.ID); err != nil {
+		return nil, err
+	}
+	if _, err := store.StartTask(ctx, c.store, kind, id, task, func(v *T) error { return hold(v, task) }); err != nil {
+		c.store.Release(context.WithoutCancel(ctx), tenantID, task.ID)
+		return nil, err
+	}
+	if err := c.startChain(ctx, chain, tenantID, task); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
 }

@@ -52,22 +52,9 @@ func (s *vms) vmOp(ctx context.Context, chain *events.Chain, id string, props ma
 		if err != nil {
 			return nil, err
 		}
-		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
-		task.TenantID, task.ProjectID, task.Properties = vm.TenantID, vm.ProjectID, props
-		if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
-			return nil, err
-		}
-		_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
+		return startOn(ctx, s.core, chain, store.KindVM, vm.ID, vm.TenantID, vm.ProjectID, props, func(v *store.VM, task *store.Task) error {
 			return hold(v, task, chain, opFrom[chain])
 		})
-		if err != nil {
-			s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
-			return nil, err
-		}
-		if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
-			return nil, err
-		}
-		return taskPB(task), nil
 	})
 }
 

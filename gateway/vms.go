@@ -301,26 +301,13 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 		return nil, err
 	}
 	chain := &events.VMDelete
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
-	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
-	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
-		return nil, err
-	}
-	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
+	return startOn(ctx, s.core, chain, store.KindVM, vm.ID, vm.TenantID, vm.ProjectID, nil, func(v *store.VM, task *store.Task) error {
 		if err := hold(v, task, chain, nil); err != nil {
 			return err
 		}
 		v.State = store.VMDeleting
 		return nil
 	})
-	if err != nil {
-		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
 }
 
 func (s *vms) ListVmTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
