@@ -115,6 +115,11 @@ var (
 		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "iso", Operation: "DETACH_ISO", Done: "detached", NoUndo: true},
 	}}
+	// VMMksTicket gets a console ticket into the task, as Photon did.
+	VMMksTicket = Chain{Name: "vm.mks_ticket", Operation: "GET_MKS_TICKET", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+		{Function: "console", Operation: "GET_MKS_TICKET", Done: "ticket.acquired", NoUndo: true},
+	}}
 )
 
 // The network chains: routers and subnets on NSX-T. The gateway has checked the caller
@@ -155,7 +160,7 @@ var (
 
 // Chains lists every chain by name.
 var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
-	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO,
+	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO, &VMMksTicket,
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
 	&ImageCreate, &ImageDelete, &VMCreateImage)
 

@@ -58,7 +58,7 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "cloneimage", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "poweron", "quota", "vmedit", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "cloneimage", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "poweron", "quota", "vmedit", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
 	}
 }

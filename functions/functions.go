@@ -9,6 +9,7 @@ import (
 	"github.com/photon-cloud/photon/functions/attachdisk"
 	"github.com/photon-cloud/photon/functions/authorize"
 	"github.com/photon-cloud/photon/functions/cloneimage"
+	"github.com/photon-cloud/photon/functions/console"
 	"github.com/photon-cloud/photon/functions/disks"
 	"github.com/photon-cloud/photon/functions/images"
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
@@ -67,6 +68,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			disks.New(s, hosts),
 			vmedit.New(s),
 			iso.New(s, hosts),
+			console.New(s, hosts),
 			images.New(s, hosts),
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),

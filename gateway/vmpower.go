@@ -21,6 +21,11 @@ var opFrom = map[*events.Chain][]string{
 	&events.VMResume:  {store.VMSuspended},
 	// An ISO is attached (attachISO) and detached from a running or stopped VM.
 	&events.VMDetachISO: {store.VMStarted, store.VMStopped},
+	&events.VMMksTicket: {store.VMStarted},
+}
+
+func (s *vms) GetMksTicket(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.vmOp(ctx, &events.VMMksTicket, req.GetId(), nil)
 }
 
 func (s *vms) StartVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {

@@ -149,6 +149,17 @@ func TestErrors(t *testing.T) {
 			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"})
 			return err
 		}, codes.FailedPrecondition},
+		{"console of a powered-off VM", func() error {
+			_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+			return err
+		}, codes.FailedPrecondition},
+		{"console where the host has no ticket service (vcsim)", func() error {
+			if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"}); err != nil {
+				return err
+			}
+			_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+			return err
+		}, codes.Unimplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,3 +92,19 @@ func (h *host) detachISO(ctx context.Context, id string) (_ *hostdv1.VmInfo, err
 	}
 	return h.info(ctx, id)
 }
+
+// mksTicket acquires a console ticket of a powered-on VM, its power state read afresh.
+func (h *host) mksTicket(ctx context.Context, id string) (*hostdv1.MksTicket, error) {
+	vm, m, err := h.freshProps(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		return nil, status.Errorf(codes.FailedPrecondition, "VM %s is %s: a console ticket needs it powered on", id, m.Runtime.PowerState)
+	}
+	t, err := vm.AcquireTicket(ctx, "mks")
+	if err != nil {
+		return nil, err
+	}
+	return &hostdv1.MksTicket{Ticket: t.Ticket, Host: t.Host, Port: t.Port, SslThumbprint: t.SslThumbprint, CfgFile: t.CfgFile}, nil
+}

@@ -97,6 +97,10 @@ func (s *Server) GetVm(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, 
 	return run(ctx, s, "get VM", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.info(ctx, r.GetVmId()) })
 }
 
+func (s *Server) GetMksTicket(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.MksTicket, error) {
+	return run(ctx, s, "get console ticket", r.GetVmId(), func(ctx context.Context) (*hostdv1.MksTicket, error) { return s.h.mksTicket(ctx, r.GetVmId()) })
+}
+
 func (s *Server) Suspend(ctx context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
 	return run(ctx, s, "suspend", r.GetVmId(), func(ctx context.Context) (*hostdv1.VmInfo, error) { return s.h.suspend(ctx, r.GetVmId()) })
 }

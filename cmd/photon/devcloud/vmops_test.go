@@ -164,4 +164,14 @@ func TestVMPowerOperations(t *testing.T) {
 	if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/start", nil, 201, "").ID); done.State != "COMPLETED" {
 		t.Fatalf("start after a failure: %+v", done)
 	}
+
+	// A console ticket is asked of the host; vcsim has no ticket service, so the task
+	// ends in ERROR naming it (a real ESXi host answers the ticket into the task's
+	// resourceProperties), and the VM is free again.
+	mks := cl.wait(cl.expect("GET", "/v1/vms/"+id+"/mks_ticket", nil, 200, "").ID)
+	if mks.Operation != "GET_MKS_TICKET" || mks.State != "ERROR" || failedStep(mks) != "GET_MKS_TICKET" ||
+		mks.Steps[1].Errors[0].Code != "HostError" || mks.Steps[1].Errors[0].Data["hostCode"] != "Unimplemented" {
+		t.Fatalf("mks ticket: %+v", mks)
+	}
+	cl.expect("POST", "/v1/vms/"+id+"/stop", nil, 201, "")
 }

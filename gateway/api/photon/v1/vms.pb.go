@@ -1246,8 +1246,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\xc5\n" +
-	"\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\x9d\v\n" +
 	"\x03Vms\x12d\n" +
 	"\bCreateVm\x12\x1a.photon.v1.CreateVmRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\x04spec\"\x1d/v1/projects/{project_id}/vms\x12^\n" +
 	"\aListVms\x12\x19.photon.v1.ListVmsRequest\x1a\x11.photon.v1.VmList\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/projects/{project_id}/vms\x12B\n" +
@@ -1264,7 +1263,8 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\n" +
 	"DetachDisk\x12!.photon.v1.VmDiskOperationRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\toperation\"\x18/v1/vms/{id}/detach_disk\x12n\n" +
 	"\rSetVmMetadata\x12\x1f.photon.v1.SetVmMetadataRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\bmetadata\"\x19/v1/vms/{id}/set_metadata\x12S\n" +
-	"\tDetachIso\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/v1/vms/{id}/detach_iso\x12W\n" +
+	"\tDetachIso\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/v1/vms/{id}/detach_iso\x12V\n" +
+	"\fGetMksTicket\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/vms/{id}/mks_ticket\x12W\n" +
 	"\bAddVmTag\x12\x1a.photon.v1.AddVmTagRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03tag\"\x11/v1/vms/{id}/tagsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
@@ -1336,24 +1336,26 @@ var file_gateway_api_photon_v1_vms_proto_depIdxs = []int32{
 	5,  // 26: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
 	1,  // 27: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
 	21, // 28: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
-	3,  // 29: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
-	22, // 30: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
-	14, // 31: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
-	12, // 32: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
-	22, // 33: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
-	23, // 34: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
-	22, // 35: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
-	22, // 36: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
-	22, // 37: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
-	22, // 38: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
-	22, // 39: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
-	22, // 40: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
-	22, // 41: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
-	22, // 42: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
-	22, // 43: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
-	22, // 44: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
-	30, // [30:45] is the sub-list for method output_type
-	15, // [15:30] is the sub-list for method input_type
+	21, // 29: photon.v1.Vms.GetMksTicket:input_type -> photon.v1.IdRequest
+	3,  // 30: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
+	22, // 31: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
+	14, // 32: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
+	12, // 33: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
+	22, // 34: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
+	23, // 35: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
+	22, // 36: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
+	22, // 37: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
+	22, // 38: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
+	22, // 39: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
+	22, // 40: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
+	22, // 41: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
+	22, // 42: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
+	22, // 43: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
+	22, // 44: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
+	22, // 45: photon.v1.Vms.GetMksTicket:output_type -> photon.v1.Task
+	22, // 46: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
+	31, // [31:47] is the sub-list for method output_type
+	15, // [15:31] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name

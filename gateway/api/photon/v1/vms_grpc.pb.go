@@ -33,6 +33,7 @@ const (
 	Vms_DetachDisk_FullMethodName    = "/photon.v1.Vms/DetachDisk"
 	Vms_SetVmMetadata_FullMethodName = "/photon.v1.Vms/SetVmMetadata"
 	Vms_DetachIso_FullMethodName     = "/photon.v1.Vms/DetachIso"
+	Vms_GetMksTicket_FullMethodName  = "/photon.v1.Vms/GetMksTicket"
 	Vms_AddVmTag_FullMethodName      = "/photon.v1.Vms/AddVmTag"
 )
 
@@ -73,6 +74,9 @@ type VmsClient interface {
 	// POST /v1/vms/{id}/attach_iso with the ISO as multipart "file" part, served beside this
 	// service (grpc-gateway binds no multipart).
 	DetachIso(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// GetMksTicket gets a console ticket of a STARTED VM into the task's resourceProperties
+	// (ticket, host, port, sslThumbprint, cfgFile) as Photon did (GET_MKS_TICKET).
+	GetMksTicket(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error)
 }
@@ -225,6 +229,16 @@ func (c *vmsClient) DetachIso(ctx context.Context, in *IdRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *vmsClient) GetMksTicket(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_GetMksTicket_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vmsClient) AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Task)
@@ -272,6 +286,9 @@ type VmsServer interface {
 	// POST /v1/vms/{id}/attach_iso with the ISO as multipart "file" part, served beside this
 	// service (grpc-gateway binds no multipart).
 	DetachIso(context.Context, *IdRequest) (*Task, error)
+	// GetMksTicket gets a console ticket of a STARTED VM into the task's resourceProperties
+	// (ticket, host, port, sslThumbprint, cfgFile) as Photon did (GET_MKS_TICKET).
+	GetMksTicket(context.Context, *IdRequest) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(context.Context, *AddVmTagRequest) (*Task, error)
 	mustEmbedUnimplementedVmsServer()
@@ -325,6 +342,9 @@ func (UnimplementedVmsServer) SetVmMetadata(context.Context, *SetVmMetadataReque
 }
 func (UnimplementedVmsServer) DetachIso(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method DetachIso not implemented")
+}
+func (UnimplementedVmsServer) GetMksTicket(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMksTicket not implemented")
 }
 func (UnimplementedVmsServer) AddVmTag(context.Context, *AddVmTagRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddVmTag not implemented")
@@ -602,6 +622,24 @@ func _Vms_DetachIso_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vms_GetMksTicket_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).GetMksTicket(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_GetMksTicket_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).GetMksTicket(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Vms_AddVmTag_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddVmTagRequest)
 	if err := dec(in); err != nil {
@@ -682,6 +720,10 @@ var Vms_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DetachIso",
 			Handler:    _Vms_DetachIso_Handler,
+		},
+		{
+			MethodName: "GetMksTicket",
+			Handler:    _Vms_GetMksTicket_Handler,
 		},
 		{
 			MethodName: "AddVmTag",

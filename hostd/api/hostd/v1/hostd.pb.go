@@ -1738,6 +1738,83 @@ func (x *Resources) GetVmCount() int32 {
 	return 0
 }
 
+// MksTicket is what a console client needs to connect to the VM's screen.
+type MksTicket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ticket        string                 `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	Host          string                 `protobuf:"bytes,2,opt,name=host,proto3" json:"host,omitempty"`
+	Port          int32                  `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	SslThumbprint string                 `protobuf:"bytes,4,opt,name=ssl_thumbprint,json=sslThumbprint,proto3" json:"ssl_thumbprint,omitempty"`
+	CfgFile       string                 `protobuf:"bytes,5,opt,name=cfg_file,json=cfgFile,proto3" json:"cfg_file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MksTicket) Reset() {
+	*x = MksTicket{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MksTicket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MksTicket) ProtoMessage() {}
+
+func (x *MksTicket) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MksTicket.ProtoReflect.Descriptor instead.
+func (*MksTicket) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MksTicket) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
+func (x *MksTicket) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *MksTicket) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *MksTicket) GetSslThumbprint() string {
+	if x != nil {
+		return x.SslThumbprint
+	}
+	return ""
+}
+
+func (x *MksTicket) GetCfgFile() string {
+	if x != nil {
+		return x.CfgFile
+	}
+	return ""
+}
+
 var File_hostd_api_hostd_v1_hostd_proto protoreflect.FileDescriptor
 
 const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
@@ -1873,7 +1950,13 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"datastores\x18\a \x03(\v2\x13.hostd.v1.DatastoreR\n" +
 	"datastores\x12\x1a\n" +
 	"\bnetworks\x18\b \x03(\tR\bnetworks\x12\x19\n" +
-	"\bvm_count\x18\t \x01(\x05R\avmCount2\xb8\n" +
+	"\bvm_count\x18\t \x01(\x05R\avmCount\"\x8d\x01\n" +
+	"\tMksTicket\x12\x16\n" +
+	"\x06ticket\x18\x01 \x01(\tR\x06ticket\x12\x12\n" +
+	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\x05R\x04port\x12%\n" +
+	"\x0essl_thumbprint\x18\x04 \x01(\tR\rsslThumbprint\x12\x19\n" +
+	"\bcfg_file\x18\x05 \x01(\tR\acfgFile2\xee\n" +
 	"\n" +
 	"\x04Host\x127\n" +
 	"\bCreateVm\x12\x19.hostd.v1.CreateVmRequest\x1a\x10.hostd.v1.VmInfo\x12;\n" +
@@ -1889,7 +1972,8 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\x05Reset\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12=\n" +
 	"\vReconfigure\x12\x1c.hostd.v1.ReconfigureRequest\x1a\x10.hostd.v1.VmInfo\x127\n" +
 	"\bDeleteVm\x12\x0f.hostd.v1.VmRef\x1a\x1a.hostd.v1.DeleteVmResponse\x12*\n" +
-	"\x05GetVm\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12=\n" +
+	"\x05GetVm\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x124\n" +
+	"\fGetMksTicket\x12\x0f.hostd.v1.VmRef\x1a\x13.hostd.v1.MksTicket\x12=\n" +
 	"\n" +
 	"CreateDisk\x12\x1b.hostd.v1.CreateDiskRequest\x1a\x12.hostd.v1.DiskInfo\x12=\n" +
 	"\n" +
@@ -1917,7 +2001,7 @@ func file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP() []byte {
 	return file_hostd_api_hostd_v1_hostd_proto_rawDescData
 }
 
-var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*VmRef)(nil),                       // 0: hostd.v1.VmRef
 	(*CreateVmRequest)(nil),             // 1: hostd.v1.CreateVmRequest
@@ -1946,6 +2030,7 @@ var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*GetResourcesRequest)(nil),         // 24: hostd.v1.GetResourcesRequest
 	(*Datastore)(nil),                   // 25: hostd.v1.Datastore
 	(*Resources)(nil),                   // 26: hostd.v1.Resources
+	(*MksTicket)(nil),                   // 27: hostd.v1.MksTicket
 }
 var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
 	7,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
@@ -1963,40 +2048,42 @@ var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
 	3,  // 12: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
 	0,  // 13: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
 	0,  // 14: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
-	8,  // 15: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
-	9,  // 16: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
-	11, // 17: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
-	12, // 18: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
-	14, // 19: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
-	16, // 20: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
-	18, // 21: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
-	20, // 22: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
-	0,  // 23: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
-	24, // 24: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
-	22, // 25: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
-	22, // 26: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
-	22, // 27: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
-	22, // 28: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
-	22, // 29: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
-	22, // 30: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
-	22, // 31: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
-	22, // 32: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
-	22, // 33: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
-	22, // 34: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
-	23, // 35: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
-	22, // 36: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
-	7,  // 37: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
-	10, // 38: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
-	22, // 39: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
-	13, // 40: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
-	15, // 41: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
-	17, // 42: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
-	19, // 43: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
-	22, // 44: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
-	22, // 45: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
-	26, // 46: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
-	25, // [25:47] is the sub-list for method output_type
-	3,  // [3:25] is the sub-list for method input_type
+	0,  // 15: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
+	8,  // 16: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
+	9,  // 17: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
+	11, // 18: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
+	12, // 19: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
+	14, // 20: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
+	16, // 21: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
+	18, // 22: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
+	20, // 23: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
+	0,  // 24: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
+	24, // 25: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
+	22, // 26: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
+	22, // 27: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
+	22, // 28: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
+	22, // 29: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
+	22, // 30: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
+	22, // 31: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
+	22, // 32: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
+	22, // 33: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
+	22, // 34: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
+	22, // 35: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
+	23, // 36: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
+	22, // 37: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
+	27, // 38: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
+	7,  // 39: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
+	10, // 40: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
+	22, // 41: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
+	13, // 42: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
+	15, // 43: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
+	17, // 44: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
+	19, // 45: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
+	22, // 46: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
+	22, // 47: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
+	26, // 48: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
+	26, // [26:49] is the sub-list for method output_type
+	3,  // [3:26] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -2013,7 +2100,7 @@ func file_hostd_api_hostd_v1_hostd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostd_api_hostd_v1_hostd_proto_rawDesc), len(file_hostd_api_hostd_v1_hostd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,7 @@ const (
 	Host_Reconfigure_FullMethodName          = "/hostd.v1.Host/Reconfigure"
 	Host_DeleteVm_FullMethodName             = "/hostd.v1.Host/DeleteVm"
 	Host_GetVm_FullMethodName                = "/hostd.v1.Host/GetVm"
+	Host_GetMksTicket_FullMethodName         = "/hostd.v1.Host/GetMksTicket"
 	Host_CreateDisk_FullMethodName           = "/hostd.v1.Host/CreateDisk"
 	Host_DeleteDisk_FullMethodName           = "/hostd.v1.Host/DeleteDisk"
 	Host_AttachPersistentDisk_FullMethodName = "/hostd.v1.Host/AttachPersistentDisk"
@@ -95,6 +96,10 @@ type HostClient interface {
 	// kept) and destroys it with its other disks. Deleting a VM that does not exist succeeds.
 	DeleteVm(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*DeleteVmResponse, error)
 	GetVm(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
+	// GetMksTicket acquires a console (MKS) ticket of a powered-on VM (FailedPrecondition
+	// otherwise). A host without the ticket service answers Unimplemented: govmomi's
+	// simulator has none.
+	GetMksTicket(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*MksTicket, error)
 	// CreateDisk creates the persistent disk "disks/<disk_id>.vmdk" on the datastore, outside
 	// any VM's folder. A disk that already exists is left as it is.
 	CreateDisk(ctx context.Context, in *CreateDiskRequest, opts ...grpc.CallOption) (*DiskInfo, error)
@@ -265,6 +270,16 @@ func (c *hostClient) GetVm(ctx context.Context, in *VmRef, opts ...grpc.CallOpti
 	return out, nil
 }
 
+func (c *hostClient) GetMksTicket(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*MksTicket, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MksTicket)
+	err := c.cc.Invoke(ctx, Host_GetMksTicket_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *hostClient) CreateDisk(ctx context.Context, in *CreateDiskRequest, opts ...grpc.CallOption) (*DiskInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DiskInfo)
@@ -407,6 +422,10 @@ type HostServer interface {
 	// kept) and destroys it with its other disks. Deleting a VM that does not exist succeeds.
 	DeleteVm(context.Context, *VmRef) (*DeleteVmResponse, error)
 	GetVm(context.Context, *VmRef) (*VmInfo, error)
+	// GetMksTicket acquires a console (MKS) ticket of a powered-on VM (FailedPrecondition
+	// otherwise). A host without the ticket service answers Unimplemented: govmomi's
+	// simulator has none.
+	GetMksTicket(context.Context, *VmRef) (*MksTicket, error)
 	// CreateDisk creates the persistent disk "disks/<disk_id>.vmdk" on the datastore, outside
 	// any VM's folder. A disk that already exists is left as it is.
 	CreateDisk(context.Context, *CreateDiskRequest) (*DiskInfo, error)
@@ -492,6 +511,9 @@ func (UnimplementedHostServer) DeleteVm(context.Context, *VmRef) (*DeleteVmRespo
 }
 func (UnimplementedHostServer) GetVm(context.Context, *VmRef) (*VmInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVm not implemented")
+}
+func (UnimplementedHostServer) GetMksTicket(context.Context, *VmRef) (*MksTicket, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMksTicket not implemented")
 }
 func (UnimplementedHostServer) CreateDisk(context.Context, *CreateDiskRequest) (*DiskInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateDisk not implemented")
@@ -760,6 +782,24 @@ func _Host_GetVm_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_GetMksTicket_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VmRef)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).GetMksTicket(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_GetMksTicket_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).GetMksTicket(ctx, req.(*VmRef))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Host_CreateDisk_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateDiskRequest)
 	if err := dec(in); err != nil {
@@ -983,6 +1023,10 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetVm",
 			Handler:    _Host_GetVm_Handler,
+		},
+		{
+			MethodName: "GetMksTicket",
+			Handler:    _Host_GetMksTicket_Handler,
 		},
 		{
 			MethodName: "CreateDisk",
