@@ -166,6 +166,15 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if v, ok := spec.GetEnvironment()["powerOn"]; ok && (v == "false" || v == "0") {
 		vm.PowerOn = false
 	}
+	for i, id := range vm.Subnets {
+		sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, id)
+		switch {
+		case errors.Is(err, errs.ErrNotFound) || (err == nil && sn.ProjectID != "" && sn.ProjectID != p.ID):
+			return nil, errs.Invalid("subnets[%d]: subnet %q not found", i, id).WithData("field", "subnets")
+		case err != nil:
+			return nil, err
+		}
+	}
 	if vm.Affinities, err = affinities(spec.GetAffinities()); err != nil {
 		return nil, err
 	}

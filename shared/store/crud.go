@@ -43,6 +43,7 @@ func (s *Store) DeleteTenant(ctx context.Context, t *Tenant, task *Task) error {
 	b := new(Batch).Require(s.entityKey(KindTenant, t.ID), "Tenant #"+t.ID).
 		Empty(s.projectsIdx(t.ID), "Tenant #"+t.ID+" (it has projects)").
 		Del(s.entityKey(KindTenant, t.ID)).
+		Del(s.tenantQuotaKey(t.ID)).
 		DelIfOwner(s.name(KindTenant, "", t.Name), t.ID).
 		Unindex(s.tenantsIdx(), indexMember(t.CreatedAt, t.ID))
 	return s.Apply(ctx, s.AddTask(b, task))

@@ -24,6 +24,8 @@ func TestBadInput(t *testing.T) {
 	vms := "/v1/projects/" + f.project + "/vms"
 	noBoot := vmSpec(f, "x")
 	noBoot["attachedDisks"] = []attachedDisk{}
+	noSubnet := vmSpec(f, "x")
+	noSubnet["subnets"] = []string{"nope"}
 	cases := []struct {
 		name, method, path string
 		body               any
@@ -37,6 +39,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown flavor", "POST", vms, map[string]any{"name": "x", "flavor": "huge", "sourceImageId": f.image}, "", 400, "InvalidEntity"},
 		{"unknown image", "POST", vms, map[string]any{"name": "x", "flavor": "small", "sourceImageId": "nope"}, "", 400, "InvalidEntity"},
 		{"no boot disk", "POST", vms, noBoot, "", 400, "InvalidEntity"},
+		{"unknown subnet", "POST", vms, noSubnet, "", 400, "InvalidEntity"},
+		{"unknown VM verb state", "POST", "/v1/vms/nope/start", nil, "", 404, "NotFound"},
+		{"unknown disk", "GET", "/v1/disks/nope", nil, "", 404, "NotFound"},
 		{"unknown project", "POST", "/v1/projects/nope/vms", vmSpec(f, "x"), "", 404, "NotFound"},
 		{"unknown vm", "GET", "/v1/vms/nope", nil, "", 404, "NotFound"},
 		{"bad page link", "GET", "/v1/tenants?pageLink=!!", nil, "", 400, "InvalidEntity"},
