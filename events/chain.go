@@ -104,6 +104,15 @@ var (
 	}}
 )
 
+// VMResize gives a STOPPED VM another flavor: the quota and the host reservation move to
+// the new size first (their undos move them back), then the host reconfigures the VM.
+var VMResize = Chain{Name: "vm.resize", Operation: "RESIZE_VM", Kind: "vm", Steps: []StepDef{
+	{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+	{Function: "quota", Operation: "RESIZE_QUOTA", Done: "quota.resized"},
+	{Function: "place", Operation: "RESIZE_ON_HOST", Done: "host.resized"},
+	{Function: "power", Operation: "RECONFIGURE_VM", Done: "reconfigured", NoUndo: true},
+}}
+
 // The ISO verbs: the gateway has uploaded the ISO to the VM's datastore before an attach
 // starts.
 var (
@@ -160,7 +169,7 @@ var (
 
 // Chains lists every chain by name.
 var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
-	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO, &VMMksTicket,
+	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO, &VMMksTicket, &VMResize,
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
 	&ImageCreate, &ImageDelete, &VMCreateImage)
 

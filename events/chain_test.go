@@ -53,7 +53,8 @@ func TestUndoFrom(t *testing.T) {
 
 func TestTypesFor(t *testing.T) {
 	got := TypesFor("place")
-	want := []string{"io.photon.vm.create.quota.reserved", "io.photon.vm.create.undo.place", "io.photon.vm.delete.host.deleted"}
+	want := []string{"io.photon.vm.create.quota.reserved", "io.photon.vm.create.undo.place", "io.photon.vm.delete.host.deleted",
+		"io.photon.vm.resize.quota.resized", "io.photon.vm.resize.undo.place"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
@@ -22,6 +23,44 @@ var opFrom = map[*events.Chain][]string{
 	// An ISO is attached (attachISO) and detached from a running or stopped VM.
 	&events.VMDetachISO: {store.VMStarted, store.VMStopped},
 	&events.VMMksTicket: {store.VMStarted},
+	&events.VMResize:    {store.VMStopped},
+}
+
+// ResizeVm checks the new flavor and computes the VM's new cost: its flavor's line items
+// replaced by the new flavor's (disks keep theirs).
+func (s *vms) ResizeVm(ctx context.Context, req *pb.ResizeVmRequest) (*pb.Task, error) {
+	vm, err := s.vm(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	name := req.GetSpec().GetFlavor()
+	flavor, err := s.store.FlavorByName(ctx, store.FlavorVM, name)
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Invalid("vm flavor %q not found", name).WithData("field", "flavor")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if flavor.ID == vm.FlavorID {
+		return nil, errs.Invalid("Vm #%s has flavor %s already", vm.ID, name).WithData("field", "flavor")
+	}
+	cpu, mem, err := vmSize(flavor)
+	if err != nil {
+		return nil, err
+	}
+	old, err := store.Get[store.Flavor](ctx, s.store, store.KindFlavor, vm.FlavorID)
+	if err != nil {
+		return nil, err
+	}
+	cost := costs{}
+	cost.add(vm.Cost...)
+	cost.sub(old.Cost...)
+	cost.add(flavor.Cost...)
+	if cost["vm.count"].Value < 1 {
+		cost["vm.count"] = store.QuotaLineItem{Key: "vm.count", Value: 1, Unit: "COUNT"}
+	}
+	r := store.Resize{FlavorID: flavor.ID, Flavor: flavor.Name, CPU: cpu, MemoryMB: mem, Cost: cost.list()}
+	return s.vmOp(ctx, &events.VMResize, vm.ID, r.Props())
 }
 
 func (s *vms) GetMksTicket(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {

@@ -241,6 +241,19 @@ func (c costs) add(items ...store.QuotaLineItem) {
 	}
 }
 
+// sub takes items away; line items that come to nothing are dropped.
+func (c costs) sub(items ...store.QuotaLineItem) {
+	items, _ = canonical(items)
+	for _, it := range items {
+		x := c[it.Key]
+		if x.Value -= it.Value; x.Value < 1e-9 {
+			delete(c, it.Key)
+			continue
+		}
+		c[it.Key] = x
+	}
+}
+
 // list is the sums sorted by key.
 func (c costs) list() []store.QuotaLineItem {
 	keys := make([]string, 0, len(c))

@@ -114,7 +114,7 @@ const maxTries = 8
 
 func (f *Function) reserve(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error) {
 	want := store.HostReservation{DiskMB: int64(d.CapacityGB) * 1024}
-	ratios := store.Ratios{CPU: place.DefaultPolicy.CPURatio, Mem: place.DefaultPolicy.MemRatio, Disk: place.DefaultPolicy.DiskRatio}
+	ratios := place.DefaultPolicy.Ratios()
 	for _, a := range d.Affinities {
 		if a.Kind != store.LocalityVM {
 			continue

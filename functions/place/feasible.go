@@ -65,7 +65,8 @@ func (p Policy) spreadOver() int {
 	return p.SpreadOver
 }
 
-func (p Policy) ratios() store.Ratios {
+// Ratios are the policy's overcommit ratios, as reservations check them.
+func (p Policy) Ratios() store.Ratios {
 	return store.Ratios{CPU: p.CPURatio, Mem: p.MemRatio, Disk: p.DiskRatio}
 }
 

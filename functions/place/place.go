@@ -45,6 +45,13 @@ func (f *Function) Name() string { return "place" }
 
 // Do places the VM and records its host and datastore.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	if c.Operation() == "RESIZE_ON_HOST" {
+		r, err := store.ResizeOf(c.Task)
+		if err != nil {
+			return err
+		}
+		return f.store.ResizeHost(ctx, c.Data.EntityID, int64(r.CPU), r.MemoryMB, f.policy.Ratios())
+	}
 	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
@@ -178,7 +185,7 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 			}
 			r, counters, err := f.store.ReserveHost(ctx, req.VM, store.HostReservation{HostID: ch.Host.ID,
 				Datastore: ch.Datastore, CPU: req.CPU, MemoryMB: req.MemoryMB, DiskMB: req.DiskMB, Group: req.Group},
-				f.policy.ratios(), groupCap)
+				f.policy.Ratios(), groupCap)
 			var full *store.HostFullError
 			switch {
 			case err == nil:
@@ -239,6 +246,14 @@ func (f *Function) noHost(req *Request, taken int) error {
 
 // Undo releases the VM's host reservation.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
+	if c.Operation() == "RESIZE_ON_HOST" {
+		// Back to the VM's size, which the resize has not changed yet.
+		vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		return f.store.ResizeHost(ctx, vm.ID, int64(vm.CPU), vm.MemoryMB, f.policy.Ratios())
+	}
 	_, err := f.store.ReleaseHost(ctx, c.Data.EntityID)
 	if err != nil {
 		return err

@@ -1,11 +1,13 @@
 // Package power runs the VM power operations (start, stop, restart, suspend, resume) on
 // the VM's host and records the power state the host reports, so the VM record stays true
-// to the host even when the operation fails half way.
+// to the host even when the operation fails half way. It also makes a resize's last step:
+// the host reconfigures the VM to its new flavor's size (RECONFIGURE_VM).
 //
-// Consumes: io.photon.vm.{start,stop,restart,suspend,resume}.authorized.
+// Consumes: io.photon.vm.{start,stop,restart,suspend,resume}.authorized,
+// io.photon.vm.resize.host.resized.
 // Emits: io.photon.vm.start.started, io.photon.vm.stop.stopped,
 // io.photon.vm.restart.restarted, io.photon.vm.suspend.suspended,
-// io.photon.vm.resume.resumed.
+// io.photon.vm.resume.resumed, io.photon.vm.resize.reconfigured.
 // Undoes: nothing (a power operation is its own undo; the gateway only starts one that the
 // VM's state allows). Idempotency: hostd's power calls succeed on a VM already in the
 // wanted state, so a replayed event changes nothing.
@@ -56,6 +58,9 @@ var actions = map[string]action{
 
 // Do runs the operation on the VM's host and records the state the host answers.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	if c.Operation() == "RECONFIGURE_VM" {
+		return f.reconfigure(ctx, c)
+	}
 	act, ok := actions[c.Operation()]
 	if !ok {
 		return errs.Invalid("power cannot run %s", c.Operation())
@@ -82,6 +87,22 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		}
 	}
 	return err
+}
+
+// reconfigure gives the VM on its host the size of the resize's flavor, then records the
+// new flavor on the VM (a resize's last step).
+func (f *Function) reconfigure(ctx context.Context, c *runtime.Call) error {
+	r, err := store.ResizeOf(c.Task)
+	if err != nil {
+		return err
+	}
+	if _, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "reconfigure VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := h.Reconfigure(ctx, &hostdv1.ReconfigureRequest{VmId: c.Data.EntityID, CpuCount: r.CPU, MemoryMb: r.MemoryMB})
+		return err
+	}); err != nil {
+		return err
+	}
+	return f.store.Resized(ctx, c.Data.EntityID, r)
 }
 
 // Undo has nothing to undo.

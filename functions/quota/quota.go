@@ -1,7 +1,8 @@
 // Package quota reserves a VM's or a persistent disk's cost against its project's quota,
 // in one Lua call that re-checks every limit, and releases it again.
 //
-// Consumes: io.photon.vm.create.authorized, io.photon.disk.create.authorized; undo:
+// Consumes: io.photon.vm.create.authorized, io.photon.disk.create.authorized,
+// io.photon.vm.resize.authorized (RESIZE_QUOTA: the reservation moves to the new cost); undo:
 // io.photon.{vm,disk}.create.undo.quota; as the delete chains' RELEASE_QUOTA step:
 // io.photon.vm.delete.host.released, io.photon.disk.delete.host.deleted.
 // Emits: io.photon.{vm,disk}.create.quota.reserved / io.photon.{vm,disk}.delete.quota.released.
@@ -32,14 +33,25 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
+	if c.Operation() == "RESIZE_QUOTA" {
+		r, err := store.ResizeOf(c.Task)
+		if err != nil {
+			return err
+		}
+		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, r.Cost)
+	}
 	return f.store.ReserveQuota(ctx, project, c.Data.EntityID, cost)
 }
 
-// Undo releases the entity's reservation, if it holds one.
+// Undo releases the entity's reservation, if it holds one; a resize's undo moves it back
+// to the VM's cost, which the resize has not changed yet.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	project, _, err := f.owner(ctx, c)
+	project, cost, err := f.owner(ctx, c)
 	if err != nil {
 		return err
+	}
+	if c.Operation() == "RESIZE_QUOTA" {
+		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, cost)
 	}
 	_, err = f.store.ReleaseQuota(ctx, project, c.Data.EntityID)
 	return err

@@ -16,7 +16,7 @@ func Finalizers(s *store.Store) map[string]runtime.Finalizer {
 	return map[string]runtime.Finalizer{"vm.create": create{s}, "vm.delete": remove{s},
 		"vm.start": op{s}, "vm.stop": op{s}, "vm.restart": op{s}, "vm.suspend": op{s}, "vm.resume": op{s},
 		"vm.attach_disk": diskOp{s}, "vm.detach_disk": diskOp{s}, "vm.set_metadata": op{s}, "vm.add_tag": op{s},
-		"vm.attach_iso": op{s}, "vm.detach_iso": op{s}, "vm.mks_ticket": op{s},
+		"vm.attach_iso": op{s}, "vm.detach_iso": op{s}, "vm.mks_ticket": op{s}, "vm.resize": op{s},
 		"disk.create": diskCreate{s}, "disk.delete": diskDelete{s}}
 }
 

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -51,13 +53,20 @@ type PersistentDisk struct {
 }
 
 // Task properties that carry an operation's argument: the disk a VM's attach or detach
-// acts on, the metadata to set (a JSON object of strings), the tag to add, the ISO.
+// acts on, the metadata to set (a JSON object of strings), the tag to add, the ISO, a
+// resize's new flavor.
 const (
 	PropDiskID   = "diskId"
 	PropMetadata = "metadata"
 	PropTag      = "tag"
 	PropISOName  = "isoName" // the uploaded ISO's file name
 	PropISOSize  = "isoSize" // and its size in bytes
+	// A resize's new flavor, size and cost (a JSON list of quota line items).
+	PropFlavorID = "flavorId"
+	PropFlavor   = "flavor"
+	PropCPU      = "cpu"
+	PropMemoryMB = "memoryMb"
+	PropCost     = "cost"
 )
 
 func (s *Store) disksIdx(project string) string { return s.Key("idx", "disks", project) }
@@ -155,3 +164,54 @@ func (s *Store) DetachedDisk(ctx context.Context, diskID, vmID string) error {
 // ISOPath is where the ISO uploaded for VM id lives on the VM's datastore (attach_iso);
 // detaching it, or deleting the VM, deletes it.
 func ISOPath(vmID string) string { return "isos/" + vmID + ".iso" }
+
+// Resize is the new flavor a VM resize task carries.
+type Resize struct {
+	FlavorID, Flavor string
+	CPU              int32
+	MemoryMB         int64
+	Cost             []QuotaLineItem
+}
+
+// ResizeOf reads a resize task's properties.
+func ResizeOf(t *Task) (Resize, error) {
+	r := Resize{FlavorID: t.Properties[PropFlavorID], Flavor: t.Properties[PropFlavor]}
+	cpu, err1 := strconv.ParseInt(t.Properties[PropCPU], 10, 32)
+	mem, err2 := strconv.ParseInt(t.Properties[PropMemoryMB], 10, 64)
+	err3 := json.Unmarshal([]byte(t.Properties[PropCost]), &r.Cost)
+	if err := errors.Join(err1, err2, err3); err != nil || r.FlavorID == "" {
+		return r, errs.Invalid("task %s carries no resize: %v", t.ID, err)
+	}
+	r.CPU, r.MemoryMB = int32(cpu), mem
+	return r, nil
+}
+
+// Props are the task properties of the resize.
+func (r Resize) Props() map[string]string {
+	cost, _ := json.Marshal(r.Cost)
+	return map[string]string{PropFlavorID: r.FlavorID, PropFlavor: r.Flavor, PropCPU: strconv.Itoa(int(r.CPU)),
+		PropMemoryMB: strconv.FormatInt(r.MemoryMB, 10), PropCost: string(cost)}
+}
+
+// Resized records a VM's new flavor, size and cost, and moves its flavor use from the old
+// flavor to the new one. Recording it twice changes nothing.
+func (s *Store) Resized(ctx context.Context, vmID string, r Resize) error {
+	var old string
+	vm, err := Update(ctx, s, KindVM, vmID, func(v *VM) error {
+		if v.FlavorID == r.FlavorID {
+			return ErrNoChange
+		}
+		old = v.FlavorID
+		v.FlavorID, v.Flavor, v.CPU, v.MemoryMB, v.Cost = r.FlavorID, r.Flavor, r.CPU, r.MemoryMB, r.Cost
+		return nil
+	})
+	if err != nil || old == "" {
+		return err
+	}
+	b := new(Batch)
+	s.useFlavors(b, vm.ID, r.FlavorID)
+	if !slices.Contains(diskFlavors(vm.Disks), old) {
+		s.unuseFlavors(b, vm.ID, old)
+	}
+	return s.Apply(ctx, b)
+}

@@ -99,7 +99,8 @@ if parts[1] == '` + tenantMark + `' then
 end
 for _, h in ipairs(hashes) do
   for i = first, #parts, 2 do
-    redis.call('HINCRBYFLOAT', h, 'used:' .. parts[i], -tonumber(parts[i+1]))
+    local v = tonumber(redis.call('HINCRBYFLOAT', h, 'used:' .. parts[i], -tonumber(parts[i+1])))
+    if v > -1e-9 and v < 1e-9 then redis.call('HSET', h, 'used:' .. parts[i], '0') end
   end
 end
 redis.call('DEL', KEYS[2])
@@ -119,11 +120,7 @@ func (s *Store) ReserveQuota(ctx context.Context, project, owner string, cost []
 	if tenant != "" {
 		keys = append(keys, s.tenantQuotaKey(tenant))
 	}
-	args := make([]any, 0, 3*len(cost))
-	for _, c := range cost {
-		args = append(args, c.Key, strconv.FormatFloat(c.Value, 'f', -1, 64), c.Unit)
-	}
-	res, err := reserveQuota.Run(ctx, s.rdb, keys, args...).StringSlice()
+	res, err := reserveQuota.Run(ctx, s.rdb, keys, costArgs(cost)...).StringSlice()
 	if err != nil {
 		return fmt.Errorf("reserve quota: %w", err)
 	}
@@ -156,24 +153,44 @@ func (s *Store) projectTenant(ctx context.Context, project string) (string, erro
 // ReleaseQuota returns owner's reservation to the quota of the project and, if it charged
 // it, of the tenant. It reports whether there was one.
 func (s *Store) ReleaseQuota(ctx context.Context, project, owner string) (bool, error) {
-	keys := []string{s.quotaKey(project), s.quotaResvKey(owner)}
-	// The record names the tenant it charged; records never change once written.
-	r, err := s.rdb.Get(ctx, s.quotaResvKey(owner)).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("release quota: %w", err)
-	}
-	if mark, rest, ok := strings.Cut(r, "\n"); ok && mark == tenantMark {
-		tenant, _, _ := strings.Cut(rest, "\n")
-		keys = append(keys, s.tenantQuotaKey(tenant))
+	keys, ok, err := s.chargedKeys(ctx, project, owner)
+	if err != nil || !ok {
+		return false, err
 	}
 	n, err := releaseQuota.Run(ctx, s.rdb, keys).Int()
 	if err != nil {
 		return false, fmt.Errorf("release quota: %w", err)
 	}
 	return n == 1, nil
+}
+
+// chargedKeys are the keys of owner's reservation for the release and resize scripts: the
+// project's quota hash, the reservation, and the tenant's hash if the reservation charged
+// it (the record names the tenant; which tenant a record charged never changes). ok is
+// false when owner holds no reservation.
+func (s *Store) chargedKeys(ctx context.Context, project, owner string) (keys []string, ok bool, err error) {
+	keys = []string{s.quotaKey(project), s.quotaResvKey(owner)}
+	r, err := s.rdb.Get(ctx, s.quotaResvKey(owner)).Result()
+	if errors.Is(err, redis.Nil) {
+		return keys, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read quota reservation of %s: %w", owner, err)
+	}
+	if mark, rest, ok := strings.Cut(r, "\n"); ok && mark == tenantMark {
+		tenant, _, _ := strings.Cut(rest, "\n")
+		keys = append(keys, s.tenantQuotaKey(tenant))
+	}
+	return keys, true, nil
+}
+
+// costArgs are a cost's line items as the quota scripts take them: key, value, unit.
+func costArgs(cost []QuotaLineItem) []any {
+	args := make([]any, 0, 3*len(cost))
+	for _, c := range cost {
+		args = append(args, c.Key, strconv.FormatFloat(c.Value, 'f', -1, 64), c.Unit)
+	}
+	return args
 }
 
 // QuotaUsage reads a project's limits and usage, and the unit of each key.

@@ -17,6 +17,8 @@ type vcsimVM struct {
 	power       string
 	disks, nics int
 	linkedClone bool // the boot disk's backing has the image disk as parent
+	cpus        int32
+	memoryMB    int32
 }
 
 func inspectVM(t *testing.T, u *url.URL, vmID string) vcsimVM {
@@ -41,7 +43,8 @@ func inspectVM(t *testing.T, u *url.URL, vmID string) vcsimVM {
 		if !matches(vm, vmID) {
 			continue
 		}
-		out := vcsimVM{exists: true, power: string(vm.Runtime.PowerState)}
+		out := vcsimVM{exists: true, power: string(vm.Runtime.PowerState), cpus: vm.Config.Hardware.NumCPU,
+			memoryMB: vm.Config.Hardware.MemoryMB}
 		for _, d := range vm.Config.Hardware.Device {
 			switch dev := d.(type) {
 			case *types.VirtualDisk:

@@ -173,5 +173,61 @@ func TestVMPowerOperations(t *testing.T) {
 		mks.Steps[1].Errors[0].Code != "HostError" || mks.Steps[1].Errors[0].Data["hostCode"] != "Unimplemented" {
 		t.Fatalf("mks ticket: %+v", mks)
 	}
-	cl.expect("POST", "/v1/vms/"+id+"/stop", nil, 201, "")
+	if done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/stop", nil, 201, "").ID); done.State != "COMPLETED" {
+		t.Fatalf("stop: %+v", done)
+	}
+
+	// Resize (beyond Photon): the quota, the host's reservation and the VM on the host all
+	// take the new flavor's size; one the quota cannot take fails at RESIZE_QUOTA and
+	// changes nothing; the flavor the VM left may be deleted, the one it has may not.
+	for _, fl := range []struct {
+		name     string
+		cpu, mem float64
+	}{{"large", 2, 4}, {"huge", 4, 100}} {
+		cl.create("/v1/flavors", map[string]any{"name": fl.name, "kind": "vm", "cost": []quotaLineItem{
+			{Key: "vm.cpu", Value: fl.cpu, Unit: "COUNT"}, {Key: "vm.memory", Value: fl.mem, Unit: "GB"}}})
+	}
+	resize := func(flavor string) map[string]string { return map[string]string{"flavor": flavor} }
+	cl.expect("POST", "/v1/vms/"+id+"/resize", resize("small"), 400, "InvalidEntity")
+	cl.expect("POST", "/v1/vms/"+id+"/resize", resize("nope"), 400, "InvalidEntity")
+	done := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/resize", resize("large"), 201, "").ID)
+	if done.Operation != "RESIZE_VM" || done.State != "COMPLETED" || len(done.Steps) != 4 || done.Steps[3].Operation != "RECONFIGURE_VM" {
+		t.Fatalf("resize: %+v", done)
+	}
+	sized := func(flavor string, mem int) {
+		t.Helper()
+		var v vm
+		cl.do("GET", "/v1/vms/"+id, nil, &v)
+		got := inspectVM(t, sim.URL, id)
+		_, used, _, err := c.Store.QuotaUsage(t.Context(), f.project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		capy, err := c.Store.GetHostCapacity(t.Context(), v.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Flavor != flavor || got.memoryMB != int32(mem<<10) || used["vm.memory"] != float64(mem) || capy.MemUsed != int64(mem<<10) {
+			t.Fatalf("vm flavor %s, vcsim %d MB, quota %v GB, host %d MB; want %s, %d GB", v.Flavor, got.memoryMB,
+				used["vm.memory"], capy.MemUsed, flavor, mem)
+		}
+	}
+	sized("large", 4)
+	refused := cl.wait(cl.expect("POST", "/v1/vms/"+id+"/resize", resize("huge"), 201, "").ID)
+	if refused.State != "ERROR" || failedStep(refused) != "RESIZE_QUOTA" || refused.Steps[1].Errors[0].Code != "QuotaError" {
+		t.Fatalf("resize past the quota: %+v", refused)
+	}
+	sized("large", 4)
+	var fl struct {
+		Items []struct{ ID, Name string } `json:"items"`
+	}
+	cl.do("GET", "/v1/flavors", nil, &fl)
+	for _, x := range fl.Items {
+		switch x.Name {
+		case "small":
+			cl.wait(cl.expect("DELETE", "/v1/flavors/"+x.ID, nil, 201, "").ID)
+		case "large":
+			cl.expect("DELETE", "/v1/flavors/"+x.ID, nil, 400, "StateError")
+		}
+	}
 }

@@ -119,6 +119,103 @@ func (x *SetVmMetadataRequest) GetMetadata() *VmMetadata {
 	return nil
 }
 
+// VmResizeSpec names the VM's new vm flavor.
+type VmResizeSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flavor        string                 `protobuf:"bytes,1,opt,name=flavor,proto3" json:"flavor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmResizeSpec) Reset() {
+	*x = VmResizeSpec{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmResizeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmResizeSpec) ProtoMessage() {}
+
+func (x *VmResizeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmResizeSpec.ProtoReflect.Descriptor instead.
+func (*VmResizeSpec) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VmResizeSpec) GetFlavor() string {
+	if x != nil {
+		return x.Flavor
+	}
+	return ""
+}
+
+type ResizeVmRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec          *VmResizeSpec          `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizeVmRequest) Reset() {
+	*x = ResizeVmRequest{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizeVmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizeVmRequest) ProtoMessage() {}
+
+func (x *ResizeVmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizeVmRequest.ProtoReflect.Descriptor instead.
+func (*ResizeVmRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ResizeVmRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ResizeVmRequest) GetSpec() *VmResizeSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
 // VmTag is Photon's {value: "namespace:predicate=value"}.
 type VmTag struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -129,7 +226,7 @@ type VmTag struct {
 
 func (x *VmTag) Reset() {
 	*x = VmTag{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +238,7 @@ func (x *VmTag) String() string {
 func (*VmTag) ProtoMessage() {}
 
 func (x *VmTag) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[2]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +251,7 @@ func (x *VmTag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmTag.ProtoReflect.Descriptor instead.
 func (*VmTag) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{2}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *VmTag) GetValue() string {
@@ -174,7 +271,7 @@ type AddVmTagRequest struct {
 
 func (x *AddVmTagRequest) Reset() {
 	*x = AddVmTagRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +283,7 @@ func (x *AddVmTagRequest) String() string {
 func (*AddVmTagRequest) ProtoMessage() {}
 
 func (x *AddVmTagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[3]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +296,7 @@ func (x *AddVmTagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVmTagRequest.ProtoReflect.Descriptor instead.
 func (*AddVmTagRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{3}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AddVmTagRequest) GetId() string {
@@ -227,7 +324,7 @@ type VmDiskOperation struct {
 
 func (x *VmDiskOperation) Reset() {
 	*x = VmDiskOperation{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -239,7 +336,7 @@ func (x *VmDiskOperation) String() string {
 func (*VmDiskOperation) ProtoMessage() {}
 
 func (x *VmDiskOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -252,7 +349,7 @@ func (x *VmDiskOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmDiskOperation.ProtoReflect.Descriptor instead.
 func (*VmDiskOperation) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *VmDiskOperation) GetDiskId() string {
@@ -279,7 +376,7 @@ type VmDiskOperationRequest struct {
 
 func (x *VmDiskOperationRequest) Reset() {
 	*x = VmDiskOperationRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +388,7 @@ func (x *VmDiskOperationRequest) String() string {
 func (*VmDiskOperationRequest) ProtoMessage() {}
 
 func (x *VmDiskOperationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +401,7 @@ func (x *VmDiskOperationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmDiskOperationRequest.ProtoReflect.Descriptor instead.
 func (*VmDiskOperationRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VmDiskOperationRequest) GetId() string {
@@ -336,7 +433,7 @@ type LocalitySpec struct {
 
 func (x *LocalitySpec) Reset() {
 	*x = LocalitySpec{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +445,7 @@ func (x *LocalitySpec) String() string {
 func (*LocalitySpec) ProtoMessage() {}
 
 func (x *LocalitySpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +458,7 @@ func (x *LocalitySpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalitySpec.ProtoReflect.Descriptor instead.
 func (*LocalitySpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LocalitySpec) GetKind() string {
@@ -392,7 +489,7 @@ type AntiAffinityGroup struct {
 
 func (x *AntiAffinityGroup) Reset() {
 	*x = AntiAffinityGroup{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +501,7 @@ func (x *AntiAffinityGroup) String() string {
 func (*AntiAffinityGroup) ProtoMessage() {}
 
 func (x *AntiAffinityGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +514,7 @@ func (x *AntiAffinityGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AntiAffinityGroup.ProtoReflect.Descriptor instead.
 func (*AntiAffinityGroup) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{7}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AntiAffinityGroup) GetName() string {
@@ -458,7 +555,7 @@ type AttachedDisk struct {
 
 func (x *AttachedDisk) Reset() {
 	*x = AttachedDisk{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +567,7 @@ func (x *AttachedDisk) String() string {
 func (*AttachedDisk) ProtoMessage() {}
 
 func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +580,7 @@ func (x *AttachedDisk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachedDisk.ProtoReflect.Descriptor instead.
 func (*AttachedDisk) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{8}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AttachedDisk) GetFlavor() string {
@@ -558,7 +655,7 @@ type VmCreateSpec struct {
 
 func (x *VmCreateSpec) Reset() {
 	*x = VmCreateSpec{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +667,7 @@ func (x *VmCreateSpec) String() string {
 func (*VmCreateSpec) ProtoMessage() {}
 
 func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +680,7 @@ func (x *VmCreateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmCreateSpec.ProtoReflect.Descriptor instead.
 func (*VmCreateSpec) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{9}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VmCreateSpec) GetFlavor() string {
@@ -666,7 +763,7 @@ type CreateVmRequest struct {
 
 func (x *CreateVmRequest) Reset() {
 	*x = CreateVmRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +775,7 @@ func (x *CreateVmRequest) String() string {
 func (*CreateVmRequest) ProtoMessage() {}
 
 func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[10]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +788,7 @@ func (x *CreateVmRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVmRequest.ProtoReflect.Descriptor instead.
 func (*CreateVmRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{10}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateVmRequest) GetProjectId() string {
@@ -720,7 +817,7 @@ type ListVmsRequest struct {
 
 func (x *ListVmsRequest) Reset() {
 	*x = ListVmsRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +829,7 @@ func (x *ListVmsRequest) String() string {
 func (*ListVmsRequest) ProtoMessage() {}
 
 func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[11]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +842,7 @@ func (x *ListVmsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVmsRequest.ProtoReflect.Descriptor instead.
 func (*ListVmsRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{11}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListVmsRequest) GetProjectId() string {
@@ -801,7 +898,7 @@ type Vm struct {
 
 func (x *Vm) Reset() {
 	*x = Vm{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +910,7 @@ func (x *Vm) String() string {
 func (*Vm) ProtoMessage() {}
 
 func (x *Vm) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[12]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +923,7 @@ func (x *Vm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vm.ProtoReflect.Descriptor instead.
 func (*Vm) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{12}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Vm) GetSourceImageId() string {
@@ -954,7 +1051,7 @@ type Iso struct {
 
 func (x *Iso) Reset() {
 	*x = Iso{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1063,7 @@ func (x *Iso) String() string {
 func (*Iso) ProtoMessage() {}
 
 func (x *Iso) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[13]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1076,7 @@ func (x *Iso) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Iso.ProtoReflect.Descriptor instead.
 func (*Iso) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{13}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Iso) GetSize() int64 {
@@ -1021,7 +1118,7 @@ type VmList struct {
 
 func (x *VmList) Reset() {
 	*x = VmList{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1130,7 @@ func (x *VmList) String() string {
 func (*VmList) ProtoMessage() {}
 
 func (x *VmList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[14]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1143,7 @@ func (x *VmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VmList.ProtoReflect.Descriptor instead.
 func (*VmList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{14}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VmList) GetItems() []*Vm {
@@ -1082,7 +1179,7 @@ type ListEntityTasksRequest struct {
 
 func (x *ListEntityTasksRequest) Reset() {
 	*x = ListEntityTasksRequest{}
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1191,7 @@ func (x *ListEntityTasksRequest) String() string {
 func (*ListEntityTasksRequest) ProtoMessage() {}
 
 func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[15]
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1204,7 @@ func (x *ListEntityTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntityTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListEntityTasksRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{15}
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListEntityTasksRequest) GetId() string {
@@ -1151,7 +1248,12 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Y\n" +
 	"\x14SetVmMetadataRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
-	"\bmetadata\x18\x02 \x01(\v2\x15.photon.v1.VmMetadataR\bmetadata\"\x1d\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x15.photon.v1.VmMetadataR\bmetadata\"&\n" +
+	"\fVmResizeSpec\x12\x16\n" +
+	"\x06flavor\x18\x01 \x01(\tR\x06flavor\"N\n" +
+	"\x0fResizeVmRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12+\n" +
+	"\x04spec\x18\x02 \x01(\v2\x17.photon.v1.VmResizeSpecR\x04spec\"\x1d\n" +
 	"\x05VmTag\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\"E\n" +
 	"\x0fAddVmTagRequest\x12\x0e\n" +
@@ -1246,7 +1348,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\x9d\v\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\xf9\v\n" +
 	"\x03Vms\x12d\n" +
 	"\bCreateVm\x12\x1a.photon.v1.CreateVmRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\x04spec\"\x1d/v1/projects/{project_id}/vms\x12^\n" +
 	"\aListVms\x12\x19.photon.v1.ListVmsRequest\x1a\x11.photon.v1.VmList\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/projects/{project_id}/vms\x12B\n" +
@@ -1264,7 +1366,8 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"DetachDisk\x12!.photon.v1.VmDiskOperationRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\toperation\"\x18/v1/vms/{id}/detach_disk\x12n\n" +
 	"\rSetVmMetadata\x12\x1f.photon.v1.SetVmMetadataRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\bmetadata\"\x19/v1/vms/{id}/set_metadata\x12S\n" +
 	"\tDetachIso\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/v1/vms/{id}/detach_iso\x12V\n" +
-	"\fGetMksTicket\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/vms/{id}/mks_ticket\x12W\n" +
+	"\fGetMksTicket\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/vms/{id}/mks_ticket\x12Z\n" +
+	"\bResizeVm\x12\x1a.photon.v1.ResizeVmRequest\x1a\x0f.photon.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04spec\"\x13/v1/vms/{id}/resize\x12W\n" +
 	"\bAddVmTag\x12\x1a.photon.v1.AddVmTagRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03tag\"\x11/v1/vms/{id}/tagsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
@@ -1279,86 +1382,91 @@ func file_gateway_api_photon_v1_vms_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_vms_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_gateway_api_photon_v1_vms_proto_goTypes = []any{
 	(*VmMetadata)(nil),             // 0: photon.v1.VmMetadata
 	(*SetVmMetadataRequest)(nil),   // 1: photon.v1.SetVmMetadataRequest
-	(*VmTag)(nil),                  // 2: photon.v1.VmTag
-	(*AddVmTagRequest)(nil),        // 3: photon.v1.AddVmTagRequest
-	(*VmDiskOperation)(nil),        // 4: photon.v1.VmDiskOperation
-	(*VmDiskOperationRequest)(nil), // 5: photon.v1.VmDiskOperationRequest
-	(*LocalitySpec)(nil),           // 6: photon.v1.LocalitySpec
-	(*AntiAffinityGroup)(nil),      // 7: photon.v1.AntiAffinityGroup
-	(*AttachedDisk)(nil),           // 8: photon.v1.AttachedDisk
-	(*VmCreateSpec)(nil),           // 9: photon.v1.VmCreateSpec
-	(*CreateVmRequest)(nil),        // 10: photon.v1.CreateVmRequest
-	(*ListVmsRequest)(nil),         // 11: photon.v1.ListVmsRequest
-	(*Vm)(nil),                     // 12: photon.v1.Vm
-	(*Iso)(nil),                    // 13: photon.v1.Iso
-	(*VmList)(nil),                 // 14: photon.v1.VmList
-	(*ListEntityTasksRequest)(nil), // 15: photon.v1.ListEntityTasksRequest
-	nil,                            // 16: photon.v1.VmMetadata.MetadataEntry
-	nil,                            // 17: photon.v1.VmDiskOperation.ArgumentsEntry
-	nil,                            // 18: photon.v1.VmCreateSpec.EnvironmentEntry
-	nil,                            // 19: photon.v1.Vm.MetadataEntry
-	(*QuotaLineItem)(nil),          // 20: photon.v1.QuotaLineItem
-	(*IdRequest)(nil),              // 21: photon.v1.IdRequest
-	(*Task)(nil),                   // 22: photon.v1.Task
-	(*TaskList)(nil),               // 23: photon.v1.TaskList
+	(*VmResizeSpec)(nil),           // 2: photon.v1.VmResizeSpec
+	(*ResizeVmRequest)(nil),        // 3: photon.v1.ResizeVmRequest
+	(*VmTag)(nil),                  // 4: photon.v1.VmTag
+	(*AddVmTagRequest)(nil),        // 5: photon.v1.AddVmTagRequest
+	(*VmDiskOperation)(nil),        // 6: photon.v1.VmDiskOperation
+	(*VmDiskOperationRequest)(nil), // 7: photon.v1.VmDiskOperationRequest
+	(*LocalitySpec)(nil),           // 8: photon.v1.LocalitySpec
+	(*AntiAffinityGroup)(nil),      // 9: photon.v1.AntiAffinityGroup
+	(*AttachedDisk)(nil),           // 10: photon.v1.AttachedDisk
+	(*VmCreateSpec)(nil),           // 11: photon.v1.VmCreateSpec
+	(*CreateVmRequest)(nil),        // 12: photon.v1.CreateVmRequest
+	(*ListVmsRequest)(nil),         // 13: photon.v1.ListVmsRequest
+	(*Vm)(nil),                     // 14: photon.v1.Vm
+	(*Iso)(nil),                    // 15: photon.v1.Iso
+	(*VmList)(nil),                 // 16: photon.v1.VmList
+	(*ListEntityTasksRequest)(nil), // 17: photon.v1.ListEntityTasksRequest
+	nil,                            // 18: photon.v1.VmMetadata.MetadataEntry
+	nil,                            // 19: photon.v1.VmDiskOperation.ArgumentsEntry
+	nil,                            // 20: photon.v1.VmCreateSpec.EnvironmentEntry
+	nil,                            // 21: photon.v1.Vm.MetadataEntry
+	(*QuotaLineItem)(nil),          // 22: photon.v1.QuotaLineItem
+	(*IdRequest)(nil),              // 23: photon.v1.IdRequest
+	(*Task)(nil),                   // 24: photon.v1.Task
+	(*TaskList)(nil),               // 25: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_vms_proto_depIdxs = []int32{
-	16, // 0: photon.v1.VmMetadata.metadata:type_name -> photon.v1.VmMetadata.MetadataEntry
+	18, // 0: photon.v1.VmMetadata.metadata:type_name -> photon.v1.VmMetadata.MetadataEntry
 	0,  // 1: photon.v1.SetVmMetadataRequest.metadata:type_name -> photon.v1.VmMetadata
-	2,  // 2: photon.v1.AddVmTagRequest.tag:type_name -> photon.v1.VmTag
-	17, // 3: photon.v1.VmDiskOperation.arguments:type_name -> photon.v1.VmDiskOperation.ArgumentsEntry
-	4,  // 4: photon.v1.VmDiskOperationRequest.operation:type_name -> photon.v1.VmDiskOperation
-	8,  // 5: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
-	6,  // 6: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
-	18, // 7: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
-	7,  // 8: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
-	9,  // 9: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
-	20, // 10: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
-	8,  // 11: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
-	19, // 12: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
-	13, // 13: photon.v1.Vm.attached_isos:type_name -> photon.v1.Iso
-	12, // 14: photon.v1.VmList.items:type_name -> photon.v1.Vm
-	10, // 15: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
-	11, // 16: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
-	21, // 17: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
-	21, // 18: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
-	15, // 19: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
-	21, // 20: photon.v1.Vms.StartVm:input_type -> photon.v1.IdRequest
-	21, // 21: photon.v1.Vms.StopVm:input_type -> photon.v1.IdRequest
-	21, // 22: photon.v1.Vms.RestartVm:input_type -> photon.v1.IdRequest
-	21, // 23: photon.v1.Vms.SuspendVm:input_type -> photon.v1.IdRequest
-	21, // 24: photon.v1.Vms.ResumeVm:input_type -> photon.v1.IdRequest
-	5,  // 25: photon.v1.Vms.AttachDisk:input_type -> photon.v1.VmDiskOperationRequest
-	5,  // 26: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
-	1,  // 27: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
-	21, // 28: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
-	21, // 29: photon.v1.Vms.GetMksTicket:input_type -> photon.v1.IdRequest
-	3,  // 30: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
-	22, // 31: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
-	14, // 32: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
-	12, // 33: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
-	22, // 34: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
-	23, // 35: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
-	22, // 36: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
-	22, // 37: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
-	22, // 38: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
-	22, // 39: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
-	22, // 40: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
-	22, // 41: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
-	22, // 42: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
-	22, // 43: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
-	22, // 44: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
-	22, // 45: photon.v1.Vms.GetMksTicket:output_type -> photon.v1.Task
-	22, // 46: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
-	31, // [31:47] is the sub-list for method output_type
-	15, // [15:31] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 2: photon.v1.ResizeVmRequest.spec:type_name -> photon.v1.VmResizeSpec
+	4,  // 3: photon.v1.AddVmTagRequest.tag:type_name -> photon.v1.VmTag
+	19, // 4: photon.v1.VmDiskOperation.arguments:type_name -> photon.v1.VmDiskOperation.ArgumentsEntry
+	6,  // 5: photon.v1.VmDiskOperationRequest.operation:type_name -> photon.v1.VmDiskOperation
+	10, // 6: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
+	8,  // 7: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
+	20, // 8: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
+	9,  // 9: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
+	11, // 10: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
+	22, // 11: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
+	10, // 12: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
+	21, // 13: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
+	15, // 14: photon.v1.Vm.attached_isos:type_name -> photon.v1.Iso
+	14, // 15: photon.v1.VmList.items:type_name -> photon.v1.Vm
+	12, // 16: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
+	13, // 17: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
+	23, // 18: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
+	23, // 19: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
+	17, // 20: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
+	23, // 21: photon.v1.Vms.StartVm:input_type -> photon.v1.IdRequest
+	23, // 22: photon.v1.Vms.StopVm:input_type -> photon.v1.IdRequest
+	23, // 23: photon.v1.Vms.RestartVm:input_type -> photon.v1.IdRequest
+	23, // 24: photon.v1.Vms.SuspendVm:input_type -> photon.v1.IdRequest
+	23, // 25: photon.v1.Vms.ResumeVm:input_type -> photon.v1.IdRequest
+	7,  // 26: photon.v1.Vms.AttachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	7,  // 27: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	1,  // 28: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
+	23, // 29: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
+	23, // 30: photon.v1.Vms.GetMksTicket:input_type -> photon.v1.IdRequest
+	3,  // 31: photon.v1.Vms.ResizeVm:input_type -> photon.v1.ResizeVmRequest
+	5,  // 32: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
+	24, // 33: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
+	16, // 34: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
+	14, // 35: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
+	24, // 36: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
+	25, // 37: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
+	24, // 38: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
+	24, // 39: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
+	24, // 40: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
+	24, // 41: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
+	24, // 42: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
+	24, // 43: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
+	24, // 44: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
+	24, // 45: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
+	24, // 46: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
+	24, // 47: photon.v1.Vms.GetMksTicket:output_type -> photon.v1.Task
+	24, // 48: photon.v1.Vms.ResizeVm:output_type -> photon.v1.Task
+	24, // 49: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_vms_proto_init() }
@@ -1373,7 +1481,7 @@ func file_gateway_api_photon_v1_vms_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_vms_proto_rawDesc), len(file_gateway_api_photon_v1_vms_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

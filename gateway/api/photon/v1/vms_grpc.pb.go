@@ -34,6 +34,7 @@ const (
 	Vms_SetVmMetadata_FullMethodName = "/photon.v1.Vms/SetVmMetadata"
 	Vms_DetachIso_FullMethodName     = "/photon.v1.Vms/DetachIso"
 	Vms_GetMksTicket_FullMethodName  = "/photon.v1.Vms/GetMksTicket"
+	Vms_ResizeVm_FullMethodName      = "/photon.v1.Vms/ResizeVm"
 	Vms_AddVmTag_FullMethodName      = "/photon.v1.Vms/AddVmTag"
 )
 
@@ -77,6 +78,11 @@ type VmsClient interface {
 	// GetMksTicket gets a console ticket of a STARTED VM into the task's resourceProperties
 	// (ticket, host, port, sslThumbprint, cfgFile) as Photon did (GET_MKS_TICKET).
 	GetMksTicket(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// ResizeVm gives a STOPPED VM another vm flavor (RESIZE_VM, beyond Photon 1.2): the
+	// quota and the host reservation move to the new size (QuotaError or
+	// NotEnough*Resource refuse it in the task, changing nothing), then the host
+	// reconfigures the VM's CPUs and memory.
+	ResizeVm(ctx context.Context, in *ResizeVmRequest, opts ...grpc.CallOption) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error)
 }
@@ -239,6 +245,16 @@ func (c *vmsClient) GetMksTicket(ctx context.Context, in *IdRequest, opts ...grp
 	return out, nil
 }
 
+func (c *vmsClient) ResizeVm(ctx context.Context, in *ResizeVmRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_ResizeVm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vmsClient) AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Task)
@@ -289,6 +305,11 @@ type VmsServer interface {
 	// GetMksTicket gets a console ticket of a STARTED VM into the task's resourceProperties
 	// (ticket, host, port, sslThumbprint, cfgFile) as Photon did (GET_MKS_TICKET).
 	GetMksTicket(context.Context, *IdRequest) (*Task, error)
+	// ResizeVm gives a STOPPED VM another vm flavor (RESIZE_VM, beyond Photon 1.2): the
+	// quota and the host reservation move to the new size (QuotaError or
+	// NotEnough*Resource refuse it in the task, changing nothing), then the host
+	// reconfigures the VM's CPUs and memory.
+	ResizeVm(context.Context, *ResizeVmRequest) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(context.Context, *AddVmTagRequest) (*Task, error)
 	mustEmbedUnimplementedVmsServer()
@@ -345,6 +366,9 @@ func (UnimplementedVmsServer) DetachIso(context.Context, *IdRequest) (*Task, err
 }
 func (UnimplementedVmsServer) GetMksTicket(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMksTicket not implemented")
+}
+func (UnimplementedVmsServer) ResizeVm(context.Context, *ResizeVmRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResizeVm not implemented")
 }
 func (UnimplementedVmsServer) AddVmTag(context.Context, *AddVmTagRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddVmTag not implemented")
@@ -640,6 +664,24 @@ func _Vms_GetMksTicket_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vms_ResizeVm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResizeVmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).ResizeVm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_ResizeVm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).ResizeVm(ctx, req.(*ResizeVmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Vms_AddVmTag_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddVmTagRequest)
 	if err := dec(in); err != nil {
@@ -724,6 +766,10 @@ var Vms_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMksTicket",
 			Handler:    _Vms_GetMksTicket_Handler,
+		},
+		{
+			MethodName: "ResizeVm",
+			Handler:    _Vms_ResizeVm_Handler,
 		},
 		{
 			MethodName: "AddVmTag",
