@@ -132,6 +132,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	go d.srv.Serve(ln)
 
 	if o.Registrar != nil {
+		readAt := time.Now().UnixMilli()
 		res, err := h.resources(ctx)
 		if err != nil {
 			d.Close()
@@ -140,7 +141,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		rec := store.Host{ID: o.ID, Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
 			Tags: o.Tags, State: store.HostReady, EsxVersion: c.ServiceContent.About.Version, CPUCores: res.GetCpuCores(),
 			CPUMhz: res.GetCpuMhz(), MemoryMB: res.GetMemoryMb(), Datastores: o.datastores(res), Networks: res.GetNetworks(),
-			Usage: o.usage(res)}
+			Usage: o.usage(res, readAt)}
 		if err := o.Registrar.RegisterHost(ctx, rec); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("register host: %w", err)
@@ -179,9 +180,17 @@ func (o *Options) datastores(r *hostdv1.Resources) []store.Datastore {
 	return out
 }
 
-func (o *Options) usage(r *hostdv1.Resources) store.HostUsage {
-	return store.HostUsage{CPUUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMB: r.GetMemoryUsedMb(), VMCount: r.GetVmCount(),
-		Datastores: o.datastores(r)}
+// usage is what a heartbeat reports of r, read at readAt (ms).
+func (o *Options) usage(r *hostdv1.Resources, readAt int64) store.HostUsage {
+	u := store.HostUsage{CPUUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMB: r.GetMemoryUsedMb(), VMCount: r.GetVmCount(),
+		Datastores: o.datastores(r), ReadAt: readAt}
+	if len(r.GetVmPowers()) > 0 {
+		u.VMPower = make(map[string]string, len(r.GetVmPowers()))
+		for _, p := range r.GetVmPowers() {
+			u.VMPower[p.GetVmId()] = p.GetPowerState()
+		}
+	}
+	return u
 }
 
 // heartbeat proves the host alive every Heartbeat with a cheap call to it (its clock),
@@ -205,9 +214,10 @@ func (d *Daemon) heartbeat(ctx context.Context, h *host, u store.HostUsage) {
 				return
 			case <-t.C:
 			}
+			readAt := time.Now().UnixMilli()
 			if res, err := h.resources(ctx); err == nil {
 				mu.Lock()
-				usage = d.opts.usage(res)
+				usage = d.opts.usage(res, readAt)
 				mu.Unlock()
 			} else if ctx.Err() == nil {
 				d.opts.Logger.Warn("read host usage", "host", d.opts.ID, "err", err)
@@ -226,6 +236,7 @@ func (d *Daemon) heartbeat(ctx context.Context, h *host, u store.HostUsage) {
 		if err == nil {
 			mu.Lock()
 			u := usage
+			usage.VMPower = nil // the VMs' power states of one read are reported once
 			mu.Unlock()
 			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, u)
 		}

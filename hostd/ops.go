@@ -693,7 +693,8 @@ func guestIP(m *mo.VirtualMachine, mac string) string {
 }
 
 // resources reads the host's capacity, usage, datastores (with the image disks under
-// images/ on each), networks and VM count.
+// images/ on each), networks, VM count and the VMs' power states (a VM's vSphere name is
+// its Photon id).
 func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 	var hs mo.HostSystem
 	pc := property.DefaultCollector(h.c)
@@ -707,9 +708,20 @@ func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 	if err := pc.RetrieveOne(ctx, h.folder.Reference(), []string{"childEntity"}, &folder); err != nil {
 		return nil, err
 	}
+	var vmRefs []types.ManagedObjectReference
 	for _, c := range folder.ChildEntity {
 		if c.Type == "VirtualMachine" {
 			out.VmCount++
+			vmRefs = append(vmRefs, c)
+		}
+	}
+	if len(vmRefs) > 0 {
+		var vms []mo.VirtualMachine
+		if err := pc.Retrieve(ctx, vmRefs, []string{"name", "runtime.powerState"}, &vms); err != nil {
+			return nil, err
+		}
+		for _, vm := range vms {
+			out.VmPowers = append(out.VmPowers, &hostdv1.VmPower{VmId: vm.Name, PowerState: string(vm.Runtime.PowerState)})
 		}
 	}
 	if hw := hs.Summary.Hardware; hw != nil {

@@ -108,21 +108,9 @@ func (f *Function) reconfigure(ctx context.Context, c *runtime.Call) error {
 // Undo has nothing to undo.
 func (f *Function) Undo(context.Context, *runtime.Call) error { return nil }
 
-// State is the VM state for a host power state.
-func State(powerState string) string {
-	switch powerState {
-	case "poweredOn":
-		return store.VMStarted
-	case "suspended":
-		return store.VMSuspended
-	default:
-		return store.VMStopped
-	}
-}
-
 func (f *Function) record(ctx context.Context, id, powerState string) error {
 	_, err := store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
-		st := State(powerState)
+		st := store.VMStateOf(powerState)
 		if v.State == store.VMDeleting || v.State == st {
 			return store.ErrNoChange
 		}

@@ -77,6 +77,10 @@ type HostUsage struct {
 	MemoryUsedMB int64       `json:"memoryUsedMb"`
 	VMCount      int32       `json:"vmCount"`
 	Datastores   []Datastore `json:"datastores,omitempty"`
+	// VMPower is the power state of each VM the host lists, by VM id, read at ReadAt (ms,
+	// the host's clock); HeartbeatHost brings the VM records in line with it.
+	VMPower map[string]string `json:"-"`
+	ReadAt  int64             `json:"-"`
 }
 
 // Zone is an availability zone: a name hosts are grouped under and VMs can be placed in.

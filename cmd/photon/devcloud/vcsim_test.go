@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -74,4 +75,39 @@ func matches(vm mo.VirtualMachine, id string) bool {
 		}
 	}
 	return false
+}
+
+// setPower powers a VM on or off on the host itself, behind Photon's back (as an operator
+// at the host's console would).
+func (v *vsphere) setPower(vmID string, on bool) {
+	v.t.Helper()
+	ctx := v.t.Context()
+	m := view.NewManager(v.c.Client)
+	cv, err := m.CreateContainerView(ctx, v.c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer cv.Destroy(ctx)
+	var vms []mo.VirtualMachine
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "config"}, &vms); err != nil {
+		v.t.Fatal(err)
+	}
+	for _, vm := range vms {
+		if !matches(vm, vmID) {
+			continue
+		}
+		o := object.NewVirtualMachine(v.c.Client, vm.Reference())
+		t, err := o.PowerOff(ctx)
+		if on {
+			t, err = o.PowerOn(ctx)
+		}
+		if err == nil {
+			err = t.Wait(ctx)
+		}
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		return
+	}
+	v.t.Fatalf("VM %s not on the host", vmID)
 }

@@ -3,6 +3,7 @@ package devcloud_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -19,6 +20,27 @@ func TestVMPowerOperations(t *testing.T) {
 		t.Fatalf("create ended %s: %+v", tk.State, tk.Steps)
 	}
 	id, sim := tk.Entity.ID, c.Sims[0]
+
+	// Powered off and on at the host, behind Photon's back: the next heartbeats bring the
+	// VM's record in line.
+	vs := newVsphere(t, sim.URL)
+	for _, want := range []struct {
+		on    bool
+		state string
+	}{{false, "STOPPED"}, {true, "STARTED"}} {
+		vs.setPower(id, want.on)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var v vm
+			if cl.do("GET", "/v1/vms/"+id, nil, &v); v.State == want.state {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("vm still %s, want %s after the host changed it", v.State, want.state)
+			}
+			time.Sleep(50 * time.Millisecond) // polling, as Photon clients do
+		}
+	}
 
 	steps := []struct {
 		verb      string

@@ -1631,16 +1631,19 @@ func (x *Datastore) GetShared() bool {
 }
 
 type Resources struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	HostName      string                 `protobuf:"bytes,1,opt,name=host_name,json=hostName,proto3" json:"host_name,omitempty"`
-	CpuCores      int32                  `protobuf:"varint,2,opt,name=cpu_cores,json=cpuCores,proto3" json:"cpu_cores,omitempty"`
-	CpuMhz        int64                  `protobuf:"varint,3,opt,name=cpu_mhz,json=cpuMhz,proto3" json:"cpu_mhz,omitempty"`
-	MemoryMb      int64                  `protobuf:"varint,4,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
-	CpuUsedMhz    int64                  `protobuf:"varint,5,opt,name=cpu_used_mhz,json=cpuUsedMhz,proto3" json:"cpu_used_mhz,omitempty"`
-	MemoryUsedMb  int64                  `protobuf:"varint,6,opt,name=memory_used_mb,json=memoryUsedMb,proto3" json:"memory_used_mb,omitempty"`
-	Datastores    []*Datastore           `protobuf:"bytes,7,rep,name=datastores,proto3" json:"datastores,omitempty"`
-	Networks      []string               `protobuf:"bytes,8,rep,name=networks,proto3" json:"networks,omitempty"`
-	VmCount       int32                  `protobuf:"varint,9,opt,name=vm_count,json=vmCount,proto3" json:"vm_count,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	HostName     string                 `protobuf:"bytes,1,opt,name=host_name,json=hostName,proto3" json:"host_name,omitempty"`
+	CpuCores     int32                  `protobuf:"varint,2,opt,name=cpu_cores,json=cpuCores,proto3" json:"cpu_cores,omitempty"`
+	CpuMhz       int64                  `protobuf:"varint,3,opt,name=cpu_mhz,json=cpuMhz,proto3" json:"cpu_mhz,omitempty"`
+	MemoryMb     int64                  `protobuf:"varint,4,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
+	CpuUsedMhz   int64                  `protobuf:"varint,5,opt,name=cpu_used_mhz,json=cpuUsedMhz,proto3" json:"cpu_used_mhz,omitempty"`
+	MemoryUsedMb int64                  `protobuf:"varint,6,opt,name=memory_used_mb,json=memoryUsedMb,proto3" json:"memory_used_mb,omitempty"`
+	Datastores   []*Datastore           `protobuf:"bytes,7,rep,name=datastores,proto3" json:"datastores,omitempty"`
+	Networks     []string               `protobuf:"bytes,8,rep,name=networks,proto3" json:"networks,omitempty"`
+	VmCount      int32                  `protobuf:"varint,9,opt,name=vm_count,json=vmCount,proto3" json:"vm_count,omitempty"`
+	// vm_powers are the power states of the host's VMs (those vSphere lists), so that the
+	// control plane keeps its VM records true to the host.
+	VmPowers      []*VmPower `protobuf:"bytes,10,rep,name=vm_powers,json=vmPowers,proto3" json:"vm_powers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1738,6 +1741,66 @@ func (x *Resources) GetVmCount() int32 {
 	return 0
 }
 
+func (x *Resources) GetVmPowers() []*VmPower {
+	if x != nil {
+		return x.VmPowers
+	}
+	return nil
+}
+
+type VmPower struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	VmId  string                 `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	// power_state is "poweredOn", "poweredOff" or "suspended".
+	PowerState    string `protobuf:"bytes,2,opt,name=power_state,json=powerState,proto3" json:"power_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmPower) Reset() {
+	*x = VmPower{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmPower) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmPower) ProtoMessage() {}
+
+func (x *VmPower) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmPower.ProtoReflect.Descriptor instead.
+func (*VmPower) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *VmPower) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *VmPower) GetPowerState() string {
+	if x != nil {
+		return x.PowerState
+	}
+	return ""
+}
+
 // MksTicket is what a console client needs to connect to the VM's screen.
 type MksTicket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1752,7 +1815,7 @@ type MksTicket struct {
 
 func (x *MksTicket) Reset() {
 	*x = MksTicket{}
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1827,7 @@ func (x *MksTicket) String() string {
 func (*MksTicket) ProtoMessage() {}
 
 func (x *MksTicket) ProtoReflect() protoreflect.Message {
-	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[27]
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1840,7 @@ func (x *MksTicket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MksTicket.ProtoReflect.Descriptor instead.
 func (*MksTicket) Descriptor() ([]byte, []int) {
-	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{27}
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MksTicket) GetTicket() string {
@@ -1937,7 +2000,7 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"free_bytes\x18\x04 \x01(\x03R\tfreeBytes\x12\x16\n" +
 	"\x06images\x18\x05 \x03(\tR\x06images\x12\x0e\n" +
 	"\x02id\x18\x06 \x01(\tR\x02id\x12\x16\n" +
-	"\x06shared\x18\a \x01(\bR\x06shared\"\xaf\x02\n" +
+	"\x06shared\x18\a \x01(\bR\x06shared\"\xdf\x02\n" +
 	"\tResources\x12\x1b\n" +
 	"\thost_name\x18\x01 \x01(\tR\bhostName\x12\x1b\n" +
 	"\tcpu_cores\x18\x02 \x01(\x05R\bcpuCores\x12\x17\n" +
@@ -1950,7 +2013,13 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"datastores\x18\a \x03(\v2\x13.hostd.v1.DatastoreR\n" +
 	"datastores\x12\x1a\n" +
 	"\bnetworks\x18\b \x03(\tR\bnetworks\x12\x19\n" +
-	"\bvm_count\x18\t \x01(\x05R\avmCount\"\x8d\x01\n" +
+	"\bvm_count\x18\t \x01(\x05R\avmCount\x12.\n" +
+	"\tvm_powers\x18\n" +
+	" \x03(\v2\x11.hostd.v1.VmPowerR\bvmPowers\"?\n" +
+	"\aVmPower\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x1f\n" +
+	"\vpower_state\x18\x02 \x01(\tR\n" +
+	"powerState\"\x8d\x01\n" +
 	"\tMksTicket\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\tR\x06ticket\x12\x12\n" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
@@ -2001,7 +2070,7 @@ func file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP() []byte {
 	return file_hostd_api_hostd_v1_hostd_proto_rawDescData
 }
 
-var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*VmRef)(nil),                       // 0: hostd.v1.VmRef
 	(*CreateVmRequest)(nil),             // 1: hostd.v1.CreateVmRequest
@@ -2030,63 +2099,65 @@ var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*GetResourcesRequest)(nil),         // 24: hostd.v1.GetResourcesRequest
 	(*Datastore)(nil),                   // 25: hostd.v1.Datastore
 	(*Resources)(nil),                   // 26: hostd.v1.Resources
-	(*MksTicket)(nil),                   // 27: hostd.v1.MksTicket
+	(*VmPower)(nil),                     // 27: hostd.v1.VmPower
+	(*MksTicket)(nil),                   // 28: hostd.v1.MksTicket
 }
 var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
 	7,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
 	21, // 1: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
 	25, // 2: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
-	1,  // 3: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
-	2,  // 4: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
-	4,  // 5: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
-	5,  // 6: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
-	6,  // 7: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
-	0,  // 8: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
-	0,  // 9: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
-	0,  // 10: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
-	0,  // 11: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
-	3,  // 12: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
-	0,  // 13: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
-	0,  // 14: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
-	0,  // 15: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
-	8,  // 16: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
-	9,  // 17: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
-	11, // 18: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
-	12, // 19: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
-	14, // 20: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
-	16, // 21: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
-	18, // 22: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
-	20, // 23: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
-	0,  // 24: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
-	24, // 25: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
-	22, // 26: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
-	22, // 27: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
-	22, // 28: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
-	22, // 29: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
-	22, // 30: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
-	22, // 31: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
-	22, // 32: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
-	22, // 33: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
-	22, // 34: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
-	22, // 35: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
-	23, // 36: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
-	22, // 37: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
-	27, // 38: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
-	7,  // 39: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
-	10, // 40: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
-	22, // 41: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
-	13, // 42: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
-	15, // 43: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
-	17, // 44: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
-	19, // 45: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
-	22, // 46: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
-	22, // 47: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
-	26, // 48: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
-	26, // [26:49] is the sub-list for method output_type
-	3,  // [3:26] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	27, // 3: hostd.v1.Resources.vm_powers:type_name -> hostd.v1.VmPower
+	1,  // 4: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
+	2,  // 5: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
+	4,  // 6: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
+	5,  // 7: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
+	6,  // 8: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
+	0,  // 9: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
+	0,  // 10: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
+	0,  // 11: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
+	0,  // 12: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
+	3,  // 13: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
+	0,  // 14: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
+	0,  // 15: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
+	0,  // 16: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
+	8,  // 17: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
+	9,  // 18: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
+	11, // 19: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
+	12, // 20: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
+	14, // 21: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
+	16, // 22: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
+	18, // 23: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
+	20, // 24: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
+	0,  // 25: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
+	24, // 26: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
+	22, // 27: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
+	22, // 28: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
+	22, // 29: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
+	22, // 30: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
+	22, // 31: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
+	22, // 32: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
+	22, // 33: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
+	22, // 34: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
+	22, // 35: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
+	22, // 36: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
+	23, // 37: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
+	22, // 38: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
+	28, // 39: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
+	7,  // 40: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
+	10, // 41: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
+	22, // 42: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
+	13, // 43: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
+	15, // 44: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
+	17, // 45: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
+	19, // 46: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
+	22, // 47: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
+	22, // 48: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
+	26, // 49: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
+	27, // [27:50] is the sub-list for method output_type
+	4,  // [4:27] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_hostd_api_hostd_v1_hostd_proto_init() }
@@ -2100,7 +2171,7 @@ func file_hostd_api_hostd_v1_hostd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostd_api_hostd_v1_hostd_proto_rawDesc), len(file_hostd_api_hostd_v1_hostd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

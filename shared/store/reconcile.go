@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+)
+
+// VMStateOf is the VM state for a host's power state.
+func VMStateOf(powerState string) string {
+	switch powerState {
+	case "poweredOn":
+		return VMStarted
+	case "suspended":
+		return VMSuspended
+	default:
+		return VMStopped
+	}
+}
+
+// clockSlack is how far apart a host's clock and Photon's may be when a power state read
+// on the host is weighed against a task's end.
+const clockSlack = 1000 // ms
+
+// reconcilePower brings the records of the VMs a host reported in line with the power
+// states it read at readAt: a VM that was powered on, off or suspended behind Photon's back
+// (on the host's console, by HA, by a crash) gets the state the host has. A VM a task
+// holds, or one whose last task ended after the read (the read may predate it), is left
+// to that task. Only VMs whose state differs cost more than the one MGET.
+func (s *Store) reconcilePower(ctx context.Context, power map[string]string, readAt int64) error {
+	ids := make([]string, 0, len(power))
+	keys := make([]string, 0, len(power))
+	for id := range power {
+		ids = append(ids, id)
+		keys = append(keys, s.entityKey(KindVM, id))
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return err
+	}
+	settled := []string{VMStarted, VMStopped, VMSuspended}
+	for i, v := range vals {
+		raw, ok := v.(string)
+		if !ok {
+			continue // not a Photon VM, or deleted since
+		}
+		var vm VM
+		if json.Unmarshal([]byte(raw), &vm) != nil {
+			continue
+		}
+		want := VMStateOf(power[ids[i]])
+		if vm.ActiveTask != "" || vm.State == want || !slices.Contains(settled, vm.State) {
+			continue
+		}
+		if last, err := s.lastTaskEnd(ctx, vm.ID); err != nil || last < 0 || last >= readAt-clockSlack {
+			continue
+		}
+		if _, _, err := UpdateFrom(ctx, s, KindVM, vm.ID, []byte(raw), func(v *VM) error {
+			if v.ActiveTask != "" || v.State != vm.State {
+				return ErrNoChange // a task took it meanwhile
+			}
+			v.State = want
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastTaskEnd is when the entity's newest task ended (0 when it has none, -1 while it
+// has not ended).
+func (s *Store) lastTaskEnd(ctx context.Context, id string) (int64, error) {
+	m, err := s.rdb.ZRevRange(ctx, s.Key("idx", "tasks", id), 0, 0).Result()
+	if err != nil || len(m) == 0 {
+		return 0, err
+	}
+	t, err := s.GetTask(ctx, memberID(m[0]))
+	if err != nil {
+		return 0, err
+	}
+	if !t.Done() {
+		return -1, nil
+	}
+	return t.EndTime, nil
+}
