@@ -30,6 +30,9 @@ type core struct {
 	stop         context.CancelFunc
 	background   sync.WaitGroup
 	provisioning sync.Map // host id → id of the task provisioning it
+	// settings are the system's pause state and administrators' groups, read at most
+	// once a second.
+	settings systemCache
 }
 
 func newID() string { return uuid.NewString() }

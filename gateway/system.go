@@ -215,12 +215,13 @@ func (s *system) setState(ctx context.Context, op, state string) (*pb.Task, erro
 	if _, err := s.store.SetSystemState(ctx, state); err != nil {
 		return nil, err
 	}
+	s.settings.forget()
 	return taskPB(task), nil
 }
 
 // mutable refuses a mutation while the system is paused.
 func (c *core) mutable(ctx context.Context) error {
-	state, err := c.store.SystemState(ctx)
+	state, _, err := c.settings.get(ctx, c.store)
 	if err != nil {
 		return err
 	}

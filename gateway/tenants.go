@@ -218,6 +218,7 @@ func (s *tenants) SetSystemSecurityGroups(ctx context.Context, req *pb.SystemSec
 		if err := s.store.SetSystemSecurityGroups(ctx, req.GetItems(), task); err != nil {
 			return nil, err
 		}
+		s.settings.forget()
 		return taskPB(task), nil
 	})
 }
@@ -228,7 +229,7 @@ func (c *core) withSystemRoles(ctx context.Context, p auth.Principal) (auth.Prin
 	if len(p.Groups) == 0 {
 		return p, nil
 	}
-	system, err := c.store.SystemSecurityGroups(ctx)
+	_, system, err := c.settings.get(ctx, c.store)
 	if err != nil {
 		return p, err
 	}
