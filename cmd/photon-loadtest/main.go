@@ -41,6 +41,7 @@ type options struct {
 	hosts                                     int
 	hostCores                                 int
 	redisURL                                  string
+	prefix                                    string // Redis key prefix of the in-process cloud
 	maxInFlight                               int
 	vms, concurrency, bulk                    int
 	api                                       string
@@ -79,6 +80,7 @@ Flags:
 	f.IntVar(&o.hosts, "hosts", 32, "simulated ESXi hosts of the in-process dev cloud, each with its own hostd")
 	f.IntVar(&o.hostCores, "host-cores", 0, "CPU cores of each simulated host (default 32; VMs take 1 vCPU, overcommitted 8:1)")
 	f.StringVar(&o.redisURL, "redis", "", "Redis URL for the in-process dev cloud (default: embedded Redis)")
+	f.StringVar(&o.prefix, "prefix", "", `key prefix in that Redis (default "photon:")`)
 	f.IntVar(&o.maxInFlight, "max-in-flight", 0, "admission limit of the in-process dev cloud (default: the gateway's)")
 	f.IntVar(&o.vms, "vms", 1000, "VMs to create")
 	f.IntVar(&o.concurrency, "concurrency", 200, "create calls in flight at once")
@@ -127,7 +129,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "Starting a dev cloud with %d simulated hosts...\n", o.hosts)
 		var err error
 		cloud, err = devcloud.Start(ctx, devcloud.Options{Hosts: o.hosts, HostCPUCores: int16(o.hostCores), RedisURL: o.redisURL,
-			HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight,
+			Prefix: o.prefix, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight,
 			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ func TestSmoke(t *testing.T) {
 	// Concurrency 1: the baseline's raw calls race inside vcsim when they overlap on a host
 	// (hostd serialises Photon's), and the race detector is on. Each bulk call of 30 VMs
 	// still runs its VMs' chains at once.
-	o := options{hosts: 2, redisURL: storetest.URL(t), vms: 120, concurrency: 1, bulk: 30, api: "grpc", baseline: true,
+	o := options{hosts: 2, redisURL: storetest.URL(t), prefix: storetest.Prefix(t), vms: 120, concurrency: 1, bulk: 30, api: "grpc", baseline: true,
 		report: dir, name: "smoke", probe: 20}
 	if err := run(t.Context(), o, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
