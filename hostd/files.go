@@ -2,7 +2,6 @@ package hostd
 
 import (
 	"context"
-	"errors"
 	"path"
 	"strings"
 
@@ -56,18 +55,31 @@ func (h *host) makeDir(ctx context.Context, ds *object.Datastore, dir string) er
 }
 
 // exists reports whether the file p is on the datastore. A missing folder on the way is
-// a missing file.
-func exists(ctx context.Context, ds *object.Datastore, p string) (types.BaseFileInfo, bool, error) {
-	fi, err := ds.Stat(ctx, p)
-	var nf object.DatastoreNoSuchFileError
-	var nd object.DatastoreNoSuchDirectoryError
+// a missing file. It searches the datastore as object.Datastore.Stat does, but waits for
+// the search with h.wait (see waitTask).
+func (h *host) exists(ctx context.Context, ds *object.Datastore, p string) (types.BaseFileInfo, bool, error) {
+	b, err := ds.Browser(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	spec := types.HostDatastoreBrowserSearchSpec{MatchPattern: []string{path.Base(p)},
+		Details: &types.FileQueryFlags{FileType: true, FileSize: true, Modification: true}}
+	t, err := b.SearchDatastore(ctx, ds.Path(path.Dir(p)), &spec)
+	if err != nil {
+		return nil, false, err
+	}
+	info, err := h.wait(ctx, t)
 	switch {
-	case errors.As(err, &nf), errors.As(err, &nd), isFault[*types.FileNotFound](err):
+	case isFault[*types.FileNotFound](err):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, err
 	}
-	return fi, true, nil
+	res, ok := info.Result.(types.HostDatastoreBrowserSearchResults)
+	if !ok || len(res.File) == 0 {
+		return nil, false, nil
+	}
+	return res.File[0], true, nil
 }
 
 // isFault reports whether err carries a vSphere fault of type F.

@@ -127,7 +127,7 @@ func (h *host) copyDisk(ctx context.Context, src string, dst *object.Datastore, 
 	if src == dst.Path(tp) {
 		return true, nil
 	}
-	if _, ok, err := exists(ctx, dst, tp); err != nil || ok {
+	if _, ok, err := h.exists(ctx, dst, tp); err != nil || ok {
 		return ok, err
 	}
 	if err := h.makeDir(ctx, dst, path.Dir(tp)); err != nil {
@@ -158,7 +158,7 @@ func (h *host) deleteFile(ctx context.Context, r *hostdv1.DeleteFileRequest) (*h
 	if err != nil {
 		return nil, err
 	}
-	fi, ok, err := exists(ctx, ds, p)
+	fi, ok, err := h.exists(ctx, ds, p)
 	if err != nil {
 		return nil, err
 	}

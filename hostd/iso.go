@@ -49,7 +49,7 @@ func (h *host) attachISO(ctx context.Context, r *hostdv1.AttachIsoRequest) (_ *h
 		h.state.put(id, m)
 		return report(id, m), nil
 	}
-	if _, ok, err := exists(ctx, ds, p); err != nil {
+	if _, ok, err := h.exists(ctx, ds, p); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, status.Errorf(codes.NotFound, "ISO file %s not found", file)

@@ -151,7 +151,7 @@ func (h *host) wait(ctx context.Context, t *object.Task) (*types.TaskInfo, error
 			return nil, err
 		}
 	}
-	info, err := task.WaitEx(ctx, t.Reference(), pc, nil)
+	info, err := waitTask(ctx, pc, t.Reference())
 	var fault task.Error
 	if err == nil || errors.As(err, &fault) { // the collector is sound: keep it
 		select {
@@ -162,6 +162,37 @@ func (h *host) wait(ctx context.Context, t *object.Task) (*types.TaskInfo, error
 	}
 	pc.Destroy(context.WithoutCancel(ctx))
 	return info, err
+}
+
+// waitTask waits on pc until the task has ended, then reads its info. It watches
+// "info.state" only, not "info" as object.Task.Wait does: vcsim answers a watch of a
+// parent property by reading the task's record while the task is still writing it (a data
+// race under -race), where an exact property comes with its value.
+func waitTask(ctx context.Context, pc *property.Collector, ref types.ManagedObjectReference) (*types.TaskInfo, error) {
+	filter := &property.WaitFilter{WaitOptions: property.WaitOptions{PropagateMissing: true}}
+	filter.Add(ref, ref.Type, []string{"info.state"})
+	err := property.WaitForUpdatesEx(ctx, pc, filter, func(updates []types.ObjectUpdate) bool {
+		for _, u := range updates {
+			for _, c := range u.ChangeSet {
+				if st, ok := c.Val.(types.TaskInfoState); ok && c.Name == "info.state" &&
+					(st == types.TaskInfoStateSuccess || st == types.TaskInfoStateError) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	var mt mo.Task
+	if err := pc.RetrieveOne(ctx, ref, []string{"info"}, &mt); err != nil {
+		return nil, err
+	}
+	if mt.Info.State == types.TaskInfoStateError {
+		return &mt.Info, task.Error{LocalizedMethodFault: mt.Info.Error, Description: mt.Info.Description}
+	}
+	return &mt.Info, nil
 }
 
 // reconfigure applies spec to vm and waits for it.
@@ -197,7 +228,7 @@ func (h *host) datastore(ctx context.Context, name string) (*object.Datastore, e
 // VMs, so a disk seen once is not looked up again.
 func (h *host) checkImage(ctx context.Context, ds *object.Datastore, p string) error {
 	_, err := h.imageSeen.get(ds.Path(p), func() (bool, error) {
-		if _, err := ds.Stat(ctx, p); err != nil {
+		if _, ok, err := h.exists(ctx, ds, p); err != nil || !ok {
 			return false, status.Errorf(codes.NotFound, "image disk %s not found: %v", ds.Path(p), err)
 		}
 		return true, nil
@@ -766,7 +797,7 @@ func (h *host) images(ctx context.Context, b *object.HostDatastoreBrowser, ds st
 	if err != nil {
 		return nil
 	}
-	res, err := t.WaitForResult(ctx)
+	res, err := h.wait(ctx, t)
 	if err != nil || res == nil {
 		return nil
 	}
