@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -125,4 +126,59 @@ func (s *Store) Apply(ctx context.Context, b *Batch) error {
 		return errs.New(errs.CodeNotFound, "%s not found", what)
 	}
 	return fmt.Errorf("apply batch: unexpected reply %v", res)
+}
+
+// watch runs a check-then-write transaction on keys: fn reads (through the store or tx)
+// and returns the writes, which are applied only if none of keys changed meanwhile;
+// otherwise it runs again. A Batch's checks (Require, Absent, Empty) are not evaluated
+// here: only its writes are queued; a Unique name held by another owner fails it with
+// NameTaken.
+func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) (*Batch, error)) error {
+	for attempt := 0; attempt < 50; attempt++ {
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			b, err := fn(tx)
+			if err != nil {
+				return err
+			}
+			for i, k := range b.keys {
+				if b.args[2*i] == "U" {
+					if cur, err := tx.Get(ctx, k).Result(); err == nil && cur != b.args[2*i+1] {
+						return errs.New(errs.CodeNameTaken, "%s is already taken", b.what[i])
+					}
+				}
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				b.pipe(ctx, p)
+				return nil
+			})
+			return err
+		}, keys...)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("transaction on %v: too much contention", keys)
+}
+
+// pipe queues a batch's writes on a pipeline, for a WATCH transaction (Apply runs them in
+// its script instead).
+func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
+	for i, k := range b.keys {
+		v := b.args[2*i+1]
+		switch b.args[2*i] {
+		case "S", "U":
+			p.Set(ctx, k, v, 0)
+		case "D":
+			p.Del(ctx, k)
+		case "DO":
+			p.Eval(ctx, `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`, []string{k}, v)
+		case "ZA":
+			p.ZAdd(ctx, k, redis.Z{Member: v})
+		case "ZR":
+			p.ZRem(ctx, k, v)
+		case "H":
+			p.Eval(ctx, `for f, val in string.gmatch(ARGV[1], '([^\n]*)\n([^\n]*)\n') do redis.call('HSET', KEYS[1], f, val) end return 0`, []string{k}, v)
+		}
+	}
 }

@@ -191,47 +191,22 @@ func (s *Store) ListVMs(ctx context.Context, projectID string, size int, cursor 
 	return List[VM](ctx, s, s.vmsIdx(projectID), KindVM, size, cursor)
 }
 
-// pipe queues a batch of puts and index adds (what a new task and its entity updates
-// are) on a pipeline, for a WATCH transaction.
-func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
-	for i, k := range b.keys {
-		switch b.args[2*i] {
-		case "S":
-			p.Set(ctx, k, b.args[2*i+1], 0)
-		case "ZA":
-			p.ZAdd(ctx, k, redis.Z{Member: b.args[2*i+1]})
-		}
-	}
-}
-
 // StartTask puts a new task in the store and marks the entity it acts on as held by it:
 // fn checks and changes the entity (e.g. refuses a VM that another task holds). The entity
 // update and the task are written atomically.
 func StartTask[T any](ctx context.Context, s *Store, kind, id string, task *Task, fn func(*T) error) (*T, error) {
 	key := s.entityKey(kind, id)
 	var out *T
-	for attempt := 0; attempt < 50; attempt++ {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			v, err := Get[T](ctx, s, kind, id)
-			if err != nil {
-				return err
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
-			b := new(Batch).Put(key, v)
-			s.AddTask(b, task)
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				b.pipe(ctx, p)
-				return nil
-			})
-			out = v
-			return err
-		}, key)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
+	err := s.watch(ctx, []string{key}, func(*redis.Tx) (*Batch, error) {
+		v, err := Get[T](ctx, s, kind, id)
+		if err != nil {
+			return nil, err
 		}
-		return out, err
-	}
-	return nil, fmt.Errorf("start task on %s %s: too much contention", kind, id)
+		if err := fn(v); err != nil {
+			return nil, err
+		}
+		out = v
+		return s.AddTask(new(Batch).Put(key, v), task), nil
+	})
+	return out, err
 }

@@ -110,35 +110,23 @@ func (s *Store) DiskByName(ctx context.Context, projectID, name string) (*Persis
 func StartTaskOnPair[A, B any](ctx context.Context, s *Store, kindA, idA, kindB, idB string, task *Task,
 	fa func(*A) error, fb func(*B) error) error {
 	ka, kb := s.entityKey(kindA, idA), s.entityKey(kindB, idB)
-	for attempt := 0; attempt < 50; attempt++ {
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			a, err := Get[A](ctx, s, kindA, idA)
-			if err != nil {
-				return err
-			}
-			b, err := Get[B](ctx, s, kindB, idB)
-			if err != nil {
-				return err
-			}
-			if err := fa(a); err != nil {
-				return err
-			}
-			if err := fb(b); err != nil {
-				return err
-			}
-			batch := s.AddTask(new(Batch).Put(ka, a).Put(kb, b), task)
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				batch.pipe(ctx, p)
-				return nil
-			})
-			return err
-		}, ka, kb)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
+	return s.watch(ctx, []string{ka, kb}, func(*redis.Tx) (*Batch, error) {
+		a, err := Get[A](ctx, s, kindA, idA)
+		if err != nil {
+			return nil, err
 		}
-		return err
-	}
-	return fmt.Errorf("start task on %s %s and %s %s: too much contention", kindA, idA, kindB, idB)
+		b, err := Get[B](ctx, s, kindB, idB)
+		if err != nil {
+			return nil, err
+		}
+		if err := fa(a); err != nil {
+			return nil, err
+		}
+		if err := fb(b); err != nil {
+			return nil, err
+		}
+		return s.AddTask(new(Batch).Put(ka, a).Put(kb, b), task), nil
+	})
 }
 
 // DetachedDisk records that the disk is no longer attached to the VM (after a detach, and

@@ -334,14 +334,7 @@ func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaCh
 				for k, it := range next {
 					p.HSet(ctx, qkey, "limit:"+k, strconv.FormatFloat(it.Value, 'f', -1, 64), "unit:"+k, it.Unit)
 				}
-				for i, k := range b.keys {
-					switch b.args[2*i] {
-					case "S":
-						p.Set(ctx, k, b.args[2*i+1], 0)
-					case "ZA":
-						p.ZAdd(ctx, k, redis.Z{Member: b.args[2*i+1]})
-					}
-				}
+				b.pipe(ctx, p)
 				return nil
 			})
 			nl := make(map[string]float64, len(next))
