@@ -35,17 +35,7 @@ func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	d.ActiveTask = task.ID
-	if err := s.admit(ctx, t.ID, task.ID); err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateDisk(ctx, d, task); err != nil {
-		s.store.Release(context.WithoutCancel(ctx), t.ID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, t.ID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
+	return s.begin(ctx, chain, task, func() error { return s.store.CreateDisk(ctx, d, task) })
 }
 
 // buildDisk checks a disk spec and computes the disk's cost: its flavor's and
@@ -210,28 +200,19 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{store.PropDiskID: d.ID}
-	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
-		return nil, err
-	}
-	err = store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
-		func(v *store.VM) error { return hold(v, task, chain, []string{store.VMStarted, store.VMStopped}) },
-		func(d *store.PersistentDisk) error {
-			if attach {
-				return holdDisk(d, task, store.DiskDetached)
-			}
-			if !slices.Contains(d.VMs, vm.ID) {
-				return errs.New(errs.CodeStateError, "PersistentDisk #%s is not attached to Vm #%s", d.ID, vm.ID).WithData("state", d.State)
-			}
-			return holdDisk(d, task, store.DiskAttached)
-		})
-	if err != nil {
-		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
+	return s.begin(ctx, chain, task, func() error {
+		return store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
+			func(v *store.VM) error { return hold(v, task, chain, []string{store.VMStarted, store.VMStopped}) },
+			func(d *store.PersistentDisk) error {
+				if attach {
+					return holdDisk(d, task, store.DiskDetached)
+				}
+				if !slices.Contains(d.VMs, vm.ID) {
+					return errs.New(errs.CodeStateError, "PersistentDisk #%s is not attached to Vm #%s", d.ID, vm.ID).WithData("state", d.State)
+				}
+				return holdDisk(d, task, store.DiskAttached)
+			})
+	})
 }
 
 // reachable checks that the VM's host mounts the disk's datastore.

@@ -54,18 +54,24 @@ type uploads struct {
 }
 
 func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxImageBytes)
-	task, err := u.upload(r)
+	serveUpload(w, r, MaxImageBytes, u.upload)
+}
+
+// serveUpload answers a multipart upload that starts a task, as grpc-gateway answers the
+// other task calls: 201 with the task, or the ApiError (a body over limit bytes is
+// InvalidEntity).
+func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload func(*http.Request) (*store.Task, error)) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	task, err := upload(r)
+	var body []byte
+	if err == nil {
+		body, err = (&rest.Marshaler{}).Marshal(taskPB(task))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			err = errs.Invalid("the upload is larger than %d bytes", MaxImageBytes)
+			err = errs.Invalid("the upload is larger than %d bytes", limit)
 		}
-		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
-		return
-	}
-	body, err := (&rest.Marshaler{}).Marshal(taskPB(task))
-	if err != nil {
 		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
 		return
 	}

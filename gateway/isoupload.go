@@ -11,7 +11,6 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
-	"github.com/photon-cloud/photon/gateway/rest"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -25,24 +24,9 @@ const MaxISOBytes = 8 << 30
 // then the vm.attach_iso chain connects the CD-ROM. A failed upload ends the task in ERROR
 // and frees the VM.
 func (s *Server) attachISO(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxISOBytes)
-	task, err := s.services.vms.attachISO(r.Context(), s.uploads, r)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			err = errs.Invalid("the ISO is larger than %d bytes", MaxISOBytes)
-		}
-		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
-		return
-	}
-	body, err := (&rest.Marshaler{}).Marshal(taskPB(task))
-	if err != nil {
-		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	w.Write(body)
+	serveUpload(w, r, MaxISOBytes, func(r *http.Request) (*store.Task, error) {
+		return s.services.vms.attachISO(r.Context(), s.uploads, r)
+	})
 }
 
 func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*store.Task, error) {

@@ -108,22 +108,7 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 		State: store.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
-	return s.start(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
-}
-
-// start admits task's chain, writes it with write and starts it.
-func (s *networks) start(ctx context.Context, chain *events.Chain, task *store.Task, write func() error) (*pb.Task, error) {
-	if err := s.admit(ctx, task.TenantID, task.ID); err != nil {
-		return nil, err
-	}
-	if err := write(); err != nil {
-		s.store.Release(context.WithoutCancel(ctx), task.TenantID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, task.TenantID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
+	return s.begin(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
 }
 
 func (s *networks) ListRouters(ctx context.Context, req *pb.ListRoutersRequest) (*pb.RouterList, error) {
@@ -180,7 +165,7 @@ func (s *networks) DeleteRouter(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 		chain := &events.RouterDelete
 		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
-		return s.start(ctx, chain, task, func() error {
+		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartRouterDelete(ctx, r.ID, task)
 			return err
 		})
@@ -217,7 +202,7 @@ func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest
 		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: store.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
-	return s.start(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
+	return s.begin(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
 }
 
 func (s *networks) ListRouterSubnets(ctx context.Context, req *pb.ListRouterSubnetsRequest) (*pb.SubnetList, error) {
@@ -347,7 +332,7 @@ func (s *networks) DeleteSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 		chain := &events.SubnetDelete
 		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
-		return s.start(ctx, chain, task, func() error {
+		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartSubnetDelete(ctx, sn.ID, task)
 			return err
 		})

@@ -106,21 +106,29 @@ func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID str
 }
 
 // startOn starts chain on one existing entity (kind/id, of tenant and project): it makes
-// the task (with properties props), admits it, lets hold check and take the entity, writing
-// the entity and the task in one atomic call, and publishes the chain's start. Whatever
-// refuses gives the admission back and writes nothing.
+// the task (with properties props) and lets hold check and take the entity, the entity
+// and the task written in one atomic call (see begin).
 func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id, tenantID, projectID string,
 	props map[string]string, hold func(*T, *store.Task) error) (*pb.Task, error) {
 	task := c.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, task.Properties = tenantID, projectID, props
-	if err := c.admit(ctx, tenantID, task.ID); err != nil {
+	return c.begin(ctx, chain, task, func() error {
+		_, err := store.StartTask(ctx, c.store, kind, id, task, func(v *T) error { return hold(v, task) })
+		return err
+	})
+}
+
+// begin admits task, lets write record it (with whatever it holds) and publishes the
+// chain's start. Whatever refuses gives the admission back; write writes all or nothing.
+func (c *core) begin(ctx context.Context, chain *events.Chain, task *store.Task, write func() error) (*pb.Task, error) {
+	if err := c.admit(ctx, task.TenantID, task.ID); err != nil {
 		return nil, err
 	}
-	if _, err := store.StartTask(ctx, c.store, kind, id, task, func(v *T) error { return hold(v, task) }); err != nil {
-		c.store.Release(context.WithoutCancel(ctx), tenantID, task.ID)
+	if err := write(); err != nil {
+		c.store.Release(context.WithoutCancel(ctx), task.TenantID, task.ID)
 		return nil, err
 	}
-	if err := c.startChain(ctx, chain, tenantID, task); err != nil {
+	if err := c.startChain(ctx, chain, task.TenantID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil

@@ -48,17 +48,7 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
-	if err := s.admit(ctx, t.ID, task.ID); err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateVM(ctx, vm, task); err != nil {
-		s.store.Release(context.WithoutCancel(ctx), t.ID, task.ID)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, t.ID, task); err != nil {
-		return nil, err
-	}
-	return taskPB(task), nil
+	return s.begin(ctx, chain, task, func() error { return s.store.CreateVM(ctx, vm, task) })
 }
 
 // MaxBulk is the most VMs one create call makes.
