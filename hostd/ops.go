@@ -628,11 +628,16 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	}
 	h.vms.forget(id)
 	h.state.forget(id)
-	// An ISO uploaded for the VM (store.ISOPath on its datastore) goes with it.
-	var p object.DatastorePath
-	if m.Config != nil && p.FromString(m.Config.Files.VmPathName) {
-		if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: store.ISOPath(id)}); err != nil {
-			return nil, err
+	// An ISO uploaded for the VM (store.ISOPath) and still attached goes with it; a VM
+	// without one costs no datastore search.
+	if m.Config != nil {
+		if cd := isoCdrom(object.VirtualDeviceList(m.Config.Hardware.Device)); cd != nil {
+			var p object.DatastorePath
+			if p.FromString(cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName) && p.Path == store.ISOPath(id) {
+				if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: p.Path}); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return &hostdv1.DeleteVmResponse{Existed: true}, nil
