@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -45,6 +46,10 @@ type Options struct {
 	// Checks are components to report in GET /v1/system/status beside Redis, the
 	// functions and the hosts, by name (e.g. ComponentNSX).
 	Checks map[string]Check
+	// HostCredentials are the transport credentials of the gateway's calls to hostd
+	// (image and ISO uploads): a client certificate from the platform CA, and the CA
+	// to verify hostd's certificate. Nil: plaintext, for hostds that serve without TLS.
+	HostCredentials credentials.TransportCredentials
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
