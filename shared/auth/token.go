@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -28,21 +27,8 @@ type Issuer struct {
 	ttl    time.Duration
 	parser *jwt.Parser
 	now    func() time.Time // a fake clock in tests
-
-	// verified remembers tokens whose signature checked out, until they expire: clients
-	// poll with one token many times a second, and a signature check is the dearest part
-	// of a read.
-	mu       sync.Mutex
-	verified map[string]verified
+	cache  verifiedCache
 }
-
-type verified struct {
-	p   Principal
-	exp time.Time
-}
-
-// maxVerified bounds the cache of verified tokens; past it the cache starts over.
-const maxVerified = 10000
 
 // claims is the token's payload.
 type claims struct {
@@ -95,46 +81,21 @@ func (i *Issuer) sign(p Principal, now time.Time) (string, time.Time, error) {
 	return s, exp.Time, nil
 }
 
+// Name is the issuer's name: the iss claim of its tokens.
+func (i *Issuer) Name() string { return i.issuer }
+
 // Verify checks token and returns its Principal. It accepts only EdDSA tokens signed with
 // this Issuer's key, naming this issuer, with a subject, and not expired. The error is an
 // *errs.Error: ExpiredAuthToken for an expired but otherwise good token,
 // InvalidAuthToken for anything else.
 func (i *Issuer) Verify(token string) (Principal, error) {
-	i.mu.Lock()
-	v, ok := i.verified[token]
-	i.mu.Unlock()
-	if ok {
-		if i.now().Before(v.exp) {
-			return v.p, nil
-		}
-		i.mu.Lock()
-		delete(i.verified, token)
-		i.mu.Unlock()
-		return Principal{}, errs.New(errs.CodeExpiredAuthToken, "the auth token has expired")
-	}
-	p, exp, err := i.verify(token)
-	if err != nil {
-		return p, err
-	}
-	i.mu.Lock()
-	if i.verified == nil || len(i.verified) >= maxVerified {
-		i.verified = map[string]verified{}
-	}
-	i.verified[token] = verified{p, exp}
-	i.mu.Unlock()
-	return p, nil
+	return i.cache.verify(token, i.now(), i.verify)
 }
 
 func (i *Issuer) verify(token string) (Principal, time.Time, error) {
 	var c claims
-	_, err := i.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return i.pub, nil })
-	switch {
-	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired):
-		// The signature was checked before the claims, so the token is ours.
-		return Principal{}, time.Time{}, errs.New(errs.CodeExpiredAuthToken, "the auth token has expired")
-	default:
-		return Principal{}, time.Time{}, errs.New(errs.CodeInvalidAuthToken, "invalid auth token: %v", err)
+	if _, err := i.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return i.pub, nil }); err != nil {
+		return Principal{}, time.Time{}, tokenError(err)
 	}
 	if c.Subject == "" || c.ExpiresAt == nil {
 		return Principal{}, time.Time{}, errs.New(errs.CodeInvalidAuthToken, "invalid auth token: no subject or expiry")

@@ -117,6 +117,7 @@ func TestVerifyRejects(t *testing.T) {
 	}{
 		{"expired", sign(past(NewIssuer(key, name, time.Hour))), errs.CodeExpiredAuthToken},
 		{"expired and other key", sign(past(NewIssuer(newKey(t), name, time.Hour))), errs.CodeInvalidAuthToken},
+		{"expired and wrong issuer", sign(past(NewIssuer(key, "https://evil.test", time.Hour))), errs.CodeInvalidAuthToken},
 		{"other key", sign(NewIssuer(newKey(t), name, time.Hour)), errs.CodeInvalidAuthToken},
 		{"wrong issuer", sign(NewIssuer(key, "https://evil.test", time.Hour)), errs.CodeInvalidAuthToken},
 		{"alg none", withClaims(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good), errs.CodeInvalidAuthToken},
