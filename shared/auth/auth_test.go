@@ -110,7 +110,7 @@ func runRedis(bin string, port int) (func(), error) {
 }
 
 // newRedis returns a client of the test server and a key prefix of the test's own.
-func newRedis(t *testing.T) (redis.UniversalClient, string) {
+func newRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
 	if redisAddr == "" {
 		t.Skip(redisSkip)

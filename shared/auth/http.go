@@ -9,10 +9,11 @@ import (
 
 // tokenResponse is the OAuth2 token response as the Photon SDK's Lightwave client reads it.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	IDToken     string `json:"id_token"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token"`
 }
 
 // oauthError is an OAuth2 error response (RFC 6749 §5.2).
@@ -24,12 +25,16 @@ type oauthError struct {
 // maxFormBytes bounds the body of a token request.
 const maxFormBytes = 64 << 10
 
-// TokenHandler serves the OAuth2 resource owner password grant the way Photon's SDK and
-// CLI call Lightwave's /openidconnect/token: a POST form
-// grant_type=password&username=..&password=..&scope=.. answered with
-// {"access_token","token_type","expires_in","id_token"}. The id_token is the access
-// token itself: both name the same Principal. Scope is accepted and ignored. No refresh
-// token is issued; a client logs in again when its token expires.
+// TokenHandler serves the OAuth2 token endpoint the way Photon's SDK and CLI call
+// Lightwave's /openidconnect/token, with two grants:
+//
+//   - grant_type=password&username=..&password=..&scope=.. logs in;
+//   - grant_type=refresh_token&refresh_token=.. trades a refresh token for a new access
+//     token and a new refresh token (the old one is used up; see refresh.go).
+//
+// Both answer {"access_token","token_type","expires_in","refresh_token","id_token"}.
+// The id_token is the access token itself: both name the same Principal. Scope is
+// accepted and ignored. Users holds the users and their refresh tokens.
 func (i *Issuer) TokenHandler(users *Users) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -44,21 +49,38 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
 			return
 		}
-		if gt := r.PostForm.Get("grant_type"); gt != "password" {
-			writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be password, not " + quote(gt)})
+		var (
+			p       Principal
+			refresh string
+			err     error
+		)
+		switch gt := r.PostForm.Get("grant_type"); gt {
+		case "password":
+			name := r.PostForm.Get("username")
+			if name == "" {
+				writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "username is required"})
+				return
+			}
+			p, refresh, err = users.login(r.Context(), name, r.PostForm.Get("password"))
+		case "refresh_token":
+			rt := r.PostForm.Get("refresh_token")
+			if rt == "" {
+				writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "refresh_token is required"})
+				return
+			}
+			p, refresh, err = users.refresh(r.Context(), rt)
+		default:
+			writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be password or refresh_token, not " + quote(gt)})
 			return
 		}
-		name, password := r.PostForm.Get("username"), r.PostForm.Get("password")
-		if name == "" {
-			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "username is required"})
-			return
-		}
-		p, err := users.Check(r.Context(), name, password)
-		if errors.Is(err, ErrBadCredentials) {
+		switch {
+		case errors.Is(err, ErrBadCredentials):
 			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "wrong user name or password"})
 			return
-		}
-		if err != nil {
+		case errors.Is(err, ErrBadRefreshToken):
+			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "the refresh token is unknown, expired or revoked: log in again"})
+			return
+		case err != nil:
 			writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", "cannot check the credentials now"})
 			return
 		}
@@ -69,10 +91,11 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, tokenResponse{
-			AccessToken: token,
-			TokenType:   "Bearer",
-			ExpiresIn:   exp.Unix() - now.Unix(),
-			IDToken:     token,
+			AccessToken:  token,
+			TokenType:    "Bearer",
+			ExpiresIn:    exp.Unix() - now.Unix(),
+			RefreshToken: refresh,
+			IDToken:      token,
 		})
 	})
 }
@@ -86,6 +109,13 @@ type jwk struct {
 	Alg string `json:"alg"`
 	Use string `json:"use"`
 }
+
+// Paths of the token endpoint and the key set under the gateway's base URL, as Lightwave
+// named them.
+const (
+	TokenPath = "/openidconnect/token"
+	JWKSPath  = "/openidconnect/jwks"
+)
 
 // JWKSHandler serves the Issuer's public key as a JSON Web Key Set, so that other
 // services can verify its tokens without the private key.

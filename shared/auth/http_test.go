@@ -39,39 +39,18 @@ func TestTokenHandler(t *testing.T) {
 		{"wrong password", "POST", "grant_type=password&username=administrator@photon.local&password=nope&scope=openid", 400, "invalid_grant"},
 		{"unknown user", "POST", "grant_type=password&username=nobody&password=Passw0rd!", 400, "invalid_grant"},
 		{"no username", "POST", "grant_type=password&password=Passw0rd!", 400, "invalid_request"},
-		{"refresh grant", "POST", "grant_type=refresh_token&refresh_token=abc", 400, "unsupported_grant_type"},
+		{"unknown refresh token", "POST", "grant_type=refresh_token&refresh_token=abc", 400, "invalid_grant"},
+		{"no refresh token", "POST", "grant_type=refresh_token", 400, "invalid_request"},
+		{"client credentials grant", "POST", "grant_type=client_credentials", 400, "unsupported_grant_type"},
 		{"no grant type", "POST", "username=a&password=b", 400, "unsupported_grant_type"},
 		{"GET", "GET", "", 405, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req, err := http.NewRequestWithContext(t.Context(), tt.method, srv.URL+"/openidconnect/token", strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.status)
-			}
-			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			var body struct {
-				AccessToken string `json:"access_token"`
-				TokenType   string `json:"token_type"`
-				ExpiresIn   int    `json:"expires_in"`
-				IDToken     string `json:"id_token"`
-				Error       string `json:"error"`
-				Description string `json:"error_description"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-				t.Fatal(err)
+			status, body := postToken(t, srv, tt.method, tt.body)
+			if status != tt.status {
+				t.Fatalf("status = %d, want %d", status, tt.status)
 			}
 			if body.Error != tt.err {
 				t.Fatalf("error = %q (%s), want %q", body.Error, body.Description, tt.err)
@@ -79,7 +58,7 @@ func TestTokenHandler(t *testing.T) {
 			if tt.err != "" {
 				return
 			}
-			if body.TokenType != "Bearer" || body.ExpiresIn != 1800 || body.IDToken == "" {
+			if body.TokenType != "Bearer" || body.ExpiresIn != 1800 || body.IDToken == "" || body.RefreshToken == "" {
 				t.Errorf("response = %+v", body)
 			}
 			p, err := iss.Verify(body.AccessToken)
@@ -91,6 +70,44 @@ func TestTokenHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenReply is a token endpoint's answer, success or error, as a client decodes it.
+type tokenReply struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
+	Error        string `json:"error"`
+	Description  string `json:"error_description"`
+}
+
+// postToken sends body to the token endpoint of srv the way the SDK does and returns the
+// status and the decoded answer. Every answer must be JSON and must not be cached.
+func postToken(t testing.TB, srv *httptest.Server, method, body string) (int, tokenReply) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+TokenPath, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	var r tokenReply
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, r
 }
 
 func TestJWKSHandler(t *testing.T) {

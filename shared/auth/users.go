@@ -2,10 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
@@ -22,28 +25,32 @@ const (
 )
 
 // Users is the embedded issuer's user directory: one Redis hash per user at
-// prefix+"user:"+name holding a bcrypt hash of the password and the user's groups.
+// prefix+"user:"+name holding a bcrypt hash of the password and the user's groups, and
+// the refresh tokens issued to them (see refresh.go).
 type Users struct {
 	rdb    redis.UniversalClient
 	prefix string
 	cost   int // bcrypt cost; tests lower it
+
+	// refreshTTL is how long a refresh token stays good unused; tests shorten it.
+	refreshTTL time.Duration
 }
 
-// NewUsers returns the directory whose records live under prefix in rdb.
+// NewUsers returns the directory whose records live under prefix in rdb. The refresh
+// tokens of its users live there too, and last DefaultRefreshTTL.
 func NewUsers(rdb redis.UniversalClient, prefix string) *Users {
-	return &Users{rdb: rdb, prefix: prefix, cost: bcrypt.DefaultCost}
+	return &Users{rdb: rdb, prefix: prefix, cost: bcrypt.DefaultCost, refreshTTL: DefaultRefreshTTL}
 }
 
 func (u *Users) key(name string) string { return u.prefix + "user:" + name }
 
-// Put creates the user, or replaces its password and groups.
+// Put creates the user, or replaces its password and groups. When the password is the
+// one the user already has, its hash is kept and only the groups are written: the hash
+// stands for the password in the user's refresh tokens (see fingerprint), and a gateway
+// that sets its administrator's password at every start must not log that user out.
 func (u *Users) Put(ctx context.Context, name, password string, groups []string) error {
 	if name == "" {
 		return errors.New("auth: put user: empty name")
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), u.cost)
-	if err != nil {
-		return fmt.Errorf("put user %s: hash password: %w", name, err)
 	}
 	if groups == nil {
 		groups = []string{}
@@ -52,9 +59,32 @@ func (u *Users) Put(ctx context.Context, name, password string, groups []string)
 	if err != nil {
 		return fmt.Errorf("put user %s: %w", name, err)
 	}
+	old, err := u.rdb.HGet(ctx, u.key(name), fieldPassword).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("put user %s: %w", name, err)
+	}
+	if old != "" && bcrypt.CompareHashAndPassword([]byte(old), []byte(password)) == nil {
+		if err := u.rdb.HSet(ctx, u.key(name), fieldGroups, gs).Err(); err != nil {
+			return fmt.Errorf("put user %s: %w", name, err)
+		}
+		return nil
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), u.cost)
+	if err != nil {
+		return fmt.Errorf("put user %s: hash password: %w", name, err)
+	}
 	// One HSET writes both fields, so a reader never sees a new password with old groups.
 	if err := u.rdb.HSet(ctx, u.key(name), fieldPassword, hash, fieldGroups, gs).Err(); err != nil {
 		return fmt.Errorf("put user %s: %w", name, err)
+	}
+	return nil
+}
+
+// Delete removes the user. Its access tokens stay good until they expire; its refresh
+// tokens stop working at once.
+func (u *Users) Delete(ctx context.Context, name string) error {
+	if err := u.rdb.Del(ctx, u.key(name)).Err(); err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
 	}
 	return nil
 }
@@ -63,26 +93,53 @@ func (u *Users) Put(ctx context.Context, name, password string, groups []string)
 // if the user does not exist or the password is wrong, and a wrapped Redis error
 // otherwise.
 func (u *Users) Check(ctx context.Context, name, password string) (Principal, error) {
-	vals, err := u.rdb.HMGet(ctx, u.key(name), fieldPassword, fieldGroups).Result()
+	p, _, err := u.check(ctx, name, password)
+	return p, err
+}
+
+// check is Check that also returns the fingerprint of the user's password hash.
+func (u *Users) check(ctx context.Context, name, password string) (Principal, string, error) {
+	p, hash, err := u.get(ctx, name)
 	if err != nil {
-		return Principal{}, fmt.Errorf("check user %s: %w", name, err)
+		return Principal{}, "", err
 	}
-	hash, _ := vals[0].(string)
 	if hash == "" {
 		// Spend the time a real check takes, so that unknown names are not faster.
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return Principal{}, ErrBadCredentials
+		return Principal{}, "", ErrBadCredentials
 	}
 	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
-		return Principal{}, ErrBadCredentials
+		return Principal{}, "", ErrBadCredentials
+	}
+	return p, fingerprint(hash), nil
+}
+
+// get reads the user: its Principal and its password hash, "" when there is no such user.
+func (u *Users) get(ctx context.Context, name string) (Principal, string, error) {
+	vals, err := u.rdb.HMGet(ctx, u.key(name), fieldPassword, fieldGroups).Result()
+	if err != nil {
+		return Principal{}, "", fmt.Errorf("read user %s: %w", name, err)
+	}
+	hash, _ := vals[0].(string)
+	if hash == "" {
+		return Principal{}, "", nil
 	}
 	p := Principal{Subject: name}
 	if gs, _ := vals[1].(string); gs != "" {
 		if err := json.Unmarshal([]byte(gs), &p.Groups); err != nil {
-			return Principal{}, fmt.Errorf("check user %s: corrupt groups: %w", name, err)
+			return Principal{}, "", fmt.Errorf("read user %s: corrupt groups: %w", name, err)
 		}
 	}
-	return p, nil
+	return p, hash, nil
+}
+
+// fingerprint names a password hash without revealing it. A refresh token records the
+// fingerprint of the hash its user had at login; a new password (or the user deleted and
+// created again) gives a new hash with a new salt, and so a fingerprint no refresh token
+// has.
+func fingerprint(hash string) string {
+	h := sha256.Sum256([]byte(hash))
+	return hex.EncodeToString(h[:16])
 }
 
 // dummyHash is a bcrypt hash compared against when the user does not exist.

@@ -55,6 +55,39 @@ func TestUsers(t *testing.T) {
 		})
 	}
 
+	t.Run("same password keeps the hash", func(t *testing.T) {
+		if err := users.Put(t.Context(), "erin", "pw", nil); err != nil {
+			t.Fatal(err)
+		}
+		before, err := rdb.HGet(t.Context(), users.key("erin"), fieldPassword).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := users.Put(t.Context(), "erin", "pw", []string{"x"}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := rdb.HGet(t.Context(), users.key("erin"), fieldPassword).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before != after {
+			t.Error("Put with the same password wrote a new hash")
+		}
+		if p, err := users.Check(t.Context(), "erin", "pw"); err != nil || !slices.Equal(p.Groups, []string{"x"}) {
+			t.Errorf("Check after Put = %+v, %v; want groups [x]", p, err)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		if err := users.Put(t.Context(), "dave", "pw", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := users.Delete(t.Context(), "dave"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := users.Check(t.Context(), "dave", "pw"); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Check of a deleted user = %v, want ErrBadCredentials", err)
+		}
+	})
 	t.Run("empty name", func(t *testing.T) {
 		if err := users.Put(t.Context(), "", "pw", nil); err == nil {
 			t.Error("Put accepted an empty name")
