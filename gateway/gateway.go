@@ -81,6 +81,7 @@ type services struct {
 	datastores *datastores
 	system     *system
 	disks      *disksSvc
+	iam        *iam
 }
 
 // Start listens on both addresses and serves until Close.
@@ -92,7 +93,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}}}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}}}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.networks = &networks{core: c}
 
@@ -110,7 +111,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root := http.NewServeMux()
 	root.Handle("/v1/", s.httpAuth(mux))
 	// Image uploads are multipart, which grpc-gateway does not bind.
-	s.uploads = &uploads{core: c}
+	s.uploads = &uploads{core: c, creds: o.HostCredentials}
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))
@@ -164,6 +165,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterDatastoresServer(g, s.services.datastores)
 	pb.RegisterSystemServer(g, s.services.system)
 	pb.RegisterDisksServer(g, s.services.disks)
+	pb.RegisterIamServer(g, s.services.iam)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -182,6 +184,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterDatastoresHandlerServer(ctx, mux, s.services.datastores),
 		pb.RegisterSystemHandlerServer(ctx, mux, s.services.system),
 		pb.RegisterDisksHandlerServer(ctx, mux, s.services.disks),
+		pb.RegisterIamHandlerServer(ctx, mux, s.services.iam),
 	)
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -75,45 +76,46 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 	return taskPB(task), nil
 }
 
-// image reads an image the caller may see: a public one, or one of a project the caller
-// may use. Any other is NotFound.
+// image reads an image the caller has the role on that the method of ctx needs: a
+// viewer reads it, a contributor makes VMs of it (see policy.ImageRole).
 func (c *core) image(ctx context.Context, id string) (*store.Image, error) {
-	im, err := store.Get[store.Image](ctx, c.store, store.KindImage, id)
-	if err != nil {
-		return nil, err
-	}
-	if im.ProjectID != "" {
-		if _, _, err := c.projectFor(ctx, im.ProjectID); err != nil {
-			return nil, errs.NotFound("Image", id)
-		}
-	}
-	return im, nil
+	return c.imageAs(ctx, id, need(ctx))
 }
 
 // ListImages lists the images the caller may see: every image for a system
-// administrator, the public ones and those of the caller's projects for anyone else.
+// administrator; for anyone else the public ones, those of the projects they see, and
+// those shared with them by the images' IAM policies.
 func (s *images) ListImages(ctx context.Context, req *pb.ListImagesRequest) (*pb.ImageList, error) {
 	page, err := s.store.ListImages(ctx, int(req.GetPageSize()), req.GetPageLink())
 	if err != nil {
 		return nil, err
 	}
 	out := &pb.ImageList{NextPageLink: pageLink("/v1/images", req.GetPageSize(), page.Next)}
-	admin := policy.IsSystemAdmin(caller(ctx))
-	visible := map[string]bool{} // project id → the caller may use it
+	who := caller(ctx)
+	type scope struct {
+		t *store.Tenant
+		p *store.Project
+	}
+	scopes := map[string]scope{} // by project id
 	for _, im := range page.Items {
 		if req.GetName() != "" && im.Name != req.GetName() {
 			continue
 		}
-		if p := im.ProjectID; p != "" && !admin {
-			if _, ok := visible[p]; !ok {
-				_, _, err := s.projectFor(ctx, p)
-				visible[p] = err == nil
+		sc, ok := scopes[im.ProjectID]
+		if !ok {
+			t, p, err := s.imageScope(ctx, im)
+			if errors.Is(err, errs.ErrNotFound) {
+				continue // its project is being deleted
 			}
-			if !visible[p] {
-				continue
+			if err != nil {
+				return nil, err
 			}
+			sc = scope{t, p}
+			scopes[im.ProjectID] = sc
 		}
-		out.Items = append(out.Items, imagePB(im))
+		if policy.ImageRole(who, im, sc.t, sc.p) >= policy.Viewer {
+			out.Items = append(out.Items, imagePB(im))
+		}
 	}
 	return out, nil
 }
@@ -168,14 +170,9 @@ func (s *images) DeleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 // the image.delete chain; used, it waits PENDING_DELETE for its last VM's delete, which
 // deletes it (functions/cloneimage), and the task completes at once.
 func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
-	im, err := s.image(ctx, req.GetId())
+	im, err := s.imageAs(ctx, req.GetId(), policy.Owner)
 	if err != nil {
 		return nil, err
-	}
-	if im.ProjectID == "" {
-		if err := requireSystemAdmin(ctx); err != nil {
-			return nil, err
-		}
 	}
 	if err := deletable(im); err != nil {
 		return nil, err

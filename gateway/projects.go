@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -25,8 +26,8 @@ func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectReque
 	if err != nil {
 		return nil, err
 	}
-	if !policy.IsTenantAdmin(caller(ctx), t) {
-		return nil, errs.NotFound("Tenant", t.ID)
+	if err := allowAs(ctx, policy.TenantRole(caller(ctx), t), policy.Owner, "Tenant", t.ID); err != nil {
+		return nil, err
 	}
 	spec := req.GetSpec()
 	name := strings.TrimSpace(spec.GetName())
@@ -77,7 +78,7 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 	}
 	out := &pb.ProjectList{NextPageLink: pageLink("/v1/tenants/"+t.ID+"/projects", req.GetPageSize(), page.Next)}
 	for _, p := range page.Items {
-		if !policy.MayUseProject(c, t, p) || (req.GetName() != "" && p.Name != req.GetName()) {
+		if !policy.MaySeeProject(c, t, p) || (req.GetName() != "" && p.Name != req.GetName()) {
 			continue
 		}
 		pp, err := s.withUsage(ctx, t, p, system)
@@ -86,7 +87,30 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 		}
 		out.Items = append(out.Items, pp)
 	}
+	if len(out.Items) == 0 && policy.TenantRole(c, t) == policy.None {
+		// Someone with no role on the tenant learns that it exists only from a project
+		// of it they may see.
+		if seen, err := s.seesAProject(ctx, c, t); err != nil || !seen {
+			return nil, cmp.Or(err, error(errs.NotFound("Tenant", t.ID)))
+		}
+	}
 	return out, nil
+}
+
+// seesAProject reports whether c may see at least one project of tenant t.
+func (s *projects) seesAProject(ctx context.Context, c store.Caller, t *store.Tenant) (bool, error) {
+	for link := ""; ; {
+		page, err := s.store.ListProjects(ctx, t.ID, store.MaxPageSize, link)
+		if err != nil {
+			return false, err
+		}
+		if slices.ContainsFunc(page.Items, func(p *store.Project) bool { return policy.MaySeeProject(c, t, p) }) {
+			return true, nil
+		}
+		if link = page.Next; link == "" {
+			return false, nil
+		}
+	}
 }
 
 // withUsage is the project as the API shows it: its resource ticket and quota with what

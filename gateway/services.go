@@ -50,9 +50,15 @@ func requireSystemAdmin(ctx context.Context) error {
 	return nil
 }
 
-// projectFor reads a project and its tenant if the caller may use it; otherwise the
-// project does not exist as far as the caller can tell.
+// projectFor reads a project and its tenant if the caller has the role the method of ctx
+// needs on it (see need): a viewer reads, a contributor changes. A caller with no role
+// on it is told it does not exist; a viewer asking to change it is AccessForbidden.
 func (c *core) projectFor(ctx context.Context, id string) (*store.Project, *store.Tenant, error) {
+	return c.projectAs(ctx, id, need(ctx))
+}
+
+// projectAs reads a project and its tenant if the caller has role want on it.
+func (c *core) projectAs(ctx context.Context, id string, want policy.Role) (*store.Project, *store.Tenant, error) {
 	p, err := store.Get[store.Project](ctx, c.store, store.KindProject, id)
 	if err != nil {
 		return nil, nil, err
@@ -61,8 +67,8 @@ func (c *core) projectFor(ctx context.Context, id string) (*store.Project, *stor
 	if err != nil {
 		return nil, nil, err
 	}
-	if !policy.MayUseProject(caller(ctx), t, p) {
-		return nil, nil, errs.NotFound("Project", id)
+	if err := allowAs(ctx, policy.ProjectRole(caller(ctx), t, p), want, "Project", id); err != nil {
+		return nil, nil, err
 	}
 	return p, t, nil
 }

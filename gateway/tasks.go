@@ -27,7 +27,7 @@ func (c *core) mayRead(ctx context.Context, t *store.Task) bool {
 	}
 	if t.TenantID != "" {
 		ten, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, t.TenantID)
-		return err == nil && policy.IsTenantAdmin(who, ten)
+		return err == nil && policy.MaySeeTenant(who, ten)
 	}
 	return false
 }

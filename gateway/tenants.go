@@ -50,7 +50,7 @@ func (s *tenants) ListTenants(ctx context.Context, req *pb.ListTenantsRequest) (
 			return nil, err
 		}
 		out := &pb.TenantList{}
-		if t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, id); err == nil && policy.IsTenantAdmin(c, t) {
+		if t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, id); err == nil && policy.MaySeeTenant(c, t) {
 			pt, err := s.tenantPB(ctx, t)
 			if err != nil {
 				return nil, err
@@ -65,7 +65,7 @@ func (s *tenants) ListTenants(ctx context.Context, req *pb.ListTenantsRequest) (
 	}
 	out := &pb.TenantList{NextPageLink: pageLink("/v1/tenants", req.GetPageSize(), page.Next)}
 	for _, t := range page.Items {
-		if policy.IsTenantAdmin(c, t) {
+		if policy.MaySeeTenant(c, t) {
 			pt, err := s.tenantPB(ctx, t)
 			if err != nil {
 				return nil, err
@@ -97,8 +97,8 @@ func (s *tenants) tenant(ctx context.Context, id string) (*store.Tenant, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !policy.IsTenantAdmin(caller(ctx), t) {
-		return nil, errs.NotFound("Tenant", id)
+	if err := allowAs(ctx, policy.TenantRole(caller(ctx), t), policy.Viewer, "Tenant", id); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

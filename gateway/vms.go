@@ -11,6 +11,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -137,12 +138,20 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if err != nil {
 		return nil, err
 	}
-	// An image of another project, or one no new VM may use (not READY: being created,
-	// failed, being deleted), is refused before anything is written; cloneimage checks the
-	// image again, atomically with counting the VM among its users.
-	img, err := store.Get[store.Image](ctx, s.store, store.KindImage, spec.GetSourceImageId())
+	// An image the caller may not use (another project's, unless its IAM policy shares
+	// it), or one no new VM may use (not READY: being created, failed, being deleted), is
+	// refused before anything is written; authorize checks the caller's right again and
+	// cloneimage the image, atomically with counting the VM among its users.
+	img, err := s.imageAs(ctx, spec.GetSourceImageId(), policy.Viewer)
+	if err == nil {
+		var t *store.Tenant
+		var ip *store.Project
+		if t, ip, err = s.imageScope(ctx, img); err == nil && !policy.MayUseImage(caller(ctx), img, t, ip, p.ID) {
+			err = errs.NotFound("Image", img.ID)
+		}
+	}
 	switch {
-	case errors.Is(err, errs.ErrNotFound) || (err == nil && img.ProjectID != "" && img.ProjectID != p.ID):
+	case errors.Is(err, errs.ErrNotFound):
 		return nil, errs.Invalid("image %q not found", spec.GetSourceImageId()).WithData("field", "sourceImageId")
 	case err != nil:
 		return nil, err

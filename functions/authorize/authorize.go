@@ -47,7 +47,11 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
 				return err
 			}
-			if _, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID); err != nil {
+			im, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
+			if err != nil {
+				return err
+			}
+			if err := f.mayUseImage(ctx, c.Task.Caller, im, vm.ProjectID); err != nil {
 				return err
 			}
 		}
@@ -62,6 +66,25 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	}
 	if !policy.MayUseProject(c.Task.Caller, t, p) {
 		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", c.Task.Caller.Subject, c.Task.Operation, p.Name)
+	}
+	return nil
+}
+
+// mayUseImage refuses an image the caller may not make VMs of (policy.MayUseImage).
+func (f *Function) mayUseImage(ctx context.Context, who store.Caller, im *store.Image, dest string) error {
+	var t *store.Tenant
+	var p *store.Project
+	if im.ProjectID != "" {
+		var err error
+		if p, err = store.Get[store.Project](ctx, f.store, store.KindProject, im.ProjectID); err != nil {
+			return err
+		}
+		if t, err = store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID); err != nil {
+			return err
+		}
+	}
+	if !policy.MayUseImage(who, im, t, p, dest) {
+		return errs.New(errs.CodeAccessForbidden, "%s may not make VMs of image %s in project %s", who.Subject, im.ID, dest)
 	}
 	return nil
 }

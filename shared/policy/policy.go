@@ -4,7 +4,9 @@
 //
 // Roles come from security groups, as in Photon: system administrators are the members of
 // SystemAdminsGroup and of the system's security groups; a tenant's administrators are
-// the members of its groups; a project's users the members of its groups. The gateway
+// the members of its groups; a project's users the members of its groups. IAM policies
+// on a tenant, a project or an image grant the roles owner, contributor and viewer to
+// users and groups besides (see Role). The gateway
 // resolves the system's groups once per request (WithSystemGroups), so a caller recorded
 // on a task carries the role it had when it asked.
 package policy
@@ -33,8 +35,123 @@ func WithSystemGroups(groups, system []string) []string {
 	return append(slices.Clip(groups), SystemAdminsGroup)
 }
 
+// Role is what a caller may do on a tenant, a project or an image, from nothing to
+// everything: the IAM roles viewer, contributor and owner (store.RoleViewer, ...).
+type Role int
+
+// Roles, in order: each allows what the ones before it allow.
+const (
+	None        Role = iota // the entity does not exist as far as the caller can tell
+	Viewer                  // reads it
+	Contributor             // reads and changes what is in it: VMs, disks, networks, images
+	Owner                   // administers it: its IAM policy, its projects, its deletion
+)
+
+// roleNames maps IAM role names to Roles.
+var roleNames = map[string]Role{store.RoleViewer: Viewer, store.RoleContributor: Contributor, store.RoleOwner: Owner}
+
+// String is the IAM name of the role ("" for None).
+func (r Role) String() string {
+	for n, v := range roleNames {
+		if v == r {
+			return n
+		}
+	}
+	return ""
+}
+
+// granted is the highest role iam grants the caller, as a user (its subject) or as a
+// member of a security group.
+func granted(c store.Caller, iam []store.PolicyEntry) Role {
+	best := None
+	for _, e := range iam {
+		if e.Principal != c.Subject && !slices.Contains(c.Groups, e.Principal) {
+			continue
+		}
+		for _, n := range e.Roles {
+			best = max(best, roleNames[n])
+		}
+	}
+	return best
+}
+
+// TenantRole is the caller's role on tenant t: owner for system administrators and the
+// members of the tenant's security groups, else what the tenant's IAM policy grants.
+func TenantRole(c store.Caller, t *store.Tenant) Role {
+	switch {
+	case IsSystemAdmin(c):
+		return Owner
+	case t == nil:
+		return None
+	case member(c, t.SecurityGroups):
+		return Owner
+	}
+	return granted(c, t.IAM)
+}
+
+// ProjectRole is the caller's role on project p of tenant t: their role on the tenant,
+// raised to contributor for members of the project's security groups (Photon's project
+// users) and to what the project's IAM policy grants.
+func ProjectRole(c store.Caller, t *store.Tenant, p *store.Project) Role {
+	r := TenantRole(c, t)
+	if p == nil {
+		return r
+	}
+	if member(c, p.SecurityGroups) {
+		r = max(r, Contributor)
+	}
+	return max(r, granted(c, p.IAM))
+}
+
+// ImageRole is the caller's role on image im, which belongs to project p of tenant t
+// (both nil for a public image). Everyone may use a public image and system
+// administrators own it; a project's image is the project's (its owners own it, its
+// contributors use it, its viewers see it). The image's own IAM policy raises either:
+// it shares a project's image beyond its project, or hands one its owner.
+func ImageRole(c store.Caller, im *store.Image, t *store.Tenant, p *store.Project) Role {
+	r := Contributor
+	switch {
+	case IsSystemAdmin(c):
+		return Owner
+	case im.ProjectID != "":
+		r = ProjectRole(c, t, p)
+	}
+	return max(r, granted(c, im.IAM))
+}
+
+// MayUseImage reports whether the caller may make VMs of image im (of project p of
+// tenant t, nil for a public image) in project dest: a public image or one of dest if
+// they are a contributor of it; another project's image only if its own IAM policy
+// makes them one (shares it with them) — owning every project does not move images
+// between them.
+func MayUseImage(c store.Caller, im *store.Image, t *store.Tenant, p *store.Project, dest string) bool {
+	if im.ProjectID != "" && im.ProjectID != dest {
+		return granted(c, im.IAM) >= Contributor
+	}
+	return ImageRole(c, im, t, p) >= Contributor
+}
+
+// IsTenantAdmin reports whether the caller administers tenant t: an owner of it.
+func IsTenantAdmin(c store.Caller, t *store.Tenant) bool { return TenantRole(c, t) >= Owner }
+
+// MaySeeTenant reports whether the caller may read tenant t: any role on it.
+func MaySeeTenant(c store.Caller, t *store.Tenant) bool { return TenantRole(c, t) >= Viewer }
+
+// MayUseProject reports whether the caller may create and change things in project p of
+// tenant t (a contributor).
+func MayUseProject(c store.Caller, t *store.Tenant, p *store.Project) bool {
+	return ProjectRole(c, t, p) >= Contributor
+}
+
+// MaySeeProject reports whether the caller may read project p of tenant t and what is in
+// it (a viewer).
+func MaySeeProject(c store.Caller, t *store.Tenant, p *store.Project) bool {
+	return ProjectRole(c, t, p) >= Viewer
+}
+
 // MaySetTenantGroups reports whether the caller may set a tenant's security groups (and
-// its quota): system administrators only, since the groups grant the tenant.
+// its quota): system administrators only, since the groups grant the tenant and the
+// quota bounds what it may use.
 func MaySetTenantGroups(c store.Caller) bool { return IsSystemAdmin(c) }
 
 // MaySetProjectGroups reports whether the caller may set the security groups (and the
@@ -48,16 +165,4 @@ func member(c store.Caller, groups []string) bool {
 		}
 	}
 	return false
-}
-
-// IsTenantAdmin reports whether the caller administers tenant t: a system admin or a
-// member of one of the tenant's security groups.
-func IsTenantAdmin(c store.Caller, t *store.Tenant) bool {
-	return IsSystemAdmin(c) || (t != nil && member(c, t.SecurityGroups))
-}
-
-// MayUseProject reports whether the caller may read and create in project p of tenant t:
-// its tenant's administrators and the members of the project's security groups.
-func MayUseProject(c store.Caller, t *store.Tenant, p *store.Project) bool {
-	return IsTenantAdmin(c, t) || (p != nil && member(c, p.SecurityGroups))
 }

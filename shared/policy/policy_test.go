@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/store"
@@ -78,6 +79,59 @@ func TestMaySetGroups(t *testing.T) {
 			c := store.Caller{Subject: "u", Groups: tc.groups}
 			if MaySetTenantGroups(c) != tc.tenant || MaySetProjectGroups(c, ten) != tc.project {
 				t.Fatalf("tenant %v project %v, want %v %v", MaySetTenantGroups(c), MaySetProjectGroups(c, ten), tc.tenant, tc.project)
+			}
+		})
+	}
+}
+
+func TestRoles(t *testing.T) {
+	ten := &store.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}, IAM: []store.PolicyEntry{
+		{Principal: "carol", Roles: []string{store.RoleViewer}},
+		{Principal: "a\\ops", Roles: []string{store.RoleContributor}},
+		{Principal: "dave", Roles: []string{store.RoleOwner}},
+	}}
+	p1 := &store.Project{ID: "p1", TenantID: "a", SecurityGroups: []string{"a\\p1users"}, IAM: []store.PolicyEntry{
+		{Principal: "erin", Roles: []string{store.RoleViewer, store.RoleOwner}},
+		{Principal: "a\\auditors", Roles: []string{store.RoleViewer}},
+	}}
+	p2 := &store.Project{ID: "p2", TenantID: "a"}
+	public := &store.Image{ID: "pub"}
+	own := &store.Image{ID: "own", ProjectID: "p1", TenantID: "a"}
+	shared := &store.Image{ID: "shared", ProjectID: "p1", TenantID: "a", IAM: []store.PolicyEntry{
+		{Principal: "frank", Roles: []string{store.RoleContributor}}}}
+	cases := []struct {
+		name                 string
+		subject              string
+		groups               []string
+		tenant, proj1, proj2 Role
+		pub, own, shared     Role
+	}{
+		{"system admin", "root", []string{SystemAdminsGroup}, Owner, Owner, Owner, Owner, Owner, Owner},
+		{"tenant admin by group", "al", []string{"a\\admins"}, Owner, Owner, Owner, Contributor, Owner, Owner},
+		{"tenant owner by IAM", "dave", nil, Owner, Owner, Owner, Contributor, Owner, Owner},
+		{"tenant contributor by IAM group", "ops1", []string{"a\\ops"}, Contributor, Contributor, Contributor, Contributor, Contributor, Contributor},
+		{"tenant viewer by IAM", "carol", nil, Viewer, Viewer, Viewer, Contributor, Viewer, Viewer},
+		{"project user by group", "bob", []string{"a\\p1users"}, None, Contributor, None, Contributor, Contributor, Contributor},
+		{"project owner by IAM", "erin", nil, None, Owner, None, Contributor, Owner, Owner},
+		{"project viewer by IAM group", "ann", []string{"a\\auditors"}, None, Viewer, None, Contributor, Viewer, Viewer},
+		{"image shared by IAM", "frank", nil, None, None, None, Contributor, None, Contributor},
+		{"stranger", "zed", []string{"b\\admins"}, None, None, None, Contributor, None, None},
+		{"group named like a user", "x", []string{"dave"}, Owner, Owner, Owner, Contributor, Owner, Owner},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := store.Caller{Subject: tc.subject, Groups: tc.groups}
+			got := []Role{TenantRole(c, ten), ProjectRole(c, ten, p1), ProjectRole(c, ten, p2),
+				ImageRole(c, public, nil, nil), ImageRole(c, own, ten, p1), ImageRole(c, shared, ten, p1)}
+			want := []Role{tc.tenant, tc.proj1, tc.proj2, tc.pub, tc.own, tc.shared}
+			if !slices.Equal(got, want) {
+				t.Fatalf("tenant, p1, p2, public, own, shared image roles = %v, want %v", got, want)
+			}
+			if MayUseProject(c, ten, p1) != (tc.proj1 >= Contributor) || MaySeeProject(c, ten, p1) != (tc.proj1 >= Viewer) ||
+				IsTenantAdmin(c, ten) != (tc.tenant == Owner) || MaySeeTenant(c, ten) != (tc.tenant >= Viewer) ||
+				MayUseImage(c, shared, ten, p1, "p1") != (tc.shared >= Contributor) ||
+				MayUseImage(c, shared, ten, p1, "p2") != (tc.subject == "frank") {
+				t.Fatal("a May* answer disagrees with the role")
 			}
 		})
 	}

@@ -37,6 +37,8 @@ type Tenant struct {
 	SecurityGroups []string `json:"securityGroups,omitempty"`
 	Tags           []string `json:"tags,omitempty"`
 	CreatedAt      int64    `json:"createdAt"`
+	// IAM grants roles on the tenant (and through it on all its projects).
+	IAM []PolicyEntry `json:"iam,omitempty"`
 }
 
 // Project belongs to a tenant and holds a quota.
@@ -52,6 +54,8 @@ type Project struct {
 	// PlacementPolicy: PlacementSpread or PlacementPack for the project's VMs whose flavor
 	// names none; empty is spread.
 	PlacementPolicy string `json:"placementPolicy,omitempty"`
+	// IAM grants roles on the project.
+	IAM []PolicyEntry `json:"iam,omitempty"`
 }
 
 // Flavor kinds.
@@ -84,10 +88,13 @@ type Image struct {
 	CreatedAt       int64  `json:"createdAt"`
 	// ProjectID scopes the image to a project (and TenantID to its tenant); empty is a
 	// public image every project may use.
-	ProjectID string         `json:"projectId,omitempty"`
-	TenantID  string         `json:"tenantId,omitempty"`
-	Tags      []string       `json:"tags,omitempty"`
-	Settings  []ImageSetting `json:"settings,omitempty"`
+	ProjectID string `json:"projectId,omitempty"`
+	TenantID  string `json:"tenantId,omitempty"`
+	// IAM grants roles on the image: owners manage it, contributors may make VMs of it
+	// (sharing a project's image beyond its project), viewers see it.
+	IAM      []PolicyEntry  `json:"iam,omitempty"`
+	Tags     []string       `json:"tags,omitempty"`
+	Settings []ImageSetting `json:"settings,omitempty"`
 	// Datastores are the ids of the datastores known to hold the image disk: those the
 	// upload seeded, and every copy made since.
 	Datastores []string `json:"datastores,omitempty"`

@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/policy"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// method is the full gRPC name of the API method ctx serves ("/photon.v1.Vms/GetVm"),
+// over gRPC and over REST alike (grpc-gateway names it in the context of the requests it
+// serves in process); "" for the handlers outside the gRPC API (uploads).
+func method(ctx context.Context) string {
+	if m, ok := grpc.Method(ctx); ok {
+		return m
+	}
+	m, _ := runtime.RPCMethod(ctx)
+	return m
+}
+
+// needs maps every API method to the role it needs on the tenant, project or image it
+// names: reads need viewer; a method that returns a Task changes something and needs
+// contributor. Methods that need more (owner, system administrator) say so where they
+// are served, on top of this.
+var needs = sync.OnceValue(func() map[string]policy.Role {
+	m := map[string]policy.Role{}
+	task := (&pb.Task{}).ProtoReflect().Descriptor().FullName()
+	protoregistry.GlobalFiles.RangeFilesByPackage("photon.v1", func(f protoreflect.FileDescriptor) bool {
+		for i := range f.Services().Len() {
+			s := f.Services().Get(i)
+			for j := range s.Methods().Len() {
+				md := s.Methods().Get(j)
+				r := policy.Viewer
+				if md.Output().FullName() == task {
+					r = policy.Contributor
+				}
+				m["/"+string(s.FullName())+"/"+string(md.Name())] = r
+			}
+		}
+		return true
+	})
+	return m
+})
+
+// need is the role the method of ctx needs: contributor for anything not known as a read.
+func need(ctx context.Context) policy.Role {
+	if r, ok := needs()[method(ctx)]; ok {
+		return r
+	}
+	return policy.Contributor
+}
+
+// allowAs turns the caller's role on an entity into a decision: no role hides the
+// entity (NotFound: an id from another tenant never tells that it exists); a role below
+// want is AccessForbidden.
+func allowAs(ctx context.Context, have, want policy.Role, kind, id string) error {
+	switch {
+	case have >= want:
+		return nil
+	case have == policy.None:
+		return errs.NotFound(kind, id)
+	}
+	return errs.New(errs.CodeAccessForbidden, "%s is a %s of %s %s; this needs %s",
+		orAnonymous(caller(ctx).Subject), have, strings.ToLower(kind), id, want).WithData("role", want.String())
+}
+
+func orAnonymous(s string) string {
+	if s == "" {
+		return "an anonymous caller"
+	}
+	return s
+}
+
+// imageAs reads an image the caller has role want on (see policy.ImageRole); an image
+// they may not even see is NotFound.
+func (c *core) imageAs(ctx context.Context, id string, want policy.Role) (*store.Image, error) {
+	im, err := store.Get[store.Image](ctx, c.store, store.KindImage, id)
+	if err != nil {
+		return nil, err
+	}
+	t, p, err := c.imageScope(ctx, im)
+	if err != nil {
+		return nil, err
+	}
+	if err := allowAs(ctx, policy.ImageRole(caller(ctx), im, t, p), want, "Image", id); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// imageScope reads the tenant and project of a project's image (nil, nil for a public
+// image). An image whose project is gone is NotFound.
+func (c *core) imageScope(ctx context.Context, im *store.Image) (*store.Tenant, *store.Project, error) {
+	if im.ProjectID == "" {
+		return nil, nil, nil
+	}
+	p, err := store.Get[store.Project](ctx, c.store, store.KindProject, im.ProjectID)
+	if err != nil {
+		return nil, nil, errs.NotFound("Image", im.ID)
+	}
+	t, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, p.TenantID)
+	if err != nil {
+		return nil, nil, errs.NotFound("Image", im.ID)
+	}
+	return t, p, nil
+}
