@@ -186,6 +186,7 @@ func BenchmarkAllow(b *testing.B) {
 	s := storetest.New(b)
 	high := store.RateLimit{Rate: 1e6, Burst: 1e6}
 	var n atomic.Int64
+	b.SetParallelism(16) // a gateway serves many calls at once
 	b.RunParallel(func(pb *testing.PB) {
 		token := fmt.Sprintf("token-%d", n.Add(1))
 		for pb.Next() {
