@@ -90,71 +90,73 @@ func listAll(t *testing.T, s *store.Store, q store.AuditQuery) []store.AuditEven
 	}
 }
 
-func TestAuditAppendAndList(t *testing.T) {
+// onBackends runs fn in parallel on a fresh store of each backend.
+func onBackends(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := open(t)
-			events := auditEvents(5, mixed)
-			if err := s.AppendAudit(t.Context(), events...); err != nil {
-				t.Fatal(err)
-			}
-			got, next, err := s.ListAudit(t.Context(), store.AuditQuery{})
-			if err != nil || next != "" {
-				t.Fatalf("list: next %q, %v", next, err)
-			}
-			if len(got) != len(events) {
-				t.Fatalf("got %d events, want %d", len(got), len(events))
-			}
-			for i, e := range got {
-				want := events[len(events)-1-i]
-				if e.ID == "" || !strings.HasPrefix(e.ID, fmt.Sprint(want.Time.UnixMilli(), "-")) {
-					t.Errorf("event %s: id %q does not carry its time %d", e.Message, e.ID, want.Time.UnixMilli())
-				}
-				e.ID = ""
-				if !reflect.DeepEqual(e, want) {
-					t.Errorf("event %d:\n got %+v\nwant %+v", i, e, want)
-				}
-			}
+			fn(t, open(t))
 		})
 	}
+}
+
+func TestAuditAppendAndList(t *testing.T) {
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		events := auditEvents(5, mixed)
+		if err := s.AppendAudit(t.Context(), events...); err != nil {
+			t.Fatal(err)
+		}
+		got, next, err := s.ListAudit(t.Context(), store.AuditQuery{})
+		if err != nil || next != "" {
+			t.Fatalf("list: next %q, %v", next, err)
+		}
+		if len(got) != len(events) {
+			t.Fatalf("got %d events, want %d", len(got), len(events))
+		}
+		for i, e := range got {
+			want := events[len(events)-1-i]
+			if e.ID == "" || !strings.HasPrefix(e.ID, fmt.Sprint(want.Time.UnixMilli(), "-")) {
+				t.Errorf("event %s: id %q does not carry its time %d", e.Message, e.ID, want.Time.UnixMilli())
+			}
+			e.ID = ""
+			if !reflect.DeepEqual(e, want) {
+				t.Errorf("event %d:\n got %+v\nwant %+v", i, e, want)
+			}
+		}
+	})
 }
 
 // TestAuditIDsGrow: events written out of time order, or from the future, still get
 // growing ids, and a list returns them in the order they were stored.
 func TestAuditIDsGrow(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			now := time.Now()
-			events := []store.AuditEvent{
-				{Time: now.Add(-time.Minute), Message: "a"},
-				{Time: now.Add(-time.Hour), Message: "b"}, // older than the stream's newest
-				{Time: now.Add(time.Hour), Message: "c"},  // from the future: clamped to now
-				{Time: now.Add(-time.Hour), Message: "d"},
-			}
-			for _, e := range events { // one call each, and all in one call
-				if err := s.AppendAudit(t.Context(), e); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := s.AppendAudit(t.Context(), events...); err != nil {
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		now := time.Now()
+		events := []store.AuditEvent{
+			{Time: now.Add(-time.Minute), Message: "a"},
+			{Time: now.Add(-time.Hour), Message: "b"}, // older than the stream's newest
+			{Time: now.Add(time.Hour), Message: "c"},  // from the future: clamped to now
+			{Time: now.Add(-time.Hour), Message: "d"},
+		}
+		for _, e := range events { // one call each, and all in one call
+			if err := s.AppendAudit(t.Context(), e); err != nil {
 				t.Fatal(err)
 			}
-			got, _, err := s.ListAudit(t.Context(), store.AuditQuery{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := []string{"d", "c", "b", "a", "d", "c", "b", "a"}; !reflect.DeepEqual(messages(got), want) {
-				t.Fatalf("got %v, want %v", messages(got), want)
-			}
-			ms, _, _ := strings.Cut(got[0].ID, "-")
-			if ms > fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()) { // numbers of equal length
-				t.Fatalf("id %s ahead of the clock", got[0].ID)
-			}
-		})
-	}
+		}
+		if err := s.AppendAudit(t.Context(), events...); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.ListAudit(t.Context(), store.AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"d", "c", "b", "a", "d", "c", "b", "a"}; !reflect.DeepEqual(messages(got), want) {
+			t.Fatalf("got %v, want %v", messages(got), want)
+		}
+		ms, _, _ := strings.Cut(got[0].ID, "-")
+		if ms > fmt.Sprint(time.Now().Add(time.Minute).UnixMilli()) { // numbers of equal length
+			t.Fatalf("id %s ahead of the clock", got[0].ID)
+		}
+	})
 }
 
 func TestAuditFilters(t *testing.T) {
@@ -180,27 +182,23 @@ func TestAuditFilters(t *testing.T) {
 			}},
 		{"no match", store.AuditQuery{Subject: "carol"}, func(store.AuditEvent) bool { return false }},
 	}
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			if err := s.AppendAudit(t.Context(), events...); err != nil {
-				t.Fatal(err)
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		if err := s.AppendAudit(t.Context(), events...); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			for _, limit := range []int{0, 3} { // one page, and paging across the filter
+				t.Run(fmt.Sprint(c.name, "/limit=", limit), func(t *testing.T) {
+					q := c.q
+					q.Limit = limit
+					got := messages(listAll(t, s, q))
+					if want := newestFirst(events, c.keep); !reflect.DeepEqual(got, want) {
+						t.Fatalf("got %v, want %v", got, want)
+					}
+				})
 			}
-			for _, c := range cases {
-				for _, limit := range []int{0, 3} { // one page, and paging across the filter
-					t.Run(fmt.Sprint(c.name, "/limit=", limit), func(t *testing.T) {
-						q := c.q
-						q.Limit = limit
-						got := messages(listAll(t, s, q))
-						if want := newestFirst(events, c.keep); !reflect.DeepEqual(got, want) {
-							t.Fatalf("got %v, want %v", got, want)
-						}
-					})
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestAuditPaging: an unfiltered page that reaches the start has no next token; a filter
@@ -252,85 +250,78 @@ func TestAuditRetention(t *testing.T) {
 		{"by count", store.AuditRetention{MaxEvents: 300}, 0, 2000},
 		{"by age", store.AuditRetention{MaxAge: 90 * time.Minute}, 1000, 10},
 	}
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					s := open(t)
-					l := store.NewAuditLog(s, c.r, nil)
-					now := time.Now()
-					for i := range c.old {
-						l.Record(store.AuditEvent{Time: now.Add(-2 * time.Hour), Subject: "old", Message: fmt.Sprint(i)})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			onBackends(t, func(t *testing.T, s *store.Store) {
+				l := store.NewAuditLog(s, c.r, nil)
+				now := time.Now()
+				for i := range c.old {
+					l.Record(store.AuditEvent{Time: now.Add(-2 * time.Hour), Subject: "old", Message: fmt.Sprint(i)})
+				}
+				for i := range c.new {
+					l.Record(store.AuditEvent{Time: now, Subject: "new", Message: fmt.Sprint(i)})
+				}
+				if err := l.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				n, err := s.Client().XLen(t.Context(), s.Key("audit")).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := listAll(t, s, store.AuditQuery{Limit: 1000})
+				if int64(len(got)) != n {
+					t.Fatalf("listed %d of %d events", len(got), n)
+				}
+				if c.r.MaxEvents > 0 && (n < c.r.MaxEvents || n > c.r.MaxEvents+node) {
+					t.Fatalf("%d events kept, want %d to %d", n, c.r.MaxEvents, c.r.MaxEvents+node)
+				}
+				if c.r.MaxEvents > 0 && got[0].Message != fmt.Sprint(c.new-1) {
+					t.Fatalf("newest kept is %s, want %d", got[0].Message, c.new-1)
+				}
+				old := 0
+				for _, e := range got {
+					if e.Subject == "old" {
+						old++
 					}
-					for i := range c.new {
-						l.Record(store.AuditEvent{Time: now, Subject: "new", Message: fmt.Sprint(i)})
-					}
-					if err := l.Close(t.Context()); err != nil {
-						t.Fatal(err)
-					}
-					n, err := s.Client().XLen(t.Context(), s.Key("audit")).Result()
-					if err != nil {
-						t.Fatal(err)
-					}
-					got := listAll(t, s, store.AuditQuery{Limit: 1000})
-					if int64(len(got)) != n {
-						t.Fatalf("listed %d of %d events", len(got), n)
-					}
-					if c.r.MaxEvents > 0 && (n < c.r.MaxEvents || n > c.r.MaxEvents+node) {
-						t.Fatalf("%d events kept, want %d to %d", n, c.r.MaxEvents, c.r.MaxEvents+node)
-					}
-					if c.r.MaxEvents > 0 && got[0].Message != fmt.Sprint(c.new-1) {
-						t.Fatalf("newest kept is %s, want %d", got[0].Message, c.new-1)
-					}
-					old := 0
-					for _, e := range got {
-						if e.Subject == "old" {
-							old++
-						}
-					}
-					if c.r.MaxAge > 0 && (old > node || int(n)-old != c.new) {
-						t.Fatalf("kept %d old events and %d new, want at most %d and %d", old, int(n)-old, node, c.new)
-					}
-				})
-			}
+				}
+				if c.r.MaxAge > 0 && (old > node || int(n)-old != c.new) {
+					t.Fatalf("kept %d old events and %d new, want at most %d and %d", old, int(n)-old, node, c.new)
+				}
+			})
 		})
 	}
 }
 
 // TestAuditLogConcurrent: events recorded from many goroutines are all stored, once.
 func TestAuditLogConcurrent(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			l := store.NewAuditLog(s, store.AuditRetention{}, nil)
-			const writers, each = 32, 250
-			var wg sync.WaitGroup
-			for w := range writers {
-				wg.Go(func() {
-					for i := range each {
-						l.Record(store.AuditEvent{Subject: fmt.Sprint("w", w), Message: fmt.Sprint(i), Outcome: store.AuditAllowed})
-					}
-				})
-			}
-			wg.Wait()
-			if err := l.Close(t.Context()); err != nil {
-				t.Fatal(err)
-			}
-			seen := map[string]bool{}
-			for _, e := range listAll(t, s, store.AuditQuery{Limit: 1000}) {
-				k := e.Subject + "/" + e.Message
-				if seen[k] {
-					t.Fatalf("%s stored twice", k)
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		l := store.NewAuditLog(s, store.AuditRetention{}, nil)
+		const writers, each = 32, 250
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					l.Record(store.AuditEvent{Subject: fmt.Sprint("w", w), Message: fmt.Sprint(i), Outcome: store.AuditAllowed})
 				}
-				seen[k] = true
+			})
+		}
+		wg.Wait()
+		if err := l.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, e := range listAll(t, s, store.AuditQuery{Limit: 1000}) {
+			k := e.Subject + "/" + e.Message
+			if seen[k] {
+				t.Fatalf("%s stored twice", k)
 			}
-			if len(seen) != writers*each {
-				t.Fatalf("%d events stored, want %d", len(seen), writers*each)
-			}
-		})
-	}
+			seen[k] = true
+		}
+		if len(seen) != writers*each {
+			t.Fatalf("%d events stored, want %d", len(seen), writers*each)
+		}
+	})
 }
 
 // fakeRedis stands in for Redis under an AuditLog to stall or fail its writes: it answers

@@ -70,26 +70,23 @@ func TestAllowSteps(t *testing.T) {
 			{checks: []store.RateCheck{check("fast", store.RateLimit{Rate: 1, Burst: 1}), check("slow", limit(1))}, refused: "slow"},
 		}},
 	}
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			for _, c := range cases {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					s := open(t)
-					for i, st := range c.steps {
-						r, err := s.Allow(t.Context(), st.checks...)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if r.OK != (st.refused == "") || r.Key != st.refused {
-							t.Fatalf("step %d: got %+v, want refused by %q", i, r, st.refused)
-						}
-						if !r.OK && (r.RetryAfter <= 0 || r.RetryAfter > time.Duration(float64(time.Second)/slow)) {
-							t.Fatalf("step %d: RetryAfter %v, want in (0, 1/rate]", i, r.RetryAfter)
-						}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			onBackends(t, func(t *testing.T, s *store.Store) {
+				for i, st := range c.steps {
+					r, err := s.Allow(t.Context(), st.checks...)
+					if err != nil {
+						t.Fatal(err)
 					}
-				})
-			}
+					if r.OK != (st.refused == "") || r.Key != st.refused {
+						t.Fatalf("step %d: got %+v, want refused by %q", i, r, st.refused)
+					}
+					if !r.OK && (r.RetryAfter <= 0 || r.RetryAfter > time.Duration(float64(time.Second)/slow)) {
+						t.Fatalf("step %d: RetryAfter %v, want in (0, 1/rate]", i, r.RetryAfter)
+					}
+				}
+			})
 		})
 	}
 }
@@ -97,33 +94,29 @@ func TestAllowSteps(t *testing.T) {
 // TestAllowRetryAfter: after a burst at rate r, the refusal's wait is one interval less
 // the time spent, and the key expires when its burst has fully replenished.
 func TestAllowRetryAfter(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			ctx := t.Context()
-			l := store.RateLimit{Rate: slow, Burst: 4}
-			interval := time.Duration(float64(time.Second) / l.Rate)
-			start := time.Now()
-			for range l.Burst {
-				if r, err := s.Allow(ctx, store.RateCheck{Key: "k", Limit: l}); err != nil || !r.OK {
-					t.Fatalf("within the burst: %+v, %v", r, err)
-				}
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		l := store.RateLimit{Rate: slow, Burst: 4}
+		interval := time.Duration(float64(time.Second) / l.Rate)
+		start := time.Now()
+		for range l.Burst {
+			if r, err := s.Allow(ctx, store.RateCheck{Key: "k", Limit: l}); err != nil || !r.OK {
+				t.Fatalf("within the burst: %+v, %v", r, err)
 			}
-			r, err := s.Allow(ctx, store.RateCheck{Key: "k", Limit: l})
-			elapsed := time.Since(start)
-			if err != nil || r.OK {
-				t.Fatalf("beyond the burst: %+v, %v", r, err)
-			}
-			if r.RetryAfter > interval || r.RetryAfter < interval-elapsed-time.Millisecond {
-				t.Fatalf("RetryAfter %v, want in [%v, %v]", r.RetryAfter, interval-elapsed, interval)
-			}
-			ttl, err := s.Client().PTTL(ctx, s.Key("rl", "k")).Result()
-			if err != nil || ttl <= 0 || ttl > time.Duration(l.Burst)*interval {
-				t.Fatalf("TTL %v (%v), want in (0, %v]", ttl, err, time.Duration(l.Burst)*interval)
-			}
-		})
-	}
+		}
+		r, err := s.Allow(ctx, store.RateCheck{Key: "k", Limit: l})
+		elapsed := time.Since(start)
+		if err != nil || r.OK {
+			t.Fatalf("beyond the burst: %+v, %v", r, err)
+		}
+		if r.RetryAfter > interval || r.RetryAfter < interval-elapsed-time.Millisecond {
+			t.Fatalf("RetryAfter %v, want in [%v, %v]", r.RetryAfter, interval-elapsed, interval)
+		}
+		ttl, err := s.Client().PTTL(ctx, s.Key("rl", "k")).Result()
+		if err != nil || ttl <= 0 || ttl > time.Duration(l.Burst)*interval {
+			t.Fatalf("TTL %v (%v), want in (0, %v]", ttl, err, time.Duration(l.Burst)*interval)
+		}
+	})
 }
 
 // TestAllowReplenishes: a refused caller that comes back after RetryAfter passes. It
@@ -152,33 +145,29 @@ func TestAllowReplenishes(t *testing.T) {
 
 // TestAllowConcurrent: many callers on one key never get more than the burst through.
 func TestAllowConcurrent(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			l := store.RateLimit{Rate: slow, Burst: 100}
-			var passed atomic.Int64
-			var wg sync.WaitGroup
-			for range 32 {
-				wg.Go(func() {
-					for range 10 {
-						r, err := s.Allow(t.Context(), store.RateCheck{Key: "tenant", Limit: l}, store.RateCheck{Key: "other", Limit: store.RateLimit{}})
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						if r.OK {
-							passed.Add(1)
-						}
+	onBackends(t, func(t *testing.T, s *store.Store) {
+		l := store.RateLimit{Rate: slow, Burst: 100}
+		var passed atomic.Int64
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for range 10 {
+					r, err := s.Allow(t.Context(), store.RateCheck{Key: "tenant", Limit: l}, store.RateCheck{Key: "other", Limit: store.RateLimit{}})
+					if err != nil {
+						t.Error(err)
+						return
 					}
-				})
-			}
-			wg.Wait()
-			if got := passed.Load(); got != int64(l.Burst) {
-				t.Fatalf("%d calls passed, want the burst of %d", got, l.Burst)
-			}
-		})
-	}
+					if r.OK {
+						passed.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := passed.Load(); got != int64(l.Burst) {
+			t.Fatalf("%d calls passed, want the burst of %d", got, l.Burst)
+		}
+	})
 }
 
 // BenchmarkAllow charges two keys a call (a token's and its tenant's), the gateway's case.
