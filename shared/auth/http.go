@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // tokenResponse is the OAuth2 token response as the Photon SDK's Lightwave client reads it.
@@ -110,17 +113,10 @@ type jwk struct {
 	Use string `json:"use"`
 }
 
-// Paths of the token endpoint and the key set under the gateway's base URL, as Lightwave
-// named them.
-const (
-	TokenPath = "/openidconnect/token"
-	JWKSPath  = "/openidconnect/jwks"
-)
-
 // JWKSHandler serves the Issuer's public key as a JSON Web Key Set, so that other
 // services can verify its tokens without the private key.
 func (i *Issuer) JWKSHandler() http.Handler {
-	body, err := json.Marshal(struct {
+	return staticJSON(struct {
 		Keys []jwk `json:"keys"`
 	}{[]jwk{{
 		Kty: "OKP",
@@ -130,6 +126,62 @@ func (i *Issuer) JWKSHandler() http.Handler {
 		Alg: "EdDSA",
 		Use: "sig",
 	}}})
+}
+
+// Paths of the token endpoint and the key set under the gateway's base URL, as Lightwave
+// named them.
+const (
+	TokenPath     = "/openidconnect/token"
+	JWKSPath      = "/openidconnect/jwks"
+	DiscoveryPath = "/.well-known/openid-configuration"
+)
+
+// discovery is an OpenID Provider Metadata document (OpenID Connect Discovery 1.0 §3).
+type discovery struct {
+	Issuer                 string   `json:"issuer"`
+	TokenEndpoint          string   `json:"token_endpoint"`
+	JWKSURI                string   `json:"jwks_uri"`
+	GrantTypes             []string `json:"grant_types_supported"`
+	ResponseTypes          []string `json:"response_types_supported"`
+	SubjectTypes           []string `json:"subject_types_supported"`
+	SigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMeths []string `json:"token_endpoint_auth_methods_supported"`
+	Claims                 []string `json:"claims_supported"`
+	Scopes                 []string `json:"scopes_supported"`
+}
+
+// DiscoveryHandler serves the Issuer's OpenID Provider Metadata at DiscoveryPath.
+// baseURL is the URL the gateway is reached at (e.g. "https://photon.example.com"): the
+// document names TokenPath and JWKSPath under it. Its issuer is always the Issuer's Name,
+// the iss of its tokens. OpenID Connect wants the issuer to be the URL the document is
+// served under, and a strict client (or NewOIDCVerifier in another Photon) checks that;
+// such a deployment names its Issuer with its public URL and passes "" for baseURL,
+// which then defaults to the Name.
+func (i *Issuer) DiscoveryHandler(baseURL string) http.Handler {
+	if baseURL == "" {
+		baseURL = i.issuer
+	}
+	baseURL = strings.TrimRight(baseURL, "/")
+	return staticJSON(discovery{
+		Issuer:        i.issuer,
+		TokenEndpoint: baseURL + TokenPath,
+		JWKSURI:       baseURL + JWKSPath,
+		GrantTypes:    []string{"password", "refresh_token"},
+		// There is no authorization endpoint: these are what the token endpoint returns.
+		ResponseTypes: []string{"token", "id_token"},
+		SubjectTypes:  []string{"public"},
+		SigningAlgs:   []string{jwt.SigningMethodEdDSA.Alg()},
+		// Photon's clients are public clients: they authenticate the user, not themselves.
+		TokenEndpointAuthMeths: []string{"none"},
+		Claims:                 []string{"iss", "sub", "iat", "exp", "jti", "groups"},
+		// Accepted and ignored, as Lightwave's clients send them.
+		Scopes: []string{"openid", "offline_access", "rs_photon_platform", "at_groups"},
+	})
+}
+
+// staticJSON serves v, encoded once, to GET and HEAD; clients may cache it a few minutes.
+func staticJSON(v any) http.Handler {
+	body, err := json.Marshal(v)
 	if err != nil {
 		panic(err) // strings only: cannot fail
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,75 @@ func TestJWKSHandler(t *testing.T) {
 	if !ed25519.Verify(x, []byte(parts[0]+"."+parts[1]), sig) {
 		t.Error("token signature does not verify with the JWKS key")
 	}
+}
+
+func TestDiscoveryHandler(t *testing.T) {
+	t.Parallel()
+	get := func(t *testing.T, h http.Handler) map[string]any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "GET", DiscoveryPath, nil))
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("status = %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc
+	}
+	has := func(doc map[string]any, field string, want ...string) bool {
+		list, _ := doc[field].([]any)
+		for _, w := range want {
+			if !slices.Contains(list, any(w)) {
+				return false
+			}
+		}
+		return true
+	}
+
+	t.Run("issuer named by URL", func(t *testing.T) {
+		t.Parallel()
+		iss := NewIssuer(newKey(t), "https://photon.example.com", time.Hour)
+		doc := get(t, iss.DiscoveryHandler(""))
+		for field, want := range map[string]string{
+			"issuer":         "https://photon.example.com",
+			"token_endpoint": "https://photon.example.com/openidconnect/token",
+			"jwks_uri":       "https://photon.example.com/openidconnect/jwks",
+		} {
+			if doc[field] != want {
+				t.Errorf("%s = %v, want %s", field, doc[field], want)
+			}
+		}
+		for field, want := range map[string][]string{
+			"grant_types_supported":                 {"password", "refresh_token"},
+			"id_token_signing_alg_values_supported": {"EdDSA"},
+			"claims_supported":                      {"sub", "groups"},
+			"scopes_supported":                      {"openid", "offline_access"},
+			"response_types_supported":              {"token"},
+			"subject_types_supported":               {"public"},
+			"token_endpoint_auth_methods_supported": {"none"},
+		} {
+			if !has(doc, field, want...) {
+				t.Errorf("%s = %v, want %q among them", field, doc[field], want)
+			}
+		}
+	})
+
+	t.Run("issuer named otherwise", func(t *testing.T) {
+		t.Parallel()
+		doc := get(t, NewIssuer(newKey(t), "photon", time.Hour).DiscoveryHandler("https://gw.test:9000/"))
+		if doc["issuer"] != "photon" || doc["token_endpoint"] != "https://gw.test:9000/openidconnect/token" {
+			t.Errorf("document = %v", doc)
+		}
+	})
+
+	t.Run("GET only", func(t *testing.T) {
+		t.Parallel()
+		rec := httptest.NewRecorder()
+		NewIssuer(newKey(t), "https://p.test", time.Hour).DiscoveryHandler("").ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "POST", DiscoveryPath, nil))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("POST: status %d", rec.Code)
+		}
+	})
 }
