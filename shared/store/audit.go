@@ -82,10 +82,10 @@ func (s *Store) auditKey() string { return s.Key("audit") }
 // writes few, small enough that one call holds Redis for well under a millisecond.
 const auditBatch = 256
 
-// appendAudit: KEYS the stream; ARGV max events, max age (ms), then each event's time (ms)
+// appendAuditScript: KEYS the stream; ARGV max events, max age (ms), then each event's time (ms)
 // and JSON. An id "<ms>-*" below the stream's newest entry is an error, hence the pcall
 // and the fallback to "*" (the next free id).
-var appendAudit = redis.NewScript(`
+var appendAuditScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local last = 0
@@ -125,7 +125,7 @@ func (s *Store) appendAudit(ctx context.Context, r AuditRetention, events []Audi
 			}
 			args = append(args, e.Time.UnixMilli(), raw)
 		}
-		if err := appendAudit.Run(ctx, s.rdb, []string{s.auditKey()}, args...).Err(); err != nil {
+		if err := appendAuditScript.Run(ctx, s.rdb, []string{s.auditKey()}, args...).Err(); err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
 		events = events[n:]
@@ -164,7 +164,7 @@ const (
 	auditSkew = time.Minute
 )
 
-var streamID = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
+var auditIDPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // ListAudit reads the audit events q selects, newest first, and the token of the next
 // page ("" when the log has been read to its start). Filters are applied while reading,
@@ -181,7 +181,7 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, stri
 	switch {
 	case q.PageToken != "":
 		id, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err != nil || !streamID.Match(id) {
+		if err != nil || !auditIDPattern.Match(id) {
 			return nil, "", errs.Invalid("invalid page token")
 		}
 		hi = "(" + string(id)
