@@ -103,16 +103,6 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 	})
 }
 
-// jwk is one public key of a JWKS (RFC 8037 for OKP keys).
-type jwk struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-}
-
 // JWKSHandler serves the Issuer's public key as a JSON Web Key Set, so that other
 // services can verify its tokens without the private key.
 func (i *Issuer) JWKSHandler() http.Handler {

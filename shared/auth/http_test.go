@@ -214,6 +214,30 @@ func TestDiscoveryHandler(t *testing.T) {
 		}
 	})
 
+	// Served under its issuer URL, the embedded issuer is an OIDC provider another
+	// Photon can trust: the discovery document's issuer is its tokens' iss.
+	t.Run("OIDCVerifier trusts it", func(t *testing.T) {
+		t.Parallel()
+		mux := http.NewServeMux()
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		iss := NewIssuer(newKey(t), srv.URL, time.Hour)
+		mux.Handle("GET "+DiscoveryPath, iss.DiscoveryHandler(""))
+		mux.Handle("GET "+JWKSPath, iss.JWKSHandler())
+		v, err := NewOIDCVerifier(t.Context(), OIDCConfig{Issuer: srv.URL, HTTPClient: srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := iss.Sign(Principal{Subject: "alice", Groups: []string{"g"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := v.Verify(tok)
+		if err != nil || p.Subject != "alice" || !slices.Equal(p.Groups, []string{"g"}) {
+			t.Errorf("Verify = %+v, %v", p, err)
+		}
+	})
+
 	t.Run("GET only", func(t *testing.T) {
 		t.Parallel()
 		rec := httptest.NewRecorder()
