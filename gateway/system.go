@@ -177,7 +177,12 @@ func (s *system) hostsStatus(ctx context.Context) *pb.SystemComponent {
 	return c
 }
 
+// GetSystemUsage counts what the whole cloud holds (tenants, projects, VMs, hosts): for
+// system administrators only, as the counts span every tenant.
 func (s *system) GetSystemUsage(ctx context.Context, _ *pb.SystemRequest) (*pb.SystemUsage, error) {
+	if err := requireSystemAdmin(ctx); err != nil {
+		return nil, err
+	}
 	u, err := s.store.Usage(ctx)
 	if err != nil {
 		return nil, err
