@@ -1,10 +1,20 @@
 // Package auth authenticates callers of the gateway with bearer tokens.
 //
 // It holds the dev cloud's embedded OIDC issuer: users and their groups in Redis
-// (Users), Ed25519-signed JWTs (Issuer), the OAuth2 password grant that Photon's SDK and
-// CLI call to log in (TokenHandler) and the public key as a JWKS (JWKSHandler). The
-// gateway turns a verified token into a Principal and puts it in the request context;
-// authorization decisions on that Principal live in shared/policy.
+// (Users), Ed25519-signed JWTs (Issuer), the OAuth2 token endpoint that Photon's SDK and
+// CLI call to log in and to refresh (TokenHandler: the password and refresh_token
+// grants, with one-time refresh tokens kept as hashes in Redis), the public key as a
+// JWKS (JWKSHandler) and the OpenID Provider Metadata (DiscoveryHandler).
+//
+// In production the tokens come from an external OpenID Connect provider instead, or as
+// well: OIDCVerifier checks them with the keys the provider publishes and maps its
+// groups claim to Photon security groups, and Verifiers sends each token to the
+// Verifier of the issuer it names. The gateway turns a verified token into a Principal
+// and puts it in the request context; authorization decisions on that Principal live in
+// shared/policy.
+//
+// The token parsers and the token endpoint have fuzz tests; fuzz_test.go says how to
+// run them for longer than the seed corpus every `go test` runs.
 package auth
 
 import (

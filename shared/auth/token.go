@@ -37,7 +37,9 @@ type claims struct {
 }
 
 // NewIssuer returns an Issuer that signs with key, names itself issuer in the iss claim
-// and makes tokens that expire ttl after they are signed.
+// and makes tokens that expire ttl after they are signed. For OpenID Connect clients
+// that read DiscoveryHandler's document, issuer should be the URL the gateway is
+// reached at (e.g. "https://photon.example.com").
 func NewIssuer(key ed25519.PrivateKey, issuer string, ttl time.Duration) *Issuer {
 	i := &Issuer{
 		key:    key,

@@ -105,7 +105,7 @@ func (u *Users) check(ctx context.Context, name, password string) (Principal, st
 	}
 	if hash == "" {
 		// Spend the time a real check takes, so that unknown names are not faster.
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(u.cost), []byte(password))
 		return Principal{}, "", ErrBadCredentials
 	}
 	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
@@ -142,11 +142,18 @@ func fingerprint(hash string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// dummyHash is a bcrypt hash compared against when the user does not exist.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, err := bcrypt.GenerateFromPassword([]byte("photon"), bcrypt.DefaultCost)
+// dummyHash is a bcrypt hash of the given cost, compared against when the user does not
+// exist: of the cost real hashes have, so that the comparison takes as long.
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte("photon"), cost)
 	if err != nil {
 		panic(err) // only fails for passwords longer than 72 bytes
 	}
-	return h
-})
+	h2, _ := dummyHashes.LoadOrStore(cost, h)
+	return h2.([]byte)
+}
+
+var dummyHashes sync.Map // bcrypt cost → hash
