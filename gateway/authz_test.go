@@ -296,6 +296,7 @@ func calls() []call {
 		{"PauseSystem", m("System", "PauseSystem"), onlySys, sysReq},
 		{"PauseBackgroundTasks", m("System", "PauseBackgroundTasks"), onlySys, sysReq},
 		{"ResumeSystem", m("System", "ResumeSystem"), onlySys, sysReq},
+		{"ListAuditEvents", m("Audit", "ListAuditEvents"), onlySys, func(*world) proto.Message { return &pb.ListAuditEventsRequest{PageSize: 5} }},
 	}
 }
 
@@ -320,7 +321,7 @@ type harness struct {
 	tokens map[string]string // by caller; "" for noToken
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, tweaks ...func(*gateway.Options)) *harness {
 	ctx := t.Context()
 	s := storetest.New(t)
 	key, err := auth.LoadOrCreateKey(ctx, s.Client(), s.Prefix())
@@ -329,8 +330,12 @@ func newHarness(t *testing.T) *harness {
 	}
 	iss := auth.NewIssuer(key, "photon", time.Hour)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gw, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), log),
-		Issuer: iss, Users: auth.NewUsers(s.Client(), s.Prefix()), Logger: log})
+	o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), log),
+		Issuer: iss, Users: auth.NewUsers(s.Client(), s.Prefix()), Logger: log}
+	for _, tweak := range tweaks {
+		tweak(&o)
+	}
+	gw, err := gateway.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

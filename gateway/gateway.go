@@ -50,6 +50,10 @@ type Options struct {
 	// (image and ISO uploads): a client certificate from the platform CA, and the CA
 	// to verify hostd's certificate. Nil: plaintext, for hostds that serve without TLS.
 	HostCredentials credentials.TransportCredentials
+	// RateLimits bound the calls per token and per tenant; nil is DefaultRateLimits.
+	RateLimits *RateLimits
+	// AuditRetention bounds the audit log (zero fields: the store's defaults).
+	AuditRetention store.AuditRetention
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -67,6 +71,7 @@ type Server struct {
 	services services
 	networks *networks
 	uploads  *uploads
+	audit    *store.AuditLog
 }
 
 type services struct {
@@ -82,6 +87,7 @@ type services struct {
 	system     *system
 	disks      *disksSvc
 	iam        *iam
+	audit      *auditSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -89,17 +95,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner}
+	limits := DefaultRateLimits
+	if o.RateLimits != nil {
+		limits = *o.RateLimits
+	}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner, limits: limits}
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}}}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.networks = &networks{core: c}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(s.unaryAuth, unaryErrors),
+		grpc.ChainUnaryInterceptor(s.unaryAudit, s.unaryAuth, unaryErrors),
 	)
 	s.register(s.grpcSrv)
 
@@ -115,7 +125,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))
-	root.Handle("POST /openidconnect/token", o.Issuer.TokenHandler(o.Users))
+	root.Handle("POST "+tokenPath, o.Issuer.TokenHandler(o.Users))
 	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
 	root.HandleFunc("GET /v1/available", available)
@@ -124,7 +134,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Write(pb.OpenAPI)
 	})
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(root, "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(s.auditHTTP(root), "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
 
 	var err error
 	if s.grpcLn, err = net.Listen("tcp", orDefault(o.GRPCAddr, "127.0.0.1:0")); err != nil {
@@ -166,6 +176,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterSystemServer(g, s.services.system)
 	pb.RegisterDisksServer(g, s.services.disks)
 	pb.RegisterIamServer(g, s.services.iam)
+	pb.RegisterAuditServer(g, s.services.audit)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -185,6 +196,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterSystemHandlerServer(ctx, mux, s.services.system),
 		pb.RegisterDisksHandlerServer(ctx, mux, s.services.disks),
 		pb.RegisterIamHandlerServer(ctx, mux, s.services.iam),
+		pb.RegisterAuditHandlerServer(ctx, mux, s.services.audit),
 	)
 }
 
@@ -205,6 +217,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.core.stop()
 	s.uploads.close()
+	if aerr := s.audit.Close(ctx); aerr != nil {
+		s.opts.Logger.Error("close audit log", "err", aerr)
+	}
 	bg := make(chan struct{})
 	go func() { s.core.background.Wait(); close(bg) }()
 	select {
@@ -225,7 +240,10 @@ func (s *Server) authenticate(ctx context.Context, header string) (auth.Principa
 	if err != nil {
 		return p, err
 	}
-	return s.core.withSystemRoles(ctx, p)
+	if p, err = s.core.withSystemRoles(ctx, p); err != nil {
+		return p, err
+	}
+	return p, s.core.limitToken(ctx, p, tok)
 }
 
 func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

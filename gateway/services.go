@@ -24,6 +24,7 @@ type core struct {
 	log         *slog.Logger
 	admission   store.Admission
 	provisioner Provisioner
+	limits      RateLimits
 	// bg is the context of work that outlives a request (host provisioning), canceled by
 	// stop when the server closes; background counts that work.
 	bg           context.Context
@@ -68,6 +69,9 @@ func (c *core) projectAs(ctx context.Context, id string, want policy.Role) (*sto
 		return nil, nil, err
 	}
 	if err := allowAs(ctx, policy.ProjectRole(caller(ctx), t, p), want, "Project", id); err != nil {
+		return nil, nil, err
+	}
+	if err := c.limitTenant(ctx, t.ID); err != nil {
 		return nil, nil, err
 	}
 	return p, t, nil

@@ -100,6 +100,9 @@ func (s *tenants) tenant(ctx context.Context, id string) (*store.Tenant, error) 
 	if err := allowAs(ctx, policy.TenantRole(caller(ctx), t), policy.Viewer, "Tenant", id); err != nil {
 		return nil, err
 	}
+	if err := s.limitTenant(ctx, t.ID); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
