@@ -108,6 +108,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Host, error) {
 	hc := o.HTTPClient
 	if hc == nil {
 		hc = PinnedClient(o.Pin)
+		defer hc.CloseIdleConnections()
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

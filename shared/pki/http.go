@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
 )
@@ -47,6 +49,18 @@ func Handler(j *Joiner) http.Handler {
 	mux.Handle(JoinPath, JoinHandler(j))
 	mux.Handle(RenewPath, RenewHandler(j))
 	return mux
+}
+
+// Serve serves Handler on ln over HTTPS with EndpointTLS for names, until the server
+// returned is closed.
+func (j *Joiner) Serve(ln net.Listener, names ...string) (*http.Server, error) {
+	cfg, err := j.ca.EndpointTLS(names...)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: Handler(j), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+	go srv.ServeTLS(ln, "", "")
+	return srv, nil
 }
 
 // JoinHandler answers POST {"token", "csr"} with the host certificate for the token's

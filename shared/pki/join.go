@@ -60,7 +60,7 @@ func (j *Joiner) CreateJoinToken(ctx context.Context, hostID string, ttl time.Du
 // errBadToken is the answer to any token that cannot be redeemed: unknown, used and
 // expired look alike, so a caller learns nothing about other hosts' tokens.
 func errBadToken() error {
-	return errs.New(errs.CodeInvalidAuthToken, "the join token is unknown, already used or expired: ask for a new one (photon join-token)")
+	return errs.New(errs.CodeInvalidAuthToken, "the join token is unknown, already used or expired: ask for a new one (photon hostd join-token)")
 }
 
 // Redeem spends token (once: GETDEL) and signs the key of csrDER for the host the token

@@ -3,8 +3,8 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -16,18 +16,12 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
 func TestJoinEndpoint(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	j := NewJoiner(testCA(t), storetest.Client(t), storetest.Prefix(t))
-	base := serve(t, j)
-	tok, err := j.CreateJoinToken(ctx, "h1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, base, tok := serveJoiner(t)
 	if _, _, err := Join(ctx, base+JoinPath, tok, newKey(t), PinnedClient(testCA(t).Pin()), "127.0.0.1"); err == nil {
 		t.Fatal("joined an endpoint of another CA than the pinned one")
 	}
@@ -93,12 +87,7 @@ func csrOf(t *testing.T) []byte { return csr(t, newKey(t), &x509.CertificateRequ
 func TestRenewEndpoint(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	j := NewJoiner(testCA(t), storetest.Client(t), storetest.Prefix(t))
-	base := serve(t, j)
-	tok, err := j.CreateJoinToken(ctx, "h1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, base, tok := serveJoiner(t)
 	h, err := Enroll(ctx, EnrollOptions{JoinURL: base, Token: tok, Pin: j.CA().Pin(), Names: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +150,8 @@ func TestRenewEndpoint(t *testing.T) {
 func TestEnrollKeepsCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	j := NewJoiner(testCA(t), storetest.Client(t), storetest.Prefix(t))
-	base := serve(t, j)
+	j, base, tok := serveJoiner(t)
 	dir := filepath.Join(t.TempDir(), "hostd")
-	tok, _ := j.CreateJoinToken(ctx, "h1", time.Hour)
 	o := EnrollOptions{JoinURL: base, Token: tok, Pin: j.CA().Pin(), Names: []string{"127.0.0.1"}, Dir: dir}
 	first, err := Enroll(ctx, o)
 	if err != nil {
@@ -219,9 +206,7 @@ func TestEnrollKeepsCredentials(t *testing.T) {
 func TestKeepRenewed(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	j := NewJoiner(testCA(t), storetest.Client(t), storetest.Prefix(t))
-	base := serve(t, j)
-	tok, _ := j.CreateJoinToken(ctx, "h1", time.Hour)
+	j, base, tok := serveJoiner(t)
 	clock := newFakeClock()
 	h, err := Enroll(ctx, EnrollOptions{JoinURL: base, Token: tok, Pin: j.CA().Pin(), Names: []string{"127.0.0.1"}, Clock: clock})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -373,19 +372,22 @@ func TestPeers(t *testing.T) {
 	}
 }
 
-// serve runs j's endpoints on a loopback HTTPS listener and returns their base URL.
-func serve(t *testing.T, j *Joiner) string {
+// serveJoiner runs a Joiner's endpoints on a loopback HTTPS listener and returns it,
+// their base URL and a join token for host h1.
+func serveJoiner(t *testing.T) (j *Joiner, base, token string) {
 	t.Helper()
-	cfg, err := j.CA().EndpointTLS("127.0.0.1", "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
+	j = NewJoiner(testCA(t), storetest.Client(t), storetest.Prefix(t))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: Handler(j), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
-	go srv.ServeTLS(ln, "", "")
+	srv, err := j.Serve(ln, "127.0.0.1", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { srv.Close() })
-	return "https://" + ln.Addr().String()
+	if token, err = j.CreateJoinToken(t.Context(), "h1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return j, "https://" + ln.Addr().String(), token
 }
