@@ -4,6 +4,7 @@
 package functions
 
 import (
+	"crypto/tls"
 	"maps"
 
 	"github.com/photon-cloud/photon/functions/attachdisk"
@@ -39,11 +40,19 @@ type Set struct {
 // An Option configures a Set.
 type Option func(*options)
 
-type options struct{ nsx *nsx.Client }
+type options struct {
+	nsx     *nsx.Client
+	hostTLS *tls.Config
+}
 
 // WithNSX has subnets and routers made on NSX-T through n. Without it subnets are backed
 // by the hosts' port groups and routers are address spaces only.
 func WithNSX(n *nsx.Client) Option { return func(o *options) { o.nsx = n } }
+
+// WithHostTLS is the client config of the functions' calls to hostd: a client
+// certificate from the platform CA (pki.CA.ServiceClientTLS). Without it no call to a
+// host succeeds, as hostd serves only mutual TLS.
+func WithHostTLS(c *tls.Config) Option { return func(o *options) { o.hostTLS = c } }
 
 // New builds every function on s.
 func New(s *store.Store, opts ...Option) *Set {
@@ -51,7 +60,7 @@ func New(s *store.Store, opts ...Option) *Set {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	hosts := hostclient.New(s)
+	hosts := hostclient.New(s, o.hostTLS)
 	fins := vmstate.Finalizers(s)
 	maps.Copy(fins, netstate.Finalizers(s))
 	maps.Copy(fins, images.Finalizers(s))

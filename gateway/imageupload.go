@@ -17,6 +17,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/photon-cloud/photon/events"
@@ -49,6 +50,9 @@ const uploadChunk = 1 << 20
 // This is the one place the gateway calls hostd: the bytes cannot go through events.
 type uploads struct {
 	*core
+	// creds are the transport credentials of the calls to hostd (Options.HostCredentials):
+	// mutual TLS with the platform CA. Nil dials in plaintext, which hostd refuses.
+	creds credentials.TransportCredentials
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // by hostd address
 }
@@ -319,9 +323,12 @@ func (u *uploads) client(addr string) (hostdv1.HostClient, error) {
 	defer u.mu.Unlock()
 	cc, ok := u.conns[addr]
 	if !ok {
+		creds := u.creds
+		if creds == nil {
+			creds = insecure.NewCredentials()
+		}
 		var err error
-		cc, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+		cc, err = grpc.NewClient(addr, grpc.WithTransportCredentials(creds), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		if err != nil {
 			return nil, fmt.Errorf("dial hostd at %s: %w", addr, err)
 		}

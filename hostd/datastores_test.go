@@ -36,18 +36,8 @@ func TestDefaultDatastoreTags(t *testing.T) {
 // and in heartbeats.
 func TestDatastoreReport(t *testing.T) {
 	t.Parallel()
-	sim, err := hostd.StartSim(t.Context(), image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
-	d, err := hostd.Start(t.Context(), hostd.Options{ID: "h7", URL: sim.URL, Insecure: true, Heartbeat: 50 * time.Millisecond,
-		Registrar: reg, FileOps: 1, QualifyLocalDatastores: true, DatastoreTags: map[string][]string{"LocalDS_0": {"SSD", "SSD"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	_, _, reg := startDaemon(t, hostd.Options{ID: "h7", TLS: hostTLS(t, testCA(t), "h7"), QualifyLocalDatastores: true,
+		DatastoreTags: map[string][]string{"LocalDS_0": {"SSD", "SSD"}}})
 	reg.mu.Lock()
 	dss := reg.host.Datastores
 	reg.mu.Unlock()

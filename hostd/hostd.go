@@ -2,6 +2,7 @@ package hostd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/vmware/govmomi/vim25/methods"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/store"
@@ -36,7 +38,13 @@ type Options struct {
 	ListenAddr string
 	// AdvertiseAddr is the address registered for functions to dial; default the
 	// listener's address.
-	AdvertiseAddr    string
+	AdvertiseAddr string
+	// TLS is the server side of the mutual TLS with functions and the gateway (required):
+	// it presents the host's certificate from the platform CA, valid for the advertised
+	// address, and must require and verify a client certificate from that CA
+	// (pki.Host.ServerTLS). hostd serves no plaintext: whoever reaches its port drives
+	// the host.
+	TLS              *tls.Config
 	AvailabilityZone string
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
@@ -103,6 +111,9 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	if o.ID == "" || o.URL == nil {
 		return nil, errors.New("hostd: ID and URL are required")
 	}
+	if o.TLS == nil || o.TLS.ClientAuth != tls.RequireAndVerifyClientCert || o.TLS.ClientCAs == nil {
+		return nil, errors.New("hostd: TLS is required, with client certificates from the platform CA required and verified")
+	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 10 * time.Second
 	}
@@ -126,7 +137,8 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		c.Logout(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))}
+	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(o.TLS)), grpc.StatsHandler(otelgrpc.NewServerHandler()))}
 	srv := &Server{h: h}
 	hostdv1.RegisterHostServer(d.srv, srv)
 	go d.srv.Serve(ln)

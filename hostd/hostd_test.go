@@ -2,6 +2,7 @@ package hostd_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,12 +10,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -42,8 +44,18 @@ func (r *registrar) HeartbeatHost(_ context.Context, _ string, u store.HostUsage
 	return nil
 }
 
-// start runs a simulated host with its hostd and returns a gRPC client of it.
+// start runs a simulated host with its hostd and returns a gRPC client of it that calls
+// as a function does: with a service certificate from the platform CA, for host h1.
 func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
+	t.Helper()
+	ca := testCA(t)
+	sim, d, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+	return sim, dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1")), reg
+}
+
+// startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms to a
+// fake registrar.
+func startDaemon(t *testing.T, o hostd.Options) (*hostd.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
 	sim, err := hostd.StartSim(t.Context(), image)
 	if err != nil {
@@ -51,18 +63,52 @@ func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
 	}
 	t.Cleanup(sim.Close)
 	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
-	d, err := hostd.Start(t.Context(), hostd.Options{ID: "h1", URL: sim.URL, Insecure: true,
-		Heartbeat: 50 * time.Millisecond, Registrar: reg, FileOps: 1})
+	o.URL, o.Insecure, o.Heartbeat, o.Registrar, o.FileOps = sim.URL, true, 50*time.Millisecond, reg, 1
+	d, err := hostd.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	cc, err := grpc.NewClient(d.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return sim, d, reg
+}
+
+func testCA(t *testing.T) *pki.CA {
+	t.Helper()
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// hostTLS is the server config of host id from ca, at 127.0.0.1.
+func hostTLS(t *testing.T, ca *pki.CA, id string) *tls.Config {
+	t.Helper()
+	cert, err := ca.HostCredentials(id, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki.ServerTLS(ca.Pool(), pki.Static(cert), pki.Services())
+}
+
+// serviceTLS is the client config of a function from ca.
+func serviceTLS(t *testing.T, ca *pki.CA) *tls.Config {
+	t.Helper()
+	cfg, err := ca.ServiceClientTLS("functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func dial(t *testing.T, addr string, cfg *tls.Config) hostdv1.HostClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return sim, hostdv1.NewHostClient(cc), reg
+	return hostdv1.NewHostClient(cc)
 }
 
 func TestVMLifecycle(t *testing.T) {

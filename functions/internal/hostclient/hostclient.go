@@ -1,30 +1,35 @@
 // Package hostclient gives functions a hostd client for a host id: it reads the host's
-// address from its registration in Redis and keeps one gRPC connection per address.
+// address from its registration in Redis and keeps one gRPC connection per host and
+// address, over mutual TLS: the function's certificate from the platform CA, and hostd's
+// checked to be the host's own.
 package hostclient
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/photon-cloud/photon/shared/errs"
-
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // Pool dials hostds on demand and reuses connections.
 type Pool struct {
 	store *store.Store
+	tls   *tls.Config
 	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-	addrs map[string]address // by host id
+	conns map[string]*grpc.ClientConn // by host id and address
+	addrs map[string]address          // by host id
 }
 
 // address is where a host's hostd was, and when that was read.
@@ -55,28 +60,34 @@ func (p *Pool) address(ctx context.Context, hostID string) (string, error) {
 	return h.Address, nil
 }
 
-// New returns a pool that finds hosts in s.
-func New(s *store.Store) *Pool {
-	return &Pool{store: s, conns: map[string]*grpc.ClientConn{}, addrs: map[string]address{}}
+// New returns a pool that finds hosts in s and calls them with tlsConf, the function's
+// client config (pki.CA.ServiceClientTLS); each connection accepts only the host it is
+// for. Without one, every call fails: hostd serves only mutual TLS.
+func New(s *store.Store, tlsConf *tls.Config) *Pool {
+	return &Pool{store: s, tls: tlsConf, conns: map[string]*grpc.ClientConn{}, addrs: map[string]address{}}
 }
 
 // For returns a client of the hostd that serves host id.
 func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, error) {
+	if p.tls == nil {
+		return nil, errs.Permanent(errors.New("no TLS credentials for calls to hostd"))
+	}
 	addr, err := p.address(ctx, hostID)
 	if err != nil {
 		return nil, err
 	}
+	key := hostID + "@" + addr
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	cc, ok := p.conns[addr]
+	cc, ok := p.conns[key]
 	if !ok {
 		cc, err = grpc.NewClient(addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(credentials.NewTLS(pki.ForHost(p.tls, hostID))),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		if err != nil {
 			return nil, fmt.Errorf("dial hostd %s at %s: %w", hostID, addr, err)
 		}
-		p.conns[addr] = cc
+		p.conns[key] = cc
 	}
 	return hostdv1.NewHostClient(cc), nil
 }
@@ -85,9 +96,9 @@ func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, erro
 func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for a, cc := range p.conns {
+	for k, cc := range p.conns {
 		cc.Close()
-		delete(p.conns, a)
+		delete(p.conns, k)
 	}
 }
 
