@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
@@ -18,6 +22,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/tracing"
@@ -41,19 +46,43 @@ func (p *partFlags) open(ctx context.Context, service string) (*store.Store, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	opt, err := store.ParseURL(p.redisURL)
+	rdb, err := openRedis(ctx, p.redisURL)
 	if err != nil {
 		return nil, nil, err
-	}
-	rdb := redis.NewClient(opt)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return nil, nil, fmt.Errorf("redis %s: %w", p.redisURL, err)
 	}
 	return store.New(rdb, ""), func() { rdb.Close(); shutdown(context.Background()) }, nil
 }
 
+func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
+	opt, err := store.ParseURL(redisURL)
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", redisURL, err)
+	}
+	return rdb, nil
+}
+
+// hostTLS loads the platform CA from s and makes the client config with which service
+// calls hostds: a certificate issued now and renewed in memory.
+func hostTLS(ctx context.Context, s *store.Store, service string) (*pki.CA, *tls.Config, error) {
+	ca, err := pki.LoadOrCreateCA(ctx, s.Client(), s.Prefix())
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := ca.ServiceClientTLS(service)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ca, cfg, nil
+}
+
 func hostdCmd() *cobra.Command {
 	var p partFlags
+	var j joinFlags
 	var o hostd.Options
 	var esx string
 	var sim bool
@@ -61,8 +90,16 @@ func hostdCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hostd",
 		Short: "Run the daemon that drives one ESXi host",
-		Example: `  photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835
-  photon hostd --sim --id host-1 --datastore-tag LocalDS_0=SSD,GOLD`,
+		Long: `Runs the daemon that drives one ESXi host. hostd serves functions and the gateway over
+mutual TLS only, with a certificate from the platform CA. The first start joins: an
+administrator makes a one-time join token for the host (photon hostd join-token), and
+hostd redeems it at the join endpoint (photon gateway --join-listen) for a certificate
+that names the host. With --cert-dir the key and certificate are kept, so later starts
+need no token; hostd renews the certificate in the background before it expires.`,
+		Example: `  photon hostd join-token --host esx1 --join-url https://gateway.example.com:9002
+  photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835 --advertise 10.0.0.11:8835 \
+    --join-url https://gateway.example.com:9002 --ca-pin sha256:... --join-token ... --cert-dir /var/lib/photon-hostd
+  photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			s, closeFn, err := p.open(ctx, "photon-hostd")
@@ -85,13 +122,13 @@ func hostdCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("give --esx URL or --sim")
 			}
-			if o.ID == "" {
-				o.ID = uuid.NewString()
-			}
 			if o.DatastoreTags, err = datastoreTags(dsTags); err != nil {
 				return err
 			}
 			o.Registrar, o.Logger = s, logger(p.logLevel)
+			if err := j.enroll(ctx, &o); err != nil {
+				return err
+			}
 			d, err := hostd.Start(ctx, o)
 			if err != nil {
 				return err
@@ -106,13 +143,116 @@ func hostdCmd() *cobra.Command {
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
 	f.BoolVar(&sim, "sim", false, "drive an in-process simulated ESXi host")
 	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
-	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts (default: generated)")
+	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts; it must be the one the join token was made for (default: that one)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
 	f.StringVar(&o.AdvertiseAddr, "advertise", "", "address functions dial to reach this hostd (default: the listen address)")
 	f.StringVar(&o.AvailabilityZone, "zone", "", "availability zone id (an administrator's set_availability_zone wins)")
 	f.StringSliceVar(&o.Tags, "tags", []string{"CLOUD"}, "host usage tags")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "heartbeat interval")
 	f.StringArrayVar(&dsTags, "datastore-tag", nil, "NAME=TAG[,TAG...]: tags for the datastore NAME besides those of its type (repeatable)")
+	j.add(cmd)
+	cmd.AddCommand(joinTokenCmd())
+	return cmd
+}
+
+// joinFlags are how hostd gets and keeps its certificate from the platform CA.
+type joinFlags struct {
+	url, token, pin, dir string
+	names                []string
+}
+
+func (j *joinFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&j.url, "join-url", "", "base URL of the platform's join endpoint, https://HOST:PORT (photon gateway --join-listen); renewals go there too")
+	f.StringVar(&j.token, "join-token", "", "one-time join token for this host (photon hostd join-token); needed when --cert-dir holds no unexpired certificate")
+	f.StringVar(&j.pin, "ca-pin", "", "the platform CA's pin, sha256:HEX (photon hostd join-token prints it): how joining trusts the endpoint")
+	f.StringVar(&j.dir, "cert-dir", "", "directory that keeps the host key, certificate and CA across restarts (default: none, join at every start)")
+	f.StringSliceVar(&j.names, "san", nil, "more IP addresses or DNS names functions may dial this hostd at (default: the host of --advertise, else of --listen)")
+}
+
+// enroll gets the host's certificate (kept, or by joining), sets o's TLS and id from it,
+// and renews it in the background (logging to o.Logger) until ctx ends.
+func (j *joinFlags) enroll(ctx context.Context, o *hostd.Options) error {
+	if j.url == "" {
+		return errors.New("--join-url is required: hostd serves only mutual TLS, with a certificate from the platform CA")
+	}
+	names := append(dialNames(orDefault(o.AdvertiseAddr, o.ListenAddr)), j.names...)
+	if len(names) == 0 {
+		return errors.New("give --advertise or --san: the certificate must name the address functions dial")
+	}
+	cred, err := pki.Enroll(ctx, pki.EnrollOptions{JoinURL: j.url, Token: j.token, Pin: j.pin, Names: names, Dir: j.dir})
+	if err != nil {
+		return err
+	}
+	if o.ID != "" && o.ID != cred.ID() {
+		return fmt.Errorf("--id %s, but the host certificate is host %s's", o.ID, cred.ID())
+	}
+	o.ID, o.TLS = cred.ID(), cred.ServerTLS()
+	go cred.KeepRenewed(ctx, j.url, o.Logger)
+	return nil
+}
+
+// dialNames is the host of addr when others can dial it (not 0.0.0.0 nor ::).
+func dialNames(addr string) []string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return nil
+	}
+	return []string{host}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// joinTokenCmd makes a join token, as an administrator does for each new host.
+func joinTokenCmd() *cobra.Command {
+	var redisURL, host, joinURL string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "join-token",
+		Short: "Make a one-time token with which the hostd of a host joins the platform",
+		Long: `Makes a one-time join token for a host and prints it with the platform CA's pin. The
+hostd of that host redeems it once, within --ttl, for a certificate that names the host
+(whatever its request asks for). The token is stored in Redis only as a hash.`,
+		Example: `  photon hostd join-token --redis redis://redis:6379 --host 3f6c2a1e-... --join-url https://gateway.example.com:9002`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			rdb, err := openRedis(ctx, redisURL)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			s := store.New(rdb, "")
+			ca, err := pki.LoadOrCreateCA(ctx, rdb, s.Prefix())
+			if err != nil {
+				return err
+			}
+			if host == "" {
+				host = uuid.NewString()
+			}
+			token, err := pki.NewJoiner(ca, rdb, s.Prefix()).CreateJoinToken(ctx, host, ttl)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "host:   %s\ntoken:  %s (one use, expires in %s)\nca-pin: %s\n\n"+
+				"photon hostd --id %s --join-url %s --join-token %s --ca-pin %s --cert-dir DIR ...\n",
+				host, token, ttl, ca.Pin(), host, orDefault(joinURL, "https://GATEWAY:9002"), token, ca.Pin())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
+	f.StringVar(&host, "host", "", "the host's id: the id POST /v1/infrastructure/hosts gave it (default: a new one)")
+	f.DurationVar(&ttl, "ttl", time.Hour, "how long the token may be redeemed")
+	f.StringVar(&joinURL, "join-url", "", "the join endpoint's base URL, for the command line printed")
 	return cmd
 }
 
@@ -135,7 +275,8 @@ func datastoreTags(flags []string) (map[string][]string, error) {
 
 func gatewayCmd() *cobra.Command {
 	var p partFlags
-	var httpAddr, grpcAddr, adminUser, adminPassword string
+	var httpAddr, grpcAddr, adminUser, adminPassword, joinAddr string
+	var joinNames []string
 	var maxInFlight int
 	cmd := &cobra.Command{
 		Use:     "gateway",
@@ -158,14 +299,26 @@ func gatewayCmd() *cobra.Command {
 					return err
 				}
 			}
+			ca, hostsTLS, err := hostTLS(ctx, s, "gateway")
+			if err != nil {
+				return err
+			}
 			g, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}})
+				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
+			if joinAddr != "" {
+				stop, err := serveJoin(pki.NewJoiner(ca, s.Client(), s.Prefix()), joinAddr, joinNames)
+				if err != nil {
+					g.Close(context.WithoutCancel(ctx))
+					return err
+				}
+				defer stop()
+			}
 			<-ctx.Done()
 			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -178,7 +331,28 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&adminUser, "admin-user", "admin", "system administrator to create or update when --admin-password is given")
 	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
 	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most, across all gateways, before the API answers 429 (0: no bound)")
+	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from (empty: none)")
+	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
+}
+
+// serveJoin serves j's join and renew endpoints over HTTPS on addr, with a certificate
+// from the platform CA for names; stop ends it.
+func serveJoin(j *pki.Joiner, addr string, names []string) (stop func(), err error) {
+	if len(names) == 0 {
+		names = append(dialNames(addr), "localhost")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for joins: %w", err)
+	}
+	srv, err := j.Serve(ln, names...)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	fmt.Fprintf(os.Stdout, "gateway: join endpoint on https://%s for %s (CA pin %s)\n", ln.Addr(), strings.Join(names, ", "), j.CA().Pin())
+	return func() { srv.Close() }, nil
 }
 
 func functionCmd() *cobra.Command {
@@ -202,7 +376,11 @@ func functionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set := functions.New(s, functions.WithNSX(nsxClient))
+			_, hostsTLS, err := hostTLS(ctx, s, "function-"+args[0])
+			if err != nil {
+				return err
+			}
+			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS))
 			defer set.Close()
 			fn := set.Get(args[0])
 			if fn == nil {

@@ -4,6 +4,11 @@
 // (POST /v1/infrastructure/hosts) get a simulated ESXi host and a hostd of their own too,
 // started by the gateway's Provisioner. `photon up` runs it, and the end-to-end tests
 // start it exactly as users do.
+//
+// The platform CA lives in the cloud's Redis. Each hostd joins as a separate one does:
+// the cloud makes a join token for the host and the hostd redeems it at the join
+// endpoint, served on a loopback HTTPS listener of its own (JoinURL); the functions and
+// the gateway call hostds with service certificates from the CA.
 package devcloud
 
 import (
@@ -13,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -21,6 +28,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
@@ -29,6 +37,7 @@ import (
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/nsxsim"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -79,6 +88,10 @@ type Cloud struct {
 	// NSXSim is the NSX-T Manager simulator the cloud started (nil with a real manager or
 	// without NSX).
 	NSXSim *nsxsim.Server
+	// CA is the platform CA; JoinURL is the base URL of its join and renew endpoints
+	// (pki.Handler), where hostds get their certificates.
+	CA      *pki.CA
+	JoinURL string
 
 	opts     Options
 	mu       sync.Mutex
@@ -90,6 +103,8 @@ type Cloud struct {
 	local    *runtime.Local
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	joiner   *pki.Joiner
+	joinSrv  *http.Server
 }
 
 // Start brings the dev cloud up. Close takes it down.
@@ -123,6 +138,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisURL, err)
 	}
 	c.Store = store.New(c.rdb, o.Prefix)
+	if err := c.startJoin(ctx); err != nil {
+		return nil, err
+	}
 
 	for i := range o.Hosts {
 		h, err := c.startHost(ctx, store.Host{ID: uuid.NewString()}, o.Logger.With("host", i))
@@ -143,7 +161,11 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if nsxClient != nil {
 		checks[gateway.ComponentNSX] = NSXCheck(nsxConf)
 	}
-	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient))
+	fnTLS, err := c.CA.ServiceClientTLS("functions")
+	if err != nil {
+		return nil, err
+	}
+	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient), functions.WithHostTLS(fnTLS))
 	c.fns.Runtime.Log = o.Logger
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -171,10 +193,14 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err := users.Put(ctx, c.AdminUser, c.AdminPassword, []string{policy.SystemAdminsGroup}); err != nil {
 		return nil, err
 	}
+	gwTLS, err := c.CA.ServiceClientTLS("gateway")
+	if err != nil {
+		return nil, err
+	}
 	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks})
+		Checks: checks, HostCredentials: credentials.NewTLS(gwTLS)})
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +254,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 	for _, h := range running {
 		errsOut = append(errsOut, h.close())
 	}
+	if c.joinSrv != nil {
+		c.joinSrv.Close()
+	}
 	if c.NSXSim != nil {
 		c.NSXSim.Close()
 	}
@@ -263,9 +292,14 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("simulated host: %w", err)
 	}
+	cred, err := c.join(ctx, h.ID)
+	if err != nil {
+		sim.Close()
+		return nil, err
+	}
 	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
 		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
-		QualifyLocalDatastores: true, Logger: log})
+		QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
 	if err != nil {
 		sim.Close()
 		return nil, fmt.Errorf("hostd: %w", err)
@@ -279,6 +313,40 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 	}
 	c.running[h.ID] = sh
 	return sh, nil
+}
+
+// startJoin loads the platform CA and serves its join and renew endpoints on a loopback
+// HTTPS listener.
+func (c *Cloud) startJoin(ctx context.Context) error {
+	ca, err := pki.LoadOrCreateCA(ctx, c.rdb, c.Store.Prefix())
+	if err != nil {
+		return err
+	}
+	c.CA, c.joiner = ca, pki.NewJoiner(ca, c.rdb, c.Store.Prefix())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for joins: %w", err)
+	}
+	if c.joinSrv, err = c.joiner.Serve(ln, "127.0.0.1", "localhost"); err != nil {
+		ln.Close()
+		return err
+	}
+	c.JoinURL = "https://" + ln.Addr().String()
+	return nil
+}
+
+// join makes a join token for host id and redeems it at the join endpoint as the host's
+// hostd, which the dev cloud dials at 127.0.0.1.
+func (c *Cloud) join(ctx context.Context, id string) (*pki.Host, error) {
+	token, err := c.joiner.CreateJoinToken(ctx, id, time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	h, err := pki.Enroll(ctx, pki.EnrollOptions{JoinURL: c.JoinURL, Token: token, Pin: c.CA.Pin(), Names: []string{"127.0.0.1"}})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", id, err)
+	}
+	return h, nil
 }
 
 // provisioner is the gateway's Provisioner in the dev cloud: a host registered through
