@@ -131,21 +131,24 @@ var (
 	}}
 )
 
-// The network chains: routers and subnets on NSX-T. The gateway has checked the caller
-// against the project before it wrote the task (there is no authorize step: authorize
-// knows VMs and disks); each step is one NSX call whose undo releases what it made.
+// The network chains: routers and subnets on NSX-T. After authorize, each step is one NSX
+// call whose undo releases what it made.
 var (
 	RouterCreate = Chain{Name: "router.create", Operation: "CREATE_ROUTER", Kind: "router", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "logicalrouter", Operation: "CREATE_LOGICAL_ROUTER", Done: "created"},
 	}}
 	RouterDelete = Chain{Name: "router.delete", Operation: "DELETE_ROUTER", Kind: "router", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "logicalrouter", Operation: "DELETE_LOGICAL_ROUTER", Done: "deleted", RunsUndo: true, NoUndo: true},
 	}}
 	SubnetCreate = Chain{Name: "subnet.create", Operation: "CREATE_SUBNET", Kind: "subnet", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "logicalswitch", Operation: "CREATE_LOGICAL_SWITCH", Done: "switch.created"},
 		{Function: "logicalrouter", Operation: "CONNECT_LOGICAL_ROUTER", Done: "router.connected"},
 	}}
 	SubnetDelete = Chain{Name: "subnet.delete", Operation: "DELETE_SUBNET", Kind: "subnet", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "logicalrouter", Operation: "DISCONNECT_LOGICAL_ROUTER", Done: "router.disconnected", RunsUndo: true, NoUndo: true},
 		{Function: "logicalswitch", Operation: "DELETE_LOGICAL_SWITCH", Done: "switch.deleted", RunsUndo: true, NoUndo: true},
 	}}
@@ -156,12 +159,15 @@ var (
 // deletes it from every datastore, or captures a VM's boot disk as a new image.
 var (
 	ImageCreate = Chain{Name: "image.create", Operation: "CREATE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "replicated", NoUndo: true},
 	}}
 	ImageDelete = Chain{Name: "image.delete", Operation: "DELETE_IMAGE", Kind: "image", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "images", Operation: "DELETE_IMAGE_FILES", Done: "files.deleted", NoUndo: true},
 	}}
 	VMCreateImage = Chain{Name: "vm.create_image", Operation: "CREATE_VM_IMAGE", Kind: "vm", Steps: []StepDef{
+		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
 		{Function: "images", Operation: "CAPTURE_VM_IMAGE", Done: "image.captured", NoUndo: true},
 		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "image.replicated", NoUndo: true},
 	}}

@@ -1,8 +1,11 @@
 // Package authorize is the first step of every chain: it decides whether the task's caller
-// may act on the entity, with the same policy the gateway applies to reads.
+// may act on the entity, with the same policy (shared/policy) the gateway applies to API
+// calls, so a chain started any other way (an event from outside, a replay) is held to
+// the rights of the caller it names.
 //
 // Consumes: the start event of every chain (io.photon.vm.create, io.photon.vm.delete,
-// io.photon.vm.start, io.photon.disk.create, ...), on VMs and persistent disks alike.
+// io.photon.disk.create, io.photon.router.create, io.photon.subnet.delete,
+// io.photon.image.delete, ...), on VMs, persistent disks, routers, subnets and images.
 // Emits: io.photon.<chain>.authorized.
 // Undoes: nothing (it changes no state). Idempotency: a pure decision, safe to repeat.
 package authorize
@@ -25,10 +28,13 @@ func New(s *store.Store) *Function { return &Function{store: s} }
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "authorize" }
 
-// Do allows the caller if they may use the project of the entity the chain acts on (a
-// VM or a persistent disk), and for a VM create checks that the flavor and image the VM
-// names are still there.
+// Do allows the caller if they hold the role the chain needs: contributor of the
+// project of the VM, disk, router or subnet it acts on; for an image, contributor of
+// its project to make it and owner of the image to delete it; a system administrator
+// for what belongs to no project (port-group subnets, public images). A VM create also
+// checks that the flavor is still there and that the caller may use the image.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
+	who := c.Task.Caller
 	var projectID string
 	switch c.Chain.Kind {
 	case store.KindDisk:
@@ -37,6 +43,20 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 		projectID = d.ProjectID
+	case store.KindRouter:
+		r, err := store.Get[store.Router](ctx, f.store, store.KindRouter, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		projectID = r.ProjectID
+	case store.KindSubnet:
+		sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		projectID = sn.ProjectID
+	case store.KindImage:
+		return f.image(ctx, c)
 	default:
 		vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 		if err != nil {
@@ -51,42 +71,68 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			if err != nil {
 				return err
 			}
-			if err := f.mayUseImage(ctx, c.Task.Caller, im, vm.ProjectID); err != nil {
+			t, p, err := f.scope(ctx, im.ProjectID)
+			if err != nil {
 				return err
+			}
+			if !policy.MayUseImage(who, im, t, p, vm.ProjectID) {
+				return errs.New(errs.CodeAccessForbidden, "%s may not make VMs of image %s in project %s", who.Subject, im.ID, vm.ProjectID)
 			}
 		}
 	}
-	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, projectID)
+	if projectID == "" {
+		if !policy.IsSystemAdmin(who) {
+			return errs.New(errs.CodeAccessForbidden, "%s may not %s: only system administrators act on what belongs to no project", who.Subject, c.Task.Operation)
+		}
+		return nil
+	}
+	t, p, err := f.scope(ctx, projectID)
 	if err != nil {
 		return err
 	}
-	t, err := store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID)
-	if err != nil {
-		return err
-	}
-	if !policy.MayUseProject(c.Task.Caller, t, p) {
-		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", c.Task.Caller.Subject, c.Task.Operation, p.Name)
+	if !policy.MayUseProject(who, t, p) {
+		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", who.Subject, c.Task.Operation, p.Name)
 	}
 	return nil
 }
 
-// mayUseImage refuses an image the caller may not make VMs of (policy.MayUseImage).
-func (f *Function) mayUseImage(ctx context.Context, who store.Caller, im *store.Image, dest string) error {
-	var t *store.Tenant
-	var p *store.Project
-	if im.ProjectID != "" {
-		var err error
-		if p, err = store.Get[store.Project](ctx, f.store, store.KindProject, im.ProjectID); err != nil {
-			return err
-		}
-		if t, err = store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID); err != nil {
-			return err
-		}
+// image decides the image chains: making an image needs what uploading it needs (a
+// contributor of its project; a system administrator for a public one), deleting it
+// needs its owner.
+func (f *Function) image(ctx context.Context, c *runtime.Call) error {
+	who := c.Task.Caller
+	im, err := store.Get[store.Image](ctx, f.store, store.KindImage, c.Data.EntityID)
+	if err != nil {
+		return err
 	}
-	if !policy.MayUseImage(who, im, t, p, dest) {
-		return errs.New(errs.CodeAccessForbidden, "%s may not make VMs of image %s in project %s", who.Subject, im.ID, dest)
+	t, p, err := f.scope(ctx, im.ProjectID)
+	if err != nil {
+		return err
+	}
+	need, may := "contribute to", policy.IsSystemAdmin(who) || (p != nil && policy.MayUseProject(who, t, p))
+	if c.Chain.Name == "image.delete" {
+		need, may = "own", policy.ImageRole(who, im, t, p) >= policy.Owner
+	}
+	if !may {
+		return errs.New(errs.CodeAccessForbidden, "%s may not %s: they do not %s image %s", who.Subject, c.Task.Operation, need, im.ID)
 	}
 	return nil
+}
+
+// scope reads project id and its tenant; both nil when id is "".
+func (f *Function) scope(ctx context.Context, id string) (*store.Tenant, *store.Project, error) {
+	if id == "" {
+		return nil, nil, nil
+	}
+	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, p, nil
 }
 
 // Undo has nothing to undo.
