@@ -126,7 +126,7 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		r = r.WithContext(ctx)
 		start := time.Now()
 		next.ServeHTTP(rec, r)
-		login := r.URL.Path == tokenPath
+		login := r.URL.Path == auth.TokenPath
 		e := store.AuditEvent{Time: start, Method: r.Method + " " + r.URL.Path, Path: r.URL.Path,
 			Source: source(r.RemoteAddr, r.Header.Get("X-Forwarded-For")), Protocol: "rest", Status: rec.status}
 		switch {
@@ -152,9 +152,6 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		s.audit.Record(e)
 	})
 }
-
-// tokenPath is where the embedded issuer hands out tokens.
-const tokenPath = "/openidconnect/token"
 
 // unaryAudit is auditHTTP for gRPC: it records the methods that change something and
 // every refused call.

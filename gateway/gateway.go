@@ -30,8 +30,16 @@ import (
 type Options struct {
 	Store  *store.Store
 	Broker events.Broker
+	// Issuer is the embedded OIDC issuer: it serves the token endpoint, the JWKS and the
+	// discovery document, and verifies its tokens.
 	Issuer *auth.Issuer
 	Users  *auth.Users
+	// Verifier verifies bearer tokens; nil is Issuer. Give auth.Verifiers to accept an
+	// external OIDC provider's tokens (auth.NewOIDCVerifier) beside the embedded ones.
+	Verifier auth.Verifier
+	// PublicURL is the base URL clients reach the gateway at, for the discovery
+	// document's endpoints ("" names them after the issuer).
+	PublicURL string
 	// HTTPAddr serves REST, the OpenAPI document and the token endpoint; GRPCAddr serves
 	// gRPC. "127.0.0.1:0" picks a free port.
 	HTTPAddr string
@@ -95,6 +103,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Verifier == nil {
+		o.Verifier = o.Issuer
+	}
 	limits := DefaultRateLimits
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
@@ -125,8 +136,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))
-	root.Handle("POST "+tokenPath, o.Issuer.TokenHandler(o.Users))
-	root.Handle("GET /openidconnect/jwks", o.Issuer.JWKSHandler())
+	root.Handle("POST "+auth.TokenPath, o.Issuer.TokenHandler(o.Users))
+	root.Handle("GET "+auth.JWKSPath, o.Issuer.JWKSHandler())
+	root.Handle("GET "+auth.DiscoveryPath, o.Issuer.DiscoveryHandler(o.PublicURL))
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
 	root.HandleFunc("GET /v1/available", available)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -236,7 +248,7 @@ func (s *Server) authenticate(ctx context.Context, header string) (auth.Principa
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	p, err := s.opts.Issuer.Verify(tok)
+	p, err := s.opts.Verifier.Verify(tok)
 	if err != nil {
 		return p, err
 	}
