@@ -321,7 +321,7 @@ type harness struct {
 	tokens map[string]string // by caller; "" for noToken
 }
 
-func newHarness(t *testing.T, tweaks ...func(*gateway.Options)) *harness {
+func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 	ctx := t.Context()
 	s := storetest.New(t)
 	key, err := auth.LoadOrCreateKey(ctx, s.Client(), s.Prefix())

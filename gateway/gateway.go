@@ -55,8 +55,9 @@ type Options struct {
 	// functions and the hosts, by name (e.g. ComponentNSX).
 	Checks map[string]Check
 	// HostCredentials are the transport credentials of the gateway's calls to hostd
-	// (image and ISO uploads): a client certificate from the platform CA, and the CA
-	// to verify hostd's certificate. Nil: plaintext, for hostds that serve without TLS.
+	// (image and ISO uploads): a client certificate from the platform CA, and the CA to
+	// verify hostd's certificate (shared/pki). hostd serves mutual TLS only, so without
+	// them uploads fail.
 	HostCredentials credentials.TransportCredentials
 	// RateLimits bound the calls per token and per tenant; nil is DefaultRateLimits.
 	RateLimits *RateLimits
@@ -146,6 +147,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Write(pb.OpenAPI)
 	})
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	// Anything else is a Photon NotFound, as the API's own routes answer.
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, errs.New(errs.CodeNotFound, "no such resource: %s %s", r.Method, r.URL.Path))
+	})
 	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(s.auditHTTP(root), "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
 
 	var err error
