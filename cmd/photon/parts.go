@@ -278,6 +278,7 @@ func gatewayCmd() *cobra.Command {
 	var httpAddr, grpcAddr, adminUser, adminPassword, joinAddr string
 	var joinNames []string
 	var maxInFlight int
+	var sec securityFlags
 	cmd := &cobra.Command{
 		Use:     "gateway",
 		Short:   "Run the API gateway (gRPC and REST)",
@@ -303,10 +304,14 @@ func gatewayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			g, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
+			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)})
+				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)}
+			if err := sec.apply(ctx, &o); err != nil {
+				return err
+			}
+			g, err := gateway.Start(ctx, o)
 			if err != nil {
 				return err
 			}
@@ -332,6 +337,7 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
 	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most, across all gateways, before the API answers 429 (0: no bound)")
 	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from (empty: none)")
+	sec.add(cmd)
 	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
 }

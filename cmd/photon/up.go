@@ -17,6 +17,7 @@ func upCmd() *cobra.Command {
 	var o devcloud.Options
 	var trace, otlp, logLevel string
 	var nsxf nsxFlags
+	var sec securityFlags
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole dev cloud in this process",
@@ -36,6 +37,7 @@ the gateway (REST on --http, gRPC on --grpc). Ctrl-C stops it cleanly.`,
 			defer shutdown(context.Background())
 			o.Logger = logger(logLevel)
 			o.NSX = nsxf.NSXConfig
+			o.Gateway = sec.apply
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
 			if err != nil {
@@ -76,6 +78,7 @@ Ctrl-C stops it.
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	sec.add(cmd)
 	nsxf.add(cmd, `default: a simulator in this process; "none": no NSX, subnets on the hosts' port groups`)
 	return cmd
 }

@@ -69,6 +69,9 @@ type Options struct {
 	// NSX is the NSX-T Manager subnets and routers are made on; an empty Manager starts a
 	// simulator (Cloud.NSXSim), NoNSX runs without NSX (port-group subnets).
 	NSX NSXConfig
+	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
+	// an external OIDC provider) before it starts.
+	Gateway func(context.Context, *gateway.Options) error
 }
 
 // Cloud is a running dev cloud.
@@ -197,10 +200,16 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Gateway, err = gateway.Start(ctx, gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
+	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostCredentials: credentials.NewTLS(gwTLS)})
+		Checks: checks, HostCredentials: credentials.NewTLS(gwTLS)}
+	if o.Gateway != nil {
+		if err = o.Gateway(ctx, &gwo); err != nil {
+			return nil, err
+		}
+	}
+	c.Gateway, err = gateway.Start(ctx, gwo)
 	if err != nil {
 		return nil, err
 	}
