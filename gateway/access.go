@@ -113,3 +113,12 @@ func (c *core) imageScope(ctx context.Context, im *store.Image) (*store.Tenant, 
 	}
 	return t, p, nil
 }
+
+// madeBy is the IAM policy of an image the caller makes: they own it, so a project's
+// contributor may delete (or share) the images they uploaded or captured.
+func madeBy(ctx context.Context) []store.PolicyEntry {
+	if sub := caller(ctx).Subject; sub != "" {
+		return []store.PolicyEntry{{Principal: sub, Roles: []string{store.RoleOwner}}}
+	}
+	return nil
+}

@@ -266,7 +266,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 	}
 	chain := &events.VMCreateImage
 	im := &store.Image{ID: newID(), Name: name, State: store.ImageCreating, ReplicationType: rt,
-		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now()}
+		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now(), IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
 	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID

@@ -91,7 +91,8 @@ type seed struct {
 
 func (u *uploads) upload(r *http.Request) (*store.Task, error) {
 	ctx := r.Context()
-	im := &store.Image{ID: newID(), State: store.ImageCreating, ReplicationType: store.ReplicationOnDemand, CreatedAt: u.store.Now()}
+	im := &store.Image{ID: newID(), State: store.ImageCreating, ReplicationType: store.ReplicationOnDemand, CreatedAt: u.store.Now(),
+		IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
 	if id := r.PathValue("id"); id != "" {
 		p, _, err := u.projectFor(ctx, id)

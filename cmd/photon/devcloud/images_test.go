@@ -473,6 +473,16 @@ func TestImages(t *testing.T) {
 		if tk := bob.wait(bob.create("/v1/projects/"+team+"/vms", vmOf(mine, "ours", nil)).ID); tk.State != "COMPLETED" {
 			t.Fatalf("VM from the project image: %+v", tk.Steps)
 		}
+		// Bob owns what he uploaded: he shares it with the administrator, whose project
+		// may then use it.
+		var policy []map[string]any
+		if st := bob.do("GET", "/v1/images/"+mine+"/iam", nil, &policy); st != 200 || len(policy) != 1 || policy[0]["principal"] != "bob" {
+			t.Fatalf("the uploader's policy: %d %v", st, policy)
+		}
+		bob.done("PATCH", "/v1/images/"+mine+"/iam", map[string]any{"principal": c.AdminUser, "action": "ADD", "role": "contributor"}, "COMPLETED")
+		if tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(mine, "shared", nil)).ID); tk.State != "COMPLETED" {
+			t.Fatalf("VM from a shared image: %+v", tk.Steps)
+		}
 	})
 }
 
