@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 
@@ -100,18 +101,11 @@ func (c *core) imageAs(ctx context.Context, id string, want policy.Role) (*store
 // imageScope reads the tenant and project of a project's image (nil, nil for a public
 // image). An image whose project is gone is NotFound.
 func (c *core) imageScope(ctx context.Context, im *store.Image) (*store.Tenant, *store.Project, error) {
-	if im.ProjectID == "" {
-		return nil, nil, nil
-	}
-	p, err := store.Get[store.Project](ctx, c.store, store.KindProject, im.ProjectID)
-	if err != nil {
+	t, p, err := c.store.ProjectScope(ctx, im.ProjectID)
+	if errors.Is(err, errs.ErrNotFound) {
 		return nil, nil, errs.NotFound("Image", im.ID)
 	}
-	t, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, p.TenantID)
-	if err != nil {
-		return nil, nil, errs.NotFound("Image", im.ID)
-	}
-	return t, p, nil
+	return t, p, err
 }
 
 // madeBy is the IAM policy of an image the caller makes: they own it, so a project's

@@ -60,11 +60,10 @@ func (c *core) projectFor(ctx context.Context, id string) (*store.Project, *stor
 
 // projectAs reads a project and its tenant if the caller has role want on it.
 func (c *core) projectAs(ctx context.Context, id string, want policy.Role) (*store.Project, *store.Tenant, error) {
-	p, err := store.Get[store.Project](ctx, c.store, store.KindProject, id)
-	if err != nil {
-		return nil, nil, err
+	if id == "" {
+		return nil, nil, errs.NotFound("Project", id)
 	}
-	t, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, p.TenantID)
+	t, p, err := c.store.ProjectScope(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -71,7 +71,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			if err != nil {
 				return err
 			}
-			t, p, err := f.scope(ctx, im.ProjectID)
+			t, p, err := f.store.ProjectScope(ctx, im.ProjectID)
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		}
 		return nil
 	}
-	t, p, err := f.scope(ctx, projectID)
+	t, p, err := f.store.ProjectScope(ctx, projectID)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (f *Function) image(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	t, p, err := f.scope(ctx, im.ProjectID)
+	t, p, err := f.store.ProjectScope(ctx, im.ProjectID)
 	if err != nil {
 		return err
 	}
@@ -117,22 +117,6 @@ func (f *Function) image(ctx context.Context, c *runtime.Call) error {
 		return errs.New(errs.CodeAccessForbidden, "%s may not %s: they do not %s image %s", who.Subject, c.Task.Operation, need, im.ID)
 	}
 	return nil
-}
-
-// scope reads project id and its tenant; both nil when id is "".
-func (f *Function) scope(ctx context.Context, id string) (*store.Tenant, *store.Project, error) {
-	if id == "" {
-		return nil, nil, nil
-	}
-	p, err := store.Get[store.Project](ctx, f.store, store.KindProject, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := store.Get[store.Tenant](ctx, f.store, store.KindTenant, p.TenantID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, p, nil
 }
 
 // Undo has nothing to undo.

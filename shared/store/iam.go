@@ -114,3 +114,20 @@ func ChangePolicy[T any, PT interface {
 		return nil
 	})
 }
+
+// ProjectScope reads project id and its tenant, what a decision on anything in the
+// project needs; both nil when id is "" (a public image, a port-group subnet).
+func (s *Store) ProjectScope(ctx context.Context, id string) (*Tenant, *Project, error) {
+	if id == "" {
+		return nil, nil, nil
+	}
+	p, err := Get[Project](ctx, s, KindProject, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := Get[Tenant](ctx, s, KindTenant, p.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, p, nil
+}
