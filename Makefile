@@ -6,7 +6,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIMTMP   := $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test loadtest deps generate check vet fmt clean
+.PHONY: help run build test fuzz loadtest deps generate check vet fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,8 +21,18 @@ build: ## build bin/photon and bin/photon-loadtest
 deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
-test: deps ## start a Redis for the tests and run every test with -race
+test: deps ## start a Redis for the tests and run every test with -race, then a short run of each fuzzer
 	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# The fuzzers: the token parsers, the token endpoint, the REST decoder and routes.
+FUZZERS  := FuzzVerify:./shared/auth FuzzBearerToken:./shared/auth FuzzTokenRequest:./shared/auth \
+            FuzzDecodeRequest:./gateway/rest FuzzRESTRequest:./gateway
+FUZZTIME ?= 5s
+
+fuzz: deps ## run each fuzzer for FUZZTIME (default 5s; e.g. make fuzz FUZZTIME=5m)
+	./scripts/with-redis.sh sh -c 'set -e; for f in $(FUZZERS); do \
+	  $(GO) test -run "^$$" -fuzz "^$${f%%:*}$$" -fuzztime $(FUZZTIME) "$${f#*:}"; done'
 
 loadtest: deps ## burst VM creates at an in-process cloud on 32 simulated hosts and report (ARGS=... to change)
 	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
