@@ -297,6 +297,18 @@ func calls() []call {
 		{"PauseBackgroundTasks", m("System", "PauseBackgroundTasks"), onlySys, sysReq},
 		{"ResumeSystem", m("System", "ResumeSystem"), onlySys, sysReq},
 		{"ListAuditEvents", m("Audit", "ListAuditEvents"), onlySys, func(*world) proto.Message { return &pb.ListAuditEventsRequest{PageSize: 5} }},
+
+		// Inbound events are held to the rights of the calls they stand for.
+		{"PublishEvent/vm.create", m("Events", "PublishEvent"), projectA1, func(w *world) proto.Message {
+			spec, _ := protojson.Marshal(vmSpec(w))
+			return inboundEvent("io.photon.vm.create.requested", w.p1, string(spec))
+		}},
+		{"PublishEvent/vm.stop", m("Events", "PublishEvent"), projectA1, func(w *world) proto.Message {
+			return inboundEvent("io.photon.vm.stop.requested", w.vm, "")
+		}},
+		{"PublishEvent/disk.delete", m("Events", "PublishEvent"), projectA1, func(w *world) proto.Message {
+			return inboundEvent("io.photon.disk.delete.requested", w.disk, "")
+		}},
 	}
 }
 
@@ -306,6 +318,15 @@ var hostAddresses atomic.Int64
 func nextAddress() string {
 	n := hostAddresses.Add(1)
 	return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
+}
+
+// inboundEvent is a new CloudEvent of type t on subject, with JSON data.
+func inboundEvent(t, subject, data string) *pb.CloudEvent {
+	e := &pb.CloudEvent{Id: rand.Text(), Source: "test/matrix", SpecVersion: "1.0", Type: t, Subject: subject}
+	if data != "" {
+		e.Data = &pb.CloudEvent_TextData{TextData: data}
+	}
+	return e
 }
 
 func vmSpec(w *world) *pb.VmCreateSpec {
@@ -586,6 +607,9 @@ var pathParam = regexp.MustCompile(`\{([a-z_.]+)(=[^}]*)?\}`)
 
 func (c *restClient) call(t testing.TB, caller, method string, req proto.Message) ([]byte, error) {
 	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
+	if ce, ok := req.(*pb.CloudEvent); ok {
+		return c.send(t, caller, "POST", "/v1/events", "application/cloudevents+json", structured(ce))
+	}
 	rule := proto.GetExtension(d.(protoreflect.MethodDescriptor).Options(), annotations.E_Http).(*annotations.HttpRule)
 	verb, pattern := "GET", rule.GetGet()
 	switch {
@@ -603,7 +627,7 @@ func (c *restClient) call(t testing.TB, caller, method string, req proto.Message
 		name := pathParam.FindStringSubmatch(p)[1]
 		return req.ProtoReflect().Get(fields.ByName(protoreflect.Name(name))).String()
 	})
-	var body io.Reader
+	var body []byte
 	if b := rule.GetBody(); b != "" {
 		all, err := protojson.Marshal(req)
 		if err != nil {
@@ -617,13 +641,33 @@ func (c *restClient) call(t testing.TB, caller, method string, req proto.Message
 				all = []byte("{}")
 			}
 		}
-		body = bytes.NewReader(all)
+		body = all
 	}
-	r, _ := http.NewRequestWithContext(t.Context(), verb, c.base+path, body)
+	return c.send(t, caller, verb, path, "application/json", body)
+}
+
+// structured is e in the CloudEvents structured JSON format.
+func structured(e *pb.CloudEvent) []byte {
+	m := map[string]any{"specversion": e.GetSpecVersion(), "id": e.GetId(), "source": e.GetSource(), "type": e.GetType(),
+		"subject": e.GetSubject(), "datacontenttype": "application/json"}
+	if d := e.GetTextData(); d != "" {
+		m["data"] = json.RawMessage(d)
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// send sends body to path as caller and turns the answer into an error as gRPC would.
+func (c *restClient) send(t testing.TB, caller, verb, path, contentType string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	r, _ := http.NewRequestWithContext(t.Context(), verb, c.base+path, rd)
 	if tok := c.h.tokens[caller]; tok != "" {
 		r.Header.Set("Authorization", "Bearer "+tok)
 	}
-	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Content-Type", contentType)
 	res, err := http.DefaultClient.Do(r)
 	if err != nil {
 		t.Fatal(err)

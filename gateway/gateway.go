@@ -97,6 +97,7 @@ type services struct {
 	disks      *disksSvc
 	iam        *iam
 	audit      *auditSvc
+	events     *eventsSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -115,8 +116,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
+	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
 
 	s.grpcSrv = grpc.NewServer(
@@ -137,6 +139,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))
+	// Inbound CloudEvents come in either content mode, which grpc-gateway does not bind.
+	root.Handle("POST /v1/events", s.httpAuth(http.HandlerFunc(s.publishHTTP)))
 	root.Handle("POST "+auth.TokenPath, o.Issuer.TokenHandler(o.Users))
 	root.Handle("GET "+auth.JWKSPath, o.Issuer.JWKSHandler())
 	root.Handle("GET "+auth.DiscoveryPath, o.Issuer.DiscoveryHandler(o.PublicURL))
@@ -194,6 +198,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterDisksServer(g, s.services.disks)
 	pb.RegisterIamServer(g, s.services.iam)
 	pb.RegisterAuditServer(g, s.services.audit)
+	pb.RegisterEventsServer(g, s.services.events)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
