@@ -19,6 +19,31 @@ type Batch struct {
 	keys []string
 	args []any
 	what []string // for error messages, one per key
+	// prefix is the key prefix of the store that writes the batch: its writes of entity
+	// records (<prefix><kind>:<id>) are recorded in the outbox. outboxed says they are
+	// marked already.
+	prefix   string
+	outboxed bool
+}
+
+// outbox marks the batch's writes of entity records, "S" and "D", as "SE" and "DE",
+// which also append to the outbox, and adds the outbox itself as the last key (op "O",
+// its value the stream's bound). It is done once, when the batch is written.
+func (b *Batch) outbox() {
+	if b.outboxed || b.prefix == "" {
+		return
+	}
+	b.outboxed = true
+	n := 0
+	for i, k := range b.keys {
+		if op := b.args[2*i]; (op == "S" || op == "D") && isEntityKey(b.prefix, k) {
+			b.args[2*i] = op.(string) + "E"
+			n++
+		}
+	}
+	if n > 0 {
+		b.add("O", b.prefix+"outbox", OutboxMaxLen, "")
+	}
 }
 
 func (b *Batch) add(op, key string, val any, what string) *Batch {
@@ -71,7 +96,7 @@ func (b *Batch) Index(key, member string) *Batch { return b.add("ZA", key, membe
 // Unindex removes member from the index at key.
 func (b *Batch) Unindex(key, member string) *Batch { return b.add("ZR", key, member, "") }
 
-var applyScript = redis.NewScript(`
+var applyScript = redis.NewScript(outboxLua + `
 for i = 1, #KEYS do
   local op, v = ARGV[2*i-1], ARGV[2*i]
   if op == 'U' then
@@ -93,6 +118,10 @@ for i = 1, #KEYS do
     if redis.call('GET', KEYS[i]) == v then redis.call('DEL', KEYS[i]) end
   elseif op == 'ZA' then redis.call('ZADD', KEYS[i], 0, v)
   elseif op == 'ZR' then redis.call('ZREM', KEYS[i], v)
+  elseif op == 'SE' or op == 'DE' then
+    local old = redis.call('GET', KEYS[i])
+    if op == 'SE' then redis.call('SET', KEYS[i], v) else v = false; redis.call('DEL', KEYS[i]) end
+    outbox(KEYS[#KEYS], ARGV[2*#KEYS], KEYS[i], v, old)
   elseif op == 'H' then
     for f, val in string.gmatch(v, '([^\n]*)\n([^\n]*)\n') do redis.call('HSET', KEYS[i], f, val) end
   end
@@ -105,6 +134,8 @@ func (s *Store) Apply(ctx context.Context, b *Batch) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
+	b.prefix = s.prefix
+	b.outbox()
 	res, err := applyScript.Run(ctx, s.rdb, b.keys, b.args...).Slice()
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
@@ -140,6 +171,7 @@ func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) 
 			if err != nil {
 				return err
 			}
+			b.prefix = s.prefix
 			for i, k := range b.keys {
 				if b.args[2*i] == "U" {
 					if cur, err := tx.Get(ctx, k).Result(); err == nil && cur != b.args[2*i+1] {
@@ -164,9 +196,13 @@ func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) 
 // pipe queues a batch's writes on a pipeline, for a WATCH transaction (Apply runs them in
 // its script instead).
 func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
+	b.outbox()
 	for i, k := range b.keys {
 		v := b.args[2*i+1]
 		switch b.args[2*i] {
+		case "SE", "DE":
+			// Eval, not EvalSha: a script missing from the cache would fail alone inside MULTI.
+			p.Eval(ctx, writeEntity, []string{k, b.keys[len(b.keys)-1]}, b.args[2*i], v, OutboxMaxLen)
 		case "S", "U":
 			p.Set(ctx, k, v, 0)
 		case "D":
@@ -182,3 +218,13 @@ func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
 		}
 	}
 }
+
+// writeEntity: KEYS entity record, outbox; ARGV "SE" or "DE", record JSON, outbox bound.
+// A WATCH transaction's write of an entity record and its outbox entry.
+const writeEntity = outboxLua + `
+local old = redis.call('GET', KEYS[1])
+local new = false
+if ARGV[1] == 'SE' then new = ARGV[2]; redis.call('SET', KEYS[1], new) else redis.call('DEL', KEYS[1]) end
+outbox(KEYS[2], ARGV[3], KEYS[1], new, old)
+return 0
+`

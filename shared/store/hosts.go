@@ -35,10 +35,15 @@ func (s *Store) heartbeatIdx() string         { return s.Key("idx", "hosts", "he
 // GroupKey is the key of an anti-affinity group's per-host counts.
 func (s *Store) GroupKey(project, group string) string { return s.Key("aag", project, group) }
 
-// putHost writes a host record, its capacity totals and its change-feed entry.
-// KEYS: record, hosts index, hostcap, gen, changed, heartbeat. ARGV: id, record JSON,
-// heartbeat ms, then field/value pairs of totals.
-var putHost = redis.NewScript(`
+// putHost writes a host record, its capacity totals and its change-feed entry, and
+// records a new host or a change of its state in the outbox.
+// KEYS: record, hosts index, hostcap, gen, changed, heartbeat, outbox. ARGV: id, record
+// JSON, heartbeat ms, then field/value pairs of totals.
+var putHost = redis.NewScript(outboxLua + `
+local old = redis.call('GET', KEYS[1])
+if not old or cjson.decode(old).state ~= cjson.decode(ARGV[2]).state then
+  outbox(KEYS[7], '` + strconv.Itoa(OutboxMaxLen) + `', KEYS[1], ARGV[2], old)
+end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 local g = redis.call('INCR', KEYS[4])
@@ -59,7 +64,7 @@ func (s *Store) PutHost(ctx context.Context, h *Host) error {
 		args = append(args, "ds:"+d.Name+":total", d.CapacityBytes>>20)
 	}
 	err = putHost.Run(ctx, s.rdb, []string{s.entityKey(KindHost, h.ID), s.hostsIdx(), s.hostCapKey(h.ID),
-		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx()}, args...).Err()
+		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.OutboxStream()}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("write host %s: %w", h.ID, err)
 	}

@@ -76,8 +76,13 @@ var ErrNoChange = errors.New("no change")
 
 // compareAndSet writes ARGV[2] at KEYS[1] if it still holds ARGV[1]: an optimistic
 // update in one round trip, where WATCH/MULTI/EXEC takes three and a connection of its own.
-var compareAndSet = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+// With KEYS[2] (the outbox) and ARGV[3] (its bound) it records the change there.
+var compareAndSet = redis.NewScript(outboxLua + `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  if KEYS[2] then outbox(KEYS[2], ARGV[3], KEYS[1], ARGV[2], ARGV[1]) end
+  return 1
+end
 return 0
 `)
 
@@ -110,6 +115,7 @@ func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byt
 		if err := json.Unmarshal(b, v); err != nil {
 			return nil, nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
 		}
+		state, quiet := outboxState(v)
 		if err := fn(v); err != nil {
 			if errors.Is(err, ErrNoChange) {
 				return v, b, nil
@@ -120,7 +126,11 @@ func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byt
 		if err != nil {
 			return nil, nil, err
 		}
-		swapped, err := compareAndSet.Run(ctx, s.rdb, []string{key}, b, nb).Int()
+		keys, args := []string{key}, []any{b, nb}
+		if now, _ := outboxState(v); !quiet || now != state {
+			keys, args = append(keys, s.OutboxStream()), append(args, OutboxMaxLen)
+		}
+		swapped, err := compareAndSet.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return nil, nil, fmt.Errorf("update %s %s: %w", kind, id, err)
 		}

@@ -93,6 +93,7 @@ func (s *Store) NewTask(id, op string, entity Entity, caller Caller, steps []str
 
 // AddTask adds the writes that create t to b: the document and the entity's task index.
 func (s *Store) AddTask(b *Batch, t *Task) *Batch {
+	b.prefix = s.prefix // a batch written outside Apply and watch (ChangeQuota) still reaches the outbox
 	b.Put(s.Key(KindTask, t.ID), t).Index(s.Key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
 	if t.ParentID != "" {
 		b.Index(s.subTasksIdx(t.ParentID), indexMember(t.QueuedTime, t.ID))

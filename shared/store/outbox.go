@@ -1,0 +1,92 @@
+package store
+
+import (
+	"strings"
+)
+
+// The outbox is a transactional record of every change of an entity, the source of the
+// outbound events (shared/notify derives them). It is one Redis stream, <prefix>outbox,
+// appended to by the same atomic call that writes the entity, so an entry exists exactly
+// when the write happened: a failed check or a failed WATCH leaves none.
+//
+// An entry has the fields:
+//
+//	kind  the entity kind (OutboxKinds): "vm", "task", "host", ...
+//	id    the entity id
+//	op    "create" (no record before), "update" or "delete"
+//	new   the record's JSON after the write (create, update)
+//	old   the record's JSON before the write (update, delete)
+//
+// Entries are in commit order. A write that leaves a record byte for byte as it was (a
+// replayed step) records nothing, and neither does a host heartbeat that leaves the host's
+// state as it was (see outboxState). The stream is trimmed to about OutboxMaxLen entries;
+// its consumer trims what it has processed.
+//
+// Three places write entities, and all three record: a Batch (Apply, and the WATCH
+// transactions of StartTask and the like, through Batch.pipe), the compare-and-set of
+// Update, and the host registration script.
+
+// OutboxMaxLen bounds the outbox (MAXLEN ~). An entry holds up to two records, about 2 KB
+// for a task; the deriver trims what it has read, so the bound matters only while it is
+// not running.
+const OutboxMaxLen = 1_000_000
+
+// Outbox operations.
+const (
+	OutboxCreate = "create"
+	OutboxUpdate = "update"
+	OutboxDelete = "delete"
+)
+
+// OutboxKinds are the kinds whose records the outbox follows. Subscriptions, dead letters,
+// indexes and counters are not among them.
+var OutboxKinds = []string{KindTenant, KindProject, KindFlavor, KindImage, KindVM, KindDisk, KindTask,
+	KindHost, KindZone, KindRouter, KindSubnet}
+
+// OutboxStream is the outbox's key.
+func (s *Store) OutboxStream() string { return s.Key("outbox") }
+
+// outboxLua defines outbox(ob, maxlen, key, new, old), which appends the change of the
+// entity at key (kind and id are its last two parts) to the outbox ob. new and old are
+// false for no record. Scripts that write entities start with it.
+const outboxLua = `
+local function outbox(ob, maxlen, key, new, old)
+  if new == old then return end
+  local kind, id = string.match(key, '([^:]+):([^:]+)$')
+  if not old then
+    redis.call('XADD', ob, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'id', id, 'op', 'create', 'new', new)
+  elseif not new then
+    redis.call('XADD', ob, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'id', id, 'op', 'delete', 'old', old)
+  else
+    redis.call('XADD', ob, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'id', id, 'op', 'update', 'new', new, 'old', old)
+  end
+end
+`
+
+// isEntityKey reports whether key is the record of an entity the outbox follows:
+// <prefix><kind>:<id>.
+func isEntityKey(prefix, key string) bool {
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return false
+	}
+	kind, id, ok := strings.Cut(rest, ":")
+	if !ok || id == "" || strings.Contains(id, ":") {
+		return false
+	}
+	for _, k := range OutboxKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// outboxState is the part of a record whose change the outbox must see when the kind is
+// one that is rewritten often without changing (hosts: every heartbeat); "" for the rest.
+func outboxState(v any) (string, bool) {
+	if h, ok := v.(*Host); ok {
+		return h.State + "\n" + h.StateReason, true
+	}
+	return "", false
+}
