@@ -278,6 +278,7 @@ func gatewayCmd() *cobra.Command {
 	var httpAddr, grpcAddr, adminUser, adminPassword, joinAddr string
 	var joinNames []string
 	var maxInFlight int
+	var brokerURL string
 	var sec securityFlags
 	cmd := &cobra.Command{
 		Use:     "gateway",
@@ -308,6 +309,11 @@ func gatewayCmd() *cobra.Command {
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
 				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)}
+			if brokerURL != "" {
+				if o.Broker, err = events.NewHTTPBroker(brokerURL); err != nil {
+					return err
+				}
+			}
 			if err := sec.apply(ctx, &o); err != nil {
 				return err
 			}
@@ -337,6 +343,7 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
 	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most, across all gateways, before the API answers 429 (0: no bound)")
 	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from (empty: none)")
+	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "publish chain events to this Knative Broker ingress URL instead of Redis Streams (default: $K_SINK)")
 	sec.add(cmd)
 	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
@@ -364,11 +371,16 @@ func serveJoin(j *pki.Joiner, addr string, names []string) (stop func(), err err
 func functionCmd() *cobra.Command {
 	var p partFlags
 	var workers int
+	var httpAddr, brokerURL string
+	var drain time.Duration
 	var nsxf nsxFlags
 	cmd := &cobra.Command{
-		Use:       "function NAME",
-		Short:     "Run one function consuming its events from Redis Streams",
-		Long:      "Runs one control-plane function. Functions: " + strings.Join(events.Functions(), ", ") + ".",
+		Use:   "function NAME",
+		Short: "Run one function: consuming its events from Redis Streams, or as a Knative container",
+		Long: "Runs one control-plane function. Functions: " + strings.Join(events.Functions(), ", ") + ".\n\n" +
+			"With $PORT set (Knative sets it) or --http, it serves the function as a Knative Service: the Broker " +
+			"pushes CloudEvents to / and gets the next event of the chain in the response; dead letters go to " +
+			runtime.PathDeadLetter + ", probes to " + runtime.PathLive + " and " + runtime.PathReady + ".",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: events.Functions(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -393,6 +405,24 @@ func functionCmd() *cobra.Command {
 				return fmt.Errorf("no function %q (have %s)", args[0], strings.Join(events.Functions(), ", "))
 			}
 			set.Runtime.Log = logger(p.logLevel)
+			if port := os.Getenv("PORT"); httpAddr == "" && port != "" {
+				httpAddr = ":" + port
+			}
+			if httpAddr != "" {
+				var broker events.Broker
+				if brokerURL != "" {
+					if broker, err = events.NewHTTPBroker(brokerURL); err != nil {
+						return err
+					}
+				}
+				ln, err := net.Listen("tcp", httpAddr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stdout, "function %s serving Knative events on %s\n", fn.Name(), ln.Addr())
+				return runtime.ServeKnative(ctx, ln, runtime.NewKnativeHandler(set.Runtime, fn, broker),
+					runtime.ServeOptions{DrainQuiet: drain, Log: set.Runtime.Log})
+			}
 			local := &runtime.Local{Runtime: set.Runtime, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), set.Runtime.Log), Workers: workers}
 			fmt.Fprintf(os.Stdout, "function %s consuming %s\n", fn.Name(), strings.Join(events.TypesFor(fn.Name()), ", "))
 			return local.Run(ctx, fn)
@@ -400,6 +430,9 @@ func functionCmd() *cobra.Command {
 	}
 	p.add(cmd)
 	cmd.Flags().IntVar(&workers, "workers", 0, "fixed concurrent events (default: autoscaled by backlog and load)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve as a Knative container on this address (default: :$PORT when $PORT is set, else Redis Streams)")
+	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "Knative Broker ingress URL the replies to dead letters are published to (default: $K_SINK)")
+	cmd.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, serve until no event has arrived for this long")
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
 	return cmd
 }
