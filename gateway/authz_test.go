@@ -71,6 +71,7 @@ type world struct {
 	vm, disk, router, subnet, task string
 	image, publicImage             string
 	host, zone, flavor, datastore  string
+	rule                           string
 }
 
 // call is one API method called on a world.
@@ -309,6 +310,19 @@ func calls() []call {
 		{"PublishEvent/disk.delete", m("Events", "PublishEvent"), projectA1, func(w *world) proto.Message {
 			return inboundEvent("io.photon.disk.delete.requested", w.disk, "")
 		}},
+
+		// Rules: a project's contributors manage its rules, system administrators the
+		// system's.
+		{"CreateRule", m("Rules", "CreateRule"), projectA1, func(w *world) proto.Message {
+			return &pb.CreateRuleRequest{ProjectId: w.p1, Spec: ruleSpec()}
+		}},
+		{"CreateRule/system", m("Rules", "CreateRule"), onlySys, func(w *world) proto.Message {
+			return &pb.CreateRuleRequest{Spec: ruleSpec()}
+		}},
+		{"ListRules", m("Rules", "ListRules"), projectA1, func(w *world) proto.Message { return &pb.ListRulesRequest{ProjectId: w.p1} }},
+		{"ListRules/system", m("Rules", "ListRules"), onlySys, func(w *world) proto.Message { return &pb.ListRulesRequest{} }},
+		{"GetRule", m("Rules", "GetRule"), projectA1, id(func(w *world) string { return w.rule })},
+		{"DeleteRule", m("Rules", "DeleteRule"), projectA1, id(func(w *world) string { return w.rule })},
 	}
 }
 
@@ -318,6 +332,12 @@ var hostAddresses atomic.Int64
 func nextAddress() string {
 	n := hostAddresses.Add(1)
 	return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
+}
+
+// ruleSpec is a rule that deletes a VM that fails.
+func ruleSpec() *pb.RuleSpec {
+	return &pb.RuleSpec{Name: "r-" + rand.Text()[:8], Filter: &pb.RuleFilter{Types: []string{"io.photon.vm.error"}},
+		Actions: []*pb.RuleAction{{Type: "io.photon.vm.delete.requested", Subject: "{{.Subject}}"}}}
 }
 
 // inboundEvent is a new CloudEvent of type t on subject, with JSON data.
@@ -474,6 +494,7 @@ func (h *harness) world(t testing.TB) *world {
 	}
 	w.subnet = h.must(t, m("Networks", "CreateSubnet"), &pb.CreateSubnetRequest{Id: w.router, Spec: &pb.SubnetCreateSpec{Name: "s", PrivateIpCidr: "10.1.1.0/24"}})
 	w.zone = h.must(t, m("AvailabilityZones", "CreateAvailabilityZone"), &pb.CreateAvailabilityZoneRequest{Spec: &pb.AvailabilityZoneCreateSpec{Name: "z" + n}})
+	w.rule = h.must(t, m("Rules", "CreateRule"), &pb.CreateRuleRequest{ProjectId: w.p1, Spec: ruleSpec()})
 	addr := nextAddress()
 	w.host = h.must(t, m("Hosts", "CreateHost"), &pb.CreateHostRequest{Spec: &pb.HostCreateSpec{Address: addr, Username: "root", Password: "x"}})
 	// Its hostd registers it, with a datastore.
@@ -611,6 +632,17 @@ func (c *restClient) call(t testing.TB, caller, method string, req proto.Message
 		return c.send(t, caller, "POST", "/v1/events", "application/cloudevents+json", structured(ce))
 	}
 	rule := proto.GetExtension(d.(protoreflect.MethodDescriptor).Options(), annotations.E_Http).(*annotations.HttpRule)
+	fields := req.ProtoReflect().Descriptor().Fields()
+	// The first binding whose path parameters the request fills.
+	for _, b := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+		p := b.GetGet() + b.GetPost() + b.GetPut() + b.GetPatch() + b.GetDelete()
+		if !slices.ContainsFunc(pathParam.FindAllStringSubmatch(p, -1), func(m []string) bool {
+			return req.ProtoReflect().Get(fields.ByName(protoreflect.Name(m[1]))).String() == ""
+		}) {
+			rule = b
+			break
+		}
+	}
 	verb, pattern := "GET", rule.GetGet()
 	switch {
 	case rule.GetPost() != "":
@@ -622,7 +654,6 @@ func (c *restClient) call(t testing.TB, caller, method string, req proto.Message
 	case rule.GetDelete() != "":
 		verb, pattern = "DELETE", rule.GetDelete()
 	}
-	fields := req.ProtoReflect().Descriptor().Fields()
 	path := pathParam.ReplaceAllStringFunc(pattern, func(p string) string {
 		name := pathParam.FindStringSubmatch(p)[1]
 		return req.ProtoReflect().Get(fields.ByName(protoreflect.Name(name))).String()

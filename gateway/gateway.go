@@ -98,6 +98,7 @@ type services struct {
 	iam        *iam
 	audit      *auditSvc
 	events     *eventsSvc
+	rules      *rulesSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -116,7 +117,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
@@ -168,6 +169,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
+	c.background.Add(1)
+	go func() {
+		defer c.background.Done()
+		s.runRules(c.bg)
+	}()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
@@ -199,6 +205,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterIamServer(g, s.services.iam)
 	pb.RegisterAuditServer(g, s.services.audit)
 	pb.RegisterEventsServer(g, s.services.events)
+	pb.RegisterRulesServer(g, s.services.rules)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -219,6 +226,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterDisksHandlerServer(ctx, mux, s.services.disks),
 		pb.RegisterIamHandlerServer(ctx, mux, s.services.iam),
 		pb.RegisterAuditHandlerServer(ctx, mux, s.services.audit),
+		pb.RegisterRulesHandlerServer(ctx, mux, s.services.rules),
 	)
 }
 

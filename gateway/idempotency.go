@@ -30,12 +30,20 @@ func idempotencyKey(ctx context.Context) string {
 
 type taskIDKey struct{}
 
+// taskHookKey names a function in the context that learns the id of the task the call
+// creates, before it is written (rules record how deep the task is in their firing).
+type taskHookKey struct{}
+
 // taskID is the id of the task a call creates: chosen in advance by idempotent, or new.
 func taskID(ctx context.Context) string {
-	if id, ok := ctx.Value(taskIDKey{}).(string); ok {
-		return id
+	id, ok := ctx.Value(taskIDKey{}).(string)
+	if !ok {
+		id = newID()
 	}
-	return newID()
+	if hook, ok := ctx.Value(taskHookKey{}).(func(string)); ok {
+		hook(id)
+	}
+	return id
 }
 
 // idempotent runs call once per idempotency key. The key is claimed (SET NX) with the id
