@@ -83,19 +83,20 @@ func TestRateLimits(t *testing.T) {
 		o.RateLimits = &gateway.RateLimits{PerToken: store.RateLimit{Rate: 0.01, Burst: 40}, PerTenant: store.RateLimit{Rate: 0.01, Burst: 4}}
 	})
 	// Reads of tenant B's project by two callers share the tenant's burst of 4 (making
-	// the world charged tenant A, not B).
-	w := h.world(t)
+	// the tenant and the project charged none).
+	tenantB := h.must(t, m("Tenants", "CreateTenant"), &pb.CreateTenantRequest{Spec: &pb.TenantCreateSpec{Name: "b", SecurityGroups: []string{"beta\\admins"}}})
+	projectB := h.must(t, m("Projects", "CreateProject"), &pb.CreateProjectRequest{TenantId: tenantB, Spec: &pb.ProjectCreateSpec{Name: "pb"}})
 	rest := newRESTClient(h)
 	var got []codes.Code
 	for i := range 6 {
 		who := []string{adminB, sys}[i%2]
-		_, err := h.invoke(t, who, m("Projects", "GetProject"), &pb.IdRequest{Id: w.pb})
+		_, err := h.invoke(t, who, m("Projects", "GetProject"), &pb.IdRequest{Id: projectB})
 		got = append(got, status.Code(err))
 	}
 	if want := []codes.Code{codes.OK, codes.OK, codes.OK, codes.OK, codes.ResourceExhausted, codes.ResourceExhausted}; !slices.Equal(got, want) {
 		t.Fatalf("per-tenant limit: %v, want %v", got, want)
 	}
-	_, err := rest.call(t, adminB, m("Projects", "GetProject"), &pb.IdRequest{Id: w.pb})
+	_, err := rest.call(t, adminB, m("Projects", "GetProject"), &pb.IdRequest{Id: projectB})
 	if err == nil || !strings.Contains(err.Error(), "429") || !strings.Contains(err.Error(), "TooManyRequests") {
 		t.Fatalf("REST past the tenant's rate: %v", err)
 	}
