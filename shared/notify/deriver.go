@@ -1,0 +1,91 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Consumer groups of the service. Other readers of EventsStream use groups of their own.
+const (
+	DeriveGroup   = "notify-derive"
+	DispatchGroup = "notify-dispatch"
+)
+
+// EventsMaxLen bounds EventsStream (MAXLEN ~); an entry is about 1 KB.
+const EventsMaxLen = 1_000_000
+
+// EventsStream is the stream of outbound events, <prefix>events:out. Each entry has the
+// fields "type" (the event type, for readers that filter before decoding) and "ce" (the
+// CloudEvent in structured JSON form, data inline). Entries are in commit order of the
+// changes they come from. Read it with a consumer group of your own.
+func EventsStream(s *store.Store) string { return s.Key("events", "out") }
+
+// deriver turns outbox entries into outbound events.
+type deriver struct {
+	s   *store.Store
+	r   reader
+	log *slog.Logger
+}
+
+func (d *deriver) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		msgs, err := d.r.next(ctx)
+		if err == nil && len(msgs) > 0 {
+			err = d.handle(ctx, msgs)
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("notify: derive", "err", err)
+			sleepCtx(ctx, d.r.block)
+		}
+	}
+}
+
+// handle derives the events of msgs and, in one transaction, appends them to the events
+// stream and acknowledges msgs: a crash before leaves msgs pending for the next run, which
+// derives the same events (ids included) again.
+func (d *deriver) handle(ctx context.Context, msgs []redis.XMessage) error {
+	out := EventsStream(d.s)
+	ids := make([]string, len(msgs))
+	_, err := d.s.Client().TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range msgs {
+			ids[i] = m.ID
+			evs, err := Derive(changeOf(m.ID, m.Values))
+			if err != nil {
+				d.log.Warn("notify: skip outbox entry", "id", m.ID, "err", err) // a record that does not decode will not later
+				continue
+			}
+			for _, e := range evs {
+				ce, err := json.Marshal(e)
+				if err != nil {
+					return err
+				}
+				p.XAdd(ctx, &redis.XAddArgs{Stream: out, MaxLen: EventsMaxLen, Approx: true,
+					Values: []any{"type", e.Type(), "ce", ce}})
+			}
+		}
+		p.XAck(ctx, d.r.stream, d.r.group, ids...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return d.trim(ctx, ids[len(ids)-1])
+}
+
+// trim drops the outbox entries every deriver is done with: those before the oldest
+// pending one, or up to last when none is pending.
+func (d *deriver) trim(ctx context.Context, last string) error {
+	p, err := d.s.Client().XPending(ctx, d.r.stream, d.r.group).Result()
+	if err != nil {
+		return err
+	}
+	if p.Count > 0 {
+		last = p.Lower
+	}
+	return d.s.Client().XTrimMinIDApprox(ctx, d.r.stream, last, 0).Err()
+}

@@ -1,0 +1,132 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Options tune the service; zero values take the defaults.
+type Options struct {
+	// Consumer names this instance in the consumer groups (default: host name and pid). A
+	// restarted instance with the same name takes over what it left unacknowledged.
+	Consumer string
+	// Timeout bounds one delivery attempt (default 10s).
+	Timeout time.Duration
+	// Attempts is how often a delivery is tried before it is dead-lettered (default 6).
+	Attempts int
+	// Backoff is the wait before the first retry, doubled for each next one up to
+	// MaxBackoff (defaults 1s and 1m: 1s, 2s, 4s, 8s, 16s).
+	Backoff, MaxBackoff time.Duration
+	// QueueSize bounds each subscription's queue (default 1000); an event that finds it
+	// full is dead-lettered at once.
+	QueueSize int
+	// Reload is how often subscriptions and their owners' rights are read again even when
+	// no subscription changed (default 30s).
+	Reload time.Duration
+	// Block is how long a read of a stream waits for entries (default 1s): the longest a
+	// deleted subscription's change takes to be seen when nothing happens.
+	Block time.Duration
+	// Client sends the deliveries (default: a client with Timeout, no redirects).
+	Client *http.Client
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Consumer == "" {
+		h, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Timeout, 10*time.Second)
+	def(&o.Backoff, time.Second)
+	def(&o.MaxBackoff, time.Minute)
+	def(&o.Reload, 30*time.Second)
+	def(&o.Block, time.Second)
+	if o.Attempts <= 0 {
+		o.Attempts = 6
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1000
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: o.Timeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Service runs the deriver and the dispatcher.
+type Service struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	d      *dispatcher
+}
+
+// Start creates the consumer groups and starts deriving and delivering until Close.
+func Start(ctx context.Context, s *store.Store, o Options) (*Service, error) {
+	o = o.withDefaults()
+	rdb := s.Client()
+	streams := []struct{ stream, group string }{
+		{s.OutboxStream(), DeriveGroup}, {EventsStream(s), DispatchGroup}, {s.ReplayStream(), DispatchGroup},
+	}
+	for _, st := range streams {
+		if err := ensureGroup(ctx, rdb, st.stream, st.group); err != nil {
+			return nil, fmt.Errorf("notify: group %s on %s: %w", st.group, st.stream, err)
+		}
+	}
+	rd := func(i int) *reader {
+		return &reader{rdb: rdb, stream: streams[i].stream, group: streams[i].group, consumer: o.Consumer, count: 256, block: o.Block}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sv := &Service{cancel: cancel}
+	sv.d = &dispatcher{s: s, opts: o, client: o.Client, log: o.Logger, workers: map[string]*worker{}}
+	if err := sv.d.reload(ctx, true); err != nil {
+		cancel()
+		return nil, fmt.Errorf("notify: load subscriptions: %w", err)
+	}
+	der := &deriver{s: s, r: *rd(0), log: o.Logger}
+	sv.spawn(func() { der.run(ctx) })
+	sv.spawn(func() { sv.d.run(ctx, rd(1), false) })
+	sv.spawn(func() { sv.d.run(ctx, rd(2), true) })
+	return sv, nil
+}
+
+func (sv *Service) spawn(f func()) {
+	sv.wg.Add(1)
+	go func() {
+		defer sv.wg.Done()
+		f()
+	}()
+}
+
+// Close stops the service and waits for it, or for ctx. Deliveries cut short are not
+// acknowledged: the next start delivers them again.
+func (sv *Service) Close(ctx context.Context) error {
+	sv.cancel()
+	done := make(chan struct{})
+	go func() {
+		sv.wg.Wait()
+		sv.d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
