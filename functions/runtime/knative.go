@@ -7,22 +7,30 @@ import (
 	"github.com/photon-cloud/photon/events"
 )
 
+// ServiceName is the Knative Service of function fn.
+func ServiceName(fn string) string { return "photon-" + fn }
+
+// FunctionLabel is the label, with the value "function", of every function's Knative
+// Service (the SinkBinding that gives them the Broker's address selects them by it).
+const FunctionLabel = "photon.io/component"
+
 // KnativeServices renders one Knative Service per function, with the autoscaling
 // annotations that match ScalingFor: on a cluster Knative's autoscaler does what the
-// local Autoscaler does on one machine. image is the Photon image reference.
-func KnativeServices(image string) string {
+// local Autoscaler does on one machine. image is the Photon image reference, redisURL
+// where the functions find Redis. Each container serves the function on $PORT
+// (ServeKnative) with its probes on PathReady and PathLive.
+func KnativeServices(image, redisURL string) string {
 	var b strings.Builder
-	b.WriteString("# Generated from functions/runtime (ScalingFor) by `PHOTON_UPDATE=1 go test ./functions/runtime/`.\n")
-	b.WriteString("# One Knative Service per function; the Broker, Triggers and Redis are described in infra/README.md.\n")
 	for _, fn := range events.Functions() {
 		s := ScalingFor(fn)
 		fmt.Fprintf(&b, `---
 apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
-  name: photon-%[1]s
+  name: %[10]s
   labels:
     app.kubernetes.io/part-of: photon
+    %[11]s: function
 spec:
   template:
     metadata:
@@ -39,8 +47,15 @@ spec:
       containerConcurrency: %[9]d
       containers:
         - image: %[2]s
-          args: ["function", "%[1]s"]
-`, fn, image, s.Target, s.MinScale, s.MaxScale, s.StableWindow, s.PanicWindowPercentage, s.PanicThresholdPercentage, s.ContainerConcurrency)
+          args: ["function", "%[1]s", "--redis", "%[12]s"]
+          readinessProbe:
+            httpGet:
+              path: %[13]s
+          livenessProbe:
+            httpGet:
+              path: %[14]s
+`, fn, image, s.Target, s.MinScale, s.MaxScale, s.StableWindow, s.PanicWindowPercentage, s.PanicThresholdPercentage,
+			s.ContainerConcurrency, ServiceName(fn), FunctionLabel, redisURL, PathReady, PathLive)
 	}
 	return b.String()
 }
