@@ -27,6 +27,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(upCmd(), hostdCmd(), gatewayCmd(), functionCmd(), nsxsimCmd())
+	root.AddCommand(notifierCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "photon:", err)
 		os.Exit(1)

@@ -36,6 +36,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -108,6 +109,7 @@ type Cloud struct {
 	wg       sync.WaitGroup
 	joiner   *pki.Joiner
 	joinSrv  *http.Server
+	notifier *notify.Service
 }
 
 // Start brings the dev cloud up. Close takes it down.
@@ -213,6 +215,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.notifier, err = notify.Start(ctx, c.Store, notify.Options{Logger: o.Logger}); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -245,6 +250,9 @@ func (c *Cloud) AdminToken() (string, error) {
 // Close stops everything in reverse order of starting.
 func (c *Cloud) Close(ctx context.Context) error {
 	var errsOut []error
+	if c.notifier != nil {
+		errsOut = append(errsOut, c.notifier.Close(ctx))
+	}
 	if c.Gateway != nil {
 		errsOut = append(errsOut, c.Gateway.Close(ctx))
 	}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/photon-cloud/photon/shared/notify"
+)
+
+func notifierCmd() *cobra.Command {
+	var p partFlags
+	var o notify.Options
+	cmd := &cobra.Command{
+		Use:   "notifier",
+		Short: "Publish every state change as a CloudEvent and deliver it to subscriptions' sinks",
+		Long: `Runs the outbound events service (shared/notify): it derives the events of docs/events.md
+from the store's outbox into the events:out stream, and POSTs each to the HTTP sinks of the
+subscriptions that match it, signed, retried, dead-lettered when a sink refuses it. Run one
+or more; each needs a --consumer name of its own that stays the same across restarts.`,
+		Example: `  photon notifier --redis redis://127.0.0.1:6379`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			s, closeFn, err := p.open(ctx, "photon-notifier")
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			o.Logger = logger(p.logLevel)
+			sv, err := notify.Start(ctx, s, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(os.Stdout, "notifier: delivering", notify.EventsStream(s))
+			<-ctx.Done()
+			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return sv.Close(closeCtx)
+		},
+	}
+	p.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Consumer, "consumer", "", "this instance's name in the consumer groups (default: host name and pid)")
+	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound of one delivery attempt")
+	f.IntVar(&o.Attempts, "attempts", 6, "delivery attempts before an event is dead-lettered")
+	f.DurationVar(&o.Backoff, "backoff", time.Second, "wait before the first retry, doubled for each next one")
+	f.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
+	f.IntVar(&o.QueueSize, "queue", 1000, "events queued per subscription at most; more are dead-lettered")
+	return cmd
+}
