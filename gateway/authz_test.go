@@ -71,7 +71,7 @@ type world struct {
 	vm, disk, router, subnet, task string
 	image, publicImage             string
 	host, zone, flavor, datastore  string
-	rule                           string
+	rule, subscription, deadLetter string
 }
 
 // call is one API method called on a world.
@@ -322,6 +322,29 @@ func calls() []call {
 		{"ListRules", m("Rules", "ListRules"), projectA1, func(w *world) proto.Message { return &pb.ListRulesRequest{ProjectId: w.p1} }},
 		{"ListRules/system", m("Rules", "ListRules"), onlySys, func(w *world) proto.Message { return &pb.ListRulesRequest{} }},
 		{"GetRule", m("Rules", "GetRule"), projectA1, id(func(w *world) string { return w.rule })},
+
+		// Subscriptions: a project's contributors, a tenant's administrators, the
+		// system's administrators manage theirs.
+		{"CreateSubscription", m("Subscriptions", "CreateSubscription"), projectA1, func(w *world) proto.Message {
+			return &pb.CreateSubscriptionRequest{ProjectId: w.p1, Spec: &pb.SubscriptionSpec{Sink: "http://127.0.0.1:9/events"}}
+		}},
+		{"CreateSubscription/tenant", m("Subscriptions", "CreateSubscription"), tenantA, func(w *world) proto.Message {
+			return &pb.CreateSubscriptionRequest{TenantId: w.tenantA, Spec: &pb.SubscriptionSpec{Sink: "http://127.0.0.1:9/events"}}
+		}},
+		{"CreateSubscription/system", m("Subscriptions", "CreateSubscription"), onlySys, func(w *world) proto.Message {
+			return &pb.CreateSubscriptionRequest{Spec: &pb.SubscriptionSpec{Sink: "http://127.0.0.1:9/events"}}
+		}},
+		{"ListSubscriptions", m("Subscriptions", "ListSubscriptions"), projectA1, func(w *world) proto.Message {
+			return &pb.ListSubscriptionsRequest{ProjectId: w.p1}
+		}},
+		{"ListSubscriptions/tenant", m("Subscriptions", "ListSubscriptions"), tenantA, func(w *world) proto.Message {
+			return &pb.ListSubscriptionsRequest{TenantId: w.tenantA}
+		}},
+		{"ListSubscriptions/system", m("Subscriptions", "ListSubscriptions"), onlySys, func(w *world) proto.Message { return &pb.ListSubscriptionsRequest{} }},
+		{"GetSubscription", m("Subscriptions", "GetSubscription"), projectA1, id(func(w *world) string { return w.subscription })},
+		{"DeleteSubscription", m("Subscriptions", "DeleteSubscription"), projectA1, id(func(w *world) string { return w.subscription })},
+		{"ListDeadLetters", m("Subscriptions", "ListDeadLetters"), projectA1, tasksOf(func(w *world) string { return w.subscription })},
+		{"ReplayDeadLetter", m("Subscriptions", "ReplayDeadLetter"), projectA1, id(func(w *world) string { return w.deadLetter })},
 		{"DeleteRule", m("Rules", "DeleteRule"), projectA1, id(func(w *world) string { return w.rule })},
 	}
 }
@@ -495,6 +518,13 @@ func (h *harness) world(t testing.TB) *world {
 	w.subnet = h.must(t, m("Networks", "CreateSubnet"), &pb.CreateSubnetRequest{Id: w.router, Spec: &pb.SubnetCreateSpec{Name: "s", PrivateIpCidr: "10.1.1.0/24"}})
 	w.zone = h.must(t, m("AvailabilityZones", "CreateAvailabilityZone"), &pb.CreateAvailabilityZoneRequest{Spec: &pb.AvailabilityZoneCreateSpec{Name: "z" + n}})
 	w.rule = h.must(t, m("Rules", "CreateRule"), &pb.CreateRuleRequest{ProjectId: w.p1, Spec: ruleSpec()})
+	w.subscription = h.must(t, m("Subscriptions", "CreateSubscription"), &pb.CreateSubscriptionRequest{ProjectId: w.p1,
+		Spec: &pb.SubscriptionSpec{Sink: "http://127.0.0.1:9/events", Types: []string{"io.photon.vm.*"}}})
+	dl := &store.DeadLetter{SubscriptionID: w.subscription, Event: []byte(`{"specversion":"1.0","id":"x","source":"s","type":"io.photon.vm.started"}`), Attempts: 3}
+	if err := h.s.AddDeadLetter(ctx, dl); err != nil {
+		t.Fatal(err)
+	}
+	w.deadLetter = dl.ID
 	addr := nextAddress()
 	w.host = h.must(t, m("Hosts", "CreateHost"), &pb.CreateHostRequest{Spec: &pb.HostCreateSpec{Address: addr, Username: "root", Password: "x"}})
 	// Its hostd registers it, with a datastore.
@@ -508,7 +538,7 @@ func (h *harness) world(t testing.TB) *world {
 
 // hidden are the ids of w that caller must never see in an answer.
 func (w *world) hidden(caller string) []string {
-	a1 := []string{w.p1, w.vm, w.disk, w.router, w.subnet, w.image, w.task}
+	a1 := []string{w.p1, w.vm, w.disk, w.router, w.subnet, w.image, w.task, w.rule, w.subscription, w.deadLetter}
 	b := []string{w.tenantB, w.pb}
 	switch caller {
 	case adminA:

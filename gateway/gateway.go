@@ -99,6 +99,7 @@ type services struct {
 	audit      *auditSvc
 	events     *eventsSvc
 	rules      *rulesSvc
+	subs       *subscriptionsSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -117,7 +118,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
@@ -206,6 +207,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterAuditServer(g, s.services.audit)
 	pb.RegisterEventsServer(g, s.services.events)
 	pb.RegisterRulesServer(g, s.services.rules)
+	pb.RegisterSubscriptionsServer(g, s.services.subs)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -227,6 +229,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterIamHandlerServer(ctx, mux, s.services.iam),
 		pb.RegisterAuditHandlerServer(ctx, mux, s.services.audit),
 		pb.RegisterRulesHandlerServer(ctx, mux, s.services.rules),
+		pb.RegisterSubscriptionsHandlerServer(ctx, mux, s.services.subs),
 	)
 }
 
