@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/photon-cloud/photon/events"
-	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/infra"
 )
 
@@ -96,7 +95,7 @@ func TestTriggersMatchChain(t *testing.T) {
 	want := map[string]string{} // event type → Service
 	for _, fn := range events.Functions() {
 		for _, et := range events.TypesFor(fn) {
-			want[et] = runtime.ServiceName(fn)
+			want[et] = infra.ServiceName(fn)
 		}
 	}
 	for _, c := range events.Chains {
@@ -288,7 +287,7 @@ func TestManifestsWellFormed(t *testing.T) {
 	}
 	// Every function has its Knative Service, and Knative runs it as ServeKnative expects.
 	for _, fn := range events.Functions() {
-		if !defined["serving.knative.dev/v1/Service/"+runtime.ServiceName(fn)] {
+		if !defined["serving.knative.dev/v1/Service/"+infra.ServiceName(fn)] {
 			t.Errorf("no Knative Service for function %s", fn)
 		}
 	}
