@@ -197,12 +197,13 @@ func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) 
 // its script instead).
 func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
 	b.outbox()
+	var ents []string // the entity writes, in one script call at the end
+	var entArgs []any
 	for i, k := range b.keys {
 		v := b.args[2*i+1]
 		switch b.args[2*i] {
 		case "SE", "DE":
-			// Eval, not EvalSha: a script missing from the cache would fail alone inside MULTI.
-			p.Eval(ctx, writeEntity, []string{k, b.keys[len(b.keys)-1]}, b.args[2*i], v, OutboxMaxLen)
+			ents, entArgs = append(ents, k), append(entArgs, b.args[2*i], v)
 		case "S", "U":
 			p.Set(ctx, k, v, 0)
 		case "D":
@@ -217,14 +218,21 @@ func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
 			p.Eval(ctx, `for f, val in string.gmatch(ARGV[1], '([^\n]*)\n([^\n]*)\n') do redis.call('HSET', KEYS[1], f, val) end return 0`, []string{k}, v)
 		}
 	}
+	if len(ents) > 0 {
+		// Eval, not EvalSha: a script missing from the cache would fail alone inside MULTI.
+		p.Eval(ctx, writeEntities, append(ents, b.keys[len(b.keys)-1]), append(entArgs, OutboxMaxLen)...)
+	}
 }
 
-// writeEntity: KEYS entity record, outbox; ARGV "SE" or "DE", record JSON, outbox bound.
-// A WATCH transaction's write of an entity record and its outbox entry.
-const writeEntity = outboxLua + `
-local old = redis.call('GET', KEYS[1])
-local new = false
-if ARGV[1] == 'SE' then new = ARGV[2]; redis.call('SET', KEYS[1], new) else redis.call('DEL', KEYS[1]) end
-outbox(KEYS[2], ARGV[3], KEYS[1], new, old)
+// writeEntities: KEYS entity records, then the outbox; ARGV per record "SE" or "DE" and
+// its JSON, then the outbox bound. A WATCH transaction's writes of entity records and
+// their outbox entries.
+const writeEntities = outboxLua + `
+local ob, maxlen = KEYS[#KEYS], ARGV[#ARGV]
+for i = 1, #KEYS - 1 do
+  local old, new = redis.call('GET', KEYS[i]), false
+  if ARGV[2*i-1] == 'SE' then new = ARGV[2*i]; redis.call('SET', KEYS[i], new) else redis.call('DEL', KEYS[i]) end
+  outbox(ob, maxlen, KEYS[i], new, old)
+end
 return 0
 `
