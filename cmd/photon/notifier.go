@@ -48,6 +48,7 @@ or more; each needs a --consumer name of its own that stays the same across rest
 	f.IntVar(&o.Attempts, "attempts", 6, "delivery attempts before an event is dead-lettered")
 	f.DurationVar(&o.Backoff, "backoff", time.Second, "wait before the first retry, doubled for each next one")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
-	f.IntVar(&o.QueueSize, "queue", 1000, "events queued per subscription at most; more are dead-lettered")
+	f.IntVar(&o.QueueSize, "queue", 1000, "events queued per subscription at most")
+	f.DurationVar(&o.Stall, "stall", 2*time.Second, "a subscription whose delivery runs longer is stalled: events its full queue cannot take are dead-lettered")
 	return cmd
 }

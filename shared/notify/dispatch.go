@@ -20,8 +20,10 @@ import (
 
 // dispatcher reads EventsStream and the replay stream and hands each event to the worker
 // of every subscription that wants it. Each subscription has its own bounded queue and
-// worker, so a slow or dead sink holds up only its own deliveries; an event its full
-// queue cannot take is dead-lettered at once. An entry is acknowledged when every
+// worker, so a slow or dead sink holds up only its own deliveries. A full queue of a
+// working subscription holds up reading (backpressure: its worker frees room soon); a
+// full queue of a stalled one (its delivery has run longer than Options.Stall: a sink
+// that hangs or keeps failing) takes nothing, and the event is dead-lettered at once. An entry is acknowledged when every
 // delivery it was handed to has ended (delivered or dead-lettered), so one a stop cuts
 // short is read again by the next run.
 type dispatcher struct {
@@ -43,6 +45,36 @@ type worker struct {
 	visible bool // the owner may see the subscription's scope (checked at load)
 	q       chan job
 	cancel  context.CancelFunc
+	busy    atomic.Int64 // when the delivery in hand began (unix ns), 0 when idle
+}
+
+// enqueue puts j on w's queue, waiting for room while w is not stalled. It reports
+// whether w took j.
+func (d *dispatcher) enqueue(ctx context.Context, w *worker, j job) bool {
+	select {
+	case w.q <- j:
+		return true
+	default:
+	}
+	for {
+		wait := d.opts.Stall
+		if since := w.busy.Load(); since != 0 {
+			wait -= time.Since(time.Unix(0, since))
+		}
+		if wait <= 0 {
+			return false
+		}
+		t := time.NewTimer(wait)
+		select {
+		case w.q <- j:
+			t.Stop()
+			return true
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 type job struct {
@@ -80,11 +112,11 @@ func (d *dispatcher) route(ctx context.Context, raw []byte, only string, ack fun
 		}
 	}
 	for _, w := range targets {
-		select {
-		case w.q <- job{e: e, raw: raw, done: done}:
-		default:
-			d.deadLetter(ctx, w.sub, raw, 0, 0, errors.New("delivery queue full"))
-			done()
+		if !d.enqueue(ctx, w, job{e: e, raw: raw, done: done}) {
+			if ctx.Err() == nil {
+				d.deadLetter(ctx, w.sub, raw, 0, 0, errors.New("subscription stalled, its queue full"))
+				done()
+			}
 		}
 	}
 	done()
@@ -196,7 +228,10 @@ func (d *dispatcher) work(ctx context.Context, w *worker) {
 			d.mu.Lock()
 			sub := w.sub
 			d.mu.Unlock()
-			if d.deliver(ctx, sub, j) || d.deleted(w) {
+			w.busy.Store(time.Now().UnixNano())
+			ended := d.deliver(ctx, sub, j)
+			w.busy.Store(0)
+			if ended || d.deleted(w) {
 				j.done()
 			}
 		}

@@ -23,10 +23,11 @@
 // and its types and subject prefix match.
 //
 // Delivery is at least once. Each subscription has its own bounded queue and worker, so
-// a slow or dead sink delays only itself and never the control plane, whose only cost is
-// the outbox entry. A 2xx answer is a delivery; 408, 429, 5xx and network errors are
-// retried with exponential backoff (Options); any other answer, the last failed attempt,
-// or a full queue makes a store.DeadLetter, which store.ReplayDeadLetter puts back. An
-// events:out entry is acknowledged when all its deliveries have ended, so a stop loses
-// none. Nothing is undone: events are facts about commits.
+// a slow or dead sink delays only itself (the others at most once by Options.Stall) and
+// never the control plane, whose only cost is the outbox entry. A 2xx answer is a
+// delivery; 408, 429, 5xx and network errors are retried with exponential backoff
+// (Options); any other answer, the last failed attempt, or a stalled subscription's full
+// queue makes a store.DeadLetter, which store.ReplayDeadLetter puts back. An events:out
+// entry is acknowledged when all its deliveries have ended, so a stop loses none.
+// Nothing is undone: events are facts about commits.
 package notify

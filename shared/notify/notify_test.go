@@ -432,15 +432,16 @@ func TestHangingSinkDoesNotDelayOthers(t *testing.T) {
 	slow := w.subscribe(t, &store.Subscription{Owner: w.admin, Sink: hang.URL, Types: []string{"io.photon.vm.created"}})
 	w.subscribe(t, &store.Subscription{Owner: w.admin, Sink: good.URL, Types: []string{"io.photon.vm.created"}})
 	o := fastOptions()
-	o.Timeout, o.QueueSize = time.Minute, 2
+	o.Timeout, o.QueueSize, o.Stall = time.Minute, 2, 50*time.Millisecond
 	start(t, w.s, o)
 	const n = 8
 	began := time.Now()
 	for i := range n {
-		// One at a time, so that the working sink's own queue never overflows.
 		w.vmLife(t, w.p1, fmt.Sprintf("vm-%d", i))
-		good.wait(t, "the next vm.created", func(ds []delivery) bool { return len(ds) == i+1 })
 	}
+	// A burst larger than the queues: the working sink's worker keeps up, the hanging
+	// one's is stalled.
+	good.wait(t, "every vm.created", func(ds []delivery) bool { return len(ds) == n })
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("the working sink took %v", d)
 	}

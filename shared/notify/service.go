@@ -24,9 +24,14 @@ type Options struct {
 	// Backoff is the wait before the first retry, doubled for each next one up to
 	// MaxBackoff (defaults 1s and 1m: 1s, 2s, 4s, 8s, 16s).
 	Backoff, MaxBackoff time.Duration
-	// QueueSize bounds each subscription's queue (default 1000); an event that finds it
-	// full is dead-lettered at once.
+	// QueueSize bounds each subscription's queue (default 1000).
 	QueueSize int
+	// Stall is how long one delivery (its retries included) may run before its
+	// subscription counts as stalled (default 2s). An event that finds a working
+	// subscription's queue full waits for room, holding up the reading of further events;
+	// one that finds a stalled subscription's queue full is dead-lettered at once, so a
+	// dead sink costs the others at most one Stall.
+	Stall time.Duration
 	// Reload is how often subscriptions and their owners' rights are read again even when
 	// no subscription changed (default 30s).
 	Reload time.Duration
@@ -53,6 +58,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxBackoff, time.Minute)
 	def(&o.Reload, 30*time.Second)
 	def(&o.Block, time.Second)
+	def(&o.Stall, 2*time.Second)
 	if o.Attempts <= 0 {
 		o.Attempts = 6
 	}
