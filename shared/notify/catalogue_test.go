@@ -1,30 +1,17 @@
 package notify_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/photon-cloud/photon/shared/golden"
 	"github.com/photon-cloud/photon/shared/notify"
 )
 
 // TestCatalogueDoc checks that docs/events.md is the catalogue as Doc renders it;
 // PHOTON_UPDATE=1 rewrites it.
 func TestCatalogueDoc(t *testing.T) {
-	const path = "../../docs/events.md"
-	want := notify.Doc()
-	if os.Getenv("PHOTON_UPDATE") != "" {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Fatalf("%s is stale: run PHOTON_UPDATE=1 go test ./shared/notify/", path)
-	}
+	golden.Check(t, "../../docs/events.md", notify.Doc(), "go test ./shared/notify/")
 }
 
 func TestCatalogueTypes(t *testing.T) {
