@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/photon-cloud/photon/shared/notify"
 )
 
@@ -18,7 +20,7 @@ import (
 // subscription receives its VM's changes, signed; an inbound event stops the VM; a rule
 // tags the VM when it stops.
 func TestEventAutomation(t *testing.T) {
-	_, cl := cloud(t, 1)
+	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	type delivery struct {
 		typ, subject, sig string
@@ -90,10 +92,35 @@ func TestEventAutomation(t *testing.T) {
 		return !slices.ContainsFunc(want, func(w string) bool { return !slices.Contains(types, w) })
 	})
 	mu.Lock()
-	defer mu.Unlock()
 	for _, d := range got {
 		if err := notify.Verify(sub.ResourceProperties["secret"], d.sig, d.body, time.Minute); err != nil {
 			t.Errorf("%s: signature: %v", d.typ, err)
 		}
 	}
+	mu.Unlock()
+
+	// A system rule marks every VM of a host that is lost. The host's ERROR event is
+	// written as the notifier writes it, so the test need not wait out a heartbeat.
+	hostRule := map[string]any{"name": "host-lost", "filter": map[string]any{"types": []string{"io.photon.host.error"}},
+		"actions": []map[string]any{{"type": "io.photon.vm.tag.requested", "subject": "{{.Item}}", "forEach": "hostVms",
+			"data": `{"value":"host-lost:{{.Subject}}"}`}}}
+	if st := cl.do("POST", "/v1/rules", hostRule, nil); st != 201 {
+		t.Fatalf("system rule: %d", st)
+	}
+	var placed struct {
+		Host string `json:"host"`
+	}
+	cl.do("GET", "/v1/vms/"+vmID, nil, &placed)
+	ce, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "host-error-1", "source": notify.Source, "type": "io.photon.host.error",
+		"subject": placed.Host, "datacontenttype": "application/json", "data": map[string]any{"id": placed.Host, "kind": "host", "state": "ERROR"}})
+	if err := c.Store.Client().XAdd(t.Context(), &redis.XAddArgs{Stream: notify.EventsStream(c.Store), Values: []any{"type", "io.photon.host.error", "ce", string(ce)}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the host rule's tag", func() bool {
+		var v struct {
+			Tags []string `json:"tags"`
+		}
+		cl.do("GET", "/v1/vms/"+vmID, nil, &v)
+		return slices.Contains(v.Tags, "host-lost:"+placed.Host)
+	})
 }
