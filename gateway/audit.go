@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,10 +88,7 @@ func (c *core) limitToken(ctx context.Context, p auth.Principal, token string) e
 func (c *core) limitTenant(ctx context.Context, tenant string) error {
 	if cl := callOf(ctx); cl != nil {
 		cl.mu.Lock()
-		seen := false
-		for _, t := range cl.tenants {
-			seen = seen || t == tenant
-		}
+		seen := slices.Contains(cl.tenants, tenant)
 		if !seen {
 			cl.tenants = append(cl.tenants, tenant)
 		}

@@ -70,7 +70,7 @@ const (
 )
 
 func (s *iam) tenantChange(ctx context.Context, id string, change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
-	t, err := (&tenants{core: s.core}).tenant(ctx, id)
+	t, err := s.tenant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *iam) imageChange(ctx context.Context, id string, change func([]store.Po
 }
 
 func (s *iam) GetTenantIam(ctx context.Context, req *pb.IdRequest) (*pb.Policy, error) {
-	t, err := (&tenants{core: s.core}).tenant(ctx, req.GetId())
+	t, err := s.tenant(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}

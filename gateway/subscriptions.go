@@ -32,7 +32,7 @@ func (s *subscriptionsSvc) scope(ctx context.Context, projectID, tenantID string
 		}
 		return t.ID, p.ID, nil
 	case tenantID != "":
-		t, err := (&tenants{core: s.core}).tenant(ctx, tenantID)
+		t, err := s.tenant(ctx, tenantID)
 		if err != nil {
 			return "", "", err
 		}

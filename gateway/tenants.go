@@ -92,15 +92,17 @@ func (c *core) tenantPB(ctx context.Context, t *store.Tenant) (*pb.Tenant, error
 	return out, nil
 }
 
-func (s *tenants) tenant(ctx context.Context, id string) (*store.Tenant, error) {
-	t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, id)
+// tenant reads a tenant the caller has a role on (any other is NotFound) and charges the
+// call to it.
+func (c *core) tenant(ctx context.Context, id string) (*store.Tenant, error) {
+	t, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, id)
 	if err != nil {
 		return nil, err
 	}
 	if err := allowAs(ctx, policy.TenantRole(caller(ctx), t), policy.Viewer, "Tenant", id); err != nil {
 		return nil, err
 	}
-	if err := s.limitTenant(ctx, t.ID); err != nil {
+	if err := c.limitTenant(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	return t, nil
