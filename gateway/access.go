@@ -84,18 +84,25 @@ func orAnonymous(s string) string {
 // imageAs reads an image the caller has role want on (see policy.ImageRole); an image
 // they may not even see is NotFound.
 func (c *core) imageAs(ctx context.Context, id string, want policy.Role) (*store.Image, error) {
+	im, _, _, err := c.imageIn(ctx, id, want)
+	return im, err
+}
+
+// imageIn is imageAs that also returns the tenant and project the image belongs to (nil
+// for a public image), for the decisions that follow.
+func (c *core) imageIn(ctx context.Context, id string, want policy.Role) (*store.Image, *store.Tenant, *store.Project, error) {
 	im, err := store.Get[store.Image](ctx, c.store, store.KindImage, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	t, p, err := c.imageScope(ctx, im)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := allowAs(ctx, policy.ImageRole(caller(ctx), im, t, p), want, "Image", id); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return im, nil
+	return im, t, p, nil
 }
 
 // imageScope reads the tenant and project of a project's image (nil, nil for a public

@@ -90,11 +90,7 @@ func (s *iam) projectChange(ctx context.Context, id string, change func([]store.
 }
 
 func (s *iam) imageChange(ctx context.Context, id string, change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
-	im, err := s.imageAs(ctx, id, policy.Viewer)
-	if err != nil {
-		return nil, err
-	}
-	t, p, err := s.imageScope(ctx, im)
+	im, t, p, err := s.imageIn(ctx, id, policy.Viewer)
 	if err != nil {
 		return nil, err
 	}

@@ -142,13 +142,9 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	// it), or one no new VM may use (not READY: being created, failed, being deleted), is
 	// refused before anything is written; authorize checks the caller's right again and
 	// cloneimage the image, atomically with counting the VM among its users.
-	img, err := s.imageAs(ctx, spec.GetSourceImageId(), policy.Viewer)
-	if err == nil {
-		var t *store.Tenant
-		var ip *store.Project
-		if t, ip, err = s.imageScope(ctx, img); err == nil && !policy.MayUseImage(caller(ctx), img, t, ip, p.ID) {
-			err = errs.NotFound("Image", img.ID)
-		}
+	img, t, ip, err := s.imageIn(ctx, spec.GetSourceImageId(), policy.Viewer)
+	if err == nil && !policy.MayUseImage(caller(ctx), img, t, ip, p.ID) {
+		err = errs.NotFound("Image", img.ID)
 	}
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
