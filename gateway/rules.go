@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -191,6 +192,8 @@ func (s *Server) runRules(ctx context.Context) {
 	if err := rdb.XGroupCreateMkStream(ctx, stream, group, "$").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		s.opts.Logger.Error("rules: create consumer group", "err", err)
 	}
+	var rules []*store.Rule
+	loaded := "-" // the version of rules; "-" is none yet
 	for ctx.Err() == nil {
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
 			Streams: []string{stream, ">"}, Count: 64, Block: time.Second}).Result()
@@ -205,9 +208,16 @@ func (s *Server) runRules(ctx context.Context) {
 			}
 			continue
 		}
-		// The rules as they are now: one read per batch of events, so a rule acts on the
-		// events that follow its creation and not on those after its deletion.
-		rules, err := s.core.store.AllRules(ctx)
+		// The rules as they are now: their version is read for each batch of events and
+		// the rules again when it changed, so a rule acts on the events that follow its
+		// creation and not on those after its deletion.
+		ver, err := s.core.store.Version(ctx, store.KindRule)
+		if err == nil && ver != loaded {
+			var rs []*store.Rule
+			if rs, err = s.core.store.AllRules(ctx); err == nil {
+				rules, loaded = rs, ver
+			}
+		}
 		if err != nil {
 			s.opts.Logger.Warn("rules: read rules", "err", err)
 			continue // the batch stays pending, for a restart
@@ -260,11 +270,8 @@ func ruleMatches(r *store.Rule, e cloudevents.Event) bool {
 	if p, _ := e.Extensions()["projectid"].(string); r.ProjectID != "" && p != r.ProjectID {
 		return false
 	}
-	typeOK := false
-	for _, t := range r.Filter.Types {
-		typeOK = typeOK || t == e.Type() || (strings.HasSuffix(t, "*") && strings.HasPrefix(e.Type(), strings.TrimSuffix(t, "*")))
-	}
-	if !typeOK || !strings.HasPrefix(e.Subject(), r.Filter.SubjectPrefix) {
+	if !slices.ContainsFunc(r.Filter.Types, func(t string) bool { return store.TypeMatches(t, e.Type()) }) ||
+		!strings.HasPrefix(e.Subject(), r.Filter.SubjectPrefix) {
 		return false
 	}
 	if len(r.Filter.Data) > 0 {

@@ -161,7 +161,7 @@ func (d *dispatcher) mayReceive(ctx context.Context, sub *store.Subscription) (b
 // reload loads the subscriptions again if they changed or the owners' rights are due to
 // be checked again (Options.Reload); it starts and stops workers accordingly.
 func (d *dispatcher) reload(ctx context.Context, force bool) error {
-	ver, err := d.s.SubscriptionsVersion(ctx)
+	ver, err := d.s.Version(ctx, store.KindSubscription)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,7 @@ func (s *Store) CreateRule(ctx context.Context, r *Rule, task *Task) error {
 		Put(s.entityKey(KindRule, r.ID), r).
 		Index(s.rulesIdx(r.scope()), indexMember(r.CreatedAt, r.ID)).
 		Index(s.allRulesIdx(), indexMember(r.CreatedAt, r.ID))
+	s.bumpVersion(b, KindRule)
 	if r.ProjectID != "" {
 		b.Require(s.entityKey(KindProject, r.ProjectID), "Project #"+r.ProjectID)
 	}
@@ -83,7 +84,7 @@ func (s *Store) DeleteRule(ctx context.Context, r *Rule, task *Task) error {
 		DelIfOwner(s.name(KindRule, r.scope(), r.Name), r.ID).
 		Unindex(s.rulesIdx(r.scope()), indexMember(r.CreatedAt, r.ID)).
 		Unindex(s.allRulesIdx(), indexMember(r.CreatedAt, r.ID))
-	return s.Apply(ctx, s.AddTask(b, task))
+	return s.Apply(ctx, s.AddTask(s.bumpVersion(b, KindRule), task))
 }
 
 // ListRules pages through the rules of a project ("" for the system's).

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
@@ -45,6 +46,25 @@ func (s *Store) Now() int64 { return s.now().UnixMilli() }
 func (s *Store) Key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
 
 func (s *Store) entityKey(kind, id string) string { return s.Key(kind, id) }
+
+// versionKey names the version of all the entities of kind: a value that changes whenever
+// one is created or deleted, so that a cache of them all (the notifier's subscriptions,
+// the rule engine's rules) reloads only then.
+func (s *Store) versionKey(kind string) string { return s.Key("ver", kind) }
+
+// bumpVersion adds a new version of kind to b.
+func (s *Store) bumpVersion(b *Batch, kind string) *Batch {
+	return b.Put(s.versionKey(kind), uuid.NewString())
+}
+
+// Version reads the version of kind's entities ("" before the first change).
+func (s *Store) Version(ctx context.Context, kind string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.versionKey(kind)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
 
 // Get reads the entity kind/id into a new T; a missing entity is errs.NotFound.
 func Get[T any](ctx context.Context, s *Store, kind, id string) (*T, error) {

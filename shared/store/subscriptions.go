@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,8 +24,8 @@ import (
 //   - photon:subscription:{id}: the subscription (JSON, its secret included);
 //   - photon:idx:subscriptions, photon:idx:subscriptions:tenant:{tenant} and
 //     photon:idx:subscriptions:project:{project}: paged indexes (all, by tenant, by project);
-//   - photon:subscriptions:ver: changes on every create and delete, so that a dispatcher
-//     reloads its cache when it differs from what it loaded;
+//   - photon:ver:subscription (Version): changes on every create and delete, so that a
+//     dispatcher reloads its cache when it differs from what it loaded;
 //   - photon:deadletter:{id} and photon:idx:deadletters:{subscription}: events a sink
 //     refused or never took (they expire after DeadLetterTTL);
 //   - photon:notify:replay: a stream of dead letters put back for delivery (ReplayDeadLetter).
@@ -89,12 +90,16 @@ func (sub *Subscription) Wants(eventType, subject string) bool {
 	if len(sub.Types) == 0 {
 		return true
 	}
-	for _, t := range sub.Types {
-		if p, ok := strings.CutSuffix(t, "*"); ok && strings.HasPrefix(eventType, p) || t == eventType {
-			return true
-		}
+	return slices.ContainsFunc(sub.Types, func(t string) bool { return TypeMatches(t, eventType) })
+}
+
+// TypeMatches reports whether an event type filter (an exact type, or a prefix ending in
+// "*") takes eventType: subscriptions and rules filter with it.
+func TypeMatches(filter, eventType string) bool {
+	if p, ok := strings.CutSuffix(filter, "*"); ok {
+		return strings.HasPrefix(eventType, p)
 	}
-	return false
+	return filter == eventType
 }
 
 // Validate checks what a user gives: the sink URL and the type filters.
@@ -147,7 +152,6 @@ func (s *Store) tenantSubscriptionsIdx(tenant string) string {
 func (s *Store) projectSubscriptionsIdx(project string) string {
 	return s.Key("idx", "subscriptions", "project", project)
 }
-func (s *Store) subscriptionsVerKey() string      { return s.Key("subscriptions", "ver") }
 func (s *Store) deadLettersIdx(sub string) string { return s.Key("idx", "deadletters", sub) }
 
 // ReplayStream is the stream of dead letters put back for delivery: entries with fields
@@ -172,7 +176,7 @@ func (s *Store) subscriptionIndexes(b *Batch, sub *Subscription, add bool) *Batc
 			b.Unindex(k, m)
 		}
 	}
-	return b.Put(s.subscriptionsVerKey(), uuid.NewString())
+	return s.bumpVersion(b, KindSubscription)
 }
 
 // CreateSubscription validates sub, fills in what is missing (ID, Secret, State ACTIVE,
@@ -245,15 +249,6 @@ func (s *Store) ListTenantSubscriptions(ctx context.Context, tenantID string, si
 // ListProjectSubscriptions pages through the subscriptions of a project.
 func (s *Store) ListProjectSubscriptions(ctx context.Context, projectID string, size int, cursor string) (Page[Subscription], error) {
 	return List[Subscription](ctx, s, s.projectSubscriptionsIdx(projectID), KindSubscription, size, cursor)
-}
-
-// SubscriptionsVersion changes whenever a subscription is created or deleted.
-func (s *Store) SubscriptionsVersion(ctx context.Context) (string, error) {
-	v, err := s.rdb.Get(ctx, s.subscriptionsVerKey()).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	return v, err
 }
 
 // DeadLetter is an event a subscription's sink refused for good or did not take within

@@ -86,7 +86,7 @@ func TestSubscriptions(t *testing.T) {
 			if err := s.CreateProject(ctx, p, pt); err != nil {
 				t.Fatal(err)
 			}
-			v0, _ := s.SubscriptionsVersion(ctx)
+			v0, _ := s.Version(ctx, store.KindSubscription)
 			subs := []*store.Subscription{
 				{Sink: "http://127.0.0.1/system", Owner: store.Caller{Subject: "admin"}},
 				{Sink: "http://127.0.0.1/tenant", TenantID: ten.ID},
@@ -100,7 +100,7 @@ func TestSubscriptions(t *testing.T) {
 					t.Fatalf("create did not fill in the subscription: %+v", sub)
 				}
 			}
-			if v1, _ := s.SubscriptionsVersion(ctx); v1 == v0 {
+			if v1, _ := s.Version(ctx, store.KindSubscription); v1 == v0 {
 				t.Fatal("creating subscriptions did not change the version")
 			}
 			if err := s.CreateSubscription(ctx, &store.Subscription{Sink: "http://127.0.0.1/", TenantID: "nope"}, nil); !errors.Is(err, errs.ErrNotFound) {
