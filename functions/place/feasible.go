@@ -1,17 +1,15 @@
 package place
 
 import (
-	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-// Request is what a VM needs from a host, and where it may go.
+// Request is what a VM or a persistent disk needs from a host, and where it may go.
 type Request struct {
-	VM       string // seeds the choice among equally good hosts
+	VM       string // the VM or disk id: keys the reservation, seeds the choice among equally good hosts
 	CPU      int64
 	MemoryMB int64
 	DiskMB   int64 // datastore space of the VM's disks
@@ -31,6 +29,9 @@ type Request struct {
 	DatastoreTags []string // every one required on the datastore
 
 	Policy string // store.PlacementSpread (default) or store.PlacementPack
+	// ByDatastore ranks hosts by the room left on the chosen datastore rather than by
+	// CPU and memory: a persistent disk, which needs datastore space alone.
+	ByDatastore bool
 
 	// Anti-affinity: Group is the group's key; GroupCounts its members per host, as read
 	// before placing. Hard keeps hosts at GroupCap out; soft prefers hosts under it.
@@ -82,132 +83,233 @@ type Choice struct {
 	Score float64
 }
 
-// Rejections counts why hosts were rejected, for the error a user reads.
-type Rejections map[string]int
-
-func (r Rejections) String() string {
-	keys := make([]string, 0, len(r))
-	for k := range r {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if r[keys[i]] != r[keys[j]] {
-			return r[keys[i]] > r[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%d %s", r[k], k)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // Candidate is a host with the capacity Photon has reserved on it.
 type Candidate struct {
 	Host     *store.Host
 	Capacity store.HostCapacity
 }
 
-// score is the free share of the host's scarcer resource, in [0, 1].
-func score(c *store.HostCapacity, pol Policy) float64 {
-	cpu := float64(c.CPUTotal) * pol.CPURatio
-	mem := float64(c.MemTotal) * pol.MemRatio
-	if cpu <= 0 || mem <= 0 {
-		return 0
-	}
-	return max(0, min((cpu-float64(c.CPUUsed))/cpu, (mem-float64(c.MemUsed))/mem))
+// env is what the checkers read besides the request and the host.
+type env struct {
+	pol   Policy
+	nowMs int64
 }
 
-// check runs the feasibility checkers on one host. It returns the datastore to use, or
-// why the host was rejected: a phrase that reads after a count of hosts ("412 rejected
-// for memory", "3 in state MAINTENANCE").
-func check(req *Request, c *Candidate, pol Policy, nowMs int64) (ds string, reason string) {
-	h := c.Host
-	switch {
-	case req.Host != "" && h.ID != req.Host:
-		return "", "not the host asked for"
-	case h.State != store.HostReady:
-		return "", "in state " + h.State
-	case pol.StaleAfterMs > 0 && nowMs-h.LastHeartbeat > pol.StaleAfterMs:
-		return "", "with missed heartbeats"
-	case req.Zone != "" && h.AvailabilityZone != req.Zone:
-		return "", "not in zone " + req.Zone
+// A HostChecker is one feasibility rule on a host as a whole (Nomad's
+// FeasibilityChecker): it answers fits or why the host cannot take the request.
+type HostChecker interface {
+	CheckHost(req *Request, c *Candidate, e *env) Rejection
+}
+
+// A DatastoreChecker is one feasibility rule on one of a host's datastores.
+type DatastoreChecker interface {
+	CheckDatastore(req *Request, c *Candidate, d *store.Datastore, e *env) Rejection
+}
+
+// The host checkers, in the order they run: the cheap and the most selective first, and
+// the ones a user can fix by freeing resources (CPU, memory) last, so that a host is
+// counted against a resource only when it matches the request otherwise.
+var hostCheckers = []HostChecker{
+	askedHost{}, readyHost{}, heartbeat{}, zone{}, hostTags{}, networks{}, imageOnHost{}, hardGroup{}, cpu{}, memory{},
+}
+
+// The datastore checkers; a host is feasible when one of its datastores passes them all.
+var datastoreCheckers = []DatastoreChecker{
+	askedDatastore{}, datastoreType{}, datastoreTags{}, requiredImage{}, space{},
+}
+
+type (
+	askedHost      struct{}
+	readyHost      struct{}
+	heartbeat      struct{}
+	zone           struct{}
+	hostTags       struct{}
+	networks       struct{}
+	imageOnHost    struct{}
+	hardGroup      struct{}
+	cpu            struct{}
+	memory         struct{}
+	askedDatastore struct{}
+	datastoreType  struct{}
+	datastoreTags  struct{}
+	requiredImage  struct{}
+	space          struct{}
+)
+
+func (askedHost) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
+	if req.Host != "" && c.Host.ID != req.Host {
+		return Rejection{Reason: NotAskedHost}
 	}
+	return fits
+}
+
+func (readyHost) CheckHost(_ *Request, c *Candidate, _ *env) Rejection {
+	if c.Host.State != store.HostReady {
+		return Rejection{NotReady, c.Host.State}
+	}
+	return fits
+}
+
+// heartbeat: a host silent for longer than the policy allows takes nothing, before the
+// index's sync has marked it ERROR.
+func (heartbeat) CheckHost(_ *Request, c *Candidate, e *env) Rejection {
+	if e.pol.StaleAfterMs > 0 && e.nowMs-c.Host.LastHeartbeat > e.pol.StaleAfterMs {
+		return Rejection{Reason: MissedHeartbeats}
+	}
+	return fits
+}
+
+func (zone) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
+	if req.Zone != "" && c.Host.AvailabilityZone != req.Zone {
+		return Rejection{OutsideZone, req.Zone}
+	}
+	return fits
+}
+
+func (hostTags) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
 	for _, t := range req.HostTags {
-		if !h.HasTag(t) {
-			return "", "without host tag " + t
+		if !c.Host.HasTag(t) {
+			return Rejection{NoHostTag, t}
 		}
 	}
-	for _, n := range req.Networks {
-		if !slices.Contains(h.Networks, n) {
-			return "", "without network " + n
-		}
-	}
-	if req.Group != "" && req.GroupHard && req.GroupCounts[h.ID] >= req.groupCap() {
-		return "", "full for anti-affinity group"
-	}
-	if float64(c.Capacity.CPUTotal)*pol.CPURatio-float64(c.Capacity.CPUUsed) < float64(req.CPU) {
-		return "", "rejected for CPU"
-	}
-	if float64(c.Capacity.MemTotal)*pol.MemRatio-float64(c.Capacity.MemUsed) < float64(req.MemoryMB) {
-		return "", "rejected for memory"
-	}
-	return chooseDatastore(req, c, pol)
+	return fits
 }
 
-// chooseDatastore picks the datastore with room, matching the request, that holds the
-// image (or, when the image need not be there, the one with most room).
-func chooseDatastore(req *Request, c *Candidate, pol Policy) (string, string) {
-	reason := "without a datastore"
-	best, bestFree, bestImage := "", -1.0, false
+func (networks) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
+	for _, n := range req.Networks {
+		if !slices.Contains(c.Host.Networks, n) {
+			return Rejection{NoNetwork, n}
+		}
+	}
+	return fits
+}
+
+// imageOnHost: an ON_DEMAND image is copied from one of the host's datastores, so one
+// of them must hold it.
+func (imageOnHost) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
+	if !req.ImageOnHost || req.Image == "" {
+		return fits
+	}
+	for i := range c.Host.Datastores {
+		if slices.Contains(c.Host.Datastores[i].Images, req.Image) {
+			return fits
+		}
+	}
+	return Rejection{Reason: NoImageOnHost}
+}
+
+func (hardGroup) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
+	if req.Group != "" && req.GroupHard && req.GroupCounts[c.Host.ID] >= req.groupCap() {
+		return Rejection{Reason: GroupFull}
+	}
+	return fits
+}
+
+func (cpu) CheckHost(req *Request, c *Candidate, e *env) Rejection {
+	if float64(c.Capacity.CPUTotal)*e.pol.CPURatio-float64(c.Capacity.CPUUsed) < float64(req.CPU) {
+		return Rejection{Reason: NoCPU}
+	}
+	return fits
+}
+
+func (memory) CheckHost(req *Request, c *Candidate, e *env) Rejection {
+	if float64(c.Capacity.MemTotal)*e.pol.MemRatio-float64(c.Capacity.MemUsed) < float64(req.MemoryMB) {
+		return Rejection{Reason: NoMemory}
+	}
+	return fits
+}
+
+// askedDatastore: a datastore or disk affinity names the datastore by id or by name.
+func (askedDatastore) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+	if req.Datastore != "" && d.ID != req.Datastore && d.Name != req.Datastore {
+		return Rejection{NotAskedDatastore, req.Datastore}
+	}
+	return fits
+}
+
+func (datastoreType) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+	if req.DatastoreType != "" && !strings.EqualFold(d.Type, req.DatastoreType) {
+		return Rejection{NoDatastoreType, req.DatastoreType}
+	}
+	return fits
+}
+
+func (datastoreTags) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+	for _, t := range req.DatastoreTags {
+		if !slices.Contains(d.Tags, t) {
+			return Rejection{NoDatastoreTag, t}
+		}
+	}
+	return fits
+}
+
+func (requiredImage) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+	if req.ImageRequired && req.Image != "" && !slices.Contains(d.Images, req.Image) {
+		return Rejection{Reason: NoImage}
+	}
+	return fits
+}
+
+// space: the datastore's free space within the disk ratio; a datastore without counters
+// (not reported yet) takes no disk.
+func (space) CheckDatastore(req *Request, c *Candidate, d *store.Datastore, e *env) Rejection {
+	free, ok := datastoreFree(c, d, e.pol)
+	if (!ok && req.DiskMB > 0) || free < float64(req.DiskMB) {
+		return Rejection{Reason: NoDatastoreSpace}
+	}
+	return fits
+}
+
+// datastoreFree is the MB a datastore can still take, within the disk ratio.
+func datastoreFree(c *Candidate, d *store.Datastore, pol Policy) (float64, bool) {
+	cap, ok := c.Capacity.Datastores[d.Name]
+	if !ok {
+		return 0, false
+	}
+	return float64(cap.Total)*pol.DiskRatio - float64(cap.Used), true
+}
+
+// check runs the checkers on one host. It returns the datastore to use, its score (see
+// rank.go) and fits, or why the host was rejected.
+func check(req *Request, c *Candidate, pol Policy, nowMs int64) (string, float64, Rejection) {
+	e := env{pol: pol, nowMs: nowMs}
+	for _, ch := range hostCheckers {
+		if r := ch.CheckHost(req, c, &e); r.Reason != Fits {
+			return "", 0, r
+		}
+	}
+	return chooseDatastore(req, c, &e)
+}
+
+// chooseDatastore runs the datastore checkers on each of the host's datastores and ranks
+// those that pass. A host none of whose datastores passes is rejected for the reason of
+// the last one tried.
+func chooseDatastore(req *Request, c *Candidate, e *env) (string, float64, Rejection) {
+	why := Rejection{Reason: NoDatastore}
+	var best *store.Datastore
+	bestFree, bestImage := -1.0, false
 	for i := range c.Host.Datastores {
 		d := &c.Host.Datastores[i]
-		switch {
-		case req.Datastore != "" && d.ID != req.Datastore && d.Name != req.Datastore:
-			reason = "without datastore " + req.Datastore
-			continue
-		case req.DatastoreType != "" && !strings.EqualFold(d.Type, req.DatastoreType):
-			reason = "without a " + req.DatastoreType + " datastore"
+		r := fits
+		for _, ch := range datastoreCheckers {
+			if r = ch.CheckDatastore(req, c, d, e); r.Reason != Fits {
+				break
+			}
+		}
+		if r.Reason != Fits {
+			why = r
 			continue
 		}
-		if t, ok := missingTag(d.Tags, req.DatastoreTags); !ok {
-			reason = "without a datastore tagged " + t
-			continue
-		}
+		free, _ := datastoreFree(c, d, e.pol)
 		hasImage := req.Image == "" || slices.Contains(d.Images, req.Image)
-		if req.ImageRequired && !hasImage {
-			reason = "without the image on a datastore"
-			continue
-		}
-		free := 0.0
-		if cap, ok := c.Capacity.Datastores[d.Name]; ok {
-			free = float64(cap.Total)*pol.DiskRatio - float64(cap.Used)
-		} else if req.DiskMB > 0 {
-			reason = "rejected for datastore space"
-			continue
-		}
-		if free < float64(req.DiskMB) {
-			reason = "rejected for datastore space"
-			continue
-		}
-		if best == "" || hasImage && !bestImage || hasImage == bestImage && free > bestFree {
-			best, bestFree, bestImage = d.Name, free, hasImage
+		if betterDatastore(hasImage, free, bestImage, bestFree, best == nil) {
+			best, bestFree, bestImage = d, free, hasImage
 		}
 	}
-	if best == "" {
-		return "", reason
+	if best == nil {
+		return "", 0, why
 	}
-	return best, ""
-}
-
-func missingTag(have, want []string) (string, bool) {
-	for _, t := range want {
-		if !slices.Contains(have, t) {
-			return t, false
-		}
-	}
-	return "", true
+	return best.Name, rank(req, c, best, e.pol), fits
 }
 
 // Feasible runs the checkers over every candidate and ranks the feasible ones by the
@@ -217,19 +319,13 @@ func Feasible(req Request, cands []Candidate, pol Policy, nowMs int64) ([]Choice
 	rej := Rejections{}
 	var out []Choice
 	for i := range cands {
-		ds, why := check(&req, &cands[i], pol, nowMs)
-		if why != "" {
+		ds, score, why := check(&req, &cands[i], pol, nowMs)
+		if why.Reason != Fits {
 			rej[why]++
 			continue
 		}
-		out = append(out, Choice{Host: cands[i].Host, Datastore: ds, Score: score(&cands[i].Capacity, pol)})
+		out = append(out, Choice{Host: cands[i].Host, Datastore: ds, Score: score})
 	}
-	pack := req.Policy == store.PlacementPack
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score != pack
-		}
-		return out[i].Host.ID < out[j].Host.ID
-	})
+	sortChoices(out, &req)
 	return out, rej
 }

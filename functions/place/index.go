@@ -490,7 +490,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 			return nil
 		}
 		e := x.entries[slot]
-		if ds, why := check(req, &e.cand, x.pol, nowMs); why == "" {
+		if ds, _, why := check(req, &e.cand, x.pol, nowMs); why.Reason == Fits {
 			return []Choice{{Host: e.cand.Host, Datastore: ds, Score: e.key}}
 		}
 		return nil
@@ -538,11 +538,14 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		if !e.matches(rest) {
 			return true
 		}
-		ds, why := check(req, &e.cand, x.pol, nowMs)
-		if why != "" {
+		ds, dsScore, why := check(req, &e.cand, x.pol, nowMs)
+		if why.Reason != Fits {
 			return true
 		}
 		c := Choice{Host: e.cand.Host, Datastore: ds, Score: it.key}
+		if req.ByDatastore {
+			c.Score = dsScore
+		}
 		if x.preferred(req, e, ds) {
 			good = append(good, c)
 		} else if len(other) < n {
@@ -551,7 +554,9 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		if len(good)+len(other) > 0 {
 			walked++
 		}
-		return len(good) < n && walked < maxWalk
+		// Ranked by datastore, the sets' order is not the ranking's: rank all the hosts
+		// walked, as Nomad ranks a limited number of feasible nodes.
+		return (req.ByDatastore || len(good) < n) && walked < maxWalk
 	}
 	if req.Policy == store.PlacementPack {
 		// A host with a score under lb cannot fit the request: skip them all at once.
@@ -570,6 +575,9 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 				other[j], other[j-1] = other[j-1], other[j]
 			}
 		}
+	}
+	if req.ByDatastore {
+		sortChoices(good, req)
 	}
 	if req.Policy != store.PlacementPack {
 		spread(good, req.VM, x.pol.spreadOver())

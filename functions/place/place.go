@@ -89,51 +89,8 @@ func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
 	for _, d := range vm.Disks {
 		req.DiskMB += int64(d.CapacityGB) << 10
 	}
-	one := func(field *string, kind, id string) error {
-		if *field != "" && *field != id {
-			return errs.Invalid("affinities name two different %s: %s and %s", kind, *field, id)
-		}
-		*field = id
-		return nil
-	}
 	for _, a := range vm.Affinities {
-		switch a.Kind {
-		case store.LocalityHost:
-			err = one(&req.Host, "hosts", a.ID)
-		case store.LocalityZone:
-			err = one(&req.Zone, "availability zones", a.ID)
-		case store.LocalityVM:
-			other, gerr := store.Get[store.VM](ctx, f.store, store.KindVM, a.ID)
-			switch {
-			case gerr != nil:
-				err = errs.Invalid("vm affinity: %v", gerr)
-			case other.HostID == "":
-				err = errs.Invalid("vm affinity: VM %s is not on a host yet", a.ID)
-			default:
-				err = one(&req.Host, "hosts", other.HostID)
-			}
-		case store.LocalityDatastore:
-			err = one(&req.Datastore, "datastores", a.ID)
-		case store.LocalityDisk:
-			d, gerr := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, a.ID)
-			switch {
-			case gerr != nil:
-				err = errs.Invalid("disk affinity: %v", gerr)
-			case d.DatastoreID == "":
-				err = errs.Invalid("disk affinity: persistent disk %s is not on a datastore yet", a.ID)
-			default:
-				err = one(&req.Datastore, "datastores", d.DatastoreID)
-			}
-		case store.LocalityHostTag:
-			req.HostTags = append(req.HostTags, a.ID)
-		case store.LocalityDatastoreTag:
-			req.DatastoreTags = append(req.DatastoreTags, a.ID)
-		case store.LocalityDatastoreType:
-			err = one(&req.DatastoreType, "datastore types", a.ID)
-		default:
-			err = errs.Invalid("unknown affinity kind %q", a.Kind)
-		}
-		if err != nil {
+		if err := f.constrain(ctx, &req, a); err != nil {
 			return Request{}, err
 		}
 	}
@@ -141,6 +98,56 @@ func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
 		req.Group, req.GroupHard, req.GroupCap = f.store.GroupKey(vm.ProjectID, g.Group), g.Hard, g.MaxPerHost
 	}
 	return req, nil
+}
+
+// one sets a constraint that two affinities must not name differently.
+func one(field *string, kind, id string) error {
+	if *field != "" && *field != id {
+		return errs.Invalid("affinities name two different %s: %s and %s", kind, *field, id)
+	}
+	*field = id
+	return nil
+}
+
+// constrain narrows req by one affinity, as a VM's and a persistent disk's read them.
+func (f *Function) constrain(ctx context.Context, req *Request, a store.Locality) (err error) {
+	switch a.Kind {
+	case store.LocalityHost:
+		err = one(&req.Host, "hosts", a.ID)
+	case store.LocalityZone:
+		err = one(&req.Zone, "availability zones", a.ID)
+	case store.LocalityVM:
+		other, gerr := store.Get[store.VM](ctx, f.store, store.KindVM, a.ID)
+		switch {
+		case gerr != nil:
+			err = errs.Invalid("vm affinity: %v", gerr)
+		case other.HostID == "":
+			err = errs.Invalid("vm affinity: VM %s is not on a host yet", a.ID)
+		default:
+			err = one(&req.Host, "hosts", other.HostID)
+		}
+	case store.LocalityDatastore:
+		err = one(&req.Datastore, "datastores", a.ID)
+	case store.LocalityDisk:
+		d, gerr := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, a.ID)
+		switch {
+		case gerr != nil:
+			err = errs.Invalid("disk affinity: %v", gerr)
+		case d.DatastoreID == "":
+			err = errs.Invalid("disk affinity: persistent disk %s is not on a datastore yet", a.ID)
+		default:
+			err = one(&req.Datastore, "datastores", d.DatastoreID)
+		}
+	case store.LocalityHostTag:
+		req.HostTags = append(req.HostTags, a.ID)
+	case store.LocalityDatastoreTag:
+		req.DatastoreTags = append(req.DatastoreTags, a.ID)
+	case store.LocalityDatastoreType:
+		err = one(&req.DatastoreType, "datastore types", a.ID)
+	default:
+		err = errs.Invalid("unknown affinity kind %q", a.Kind)
+	}
+	return err
 }
 
 // rounds bounds how often a placement walks the index again after every host it tried
@@ -224,6 +231,18 @@ func (f *Function) noHost(req *Request, taken int) error {
 	}
 	msg := fmt.Sprintf("no host %s can take %d vCPU, %d MB memory and %d MB disk", strings.Join(where, " "),
 		req.CPU, req.MemoryMB, req.DiskMB)
+	if req.ByDatastore {
+		if req.Datastore != "" {
+			where = append(where, "named "+req.Datastore)
+		}
+		if req.DatastoreType != "" {
+			where = append(where, "of type "+req.DatastoreType)
+		}
+		for _, t := range req.DatastoreTags {
+			where = append(where, "tagged "+t)
+		}
+		msg = fmt.Sprintf("no datastore %s has room for a %d GB disk", strings.Join(where, " "), req.DiskMB>>10)
+	}
 	msg = strings.Join(strings.Fields(msg), " ")
 	msg += fmt.Sprintf(": %d hosts", n)
 	if len(rej) > 0 {
@@ -232,16 +251,7 @@ func (f *Function) noHost(req *Request, taken int) error {
 	if taken > 0 {
 		msg += fmt.Sprintf("; %d taken by other placements meanwhile", taken)
 	}
-	code := errs.CodeNoSuchHost
-	switch {
-	case rej["rejected for memory"] > 0 && rej["rejected for memory"] >= rej["rejected for CPU"]:
-		code = errs.CodeNotEnoughMemory
-	case rej["rejected for CPU"] > 0:
-		code = errs.CodeNotEnoughCapacity
-	case rej["rejected for datastore space"] > 0:
-		code = errs.CodeNotEnoughDisk
-	}
-	return errs.New(code, "%s", msg)
+	return errs.New(rej.Code(), "%s", msg)
 }
 
 // Undo releases the VM's host reservation.
