@@ -64,17 +64,18 @@ func New(s *store.Store, opts ...Option) *Set {
 	fins := vmstate.Finalizers(s)
 	maps.Copy(fins, netstate.Finalizers(s))
 	maps.Copy(fins, images.Finalizers(s))
+	placer := place.New(s, place.DefaultPolicy)
 	return &Set{
 		Functions: []runtime.Function{
 			authorize.New(s),
 			quota.New(s),
-			place.New(s, place.DefaultPolicy),
+			placer,
 			cloneimage.New(s, hosts),
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts, o.nsx),
 			poweron.New(s, hosts),
 			power.New(s, hosts),
-			disks.New(s, hosts),
+			disks.New(s, hosts, placer),
 			vmedit.New(s),
 			iso.New(s, hosts),
 			console.New(s, hosts),

@@ -65,8 +65,17 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 		Flavor: flavor.Name, CapacityGB: spec.GetCapacityGb(), State: store.DiskCreating, Tags: spec.GetTags(),
 		CreatedAt: s.store.Now()}
 	for i, a := range spec.GetAffinities() {
-		if a.GetKind() != store.LocalityVM {
-			return nil, errs.Invalid("affinities[%d]: a disk takes a vm affinity only, not %q", i, a.GetKind()).WithData("field", "affinities")
+		switch a.GetKind() {
+		case store.LocalityDatastore, store.LocalityDatastoreTag, store.LocalityDatastoreType:
+			if strings.TrimSpace(a.GetId()) == "" {
+				return nil, errs.Invalid("affinities[%d]: a %s affinity needs an id", i, a.GetKind()).WithData("field", "affinities")
+			}
+			d.Affinities = append(d.Affinities, store.Locality{Kind: a.GetKind(), ID: strings.TrimSpace(a.GetId())})
+			continue
+		case store.LocalityVM:
+		default:
+			return nil, errs.Invalid("affinities[%d]: a disk takes vm, datastore, datastoreTag and datastoreType affinities, not %q",
+				i, a.GetKind()).WithData("field", "affinities")
 		}
 		vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, a.GetId())
 		if errors.Is(err, errs.ErrNotFound) || (err == nil && vm.ProjectID != p.ID) {

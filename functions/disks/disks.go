@@ -8,33 +8,42 @@
 // Emits: io.photon.disk.create.created, io.photon.disk.delete.host.deleted,
 // io.photon.vm.attach_disk.attached, io.photon.vm.detach_disk.detached.
 // Undoes: the disk's creation (its file is deleted and the datastore space released).
+// Placement: the Placer it is built with (the place function's engine) chooses the
+// datastore and reserves the space, as for a VM's disks.
 // Idempotency: the space reservation is keyed by the disk id, and hostd's disk calls
 // succeed when the disk already is as asked, so a replayed step changes nothing.
 package disks
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
-	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
+// Placer chooses a disk's datastore and reserves its space there (place.Function: the
+// placement engine VMs go through, with its policy, so disks and VMs are placed by one set
+// of rules and one view of the fleet).
+type Placer interface {
+	PlaceDisk(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error)
+}
+
 // Function is the disks step.
 type Function struct {
-	store *store.Store
-	hosts *hostclient.Pool
+	store  *store.Store
+	hosts  *hostclient.Pool
+	placer Placer
 }
 
 // New returns the disks function.
-func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
+func New(s *store.Store, hosts *hostclient.Pool, p Placer) *Function {
+	return &Function{store: s, hosts: hosts, placer: p}
+}
 
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "disks" }
@@ -71,21 +80,16 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	return err
 }
 
-// create picks a datastore for the disk (the VM's when it has a vm affinity, else the one
-// with the most free space), reserves the space there and has the host make the file.
+// create has the placer pick a datastore for the disk (the VM's when it has a vm
+// affinity) and reserve the space there, then has the host make the file.
 func (f *Function) create(ctx context.Context, id string) error {
 	d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, id)
 	if err != nil {
 		return err
 	}
-	r, ok, err := f.store.HostReservationOf(ctx, id)
+	r, err := f.placer.PlaceDisk(ctx, d)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		if r, err = f.reserve(ctx, d); err != nil {
-			return err
-		}
 	}
 	h, err := f.hosts.For(ctx, r.HostID)
 	if err != nil {
@@ -107,64 +111,6 @@ func (f *Function) create(ctx context.Context, id string) error {
 		return nil
 	})
 	return err
-}
-
-// maxTries bounds the datastores a disk create tries when others take the space first.
-const maxTries = 8
-
-func (f *Function) reserve(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error) {
-	want := store.HostReservation{DiskMB: int64(d.CapacityGB) * 1024}
-	ratios := place.DefaultPolicy.Ratios()
-	for _, a := range d.Affinities {
-		if a.Kind != store.LocalityVM {
-			continue
-		}
-		vr, ok, err := f.store.HostReservationOf(ctx, a.ID)
-		if err != nil {
-			return want, err
-		}
-		if !ok {
-			return want, errs.New(errs.CodeStateError, "Vm #%s of the disk's affinity is on no host", a.ID)
-		}
-		want.HostID, want.Datastore = vr.HostID, vr.Datastore
-		r, _, err := f.store.ReserveHost(ctx, d.ID, want, ratios, 0)
-		if errors.Is(err, store.ErrHostFull) {
-			return r, errs.New(errs.CodeNotEnoughDisk, "datastore %s of Vm #%s has no room for %d GB", vr.Datastore, a.ID, d.CapacityGB)
-		}
-		return r, err
-	}
-	hosts, err := f.store.ListHosts(ctx)
-	if err != nil {
-		return want, err
-	}
-	type cand struct {
-		host, ds string
-		free     int64
-	}
-	var cands []cand
-	for _, h := range hosts {
-		if h.State != store.HostReady {
-			continue
-		}
-		for _, ds := range h.Datastores {
-			if ds.FreeBytes >= int64(d.CapacityGB)<<30 {
-				cands = append(cands, cand{h.ID, ds.Name, ds.FreeBytes})
-			}
-		}
-	}
-	slices.SortFunc(cands, func(a, b cand) int { return cmp.Or(cmp.Compare(b.free, a.free), cmp.Compare(a.host, b.host)) })
-	for i, c := range cands {
-		if i == maxTries {
-			break
-		}
-		want.HostID, want.Datastore = c.host, c.ds
-		r, _, err := f.store.ReserveHost(ctx, d.ID, want, ratios, 0)
-		if errors.Is(err, store.ErrHostFull) || errors.Is(err, errs.ErrNotFound) {
-			continue
-		}
-		return r, err
-	}
-	return want, errs.New(errs.CodeNotEnoughDisk, "no datastore has room for a %d GB disk", d.CapacityGB)
 }
 
 // attach attaches the disk to the VM on the VM's host and records it on both.
