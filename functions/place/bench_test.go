@@ -89,3 +89,28 @@ func benchmarkPlace(b *testing.B, n int) {
 		b.ReportMetric(float64(fail.Load())/float64(len(lats)), "failed/op")
 	}
 }
+
+// BenchmarkCheckers10kHosts: one op runs the checkers and the ranking over 10,000 hosts in
+// memory (Feasible, the exhaustive form of the index's walk, which explains a failed
+// placement): the cost of the checker chain per host, without Redis.
+func BenchmarkCheckers10kHosts(b *testing.B) {
+	hosts := randomFleet(10_000, 42, 1000)
+	cands := make([]Candidate, len(hosts))
+	for i := range hosts {
+		c := store.HostCapacity{CPUTotal: int64(hosts[i].CPUCores), MemTotal: hosts[i].MemoryMB,
+			Datastores: map[string]store.DatastoreCapacity{}}
+		for _, d := range hosts[i].Datastores {
+			c.Datastores[d.Name] = store.DatastoreCapacity{Total: d.CapacityBytes >> 20}
+		}
+		cands[i] = Candidate{Host: &hosts[i], Capacity: c}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	reqs := make([]Request, 64)
+	for i := range reqs {
+		reqs[i] = randomRequest(rng, fmt.Sprint("vm", i))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		Feasible(reqs[i%len(reqs)], cands, DefaultPolicy, 1000)
+	}
+}

@@ -78,6 +78,8 @@ func TestCheckers(t *testing.T) {
 	}
 	for _, tc := range dsCases {
 		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(&tc.req, e.pol, now)
+			e.look(&tc.req, c, d)
 			if got := tc.ch.CheckDatastore(&tc.req, c, d, e); got != tc.want {
 				t.Fatalf("%T: %+v, want %+v", tc.ch, got, tc.want)
 			}
@@ -85,11 +87,29 @@ func TestCheckers(t *testing.T) {
 	}
 	t.Run("a datastore without counters takes no disk", func(t *testing.T) {
 		bare := &Candidate{Host: h, Capacity: store.HostCapacity{}}
-		if got := (space{}).CheckDatastore(&Request{DiskMB: 1}, bare, d, e); got.Reason != NoDatastoreSpace {
-			t.Fatalf("got %+v", got)
+		for _, req := range []Request{{DiskMB: 1}, {}} {
+			e.look(&req, bare, d)
+			if got, want := (space{}).CheckDatastore(&req, bare, d, e), req.DiskMB > 0; (got.Reason == NoDatastoreSpace) != want {
+				t.Fatalf("%d MB: got %+v", req.DiskMB, got)
+			}
 		}
-		if got := (space{}).CheckDatastore(&Request{}, bare, d, e); got != fits {
-			t.Fatalf("no disk asked: got %+v", got)
+	})
+	t.Run("a request uses only the checkers it needs", func(t *testing.T) {
+		plain := newEnv(&Request{CPU: 1, MemoryMB: 1}, e.pol, now)
+		var names []string
+		for _, ch := range plain.hosts {
+			names = append(names, fmt.Sprintf("%T", ch))
+		}
+		for _, ch := range plain.datastores {
+			names = append(names, fmt.Sprintf("%T", ch))
+		}
+		if got, want := fmt.Sprint(names), "[place.readyHost place.heartbeat place.cpu place.memory place.space]"; got != want {
+			t.Fatalf("plain request: checkers %s, want %s", got, want)
+		}
+		full := newEnv(&Request{Host: "a", Zone: "z", HostTags: []string{"t"}, Networks: []string{"n"}, Image: "i", ImageOnHost: true,
+			ImageRequired: true, Group: "g", GroupHard: true, Datastore: "d", DatastoreType: "NFS", DatastoreTags: []string{"x"}}, e.pol, now)
+		if len(full.hosts) != len(hostCheckers) || len(full.datastores) != len(datastoreCheckers) {
+			t.Fatalf("full request: %d host and %d datastore checkers", len(full.hosts), len(full.datastores))
 		}
 	})
 }

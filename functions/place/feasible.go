@@ -89,10 +89,41 @@ type Candidate struct {
 	Capacity store.HostCapacity
 }
 
-// env is what the checkers read besides the request and the host.
+// env is what the checkers read besides the request and the host, and the checkers that
+// apply to the request (Nomad builds its stack per job): a rule the request does not use
+// (no zone asked, no tags) costs nothing per host. One env serves a whole placement;
+// passed to the checkers through an interface it lives on the heap, so it is made once
+// per placement, not once per host. The datastore checkers also find in it what
+// chooseDatastore read once about the datastore they check.
 type env struct {
-	pol   Policy
-	nowMs int64
+	pol        Policy
+	nowMs      int64
+	hosts      []HostChecker
+	datastores []DatastoreChecker
+
+	free     float64 // the datastore's room within the disk ratio, in MB
+	known    bool    // whether the datastore has counters yet
+	hasImage bool    // whether it holds the request's image (or none is asked)
+
+	hostBuf      [16]HostChecker
+	datastoreBuf [8]DatastoreChecker
+}
+
+// newEnv picks the checkers req needs.
+func newEnv(req *Request, pol Policy, nowMs int64) *env {
+	e := &env{pol: pol, nowMs: nowMs}
+	e.hosts, e.datastores = e.hostBuf[:0], e.datastoreBuf[:0]
+	for _, r := range hostCheckers {
+		if r.applies == nil || r.applies(req) {
+			e.hosts = append(e.hosts, r.HostChecker)
+		}
+	}
+	for _, r := range datastoreCheckers {
+		if r.applies == nil || r.applies(req) {
+			e.datastores = append(e.datastores, r.DatastoreChecker)
+		}
+	}
+	return e
 }
 
 // A HostChecker is one feasibility rule on a host as a whole (Nomad's
@@ -108,14 +139,34 @@ type DatastoreChecker interface {
 
 // The host checkers, in the order they run: the cheap and the most selective first, and
 // the ones a user can fix by freeing resources (CPU, memory) last, so that a host is
-// counted against a resource only when it matches the request otherwise.
-var hostCheckers = []HostChecker{
-	askedHost{}, readyHost{}, heartbeat{}, zone{}, hostTags{}, networks{}, imageOnHost{}, hardGroup{}, cpu{}, memory{},
+// counted against a resource only when it matches the request otherwise. applies (nil:
+// always) tells whether a request uses the rule at all.
+var hostCheckers = []struct {
+	HostChecker
+	applies func(*Request) bool
+}{
+	{askedHost{}, func(r *Request) bool { return r.Host != "" }},
+	{readyHost{}, nil},
+	{heartbeat{}, nil},
+	{zone{}, func(r *Request) bool { return r.Zone != "" }},
+	{hostTags{}, func(r *Request) bool { return len(r.HostTags) > 0 }},
+	{networks{}, func(r *Request) bool { return len(r.Networks) > 0 }},
+	{imageOnHost{}, func(r *Request) bool { return r.ImageOnHost && r.Image != "" }},
+	{hardGroup{}, func(r *Request) bool { return r.Group != "" && r.GroupHard }},
+	{cpu{}, nil},
+	{memory{}, nil},
 }
 
 // The datastore checkers; a host is feasible when one of its datastores passes them all.
-var datastoreCheckers = []DatastoreChecker{
-	askedDatastore{}, datastoreType{}, datastoreTags{}, requiredImage{}, space{},
+var datastoreCheckers = []struct {
+	DatastoreChecker
+	applies func(*Request) bool
+}{
+	{askedDatastore{}, func(r *Request) bool { return r.Datastore != "" }},
+	{datastoreType{}, func(r *Request) bool { return r.DatastoreType != "" }},
+	{datastoreTags{}, func(r *Request) bool { return len(r.DatastoreTags) > 0 }},
+	{requiredImage{}, func(r *Request) bool { return r.ImageRequired && r.Image != "" }},
+	{space{}, nil},
 }
 
 type (
@@ -243,8 +294,8 @@ func (datastoreTags) CheckDatastore(req *Request, _ *Candidate, d *store.Datasto
 	return fits
 }
 
-func (requiredImage) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
-	if req.ImageRequired && req.Image != "" && !slices.Contains(d.Images, req.Image) {
+func (requiredImage) CheckDatastore(req *Request, _ *Candidate, _ *store.Datastore, e *env) Rejection {
+	if req.ImageRequired && !e.hasImage {
 		return Rejection{Reason: NoImage}
 	}
 	return fits
@@ -252,12 +303,17 @@ func (requiredImage) CheckDatastore(req *Request, _ *Candidate, d *store.Datasto
 
 // space: the datastore's free space within the disk ratio; a datastore without counters
 // (not reported yet) takes no disk.
-func (space) CheckDatastore(req *Request, c *Candidate, d *store.Datastore, e *env) Rejection {
-	free, ok := datastoreFree(c, d, e.pol)
-	if (!ok && req.DiskMB > 0) || free < float64(req.DiskMB) {
+func (space) CheckDatastore(req *Request, _ *Candidate, _ *store.Datastore, e *env) Rejection {
+	if (!e.known && req.DiskMB > 0) || e.free < float64(req.DiskMB) {
 		return Rejection{Reason: NoDatastoreSpace}
 	}
 	return fits
+}
+
+// look reads once what the datastore checkers and the ranking need of d.
+func (e *env) look(req *Request, c *Candidate, d *store.Datastore) {
+	e.free, e.known = datastoreFree(c, d, e.pol)
+	e.hasImage = req.Image == "" || slices.Contains(d.Images, req.Image)
 }
 
 // datastoreFree is the MB a datastore can still take, within the disk ratio.
@@ -269,16 +325,15 @@ func datastoreFree(c *Candidate, d *store.Datastore, pol Policy) (float64, bool)
 	return float64(cap.Total)*pol.DiskRatio - float64(cap.Used), true
 }
 
-// check runs the checkers on one host. It returns the datastore to use, its score (see
+// check runs e's checkers on one host. It returns the datastore to use, its score (see
 // rank.go) and fits, or why the host was rejected.
-func check(req *Request, c *Candidate, pol Policy, nowMs int64) (string, float64, Rejection) {
-	e := env{pol: pol, nowMs: nowMs}
-	for _, ch := range hostCheckers {
-		if r := ch.CheckHost(req, c, &e); r.Reason != Fits {
+func check(req *Request, c *Candidate, e *env) (string, float64, Rejection) {
+	for _, ch := range e.hosts {
+		if r := ch.CheckHost(req, c, e); r.Reason != Fits {
 			return "", 0, r
 		}
 	}
-	return chooseDatastore(req, c, &e)
+	return chooseDatastore(req, c, e)
 }
 
 // chooseDatastore runs the datastore checkers on each of the host's datastores and ranks
@@ -290,8 +345,9 @@ func chooseDatastore(req *Request, c *Candidate, e *env) (string, float64, Rejec
 	bestFree, bestImage := -1.0, false
 	for i := range c.Host.Datastores {
 		d := &c.Host.Datastores[i]
+		e.look(req, c, d)
 		r := fits
-		for _, ch := range datastoreCheckers {
+		for _, ch := range e.datastores {
 			if r = ch.CheckDatastore(req, c, d, e); r.Reason != Fits {
 				break
 			}
@@ -300,10 +356,8 @@ func chooseDatastore(req *Request, c *Candidate, e *env) (string, float64, Rejec
 			why = r
 			continue
 		}
-		free, _ := datastoreFree(c, d, e.pol)
-		hasImage := req.Image == "" || slices.Contains(d.Images, req.Image)
-		if betterDatastore(hasImage, free, bestImage, bestFree, best == nil) {
-			best, bestFree, bestImage = d, free, hasImage
+		if betterDatastore(e.hasImage, e.free, bestImage, bestFree, best == nil) {
+			best, bestFree, bestImage = d, e.free, e.hasImage
 		}
 	}
 	if best == nil {
@@ -318,8 +372,9 @@ func chooseDatastore(req *Request, c *Candidate, e *env) (string, float64, Rejec
 func Feasible(req Request, cands []Candidate, pol Policy, nowMs int64) ([]Choice, Rejections) {
 	rej := Rejections{}
 	var out []Choice
+	e := newEnv(&req, pol, nowMs)
 	for i := range cands {
-		ds, score, why := check(&req, &cands[i], pol, nowMs)
+		ds, score, why := check(&req, &cands[i], e)
 		if why.Reason != Fits {
 			rej[why]++
 			continue

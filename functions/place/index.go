@@ -490,7 +490,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 			return nil
 		}
 		e := x.entries[slot]
-		if ds, _, why := check(req, &e.cand, x.pol, nowMs); why.Reason == Fits {
+		if ds, _, why := check(req, &e.cand, newEnv(req, x.pol, nowMs)); why.Reason == Fits {
 			return []Choice{{Host: e.cand.Host, Datastore: ds, Score: e.key}}
 		}
 		return nil
@@ -530,6 +530,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 			rest = append(rest, m)
 		}
 	}
+	env := newEnv(req, x.pol, nowMs)
 	visit := func(it item) bool {
 		if it.sig0&need0 != need0 {
 			return true
@@ -538,7 +539,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		if !e.matches(rest) {
 			return true
 		}
-		ds, dsScore, why := check(req, &e.cand, x.pol, nowMs)
+		ds, dsScore, why := check(req, &e.cand, env)
 		if why.Reason != Fits {
 			return true
 		}
