@@ -2,6 +2,7 @@ package devcloud_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
@@ -105,6 +106,18 @@ func TestPersistentDisks(t *testing.T) {
 	cl.do("GET", link, nil, &page)
 	if len(page.Items) != 1 || page.Items[0].ID == first || page.NextPageLink != "" {
 		t.Fatalf("second page %+v", page)
+	}
+
+	// Placement reads a disk's datastore affinities: a tag no datastore has fails the
+	// create at its step with NoSuchResource and releases its quota.
+	untagged := cl.wait(cl.create(disks, spec("nvme", 1, map[string]string{"kind": "datastoreTag", "id": "NVME"})).ID)
+	if step := failedStep(untagged); untagged.State != "ERROR" || step != "CREATE_DISK_ON_HOST" ||
+		untagged.Steps[2].Errors[0].Code != "NoSuchResource" || !strings.Contains(untagged.Steps[2].Errors[0].Message, "tagged NVME") {
+		t.Fatalf("disk on a tag no datastore has: %+v", untagged)
+	}
+	diskUsage(t, c, f.project, 3, untagged.Entity.ID, false)
+	if done := cl.wait(cl.expect("DELETE", "/v1/disks/"+untagged.Entity.ID, nil, 201, "").ID); done.State != "COMPLETED" {
+		t.Fatalf("delete disk %s: %+v", untagged.Entity.ID, done.Steps)
 	}
 
 	attach := func(verb string, status int, code string) opTask {

@@ -24,7 +24,7 @@ const (
 
 // DiskCreateSpec: kind is "persistent-disk" (or "persistent"); flavor names a
 // persistent-disk flavor; affinities may hold one {kind: "vm", id} to put the disk on that
-// VM's datastore.
+// VM's datastore, and datastore, datastoreTag and datastoreType ones to narrow the choice.
 type DiskCreateSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Flavor        string                 `protobuf:"bytes,1,opt,name=flavor,proto3" json:"flavor,omitempty"`
