@@ -19,7 +19,7 @@ func TestCheckers(t *testing.T) {
 	d := &h.Datastores[0]
 	hostCases := []struct {
 		name string
-		ch   HostChecker
+		ch   hostChecker
 		req  Request
 		host func(*store.Host)
 		want Rejection
@@ -60,7 +60,7 @@ func TestCheckers(t *testing.T) {
 	}
 	dsCases := []struct {
 		name string
-		ch   DatastoreChecker
+		ch   datastoreChecker
 		req  Request
 		want Rejection
 	}{

@@ -79,7 +79,8 @@ var DefaultPolicy = Policy{CPURatio: 8, MemRatio: 1, DiskRatio: 4, StaleAfterMs:
 type Choice struct {
 	Host      *store.Host
 	Datastore string
-	// Score orders hosts: the free share of the host's scarcer resource (CPU or memory).
+	// Score orders hosts: the free share of the host's scarcer resource (CPU or memory),
+	// or for a request ranked by datastore, of the chosen datastore's space.
 	Score float64
 }
 
@@ -98,15 +99,15 @@ type Candidate struct {
 type env struct {
 	pol        Policy
 	nowMs      int64
-	hosts      []HostChecker
-	datastores []DatastoreChecker
+	hosts      []hostChecker
+	datastores []datastoreChecker
 
 	free     float64 // the datastore's room within the disk ratio, in MB
 	known    bool    // whether the datastore has counters yet
 	hasImage bool    // whether it holds the request's image (or none is asked)
 
-	hostBuf      [16]HostChecker
-	datastoreBuf [8]DatastoreChecker
+	hostBuf      [16]hostChecker
+	datastoreBuf [8]datastoreChecker
 }
 
 // newEnv picks the checkers req needs.
@@ -115,25 +116,25 @@ func newEnv(req *Request, pol Policy, nowMs int64) *env {
 	e.hosts, e.datastores = e.hostBuf[:0], e.datastoreBuf[:0]
 	for _, r := range hostCheckers {
 		if r.applies == nil || r.applies(req) {
-			e.hosts = append(e.hosts, r.HostChecker)
+			e.hosts = append(e.hosts, r.hostChecker)
 		}
 	}
 	for _, r := range datastoreCheckers {
 		if r.applies == nil || r.applies(req) {
-			e.datastores = append(e.datastores, r.DatastoreChecker)
+			e.datastores = append(e.datastores, r.datastoreChecker)
 		}
 	}
 	return e
 }
 
-// A HostChecker is one feasibility rule on a host as a whole (Nomad's
+// A hostChecker is one feasibility rule on a host as a whole (Nomad's
 // FeasibilityChecker): it answers fits or why the host cannot take the request.
-type HostChecker interface {
+type hostChecker interface {
 	CheckHost(req *Request, c *Candidate, e *env) Rejection
 }
 
-// A DatastoreChecker is one feasibility rule on one of a host's datastores.
-type DatastoreChecker interface {
+// A datastoreChecker is one feasibility rule on one of a host's datastores.
+type datastoreChecker interface {
 	CheckDatastore(req *Request, c *Candidate, d *store.Datastore, e *env) Rejection
 }
 
@@ -142,7 +143,7 @@ type DatastoreChecker interface {
 // counted against a resource only when it matches the request otherwise. applies (nil:
 // always) tells whether a request uses the rule at all.
 var hostCheckers = []struct {
-	HostChecker
+	hostChecker
 	applies func(*Request) bool
 }{
 	{askedHost{}, func(r *Request) bool { return r.Host != "" }},
@@ -159,7 +160,7 @@ var hostCheckers = []struct {
 
 // The datastore checkers; a host is feasible when one of its datastores passes them all.
 var datastoreCheckers = []struct {
-	DatastoreChecker
+	datastoreChecker
 	applies func(*Request) bool
 }{
 	{askedDatastore{}, func(r *Request) bool { return r.Datastore != "" }},
