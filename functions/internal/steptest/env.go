@@ -126,7 +126,8 @@ func (e *Env) Place(t testing.TB, vm string, h *Host) {
 	must(t, err)
 }
 
-// Image writes img held by task, or by nothing when task is nil.
+// Image writes img held by task, or by nothing when task is nil; a READY image is open
+// to new VMs.
 func (e *Env) Image(t testing.TB, img *store.Image, task *store.Task) {
 	t.Helper()
 	if task == nil {
@@ -135,6 +136,9 @@ func (e *Env) Image(t testing.TB, img *store.Image, task *store.Task) {
 		img.ActiveTask = task.ID
 	}
 	must(t, e.Store.CreateImage(t.Context(), img, task))
+	if img.State == store.ImageReady {
+		must(t, e.Store.OpenImage(t.Context(), img.ID))
+	}
 }
 
 // Subnet writes a port-group subnet, held by nothing.
