@@ -249,3 +249,18 @@ func (e *Env) Outcome(t testing.TB, chain *events.Chain, task *store.Task, i int
 	t.Fatalf("%s: step %s, reply %s", step.Operation, step.State, typeOf(reply))
 	return ""
 }
+
+// Quota sets the project's quota limits.
+func (e *Env) Quota(t testing.TB, limits ...store.QuotaLineItem) {
+	t.Helper()
+	_, err := e.Store.ChangeQuota(t.Context(), store.KindProject, Project, store.QuotaSet, limits, e.done(store.KindProject, Project))
+	must(t, err)
+}
+
+// Used reads how much of the project's quota key is in use.
+func (e *Env) Used(t testing.TB, key string) float64 {
+	t.Helper()
+	_, used, _, err := e.Store.QuotaUsage(t.Context(), Project)
+	must(t, err)
+	return used[key]
+}
