@@ -264,3 +264,18 @@ func (e *Env) Used(t testing.TB, key string) float64 {
 	must(t, err)
 	return used[key]
 }
+
+// Report has host id report the image disk paths on its datastore ds, as its heartbeat
+// would.
+func (e *Env) Report(t testing.TB, id, ds string, paths ...string) {
+	t.Helper()
+	_, err := e.Store.UpdateHost(t.Context(), id, func(h *store.Host) error {
+		for i := range h.Datastores {
+			if h.Datastores[i].Name == ds {
+				h.Datastores[i].Images = append(h.Datastores[i].Images, paths...)
+			}
+		}
+		return nil
+	})
+	must(t, err)
+}

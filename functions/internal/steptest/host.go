@@ -44,6 +44,7 @@ type Host struct {
 	mu     sync.Mutex
 	calls  []Call
 	faults map[string]error
+	after  map[string]func(proto.Message)
 	vms    map[string]*hostdv1.VmInfo
 }
 
@@ -58,7 +59,7 @@ func serve(t testing.TB, ca *pki.CA, id string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Host{ID: id, Addr: ln.Addr().String(), faults: map[string]error{}, vms: map[string]*hostdv1.VmInfo{}}
+	h := &Host{ID: id, Addr: ln.Addr().String(), faults: map[string]error{}, after: map[string]func(proto.Message){}, vms: map[string]*hostdv1.VmInfo{}}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerTLS(ca.Pool(), pki.Static(cert), pki.Services()))),
 		grpc.UnaryInterceptor(h.intercept))
 	hostdv1.RegisterHostServer(srv, h)
@@ -76,12 +77,24 @@ func (h *Host) intercept(ctx context.Context, req any, info *grpc.UnaryServerInf
 		msg = proto.Clone(m)
 	}
 	h.calls = append(h.calls, Call{Method: method, Request: msg})
-	fault := h.faults[method]
+	fault, after := h.faults[method], h.after[method]
 	h.mu.Unlock()
 	if fault != nil {
 		return nil, fault
 	}
-	return next(ctx, req)
+	resp, err := next(ctx, req)
+	if err == nil && after != nil {
+		after(msg)
+	}
+	return resp, err
+}
+
+// After has fn run after each successful call of method, with its request: what the
+// host does besides answering (e.g. report a copied image at its next heartbeat).
+func (h *Host) After(method string, fn func(req proto.Message)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.after[method] = fn
 }
 
 // Fail makes every later call of method (e.g. "PowerOn") answer err; nil heals it.
