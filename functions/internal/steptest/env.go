@@ -19,6 +19,8 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/nsx"
+	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -278,4 +280,41 @@ func (e *Env) Report(t testing.TB, id, ds string, paths ...string) {
 		return nil
 	})
 	must(t, err)
+}
+
+// NSX starts an NSX-T Manager simulator for the test and returns it with a client of it,
+// to pass to New as functions.WithNSX(client).
+func NSX(t testing.TB) (*nsxsim.Server, *nsx.Client) {
+	t.Helper()
+	sim, err := nsxsim.Start(t.Context(), nsxsim.Options{})
+	must(t, err)
+	t.Cleanup(sim.Close)
+	c, err := nsx.New(nsx.Config{ManagerURL: sim.URL, User: nsxsim.DefaultUser, Password: nsxsim.DefaultPassword})
+	must(t, err)
+	return sim, c
+}
+
+// Router writes r in the project, held by task, or READY and held by nothing when task
+// is nil.
+func (e *Env) Router(t testing.TB, r *store.Router, task *store.Task) {
+	t.Helper()
+	r.TenantID, r.ProjectID = Tenant, Project
+	if task == nil {
+		task, r.State = e.done(store.KindRouter, r.ID), store.NetReady
+	} else {
+		r.ActiveTask = task.ID
+	}
+	must(t, e.Store.CreateRouter(t.Context(), r, task))
+}
+
+// RouterSubnet writes sn on its (READY) router, held by task, or READY and held by
+// nothing when task is nil.
+func (e *Env) RouterSubnet(t testing.TB, sn *store.Subnet, task *store.Task) {
+	t.Helper()
+	if task == nil {
+		task, sn.State = e.done(store.KindSubnet, sn.ID), store.NetReady
+	} else {
+		sn.ActiveTask = task.ID
+	}
+	must(t, e.Store.CreateSubnet(t.Context(), sn, task))
 }
