@@ -36,8 +36,12 @@ const (
 	PortGroup = "VM Network"
 )
 
-// Root is a caller every chain allows.
-var Root = store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+// Root is a caller every chain allows; Stranger is one authorize refuses everything in
+// the project.
+var (
+	Root     = store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	Stranger = store.Caller{Subject: "stranger", Groups: []string{"elsewhere\\users"}}
+)
 
 // Env is one test's control plane: its store, its functions and its hosts.
 type Env struct {
@@ -64,8 +68,8 @@ func New(t testing.TB, opts ...functions.Option) *Env {
 	t.Cleanup(set.Close)
 	e := &Env{Store: s, Set: set, ca: ca, tls: clientTLS}
 	ctx := t.Context()
-	must(t, s.CreateTenant(ctx, &store.Tenant{ID: Tenant, Name: Tenant}, e.done(store.KindTenant, Tenant)))
-	must(t, s.CreateProject(ctx, &store.Project{ID: Project, TenantID: Tenant, Name: Project}, e.done(store.KindProject, Project)))
+	must(t, s.CreateTenant(ctx, &store.Tenant{ID: Tenant, Name: Tenant, SecurityGroups: []string{Tenant + "\\admins"}}, e.done(store.KindTenant, Tenant)))
+	must(t, s.CreateProject(ctx, &store.Project{ID: Project, TenantID: Tenant, Name: Project, SecurityGroups: []string{Tenant + "\\users"}}, e.done(store.KindProject, Project)))
 	return e
 }
 
@@ -317,4 +321,17 @@ func (e *Env) RouterSubnet(t testing.TB, sn *store.Subnet, task *store.Task) {
 		sn.ActiveTask = task.ID
 	}
 	must(t, e.Store.CreateSubnet(t.Context(), sn, task))
+}
+
+// Disk writes persistent disk d in the project, held by task, or by nothing when task is
+// nil.
+func (e *Env) Disk(t testing.TB, d *store.PersistentDisk, task *store.Task) {
+	t.Helper()
+	d.TenantID, d.ProjectID = Tenant, Project
+	if task == nil {
+		task = e.done(store.KindDisk, d.ID)
+	} else {
+		d.ActiveTask = task.ID
+	}
+	must(t, e.Store.CreateDisk(t.Context(), d, task))
 }
