@@ -2,11 +2,14 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/runtime"
@@ -133,19 +136,10 @@ func TestChainRuns(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("chain did not end")
 			}
-			got, err := s.GetTask(ctx, task.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
 			if !slices.Equal(j.get(), tc.wantOps) {
 				t.Fatalf("ran %v\nwant %v", j.get(), tc.wantOps)
 			}
-			// The task is ended right after the finalizer: poll for it.
-			deadline := time.Now().Add(5 * time.Second)
-			for got.State != tc.wantState && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond) // the runtime writes the end state after the finalizer returns
-				got, _ = s.GetTask(ctx, task.ID)
-			}
+			got := waitEnded(t, s, task.ID)
 			if got.State != tc.wantState {
 				t.Fatalf("task %s, want %s", got.State, tc.wantState)
 			}
@@ -165,4 +159,34 @@ func opsOf(c *events.Chain) []string {
 		out = append(out, s.Operation)
 	}
 	return out
+}
+
+// waitEnded waits for the task's end, which the runtime writes after the finalizer
+// returns: it reads the store's outbox, where the write that ends the task records the
+// task as it left it.
+func waitEnded(t *testing.T, s *store.Store, id string) *store.Task {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	last := "0"
+	for time.Now().Before(deadline) {
+		res, err := s.Client().XRead(t.Context(), &redis.XReadArgs{Streams: []string{s.OutboxStream(), last}, Block: time.Second}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // nothing new within the block
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res[0].Messages {
+			last = m.ID
+			if m.Values["kind"] != store.KindTask || m.Values["id"] != id {
+				continue
+			}
+			var task store.Task
+			if raw, ok := m.Values["new"].(string); ok && json.Unmarshal([]byte(raw), &task) == nil && task.Done() {
+				return &task
+			}
+		}
+	}
+	t.Fatalf("task %s did not end", id)
+	return nil
 }
