@@ -1,6 +1,6 @@
 // Package hostd is the daemon that drives one ESXi host for Photon. It serves the hostd.v1
 // gRPC API on top of govmomi calls that run the same against a real ESXi host or govmomi's
-// vcsim simulator (Sim): VMs (create with a linked-clone boot disk, power on, off, suspend,
+// vcsim simulator (hostdsim): VMs (create with a linked-clone boot disk, power on, off, suspend,
 // reset, resize, delete), their disks, NICs and ISO, persistent disks, image files
 // (upload, copy, delete, make from a VM) and the host's resources.
 //

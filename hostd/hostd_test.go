@@ -16,6 +16,7 @@ import (
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -46,7 +47,7 @@ func (r *registrar) HeartbeatHost(_ context.Context, _ string, u store.HostUsage
 
 // start runs a simulated host with its hostd and returns a gRPC client of it that calls
 // as a function does: with a service certificate from the platform CA, for host h1.
-func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
+func start(t *testing.T) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 	t.Helper()
 	ca := testCA(t)
 	sim, d, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
@@ -55,9 +56,9 @@ func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
 
 // startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms to a
 // fake registrar.
-func startDaemon(t *testing.T, o hostd.Options) (*hostd.Sim, *hostd.Daemon, *registrar) {
+func startDaemon(t *testing.T, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
-	sim, err := hostd.StartSim(t.Context(), image)
+	sim, err := hostdsim.Start(t.Context(), image)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -109,7 +110,7 @@ need no token; hostd renews the certificate in the background before it expires.
 			defer closeFn()
 			switch {
 			case sim:
-				sm, err := hostd.StartSim(ctx, "images/photon-os.vmdk")
+				sm, err := hostdsim.Start(ctx, "images/photon-os.vmdk")
 				if err != nil {
 					return err
 				}

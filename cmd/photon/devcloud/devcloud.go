@@ -35,6 +35,7 @@ import (
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/hostd"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/nsxsim"
@@ -51,7 +52,7 @@ type Options struct {
 	RedisURL string // empty: embedded Redis
 	Prefix   string // key prefix; default "photon:"
 	Hosts    int    // simulated ESXi hosts; default 4
-	// HostCPUCores and HostMemoryGB size each simulated host (hostd.SimOptions defaults).
+	// HostCPUCores and HostMemoryGB size each simulated host (hostdsim.Options defaults).
 	HostCPUCores int16
 	HostMemoryGB int64
 	HTTPAddr     string // default 127.0.0.1:9000
@@ -82,7 +83,7 @@ type Cloud struct {
 	// Sims, Hostds and HostIDs are the hosts started with the cloud (Options.Hosts);
 	// HostIDs[i] is the Photon id of Sims[i]. Hosts registered through the API are not
 	// in them.
-	Sims          []*hostd.Sim
+	Sims          []*hostdsim.Sim
 	Hostds        []*hostd.Daemon
 	HostIDs       []string
 	Issuer        *auth.Issuer
@@ -288,7 +289,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 
 // simHost is a simulated ESXi host and the hostd that drives it.
 type simHost struct {
-	sim   *hostd.Sim
+	sim   *hostdsim.Sim
 	hostd *hostd.Daemon
 }
 
@@ -305,7 +306,7 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 	if len(h.Tags) == 0 {
 		h.Tags = []string{store.HostTagCloud}
 	}
-	sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
+	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
 	if err != nil {
 		return nil, fmt.Errorf("simulated host: %w", err)
 	}
