@@ -24,5 +24,9 @@
 // the function runtime, and everything else is Unavailable, which it retries.
 //
 // The daemon registers its host (capacity, datastores with the image disks they hold,
-// networks) in Redis and heartbeats its usage, which placement reads.
+// networks) and heartbeats its usage and its VMs' power states, which placement reads, to
+// the control plane's registrar (hostd.v1.Registrar, DialRegistrar) over mutual TLS with
+// the host's certificate; it retries while the control plane is unreachable and serves
+// meanwhile. hostd holds no credentials of the control plane's Redis, and no package of
+// it imports a Redis client.
 package hostd

@@ -7,8 +7,10 @@
 //
 // The platform CA lives in the cloud's Redis. Each hostd joins as a separate one does:
 // the cloud makes a join token for the host and the hostd redeems it at the join
-// endpoint, served on a loopback HTTPS listener of its own (JoinURL); the functions and
-// the gateway call hostds with service certificates from the CA.
+// endpoint, served on a loopback HTTPS listener of its own (JoinURL), then registers and
+// heartbeats its host through the registrar served there, with its host certificate; no
+// hostd touches Redis. The functions and the gateway call hostds with service
+// certificates from the CA.
 package devcloud
 
 import (
@@ -28,13 +30,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/notify"
@@ -110,6 +115,7 @@ type Cloud struct {
 	wg       sync.WaitGroup
 	joiner   *pki.Joiner
 	joinSrv  *http.Server
+	regSrv   *grpc.Server
 	notifier *notify.Service
 }
 
@@ -274,6 +280,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 	}
 	if c.joinSrv != nil {
 		c.joinSrv.Close()
+		c.regSrv.Stop()
 	}
 	if c.NSXSim != nil {
 		c.NSXSim.Close()
@@ -287,20 +294,23 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return errors.Join(errsOut...)
 }
 
-// simHost is a simulated ESXi host and the hostd that drives it.
+// simHost is a simulated ESXi host and the hostd that drives it, with its connection to
+// the registrar.
 type simHost struct {
 	sim   *hostdsim.Sim
 	hostd *hostd.Daemon
+	reg   *grpc.ClientConn
 }
 
 func (h *simHost) close() error {
 	err := h.hostd.Close()
+	h.reg.Close()
 	h.sim.Close()
 	return err
 }
 
 // startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
-// zone and usage tags, CLOUD when none, as `photon hostd` does) in the store.
+// zone and usage tags, CLOUD when none, as `photon hostd` does) through the registrar.
 func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (*simHost, error) {
 	o := c.opts
 	if len(h.Tags) == 0 {
@@ -315,14 +325,20 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 		sim.Close()
 		return nil, err
 	}
-	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
-		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
-		QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
+	reg, err := hostd.DialRegistrar(c.JoinURL, cred.EndpointClientTLS())
 	if err != nil {
+		sim.Close()
+		return nil, err
+	}
+	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
+		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: hostdv1.NewRegistrarClient(reg),
+		FileOps: 1, QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
+	if err != nil {
+		reg.Close()
 		sim.Close()
 		return nil, fmt.Errorf("hostd: %w", err)
 	}
-	sh := &simHost{sim: sim, hostd: d}
+	sh := &simHost{sim: sim, hostd: d, reg: reg}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -333,8 +349,8 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 	return sh, nil
 }
 
-// startJoin loads the platform CA and serves its join and renew endpoints on a loopback
-// HTTPS listener.
+// startJoin loads the platform CA and serves its join and renew endpoints and the host
+// registrar on a loopback HTTPS listener.
 func (c *Cloud) startJoin(ctx context.Context) error {
 	ca, err := pki.LoadOrCreateCA(ctx, c.rdb, c.Store.Prefix())
 	if err != nil {
@@ -345,7 +361,8 @@ func (c *Cloud) startJoin(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen for joins: %w", err)
 	}
-	if c.joinSrv, err = c.joiner.Serve(ln, "127.0.0.1", "localhost"); err != nil {
+	c.regSrv = registrar.NewServer(registrar.New(c.Store, ca))
+	if c.joinSrv, err = c.joiner.ServeWith(ln, c.regSrv, "127.0.0.1", "localhost"); err != nil {
 		ln.Close()
 		return err
 	}
