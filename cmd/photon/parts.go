@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
@@ -328,7 +327,7 @@ func gatewayCmd() *cobra.Command {
 			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)}
+				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS}
 			if brokerURL != "" {
 				if o.Broker, err = events.NewHTTPBroker(brokerURL); err != nil {
 					return err

@@ -31,7 +31,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
@@ -212,7 +211,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostCredentials: credentials.NewTLS(gwTLS)}
+		Checks: checks, HostTLS: gwTLS}
 	if o.Gateway != nil {
 		if err = o.Gateway(ctx, &gwo); err != nil {
 			return nil, err
