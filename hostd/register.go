@@ -13,6 +13,7 @@ import (
 	"github.com/vmware/govmomi/vim25/methods"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -21,6 +22,9 @@ import (
 // callTimeout bounds one call to the registrar: a control plane that does not answer is
 // tried again at the next beat instead of being waited on.
 const callTimeout = 30 * time.Second
+
+// reconnectMax bounds the wait between tries to reach the registrar after it went away.
+const reconnectMax = 5 * time.Second
 
 // DialRegistrar connects to the control plane's registrar (hostd.v1.Registrar), served
 // with the join and renew endpoints at joinURL (https://HOST:PORT), with cfg: the host's
@@ -36,7 +40,12 @@ func DialRegistrar(joinURL string, cfg *tls.Config) (*grpc.ClientConn, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
+	// gRPC's default reconnect backoff grows to two minutes: a control plane back after a
+	// long outage would miss that long of heartbeats and see the host as lost.
+	bo := backoff.DefaultConfig
+	bo.MaxDelay = reconnectMax
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: callTimeout}),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 	if err != nil {
 		return nil, fmt.Errorf("registrar at %s: %w", joinURL, err)

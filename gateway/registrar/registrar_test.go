@@ -2,7 +2,10 @@ package registrar_test
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +15,8 @@ import (
 	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
+	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -22,7 +27,10 @@ import (
 type cloud struct {
 	s       *store.Store
 	ca      *pki.CA
+	joiner  *pki.Joiner
+	reg     *registrar.Registrar
 	joinURL string
+	stop    func()
 }
 
 func newCloud(t *testing.T) *cloud {
@@ -34,17 +42,25 @@ func newCloud(t *testing.T) *cloud {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c := &cloud{s: s, ca: ca, joiner: pki.NewJoiner(ca, rdb, prefix), reg: registrar.New(s, ca)}
+	c.start(t, "127.0.0.1:0")
+	return c
+}
+
+// start serves the join endpoint and the registrar on addr until c.stop.
+func (c *cloud) start(t *testing.T, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rpc := registrar.NewServer(registrar.New(s, ca))
-	srv, err := pki.NewJoiner(ca, rdb, prefix).ServeWith(ln, rpc, "127.0.0.1")
+	rpc := registrar.NewServer(c.reg)
+	srv, err := c.joiner.ServeWith(ln, rpc, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close(); rpc.Stop() })
-	return &cloud{s: s, ca: ca, joinURL: "https://" + ln.Addr().String()}
+	c.joinURL, c.stop = "https://"+ln.Addr().String(), sync.OnceFunc(func() { srv.Close(); rpc.Stop() })
+	t.Cleanup(c.stop)
 }
 
 // client is a registrar client that presents cert, as hostd does with its host
@@ -217,5 +233,67 @@ func TestHostReportsOnlyItself(t *testing.T) {
 				t.Fatalf("vm-on-h2 after the call: %+v %v", vm, err)
 			}
 		})
+	}
+}
+
+// TestHostdReportsThroughRegistrar: a hostd that joined at the join endpoint registers
+// and heartbeats its host through the registrar there, with the certificate it joined
+// for. When the control plane is down at its start, it serves anyway and registers once
+// the control plane is back.
+func TestHostdReportsThroughRegistrar(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	token, err := c.joiner.CreateJoinToken(ctx, "h1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := pki.Enroll(ctx, pki.EnrollOptions{JoinURL: c.joinURL, Token: token, Pin: c.ca.Pin(), Names: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop() // the control plane goes away
+	sim, err := hostdsim.Start(ctx, "images/photon-os.vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	cc, err := hostd.DialRegistrar(c.joinURL, cred.EndpointClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	d, err := hostd.Start(ctx, hostd.Options{ID: cred.ID(), URL: sim.URL, Insecure: true, TLS: cred.ServerTLS(),
+		Heartbeat: 50 * time.Millisecond, FileOps: 1, Registrar: hostdv1.NewRegistrarClient(cc)})
+	if err != nil {
+		t.Fatalf("hostd did not start while the control plane was down: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := c.s.GetHost(ctx, "h1"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("host h1 with the control plane down: %v", err)
+	}
+
+	c.start(t, strings.TrimPrefix(c.joinURL, "https://")) // back, at the same address
+	registered := waitHost(t, c.s, "h1", "registered", func(h *store.Host) bool {
+		return h.State == store.HostReady && h.Address == d.Addr() && len(h.Datastores) > 0
+	})
+	waitHost(t, c.s, "h1", "heartbeat", func(h *store.Host) bool { return h.LastHeartbeat > registered.LastHeartbeat })
+}
+
+// waitHost polls host id until ok holds of its record, for at most 30 seconds.
+func waitHost(t *testing.T, s *store.Store, id, what string, ok func(*store.Host) bool) *store.Host {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h, err := s.GetHost(t.Context(), id)
+		if err == nil && ok(h) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host %s: no %s within 30s: %+v %v", id, what, h, err)
+		}
+		<-tick.C
 	}
 }
