@@ -33,7 +33,7 @@ type cloud struct {
 	stop    func()
 }
 
-func newCloud(t *testing.T) *cloud {
+func newCloud(t testing.TB) *cloud {
 	t.Helper()
 	rdb := storetest.Client(t)
 	prefix := storetest.Prefix(t)
@@ -48,7 +48,7 @@ func newCloud(t *testing.T) *cloud {
 }
 
 // start serves the join endpoint and the registrar on addr until c.stop.
-func (c *cloud) start(t *testing.T, addr string) {
+func (c *cloud) start(t testing.TB, addr string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -65,7 +65,7 @@ func (c *cloud) start(t *testing.T, addr string) {
 
 // client is a registrar client that presents cert, as hostd does with its host
 // certificate (pki.Host.EndpointClientTLS).
-func (c *cloud) client(t *testing.T, cert *tls.Certificate) hostdv1.RegistrarClient {
+func (c *cloud) client(t testing.TB, cert *tls.Certificate) hostdv1.RegistrarClient {
 	t.Helper()
 	cfg := pki.ClientTLS(c.ca.Pool(), func() (*tls.Certificate, error) { return cert, nil }, nil)
 	if cert == nil {
@@ -80,7 +80,7 @@ func (c *cloud) client(t *testing.T, cert *tls.Certificate) hostdv1.RegistrarCli
 }
 
 // host is a registrar client with host id's certificate from ca.
-func (c *cloud) host(t *testing.T, ca *pki.CA, id string) hostdv1.RegistrarClient {
+func (c *cloud) host(t testing.TB, ca *pki.CA, id string) hostdv1.RegistrarClient {
 	t.Helper()
 	cert, err := ca.HostCredentials(id, "127.0.0.1")
 	if err != nil {
@@ -296,4 +296,34 @@ func waitHost(t *testing.T, s *store.Store, id, what string, ok func(*store.Host
 		}
 		<-tick.C
 	}
+}
+
+// BenchmarkHeartbeat: one heartbeat of a host with one datastore, through the registrar
+// over mutual TLS into Redis as hostd sends them, beside the same write made on the store
+// directly, as hostd did when it held the Redis credentials.
+func BenchmarkHeartbeat(b *testing.B) {
+	c := newCloud(b)
+	h1 := c.host(b, c.ca, "h1")
+	req := registration("10.0.0.1:8835")
+	if _, err := h1.Register(b.Context(), req); err != nil {
+		b.Fatal(err)
+	}
+	beat := &hostdv1.HeartbeatRequest{Usage: &hostdv1.HostUsage{CpuUsedMhz: 100, MemoryUsedMb: 1024, VmCount: 10,
+		Datastores: req.GetDatastores(), ReadAtMs: time.Now().UnixMilli()}}
+	b.Run("registrar", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := h1.Heartbeat(b.Context(), beat); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		u := store.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 10, Datastores: []store.Datastore{{ID: "ds-1",
+			Name: "LocalDS_0", Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 39}}}
+		for b.Loop() {
+			if err := c.s.HeartbeatHost(b.Context(), "h1", u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
