@@ -13,7 +13,6 @@ import (
 	"github.com/photon-cloud/photon/functions/console"
 	"github.com/photon-cloud/photon/functions/disks"
 	"github.com/photon-cloud/photon/functions/images"
-	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/iso"
 	"github.com/photon-cloud/photon/functions/logicalrouter"
 	"github.com/photon-cloud/photon/functions/logicalswitch"
@@ -26,6 +25,7 @@ import (
 	"github.com/photon-cloud/photon/functions/vmedit"
 	"github.com/photon-cloud/photon/functions/vmstate"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
 )

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +15,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -23,6 +23,7 @@ import (
 	"github.com/photon-cloud/photon/gateway/rest"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -54,11 +55,11 @@ type Options struct {
 	// Checks are components to report in GET /v1/system/status beside Redis, the
 	// functions and the hosts, by name (e.g. ComponentNSX).
 	Checks map[string]Check
-	// HostCredentials are the transport credentials of the gateway's calls to hostd
-	// (image and ISO uploads): a client certificate from the platform CA, and the CA to
-	// verify hostd's certificate (shared/pki). hostd serves mutual TLS only, so without
-	// them uploads fail.
-	HostCredentials credentials.TransportCredentials
+	// HostTLS is the client config of the gateway's calls to hostd (image and ISO
+	// uploads, through shared/hostclient): a client certificate from the platform CA and
+	// the CA to verify hostd's (pki.CA.ServiceClientTLS); each call accepts only the host
+	// it is meant for. hostd serves mutual TLS only, so without it uploads fail.
+	HostTLS *tls.Config
 	// RateLimits bound the calls per token and per tenant; nil is DefaultRateLimits.
 	RateLimits *RateLimits
 	// AuditRetention bounds the audit log (zero fields: the store's defaults).
@@ -137,7 +138,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root := http.NewServeMux()
 	root.Handle("/v1/", s.httpAuth(mux))
 	// Image uploads are multipart, which grpc-gateway does not bind.
-	s.uploads = &uploads{core: c, creds: o.HostCredentials}
+	s.uploads = &uploads{core: c, hosts: hostclient.New(o.Store, o.HostTLS)}
 	root.Handle("POST /v1/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/projects/{id}/images", s.httpAuth(s.uploads))
 	root.Handle("POST /v1/vms/{id}/attach_iso", s.httpAuth(http.HandlerFunc(s.attachISO)))

@@ -13,17 +13,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway/rest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -50,11 +47,9 @@ const uploadChunk = 1 << 20
 // This is the one place the gateway calls hostd: the bytes cannot go through events.
 type uploads struct {
 	*core
-	// creds are the transport credentials of the calls to hostd (Options.HostCredentials):
-	// mutual TLS with the platform CA. Nil dials in plaintext, which hostd refuses.
-	creds credentials.TransportCredentials
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn // by hostd address
+	// hosts calls hostds over mutual TLS with the platform CA (Options.HostTLS), each
+	// connection accepting only the host it is for.
+	hosts *hostclient.Pool
 }
 
 func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -267,7 +262,7 @@ func (u *uploads) stream(ctx context.Context, disk io.Reader, seeds []seed, p st
 	streams := make([]grpc.ClientStreamingClient[hostdv1.UploadFileChunk, hostdv1.UploadFileResponse], len(seeds))
 	failed := make([]error, len(seeds))
 	for i, s := range seeds {
-		h, err := u.client(s.addr)
+		h, err := u.hosts.At(s.host, s.addr)
 		if err == nil {
 			streams[i], err = h.UploadFile(ctx)
 		}
@@ -318,38 +313,10 @@ func (u *uploads) stream(ctx context.Context, disk io.Reader, seeds []seed, p st
 	return ok, size, nil
 }
 
-// client is a hostd client for addr, on a connection kept for later uploads.
-func (u *uploads) client(addr string) (hostdv1.HostClient, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	cc, ok := u.conns[addr]
-	if !ok {
-		creds := u.creds
-		if creds == nil {
-			creds = insecure.NewCredentials()
-		}
-		var err error
-		cc, err = grpc.NewClient(addr, grpc.WithTransportCredentials(creds), grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
-		if err != nil {
-			return nil, fmt.Errorf("dial hostd at %s: %w", addr, err)
-		}
-		if u.conns == nil {
-			u.conns = map[string]*grpc.ClientConn{}
-		}
-		u.conns[addr] = cc
-	}
-	return hostdv1.NewHostClient(cc), nil
-}
-
 // close closes the hostd connections.
 func (u *uploads) close() {
 	if u == nil {
 		return
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for a, cc := range u.conns {
-		cc.Close()
-		delete(u.conns, a)
-	}
+	u.hosts.Close()
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/hostd"
-	"github.com/photon-cloud/photon/shared/store"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 )
 
 func TestDefaultDatastoreTags(t *testing.T) {
@@ -41,20 +41,20 @@ func TestDatastoreReport(t *testing.T) {
 	reg.mu.Lock()
 	dss := reg.host.Datastores
 	reg.mu.Unlock()
-	check := func(when string, dss []store.Datastore) {
+	check := func(when string, dss []*hostdv1.HostDatastore) {
 		t.Helper()
 		if len(dss) != 1 {
 			t.Fatalf("%s: datastores %+v", when, dss)
 		}
 		ds := dss[0]
-		if !strings.HasPrefix(ds.ID, "datastore-") || !strings.HasSuffix(ds.ID, "@h7") || !slices.Equal(ds.Tags, []string{"SSD"}) {
-			t.Fatalf("%s: datastore %+v, want a qualified vSphere id and the tag SSD once", when, ds)
+		if !strings.HasPrefix(ds.GetId(), "datastore-") || !strings.HasSuffix(ds.GetId(), "@h7") || !slices.Equal(ds.GetTags(), []string{"SSD"}) {
+			t.Fatalf("%s: datastore %v, want a qualified vSphere id and the tag SSD once", when, ds)
 		}
 	}
 	check("registration", dss)
 	select {
 	case u := <-reg.heartbeats:
-		check("heartbeat", u.Datastores)
+		check("heartbeat", u.GetDatastores())
 	case <-time.After(10 * time.Second):
 		t.Fatal("no heartbeat")
 	}

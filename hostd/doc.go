@@ -1,6 +1,6 @@
 // Package hostd is the daemon that drives one ESXi host for Photon. It serves the hostd.v1
 // gRPC API on top of govmomi calls that run the same against a real ESXi host or govmomi's
-// vcsim simulator (Sim): VMs (create with a linked-clone boot disk, power on, off, suspend,
+// vcsim simulator (hostdsim): VMs (create with a linked-clone boot disk, power on, off, suspend,
 // reset, resize, delete), their disks, NICs and ISO, persistent disks, image files
 // (upload, copy, delete, make from a VM) and the host's resources.
 //
@@ -24,5 +24,9 @@
 // the function runtime, and everything else is Unavailable, which it retries.
 //
 // The daemon registers its host (capacity, datastores with the image disks they hold,
-// networks) in Redis and heartbeats its usage, which placement reads.
+// networks) and heartbeats its usage and its VMs' power states, which placement reads, to
+// the control plane's registrar (hostd.v1.Registrar, DialRegistrar) over mutual TLS with
+// the host's certificate; it retries while the control plane is unreachable and serves
+// meanwhile. hostd holds no credentials of the control plane's Redis, and no package of
+// it imports a Redis client.
 package hostd

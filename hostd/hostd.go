@@ -8,26 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/vmware/govmomi"
-	"github.com/vmware/govmomi/vim25/methods"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
-	"github.com/photon-cloud/photon/shared/store"
 )
-
-// Registrar records the host for placement (the store implements it).
-type Registrar interface {
-	RegisterHost(ctx context.Context, h store.Host) error
-	HeartbeatHost(ctx context.Context, id string, u store.HostUsage) error
-}
 
 // Options configure a hostd.
 type Options struct {
@@ -65,8 +56,10 @@ type Options struct {
 	// local datastore the same managed object id, where a real ESXi host's local VMFS
 	// datastore is named by its volume UUID and is unique already.
 	QualifyLocalDatastores bool
-	Registrar              Registrar // nil: no registration
-	Logger                 *slog.Logger
+	// Registrar is the control plane's registrar (DialRegistrar), which records the host
+	// for placement; nil: no registration.
+	Registrar hostdv1.RegistrarClient
+	Logger    *slog.Logger
 }
 
 // Photon's built-in datastore tags, which every datastore gets from its type.
@@ -150,18 +143,14 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("read host resources: %w", err)
 		}
-		rec := store.Host{ID: o.ID, Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
-			Tags: o.Tags, State: store.HostReady, EsxVersion: c.ServiceContent.About.Version, CPUCores: res.GetCpuCores(),
-			CPUMhz: res.GetCpuMhz(), MemoryMB: res.GetMemoryMb(), Datastores: o.datastores(res), Networks: res.GetNetworks(),
-			Usage: o.usage(res, readAt)}
-		if err := o.Registrar.RegisterHost(ctx, rec); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("register host: %w", err)
-		}
+		rec := &hostdv1.RegisterRequest{Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
+			Tags: o.Tags, EsxVersion: c.ServiceContent.About.Version, CpuCores: res.GetCpuCores(), CpuMhz: res.GetCpuMhz(),
+			MemoryMb: res.GetMemoryMb(), Datastores: o.datastores(res), Networks: res.GetNetworks(), Usage: o.usage(res, readAt)}
 		hbCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		d.cancel = cancel
+		registered := d.register(ctx, rec)
 		d.wg.Add(1)
-		go d.heartbeat(hbCtx, h, rec.Usage)
+		go d.report(hbCtx, h, rec, registered)
 	}
 	return d, nil
 }
@@ -171,91 +160,6 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-func (o *Options) datastores(r *hostdv1.Resources) []store.Datastore {
-	out := make([]store.Datastore, 0, len(r.GetDatastores()))
-	for _, d := range r.GetDatastores() {
-		id := d.GetId()
-		if o.QualifyLocalDatastores && !d.GetShared() && id != "" {
-			id += "@" + o.ID
-		}
-		tags := DefaultDatastoreTags(d.GetType(), d.GetShared())
-		for _, t := range o.DatastoreTags[d.GetName()] {
-			if !slices.Contains(tags, t) {
-				tags = append(tags, t)
-			}
-		}
-		out = append(out, store.Datastore{ID: id, Name: d.GetName(), Type: d.GetType(), Tags: tags,
-			CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Images: d.GetImages()})
-	}
-	return out
-}
-
-// usage is what a heartbeat reports of r, read at readAt (ms).
-func (o *Options) usage(r *hostdv1.Resources, readAt int64) store.HostUsage {
-	u := store.HostUsage{CPUUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMB: r.GetMemoryUsedMb(), VMCount: r.GetVmCount(),
-		Datastores: o.datastores(r), ReadAt: readAt}
-	if len(r.GetVmPowers()) > 0 {
-		u.VMPower = make(map[string]string, len(r.GetVmPowers()))
-		for _, p := range r.GetVmPowers() {
-			u.VMPower[p.GetVmId()] = p.GetPowerState()
-		}
-	}
-	return u
-}
-
-// heartbeat proves the host alive every Heartbeat with a cheap call to it (its clock),
-// and reports the usage it read last. Reading the usage (host summary, datastores, the
-// images on them) is slow on a host with many VMs: it runs beside the beats, so a live
-// but busy host does not look silent and lose its placements.
-func (d *Daemon) heartbeat(ctx context.Context, h *host, u store.HostUsage) {
-	defer d.wg.Done()
-	var (
-		mu    sync.Mutex
-		usage = u
-	)
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		t := time.NewTicker(d.opts.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			readAt := time.Now().UnixMilli()
-			if res, err := h.resources(ctx); err == nil {
-				mu.Lock()
-				usage = d.opts.usage(res, readAt)
-				mu.Unlock()
-			} else if ctx.Err() == nil {
-				d.opts.Logger.Warn("read host usage", "host", d.opts.ID, "err", err)
-			}
-		}
-	}()
-	t := time.NewTicker(d.opts.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		_, err := methods.GetCurrentTime(ctx, d.client)
-		if err == nil {
-			mu.Lock()
-			u := usage
-			usage.VMPower = nil // the VMs' power states of one read are reported once
-			mu.Unlock()
-			err = d.opts.Registrar.HeartbeatHost(ctx, d.opts.ID, u)
-		}
-		if err != nil && ctx.Err() == nil {
-			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)
-		}
-	}
 }
 
 // Addr is the address functions dial.

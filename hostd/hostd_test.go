@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,37 +17,51 @@ import (
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/pki"
-	"github.com/photon-cloud/photon/shared/store"
 )
 
 const image = "images/photon-os.vmdk"
 
-// registrar is a fake Registrar that records calls.
+// registrar is a fake hostd.v1.Registrar client that records calls; it refuses the first
+// failRegister registrations as an unreachable control plane does.
 type registrar struct {
-	mu         sync.Mutex
-	host       store.Host
-	heartbeats chan store.HostUsage
+	mu           sync.Mutex
+	host         *hostdv1.RegisterRequest
+	failRegister int
+	registered   chan struct{}
+	heartbeats   chan *hostdv1.HostUsage
 }
 
-func (r *registrar) RegisterHost(_ context.Context, h store.Host) error {
+func newRegistrar(failRegister int) *registrar {
+	return &registrar{failRegister: failRegister, registered: make(chan struct{}), heartbeats: make(chan *hostdv1.HostUsage, 1)}
+}
+
+func (r *registrar) Register(_ context.Context, req *hostdv1.RegisterRequest, _ ...grpc.CallOption) (*hostdv1.RegisterResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.host = h
-	return nil
+	if r.failRegister > 0 {
+		r.failRegister--
+		return nil, status.Error(codes.Unavailable, "connection refused")
+	}
+	if r.host == nil {
+		close(r.registered)
+	}
+	r.host = req
+	return &hostdv1.RegisterResponse{}, nil
 }
 
-func (r *registrar) HeartbeatHost(_ context.Context, _ string, u store.HostUsage) error {
+func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, _ ...grpc.CallOption) (*hostdv1.HeartbeatResponse, error) {
 	select {
-	case r.heartbeats <- u:
+	case r.heartbeats <- req.GetUsage():
 	default:
 	}
-	return nil
+	return &hostdv1.HeartbeatResponse{}, nil
 }
 
 // start runs a simulated host with its hostd and returns a gRPC client of it that calls
 // as a function does: with a service certificate from the platform CA, for host h1.
-func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
+func start(t *testing.T) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 	t.Helper()
 	ca := testCA(t)
 	sim, d, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
@@ -55,14 +70,17 @@ func start(t *testing.T) (*hostd.Sim, hostdv1.HostClient, *registrar) {
 
 // startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms to a
 // fake registrar.
-func startDaemon(t *testing.T, o hostd.Options) (*hostd.Sim, *hostd.Daemon, *registrar) {
+func startDaemon(t *testing.T, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
-	sim, err := hostd.StartSim(t.Context(), image)
+	sim, err := hostdsim.Start(t.Context(), image)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	reg := &registrar{heartbeats: make(chan store.HostUsage, 1)}
+	reg := newRegistrar(0)
+	if o.Registrar != nil {
+		reg = o.Registrar.(*registrar)
+	}
 	o.URL, o.Insecure, o.Heartbeat, o.Registrar, o.FileOps = sim.URL, true, 50*time.Millisecond, reg, 1
 	d, err := hostd.Start(t.Context(), o)
 	if err != nil {
@@ -222,9 +240,9 @@ func TestRegistration(t *testing.T) {
 	reg.mu.Lock()
 	host := reg.host
 	reg.mu.Unlock()
-	if host.ID != "h1" || host.State != store.HostReady || host.CPUCores == 0 || host.MemoryMB == 0 ||
-		len(host.Datastores) == 0 || len(host.Datastores[0].Images) != 1 || host.Datastores[0].Images[0] != image || len(host.Networks) == 0 {
-		t.Fatalf("registered %+v", host)
+	if host.GetAddress() == "" || host.GetCpuCores() == 0 || host.GetMemoryMb() == 0 || len(host.GetDatastores()) == 0 ||
+		!slices.Equal(host.Datastores[0].GetImages(), []string{image}) || len(host.GetNetworks()) == 0 {
+		t.Fatalf("registered %v", host)
 	}
 	select {
 	case <-reg.heartbeats:
@@ -232,7 +250,7 @@ func TestRegistration(t *testing.T) {
 		t.Fatal("no heartbeat")
 	}
 	res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
-	if err != nil || res.GetMemoryMb() != host.MemoryMB {
+	if err != nil || res.GetMemoryMb() != host.GetMemoryMb() {
 		t.Fatalf("resources %v %v", res, err)
 	}
 	// The usage is read beside the beats: a later beat carries the VM created now.
@@ -244,12 +262,41 @@ func TestRegistration(t *testing.T) {
 	for {
 		select {
 		case u := <-reg.heartbeats:
-			if u.VMCount >= 1 {
+			if u.GetVmCount() >= 1 {
 				return
 			}
 		case <-deadline:
 			t.Fatal("no heartbeat counted the new VM")
 		}
+	}
+}
+
+// TestRegistrationRetried: a hostd whose control plane is unreachable starts, serves, and
+// registers once the registrar answers; heartbeats follow.
+func TestRegistrationRetried(t *testing.T) {
+	t.Parallel()
+	ca := testCA(t)
+	reg := newRegistrar(3)
+	_, d, _ := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1"), Registrar: reg})
+	h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	if _, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{}); err != nil {
+		t.Fatalf("hostd does not serve while it cannot register: %v", err)
+	}
+	select {
+	case <-reg.registered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("hostd did not register once the registrar answered")
+	}
+	reg.mu.Lock()
+	failed, host := reg.failRegister, reg.host
+	reg.mu.Unlock()
+	if failed != 0 || host.GetAddress() != d.Addr() || host.GetUsage() == nil {
+		t.Fatalf("registered after %d more refusals: %v", failed, host)
+	}
+	select {
+	case <-reg.heartbeats:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no heartbeat after the registration")
 	}
 }
 

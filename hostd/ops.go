@@ -21,7 +21,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
-	"github.com/photon-cloud/photon/shared/store"
 )
 
 // host is one ESXi host reached through govmomi: the objects every operation needs,
@@ -628,12 +627,12 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	}
 	h.vms.forget(id)
 	h.state.forget(id)
-	// An ISO uploaded for the VM (store.ISOPath) and still attached goes with it; a VM
+	// An ISO uploaded for the VM (hostdv1.ISOPath) and still attached goes with it; a VM
 	// without one costs no datastore search.
 	if m.Config != nil {
 		if cd := isoCdrom(object.VirtualDeviceList(m.Config.Hardware.Device)); cd != nil {
 			var p object.DatastorePath
-			if p.FromString(cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName) && p.Path == store.ISOPath(id) {
+			if p.FromString(cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName) && p.Path == hostdv1.ISOPath(id) {
 				if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: p.Path}); err != nil {
 					return nil, err
 				}

@@ -12,8 +12,8 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 )
 
 // vsphere reads the simulated host's own state through govmomi, beside hostd, so tests
@@ -25,7 +25,7 @@ type vsphere struct {
 	dc     *object.Datacenter
 }
 
-func newVsphere(t *testing.T, sim *hostd.Sim) *vsphere {
+func newVsphere(t *testing.T, sim *hostdsim.Sim) *vsphere {
 	t.Helper()
 	c, err := govmomi.NewClient(t.Context(), sim.URL, true)
 	if err != nil {

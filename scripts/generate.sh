@@ -14,7 +14,7 @@ inc=(-I . -I third_party/googleapis)
 
 protoc "${inc[@]}" \
   --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. \
-  hostd/api/hostd/v1/hostd.proto
+  hostd/api/hostd/v1/hostd.proto hostd/api/hostd/v1/registrar.proto
 
 protoc "${inc[@]}" \
   --go_out=paths=source_relative:. --go-grpc_out=paths=source_relative:. \

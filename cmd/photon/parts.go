@@ -14,13 +14,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -34,8 +36,13 @@ type partFlags struct {
 }
 
 func (p *partFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
+	p.addObservability(cmd)
+}
+
+// addObservability adds the flags of the parts that have no Redis (hostd).
+func (p *partFlags) addObservability(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&p.redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
 	f.StringVar(&p.trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&p.otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port")
 	f.StringVar(&p.logLevel, "log-level", "info", "log level")
@@ -95,21 +102,26 @@ mutual TLS only, with a certificate from the platform CA. The first start joins:
 administrator makes a one-time join token for the host (photon hostd join-token), and
 hostd redeems it at the join endpoint (photon gateway --join-listen) for a certificate
 that names the host. With --cert-dir the key and certificate are kept, so later starts
-need no token; hostd renews the certificate in the background before it expires.`,
-		Example: `  photon hostd join-token --host esx1 --join-url https://gateway.example.com:9002
+need no token; hostd renews the certificate in the background before it expires.
+
+hostd has no access to the control plane's Redis: it registers the host and heartbeats
+its usage and its VMs' power states to the registrar served at --join-url, over mutual
+TLS with the host's certificate, which says which host reports. While the control plane
+is unreachable hostd serves on and tries again at every heartbeat.`,
+		Example: `  photon hostd join-token --redis redis://redis:6379 --host esx1 --join-url https://gateway.example.com:9002
   photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835 --advertise 10.0.0.11:8835 \
     --join-url https://gateway.example.com:9002 --ca-pin sha256:... --join-token ... --cert-dir /var/lib/photon-hostd
   photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, closeFn, err := p.open(ctx, "photon-hostd")
+			shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: p.trace, Endpoint: p.otlp, Service: "photon-hostd"})
 			if err != nil {
 				return err
 			}
-			defer closeFn()
+			defer shutdown(context.Background())
 			switch {
 			case sim:
-				sm, err := hostd.StartSim(ctx, "images/photon-os.vmdk")
+				sm, err := hostdsim.Start(ctx, "images/photon-os.vmdk")
 				if err != nil {
 					return err
 				}
@@ -125,10 +137,17 @@ need no token; hostd renews the certificate in the background before it expires.
 			if o.DatastoreTags, err = datastoreTags(dsTags); err != nil {
 				return err
 			}
-			o.Registrar, o.Logger = s, logger(p.logLevel)
-			if err := j.enroll(ctx, &o); err != nil {
+			o.Logger = logger(p.logLevel)
+			cred, err := j.enroll(ctx, &o)
+			if err != nil {
 				return err
 			}
+			reg, err := hostd.DialRegistrar(j.url, cred.EndpointClientTLS())
+			if err != nil {
+				return err
+			}
+			defer reg.Close()
+			o.Registrar = hostdv1.NewRegistrarClient(reg)
 			d, err := hostd.Start(ctx, o)
 			if err != nil {
 				return err
@@ -138,7 +157,7 @@ need no token; hostd renews the certificate in the background before it expires.
 			return d.Close()
 		},
 	}
-	p.add(cmd)
+	p.addObservability(cmd)
 	f := cmd.Flags()
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
 	f.BoolVar(&sim, "sim", false, "drive an in-process simulated ESXi host")
@@ -163,7 +182,7 @@ type joinFlags struct {
 
 func (j *joinFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&j.url, "join-url", "", "base URL of the platform's join endpoint, https://HOST:PORT (photon gateway --join-listen); renewals go there too")
+	f.StringVar(&j.url, "join-url", "", "base URL of the platform's join endpoint, https://HOST:PORT (photon gateway --join-listen); renewals, registration and heartbeats go there too")
 	f.StringVar(&j.token, "join-token", "", "one-time join token for this host (photon hostd join-token); needed when --cert-dir holds no unexpired certificate")
 	f.StringVar(&j.pin, "ca-pin", "", "the platform CA's pin, sha256:HEX (photon hostd join-token prints it): how joining trusts the endpoint")
 	f.StringVar(&j.dir, "cert-dir", "", "directory that keeps the host key, certificate and CA across restarts (default: none, join at every start)")
@@ -172,24 +191,24 @@ func (j *joinFlags) add(cmd *cobra.Command) {
 
 // enroll gets the host's certificate (kept, or by joining), sets o's TLS and id from it,
 // and renews it in the background (logging to o.Logger) until ctx ends.
-func (j *joinFlags) enroll(ctx context.Context, o *hostd.Options) error {
+func (j *joinFlags) enroll(ctx context.Context, o *hostd.Options) (*pki.Host, error) {
 	if j.url == "" {
-		return errors.New("--join-url is required: hostd serves only mutual TLS, with a certificate from the platform CA")
+		return nil, errors.New("--join-url is required: hostd serves only mutual TLS, with a certificate from the platform CA")
 	}
 	names := append(dialNames(orDefault(o.AdvertiseAddr, o.ListenAddr)), j.names...)
 	if len(names) == 0 {
-		return errors.New("give --advertise or --san: the certificate must name the address functions dial")
+		return nil, errors.New("give --advertise or --san: the certificate must name the address functions dial")
 	}
 	cred, err := pki.Enroll(ctx, pki.EnrollOptions{JoinURL: j.url, Token: j.token, Pin: j.pin, Names: names, Dir: j.dir})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.ID != "" && o.ID != cred.ID() {
-		return fmt.Errorf("--id %s, but the host certificate is host %s's", o.ID, cred.ID())
+		return nil, fmt.Errorf("--id %s, but the host certificate is host %s's", o.ID, cred.ID())
 	}
 	o.ID, o.TLS = cred.ID(), cred.ServerTLS()
 	go cred.KeepRenewed(ctx, j.url, o.Logger)
-	return nil
+	return cred, nil
 }
 
 // dialNames is the host of addr when others can dial it (not 0.0.0.0 nor ::).
@@ -308,7 +327,7 @@ func gatewayCmd() *cobra.Command {
 			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}, HostCredentials: credentials.NewTLS(hostsTLS)}
+				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS}
 			if brokerURL != "" {
 				if o.Broker, err = events.NewHTTPBroker(brokerURL); err != nil {
 					return err
@@ -323,7 +342,7 @@ func gatewayCmd() *cobra.Command {
 			}
 			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
 			if joinAddr != "" {
-				stop, err := serveJoin(pki.NewJoiner(ca, s.Client(), s.Prefix()), joinAddr, joinNames)
+				stop, err := serveJoin(pki.NewJoiner(ca, s.Client(), s.Prefix()), registrar.New(s, ca), joinAddr, joinNames)
 				if err != nil {
 					g.Close(context.WithoutCancel(ctx))
 					return err
@@ -342,16 +361,16 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&adminUser, "admin-user", "admin", "system administrator to create or update when --admin-password is given")
 	cmd.Flags().StringVar(&adminPassword, "admin-password", "", "set the system administrator's password")
 	cmd.Flags().IntVar(&maxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most, across all gateways, before the API answers 429 (0: no bound)")
-	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from (empty: none)")
+	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from, and of the registrar they report their hosts to (empty: none)")
 	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "publish chain events to this Knative Broker ingress URL instead of Redis Streams (default: $K_SINK)")
 	sec.add(cmd)
 	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
 }
 
-// serveJoin serves j's join and renew endpoints over HTTPS on addr, with a certificate
-// from the platform CA for names; stop ends it.
-func serveJoin(j *pki.Joiner, addr string, names []string) (stop func(), err error) {
+// serveJoin serves j's join and renew endpoints and the host registrar reg over HTTPS on
+// addr, with a certificate from the platform CA for names; stop ends it.
+func serveJoin(j *pki.Joiner, reg *registrar.Registrar, addr string, names []string) (stop func(), err error) {
 	if len(names) == 0 {
 		names = append(dialNames(addr), "localhost")
 	}
@@ -359,13 +378,14 @@ func serveJoin(j *pki.Joiner, addr string, names []string) (stop func(), err err
 	if err != nil {
 		return nil, fmt.Errorf("listen for joins: %w", err)
 	}
-	srv, err := j.Serve(ln, names...)
+	rpc := registrar.NewServer(reg)
+	srv, err := j.ServeWith(ln, rpc, names...)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	fmt.Fprintf(os.Stdout, "gateway: join endpoint on https://%s for %s (CA pin %s)\n", ln.Addr(), strings.Join(names, ", "), j.CA().Pin())
-	return func() { srv.Close() }, nil
+	return func() { srv.Close(); rpc.Stop() }, nil
 }
 
 func functionCmd() *cobra.Command {

@@ -3,6 +3,8 @@ package main
 import (
 	"reflect"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestDatastoreTags(t *testing.T) {
@@ -22,5 +24,25 @@ func TestDatastoreTags(t *testing.T) {
 		if (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual(got, tc.want)) {
 			t.Errorf("datastoreTags(%q) = %v, %v; want %v", tc.flags, got, err, tc.want)
 		}
+	}
+}
+
+// TestHostdHasNoRedisFlag: hostd reaches the control plane through the registrar only;
+// making a join token is an administrator's act on the control plane's Redis.
+func TestHostdHasNoRedisFlag(t *testing.T) {
+	cases := []struct {
+		name      string
+		cmd       *cobra.Command
+		wantRedis bool
+	}{
+		{"photon hostd", hostdCmd(), false},
+		{"photon hostd join-token", joinTokenCmd(), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.cmd.Flags().Lookup("redis") != nil; got != tc.wantRedis {
+				t.Errorf("--redis: %v, want %v", got, tc.wantRedis)
+			}
+		})
 	}
 }

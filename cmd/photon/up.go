@@ -23,7 +23,9 @@ func upCmd() *cobra.Command {
 		Short: "Run the whole dev cloud in this process",
 		Long: `Runs Photon on one machine: Redis (embedded unless --redis is given), --hosts
 simulated ESXi hosts each driven by its own hostd, every function on Redis Streams, and
-the gateway (REST on --http, gRPC on --grpc). Ctrl-C stops it cleanly.`,
+the gateway (REST on --http, gRPC on --grpc). Each hostd joins at a loopback join
+endpoint and registers and heartbeats its host through the registrar there, as separate
+hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 		Example: `  photon up
   photon up --hosts 16 --redis redis://127.0.0.1:6379 --admin-password secret
   photon up --trace stdout

@@ -11,9 +11,9 @@ package poweron
 import (
 	"context"
 
-	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
 

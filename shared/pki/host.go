@@ -162,11 +162,18 @@ func (h *Host) Roots() *x509.CertPool { return h.roots }
 // certificate of a Photon service from the platform CA required of every caller.
 func (h *Host) ServerTLS() *tls.Config { return ServerTLS(h.roots, h.Certificate, Services()) }
 
+// EndpointClientTLS is the config with which the host calls the platform at its join
+// endpoint (renewals, the registrar): the host's current certificate, and the endpoint's
+// certificate from the platform CA required of the server.
+func (h *Host) EndpointClientTLS() *tls.Config {
+	return ClientTLS(h.roots, h.Certificate, kindPeer(kindService, endpointName))
+}
+
 // Renew asks the renew endpoint under joinURL, authenticated by the current certificate,
 // for a fresh one, and keeps it (in Dir too).
 func (h *Host) Renew(ctx context.Context, joinURL string) error {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = ClientTLS(h.roots, h.Certificate, kindPeer(kindService, endpointName))
+	t.TLSClientConfig = h.EndpointClientTLS()
 	defer t.CloseIdleConnections()
 	hc := &http.Client{Transport: t, Timeout: time.Minute}
 	leaf, _, err := requestCert(ctx, hc, endpoint(joinURL, RenewPath), CertRequest{}, h.key, h.names, h.roots)

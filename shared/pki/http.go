@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
@@ -54,11 +55,31 @@ func Handler(j *Joiner) http.Handler {
 // Serve serves Handler on ln over HTTPS with EndpointTLS for names, until the server
 // returned is closed.
 func (j *Joiner) Serve(ln net.Listener, names ...string) (*http.Server, error) {
+	return j.ServeWith(ln, nil, names...)
+}
+
+// ServeWith serves as Serve does, and hands the gRPC calls (HTTP/2 with a gRPC content
+// type) to rpc (a *grpc.Server), unless it is nil: the host registrar is served there, so
+// that a host reaches the control plane at one address, with the certificate it renews
+// there. rpc must itself require a verified host certificate: EndpointTLS lets a caller
+// without one (a host joining) through.
+func (j *Joiner) ServeWith(ln net.Listener, rpc http.Handler, names ...string) (*http.Server, error) {
 	cfg, err := j.ca.EndpointTLS(names...)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: Handler(j), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+	h := Handler(j)
+	if rpc != nil {
+		certs := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+				rpc.ServeHTTP(w, r)
+				return
+			}
+			certs.ServeHTTP(w, r)
+		})
+	}
+	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
 	go srv.ServeTLS(ln, "", "")
 	return srv, nil
 }

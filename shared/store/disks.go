@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -150,8 +151,8 @@ func (s *Store) DetachedDisk(ctx context.Context, diskID, vmID string) error {
 }
 
 // ISOPath is where the ISO uploaded for VM id lives on the VM's datastore (attach_iso);
-// detaching it, or deleting the VM, deletes it.
-func ISOPath(vmID string) string { return "isos/" + vmID + ".iso" }
+// detaching it, or deleting the VM, deletes it. hostd, which has no store, decides it.
+func ISOPath(vmID string) string { return hostdv1.ISOPath(vmID) }
 
 // Resize is the new flavor a VM resize task carries.
 type Resize struct {

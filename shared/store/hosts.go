@@ -144,8 +144,9 @@ func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64, state
 }
 
 // HeartbeatHost records what the host measured and when, and brings the records of its
-// VMs in line with the power states it reports (reconcilePower). A host put in ERROR for
-// missed heartbeats is READY again.
+// VMs in line with the power states it reports (reconcilePower): of the VMs placed on it
+// only, so a host rewrites no other host's VM. A host put in ERROR for missed heartbeats
+// is READY again.
 func (s *Store) HeartbeatHost(ctx context.Context, id string, u HostUsage) error {
 	_, err := s.UpdateHost(ctx, id, func(h *Host) error {
 		h.LastHeartbeat = s.Now()
@@ -162,7 +163,7 @@ func (s *Store) HeartbeatHost(ctx context.Context, id string, u HostUsage) error
 	if err != nil || len(u.VMPower) == 0 {
 		return err
 	}
-	return s.reconcilePower(ctx, u.VMPower, u.ReadAt)
+	return s.reconcilePower(ctx, id, u.VMPower, u.ReadAt)
 }
 
 // mergeDatastores takes what the host measured and keeps what was set on Photon's side

@@ -22,12 +22,13 @@ func VMStateOf(powerState string) string {
 // on the host is weighed against a task's end.
 const clockSlack = 1000 // ms
 
-// reconcilePower brings the records of the VMs a host reported in line with the power
+// reconcilePower brings the records of the VMs host reported in line with the power
 // states it read at readAt: a VM that was powered on, off or suspended behind Photon's back
-// (on the host's console, by HA, by a crash) gets the state the host has. A VM a task
+// (on the host's console, by HA, by a crash) gets the state the host has. A VM Photon has
+// not placed on host is not the host's to report on, and is left alone. A VM a task
 // holds, or one whose last task ended after the read (the read may predate it), is left
 // to that task. Only VMs whose state differs cost more than the one MGET.
-func (s *Store) reconcilePower(ctx context.Context, power map[string]string, readAt int64) error {
+func (s *Store) reconcilePower(ctx context.Context, host string, power map[string]string, readAt int64) error {
 	ids := make([]string, 0, len(power))
 	keys := make([]string, 0, len(power))
 	for id := range power {
@@ -49,14 +50,14 @@ func (s *Store) reconcilePower(ctx context.Context, power map[string]string, rea
 			continue
 		}
 		want := VMStateOf(power[ids[i]])
-		if vm.ActiveTask != "" || vm.State == want || !slices.Contains(settled, vm.State) {
+		if vm.HostID != host || vm.ActiveTask != "" || vm.State == want || !slices.Contains(settled, vm.State) {
 			continue
 		}
 		if last, err := s.lastTaskEnd(ctx, vm.ID); err != nil || last < 0 || last >= readAt-clockSlack {
 			continue
 		}
 		if _, _, err := UpdateFrom(ctx, s, KindVM, vm.ID, []byte(raw), func(v *VM) error {
-			if v.ActiveTask != "" || v.State != vm.State {
+			if v.HostID != host || v.ActiveTask != "" || v.State != vm.State {
 				return ErrNoChange // a task took it meanwhile
 			}
 			v.State = want

@@ -7,8 +7,10 @@
 //
 // The platform CA lives in the cloud's Redis. Each hostd joins as a separate one does:
 // the cloud makes a join token for the host and the hostd redeems it at the join
-// endpoint, served on a loopback HTTPS listener of its own (JoinURL); the functions and
-// the gateway call hostds with service certificates from the CA.
+// endpoint, served on a loopback HTTPS listener of its own (JoinURL), then registers and
+// heartbeats its host through the registrar served there, with its host certificate; no
+// hostd touches Redis. The functions and the gateway call hostds with service
+// certificates from the CA.
 package devcloud
 
 import (
@@ -28,13 +30,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
-	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/nsxsim"
@@ -51,7 +56,7 @@ type Options struct {
 	RedisURL string // empty: embedded Redis
 	Prefix   string // key prefix; default "photon:"
 	Hosts    int    // simulated ESXi hosts; default 4
-	// HostCPUCores and HostMemoryGB size each simulated host (hostd.SimOptions defaults).
+	// HostCPUCores and HostMemoryGB size each simulated host (hostdsim.Options defaults).
 	HostCPUCores int16
 	HostMemoryGB int64
 	HTTPAddr     string // default 127.0.0.1:9000
@@ -82,7 +87,7 @@ type Cloud struct {
 	// Sims, Hostds and HostIDs are the hosts started with the cloud (Options.Hosts);
 	// HostIDs[i] is the Photon id of Sims[i]. Hosts registered through the API are not
 	// in them.
-	Sims          []*hostd.Sim
+	Sims          []*hostdsim.Sim
 	Hostds        []*hostd.Daemon
 	HostIDs       []string
 	Issuer        *auth.Issuer
@@ -109,6 +114,7 @@ type Cloud struct {
 	wg       sync.WaitGroup
 	joiner   *pki.Joiner
 	joinSrv  *http.Server
+	regSrv   *grpc.Server
 	notifier *notify.Service
 }
 
@@ -205,7 +211,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostCredentials: credentials.NewTLS(gwTLS)}
+		Checks: checks, HostTLS: gwTLS}
 	if o.Gateway != nil {
 		if err = o.Gateway(ctx, &gwo); err != nil {
 			return nil, err
@@ -273,6 +279,7 @@ func (c *Cloud) Close(ctx context.Context) error {
 	}
 	if c.joinSrv != nil {
 		c.joinSrv.Close()
+		c.regSrv.Stop()
 	}
 	if c.NSXSim != nil {
 		c.NSXSim.Close()
@@ -286,26 +293,29 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return errors.Join(errsOut...)
 }
 
-// simHost is a simulated ESXi host and the hostd that drives it.
+// simHost is a simulated ESXi host and the hostd that drives it, with its connection to
+// the registrar.
 type simHost struct {
-	sim   *hostd.Sim
+	sim   *hostdsim.Sim
 	hostd *hostd.Daemon
+	reg   *grpc.ClientConn
 }
 
 func (h *simHost) close() error {
 	err := h.hostd.Close()
+	h.reg.Close()
 	h.sim.Close()
 	return err
 }
 
 // startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
-// zone and usage tags, CLOUD when none, as `photon hostd` does) in the store.
+// zone and usage tags, CLOUD when none, as `photon hostd` does) through the registrar.
 func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (*simHost, error) {
 	o := c.opts
 	if len(h.Tags) == 0 {
 		h.Tags = []string{store.HostTagCloud}
 	}
-	sim, err := hostd.StartSimWith(ctx, hostd.SimOptions{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
+	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
 	if err != nil {
 		return nil, fmt.Errorf("simulated host: %w", err)
 	}
@@ -314,14 +324,20 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 		sim.Close()
 		return nil, err
 	}
-	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
-		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: c.Store, FileOps: 1,
-		QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
+	reg, err := hostd.DialRegistrar(c.JoinURL, cred.EndpointClientTLS())
 	if err != nil {
+		sim.Close()
+		return nil, err
+	}
+	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
+		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: hostdv1.NewRegistrarClient(reg),
+		FileOps: 1, QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
+	if err != nil {
+		reg.Close()
 		sim.Close()
 		return nil, fmt.Errorf("hostd: %w", err)
 	}
-	sh := &simHost{sim: sim, hostd: d}
+	sh := &simHost{sim: sim, hostd: d, reg: reg}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -332,8 +348,8 @@ func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (
 	return sh, nil
 }
 
-// startJoin loads the platform CA and serves its join and renew endpoints on a loopback
-// HTTPS listener.
+// startJoin loads the platform CA and serves its join and renew endpoints and the host
+// registrar on a loopback HTTPS listener.
 func (c *Cloud) startJoin(ctx context.Context) error {
 	ca, err := pki.LoadOrCreateCA(ctx, c.rdb, c.Store.Prefix())
 	if err != nil {
@@ -344,7 +360,8 @@ func (c *Cloud) startJoin(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen for joins: %w", err)
 	}
-	if c.joinSrv, err = c.joiner.Serve(ln, "127.0.0.1", "localhost"); err != nil {
+	c.regSrv = registrar.NewServer(registrar.New(c.Store, ca))
+	if c.joinSrv, err = c.joiner.ServeWith(ln, c.regSrv, "127.0.0.1", "localhost"); err != nil {
 		ln.Close()
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
 

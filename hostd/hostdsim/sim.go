@@ -1,4 +1,7 @@
-package hostd
+// Package hostdsim runs simulated ESXi hosts (govmomi's vcsim, ESX model) in process, for
+// the dev cloud, the load test and tests: hostd drives one as it drives a real host. It is
+// no part of production hostd.
+package hostdsim
 
 import (
 	"context"
@@ -22,23 +25,23 @@ type Sim struct {
 	srv   *simulator.Server
 }
 
-// SimOptions size a simulated host. vcsim's own ESX model is a 2-core, 4 GB machine; the
+// Options size a simulated host. vcsim's own ESX model is a 2-core, 4 GB machine; the
 // defaults make it a server of the size Photon clouds ran on.
-type SimOptions struct {
+type Options struct {
 	CPUCores int16 // default 32
 	MemoryGB int64 // default 256
 	// Images are image disk paths (e.g. "images/photon-os.vmdk") put on every datastore.
 	Images []string
 }
 
-// StartSim starts a default-sized simulated ESXi host serving HTTP on 127.0.0.1 with the
+// Start starts a default-sized simulated ESXi host serving HTTP on 127.0.0.1 with the
 // given image disks on each of its datastores.
-func StartSim(ctx context.Context, images ...string) (*Sim, error) {
-	return StartSimWith(ctx, SimOptions{Images: images})
+func Start(ctx context.Context, images ...string) (*Sim, error) {
+	return StartWith(ctx, Options{Images: images})
 }
 
-// StartSimWith starts a simulated ESXi host as o describes.
-func StartSimWith(ctx context.Context, o SimOptions) (*Sim, error) {
+// StartWith starts a simulated ESXi host as o describes.
+func StartWith(ctx context.Context, o Options) (*Sim, error) {
 	if o.CPUCores <= 0 {
 		o.CPUCores = 32
 	}

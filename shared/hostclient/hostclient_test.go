@@ -49,19 +49,24 @@ func TestPoolTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	// For looks the address up, as functions do; At takes the one the caller read, as the
+	// gateway's uploads do: both pin the host.
 	cases := []struct {
 		name string
 		pool *Pool
-		host string
+		dial func(p *Pool) (hostdv1.HostClient, error)
 		want codes.Code
 	}{
-		{"the host itself", New(s, clientTLS), "h1", codes.Unimplemented},
-		{"another host at its address", New(s, clientTLS), "h2", codes.Unavailable},
+		{"the host itself", New(s, clientTLS), func(p *Pool) (hostdv1.HostClient, error) { return p.For(ctx, "h1") }, codes.Unimplemented},
+		{"another host at its address", New(s, clientTLS), func(p *Pool) (hostdv1.HostClient, error) { return p.For(ctx, "h2") }, codes.Unavailable},
+		{"the host itself, at an address read", New(s, clientTLS), func(p *Pool) (hostdv1.HostClient, error) { return p.At("h1", addr) }, codes.Unimplemented},
+		{"another host at an address read", New(s, clientTLS), func(p *Pool) (hostdv1.HostClient, error) { return p.At("h2", addr) }, codes.Unavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(tc.pool.Close)
-			c, err := tc.pool.For(ctx, tc.host)
+			c, err := tc.dial(tc.pool)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,5 +78,8 @@ func TestPoolTLS(t *testing.T) {
 	noTLS := New(s, nil)
 	if _, err := noTLS.For(ctx, "h1"); err == nil || !errs.IsPermanent(err) {
 		t.Fatalf("a pool without TLS dialed: %v", err)
+	}
+	if _, err := noTLS.At("h1", addr); err == nil || !errs.IsPermanent(err) {
+		t.Fatalf("a pool without TLS dialed an address: %v", err)
 	}
 }

@@ -1,7 +1,9 @@
-// Package hostclient gives functions a hostd client for a host id: it reads the host's
-// address from its registration in Redis and keeps one gRPC connection per host and
-// address, over mutual TLS: the function's certificate from the platform CA, and hostd's
-// checked to be the host's own.
+// Package hostclient is how the control plane calls hostds, the functions and the
+// gateway's uploads alike: a hostd client for a host id, from the host's address in its
+// registration, over one gRPC connection per host and address, with mutual TLS: the
+// caller's service certificate from the platform CA, and hostd's checked to be the very
+// host meant (pki.ForHost), so a call never lands on another host that took over the
+// address.
 package hostclient
 
 import (
@@ -60,7 +62,7 @@ func (p *Pool) address(ctx context.Context, hostID string) (string, error) {
 	return h.Address, nil
 }
 
-// New returns a pool that finds hosts in s and calls them with tlsConf, the function's
+// New returns a pool that finds hosts in s and calls them with tlsConf, the caller's
 // client config (pki.CA.ServiceClientTLS); each connection accepts only the host it is
 // for. Without one, every call fails: hostd serves only mutual TLS.
 func New(s *store.Store, tlsConf *tls.Config) *Pool {
@@ -76,11 +78,21 @@ func (p *Pool) For(ctx context.Context, hostID string) (hostdv1.HostClient, erro
 	if err != nil {
 		return nil, err
 	}
+	return p.At(hostID, addr)
+}
+
+// At returns a client of host hostID's hostd at addr, which the caller read from the
+// host's record: the connection accepts that host only, as For's do.
+func (p *Pool) At(hostID, addr string) (hostdv1.HostClient, error) {
+	if p.tls == nil {
+		return nil, errs.Permanent(errors.New("no TLS credentials for calls to hostd"))
+	}
 	key := hostID + "@" + addr
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cc, ok := p.conns[key]
 	if !ok {
+		var err error
 		cc, err = grpc.NewClient(addr,
 			grpc.WithTransportCredentials(credentials.NewTLS(pki.ForHost(p.tls, hostID))),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))

@@ -1,0 +1,126 @@
+// Package registrar is the control plane's side of hostd.v1.Registrar: where each hostd
+// registers its host and heartbeats what it measures (usage, datastores, the power states
+// of its VMs). It alone writes what hosts report into the store, so that no hostd holds
+// the control plane's Redis credentials. It is served beside the join and renew endpoints
+// (pki.Joiner.ServeWith, photon gateway --join-listen), over the mutual TLS a host joined
+// for.
+//
+// The host is the one the caller's certificate from the platform CA names
+// (spiffe://photon/host/<id>); nothing in a request names a host. A host therefore writes
+// its own record only, and the store applies the power states it reports to the VMs
+// placed on it only (store.HeartbeatHost).
+package registrar
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/pki"
+	"github.com/photon-cloud/photon/shared/store"
+)
+
+// Registrar records what hosts report in the store.
+type Registrar struct {
+	hostdv1.UnimplementedRegistrarServer
+	store *store.Store
+	roots *x509.CertPool
+}
+
+// New returns a registrar that writes to s and takes as hosts the callers whose host
+// certificate ca signed.
+func New(s *store.Store, ca *pki.CA) *Registrar { return &Registrar{store: s, roots: ca.Pool()} }
+
+// NewServer is a gRPC server of r, to serve on the join endpoint (pki.Joiner.ServeWith).
+func NewServer(r *Registrar) *grpc.Server {
+	g := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler()))
+	hostdv1.RegisterRegistrarServer(g, r)
+	return g
+}
+
+// Register records the calling host.
+func (r *Registrar) Register(ctx context.Context, req *hostdv1.RegisterRequest) (*hostdv1.RegisterResponse, error) {
+	id, err := r.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := net.SplitHostPort(req.GetAddress()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "register host %s: address %q is not HOST:PORT", id, req.GetAddress())
+	}
+	h := store.Host{ID: id, Name: req.GetName(), Address: req.GetAddress(), AvailabilityZone: req.GetAvailabilityZone(),
+		Tags: req.GetTags(), State: store.HostReady, EsxVersion: req.GetEsxVersion(), CPUCores: req.GetCpuCores(),
+		CPUMhz: req.GetCpuMhz(), MemoryMB: req.GetMemoryMb(), Datastores: datastores(req.GetDatastores()),
+		Networks: req.GetNetworks(), Usage: usage(req.GetUsage())}
+	if err := r.store.RegisterHost(ctx, h); err != nil {
+		return nil, errs.As(err)
+	}
+	return &hostdv1.RegisterResponse{}, nil
+}
+
+// Heartbeat records that the calling host is alive and what it measured.
+func (r *Registrar) Heartbeat(ctx context.Context, req *hostdv1.HeartbeatRequest) (*hostdv1.HeartbeatResponse, error) {
+	id, err := r.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.store.HeartbeatHost(ctx, id, usage(req.GetUsage())); err != nil {
+		return nil, errs.As(err)
+	}
+	return &hostdv1.HeartbeatResponse{}, nil
+}
+
+// caller is the id of the host whose certificate from the platform CA the call came
+// with. The chain is verified here again rather than trusted to the listener's TLS
+// settings, which let callers without a certificate through to the join endpoint.
+func (r *Registrar) caller(ctx context.Context) (string, error) {
+	p, ok := peer.FromContext(ctx)
+	if ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+			leaf := ti.State.PeerCertificates[0]
+			inter := x509.NewCertPool()
+			for _, c := range ti.State.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := leaf.Verify(x509.VerifyOptions{Roots: r.roots, Intermediates: inter,
+				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+			if err != nil {
+				return "", status.Errorf(codes.Unauthenticated, "the certificate is not from the platform CA: %v", err)
+			}
+			if id, ok := pki.HostID(leaf); ok {
+				return id, nil
+			}
+			return "", status.Errorf(codes.PermissionDenied, "%q is not a host's certificate", leaf.Subject.CommonName)
+		}
+	}
+	return "", status.Error(codes.Unauthenticated, "present the host's certificate from the platform CA")
+}
+
+func datastores(in []*hostdv1.HostDatastore) []store.Datastore {
+	out := make([]store.Datastore, len(in))
+	for i, d := range in {
+		out[i] = store.Datastore{ID: d.GetId(), Name: d.GetName(), Type: d.GetType(), Tags: d.GetTags(),
+			CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Images: d.GetImages()}
+	}
+	return out
+}
+
+func usage(u *hostdv1.HostUsage) store.HostUsage {
+	out := store.HostUsage{CPUUsedMhz: u.GetCpuUsedMhz(), MemoryUsedMB: u.GetMemoryUsedMb(), VMCount: u.GetVmCount(),
+		Datastores: datastores(u.GetDatastores()), ReadAt: u.GetReadAtMs()}
+	if len(u.GetVmPowers()) > 0 {
+		out.VMPower = make(map[string]string, len(u.GetVmPowers()))
+		for _, p := range u.GetVmPowers() {
+			out.VMPower[p.GetVmId()] = p.GetPowerState()
+		}
+	}
+	return out
+}

@@ -1,0 +1,329 @@
+package registrar_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/photon-cloud/photon/gateway/registrar"
+	"github.com/photon-cloud/photon/hostd"
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/pki"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/store/storetest"
+)
+
+// cloud is a store on the test Redis and the registrar served on a join endpoint, as
+// photon gateway --join-listen serves it.
+type cloud struct {
+	s       *store.Store
+	ca      *pki.CA
+	joiner  *pki.Joiner
+	reg     *registrar.Registrar
+	joinURL string
+	stop    func()
+}
+
+func newCloud(t testing.TB) *cloud {
+	t.Helper()
+	rdb := storetest.Client(t)
+	prefix := storetest.Prefix(t)
+	s := store.New(rdb, prefix)
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cloud{s: s, ca: ca, joiner: pki.NewJoiner(ca, rdb, prefix), reg: registrar.New(s, ca)}
+	c.start(t, "127.0.0.1:0")
+	return c
+}
+
+// start serves the join endpoint and the registrar on addr until c.stop.
+func (c *cloud) start(t testing.TB, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc := registrar.NewServer(c.reg)
+	srv, err := c.joiner.ServeWith(ln, rpc, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.joinURL, c.stop = "https://"+ln.Addr().String(), sync.OnceFunc(func() { srv.Close(); rpc.Stop() })
+	t.Cleanup(c.stop)
+}
+
+// client is a registrar client that presents cert, as hostd does with its host
+// certificate (pki.Host.EndpointClientTLS).
+func (c *cloud) client(t testing.TB, cert *tls.Certificate) hostdv1.RegistrarClient {
+	t.Helper()
+	cfg := pki.ClientTLS(c.ca.Pool(), func() (*tls.Certificate, error) { return cert, nil }, nil)
+	if cert == nil {
+		cfg.GetClientCertificate = nil
+	}
+	cc, err := hostd.DialRegistrar(c.joinURL, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return hostdv1.NewRegistrarClient(cc)
+}
+
+// host is a registrar client with host id's certificate from ca.
+func (c *cloud) host(t testing.TB, ca *pki.CA, id string) hostdv1.RegistrarClient {
+	t.Helper()
+	cert, err := ca.HostCredentials(id, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.client(t, &cert)
+}
+
+func registration(addr string) *hostdv1.RegisterRequest {
+	return &hostdv1.RegisterRequest{Name: "esx", Address: addr, Tags: []string{store.HostTagCloud}, EsxVersion: "8.0.3",
+		CpuCores: 32, CpuMhz: 2400, MemoryMb: 262144, Networks: []string{"VM Network"},
+		Datastores: []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS", Tags: []string{"LOCAL_VMFS"},
+			CapacityBytes: 1 << 40, FreeBytes: 1 << 39, Images: []string{"images/photon-os.vmdk"}}},
+		Usage: &hostdv1.HostUsage{CpuUsedMhz: 100, MemoryUsedMb: 1024}}
+}
+
+// TestRegistrationAndHeartbeats: what a hostd reports arrives in the store through the
+// registrar, under the id its certificate names.
+func TestRegistrationAndHeartbeats(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	h1 := c.host(t, c.ca, "h1")
+	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.s.GetHost(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.HostReady || got.Address != "10.0.0.1:8835" || got.CPUCores != 32 || got.MemoryMB != 262144 ||
+		got.EsxVersion != "8.0.3" || len(got.Datastores) != 1 || got.Datastores[0].ID != "ds-1" ||
+		got.Datastores[0].Images[0] != "images/photon-os.vmdk" || !got.HasTag(store.HostTagCloud) || got.Usage.CPUUsedMhz != 100 {
+		t.Fatalf("registered %+v", got)
+	}
+	cases := []struct {
+		name string
+		u    *hostdv1.HostUsage
+		want func(*store.Host) bool
+	}{
+		{"usage", &hostdv1.HostUsage{CpuUsedMhz: 700, MemoryUsedMb: 4096, VmCount: 3},
+			func(h *store.Host) bool {
+				return h.Usage.CPUUsedMhz == 700 && h.Usage.MemoryUsedMB == 4096 && h.Usage.VMCount == 3
+			}},
+		{"datastore space", &hostdv1.HostUsage{Datastores: []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS",
+			CapacityBytes: 1 << 40, FreeBytes: 1 << 30}}},
+			func(h *store.Host) bool {
+				return len(h.Datastores) == 1 && h.Datastores[0].FreeBytes == 1<<30 && h.Datastores[0].Tags[0] == "LOCAL_VMFS"
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := c.s.GetHost(ctx, "h1")
+			if _, err := h1.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: tc.u}); err != nil {
+				t.Fatal(err)
+			}
+			after, err := c.s.GetHost(ctx, "h1")
+			if err != nil || !tc.want(after) || after.LastHeartbeat < before.LastHeartbeat {
+				t.Fatalf("after the heartbeat: %+v %v", after, err)
+			}
+		})
+	}
+}
+
+// TestHostReportsOnlyItself: through the real registrar over real mutual TLS, a host
+// writes its own record only, and the power states it reports change only the VMs placed
+// on it; callers without a host certificate of the platform write nothing.
+func TestHostReportsOnlyItself(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	h1, h2 := c.host(t, c.ca, "h1"), c.host(t, c.ca, "h2")
+	if _, err := h2.Register(ctx, registration("10.0.0.2:8835")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
+		t.Fatal(err)
+	}
+	ten := &store.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
+	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", store.Entity{ID: "t1", Kind: store.KindTenant}, store.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	proj := &store.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
+	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", store.Entity{ID: "p1", Kind: store.KindProject}, store.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	// Each VM is STOPPED, its create task long over.
+	for id, host := range map[string]string{"vm-on-h1": "h1", "vm-on-h2": "h2", "vm-unplaced": ""} {
+		vm := &store.VM{ID: id, Name: id, TenantID: "t1", ProjectID: "p1", State: store.VMStopped, HostID: host, CreatedAt: 1}
+		task := c.s.NewTask("task-"+id, "CREATE_VM", store.Entity{ID: id, Kind: store.KindVM}, store.Caller{}, nil)
+		task.State, task.EndTime = store.TaskCompleted, 1
+		if err := c.s.CreateVM(ctx, vm, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h2Before, err := c.s.GetHost(ctx, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// h1 reports every VM powered on; only its own changes.
+	power := &hostdv1.HostUsage{CpuUsedMhz: 999, ReadAtMs: time.Now().UnixMilli(), VmPowers: []*hostdv1.VmPower{
+		{VmId: "vm-on-h1", PowerState: "poweredOn"}, {VmId: "vm-on-h2", PowerState: "poweredOn"},
+		{VmId: "vm-unplaced", PowerState: "poweredOn"}}}
+	if _, err := h1.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: power}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"vm-on-h1": store.VMStarted, "vm-on-h2": store.VMStopped, "vm-unplaced": store.VMStopped} {
+		vm, err := store.Get[store.VM](ctx, c.s, store.KindVM, id)
+		if err != nil || vm.State != want {
+			t.Errorf("%s after h1 reported it powered on: %+v %v, want %s", id, vm, err, want)
+		}
+	}
+	if h2After, err := c.s.GetHost(ctx, "h2"); err != nil || h2After.Usage.CPUUsedMhz != h2Before.Usage.CPUUsedMhz ||
+		h2After.Address != "10.0.0.2:8835" || h2After.LastHeartbeat != h2Before.LastHeartbeat {
+		t.Fatalf("h1's heartbeat changed h2: %+v %v", h2After, err)
+	}
+
+	service, err := c.ca.ServiceCredentials("functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	callers := []struct {
+		name   string
+		client hostdv1.RegistrarClient
+		want   codes.Code
+	}{
+		{"no certificate", c.client(t, nil), codes.Unauthenticated},
+		{"a service's certificate", c.client(t, &service), codes.PermissionDenied},
+		{"h2's id from another CA", c.host(t, other, "h2"), codes.Unavailable}, // the handshake fails
+	}
+	for _, tc := range callers {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.client.Register(ctx, registration("10.6.6.6:8835"))
+			if status.Code(err) != tc.want {
+				t.Errorf("register: %v, want %s", err, tc.want)
+			}
+			_, err = tc.client.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: power})
+			if status.Code(err) != tc.want {
+				t.Errorf("heartbeat: %v, want %s", err, tc.want)
+			}
+			if h2After, err := c.s.GetHost(ctx, "h2"); err != nil || h2After.Address != "10.0.0.2:8835" {
+				t.Fatalf("h2 after the call: %+v %v", h2After, err)
+			}
+			if vm, err := store.Get[store.VM](ctx, c.s, store.KindVM, "vm-on-h2"); err != nil || vm.State != store.VMStopped {
+				t.Fatalf("vm-on-h2 after the call: %+v %v", vm, err)
+			}
+		})
+	}
+}
+
+// TestHostdReportsThroughRegistrar: a hostd that joined at the join endpoint registers
+// and heartbeats its host through the registrar there, with the certificate it joined
+// for. When the control plane is down at its start, it serves anyway and registers once
+// the control plane is back.
+func TestHostdReportsThroughRegistrar(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	token, err := c.joiner.CreateJoinToken(ctx, "h1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := pki.Enroll(ctx, pki.EnrollOptions{JoinURL: c.joinURL, Token: token, Pin: c.ca.Pin(), Names: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop() // the control plane goes away
+	sim, err := hostdsim.Start(ctx, "images/photon-os.vmdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	cc, err := hostd.DialRegistrar(c.joinURL, cred.EndpointClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	d, err := hostd.Start(ctx, hostd.Options{ID: cred.ID(), URL: sim.URL, Insecure: true, TLS: cred.ServerTLS(),
+		Heartbeat: 50 * time.Millisecond, FileOps: 1, Registrar: hostdv1.NewRegistrarClient(cc)})
+	if err != nil {
+		t.Fatalf("hostd did not start while the control plane was down: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if _, err := c.s.GetHost(ctx, "h1"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("host h1 with the control plane down: %v", err)
+	}
+
+	c.start(t, strings.TrimPrefix(c.joinURL, "https://")) // back, at the same address
+	registered := waitHost(t, c.s, "h1", "registered", func(h *store.Host) bool {
+		return h.State == store.HostReady && h.Address == d.Addr() && len(h.Datastores) > 0
+	})
+	waitHost(t, c.s, "h1", "heartbeat", func(h *store.Host) bool { return h.LastHeartbeat > registered.LastHeartbeat })
+}
+
+// waitHost polls host id until ok holds of its record, for at most 30 seconds.
+func waitHost(t *testing.T, s *store.Store, id, what string, ok func(*store.Host) bool) *store.Host {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h, err := s.GetHost(t.Context(), id)
+		if err == nil && ok(h) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host %s: no %s within 30s: %+v %v", id, what, h, err)
+		}
+		<-tick.C
+	}
+}
+
+// BenchmarkHeartbeat: one heartbeat of a host with one datastore, through the registrar
+// over mutual TLS into Redis as hostd sends them, beside the same write made on the store
+// directly, as hostd did when it held the Redis credentials.
+func BenchmarkHeartbeat(b *testing.B) {
+	c := newCloud(b)
+	h1 := c.host(b, c.ca, "h1")
+	req := registration("10.0.0.1:8835")
+	if _, err := h1.Register(b.Context(), req); err != nil {
+		b.Fatal(err)
+	}
+	beat := &hostdv1.HeartbeatRequest{Usage: &hostdv1.HostUsage{CpuUsedMhz: 100, MemoryUsedMb: 1024, VmCount: 10,
+		Datastores: req.GetDatastores(), ReadAtMs: time.Now().UnixMilli()}}
+	b.Run("registrar", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := h1.Heartbeat(b.Context(), beat); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("store", func(b *testing.B) {
+		u := store.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 10, Datastores: []store.Datastore{{ID: "ds-1",
+			Name: "LocalDS_0", Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 39}}}
+		for b.Loop() {
+			if err := c.s.HeartbeatHost(b.Context(), "h1", u); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,170 @@
+package hostd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/methods"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+
+	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+)
+
+// callTimeout bounds one call to the registrar: a control plane that does not answer is
+// tried again at the next beat instead of being waited on.
+const callTimeout = 30 * time.Second
+
+// reconnectMax bounds the wait between tries to reach the registrar after it went away.
+const reconnectMax = 5 * time.Second
+
+// DialRegistrar connects to the control plane's registrar (hostd.v1.Registrar), served
+// with the join and renew endpoints at joinURL (https://HOST:PORT), with cfg: the host's
+// client config (pki.Host.EndpointClientTLS), which presents the host's certificate, the
+// only thing that says which host reports. The connection is made on the first call, so
+// a control plane that is down does not stop hostd from starting.
+func DialRegistrar(joinURL string, cfg *tls.Config) (*grpc.ClientConn, error) {
+	u, err := url.Parse(joinURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("registrar at %q: want the join endpoint's URL, https://HOST:PORT", joinURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	// gRPC's default reconnect backoff grows to two minutes: a control plane back after a
+	// long outage would miss that long of heartbeats and see the host as lost.
+	bo := backoff.DefaultConfig
+	bo.MaxDelay = reconnectMax
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: callTimeout}),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	if err != nil {
+		return nil, fmt.Errorf("registrar at %s: %w", joinURL, err)
+	}
+	return cc, nil
+}
+
+// register records the host with the registrar; false when that failed (the control
+// plane unreachable, or refusing), and report tries again at every beat.
+func (d *Daemon) register(ctx context.Context, rec *hostdv1.RegisterRequest) bool {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := d.opts.Registrar.Register(ctx, rec); err != nil {
+		d.opts.Logger.Warn("register the host; hostd serves meanwhile and tries again at every heartbeat", "host", d.opts.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// report registers the host until that succeeds, then proves it alive every Heartbeat
+// with a cheap call to it (its clock) and reports the usage it read last. Reading the
+// usage (host summary, datastores, the images on them) is slow on a host with many VMs:
+// it runs beside the beats, so a live but busy host does not look silent and lose its
+// placements.
+func (d *Daemon) report(ctx context.Context, h *host, rec *hostdv1.RegisterRequest, registered bool) {
+	defer d.wg.Done()
+	var (
+		mu    sync.Mutex
+		usage = rec.GetUsage()
+	)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(d.opts.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			readAt := time.Now().UnixMilli()
+			if res, err := h.resources(ctx); err == nil {
+				mu.Lock()
+				usage = d.opts.usage(res, readAt)
+				mu.Unlock()
+			} else if ctx.Err() == nil {
+				d.opts.Logger.Warn("read host usage", "host", d.opts.ID, "err", err)
+			}
+		}
+	}()
+	t := time.NewTicker(d.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mu.Lock()
+		u := usage
+		mu.Unlock()
+		if !registered {
+			rec.Usage = u
+			registered = d.register(ctx, rec)
+			continue
+		}
+		err := d.beat(ctx, u)
+		if err == nil && len(u.GetVmPowers()) > 0 {
+			// The VMs' power states of one read are reported once.
+			mu.Lock()
+			if usage == u {
+				usage = withoutPowers(u)
+			}
+			mu.Unlock()
+		}
+		if err != nil && ctx.Err() == nil {
+			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)
+		}
+	}
+}
+
+// beat checks that the host answers and reports u.
+func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) error {
+	if _, err := methods.GetCurrentTime(ctx, d.client); err != nil {
+		return fmt.Errorf("the host does not answer: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := d.opts.Registrar.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: u})
+	return err
+}
+
+func withoutPowers(u *hostdv1.HostUsage) *hostdv1.HostUsage {
+	return &hostdv1.HostUsage{CpuUsedMhz: u.GetCpuUsedMhz(), MemoryUsedMb: u.GetMemoryUsedMb(), VmCount: u.GetVmCount(),
+		Datastores: u.GetDatastores(), ReadAtMs: u.GetReadAtMs()}
+}
+
+func (o *Options) datastores(r *hostdv1.Resources) []*hostdv1.HostDatastore {
+	out := make([]*hostdv1.HostDatastore, 0, len(r.GetDatastores()))
+	for _, d := range r.GetDatastores() {
+		id := d.GetId()
+		if o.QualifyLocalDatastores && !d.GetShared() && id != "" {
+			id += "@" + o.ID
+		}
+		tags := DefaultDatastoreTags(d.GetType(), d.GetShared())
+		for _, t := range o.DatastoreTags[d.GetName()] {
+			if !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+		out = append(out, &hostdv1.HostDatastore{Id: id, Name: d.GetName(), Type: d.GetType(), Tags: tags,
+			CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Images: d.GetImages()})
+	}
+	return out
+}
+
+// usage is what a heartbeat reports of r, read at readAt (ms).
+func (o *Options) usage(r *hostdv1.Resources, readAt int64) *hostdv1.HostUsage {
+	return &hostdv1.HostUsage{CpuUsedMhz: r.GetCpuUsedMhz(), MemoryUsedMb: r.GetMemoryUsedMb(), VmCount: r.GetVmCount(),
+		Datastores: o.datastores(r), VmPowers: r.GetVmPowers(), ReadAtMs: readAt}
+}
