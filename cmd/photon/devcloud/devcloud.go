@@ -215,7 +215,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.notifier, err = notify.Start(ctx, c.Store, notify.Options{Logger: o.Logger}); err != nil {
+	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
 	return c, nil
