@@ -37,6 +37,7 @@ import (
 	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/notify"
+	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -110,6 +111,7 @@ type Cloud struct {
 	joiner   *pki.Joiner
 	joinSrv  *http.Server
 	notifier *notify.Service
+	rules    *rules.Engine
 }
 
 // Start brings the dev cloud up. Close takes it down.
@@ -215,6 +217,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
+		return nil, err
+	}
 	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
@@ -252,6 +257,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 	var errsOut []error
 	if c.notifier != nil {
 		errsOut = append(errsOut, c.notifier.Close(ctx))
+	}
+	if c.rules != nil {
+		errsOut = append(errsOut, c.rules.Close(ctx))
 	}
 	if c.Gateway != nil {
 		errsOut = append(errsOut, c.Gateway.Close(ctx))
