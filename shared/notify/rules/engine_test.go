@@ -211,9 +211,10 @@ func TestRuleMatching(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Read, then acknowledged: in this order, so no event is still in hand.
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); pending(t, rdb, prefix) > 0 || !allRead(t, rdb, prefix); <-tick.C {
+	for deadline := time.Now().Add(10 * time.Second); !allRead(t, rdb, prefix) || pending(t, rdb, prefix) > 0; <-tick.C {
 		if time.Now().After(deadline) {
 			t.Fatal("the engine did not read every event")
 		}
