@@ -3,11 +3,9 @@ package events
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/streams"
 )
 
 // Handler handles one event and may answer with the next one (Knative reply chaining).
@@ -36,8 +35,8 @@ type RedisBroker struct {
 	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff.
 	MaxAttempts int
 	Backoff     time.Duration
-	// ClaimIdle is how long a delivered event may stay unacknowledged before another
-	// consumer takes it over (a worker that crashed).
+	// ClaimIdle is how long a delivered event may stay unacknowledged while its consumer
+	// no longer renews it (a worker that crashed) before another consumer takes it over.
 	ClaimIdle time.Duration
 	// MaxLen bounds each stream (approximately); 0 keeps everything.
 	MaxLen int64
@@ -152,60 +151,34 @@ const readBatch = 64
 
 // Consume delivers subscriber's events to h, as many at once as slots allow, until ctx
 // ends; then it waits for the events in hand. Each event is acknowledged only after h's
-// reply is published, so a crash between the two redelivers it (handlers are idempotent).
+// reply is published, so a crash between the two redelivers it (handlers are idempotent),
+// to whichever consumer of the stream looks after ClaimIdle (shared/streams).
 func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slots, h Handler, dead DeadLetter) error {
-	stream := b.stream(subscriber)
-	if err := b.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("create group on %s: %w", stream, err)
+	c, err := streams.Open(ctx, b.rdb, streams.Options{Stream: b.stream(subscriber), Group: group,
+		Consumer: fmt.Sprintf("%s-%08x", subscriber, rand.Uint32()), ClaimIdle: b.ClaimIdle, Backoff: b.Backoff, Logger: b.log})
+	if err != nil {
+		return err
 	}
-	consumer := fmt.Sprintf("%s-%08x", subscriber, rand.Uint32())
+	defer c.Close() // after the events in hand: they stay renewed until they end
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	deliver := func(ms []redis.XMessage) {
-		for _, m := range ms {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer slots.Release(1)
-				b.deliver(ctx, stream, m, h, dead)
-			}()
-		}
-	}
-	lastClaim := time.Now()
 	for {
 		n, err := slots.Acquire(ctx, readBatch)
 		if err != nil {
 			return nil // ctx ended
 		}
-		if time.Since(lastClaim) > b.ClaimIdle/2 {
-			lastClaim = time.Now()
-			claimed, _, err := b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: group,
-				Consumer: consumer, MinIdle: b.ClaimIdle, Start: "0-0", Count: int64(n)}).Result()
-			if err == nil {
-				deliver(claimed)
-				n -= len(claimed)
-			}
+		ms, err := c.Next(ctx, n)
+		slots.Release(n - len(ms))
+		if err != nil {
+			return nil
 		}
-		if n == 0 {
-			continue
-		}
-		res, err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
-			Streams: []string{stream, ">"}, Count: int64(n), Block: time.Second}).Result()
-		got := 0
-		for _, s := range res {
-			deliver(s.Messages)
-			got += len(s.Messages)
-		}
-		slots.Release(n - got)
-		if err != nil && !errors.Is(err, redis.Nil) {
-			if ctx.Err() != nil {
-				return nil
-			}
-			b.log.Warn("read stream", "stream", stream, "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(b.Backoff):
-			}
+		for _, m := range ms {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer slots.Release(1)
+				b.deliver(ctx, c, m, h, dead)
+			}()
 		}
 	}
 }
@@ -225,17 +198,19 @@ func (b *RedisBroker) Backlog(ctx context.Context, subscriber string) (int64, er
 	return 0, nil
 }
 
-func (b *RedisBroker) deliver(ctx context.Context, stream string, m redis.XMessage, h Handler, dead DeadLetter) {
+func (b *RedisBroker) deliver(ctx context.Context, c *streams.Consumer, m redis.XMessage, h Handler, dead DeadLetter) {
+	stream := c.Stream()
 	raw, _ := m.Values["e"].(string)
 	var e cloudevents.Event
 	if err := json.Unmarshal([]byte(raw), &e); err != nil {
 		b.log.Error("undecodable event dropped", "stream", stream, "id", m.ID, "err", err)
-		b.ack(ctx, stream, m.ID)
+		b.ack(ctx, c, m.ID)
 		return
 	}
 	reply, err := b.handle(ctx, e, h)
 	if err != nil && ctx.Err() != nil {
-		return // shutting down: leave it pending for redelivery
+		c.Release(m.ID) // shutting down: leave it pending for redelivery
+		return
 	}
 	if err != nil {
 		b.log.Warn("event dead-lettered", "type", e.Type(), "subject", e.Subject(), "err", err)
@@ -251,13 +226,14 @@ func (b *RedisBroker) deliver(ctx context.Context, stream string, m redis.XMessa
 	if reply != nil {
 		// The reply and the acknowledgement go in one round trip. If it fails the event
 		// stays pending and is redelivered; the handler replays its stored outcome.
-		ack := func(p redis.Pipeliner) { p.XAck(context.WithoutCancel(ctx), stream, group, m.ID) }
+		ack := func(p redis.Pipeliner) { c.AckIn(context.WithoutCancel(ctx), p, m.ID) }
 		if err := b.publish(ctx, ack, *reply); err != nil {
 			b.log.Error("publish reply", "type", reply.Type(), "err", err)
 		}
+		c.Release(m.ID)
 		return
 	}
-	b.ack(ctx, stream, m.ID)
+	b.ack(ctx, c, m.ID)
 }
 
 // handle runs h with the retry policy: transient errors are retried with exponential
@@ -283,8 +259,8 @@ func (b *RedisBroker) handle(ctx context.Context, e cloudevents.Event, h Handler
 	}
 }
 
-func (b *RedisBroker) ack(ctx context.Context, stream, id string) {
-	if err := b.rdb.XAck(context.WithoutCancel(ctx), stream, group, id).Err(); err != nil {
-		b.log.Warn("ack", "stream", stream, "id", id, "err", err)
+func (b *RedisBroker) ack(ctx context.Context, c *streams.Consumer, id string) {
+	if err := c.Ack(ctx, id); err != nil {
+		b.log.Warn("ack", "err", err)
 	}
 }

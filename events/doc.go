@@ -2,6 +2,7 @@
 // the chain table that says which function step follows which. It also holds the Broker
 // that carries events between functions on one machine: Redis Streams, one stream per
 // subscribing function, consumer groups, at-least-once delivery, retries with backoff and a
-// dead-letter stream. On a cluster a Knative Broker with one Trigger per route plays the
+// dead-letter stream; it reads through shared/streams, so the events a crashed worker held
+// are taken over by a running one. On a cluster a Knative Broker with one Trigger per route plays the
 // same part; the routes come from the same table.
 package events

@@ -171,11 +171,6 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
-	c.background.Add(1)
-	go func() {
-		defer c.background.Done()
-		s.runRules(c.bg)
-	}()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err

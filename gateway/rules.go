@@ -1,43 +1,28 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"text/template"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/redis/go-redis/v9"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // Rule limits.
 const (
-	// MaxRuleDepth stops rules firing each other: an action of a rule fired by a change
-	// that a rule's action made is one level deeper, and no rule fires at this depth.
-	MaxRuleDepth = 3
 	// DefaultRuleRate is how often a rule acts at most, a minute, unless it says.
 	DefaultRuleRate = 10
 	maxRuleRate     = 600
 	maxRuleActions  = 10
-	// forEachHostVMs repeats an action for each VM on the event's host.
-	forEachHostVMs = "hostVms"
 )
-
-// OutboundStream is the stream of outbound events (the event catalogue) that rules
-// consume, each entry's field "ce" a structured-mode CloudEvent.
-const OutboundStream = "events:out"
 
 type rulesSvc struct {
 	pb.UnimplementedRulesServer
@@ -115,8 +100,8 @@ func ruleOf(spec *pb.RuleSpec) (*store.Rule, error) {
 		if _, ok := inbound[act.Type]; !ok {
 			return nil, errs.Invalid("action %d: %q starts no operation (see POST /v1/events)", i, act.Type).WithData("field", "actions.type")
 		}
-		if act.ForEach != "" && act.ForEach != forEachHostVMs {
-			return nil, errs.Invalid("action %d: forEach is %q or empty", i, forEachHostVMs).WithData("field", "actions.forEach")
+		if act.ForEach != "" && act.ForEach != rules.ForEachHostVMs {
+			return nil, errs.Invalid("action %d: forEach is %q or empty", i, rules.ForEachHostVMs).WithData("field", "actions.forEach")
 		}
 		for _, t := range []string{act.Subject, act.Data} {
 			if _, err := template.New("").Option("missingkey=error").Parse(t); err != nil {
@@ -183,188 +168,19 @@ func rulePB(r *store.Rule) *pb.Rule {
 	return out
 }
 
-// runRules fires the rules on the outbound events, until ctx ends: it reads the stream
-// in its consumer group "rules" (so gateways share the work and an event fires its rules
-// once), acts, and acknowledges.
-func (s *Server) runRules(ctx context.Context) {
-	rdb, stream, group := s.core.store.Client(), s.core.store.Key(OutboundStream), "rules"
-	consumer := "gateway-" + newID()
-	if err := rdb.XGroupCreateMkStream(ctx, stream, group, "$").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		s.opts.Logger.Error("rules: create consumer group", "err", err)
-	}
-	var rules []*store.Rule
-	loaded := "-" // the version of rules; "-" is none yet
-	for ctx.Err() == nil {
-		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: consumer,
-			Streams: []string{stream, ">"}, Count: 64, Block: time.Second}).Result()
-		if errors.Is(err, redis.Nil) || ctx.Err() != nil {
-			continue
-		}
-		if err != nil {
-			s.opts.Logger.Warn("rules: read events", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		// The rules as they are now: their version is read for each batch of events and
-		// the rules again when it changed, so a rule acts on the events that follow its
-		// creation and not on those after its deletion.
-		ver, err := s.core.store.Version(ctx, store.KindRule)
-		if err == nil && ver != loaded {
-			var rs []*store.Rule
-			if rs, err = s.core.store.AllRules(ctx); err == nil {
-				rules, loaded = rs, ver
-			}
-		}
-		if err != nil {
-			s.opts.Logger.Warn("rules: read rules", "err", err)
-			continue // the batch stays pending, for a restart
-		}
-		for _, msg := range res[0].Messages {
-			if raw, ok := msg.Values["ce"].(string); ok {
-				var e cloudevents.Event
-				if err := json.Unmarshal([]byte(raw), &e); err == nil {
-					s.fire(ctx, rules, e)
-				}
-			}
-			rdb.XAck(ctx, stream, group, msg.ID)
-		}
-	}
-}
-
-// fire runs the actions of the rules e matches.
-func (s *Server) fire(ctx context.Context, rules []*store.Rule, e cloudevents.Event) {
-	depth := -1
-	for _, r := range rules {
-		if !ruleMatches(r, e) {
-			continue
-		}
-		if depth < 0 {
-			task, _ := e.Extensions()["taskid"].(string)
-			d, err := s.core.store.RuleDepth(ctx, task)
-			if err != nil {
-				s.opts.Logger.Warn("rules: read depth", "err", err)
-				return
-			}
-			depth = d
-		}
-		if depth >= MaxRuleDepth {
-			s.opts.Logger.Warn("rules: not fired: too deep", "rule", r.ID, "event", e.ID(), "depth", depth)
-			continue
-		}
-		ok, err := s.core.store.Allow(ctx, store.RateCheck{Key: "rule:" + r.ID,
-			Limit: store.RateLimit{Rate: float64(r.MaxPerMinute) / 60, Burst: r.MaxPerMinute}})
-		if err != nil || !ok.OK {
-			s.opts.Logger.Warn("rules: not fired: over its rate", "rule", r.ID, "event", e.ID(), "err", err)
-			continue
-		}
-		s.act(ctx, r, e, depth+1)
-	}
-}
-
-// ruleMatches reports whether e is one of r's events: in its scope, of a type, subject
-// and data it filters for.
-func ruleMatches(r *store.Rule, e cloudevents.Event) bool {
-	if p, _ := e.Extensions()["projectid"].(string); r.ProjectID != "" && p != r.ProjectID {
-		return false
-	}
-	if !slices.ContainsFunc(r.Filter.Types, func(t string) bool { return store.TypeMatches(t, e.Type()) }) ||
-		!strings.HasPrefix(e.Subject(), r.Filter.SubjectPrefix) {
-		return false
-	}
-	if len(r.Filter.Data) > 0 {
-		var data map[string]any
-		if json.Unmarshal(e.Data(), &data) != nil {
-			return false
-		}
-		for k, v := range r.Filter.Data {
-			if fmt.Sprint(data[k]) != v {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// act sends r's actions for e as r's owner; the tasks they start are recorded at depth.
-func (s *Server) act(ctx context.Context, r *store.Rule, e cloudevents.Event, depth int) {
+// ActAs sends inbound event e as rule r's owner, with the owner's rights now, so the
+// call is authorized, rate limited and audited as the owner's own (rules.Actor; the rule
+// engine of shared/notify/rules calls it). started learns the id of the task the call
+// makes before the task is written.
+func (s *Server) ActAs(ctx context.Context, r *store.Rule, e cloudevents.Event, started func(task string)) error {
 	p, err := s.core.withSystemRoles(ctx, auth.Principal{Subject: r.Owner.Subject, Groups: r.Owner.Groups})
 	if err != nil {
-		s.opts.Logger.Warn("rules: owner's roles", "rule", r.ID, "err", err)
-		return
+		return fmt.Errorf("rule %s: the owner's roles: %w", r.ID, err)
 	}
-	actx := auth.WithPrincipal(ctx, p)
-	actx = context.WithValue(actx, taskHookKey{}, func(task string) {
-		if err := s.core.store.RuleCause(ctx, task, depth); err != nil {
-			s.opts.Logger.Warn("rules: record depth", "rule", r.ID, "task", task, "err", err)
-		}
-	})
-	var data map[string]any
-	_ = json.Unmarshal(e.Data(), &data)
-	view := map[string]any{"Type": e.Type(), "Subject": e.Subject(), "ID": e.ID(), "Data": data, "Ext": e.Extensions()}
-	for i, a := range r.Actions {
-		items := []string{""}
-		if a.ForEach == forEachHostVMs {
-			vms, err := s.core.store.VMsOnHost(ctx, e.Subject())
-			if err != nil {
-				s.opts.Logger.Warn("rules: host's VMs", "rule", r.ID, "host", e.Subject(), "err", err)
-				continue
-			}
-			items = items[:0]
-			for _, vm := range vms {
-				items = append(items, vm.ID)
-			}
-		}
-		for _, item := range items {
-			view["Item"] = item
-			out, err := ruleEvent(r, i, a, e, item, view)
-			if err == nil {
-				var tk *pb.Task
-				tk, err = s.publish(actx, out)
-				s.auditRule(r, out, tk, err)
-			}
-			if err != nil {
-				s.opts.Logger.Warn("rules: action failed", "rule", r.ID, "action", i, "event", e.ID(), "err", err)
-			}
-		}
-	}
-}
-
-// ruleEvent renders action i of r for event e (and item): an inbound event whose id
-// derives from the rule, the event, the action and the item, so a redelivery of e
-// starts nothing twice.
-func ruleEvent(r *store.Rule, i int, a store.RuleAction, e cloudevents.Event, item string, view map[string]any) (cloudevents.Event, error) {
-	render := func(t string) (string, error) {
-		tpl, err := template.New("").Option("missingkey=error").Parse(t)
-		if err != nil {
-			return "", err
-		}
-		var b bytes.Buffer
-		err = tpl.Execute(&b, view)
-		return b.String(), err
-	}
-	out := cloudevents.NewEvent()
-	subject, err := render(a.Subject)
-	if err != nil {
-		return out, err
-	}
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d/%s", r.ID, e.ID(), i, item)))
-	out.SetID(hex.EncodeToString(h[:16]))
-	out.SetSource("photon/rules/" + r.ID)
-	out.SetType(a.Type)
-	out.SetSubject(subject)
-	if a.Data != "" {
-		data, err := render(a.Data)
-		if err != nil {
-			return out, err
-		}
-		if err := out.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
+	actx := context.WithValue(auth.WithPrincipal(ctx, p), taskHookKey{}, started)
+	tk, err := s.publish(actx, e)
+	s.auditRule(r, e, tk, err)
+	return err
 }
 
 // auditRule records a rule's action in the audit log, as the API calls it stands for.

@@ -1,15 +1,18 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/notify"
+	"github.com/photon-cloud/photon/shared/notify/rules"
 )
 
 // TestRules: a rule acts on the outbound events of its project as its owner, within its
@@ -18,6 +21,12 @@ func TestRules(t *testing.T) {
 	h := newHarness(t)
 	w := h.world(t)
 	ctx := t.Context()
+	en, err := rules.Start(ctx, h.s.Client(), h.s.Prefix(), h.s, h.gw, rules.Options{Block: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { en.Close(context.WithoutCancel(ctx)) })
 	out, err := h.invoke(t, userA1, m("Rules", "CreateRule"), &pb.CreateRuleRequest{ProjectId: w.p1, Spec: &pb.RuleSpec{
 		Name:         "disk-for-failed-vm",
 		Filter:       &pb.RuleFilter{Types: []string{"io.photon.vm.*"}, Data: map[string]string{"state": "ERROR"}},
@@ -28,7 +37,7 @@ func TestRules(t *testing.T) {
 	if err != nil || out.(*pb.Task).GetState() != "COMPLETED" {
 		t.Fatalf("create rule: %v %v", out, err)
 	}
-	if err := h.s.RuleCause(ctx, "deep-task", gateway.MaxRuleDepth); err != nil {
+	if err := h.s.RuleCause(ctx, "deep-task", rules.MaxDepth); err != nil {
 		t.Fatal(err)
 	}
 	send := func(id, typ, project, task, name, state string) {
@@ -36,7 +45,7 @@ func TestRules(t *testing.T) {
 		ce, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "photon/test", "type": typ,
 			"subject": w.vm, "projectid": project, "taskid": task, "datacontenttype": "application/json",
 			"data": map[string]any{"name": name, "state": state}})
-		if err := h.s.Client().XAdd(ctx, &redis.XAddArgs{Stream: h.s.Key(gateway.OutboundStream), Values: []any{"ce", string(ce)}}).Err(); err != nil {
+		if err := h.s.Client().XAdd(ctx, &redis.XAddArgs{Stream: notify.EventsStream(h.s.Prefix()), Values: []any{"ce", string(ce)}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,7 +20,8 @@ func notifierCmd() *cobra.Command {
 		Long: `Runs the outbound events service (shared/notify): it derives the events of docs/events.md
 from the store's outbox into the events:out stream, and POSTs each to the HTTP sinks of the
 subscriptions that match it, signed, retried, dead-lettered when a sink refuses it. Run one
-or more; each needs a --consumer name of its own that stays the same across restarts.`,
+or more, each with a --consumer name of its own. What a stopped instance left unacknowledged
+is resumed at once by an instance of the same name, by any other after --claim-idle.`,
 		Example: `  photon notifier --redis redis://127.0.0.1:6379`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -30,11 +31,11 @@ or more; each needs a --consumer name of its own that stays the same across rest
 			}
 			defer closeFn()
 			o.Logger = logger(p.logLevel)
-			sv, err := notify.Start(ctx, s, o)
+			sv, err := notify.Start(ctx, s.Client(), s.Prefix(), s, o)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stdout, "notifier: delivering", notify.EventsStream(s))
+			fmt.Fprintln(os.Stdout, "notifier: delivering", notify.EventsStream(s.Prefix()))
 			<-ctx.Done()
 			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -44,6 +45,7 @@ or more; each needs a --consumer name of its own that stays the same across rest
 	p.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Consumer, "consumer", "", "this instance's name in the consumer groups (default: host name and pid)")
+	f.DurationVar(&o.ClaimIdle, "claim-idle", time.Minute, "take over what another instance left unacknowledged this long")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound of one delivery attempt")
 	f.IntVar(&o.Attempts, "attempts", 6, "delivery attempts before an event is dead-lettered")
 	f.DurationVar(&o.Backoff, "backoff", time.Second, "wait before the first retry, doubled for each next one")

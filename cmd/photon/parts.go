@@ -24,6 +24,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -340,10 +341,17 @@ func gatewayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The rule engine acts through this gateway, as each rule's owner.
+			en, err := rules.Start(ctx, s.Client(), s.Prefix(), s, g, rules.Options{Logger: o.Logger})
+			if err != nil {
+				g.Close(context.WithoutCancel(ctx))
+				return err
+			}
 			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
 			if joinAddr != "" {
 				stop, err := serveJoin(pki.NewJoiner(ca, s.Client(), s.Prefix()), registrar.New(s, ca), joinAddr, joinNames)
 				if err != nil {
+					en.Close(context.WithoutCancel(ctx))
 					g.Close(context.WithoutCancel(ctx))
 					return err
 				}
@@ -352,7 +360,7 @@ func gatewayCmd() *cobra.Command {
 			<-ctx.Done()
 			closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			return g.Close(closeCtx)
+			return errors.Join(en.Close(closeCtx), g.Close(closeCtx))
 		},
 	}
 	p.add(cmd)

@@ -74,3 +74,15 @@ func backoff(n int, first, ceiling time.Duration) time.Duration {
 	}
 	return min(d, ceiling)
 }
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/streams"
 )
 
 // Consumer groups of the service. Other readers of EventsStream use groups of their own.
@@ -23,35 +24,39 @@ const EventsMaxLen = 1_000_000
 // fields "type" (the event type, for readers that filter before decoding) and "ce" (the
 // CloudEvent in structured JSON form, data inline). Entries are in commit order of the
 // changes they come from. Read it with a consumer group of your own.
-func EventsStream(s *store.Store) string { return s.Key("events", "out") }
+func EventsStream(prefix string) string { return prefix + "events:out" }
 
 // deriver turns outbox entries into outbound events.
 type deriver struct {
-	s   *store.Store
-	r   reader
-	log *slog.Logger
+	rdb     redis.UniversalClient
+	c       *streams.Consumer
+	out     string // EventsStream
+	backoff time.Duration
+	log     *slog.Logger
 }
 
 func (d *deriver) run(ctx context.Context) {
-	for ctx.Err() == nil {
-		msgs, err := d.r.next(ctx)
-		if err == nil && len(msgs) > 0 {
-			err = d.handle(ctx, msgs)
-		}
-		if err != nil && ctx.Err() == nil {
+	d.c.Run(ctx, 256, func(ctx context.Context, msgs []redis.XMessage) {
+		// The same batch again until it is written: the events stay in commit order.
+		for n := 1; ; n++ {
+			err := d.handle(ctx, msgs)
+			if err == nil || ctx.Err() != nil {
+				return
+			}
 			d.log.Warn("notify: derive", "err", err)
-			sleepCtx(ctx, d.r.block)
+			if !sleepCtx(ctx, backoff(n, d.backoff, 5*time.Second)) {
+				return
+			}
 		}
-	}
+	})
 }
 
 // handle derives the events of msgs and, in one transaction, appends them to the events
 // stream and acknowledges msgs: a crash before leaves msgs pending for the next run, which
 // derives the same events (ids included) again.
 func (d *deriver) handle(ctx context.Context, msgs []redis.XMessage) error {
-	out := EventsStream(d.s)
 	ids := make([]string, len(msgs))
-	_, err := d.s.Client().TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := d.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range msgs {
 			ids[i] = m.ID
 			evs, err := Derive(changeOf(m.ID, m.Values))
@@ -64,11 +69,11 @@ func (d *deriver) handle(ctx context.Context, msgs []redis.XMessage) error {
 				if err != nil {
 					return err
 				}
-				p.XAdd(ctx, &redis.XAddArgs{Stream: out, MaxLen: EventsMaxLen, Approx: true,
+				p.XAdd(ctx, &redis.XAddArgs{Stream: d.out, MaxLen: EventsMaxLen, Approx: true,
 					Values: []any{"type", e.Type(), "ce", ce}})
 			}
 		}
-		p.XAck(ctx, d.r.stream, d.r.group, ids...)
+		d.c.AckIn(ctx, p, ids...)
 		return nil
 	})
 	if err != nil {
@@ -80,12 +85,12 @@ func (d *deriver) handle(ctx context.Context, msgs []redis.XMessage) error {
 // trim drops the outbox entries every deriver is done with: those before the oldest
 // pending one, or up to last when none is pending.
 func (d *deriver) trim(ctx context.Context, last string) error {
-	p, err := d.s.Client().XPending(ctx, d.r.stream, d.r.group).Result()
+	p, err := d.rdb.XPending(ctx, d.c.Stream(), DeriveGroup).Result()
 	if err != nil {
 		return err
 	}
 	if p.Count > 0 {
 		last = p.Lower
 	}
-	return d.s.Client().XTrimMinIDApprox(ctx, d.r.stream, last, 0).Err()
+	return d.rdb.XTrimMinIDApprox(ctx, d.c.Stream(), last, 0).Err()
 }

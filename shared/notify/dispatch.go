@@ -11,11 +11,11 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/streams"
 )
 
 // dispatcher reads EventsStream and the replay stream and hands each event to the worker
@@ -279,21 +279,19 @@ func (d *dispatcher) deadLetter(ctx context.Context, sub *store.Subscription, ra
 	d.log.Warn("notify: dead letter", "subscription", sub.ID, "id", dl.ID, "attempts", attempts, "err", cause)
 }
 
-// run reads a stream (EventsStream, or the replay stream when replay) and routes its entries.
-func (d *dispatcher) run(ctx context.Context, r *reader, replay bool) {
-	acks := newAcker(d.s.Client(), r.stream, r.group)
+// run reads a stream (EventsStream, or the replay stream when replay) and routes its
+// entries, until ctx ends; then it closes c.
+func (d *dispatcher) run(ctx context.Context, c *streams.Consumer, replay bool) {
+	defer c.Close()
+	acks := &acker{c: c, log: d.log}
 	defer acks.flush(context.WithoutCancel(ctx))
 	for ctx.Err() == nil {
 		if err := d.reload(ctx, false); err != nil && ctx.Err() == nil {
 			d.log.Warn("notify: load subscriptions", "err", err)
 		}
-		msgs, err := r.next(ctx)
+		msgs, err := c.Next(ctx, 256)
 		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("notify: read events", "stream", r.stream, "err", err)
-				sleepCtx(ctx, r.block)
-			}
-			continue
+			continue // ctx ended
 		}
 		for _, m := range msgs {
 			ce, _ := m.Values["ce"].(string)
@@ -312,14 +310,10 @@ func (d *dispatcher) run(ctx context.Context, r *reader, replay bool) {
 
 // acker acknowledges entries in batches.
 type acker struct {
-	rdb           redis.UniversalClient
-	stream, group string
-	mu            sync.Mutex
-	ids           []string
-}
-
-func newAcker(rdb redis.UniversalClient, stream, group string) *acker {
-	return &acker{rdb: rdb, stream: stream, group: group}
+	c   *streams.Consumer
+	log *slog.Logger
+	mu  sync.Mutex
+	ids []string
 }
 
 // add returns the function that marks id done.
@@ -336,7 +330,7 @@ func (a *acker) flush(ctx context.Context) {
 	ids := a.ids
 	a.ids = nil
 	a.mu.Unlock()
-	if len(ids) > 0 {
-		a.rdb.XAck(ctx, a.stream, a.group, ids...)
+	if err := a.c.Ack(ctx, ids...); err != nil {
+		a.log.Warn("notify: acknowledge", "err", err)
 	}
 }

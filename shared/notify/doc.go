@@ -12,7 +12,7 @@
 //     in the same transaction; it then trims the outbox of what it has read. Derive is
 //     pure: an entry derived twice (a crash between) gives the same events, ids included.
 //   - the dispatcher reads events:out with the group notify-dispatch (other readers, e.g.
-//     automation rules, use groups of their own) and <prefix>notify:replay (dead letters
+//     the automation rules of shared/notify/rules, use groups of their own) and <prefix>notify:replay (dead letters
 //     put back by store.ReplayDeadLetter), matches each event against the subscriptions
 //     (cached; read again when one is created or deleted, and every Options.Reload to
 //     honour changed rights), and POSTs it to each matching sink in CloudEvents binary
@@ -28,6 +28,9 @@
 // delivery; 408, 429, 5xx and network errors are retried with exponential backoff
 // (Options); any other answer, the last failed attempt, or a stalled subscription's full
 // queue makes a store.DeadLetter, which store.ReplayDeadLetter puts back. An events:out
-// entry is acknowledged when all its deliveries have ended, so a stop loses none.
+// entry is acknowledged when all its deliveries have ended, so a stop loses none: both
+// parts read through shared/streams, so what a stopped or crashed instance left
+// unacknowledged is taken over by a running one, whatever its consumer name
+// (Options.ClaimIdle).
 // Nothing is undone: events are facts about commits.
 package notify

@@ -105,9 +105,21 @@ func fastOptions() notify.Options {
 		Block: 20 * time.Millisecond, Reload: time.Hour, Timeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 }
 
-func start(t testing.TB, s *store.Store, o notify.Options) *notify.Service {
+// redisStore is a store with the client and key prefix it was made with, which the
+// service is given beside it.
+type redisStore struct {
+	*store.Store
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+func newRedisStore(rdb redis.UniversalClient, prefix string) redisStore {
+	return redisStore{store.New(rdb, prefix), rdb, prefix}
+}
+
+func start(t testing.TB, s redisStore, o notify.Options) *notify.Service {
 	t.Helper()
-	sv, err := notify.Start(t.Context(), s, o)
+	sv, err := notify.Start(t.Context(), s.rdb, s.prefix, s.Store, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,17 +135,17 @@ func start(t testing.TB, s *store.Store, o notify.Options) *notify.Service {
 
 // waitIdle waits until the service has derived every outbox entry and ended every
 // delivery of every event: nothing unread or unacknowledged in either stream.
-func waitIdle(t testing.TB, s *store.Store) {
+func waitIdle(t testing.TB, s redisStore) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	idle := func(stream, group string) bool {
-		groups, err := s.Client().XInfoGroups(t.Context(), stream).Result()
+		groups, err := s.rdb.XInfoGroups(t.Context(), stream).Result()
 		if err != nil {
 			return false
 		}
-		last, err := s.Client().XRevRangeN(t.Context(), stream, "+", "-", 1).Result()
+		last, err := s.rdb.XRevRangeN(t.Context(), stream, "+", "-", 1).Result()
 		if err != nil {
 			return false
 		}
@@ -144,7 +156,7 @@ func waitIdle(t testing.TB, s *store.Store) {
 		}
 		return false
 	}
-	for !idle(s.OutboxStream(), notify.DeriveGroup) || !idle(notify.EventsStream(s), notify.DispatchGroup) {
+	for !idle(s.OutboxStream(), notify.DeriveGroup) || !idle(notify.EventsStream(s.prefix), notify.DispatchGroup) {
 		if time.Now().After(deadline) {
 			t.Fatal("the service did not become idle")
 		}
@@ -154,16 +166,21 @@ func waitIdle(t testing.TB, s *store.Store) {
 
 // world is a tenant with two projects, each with a security group of its users.
 type world struct {
-	s                 *store.Store
+	s                 redisStore
 	tenant            *store.Tenant
 	p1, p2            *store.Project
 	admin, t1, u1, u2 store.Caller
 }
 
-func newWorld(t *testing.T) *world { return newWorldOn(t, storetest.New(t)) }
+func newWorld(t *testing.T) *world { return newWorldOn(t, testStore(t)) }
+
+// testStore is a store on the test Redis.
+func testStore(t testing.TB) redisStore {
+	return newRedisStore(storetest.Client(t), storetest.Prefix(t))
+}
 
 // embedded is a store on the dev cloud's in-process Redis.
-func embedded(t *testing.T) *store.Store {
+func embedded(t *testing.T) redisStore {
 	e, err := store.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
@@ -172,10 +189,10 @@ func embedded(t *testing.T) *store.Store {
 	opt, _ := store.ParseURL(e.URL())
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
-	return store.New(c, "")
+	return newRedisStore(c, "")
 }
 
-func newWorldOn(t *testing.T, s *store.Store) *world {
+func newWorldOn(t *testing.T, s redisStore) *world {
 	ctx := t.Context()
 	w := &world{s: s,
 		admin: store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}},
@@ -215,7 +232,7 @@ func (w *world) vmLife(t *testing.T, p *store.Project, id string) {
 	if err := w.s.CreateVM(ctx, vm, task); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Update(ctx, w.s, store.KindVM, id, func(v *store.VM) error { v.State, v.ActiveTask = store.VMStarted, ""; return nil }); err != nil {
+	if _, err := store.Update(ctx, w.s.Store, store.KindVM, id, func(v *store.VM) error { v.State, v.ActiveTask = store.VMStarted, ""; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.s.UpdateTask(ctx, task.ID, func(tk *store.Task) error { tk.State = store.TaskCompleted; return nil }); err != nil {
@@ -285,7 +302,7 @@ func TestSubscriptionFilters(t *testing.T) {
 
 func TestDerivedEvents(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(*testing.T) *store.Store{"redis": func(t *testing.T) *store.Store { return storetest.New(t) }, "embedded": embedded} {
+	for name, open := range map[string]func(*testing.T) redisStore{"redis": func(t *testing.T) redisStore { return testStore(t) }, "embedded": embedded} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			testDerivedEvents(t, newWorldOn(t, open(t)))
@@ -320,7 +337,7 @@ func testDerivedEvents(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 	waitIdle(t, s)
-	msgs, err := s.Client().XRange(ctx, notify.EventsStream(s), "-", "+").Result()
+	msgs, err := s.rdb.XRange(ctx, notify.EventsStream(s.prefix), "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +360,7 @@ func testDerivedEvents(t *testing.T, w *world) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events:\n got %q\nwant %q", got, want)
 	}
-	if n, _ := s.Client().XLen(ctx, s.OutboxStream()).Result(); n > 100 {
+	if n, _ := s.rdb.XLen(ctx, s.OutboxStream()).Result(); n > 100 {
 		t.Errorf("the outbox was not trimmed: %d entries", n)
 	}
 }
@@ -457,7 +474,7 @@ func TestHangingSinkDoesNotDelayOthers(t *testing.T) {
 
 // BenchmarkDispatch measures delivery throughput to one fast sink.
 func BenchmarkDispatch(b *testing.B) {
-	s := storetest.New(b)
+	s := testStore(b)
 	ctx := b.Context()
 	var mu sync.Mutex
 	got, want := 0, 0
@@ -479,9 +496,9 @@ func BenchmarkDispatch(b *testing.B) {
 		New: []byte(`{"id":"vm1","name":"web","tenantId":"t","projectId":"p","state":"CREATING"}`)})
 	ce, _ := json.Marshal(e[0])
 	want = b.N
-	_, err := s.Client().Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for range b.N {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: notify.EventsStream(s), Values: []any{"type", e[0].Type(), "ce", ce}})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: notify.EventsStream(s.prefix), Values: []any{"type", e[0].Type(), "ce", ce}})
 		}
 		return nil
 	})

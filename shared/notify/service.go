@@ -5,18 +5,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/streams"
 )
 
 // Options tune the service; zero values take the defaults.
 type Options struct {
 	// Consumer names this instance in the consumer groups (default: host name and pid). A
-	// restarted instance with the same name takes over what it left unacknowledged.
+	// restarted instance with the same name resumes what it left unacknowledged at once;
+	// under another name, once ClaimIdle has passed.
 	Consumer string
+	// ClaimIdle is how long what a stopped instance left unacknowledged waits before a
+	// running one takes it over (default 1m; shared/streams).
+	ClaimIdle time.Duration
 	// Timeout bounds one delivery attempt (default 10s).
 	Timeout time.Duration
 	// Attempts is how often a delivery is tried before it is dead-lettered (default 6).
@@ -45,8 +51,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Consumer == "" {
-		h, _ := os.Hostname()
-		o.Consumer = fmt.Sprintf("%s-%d", h, os.Getpid())
+		o.Consumer = streams.DefaultConsumer()
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -82,32 +87,40 @@ type Service struct {
 	d      *dispatcher
 }
 
-// Start creates the consumer groups and starts deriving and delivering until Close.
-func Start(ctx context.Context, s *store.Store, o Options) (*Service, error) {
+// Start creates the consumer groups and starts deriving and delivering until Close. The
+// service reads and writes its streams with rdb, its own keys under prefix (EventsStream);
+// it reads subscriptions and writes dead letters through s.
+func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *store.Store, o Options) (*Service, error) {
 	o = o.withDefaults()
-	rdb := s.Client()
-	streams := []struct{ stream, group string }{
-		{s.OutboxStream(), DeriveGroup}, {EventsStream(s), DispatchGroup}, {s.ReplayStream(), DispatchGroup},
-	}
-	for _, st := range streams {
-		if err := ensureGroup(ctx, rdb, st.stream, st.group); err != nil {
-			return nil, fmt.Errorf("notify: group %s on %s: %w", st.group, st.stream, err)
-		}
-	}
-	rd := func(i int) *reader {
-		return &reader{rdb: rdb, stream: streams[i].stream, group: streams[i].group, consumer: o.Consumer, count: 256, block: o.Block}
-	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var cs []*streams.Consumer
+	for _, st := range []struct{ stream, group string }{
+		{s.OutboxStream(), DeriveGroup}, {EventsStream(prefix), DispatchGroup}, {s.ReplayStream(), DispatchGroup},
+	} {
+		c, err := streams.Open(ctx, rdb, streams.Options{Stream: st.stream, Group: st.group, Consumer: o.Consumer,
+			ClaimIdle: o.ClaimIdle, Block: o.Block, Backoff: o.Backoff, Logger: o.Logger})
+		if err != nil {
+			for _, c := range cs {
+				c.Close()
+			}
+			cancel()
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+		cs = append(cs, c)
+	}
 	sv := &Service{cancel: cancel}
 	sv.d = &dispatcher{s: s, opts: o, client: o.Client, log: o.Logger, workers: map[string]*worker{}}
 	if err := sv.d.reload(ctx, true); err != nil {
+		for _, c := range cs {
+			c.Close()
+		}
 		cancel()
 		return nil, fmt.Errorf("notify: load subscriptions: %w", err)
 	}
-	der := &deriver{s: s, r: *rd(0), log: o.Logger}
+	der := &deriver{rdb: rdb, c: cs[0], out: EventsStream(prefix), backoff: o.Backoff, log: o.Logger}
 	sv.spawn(func() { der.run(ctx) })
-	sv.spawn(func() { sv.d.run(ctx, rd(1), false) })
-	sv.spawn(func() { sv.d.run(ctx, rd(2), true) })
+	sv.spawn(func() { sv.d.run(ctx, cs[1], false) })
+	sv.spawn(func() { sv.d.run(ctx, cs[2], true) })
 	return sv, nil
 }
 

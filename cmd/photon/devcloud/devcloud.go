@@ -42,6 +42,7 @@ import (
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/notify"
+	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -116,6 +117,7 @@ type Cloud struct {
 	joinSrv  *http.Server
 	regSrv   *grpc.Server
 	notifier *notify.Service
+	rules    *rules.Engine
 }
 
 // Start brings the dev cloud up. Close takes it down.
@@ -221,7 +223,10 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.notifier, err = notify.Start(ctx, c.Store, notify.Options{Logger: o.Logger}); err != nil {
+	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
+		return nil, err
+	}
+	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -258,6 +263,9 @@ func (c *Cloud) Close(ctx context.Context) error {
 	var errsOut []error
 	if c.notifier != nil {
 		errsOut = append(errsOut, c.notifier.Close(ctx))
+	}
+	if c.rules != nil {
+		errsOut = append(errsOut, c.rules.Close(ctx))
 	}
 	if c.Gateway != nil {
 		errsOut = append(errsOut, c.Gateway.Close(ctx))
