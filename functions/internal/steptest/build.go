@@ -174,3 +174,12 @@ func (e *Env) Disk(t testing.TB, d *store.PersistentDisk, task *store.Task) {
 	}
 	must(t, e.Store.CreateDisk(t.Context(), d, task))
 }
+
+// PlaceDisk reserves room for a persistent disk of gb GB on host h's VM datastore, as
+// placement does for a disk.
+func (e *Env) PlaceDisk(t testing.TB, id string, h *Host, gb int32) {
+	t.Helper()
+	_, _, err := e.Store.ReserveHost(t.Context(), id, store.HostReservation{HostID: h.ID, Datastore: Datastore, DiskMB: int64(gb) << 10},
+		store.Ratios{CPU: 1, Mem: 1, Disk: 1}, 0)
+	must(t, err)
+}

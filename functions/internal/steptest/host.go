@@ -35,7 +35,8 @@ type Call struct {
 // Host is a fake hostd: it serves hostd.v1 over mutual TLS on loopback with the host's
 // own certificate, records every call, answers from a small model of its VMs and fails
 // the methods it is told to. The model keeps what the steps read back (power states,
-// NICs); everything else answers success, as hostd does for an idempotent repeat.
+// NICs) and the persistent disk files (an attach finds its file or is refused);
+// everything else answers success, as hostd does for an idempotent repeat.
 type Host struct {
 	hostdv1.UnimplementedHostServer
 	ID   string
@@ -46,6 +47,7 @@ type Host struct {
 	faults map[string]error
 	after  map[string]func(proto.Message)
 	vms    map[string]*hostdv1.VmInfo
+	disks  map[string]bool // persistent disk files, by diskKey
 }
 
 // serve starts h on a loopback port with the credentials the platform CA gives host id.
@@ -59,7 +61,8 @@ func serve(t testing.TB, ca *pki.CA, id string) *Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Host{ID: id, Addr: ln.Addr().String(), faults: map[string]error{}, after: map[string]func(proto.Message){}, vms: map[string]*hostdv1.VmInfo{}}
+	h := &Host{ID: id, Addr: ln.Addr().String(), faults: map[string]error{}, after: map[string]func(proto.Message){}, vms: map[string]*hostdv1.VmInfo{},
+		disks: map[string]bool{}}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(pki.ServerTLS(ca.Pool(), pki.Static(cert), pki.Services()))),
 		grpc.UnaryInterceptor(h.intercept))
 	hostdv1.RegisterHostServer(srv, h)
@@ -214,7 +217,9 @@ func (h *Host) AttachDisk(_ context.Context, r *hostdv1.AttachDiskRequest) (*hos
 }
 
 func (h *Host) DetachDisk(_ context.Context, r *hostdv1.DetachDiskRequest) (*hostdv1.VmInfo, error) {
-	return h.vm(r.GetVmId(), nil), nil
+	return h.vm(r.GetVmId(), func(vm *hostdv1.VmInfo) {
+		vm.Disks = slices.DeleteFunc(vm.Disks, func(d *hostdv1.DiskInfo) bool { return d.GetId() == r.GetDiskId() })
+	}), nil
 }
 
 // MAC is the MAC address the fake host gives NIC nicID.
@@ -259,4 +264,51 @@ func (h *Host) AttachIso(_ context.Context, r *hostdv1.AttachIsoRequest) (*hostd
 
 func (h *Host) DetachIso(_ context.Context, r *hostdv1.VmRef) (*hostdv1.VmInfo, error) {
 	return h.vm(r.GetVmId(), func(vm *hostdv1.VmInfo) { vm.Iso = "" }), nil
+}
+
+func diskKey(ds, id string) string { return ds + "/" + id }
+
+// PutDisk puts persistent disk id's file on the host's datastore ds, as if CreateDisk had
+// made it.
+func (h *Host) PutDisk(ds, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.disks[diskKey(ds, id)] = true
+}
+
+// HasDisk reports whether persistent disk id's file is on the host's datastore ds.
+func (h *Host) HasDisk(ds, id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.disks[diskKey(ds, id)]
+}
+
+func (h *Host) CreateDisk(_ context.Context, r *hostdv1.CreateDiskRequest) (*hostdv1.DiskInfo, error) {
+	h.PutDisk(r.GetDatastore(), r.GetDiskId())
+	return &hostdv1.DiskInfo{Id: r.GetDiskId(), CapacityKb: r.GetCapacityGb() << 20, Persistent: true,
+		File: "[" + r.GetDatastore() + "] disks/" + r.GetDiskId() + ".vmdk"}, nil
+}
+
+// DeleteDisk deletes the file; a missing one is no error, as in hostd.
+func (h *Host) DeleteDisk(_ context.Context, r *hostdv1.DiskRef) (*hostdv1.DeleteDiskResponse, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := diskKey(r.GetDatastore(), r.GetDiskId())
+	existed := h.disks[k]
+	delete(h.disks, k)
+	return &hostdv1.DeleteDiskResponse{Existed: existed}, nil
+}
+
+// AttachPersistentDisk attaches an existing file, as hostd does: NotFound when the host
+// has no such disk on the datastore (it does not mount it, or the disk was never made).
+func (h *Host) AttachPersistentDisk(_ context.Context, r *hostdv1.AttachPersistentDiskRequest) (*hostdv1.VmInfo, error) {
+	if !h.HasDisk(r.GetDatastore(), r.GetDiskId()) {
+		return nil, status.Errorf(codes.NotFound, "no disk %s on datastore %s", r.GetDiskId(), r.GetDatastore())
+	}
+	return h.vm(r.GetVmId(), func(vm *hostdv1.VmInfo) {
+		if !slices.ContainsFunc(vm.Disks, func(d *hostdv1.DiskInfo) bool { return d.GetId() == r.GetDiskId() }) {
+			vm.Disks = append(vm.Disks, &hostdv1.DiskInfo{Id: r.GetDiskId(), Persistent: true,
+				File: "[" + r.GetDatastore() + "] disks/" + r.GetDiskId() + ".vmdk"})
+		}
+	}), nil
 }
