@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -181,7 +182,7 @@ func testStore(t testing.TB) redisStore {
 
 // embedded is a store on the dev cloud's in-process Redis.
 func embedded(t *testing.T) redisStore {
-	e, err := store.StartEmbedded()
+	e, err := devredis.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

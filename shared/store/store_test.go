@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -19,7 +20,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 	return map[string]func(t *testing.T) *store.Store{
 		"redis": func(t *testing.T) *store.Store { return storetest.New(t) },
 		"embedded": func(t *testing.T) *store.Store {
-			e, err := store.StartEmbedded()
+			e, err := devredis.Start()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,6 +41,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/nsxsim"
@@ -107,7 +108,7 @@ type Cloud struct {
 	mu       sync.Mutex
 	running  map[string]*simHost // every host's simulator and hostd, by host id
 	closed   bool
-	embedded *store.Embedded
+	embedded *devredis.Server
 	rdb      *redis.Client
 	fns      *functions.Set
 	local    *runtime.Local
@@ -136,7 +137,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		}
 	}()
 	if o.RedisURL == "" {
-		if c.embedded, err = store.StartEmbedded(); err != nil {
+		if c.embedded, err = devredis.Start(); err != nil {
 			return nil, fmt.Errorf("embedded redis: %w", err)
 		}
 		o.RedisURL = c.embedded.URL()
