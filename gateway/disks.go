@@ -32,7 +32,7 @@ func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*
 		return nil, err
 	}
 	chain := &events.DiskCreate
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	d.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateDisk(ctx, d, task) })
@@ -197,7 +197,7 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 			return nil, err
 		}
 	}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{store.PropDiskID: d.ID}
 	return s.begin(ctx, chain, task, func() error {

@@ -186,7 +186,7 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 	if users == 0 {
 		steps = operations(chain)
 	}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
 	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
 	if users > 0 {
 		task.Properties = map[string]string{"vms": fmt.Sprint(users)}
@@ -268,7 +268,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 	im := &store.Image{ID: newID(), Name: name, State: store.ImageCreating, ReplicationType: rt,
 		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now(), IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{propImageID: im.ID}
 	im.ActiveTask = task.ID

@@ -56,7 +56,7 @@ func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*sto
 		name = "cdrom.iso"
 	}
 	chain := &events.VMAttachISO
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{store.PropISOName: name}
 	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {

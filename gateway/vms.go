@@ -46,7 +46,7 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 		return s.createVms(ctx, p, t, vm, count)
 	}
 	chain := &events.VMCreate
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateVM(ctx, vm, task) })
@@ -77,7 +77,7 @@ func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, 
 		for d := range v.Disks {
 			v.Disks[d].ID = newID()
 		}
-		task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
+		task := s.store.NewTask(newID(), string(chain.Operation), store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
 		task.TenantID, task.ProjectID, task.ParentID = t.ID, p.ID, parent.ID
 		v.ActiveTask = task.ID
 		vms[i], tasks[i], ids[i] = &v, task, task.ID
@@ -109,7 +109,7 @@ func bulkName(pattern string, n int) string {
 func operations(c *events.Chain) []string {
 	out := make([]string, len(c.Steps))
 	for i, s := range c.Steps {
-		out[i] = s.Operation
+		out[i] = string(s.Operation)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -63,7 +64,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 		projectID = vm.ProjectID
-		if c.Chain.Name == "vm.create" {
+		if c.Chain.Name == domain.VMCreate {
 			if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
 				return err
 			}
@@ -110,7 +111,7 @@ func (f *Function) image(ctx context.Context, c *runtime.Call) error {
 		return err
 	}
 	need, may := "contribute to", policy.IsSystemAdmin(who) || (p != nil && policy.MayUseProject(who, t, p))
-	if c.Chain.Name == "image.delete" {
+	if c.Chain.Name == domain.ImageDelete {
 		need, may = "own", policy.ImageRole(who, im, t, p) >= policy.Owner
 	}
 	if !may {

@@ -22,12 +22,13 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/imagefiles"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain/finalize"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // PropImageID is the task property that names the image a VM's create_image makes.
-const PropImageID = "imageId"
+const PropImageID = finalize.PropImageID
 
 // ReportTimeout bounds the wait for the hosts to report a new image (a few heartbeats).
 var ReportTimeout = 2 * time.Minute

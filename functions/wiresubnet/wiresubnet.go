@@ -24,6 +24,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/hostclient"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
@@ -186,7 +187,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Chain.Name == "vm.create" {
+	if c.Chain.Name == domain.VMCreate {
 		for i := range max(len(nets), 1) { // a VM from before subnets has nic-0 only
 			_, err := f.hosts.OnVMHost(ctx, vmID, "remove NIC", func(h hostdv1.HostClient, _ store.HostReservation) error {
 				_, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: vmID, NicId: NicID(i)})
