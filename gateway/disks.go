@@ -8,6 +8,8 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -77,10 +79,10 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 		}
 		d.Affinities = append(d.Affinities, store.Locality{Kind: store.LocalityVM, ID: vm.ID})
 	}
-	cost := costs{}
-	cost.add(flavor.Cost...)
-	cost.add(store.QuotaLineItem{Key: "persistent-disk.capacity", Value: float64(d.CapacityGB), Unit: "GB"})
-	d.Cost = cost.list()
+	cost := vmrules.Costs{}
+	cost.Add(flavor.Cost...)
+	cost.Add(store.QuotaLineItem{Key: "persistent-disk.capacity", Value: float64(d.CapacityGB), Unit: "GB"})
+	d.Cost = cost.List()
 	return d, nil
 }
 
@@ -158,7 +160,7 @@ func holdDisk(d *store.PersistentDisk, task *store.Task, from ...string) error {
 		return errs.New(errs.CodeConcurrentTask, "PersistentDisk #%s is busy with task %s", d.ID, d.ActiveTask).WithData("task", d.ActiveTask)
 	}
 	if !slices.Contains(from, d.State) {
-		return errs.New(errs.CodeStateError, "PersistentDisk #%s is %s: %s needs it %s", d.ID, d.State, task.Operation, orList(from)).
+		return errs.New(errs.CodeStateError, "PersistentDisk #%s is %s: %s needs it %s", d.ID, d.State, task.Operation, domain.OrList(from)).
 			WithData("state", d.State)
 	}
 	d.ActiveTask = task.ID
@@ -202,7 +204,7 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 	task.Properties = map[string]string{store.PropDiskID: d.ID}
 	return s.begin(ctx, chain, task, func() error {
 		return store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
-			func(v *store.VM) error { return hold(v, task, chain, []string{store.VMStarted, store.VMStopped}) },
+			func(v *store.VM) error { return hold(v, task, chain) },
 			func(d *store.PersistentDisk) error {
 				if attach {
 					return holdDisk(d, task, store.DiskDetached)

@@ -63,7 +63,7 @@ func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*sto
 		return nil, err
 	}
 	if _, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
-		return hold(v, task, chain, []string{store.VMStarted, store.VMStopped})
+		return hold(v, task, chain)
 	}); err != nil {
 		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
 		return nil, err
