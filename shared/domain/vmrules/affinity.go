@@ -51,7 +51,7 @@ func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality)
 			case gerr != nil:
 				return gerr
 			case d.DatastoreID != "":
-				stores = append(stores, datastoreRef{names: []string{d.DatastoreID, d.Datastore}, by: by})
+				stores = append(stores, datastoreRef{id: d.DatastoreID, names: []string{d.DatastoreID, d.Datastore}, by: by})
 			}
 		case store.LocalityHostTag:
 			hostTags = append(hostTags, named{a.ID, by})
@@ -114,13 +114,18 @@ func (n *named) set(what, value, by string) error {
 }
 
 // A datastoreRef is a datastore as an affinity names it: its id or name (a datastore
-// affinity), or both (the datastore a persistent disk is on).
+// affinity), or for sure by its id (the datastore a persistent disk is on: its name is
+// its name on the disk's host, which another host may give another datastore).
 type datastoreRef struct {
+	id    string
 	names []string
 	by    string
 }
 
 func (r datastoreRef) is(d store.Datastore) bool {
+	if r.id != "" {
+		return d.ID == r.id
+	}
 	return slices.ContainsFunc(r.names, func(n string) bool { return n != "" && (n == d.ID || n == d.Name) })
 }
 
