@@ -126,7 +126,7 @@ func (s *disksSvc) deleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task,
 			if err := holdDisk(d, task, &events.DiskDelete); err != nil {
 				return err
 			}
-			d.State = store.DiskDeleting
+			d.State = domain.DiskStartState(events.DiskDelete.Name)
 			return nil
 		})
 }

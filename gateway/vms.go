@@ -8,6 +8,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
@@ -211,7 +212,7 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 		if err := hold(v, task, chain); err != nil {
 			return err
 		}
-		v.State = store.VMDeleting
+		v.State = domain.VMStartState(chain.Name)
 		return nil
 	})
 }

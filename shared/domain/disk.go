@@ -38,6 +38,15 @@ func DiskMayStart(id, state, activeTask string, chain ChainID, op Op) error {
 	return nil
 }
 
+// DiskStartState is the state a persistent disk takes as chain starts on it ("" keeps
+// its state): a delete marks it DELETING at once.
+func DiskStartState(chain ChainID) string {
+	if chain == DiskDelete {
+		return DiskDeleting
+	}
+	return ""
+}
+
 // DiskEnd is what the end of chain makes of its persistent disk, completed or failed: a
 // completed create keeps the DETACHED its step recorded, a completed delete removes the
 // disk, and a failed create or delete leaves it in ERROR (holding nothing: the undo chain

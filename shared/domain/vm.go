@@ -26,8 +26,8 @@ const (
 )
 
 // vmFrom is, for each verb on an existing VM that needs one, the states it starts from.
-// The verbs not here (delete, metadata, tags, capturing an image, which checks the VM
-// itself) start from any state; vm.create makes the VM.
+// The verbs not here (delete, metadata, tags) start from any state; vm.create makes the
+// VM.
 var vmFrom = map[ChainID][]string{
 	VMStart:   {VMStopped},
 	VMStop:    {VMStarted, VMSuspended},
@@ -42,6 +42,8 @@ var vmFrom = map[ChainID][]string{
 	VMDetachISO:  {VMStarted, VMStopped},
 	VMMksTicket:  {VMStarted},
 	VMResize:     {VMStopped},
+	// An image is captured from a stopped VM's boot disk: a running VM's is changing.
+	VMCreateImage: {VMStopped},
 }
 
 // VMFrom lists the states chain may start from on a VM; nil means any.
@@ -59,6 +61,15 @@ func VMMayStart(id, state, activeTask string, chain ChainID, op Op) error {
 			WithData("state", state)
 	}
 	return nil
+}
+
+// VMStartState is the state a VM takes as chain starts on it ("" keeps its state): a
+// delete marks it DELETING at once, which the steps that record power states respect.
+func VMStartState(chain ChainID) string {
+	if chain == VMDelete {
+		return VMDeleting
+	}
+	return ""
 }
 
 // VMStateOfPower is the VM state for a host's power state.

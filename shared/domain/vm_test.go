@@ -39,7 +39,7 @@ func TestVMMayStart(t *testing.T) {
 		{domain.VMDelete, domain.OpDeleteVM, all},
 		{domain.VMSetMetadata, domain.OpSetMetadata, all},
 		{domain.VMAddTag, domain.OpAddTag, all},
-		{domain.VMCreateImage, domain.OpCreateVMImg, all},
+		{domain.VMCreateImage, domain.OpCreateVMImg, []string{O}},
 	}
 	for _, tc := range cases {
 		for _, state := range vmStates {
@@ -190,5 +190,27 @@ func TestOrList(t *testing.T) {
 		if got := domain.OrList(xs); got != want {
 			t.Errorf("OrList(%q) = %q, want %q", xs, got, want)
 		}
+	}
+}
+
+func TestStartStates(t *testing.T) {
+	cases := []struct {
+		name  string
+		start func(domain.ChainID) string
+		chain domain.ChainID
+		want  string
+	}{
+		{"vm delete", domain.VMStartState, domain.VMDelete, domain.VMDeleting},
+		{"vm stop", domain.VMStartState, domain.VMStop, ""},
+		{"vm resize", domain.VMStartState, domain.VMResize, ""},
+		{"disk delete", domain.DiskStartState, domain.DiskDelete, domain.DiskDeleting},
+		{"disk attach", domain.DiskStartState, domain.VMAttachDisk, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.start(tc.chain); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
