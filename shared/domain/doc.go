@@ -6,7 +6,12 @@
 //
 // It is the bottom of Photon's graph: it imports nothing of Photon but errs, so that the
 // store (which records the states) and the chain table (events) can both use it. The rules
-// that need what exists (a create spec against its flavors, images, subnets and
-// affinities; costs; the ends of chains written to the store) are in its subpackages
-// vmrules and finalize, which the gateway and the functions call.
+// that need what exists are in its subpackages, above the store and below events, the
+// gateway and the functions, which call them:
+//
+//	vmrules    a VM create spec against its flavors, image, subnets, disks and affinities;
+//	           a VM's cost; a resize; the image checks the create chain repeats
+//	diskrules  a persistent disk create spec and its cost
+//	finalize   what the end of each chain makes of its entity (each chain of
+//	           events/chain.go names its Finalizer)
 package domain
