@@ -2,6 +2,9 @@ package events
 
 import (
 	"sort"
+
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/finalize"
 )
 
 // TypePrefix starts every Photon event type.
@@ -12,59 +15,61 @@ const TypePrefix = "io.photon."
 // (the delete chain reuses the create chain's undo code).
 type StepDef struct {
 	Function  string
-	Operation string
+	Operation domain.Op
 	Done      string // suffix of the event emitted on success, e.g. "placed"
 	RunsUndo  bool
 	// NoUndo is set for steps whose function has nothing to undo.
 	NoUndo bool
 }
 
-// A Chain is the ordered steps of one operation on one kind of entity.
+// A Chain is the ordered steps of one operation on one kind of entity, and what its end
+// makes of the entity (Finalizer, run after the last step or the last undo step).
 type Chain struct {
-	Name      string // e.g. "vm.create"
-	Operation string // the Task operation, e.g. "CREATE_VM"
-	Kind      string // entity kind
+	Name      domain.ChainID
+	Operation domain.Op // the Task operation
+	Kind      string    // entity kind
 	Steps     []StepDef
+	Finalizer finalize.Finalizer
 }
 
 // The chains of Photon. Each step's function consumes the event the previous step emitted
 // (the first consumes the chain's start event) and, on failure, the undo chain runs the
 // steps back from the failed one.
 var (
-	VMCreate = Chain{Name: "vm.create", Operation: "CREATE_VM", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "quota", Operation: "RESERVE_QUOTA", Done: "quota.reserved"},
-		{Function: "place", Operation: "PLACE_VM", Done: "placed"},
-		{Function: "cloneimage", Operation: "CREATE_VM_ON_HOST", Done: "image.cloned"},
-		{Function: "attachdisk", Operation: "ATTACH_DISKS", Done: "disks.attached"},
-		{Function: "wiresubnet", Operation: "CONNECT_NETWORKS", Done: "subnet.wired"},
-		{Function: "poweron", Operation: "START_VM", Done: "powered.on"},
+	VMCreate = Chain{Name: domain.VMCreate, Operation: domain.OpCreateVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved"},
+		{Function: "place", Operation: domain.OpPlaceVM, Done: "placed"},
+		{Function: "cloneimage", Operation: domain.OpCreateVMOnHost, Done: "image.cloned"},
+		{Function: "attachdisk", Operation: domain.OpAttachDisks, Done: "disks.attached"},
+		{Function: "wiresubnet", Operation: domain.OpConnectNetworks, Done: "subnet.wired"},
+		{Function: "poweron", Operation: domain.OpStartVM, Done: "powered.on"},
 	}}
-	VMDelete = Chain{Name: "vm.delete", Operation: "DELETE_VM", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "poweron", Operation: "STOP_VM", Done: "powered.off", RunsUndo: true, NoUndo: true},
-		{Function: "cloneimage", Operation: "DELETE_VM_ON_HOST", Done: "host.deleted", RunsUndo: true, NoUndo: true},
-		{Function: "place", Operation: "RELEASE_HOST", Done: "host.released", RunsUndo: true, NoUndo: true},
-		{Function: "quota", Operation: "RELEASE_QUOTA", Done: "quota.released", RunsUndo: true, NoUndo: true},
+	VMDelete = Chain{Name: domain.VMDelete, Operation: domain.OpDeleteVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "poweron", Operation: domain.OpStopVM, Done: "powered.off", RunsUndo: true, NoUndo: true},
+		{Function: "cloneimage", Operation: domain.OpDeleteVMOnHost, Done: "host.deleted", RunsUndo: true, NoUndo: true},
+		{Function: "place", Operation: domain.OpReleaseHost, Done: "host.released", RunsUndo: true, NoUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true, NoUndo: true},
 		// Last: the VM is gone from its host (with its NICs), so its addresses and logical
 		// ports can go too.
-		{Function: "wiresubnet", Operation: "DISCONNECT_NETWORKS", Done: "networks.disconnected", RunsUndo: true, NoUndo: true},
+		{Function: "wiresubnet", Operation: domain.OpDisconnectNetworks, Done: "networks.disconnected", RunsUndo: true, NoUndo: true},
 	}}
 )
 
 // The VM power operations: each authorizes, then the power function acts on the VM's
 // host and records the state the host reports.
 var (
-	VMStart   = vmPower("vm.start", "START_VM", "started")
-	VMStop    = vmPower("vm.stop", "STOP_VM", "stopped")
-	VMRestart = vmPower("vm.restart", "RESTART_VM", "restarted")
-	VMSuspend = vmPower("vm.suspend", "SUSPEND_VM", "suspended")
-	VMResume  = vmPower("vm.resume", "RESUME_VM", "resumed")
+	VMStart   = vmPower(domain.VMStart, domain.OpStartVM, "started")
+	VMStop    = vmPower(domain.VMStop, domain.OpStopVM, "stopped")
+	VMRestart = vmPower(domain.VMRestart, domain.OpRestartVM, "restarted")
+	VMSuspend = vmPower(domain.VMSuspend, domain.OpSuspendVM, "suspended")
+	VMResume  = vmPower(domain.VMResume, domain.OpResumeVM, "resumed")
 )
 
-func vmPower(name, op, done string) Chain {
-	return Chain{Name: name, Operation: op, Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
+func vmPower(name domain.ChainID, op domain.Op, done string) Chain {
+	return Chain{Name: name, Operation: op, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
 		{Function: "power", Operation: op, Done: done, NoUndo: true},
 	}}
 }
@@ -72,85 +77,85 @@ func vmPower(name, op, done string) Chain {
 // The persistent disk chains. A disk is created (quota, then a datastore and its file)
 // and deleted like a VM; attach and detach act on a VM and hold the disk too.
 var (
-	DiskCreate = Chain{Name: "disk.create", Operation: "CREATE_DISK", Kind: "disk", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "quota", Operation: "RESERVE_QUOTA", Done: "quota.reserved"},
-		{Function: "disks", Operation: "CREATE_DISK_ON_HOST", Done: "created"},
+	DiskCreate = Chain{Name: domain.DiskCreate, Operation: domain.OpCreateDisk, Kind: "disk", Finalizer: finalize.Disk{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved"},
+		{Function: "disks", Operation: domain.OpCreateDiskOnHost, Done: "created"},
 	}}
-	DiskDelete = Chain{Name: "disk.delete", Operation: "DELETE_DISK", Kind: "disk", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: "DELETE_DISK_ON_HOST", Done: "host.deleted", RunsUndo: true, NoUndo: true},
-		{Function: "quota", Operation: "RELEASE_QUOTA", Done: "quota.released", RunsUndo: true, NoUndo: true},
+	DiskDelete = Chain{Name: domain.DiskDelete, Operation: domain.OpDeleteDisk, Kind: "disk", Finalizer: finalize.Disk{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: domain.OpDeleteDiskOnHost, Done: "host.deleted", RunsUndo: true, NoUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true, NoUndo: true},
 	}}
-	VMAttachDisk = Chain{Name: "vm.attach_disk", Operation: "ATTACH_DISK", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: "ATTACH_DISK", Done: "attached", NoUndo: true},
+	VMAttachDisk = Chain{Name: domain.VMAttachDisk, Operation: domain.OpAttachDisk, Kind: "vm", Finalizer: finalize.VMDisk{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: domain.OpAttachDisk, Done: "attached", NoUndo: true},
 	}}
-	VMDetachDisk = Chain{Name: "vm.detach_disk", Operation: "DETACH_DISK", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: "DETACH_DISK", Done: "detached", NoUndo: true},
+	VMDetachDisk = Chain{Name: domain.VMDetachDisk, Operation: domain.OpDetachDisk, Kind: "vm", Finalizer: finalize.VMDisk{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "disks", Operation: domain.OpDetachDisk, Done: "detached", NoUndo: true},
 	}}
 )
 
 // The VM record edits that need no host.
 var (
-	VMSetMetadata = Chain{Name: "vm.set_metadata", Operation: "SET_METADATA", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "vmedit", Operation: "SET_METADATA", Done: "metadata.set", NoUndo: true},
+	VMSetMetadata = Chain{Name: domain.VMSetMetadata, Operation: domain.OpSetMetadata, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "vmedit", Operation: domain.OpSetMetadata, Done: "metadata.set", NoUndo: true},
 	}}
-	VMAddTag = Chain{Name: "vm.add_tag", Operation: "ADD_TAG", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "vmedit", Operation: "ADD_TAG", Done: "tag.added", NoUndo: true},
+	VMAddTag = Chain{Name: domain.VMAddTag, Operation: domain.OpAddTag, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "vmedit", Operation: domain.OpAddTag, Done: "tag.added", NoUndo: true},
 	}}
 )
 
 // VMResize gives a STOPPED VM another flavor: the quota and the host reservation move to
 // the new size first (their undos move them back), then the host reconfigures the VM.
-var VMResize = Chain{Name: "vm.resize", Operation: "RESIZE_VM", Kind: "vm", Steps: []StepDef{
-	{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-	{Function: "quota", Operation: "RESIZE_QUOTA", Done: "quota.resized"},
-	{Function: "place", Operation: "RESIZE_ON_HOST", Done: "host.resized"},
-	{Function: "power", Operation: "RECONFIGURE_VM", Done: "reconfigured", NoUndo: true},
+var VMResize = Chain{Name: domain.VMResize, Operation: domain.OpResizeVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+	{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+	{Function: "quota", Operation: domain.OpResizeQuota, Done: "quota.resized"},
+	{Function: "place", Operation: domain.OpResizeOnHost, Done: "host.resized"},
+	{Function: "power", Operation: domain.OpReconfigureVM, Done: "reconfigured", NoUndo: true},
 }}
 
 // The ISO verbs: the gateway has uploaded the ISO to the VM's datastore before an attach
 // starts.
 var (
-	VMAttachISO = Chain{Name: "vm.attach_iso", Operation: "ATTACH_ISO", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "iso", Operation: "ATTACH_ISO", Done: "attached", NoUndo: true},
+	VMAttachISO = Chain{Name: domain.VMAttachISO, Operation: domain.OpAttachISO, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "iso", Operation: domain.OpAttachISO, Done: "attached", NoUndo: true},
 	}}
-	VMDetachISO = Chain{Name: "vm.detach_iso", Operation: "DETACH_ISO", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "iso", Operation: "DETACH_ISO", Done: "detached", NoUndo: true},
+	VMDetachISO = Chain{Name: domain.VMDetachISO, Operation: domain.OpDetachISO, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "iso", Operation: domain.OpDetachISO, Done: "detached", NoUndo: true},
 	}}
 	// VMMksTicket gets a console ticket into the task, as Photon did.
-	VMMksTicket = Chain{Name: "vm.mks_ticket", Operation: "GET_MKS_TICKET", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "console", Operation: "GET_MKS_TICKET", Done: "ticket.acquired", NoUndo: true},
+	VMMksTicket = Chain{Name: domain.VMMksTicket, Operation: domain.OpGetMksTicket, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "console", Operation: domain.OpGetMksTicket, Done: "ticket.acquired", NoUndo: true},
 	}}
 )
 
 // The network chains: routers and subnets on NSX-T. After authorize, each step is one NSX
 // call whose undo releases what it made.
 var (
-	RouterCreate = Chain{Name: "router.create", Operation: "CREATE_ROUTER", Kind: "router", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: "CREATE_LOGICAL_ROUTER", Done: "created"},
+	RouterCreate = Chain{Name: domain.RouterCreate, Operation: domain.OpCreateRouter, Kind: "router", Finalizer: finalize.Router, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "logicalrouter", Operation: domain.OpCreateLogicalRouter, Done: "created"},
 	}}
-	RouterDelete = Chain{Name: "router.delete", Operation: "DELETE_ROUTER", Kind: "router", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: "DELETE_LOGICAL_ROUTER", Done: "deleted", RunsUndo: true, NoUndo: true},
+	RouterDelete = Chain{Name: domain.RouterDelete, Operation: domain.OpDeleteRouter, Kind: "router", Finalizer: finalize.Router, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "logicalrouter", Operation: domain.OpDeleteLogicalRouter, Done: "deleted", RunsUndo: true, NoUndo: true},
 	}}
-	SubnetCreate = Chain{Name: "subnet.create", Operation: "CREATE_SUBNET", Kind: "subnet", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "logicalswitch", Operation: "CREATE_LOGICAL_SWITCH", Done: "switch.created"},
-		{Function: "logicalrouter", Operation: "CONNECT_LOGICAL_ROUTER", Done: "router.connected"},
+	SubnetCreate = Chain{Name: domain.SubnetCreate, Operation: domain.OpCreateSubnet, Kind: "subnet", Finalizer: finalize.Subnet, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "logicalswitch", Operation: domain.OpCreateLogicalSwitch, Done: "switch.created"},
+		{Function: "logicalrouter", Operation: domain.OpConnectLogicalRouter, Done: "router.connected"},
 	}}
-	SubnetDelete = Chain{Name: "subnet.delete", Operation: "DELETE_SUBNET", Kind: "subnet", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: "DISCONNECT_LOGICAL_ROUTER", Done: "router.disconnected", RunsUndo: true, NoUndo: true},
-		{Function: "logicalswitch", Operation: "DELETE_LOGICAL_SWITCH", Done: "switch.deleted", RunsUndo: true, NoUndo: true},
+	SubnetDelete = Chain{Name: domain.SubnetDelete, Operation: domain.OpDeleteSubnet, Kind: "subnet", Finalizer: finalize.Subnet, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "logicalrouter", Operation: domain.OpDisconnectLogicalRouter, Done: "router.disconnected", RunsUndo: true, NoUndo: true},
+		{Function: "logicalswitch", Operation: domain.OpDeleteLogicalSwitch, Done: "switch.deleted", RunsUndo: true, NoUndo: true},
 	}}
 )
 
@@ -158,18 +163,18 @@ var (
 // its chain starts; the images function then copies it where its replication type says,
 // deletes it from every datastore, or captures a VM's boot disk as a new image.
 var (
-	ImageCreate = Chain{Name: "image.create", Operation: "CREATE_IMAGE", Kind: "image", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "replicated", NoUndo: true},
+	ImageCreate = Chain{Name: domain.ImageCreate, Operation: domain.OpCreateImage, Kind: "image", Finalizer: finalize.ImageCreated, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "images", Operation: domain.OpReplicateImage, Done: "replicated", NoUndo: true},
 	}}
-	ImageDelete = Chain{Name: "image.delete", Operation: "DELETE_IMAGE", Kind: "image", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: "DELETE_IMAGE_FILES", Done: "files.deleted", NoUndo: true},
+	ImageDelete = Chain{Name: domain.ImageDelete, Operation: domain.OpDeleteImage, Kind: "image", Finalizer: finalize.ImageDeleted, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "images", Operation: domain.OpDeleteImageFiles, Done: "files.deleted", NoUndo: true},
 	}}
-	VMCreateImage = Chain{Name: "vm.create_image", Operation: "CREATE_VM_IMAGE", Kind: "vm", Steps: []StepDef{
-		{Function: "authorize", Operation: "AUTHORIZE", Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: "CAPTURE_VM_IMAGE", Done: "image.captured", NoUndo: true},
-		{Function: "images", Operation: "REPLICATE_IMAGE", Done: "image.replicated", NoUndo: true},
+	VMCreateImage = Chain{Name: domain.VMCreateImage, Operation: domain.OpCreateVMImg, Kind: "vm", Finalizer: finalize.ImageCreated, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
+		{Function: "images", Operation: domain.OpCaptureVMImage, Done: "image.captured", NoUndo: true},
+		{Function: "images", Operation: domain.OpReplicateImage, Done: "image.replicated", NoUndo: true},
 	}}
 )
 
@@ -179,8 +184,8 @@ var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSusp
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
 	&ImageCreate, &ImageDelete, &VMCreateImage)
 
-func byName(cs ...*Chain) map[string]*Chain {
-	m := make(map[string]*Chain, len(cs))
+func byName(cs ...*Chain) map[domain.ChainID]*Chain {
+	m := make(map[domain.ChainID]*Chain, len(cs))
 	for _, c := range cs {
 		m[c.Name] = c
 	}
@@ -188,19 +193,19 @@ func byName(cs ...*Chain) map[string]*Chain {
 }
 
 // StartType is the event that starts the chain (the gateway publishes it).
-func (c *Chain) StartType() string { return TypePrefix + c.Name }
+func (c *Chain) StartType() string { return TypePrefix + string(c.Name) }
 
 // DoneType is the event step i emits when it succeeds.
-func (c *Chain) DoneType(i int) string { return TypePrefix + c.Name + "." + c.Steps[i].Done }
+func (c *Chain) DoneType(i int) string { return TypePrefix + string(c.Name) + "." + c.Steps[i].Done }
 
 // UndoType is the event that asks step i's function to undo what step i did.
 func (c *Chain) UndoType(i int) string {
-	return TypePrefix + c.Name + ".undo." + c.Steps[i].Function
+	return TypePrefix + string(c.Name) + ".undo." + c.Steps[i].Function
 }
 
 // CompletedType and FailedType announce the end of a chain to users.
-func (c *Chain) CompletedType() string { return TypePrefix + c.Name + ".completed" }
-func (c *Chain) FailedType() string    { return TypePrefix + c.Name + ".failed" }
+func (c *Chain) CompletedType() string { return TypePrefix + string(c.Name) + ".completed" }
+func (c *Chain) FailedType() string    { return TypePrefix + string(c.Name) + ".failed" }
 
 // InType is the event step i consumes.
 func (c *Chain) InType(i int) string {

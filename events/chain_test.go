@@ -7,9 +7,12 @@ import (
 
 func TestChainTable(t *testing.T) {
 	for name, c := range Chains {
-		t.Run(name, func(t *testing.T) {
+		t.Run(string(name), func(t *testing.T) {
 			if c.Name != name || len(c.Steps) == 0 {
 				t.Fatalf("chain %q is malformed", name)
+			}
+			if c.Finalizer == nil {
+				t.Fatalf("chain %q has no finalizer: its entity would stay held when it ends", name)
 			}
 			for i := range c.Steps {
 				r, ok := RouteOf(c.InType(i))

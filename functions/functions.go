@@ -5,7 +5,6 @@ package functions
 
 import (
 	"crypto/tls"
-	"maps"
 
 	"github.com/photon-cloud/photon/functions/attachdisk"
 	"github.com/photon-cloud/photon/functions/authorize"
@@ -16,14 +15,12 @@ import (
 	"github.com/photon-cloud/photon/functions/iso"
 	"github.com/photon-cloud/photon/functions/logicalrouter"
 	"github.com/photon-cloud/photon/functions/logicalswitch"
-	"github.com/photon-cloud/photon/functions/netstate"
 	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/power"
 	"github.com/photon-cloud/photon/functions/poweron"
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/functions/vmedit"
-	"github.com/photon-cloud/photon/functions/vmstate"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/nsx"
@@ -61,9 +58,6 @@ func New(s *store.Store, opts ...Option) *Set {
 		opt(&o)
 	}
 	hosts := hostclient.New(s, o.hostTLS)
-	fins := vmstate.Finalizers(s)
-	maps.Copy(fins, netstate.Finalizers(s))
-	maps.Copy(fins, images.Finalizers(s))
 	placer := place.New(s, place.DefaultPolicy)
 	return &Set{
 		Functions: []runtime.Function{
@@ -83,7 +77,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),
 		},
-		Runtime: &runtime.Runtime{Store: s, Finalizers: fins},
+		Runtime: &runtime.Runtime{Store: s},
 		hosts:   hosts,
 	}
 }

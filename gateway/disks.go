@@ -8,6 +8,8 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/diskrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -32,14 +34,14 @@ func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*
 		return nil, err
 	}
 	chain := &events.DiskCreate
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	d.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateDisk(ctx, d, task) })
 }
 
-// buildDisk checks a disk spec and computes the disk's cost: its flavor's and
-// persistent-disk.capacity in GB.
+// buildDisk checks a disk spec's syntax and has diskrules check the rest against what
+// exists and compute the disk's cost.
 func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.DiskCreateSpec) (*store.PersistentDisk, error) {
 	if spec == nil {
 		return nil, errs.Invalid("a disk create spec is required")
@@ -54,42 +56,32 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 	if spec.GetCapacityGb() <= 0 {
 		return nil, errs.Invalid("capacityGb must be above 0").WithData("field", "capacityGb")
 	}
-	flavor, err := s.store.FlavorByName(ctx, store.FlavorPersistentDisk, spec.GetFlavor())
-	if errors.Is(err, errs.ErrNotFound) {
-		return nil, errs.Invalid("persistent-disk flavor %q not found", spec.GetFlavor()).WithData("field", "flavor")
-	}
-	if err != nil {
-		return nil, err
-	}
-	d := &store.PersistentDisk{ID: newID(), Name: name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
-		Flavor: flavor.Name, CapacityGB: spec.GetCapacityGb(), State: store.DiskCreating, Tags: spec.GetTags(),
-		CreatedAt: s.store.Now()}
+	var (
+		near   []string
+		places []store.Locality
+	)
 	for i, a := range spec.GetAffinities() {
 		switch a.GetKind() {
 		case store.LocalityDatastore, store.LocalityDatastoreTag, store.LocalityDatastoreType:
 			if strings.TrimSpace(a.GetId()) == "" {
 				return nil, errs.Invalid("affinities[%d]: a %s affinity needs an id", i, a.GetKind()).WithData("field", "affinities")
 			}
-			d.Affinities = append(d.Affinities, store.Locality{Kind: a.GetKind(), ID: strings.TrimSpace(a.GetId())})
+			places = append(places, store.Locality{Kind: a.GetKind(), ID: strings.TrimSpace(a.GetId())})
 			continue
 		case store.LocalityVM:
 		default:
 			return nil, errs.Invalid("affinities[%d]: a disk takes vm, datastore, datastoreTag and datastoreType affinities, not %q",
 				i, a.GetKind()).WithData("field", "affinities")
 		}
-		vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, a.GetId())
-		if errors.Is(err, errs.ErrNotFound) || (err == nil && vm.ProjectID != p.ID) {
-			return nil, errs.Invalid("affinities[%d]: vm %q not found in project %s", i, a.GetId(), p.Name).WithData("field", "affinities")
-		}
-		if err != nil {
-			return nil, err
-		}
-		d.Affinities = append(d.Affinities, store.Locality{Kind: store.LocalityVM, ID: vm.ID})
+		near = append(near, a.GetId())
 	}
-	cost := costs{}
-	cost.add(flavor.Cost...)
-	cost.add(store.QuotaLineItem{Key: "persistent-disk.capacity", Value: float64(d.CapacityGB), Unit: "GB"})
-	d.Cost = cost.list()
+	d, err := diskrules.Validate(ctx, s.store, p, diskrules.Spec{Name: name, Flavor: spec.GetFlavor(),
+		CapacityGB: spec.GetCapacityGb(), Tags: spec.GetTags(), NearVMs: near})
+	if err != nil {
+		return nil, err
+	}
+	d.ID = newID()
+	d.Affinities = append(d.Affinities, places...)
 	return d, nil
 }
 
@@ -144,10 +136,10 @@ func (s *disksSvc) deleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task,
 	}
 	return startOn(ctx, s.core, &events.DiskDelete, store.KindDisk, d.ID, d.TenantID, d.ProjectID, nil,
 		func(d *store.PersistentDisk, task *store.Task) error {
-			if err := holdDisk(d, task, store.DiskDetached, store.DiskError); err != nil {
+			if err := holdDisk(d, task, &events.DiskDelete); err != nil {
 				return err
 			}
-			d.State = store.DiskDeleting
+			d.State = domain.DiskStartState(events.DiskDelete.Name)
 			return nil
 		})
 }
@@ -160,15 +152,11 @@ func (s *disksSvc) ListDiskTasks(ctx context.Context, req *pb.ListEntityTasksReq
 	return listTasks(ctx, s.core, d.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/disks/"+d.ID+"/tasks")
 }
 
-// holdDisk makes task the one holding d, if no other task does and d is in one of the
-// states from.
-func holdDisk(d *store.PersistentDisk, task *store.Task, from ...string) error {
-	if d.ActiveTask != "" {
-		return errs.New(errs.CodeConcurrentTask, "PersistentDisk #%s is busy with task %s", d.ID, d.ActiveTask).WithData("task", d.ActiveTask)
-	}
-	if !slices.Contains(from, d.State) {
-		return errs.New(errs.CodeStateError, "PersistentDisk #%s is %s: %s needs it %s", d.ID, d.State, task.Operation, orList(from)).
-			WithData("state", d.State)
+// holdDisk makes task the one holding d, if the disk's state machine lets chain start on
+// it now: no other task holds it and its state is one the chain starts from.
+func holdDisk(d *store.PersistentDisk, task *store.Task, chain *events.Chain) error {
+	if err := domain.DiskMayStart(d.ID, d.State, d.ActiveTask, chain.Name, chain.Operation); err != nil {
+		return err
 	}
 	d.ActiveTask = task.ID
 	return nil
@@ -206,20 +194,20 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 			return nil, err
 		}
 	}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{store.PropDiskID: d.ID}
 	return s.begin(ctx, chain, task, func() error {
 		return store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
-			func(v *store.VM) error { return hold(v, task, chain, []string{store.VMStarted, store.VMStopped}) },
+			func(v *store.VM) error { return hold(v, task, chain) },
 			func(d *store.PersistentDisk) error {
 				if attach {
-					return holdDisk(d, task, store.DiskDetached)
+					return holdDisk(d, task, chain)
 				}
 				if !slices.Contains(d.VMs, vm.ID) {
 					return errs.New(errs.CodeStateError, "PersistentDisk #%s is not attached to Vm #%s", d.ID, vm.ID).WithData("state", d.State)
 				}
-				return holdDisk(d, task, store.DiskAttached)
+				return holdDisk(d, task, chain)
 			})
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -15,36 +17,16 @@ type flavors struct {
 	*core
 }
 
-// unitFactor converts a quota unit to the base unit of its kind (MB for sizes).
-func unitFactor(unit string) (float64, error) {
-	switch strings.ToUpper(unit) {
-	case "", "COUNT", "MB":
-		return 1, nil
-	case "GB":
-		return 1024, nil
-	case "KB":
-		return 1.0 / 1024, nil
-	case "B":
-		return 1.0 / (1024 * 1024), nil
-	}
-	return 0, errs.Invalid("unknown unit %q (want COUNT, B, KB, MB or GB)", unit)
-}
-
 // canonical expresses quota items in the units quota is counted in: COUNT for counts and
 // GB for sizes, so a flavor's "2048 MB" and a project's "64 GB" limit compare correctly.
 func canonical(items []store.QuotaLineItem) ([]store.QuotaLineItem, error) {
 	out := make([]store.QuotaLineItem, len(items))
 	for i, it := range items {
-		k, err := unitFactor(it.Unit)
+		v, unit, err := domain.Canonical(it.Value, it.Unit)
 		if err != nil {
 			return nil, err
 		}
-		switch strings.ToUpper(it.Unit) {
-		case "", "COUNT":
-			out[i] = store.QuotaLineItem{Key: it.Key, Value: it.Value, Unit: "COUNT"}
-		default:
-			out[i] = store.QuotaLineItem{Key: it.Key, Value: it.Value * k / 1024, Unit: "GB"}
-		}
+		out[i] = store.QuotaLineItem{Key: it.Key, Value: v, Unit: unit}
 	}
 	return out, nil
 }
@@ -77,12 +59,12 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 		if c.Key == "" || c.Value < 0 {
 			return nil, errs.Invalid("cost items need a key and a value of 0 or more")
 		}
-		if _, err := unitFactor(c.Unit); err != nil {
+		if _, err := domain.UnitFactor(c.Unit); err != nil {
 			return nil, err
 		}
 	}
 	if f.Kind == store.FlavorVM {
-		if _, _, err := vmSize(f); err != nil {
+		if _, _, err := vmrules.Size(f); err != nil {
 			return nil, err
 		}
 	}
@@ -99,29 +81,6 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 		return nil, err
 	}
 	return taskPB(task), nil
-}
-
-// vmSize reads a vm flavor's vm.cpu (COUNT) and vm.memory, in MB.
-func vmSize(f *store.Flavor) (cpu int32, memMB int64, err error) {
-	for _, c := range f.Cost {
-		switch c.Key {
-		case "vm.cpu":
-			cpu = int32(c.Value)
-		case "vm.memory":
-			k, err := unitFactor(c.Unit)
-			if err != nil {
-				return 0, 0, err
-			}
-			if strings.EqualFold(c.Unit, "") || strings.EqualFold(c.Unit, "COUNT") {
-				k = 1024 // Photon's examples give memory in GB
-			}
-			memMB = int64(c.Value * k)
-		}
-	}
-	if cpu <= 0 || memMB <= 0 {
-		return 0, 0, errs.Invalid("vm flavor %q needs vm.cpu and vm.memory costs above 0", f.Name)
-	}
-	return cpu, memMB, nil
 }
 
 func (s *flavors) ListFlavors(ctx context.Context, req *pb.ListFlavorsRequest) (*pb.FlavorList, error) {

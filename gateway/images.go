@@ -10,6 +10,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -186,7 +187,7 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 	if users == 0 {
 		steps = operations(chain)
 	}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
 	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
 	if users > 0 {
 		task.Properties = map[string]string{"vms": fmt.Sprint(users)}
@@ -268,7 +269,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 	im := &store.Image{ID: newID(), Name: name, State: store.ImageCreating, ReplicationType: rt,
 		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now(), IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{propImageID: im.ID}
 	im.ActiveTask = task.ID
@@ -299,15 +300,13 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 	return taskPB(task), nil
 }
 
-// capturable: an image is made of a STOPPED VM no other task holds.
+// capturable: an image is made of a VM no other task holds (a StateError here, as Photon
+// answered) in a state the VM's state machine lets a capture start from.
 func capturable(vm *store.VM) error {
-	switch {
-	case vm.ActiveTask != "":
+	if vm.ActiveTask != "" {
 		return errs.New(errs.CodeStateError, "VM %s is busy with task %s", vm.ID, vm.ActiveTask).WithData("task", vm.ActiveTask)
-	case vm.State != store.VMStopped:
-		return errs.New(errs.CodeStateError, "VM %s is %s: an image is made of a STOPPED VM", vm.ID, vm.State)
 	}
-	return nil
+	return domain.VMMayStart(vm.ID, vm.State, "", events.VMCreateImage.Name, events.VMCreateImage.Operation)
 }
 
 // progress is a share as Photon showed it, e.g. "75%".

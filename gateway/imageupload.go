@@ -138,7 +138,7 @@ func (u *uploads) upload(r *http.Request) (*store.Task, error) {
 		return nil, err
 	}
 	chain := &events.ImageCreate
-	task := u.store.NewTask(newID(), chain.Operation, store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), operations(chain))
+	task := u.store.NewTask(newID(), string(chain.Operation), store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
 	im.ActiveTask = task.ID
 	if err := u.admit(ctx, im.TenantID, task.ID); err != nil {

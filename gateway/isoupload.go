@@ -56,14 +56,14 @@ func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*sto
 		name = "cdrom.iso"
 	}
 	chain := &events.VMAttachISO
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{store.PropISOName: name}
 	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
 		return nil, err
 	}
 	if _, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
-		return hold(v, task, chain, []string{store.VMStarted, store.VMStopped})
+		return hold(v, task, chain)
 	}); err != nil {
 		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
 		return nil, err

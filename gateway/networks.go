@@ -106,7 +106,7 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 	chain := &events.RouterCreate
 	r := &store.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
 		State: store.NetCreating, CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
 }
@@ -163,7 +163,7 @@ func (s *networks) DeleteRouter(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 			return nil, err
 		}
 		chain := &events.RouterDelete
-		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+		task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
 		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartRouterDelete(ctx, r.ID, task)
@@ -200,7 +200,7 @@ func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest
 	chain := &events.SubnetCreate
 	sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
 		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: store.NetCreating, CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
 }
@@ -278,7 +278,7 @@ func (s *networks) CreatePortGroupSubnet(ctx context.Context, req *pb.CreatePort
 		}
 		sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
 			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: store.NetReady, CreatedAt: s.store.Now()}
-		task := s.store.NewTask(taskID(ctx), events.SubnetCreate.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), string(events.SubnetCreate.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
 		if err := s.store.CreatePortGroupSubnet(ctx, sn, task); err != nil {
 			return nil, err
 		}
@@ -330,7 +330,7 @@ func (s *networks) DeleteSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 			return nil, err
 		}
 		chain := &events.SubnetDelete
-		task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+		task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
 		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartSubnetDelete(ctx, sn.ID, task)

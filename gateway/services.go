@@ -119,7 +119,7 @@ func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID str
 // and the task written in one atomic call (see begin).
 func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id, tenantID, projectID string,
 	props map[string]string, hold func(*T, *store.Task) error) (*pb.Task, error) {
-	task := c.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
+	task := c.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, task.Properties = tenantID, projectID, props
 	return c.begin(ctx, chain, task, func() error {
 		_, err := store.StartTask(ctx, c.store, kind, id, task, func(v *T) error { return hold(v, task) })

@@ -2,16 +2,15 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -46,7 +45,7 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 		return s.createVms(ctx, p, t, vm, count)
 	}
 	chain := &events.VMCreate
-	task := s.store.NewTask(taskID(ctx), chain.Operation, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateVM(ctx, vm, task) })
@@ -77,7 +76,7 @@ func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, 
 		for d := range v.Disks {
 			v.Disks[d].ID = newID()
 		}
-		task := s.store.NewTask(newID(), chain.Operation, store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
+		task := s.store.NewTask(newID(), string(chain.Operation), store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
 		task.TenantID, task.ProjectID, task.ParentID = t.ID, p.ID, parent.ID
 		v.ActiveTask = task.ID
 		vms[i], tasks[i], ids[i] = &v, task, task.ID
@@ -109,13 +108,14 @@ func bulkName(pattern string, n int) string {
 func operations(c *events.Chain) []string {
 	out := make([]string, len(c.Steps))
 	for i, s := range c.Steps {
-		out[i] = s.Operation
+		out[i] = string(s.Operation)
 	}
 	return out
 }
 
-// buildVM checks a create spec against the flavors and images it names and computes the
-// VM's cost: its flavor's, its disks' flavors', one vm.count and the ephemeral capacity.
+// buildVM checks a create spec's syntax and has vmrules check the rest against what
+// exists (flavors, the image, subnets, disks, affinities) and compute the VM's cost, so
+// that what can be refused is refused before anything is written.
 func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSpec) (*store.VM, error) {
 	if spec == nil {
 		return nil, errs.Invalid("a VM create spec is required")
@@ -127,140 +127,30 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	if spec.GetFlavor() == "" || spec.GetSourceImageId() == "" {
 		return nil, errs.Invalid("flavor and sourceImageId are required")
 	}
-	flavor, err := s.store.FlavorByName(ctx, store.FlavorVM, spec.GetFlavor())
-	if errors.Is(err, errs.ErrNotFound) {
-		return nil, errs.Invalid("vm flavor %q not found", spec.GetFlavor())
-	}
+	affs, err := affinities(spec.GetAffinities())
 	if err != nil {
 		return nil, err
 	}
-	cpu, mem, err := vmSize(flavor)
+	anti, err := antiAffinity(spec.GetAntiAffinity())
 	if err != nil {
 		return nil, err
 	}
-	// An image the caller may not use (another project's, unless its IAM policy shares
-	// it), or one no new VM may use (not READY: being created, failed, being deleted), is
-	// refused before anything is written; authorize checks the caller's right again and
-	// cloneimage the image, atomically with counting the VM among its users.
-	img, t, ip, err := s.imageIn(ctx, spec.GetSourceImageId(), policy.Viewer)
-	if err == nil && !policy.MayUseImage(caller(ctx), img, t, ip, p.ID) {
-		err = errs.NotFound("Image", img.ID)
+	var disks []vmrules.DiskSpec
+	for _, d := range spec.GetAttachedDisks() {
+		disks = append(disks, vmrules.DiskSpec{Name: d.GetName(), Kind: d.GetKind(), Flavor: d.GetFlavor(),
+			CapacityGB: d.GetCapacityGb(), Boot: d.GetBootDisk()})
 	}
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return nil, errs.Invalid("image %q not found", spec.GetSourceImageId()).WithData("field", "sourceImageId")
-	case err != nil:
-		return nil, err
-	case img.State != store.ImageReady:
-		return nil, errs.Invalid("image %s is %s: no new VM may use it", img.ID, img.State).WithData("field", "sourceImageId")
-	}
-	vm := &store.VM{ID: newID(), Name: name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
-		Flavor: flavor.Name, SourceImageID: img.ID, CPU: cpu, MemoryMB: mem, State: store.VMCreating,
-		Tags: spec.GetTags(), Environment: spec.GetEnvironment(), Subnets: spec.GetSubnets(), PowerOn: true,
-		CreatedAt: s.store.Now()}
-	if v, ok := spec.GetEnvironment()["powerOn"]; ok && (v == "false" || v == "0") {
-		vm.PowerOn = false
-	}
-	for i, id := range vm.Subnets {
-		sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, id)
-		switch {
-		case errors.Is(err, errs.ErrNotFound) || (err == nil && sn.ProjectID != "" && sn.ProjectID != p.ID):
-			return nil, errs.Invalid("subnets[%d]: subnet %q not found", i, id).WithData("field", "subnets")
-		case err != nil:
-			return nil, err
-		}
-	}
-	if vm.Affinities, err = affinities(spec.GetAffinities()); err != nil {
+	vm, err := vmrules.Validate(ctx, s.store, caller(ctx), p, vmrules.Spec{Name: name, Flavor: spec.GetFlavor(),
+		SourceImageID: spec.GetSourceImageId(), Subnets: spec.GetSubnets(), Tags: spec.GetTags(),
+		Environment: spec.GetEnvironment(), Affinities: affs, AntiAffinity: anti, Disks: disks})
+	if err != nil {
 		return nil, err
 	}
-	if vm.AntiAffinity, err = antiAffinity(spec.GetAntiAffinity()); err != nil {
-		return nil, err
+	vm.ID = newID()
+	for i := range vm.Disks {
+		vm.Disks[i].ID = newID()
 	}
-	if vm.Placement = flavor.PlacementPolicy; vm.Placement == "" {
-		vm.Placement = p.PlacementPolicy
-	}
-	cost := costs{}
-	add := cost.add
-	add(flavor.Cost...)
-	if _, ok := cost["vm.count"]; !ok {
-		add(store.QuotaLineItem{Key: "vm.count", Value: 1, Unit: "COUNT"})
-	}
-	boots := 0
-	for i, d := range spec.GetAttachedDisks() {
-		kind := d.GetKind()
-		if kind == "ephemeral" {
-			kind = store.FlavorEphemeralDisk
-		}
-		if kind != store.FlavorEphemeralDisk {
-			return nil, errs.Invalid("attachedDisks[%d]: kind %q is not ephemeral-disk", i, d.GetKind())
-		}
-		df, err := s.store.FlavorByName(ctx, store.FlavorEphemeralDisk, d.GetFlavor())
-		if errors.Is(err, errs.ErrNotFound) {
-			return nil, errs.Invalid("attachedDisks[%d]: ephemeral-disk flavor %q not found", i, d.GetFlavor())
-		}
-		if err != nil {
-			return nil, err
-		}
-		disk := store.Disk{ID: newID(), Name: d.GetName(), Kind: kind, Flavor: df.Name, FlavorID: df.ID, CapacityGB: d.GetCapacityGb(),
-			Boot: d.GetBootDisk(), State: "DETACHED"}
-		if disk.Name == "" {
-			disk.Name = fmt.Sprintf("disk-%d", i)
-		}
-		if disk.Boot {
-			boots++
-		} else if disk.CapacityGB <= 0 {
-			return nil, errs.Invalid("attachedDisks[%d]: capacityGb must be above 0", i)
-		}
-		add(df.Cost...)
-		if disk.CapacityGB > 0 {
-			add(store.QuotaLineItem{Key: "ephemeral-disk.capacity", Value: float64(disk.CapacityGB), Unit: "GB"})
-		}
-		vm.Disks = append(vm.Disks, disk)
-	}
-	if boots != 1 {
-		return nil, errs.Invalid("exactly one attached disk must be the boot disk (found %d)", boots)
-	}
-	vm.Cost = cost.list()
 	return vm, nil
-}
-
-// costs sums quota line items by key, in canonical units.
-type costs map[string]store.QuotaLineItem
-
-func (c costs) add(items ...store.QuotaLineItem) {
-	items, _ = canonical(items) // flavors' units were checked when they were created
-	for _, it := range items {
-		x := c[it.Key]
-		x.Key, x.Value, x.Unit = it.Key, x.Value+it.Value, it.Unit
-		c[it.Key] = x
-	}
-}
-
-// sub takes items away; line items that come to nothing are dropped.
-func (c costs) sub(items ...store.QuotaLineItem) {
-	items, _ = canonical(items)
-	for _, it := range items {
-		x := c[it.Key]
-		if x.Value -= it.Value; x.Value < 1e-9 {
-			delete(c, it.Key)
-			continue
-		}
-		c[it.Key] = x
-	}
-}
-
-// list is the sums sorted by key.
-func (c costs) list() []store.QuotaLineItem {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]store.QuotaLineItem, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, c[k])
-	}
-	return out
 }
 
 func (s *vms) vm(ctx context.Context, id string) (*store.VM, error) {
@@ -319,10 +209,10 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 	}
 	chain := &events.VMDelete
 	return startOn(ctx, s.core, chain, store.KindVM, vm.ID, vm.TenantID, vm.ProjectID, nil, func(v *store.VM, task *store.Task) error {
-		if err := hold(v, task, chain, nil); err != nil {
+		if err := hold(v, task, chain); err != nil {
 			return err
 		}
-		v.State = store.VMDeleting
+		v.State = domain.VMStartState(chain.Name)
 		return nil
 	})
 }

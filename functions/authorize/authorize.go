@@ -14,6 +14,8 @@ import (
 	"context"
 
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -32,7 +34,8 @@ func (f *Function) Name() string { return "authorize" }
 // project of the VM, disk, router or subnet it acts on; for an image, contributor of
 // its project to make it and owner of the image to delete it; a system administrator
 // for what belongs to no project (port-group subnets, public images). A VM create also
-// checks that the flavor is still there and that the caller may use the image.
+// checks what may have changed since the gateway validated its spec (vmrules.MayCreate):
+// the flavor is still there and the caller may still use the image.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	who := c.Task.Caller
 	var projectID string
@@ -63,20 +66,9 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 		projectID = vm.ProjectID
-		if c.Chain.Name == "vm.create" {
-			if _, err := store.Get[store.Flavor](ctx, f.store, store.KindFlavor, vm.FlavorID); err != nil {
+		if c.Chain.Name == domain.VMCreate {
+			if err := vmrules.MayCreate(ctx, f.store, who, vm); err != nil {
 				return err
-			}
-			im, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
-			if err != nil {
-				return err
-			}
-			t, p, err := f.store.ProjectScope(ctx, im.ProjectID)
-			if err != nil {
-				return err
-			}
-			if !policy.MayUseImage(who, im, t, p, vm.ProjectID) {
-				return errs.New(errs.CodeAccessForbidden, "%s may not make VMs of image %s in project %s", who.Subject, im.ID, vm.ProjectID)
 			}
 		}
 	}
@@ -110,7 +102,7 @@ func (f *Function) image(ctx context.Context, c *runtime.Call) error {
 		return err
 	}
 	need, may := "contribute to", policy.IsSystemAdmin(who) || (p != nil && policy.MayUseProject(who, t, p))
-	if c.Chain.Name == "image.delete" {
+	if c.Chain.Name == domain.ImageDelete {
 		need, may = "own", policy.ImageRole(who, im, t, p) >= policy.Owner
 	}
 	if !may {

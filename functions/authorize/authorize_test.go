@@ -87,7 +87,7 @@ func TestAuthorize(t *testing.T) {
 	f := authorize.New(s)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tk := s.NewTask("", tc.chain.Operation, store.Entity{ID: tc.entity, Kind: tc.chain.Kind}, tc.who, nil)
+			tk := s.NewTask("", string(tc.chain.Operation), store.Entity{ID: tc.entity, Kind: tc.chain.Kind}, tc.who, nil)
 			err := f.Do(ctx, &runtime.Call{Task: tk, Chain: tc.chain, Data: events.StepData{TaskID: tk.ID, EntityID: tc.entity}})
 			if tc.allow && err != nil {
 				t.Fatalf("refused: %v", err)

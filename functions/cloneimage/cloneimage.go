@@ -1,8 +1,8 @@
 // Package cloneimage creates the VM on its host with a boot disk that is a linked clone of
 // the image disk on the chosen datastore; its undo destroys the VM on the host.
 //
-// Before it creates the VM it counts the VM among the image's users, which an image that
-// is not READY (being deleted) refuses, and copies an ON_DEMAND image to the chosen
+// Before it creates the VM it counts the VM among the image's users (vmrules.UseImage),
+// which an image that is not READY (being deleted) refuses, and copies an ON_DEMAND image to the chosen
 // datastore when it is not there yet (one copy per image and datastore, shared by the VM
 // creates that need it at once). Destroying the VM releases the image; the last VM of an
 // image that waits to be deleted (PENDING_DELETE) deletes it from every datastore.
@@ -22,6 +22,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/imagefiles"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
@@ -45,24 +46,11 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
-	if errors.Is(err, errs.ErrNotFound) {
-		return errs.Invalid("image %s not found", vm.SourceImageID)
-	}
+	img, err := vmrules.UseImage(ctx, f.store, vm)
 	if err != nil {
 		return err
 	}
-	ok, state, err := f.store.UseImage(ctx, img.ID, vm.ID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if state == "" {
-			state = img.State
-		}
-		return errs.Invalid("image %s is %s: no new VM may use it", img.ID, state).WithData("imageId", img.ID)
-	}
-	ok, err = f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
+	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
 		host, err := f.store.GetHost(ctx, r.HostID)
 		if err != nil {
 			return err

@@ -21,13 +21,15 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/imagefiles"
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/finalize"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // PropImageID is the task property that names the image a VM's create_image makes.
-const PropImageID = "imageId"
+const PropImageID = finalize.PropImageID
 
 // ReportTimeout bounds the wait for the hosts to report a new image (a few heartbeats).
 var ReportTimeout = 2 * time.Minute
@@ -50,15 +52,15 @@ func (f *Function) Name() string { return "images" }
 // Do runs the step the event asks for.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	switch op := c.Operation(); op {
-	case "REPLICATE_IMAGE":
+	case domain.OpReplicateImage:
 		return f.replicate(ctx, c)
-	case "DELETE_IMAGE_FILES":
+	case domain.OpDeleteImageFiles:
 		img, err := store.Get[store.Image](ctx, f.store, store.KindImage, imageID(c))
 		if err != nil {
 			return err
 		}
 		return imagefiles.Delete(ctx, f.store, f.hosts, img)
-	case "CAPTURE_VM_IMAGE":
+	case domain.OpCaptureVMImage:
 		return f.capture(ctx, c)
 	default:
 		return errs.Permanent(fmt.Errorf("images: unknown step %s", op))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
@@ -38,14 +39,14 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	var iso *store.ISO
 	_, err := f.hosts.OnVMHost(ctx, id, "attach ISO", func(h hostdv1.HostClient, r store.HostReservation) error {
 		switch c.Operation() {
-		case "ATTACH_ISO":
+		case domain.OpAttachISO:
 			if _, err := h.AttachIso(ctx, &hostdv1.AttachIsoRequest{VmId: id, Datastore: r.Datastore, Path: store.ISOPath(id)}); err != nil {
 				return err
 			}
 			size, _ := strconv.ParseInt(c.Task.Properties[store.PropISOSize], 10, 64)
 			iso = &store.ISO{Name: c.Task.Properties[store.PropISOName], Size: size}
 			return nil
-		case "DETACH_ISO":
+		case domain.OpDetachISO:
 			if _, err := h.DetachIso(ctx, &hostdv1.VmRef{VmId: id}); err != nil && errs.As(err).Code != errs.CodeStateError {
 				return err // a VM with no ISO left (a replayed detach) is what was asked
 			}

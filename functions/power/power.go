@@ -19,6 +19,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
@@ -48,17 +49,17 @@ func off(ctx context.Context, h hostdv1.HostClient, ref *hostdv1.VmRef) (*hostdv
 }
 
 // actions are the operations by Task operation.
-var actions = map[string]action{
-	"START_VM":   on,
-	"STOP_VM":    off,
-	"RESUME_VM":  on,
-	"RESTART_VM": restart,
-	"SUSPEND_VM": suspend,
+var actions = map[domain.Op]action{
+	domain.OpStartVM:   on,
+	domain.OpStopVM:    off,
+	domain.OpResumeVM:  on,
+	domain.OpRestartVM: restart,
+	domain.OpSuspendVM: suspend,
 }
 
 // Do runs the operation on the VM's host and records the state the host answers.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	if c.Operation() == "RECONFIGURE_VM" {
+	if c.Operation() == domain.OpReconfigureVM {
 		return f.reconfigure(ctx, c)
 	}
 	act, ok := actions[c.Operation()]
@@ -108,27 +109,28 @@ func (f *Function) reconfigure(ctx context.Context, c *runtime.Call) error {
 // Undo has nothing to undo.
 func (f *Function) Undo(context.Context, *runtime.Call) error { return nil }
 
+// record writes the state the host reports, as domain.VMObserved decides.
 func (f *Function) record(ctx context.Context, id, powerState string) error {
 	_, err := store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
-		st := store.VMStateOf(powerState)
-		if v.State == store.VMDeleting || v.State == st {
+		next, ok := domain.VMObserved(v.State, powerState)
+		if !ok {
 			return store.ErrNoChange
 		}
-		v.State = st
+		v.State = next
 		return nil
 	})
 	return err
 }
 
-func op(operation string) string {
+func op(operation domain.Op) string {
 	switch operation {
-	case "START_VM", "RESUME_VM":
+	case domain.OpStartVM, domain.OpResumeVM:
 		return "power on VM"
-	case "STOP_VM":
+	case domain.OpStopVM:
 		return "power off VM"
-	case "RESTART_VM":
+	case domain.OpRestartVM:
 		return "restart VM"
-	case "SUSPEND_VM":
+	case domain.OpSuspendVM:
 		return "suspend VM"
 	}
 	return fmt.Sprintf("%s on VM", operation)

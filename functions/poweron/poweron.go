@@ -1,5 +1,5 @@
-// Package poweron powers the VM on (unless it was created to stay off) and records its
-// state; its undo powers it off.
+// Package poweron powers the VM on (unless it was created to stay off) and records the
+// state the host then reports (domain.VMObserved); its undo powers it off.
 //
 // Consumes: io.photon.vm.create.subnet.wired; undo: io.photon.vm.create.undo.poweron; as
 // the delete chain's STOP_VM step: io.photon.vm.delete.authorized.
@@ -13,6 +13,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -29,26 +30,25 @@ func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{st
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "poweron" }
 
-// Do powers the VM on and marks it STARTED, or marks it STOPPED if it stays off.
+// Do powers the VM on and records the power state its host answers with; a VM created
+// to stay off (or on no host) is recorded powered off.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
-	state := store.VMStopped
+	power := domain.PowerOff
 	if vm.PowerOn {
-		on, err := f.hosts.OnVMHost(ctx, vm.ID, "power on VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
-			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID})
+		_, err := f.hosts.OnVMHost(ctx, vm.ID, "power on VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+			info, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID})
+			power = info.GetPowerState()
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		if on {
-			state = store.VMStarted
-		}
 	}
-	return f.setState(ctx, vm.ID, raw, state)
+	return f.setState(ctx, vm.ID, raw, power)
 }
 
 // Undo powers the VM off.
@@ -60,16 +60,18 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil || !ok {
 		return err
 	}
-	return f.setState(ctx, c.Data.EntityID, nil, store.VMStopped)
+	return f.setState(ctx, c.Data.EntityID, nil, domain.PowerOff)
 }
 
-// setState records the VM's power state, starting from raw if the VM was just read.
-func (f *Function) setState(ctx context.Context, id string, raw []byte, state string) error {
+// setState records the state of the VM whose host reports power, starting from raw if
+// the VM was just read.
+func (f *Function) setState(ctx context.Context, id string, raw []byte, power string) error {
 	_, _, err := store.UpdateFrom(ctx, f.store, store.KindVM, id, raw, func(v *store.VM) error {
-		if v.State == store.VMDeleting {
+		next, ok := domain.VMObserved(v.State, power)
+		if !ok {
 			return store.ErrNoChange
 		}
-		v.State = state
+		v.State = next
 		return nil
 	})
 	return err

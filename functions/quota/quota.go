@@ -14,6 +14,7 @@ import (
 	"context"
 
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -33,7 +34,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Operation() == "RESIZE_QUOTA" {
+	if c.Operation() == domain.OpResizeQuota {
 		r, err := store.ResizeOf(c.Task)
 		if err != nil {
 			return err
@@ -50,7 +51,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Operation() == "RESIZE_QUOTA" {
+	if c.Operation() == domain.OpResizeQuota {
 		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, cost)
 	}
 	_, err = f.store.ReleaseQuota(ctx, project, c.Data.EntityID)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -36,11 +37,4 @@ type Call struct {
 }
 
 // Operation is the Task step operation being run.
-func (c *Call) Operation() string { return c.Chain.Steps[c.Step].Operation }
-
-// Finalizer applies what the end of a chain means to its entity (e.g. a VM becomes
-// ERROR after a failed create, or disappears after a delete).
-type Finalizer interface {
-	Completed(ctx context.Context, t *store.Task) error
-	Failed(ctx context.Context, t *store.Task, cause error) error
-}
+func (c *Call) Operation() domain.Op { return c.Chain.Steps[c.Step].Operation }

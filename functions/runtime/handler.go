@@ -18,9 +18,8 @@ import (
 
 // Runtime wraps functions into event handlers.
 type Runtime struct {
-	Store      *store.Store
-	Finalizers map[string]Finalizer // by chain name
-	Log        *slog.Logger
+	Store *store.Store
+	Log   *slog.Logger
 }
 
 // Handler returns the CloudEvents handler of fn: the Handle that Redis Streams and
@@ -47,9 +46,9 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 	}
 	ctx = tracing.Extract(ctx, e)
 	op := route.Chain.Steps[route.Step].Operation
-	name := fn.Name() + " " + op
+	name := fn.Name() + " " + string(op)
 	if route.Undo {
-		name = fn.Name() + " undo " + op
+		name = fn.Name() + " undo " + string(op)
 	}
 	ctx, span := tracing.Tracer("function").Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.String("photon.task", data.TaskID), attribute.String("photon.entity", data.EntityID),
@@ -132,8 +131,8 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 		e := events.Next(in, r.source(fn), c.Chain.DoneType(c.Step), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
 		return &e, nil
 	}
-	if fin := r.Finalizers[c.Chain.Name]; fin != nil {
-		if err := fin.Completed(ctx, c.Task); err != nil {
+	if fin := c.Chain.Finalizer; fin != nil {
+		if err := fin.Completed(ctx, r.Store, c.Chain.Name, c.Task); err != nil {
 			return nil, err
 		}
 	}
@@ -234,8 +233,8 @@ func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c
 
 // finishFailed ends a task in ERROR once everything it reserved is released.
 func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) error {
-	if fin := r.Finalizers[c.Chain.Name]; fin != nil {
-		if err := fin.Failed(ctx, c.Task, cause); err != nil {
+	if fin := c.Chain.Finalizer; fin != nil {
+		if err := fin.Failed(ctx, r.Store, c.Chain.Name, c.Task, cause); err != nil {
 			return err
 		}
 	}

@@ -80,7 +80,7 @@ func newKnativeCloud(t *testing.T) *knativeCloud {
 // task adds a vm.start task on vm-1 for a caller of group.
 func (c *knativeCloud) task(t *testing.T, id, group string) {
 	t.Helper()
-	task := c.store.NewTask(id, events.VMStart.Operation, store.Entity{ID: "vm-1", Kind: store.KindVM},
+	task := c.store.NewTask(id, string(events.VMStart.Operation), store.Entity{ID: "vm-1", Kind: store.KindVM},
 		store.Caller{Subject: "u-" + id, Groups: []string{group}}, opsOf(&events.VMStart))
 	if err := c.store.Apply(t.Context(), c.store.AddTask(new(store.Batch), task)); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -31,7 +32,7 @@ func (f *Function) Name() string { return "vmedit" }
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	var apply func(v *store.VM) error
 	switch c.Operation() {
-	case "SET_METADATA":
+	case domain.OpSetMetadata:
 		var md map[string]string
 		if err := json.Unmarshal([]byte(c.Task.Properties[store.PropMetadata]), &md); err != nil {
 			return errs.Invalid("metadata: %v", err)
@@ -43,7 +44,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			v.Metadata = md
 			return nil
 		}
-	case "ADD_TAG":
+	case domain.OpAddTag:
 		tag := c.Task.Properties[store.PropTag]
 		apply = func(v *store.VM) error {
 			if slices.Contains(v.Tags, tag) {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/nsx"
@@ -104,8 +106,8 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 }
 
 // plan lists the subnets of the VM's NICs: those it names, else a default, else one NIC
-// on no subnet (""). A subnet the VM names must be a port-group subnet or one of its
-// project's.
+// on no subnet (""). A subnet the VM names must still be one it may use
+// (vmrules.SubnetUsable), as the gateway checked.
 func (f *Function) plan(ctx context.Context, vm *store.VM) ([]string, error) {
 	if len(vm.Subnets) == 0 {
 		for _, scope := range []string{vm.ProjectID, store.SystemScope} {
@@ -117,12 +119,12 @@ func (f *Function) plan(ctx context.Context, vm *store.VM) ([]string, error) {
 		return []string{""}, nil
 	}
 	for _, id := range vm.Subnets {
-		sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, id)
-		if errors.Is(err, errs.ErrNotFound) || (err == nil && sn.ProjectID != "" && sn.ProjectID != vm.ProjectID) {
-			return nil, errs.Invalid("subnet %q not found", id).WithData("subnet", id)
-		}
+		ok, err := vmrules.SubnetUsable(ctx, f.store, vm.ProjectID, id)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, errs.Invalid("subnet %q not found", id).WithData("subnet", id)
 		}
 	}
 	return slices.Clone(vm.Subnets), nil
@@ -186,7 +188,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Chain.Name == "vm.create" {
+	if c.Chain.Name == domain.VMCreate {
 		for i := range max(len(nets), 1) { // a VM from before subnets has nic-0 only
 			_, err := f.hosts.OnVMHost(ctx, vmID, "remove NIC", func(h hostdv1.HostClient, _ store.HostReservation) error {
 				_, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: vmID, NicId: NicID(i)})

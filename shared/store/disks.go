@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -18,13 +19,13 @@ import (
 // detach and that outlives them.
 const KindDisk = "disk"
 
-// Persistent disk states, as Photon named them.
+// Persistent disk states: package domain owns them.
 const (
-	DiskCreating = "CREATING"
-	DiskDetached = "DETACHED"
-	DiskAttached = "ATTACHED"
-	DiskDeleting = "DELETING"
-	DiskError    = "ERROR"
+	DiskCreating = domain.DiskCreating
+	DiskDetached = domain.DiskDetached
+	DiskAttached = domain.DiskAttached
+	DiskDeleting = domain.DiskDeleting
+	DiskError    = domain.DiskError
 )
 
 // PersistentDisk is a persistent disk and where it lives: the host and datastore that

@@ -1,5 +1,7 @@
 package store
 
+import "github.com/photon-cloud/photon/shared/domain"
+
 // Entity kinds, as Photon names them; also the middle part of entity keys.
 const (
 	KindTenant  = "tenant"
@@ -12,15 +14,14 @@ const (
 	KindZone    = "zone"
 )
 
-// VM states.
+// VM states: package domain owns them and their transitions.
 const (
-	VMCreating = "CREATING"
-	VMStarted  = "STARTED"
-	VMStopped  = "STOPPED"
-	// VMSuspended is a suspended VM: its memory is saved on its datastore.
-	VMSuspended = "SUSPENDED"
-	VMDeleting  = "DELETING"
-	VMError     = "ERROR"
+	VMCreating  = domain.VMCreating
+	VMStarted   = domain.VMStarted
+	VMStopped   = domain.VMStopped
+	VMSuspended = domain.VMSuspended
+	VMDeleting  = domain.VMDeleting
+	VMError     = domain.VMError
 )
 
 // QuotaLineItem is one cost or limit: key (e.g. "vm.memory"), value and unit.

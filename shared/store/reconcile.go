@@ -3,20 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"slices"
-)
 
-// VMStateOf is the VM state for a host's power state.
-func VMStateOf(powerState string) string {
-	switch powerState {
-	case "poweredOn":
-		return VMStarted
-	case "suspended":
-		return VMSuspended
-	default:
-		return VMStopped
-	}
-}
+	"github.com/photon-cloud/photon/shared/domain"
+)
 
 // clockSlack is how far apart a host's clock and Photon's may be when a power state read
 // on the host is weighed against a task's end.
@@ -27,7 +16,8 @@ const clockSlack = 1000 // ms
 // (on the host's console, by HA, by a crash) gets the state the host has. A VM Photon has
 // not placed on host is not the host's to report on, and is left alone. A VM a task
 // holds, or one whose last task ended after the read (the read may predate it), is left
-// to that task. Only VMs whose state differs cost more than the one MGET.
+// to that task (domain.VMReconciled decides). Only VMs whose state differs cost more than
+// the one MGET.
 func (s *Store) reconcilePower(ctx context.Context, host string, power map[string]string, readAt int64) error {
 	ids := make([]string, 0, len(power))
 	keys := make([]string, 0, len(power))
@@ -39,7 +29,6 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 	if err != nil {
 		return err
 	}
-	settled := []string{VMStarted, VMStopped, VMSuspended}
 	for i, v := range vals {
 		raw, ok := v.(string)
 		if !ok {
@@ -49,8 +38,8 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 		if json.Unmarshal([]byte(raw), &vm) != nil {
 			continue
 		}
-		want := VMStateOf(power[ids[i]])
-		if vm.HostID != host || vm.ActiveTask != "" || vm.State == want || !slices.Contains(settled, vm.State) {
+		want, ok := domain.VMReconciled(vm.State, vm.ActiveTask, power[ids[i]])
+		if vm.HostID != host || !ok {
 			continue
 		}
 		if last, err := s.lastTaskEnd(ctx, vm.ID); err != nil || last < 0 || last >= readAt-clockSlack {

@@ -30,9 +30,9 @@ func (e *Env) AddHost(t testing.TB, id string) *Host {
 func (e *Env) NewTask(chain *events.Chain, id string, caller store.Caller, props map[string]string) *store.Task {
 	var ops []string
 	for _, s := range chain.Steps {
-		ops = append(ops, s.Operation)
+		ops = append(ops, string(s.Operation))
 	}
-	t := e.Store.NewTask("task-"+uuid.NewString()[:8], chain.Operation, store.Entity{ID: id, Kind: chain.Kind}, caller, ops)
+	t := e.Store.NewTask("task-"+uuid.NewString()[:8], string(chain.Operation), store.Entity{ID: id, Kind: chain.Kind}, caller, ops)
 	t.TenantID, t.ProjectID, t.Properties = Tenant, Project, props
 	return t
 }
