@@ -26,6 +26,9 @@ const callTimeout = 30 * time.Second
 // reconnectMax bounds the wait between tries to reach the registrar after it went away.
 const reconnectMax = 5 * time.Second
 
+// usageReadTimeout bounds a usage read that the daemon lets finish as it closes.
+const usageReadTimeout = 30 * time.Second
+
 // DialRegistrar connects to the control plane's registrar (hostd.v1.Registrar), served
 // with the join and renew endpoints at joinURL (https://HOST:PORT), with cfg: the host's
 // client config (pki.Host.EndpointClientTLS), which presents the host's certificate, the
@@ -88,7 +91,13 @@ func (d *Daemon) report(ctx context.Context, h *host, rec *hostdv1.RegisterReque
 			case <-t.C:
 			}
 			readAt := time.Now().UnixMilli()
-			if res, err := h.resources(ctx); err == nil {
+			// A read under way is let finish when the daemon closes rather than cut off:
+			// a cancelled read abandons the property collectors its datastore searches
+			// wait on while the host still serves them (vcsim races on exactly that).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageReadTimeout)
+			res, err := h.resources(rctx)
+			cancel()
+			if err == nil {
 				mu.Lock()
 				usage = d.opts.usage(res, readAt)
 				mu.Unlock()
