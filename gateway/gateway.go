@@ -63,6 +63,9 @@ type Options struct {
 	RateLimits *RateLimits
 	// AuditRetention bounds the audit log (zero fields: the store's defaults).
 	AuditRetention store.AuditRetention
+	// RelayClaimIdle is how long a chain's start may wait unpublished by the gateway
+	// that read it before another gateway's relay publishes it (0: 30s).
+	RelayClaimIdle time.Duration
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -170,10 +173,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
-	c.background.Add(1)
+	c.background.Add(2)
 	go func() {
 		defer c.background.Done()
 		s.runRules(c.bg)
+	}()
+	go func() {
+		defer c.background.Done()
+		newRelay(o.Store, o.Broker, o.Logger, o.RelayClaimIdle).run(c.bg)
 	}()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -238,7 +245,7 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
 // Close stops both servers, letting requests in flight finish, then cancels and waits
-// for the work they left running (host provisioning).
+// for the work they left running (host provisioning, the relay of chain starts).
 func (s *Server) Close(ctx context.Context) error {
 	err := s.httpSrv.Shutdown(ctx)
 	done := make(chan struct{})
