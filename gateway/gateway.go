@@ -296,7 +296,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
-	if mutatesGRPC(info.FullMethod) {
+	if methodOf(info.FullMethod).refusedWhilePaused() {
 		if err := s.core.mutable(ctx); err != nil {
 			return nil, err
 		}
@@ -321,7 +321,7 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 			return
 		}
 		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
-		if err == nil && mutatesREST(r) {
+		if err == nil && restCall(r).refusedWhilePaused() {
 			err = s.core.mutable(r.Context())
 		}
 		if err != nil {

@@ -236,27 +236,6 @@ func (c *core) mutable(ctx context.Context) error {
 	return nil
 }
 
-// mutatesREST tells whether a REST request changes something, and so is refused while
-// the system is paused (resuming is the one change a paused system takes).
-func mutatesREST(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return false
-	}
-	return r.URL.Path != "/v1/system/resume"
-}
-
-// mutatesGRPC tells the same of a gRPC method ("/photon.v1.Vms/StartVm").
-func mutatesGRPC(fullMethod string) bool {
-	m := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	for _, p := range []string{"Get", "List", "Watch"} {
-		if strings.HasPrefix(m, p) {
-			return false
-		}
-	}
-	return m != "ResumeSystem"
-}
-
 // available answers GET /v1/available, for load balancers: no token needed.
 func available(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
