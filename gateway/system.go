@@ -90,7 +90,7 @@ func (s *system) GetSystemStatus(ctx context.Context, _ *pb.SystemRequest) (*pb.
 	defer cancel()
 	var comps []*pb.SystemComponent
 	start := time.Now()
-	if err := s.store.Client().Ping(ctx).Err(); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		comps = append(comps, &pb.SystemComponent{Component: "REDIS", Status: StatusUnreachable, Message: err.Error()})
 	} else {
 		comps = append(comps, &pb.SystemComponent{Component: "REDIS", Status: StatusReady,
