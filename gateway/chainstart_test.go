@@ -97,7 +97,7 @@ func TestChainStartIsAtomic(t *testing.T) {
 			ctx := t.Context()
 			broker, opts := &cutBroker{}, gateway.Options{}
 			h := newHarness(t, func(o *gateway.Options) {
-				broker.Broker, o.Broker, o.RelayClaimIdle = o.Broker, broker, 200*time.Millisecond
+				broker.Broker, o.Broker, o.TakeoverAfter = o.Broker, broker, 200*time.Millisecond
 				opts = *o
 			})
 			w := h.world(t)

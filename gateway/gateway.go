@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -63,9 +64,10 @@ type Options struct {
 	RateLimits *RateLimits
 	// AuditRetention bounds the audit log (zero fields: the store's defaults).
 	AuditRetention store.AuditRetention
-	// RelayClaimIdle is how long a chain's start may wait unpublished by the gateway
-	// that read it before another gateway's relay publishes it (0: 30s).
-	RelayClaimIdle time.Duration
+	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
+	// it provisions) may go without a sign of life before another gateway takes it over
+	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
+	TakeoverAfter time.Duration
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -117,7 +119,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
 	}
-	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner, limits: limits}
+	if o.TakeoverAfter <= 0 {
+		o.TakeoverAfter = 30 * time.Second
+	}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner, limits: limits,
+		name: fmt.Sprintf("gateway-%08x", rand.Uint32()), takeover: o.TakeoverAfter}
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
@@ -173,14 +179,18 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
-	c.background.Add(2)
+	c.background.Add(3)
 	go func() {
 		defer c.background.Done()
 		s.runRules(c.bg)
 	}()
 	go func() {
 		defer c.background.Done()
-		newRelay(o.Store, o.Broker, o.Logger, o.RelayClaimIdle).run(c.bg)
+		newRelay(o.Store, o.Broker, o.Logger, c.name, o.TakeoverAfter).run(c.bg)
+	}()
+	go func() {
+		defer c.background.Done()
+		c.reconcileProvisioning(c.bg)
 	}()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -46,12 +45,8 @@ type relay struct {
 // relayBatch is the most starts one publish carries (a bulk create's are read together).
 const relayBatch = 512
 
-func newRelay(s *store.Store, b events.Broker, log *slog.Logger, claimIdle time.Duration) *relay {
-	if claimIdle <= 0 {
-		claimIdle = 30 * time.Second
-	}
-	return &relay{store: s, broker: b, log: log, name: fmt.Sprintf("gateway-%08x", rand.Uint32()),
-		claimIdle: claimIdle, backoff: 50 * time.Millisecond}
+func newRelay(s *store.Store, b events.Broker, log *slog.Logger, name string, claimIdle time.Duration) *relay {
+	return &relay{store: s, broker: b, log: log, name: name, claimIdle: claimIdle, backoff: 50 * time.Millisecond}
 }
 
 // run relays until ctx ends. Starts it reads stay pending until published; when ctx

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,10 +26,14 @@ type core struct {
 	limits      RateLimits
 	// bg is the context of work that outlives a request (host provisioning), canceled by
 	// stop when the server closes; background counts that work.
-	bg           context.Context
-	stop         context.CancelFunc
-	background   sync.WaitGroup
-	provisioning sync.Map // host id → id of the task provisioning it
+	bg         context.Context
+	stop       context.CancelFunc
+	background sync.WaitGroup
+	// name is this gateway's among those sharing the store: it holds leases (host
+	// provisioning) and reads the starts stream under it. takeover is how long what it
+	// holds may go without a sign of life before another gateway takes it over.
+	name     string
+	takeover time.Duration
 	// settings are the system's pause state and administrators' groups, read at most
 	// once a second.
 	settings systemCache
