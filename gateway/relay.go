@@ -59,6 +59,9 @@ func (r *relay) run(ctx context.Context) {
 		if time.Since(lastClaim) > r.claimIdle/2 {
 			lastClaim = time.Now()
 			starts, err = r.store.ClaimStarts(ctx, r.name, r.claimIdle, relayBatch)
+			if perr := r.store.PruneStartConsumers(ctx, 10*r.claimIdle); perr != nil && ctx.Err() == nil {
+				r.log.Warn("relay: prune", "err", perr)
+			}
 		}
 		if err == nil && len(starts) == 0 {
 			starts, err = r.store.ReadStarts(ctx, r.name, relayBatch, min(time.Second, r.claimIdle/2))
@@ -91,6 +94,7 @@ func (r *relay) publish(ctx context.Context, starts []store.Start) {
 		}
 		ids = append(ids, st.ID)
 	}
+	touched := time.Now()
 	for delay := r.backoff; ctx.Err() == nil; delay = min(2*delay, time.Second) {
 		err := r.broker.Publish(ctx, es...)
 		if err == nil {
@@ -102,6 +106,12 @@ func (r *relay) publish(ctx context.Context, starts []store.Start) {
 		}
 		r.log.Warn("relay: publish starts", "events", len(es), "err", err)
 		r.wait(ctx, delay)
+		if time.Since(touched) > r.claimIdle/3 {
+			touched = time.Now()
+			if err := r.store.TouchStarts(ctx, r.name, ids...); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: touch starts", "err", err)
+			}
+		}
 	}
 	if ctx.Err() != nil {
 		return // left pending: this or another relay publishes them again

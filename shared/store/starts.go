@@ -80,6 +80,37 @@ func (s *Store) ClaimStarts(ctx context.Context, consumer string, idle time.Dura
 	return startsOf(ms), nil
 }
 
+// TouchStarts tells the other relays that consumer still works on the starts ids (its
+// broker is down and it keeps trying), so that they do not claim them meanwhile.
+func (s *Store) TouchStarts(ctx context.Context, consumer string, ids ...string) error {
+	err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: s.StartsStream(), Group: startsGroup, Consumer: consumer,
+		Messages: ids}).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("touch starts: %w", err)
+	}
+	return nil
+}
+
+// PruneStartConsumers forgets the relays that hold no start and have not read for idle
+// (gateways gone), so that the group does not grow with every gateway ever started.
+func (s *Store) PruneStartConsumers(ctx context.Context, idle time.Duration) error {
+	cs, err := s.rdb.XInfoConsumers(ctx, s.StartsStream(), startsGroup).Result()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "NOGROUP") || strings.Contains(err.Error(), "no such key") {
+			return nil
+		}
+		return fmt.Errorf("list relays: %w", err)
+	}
+	for _, c := range cs {
+		if c.Pending == 0 && c.Idle > idle {
+			if err := s.rdb.XGroupDelConsumer(ctx, s.StartsStream(), startsGroup, c.Name).Err(); err != nil {
+				return fmt.Errorf("forget relay %s: %w", c.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // AckStarts acknowledges and deletes published starts.
 func (s *Store) AckStarts(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -94,6 +96,20 @@ func TestStartsRelayProtocol(t *testing.T) {
 		{"the dead relay reads it", func() ([]store.Start, error) { return s.ReadStarts(ctx, "dead", 10, time.Millisecond) }, []string{"e1"}},
 		{"another relay reads nothing new", func() ([]store.Start, error) { return s.ReadStarts(ctx, "live", 10, time.Millisecond) }, nil},
 		{"nor claims what is not idle long enough", func() ([]store.Start, error) { return s.ClaimStarts(ctx, "live", time.Hour, 10) }, nil},
+		{"nor what the dead one touched", func() ([]store.Start, error) {
+			// The entry has been idle 50ms at least; touching it makes it fresh.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				p, err := s.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.StartsStream(), Group: "relay", Start: "-", End: "+", Count: 1}).Result()
+				if err != nil || (len(p) == 1 && p[0].Idle > 50*time.Millisecond) || time.Now().After(deadline) {
+					break
+				}
+			}
+			first, _ := s.Client().XRange(ctx, s.StartsStream(), "-", "+").Result()
+			if err := s.TouchStarts(ctx, "dead", first[0].ID); err != nil {
+				return nil, err
+			}
+			return s.ClaimStarts(ctx, "live", 50*time.Millisecond, 10)
+		}, nil},
 		{"it claims what is", func() ([]store.Start, error) { return s.ClaimStarts(ctx, "live", 0, 10) }, []string{"e1"}},
 	}
 	var last []store.Start
@@ -107,8 +123,31 @@ func TestStartsRelayProtocol(t *testing.T) {
 		}
 		last = got
 	}
+	consumers := func() []string {
+		cs, err := s.Client().XInfoConsumers(ctx, s.StartsStream(), "relay").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+		return names
+	}
+	if err := s.PruneStartConsumers(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumers(); !slices.Equal(got, []string{"live"}) {
+		t.Fatalf("relays after pruning = %v, want the one holding a start", got)
+	}
 	if err := s.AckStarts(ctx, last[0].ID); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.PruneStartConsumers(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumers(); len(got) != 0 {
+		t.Fatalf("relays after pruning = %v, want none", got)
 	}
 	if n, err := s.PendingStarts(ctx); err != nil || n != 0 {
 		t.Fatalf("pending starts = %d, %v after the acknowledgement, want 0", n, err)
