@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
-	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -28,37 +24,9 @@ func method(ctx context.Context) string {
 	return m
 }
 
-// needs maps every API method to the role it needs on the tenant, project or image it
-// names: reads need viewer; a method that returns a Task changes something and needs
-// contributor. Methods that need more (owner, system administrator) say so where they
-// are served, on top of this.
-var needs = sync.OnceValue(func() map[string]policy.Role {
-	m := map[string]policy.Role{}
-	task := (&pb.Task{}).ProtoReflect().Descriptor().FullName()
-	protoregistry.GlobalFiles.RangeFilesByPackage("photon.v1", func(f protoreflect.FileDescriptor) bool {
-		for i := range f.Services().Len() {
-			s := f.Services().Get(i)
-			for j := range s.Methods().Len() {
-				md := s.Methods().Get(j)
-				r := policy.Viewer
-				if md.Output().FullName() == task {
-					r = policy.Contributor
-				}
-				m["/"+string(s.FullName())+"/"+string(md.Name())] = r
-			}
-		}
-		return true
-	})
-	return m
-})
-
-// need is the role the method of ctx needs: contributor for anything not known as a read.
-func need(ctx context.Context) policy.Role {
-	if r, ok := needs()[method(ctx)]; ok {
-		return r
-	}
-	return policy.Contributor
-}
+// need is the role the method of ctx needs (see apiMethod.Need): contributor for
+// anything not known as a read.
+func need(ctx context.Context) policy.Role { return methodOf(method(ctx)).Need }
 
 // allowAs turns the caller's role on an entity into a decision: no role hides the
 // entity (NotFound: an id from another tenant never tells that it exists); a role below

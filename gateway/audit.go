@@ -131,7 +131,7 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		case rec.status == http.StatusUnauthorized || rec.status == http.StatusForbidden || rec.status == http.StatusTooManyRequests,
 			login && rec.status >= 400 && rec.status < 500:
 			e.Outcome = store.AuditDenied
-		case r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions:
+		case !restCall(r).Mutates:
 			return // reads are not audited
 		case rec.status >= 400:
 			e.Outcome = store.AuditFailed
@@ -168,7 +168,7 @@ func (s *Server) unaryAudit(ctx context.Context, req any, info *grpc.UnaryServer
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusTooManyRequests:
 		e.Outcome = store.AuditDenied
-	case !mutatesGRPC(info.FullMethod) && !strings.HasSuffix(info.FullMethod, "/ResumeSystem"):
+	case !methodOf(info.FullMethod).Mutates:
 		return resp, err
 	case err != nil:
 		e.Outcome = store.AuditFailed

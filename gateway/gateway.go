@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -64,6 +65,10 @@ type Options struct {
 	RateLimits *RateLimits
 	// AuditRetention bounds the audit log (zero fields: the store's defaults).
 	AuditRetention store.AuditRetention
+	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
+	// it provisions) may go without a sign of life before another gateway takes it over
+	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
+	TakeoverAfter time.Duration
 }
 
 // DefaultMaxInFlight is the default admission limit: chains in flight at once.
@@ -115,7 +120,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
 	}
-	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner, limits: limits}
+	if o.TakeoverAfter <= 0 {
+		o.TakeoverAfter = 30 * time.Second
+	}
+	c := &core{store: o.Store, broker: o.Broker, log: o.Logger, admission: o.Admission, provisioner: o.Provisioner, limits: limits,
+		name: fmt.Sprintf("gateway-%08x", rand.Uint32()), takeover: o.TakeoverAfter}
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
@@ -171,6 +180,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
+	c.background.Add(2)
+	go func() {
+		defer c.background.Done()
+		newRelay(o.Store, o.Broker, o.Logger, c.name, o.TakeoverAfter).run(c.bg)
+	}()
+	go func() {
+		defer c.background.Done()
+		c.reconcileProvisioning(c.bg)
+	}()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
@@ -234,7 +252,7 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
 // Close stops both servers, letting requests in flight finish, then cancels and waits
-// for the work they left running (host provisioning).
+// for the work they left running (host provisioning, the relay of chain starts).
 func (s *Server) Close(ctx context.Context) error {
 	err := s.httpSrv.Shutdown(ctx)
 	done := make(chan struct{})
@@ -285,7 +303,7 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
-	if mutatesGRPC(info.FullMethod) {
+	if methodOf(info.FullMethod).refusedWhilePaused() {
 		if err := s.core.mutable(ctx); err != nil {
 			return nil, err
 		}
@@ -310,7 +328,7 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 			return
 		}
 		p, err := s.authenticate(r.Context(), r.Header.Get("Authorization"))
-		if err == nil && mutatesREST(r) {
+		if err == nil && restCall(r).refusedWhilePaused() {
 			err = s.core.mutable(r.Context())
 		}
 		if err != nil {

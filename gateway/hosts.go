@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,9 @@ import (
 // Provisioner starts the hostd of a host registered through the API, under the host's
 // id, so that it joins the cloud (RegisterHost makes it READY). The dev cloud's starts a
 // simulated ESXi host for it. Provision returns once the hostd has registered or could
-// not; Deprovision stops the hostd of a deleted host (a no-op for a host it does not run).
+// not; it may be called again for a host whose provisioning a gateway took over from
+// one that died or closed, and then succeeds if the host's hostd runs already.
+// Deprovision stops the hostd of a deleted host (a no-op for a host it does not run).
 type Provisioner interface {
 	Provision(ctx context.Context, h store.Host, cred HostCredentials) error
 	Deprovision(ctx context.Context, id string) error
@@ -52,8 +53,9 @@ type hosts struct {
 }
 
 // CreateHost writes the host (CREATING) with its registration and task and, when the
-// gateway has a Provisioner, starts the host's hostd in the background: the task ends
-// when the hostd has registered (the host is READY) or failed to (the host is ERROR).
+// gateway has a Provisioner, its provisioning (see provisioning.go), and starts the
+// host's hostd in the background: the task ends when the hostd has registered (the host
+// is READY) or failed to (the host is ERROR), whichever gateway finishes it.
 // Without one the task completes at once and the host waits for a hostd started with
 // its id.
 func (s *hosts) CreateHost(ctx context.Context, req *pb.CreateHostRequest) (*pb.Task, error) {
@@ -89,16 +91,17 @@ func (s *hosts) createHost(ctx context.Context, req *pb.CreateHostRequest) (*pb.
 		steps = []string{OpProvisionHost}
 	}
 	task := s.store.NewTask(taskID(ctx), OpCreateHost, store.Entity{ID: h.ID, Kind: store.KindHost}, caller(ctx), steps)
-	if s.provisioner != nil {
-		s.provisioning.Store(h.ID, task.ID)
+	if s.provisioner == nil {
+		if err := s.store.CreateHost(ctx, &h, reg, task); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
 	}
-	if err := s.store.CreateHost(ctx, &h, reg, task); err != nil {
-		s.provisioning.Delete(h.ID)
+	p := &store.Provisioning{Host: h, TaskID: task.ID, Address: cred.Address, Username: cred.Username, Password: cred.Password}
+	if err := s.store.CreateProvisionedHost(ctx, &h, reg, task, p, s.lease()); err != nil {
 		return nil, err
 	}
-	if s.provisioner != nil {
-		s.provision(h, cred, task.ID)
-	}
+	s.provision(p)
 	return taskPB(task), nil
 }
 
@@ -126,54 +129,6 @@ func (c *core) zoneExists(ctx context.Context, id string) error {
 		return errs.Invalid("availability zone %q not found", id).WithData("availabilityZoneId", id)
 	}
 	return err
-}
-
-// provision runs the provisioner for h in the background and ends its task.
-func (s *hosts) provision(h store.Host, cred HostCredentials, taskID string) {
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer s.provisioning.Delete(h.ID)
-		ctx := s.bg
-		step := func(state string, e *errs.Error) {
-			_, err := s.store.UpdateTask(context.WithoutCancel(ctx), taskID, func(t *store.Task) error {
-				now := s.store.Now()
-				st := &t.Steps[0]
-				st.State, t.State = state, state
-				if state == store.TaskStarted {
-					st.StartedTime, t.StartedTime = now, now
-				} else {
-					st.EndTime, t.EndTime = now, now
-				}
-				if e != nil {
-					st.Errors = append(st.Errors, e)
-				}
-				return nil
-			})
-			if err != nil {
-				s.log.Error("provision host: update task", "host", h.ID, "task", taskID, "err", err)
-			}
-		}
-		step(store.TaskStarted, nil)
-		err := s.provisioner.Provision(ctx, h, cred)
-		if err == nil {
-			step(store.TaskCompleted, nil)
-			return
-		}
-		s.log.Error("provision host", "host", h.ID, "address", cred.Address, "err", err)
-		e := errs.New(errs.CodeHostError, "provision host %s (%s): %v", h.ID, cred.Address, err)
-		_, uerr := s.store.UpdateHost(context.WithoutCancel(ctx), h.ID, func(cur *store.Host) error {
-			if cur.State != store.HostCreating {
-				return store.ErrNoChange
-			}
-			cur.State, cur.StateReason = store.HostError, "provisioning failed: "+err.Error()
-			return nil
-		})
-		if uerr != nil && !errors.Is(uerr, errs.ErrNotFound) {
-			s.log.Error("provision host: mark ERROR", "host", h.ID, "err", uerr)
-		}
-		step(store.TaskError, e)
-	}()
 }
 
 func (s *hosts) ListHosts(ctx context.Context, req *pb.ListHostsRequest) (*pb.HostList, error) {
@@ -247,9 +202,11 @@ func (s *hosts) deleteHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, er
 		return nil, errs.New(errs.CodeStateError, "Host #%s is %s: enter maintenance before deleting it", h.ID, h.State).
 			WithData("state", h.State)
 	}
-	if task, busy := s.provisioning.Load(h.ID); busy {
+	if task, busy, err := s.store.ProvisioningTask(ctx, h.ID); err != nil {
+		return nil, err
+	} else if busy {
 		return nil, errs.New(errs.CodeConcurrentTask, "Host #%s is being provisioned by task %s", h.ID, task).
-			WithData("task", fmt.Sprint(task))
+			WithData("task", task)
 	}
 	capacity, err := s.store.GetHostCapacity(ctx, h.ID)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
@@ -46,7 +45,7 @@ func taskID(ctx context.Context) string {
 	return id
 }
 
-// idempotent runs call once per idempotency key. The key is claimed (SET NX) with the id
+// idempotent runs call once per idempotency key. The key is claimed with the id
 // of the task the call will create before the call runs, so concurrent retries agree on
 // one task; a call that fails gives its key back, so a corrected retry can run.
 func (c *core) idempotent(ctx context.Context, call func(context.Context) (*pb.Task, error)) (*pb.Task, error) {
@@ -57,21 +56,19 @@ func (c *core) idempotent(ctx context.Context, call func(context.Context) (*pb.T
 	if len(key) > 255 {
 		return nil, errs.Invalid("%s is longer than 255 characters", IdempotencyHeader)
 	}
-	rdb := c.store.Client()
-	rk := c.store.Key("idem", caller(ctx).Subject, key)
-	id := newID()
-	won, err := rdb.SetNX(ctx, rk, id, IdempotencyTTL).Result()
+	idem, who, id := c.store.Idempotency(), caller(ctx).Subject, newID()
+	won, err := idem.Claim(ctx, who, key, id, IdempotencyTTL)
 	if err != nil {
 		return nil, err
 	}
 	if !won {
-		return c.earlier(ctx, rk)
+		return c.earlier(ctx, who, key)
 	}
 	task, err := call(context.WithValue(ctx, taskIDKey{}, id))
 	if err != nil {
 		// Give the key back, unless it has moved on meanwhile.
-		if cur, gerr := rdb.Get(context.WithoutCancel(ctx), rk).Result(); gerr == nil && cur == id {
-			rdb.Del(context.WithoutCancel(ctx), rk)
+		if rerr := idem.Release(context.WithoutCancel(ctx), who, key, id); rerr != nil {
+			c.log.Warn("release idempotency key", "err", rerr)
 		}
 		return nil, err
 	}
@@ -80,15 +77,15 @@ func (c *core) idempotent(ctx context.Context, call func(context.Context) (*pb.T
 
 // earlier answers a retry with the task of the first call, waiting briefly for that call
 // to write it if it is still running.
-func (c *core) earlier(ctx context.Context, rk string) (*pb.Task, error) {
+func (c *core) earlier(ctx context.Context, who, key string) (*pb.Task, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		id, err := c.store.Client().Get(ctx, rk).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil, errs.New(errs.CodeConcurrentTask, "the first call with this %s failed; retry it", IdempotencyHeader)
-		}
+		id, ok, err := c.store.Idempotency().Task(ctx, who, key)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, errs.New(errs.CodeConcurrentTask, "the first call with this %s failed; retry it", IdempotencyHeader)
 		}
 		t, err := c.store.GetTask(ctx, id)
 		if err == nil {

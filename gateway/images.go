@@ -198,6 +198,9 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 			return nil, err
 		}
 	}
+	if users == 0 {
+		withStart(ctx, chain, im.TenantID, task)
+	}
 	_, err = store.StartTask(ctx, s.store, store.KindImage, im.ID, task, func(im *store.Image) error {
 		if err := deletable(im); err != nil {
 			return err
@@ -212,11 +215,6 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 		s.store.Release(context.WithoutCancel(ctx), im.TenantID, task.ID)
 		s.reopen(ctx, im)
 		return nil, err
-	}
-	if users == 0 {
-		if err := s.startChain(ctx, chain, im.TenantID, task); err != nil {
-			return nil, err
-		}
 	}
 	return taskPB(task), nil
 }
@@ -280,6 +278,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
 		return nil, err
 	}
+	withStart(ctx, chain, vm.TenantID, task)
 	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(vm *store.VM) error {
 		if err := capturable(vm); err != nil {
 			return err
@@ -292,9 +291,6 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 		if rmErr := s.store.RemoveImage(context.WithoutCancel(ctx), im); rmErr != nil {
 			s.log.Error("remove image of a refused capture", "image", im.ID, "err", rmErr)
 		}
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, vm.TenantID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil

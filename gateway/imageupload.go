@@ -150,13 +150,11 @@ func (u *uploads) upload(r *http.Request) (*store.Task, error) {
 		for _, s := range ok {
 			im.Datastores = append(im.Datastores, s.dsID)
 		}
+		withStart(ctx, chain, im.TenantID, task)
 		err = u.store.CreateImage(ctx, im, task)
 	}
 	if err != nil {
 		u.store.Release(context.WithoutCancel(ctx), im.TenantID, task.ID)
-		return nil, err
-	}
-	if err := u.startChain(ctx, chain, im.TenantID, task); err != nil {
 		return nil, err
 	}
 	return task, nil

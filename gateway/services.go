@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 
 	"github.com/photon-cloud/photon/events"
@@ -14,7 +14,6 @@ import (
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
-	"github.com/photon-cloud/photon/tracing"
 )
 
 // core is what every service shares.
@@ -27,10 +26,14 @@ type core struct {
 	limits      RateLimits
 	// bg is the context of work that outlives a request (host provisioning), canceled by
 	// stop when the server closes; background counts that work.
-	bg           context.Context
-	stop         context.CancelFunc
-	background   sync.WaitGroup
-	provisioning sync.Map // host id → id of the task provisioning it
+	bg         context.Context
+	stop       context.CancelFunc
+	background sync.WaitGroup
+	// name is this gateway's among those sharing the store: it holds leases (host
+	// provisioning) and reads the starts stream under it. takeover is how long what it
+	// holds may go without a sign of life before another gateway takes it over.
+	name     string
+	takeover time.Duration
 	// settings are the system's pause state and administrators' groups, read at most
 	// once a second.
 	settings systemCache
@@ -91,25 +94,21 @@ func (c *core) admit(ctx context.Context, tenantID string, tasks ...string) erro
 	return nil
 }
 
-// startChain publishes the events that start chain for each task, in one round trip. If
-// they cannot be published the tasks fail at once rather than waiting forever.
+// startChain starts chain for tasks written earlier without their start (an ISO attach,
+// whose task holds the VM while the ISO uploads): their start events are appended to the
+// starts stream in one write, for the relay to publish. If that write fails the tasks
+// fail at once, their entities released, rather than waiting forever.
 func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*store.Task) error {
-	es := make([]cloudevents.Event, len(tasks))
-	for i, task := range tasks {
-		es[i] = events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
-		tracing.Inject(ctx, &es[i])
-	}
-	if err := c.broker.Publish(ctx, es...); err != nil {
+	withStart(ctx, chain, tenantID, tasks...)
+	if err := c.store.AppendStarts(ctx, tasks...); err != nil {
 		c.log.Error("start chain", "tasks", len(tasks), "err", err)
-		ctx = context.WithoutCancel(ctx)
+		cause := errs.New(errs.CodeUnavailable, "could not start %s: %v", chain.Operation, err)
 		for _, task := range tasks {
-			_, _ = c.store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
-				t.State, t.EndTime = store.TaskError, c.store.Now()
-				return nil
-			})
-			_ = c.store.Release(ctx, tenantID, task.ID)
+			if ferr := c.store.FailStart(context.WithoutCancel(ctx), task.ID, cause); ferr != nil {
+				c.log.Error("start chain: fail task", "task", task.ID, "err", ferr)
+			}
 		}
-		return errs.New(errs.CodeUnavailable, "could not start %s: %v", chain.Operation, err)
+		return cause
 	}
 	return nil
 }
@@ -127,17 +126,17 @@ func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id,
 	})
 }
 
-// begin admits task, lets write record it (with whatever it holds) and publishes the
-// chain's start. Whatever refuses gives the admission back; write writes all or nothing.
+// begin admits task and lets write record it with whatever it holds and with the
+// chain's start event (Task.StartEvent), all in one atomic call: the relay publishes the
+// start, so a task is never written without its chain starting. Whatever refuses gives
+// the admission back; write writes all or nothing.
 func (c *core) begin(ctx context.Context, chain *events.Chain, task *store.Task, write func() error) (*pb.Task, error) {
 	if err := c.admit(ctx, task.TenantID, task.ID); err != nil {
 		return nil, err
 	}
+	withStart(ctx, chain, task.TenantID, task)
 	if err := write(); err != nil {
 		c.store.Release(context.WithoutCancel(ctx), task.TenantID, task.ID)
-		return nil, err
-	}
-	if err := c.startChain(ctx, chain, task.TenantID, task); err != nil {
 		return nil, err
 	}
 	return taskPB(task), nil

@@ -90,7 +90,7 @@ func (s *system) GetSystemStatus(ctx context.Context, _ *pb.SystemRequest) (*pb.
 	defer cancel()
 	var comps []*pb.SystemComponent
 	start := time.Now()
-	if err := s.store.Client().Ping(ctx).Err(); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		comps = append(comps, &pb.SystemComponent{Component: "REDIS", Status: StatusUnreachable, Message: err.Error()})
 	} else {
 		comps = append(comps, &pb.SystemComponent{Component: "REDIS", Status: StatusReady,
@@ -234,27 +234,6 @@ func (c *core) mutable(ctx context.Context) error {
 		return errs.New(errs.CodeSystemPaused, "the system is paused: no changes are taken until it is resumed (POST /v1/system/resume)")
 	}
 	return nil
-}
-
-// mutatesREST tells whether a REST request changes something, and so is refused while
-// the system is paused (resuming is the one change a paused system takes).
-func mutatesREST(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return false
-	}
-	return r.URL.Path != "/v1/system/resume"
-}
-
-// mutatesGRPC tells the same of a gRPC method ("/photon.v1.Vms/StartVm").
-func mutatesGRPC(fullMethod string) bool {
-	m := fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
-	for _, p := range []string{"Get", "List", "Watch"} {
-		if strings.HasPrefix(m, p) {
-			return false
-		}
-	}
-	return m != "ResumeSystem"
 }
 
 // available answers GET /v1/available, for load balancers: no token needed.

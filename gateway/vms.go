@@ -58,7 +58,7 @@ const MaxBulk = 1000
 const OpCreateVMs = "CREATE_VMS"
 
 // createVms is a bulk create: count VMs like vm, written with their tasks and the parent
-// task in one atomic call, admitted together, and started with one round trip.
+// task and their chains' starts in one atomic call, admitted together.
 func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, vm *store.VM, count int) (*pb.Task, error) {
 	chain := &events.VMCreate
 	who := caller(ctx)
@@ -84,11 +84,9 @@ func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, 
 	if err := s.admit(ctx, t.ID, ids...); err != nil {
 		return nil, err
 	}
+	withStart(ctx, chain, t.ID, tasks...)
 	if err := s.store.CreateVMs(ctx, parent, vms, tasks); err != nil {
 		s.store.Release(context.WithoutCancel(ctx), t.ID, ids...)
-		return nil, err
-	}
-	if err := s.startChain(ctx, chain, t.ID, tasks...); err != nil {
 		return nil, err
 	}
 	out := taskPB(parent)

@@ -96,6 +96,10 @@ func (b *Batch) Index(key, member string) *Batch { return b.add("ZA", key, membe
 // Unindex removes member from the index at key.
 func (b *Batch) Unindex(key, member string) *Batch { return b.add("ZR", key, member, "") }
 
+// Append adds an entry with field "e" = v to the stream at key, untrimmed: the starts
+// stream's entries leave it only when published (see StartsStream).
+func (b *Batch) Append(key string, v []byte) *Batch { return b.add("E", key, v, "") }
+
 var applyScript = redis.NewScript(outboxLua + `
 for i = 1, #KEYS do
   local op, v = ARGV[2*i-1], ARGV[2*i]
@@ -118,6 +122,7 @@ for i = 1, #KEYS do
     if redis.call('GET', KEYS[i]) == v then redis.call('DEL', KEYS[i]) end
   elseif op == 'ZA' then redis.call('ZADD', KEYS[i], 0, v)
   elseif op == 'ZR' then redis.call('ZREM', KEYS[i], v)
+  elseif op == 'E' then redis.call('XADD', KEYS[i], '*', 'e', v)
   elseif op == 'SE' or op == 'DE' then
     local old = redis.call('GET', KEYS[i])
     if op == 'SE' then redis.call('SET', KEYS[i], v) else v = false; redis.call('DEL', KEYS[i]) end
@@ -214,6 +219,8 @@ func (b *Batch) pipe(ctx context.Context, p redis.Pipeliner) {
 			p.ZAdd(ctx, k, redis.Z{Member: v})
 		case "ZR":
 			p.ZRem(ctx, k, v)
+		case "E":
+			p.XAdd(ctx, &redis.XAddArgs{Stream: k, Values: []any{"e", v}})
 		case "H":
 			p.Eval(ctx, `for f, val in string.gmatch(ARGV[1], '([^\n]*)\n([^\n]*)\n') do redis.call('HSET', KEYS[1], f, val) end return 0`, []string{k}, v)
 		}

@@ -17,7 +17,7 @@ func (s *Store) hostAddressName(address string) string { return s.name(KindHost,
 
 // HostRegistration is what an administrator gave when registering a host: the ESXi
 // host's address and the user hostd logs in as. The password is handed to the
-// provisioner and kept nowhere.
+// provisioner and kept only while the host is provisioned (Provisioning).
 type HostRegistration struct {
 	ID        string `json:"id"`
 	Address   string `json:"address"`
@@ -30,14 +30,24 @@ type HostRegistration struct {
 // HostCreating as a rule) through PutHost, which publishes it to placement indexes. If
 // the record cannot be written the registration is taken back and the task fails.
 func (s *Store) CreateHost(ctx context.Context, h *Host, reg *HostRegistration, task *Task) error {
+	return s.CreateProvisionedHost(ctx, h, reg, task, nil, Lease{})
+}
+
+// CreateProvisionedHost is CreateHost that also records p, the host's provisioning,
+// leased to l, in the call that writes the registration and the task (see Provisioning).
+func (s *Store) CreateProvisionedHost(ctx context.Context, h *Host, reg *HostRegistration, task *Task, p *Provisioning, l Lease) error {
 	b := new(Batch).Unique(s.hostAddressName(reg.Address), reg.ID, fmt.Sprintf("host address %q", reg.Address)).
 		Put(s.hostRegKey(reg.ID), reg)
+	if p != nil {
+		s.addProvisioning(b, p, l)
+	}
 	if err := s.Apply(ctx, s.AddTask(b, task)); err != nil {
 		return err
 	}
 	if err := s.PutHost(ctx, h); err != nil {
 		ctx := context.WithoutCancel(ctx)
-		_ = s.Apply(ctx, new(Batch).Del(s.hostRegKey(reg.ID)).DelIfOwner(s.hostAddressName(reg.Address), reg.ID))
+		_ = s.Apply(ctx, new(Batch).Del(s.hostRegKey(reg.ID)).DelIfOwner(s.hostAddressName(reg.Address), reg.ID).
+			Del(s.provisionKey(reg.ID)).Unindex(s.provisioningIdx(), reg.ID))
 		_, _ = s.UpdateTask(ctx, task.ID, func(t *Task) error { t.State = TaskError; return nil })
 		return err
 	}

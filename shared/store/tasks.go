@@ -62,6 +62,10 @@ type Task struct {
 	// SubTasks is, on a parent task, how many sub-tasks it runs; their progress is
 	// counted apart (Progress) so that they never contend for the parent's document.
 	SubTasks int `json:"subTasks,omitempty"`
+	// StartEvent is the encoded event that starts the task's chain, if it has one. It is
+	// not part of the record: AddTask appends it to the starts stream in the same atomic
+	// call that writes the task (see StartsStream).
+	StartEvent []byte `json:"-"`
 }
 
 // Failed returns the step that failed, or nil.
@@ -91,7 +95,8 @@ func (s *Store) NewTask(id, op string, entity Entity, caller Caller, steps []str
 	return t
 }
 
-// AddTask adds the writes that create t to b: the document and the entity's task index.
+// AddTask adds the writes that create t to b: the document, the entity's task index and
+// the chain's start event.
 func (s *Store) AddTask(b *Batch, t *Task) *Batch {
 	b.prefix = s.prefix // a batch written outside Apply and watch (ChangeQuota) still reaches the outbox
 	b.Put(s.Key(KindTask, t.ID), t).Index(s.Key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
@@ -100,6 +105,9 @@ func (s *Store) AddTask(b *Batch, t *Task) *Batch {
 	}
 	if t.SubTasks > 0 {
 		b.HashSet(s.progressKey(t.ID), map[string]string{"total": strconv.Itoa(t.SubTasks), "completed": "0", "failed": "0"})
+	}
+	if len(t.StartEvent) > 0 {
+		b.Append(s.StartsStream(), t.StartEvent)
 	}
 	return b
 }

@@ -398,6 +398,12 @@ func (c *Cloud) join(ctx context.Context, id string) (*pki.Host, error) {
 type provisioner struct{ c *Cloud }
 
 func (p provisioner) Provision(ctx context.Context, h store.Host, cred gateway.HostCredentials) error {
+	p.c.mu.Lock()
+	_, running := p.c.running[h.ID] // a gateway took over the provisioning of a host started already
+	p.c.mu.Unlock()
+	if running {
+		return nil
+	}
 	_, err := p.c.startHost(ctx, h, p.c.opts.Logger.With("host", h.ID, "address", cred.Address))
 	return err
 }

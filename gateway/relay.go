@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/tracing"
+)
+
+// withStart gives each task the event that starts chain for it, which the store writes
+// with the task (Task.StartEvent) and the relay publishes.
+func withStart(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*store.Task) {
+	for _, task := range tasks {
+		e := events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
+		tracing.Inject(ctx, &e)
+		raw, err := json.Marshal(e)
+		if err != nil {
+			panic(fmt.Sprintf("encode start event: %v", err)) // a StepData event always encodes
+		}
+		task.StartEvent = raw
+	}
+}
+
+// relay publishes the starts stream's events to the broker (see store.StartsStream):
+// every gateway runs one, under a name of its own, and claims what a relay that died
+// left unacknowledged.
+type relay struct {
+	store  *store.Store
+	broker events.Broker
+	log    *slog.Logger
+	name   string
+	// ClaimIdle is how long a start may stay unacknowledged before another relay takes it
+	// over; Backoff is the first wait after a failed publish, doubling up to a second.
+	claimIdle, backoff time.Duration
+}
+
+// relayBatch is the most starts one publish carries (a bulk create's are read together).
+const relayBatch = 512
+
+func newRelay(s *store.Store, b events.Broker, log *slog.Logger, name string, claimIdle time.Duration) *relay {
+	return &relay{store: s, broker: b, log: log, name: name, claimIdle: claimIdle, backoff: 50 * time.Millisecond}
+}
+
+// run relays until ctx ends. Starts it reads stay pending until published; when ctx
+// ends with some in hand, another relay claims them.
+func (r *relay) run(ctx context.Context) {
+	lastClaim := time.Time{}
+	for ctx.Err() == nil {
+		var starts []store.Start
+		var err error
+		if time.Since(lastClaim) > r.claimIdle/2 {
+			lastClaim = time.Now()
+			starts, err = r.store.ClaimStarts(ctx, r.name, r.claimIdle, relayBatch)
+			if perr := r.store.PruneStartConsumers(ctx, 10*r.claimIdle); perr != nil && ctx.Err() == nil {
+				r.log.Warn("relay: prune", "err", perr)
+			}
+		}
+		if err == nil && len(starts) == 0 {
+			starts, err = r.store.ReadStarts(ctx, r.name, relayBatch, min(time.Second, r.claimIdle/2))
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("relay: read starts", "err", err)
+				r.wait(ctx, time.Second)
+			}
+			continue
+		}
+		r.publish(ctx, starts)
+	}
+}
+
+// publish sends starts to the broker until it takes them (or ctx ends), then acknowledges
+// them. A start the broker refuses for good fails its task.
+func (r *relay) publish(ctx context.Context, starts []store.Start) {
+	if len(starts) == 0 {
+		return
+	}
+	es := make([]cloudevents.Event, 0, len(starts))
+	ids := make([]string, 0, len(starts))
+	for _, st := range starts {
+		var e cloudevents.Event
+		if err := json.Unmarshal(st.Event, &e); err != nil {
+			r.log.Error("relay: undecodable start dropped", "id", st.ID, "err", err)
+		} else {
+			es = append(es, e)
+		}
+		ids = append(ids, st.ID)
+	}
+	touched := time.Now()
+	for delay := r.backoff; ctx.Err() == nil; delay = min(2*delay, time.Second) {
+		err := r.broker.Publish(ctx, es...)
+		if err == nil {
+			break
+		}
+		if errs.IsPermanent(err) {
+			r.refused(ctx, es)
+			break
+		}
+		r.log.Warn("relay: publish starts", "events", len(es), "err", err)
+		r.wait(ctx, delay)
+		if time.Since(touched) > r.claimIdle/3 {
+			touched = time.Now()
+			if err := r.store.TouchStarts(ctx, r.name, ids...); err != nil && ctx.Err() == nil {
+				r.log.Warn("relay: touch starts", "err", err)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return // left pending: this or another relay publishes them again
+	}
+	if err := r.store.AckStarts(ctx, ids...); err != nil {
+		r.log.Warn("relay: acknowledge starts", "err", err) // published again after claimIdle: steps replay
+	}
+}
+
+// refused publishes es one by one after the broker refused them together, and fails the
+// task of each one it refuses for good, so that its entity is released.
+func (r *relay) refused(ctx context.Context, es []cloudevents.Event) {
+	for _, e := range es {
+		for delay := r.backoff; ctx.Err() == nil; delay = min(2*delay, time.Second) {
+			err := r.broker.Publish(ctx, e)
+			if err == nil {
+				break
+			}
+			if errs.IsPermanent(err) {
+				task, _ := e.Extensions()[events.ExtTaskID].(string)
+				r.log.Error("relay: start refused, task failed", "task", task, "type", e.Type(), "err", err)
+				cause := errs.New(errs.CodeUnavailable, "could not start %s: %v", e.Type(), err)
+				if ferr := r.store.FailStart(context.WithoutCancel(ctx), task, cause); ferr != nil {
+					r.log.Error("relay: fail task", "task", task, "err", ferr)
+				}
+				break
+			}
+			r.wait(ctx, delay)
+		}
+	}
+}
+
+func (r *relay) wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
