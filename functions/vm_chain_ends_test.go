@@ -1,4 +1,4 @@
-package vmstate_test
+package functions_test
 
 import (
 	"errors"

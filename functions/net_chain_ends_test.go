@@ -1,4 +1,4 @@
-package netstate_test
+package functions_test
 
 import (
 	"errors"
