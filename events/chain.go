@@ -18,8 +18,9 @@ type StepDef struct {
 	Operation domain.Op
 	Done      string // suffix of the event emitted on success, e.g. "placed"
 	RunsUndo  bool
-	// NoUndo is set for steps whose function has nothing to undo.
-	NoUndo bool
+	// Undoes is set for steps that leave something to undo when a later step fails: the
+	// undo chain runs their function's Undo.
+	Undoes bool
 }
 
 // A Chain is the ordered steps of one operation on one kind of entity, and what its end
@@ -37,23 +38,23 @@ type Chain struct {
 // steps back from the failed one.
 var (
 	VMCreate = Chain{Name: domain.VMCreate, Operation: domain.OpCreateVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved"},
-		{Function: "place", Operation: domain.OpPlaceVM, Done: "placed"},
-		{Function: "cloneimage", Operation: domain.OpCreateVMOnHost, Done: "image.cloned"},
-		{Function: "attachdisk", Operation: domain.OpAttachDisks, Done: "disks.attached"},
-		{Function: "wiresubnet", Operation: domain.OpConnectNetworks, Done: "subnet.wired"},
-		{Function: "poweron", Operation: domain.OpStartVM, Done: "powered.on"},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved", Undoes: true},
+		{Function: "place", Operation: domain.OpPlaceVM, Done: "placed", Undoes: true},
+		{Function: "vmhost", Operation: domain.OpCreateVMOnHost, Done: "host.created", Undoes: true},
+		{Function: "attachdisk", Operation: domain.OpAttachDisks, Done: "disks.attached", Undoes: true},
+		{Function: "wiresubnet", Operation: domain.OpConnectNetworks, Done: "subnet.wired", Undoes: true},
+		{Function: "boot", Operation: domain.OpStartVM, Done: "powered.on", Undoes: true},
 	}}
 	VMDelete = Chain{Name: domain.VMDelete, Operation: domain.OpDeleteVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "poweron", Operation: domain.OpStopVM, Done: "powered.off", RunsUndo: true, NoUndo: true},
-		{Function: "cloneimage", Operation: domain.OpDeleteVMOnHost, Done: "host.deleted", RunsUndo: true, NoUndo: true},
-		{Function: "place", Operation: domain.OpReleaseHost, Done: "host.released", RunsUndo: true, NoUndo: true},
-		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true, NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "boot", Operation: domain.OpStopVM, Done: "powered.off", RunsUndo: true},
+		{Function: "vmhost", Operation: domain.OpDeleteVMOnHost, Done: "host.deleted", RunsUndo: true},
+		{Function: "place", Operation: domain.OpReleaseHost, Done: "host.released", RunsUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true},
 		// Last: the VM is gone from its host (with its NICs), so its addresses and logical
 		// ports can go too.
-		{Function: "wiresubnet", Operation: domain.OpDisconnectNetworks, Done: "networks.disconnected", RunsUndo: true, NoUndo: true},
+		{Function: "wiresubnet", Operation: domain.OpDisconnectNetworks, Done: "networks.disconnected", RunsUndo: true},
 	}}
 )
 
@@ -69,8 +70,8 @@ var (
 
 func vmPower(name domain.ChainID, op domain.Op, done string) Chain {
 	return Chain{Name: name, Operation: op, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "power", Operation: op, Done: done, NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "power", Operation: op, Done: done},
 	}}
 }
 
@@ -78,61 +79,61 @@ func vmPower(name domain.ChainID, op domain.Op, done string) Chain {
 // and deleted like a VM; attach and detach act on a VM and hold the disk too.
 var (
 	DiskCreate = Chain{Name: domain.DiskCreate, Operation: domain.OpCreateDisk, Kind: "disk", Finalizer: finalize.Disk{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved"},
-		{Function: "disks", Operation: domain.OpCreateDiskOnHost, Done: "created"},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved", Undoes: true},
+		{Function: "disks", Operation: domain.OpCreateDiskOnHost, Done: "created", Undoes: true},
 	}}
 	DiskDelete = Chain{Name: domain.DiskDelete, Operation: domain.OpDeleteDisk, Kind: "disk", Finalizer: finalize.Disk{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: domain.OpDeleteDiskOnHost, Done: "host.deleted", RunsUndo: true, NoUndo: true},
-		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true, NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "disks", Operation: domain.OpDeleteDiskOnHost, Done: "host.deleted", RunsUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true},
 	}}
 	VMAttachDisk = Chain{Name: domain.VMAttachDisk, Operation: domain.OpAttachDisk, Kind: "vm", Finalizer: finalize.VMDisk{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: domain.OpAttachDisk, Done: "attached", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "disks", Operation: domain.OpAttachDisk, Done: "attached"},
 	}}
 	VMDetachDisk = Chain{Name: domain.VMDetachDisk, Operation: domain.OpDetachDisk, Kind: "vm", Finalizer: finalize.VMDisk{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "disks", Operation: domain.OpDetachDisk, Done: "detached", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "disks", Operation: domain.OpDetachDisk, Done: "detached"},
 	}}
 )
 
 // The VM record edits that need no host.
 var (
 	VMSetMetadata = Chain{Name: domain.VMSetMetadata, Operation: domain.OpSetMetadata, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "vmedit", Operation: domain.OpSetMetadata, Done: "metadata.set", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "vmedit", Operation: domain.OpSetMetadata, Done: "metadata.set"},
 	}}
 	VMAddTag = Chain{Name: domain.VMAddTag, Operation: domain.OpAddTag, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "vmedit", Operation: domain.OpAddTag, Done: "tag.added", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "vmedit", Operation: domain.OpAddTag, Done: "tag.added"},
 	}}
 )
 
 // VMResize gives a STOPPED VM another flavor: the quota and the host reservation move to
 // the new size first (their undos move them back), then the host reconfigures the VM.
 var VMResize = Chain{Name: domain.VMResize, Operation: domain.OpResizeVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-	{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-	{Function: "quota", Operation: domain.OpResizeQuota, Done: "quota.resized"},
-	{Function: "place", Operation: domain.OpResizeOnHost, Done: "host.resized"},
-	{Function: "power", Operation: domain.OpReconfigureVM, Done: "reconfigured", NoUndo: true},
+	{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+	{Function: "quota", Operation: domain.OpResizeQuota, Done: "quota.resized", Undoes: true},
+	{Function: "place", Operation: domain.OpResizeOnHost, Done: "host.resized", Undoes: true},
+	{Function: "power", Operation: domain.OpReconfigureVM, Done: "reconfigured"},
 }}
 
 // The ISO verbs: the gateway has uploaded the ISO to the VM's datastore before an attach
 // starts.
 var (
 	VMAttachISO = Chain{Name: domain.VMAttachISO, Operation: domain.OpAttachISO, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "iso", Operation: domain.OpAttachISO, Done: "attached", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "iso", Operation: domain.OpAttachISO, Done: "attached"},
 	}}
 	VMDetachISO = Chain{Name: domain.VMDetachISO, Operation: domain.OpDetachISO, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "iso", Operation: domain.OpDetachISO, Done: "detached", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "iso", Operation: domain.OpDetachISO, Done: "detached"},
 	}}
 	// VMMksTicket gets a console ticket into the task, as Photon did.
 	VMMksTicket = Chain{Name: domain.VMMksTicket, Operation: domain.OpGetMksTicket, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "console", Operation: domain.OpGetMksTicket, Done: "ticket.acquired", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "console", Operation: domain.OpGetMksTicket, Done: "ticket.acquired"},
 	}}
 )
 
@@ -140,22 +141,22 @@ var (
 // call whose undo releases what it made.
 var (
 	RouterCreate = Chain{Name: domain.RouterCreate, Operation: domain.OpCreateRouter, Kind: "router", Finalizer: finalize.Router, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: domain.OpCreateLogicalRouter, Done: "created"},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "logicalrouter", Operation: domain.OpCreateLogicalRouter, Done: "created", Undoes: true},
 	}}
 	RouterDelete = Chain{Name: domain.RouterDelete, Operation: domain.OpDeleteRouter, Kind: "router", Finalizer: finalize.Router, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: domain.OpDeleteLogicalRouter, Done: "deleted", RunsUndo: true, NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "logicalrouter", Operation: domain.OpDeleteLogicalRouter, Done: "deleted", RunsUndo: true},
 	}}
 	SubnetCreate = Chain{Name: domain.SubnetCreate, Operation: domain.OpCreateSubnet, Kind: "subnet", Finalizer: finalize.Subnet, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "logicalswitch", Operation: domain.OpCreateLogicalSwitch, Done: "switch.created"},
-		{Function: "logicalrouter", Operation: domain.OpConnectLogicalRouter, Done: "router.connected"},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "logicalswitch", Operation: domain.OpCreateLogicalSwitch, Done: "switch.created", Undoes: true},
+		{Function: "logicalrouter", Operation: domain.OpConnectLogicalRouter, Done: "router.connected", Undoes: true},
 	}}
 	SubnetDelete = Chain{Name: domain.SubnetDelete, Operation: domain.OpDeleteSubnet, Kind: "subnet", Finalizer: finalize.Subnet, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "logicalrouter", Operation: domain.OpDisconnectLogicalRouter, Done: "router.disconnected", RunsUndo: true, NoUndo: true},
-		{Function: "logicalswitch", Operation: domain.OpDeleteLogicalSwitch, Done: "switch.deleted", RunsUndo: true, NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "logicalrouter", Operation: domain.OpDisconnectLogicalRouter, Done: "router.disconnected", RunsUndo: true},
+		{Function: "logicalswitch", Operation: domain.OpDeleteLogicalSwitch, Done: "switch.deleted", RunsUndo: true},
 	}}
 )
 
@@ -164,17 +165,17 @@ var (
 // deletes it from every datastore, or captures a VM's boot disk as a new image.
 var (
 	ImageCreate = Chain{Name: domain.ImageCreate, Operation: domain.OpCreateImage, Kind: "image", Finalizer: finalize.ImageCreated, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: domain.OpReplicateImage, Done: "replicated", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "images", Operation: domain.OpReplicateImage, Done: "replicated"},
 	}}
 	ImageDelete = Chain{Name: domain.ImageDelete, Operation: domain.OpDeleteImage, Kind: "image", Finalizer: finalize.ImageDeleted, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: domain.OpDeleteImageFiles, Done: "files.deleted", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "images", Operation: domain.OpDeleteImageFiles, Done: "files.deleted"},
 	}}
 	VMCreateImage = Chain{Name: domain.VMCreateImage, Operation: domain.OpCreateVMImg, Kind: "vm", Finalizer: finalize.ImageCreated, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized", NoUndo: true},
-		{Function: "images", Operation: domain.OpCaptureVMImage, Done: "image.captured", NoUndo: true},
-		{Function: "images", Operation: domain.OpReplicateImage, Done: "image.replicated", NoUndo: true},
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "images", Operation: domain.OpCaptureVMImage, Done: "image.captured"},
+		{Function: "images", Operation: domain.OpReplicateImage, Done: "image.replicated"},
 	}}
 )
 
@@ -223,7 +224,7 @@ func (c *Chain) UndoFrom(i int, inclusive bool) int {
 		i--
 	}
 	for ; i >= 0; i-- {
-		if !c.Steps[i].NoUndo {
+		if c.Steps[i].Undoes {
 			return i
 		}
 	}
@@ -254,7 +255,7 @@ var routes = func() map[string]Route {
 	for _, c := range Chains {
 		for i, s := range c.Steps {
 			add(c.InType(i), Route{Chain: c, Step: i, Function: s.Function})
-			if !s.NoUndo {
+			if s.Undoes {
 				add(c.UndoType(i), Route{Chain: c, Step: i, Function: s.Function, Undo: true})
 			}
 		}

@@ -19,7 +19,7 @@ func TestChainTable(t *testing.T) {
 				if !ok || r.Chain != c || r.Step != i || r.Undo {
 					t.Fatalf("step %d: route of %s = %+v", i, c.InType(i), r)
 				}
-				if !c.Steps[i].NoUndo {
+				if c.Steps[i].Undoes {
 					r, ok := RouteOf(c.UndoType(i))
 					if !ok || !r.Undo || r.Step != i || !r.RunsUndo() {
 						t.Fatalf("step %d: undo route %+v", i, r)
@@ -62,7 +62,7 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "cloneimage", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "poweron", "quota", "vmedit", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "vmhost", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "boot", "quota", "vmedit", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
 	}
 }

@@ -1,5 +1,5 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
-// (authorize, quota, place, cloneimage, attachdisk, wiresubnet, poweron, power, disks, images) with a Do and an
+// (authorize, quota, place, vmhost, attachdisk, wiresubnet, boot, power, disks, images) with a Do and an
 // Undo; package runtime runs them on Redis Streams or behind Knative.
 package functions
 
@@ -8,7 +8,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/attachdisk"
 	"github.com/photon-cloud/photon/functions/authorize"
-	"github.com/photon-cloud/photon/functions/cloneimage"
+	"github.com/photon-cloud/photon/functions/vmhost"
 	"github.com/photon-cloud/photon/functions/console"
 	"github.com/photon-cloud/photon/functions/disks"
 	"github.com/photon-cloud/photon/functions/images"
@@ -17,7 +17,7 @@ import (
 	"github.com/photon-cloud/photon/functions/logicalswitch"
 	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/power"
-	"github.com/photon-cloud/photon/functions/poweron"
+	"github.com/photon-cloud/photon/functions/boot"
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/functions/vmedit"
@@ -64,10 +64,10 @@ func New(s *store.Store, opts ...Option) *Set {
 			authorize.New(s),
 			quota.New(s),
 			placer,
-			cloneimage.New(s, hosts),
+			vmhost.New(s, hosts),
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts, o.nsx),
-			poweron.New(s, hosts),
+			boot.New(s, hosts),
 			power.New(s, hosts),
 			disks.New(s, hosts, placer),
 			vmedit.New(s),

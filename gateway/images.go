@@ -169,7 +169,7 @@ func (s *images) DeleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 
 // deleteImage closes the image to new VMs. Unused, it is deleted from every datastore by
 // the image.delete chain; used, it waits PENDING_DELETE for its last VM's delete, which
-// deletes it (functions/cloneimage), and the task completes at once.
+// deletes it (functions/vmhost), and the task completes at once.
 func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	im, err := s.imageAs(ctx, req.GetId(), policy.Owner)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package attachdisk creates the VM's ephemeral disks (every attached disk but the boot
 // disk) on its host; its undo detaches and deletes them.
 //
-// Consumes: io.photon.vm.create.image.cloned; undo: io.photon.vm.create.undo.attachdisk.
+// Consumes: io.photon.vm.create.host.created; undo: io.photon.vm.create.undo.attachdisk.
 // Emits: io.photon.vm.create.disks.attached.
 // Undoes: the disks it attached. Idempotency: hostd attaches by disk id, so a replay
 // finds the disk attached and adds nothing.

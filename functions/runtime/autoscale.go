@@ -41,12 +41,12 @@ var DefaultScaling = Scaling{MinScale: 1, MaxScale: 32, Target: 8, StableWindow:
 	PanicWindowPercentage: 10, PanicThresholdPercentage: 200, Tick: 500 * time.Millisecond}
 
 // ScalingFor is the policy of function fn. The functions that wait on an ESXi host
-// (cloneimage, attachdisk, wiresubnet, poweron, power, disks, images, iso, console) hold events
+// (vmhost, attachdisk, wiresubnet, boot, power, disks, images, iso, console) hold events
 // longer, so each worker takes more of them.
 func ScalingFor(fn string) Scaling {
 	s := DefaultScaling
 	switch fn {
-	case "cloneimage", "attachdisk", "wiresubnet", "poweron", "power", "disks", "images", "iso", "console":
+	case "vmhost", "attachdisk", "wiresubnet", "boot", "power", "disks", "images", "iso", "console":
 		s.Target = 16
 	}
 	return s.withDefaults()

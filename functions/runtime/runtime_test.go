@@ -82,7 +82,7 @@ func TestChainRuns(t *testing.T) {
 		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: store.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
-		{name: "an undo that keeps failing is dead-lettered and the undo chain goes on", failAt: "attachdisk", brokenAt: "cloneimage",
+		{name: "an undo that keeps failing is dead-lettered and the undo chain goes on", failAt: "attachdisk", brokenAt: "vmhost",
 			wantState: store.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo PLACE_VM", "undo RESERVE_QUOTA"}},

@@ -134,7 +134,7 @@ func TestEnds(t *testing.T) {
 		completed bool
 		want      domain.End
 	}{
-		{"vm create completed keeps the state poweron recorded", domain.VMEnd, domain.VMCreate, true, domain.End{}},
+		{"vm create completed keeps the state boot recorded", domain.VMEnd, domain.VMCreate, true, domain.End{}},
 		{"vm create failed", domain.VMEnd, domain.VMCreate, false, domain.End{State: domain.VMError}},
 		{"vm delete completed", domain.VMEnd, domain.VMDelete, true, domain.End{Remove: true}},
 		{"vm delete failed", domain.VMEnd, domain.VMDelete, false, domain.End{State: domain.VMError}},

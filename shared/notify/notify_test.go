@@ -227,7 +227,7 @@ func (w *world) subscribe(t *testing.T, sub *store.Subscription) *store.Subscrip
 func (w *world) vmLife(t *testing.T, p *store.Project, id string) {
 	t.Helper()
 	ctx := t.Context()
-	task := w.s.NewTask("task-"+id, "CREATE_VM", store.Entity{ID: id, Kind: store.KindVM}, w.u1, []string{"poweron"})
+	task := w.s.NewTask("task-"+id, "CREATE_VM", store.Entity{ID: id, Kind: store.KindVM}, w.u1, []string{"boot"})
 	task.TenantID, task.ProjectID = p.TenantID, p.ID
 	vm := &store.VM{ID: id, Name: id, TenantID: p.TenantID, ProjectID: p.ID, State: store.VMCreating, ActiveTask: task.ID, CreatedAt: w.s.Now()}
 	if err := w.s.CreateVM(ctx, vm, task); err != nil {

@@ -26,7 +26,7 @@ func BenchmarkWrite(b *testing.B) {
 		vm := &store.VM{ID: fmt.Sprintf("vm%d", i), Name: "vm", TenantID: ten.ID, ProjectID: p.ID, State: store.VMCreating,
 			Disks: []store.Disk{{ID: "d", Name: "boot", Boot: true, CapacityGB: 2}}, CreatedAt: s.Now()}
 		return vm, s.NewTask(fmt.Sprintf("t%d", i), "CREATE_VM", store.Entity{ID: vm.ID, Kind: store.KindVM}, store.Caller{Subject: "u"},
-			[]string{"authorize", "quota", "place", "cloneimage", "attachdisk", "wiresubnet", "poweron"})
+			[]string{"authorize", "quota", "place", "vmhost", "attachdisk", "wiresubnet", "boot"})
 	}
 	b.Run("apply", func(b *testing.B) {
 		i := 0

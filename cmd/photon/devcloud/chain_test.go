@@ -119,7 +119,7 @@ func checkOneTrace(t *testing.T, taskID string) {
 		has := func(sub string) bool {
 			return slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, sub) })
 		}
-		if has("CreateVm") && has("place PLACE_VM") && has("poweron START_VM") && has("hostd.v1.Host/PowerOn") {
+		if has("CreateVm") && has("place PLACE_VM") && has("boot START_VM") && has("hostd.v1.Host/PowerOn") {
 			return
 		}
 	}

@@ -4,6 +4,6 @@
 //
 // The gateway calls it before it writes anything, so that what can be decided at once
 // answers 400 synchronously; the steps call the same functions when they act (authorize
-// checks the caller's right to the image again, cloneimage counts the VM among the image's
+// checks the caller's right to the image again, vmhost counts the VM among the image's
 // users with UseImage), so a rule changed here changes in both.
 package vmrules

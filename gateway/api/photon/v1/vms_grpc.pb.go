@@ -42,8 +42,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type VmsClient interface {
-	// CreateVm starts the create chain: authorize, quota, place, cloneimage, attachdisk,
-	// wiresubnet, poweron.
+	// CreateVm starts the create chain: authorize, quota, place, vmhost, attachdisk,
+	// wiresubnet, boot.
 	CreateVm(ctx context.Context, in *CreateVmRequest, opts ...grpc.CallOption) (*Task, error)
 	ListVms(ctx context.Context, in *ListVmsRequest, opts ...grpc.CallOption) (*VmList, error)
 	GetVm(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Vm, error)
@@ -269,8 +269,8 @@ func (c *vmsClient) AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...g
 // All implementations must embed UnimplementedVmsServer
 // for forward compatibility.
 type VmsServer interface {
-	// CreateVm starts the create chain: authorize, quota, place, cloneimage, attachdisk,
-	// wiresubnet, poweron.
+	// CreateVm starts the create chain: authorize, quota, place, vmhost, attachdisk,
+	// wiresubnet, boot.
 	CreateVm(context.Context, *CreateVmRequest) (*Task, error)
 	ListVms(context.Context, *ListVmsRequest) (*VmList, error)
 	GetVm(context.Context, *IdRequest) (*Vm, error)

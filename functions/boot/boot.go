@@ -1,12 +1,14 @@
-// Package poweron powers the VM on (unless it was created to stay off) and records the
-// state the host then reports (domain.VMObserved); its undo powers it off.
+// Package boot is the VM create chain's last step: it powers the new VM on (unless it was
+// created to stay off) and records the state the host then reports (domain.VMObserved);
+// its undo powers the VM off, which is also how the delete chain stops a VM first.
+// Power operations on an existing VM are package power's.
 //
-// Consumes: io.photon.vm.create.subnet.wired; undo: io.photon.vm.create.undo.poweron; as
+// Consumes: io.photon.vm.create.subnet.wired; undo: io.photon.vm.create.undo.boot; as
 // the delete chain's STOP_VM step: io.photon.vm.delete.authorized.
 // Emits: io.photon.vm.create.powered.on / io.photon.vm.delete.powered.off.
 // Undoes: the power-on. Idempotency: hostd's power calls succeed on a VM already in the
 // wanted state.
-package poweron
+package boot
 
 import (
 	"context"
@@ -18,17 +20,17 @@ import (
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-// Function is the poweron step.
+// Function is the boot step.
 type Function struct {
 	store *store.Store
 	hosts *hostclient.Pool
 }
 
-// New returns the poweron function.
+// New returns the boot function.
 func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
 
 // Name implements runtime.Function.
-func (f *Function) Name() string { return "poweron" }
+func (f *Function) Name() string { return "boot" }
 
 // Do powers the VM on and records the power state its host answers with; a VM created
 // to stay off (or on no host) is recorded powered off.

@@ -1,5 +1,6 @@
-// Package cloneimage creates the VM on its host with a boot disk that is a linked clone of
-// the image disk on the chosen datastore; its undo destroys the VM on the host.
+// Package vmhost makes and destroys a VM on its host: it creates the VM with a boot disk
+// that is a linked clone of the image disk on the chosen datastore; its undo destroys the
+// VM on the host, which is also the delete chain's DELETE_VM_ON_HOST step.
 //
 // Before it creates the VM it counts the VM among the image's users (vmrules.UseImage),
 // which an image that is not READY (being deleted) refuses, and copies an ON_DEMAND image to the chosen
@@ -7,13 +8,13 @@
 // creates that need it at once). Destroying the VM releases the image; the last VM of an
 // image that waits to be deleted (PENDING_DELETE) deletes it from every datastore.
 //
-// Consumes: io.photon.vm.create.placed; undo: io.photon.vm.create.undo.cloneimage; as the
+// Consumes: io.photon.vm.create.placed; undo: io.photon.vm.create.undo.vmhost; as the
 // delete chain's DELETE_VM_ON_HOST step: io.photon.vm.delete.powered.off.
-// Emits: io.photon.vm.create.image.cloned / io.photon.vm.delete.host.deleted.
+// Emits: io.photon.vm.create.host.created / io.photon.vm.delete.host.deleted.
 // Undoes: the VM on the host (hostd DeleteVm). Idempotency: hostd calls are idempotent by
 // VM id; creating an existing VM returns it, deleting a missing one succeeds; a VM is
 // counted once among its image's users, copies and deletes leave what is done as it is.
-package cloneimage
+package vmhost
 
 import (
 	"context"
@@ -28,17 +29,17 @@ import (
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-// Function is the cloneimage step.
+// Function is the vmhost step.
 type Function struct {
 	store *store.Store
 	hosts *hostclient.Pool
 }
 
-// New returns the cloneimage function.
+// New returns the vmhost function.
 func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
 
 // Name implements runtime.Function.
-func (f *Function) Name() string { return "cloneimage" }
+func (f *Function) Name() string { return "vmhost" }
 
 // Do creates the VM on its host.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {

@@ -1,4 +1,4 @@
-package cloneimage_test
+package vmhost_test
 
 import (
 	"slices"

@@ -1,4 +1,4 @@
-package poweron_test
+package boot_test
 
 import (
 	"slices"
@@ -117,7 +117,7 @@ func TestPowerOnUndo(t *testing.T) {
 	}
 }
 
-// TestStopForDelete: as the delete chain's STOP_VM step, poweron's undo powers the VM off
+// TestStopForDelete: as the delete chain's STOP_VM step, boot's undo powers the VM off
 // and leaves it DELETING.
 func TestStopForDelete(t *testing.T) {
 	t.Parallel()
