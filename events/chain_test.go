@@ -62,7 +62,7 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "vmhost", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "boot", "quota", "vmedit", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "boot", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "quota", "vmedit", "vmhost", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
 	}
 }
