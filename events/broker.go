@@ -51,7 +51,11 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
 }
 
-func (b *RedisBroker) stream(subscriber string) string { return b.prefix + "stream:" + subscriber }
+func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
+
+// Stream names the stream of subscriber under prefix, for the tests and tools that watch
+// a function's backlog without building the broker's keys themselves.
+func Stream(prefix, subscriber string) string { return prefix + "stream:" + subscriber }
 
 // DeadLetterStream is where events go that exhausted their retries.
 func (b *RedisBroker) DeadLetterStream() string { return b.prefix + "stream:deadletter" }

@@ -28,7 +28,7 @@ func TestAuditLog(t *testing.T) {
 	rest.call(t, userA1, m("Tenants", "CreateTenant"), &pb.CreateTenantRequest{})  // refused: no right
 	h.invoke(t, noToken, m("Tenants", "ListTenants"), &pb.ListTenantsRequest{})    // refused: no token
 	rest.call(t, expired, m("Tenants", "DeleteTenant"), &pb.IdRequest{Id: tenant}) // refused: expired token
-	if err := auth.NewUsers(h.s.Client(), h.s.Prefix()).Put(t.Context(), "mallory", "right", nil); err != nil {
+	if err := auth.NewUsers(h.rdb, h.s.Prefix()).Put(t.Context(), "mallory", "right", nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.PostForm("http://"+h.gw.HTTPAddr()+"/openidconnect/token", url.Values{"grant_type": {"password"},

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -380,6 +381,7 @@ func vmSpec(w *world) *pb.VmCreateSpec {
 // harness is a gateway on a real Redis, with no functions: chains start and wait.
 type harness struct {
 	s      *store.Store
+	rdb    redis.UniversalClient // the store's client, shared by auth, the broker and the rules
 	gw     *gateway.Server
 	cc     *grpc.ClientConn
 	tokens map[string]string // by caller; "" for noToken
@@ -387,15 +389,15 @@ type harness struct {
 
 func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 	ctx := t.Context()
-	s := storetest.New(t)
-	key, err := auth.LoadOrCreateKey(ctx, s.Client(), s.Prefix())
+	s, rdb := storetest.NewWithClient(t)
+	key, err := auth.LoadOrCreateKey(ctx, rdb, s.Prefix())
 	if err != nil {
 		t.Fatal(err)
 	}
 	iss := auth.NewIssuer(key, "photon", time.Hour)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), log),
-		Issuer: iss, Users: auth.NewUsers(s.Client(), s.Prefix()), Logger: log}
+	o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), log),
+		Issuer: iss, Users: auth.NewUsers(rdb, s.Prefix()), Logger: log}
 	for _, tweak := range tweaks {
 		tweak(&o)
 	}
@@ -409,7 +411,7 @@ func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	h := &harness{s: s, gw: gw, cc: cc, tokens: map[string]string{noToken: ""}}
+	h := &harness{s: s, rdb: rdb, gw: gw, cc: cc, tokens: map[string]string{noToken: ""}}
 	sign := func(i *auth.Issuer, subject string, groups ...string) string {
 		tok, _, err := i.Sign(auth.Principal{Subject: subject, Groups: groups})
 		if err != nil {

@@ -194,7 +194,7 @@ func startsIn(t *testing.T, h *harness, chain *events.Chain, tasks []*pb.Task) i
 	if len(subs) != 1 {
 		t.Fatalf("%s has subscribers %v", chain.StartType(), subs)
 	}
-	ms, err := h.s.Client().XRange(t.Context(), h.s.Key("stream", subs[0]), "-", "+").Result()
+	ms, err := h.rdb.XRange(t.Context(), events.Stream(h.s.Prefix(), subs[0]), "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

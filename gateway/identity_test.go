@@ -17,7 +17,7 @@ import (
 func TestIdentityEndpoints(t *testing.T) {
 	h := newHarness(t)
 	base := "http://" + h.gw.HTTPAddr()
-	if err := auth.NewUsers(h.s.Client(), h.s.Prefix()).Put(t.Context(), "admin", "s3cret", []string{policy.SystemAdminsGroup}); err != nil {
+	if err := auth.NewUsers(h.rdb, h.s.Prefix()).Put(t.Context(), "admin", "s3cret", []string{policy.SystemAdminsGroup}); err != nil {
 		t.Fatal(err)
 	}
 	getJSON := func(path string, out any) {

@@ -21,7 +21,7 @@ func TestRules(t *testing.T) {
 	h := newHarness(t)
 	w := h.world(t)
 	ctx := t.Context()
-	en, err := rules.Start(ctx, h.s.Client(), h.s.Prefix(), h.s, h.gw, rules.Options{Block: 20 * time.Millisecond,
+	en, err := rules.Start(ctx, h.rdb, h.s.Prefix(), h.s, h.gw, rules.Options{Block: 20 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestRules(t *testing.T) {
 		ce, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "photon/test", "type": typ,
 			"subject": w.vm, "projectid": project, "taskid": task, "datacontenttype": "application/json",
 			"data": map[string]any{"name": name, "state": state}})
-		if err := h.s.Client().XAdd(ctx, &redis.XAddArgs{Stream: notify.EventsStream(h.s.Prefix()), Values: []any{"ce", string(ce)}}).Err(); err != nil {
+		if err := h.rdb.XAdd(ctx, &redis.XAddArgs{Stream: notify.EventsStream(h.s.Prefix()), Values: []any{"ce", string(ce)}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -56,7 +56,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 	if _, err := h.invoke(t, userA1, m("Subscriptions", "ReplayDeadLetter"), &pb.IdRequest{Id: dl.ID}); err != nil {
 		t.Fatalf("replay: %v", err)
 	}
-	n, err := h.s.Client().XLen(t.Context(), h.s.ReplayStream()).Result()
+	n, err := h.rdb.XLen(t.Context(), h.s.ReplayStream()).Result()
 	if err != nil || n != 1 {
 		t.Fatalf("replay stream holds %d (%v), want 1", n, err)
 	}

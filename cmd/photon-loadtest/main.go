@@ -139,7 +139,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if cl.Token, err = cloud.AdminToken(); err != nil {
 			return err
 		}
-		rep.Hosts, rdb = o.hosts, cloud.Store.Client()
+		rep.Hosts, rdb = o.hosts, cloud.Redis()
 	} else if cl.Token == "" {
 		tok, err := login(ctx, httpc, cl.Base, o.user, o.password)
 		if err != nil {

@@ -25,13 +25,13 @@ is resumed at once by an instance of the same name, by any other after --claim-i
 		Example: `  photon notifier --redis redis://127.0.0.1:6379`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, closeFn, err := p.open(ctx, "photon-notifier")
+			s, rdb, closeFn, err := p.open(ctx, "photon-notifier")
 			if err != nil {
 				return err
 			}
 			defer closeFn()
 			o.Logger = logger(p.logLevel)
-			sv, err := notify.Start(ctx, s.Client(), s.Prefix(), s, o)
+			sv, err := notify.Start(ctx, rdb, s.Prefix(), s, o)
 			if err != nil {
 				return err
 			}

@@ -49,16 +49,19 @@ func (p *partFlags) addObservability(cmd *cobra.Command) {
 	f.StringVar(&p.logLevel, "log-level", "info", "log level")
 }
 
-func (p *partFlags) open(ctx context.Context, service string) (*store.Store, func(), error) {
+// open connects to Redis and returns the store on it with the client itself: the part
+// hands the client and s.Prefix() to the small stores it wires (auth, pki, the broker,
+// the notifier), since the store hands out no client.
+func (p *partFlags) open(ctx context.Context, service string) (*store.Store, redis.UniversalClient, func(), error) {
 	shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: p.trace, Endpoint: p.otlp, Service: service})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	rdb, err := openRedis(ctx, p.redisURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return store.New(rdb, ""), func() { rdb.Close(); shutdown(context.Background()) }, nil
+	return store.New(rdb, ""), rdb, func() { rdb.Close(); shutdown(context.Background()) }, nil
 }
 
 func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
@@ -74,10 +77,10 @@ func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
 	return rdb, nil
 }
 
-// hostTLS loads the platform CA from s and makes the client config with which service
-// calls hostds: a certificate issued now and renewed in memory.
-func hostTLS(ctx context.Context, s *store.Store, service string) (*pki.CA, *tls.Config, error) {
-	ca, err := pki.LoadOrCreateCA(ctx, s.Client(), s.Prefix())
+// hostTLS loads the platform CA from rdb under prefix and makes the client config with
+// which service calls hostds: a certificate issued now and renewed in memory.
+func hostTLS(ctx context.Context, rdb redis.UniversalClient, prefix, service string) (*pki.CA, *tls.Config, error) {
+	ca, err := pki.LoadOrCreateCA(ctx, rdb, prefix)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,26 +309,26 @@ func gatewayCmd() *cobra.Command {
 		Example: `  photon gateway --redis redis://127.0.0.1:6379 --admin-password secret`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			s, closeFn, err := p.open(ctx, "photon-gateway")
+			s, rdb, closeFn, err := p.open(ctx, "photon-gateway")
 			if err != nil {
 				return err
 			}
 			defer closeFn()
-			key, err := auth.LoadOrCreateKey(ctx, s.Client(), s.Prefix())
+			key, err := auth.LoadOrCreateKey(ctx, rdb, s.Prefix())
 			if err != nil {
 				return err
 			}
-			users := auth.NewUsers(s.Client(), s.Prefix())
+			users := auth.NewUsers(rdb, s.Prefix())
 			if adminPassword != "" {
 				if err := users.Put(ctx, adminUser, adminPassword, []string{policy.SystemAdminsGroup}); err != nil {
 					return err
 				}
 			}
-			ca, hostsTLS, err := hostTLS(ctx, s, "gateway")
+			ca, hostsTLS, err := hostTLS(ctx, rdb, s.Prefix(), "gateway")
 			if err != nil {
 				return err
 			}
-			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), logger(p.logLevel)),
+			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
 				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS}
@@ -342,14 +345,14 @@ func gatewayCmd() *cobra.Command {
 				return err
 			}
 			// The rule engine acts through this gateway, as each rule's owner.
-			en, err := rules.Start(ctx, s.Client(), s.Prefix(), s, g, rules.Options{Logger: o.Logger})
+			en, err := rules.Start(ctx, rdb, s.Prefix(), s, g, rules.Options{Logger: o.Logger})
 			if err != nil {
 				g.Close(context.WithoutCancel(ctx))
 				return err
 			}
 			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
 			if joinAddr != "" {
-				stop, err := serveJoin(pki.NewJoiner(ca, s.Client(), s.Prefix()), registrar.New(s, ca), joinAddr, joinNames)
+				stop, err := serveJoin(pki.NewJoiner(ca, rdb, s.Prefix()), registrar.New(s, ca), joinAddr, joinNames)
 				if err != nil {
 					en.Close(context.WithoutCancel(ctx))
 					g.Close(context.WithoutCancel(ctx))
@@ -413,7 +416,7 @@ func functionCmd() *cobra.Command {
 		ValidArgs: events.Functions(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, closeFn, err := p.open(ctx, "photon-function-"+args[0])
+			s, rdb, closeFn, err := p.open(ctx, "photon-function-"+args[0])
 			if err != nil {
 				return err
 			}
@@ -422,7 +425,7 @@ func functionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, hostsTLS, err := hostTLS(ctx, s, "function-"+args[0])
+			_, hostsTLS, err := hostTLS(ctx, rdb, s.Prefix(), "function-"+args[0])
 			if err != nil {
 				return err
 			}
@@ -451,7 +454,7 @@ func functionCmd() *cobra.Command {
 				return runtime.ServeKnative(ctx, ln, runtime.NewKnativeHandler(set.Runtime, fn, broker),
 					runtime.ServeOptions{DrainQuiet: drain, Log: set.Runtime.Log})
 			}
-			local := &runtime.Local{Runtime: set.Runtime, Broker: events.NewRedisBroker(s.Client(), s.Prefix(), set.Runtime.Log), Workers: workers}
+			local := &runtime.Local{Runtime: set.Runtime, Broker: events.NewRedisBroker(rdb, s.Prefix(), set.Runtime.Log), Workers: workers}
 			fmt.Fprintf(os.Stdout, "function %s consuming %s\n", fn.Name(), strings.Join(events.TypesFor(fn.Name()), ", "))
 			return local.Run(ctx, fn)
 		},

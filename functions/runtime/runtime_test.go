@@ -95,7 +95,7 @@ func TestChainRuns(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			s := storetest.New(t)
+			s, rdb := storetest.NewWithClient(t)
 			j := &journal{}
 			var fns []runtime.Function
 			for _, name := range events.Functions() {
@@ -114,7 +114,7 @@ func TestChainRuns(t *testing.T) {
 				chain = &events.VMCreate
 			}
 			rt := &runtime.Runtime{Store: s}
-			b := events.NewRedisBroker(s.Client(), s.Prefix(), nil)
+			b := events.NewRedisBroker(rdb, s.Prefix(), nil)
 			b.Backoff = time.Millisecond
 			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
 
@@ -131,7 +131,7 @@ func TestChainRuns(t *testing.T) {
 			if err := b.Publish(ctx, events.New("test", chain.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
 				t.Fatal(err)
 			}
-			got := waitEnded(t, s, task.ID)
+			got := waitEnded(t, s, rdb, task.ID)
 			if !slices.Equal(j.get(), tc.wantOps) {
 				t.Fatalf("ran %v\nwant %v", j.get(), tc.wantOps)
 			}
@@ -170,12 +170,12 @@ func opsOf(c *events.Chain) []string {
 // waitEnded waits for the task's end, which the runtime writes after the finalizer
 // returns: it reads the store's outbox, where the write that ends the task records the
 // task as it left it.
-func waitEnded(t *testing.T, s *store.Store, id string) *store.Task {
+func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id string) *store.Task {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	last := "0"
 	for time.Now().Before(deadline) {
-		res, err := s.Client().XRead(t.Context(), &redis.XReadArgs{Streams: []string{s.OutboxStream(), last}, Block: time.Second}).Result()
+		res, err := rdb.XRead(t.Context(), &redis.XReadArgs{Streams: []string{s.OutboxStream(), last}, Block: time.Second}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue // nothing new within the block
 		}

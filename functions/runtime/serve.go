@@ -120,7 +120,7 @@ func (k *KnativeHandler) Probe(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if err := k.rt.Store.Client().Ping(r.Context()).Err(); err != nil {
+	if err := k.rt.Store.Ping(r.Context()); err != nil {
 		http.Error(w, "redis: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}

@@ -30,8 +30,8 @@ type AdmitResult struct {
 	RetryAfter       time.Duration
 }
 
-func (s *Store) admittedKey() string   { return s.Key("admission", "tasks") }
-func (s *Store) admitCountKey() string { return s.Key("admission", "tenants") }
+func (s *Store) admittedKey() string   { return s.key("admission", "tasks") }
+func (s *Store) admitCountKey() string { return s.key("admission", "tenants") }
 
 // admit: KEYS admitted set, per-tenant counts; ARGV now, stale-before, limit, tenant, task ids.
 var admit = redis.NewScript(`

@@ -76,7 +76,7 @@ func (r AuditRetention) withDefaults() AuditRetention {
 	return r
 }
 
-func (s *Store) auditKey() string { return s.Key("audit") }
+func (s *Store) auditKey() string { return s.key("audit") }
 
 // auditBatch is the most events one script call writes: large enough that a busy gateway
 // writes few, small enough that one call holds Redis for well under a millisecond.

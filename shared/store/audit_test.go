@@ -265,7 +265,7 @@ func TestAuditRetention(t *testing.T) {
 				if err := l.Close(t.Context()); err != nil {
 					t.Fatal(err)
 				}
-				n, err := s.Client().XLen(t.Context(), s.Key("audit")).Result()
+				n, err := s.Redis().XLen(t.Context(), s.Key("audit")).Result()
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -13,12 +13,12 @@ import (
 
 // Index and name keys. Names are unique per scope: tenants globally, projects per tenant,
 // flavors per kind.
-func (s *Store) tenantsIdx() string               { return s.Key("idx", "tenants") }
-func (s *Store) projectsIdx(tenant string) string { return s.Key("idx", "projects", tenant) }
-func (s *Store) flavorsIdx() string               { return s.Key("idx", "flavors") }
-func (s *Store) vmsIdx(project string) string     { return s.Key("idx", "vms", project) }
+func (s *Store) tenantsIdx() string               { return s.key("idx", "tenants") }
+func (s *Store) projectsIdx(tenant string) string { return s.key("idx", "projects", tenant) }
+func (s *Store) flavorsIdx() string               { return s.key("idx", "flavors") }
+func (s *Store) vmsIdx(project string) string     { return s.key("idx", "vms", project) }
 func (s *Store) name(kind, scope, name string) string {
-	return s.Key("name", kind, scope, name)
+	return s.key("name", kind, scope, name)
 }
 
 // LookupName returns the id that holds a unique name, or "".
@@ -93,7 +93,7 @@ func (s *Store) CreateFlavor(ctx context.Context, f *Flavor, task *Task) error {
 
 // flavorUseIdx indexes the VMs and disks that use a flavor, which may not be deleted
 // while it has any.
-func (s *Store) flavorUseIdx(flavor string) string { return s.Key("idx", "flavoruse", flavor) }
+func (s *Store) flavorUseIdx(flavor string) string { return s.key("idx", "flavoruse", flavor) }
 
 func (s *Store) useFlavors(b *Batch, user string, flavors ...string) {
 	for _, f := range flavors {

@@ -71,7 +71,7 @@ const (
 	PropCost     = "cost"
 )
 
-func (s *Store) disksIdx(project string) string { return s.Key("idx", "disks", project) }
+func (s *Store) disksIdx(project string) string { return s.key("idx", "disks", project) }
 
 // CreateDisk writes a new disk (CREATING) and its task; its name is unique in its project.
 func (s *Store) CreateDisk(ctx context.Context, d *PersistentDisk, task *Task) error {

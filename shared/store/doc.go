@@ -9,4 +9,10 @@
 //
 // Every key starts with the Store's prefix ("photon:" by default), so tests can share one
 // Redis server without seeing each other's data.
+//
+// The Store hands out neither its client nor its key builder: other packages reach its
+// keys only through its methods. The command that wires a process opens one client and
+// gives it, with the prefix, to the Store and to the small stores that keep key spaces of
+// their own under the same prefix: auth (auth:, user:), pki (pki:), the event broker
+// (stream:) and the notifier (events:out).
 package store

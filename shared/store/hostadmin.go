@@ -12,7 +12,7 @@ import (
 // beside the host record that hostd owns:
 //   - photon:hostreg:{id}: the HostRegistration (JSON), never a password;
 //   - photon:name:host::{address}: the id registered at an address (addresses are unique).
-func (s *Store) hostRegKey(id string) string           { return s.Key("hostreg", id) }
+func (s *Store) hostRegKey(id string) string           { return s.key("hostreg", id) }
 func (s *Store) hostAddressName(address string) string { return s.name(KindHost, "", address) }
 
 // HostRegistration is what an administrator gave when registering a host: the ESXi

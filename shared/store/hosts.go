@@ -25,15 +25,15 @@ import (
 //   - photon:idx:hosts:heartbeat: host ids scored by their last heartbeat (unix ms);
 //   - photon:resv:host:{vm}: a VM's reservation;
 //   - photon:aag:{project}:{group}: members of an anti-affinity group per host.
-func (s *Store) hostsIdx() string             { return s.Key("idx", "hosts") }
-func (s *Store) hostCapKey(id string) string  { return s.Key("hostcap", id) }
-func (s *Store) hostResvKey(vm string) string { return s.Key("resv", "host", vm) }
-func (s *Store) hostsGenKey() string          { return s.Key("hosts", "gen") }
-func (s *Store) hostsChangedIdx() string      { return s.Key("idx", "hosts", "changed") }
-func (s *Store) heartbeatIdx() string         { return s.Key("idx", "hosts", "heartbeat") }
+func (s *Store) hostsIdx() string             { return s.key("idx", "hosts") }
+func (s *Store) hostCapKey(id string) string  { return s.key("hostcap", id) }
+func (s *Store) hostResvKey(vm string) string { return s.key("resv", "host", vm) }
+func (s *Store) hostsGenKey() string          { return s.key("hosts", "gen") }
+func (s *Store) hostsChangedIdx() string      { return s.key("idx", "hosts", "changed") }
+func (s *Store) heartbeatIdx() string         { return s.key("idx", "hosts", "heartbeat") }
 
 // GroupKey is the key of an anti-affinity group's per-host counts.
-func (s *Store) GroupKey(project, group string) string { return s.Key("aag", project, group) }
+func (s *Store) GroupKey(project, group string) string { return s.key("aag", project, group) }
 
 // putHost writes a host record, its capacity totals and its change-feed entry, and
 // records a new host or a change of its state in the outbox.

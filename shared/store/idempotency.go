@@ -16,7 +16,7 @@ type Idempotency struct{ s *Store }
 // Idempotency is the store of idempotency keys.
 func (s *Store) Idempotency() Idempotency { return Idempotency{s} }
 
-func (i Idempotency) key(subject, key string) string { return i.s.Key("idem", subject, key) }
+func (i Idempotency) key(subject, key string) string { return i.s.key("idem", subject, key) }
 
 // Claim records taskID as the task of subject's key for ttl if no call claimed the key
 // yet, and reports whether it did.

@@ -15,19 +15,19 @@ import (
 // (PENDING_DELETE, or missing while the image is being created), and the set is what a
 // delete waits to empty.
 
-func (s *Store) imagesIdx() string { return s.Key("idx", "images") }
+func (s *Store) imagesIdx() string { return s.key("idx", "images") }
 
 // publicImagesIdx and projectImagesIdx index the public images and a project's images
 // (imagesIdx has them all).
-func (s *Store) publicImagesIdx() string           { return s.Key("idx", "images", "public") }
-func (s *Store) projectImagesIdx(id string) string { return s.Key("idx", "images", "project", id) }
-func (s *Store) imageGate(id string) string        { return s.Key("imagegate", "{"+id+"}") }
-func (s *Store) imageVMs(id string) string         { return s.Key("imagevms", "{"+id+"}") }
-func (s *Store) imageCopy(id, ds string) string    { return s.Key("imagecopy", "{"+id+"}", ds) }
+func (s *Store) publicImagesIdx() string           { return s.key("idx", "images", "public") }
+func (s *Store) projectImagesIdx(id string) string { return s.key("idx", "images", "project", id) }
+func (s *Store) imageGate(id string) string        { return s.key("imagegate", "{"+id+"}") }
+func (s *Store) imageVMs(id string) string         { return s.key("imagevms", "{"+id+"}") }
+func (s *Store) imageCopy(id, ds string) string    { return s.key("imagecopy", "{"+id+"}", ds) }
 func (s *Store) imageCopyLock(id, ds string) string {
-	return s.Key("imagecopy", "{"+id+"}", ds, "lock")
+	return s.key("imagecopy", "{"+id+"}", ds, "lock")
 }
-func (s *Store) imageCopies(id string) string { return s.Key("imagecopies", "{"+id+"}") }
+func (s *Store) imageCopies(id string) string { return s.key("imagecopies", "{"+id+"}") }
 
 // imageIndexes adds the index writes of im to b (Index or Unindex).
 func (s *Store) imageIndexes(b *Batch, im *Image, add bool) *Batch {

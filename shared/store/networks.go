@@ -72,16 +72,16 @@ func (sn *Subnet) Scope() string {
 // Network keys. A router's subnets, a project's routers and subnets and the port-group
 // subnets are sorted-set indexes; photon:defaultsubnet:{scope} holds the default subnet's
 // id; photon:subnetports:{id} is the subnet's table of addresses (see AllocateIP).
-func (s *Store) routersIdx(project string) string        { return s.Key("idx", "routers", project) }
-func (s *Store) routerSubnetsIdx(router string) string   { return s.Key("idx", "routersubnets", router) }
-func (s *Store) projectSubnetsIdx(project string) string { return s.Key("idx", "subnets", project) }
-func (s *Store) portGroupSubnetsIdx() string             { return s.Key("idx", "subnets", SystemScope) }
-func (s *Store) defaultSubnetKey(scope string) string    { return s.Key("defaultsubnet", scope) }
-func (s *Store) vmNetsKey(vm string) string              { return s.Key("vmnets", vm) }
+func (s *Store) routersIdx(project string) string        { return s.key("idx", "routers", project) }
+func (s *Store) routerSubnetsIdx(router string) string   { return s.key("idx", "routersubnets", router) }
+func (s *Store) projectSubnetsIdx(project string) string { return s.key("idx", "subnets", project) }
+func (s *Store) portGroupSubnetsIdx() string             { return s.key("idx", "subnets", SystemScope) }
+func (s *Store) defaultSubnetKey(scope string) string    { return s.key("defaultsubnet", scope) }
+func (s *Store) vmNetsKey(vm string) string              { return s.key("vmnets", vm) }
 
 // subnetPortsKey is the subnet's address table, one hash with the subnet id as its Redis
 // Cluster hash tag.
-func (s *Store) subnetPortsKey(subnet string) string { return s.Key("subnetports", "{"+subnet+"}") }
+func (s *Store) subnetPortsKey(subnet string) string { return s.key("subnetports", "{"+subnet+"}") }
 
 // CreateRouter writes the router (CREATING) and its task, if its project exists and no
 // other router of the project has its name.

@@ -44,7 +44,7 @@ var OutboxKinds = []string{KindTenant, KindProject, KindFlavor, KindImage, KindV
 	KindHost, KindZone, KindRouter, KindSubnet}
 
 // OutboxStream is the outbox's key.
-func (s *Store) OutboxStream() string { return s.Key("outbox") }
+func (s *Store) OutboxStream() string { return s.key("outbox") }
 
 // outboxLua defines outbox(ob, maxlen, key, new, old), which appends the change of the
 // entity at key (kind and id are its last two parts) to the outbox ob. new and old are

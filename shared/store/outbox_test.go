@@ -15,9 +15,9 @@ import (
 // the id of the last one.
 func outboxSince(t *testing.T, s *store.Store, id string) ([]string, []map[string]any, string) {
 	t.Helper()
-	msgs, err := s.Client().XRange(t.Context(), s.OutboxStream(), "("+id, "+").Result()
+	msgs, err := s.Redis().XRange(t.Context(), s.OutboxStream(), "("+id, "+").Result()
 	if id == "0" {
-		msgs, err = s.Client().XRange(t.Context(), s.OutboxStream(), "-", "+").Result()
+		msgs, err = s.Redis().XRange(t.Context(), s.OutboxStream(), "-", "+").Result()
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -37,8 +37,8 @@ type Lease struct {
 	For   time.Duration
 }
 
-func (s *Store) provisionKey(id string) string { return s.Key("provision", id) }
-func (s *Store) provisioningIdx() string       { return s.Key("provisioning") }
+func (s *Store) provisionKey(id string) string { return s.key("provision", id) }
+func (s *Store) provisioningIdx() string       { return s.key("provisioning") }
 
 // addProvisioning adds to b the writes that record p, leased to l.
 func (s *Store) addProvisioning(b *Batch, p *Provisioning, l Lease) *Batch {

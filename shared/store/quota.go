@@ -21,9 +21,9 @@ import (
 // still counted. A project's reservation is charged to its project and to its tenant in
 // one script, so neither can go over its limits, and the reservation record says whether
 // the tenant was charged, so that releasing it undoes exactly what reserving did.
-func (s *Store) quotaKey(project string) string      { return s.Key("quota", project) }
-func (s *Store) tenantQuotaKey(tenant string) string { return s.Key("quota", "tenant", tenant) }
-func (s *Store) quotaResvKey(owner string) string    { return s.Key("resv", "quota", owner) }
+func (s *Store) quotaKey(project string) string      { return s.key("quota", project) }
+func (s *Store) tenantQuotaKey(tenant string) string { return s.key("quota", "tenant", tenant) }
+func (s *Store) quotaResvKey(owner string) string    { return s.key("resv", "quota", owner) }
 
 // quotaKeyOf is the quota hash of a tenant or a project.
 func (s *Store) quotaKeyOf(kind, id string) string {

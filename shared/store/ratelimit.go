@@ -78,7 +78,7 @@ func (s *Store) Allow(ctx context.Context, checks ...RateCheck) (RateResult, err
 			continue
 		}
 		interval := 1e6 / r
-		keys = append(keys, s.Key("rl", c.Key))
+		keys = append(keys, s.key("rl", c.Key))
 		args = append(args, interval, interval*float64(max(c.Limit.Burst, 1)))
 		limited = append(limited, i)
 	}

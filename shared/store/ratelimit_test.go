@@ -112,7 +112,7 @@ func TestAllowRetryAfter(t *testing.T) {
 		if r.RetryAfter > interval || r.RetryAfter < interval-elapsed-time.Millisecond {
 			t.Fatalf("RetryAfter %v, want in [%v, %v]", r.RetryAfter, interval-elapsed, interval)
 		}
-		ttl, err := s.Client().PTTL(ctx, s.Key("rl", "k")).Result()
+		ttl, err := s.Redis().PTTL(ctx, s.Key("rl", "k")).Result()
 		if err != nil || ttl <= 0 || ttl > time.Duration(l.Burst)*interval {
 			t.Fatalf("TTL %v (%v), want in (0, %v]", ttl, err, time.Duration(l.Burst)*interval)
 		}

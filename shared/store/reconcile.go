@@ -61,7 +61,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 // lastTaskEnd is when the entity's newest task ended (0 when it has none, -1 while it
 // has not ended).
 func (s *Store) lastTaskEnd(ctx context.Context, id string) (int64, error) {
-	m, err := s.rdb.ZRevRange(ctx, s.Key("idx", "tasks", id), 0, 0).Result()
+	m, err := s.rdb.ZRevRange(ctx, s.key("idx", "tasks", id), 0, 0).Result()
 	if err != nil || len(m) == 0 {
 		return 0, err
 	}

@@ -60,8 +60,8 @@ func (r *Rule) scope() string {
 	return r.ProjectID
 }
 
-func (s *Store) rulesIdx(scope string) string { return s.Key("idx", "rules", scope) }
-func (s *Store) allRulesIdx() string          { return s.Key("idx", "rules") }
+func (s *Store) rulesIdx(scope string) string { return s.key("idx", "rules", scope) }
+func (s *Store) allRulesIdx() string          { return s.key("idx", "rules") }
 
 // CreateRule writes the rule and its task; names are unique in a project (or among the
 // system's rules).
@@ -114,7 +114,7 @@ func (s *Store) AllRules(ctx context.Context) ([]*Rule, error) {
 // RuleCause records that task was started by a rule's action at depth (1 for an action
 // of a rule fired by a user's change), so a chain of rules firing each other stops.
 func (s *Store) RuleCause(ctx context.Context, task string, depth int) error {
-	return s.rdb.Set(ctx, s.Key("rulecause", task), depth, ruleCauseTTL).Err()
+	return s.rdb.Set(ctx, s.key("rulecause", task), depth, ruleCauseTTL).Err()
 }
 
 // RuleDepth is the depth RuleCause recorded for task, 0 when no rule started it.
@@ -122,7 +122,7 @@ func (s *Store) RuleDepth(ctx context.Context, task string) (int, error) {
 	if task == "" {
 		return 0, nil
 	}
-	n, err := s.rdb.Get(ctx, s.Key("rulecause", task)).Int()
+	n, err := s.rdb.Get(ctx, s.key("rulecause", task)).Int()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}

@@ -14,7 +14,7 @@ import (
 // Security groups are names of groups of the identity provider (e.g. "acme\\admins").
 // A tenant's and a project's own groups live in their records; the system's (the groups
 // of system administrators besides the built-in one) in one key, photon:system:securitygroups.
-func (s *Store) systemGroupsKey() string { return s.Key("system", "securitygroups") }
+func (s *Store) systemGroupsKey() string { return s.key("system", "securitygroups") }
 
 // KindDeployment is the kind of the entity the system's security-group tasks act on, as
 // Photon named the whole installation.

@@ -26,7 +26,7 @@ import (
 const startsGroup = "relay"
 
 // StartsStream is the starts stream's key.
-func (s *Store) StartsStream() string { return s.Key("starts") }
+func (s *Store) StartsStream() string { return s.key("starts") }
 
 // A Start is one entry of the starts stream: the encoded start event of a task's chain.
 type Start struct {

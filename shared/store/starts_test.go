@@ -56,7 +56,7 @@ func TestStartsAreWrittenWithTheirTask(t *testing.T) {
 			if err := tc.do(ctx); !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
-			msgs, err := s.Client().XRange(ctx, s.StartsStream(), "-", "+").Result()
+			msgs, err := s.Redis().XRange(ctx, s.StartsStream(), "-", "+").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,12 +99,12 @@ func TestStartsRelayProtocol(t *testing.T) {
 		{"nor what the dead one touched", func() ([]store.Start, error) {
 			// The entry has been idle 50ms at least; touching it makes it fresh.
 			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				p, err := s.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.StartsStream(), Group: "relay", Start: "-", End: "+", Count: 1}).Result()
+				p, err := s.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.StartsStream(), Group: "relay", Start: "-", End: "+", Count: 1}).Result()
 				if err != nil || (len(p) == 1 && p[0].Idle > 50*time.Millisecond) || time.Now().After(deadline) {
 					break
 				}
 			}
-			first, _ := s.Client().XRange(ctx, s.StartsStream(), "-", "+").Result()
+			first, _ := s.Redis().XRange(ctx, s.StartsStream(), "-", "+").Result()
 			if err := s.TouchStarts(ctx, "dead", first[0].ID); err != nil {
 				return nil, err
 			}
@@ -124,7 +124,7 @@ func TestStartsRelayProtocol(t *testing.T) {
 		last = got
 	}
 	consumers := func() []string {
-		cs, err := s.Client().XInfoConsumers(ctx, s.StartsStream(), "relay").Result()
+		cs, err := s.Redis().XInfoConsumers(ctx, s.StartsStream(), "relay").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,24 +33,24 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
 }
 
-// Client is the Redis client the store uses (the event broker shares it).
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
-
 // Prefix is the key prefix of this store.
 func (s *Store) Prefix() string { return s.prefix }
 
 // Now is the store's clock in Unix milliseconds.
 func (s *Store) Now() int64 { return s.now().UnixMilli() }
 
-// Key joins parts under the store's prefix: Key("vm", id) = "photon:vm:<id>".
-func (s *Store) Key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
+// key joins parts under the store's prefix: key("vm", id) = "photon:vm:<id>". It is
+// unexported so that no other package builds keys in the store's key space: the auth,
+// pki, broker and notifier stores are handed the client and the prefix by the command
+// that wires them, and keep to key spaces of their own.
+func (s *Store) key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
 
-func (s *Store) entityKey(kind, id string) string { return s.Key(kind, id) }
+func (s *Store) entityKey(kind, id string) string { return s.key(kind, id) }
 
 // versionKey names the version of all the entities of kind: a value that changes whenever
 // one is created or deleted, so that a cache of them all (the notifier's subscriptions,
 // the rule engine's rules) reloads only then.
-func (s *Store) versionKey(kind string) string { return s.Key("ver", kind) }
+func (s *Store) versionKey(kind string) string { return s.key("ver", kind) }
 
 // bumpVersion adds a new version of kind to b.
 func (s *Store) bumpVersion(b *Batch, kind string) *Batch {

@@ -145,19 +145,19 @@ func NewSecret() string {
 	return hex.EncodeToString(b)
 }
 
-func (s *Store) subscriptionsIdx() string { return s.Key("idx", "subscriptions") }
+func (s *Store) subscriptionsIdx() string { return s.key("idx", "subscriptions") }
 func (s *Store) tenantSubscriptionsIdx(tenant string) string {
-	return s.Key("idx", "subscriptions", "tenant", tenant)
+	return s.key("idx", "subscriptions", "tenant", tenant)
 }
 func (s *Store) projectSubscriptionsIdx(project string) string {
-	return s.Key("idx", "subscriptions", "project", project)
+	return s.key("idx", "subscriptions", "project", project)
 }
-func (s *Store) deadLettersIdx(sub string) string { return s.Key("idx", "deadletters", sub) }
+func (s *Store) deadLettersIdx(sub string) string { return s.key("idx", "deadletters", sub) }
 
 // ReplayStream is the stream of dead letters put back for delivery: entries with fields
 // "sub" (the subscription id), "ce" (the CloudEvent, structured JSON) and "dl" (the dead
 // letter's id).
-func (s *Store) ReplayStream() string { return s.Key("notify", "replay") }
+func (s *Store) ReplayStream() string { return s.key("notify", "replay") }
 
 // subscriptionIndexes adds (or, with add false, removes) sub's index entries to b.
 func (s *Store) subscriptionIndexes(b *Batch, sub *Subscription, add bool) *Batch {

@@ -158,7 +158,7 @@ func TestSubscriptions(t *testing.T) {
 			if err := s.ReplayDeadLetter(ctx, dl.ID); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("second replay: %v", err)
 			}
-			msgs, err := s.Client().XRange(ctx, s.ReplayStream(), "-", "+").Result()
+			msgs, err := s.Redis().XRange(ctx, s.ReplayStream(), "-", "+").Result()
 			if err != nil || len(msgs) != 1 || msgs[0].Values["sub"] != subs[1].ID || msgs[0].Values["ce"] != string(ev) {
 				t.Fatalf("replay stream: %+v %v", msgs, err)
 			}

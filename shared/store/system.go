@@ -15,7 +15,7 @@ const (
 	SystemBackgroundPaused = "BACKGROUND_PAUSED"
 )
 
-func (s *Store) systemStateKey() string { return s.Key("system", "state") }
+func (s *Store) systemStateKey() string { return s.key("system", "state") }
 
 // SystemState is the system's state, READY unless it was set.
 func (s *Store) SystemState(ctx context.Context) (string, error) {

@@ -99,7 +99,7 @@ func (s *Store) NewTask(id, op string, entity Entity, caller Caller, steps []str
 // the chain's start event.
 func (s *Store) AddTask(b *Batch, t *Task) *Batch {
 	b.prefix = s.prefix // a batch written outside Apply and watch (ChangeQuota) still reaches the outbox
-	b.Put(s.Key(KindTask, t.ID), t).Index(s.Key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
+	b.Put(s.key(KindTask, t.ID), t).Index(s.key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
 	if t.ParentID != "" {
 		b.Index(s.subTasksIdx(t.ParentID), indexMember(t.QueuedTime, t.ID))
 	}
@@ -112,8 +112,8 @@ func (s *Store) AddTask(b *Batch, t *Task) *Batch {
 	return b
 }
 
-func (s *Store) subTasksIdx(parent string) string { return s.Key("idx", "subtasks", parent) }
-func (s *Store) progressKey(parent string) string { return s.Key("progress", parent) }
+func (s *Store) subTasksIdx(parent string) string { return s.key("idx", "subtasks", parent) }
+func (s *Store) progressKey(parent string) string { return s.key("progress", parent) }
 
 // ListSubTasks lists a parent task's sub-tasks, oldest first.
 func (s *Store) ListSubTasks(ctx context.Context, parentID string, size int, cursor string) (Page[Task], error) {
@@ -159,7 +159,7 @@ func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
 	if t.State == TaskError {
 		field = "failed"
 	}
-	v, err := subTaskEnded.Run(ctx, s.rdb, []string{s.progressKey(t.ParentID), s.Key("progress", t.ParentID, "ended")}, t.ID, field).Slice()
+	v, err := subTaskEnded.Run(ctx, s.rdb, []string{s.progressKey(t.ParentID), s.key("progress", t.ParentID, "ended")}, t.ID, field).Slice()
 	if err != nil {
 		return fmt.Errorf("count end of %s in %s: %w", t.ID, t.ParentID, err)
 	}
@@ -179,7 +179,7 @@ func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
 		return nil
 	})
 	if err == nil {
-		s.rdb.Del(ctx, s.Key("progress", t.ParentID, "ended")) // the counts in the hash stay
+		s.rdb.Del(ctx, s.key("progress", t.ParentID, "ended")) // the counts in the hash stay
 	}
 	return err
 }
@@ -196,5 +196,5 @@ func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*Task) error)
 
 // ListTasks lists the tasks of an entity, oldest first.
 func (s *Store) ListTasks(ctx context.Context, entityID string, size int, cursor string) (Page[Task], error) {
-	return List[Task](ctx, s, s.Key("idx", "tasks", entityID), KindTask, size, cursor)
+	return List[Task](ctx, s, s.key("idx", "tasks", entityID), KindTask, size, cursor)
 }

@@ -14,7 +14,7 @@ const ZoneReady = "READY"
 
 // Zone keys: the record photon:zone:{id}, the index photon:idx:zones (by creation time),
 // and the name key photon:name:zone::{name} (zone names are unique).
-func (s *Store) zonesIdx() string            { return s.Key("idx", "zones") }
+func (s *Store) zonesIdx() string            { return s.key("idx", "zones") }
 func (s *Store) zoneName(name string) string { return s.name(KindZone, "", name) }
 
 // CreateZone writes the zone and its task, if no other zone has its name.

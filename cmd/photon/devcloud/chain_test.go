@@ -225,9 +225,9 @@ func waitDrained(t *testing.T, c *devcloud.Cloud) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for _, fn := range events.Functions() {
-		stream := c.Store.Key("stream", fn)
+		stream := events.Stream(c.Store.Prefix(), fn)
 		for {
-			groups, err := c.Store.Client().XInfoGroups(t.Context(), stream).Result()
+			groups, err := c.Redis().XInfoGroups(t.Context(), stream).Result()
 			if err == nil && len(groups) == 1 && groups[0].Pending == 0 && groups[0].Lag == 0 {
 				break
 			}

@@ -250,6 +250,10 @@ func orDefault(s, d string) string {
 	return s
 }
 
+// Redis is the client the cloud's parts share, for tools and tests that watch Redis
+// itself (its memory, a function's stream): the store hands out no client.
+func (c *Cloud) Redis() redis.UniversalClient { return c.rdb }
+
 // Scales reports each function's autoscaler (empty with fixed Workers).
 func (c *Cloud) Scales() map[string]runtime.ScaleStat { return c.local.Scales() }
 

@@ -113,7 +113,7 @@ func TestEventAutomation(t *testing.T) {
 	cl.do("GET", "/v1/vms/"+vmID, nil, &placed)
 	ce, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": "host-error-1", "source": notify.Source, "type": "io.photon.host.error",
 		"subject": placed.Host, "datacontenttype": "application/json", "data": map[string]any{"id": placed.Host, "kind": "host", "state": "ERROR"}})
-	if err := c.Store.Client().XAdd(t.Context(), &redis.XAddArgs{Stream: notify.EventsStream(c.Store.Prefix()), Values: []any{"type", "io.photon.host.error", "ce", string(ce)}}).Err(); err != nil {
+	if err := c.Redis().XAdd(t.Context(), &redis.XAddArgs{Stream: notify.EventsStream(c.Store.Prefix()), Values: []any{"type", "io.photon.host.error", "ce", string(ce)}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the host rule's tag", func() bool {

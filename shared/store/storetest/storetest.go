@@ -95,5 +95,15 @@ func Prefix(t testing.TB) string {
 // New returns a Store on the test server under a fresh prefix.
 func New(t testing.TB) *store.Store {
 	t.Helper()
-	return store.New(Client(t), Prefix(t))
+	s, _ := NewWithClient(t)
+	return s
+}
+
+// NewWithClient is New that also returns the store's client, for the tests that wire the
+// stores which share it (auth, pki, the broker, the notifier) or read what the store
+// wrote: the store itself hands out no client.
+func NewWithClient(t testing.TB) (*store.Store, *redis.Client) {
+	t.Helper()
+	c := Client(t)
+	return store.New(c, Prefix(t)), c
 }
