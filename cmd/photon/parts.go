@@ -112,7 +112,7 @@ hostd has no access to the control plane's Redis: it registers the host and hear
 its usage and its VMs' power states to the registrar served at --join-url, over mutual
 TLS with the host's certificate, which says which host reports. While the control plane
 is unreachable hostd serves on and tries again at every heartbeat.`,
-		Example: `  photon hostd join-token --redis redis://redis:6379 --host esx1 --join-url https://gateway.example.com:9002
+		Example: `  # an administrator first makes the host's one-time token: photon hostd join-token --help
   photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835 --advertise 10.0.0.11:8835 \
     --join-url https://gateway.example.com:9002 --ca-pin sha256:... --join-token ... --cert-dir /var/lib/photon-hostd
   photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD`,

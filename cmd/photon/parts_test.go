@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,10 @@ func TestHostdHasNoRedisFlag(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.cmd.Flags().Lookup("redis") != nil; got != tc.wantRedis {
 				t.Errorf("--redis: %v, want %v", got, tc.wantRedis)
+			}
+			help := tc.cmd.Long + tc.cmd.Example + tc.cmd.UsageString()
+			if got := strings.Contains(help, "--redis"); got != tc.wantRedis {
+				t.Errorf("--help mentions --redis: %v, want %v", got, tc.wantRedis)
 			}
 		})
 	}
