@@ -7,6 +7,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -22,14 +23,14 @@ func TestNetChainEnds(t *testing.T) {
 		complete bool   // else authorize refuses the caller
 		want     string // state after, "" when the record is gone
 	}{
-		{"router create completes", &events.RouterCreate, true, store.NetReady},
-		{"router create refused", &events.RouterCreate, false, store.NetError},
+		{"router create completes", &events.RouterCreate, true, model.NetReady},
+		{"router create refused", &events.RouterCreate, false, model.NetError},
 		{"router delete completes", &events.RouterDelete, true, ""},
-		{"router delete refused", &events.RouterDelete, false, store.NetError},
-		{"subnet create completes", &events.SubnetCreate, true, store.NetReady},
-		{"subnet create refused", &events.SubnetCreate, false, store.NetError},
+		{"router delete refused", &events.RouterDelete, false, model.NetError},
+		{"subnet create completes", &events.SubnetCreate, true, model.NetReady},
+		{"subnet create refused", &events.SubnetCreate, false, model.NetError},
 		{"subnet delete completes", &events.SubnetDelete, true, ""},
-		{"subnet delete refused", &events.SubnetDelete, false, store.NetError},
+		{"subnet delete refused", &events.SubnetDelete, false, model.NetError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,12 +41,12 @@ func TestNetChainEnds(t *testing.T) {
 				caller = steptest.Stranger
 			}
 			id := "r-1"
-			if tc.chain.Kind == store.KindSubnet {
+			if tc.chain.Kind == model.KindSubnet {
 				id = "sn-1"
 			}
 			task := e.NewTask(tc.chain, id, caller, nil)
-			router := &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: store.NetCreating}
-			subnet := &store.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: store.NetCreating}
+			router := &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: model.NetCreating}
+			subnet := &model.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: model.NetCreating}
 			var err error
 			switch tc.chain {
 			case &events.RouterCreate:
@@ -75,14 +76,14 @@ func TestNetChainEnds(t *testing.T) {
 				}
 			}
 			var state, held string
-			if tc.chain.Kind == store.KindRouter {
-				var r *store.Router
-				if r, err = store.Get[store.Router](t.Context(), e.Store, store.KindRouter, id); err == nil {
+			if tc.chain.Kind == model.KindRouter {
+				var r *model.Router
+				if r, err = store.Get[model.Router](t.Context(), e.Store, model.KindRouter, id); err == nil {
 					state, held = r.State, r.ActiveTask
 				}
 			} else {
-				var sn *store.Subnet
-				if sn, err = store.Get[store.Subnet](t.Context(), e.Store, store.KindSubnet, id); err == nil {
+				var sn *model.Subnet
+				if sn, err = store.Get[model.Subnet](t.Context(), e.Store, model.KindSubnet, id); err == nil {
 					state, held = sn.State, sn.ActiveTask
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -36,24 +37,24 @@ func TestVMChainEnds(t *testing.T) {
 		diskHeld  bool   // the chain holds pd-1 too
 		diskChain bool   // the chain is pd-1's
 	}{
-		{name: "create completes", chain: &events.VMCreate, end: complete, vmState: store.VMCreating, want: store.VMStopped,
-			wantDisk: store.DiskAttached},
-		{name: "create fails", chain: &events.VMCreate, end: undo, vmState: store.VMCreating, want: store.VMError,
-			wantDisk: store.DiskAttached},
-		{name: "delete completes", chain: &events.VMDelete, end: complete, vmState: store.VMDeleting, want: "",
-			wantDisk: store.DiskDetached},
-		{name: "delete refused", chain: &events.VMDelete, end: refuse, vmState: store.VMDeleting, want: store.VMError,
-			wantDisk: store.DiskAttached},
-		{name: "edit completes", chain: &events.VMSetMetadata, end: complete, props: map[string]string{store.PropMetadata: "{}"},
-			vmState: store.VMStarted, want: store.VMStarted, wantDisk: store.DiskAttached},
-		{name: "edit refused", chain: &events.VMAddTag, end: refuse, vmState: store.VMStarted, want: store.VMStarted,
-			wantDisk: store.DiskAttached},
-		{name: "attach refused", chain: &events.VMAttachDisk, end: refuse, props: map[string]string{store.PropDiskID: "pd-1"},
-			vmState: store.VMStopped, want: store.VMStopped, wantDisk: store.DiskAttached, diskHeld: true},
-		{name: "disk create refused", chain: &events.DiskCreate, end: refuse, vmState: store.VMStarted, want: store.VMStarted,
-			wantDisk: store.DiskError, diskChain: true},
-		{name: "disk delete refused", chain: &events.DiskDelete, end: refuse, vmState: store.VMStarted, want: store.VMStarted,
-			wantDisk: store.DiskError, diskChain: true},
+		{name: "create completes", chain: &events.VMCreate, end: complete, vmState: model.VMCreating, want: model.VMStopped,
+			wantDisk: model.DiskAttached},
+		{name: "create fails", chain: &events.VMCreate, end: undo, vmState: model.VMCreating, want: model.VMError,
+			wantDisk: model.DiskAttached},
+		{name: "delete completes", chain: &events.VMDelete, end: complete, vmState: model.VMDeleting, want: "",
+			wantDisk: model.DiskDetached},
+		{name: "delete refused", chain: &events.VMDelete, end: refuse, vmState: model.VMDeleting, want: model.VMError,
+			wantDisk: model.DiskAttached},
+		{name: "edit completes", chain: &events.VMSetMetadata, end: complete, props: map[string]string{model.PropMetadata: "{}"},
+			vmState: model.VMStarted, want: model.VMStarted, wantDisk: model.DiskAttached},
+		{name: "edit refused", chain: &events.VMAddTag, end: refuse, vmState: model.VMStarted, want: model.VMStarted,
+			wantDisk: model.DiskAttached},
+		{name: "attach refused", chain: &events.VMAttachDisk, end: refuse, props: map[string]string{model.PropDiskID: "pd-1"},
+			vmState: model.VMStopped, want: model.VMStopped, wantDisk: model.DiskAttached, diskHeld: true},
+		{name: "disk create refused", chain: &events.DiskCreate, end: refuse, vmState: model.VMStarted, want: model.VMStarted,
+			wantDisk: model.DiskError, diskChain: true},
+		{name: "disk delete refused", chain: &events.DiskDelete, end: refuse, vmState: model.VMStarted, want: model.VMStarted,
+			wantDisk: model.DiskError, diskChain: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,15 +69,15 @@ func TestVMChainEnds(t *testing.T) {
 				entity = "pd-1"
 			}
 			task := e.NewTask(tc.chain, entity, caller, tc.props)
-			vmHolder, diskHolder := task, (*store.Task)(nil) // the task is written with its holder
+			vmHolder, diskHolder := task, (*model.Task)(nil) // the task is written with its holder
 			if tc.diskChain {
 				vmHolder, diskHolder = nil, task
 			}
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: tc.vmState,
-				Disks: []store.Disk{{ID: "pd-1", Name: "pd-1", Kind: store.FlavorPersistentDisk}}}, vmHolder)
-			e.Disk(t, &store.PersistentDisk{ID: "pd-1", Name: "pd-1", State: store.DiskAttached, VMs: []string{"vm-1"}}, diskHolder)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: tc.vmState,
+				Disks: []model.Disk{{ID: "pd-1", Name: "pd-1", Kind: model.FlavorPersistentDisk}}}, vmHolder)
+			e.Disk(t, &model.PersistentDisk{ID: "pd-1", Name: "pd-1", State: model.DiskAttached, VMs: []string{"vm-1"}}, diskHolder)
 			if tc.diskHeld { // an attach or detach holds the disk too
-				if _, err := store.Update(t.Context(), e.Store, store.KindDisk, "pd-1", func(d *store.PersistentDisk) error {
+				if _, err := store.Update(t.Context(), e.Store, model.KindDisk, "pd-1", func(d *model.PersistentDisk) error {
 					d.ActiveTask = task.ID
 					return nil
 				}); err != nil {
@@ -103,7 +104,7 @@ func TestVMChainEnds(t *testing.T) {
 			if tk := e.Task(t, task.ID); !tk.Done() {
 				t.Fatalf("task %s", tk.State)
 			}
-			vm, err := store.Get[store.VM](t.Context(), e.Store, store.KindVM, "vm-1")
+			vm, err := store.Get[model.VM](t.Context(), e.Store, model.KindVM, "vm-1")
 			switch {
 			case tc.want == "" && !errors.Is(err, errs.ErrNotFound):
 				t.Fatalf("VM still there: %v", err)
@@ -112,7 +113,7 @@ func TestVMChainEnds(t *testing.T) {
 			case tc.want != "" && (vm.State != tc.want || vm.ActiveTask != ""):
 				t.Fatalf("VM %s held by %q, want %s released", vm.State, vm.ActiveTask, tc.want)
 			}
-			disk, err := store.Get[store.PersistentDisk](t.Context(), e.Store, store.KindDisk, "pd-1")
+			disk, err := store.Get[model.PersistentDisk](t.Context(), e.Store, model.KindDisk, "pd-1")
 			if err != nil {
 				t.Fatal(err)
 			}

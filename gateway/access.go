@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -51,15 +52,15 @@ func orAnonymous(s string) string {
 
 // imageAs reads an image the caller has role want on (see policy.ImageRole); an image
 // they may not even see is NotFound.
-func (c *core) imageAs(ctx context.Context, id string, want policy.Role) (*store.Image, error) {
+func (c *core) imageAs(ctx context.Context, id string, want policy.Role) (*model.Image, error) {
 	im, _, _, err := c.imageIn(ctx, id, want)
 	return im, err
 }
 
 // imageIn is imageAs that also returns the tenant and project the image belongs to (nil
 // for a public image), for the decisions that follow.
-func (c *core) imageIn(ctx context.Context, id string, want policy.Role) (*store.Image, *store.Tenant, *store.Project, error) {
-	im, err := store.Get[store.Image](ctx, c.store, store.KindImage, id)
+func (c *core) imageIn(ctx context.Context, id string, want policy.Role) (*model.Image, *model.Tenant, *model.Project, error) {
+	im, err := store.Get[model.Image](ctx, c.store, model.KindImage, id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -75,7 +76,7 @@ func (c *core) imageIn(ctx context.Context, id string, want policy.Role) (*store
 
 // imageScope reads the tenant and project of a project's image (nil, nil for a public
 // image). An image whose project is gone is NotFound.
-func (c *core) imageScope(ctx context.Context, im *store.Image) (*store.Tenant, *store.Project, error) {
+func (c *core) imageScope(ctx context.Context, im *model.Image) (*model.Tenant, *model.Project, error) {
 	t, p, err := c.store.ProjectScope(ctx, im.ProjectID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil, nil, errs.NotFound("Image", im.ID)
@@ -85,9 +86,9 @@ func (c *core) imageScope(ctx context.Context, im *store.Image) (*store.Tenant, 
 
 // madeBy is the IAM policy of an image the caller makes: they own it, so a project's
 // contributor may delete (or share) the images they uploaded or captured.
-func madeBy(ctx context.Context) []store.PolicyEntry {
+func madeBy(ctx context.Context) []model.PolicyEntry {
 	if sub := caller(ctx).Subject; sub != "" {
-		return []store.PolicyEntry{{Principal: sub, Roles: []string{store.RoleOwner}}}
+		return []model.PolicyEntry{{Principal: sub, Roles: []string{model.RoleOwner}}}
 	}
 	return nil
 }

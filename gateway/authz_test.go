@@ -34,6 +34,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -498,10 +499,10 @@ func (h *harness) world(t testing.TB) *world {
 				Limits: []*pb.QuotaLineItem{{Key: "vm.count", Value: 100, Unit: "COUNT"}}}}})
 	}
 	w.p1, w.p2, w.pb = project(w.tenantA, "p1", "acme\\p1"), project(w.tenantA, "p2", "acme\\p2"), project(w.tenantB, "pb", "beta\\pb")
-	images := []*store.Image{{Name: "public"}, {Name: "own", ProjectID: w.p1, TenantID: w.tenantA}}
+	images := []*model.Image{{Name: "public"}, {Name: "own", ProjectID: w.p1, TenantID: w.tenantA}}
 	for _, im := range images {
-		im.ID, im.State, im.ReplicationType, im.DiskPath, im.CreatedAt = "im-"+rand.Text(), store.ImageReady, store.ReplicationOnDemand, "images/x.vmdk", h.s.Now()
-		if err := h.s.CreateImage(ctx, im, h.s.NewTask("", "CREATE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, store.Caller{Subject: "root"}, nil)); err != nil {
+		im.ID, im.State, im.ReplicationType, im.DiskPath, im.CreatedAt = "im-"+rand.Text(), model.ImageReady, model.ReplicationOnDemand, "images/x.vmdk", h.s.Now()
+		if err := h.s.CreateImage(ctx, im, h.s.NewTask("", "CREATE_IMAGE", model.Entity{ID: im.ID, Kind: model.KindImage}, model.Caller{Subject: "root"}, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -514,7 +515,7 @@ func (h *harness) world(t testing.TB) *world {
 	w.disk = h.must(t, m("Disks", "CreateDisk"), &pb.CreateDiskRequest{ProjectId: w.p1, Spec: &pb.DiskCreateSpec{Name: "d", Kind: "persistent-disk", Flavor: "pd", CapacityGb: 1}})
 	w.router = h.must(t, m("Networks", "CreateRouter"), &pb.CreateRouterRequest{ProjectId: w.p1, Spec: &pb.RouterCreateSpec{Name: "r", PrivateIpCidr: "10.1.0.0/16"}})
 	// The router's chain does not run here: mark it made, as logicalrouter would.
-	if _, err := store.Update(ctx, h.s, store.KindRouter, w.router, func(r *store.Router) error { r.State = store.NetReady; return nil }); err != nil {
+	if _, err := store.Update(ctx, h.s, model.KindRouter, w.router, func(r *model.Router) error { r.State = model.NetReady; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	w.subnet = h.must(t, m("Networks", "CreateSubnet"), &pb.CreateSubnetRequest{Id: w.router, Spec: &pb.SubnetCreateSpec{Name: "s", PrivateIpCidr: "10.1.1.0/24"}})
@@ -531,8 +532,8 @@ func (h *harness) world(t testing.TB) *world {
 	w.host = h.must(t, m("Hosts", "CreateHost"), &pb.CreateHostRequest{Spec: &pb.HostCreateSpec{Address: addr, Username: "root", Password: "x"}})
 	// Its hostd registers it, with a datastore.
 	w.datastore = "ds-" + n
-	if err := h.s.RegisterHost(ctx, store.Host{ID: w.host, Address: addr + ":1", State: store.HostReady, CPUCores: 4, MemoryMB: 8192,
-		Datastores: []store.Datastore{{ID: w.datastore, Name: w.datastore, Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 40}}}); err != nil {
+	if err := h.s.RegisterHost(ctx, model.Host{ID: w.host, Address: addr + ":1", State: model.HostReady, CPUCores: 4, MemoryMB: 8192,
+		Datastores: []model.Datastore{{ID: w.datastore, Name: w.datastore, Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 40}}}); err != nil {
 		t.Fatal(err)
 	}
 	return w

@@ -14,6 +14,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -59,8 +60,8 @@ func TestChainStartIsAtomic(t *testing.T) {
 		}},
 		{name: "a verb on an existing VM", start: func(t *testing.T, h *harness, w *world) started {
 			// The world's VM was created with the path up: make it settled, as its chain would.
-			if _, err := store.Update(t.Context(), h.s, store.KindVM, w.vm, func(v *store.VM) error {
-				v.State, v.ActiveTask = store.VMStopped, ""
+			if _, err := store.Update(t.Context(), h.s, model.KindVM, w.vm, func(v *model.VM) error {
+				v.State, v.ActiveTask = model.VMStopped, ""
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -104,7 +105,7 @@ func TestChainStartIsAtomic(t *testing.T) {
 			broker.fail(errors.New("broker unreachable"))
 			st := tc.start(t, h, w)
 			for _, task := range st.tasks {
-				if got := mustTask(t, h.s, task.GetId()); got.State != store.TaskQueued {
+				if got := mustTask(t, h.s, task.GetId()); got.State != model.TaskQueued {
 					t.Fatalf("task %s is %s before its chain started, want QUEUED", got.ID, got.State)
 				}
 			}
@@ -143,8 +144,8 @@ func TestChainStartIsAtomic(t *testing.T) {
 			broker.fail(errs.Permanent(errors.New("400 Bad Request")))
 			st := tc.start(t, h, w)
 			for _, task := range st.tasks {
-				poll(t, "task "+task.GetId()+" ERROR", func() bool { return mustTask(t, h.s, task.GetId()).State == store.TaskError })
-				vm, err := store.Get[store.VM](ctx, h.s, store.KindVM, task.GetEntity().GetId())
+				poll(t, "task "+task.GetId()+" ERROR", func() bool { return mustTask(t, h.s, task.GetId()).State == model.TaskError })
+				vm, err := store.Get[model.VM](ctx, h.s, model.KindVM, task.GetEntity().GetId())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -173,7 +174,7 @@ func admitted(t *testing.T, s *store.Store, tenant string) int {
 	return n[tenant]
 }
 
-func mustTask(t *testing.T, s *store.Store, id string) *store.Task {
+func mustTask(t *testing.T, s *store.Store, id string) *model.Task {
 	t.Helper()
 	task, err := s.GetTask(t.Context(), id)
 	if err != nil {

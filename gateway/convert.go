@@ -7,6 +7,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -14,7 +15,7 @@ import (
 
 func selfLink(kind, id string) string { return "/v1/" + kind + "s/" + id }
 
-func quotaItems(in []store.QuotaLineItem) []*pb.QuotaLineItem {
+func quotaItems(in []model.QuotaLineItem) []*pb.QuotaLineItem {
 	out := make([]*pb.QuotaLineItem, len(in))
 	for i, q := range in {
 		out[i] = &pb.QuotaLineItem{Key: q.Key, Value: q.Value, Unit: q.Unit}
@@ -22,10 +23,10 @@ func quotaItems(in []store.QuotaLineItem) []*pb.QuotaLineItem {
 	return out
 }
 
-func fromQuotaItems(in []*pb.QuotaLineItem) []store.QuotaLineItem {
-	out := make([]store.QuotaLineItem, len(in))
+func fromQuotaItems(in []*pb.QuotaLineItem) []model.QuotaLineItem {
+	out := make([]model.QuotaLineItem, len(in))
 	for i, q := range in {
-		out[i] = store.QuotaLineItem{Key: q.GetKey(), Value: q.GetValue(), Unit: q.GetUnit()}
+		out[i] = model.QuotaLineItem{Key: q.GetKey(), Value: q.GetValue(), Unit: q.GetUnit()}
 	}
 	return out
 }
@@ -42,7 +43,7 @@ func apiError(e *errs.Error) *pb.ApiError {
 	return &pb.ApiError{Code: e.Code, Message: e.Message, Data: e.Data}
 }
 
-func taskPB(t *store.Task) *pb.Task {
+func taskPB(t *model.Task) *pb.Task {
 	out := &pb.Task{
 		Id: t.ID, Operation: t.Operation, State: t.State, QueuedTime: t.QueuedTime,
 		StartedTime: t.StartedTime, EndTime: t.EndTime, SelfLink: selfLink("task", t.ID),
@@ -59,12 +60,12 @@ func taskPB(t *store.Task) *pb.Task {
 	return out
 }
 
-func tenantPB(t *store.Tenant) *pb.Tenant {
+func tenantPB(t *model.Tenant) *pb.Tenant {
 	return &pb.Tenant{Id: t.ID, Kind: "tenant", Name: t.Name, SelfLink: selfLink("tenant", t.ID),
 		Tags: t.Tags, SecurityGroups: securityGroups(t.SecurityGroups)}
 }
 
-func projectPB(p *store.Project, used map[string]float64, units map[string]string) *pb.Project {
+func projectPB(p *model.Project, used map[string]float64, units map[string]string) *pb.Project {
 	ticket := &pb.ProjectTicket{TenantTicketName: p.TicketName, Limits: quotaItems(p.Limits)}
 	keys := make([]string, 0, len(used))
 	for k := range used {
@@ -79,12 +80,12 @@ func projectPB(p *store.Project, used map[string]float64, units map[string]strin
 		PlacementPolicy: p.PlacementPolicy}
 }
 
-func flavorPB(f *store.Flavor) *pb.Flavor {
+func flavorPB(f *model.Flavor) *pb.Flavor {
 	return &pb.Flavor{Id: f.ID, Kind: f.Kind, Name: f.Name, Cost: quotaItems(f.Cost), State: f.State,
 		SelfLink: selfLink("flavor", f.ID), PlacementPolicy: f.PlacementPolicy}
 }
 
-func vmPB(v *store.VM) *pb.Vm {
+func vmPB(v *model.VM) *pb.Vm {
 	out := &pb.Vm{Id: v.ID, Kind: "vm", Name: v.Name, State: v.State, Flavor: v.Flavor,
 		SourceImageId: v.SourceImageID, Cost: quotaItems(v.Cost), Datastore: v.Datastore, Host: v.HostID,
 		Tags: v.Tags, Metadata: v.Metadata, SelfLink: selfLink("vm", v.ID), ProjectId: v.ProjectID}
@@ -113,7 +114,7 @@ func pageLink(path string, size int32, next string) string {
 // hostPB is Photon's Host from a host record, the registration an administrator gave
 // (nil for a host whose hostd registered itself) and Photon's reservations on it. The
 // address is the registered one, else the name the ESXi host reports.
-func hostPB(h *store.Host, reg *store.HostRegistration, c store.HostCapacity) *pb.Host {
+func hostPB(h *model.Host, reg *store.HostRegistration, c store.HostCapacity) *pb.Host {
 	out := &pb.Host{Id: h.ID, Kind: "host", Address: h.Name, AvailabilityZone: h.AvailabilityZone, UsageTags: h.Tags,
 		State: h.State, StateReason: h.StateReason, Metadata: h.Metadata, EsxVersion: h.EsxVersion,
 		SelfLink: hostsPath + "/" + h.ID, CpuCores: h.CPUCores, MemoryMb: h.MemoryMB, Networks: h.Networks,
@@ -128,6 +129,6 @@ func hostPB(h *store.Host, reg *store.HostRegistration, c store.HostCapacity) *p
 	return out
 }
 
-func zonePB(z *store.Zone) *pb.AvailabilityZone {
+func zonePB(z *model.Zone) *pb.AvailabilityZone {
 	return &pb.AvailabilityZone{Id: z.ID, Kind: "availability-zone", Name: z.Name, State: z.State, SelfLink: selfLink("zone", z.ID)}
 }

@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -22,7 +23,7 @@ type datastores struct {
 
 const datastoresPath = "/v1/infrastructure/datastores"
 
-func datastoreID(hostID string, d store.Datastore) string {
+func datastoreID(hostID string, d model.Datastore) string {
 	if d.ID != "" {
 		return d.ID
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/diskrules"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -34,7 +35,7 @@ func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*
 		return nil, err
 	}
 	chain := &events.DiskCreate
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: d.ID, Kind: store.KindDisk}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: d.ID, Kind: model.KindDisk}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	d.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateDisk(ctx, d, task) })
@@ -42,7 +43,7 @@ func (s *disksSvc) createDisk(ctx context.Context, req *pb.CreateDiskRequest) (*
 
 // buildDisk checks a disk spec's syntax and has diskrules check the rest against what
 // exists and compute the disk's cost.
-func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.DiskCreateSpec) (*store.PersistentDisk, error) {
+func (s *disksSvc) buildDisk(ctx context.Context, p *model.Project, spec *pb.DiskCreateSpec) (*model.PersistentDisk, error) {
 	if spec == nil {
 		return nil, errs.Invalid("a disk create spec is required")
 	}
@@ -50,7 +51,7 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 	if name == "" {
 		return nil, errs.Invalid("name is required").WithData("field", "name")
 	}
-	if k := spec.GetKind(); k != store.FlavorPersistentDisk && k != "persistent" {
+	if k := spec.GetKind(); k != model.FlavorPersistentDisk && k != "persistent" {
 		return nil, errs.Invalid("kind %q is not persistent-disk", k).WithData("field", "kind")
 	}
 	if spec.GetCapacityGb() <= 0 {
@@ -58,17 +59,17 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 	}
 	var (
 		near   []string
-		places []store.Locality
+		places []model.Locality
 	)
 	for i, a := range spec.GetAffinities() {
 		switch a.GetKind() {
-		case store.LocalityDatastore, store.LocalityDatastoreTag, store.LocalityDatastoreType:
+		case model.LocalityDatastore, model.LocalityDatastoreTag, model.LocalityDatastoreType:
 			if strings.TrimSpace(a.GetId()) == "" {
 				return nil, errs.Invalid("affinities[%d]: a %s affinity needs an id", i, a.GetKind()).WithData("field", "affinities")
 			}
-			places = append(places, store.Locality{Kind: a.GetKind(), ID: strings.TrimSpace(a.GetId())})
+			places = append(places, model.Locality{Kind: a.GetKind(), ID: strings.TrimSpace(a.GetId())})
 			continue
-		case store.LocalityVM:
+		case model.LocalityVM:
 		default:
 			return nil, errs.Invalid("affinities[%d]: a disk takes vm, datastore, datastoreTag and datastoreType affinities, not %q",
 				i, a.GetKind()).WithData("field", "affinities")
@@ -86,8 +87,8 @@ func (s *disksSvc) buildDisk(ctx context.Context, p *store.Project, spec *pb.Dis
 }
 
 // disk reads a disk the caller may see; any other is NotFound.
-func (c *core) disk(ctx context.Context, id string) (*store.PersistentDisk, error) {
-	return inProject(ctx, c, store.KindDisk, "PersistentDisk", id, func(d *store.PersistentDisk) string { return d.ProjectID })
+func (c *core) disk(ctx context.Context, id string) (*model.PersistentDisk, error) {
+	return inProject(ctx, c, model.KindDisk, "PersistentDisk", id, func(d *model.PersistentDisk) string { return d.ProjectID })
 }
 
 func (s *disksSvc) GetDisk(ctx context.Context, req *pb.IdRequest) (*pb.PersistentDisk, error) {
@@ -134,8 +135,8 @@ func (s *disksSvc) deleteDisk(ctx context.Context, req *pb.IdRequest) (*pb.Task,
 	if err != nil {
 		return nil, err
 	}
-	return startOn(ctx, s.core, &events.DiskDelete, store.KindDisk, d.ID, d.TenantID, d.ProjectID, nil,
-		func(d *store.PersistentDisk, task *store.Task) error {
+	return startOn(ctx, s.core, &events.DiskDelete, model.KindDisk, d.ID, d.TenantID, d.ProjectID, nil,
+		func(d *model.PersistentDisk, task *model.Task) error {
 			if err := holdDisk(d, task, &events.DiskDelete); err != nil {
 				return err
 			}
@@ -154,7 +155,7 @@ func (s *disksSvc) ListDiskTasks(ctx context.Context, req *pb.ListEntityTasksReq
 
 // holdDisk makes task the one holding d, if the disk's state machine lets chain start on
 // it now: no other task holds it and its state is one the chain starts from.
-func holdDisk(d *store.PersistentDisk, task *store.Task, chain *events.Chain) error {
+func holdDisk(d *model.PersistentDisk, task *model.Task, chain *events.Chain) error {
 	if err := domain.DiskMayStart(d.ID, d.State, d.ActiveTask, chain.Name, chain.Operation); err != nil {
 		return err
 	}
@@ -194,13 +195,13 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 			return nil, err
 		}
 	}
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: vm.ID, Kind: model.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
-	task.Properties = map[string]string{store.PropDiskID: d.ID}
+	task.Properties = map[string]string{model.PropDiskID: d.ID}
 	return s.begin(ctx, chain, task, func() error {
-		return store.StartTaskOnPair(ctx, s.store, store.KindVM, vm.ID, store.KindDisk, d.ID, task,
-			func(v *store.VM) error { return hold(v, task, chain) },
-			func(d *store.PersistentDisk) error {
+		return store.StartTaskOnPair(ctx, s.store, model.KindVM, vm.ID, model.KindDisk, d.ID, task,
+			func(v *model.VM) error { return hold(v, task, chain) },
+			func(d *model.PersistentDisk) error {
 				if attach {
 					return holdDisk(d, task, chain)
 				}
@@ -213,7 +214,7 @@ func (s *vms) diskOp(ctx context.Context, chain *events.Chain, req *pb.VmDiskOpe
 }
 
 // reachable checks that the VM's host mounts the disk's datastore.
-func (s *vms) reachable(ctx context.Context, vm *store.VM, d *store.PersistentDisk) error {
+func (s *vms) reachable(ctx context.Context, vm *model.VM, d *model.PersistentDisk) error {
 	if vm.HostID == "" || d.HostID == "" {
 		return errs.New(errs.CodeStateError, "Vm #%s or PersistentDisk #%s is on no host yet", vm.ID, d.ID)
 	}
@@ -233,8 +234,8 @@ func (s *vms) reachable(ctx context.Context, vm *store.VM, d *store.PersistentDi
 		"(create the disk with a vm affinity to put it beside the VM)", d.ID, d.Datastore, vm.ID).WithData("datastore", d.Datastore)
 }
 
-func diskPB(d *store.PersistentDisk) *pb.PersistentDisk {
-	return &pb.PersistentDisk{Id: d.ID, Kind: store.FlavorPersistentDisk, Name: d.Name, Flavor: d.Flavor, Cost: quotaItems(d.Cost),
+func diskPB(d *model.PersistentDisk) *pb.PersistentDisk {
+	return &pb.PersistentDisk{Id: d.ID, Kind: model.FlavorPersistentDisk, Name: d.Name, Flavor: d.Flavor, Cost: quotaItems(d.Cost),
 		Datastore: d.Datastore, CapacityGb: d.CapacityGB, State: d.State, Vms: d.VMs, Tags: d.Tags,
 		SelfLink: selfLink("disk", d.ID), ProjectId: d.ProjectID}
 }

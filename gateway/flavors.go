@@ -9,6 +9,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,14 +20,14 @@ type flavors struct {
 
 // canonical expresses quota items in the units quota is counted in: COUNT for counts and
 // GB for sizes, so a flavor's "2048 MB" and a project's "64 GB" limit compare correctly.
-func canonical(items []store.QuotaLineItem) ([]store.QuotaLineItem, error) {
-	out := make([]store.QuotaLineItem, len(items))
+func canonical(items []model.QuotaLineItem) ([]model.QuotaLineItem, error) {
+	out := make([]model.QuotaLineItem, len(items))
 	for i, it := range items {
 		v, unit, err := domain.Canonical(it.Value, it.Unit)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = store.QuotaLineItem{Key: it.Key, Value: v, Unit: unit}
+		out[i] = model.QuotaLineItem{Key: it.Key, Value: v, Unit: unit}
 	}
 	return out, nil
 }
@@ -40,13 +41,13 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 		return nil, err
 	}
 	spec := req.GetSpec()
-	f := &store.Flavor{ID: newID(), Name: strings.TrimSpace(spec.GetName()), Kind: spec.GetKind(),
+	f := &model.Flavor{ID: newID(), Name: strings.TrimSpace(spec.GetName()), Kind: spec.GetKind(),
 		Cost: fromQuotaItems(spec.GetCost()), State: "READY", CreatedAt: s.store.Now()}
 	if f.Name == "" {
 		return nil, errs.Invalid("name is required")
 	}
 	switch f.Kind {
-	case store.FlavorVM, store.FlavorEphemeralDisk, store.FlavorPersistentDisk:
+	case model.FlavorVM, model.FlavorEphemeralDisk, model.FlavorPersistentDisk:
 	case "ephemeral", "persistent":
 		f.Kind += "-disk"
 	default:
@@ -63,7 +64,7 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 			return nil, err
 		}
 	}
-	if f.Kind == store.FlavorVM {
+	if f.Kind == model.FlavorVM {
 		if _, _, err := vmrules.Size(f); err != nil {
 			return nil, err
 		}
@@ -72,11 +73,11 @@ func (s *flavors) createFlavor(ctx context.Context, req *pb.CreateFlavorRequest)
 	if err != nil {
 		return nil, err
 	}
-	if policy != "" && f.Kind != store.FlavorVM {
+	if policy != "" && f.Kind != model.FlavorVM {
 		return nil, errs.Invalid("only vm flavors have a placementPolicy")
 	}
 	f.PlacementPolicy = policy
-	task := s.store.NewTask(taskID(ctx), "CREATE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_FLAVOR", model.Entity{ID: f.ID, Kind: model.KindFlavor}, caller(ctx), nil)
 	if err := s.store.CreateFlavor(ctx, f, task); err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (s *flavors) ListFlavors(ctx context.Context, req *pb.ListFlavorsRequest) (
 }
 
 func (s *flavors) GetFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Flavor, error) {
-	f, err := store.Get[store.Flavor](ctx, s.store, store.KindFlavor, req.GetId())
+	f, err := store.Get[model.Flavor](ctx, s.store, model.KindFlavor, req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +126,11 @@ func (s *flavors) deleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
-	f, err := store.Get[store.Flavor](ctx, s.store, store.KindFlavor, req.GetId())
+	f, err := store.Get[model.Flavor](ctx, s.store, model.KindFlavor, req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), "DELETE_FLAVOR", store.Entity{ID: f.ID, Kind: store.KindFlavor}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_FLAVOR", model.Entity{ID: f.ID, Kind: model.KindFlavor}, caller(ctx), nil)
 	if err := s.store.DeleteFlavor(ctx, f, task); err != nil {
 		return nil, err
 	}

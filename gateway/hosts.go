@@ -9,6 +9,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // one that died or closed, and then succeeds if the host's hostd runs already.
 // Deprovision stops the hostd of a deleted host (a no-op for a host it does not run).
 type Provisioner interface {
-	Provision(ctx context.Context, h store.Host, cred HostCredentials) error
+	Provision(ctx context.Context, h model.Host, cred HostCredentials) error
 	Deprovision(ctx context.Context, id string) error
 }
 
@@ -83,14 +84,14 @@ func (s *hosts) createHost(ctx context.Context, req *pb.CreateHostRequest) (*pb.
 		}
 	}
 	now := s.store.Now()
-	h := store.Host{ID: newID(), Name: cred.Address, AvailabilityZone: zone, Tags: tags, Metadata: spec.GetMetadata(),
-		State: store.HostCreating, RegisteredAt: now}
+	h := model.Host{ID: newID(), Name: cred.Address, AvailabilityZone: zone, Tags: tags, Metadata: spec.GetMetadata(),
+		State: model.HostCreating, RegisteredAt: now}
 	reg := &store.HostRegistration{ID: h.ID, Address: cred.Address, Username: cred.Username, CreatedAt: now}
 	var steps []string
 	if s.provisioner != nil {
 		steps = []string{OpProvisionHost}
 	}
-	task := s.store.NewTask(taskID(ctx), OpCreateHost, store.Entity{ID: h.ID, Kind: store.KindHost}, caller(ctx), steps)
+	task := s.store.NewTask(taskID(ctx), OpCreateHost, model.Entity{ID: h.ID, Kind: model.KindHost}, caller(ctx), steps)
 	if s.provisioner == nil {
 		if err := s.store.CreateHost(ctx, &h, reg, task); err != nil {
 			return nil, err
@@ -118,7 +119,7 @@ func usageTags(in []string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		out = []string{store.HostTagCloud}
+		out = []string{model.HostTagCloud}
 	}
 	return out, nil
 }
@@ -148,7 +149,7 @@ func (s *hosts) ListHosts(ctx context.Context, req *pb.ListHostsRequest) (*pb.Ho
 
 // hostsPB converts host records with their registrations and reservations (two round
 // trips for any number of hosts).
-func (c *core) hostsPB(ctx context.Context, hs ...*store.Host) ([]*pb.Host, error) {
+func (c *core) hostsPB(ctx context.Context, hs ...*model.Host) ([]*pb.Host, error) {
 	ids := make([]string, len(hs))
 	for i, h := range hs {
 		ids[i] = h.ID
@@ -168,7 +169,7 @@ func (c *core) hostsPB(ctx context.Context, hs ...*store.Host) ([]*pb.Host, erro
 	return out, nil
 }
 
-func (s *hosts) host(ctx context.Context, id string) (*store.Host, error) {
+func (s *hosts) host(ctx context.Context, id string) (*model.Host, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func (s *hosts) deleteHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, er
 	if err != nil {
 		return nil, err
 	}
-	if h.State != store.HostMaintenance && h.State != store.HostCreating {
+	if h.State != model.HostMaintenance && h.State != model.HostCreating {
 		return nil, errs.New(errs.CodeStateError, "Host #%s is %s: enter maintenance before deleting it", h.ID, h.State).
 			WithData("state", h.State)
 	}
@@ -221,7 +222,7 @@ func (s *hosts) deleteHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, er
 			return nil, errs.New(errs.CodeHostError, "stop the hostd of host %s: %v", h.ID, err)
 		}
 	}
-	task := s.store.NewTask(taskID(ctx), OpDeleteHost, store.Entity{ID: h.ID, Kind: store.KindHost}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), OpDeleteHost, model.Entity{ID: h.ID, Kind: model.KindHost}, caller(ctx), nil)
 	if err := s.store.RemoveHost(ctx, h.ID, task); err != nil {
 		return nil, err
 	}
@@ -235,7 +236,7 @@ func (s *hosts) transition(ctx context.Context, id, op string, from []string, to
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
-	_, err := s.store.UpdateHost(ctx, id, func(h *store.Host) error {
+	_, err := s.store.UpdateHost(ctx, id, func(h *model.Host) error {
 		if !slices.Contains(from, h.State) {
 			return errs.New(errs.CodeStateError, "Host #%s is %s; %s needs it %s", h.ID, h.State, op, strings.Join(from, " or ")).
 				WithData("state", h.State)
@@ -246,7 +247,7 @@ func (s *hosts) transition(ctx context.Context, id, op string, from []string, to
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), op, store.Entity{ID: id, Kind: store.KindHost}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), op, model.Entity{ID: id, Kind: model.KindHost}, caller(ctx), nil)
 	if op == OpEnterMaintenance {
 		capacity, err := s.store.GetHostCapacity(ctx, id)
 		if err != nil {
@@ -263,25 +264,25 @@ func (s *hosts) transition(ctx context.Context, id, op string, from []string, to
 func (s *hosts) EnterMaintenance(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
 		return s.transition(ctx, req.GetId(), OpEnterMaintenance,
-			[]string{store.HostReady, store.HostSuspended, store.HostError}, store.HostMaintenance)
+			[]string{model.HostReady, model.HostSuspended, model.HostError}, model.HostMaintenance)
 	})
 }
 
 func (s *hosts) ExitMaintenance(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
-		return s.transition(ctx, req.GetId(), OpExitMaintenance, []string{store.HostMaintenance}, store.HostReady)
+		return s.transition(ctx, req.GetId(), OpExitMaintenance, []string{model.HostMaintenance}, model.HostReady)
 	})
 }
 
 func (s *hosts) SuspendHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
-		return s.transition(ctx, req.GetId(), OpSuspendHost, []string{store.HostReady}, store.HostSuspended)
+		return s.transition(ctx, req.GetId(), OpSuspendHost, []string{model.HostReady}, model.HostSuspended)
 	})
 }
 
 func (s *hosts) ResumeHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
-		return s.transition(ctx, req.GetId(), OpResumeHost, []string{store.HostSuspended}, store.HostReady)
+		return s.transition(ctx, req.GetId(), OpResumeHost, []string{model.HostSuspended}, model.HostReady)
 	})
 }
 
@@ -300,7 +301,7 @@ func (s *hosts) setZone(ctx context.Context, req *pb.SetHostAvailabilityZoneRequ
 	if err := s.zoneExists(ctx, zone); err != nil {
 		return nil, err
 	}
-	_, err := s.store.UpdateHost(ctx, req.GetId(), func(h *store.Host) error {
+	_, err := s.store.UpdateHost(ctx, req.GetId(), func(h *model.Host) error {
 		if h.AvailabilityZone == zone {
 			return store.ErrNoChange
 		}
@@ -310,7 +311,7 @@ func (s *hosts) setZone(ctx context.Context, req *pb.SetHostAvailabilityZoneRequ
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), OpSetHostZone, store.Entity{ID: req.GetId(), Kind: store.KindHost}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), OpSetHostZone, model.Entity{ID: req.GetId(), Kind: model.KindHost}, caller(ctx), nil)
 	task.Properties = map[string]string{"availabilityZoneId": zone}
 	if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -17,7 +18,7 @@ type iam struct {
 	*core
 }
 
-func policyPB(entries []store.PolicyEntry) *pb.Policy {
+func policyPB(entries []model.PolicyEntry) *pb.Policy {
 	out := &pb.Policy{Items: make([]*pb.PolicyEntry, len(entries))}
 	for i, e := range entries {
 		out.Items[i] = &pb.PolicyEntry{Principal: e.Principal, Roles: e.Roles}
@@ -25,22 +26,22 @@ func policyPB(entries []store.PolicyEntry) *pb.Policy {
 	return out
 }
 
-func policyOf(items []*pb.PolicyEntry) []store.PolicyEntry {
-	out := make([]store.PolicyEntry, len(items))
+func policyOf(items []*pb.PolicyEntry) []model.PolicyEntry {
+	out := make([]model.PolicyEntry, len(items))
 	for i, e := range items {
-		out[i] = store.PolicyEntry{Principal: e.GetPrincipal(), Roles: e.GetRoles()}
+		out[i] = model.PolicyEntry{Principal: e.GetPrincipal(), Roles: e.GetRoles()}
 	}
 	return out
 }
 
 // replace is a change that sets the whole policy; delta one that applies a PolicyDelta.
-func replace(items []*pb.PolicyEntry) func([]store.PolicyEntry) ([]store.PolicyEntry, error) {
-	return func([]store.PolicyEntry) ([]store.PolicyEntry, error) { return store.CleanPolicy(policyOf(items)) }
+func replace(items []*pb.PolicyEntry) func([]model.PolicyEntry) ([]model.PolicyEntry, error) {
+	return func([]model.PolicyEntry) ([]model.PolicyEntry, error) { return model.CleanPolicy(policyOf(items)) }
 }
 
-func delta(d *pb.PolicyDelta) func([]store.PolicyEntry) ([]store.PolicyEntry, error) {
-	return func(p []store.PolicyEntry) ([]store.PolicyEntry, error) {
-		return store.ApplyPolicyDelta(p, d.GetPrincipal(), d.GetAction(), d.GetRole())
+func delta(d *pb.PolicyDelta) func([]model.PolicyEntry) ([]model.PolicyEntry, error) {
+	return func(p []model.PolicyEntry) ([]model.PolicyEntry, error) {
+		return model.ApplyPolicyDelta(p, d.GetPrincipal(), d.GetAction(), d.GetRole())
 	}
 }
 
@@ -48,11 +49,11 @@ func delta(d *pb.PolicyDelta) func([]store.PolicyEntry) ([]store.PolicyEntry, er
 // the transaction) makes the caller its owner, and returns the completed task.
 func changePolicy[T any, PT interface {
 	*T
-	IAMPolicy() *[]store.PolicyEntry
+	IAMPolicy() *[]model.PolicyEntry
 }](ctx context.Context, c *core, kind, label, id, tenantID, projectID string, role func(*T) policy.Role,
-	change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
+	change func([]model.PolicyEntry) ([]model.PolicyEntry, error), op string) (*pb.Task, error) {
 	return c.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
-		task := c.store.NewTask(taskID(ctx), op, store.Entity{ID: id, Kind: kind}, caller(ctx), nil)
+		task := c.store.NewTask(taskID(ctx), op, model.Entity{ID: id, Kind: kind}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = tenantID, projectID
 		_, err := store.ChangePolicy[T, PT](ctx, c.store, kind, id, task,
 			func(v *T) error { return allowAs(ctx, role(v), policy.Owner, label, id) }, change)
@@ -69,34 +70,34 @@ const (
 	opModifyIAM = "MODIFY_IAM_POLICY"
 )
 
-func (s *iam) tenantChange(ctx context.Context, id string, change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
+func (s *iam) tenantChange(ctx context.Context, id string, change func([]model.PolicyEntry) ([]model.PolicyEntry, error), op string) (*pb.Task, error) {
 	t, err := s.tenant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	who := caller(ctx)
-	return changePolicy[store.Tenant](ctx, s.core, store.KindTenant, "Tenant", t.ID, t.ID, "",
-		func(t *store.Tenant) policy.Role { return policy.TenantRole(who, t) }, change, op)
+	return changePolicy[model.Tenant](ctx, s.core, model.KindTenant, "Tenant", t.ID, t.ID, "",
+		func(t *model.Tenant) policy.Role { return policy.TenantRole(who, t) }, change, op)
 }
 
-func (s *iam) projectChange(ctx context.Context, id string, change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
+func (s *iam) projectChange(ctx context.Context, id string, change func([]model.PolicyEntry) ([]model.PolicyEntry, error), op string) (*pb.Task, error) {
 	p, t, err := s.projectAs(ctx, id, policy.Viewer)
 	if err != nil {
 		return nil, err
 	}
 	who := caller(ctx)
-	return changePolicy[store.Project](ctx, s.core, store.KindProject, "Project", p.ID, t.ID, p.ID,
-		func(p *store.Project) policy.Role { return policy.ProjectRole(who, t, p) }, change, op)
+	return changePolicy[model.Project](ctx, s.core, model.KindProject, "Project", p.ID, t.ID, p.ID,
+		func(p *model.Project) policy.Role { return policy.ProjectRole(who, t, p) }, change, op)
 }
 
-func (s *iam) imageChange(ctx context.Context, id string, change func([]store.PolicyEntry) ([]store.PolicyEntry, error), op string) (*pb.Task, error) {
+func (s *iam) imageChange(ctx context.Context, id string, change func([]model.PolicyEntry) ([]model.PolicyEntry, error), op string) (*pb.Task, error) {
 	im, t, p, err := s.imageIn(ctx, id, policy.Viewer)
 	if err != nil {
 		return nil, err
 	}
 	who := caller(ctx)
-	return changePolicy[store.Image](ctx, s.core, store.KindImage, "Image", im.ID, im.TenantID, im.ProjectID,
-		func(im *store.Image) policy.Role { return policy.ImageRole(who, im, t, p) }, change, op)
+	return changePolicy[model.Image](ctx, s.core, model.KindImage, "Image", im.ID, im.TenantID, im.ProjectID,
+		func(im *model.Image) policy.Role { return policy.ImageRole(who, im, t, p) }, change, op)
 }
 
 func (s *iam) GetTenantIam(ctx context.Context, req *pb.IdRequest) (*pb.Policy, error) {

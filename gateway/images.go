@@ -12,6 +12,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -31,8 +32,8 @@ const propImageID = "imageId"
 func replicationType(s string) (string, error) {
 	switch t := strings.ToUpper(strings.TrimSpace(s)); t {
 	case "":
-		return store.ReplicationOnDemand, nil
-	case store.ReplicationOnDemand, store.ReplicationEager:
+		return model.ReplicationOnDemand, nil
+	case model.ReplicationOnDemand, model.ReplicationEager:
 		return t, nil
 	}
 	return "", errs.Invalid("replicationType %q is not EAGER or ON_DEMAND", s).WithData("field", "replicationType")
@@ -48,7 +49,7 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 		return nil, err
 	}
 	spec := req.GetSpec()
-	im := &store.Image{ID: newID(), Name: strings.TrimSpace(spec.GetName()), State: store.ImageReady,
+	im := &model.Image{ID: newID(), Name: strings.TrimSpace(spec.GetName()), State: model.ImageReady,
 		DiskPath: path.Clean(spec.GetDiskPath()), CreatedAt: s.store.Now()}
 	if im.Name == "" || spec.GetDiskPath() == "" {
 		return nil, errs.Invalid("name and diskPath are required")
@@ -70,7 +71,7 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 	if !found {
 		return nil, errs.Invalid("no host has an image disk at %q", im.DiskPath)
 	}
-	task := s.store.NewTask(taskID(ctx), "CREATE_IMAGE", store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_IMAGE", model.Entity{ID: im.ID, Kind: model.KindImage}, caller(ctx), nil)
 	if err := s.store.CreateImage(ctx, im, task); err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func (s *images) registerImage(ctx context.Context, req *pb.RegisterImageRequest
 
 // image reads an image the caller has the role on that the method of ctx needs: a
 // viewer reads it, a contributor makes VMs of it (see policy.ImageRole).
-func (c *core) image(ctx context.Context, id string) (*store.Image, error) {
+func (c *core) image(ctx context.Context, id string) (*model.Image, error) {
 	return c.imageAs(ctx, id, need(ctx))
 }
 
@@ -94,8 +95,8 @@ func (s *images) ListImages(ctx context.Context, req *pb.ListImagesRequest) (*pb
 	out := &pb.ImageList{NextPageLink: pageLink("/v1/images", req.GetPageSize(), page.Next)}
 	who := caller(ctx)
 	type scope struct {
-		t *store.Tenant
-		p *store.Project
+		t *model.Tenant
+		p *model.Project
 	}
 	scopes := map[string]scope{} // by project id
 	for _, im := range page.Items {
@@ -187,7 +188,7 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 	if users == 0 {
 		steps = operations(chain)
 	}
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), steps)
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: im.ID, Kind: model.KindImage}, caller(ctx), steps)
 	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
 	if users > 0 {
 		task.Properties = map[string]string{"vms": fmt.Sprint(users)}
@@ -201,11 +202,11 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 	if users == 0 {
 		withStart(ctx, chain, im.TenantID, task)
 	}
-	_, err = store.StartTask(ctx, s.store, store.KindImage, im.ID, task, func(im *store.Image) error {
+	_, err = store.StartTask(ctx, s.store, model.KindImage, im.ID, task, func(im *model.Image) error {
 		if err := deletable(im); err != nil {
 			return err
 		}
-		im.State = store.ImagePendingDelete
+		im.State = model.ImagePendingDelete
 		if users == 0 {
 			im.ActiveTask = task.ID
 		}
@@ -220,19 +221,19 @@ func (s *images) deleteImage(ctx context.Context, req *pb.IdRequest) (*pb.Task, 
 }
 
 // deletable: an image is deleted once, when no task holds it.
-func deletable(im *store.Image) error {
+func deletable(im *model.Image) error {
 	switch {
 	case im.ActiveTask != "":
 		return errs.New(errs.CodeStateError, "image %s is busy with task %s", im.ID, im.ActiveTask).WithData("task", im.ActiveTask)
-	case im.State != store.ImageReady && im.State != store.ImageError:
+	case im.State != model.ImageReady && im.State != model.ImageError:
 		return errs.New(errs.CodeStateError, "image %s is %s", im.ID, im.State)
 	}
 	return nil
 }
 
 // reopen undoes CloseImage after a delete that did not start.
-func (s *images) reopen(ctx context.Context, im *store.Image) {
-	if im.State == store.ImageReady {
+func (s *images) reopen(ctx context.Context, im *model.Image) {
+	if im.State == model.ImageReady {
 		if err := s.store.ReopenImage(context.WithoutCancel(ctx), im.ID); err != nil {
 			s.log.Error("reopen image", "image", im.ID, "err", err)
 		}
@@ -245,7 +246,7 @@ func (s *images) CreateVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 }
 
 func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest) (*pb.Task, error) {
-	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, req.GetId())
+	vm, err := store.Get[model.VM](ctx, s.store, model.KindVM, req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -264,10 +265,10 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 		return nil, err
 	}
 	chain := &events.VMCreateImage
-	im := &store.Image{ID: newID(), Name: name, State: store.ImageCreating, ReplicationType: rt,
+	im := &model.Image{ID: newID(), Name: name, State: model.ImageCreating, ReplicationType: rt,
 		ProjectID: vm.ProjectID, TenantID: vm.TenantID, SourceVMID: vm.ID, CreatedAt: s.store.Now(), IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: vm.ID, Kind: model.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{propImageID: im.ID}
 	im.ActiveTask = task.ID
@@ -279,7 +280,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 		return nil, err
 	}
 	withStart(ctx, chain, vm.TenantID, task)
-	_, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(vm *store.VM) error {
+	_, err = store.StartTask(ctx, s.store, model.KindVM, vm.ID, task, func(vm *model.VM) error {
 		if err := capturable(vm); err != nil {
 			return err
 		}
@@ -298,7 +299,7 @@ func (s *images) createVmImage(ctx context.Context, req *pb.CreateVmImageRequest
 
 // capturable: an image is made of a VM no other task holds (a StateError here, as Photon
 // answered) in a state the VM's state machine lets a capture start from.
-func capturable(vm *store.VM) error {
+func capturable(vm *model.VM) error {
 	if vm.ActiveTask != "" {
 		return errs.New(errs.CodeStateError, "VM %s is busy with task %s", vm.ID, vm.ActiveTask).WithData("task", vm.ActiveTask)
 	}
@@ -313,11 +314,11 @@ func progress(done, of int) string {
 	return fmt.Sprintf("%d%%", min(done, of)*100/of)
 }
 
-func imagePB(im *store.Image) *pb.Image {
+func imagePB(im *model.Image) *pb.Image {
 	out := &pb.Image{Id: im.ID, Kind: "image", Name: im.Name, State: im.State, Size: im.Size, Tags: im.Tags,
 		ReplicationType: im.ReplicationType, DiskPath: im.DiskPath, SelfLink: selfLink("image", im.ID),
 		ReplicationProgress: progress(len(im.Datastores), im.ReplicationTargets), SeedingProgress: progress(im.Seeded, im.SeedTargets)}
-	if im.State == store.ImageCreating {
+	if im.State == model.ImageCreating {
 		if im.ReplicationTargets == 0 {
 			out.ReplicationProgress = "0%"
 		}

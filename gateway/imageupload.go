@@ -21,7 +21,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // MaxImageBytes bounds an image upload's body.
@@ -59,7 +59,7 @@ func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveUpload answers a multipart upload that starts a task, as grpc-gateway answers the
 // other task calls: 201 with the task, or the ApiError (a body over limit bytes is
 // InvalidEntity).
-func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload func(*http.Request) (*store.Task, error)) {
+func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload func(*http.Request) (*model.Task, error)) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	task, err := upload(r)
 	var body []byte
@@ -84,9 +84,9 @@ type seed struct {
 	host, addr, ds, dsID string
 }
 
-func (u *uploads) upload(r *http.Request) (*store.Task, error) {
+func (u *uploads) upload(r *http.Request) (*model.Task, error) {
 	ctx := r.Context()
-	im := &store.Image{ID: newID(), State: store.ImageCreating, ReplicationType: store.ReplicationOnDemand, CreatedAt: u.store.Now(),
+	im := &model.Image{ID: newID(), State: model.ImageCreating, ReplicationType: model.ReplicationOnDemand, CreatedAt: u.store.Now(),
 		IAM: madeBy(ctx)}
 	im.DiskPath = "images/" + im.ID + ".vmdk"
 	if id := r.PathValue("id"); id != "" {
@@ -138,7 +138,7 @@ func (u *uploads) upload(r *http.Request) (*store.Task, error) {
 		return nil, err
 	}
 	chain := &events.ImageCreate
-	task := u.store.NewTask(newID(), string(chain.Operation), store.Entity{ID: im.ID, Kind: store.KindImage}, caller(ctx), operations(chain))
+	task := u.store.NewTask(newID(), string(chain.Operation), model.Entity{ID: im.ID, Kind: model.KindImage}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = im.TenantID, im.ProjectID
 	im.ActiveTask = task.ID
 	if err := u.admit(ctx, im.TenantID, task.ID); err != nil {
@@ -223,10 +223,10 @@ func (u *uploads) seeds(ctx context.Context) ([]seed, error) {
 	var out []seed
 	chosen := map[string]bool{}
 	for _, h := range hs {
-		if h.State != store.HostReady || h.Address == "" || len(h.Datastores) == 0 {
+		if h.State != model.HostReady || h.Address == "" || len(h.Datastores) == 0 {
 			continue
 		}
-		if slices.ContainsFunc(h.Datastores, func(d store.Datastore) bool { return chosen[dsID(d)] }) {
+		if slices.ContainsFunc(h.Datastores, func(d model.Datastore) bool { return chosen[dsID(d)] }) {
 			continue // a datastore seeded already is shared with this host
 		}
 		pick := h.Datastores[0]
@@ -245,7 +245,7 @@ func (u *uploads) seeds(ctx context.Context) ([]seed, error) {
 	return out, nil
 }
 
-func dsID(d store.Datastore) string {
+func dsID(d model.Datastore) string {
 	if d.ID != "" {
 		return d.ID
 	}

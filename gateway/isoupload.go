@@ -12,6 +12,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -24,12 +25,12 @@ const MaxISOBytes = 8 << 30
 // then the vm.attach_iso chain connects the CD-ROM. A failed upload ends the task in ERROR
 // and frees the VM.
 func (s *Server) attachISO(w http.ResponseWriter, r *http.Request) {
-	serveUpload(w, r, MaxISOBytes, func(r *http.Request) (*store.Task, error) {
+	serveUpload(w, r, MaxISOBytes, func(r *http.Request) (*model.Task, error) {
 		return s.services.vms.attachISO(r.Context(), s.uploads, r)
 	})
 }
 
-func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*store.Task, error) {
+func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*model.Task, error) {
 	vm, err := s.vm(ctx, r.PathValue("id"))
 	if err != nil {
 		return nil, err
@@ -56,13 +57,13 @@ func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*sto
 		name = "cdrom.iso"
 	}
 	chain := &events.VMAttachISO
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: vm.ID, Kind: model.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
-	task.Properties = map[string]string{store.PropISOName: name}
+	task.Properties = map[string]string{model.PropISOName: name}
 	if err := s.admit(ctx, vm.TenantID, task.ID); err != nil {
 		return nil, err
 	}
-	if _, err = store.StartTask(ctx, s.store, store.KindVM, vm.ID, task, func(v *store.VM) error {
+	if _, err = store.StartTask(ctx, s.store, model.KindVM, vm.ID, task, func(v *model.VM) error {
 		return hold(v, task, chain)
 	}); err != nil {
 		s.store.Release(context.WithoutCancel(ctx), vm.TenantID, task.ID)
@@ -73,8 +74,8 @@ func (s *vms) attachISO(ctx context.Context, up *uploads, r *http.Request) (*sto
 		s.abandon(context.WithoutCancel(ctx), task, "UPLOAD_ISO", err)
 		return nil, err
 	}
-	if task, err = s.store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
-		t.Properties[store.PropISOSize] = strconv.FormatInt(size, 10)
+	if task, err = s.store.UpdateTask(ctx, task.ID, func(t *model.Task) error {
+		t.Properties[model.PropISOSize] = strconv.FormatInt(size, 10)
 		return nil
 	}); err != nil {
 		return nil, err
@@ -110,16 +111,16 @@ func (s *vms) uploadISO(ctx context.Context, up *uploads, vmID string, iso io.Re
 
 // abandon ends a task that failed before its chain started: in ERROR with the reason, its
 // VM and admission given back.
-func (s *vms) abandon(ctx context.Context, task *store.Task, step string, cause error) {
+func (s *vms) abandon(ctx context.Context, task *model.Task, step string, cause error) {
 	e := errs.As(cause).WithData("step", step)
-	_, _ = s.store.UpdateTask(ctx, task.ID, func(t *store.Task) error {
-		t.State, t.EndTime = store.TaskError, s.store.Now()
+	_, _ = s.store.UpdateTask(ctx, task.ID, func(t *model.Task) error {
+		t.State, t.EndTime = model.TaskError, s.store.Now()
 		if len(t.Steps) > 0 {
-			t.Steps[0].State, t.Steps[0].Errors = store.TaskError, []*errs.Error{e}
+			t.Steps[0].State, t.Steps[0].Errors = model.TaskError, []*errs.Error{e}
 		}
 		return nil
 	})
-	_, _ = store.Update(ctx, s.store, store.KindVM, task.Entity.ID, func(v *store.VM) error {
+	_, _ = store.Update(ctx, s.store, model.KindVM, task.Entity.ID, func(v *model.VM) error {
 		if v.ActiveTask != task.ID {
 			return store.ErrNoChange
 		}

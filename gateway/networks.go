@@ -10,6 +10,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -38,8 +39,8 @@ type networks struct {
 }
 
 // router reads a router the caller may see, with its project's tenant id.
-func (s *networks) router(ctx context.Context, id string) (*store.Router, error) {
-	r, err := store.Get[store.Router](ctx, s.store, store.KindRouter, id)
+func (s *networks) router(ctx context.Context, id string) (*model.Router, error) {
+	r, err := store.Get[model.Router](ctx, s.store, model.KindRouter, id)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +52,8 @@ func (s *networks) router(ctx context.Context, id string) (*store.Router, error)
 
 // subnet reads a subnet the caller may see; manage asks for the right to change it too
 // (port-group subnets: system administrators).
-func (s *networks) subnet(ctx context.Context, id string, manage bool) (*store.Subnet, error) {
-	sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, id)
+func (s *networks) subnet(ctx context.Context, id string, manage bool) (*model.Subnet, error) {
+	sn, err := store.Get[model.Subnet](ctx, s.store, model.KindSubnet, id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +105,9 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 		return nil, err
 	}
 	chain := &events.RouterCreate
-	r := &store.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
-		State: store.NetCreating, CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
+		State: model.NetCreating, CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
 }
@@ -147,7 +148,7 @@ func (s *networks) UpdateRouter(ctx context.Context, req *pb.UpdateRouterRequest
 		if name == "" {
 			return nil, errs.Invalid("name is required")
 		}
-		task := s.store.NewTask(taskID(ctx), OpUpdateRouter, store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), OpUpdateRouter, model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
 		if _, err := s.store.RenameRouter(ctx, r.ID, name, task); err != nil {
 			return nil, err
@@ -163,7 +164,7 @@ func (s *networks) DeleteRouter(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 			return nil, err
 		}
 		chain := &events.RouterDelete
-		task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: r.ID, Kind: store.KindRouter}, caller(ctx), operations(chain))
+		task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
 		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartRouterDelete(ctx, r.ID, task)
@@ -198,9 +199,9 @@ func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest
 		return nil, err
 	}
 	chain := &events.SubnetCreate
-	sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
-		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: store.NetCreating, CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+	sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
+		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: model.NetCreating, CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
 }
@@ -234,11 +235,11 @@ func (s *networks) ListSubnets(ctx context.Context, req *pb.ListSubnetsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, store.SystemScope, req.GetName(), "/v1/subnets", req.GetPageSize())
+	return s.subnetList(ctx, page, model.SystemScope, req.GetName(), "/v1/subnets", req.GetPageSize())
 }
 
 // subnetList is a page of subnets of one default scope, those named name when it is set.
-func (s *networks) subnetList(ctx context.Context, page store.Page[store.Subnet], scope, name, path string, size int32) (*pb.SubnetList, error) {
+func (s *networks) subnetList(ctx context.Context, page store.Page[model.Subnet], scope, name, path string, size int32) (*pb.SubnetList, error) {
 	def, err := s.store.DefaultSubnet(ctx, scope)
 	if err != nil {
 		return nil, err
@@ -276,9 +277,9 @@ func (s *networks) CreatePortGroupSubnet(ctx context.Context, req *pb.CreatePort
 				return nil, err
 			}
 		}
-		sn := &store.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
-			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: store.NetReady, CreatedAt: s.store.Now()}
-		task := s.store.NewTask(taskID(ctx), string(events.SubnetCreate.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
+			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: model.NetReady, CreatedAt: s.store.Now()}
+		task := s.store.NewTask(taskID(ctx), string(events.SubnetCreate.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), nil)
 		if err := s.store.CreatePortGroupSubnet(ctx, sn, task); err != nil {
 			return nil, err
 		}
@@ -308,9 +309,9 @@ func (s *networks) UpdateSubnet(ctx context.Context, req *pb.UpdateSubnetRequest
 		if name == "" {
 			return nil, errs.Invalid("name is required")
 		}
-		task := s.store.NewTask(taskID(ctx), OpUpdateSubnet, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), OpUpdateSubnet, model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
-		if _, err := store.Update(ctx, s.store, store.KindSubnet, sn.ID, func(sn *store.Subnet) error {
+		if _, err := store.Update(ctx, s.store, model.KindSubnet, sn.ID, func(sn *model.Subnet) error {
 			sn.Name = name
 			return nil
 		}); err != nil {
@@ -330,7 +331,7 @@ func (s *networks) DeleteSubnet(ctx context.Context, req *pb.IdRequest) (*pb.Tas
 			return nil, err
 		}
 		chain := &events.SubnetDelete
-		task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), operations(chain))
+		task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), operations(chain))
 		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
 		return s.begin(ctx, chain, task, func() error {
 			_, err := s.store.StartSubnetDelete(ctx, sn.ID, task)
@@ -345,7 +346,7 @@ func (s *networks) SetDefaultSubnet(ctx context.Context, req *pb.IdRequest) (*pb
 		if err != nil {
 			return nil, err
 		}
-		task := s.store.NewTask(taskID(ctx), OpSetDefaultSubnet, store.Entity{ID: sn.ID, Kind: store.KindSubnet}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), OpSetDefaultSubnet, model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = sn.TenantID, sn.ProjectID
 		if err := s.store.SetDefaultSubnet(ctx, sn, task); err != nil {
 			return nil, err
@@ -375,7 +376,7 @@ type NetworkConnection struct {
 // (the subnet id, or the port group of a NIC on no subnet), MAC and IP addresses, and the
 // subnet's netmask. A NIC is connected while the VM runs.
 func (s *networks) GetVmNetworks(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
-	vm, err := store.Get[store.VM](ctx, s.store, store.KindVM, req.GetId())
+	vm, err := store.Get[model.VM](ctx, s.store, model.KindVM, req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -384,8 +385,8 @@ func (s *networks) GetVmNetworks(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 	}
 	conns := make([]NetworkConnection, 0, len(vm.Nics))
 	for _, n := range vm.Nics {
-		c := NetworkConnection{Network: n.Network, MacAddress: n.MAC, IPAddress: n.IP, IsConnected: vm.State == store.VMStarted}
-		if sn, err := store.Get[store.Subnet](ctx, s.store, store.KindSubnet, n.Network); err == nil {
+		c := NetworkConnection{Network: n.Network, MacAddress: n.MAC, IPAddress: n.IP, IsConnected: vm.State == model.VMStarted}
+		if sn, err := store.Get[model.Subnet](ctx, s.store, model.KindSubnet, n.Network); err == nil {
 			if p, err := netip.ParsePrefix(sn.PrivateIPCIDR); err == nil {
 				c.Netmask = netmask(p.Bits())
 			}
@@ -398,7 +399,7 @@ func (s *networks) GetVmNetworks(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(newID(), OpGetNetworks, store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), nil)
+	task := s.store.NewTask(newID(), OpGetNetworks, model.Entity{ID: vm.ID, Kind: model.KindVM}, caller(ctx), nil)
 	task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
 	task.Properties = map[string]string{"networkConnections": string(raw)}
 	if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
@@ -413,13 +414,13 @@ func netmask(bits int) string {
 	return netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}).String()
 }
 
-func routerPB(r *store.Router) *pb.Router {
-	return &pb.Router{Id: r.ID, Kind: store.KindRouter, Name: r.Name, PrivateIpCidr: r.PrivateIPCIDR, State: r.State,
+func routerPB(r *model.Router) *pb.Router {
+	return &pb.Router{Id: r.ID, Kind: model.KindRouter, Name: r.Name, PrivateIpCidr: r.PrivateIPCIDR, State: r.State,
 		ProjectId: r.ProjectID, SelfLink: selfLink("router", r.ID)}
 }
 
-func subnetPB(sn *store.Subnet, defaultID string) *pb.Subnet {
-	return &pb.Subnet{Id: sn.ID, Kind: store.KindSubnet, Name: sn.Name, Description: sn.Description,
+func subnetPB(sn *model.Subnet, defaultID string) *pb.Subnet {
+	return &pb.Subnet{Id: sn.ID, Kind: model.KindSubnet, Name: sn.Name, Description: sn.Description,
 		PrivateIpCidr: sn.PrivateIPCIDR, ReservedIps: store.ReservedIPs(sn.PrivateIPCIDR), State: sn.State,
 		IsDefault: sn.ID == defaultID, PortGroups: &pb.PortGroups{PortGroups: sn.PortGroups}, Type: sn.Type,
 		RouterId: sn.RouterID, ProjectId: sn.ProjectID, SelfLink: selfLink("subnet", sn.ID)}

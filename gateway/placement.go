@@ -5,16 +5,16 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // localityKinds are the affinity kinds a VM create may name.
-var localityKinds = []string{store.LocalityHost, store.LocalityZone, store.LocalityVM, store.LocalityDisk,
-	store.LocalityDatastore, store.LocalityHostTag, store.LocalityDatastoreTag, store.LocalityDatastoreType}
+var localityKinds = []string{model.LocalityHost, model.LocalityZone, model.LocalityVM, model.LocalityDisk,
+	model.LocalityDatastore, model.LocalityHostTag, model.LocalityDatastoreTag, model.LocalityDatastoreType}
 
 // affinities checks a create spec's affinities: a known kind and an id each.
-func affinities(in []*pb.LocalitySpec) ([]store.Locality, error) {
-	var out []store.Locality
+func affinities(in []*pb.LocalitySpec) ([]model.Locality, error) {
+	var out []model.Locality
 	for i, a := range in {
 		kind, id := strings.TrimSpace(a.GetKind()), strings.TrimSpace(a.GetId())
 		known := false
@@ -28,7 +28,7 @@ func affinities(in []*pb.LocalitySpec) ([]store.Locality, error) {
 		if id == "" {
 			return nil, errs.Invalid("affinities[%d]: a %s affinity needs an id", i, kind).WithData("field", "affinities")
 		}
-		out = append(out, store.Locality{Kind: kind, ID: id})
+		out = append(out, model.Locality{Kind: kind, ID: id})
 	}
 	return out, nil
 }
@@ -41,7 +41,7 @@ const (
 
 // antiAffinity checks a create spec's anti-affinity group: a name, mode HARD (the
 // default) or SOFT, at most max_per_host (default 1) members of the group on a host.
-func antiAffinity(g *pb.AntiAffinityGroup) (*store.AntiAffinity, error) {
+func antiAffinity(g *pb.AntiAffinityGroup) (*model.AntiAffinity, error) {
 	if g == nil {
 		return nil, nil
 	}
@@ -63,13 +63,13 @@ func antiAffinity(g *pb.AntiAffinityGroup) (*store.AntiAffinity, error) {
 	if n == 0 {
 		n = 1
 	}
-	return &store.AntiAffinity{Group: name, Hard: mode == antiAffinityHard, MaxPerHost: n}, nil
+	return &model.AntiAffinity{Group: name, Hard: mode == antiAffinityHard, MaxPerHost: n}, nil
 }
 
 // placementPolicy checks a flavor's or project's placement policy: SPREAD, PACK or none.
 func placementPolicy(p string) (string, error) {
 	switch up := strings.ToUpper(strings.TrimSpace(p)); up {
-	case "", store.PlacementSpread, store.PlacementPack:
+	case "", model.PlacementSpread, model.PlacementPack:
 		return up, nil
 	}
 	return "", errs.Invalid("placementPolicy %q is not SPREAD or PACK", p).WithData("field", "placementPolicy")

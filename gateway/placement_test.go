@@ -7,7 +7,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 func TestAffinities(t *testing.T) {
@@ -15,14 +15,14 @@ func TestAffinities(t *testing.T) {
 	cases := []struct {
 		name string
 		in   []*pb.LocalitySpec
-		want []store.Locality
+		want []model.Locality
 		err  bool
 	}{
 		{"none", nil, nil, false},
 		{"every kind", []*pb.LocalitySpec{{Kind: "host", Id: "h"}, {Kind: "availabilityZone", Id: "z"}, {Kind: "vm", Id: "v"},
 			{Kind: "disk", Id: "d"}, {Kind: "datastore", Id: "ds"}, {Kind: "hostTag", Id: "CLOUD"},
 			{Kind: "datastoreTag", Id: "SSD"}, {Kind: " datastoreType ", Id: " VMFS "}},
-			[]store.Locality{{Kind: "host", ID: "h"}, {Kind: "availabilityZone", ID: "z"}, {Kind: "vm", ID: "v"}, {Kind: "disk", ID: "d"}, {Kind: "datastore", ID: "ds"},
+			[]model.Locality{{Kind: "host", ID: "h"}, {Kind: "availabilityZone", ID: "z"}, {Kind: "vm", ID: "v"}, {Kind: "disk", ID: "d"}, {Kind: "datastore", ID: "ds"},
 				{Kind: "hostTag", ID: "CLOUD"}, {Kind: "datastoreTag", ID: "SSD"}, {Kind: "datastoreType", ID: "VMFS"}}, false},
 		{"unknown kind", []*pb.LocalitySpec{{Kind: "rack", Id: "r"}}, nil, true},
 		{"kinds are case-sensitive", []*pb.LocalitySpec{{Kind: "Host", Id: "h"}}, nil, true},
@@ -41,12 +41,12 @@ func TestAntiAffinity(t *testing.T) {
 	cases := []struct {
 		name string
 		in   *pb.AntiAffinityGroup
-		want *store.AntiAffinity
+		want *model.AntiAffinity
 		err  bool
 	}{
 		{"none", nil, nil, false},
-		{"defaults", &pb.AntiAffinityGroup{Name: "web"}, &store.AntiAffinity{Group: "web", Hard: true, MaxPerHost: 1}, false},
-		{"soft", &pb.AntiAffinityGroup{Name: "web", Mode: "soft", MaxPerHost: 3}, &store.AntiAffinity{Group: "web", MaxPerHost: 3}, false},
+		{"defaults", &pb.AntiAffinityGroup{Name: "web"}, &model.AntiAffinity{Group: "web", Hard: true, MaxPerHost: 1}, false},
+		{"soft", &pb.AntiAffinityGroup{Name: "web", Mode: "soft", MaxPerHost: 3}, &model.AntiAffinity{Group: "web", MaxPerHost: 3}, false},
 		{"no name", &pb.AntiAffinityGroup{Mode: "HARD"}, nil, true},
 		{"bad mode", &pb.AntiAffinityGroup{Name: "web", Mode: "MAYBE"}, nil, true},
 		{"negative cap", &pb.AntiAffinityGroup{Name: "web", MaxPerHost: -1}, nil, true},

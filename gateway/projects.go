@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -22,7 +23,7 @@ func (s *projects) CreateProject(ctx context.Context, req *pb.CreateProjectReque
 }
 
 func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectRequest) (*pb.Task, error) {
-	t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, req.GetTenantId())
+	t, err := store.Get[model.Tenant](ctx, s.store, model.KindTenant, req.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -52,9 +53,9 @@ func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectReque
 	if err != nil {
 		return nil, err
 	}
-	p := &store.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
+	p := &model.Project{ID: newID(), TenantID: t.ID, Name: name, TicketName: spec.GetResourceTicket().GetName(),
 		Limits: limits, SecurityGroups: store.CleanGroups(spec.GetSecurityGroups()), CreatedAt: s.store.Now(), PlacementPolicy: policy}
-	task := s.store.NewTask(taskID(ctx), "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "CREATE_PROJECT", model.Entity{ID: p.ID, Kind: model.KindProject}, caller(ctx), nil)
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	if err := s.store.CreateProject(ctx, p, task); err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func (s *projects) createProject(ctx context.Context, req *pb.CreateProjectReque
 }
 
 func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest) (*pb.ProjectList, error) {
-	t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, req.GetTenantId())
+	t, err := store.Get[model.Tenant](ctx, s.store, model.KindTenant, req.GetTenantId())
 	if err != nil {
 		return nil, err
 	}
@@ -98,13 +99,13 @@ func (s *projects) ListProjects(ctx context.Context, req *pb.ListProjectsRequest
 }
 
 // seesAProject reports whether c may see at least one project of tenant t.
-func (s *projects) seesAProject(ctx context.Context, c store.Caller, t *store.Tenant) (bool, error) {
+func (s *projects) seesAProject(ctx context.Context, c model.Caller, t *model.Tenant) (bool, error) {
 	for link := ""; ; {
 		page, err := s.store.ListProjects(ctx, t.ID, store.MaxPageSize, link)
 		if err != nil {
 			return false, err
 		}
-		if slices.ContainsFunc(page.Items, func(p *store.Project) bool { return policy.MaySeeProject(c, t, p) }) {
+		if slices.ContainsFunc(page.Items, func(p *model.Project) bool { return policy.MaySeeProject(c, t, p) }) {
 			return true, nil
 		}
 		if link = page.Next; link == "" {
@@ -116,7 +117,7 @@ func (s *projects) seesAProject(ctx context.Context, c store.Caller, t *store.Te
 // withUsage is the project as the API shows it: its resource ticket and quota with what
 // is in use, and its security groups after those it inherits from the system and from
 // tenant t.
-func (s *projects) withUsage(ctx context.Context, t *store.Tenant, p *store.Project, system []string) (*pb.Project, error) {
+func (s *projects) withUsage(ctx context.Context, t *model.Tenant, p *model.Project, system []string) (*pb.Project, error) {
 	limits, used, units, err := s.store.QuotaUsage(ctx, p.ID)
 	if err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func (s *projects) deleteProject(ctx context.Context, req *pb.IdRequest) (*pb.Ta
 	if !policy.IsTenantAdmin(caller(ctx), t) {
 		return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators delete projects")
 	}
-	task := s.store.NewTask(taskID(ctx), "DELETE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_PROJECT", model.Entity{ID: p.ID, Kind: model.KindProject}, caller(ctx), nil)
 	if err := s.store.DeleteProject(ctx, p, task); err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func (s *projects) GetProjectQuota(ctx context.Context, req *pb.IdRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.store.Quota(ctx, store.KindProject, p.ID)
+	q, err := s.store.Quota(ctx, model.KindProject, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func (s *projects) changeProjectQuota(ctx context.Context, req *pb.QuotaRequest,
 		if !policy.MaySetProjectGroups(caller(ctx), t) {
 			return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators change a project's quota")
 		}
-		return s.changeQuota(ctx, store.Entity{ID: p.ID, Kind: store.KindProject}, t.ID, change, req.GetItems())
+		return s.changeQuota(ctx, model.Entity{ID: p.ID, Kind: model.KindProject}, t.ID, change, req.GetItems())
 	})
 }
 
@@ -218,7 +219,7 @@ func (s *projects) SetProjectSecurityGroups(ctx context.Context, req *pb.Securit
 		if !policy.MaySetProjectGroups(caller(ctx), t) {
 			return nil, errs.New(errs.CodeAccessForbidden, "only tenant administrators set a project's security groups")
 		}
-		task := s.store.NewTask(taskID(ctx), "SET_PROJECT_SECURITY_GROUPS", store.Entity{ID: p.ID, Kind: store.KindProject}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "SET_PROJECT_SECURITY_GROUPS", model.Entity{ID: p.ID, Kind: model.KindProject}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = t.ID, p.ID
 		if _, err := s.store.SetProjectSecurityGroups(ctx, p.ID, req.GetItems(), task); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -92,7 +93,7 @@ func (c *core) provision(p *store.Provisioning) {
 		case err != nil:
 			return // the lease runs out and the work is taken over
 		}
-		c.provisionStep(ctx, p, store.TaskStarted, nil)
+		c.provisionStep(ctx, p, model.TaskStarted, nil)
 		perr := c.provisioner.Provision(ctx, p.Host, HostCredentials{Address: p.Address, Username: p.Username, Password: p.Password})
 		if ctx.Err() != nil {
 			// Closing (or the lease lost): the next gateway provisions the host again.
@@ -102,37 +103,37 @@ func (c *core) provision(p *store.Provisioning) {
 			return
 		}
 		if perr == nil {
-			c.provisionStep(ctx, p, store.TaskCompleted, nil)
+			c.provisionStep(ctx, p, model.TaskCompleted, nil)
 			c.endProvisioning(ctx, id)
 			return
 		}
 		c.log.Error("provision host", "host", id, "address", p.Address, "err", perr)
 		e := errs.New(errs.CodeHostError, "provision host %s (%s): %v", id, p.Address, perr)
-		_, uerr := c.store.UpdateHost(ctx, id, func(cur *store.Host) error {
-			if cur.State != store.HostCreating {
+		_, uerr := c.store.UpdateHost(ctx, id, func(cur *model.Host) error {
+			if cur.State != model.HostCreating {
 				return store.ErrNoChange
 			}
-			cur.State, cur.StateReason = store.HostError, "provisioning failed: "+perr.Error()
+			cur.State, cur.StateReason = model.HostError, "provisioning failed: "+perr.Error()
 			return nil
 		})
 		if uerr != nil && !errors.Is(uerr, errs.ErrNotFound) {
 			c.log.Error("provision host: mark ERROR", "host", id, "err", uerr)
 			return // the lease runs out and the work is taken over
 		}
-		c.provisionStep(ctx, p, store.TaskError, e)
+		c.provisionStep(ctx, p, model.TaskError, e)
 		c.endProvisioning(ctx, id)
 	}()
 }
 
 // provisionStep records the provisioning task's one step as state.
 func (c *core) provisionStep(ctx context.Context, p *store.Provisioning, state string, e *errs.Error) {
-	_, err := c.store.UpdateTask(context.WithoutCancel(ctx), p.TaskID, func(t *store.Task) error {
+	_, err := c.store.UpdateTask(context.WithoutCancel(ctx), p.TaskID, func(t *model.Task) error {
 		if t.Done() || (t.State == state && len(t.Steps) > 0 && t.Steps[0].State == state) {
 			return store.ErrNoChange
 		}
 		now := c.store.Now()
 		t.State = state
-		if state == store.TaskStarted {
+		if state == model.TaskStarted {
 			t.StartedTime = now
 		} else {
 			t.EndTime = now
@@ -140,7 +141,7 @@ func (c *core) provisionStep(ctx context.Context, p *store.Provisioning, state s
 		if len(t.Steps) > 0 {
 			st := &t.Steps[0]
 			st.State = state
-			if state == store.TaskStarted {
+			if state == model.TaskStarted {
 				st.StartedTime = now
 			} else {
 				st.EndTime = now

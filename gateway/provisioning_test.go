@@ -16,6 +16,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -27,7 +28,7 @@ type fakeProvisioner struct {
 	calls   chan string  // the host of each call
 }
 
-func (f *fakeProvisioner) Provision(ctx context.Context, h store.Host, _ gateway.HostCredentials) error {
+func (f *fakeProvisioner) Provision(ctx context.Context, h model.Host, _ gateway.HostCredentials) error {
 	f.calls <- h.ID
 	switch f.outcome.Load() {
 	case "block":
@@ -36,7 +37,7 @@ func (f *fakeProvisioner) Provision(ctx context.Context, h store.Host, _ gateway
 	case "fail":
 		return errors.New("no route to host")
 	}
-	h.State, h.Address = store.HostReady, "127.0.0.1:1"
+	h.State, h.Address = model.HostReady, "127.0.0.1:1"
 	return f.s.RegisterHost(ctx, h)
 }
 
@@ -52,8 +53,8 @@ func TestHostProvisioningSurvivesAGatewayCrash(t *testing.T) {
 		wantHost  string
 		wantCalls int
 	}{
-		{"ok", store.TaskCompleted, store.HostReady, 2},
-		{"fail", store.TaskError, store.HostError, 2},
+		{"ok", model.TaskCompleted, model.HostReady, 2},
+		{"fail", model.TaskError, model.HostError, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.outcome, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -35,21 +36,21 @@ func quotaPB(q map[string]store.QuotaStatus) *pb.Quota {
 // quotaSpec reads a QuotaSpec's limits, sorted by key, in canonical units (COUNT or GB).
 // A key needs a name and a limit of 0 or more; usage is ignored. For an exclude only the
 // keys matter.
-func quotaSpec(spec map[string]*pb.QuotaStatusLineItem, change store.QuotaChange) ([]store.QuotaLineItem, error) {
-	items := make([]store.QuotaLineItem, 0, len(spec))
+func quotaSpec(spec map[string]*pb.QuotaStatusLineItem, change store.QuotaChange) ([]model.QuotaLineItem, error) {
+	items := make([]model.QuotaLineItem, 0, len(spec))
 	for _, k := range slices.Sorted(maps.Keys(spec)) {
 		it := spec[k]
 		if strings.TrimSpace(k) == "" {
 			return nil, errs.Invalid("a quota line item needs a key")
 		}
 		if change == store.QuotaExclude {
-			items = append(items, store.QuotaLineItem{Key: k})
+			items = append(items, model.QuotaLineItem{Key: k})
 			continue
 		}
 		if it.GetLimit() < 0 {
 			return nil, errs.Invalid("quota limit of %s is %v: it must be 0 or more", k, it.GetLimit())
 		}
-		items = append(items, store.QuotaLineItem{Key: k, Value: it.GetLimit(), Unit: it.GetUnit()})
+		items = append(items, model.QuotaLineItem{Key: k, Value: it.GetLimit(), Unit: it.GetUnit()})
 	}
 	if change == store.QuotaExclude {
 		return items, nil
@@ -58,10 +59,10 @@ func quotaSpec(spec map[string]*pb.QuotaStatusLineItem, change store.QuotaChange
 }
 
 // mergeLimits is base with the items of over replacing those of the same key.
-func mergeLimits(base, over []store.QuotaLineItem) []store.QuotaLineItem {
+func mergeLimits(base, over []model.QuotaLineItem) []model.QuotaLineItem {
 	out := slices.Clone(base)
 	for _, it := range over {
-		if i := slices.IndexFunc(out, func(b store.QuotaLineItem) bool { return b.Key == it.Key }); i >= 0 {
+		if i := slices.IndexFunc(out, func(b model.QuotaLineItem) bool { return b.Key == it.Key }); i >= 0 {
 			out[i] = it
 		} else {
 			out = append(out, it)
@@ -72,7 +73,7 @@ func mergeLimits(base, over []store.QuotaLineItem) []store.QuotaLineItem {
 
 // changeQuota applies change to the quota of entity (a tenant or a project of tenant)
 // and answers with its task, completed at once.
-func (c *core) changeQuota(ctx context.Context, entity store.Entity, tenantID string, change store.QuotaChange,
+func (c *core) changeQuota(ctx context.Context, entity model.Entity, tenantID string, change store.QuotaChange,
 	spec map[string]*pb.QuotaStatusLineItem) (*pb.Task, error) {
 	items, err := quotaSpec(spec, change)
 	if err != nil {
@@ -80,7 +81,7 @@ func (c *core) changeQuota(ctx context.Context, entity store.Entity, tenantID st
 	}
 	task := c.store.NewTask(taskID(ctx), quotaOps[change], entity, caller(ctx), nil)
 	task.TenantID = tenantID
-	if entity.Kind == store.KindProject {
+	if entity.Kind == model.KindProject {
 		task.ProjectID = entity.ID
 	}
 	if _, err := c.store.ChangeQuota(ctx, entity.Kind, entity.ID, change, items, task); err != nil {

@@ -11,13 +11,14 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/tracing"
 )
 
 // withStart gives each task the event that starts chain for it, which the store writes
 // with the task (Task.StartEvent) and the relay publishes.
-func withStart(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*store.Task) {
+func withStart(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*model.Task) {
 	for _, task := range tasks {
 		e := events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
 		tracing.Inject(ctx, &e)

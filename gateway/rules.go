@@ -12,6 +12,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -31,7 +32,7 @@ type rulesSvc struct {
 
 // ruleScope checks the caller may manage (want contributor) or see (viewer) the rules of
 // project id ("" for the system's, which are system administrators').
-func (s *rulesSvc) ruleScope(ctx context.Context, projectID string) (*store.Project, error) {
+func (s *rulesSvc) ruleScope(ctx context.Context, projectID string) (*model.Project, error) {
 	if projectID == "" {
 		return nil, requireSystemAdmin(ctx)
 	}
@@ -68,7 +69,7 @@ func (s *rulesSvc) CreateRule(ctx context.Context, req *pb.CreateRuleRequest) (*
 		if p != nil {
 			r.ProjectID, r.TenantID = p.ID, p.TenantID
 		}
-		task := s.store.NewTask(taskID(ctx), "CREATE_RULE", store.Entity{ID: r.ID, Kind: store.KindRule}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "CREATE_RULE", model.Entity{ID: r.ID, Kind: store.KindRule}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
 		if err := s.store.CreateRule(ctx, r, task); err != nil {
 			return nil, err
@@ -149,7 +150,7 @@ func (s *rulesSvc) DeleteRule(ctx context.Context, req *pb.IdRequest) (*pb.Task,
 		if err != nil {
 			return nil, err
 		}
-		task := s.store.NewTask(taskID(ctx), "DELETE_RULE", store.Entity{ID: r.ID, Kind: store.KindRule}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "DELETE_RULE", model.Entity{ID: r.ID, Kind: store.KindRule}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = r.TenantID, r.ProjectID
 		if err := s.store.DeleteRule(ctx, r, task); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -42,9 +43,9 @@ type core struct {
 func newID() string { return uuid.NewString() }
 
 // caller is the authenticated principal of the request as the store records it.
-func caller(ctx context.Context) store.Caller {
+func caller(ctx context.Context) model.Caller {
 	p, _ := auth.FromContext(ctx)
-	return store.Caller{Subject: p.Subject, Groups: p.Groups}
+	return model.Caller{Subject: p.Subject, Groups: p.Groups}
 }
 
 func requireSystemAdmin(ctx context.Context) error {
@@ -57,12 +58,12 @@ func requireSystemAdmin(ctx context.Context) error {
 // projectFor reads a project and its tenant if the caller has the role the method of ctx
 // needs on it (see need): a viewer reads, a contributor changes. A caller with no role
 // on it is told it does not exist; a viewer asking to change it is AccessForbidden.
-func (c *core) projectFor(ctx context.Context, id string) (*store.Project, *store.Tenant, error) {
+func (c *core) projectFor(ctx context.Context, id string) (*model.Project, *model.Tenant, error) {
 	return c.projectAs(ctx, id, need(ctx))
 }
 
 // projectAs reads a project and its tenant if the caller has role want on it.
-func (c *core) projectAs(ctx context.Context, id string, want policy.Role) (*store.Project, *store.Tenant, error) {
+func (c *core) projectAs(ctx context.Context, id string, want policy.Role) (*model.Project, *model.Tenant, error) {
 	if id == "" {
 		return nil, nil, errs.NotFound("Project", id)
 	}
@@ -98,7 +99,7 @@ func (c *core) admit(ctx context.Context, tenantID string, tasks ...string) erro
 // whose task holds the VM while the ISO uploads): their start events are appended to the
 // starts stream in one write, for the relay to publish. If that write fails the tasks
 // fail at once, their entities released, rather than waiting forever.
-func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*store.Task) error {
+func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*model.Task) error {
 	withStart(ctx, chain, tenantID, tasks...)
 	if err := c.store.AppendStarts(ctx, tasks...); err != nil {
 		c.log.Error("start chain", "tasks", len(tasks), "err", err)
@@ -117,8 +118,8 @@ func (c *core) startChain(ctx context.Context, chain *events.Chain, tenantID str
 // the task (with properties props) and lets hold check and take the entity, the entity
 // and the task written in one atomic call (see begin).
 func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id, tenantID, projectID string,
-	props map[string]string, hold func(*T, *store.Task) error) (*pb.Task, error) {
-	task := c.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
+	props map[string]string, hold func(*T, *model.Task) error) (*pb.Task, error) {
+	task := c.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: id, Kind: kind}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, task.Properties = tenantID, projectID, props
 	return c.begin(ctx, chain, task, func() error {
 		_, err := store.StartTask(ctx, c.store, kind, id, task, func(v *T) error { return hold(v, task) })
@@ -130,7 +131,7 @@ func startOn[T any](ctx context.Context, c *core, chain *events.Chain, kind, id,
 // chain's start event (Task.StartEvent), all in one atomic call: the relay publishes the
 // start, so a task is never written without its chain starting. Whatever refuses gives
 // the admission back; write writes all or nothing.
-func (c *core) begin(ctx context.Context, chain *events.Chain, task *store.Task, write func() error) (*pb.Task, error) {
+func (c *core) begin(ctx context.Context, chain *events.Chain, task *model.Task, write func() error) (*pb.Task, error) {
 	if err := c.admit(ctx, task.TenantID, task.ID); err != nil {
 		return nil, err
 	}

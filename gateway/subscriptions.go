@@ -7,6 +7,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -71,7 +72,7 @@ func (s *subscriptionsSvc) CreateSubscription(ctx context.Context, req *pb.Creat
 		spec := req.GetSpec()
 		sub := &store.Subscription{ID: newID(), TenantID: tenantID, ProjectID: projectID, Owner: caller(ctx), Sink: spec.GetSink(),
 			Types: spec.GetTypes(), SubjectPrefix: spec.GetSubjectPrefix()}
-		task := s.store.NewTask(taskID(ctx), "CREATE_SUBSCRIPTION", store.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "CREATE_SUBSCRIPTION", model.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = tenantID, projectID
 		if err := s.store.CreateSubscription(ctx, sub, task); err != nil {
 			return nil, err
@@ -131,7 +132,7 @@ func (s *subscriptionsSvc) DeleteSubscription(ctx context.Context, req *pb.IdReq
 		if err != nil {
 			return nil, err
 		}
-		task := s.store.NewTask(taskID(ctx), "DELETE_SUBSCRIPTION", store.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "DELETE_SUBSCRIPTION", model.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = sub.TenantID, sub.ProjectID
 		if err := s.store.DeleteSubscription(ctx, sub.ID, task); err != nil {
 			return nil, err
@@ -167,7 +168,7 @@ func (s *subscriptionsSvc) ReplayDeadLetter(ctx context.Context, req *pb.IdReque
 		if err != nil {
 			return nil, cmpNotFound(err, "DeadLetter", dl.ID)
 		}
-		task := s.store.NewTask(taskID(ctx), "REPLAY_DEAD_LETTER", store.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "REPLAY_DEAD_LETTER", model.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = sub.TenantID, sub.ProjectID
 		if err := s.store.ReplayDeadLetter(ctx, dl.ID); err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -169,9 +170,9 @@ func (s *system) hostsStatus(ctx context.Context) *pb.SystemComponent {
 		c.Message += ": " + strings.Join(parts, ", ")
 	}
 	switch {
-	case by[store.HostError] > 0 && by[store.HostReady] == 0:
+	case by[model.HostError] > 0 && by[model.HostReady] == 0:
 		c.Status = StatusError
-	case by[store.HostError] > 0:
+	case by[model.HostError] > 0:
 		c.Status = StatusPartialError
 	}
 	return c
@@ -212,7 +213,7 @@ func (s *system) setState(ctx context.Context, op, state string) (*pb.Task, erro
 	if err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), op, store.Entity{ID: SystemID, Kind: "deployment"}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), op, model.Entity{ID: SystemID, Kind: "deployment"}, caller(ctx), nil)
 	task.Properties = map[string]string{"previousState": old, "state": state}
 	if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -16,7 +17,7 @@ type tasks struct {
 
 // mayRead reports whether the caller may see task t: its project's users, or for tasks
 // outside projects, system admins and whoever started it.
-func (c *core) mayRead(ctx context.Context, t *store.Task) bool {
+func (c *core) mayRead(ctx context.Context, t *model.Task) bool {
 	who := caller(ctx)
 	if policy.IsSystemAdmin(who) || (who.Subject != "" && who.Subject == t.Caller.Subject) {
 		return true
@@ -26,7 +27,7 @@ func (c *core) mayRead(ctx context.Context, t *store.Task) bool {
 		return err == nil
 	}
 	if t.TenantID != "" {
-		ten, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, t.TenantID)
+		ten, err := store.Get[model.Tenant](ctx, c.store, model.KindTenant, t.TenantID)
 		return err == nil && policy.MaySeeTenant(who, ten)
 	}
 	return false
@@ -44,7 +45,7 @@ func (s *tasks) GetTask(ctx context.Context, req *pb.IdRequest) (*pb.Task, error
 }
 
 // taskPB is taskPB with, for a parent task, the live progress of its sub-tasks.
-func (c *core) taskPB(ctx context.Context, t *store.Task) (*pb.Task, error) {
+func (c *core) taskPB(ctx context.Context, t *model.Task) (*pb.Task, error) {
 	out := taskPB(t)
 	if t.SubTasks > 0 {
 		p, err := c.store.Progress(ctx, t.ID)
@@ -91,7 +92,7 @@ func listTasks(ctx context.Context, c *core, entity, state string, size int32, l
 }
 
 // taskList is one page of tasks the caller may read, in state if state is set.
-func (c *core) taskList(ctx context.Context, page store.Page[store.Task], state string, size int32, path, query string) (*pb.TaskList, error) {
+func (c *core) taskList(ctx context.Context, page store.Page[model.Task], state string, size int32, path, query string) (*pb.TaskList, error) {
 	out := &pb.TaskList{NextPageLink: pageLink(path, size, page.Next)}
 	if out.NextPageLink != "" {
 		out.NextPageLink += query

@@ -7,6 +7,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -33,8 +34,8 @@ func (s *tenants) createTenant(ctx context.Context, req *pb.CreateTenantRequest)
 	if err != nil {
 		return nil, err
 	}
-	t := &store.Tenant{ID: newID(), Name: name, SecurityGroups: store.CleanGroups(spec.GetSecurityGroups()), CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), "CREATE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
+	t := &model.Tenant{ID: newID(), Name: name, SecurityGroups: store.CleanGroups(spec.GetSecurityGroups()), CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), "CREATE_TENANT", model.Entity{ID: t.ID, Kind: model.KindTenant}, caller(ctx), nil)
 	task.TenantID = t.ID
 	if err := s.store.CreateTenantWithQuota(ctx, t, limits, task); err != nil {
 		return nil, err
@@ -45,12 +46,12 @@ func (s *tenants) createTenant(ctx context.Context, req *pb.CreateTenantRequest)
 func (s *tenants) ListTenants(ctx context.Context, req *pb.ListTenantsRequest) (*pb.TenantList, error) {
 	c := caller(ctx)
 	if req.GetName() != "" {
-		id, err := s.store.LookupName(ctx, store.KindTenant, "", req.GetName())
+		id, err := s.store.LookupName(ctx, model.KindTenant, "", req.GetName())
 		if err != nil {
 			return nil, err
 		}
 		out := &pb.TenantList{}
-		if t, err := store.Get[store.Tenant](ctx, s.store, store.KindTenant, id); err == nil && policy.MaySeeTenant(c, t) {
+		if t, err := store.Get[model.Tenant](ctx, s.store, model.KindTenant, id); err == nil && policy.MaySeeTenant(c, t) {
 			pt, err := s.tenantPB(ctx, t)
 			if err != nil {
 				return nil, err
@@ -78,8 +79,8 @@ func (s *tenants) ListTenants(ctx context.Context, req *pb.ListTenantsRequest) (
 
 // tenantPB is tenantPB with the tenant's quota and its security groups, the system's
 // shown as inherited.
-func (c *core) tenantPB(ctx context.Context, t *store.Tenant) (*pb.Tenant, error) {
-	q, err := c.store.Quota(ctx, store.KindTenant, t.ID)
+func (c *core) tenantPB(ctx context.Context, t *model.Tenant) (*pb.Tenant, error) {
+	q, err := c.store.Quota(ctx, model.KindTenant, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +95,8 @@ func (c *core) tenantPB(ctx context.Context, t *store.Tenant) (*pb.Tenant, error
 
 // tenant reads a tenant the caller has a role on (any other is NotFound) and charges the
 // call to it.
-func (c *core) tenant(ctx context.Context, id string) (*store.Tenant, error) {
-	t, err := store.Get[store.Tenant](ctx, c.store, store.KindTenant, id)
+func (c *core) tenant(ctx context.Context, id string) (*model.Tenant, error) {
+	t, err := store.Get[model.Tenant](ctx, c.store, model.KindTenant, id)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func (s *tenants) deleteTenant(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	if err := requireSystemAdmin(ctx); err != nil {
 		return nil, err
 	}
-	task := s.store.NewTask(taskID(ctx), "DELETE_TENANT", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), "DELETE_TENANT", model.Entity{ID: t.ID, Kind: model.KindTenant}, caller(ctx), nil)
 	if err := s.store.DeleteTenant(ctx, t, task); err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func (s *tenants) GetTenantQuota(ctx context.Context, req *pb.IdRequest) (*pb.Qu
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.store.Quota(ctx, store.KindTenant, t.ID)
+	q, err := s.store.Quota(ctx, model.KindTenant, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +190,7 @@ func (s *tenants) changeTenantQuota(ctx context.Context, req *pb.QuotaRequest, c
 		if !policy.MaySetTenantGroups(caller(ctx)) {
 			return nil, errs.New(errs.CodeAccessForbidden, "only system administrators change a tenant's quota")
 		}
-		return s.changeQuota(ctx, store.Entity{ID: t.ID, Kind: store.KindTenant}, t.ID, change, req.GetItems())
+		return s.changeQuota(ctx, model.Entity{ID: t.ID, Kind: model.KindTenant}, t.ID, change, req.GetItems())
 	})
 }
 
@@ -202,7 +203,7 @@ func (s *tenants) SetTenantSecurityGroups(ctx context.Context, req *pb.SecurityG
 		if !policy.MaySetTenantGroups(caller(ctx)) {
 			return nil, errs.New(errs.CodeAccessForbidden, "only system administrators set a tenant's security groups")
 		}
-		task := s.store.NewTask(taskID(ctx), "SET_TENANT_SECURITY_GROUPS", store.Entity{ID: t.ID, Kind: store.KindTenant}, caller(ctx), nil)
+		task := s.store.NewTask(taskID(ctx), "SET_TENANT_SECURITY_GROUPS", model.Entity{ID: t.ID, Kind: model.KindTenant}, caller(ctx), nil)
 		task.TenantID = t.ID
 		if _, err := s.store.SetTenantSecurityGroups(ctx, t.ID, req.GetItems(), task); err != nil {
 			return nil, err
@@ -219,7 +220,7 @@ func (s *tenants) SetSystemSecurityGroups(ctx context.Context, req *pb.SystemSec
 			return nil, err
 		}
 		task := s.store.NewTask(taskID(ctx), "UPDATE_DEPLOYMENT_SECURITY_GROUPS",
-			store.Entity{ID: store.DeploymentID, Kind: store.KindDeployment}, caller(ctx), nil)
+			model.Entity{ID: store.DeploymentID, Kind: store.KindDeployment}, caller(ctx), nil)
 		if err := s.store.SetSystemSecurityGroups(ctx, req.GetItems(), task); err != nil {
 			return nil, err
 		}

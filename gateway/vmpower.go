@@ -10,7 +10,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // ResizeVm starts a resize to the flavor vmrules.Resize accepts, with the new size and cost.
@@ -59,7 +59,7 @@ func (s *vms) vmOp(ctx context.Context, chain *events.Chain, id string, props ma
 		if err != nil {
 			return nil, err
 		}
-		return startOn(ctx, s.core, chain, store.KindVM, vm.ID, vm.TenantID, vm.ProjectID, props, func(v *store.VM, task *store.Task) error {
+		return startOn(ctx, s.core, chain, model.KindVM, vm.ID, vm.TenantID, vm.ProjectID, props, func(v *model.VM, task *model.Task) error {
 			return hold(v, task, chain)
 		})
 	})
@@ -67,7 +67,7 @@ func (s *vms) vmOp(ctx context.Context, chain *events.Chain, id string, props ma
 
 // hold makes task the one holding v, if the VM's state machine lets chain start on it
 // now: no other task holds it and its state is one the chain starts from.
-func hold(v *store.VM, task *store.Task, chain *events.Chain) error {
+func hold(v *model.VM, task *model.Task, chain *events.Chain) error {
 	if err := domain.VMMayStart(v.ID, v.State, v.ActiveTask, chain.Name, chain.Operation); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *vms) SetVmMetadata(ctx context.Context, req *pb.SetVmMetadataRequest) (
 		}
 	}
 	raw, _ := json.Marshal(md)
-	return s.vmOp(ctx, &events.VMSetMetadata, req.GetId(), map[string]string{store.PropMetadata: string(raw)})
+	return s.vmOp(ctx, &events.VMSetMetadata, req.GetId(), map[string]string{model.PropMetadata: string(raw)})
 }
 
 func (s *vms) AddVmTag(ctx context.Context, req *pb.AddVmTagRequest) (*pb.Task, error) {
@@ -101,5 +101,5 @@ func (s *vms) AddVmTag(ctx context.Context, req *pb.AddVmTagRequest) (*pb.Task, 
 	if tag == "" || len(tag) > MaxMetadataBytes {
 		return nil, errs.Invalid("a tag value of 1 to %d bytes is required", MaxMetadataBytes).WithData("field", "value")
 	}
-	return s.vmOp(ctx, &events.VMAddTag, req.GetId(), map[string]string{store.PropTag: tag})
+	return s.vmOp(ctx, &events.VMAddTag, req.GetId(), map[string]string{model.PropTag: tag})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -45,7 +46,7 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 		return s.createVms(ctx, p, t, vm, count)
 	}
 	chain := &events.VMCreate
-	task := s.store.NewTask(taskID(ctx), string(chain.Operation), store.Entity{ID: vm.ID, Kind: store.KindVM}, caller(ctx), operations(chain))
+	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: vm.ID, Kind: model.KindVM}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID = t.ID, p.ID
 	vm.ActiveTask = task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateVM(ctx, vm, task) })
@@ -59,15 +60,15 @@ const OpCreateVMs = "CREATE_VMS"
 
 // createVms is a bulk create: count VMs like vm, written with their tasks and the parent
 // task and their chains' starts in one atomic call, admitted together.
-func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, vm *store.VM, count int) (*pb.Task, error) {
+func (s *vms) createVms(ctx context.Context, p *model.Project, t *model.Tenant, vm *model.VM, count int) (*pb.Task, error) {
 	chain := &events.VMCreate
 	who := caller(ctx)
-	parent := s.store.NewTask(taskID(ctx), OpCreateVMs, store.Entity{ID: p.ID, Kind: store.KindProject}, who, nil)
-	parent.State, parent.EndTime, parent.SubTasks = store.TaskStarted, 0, count
+	parent := s.store.NewTask(taskID(ctx), OpCreateVMs, model.Entity{ID: p.ID, Kind: model.KindProject}, who, nil)
+	parent.State, parent.EndTime, parent.SubTasks = model.TaskStarted, 0, count
 	parent.TenantID, parent.ProjectID = t.ID, p.ID
 	parent.Properties = map[string]string{"count": fmt.Sprint(count), "name": vm.Name}
-	vms := make([]*store.VM, count)
-	tasks := make([]*store.Task, count)
+	vms := make([]*model.VM, count)
+	tasks := make([]*model.Task, count)
 	ids := make([]string, count)
 	for i := range count {
 		v := *vm
@@ -76,7 +77,7 @@ func (s *vms) createVms(ctx context.Context, p *store.Project, t *store.Tenant, 
 		for d := range v.Disks {
 			v.Disks[d].ID = newID()
 		}
-		task := s.store.NewTask(newID(), string(chain.Operation), store.Entity{ID: v.ID, Kind: store.KindVM}, who, operations(chain))
+		task := s.store.NewTask(newID(), string(chain.Operation), model.Entity{ID: v.ID, Kind: model.KindVM}, who, operations(chain))
 		task.TenantID, task.ProjectID, task.ParentID = t.ID, p.ID, parent.ID
 		v.ActiveTask = task.ID
 		vms[i], tasks[i], ids[i] = &v, task, task.ID
@@ -114,7 +115,7 @@ func operations(c *events.Chain) []string {
 // buildVM checks a create spec's syntax and has vmrules check the rest against what
 // exists (flavors, the image, subnets, disks, affinities) and compute the VM's cost, so
 // that what can be refused is refused before anything is written.
-func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSpec) (*store.VM, error) {
+func (s *vms) buildVM(ctx context.Context, p *model.Project, spec *pb.VmCreateSpec) (*model.VM, error) {
 	if spec == nil {
 		return nil, errs.Invalid("a VM create spec is required")
 	}
@@ -151,8 +152,8 @@ func (s *vms) buildVM(ctx context.Context, p *store.Project, spec *pb.VmCreateSp
 	return vm, nil
 }
 
-func (s *vms) vm(ctx context.Context, id string) (*store.VM, error) {
-	return inProject(ctx, s.core, store.KindVM, "Vm", id, func(v *store.VM) string { return v.ProjectID })
+func (s *vms) vm(ctx context.Context, id string) (*model.VM, error) {
+	return inProject(ctx, s.core, model.KindVM, "Vm", id, func(v *model.VM) string { return v.ProjectID })
 }
 
 // inProject reads an entity of a project (a VM, a disk) if the caller may use its project;
@@ -206,7 +207,7 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 		return nil, err
 	}
 	chain := &events.VMDelete
-	return startOn(ctx, s.core, chain, store.KindVM, vm.ID, vm.TenantID, vm.ProjectID, nil, func(v *store.VM, task *store.Task) error {
+	return startOn(ctx, s.core, chain, model.KindVM, vm.ID, vm.TenantID, vm.ProjectID, nil, func(v *model.VM, task *model.Task) error {
 		if err := hold(v, task, chain); err != nil {
 			return err
 		}

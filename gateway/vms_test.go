@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -20,8 +21,8 @@ func TestContradictoryAffinities(t *testing.T) {
 	w := h.world(t)
 	ctx := t.Context()
 	// The disk's chain does not run here: put it on the host's datastore, as disks would.
-	if _, err := store.Update(ctx, h.s, store.KindDisk, w.disk, func(d *store.PersistentDisk) error {
-		d.HostID, d.Datastore, d.DatastoreID, d.State = w.host, w.datastore, w.datastore, store.DiskDetached
+	if _, err := store.Update(ctx, h.s, model.KindDisk, w.disk, func(d *model.PersistentDisk) error {
+		d.HostID, d.Datastore, d.DatastoreID, d.State = w.host, w.datastore, w.datastore, model.DiskDetached
 		return nil
 	}); err != nil {
 		t.Fatal(err)

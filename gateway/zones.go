@@ -7,7 +7,7 @@ import (
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Availability zone operations, as Photon names them in Tasks.
@@ -35,8 +35,8 @@ func (s *zones) createZone(ctx context.Context, req *pb.CreateAvailabilityZoneRe
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
-	z := &store.Zone{ID: newID(), Name: name, State: store.ZoneReady, CreatedAt: s.store.Now()}
-	task := s.store.NewTask(taskID(ctx), OpCreateZone, store.Entity{ID: z.ID, Kind: store.KindZone}, caller(ctx), nil)
+	z := &model.Zone{ID: newID(), Name: name, State: model.ZoneReady, CreatedAt: s.store.Now()}
+	task := s.store.NewTask(taskID(ctx), OpCreateZone, model.Entity{ID: z.ID, Kind: model.KindZone}, caller(ctx), nil)
 	if err := s.store.CreateZone(ctx, z, task); err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *zones) deleteZone(ctx context.Context, req *pb.IdRequest) (*pb.Task, er
 		return nil, errs.New(errs.CodeStateError, "AvailabilityZone #%s still has %d hosts", z.ID, len(in)).
 			WithData("hosts", strings.Join(in, ","))
 	}
-	task := s.store.NewTask(taskID(ctx), OpDeleteZone, store.Entity{ID: z.ID, Kind: store.KindZone}, caller(ctx), nil)
+	task := s.store.NewTask(taskID(ctx), OpDeleteZone, model.Entity{ID: z.ID, Kind: model.KindZone}, caller(ctx), nil)
 	if err := s.store.DeleteZone(ctx, z, task); err != nil {
 		return nil, err
 	}

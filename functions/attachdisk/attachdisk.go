@@ -13,6 +13,7 @@ import (
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -30,7 +31,7 @@ func (f *Function) Name() string { return "attachdisk" }
 
 // Do attaches each non-boot disk and marks the disks ATTACHED.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	return f.each(ctx, c, "ATTACHED", func(h hostdv1.HostClient, vm *store.VM, d store.Disk) error {
+	return f.each(ctx, c, "ATTACHED", func(h hostdv1.HostClient, vm *model.VM, d model.Disk) error {
 		_, err := h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: vm.ID, DiskId: d.ID, CapacityGb: int64(d.CapacityGB)})
 		return err
 	})
@@ -38,14 +39,14 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo detaches and deletes the disks Do attached.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	return f.each(ctx, c, "DETACHED", func(h hostdv1.HostClient, vm *store.VM, d store.Disk) error {
+	return f.each(ctx, c, "DETACHED", func(h hostdv1.HostClient, vm *model.VM, d model.Disk) error {
 		_, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: vm.ID, DiskId: d.ID})
 		return err
 	})
 }
 
-func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op func(hostdv1.HostClient, *store.VM, store.Disk) error) error {
-	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op func(hostdv1.HostClient, *model.VM, model.Disk) error) error {
+	vm, raw, err := store.GetRaw[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -53,14 +54,14 @@ func (f *Function) each(ctx context.Context, c *runtime.Call, state string, op f
 		if d.Boot {
 			continue
 		}
-		ok, err := f.hosts.OnVMHost(ctx, vm.ID, "disk "+d.Name, func(h hostdv1.HostClient, _ store.HostReservation) error {
+		ok, err := f.hosts.OnVMHost(ctx, vm.ID, "disk "+d.Name, func(h hostdv1.HostClient, _ model.HostReservation) error {
 			return op(h, vm, d)
 		})
 		if err != nil || !ok {
 			return err
 		}
 	}
-	_, _, err = store.UpdateFrom(ctx, f.store, store.KindVM, vm.ID, raw, func(v *store.VM) error {
+	_, _, err = store.UpdateFrom(ctx, f.store, model.KindVM, vm.ID, raw, func(v *model.VM) error {
 		for i := range v.Disks {
 			v.Disks[i].State = state
 		}

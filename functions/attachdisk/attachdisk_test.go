@@ -9,22 +9,22 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // attachDisks is ATTACH_DISKS's index in the create chain.
 const attachDisks = 4
 
-func vmWithDisks() *store.VM {
-	return &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, Disks: []store.Disk{
-		{ID: "boot", Name: "boot", Kind: store.FlavorEphemeralDisk, CapacityGB: 8, Boot: true},
-		{ID: "d1", Name: "d1", Kind: store.FlavorEphemeralDisk, CapacityGB: 2},
-		{ID: "d2", Name: "d2", Kind: store.FlavorEphemeralDisk, CapacityGB: 4},
+func vmWithDisks() *model.VM {
+	return &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, Disks: []model.Disk{
+		{ID: "boot", Name: "boot", Kind: model.FlavorEphemeralDisk, CapacityGB: 8, Boot: true},
+		{ID: "d1", Name: "d1", Kind: model.FlavorEphemeralDisk, CapacityGB: 2},
+		{ID: "d2", Name: "d2", Kind: model.FlavorEphemeralDisk, CapacityGB: 4},
 	}}
 }
 
 // diskStates are the VM's disks' states by id.
-func diskStates(vm *store.VM) map[string]string {
+func diskStates(vm *model.VM) map[string]string {
 	m := map[string]string{}
 	for _, d := range vm.Disks {
 		m[d.ID] = d.State

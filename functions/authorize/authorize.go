@@ -17,6 +17,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -40,28 +41,28 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	who := c.Task.Caller
 	var projectID string
 	switch c.Chain.Kind {
-	case store.KindDisk:
-		d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, c.Data.EntityID)
+	case model.KindDisk:
+		d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
 		projectID = d.ProjectID
-	case store.KindRouter:
-		r, err := store.Get[store.Router](ctx, f.store, store.KindRouter, c.Data.EntityID)
+	case model.KindRouter:
+		r, err := store.Get[model.Router](ctx, f.store, model.KindRouter, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
 		projectID = r.ProjectID
-	case store.KindSubnet:
-		sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, c.Data.EntityID)
+	case model.KindSubnet:
+		sn, err := store.Get[model.Subnet](ctx, f.store, model.KindSubnet, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
 		projectID = sn.ProjectID
-	case store.KindImage:
+	case model.KindImage:
 		return f.image(ctx, c)
 	default:
-		vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+		vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
@@ -93,7 +94,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 // needs its owner.
 func (f *Function) image(ctx context.Context, c *runtime.Call) error {
 	who := c.Task.Caller
-	im, err := store.Get[store.Image](ctx, f.store, store.KindImage, c.Data.EntityID)
+	im, err := store.Get[model.Image](ctx, f.store, model.KindImage, c.Data.EntityID)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,8 @@ import (
 	"github.com/photon-cloud/photon/functions/authorize"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
-	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
@@ -18,8 +18,8 @@ import (
 func TestAuthorize(t *testing.T) {
 	s := storetest.New(t)
 	ctx := t.Context()
-	task := func(kind, id string) *store.Task {
-		return s.NewTask("", "SETUP", store.Entity{ID: id, Kind: kind}, store.Caller{Subject: "root"}, nil)
+	task := func(kind, id string) *model.Task {
+		return s.NewTask("", "SETUP", model.Entity{ID: id, Kind: kind}, model.Caller{Subject: "root"}, nil)
 	}
 	must := func(err error) {
 		t.Helper()
@@ -27,41 +27,41 @@ func TestAuthorize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(s.CreateTenant(ctx, &store.Tenant{ID: "a", Name: "a", SecurityGroups: []string{"a\\admins"}}, task(store.KindTenant, "a")))
-	must(s.CreateProject(ctx, &store.Project{ID: "p1", TenantID: "a", Name: "p1", SecurityGroups: []string{"a\\p1"}}, task(store.KindProject, "p1")))
-	must(s.CreateProject(ctx, &store.Project{ID: "p2", TenantID: "a", Name: "p2", SecurityGroups: []string{"a\\p2"}}, task(store.KindProject, "p2")))
-	must(s.CreateFlavor(ctx, &store.Flavor{ID: "small", Name: "small", Kind: store.FlavorVM}, task(store.KindFlavor, "small")))
-	images := []*store.Image{
+	must(s.CreateTenant(ctx, &model.Tenant{ID: "a", Name: "a", SecurityGroups: []string{"a\\admins"}}, task(model.KindTenant, "a")))
+	must(s.CreateProject(ctx, &model.Project{ID: "p1", TenantID: "a", Name: "p1", SecurityGroups: []string{"a\\p1"}}, task(model.KindProject, "p1")))
+	must(s.CreateProject(ctx, &model.Project{ID: "p2", TenantID: "a", Name: "p2", SecurityGroups: []string{"a\\p2"}}, task(model.KindProject, "p2")))
+	must(s.CreateFlavor(ctx, &model.Flavor{ID: "small", Name: "small", Kind: model.FlavorVM}, task(model.KindFlavor, "small")))
+	images := []*model.Image{
 		{ID: "public", Name: "public"},
 		{ID: "own", Name: "own", ProjectID: "p1", TenantID: "a"},
 		{ID: "other", Name: "other", ProjectID: "p2", TenantID: "a"},
-		{ID: "shared", Name: "shared", ProjectID: "p2", TenantID: "a", IAM: []store.PolicyEntry{{Principal: "pat", Roles: []string{"contributor"}}}},
-		{ID: "mine", Name: "mine", ProjectID: "p1", TenantID: "a", IAM: []store.PolicyEntry{{Principal: "pat", Roles: []string{"owner"}}}},
+		{ID: "shared", Name: "shared", ProjectID: "p2", TenantID: "a", IAM: []model.PolicyEntry{{Principal: "pat", Roles: []string{"contributor"}}}},
+		{ID: "mine", Name: "mine", ProjectID: "p1", TenantID: "a", IAM: []model.PolicyEntry{{Principal: "pat", Roles: []string{"owner"}}}},
 	}
 	for _, im := range images {
-		im.State = store.ImageReady
-		must(s.CreateImage(ctx, im, task(store.KindImage, im.ID)))
+		im.State = model.ImageReady
+		must(s.CreateImage(ctx, im, task(model.KindImage, im.ID)))
 	}
 	vm := func(id, image string) {
-		must(s.CreateVM(ctx, &store.VM{ID: id, Name: id, TenantID: "a", ProjectID: "p1", FlavorID: "small", SourceImageID: image, State: store.VMCreating},
-			task(store.KindVM, id)))
+		must(s.CreateVM(ctx, &model.VM{ID: id, Name: id, TenantID: "a", ProjectID: "p1", FlavorID: "small", SourceImageID: image, State: model.VMCreating},
+			task(model.KindVM, id)))
 	}
 	vm("vm-public", "public")
 	vm("vm-other", "other")
 	vm("vm-shared", "shared")
-	must(s.CreateDisk(ctx, &store.PersistentDisk{ID: "disk", Name: "disk", TenantID: "a", ProjectID: "p1", State: store.DiskCreating}, task(store.KindDisk, "disk")))
-	must(s.CreateRouter(ctx, &store.Router{ID: "router", Name: "r", TenantID: "a", ProjectID: "p2", State: store.NetCreating}, task(store.KindRouter, "router")))
-	must(s.CreatePortGroupSubnet(ctx, &store.Subnet{ID: "pg", Name: "pg", State: store.NetReady}, task(store.KindSubnet, "pg")))
+	must(s.CreateDisk(ctx, &model.PersistentDisk{ID: "disk", Name: "disk", TenantID: "a", ProjectID: "p1", State: model.DiskCreating}, task(model.KindDisk, "disk")))
+	must(s.CreateRouter(ctx, &model.Router{ID: "router", Name: "r", TenantID: "a", ProjectID: "p2", State: model.NetCreating}, task(model.KindRouter, "router")))
+	must(s.CreatePortGroupSubnet(ctx, &model.Subnet{ID: "pg", Name: "pg", State: model.NetReady}, task(model.KindSubnet, "pg")))
 
-	root := store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
-	admin := store.Caller{Subject: "al", Groups: []string{"a\\admins"}}
-	pat := store.Caller{Subject: "pat", Groups: []string{"a\\p1"}}
-	quinn := store.Caller{Subject: "quinn", Groups: []string{"a\\p2"}}
+	root := model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	admin := model.Caller{Subject: "al", Groups: []string{"a\\admins"}}
+	pat := model.Caller{Subject: "pat", Groups: []string{"a\\p1"}}
+	quinn := model.Caller{Subject: "quinn", Groups: []string{"a\\p2"}}
 	cases := []struct {
 		name   string
 		chain  *events.Chain
 		entity string
-		who    store.Caller
+		who    model.Caller
 		allow  bool
 	}{
 		{"project user creates a VM of a public image", &events.VMCreate, "vm-public", pat, true},
@@ -87,7 +87,7 @@ func TestAuthorize(t *testing.T) {
 	f := authorize.New(s)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tk := s.NewTask("", string(tc.chain.Operation), store.Entity{ID: tc.entity, Kind: tc.chain.Kind}, tc.who, nil)
+			tk := s.NewTask("", string(tc.chain.Operation), model.Entity{ID: tc.entity, Kind: tc.chain.Kind}, tc.who, nil)
 			err := f.Do(ctx, &runtime.Call{Task: tk, Chain: tc.chain, Data: events.StepData{TaskID: tk.ID, EntityID: tc.entity}})
 			if tc.allow && err != nil {
 				t.Fatalf("refused: %v", err)

@@ -17,6 +17,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -35,13 +36,13 @@ func (f *Function) Name() string { return "boot" }
 // Do powers the VM on and records the power state its host answers with; a VM created
 // to stay off (or on no host) is recorded powered off.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, raw, err := store.GetRaw[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
 	power := domain.PowerOff
 	if vm.PowerOn {
-		_, err := f.hosts.OnVMHost(ctx, vm.ID, "power on VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+		_, err := f.hosts.OnVMHost(ctx, vm.ID, "power on VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 			info, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm.ID})
 			power = info.GetPowerState()
 			return err
@@ -55,7 +56,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo powers the VM off.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "power off VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "power off VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
 		return err
 	})
@@ -68,7 +69,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 // setState records the state of the VM whose host reports power, starting from raw if
 // the VM was just read.
 func (f *Function) setState(ctx context.Context, id string, raw []byte, power string) error {
-	_, _, err := store.UpdateFrom(ctx, f.store, store.KindVM, id, raw, func(v *store.VM) error {
+	_, _, err := store.UpdateFrom(ctx, f.store, model.KindVM, id, raw, func(v *model.VM) error {
 		next, ok := domain.VMObserved(v.State, power)
 		if !ok {
 			return store.ErrNoChange

@@ -7,7 +7,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // startVM is START_VM's index in the create chain.
@@ -26,10 +26,10 @@ func TestPowerOn(t *testing.T) {
 		wantCalls []string
 		wantState string
 	}{
-		{"powers on", true, nil, steptest.Done, []string{"PowerOn"}, store.VMStarted},
-		{"stays off", false, nil, steptest.Done, nil, store.VMStopped},
-		{"host refuses", true, steptest.Refused, steptest.Failed(errs.CodeHostError), []string{"PowerOn"}, store.VMCreating},
-		{"host busy", true, steptest.Busy, steptest.Retry, []string{"PowerOn"}, store.VMCreating},
+		{"powers on", true, nil, steptest.Done, []string{"PowerOn"}, model.VMStarted},
+		{"stays off", false, nil, steptest.Done, nil, model.VMStopped},
+		{"host refuses", true, steptest.Refused, steptest.Failed(errs.CodeHostError), []string{"PowerOn"}, model.VMCreating},
+		{"host busy", true, steptest.Busy, steptest.Retry, []string{"PowerOn"}, model.VMCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestPowerOn(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, PowerOn: tc.powerOn}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, PowerOn: tc.powerOn}, task)
 			e.Place(t, "vm-1", h)
 			h.PutVM("vm-1", "poweredOff")
 			h.Fail("PowerOn", tc.fault)
@@ -78,8 +78,8 @@ func TestPowerOnUndo(t *testing.T) {
 		wantCalls []string
 		wantState string
 	}{
-		{"powers off", true, []string{"PowerOff"}, store.VMStopped},
-		{"never placed", false, nil, store.VMCreating},
+		{"powers off", true, []string{"PowerOff"}, model.VMStopped},
+		{"never placed", false, nil, model.VMCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +88,7 @@ func TestPowerOnUndo(t *testing.T) {
 			h := e.AddHost(t, "host-1")
 			h.PutVM("other", "poweredOn")
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, PowerOn: true}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, PowerOn: true}, task)
 			if tc.placed {
 				e.Place(t, "vm-1", h)
 				h.PutVM("vm-1", "poweredOn")
@@ -124,14 +124,14 @@ func TestStopForDelete(t *testing.T) {
 	e := steptest.New(t)
 	h := e.AddHost(t, "host-1")
 	task := e.NewTask(&events.VMDelete, "vm-1", steptest.Root, nil)
-	e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMDeleting}, task)
+	e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMDeleting}, task)
 	e.Place(t, "vm-1", h)
 	h.PutVM("vm-1", "poweredOn")
 	e.MustDo(t, &events.VMDelete, task, 1)
 	if got := h.Methods(); !slices.Equal(got, []string{"PowerOff"}) {
 		t.Fatalf("host calls %v", got)
 	}
-	if got := e.GetVM(t, "vm-1").State; got != store.VMDeleting {
+	if got := e.GetVM(t, "vm-1").State; got != model.VMDeleting {
 		t.Fatalf("VM %s, want DELETING", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -33,7 +34,7 @@ func (f *Function) Name() string { return "console" }
 // Do acquires the ticket and records it in the task.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	var t *hostdv1.MksTicket
-	placed, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "get console ticket", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	placed, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "get console ticket", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		var err error
 		t, err = h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
 		return err
@@ -44,7 +45,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if !placed {
 		return errs.New(errs.CodeStateError, "Vm #%s is on no host", c.Data.EntityID)
 	}
-	_, err = f.store.UpdateTask(ctx, c.Task.ID, func(task *store.Task) error {
+	_, err = f.store.UpdateTask(ctx, c.Task.ID, func(task *model.Task) error {
 		if task.Properties == nil {
 			task.Properties = map[string]string{}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // TestConsole: the ticket the VM's host hands out is put in the task's properties, where
@@ -36,7 +36,7 @@ func TestConsole(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(&events.VMMksTicket, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStarted}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStarted}, task)
 			if tc.placed {
 				e.Place(t, "vm-1", h)
 				h.PutVM("vm-1", "poweredOn")
@@ -52,7 +52,7 @@ func TestConsole(t *testing.T) {
 			if got := e.Task(t, task.ID).Properties; !maps.Equal(got, tc.wantProps) {
 				t.Fatalf("task properties %v, want %v", got, tc.wantProps)
 			}
-			if got := e.GetVM(t, "vm-1"); got.State != store.VMStarted {
+			if got := e.GetVM(t, "vm-1"); got.State != model.VMStarted {
 				t.Fatalf("VM %s", got.State)
 			}
 			if tc.want == steptest.Done {

@@ -23,6 +23,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -30,7 +31,7 @@ import (
 // placement engine VMs go through, with its policy, so disks and VMs are placed by one set
 // of rules and one view of the fleet).
 type Placer interface {
-	PlaceDisk(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error)
+	PlaceDisk(ctx context.Context, d *model.PersistentDisk) (model.HostReservation, error)
 }
 
 // Function is the disks step.
@@ -54,9 +55,9 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	case "CREATE_DISK_ON_HOST":
 		return f.create(ctx, c.Data.EntityID)
 	case "ATTACH_DISK":
-		return f.attach(ctx, c.Data.EntityID, c.Task.Properties[store.PropDiskID])
+		return f.attach(ctx, c.Data.EntityID, c.Task.Properties[model.PropDiskID])
 	case "DETACH_DISK":
-		return f.detach(ctx, c.Data.EntityID, c.Task.Properties[store.PropDiskID])
+		return f.detach(ctx, c.Data.EntityID, c.Task.Properties[model.PropDiskID])
 	}
 	return errs.Invalid("disks cannot run %s", c.Operation())
 }
@@ -83,7 +84,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 // create has the placer pick a datastore for the disk (the VM's when it has a vm
 // affinity) and reserve the space there, then has the host make the file.
 func (f *Function) create(ctx context.Context, id string) error {
-	d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, id)
+	d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, id)
 	if err != nil {
 		return err
 	}
@@ -106,8 +107,8 @@ func (f *Function) create(ctx context.Context, id string) error {
 			}
 		}
 	}
-	_, err = store.Update(ctx, f.store, store.KindDisk, id, func(d *store.PersistentDisk) error {
-		d.HostID, d.Datastore, d.DatastoreID, d.State = r.HostID, r.Datastore, dsID, store.DiskDetached
+	_, err = store.Update(ctx, f.store, model.KindDisk, id, func(d *model.PersistentDisk) error {
+		d.HostID, d.Datastore, d.DatastoreID, d.State = r.HostID, r.Datastore, dsID, model.DiskDetached
 		return nil
 	})
 	return err
@@ -115,29 +116,29 @@ func (f *Function) create(ctx context.Context, id string) error {
 
 // attach attaches the disk to the VM on the VM's host and records it on both.
 func (f *Function) attach(ctx context.Context, vmID, diskID string) error {
-	d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, diskID)
+	d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, diskID)
 	if err != nil {
 		return err
 	}
-	if _, err := f.hosts.OnVMHost(ctx, vmID, "attach disk", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	if _, err := f.hosts.OnVMHost(ctx, vmID, "attach disk", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.AttachPersistentDisk(ctx, &hostdv1.AttachPersistentDiskRequest{VmId: vmID, DiskId: diskID, Datastore: d.Datastore})
 		return err
 	}); err != nil {
 		return err
 	}
-	if _, err := store.Update(ctx, f.store, store.KindVM, vmID, func(v *store.VM) error {
-		if slices.ContainsFunc(v.Disks, func(x store.Disk) bool { return x.ID == diskID }) {
+	if _, err := store.Update(ctx, f.store, model.KindVM, vmID, func(v *model.VM) error {
+		if slices.ContainsFunc(v.Disks, func(x model.Disk) bool { return x.ID == diskID }) {
 			return store.ErrNoChange
 		}
-		v.Disks = append(v.Disks, store.Disk{ID: d.ID, Name: d.Name, Kind: store.FlavorPersistentDisk, Flavor: d.Flavor,
+		v.Disks = append(v.Disks, model.Disk{ID: d.ID, Name: d.Name, Kind: model.FlavorPersistentDisk, Flavor: d.Flavor,
 			FlavorID:   d.FlavorID,
-			CapacityGB: d.CapacityGB, State: store.DiskAttached})
+			CapacityGB: d.CapacityGB, State: model.DiskAttached})
 		return nil
 	}); err != nil {
 		return err
 	}
-	_, err = store.Update(ctx, f.store, store.KindDisk, diskID, func(d *store.PersistentDisk) error {
-		d.State, d.VMs = store.DiskAttached, []string{vmID}
+	_, err = store.Update(ctx, f.store, model.KindDisk, diskID, func(d *model.PersistentDisk) error {
+		d.State, d.VMs = model.DiskAttached, []string{vmID}
 		return nil
 	})
 	return err
@@ -145,15 +146,15 @@ func (f *Function) attach(ctx context.Context, vmID, diskID string) error {
 
 // detach detaches the disk from the VM (its file stays) and records it on both.
 func (f *Function) detach(ctx context.Context, vmID, diskID string) error {
-	if _, err := f.hosts.OnVMHost(ctx, vmID, "detach disk", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	if _, err := f.hosts.OnVMHost(ctx, vmID, "detach disk", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: vmID, DiskId: diskID})
 		return err
 	}); err != nil {
 		return err
 	}
-	if _, err := store.Update(ctx, f.store, store.KindVM, vmID, func(v *store.VM) error {
+	if _, err := store.Update(ctx, f.store, model.KindVM, vmID, func(v *model.VM) error {
 		n := len(v.Disks)
-		v.Disks = slices.DeleteFunc(v.Disks, func(x store.Disk) bool { return x.ID == diskID })
+		v.Disks = slices.DeleteFunc(v.Disks, func(x model.Disk) bool { return x.ID == diskID })
 		if len(v.Disks) == n {
 			return store.ErrNoChange
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -23,21 +24,21 @@ const (
 
 const diskID = "pd-1"
 
-func newDisk(gb int32, state string, aff ...store.Locality) *store.PersistentDisk {
-	return &store.PersistentDisk{ID: diskID, Name: diskID, FlavorID: "pd-flavor", Flavor: "pd-flavor", CapacityGB: gb,
+func newDisk(gb int32, state string, aff ...model.Locality) *model.PersistentDisk {
+	return &model.PersistentDisk{ID: diskID, Name: diskID, FlavorID: "pd-flavor", Flavor: "pd-flavor", CapacityGB: gb,
 		State: state, Affinities: aff}
 }
 
-func getDisk(t *testing.T, e *steptest.Env) *store.PersistentDisk {
+func getDisk(t *testing.T, e *steptest.Env) *model.PersistentDisk {
 	t.Helper()
-	d, err := store.Get[store.PersistentDisk](t.Context(), e.Store, store.KindDisk, diskID)
+	d, err := store.Get[model.PersistentDisk](t.Context(), e.Store, model.KindDisk, diskID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func reservation(t *testing.T, e *steptest.Env) (store.HostReservation, bool) {
+func reservation(t *testing.T, e *steptest.Env) (model.HostReservation, bool) {
 	t.Helper()
 	r, ok, err := e.Store.HostReservationOf(t.Context(), diskID)
 	if err != nil {
@@ -113,12 +114,12 @@ func deleteCall(ds string) steptest.Call {
 // host and reserving nothing; a replay calls nothing more.
 func TestCreate(t *testing.T) {
 	t.Parallel()
-	loc := func(kind, id string) store.Locality { return store.Locality{Kind: kind, ID: id} }
+	loc := func(kind, id string) model.Locality { return model.Locality{Kind: kind, ID: id} }
 	cases := []struct {
 		name     string
 		hosts    []string
 		vmOn     string // host that vm-1, of a vm affinity, is placed on
-		aff      []store.Locality
+		aff      []model.Locality
 		gb       int32
 		err      error // what CreateDisk answers
 		want     string
@@ -128,24 +129,24 @@ func TestCreate(t *testing.T) {
 		{name: "creates the file where it is placed", hosts: []string{"host-1"}, gb: 10,
 			want: steptest.Done, wantHost: "host-1"},
 		{name: "datastore affinity", hosts: []string{"host-1", "host-2"}, gb: 10,
-			aff:  []store.Locality{loc(store.LocalityDatastore, "host-2-"+steptest.Datastore)},
+			aff:  []model.Locality{loc(model.LocalityDatastore, "host-2-"+steptest.Datastore)},
 			want: steptest.Done, wantHost: "host-2", wantDS: steptest.Datastore},
 		{name: "vm affinity: beside the VM", hosts: []string{"host-1", "host-2"}, vmOn: "host-2", gb: 10,
-			aff:  []store.Locality{loc(store.LocalityVM, "vm-1")},
+			aff:  []model.Locality{loc(model.LocalityVM, "vm-1")},
 			want: steptest.Done, wantHost: "host-2", wantDS: steptest.Datastore},
 		{name: "host refuses", hosts: []string{"host-1"}, gb: 10, err: steptest.Refused,
 			want: steptest.Failed(errs.CodeHostError), wantHost: "host-1"},
 		{name: "host busy", hosts: []string{"host-1"}, gb: 10, err: steptest.Busy,
 			want: steptest.Retry, wantHost: "host-1"},
 		{name: "no datastore with the tag", hosts: []string{"host-1", "host-2"}, gb: 10,
-			aff:  []store.Locality{loc(store.LocalityDatastoreTag, "ssd")},
+			aff:  []model.Locality{loc(model.LocalityDatastoreTag, "ssd")},
 			want: steptest.Failed(errs.CodeNoSuchHost)},
 		// Every datastore holds 1 TB, thin provisioned 4:1 by the default policy.
 		{name: "no datastore with room", hosts: []string{"host-1", "host-2"}, gb: 5 << 10,
 			want: steptest.Failed(errs.CodeNotEnoughDisk)},
 		{name: "no host", gb: 10, want: steptest.Failed(errs.CodeNoSuchHost)},
 		{name: "vm affinity to a VM on no host", hosts: []string{"host-1"}, gb: 10,
-			aff:  []store.Locality{loc(store.LocalityVM, "vm-9")},
+			aff:  []model.Locality{loc(model.LocalityVM, "vm-9")},
 			want: steptest.Failed(errs.CodeStateError)},
 	}
 	for _, tc := range cases {
@@ -163,7 +164,7 @@ func TestCreate(t *testing.T) {
 				e.Place(t, "vm-1", byID[tc.vmOn])
 			}
 			task := e.NewTask(&events.DiskCreate, diskID, steptest.Root, nil)
-			e.Disk(t, newDisk(tc.gb, store.DiskCreating, tc.aff...), task)
+			e.Disk(t, newDisk(tc.gb, model.DiskCreating, tc.aff...), task)
 
 			reply, err := e.Do(t, &events.DiskCreate, task, createOnHost)
 			if got := e.Outcome(t, &events.DiskCreate, task, createOnHost, reply, err); got != tc.want {
@@ -176,7 +177,7 @@ func TestCreate(t *testing.T) {
 			}
 			if !placed {
 				wantCalls(t, hosts, "")
-				if d := getDisk(t, e); d.State != store.DiskCreating || d.HostID != "" || d.ActiveTask != task.ID {
+				if d := getDisk(t, e); d.State != model.DiskCreating || d.HostID != "" || d.ActiveTask != task.ID {
 					t.Fatalf("disk %+v after a failed placement", d)
 				}
 				return
@@ -194,14 +195,14 @@ func TestCreate(t *testing.T) {
 			d := getDisk(t, e)
 			if tc.want != steptest.Done {
 				// Nothing is recorded on the disk until the host has made its file.
-				if d.State != store.DiskCreating || d.HostID != "" || d.Datastore != "" || d.ActiveTask != task.ID {
+				if d.State != model.DiskCreating || d.HostID != "" || d.Datastore != "" || d.ActiveTask != task.ID {
 					t.Fatalf("disk %+v after %s", d, tc.want)
 				}
 			}
 
 			switch tc.want {
 			case steptest.Done:
-				if d.State != store.DiskDetached || d.HostID != r.HostID || d.Datastore != r.Datastore ||
+				if d.State != model.DiskDetached || d.HostID != r.HostID || d.Datastore != r.Datastore ||
 					d.DatastoreID != r.HostID+"-"+r.Datastore || d.ActiveTask != "" {
 					t.Fatalf("disk %+v, want DETACHED on %s/%s, released", d, r.HostID, r.Datastore)
 				}
@@ -224,7 +225,7 @@ func TestCreate(t *testing.T) {
 				if again, _ := reservation(t, e); again != r || used(t, e, r.HostID) != r.DiskMB {
 					t.Fatalf("retry reserved %+v (%d MB used), first %+v", again, used(t, e, r.HostID), r)
 				}
-				if d := getDisk(t, e); d.State != store.DiskDetached || d.HostID != r.HostID {
+				if d := getDisk(t, e); d.State != model.DiskDetached || d.HostID != r.HostID {
 					t.Fatalf("disk %+v after the retry", d)
 				}
 
@@ -260,10 +261,10 @@ func TestDelete(t *testing.T) {
 		want      string
 		wantState string // the disk's, after the step (and the chain's end, if it ended)
 	}{
-		{"deletes the file and releases the space", true, nil, steptest.Done, store.DiskDeleting},
-		{"never placed", false, nil, steptest.Done, store.DiskDeleting},
-		{"host refuses", true, steptest.Refused, steptest.Failed(errs.CodeHostError), store.DiskError},
-		{"host busy", true, steptest.Busy, steptest.Retry, store.DiskDeleting},
+		{"deletes the file and releases the space", true, nil, steptest.Done, model.DiskDeleting},
+		{"never placed", false, nil, steptest.Done, model.DiskDeleting},
+		{"host refuses", true, steptest.Refused, steptest.Failed(errs.CodeHostError), model.DiskError},
+		{"host busy", true, steptest.Busy, steptest.Retry, model.DiskDeleting},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -272,7 +273,7 @@ func TestDelete(t *testing.T) {
 			h1, h2 := e.AddHost(t, "host-1"), e.AddHost(t, "host-2")
 			hosts := []*steptest.Host{h1, h2}
 			task := e.NewTask(&events.DiskDelete, diskID, steptest.Root, nil)
-			d := newDisk(10, store.DiskDeleting)
+			d := newDisk(10, model.DiskDeleting)
 			if tc.placed {
 				e.PlaceDisk(t, diskID, h2, 10)
 				h2.PutDisk(steptest.Datastore, diskID)
@@ -333,10 +334,10 @@ func TestAttach(t *testing.T) {
 		want      string
 		wantState string
 	}{
-		{"VM beside the disk", "host-1", false, nil, steptest.Done, store.DiskAttached},
-		{"VM on a host that mounts the disk's datastore", "host-2", true, nil, steptest.Done, store.DiskAttached},
-		{"VM on a host without the disk's datastore", "host-2", false, nil, steptest.Failed(errs.CodeHostError), store.DiskDetached},
-		{"host busy", "host-1", false, steptest.Busy, steptest.Retry, store.DiskDetached},
+		{"VM beside the disk", "host-1", false, nil, steptest.Done, model.DiskAttached},
+		{"VM on a host that mounts the disk's datastore", "host-2", true, nil, steptest.Done, model.DiskAttached},
+		{"VM on a host without the disk's datastore", "host-2", false, nil, steptest.Failed(errs.CodeHostError), model.DiskDetached},
+		{"host busy", "host-1", false, steptest.Busy, steptest.Retry, model.DiskDetached},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,12 +345,12 @@ func TestAttach(t *testing.T) {
 			e := steptest.New(t)
 			h1, h2 := e.AddHost(t, "host-1"), e.AddHost(t, "host-2")
 			hosts, vmHost := []*steptest.Host{h1, h2}, map[string]*steptest.Host{"host-1": h1, "host-2": h2}[tc.vmOn]
-			task := e.NewTask(&events.VMAttachDisk, "vm-1", steptest.Root, map[string]string{store.PropDiskID: diskID})
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped, HostID: tc.vmOn}, task)
+			task := e.NewTask(&events.VMAttachDisk, "vm-1", steptest.Root, map[string]string{model.PropDiskID: diskID})
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped, HostID: tc.vmOn}, task)
 			e.Place(t, "vm-1", vmHost)
 			vmHost.PutVM("vm-1", "poweredOff")
 			// The disk is held by the VM's task too (the gateway writes both at once).
-			d := newDisk(10, store.DiskDetached)
+			d := newDisk(10, model.DiskDetached)
 			d.HostID, d.Datastore, d.DatastoreID, d.ActiveTask = h1.ID, steptest.Datastore, h1.ID+"-"+steptest.Datastore, task.ID
 			e.Disk(t, d, nil)
 			h1.PutDisk(steptest.Datastore, diskID)
@@ -367,8 +368,8 @@ func TestAttach(t *testing.T) {
 
 			done := tc.want == steptest.Done
 			vm, got := e.GetVM(t, "vm-1"), getDisk(t, e)
-			onVM := slices.ContainsFunc(vm.Disks, func(x store.Disk) bool {
-				return x.ID == diskID && x.Kind == store.FlavorPersistentDisk && x.State == store.DiskAttached && x.CapacityGB == 10
+			onVM := slices.ContainsFunc(vm.Disks, func(x model.Disk) bool {
+				return x.ID == diskID && x.Kind == model.FlavorPersistentDisk && x.State == model.DiskAttached && x.CapacityGB == 10
 			})
 			if onVM != done || len(vm.Disks) != map[bool]int{true: 1, false: 0}[done] {
 				t.Fatalf("VM disks %+v after %s", vm.Disks, tc.want)
@@ -414,10 +415,10 @@ func TestDetach(t *testing.T) {
 		wantOnVM  bool     // vm-1 still lists the disk
 		wantState string
 	}{
-		{"detaches", "vm-1", nil, steptest.Done, nil, false, store.DiskDetached},
-		{"host refuses", "vm-1", steptest.Refused, steptest.Failed(errs.CodeHostError), []string{"vm-1"}, true, store.DiskAttached},
-		{"host busy", "vm-1", steptest.Busy, steptest.Retry, []string{"vm-1"}, true, store.DiskAttached},
-		{"attached to another VM", "vm-2", nil, steptest.Done, []string{"vm-2"}, false, store.DiskAttached},
+		{"detaches", "vm-1", nil, steptest.Done, nil, false, model.DiskDetached},
+		{"host refuses", "vm-1", steptest.Refused, steptest.Failed(errs.CodeHostError), []string{"vm-1"}, true, model.DiskAttached},
+		{"host busy", "vm-1", steptest.Busy, steptest.Retry, []string{"vm-1"}, true, model.DiskAttached},
+		{"attached to another VM", "vm-2", nil, steptest.Done, []string{"vm-2"}, false, model.DiskAttached},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -425,15 +426,15 @@ func TestDetach(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			hosts := []*steptest.Host{h}
-			task := e.NewTask(&events.VMDetachDisk, "vm-1", steptest.Root, map[string]string{store.PropDiskID: diskID})
-			vm := &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped, HostID: h.ID}
+			task := e.NewTask(&events.VMDetachDisk, "vm-1", steptest.Root, map[string]string{model.PropDiskID: diskID})
+			vm := &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped, HostID: h.ID}
 			if tc.diskOn == "vm-1" {
-				vm.Disks = []store.Disk{{ID: diskID, Name: diskID, Kind: store.FlavorPersistentDisk, CapacityGB: 10, State: store.DiskAttached}}
+				vm.Disks = []model.Disk{{ID: diskID, Name: diskID, Kind: model.FlavorPersistentDisk, CapacityGB: 10, State: model.DiskAttached}}
 			}
 			e.VM(t, vm, task)
 			e.Place(t, "vm-1", h)
 			h.PutVM("vm-1", "poweredOff")
-			d := newDisk(10, store.DiskAttached)
+			d := newDisk(10, model.DiskAttached)
 			d.HostID, d.Datastore, d.DatastoreID, d.VMs, d.ActiveTask = h.ID, steptest.Datastore, h.ID+"-"+steptest.Datastore,
 				[]string{tc.diskOn}, task.ID
 			e.Disk(t, d, nil)
@@ -449,7 +450,7 @@ func TestDetach(t *testing.T) {
 				t.Fatal("the detach deleted the disk's file")
 			}
 			got, rec := getDisk(t, e), e.GetVM(t, "vm-1")
-			if onVM := slices.ContainsFunc(rec.Disks, func(x store.Disk) bool { return x.ID == diskID }); onVM != tc.wantOnVM {
+			if onVM := slices.ContainsFunc(rec.Disks, func(x model.Disk) bool { return x.ID == diskID }); onVM != tc.wantOnVM {
 				t.Fatalf("VM disks %+v after %s", rec.Disks, tc.want)
 			}
 			if got.State != tc.wantState || !slices.Equal(got.VMs, tc.wantVMs) {

@@ -25,6 +25,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain/finalize"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -55,7 +56,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	case domain.OpReplicateImage:
 		return f.replicate(ctx, c)
 	case domain.OpDeleteImageFiles:
-		img, err := store.Get[store.Image](ctx, f.store, store.KindImage, imageID(c))
+		img, err := store.Get[model.Image](ctx, f.store, model.KindImage, imageID(c))
 		if err != nil {
 			return err
 		}
@@ -83,7 +84,7 @@ func imageID(c *runtime.Call) string {
 // one of its datastores, records how many datastores there are to hold it, and waits
 // for the hosts to report it where it is.
 func (f *Function) replicate(ctx context.Context, c *runtime.Call) error {
-	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, imageID(c))
+	img, err := store.Get[model.Image](ctx, f.store, model.KindImage, imageID(c))
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (f *Function) replicate(ctx context.Context, c *runtime.Call) error {
 	}
 	var targets []string
 	for _, h := range hs {
-		if h.State != store.HostReady {
+		if h.State != model.HostReady {
 			continue
 		}
 		for i := range h.Datastores {
@@ -102,12 +103,12 @@ func (f *Function) replicate(ctx context.Context, c *runtime.Call) error {
 			}
 		}
 	}
-	if img.ReplicationType == store.ReplicationEager {
+	if img.ReplicationType == model.ReplicationEager {
 		if err := f.copyEverywhere(ctx, hs, img, c.Task.ID); err != nil {
 			return err
 		}
 	}
-	img, err = store.Update(ctx, f.store, store.KindImage, img.ID, func(im *store.Image) error {
+	img, err = store.Update(ctx, f.store, model.KindImage, img.ID, func(im *model.Image) error {
 		im.ReplicationTargets = len(targets)
 		return nil
 	})
@@ -120,7 +121,7 @@ func (f *Function) replicate(ctx context.Context, c *runtime.Call) error {
 // copyEverywhere copies img to the datastores of every READY host that holds it on one
 // of them, a few hosts at a time. A host that holds it nowhere (added after the upload)
 // cannot get it: replication progress shows it.
-func (f *Function) copyEverywhere(ctx context.Context, hs []*store.Host, img *store.Image, owner string) error {
+func (f *Function) copyEverywhere(ctx context.Context, hs []*model.Host, img *model.Image, owner string) error {
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -128,7 +129,7 @@ func (f *Function) copyEverywhere(ctx context.Context, hs []*store.Host, img *st
 		slots  = make(chan struct{}, copiesAtOnce)
 	)
 	for _, h := range hs {
-		if h.State != store.HostReady || !slices.ContainsFunc(h.Datastores, func(d store.Datastore) bool { return imagefiles.Holds(img, &d) }) {
+		if h.State != model.HostReady || !slices.ContainsFunc(h.Datastores, func(d model.Datastore) bool { return imagefiles.Holds(img, &d) }) {
 			continue
 		}
 		wg.Add(1)
@@ -147,7 +148,7 @@ func (f *Function) copyEverywhere(ctx context.Context, hs []*store.Host, img *st
 	return failed
 }
 
-func (f *Function) copyOnHost(ctx context.Context, h *store.Host, img *store.Image, owner string) error {
+func (f *Function) copyOnHost(ctx context.Context, h *model.Host, img *model.Image, owner string) error {
 	hc, err := f.hosts.For(ctx, h.ID)
 	if err != nil {
 		return err
@@ -162,12 +163,12 @@ func (f *Function) copyOnHost(ctx context.Context, h *store.Host, img *store.Ima
 
 // capture writes the stopped VM's boot disk as the new image's disk on the VM's datastore.
 func (f *Function) capture(ctx context.Context, c *runtime.Call) error {
-	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, imageID(c))
+	img, err := store.Get[model.Image](ctx, f.store, model.KindImage, imageID(c))
 	if err != nil {
 		return err
 	}
 	var dsID string
-	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "capture VM image", func(h hostdv1.HostClient, r store.HostReservation) error {
+	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "capture VM image", func(h hostdv1.HostClient, r model.HostReservation) error {
 		host, err := f.store.GetHost(ctx, r.HostID)
 		if err != nil {
 			return err
@@ -189,7 +190,7 @@ func (f *Function) capture(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	_, err = store.Update(ctx, f.store, store.KindImage, img.ID, func(im *store.Image) error {
+	_, err = store.Update(ctx, f.store, model.KindImage, img.ID, func(im *model.Image) error {
 		if !slices.Contains(im.Datastores, dsID) {
 			im.Datastores = append(im.Datastores, dsID)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -18,18 +19,18 @@ const disk = "images/img-1.vmdk"
 
 // uploaded writes img-1 as an upload leaves it on host-1's and host-2's image
 // datastores (reported there), held by task.
-func uploaded(t *testing.T, e *steptest.Env, replication, state string, task *store.Task) {
+func uploaded(t *testing.T, e *steptest.Env, replication, state string, task *model.Task) {
 	t.Helper()
-	e.Image(t, &store.Image{ID: "img-1", Name: "img-1", State: state, ReplicationType: replication, DiskPath: disk,
+	e.Image(t, &model.Image{ID: "img-1", Name: "img-1", State: state, ReplicationType: replication, DiskPath: disk,
 		Datastores: []string{"host-1-" + steptest.ImageDS, "host-2-" + steptest.ImageDS}}, task)
 	for _, h := range []string{"host-1", "host-2"} {
 		e.Report(t, h, steptest.ImageDS, disk)
 	}
 }
 
-func getImage(t *testing.T, e *steptest.Env, id string) *store.Image {
+func getImage(t *testing.T, e *steptest.Env, id string) *model.Image {
 	t.Helper()
-	im, err := store.Get[store.Image](t.Context(), e.Store, store.KindImage, id)
+	im, err := store.Get[model.Image](t.Context(), e.Store, model.KindImage, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func reportCopies(t *testing.T, e *steptest.Env, hs ...*steptest.Host) {
 	for _, h := range hs {
 		h.After("CopyImage", func(req proto.Message) {
 			r := req.(*hostdv1.CopyImageRequest)
-			if _, err := e.Store.UpdateHost(t.Context(), h.ID, func(host *store.Host) error {
+			if _, err := e.Store.UpdateHost(t.Context(), h.ID, func(host *model.Host) error {
 				for i := range host.Datastores {
 					if host.Datastores[i].Name == r.GetTargetDatastore() {
 						host.Datastores[i].Images = append(host.Datastores[i].Images, r.GetTargetPath())
@@ -71,10 +72,10 @@ func TestReplicate(t *testing.T) {
 		wantState   string
 		wantTargets int
 	}{
-		{"on demand", store.ReplicationOnDemand, nil, steptest.Done, 0, store.ImageReady, 4},
-		{"eager", store.ReplicationEager, nil, steptest.Done, 2, store.ImageReady, 4},
-		{"copy refused", store.ReplicationEager, steptest.Refused, steptest.Failed(errs.CodeHostError), 2, store.ImageError, 0},
-		{"host busy", store.ReplicationEager, steptest.Busy, steptest.Retry, 2, store.ImageCreating, 0},
+		{"on demand", model.ReplicationOnDemand, nil, steptest.Done, 0, model.ImageReady, 4},
+		{"eager", model.ReplicationEager, nil, steptest.Done, 2, model.ImageReady, 4},
+		{"copy refused", model.ReplicationEager, steptest.Refused, steptest.Failed(errs.CodeHostError), 2, model.ImageError, 0},
+		{"host busy", model.ReplicationEager, steptest.Busy, steptest.Retry, 2, model.ImageCreating, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestReplicate(t *testing.T) {
 			e := steptest.New(t)
 			h1, h2 := e.AddHost(t, "host-1"), e.AddHost(t, "host-2")
 			task := e.NewTask(&events.ImageCreate, "img-1", steptest.Root, nil)
-			uploaded(t, e, tc.replication, store.ImageCreating, task)
+			uploaded(t, e, tc.replication, model.ImageCreating, task)
 			reportCopies(t, e, h1, h2)
 			for _, h := range []*steptest.Host{h1, h2} {
 				h.Fail("CopyImage", tc.err)
@@ -133,10 +134,10 @@ func TestDeleteFiles(t *testing.T) {
 		wantCalls int
 		wantState string
 	}{
-		{"deletes", disk, nil, steptest.Done, 2, store.ImageDeleted},
-		{"a disk it does not own", "shared/base.vmdk", nil, steptest.Done, 0, store.ImageDeleted},
-		{"host refuses", disk, steptest.Refused, steptest.Failed(errs.CodeHostError), 2, store.ImageError},
-		{"host busy", disk, steptest.Busy, steptest.Retry, 2, store.ImageCreating},
+		{"deletes", disk, nil, steptest.Done, 2, model.ImageDeleted},
+		{"a disk it does not own", "shared/base.vmdk", nil, steptest.Done, 0, model.ImageDeleted},
+		{"host refuses", disk, steptest.Refused, steptest.Failed(errs.CodeHostError), 2, model.ImageError},
+		{"host busy", disk, steptest.Busy, steptest.Retry, 2, model.ImageCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +145,7 @@ func TestDeleteFiles(t *testing.T) {
 			e := steptest.New(t)
 			h1, h2 := e.AddHost(t, "host-1"), e.AddHost(t, "host-2")
 			task := e.NewTask(&events.ImageDelete, "img-1", steptest.Root, nil)
-			e.Image(t, &store.Image{ID: "img-1", Name: "img-1", State: store.ImageCreating, DiskPath: tc.path,
+			e.Image(t, &model.Image{ID: "img-1", Name: "img-1", State: model.ImageCreating, DiskPath: tc.path,
 				Datastores: []string{"host-1-" + steptest.ImageDS, "host-2-" + steptest.ImageDS}}, task)
 			for _, h := range []*steptest.Host{h1, h2} {
 				h.Fail("DeleteFile", tc.err)
@@ -185,9 +186,9 @@ func TestCapture(t *testing.T) {
 		wantDS    []string
 		wantState string
 	}{
-		{"captures", nil, steptest.Done, []string{"host-1-" + steptest.Datastore}, store.ImageCreating},
-		{"host refuses", steptest.Refused, steptest.Failed(errs.CodeHostError), nil, store.ImageError},
-		{"host busy", steptest.Busy, steptest.Retry, nil, store.ImageCreating},
+		{"captures", nil, steptest.Done, []string{"host-1-" + steptest.Datastore}, model.ImageCreating},
+		{"host refuses", steptest.Refused, steptest.Failed(errs.CodeHostError), nil, model.ImageError},
+		{"host busy", steptest.Busy, steptest.Retry, nil, model.ImageCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,9 +196,9 @@ func TestCapture(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(&events.VMCreateImage, "vm-1", steptest.Root, map[string]string{images.PropImageID: "img-2"})
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped}, task)
 			e.Place(t, "vm-1", h)
-			e.Image(t, &store.Image{ID: "img-2", Name: "img-2", State: store.ImageCreating, DiskPath: "images/img-2.vmdk", SourceVMID: "vm-1"}, task)
+			e.Image(t, &model.Image{ID: "img-2", Name: "img-2", State: model.ImageCreating, DiskPath: "images/img-2.vmdk", SourceVMID: "vm-1"}, task)
 			h.Fail("CreateImageFromVm", tc.err)
 			reply, err := e.Do(t, &events.VMCreateImage, task, 1)
 			if got := e.Outcome(t, &events.VMCreateImage, task, 1, reply, err); got != tc.want {

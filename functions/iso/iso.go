@@ -18,6 +18,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -36,15 +37,15 @@ func (f *Function) Name() string { return "iso" }
 // Do attaches or detaches the VM's ISO and records it on the VM.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	id := c.Data.EntityID
-	var iso *store.ISO
-	_, err := f.hosts.OnVMHost(ctx, id, "attach ISO", func(h hostdv1.HostClient, r store.HostReservation) error {
+	var iso *model.ISO
+	_, err := f.hosts.OnVMHost(ctx, id, "attach ISO", func(h hostdv1.HostClient, r model.HostReservation) error {
 		switch c.Operation() {
 		case domain.OpAttachISO:
 			if _, err := h.AttachIso(ctx, &hostdv1.AttachIsoRequest{VmId: id, Datastore: r.Datastore, Path: store.ISOPath(id)}); err != nil {
 				return err
 			}
-			size, _ := strconv.ParseInt(c.Task.Properties[store.PropISOSize], 10, 64)
-			iso = &store.ISO{Name: c.Task.Properties[store.PropISOName], Size: size}
+			size, _ := strconv.ParseInt(c.Task.Properties[model.PropISOSize], 10, 64)
+			iso = &model.ISO{Name: c.Task.Properties[model.PropISOName], Size: size}
 			return nil
 		case domain.OpDetachISO:
 			if _, err := h.DetachIso(ctx, &hostdv1.VmRef{VmId: id}); err != nil && errs.As(err).Code != errs.CodeStateError {
@@ -58,7 +59,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
+	_, err = store.Update(ctx, f.store, model.KindVM, id, func(v *model.VM) error {
 		v.ISO = iso
 		return nil
 	})

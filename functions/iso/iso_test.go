@@ -8,6 +8,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -17,16 +18,16 @@ import (
 // the file.
 func TestISO(t *testing.T) {
 	t.Parallel()
-	attached := &store.ISO{Name: "boot.iso", Size: 1024}
+	attached := &model.ISO{Name: "boot.iso", Size: 1024}
 	cases := []struct {
 		name      string
 		chain     *events.Chain
-		before    *store.ISO
+		before    *model.ISO
 		fault     string
 		err       error
 		want      string
 		wantCalls []string
-		wantISO   *store.ISO
+		wantISO   *model.ISO
 	}{
 		{name: "attach", chain: &events.VMAttachISO, want: steptest.Done, wantCalls: []string{"AttachIso"}, wantISO: attached},
 		{name: "attach refused", chain: &events.VMAttachISO, fault: "AttachIso", err: steptest.Refused,
@@ -47,8 +48,8 @@ func TestISO(t *testing.T) {
 			t.Parallel()
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
-			task := e.NewTask(tc.chain, "vm-1", steptest.Root, map[string]string{store.PropISOName: "boot.iso", store.PropISOSize: "1024"})
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped, ISO: tc.before}, task)
+			task := e.NewTask(tc.chain, "vm-1", steptest.Root, map[string]string{model.PropISOName: "boot.iso", model.PropISOSize: "1024"})
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped, ISO: tc.before}, task)
 			e.Place(t, "vm-1", h)
 			if tc.fault != "" {
 				h.Fail(tc.fault, tc.err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -41,8 +42,8 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		return nil
 	}
 	switch c.Chain.Kind {
-	case store.KindRouter:
-		r, err := store.Get[store.Router](ctx, f.store, store.KindRouter, c.Data.EntityID)
+	case model.KindRouter:
+		r, err := store.Get[model.Router](ctx, f.store, model.KindRouter, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
@@ -50,7 +51,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		if err != nil {
 			return fmt.Errorf("logical router of router %s: %w", r.ID, err)
 		}
-		_, err = store.Update(ctx, f.store, store.KindRouter, r.ID, func(r *store.Router) error {
+		_, err = store.Update(ctx, f.store, model.KindRouter, r.ID, func(r *model.Router) error {
 			if r.NSXID == id {
 				return store.ErrNoChange
 			}
@@ -58,12 +59,12 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return nil
 		})
 		return err
-	case store.KindSubnet:
-		sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, c.Data.EntityID)
+	case model.KindSubnet:
+		sn, err := store.Get[model.Subnet](ctx, f.store, model.KindSubnet, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
-		r, err := store.Get[store.Router](ctx, f.store, store.KindRouter, sn.RouterID)
+		r, err := store.Get[model.Router](ctx, f.store, model.KindRouter, sn.RouterID)
 		if err != nil {
 			return err
 		}
@@ -91,12 +92,12 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 		return nil
 	}
 	switch c.Chain.Kind {
-	case store.KindRouter:
+	case model.KindRouter:
 		if err := f.nsx.DeleteRouter(ctx, c.Data.EntityID); err != nil {
 			return fmt.Errorf("delete logical router of router %s: %w", c.Data.EntityID, err)
 		}
 		return nil
-	case store.KindSubnet:
+	case model.KindSubnet:
 		if err := f.nsx.DisconnectSwitch(ctx, c.Data.EntityID); err != nil {
 			return fmt.Errorf("disconnect subnet %s from its router: %w", c.Data.EntityID, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -26,10 +27,10 @@ func TestCreateRouter(t *testing.T) {
 		wantRouters int // besides r-0's
 		wantState   string
 	}{
-		{name: "makes the router", want: steptest.Done, wantRouters: 1, wantState: store.NetReady},
-		{name: "without NSX", noNSX: true, want: steptest.Done, wantState: store.NetReady},
-		{name: "NSX down", status: http.StatusServiceUnavailable, want: steptest.Retry, wantState: store.NetCreating},
-		{name: "NSX refuses", status: http.StatusBadRequest, want: steptest.Failed(errs.CodeInternal), wantState: store.NetCreating},
+		{name: "makes the router", want: steptest.Done, wantRouters: 1, wantState: model.NetReady},
+		{name: "without NSX", noNSX: true, want: steptest.Done, wantState: model.NetReady},
+		{name: "NSX down", status: http.StatusServiceUnavailable, want: steptest.Retry, wantState: model.NetCreating},
+		{name: "NSX refuses", status: http.StatusBadRequest, want: steptest.Failed(errs.CodeInternal), wantState: model.NetCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +45,7 @@ func TestCreateRouter(t *testing.T) {
 				t.Fatal(err)
 			}
 			task := e.NewTask(&events.RouterCreate, "r-1", steptest.Root, nil)
-			e.Router(t, &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: store.NetCreating}, task)
+			e.Router(t, &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: model.NetCreating}, task)
 			if tc.status != 0 {
 				sim.Fail(http.MethodPost, "/api/v1/logical-routers", tc.status)
 			}
@@ -57,7 +58,7 @@ func TestCreateRouter(t *testing.T) {
 					t.Fatalf("try %d: %d routers, want %d", try, got, 1+tc.wantRouters)
 				}
 			}
-			r, err := store.Get[store.Router](t.Context(), e.Store, store.KindRouter, "r-1")
+			r, err := store.Get[model.Router](t.Context(), e.Store, model.KindRouter, "r-1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +87,7 @@ func TestDeleteRouter(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: store.NetCreating}
+			r := &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16", State: model.NetCreating}
 			if tc.del {
 				e.Router(t, r, nil)
 				dt := e.NewTask(&events.RouterDelete, "r-1", steptest.Root, nil)
@@ -94,7 +95,7 @@ func TestDeleteRouter(t *testing.T) {
 					t.Fatal(err)
 				}
 				e.MustDo(t, &events.RouterDelete, dt, 1)
-				if _, err := store.Get[store.Router](t.Context(), e.Store, store.KindRouter, "r-1"); !errors.Is(err, errs.ErrNotFound) {
+				if _, err := store.Get[model.Router](t.Context(), e.Store, model.KindRouter, "r-1"); !errors.Is(err, errs.ErrNotFound) {
 					t.Fatalf("router still there: %v", err)
 				}
 			} else {
@@ -126,15 +127,15 @@ func TestConnect(t *testing.T) {
 		wantPorts int
 		wantState string
 	}{
-		{"connects", false, steptest.Done, 1, store.NetReady},
-		{"router without a logical router", true, steptest.Failed(errs.CodeStateError), 0, store.NetCreating},
+		{"connects", false, steptest.Done, 1, model.NetReady},
+		{"router without a logical router", true, steptest.Failed(errs.CodeStateError), 0, model.NetCreating},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sim, client := steptest.NSX(t)
 			e := steptest.New(t, functions.WithNSX(client))
-			r := &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}
+			r := &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}
 			if !tc.noRouter {
 				id, err := client.EnsureRouter(t.Context(), "r-1", "r-1")
 				if err != nil {
@@ -148,8 +149,8 @@ func TestConnect(t *testing.T) {
 				t.Fatal(err)
 			}
 			task := e.NewTask(&events.SubnetCreate, "sn-1", steptest.Root, nil)
-			e.RouterSubnet(t, &store.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24",
-				State: store.NetCreating, SwitchID: sw}, task)
+			e.RouterSubnet(t, &model.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24",
+				State: model.NetCreating, SwitchID: sw}, task)
 			for try := range 2 { // the second is a replay
 				reply, err := e.Do(t, &events.SubnetCreate, task, 2)
 				if got := e.Outcome(t, &events.SubnetCreate, task, 2, reply, err); got != tc.want {
@@ -159,7 +160,7 @@ func TestConnect(t *testing.T) {
 					t.Fatalf("try %d: %+v, want %d router ports", try, got, tc.wantPorts)
 				}
 			}
-			sn, err := store.Get[store.Subnet](t.Context(), e.Store, store.KindSubnet, "sn-1")
+			sn, err := store.Get[model.Subnet](t.Context(), e.Store, model.KindSubnet, "sn-1")
 			if err != nil {
 				t.Fatal(err)
 			}

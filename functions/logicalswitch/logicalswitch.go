@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -36,7 +37,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if f.nsx == nil {
 		return nil
 	}
-	sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, c.Data.EntityID)
+	sn, err := store.Get[model.Subnet](ctx, f.store, model.KindSubnet, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -44,7 +45,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return fmt.Errorf("logical switch of subnet %s: %w", sn.ID, err)
 	}
-	_, err = store.Update(ctx, f.store, store.KindSubnet, sn.ID, func(sn *store.Subnet) error {
+	_, err = store.Update(ctx, f.store, model.KindSubnet, sn.ID, func(sn *model.Subnet) error {
 		if sn.SwitchID == id {
 			return store.ErrNoChange
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -42,9 +43,9 @@ func TestCreateSwitch(t *testing.T) {
 			if _, err := client.EnsureSwitch(t.Context(), "sn-0", "sn-0"); err != nil {
 				t.Fatal(err)
 			}
-			e.Router(t, &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}, nil)
+			e.Router(t, &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}, nil)
 			task := e.NewTask(&events.SubnetCreate, "sn-1", steptest.Root, nil)
-			e.RouterSubnet(t, &store.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: store.NetCreating}, task)
+			e.RouterSubnet(t, &model.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: model.NetCreating}, task)
 			if tc.status != 0 {
 				sim.Fail(http.MethodPost, "/api/v1/logical-switches", tc.status)
 			}
@@ -57,7 +58,7 @@ func TestCreateSwitch(t *testing.T) {
 					t.Fatalf("try %d: %d switches, want %d", try, got, tc.wantSwitches)
 				}
 			}
-			sn, err := store.Get[store.Subnet](t.Context(), e.Store, store.KindSubnet, "sn-1")
+			sn, err := store.Get[model.Subnet](t.Context(), e.Store, model.KindSubnet, "sn-1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,8 +85,8 @@ func TestDeleteSwitch(t *testing.T) {
 			if _, err := client.EnsureSwitch(t.Context(), "sn-0", "sn-0"); err != nil {
 				t.Fatal(err)
 			}
-			e.Router(t, &store.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}, nil)
-			sn := &store.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: store.NetCreating}
+			e.Router(t, &model.Router{ID: "r-1", Name: "r-1", PrivateIPCIDR: "10.0.0.0/16"}, nil)
+			sn := &model.Subnet{ID: "sn-1", Name: "sn-1", RouterID: "r-1", PrivateIPCIDR: "10.0.1.0/24", State: model.NetCreating}
 			if tc.del {
 				// A subnet its create made, then released.
 				if _, err := client.EnsureSwitch(t.Context(), "sn-1", "sn-1"); err != nil {
@@ -97,7 +98,7 @@ func TestDeleteSwitch(t *testing.T) {
 					t.Fatal(err)
 				}
 				e.MustDo(t, &events.SubnetDelete, dt, 2)
-				if _, err := store.Get[store.Subnet](t.Context(), e.Store, store.KindSubnet, "sn-1"); !errors.Is(err, errs.ErrNotFound) {
+				if _, err := store.Get[model.Subnet](t.Context(), e.Store, model.KindSubnet, "sn-1"); !errors.Is(err, errs.ErrNotFound) {
 					t.Fatalf("subnet still there: %v", err)
 				}
 			} else {

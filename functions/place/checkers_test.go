@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -12,7 +13,7 @@ import (
 func TestCheckers(t *testing.T) {
 	const now = 100_000
 	e := &env{pol: Policy{CPURatio: 2, MemRatio: 1, DiskRatio: 2, StaleAfterMs: 30_000}, nowMs: now}
-	h := host("a", store.HostReady, now, testImage)
+	h := host("a", model.HostReady, now, testImage)
 	h.Tags = append(h.Tags, "gpu")
 	c := &Candidate{Host: h, Capacity: store.HostCapacity{CPUTotal: 4, CPUUsed: 6, MemTotal: 4096, MemUsed: 3072,
 		Datastores: map[string]store.DatastoreCapacity{"ds-a": {Total: 1000, Used: 1500}}}}
@@ -21,18 +22,18 @@ func TestCheckers(t *testing.T) {
 		name string
 		ch   hostChecker
 		req  Request
-		host func(*store.Host)
+		host func(*model.Host)
 		want Rejection
 	}{
 		{"asked host: this one", askedHost{}, Request{Host: "a"}, nil, fits},
 		{"asked host: another", askedHost{}, Request{Host: "b"}, nil, Rejection{Reason: NotAskedHost}},
 		{"ready", readyHost{}, Request{}, nil, fits},
-		{"in maintenance", readyHost{}, Request{}, func(h *store.Host) { h.State = store.HostMaintenance }, Rejection{NotReady, store.HostMaintenance}},
-		{"heartbeat within the policy", heartbeat{}, Request{}, func(h *store.Host) { h.LastHeartbeat = now - 30_000 }, fits},
-		{"silent", heartbeat{}, Request{}, func(h *store.Host) { h.LastHeartbeat = now - 30_001 }, Rejection{Reason: MissedHeartbeats}},
+		{"in maintenance", readyHost{}, Request{}, func(h *model.Host) { h.State = model.HostMaintenance }, Rejection{NotReady, model.HostMaintenance}},
+		{"heartbeat within the policy", heartbeat{}, Request{}, func(h *model.Host) { h.LastHeartbeat = now - 30_000 }, fits},
+		{"silent", heartbeat{}, Request{}, func(h *model.Host) { h.LastHeartbeat = now - 30_001 }, Rejection{Reason: MissedHeartbeats}},
 		{"zone", zone{}, Request{Zone: "z1"}, nil, fits},
 		{"other zone", zone{}, Request{Zone: "z2"}, nil, Rejection{OutsideZone, "z2"}},
-		{"host tags", hostTags{}, Request{HostTags: []string{"gpu", store.HostTagCloud}}, nil, fits},
+		{"host tags", hostTags{}, Request{HostTags: []string{"gpu", model.HostTagCloud}}, nil, fits},
 		{"host tag missing", hostTags{}, Request{HostTags: []string{"gpu", "fpga"}}, nil, Rejection{NoHostTag, "fpga"}},
 		{"network", networks{}, Request{Networks: []string{"VM Network"}}, nil, fits},
 		{"network missing", networks{}, Request{Networks: []string{"prod"}}, nil, Rejection{NoNetwork, "prod"}},
@@ -67,7 +68,7 @@ func TestCheckers(t *testing.T) {
 		{"datastore by id", askedDatastore{}, Request{Datastore: "ds-a"}, fits},
 		{"another datastore", askedDatastore{}, Request{Datastore: "ds-b"}, Rejection{NotAskedDatastore, "ds-b"}},
 		{"type, any case", datastoreType{}, Request{DatastoreType: "vmfs"}, fits},
-		{"another type", datastoreType{}, Request{DatastoreType: store.DatastoreNFS}, Rejection{NoDatastoreType, store.DatastoreNFS}},
+		{"another type", datastoreType{}, Request{DatastoreType: model.DatastoreNFS}, Rejection{NoDatastoreType, model.DatastoreNFS}},
 		{"datastore tag", datastoreTags{}, Request{DatastoreTags: []string{"LOCAL_VMFS"}}, fits},
 		{"datastore tag missing", datastoreTags{}, Request{DatastoreTags: []string{"LOCAL_VMFS", "ssd"}}, Rejection{NoDatastoreTag, "ssd"}},
 		{"required image", requiredImage{}, Request{Image: testImage, ImageRequired: true}, fits},
@@ -125,7 +126,7 @@ func TestRejectionsCode(t *testing.T) {
 		want string
 	}{
 		{"nothing rejected", Rejections{}, errs.CodeNoSuchHost},
-		{"only mismatches", Rejections{r(OutsideZone, "z2"): 5, r(NotReady, store.HostMaintenance): 2, r(NoDatastoreTag, "ssd"): 1},
+		{"only mismatches", Rejections{r(OutsideZone, "z2"): 5, r(NotReady, model.HostMaintenance): 2, r(NoDatastoreTag, "ssd"): 1},
 			errs.CodeNoSuchHost},
 		{"memory", Rejections{r(NoMemory, ""): 3, r(OutsideZone, "z2"): 9}, errs.CodeNotEnoughMemory},
 		{"memory wins a tie with CPU", Rejections{r(NoMemory, ""): 2, r(NoCPU, ""): 2}, errs.CodeNotEnoughMemory},
@@ -151,7 +152,7 @@ func TestRejectionStrings(t *testing.T) {
 			t.Errorf("reason %d has no wording", int(reason))
 		}
 	}
-	got := Rejections{{NotReady, store.HostMaintenance}: 1, {Reason: NoMemory}: 3, {NoHostTag, "gpu"}: 1}.String()
+	got := Rejections{{NotReady, model.HostMaintenance}: 1, {Reason: NoMemory}: 3, {NoHostTag, "gpu"}: 1}.String()
 	if want := "3 rejected for memory, 1 in state MAINTENANCE, 1 without host tag gpu"; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
@@ -162,11 +163,11 @@ func TestRejectionStrings(t *testing.T) {
 func TestRanking(t *testing.T) {
 	const now = 100_000
 	pol := Policy{CPURatio: 1, MemRatio: 1, DiskRatio: 1}
-	ds := func(name string, images ...string) store.Datastore {
-		return store.Datastore{ID: name, Name: name, Type: store.DatastoreVMFS, Images: images}
+	ds := func(name string, images ...string) model.Datastore {
+		return model.Datastore{ID: name, Name: name, Type: model.DatastoreVMFS, Images: images}
 	}
-	cand := func(id string, memUsed int64, dss []store.Datastore, used ...int64) Candidate {
-		h := &store.Host{ID: id, State: store.HostReady, LastHeartbeat: now, Datastores: dss}
+	cand := func(id string, memUsed int64, dss []model.Datastore, used ...int64) Candidate {
+		h := &model.Host{ID: id, State: model.HostReady, LastHeartbeat: now, Datastores: dss}
 		c := store.HostCapacity{CPUTotal: 8, MemTotal: 1000, MemUsed: memUsed, Datastores: map[string]store.DatastoreCapacity{}}
 		for i, d := range dss {
 			c.Datastores[d.Name] = store.DatastoreCapacity{Total: 1000, Used: used[i]}
@@ -175,9 +176,9 @@ func TestRanking(t *testing.T) {
 	}
 	// a: most free memory, little datastore room; b: the roomiest datastore; c: in between.
 	fleet := []Candidate{
-		cand("a", 0, []store.Datastore{ds("a1", testImage), ds("a2")}, 900, 800),
-		cand("b", 600, []store.Datastore{ds("b1"), ds("b2", testImage)}, 100, 700),
-		cand("c", 300, []store.Datastore{ds("c1")}, 500),
+		cand("a", 0, []model.Datastore{ds("a1", testImage), ds("a2")}, 900, 800),
+		cand("b", 600, []model.Datastore{ds("b1"), ds("b2", testImage)}, 100, 700),
+		cand("c", 300, []model.Datastore{ds("c1")}, 500),
 	}
 	cases := []struct {
 		name string
@@ -185,11 +186,11 @@ func TestRanking(t *testing.T) {
 		want string
 	}{
 		{"VM spread: most free memory first, roomiest datastore", Request{CPU: 1, MemoryMB: 100}, "[a/a2 c/c1 b/b1]"},
-		{"VM pack: least free first", Request{CPU: 1, MemoryMB: 100, Policy: store.PlacementPack}, "[b/b1 c/c1 a/a2]"},
+		{"VM pack: least free first", Request{CPU: 1, MemoryMB: 100, Policy: model.PlacementPack}, "[b/b1 c/c1 a/a2]"},
 		{"VM with an image: the datastore with it over a roomier one", Request{CPU: 1, MemoryMB: 100, Image: testImage},
 			"[a/a1 c/c1 b/b2]"},
 		{"disk: the roomiest datastore first", Request{DiskMB: 100, ByDatastore: true}, "[b/b1 c/c1 a/a2]"},
-		{"disk pack: the fullest datastore that fits", Request{DiskMB: 100, ByDatastore: true, Policy: store.PlacementPack},
+		{"disk pack: the fullest datastore that fits", Request{DiskMB: 100, ByDatastore: true, Policy: model.PlacementPack},
 			"[a/a2 c/c1 b/b1]"},
 		{"disk too large for a", Request{DiskMB: 250, ByDatastore: true}, "[b/b1 c/c1]"},
 	}

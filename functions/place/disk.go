@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // PlaceDisk chooses a datastore for a persistent disk and reserves its space there, by
@@ -17,23 +17,23 @@ import (
 // The disks step calls it as a library rather than through a place step of its own in
 // the disk create chain: one Function, so one index, serves VMs and disks (their claims
 // in flight see each other), and a disk create's task keeps the steps it always had.
-func (f *Function) PlaceDisk(ctx context.Context, d *store.PersistentDisk) (store.HostReservation, error) {
+func (f *Function) PlaceDisk(ctx context.Context, d *model.PersistentDisk) (model.HostReservation, error) {
 	if r, ok, err := f.store.HostReservationOf(ctx, d.ID); err != nil || ok {
 		return r, err
 	}
 	req, err := f.diskRequest(ctx, d)
 	if err != nil {
-		return store.HostReservation{}, err
+		return model.HostReservation{}, err
 	}
 	return f.Place(ctx, req)
 }
 
 // diskRequest turns a disk's size and affinities into a placement request ranked by
 // datastore space.
-func (f *Function) diskRequest(ctx context.Context, d *store.PersistentDisk) (Request, error) {
+func (f *Function) diskRequest(ctx context.Context, d *model.PersistentDisk) (Request, error) {
 	req := Request{VM: d.ID, DiskMB: int64(d.CapacityGB) << 10, ByDatastore: true}
 	for _, a := range d.Affinities {
-		if a.Kind != store.LocalityVM {
+		if a.Kind != model.LocalityVM {
 			if err := f.constrain(ctx, &req, a); err != nil {
 				return Request{}, err
 			}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
@@ -18,56 +18,56 @@ func TestPlaceDisk(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	now := s.Now()
-	ds := func(name, typ string, gb int64, tags ...string) store.Datastore {
-		return store.Datastore{ID: "id-" + name, Name: name, Type: typ, CapacityBytes: gb << 30, Tags: tags}
+	ds := func(name, typ string, gb int64, tags ...string) model.Datastore {
+		return model.Datastore{ID: "id-" + name, Name: name, Type: typ, CapacityBytes: gb << 30, Tags: tags}
 	}
-	hostOf := func(id, state string, heartbeat int64, dss ...store.Datastore) store.Host {
-		return store.Host{ID: id, State: state, LastHeartbeat: heartbeat, AvailabilityZone: "z1", CPUCores: 8,
-			MemoryMB: 16 << 10, Tags: []string{store.HostTagCloud}, Datastores: dss}
+	hostOf := func(id, state string, heartbeat int64, dss ...model.Datastore) model.Host {
+		return model.Host{ID: id, State: state, LastHeartbeat: heartbeat, AvailabilityZone: "z1", CPUCores: 8,
+			MemoryMB: 16 << 10, Tags: []string{model.HostTagCloud}, Datastores: dss}
 	}
 	// The silent host and the one in maintenance have the most room: placement must not
 	// look at room first. Until a sync marks the silent host ERROR, the heartbeat checker
 	// keeps it out.
-	register(t, ctx, s, []store.Host{
-		hostOf("ready", store.HostReady, now, ds("big", store.DatastoreVMFS, 100, "ssd"), ds("small", store.DatastoreNFS, 20, "archive")),
-		hostOf("silent", store.HostReady, now-120_000, ds("huge", store.DatastoreVMFS, 1000, "ssd")),
-		hostOf("maint", store.HostMaintenance, now, ds("huge2", store.DatastoreVMFS, 1000, "ssd")),
+	register(t, ctx, s, []model.Host{
+		hostOf("ready", model.HostReady, now, ds("big", model.DatastoreVMFS, 100, "ssd"), ds("small", model.DatastoreNFS, 20, "archive")),
+		hostOf("silent", model.HostReady, now-120_000, ds("huge", model.DatastoreVMFS, 1000, "ssd")),
+		hostOf("maint", model.HostMaintenance, now, ds("huge2", model.DatastoreVMFS, 1000, "ssd")),
 	})
 	pol := Policy{CPURatio: 8, MemRatio: 1, DiskRatio: 1, StaleAfterMs: 60_000, SpreadOver: 1}
 	strict, thin := New(s, pol), New(s, Policy{CPURatio: 8, MemRatio: 1, DiskRatio: 4, StaleAfterMs: 60_000, SpreadOver: 1})
 	// A VM already placed on ready/small, for the vm affinity.
-	if _, _, err := s.ReserveHost(ctx, "vm1", store.HostReservation{HostID: "ready", Datastore: "small", CPU: 1, MemoryMB: 512},
+	if _, _, err := s.ReserveHost(ctx, "vm1", model.HostReservation{HostID: "ready", Datastore: "small", CPU: 1, MemoryMB: 512},
 		pol.Ratios(), 0); err != nil {
 		t.Fatal(err)
 	}
-	loc := func(kind, id string) store.Locality { return store.Locality{Kind: kind, ID: id} }
+	loc := func(kind, id string) model.Locality { return model.Locality{Kind: kind, ID: id} }
 	cases := []struct {
 		name    string
 		f       *Function
 		gb      int32
-		aff     []store.Locality
+		aff     []model.Locality
 		want    string // host/datastore
 		code    string // or the error's code
 		message string // and words of its message
 	}{
 		{"roomiest datastore of a live READY host", strict, 10, nil, "ready/big", "", ""},
-		{"datastore type", strict, 5, []store.Locality{loc(store.LocalityDatastoreType, "nfs")}, "ready/small", "", ""},
-		{"datastore tag over room", strict, 5, []store.Locality{loc(store.LocalityDatastoreTag, "archive")}, "ready/small", "", ""},
-		{"datastore by id", strict, 1, []store.Locality{loc(store.LocalityDatastore, "id-small")}, "ready/small", "", ""},
-		{"vm affinity: the VM's datastore", strict, 1, []store.Locality{loc(store.LocalityVM, "vm1")}, "ready/small", "", ""},
-		{"no datastore with the tag", strict, 1, []store.Locality{loc(store.LocalityDatastoreTag, "nvme")}, "", errs.CodeNoSuchHost,
+		{"datastore type", strict, 5, []model.Locality{loc(model.LocalityDatastoreType, "nfs")}, "ready/small", "", ""},
+		{"datastore tag over room", strict, 5, []model.Locality{loc(model.LocalityDatastoreTag, "archive")}, "ready/small", "", ""},
+		{"datastore by id", strict, 1, []model.Locality{loc(model.LocalityDatastore, "id-small")}, "ready/small", "", ""},
+		{"vm affinity: the VM's datastore", strict, 1, []model.Locality{loc(model.LocalityVM, "vm1")}, "ready/small", "", ""},
+		{"no datastore with the tag", strict, 1, []model.Locality{loc(model.LocalityDatastoreTag, "nvme")}, "", errs.CodeNoSuchHost,
 			"no datastore tagged nvme has room for a 1 GB disk: 3 hosts, 1 in state ERROR, 1 in state MAINTENANCE, 1 without a datastore tagged nvme"},
 		// The failed placement above synced the index, which marked the silent host ERROR.
-		{"only the silent host's datastore", strict, 1, []store.Locality{loc(store.LocalityDatastore, "huge")}, "", errs.CodeNoSuchHost,
+		{"only the silent host's datastore", strict, 1, []model.Locality{loc(model.LocalityDatastore, "huge")}, "", errs.CodeNoSuchHost,
 			"1 in state ERROR"},
 		// big holds 100 GB, 10 of them reserved above: 95 fits nowhere at 1:1.
 		{"reservations count", strict, 95, nil, "", errs.CodeNotEnoughDisk, "1 rejected for datastore space"},
 		{"the policy's disk ratio", thin, 95, nil, "ready/big", "", ""},
-		{"vm affinity to a VM on no host", strict, 1, []store.Locality{loc(store.LocalityVM, "vm-none")}, "", errs.CodeStateError, "on no host"},
+		{"vm affinity to a VM on no host", strict, 1, []model.Locality{loc(model.LocalityVM, "vm-none")}, "", errs.CodeStateError, "on no host"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &store.PersistentDisk{ID: "disk" + string(rune('a'+i)), CapacityGB: tc.gb, Affinities: tc.aff}
+			d := &model.PersistentDisk{ID: "disk" + string(rune('a'+i)), CapacityGB: tc.gb, Affinities: tc.aff}
 			r, err := tc.f.PlaceDisk(ctx, d)
 			if tc.code != "" {
 				if e := errs.As(err); err == nil || e.Code != tc.code || !strings.Contains(e.Message, tc.message) {
@@ -93,7 +93,7 @@ func TestPlaceDisk(t *testing.T) {
 			return c.Datastores["big"].Used
 		}
 		before := used()
-		d := &store.PersistentDisk{ID: "replayed", CapacityGB: 30}
+		d := &model.PersistentDisk{ID: "replayed", CapacityGB: 30}
 		first, err := thin.PlaceDisk(ctx, d)
 		if err != nil || used() != before+30<<10 {
 			t.Fatalf("placed %+v (%v), big used %d, want %d", first, err, used(), before+30<<10)
@@ -119,7 +119,7 @@ func TestIndexRanksDisksByDatastore(t *testing.T) {
 	// Vary the datastores' use, so that their room orders them otherwise than the hosts'
 	// CPU and memory do.
 	for i, h := range hosts {
-		if _, _, err := s.ReserveHost(ctx, fmt.Sprint("used", i), store.HostReservation{HostID: h.ID,
+		if _, _, err := s.ReserveHost(ctx, fmt.Sprint("used", i), model.HostReservation{HostID: h.ID,
 			Datastore: h.Datastores[0].Name, DiskMB: int64(i%17) * 100 << 10}, DefaultPolicy.Ratios(), 0); err != nil {
 			t.Fatal(err)
 		}
@@ -137,8 +137,8 @@ func TestIndexRanksDisksByDatastore(t *testing.T) {
 	reqs := []Request{
 		{VM: "d1", DiskMB: 10 << 10},
 		{VM: "d2", DiskMB: 10 << 10, DatastoreTags: []string{"ssd"}},
-		{VM: "d3", DiskMB: 10 << 10, DatastoreType: store.DatastoreNFS, Zone: "z3"},
-		{VM: "d4", DiskMB: 10 << 10, Policy: store.PlacementPack},
+		{VM: "d3", DiskMB: 10 << 10, DatastoreType: model.DatastoreNFS, Zone: "z3"},
+		{VM: "d4", DiskMB: 10 << 10, Policy: model.PlacementPack},
 	}
 	for _, req := range reqs {
 		req.ByDatastore = true

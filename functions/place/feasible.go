@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -28,7 +29,7 @@ type Request struct {
 	DatastoreType string   // VMFS, NFS, vsan
 	DatastoreTags []string // every one required on the datastore
 
-	Policy string // store.PlacementSpread (default) or store.PlacementPack
+	Policy string // model.PlacementSpread (default) or model.PlacementPack
 	// ByDatastore ranks hosts by the room left on the chosen datastore rather than by
 	// CPU and memory: a persistent disk, which needs datastore space alone.
 	ByDatastore bool
@@ -77,7 +78,7 @@ var DefaultPolicy = Policy{CPURatio: 8, MemRatio: 1, DiskRatio: 4, StaleAfterMs:
 
 // Choice is a feasible host and the datastore to use on it.
 type Choice struct {
-	Host      *store.Host
+	Host      *model.Host
 	Datastore string
 	// Score orders hosts: the free share of the host's scarcer resource (CPU or memory),
 	// or for a request ranked by datastore, of the chosen datastore's space.
@@ -86,7 +87,7 @@ type Choice struct {
 
 // Candidate is a host with the capacity Photon has reserved on it.
 type Candidate struct {
-	Host     *store.Host
+	Host     *model.Host
 	Capacity store.HostCapacity
 }
 
@@ -135,7 +136,7 @@ type hostChecker interface {
 
 // A datastoreChecker is one feasibility rule on one of a host's datastores.
 type datastoreChecker interface {
-	CheckDatastore(req *Request, c *Candidate, d *store.Datastore, e *env) Rejection
+	CheckDatastore(req *Request, c *Candidate, d *model.Datastore, e *env) Rejection
 }
 
 // The host checkers, in the order they run: the cheap and the most selective first, and
@@ -196,7 +197,7 @@ func (askedHost) CheckHost(req *Request, c *Candidate, _ *env) Rejection {
 }
 
 func (readyHost) CheckHost(_ *Request, c *Candidate, _ *env) Rejection {
-	if c.Host.State != store.HostReady {
+	if c.Host.State != model.HostReady {
 		return Rejection{NotReady, c.Host.State}
 	}
 	return fits
@@ -272,21 +273,21 @@ func (memory) CheckHost(req *Request, c *Candidate, e *env) Rejection {
 }
 
 // askedDatastore: a datastore or disk affinity names the datastore by id or by name.
-func (askedDatastore) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+func (askedDatastore) CheckDatastore(req *Request, _ *Candidate, d *model.Datastore, _ *env) Rejection {
 	if req.Datastore != "" && d.ID != req.Datastore && d.Name != req.Datastore {
 		return Rejection{NotAskedDatastore, req.Datastore}
 	}
 	return fits
 }
 
-func (datastoreType) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+func (datastoreType) CheckDatastore(req *Request, _ *Candidate, d *model.Datastore, _ *env) Rejection {
 	if req.DatastoreType != "" && !strings.EqualFold(d.Type, req.DatastoreType) {
 		return Rejection{NoDatastoreType, req.DatastoreType}
 	}
 	return fits
 }
 
-func (datastoreTags) CheckDatastore(req *Request, _ *Candidate, d *store.Datastore, _ *env) Rejection {
+func (datastoreTags) CheckDatastore(req *Request, _ *Candidate, d *model.Datastore, _ *env) Rejection {
 	for _, t := range req.DatastoreTags {
 		if !slices.Contains(d.Tags, t) {
 			return Rejection{NoDatastoreTag, t}
@@ -295,7 +296,7 @@ func (datastoreTags) CheckDatastore(req *Request, _ *Candidate, d *store.Datasto
 	return fits
 }
 
-func (requiredImage) CheckDatastore(req *Request, _ *Candidate, _ *store.Datastore, e *env) Rejection {
+func (requiredImage) CheckDatastore(req *Request, _ *Candidate, _ *model.Datastore, e *env) Rejection {
 	if req.ImageRequired && !e.hasImage {
 		return Rejection{Reason: NoImage}
 	}
@@ -304,7 +305,7 @@ func (requiredImage) CheckDatastore(req *Request, _ *Candidate, _ *store.Datasto
 
 // space: the datastore's free space within the disk ratio; a datastore without counters
 // (not reported yet) takes no disk.
-func (space) CheckDatastore(req *Request, _ *Candidate, _ *store.Datastore, e *env) Rejection {
+func (space) CheckDatastore(req *Request, _ *Candidate, _ *model.Datastore, e *env) Rejection {
 	if (!e.known && req.DiskMB > 0) || e.free < float64(req.DiskMB) {
 		return Rejection{Reason: NoDatastoreSpace}
 	}
@@ -312,13 +313,13 @@ func (space) CheckDatastore(req *Request, _ *Candidate, _ *store.Datastore, e *e
 }
 
 // look reads once what the datastore checkers and the ranking need of d.
-func (e *env) look(req *Request, c *Candidate, d *store.Datastore) {
+func (e *env) look(req *Request, c *Candidate, d *model.Datastore) {
 	e.free, e.known = datastoreFree(c, d, e.pol)
 	e.hasImage = req.Image == "" || slices.Contains(d.Images, req.Image)
 }
 
 // datastoreFree is the MB a datastore can still take, within the disk ratio.
-func datastoreFree(c *Candidate, d *store.Datastore, pol Policy) (float64, bool) {
+func datastoreFree(c *Candidate, d *model.Datastore, pol Policy) (float64, bool) {
 	cap, ok := c.Capacity.Datastores[d.Name]
 	if !ok {
 		return 0, false
@@ -342,7 +343,7 @@ func check(req *Request, c *Candidate, e *env) (string, float64, Rejection) {
 // the last one tried.
 func chooseDatastore(req *Request, c *Candidate, e *env) (string, float64, Rejection) {
 	why := Rejection{Reason: NoDatastore}
-	var best *store.Datastore
+	var best *model.Datastore
 	bestFree, bestImage := -1.0, false
 	for i := range c.Host.Datastores {
 		d := &c.Host.Datastores[i]

@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-func host(id, state string, heartbeat int64, images ...string) *store.Host {
-	return &store.Host{ID: id, State: state, LastHeartbeat: heartbeat, AvailabilityZone: "z1", Tags: []string{store.HostTagCloud},
+func host(id, state string, heartbeat int64, images ...string) *model.Host {
+	return &model.Host{ID: id, State: state, LastHeartbeat: heartbeat, AvailabilityZone: "z1", Tags: []string{model.HostTagCloud},
 		Networks:   []string{"VM Network"},
-		Datastores: []store.Datastore{{ID: "ds-" + id, Name: "ds-" + id, Type: store.DatastoreVMFS, Tags: []string{"LOCAL_VMFS"}, Images: images}}}
+		Datastores: []model.Datastore{{ID: "ds-" + id, Name: "ds-" + id, Type: model.DatastoreVMFS, Tags: []string{"LOCAL_VMFS"}, Images: images}}}
 }
 
 func TestFeasible(t *testing.T) {
@@ -20,11 +21,11 @@ func TestFeasible(t *testing.T) {
 	capy := func(memUsed int64) store.HostCapacity {
 		return store.HostCapacity{CPUTotal: 4, MemTotal: 4096, MemUsed: memUsed}
 	}
-	withDS := func(h *store.Host, c store.HostCapacity, total, used int64) Candidate {
+	withDS := func(h *model.Host, c store.HostCapacity, total, used int64) Candidate {
 		c.Datastores = map[string]store.DatastoreCapacity{h.Datastores[0].Name: {Total: total, Used: used}}
 		return Candidate{h, c}
 	}
-	ready := func(id string) *store.Host { return host(id, store.HostReady, now, req.Image) }
+	ready := func(id string) *model.Host { return host(id, model.HostReady, now, req.Image) }
 	cases := []struct {
 		name       string
 		req        func(Request) Request
@@ -36,16 +37,16 @@ func TestFeasible(t *testing.T) {
 			withDS(ready("a"), capy(2048), 1000, 0),
 			withDS(ready("b"), capy(0), 1000, 0),
 		}, []string{"b", "a"}, ""},
-		{"pack: least free first", func(r Request) Request { r.Policy = store.PlacementPack; return r }, []Candidate{
+		{"pack: least free first", func(r Request) Request { r.Policy = model.PlacementPack; return r }, []Candidate{
 			withDS(ready("a"), capy(0), 1000, 0),
 			withDS(ready("b"), capy(2048), 1000, 0),
 		}, []string{"b", "a"}, ""},
 		{"maintenance and stale hosts take nothing", nil, []Candidate{
-			withDS(host("a", store.HostMaintenance, now, req.Image), capy(0), 1000, 0),
-			withDS(host("b", store.HostReady, now-60_000, req.Image), capy(0), 1000, 0),
+			withDS(host("a", model.HostMaintenance, now, req.Image), capy(0), 1000, 0),
+			withDS(host("b", model.HostReady, now-60_000, req.Image), capy(0), 1000, 0),
 		}, nil, "1 in state MAINTENANCE, 1 with missed heartbeats"},
 		{"image locality", nil, []Candidate{
-			withDS(host("a", store.HostReady, now), capy(0), 1000, 0),
+			withDS(host("a", model.HostReady, now), capy(0), 1000, 0),
 			withDS(ready("b"), capy(0), 1000, 0),
 		}, []string{"b"}, "1 without the image on a datastore"},
 		{"memory is not overcommitted", nil, []Candidate{withDS(ready("a"), capy(3500), 1000, 0)}, nil, "1 rejected for memory"},
@@ -60,7 +61,7 @@ func TestFeasible(t *testing.T) {
 			nil, "1 without network prod"},
 		{"datastore tag and type", func(r Request) Request { r.DatastoreTags = []string{"LOCAL_VMFS"}; r.DatastoreType = "vmfs"; return r },
 			[]Candidate{withDS(ready("a"), capy(0), 1000, 0)}, []string{"a"}, ""},
-		{"datastore type", func(r Request) Request { r.DatastoreType = store.DatastoreNFS; return r },
+		{"datastore type", func(r Request) Request { r.DatastoreType = model.DatastoreNFS; return r },
 			[]Candidate{withDS(ready("a"), capy(0), 1000, 0)}, nil, "1 without a NFS datastore"},
 		{"pinned host", func(r Request) Request { r.Host = "b"; return r }, []Candidate{
 			withDS(ready("a"), capy(0), 1000, 0), withDS(ready("b"), capy(0), 1000, 0),

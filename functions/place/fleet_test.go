@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -14,9 +15,9 @@ const testImage = "images/os.vmdk"
 
 // randomHost is host i of a mixed fleet: ten zones, a tenth with a gpu tag, half with a
 // prod network, one or two datastores of mixed types, half tagged ssd, most with the image.
-func randomHost(rng *rand.Rand, i int, now int64) store.Host {
-	h := store.Host{ID: fmt.Sprintf("h%06d", i), State: store.HostReady, LastHeartbeat: now,
-		AvailabilityZone: fmt.Sprintf("z%d", i%10), Tags: []string{store.HostTagCloud}, Networks: []string{"VM Network"},
+func randomHost(rng *rand.Rand, i int, now int64) model.Host {
+	h := model.Host{ID: fmt.Sprintf("h%06d", i), State: model.HostReady, LastHeartbeat: now,
+		AvailabilityZone: fmt.Sprintf("z%d", i%10), Tags: []string{model.HostTagCloud}, Networks: []string{"VM Network"},
 		CPUCores: int32(16 << rng.IntN(3)), MemoryMB: int64(64<<rng.IntN(4)) << 10}
 	if rng.IntN(10) == 0 {
 		h.Tags = append(h.Tags, "gpu")
@@ -24,9 +25,9 @@ func randomHost(rng *rand.Rand, i int, now int64) store.Host {
 	if rng.IntN(2) == 0 {
 		h.Networks = append(h.Networks, "prod")
 	}
-	types := []string{store.DatastoreVMFS, store.DatastoreNFS, store.DatastoreVSAN}
+	types := []string{model.DatastoreVMFS, model.DatastoreNFS, model.DatastoreVSAN}
 	for d := range 1 + rng.IntN(2) {
-		ds := store.Datastore{ID: fmt.Sprintf("%s-ds%d", h.ID, d), Name: fmt.Sprintf("ds%d", d), Type: types[rng.IntN(3)],
+		ds := model.Datastore{ID: fmt.Sprintf("%s-ds%d", h.ID, d), Name: fmt.Sprintf("ds%d", d), Type: types[rng.IntN(3)],
 			CapacityBytes: int64(1+rng.IntN(4)) << 40}
 		if rng.IntN(2) == 0 {
 			ds.Tags = []string{"ssd"}
@@ -53,18 +54,18 @@ func randomRequest(rng *rand.Rand, vm string) Request {
 	case k < 18:
 		r.DatastoreTags = []string{"ssd"}
 	case k < 19:
-		r.Zone, r.DatastoreType = fmt.Sprintf("z%d", rng.IntN(10)), store.DatastoreVSAN
+		r.Zone, r.DatastoreType = fmt.Sprintf("z%d", rng.IntN(10)), model.DatastoreVSAN
 	default:
 		r.Networks = []string{"prod"}
 	}
 	if rng.IntN(10) == 0 {
-		r.Policy = store.PlacementPack
+		r.Policy = model.PlacementPack
 	}
 	return r
 }
 
 // register writes hosts into s from a few goroutines.
-func register(tb testing.TB, ctx context.Context, s *store.Store, hosts []store.Host) {
+func register(tb testing.TB, ctx context.Context, s *store.Store, hosts []model.Host) {
 	tb.Helper()
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
@@ -87,9 +88,9 @@ func register(tb testing.TB, ctx context.Context, s *store.Store, hosts []store.
 	}
 }
 
-func randomFleet(n int, seed uint64, now int64) []store.Host {
+func randomFleet(n int, seed uint64, now int64) []model.Host {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	hosts := make([]store.Host, n)
+	hosts := make([]model.Host, n)
 	for i := range hosts {
 		hosts[i] = randomHost(rng, i, now)
 	}

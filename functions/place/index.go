@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/btree"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -152,7 +153,7 @@ func NewIndex(s *store.Store, pol Policy) *Index {
 }
 
 // selectors of a READY host.
-func selectors(h *store.Host) []string {
+func selectors(h *model.Host) []string {
 	out := []string{"", "z:" + h.AvailabilityZone}
 	for _, t := range h.Tags {
 		out = append(out, "t:"+t)
@@ -311,7 +312,7 @@ func (x *Index) Sync(ctx context.Context) error {
 
 // apply upserts hosts (with their counters, read now) and removes the ids in changed
 // that are gone.
-func (x *Index) apply(ctx context.Context, hosts []*store.Host, changed []string) error {
+func (x *Index) apply(ctx context.Context, hosts []*model.Host, changed []string) error {
 	ids := make([]string, len(hosts))
 	for i, h := range hosts {
 		ids[i] = h.ID
@@ -360,7 +361,7 @@ func (x *Index) apply(ctx context.Context, hosts []*store.Host, changed []string
 // link puts a READY host in its sets; unlink takes it out. Both hold x.mu.
 func (x *Index) link(slot int32, e *entry) {
 	e.key = score(&e.cand.Capacity, x.pol)
-	if e.cand.Host.State != store.HostReady {
+	if e.cand.Host.State != model.HostReady {
 		e.sels = nil
 		return
 	}
@@ -559,7 +560,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 		// walked, as Nomad ranks a limited number of feasible nodes.
 		return (req.ByDatastore || len(good) < n) && walked < maxWalk
 	}
-	if req.Policy == store.PlacementPack {
+	if req.Policy == model.PlacementPack {
 		// A host with a score under lb cannot fit the request: skip them all at once.
 		lb := 0.0
 		if x.maxCPU > 0 && x.maxMem > 0 {
@@ -580,7 +581,7 @@ func (x *Index) candidates(req *Request, nowMs int64, n int) []Choice {
 	if req.ByDatastore {
 		sortChoices(good, req)
 	}
-	if req.Policy != store.PlacementPack {
+	if req.Policy != model.PlacementPack {
 		spread(good, req.VM, x.pol.spreadOver())
 	}
 	out := append(good, other...)

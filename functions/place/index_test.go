@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
@@ -23,7 +23,7 @@ func TestIndexAgreesWithFeasible(t *testing.T) {
 	hosts := randomFleet(400, 7, s.Now())
 	for i := range hosts {
 		if i%40 == 0 {
-			hosts[i].State = store.HostMaintenance
+			hosts[i].State = model.HostMaintenance
 		}
 	}
 	register(t, ctx, s, hosts)
@@ -110,7 +110,7 @@ func TestPlaceNeverOvercommits(t *testing.T) {
 	const groupCap = 2
 	var (
 		mu   sync.Mutex
-		kept = map[string]store.HostReservation{}
+		kept = map[string]model.HostReservation{}
 		wg   sync.WaitGroup
 	)
 	for w := range 8 {
@@ -198,10 +198,10 @@ func TestPlaceNeverOvercommits(t *testing.T) {
 func TestSpreadEvenness(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
-	hosts := make([]store.Host, 1000)
+	hosts := make([]model.Host, 1000)
 	for i := range hosts {
-		hosts[i] = store.Host{ID: fmt.Sprintf("h%04d", i), State: store.HostReady, LastHeartbeat: s.Now(), CPUCores: 64,
-			MemoryMB: 256 << 10, Datastores: []store.Datastore{{Name: "ds", Type: store.DatastoreVMFS, CapacityBytes: 4 << 40, Images: []string{testImage}}}}
+		hosts[i] = model.Host{ID: fmt.Sprintf("h%04d", i), State: model.HostReady, LastHeartbeat: s.Now(), CPUCores: 64,
+			MemoryMB: 256 << 10, Datastores: []model.Datastore{{Name: "ds", Type: model.DatastoreVMFS, CapacityBytes: 4 << 40, Images: []string{testImage}}}}
 	}
 	register(t, ctx, s, hosts)
 	f := New(s, DefaultPolicy)
@@ -244,13 +244,13 @@ func TestPlaceErrors(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	now := s.Now()
-	var hosts []store.Host
+	var hosts []model.Host
 	for i := range 6 {
-		h := store.Host{ID: fmt.Sprintf("h%d", i), State: store.HostReady, LastHeartbeat: now, AvailabilityZone: "z1",
-			CPUCores: 8, MemoryMB: 16 << 10, Tags: []string{store.HostTagCloud},
-			Datastores: []store.Datastore{{Name: "ds", Type: store.DatastoreVMFS, CapacityBytes: 100 << 30, Images: []string{testImage}}}}
+		h := model.Host{ID: fmt.Sprintf("h%d", i), State: model.HostReady, LastHeartbeat: now, AvailabilityZone: "z1",
+			CPUCores: 8, MemoryMB: 16 << 10, Tags: []string{model.HostTagCloud},
+			Datastores: []model.Datastore{{Name: "ds", Type: model.DatastoreVMFS, CapacityBytes: 100 << 30, Images: []string{testImage}}}}
 		if i >= 4 {
-			h.State = store.HostMaintenance
+			h.State = model.HostMaintenance
 		}
 		hosts = append(hosts, h)
 	}
@@ -336,14 +336,14 @@ func TestMissedHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := s.GetHost(ctx, hosts[1].ID)
-	if err != nil || h.State != store.HostError || h.StateReason != store.ReasonMissedHeartbeats {
+	if err != nil || h.State != model.HostError || h.StateReason != model.ReasonMissedHeartbeats {
 		t.Fatalf("silent host: %+v %v", h, err)
 	}
 	pin := Request{VM: "vm1", CPU: 1, MemoryMB: 512, Host: hosts[1].ID}
 	if _, err := f.Place(ctx, pin); err == nil || !strings.Contains(err.Error(), "1 in state ERROR") {
 		t.Fatalf("placement on a silent host: %v", err)
 	}
-	if err := s.HeartbeatHost(ctx, hosts[1].ID, store.HostUsage{}); err != nil {
+	if err := s.HeartbeatHost(ctx, hosts[1].ID, model.HostUsage{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.index.Sync(ctx); err != nil {
@@ -365,7 +365,7 @@ func TestReservationChecksState(t *testing.T) {
 	if err := f.index.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateHost(ctx, hosts[0].ID, func(h *store.Host) error { h.State = store.HostMaintenance; return nil }); err != nil {
+	if _, err := s.UpdateHost(ctx, hosts[0].ID, func(h *model.Host) error { h.State = model.HostMaintenance; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Place(ctx, Request{VM: "vm1", CPU: 1, MemoryMB: 512}); err == nil || !strings.Contains(err.Error(), "taken by other placements") {
@@ -399,7 +399,7 @@ func TestBackgroundMarksSilentHosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.State == store.HostError {
+		if h.State == model.HostError {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -416,14 +416,14 @@ func TestOnDemandImage(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	now := s.Now()
-	ds := func(name string, images ...string) store.Datastore {
-		return store.Datastore{ID: name, Name: name, Type: store.DatastoreVMFS, CapacityBytes: 100 << 30, Images: images}
+	ds := func(name string, images ...string) model.Datastore {
+		return model.Datastore{ID: name, Name: name, Type: model.DatastoreVMFS, CapacityBytes: 100 << 30, Images: images}
 	}
-	host := func(id string, dss ...store.Datastore) store.Host {
-		return store.Host{ID: id, State: store.HostReady, LastHeartbeat: now, CPUCores: 8, MemoryMB: 16 << 10,
-			Tags: []string{store.HostTagCloud}, Datastores: dss}
+	host := func(id string, dss ...model.Datastore) model.Host {
+		return model.Host{ID: id, State: model.HostReady, LastHeartbeat: now, CPUCores: 8, MemoryMB: 16 << 10,
+			Tags: []string{model.HostTagCloud}, Datastores: dss}
 	}
-	register(t, ctx, s, []store.Host{
+	register(t, ctx, s, []model.Host{
 		host("with", ds("with-a", testImage), ds("with-b")),
 		host("without", ds("without-a"), ds("without-b")),
 	})

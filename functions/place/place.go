@@ -9,6 +9,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -52,7 +53,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		}
 		return f.store.ResizeHost(ctx, c.Data.EntityID, int64(r.CPU), r.MemoryMB, f.policy.Ratios())
 	}
-	vm, raw, err := store.GetRaw[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, raw, err := store.GetRaw[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 	}
-	_, _, err = store.UpdateFrom(ctx, f.store, store.KindVM, vm.ID, raw, func(v *store.VM) error {
+	_, _, err = store.UpdateFrom(ctx, f.store, model.KindVM, vm.ID, raw, func(v *model.VM) error {
 		v.HostID, v.Datastore = r.HostID, r.Datastore
 		return nil
 	})
@@ -77,13 +78,13 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 }
 
 // request turns a VM's flavor, disks, image and affinities into a placement request.
-func (f *Function) request(ctx context.Context, vm *store.VM) (Request, error) {
-	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
+func (f *Function) request(ctx context.Context, vm *model.VM) (Request, error) {
+	img, err := store.Get[model.Image](ctx, f.store, model.KindImage, vm.SourceImageID)
 	if err != nil {
 		return Request{}, err
 	}
 	// An ON_DEMAND image is copied to the chosen datastore from another of the host's.
-	onDemand := img.ReplicationType == store.ReplicationOnDemand
+	onDemand := img.ReplicationType == model.ReplicationOnDemand
 	req := Request{VM: vm.ID, CPU: int64(vm.CPU), MemoryMB: vm.MemoryMB, Image: img.DiskPath, ImageRequired: !onDemand,
 		ImageOnHost: onDemand, Policy: vm.Placement}
 	for _, d := range vm.Disks {
@@ -110,14 +111,14 @@ func one(field *string, kind, id string) error {
 }
 
 // constrain narrows req by one affinity, as a VM's and a persistent disk's read them.
-func (f *Function) constrain(ctx context.Context, req *Request, a store.Locality) (err error) {
+func (f *Function) constrain(ctx context.Context, req *Request, a model.Locality) (err error) {
 	switch a.Kind {
-	case store.LocalityHost:
+	case model.LocalityHost:
 		err = one(&req.Host, "hosts", a.ID)
-	case store.LocalityZone:
+	case model.LocalityZone:
 		err = one(&req.Zone, "availability zones", a.ID)
-	case store.LocalityVM:
-		other, gerr := store.Get[store.VM](ctx, f.store, store.KindVM, a.ID)
+	case model.LocalityVM:
+		other, gerr := store.Get[model.VM](ctx, f.store, model.KindVM, a.ID)
 		switch {
 		case gerr != nil:
 			err = errs.Invalid("vm affinity: %v", gerr)
@@ -126,10 +127,10 @@ func (f *Function) constrain(ctx context.Context, req *Request, a store.Locality
 		default:
 			err = one(&req.Host, "hosts", other.HostID)
 		}
-	case store.LocalityDatastore:
+	case model.LocalityDatastore:
 		err = one(&req.Datastore, "datastores", a.ID)
-	case store.LocalityDisk:
-		d, gerr := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, a.ID)
+	case model.LocalityDisk:
+		d, gerr := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, a.ID)
 		switch {
 		case gerr != nil:
 			err = errs.Invalid("disk affinity: %v", gerr)
@@ -138,11 +139,11 @@ func (f *Function) constrain(ctx context.Context, req *Request, a store.Locality
 		default:
 			err = one(&req.Datastore, "datastores", d.DatastoreID)
 		}
-	case store.LocalityHostTag:
+	case model.LocalityHostTag:
 		req.HostTags = append(req.HostTags, a.ID)
-	case store.LocalityDatastoreTag:
+	case model.LocalityDatastoreTag:
 		req.DatastoreTags = append(req.DatastoreTags, a.ID)
-	case store.LocalityDatastoreType:
+	case model.LocalityDatastoreType:
 		err = one(&req.DatastoreType, "datastore types", a.ID)
 	default:
 		err = errs.Invalid("unknown affinity kind %q", a.Kind)
@@ -156,14 +157,14 @@ const rounds = 8
 
 // Place chooses a host for req and reserves it: the index names the best few feasible
 // hosts, and the reservation script re-verifies each in turn.
-func (f *Function) Place(ctx context.Context, req Request) (store.HostReservation, error) {
+func (f *Function) Place(ctx context.Context, req Request) (model.HostReservation, error) {
 	if err := f.index.ensure(ctx); err != nil {
-		return store.HostReservation{}, err
+		return model.HostReservation{}, err
 	}
 	if req.Group != "" {
 		counts, err := f.store.GroupCounts(ctx, req.Group)
 		if err != nil {
-			return store.HostReservation{}, err
+			return model.HostReservation{}, err
 		}
 		req.GroupCounts = counts
 	}
@@ -179,7 +180,7 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 			// registered or left maintenance, room just released): catch up once.
 			synced = true
 			if err := f.index.Sync(ctx); err != nil {
-				return store.HostReservation{}, err
+				return model.HostReservation{}, err
 			}
 			choices = f.index.choose(&req, f.store.Now(), f.policy.spreadOver())
 		}
@@ -190,7 +191,7 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 			if i > 0 {
 				f.index.claim(ch.Host.ID, ch.Datastore, &req)
 			}
-			r, counters, err := f.store.ReserveHost(ctx, req.VM, store.HostReservation{HostID: ch.Host.ID,
+			r, counters, err := f.store.ReserveHost(ctx, req.VM, model.HostReservation{HostID: ch.Host.ID,
 				Datastore: ch.Datastore, CPU: req.CPU, MemoryMB: req.MemoryMB, DiskMB: req.DiskMB, Group: req.Group},
 				f.policy.Ratios(), groupCap)
 			var full *store.HostFullError
@@ -205,7 +206,7 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 				full = &store.HostFullError{}
 			default:
 				f.index.settle(ch.Host.ID, ch.Datastore, &req, store.ReservedCounters{Ver: -1})
-				return store.HostReservation{}, err
+				return model.HostReservation{}, err
 			}
 			taken++
 			if full.Resource == "anti-affinity" {
@@ -213,7 +214,7 @@ func (f *Function) Place(ctx context.Context, req Request) (store.HostReservatio
 			}
 		}
 	}
-	return store.HostReservation{}, f.noHost(&req, taken)
+	return model.HostReservation{}, f.noHost(&req, taken)
 }
 
 // noHost explains a failed placement: what was asked, and why each host was rejected.
@@ -258,7 +259,7 @@ func (f *Function) noHost(req *Request, taken int) error {
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if c.Operation() == "RESIZE_ON_HOST" {
 		// Back to the VM's size, which the resize has not changed yet.
-		vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+		vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
@@ -268,7 +269,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, c.Data.EntityID, func(v *store.VM) error {
+	_, err = store.Update(ctx, f.store, model.KindVM, c.Data.EntityID, func(v *model.VM) error {
 		v.HostID, v.Datastore = "", ""
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -25,7 +26,7 @@ func score(c *store.HostCapacity, pol Policy) float64 {
 }
 
 // datastoreScore is the free share of a datastore's space within the disk ratio.
-func datastoreScore(c *Candidate, d *store.Datastore, pol Policy) float64 {
+func datastoreScore(c *Candidate, d *model.Datastore, pol Policy) float64 {
 	cap, ok := c.Capacity.Datastores[d.Name]
 	total := float64(cap.Total) * pol.DiskRatio
 	if !ok || total <= 0 {
@@ -35,7 +36,7 @@ func datastoreScore(c *Candidate, d *store.Datastore, pol Policy) float64 {
 }
 
 // rank scores a feasible host and the datastore chosen on it.
-func rank(req *Request, c *Candidate, d *store.Datastore, pol Policy) float64 {
+func rank(req *Request, c *Candidate, d *model.Datastore, pol Policy) float64 {
 	if req.ByDatastore {
 		return datastoreScore(c, d, pol)
 	}
@@ -49,7 +50,7 @@ func betterDatastore(image bool, free float64, bestImage bool, bestFree float64,
 
 // sortChoices orders choices by the request's policy, ties by host id.
 func sortChoices(cs []Choice, req *Request) {
-	pack := req.Policy == store.PlacementPack
+	pack := req.Policy == model.PlacementPack
 	slices.SortStableFunc(cs, func(a, b Choice) int {
 		if a.Score != b.Score {
 			if (a.Score > b.Score) != pack {

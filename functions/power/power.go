@@ -22,6 +22,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -68,7 +69,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	}
 	id := c.Data.EntityID
 	var info *hostdv1.VmInfo
-	placed, err := f.hosts.OnVMHost(ctx, id, op(c.Operation()), func(h hostdv1.HostClient, _ store.HostReservation) error {
+	placed, err := f.hosts.OnVMHost(ctx, id, op(c.Operation()), func(h hostdv1.HostClient, _ model.HostReservation) error {
 		var err error
 		info, err = act(ctx, h, &hostdv1.VmRef{VmId: id})
 		if err != nil && errs.IsPermanent(err) {
@@ -97,7 +98,7 @@ func (f *Function) reconfigure(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "reconfigure VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	if _, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "reconfigure VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.Reconfigure(ctx, &hostdv1.ReconfigureRequest{VmId: c.Data.EntityID, CpuCount: r.CPU, MemoryMb: r.MemoryMB})
 		return err
 	}); err != nil {
@@ -111,7 +112,7 @@ func (f *Function) Undo(context.Context, *runtime.Call) error { return nil }
 
 // record writes the state the host reports, as domain.VMObserved decides.
 func (f *Function) record(ctx context.Context, id, powerState string) error {
-	_, err := store.Update(ctx, f.store, store.KindVM, id, func(v *store.VM) error {
+	_, err := store.Update(ctx, f.store, model.KindVM, id, func(v *model.VM) error {
 		next, ok := domain.VMObserved(v.State, powerState)
 		if !ok {
 			return store.ErrNoChange

@@ -7,6 +7,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -27,23 +28,23 @@ func TestPower(t *testing.T) {
 		wantCalls []string
 		wantState string
 	}{
-		{name: "start", chain: &events.VMStart, onHost: "poweredOff", state: store.VMStopped, placed: true,
-			want: steptest.Done, wantCalls: []string{"PowerOn"}, wantState: store.VMStarted},
-		{name: "stop", chain: &events.VMStop, onHost: "poweredOn", state: store.VMStarted, placed: true,
-			want: steptest.Done, wantCalls: []string{"PowerOff"}, wantState: store.VMStopped},
-		{name: "restart", chain: &events.VMRestart, onHost: "poweredOn", state: store.VMStarted, placed: true,
-			want: steptest.Done, wantCalls: []string{"Reset"}, wantState: store.VMStarted},
-		{name: "suspend", chain: &events.VMSuspend, onHost: "poweredOn", state: store.VMStarted, placed: true,
-			want: steptest.Done, wantCalls: []string{"Suspend"}, wantState: store.VMSuspended},
-		{name: "resume", chain: &events.VMResume, onHost: "suspended", state: store.VMSuspended, placed: true,
-			want: steptest.Done, wantCalls: []string{"PowerOn"}, wantState: store.VMStarted},
-		{name: "refused start records the host's state", chain: &events.VMStart, onHost: "suspended", state: store.VMStopped,
+		{name: "start", chain: &events.VMStart, onHost: "poweredOff", state: model.VMStopped, placed: true,
+			want: steptest.Done, wantCalls: []string{"PowerOn"}, wantState: model.VMStarted},
+		{name: "stop", chain: &events.VMStop, onHost: "poweredOn", state: model.VMStarted, placed: true,
+			want: steptest.Done, wantCalls: []string{"PowerOff"}, wantState: model.VMStopped},
+		{name: "restart", chain: &events.VMRestart, onHost: "poweredOn", state: model.VMStarted, placed: true,
+			want: steptest.Done, wantCalls: []string{"Reset"}, wantState: model.VMStarted},
+		{name: "suspend", chain: &events.VMSuspend, onHost: "poweredOn", state: model.VMStarted, placed: true,
+			want: steptest.Done, wantCalls: []string{"Suspend"}, wantState: model.VMSuspended},
+		{name: "resume", chain: &events.VMResume, onHost: "suspended", state: model.VMSuspended, placed: true,
+			want: steptest.Done, wantCalls: []string{"PowerOn"}, wantState: model.VMStarted},
+		{name: "refused start records the host's state", chain: &events.VMStart, onHost: "suspended", state: model.VMStopped,
 			placed: true, fault: "PowerOn", err: steptest.Refused,
-			want: steptest.Failed(errs.CodeHostError), wantCalls: []string{"PowerOn", "GetVm"}, wantState: store.VMSuspended},
-		{name: "busy host", chain: &events.VMStop, onHost: "poweredOn", state: store.VMStarted, placed: true,
-			fault: "PowerOff", err: steptest.Busy, want: steptest.Retry, wantCalls: []string{"PowerOff"}, wantState: store.VMStarted},
-		{name: "VM on no host", chain: &events.VMStart, state: store.VMStopped,
-			want: steptest.Failed(errs.CodeStateError), wantState: store.VMStopped},
+			want: steptest.Failed(errs.CodeHostError), wantCalls: []string{"PowerOn", "GetVm"}, wantState: model.VMSuspended},
+		{name: "busy host", chain: &events.VMStop, onHost: "poweredOn", state: model.VMStarted, placed: true,
+			fault: "PowerOff", err: steptest.Busy, want: steptest.Retry, wantCalls: []string{"PowerOff"}, wantState: model.VMStarted},
+		{name: "VM on no host", chain: &events.VMStart, state: model.VMStopped,
+			want: steptest.Failed(errs.CodeStateError), wantState: model.VMStopped},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +52,7 @@ func TestPower(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(tc.chain, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: tc.state}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: tc.state}, task)
 			if tc.placed {
 				e.Place(t, "vm-1", h)
 				h.PutVM("vm-1", tc.onHost)
@@ -90,7 +91,7 @@ func TestPower(t *testing.T) {
 func TestReconfigure(t *testing.T) {
 	t.Parallel()
 	resize := store.Resize{FlavorID: "large", Flavor: "large", CPU: 4, MemoryMB: 4096,
-		Cost: []store.QuotaLineItem{{Key: "vm.cpu", Value: 4, Unit: "COUNT"}}}
+		Cost: []model.QuotaLineItem{{Key: "vm.cpu", Value: 4, Unit: "COUNT"}}}
 	cases := []struct {
 		name       string
 		err        error
@@ -107,7 +108,7 @@ func TestReconfigure(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(&events.VMResize, "vm-1", steptest.Root, resize.Props())
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped, FlavorID: "small", Flavor: "small", CPU: 1, MemoryMB: 512}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped, FlavorID: "small", Flavor: "small", CPU: 1, MemoryMB: 512}, task)
 			e.Place(t, "vm-1", h)
 			h.PutVM("vm-1", "poweredOff")
 			h.Fail("Reconfigure", tc.err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -59,15 +60,15 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 }
 
 // owner reads the project and cost of the entity the chain acts on.
-func (f *Function) owner(ctx context.Context, c *runtime.Call) (string, []store.QuotaLineItem, error) {
-	if c.Chain.Kind == store.KindDisk {
-		d, err := store.Get[store.PersistentDisk](ctx, f.store, store.KindDisk, c.Data.EntityID)
+func (f *Function) owner(ctx context.Context, c *runtime.Call) (string, []model.QuotaLineItem, error) {
+	if c.Chain.Kind == model.KindDisk {
+		d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, c.Data.EntityID)
 		if err != nil {
 			return "", nil, err
 		}
 		return d.ProjectID, d.Cost, nil
 	}
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return "", nil, err
 	}

@@ -6,11 +6,12 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-func cpu(n float64) []store.QuotaLineItem {
-	return []store.QuotaLineItem{{Key: "vm.cpu", Value: n, Unit: "COUNT"}}
+func cpu(n float64) []model.QuotaLineItem {
+	return []model.QuotaLineItem{{Key: "vm.cpu", Value: n, Unit: "COUNT"}}
 }
 
 // TestReserve: a create reserves the entity's cost in its project, once however often the
@@ -40,19 +41,19 @@ func TestReserve(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			e.Quota(t, cpu(tc.limit)...)
-			e.VM(t, &store.VM{ID: "vm-0", Name: "vm-0", State: store.VMStarted, Cost: cpu(1)}, nil)
+			e.VM(t, &model.VM{ID: "vm-0", Name: "vm-0", State: model.VMStarted, Cost: cpu(1)}, nil)
 			if err := e.Store.ReserveQuota(t.Context(), steptest.Project, "vm-0", cpu(1)); err != nil {
 				t.Fatal(err)
 			}
 			task := e.NewTask(tc.chain, "e-1", steptest.Root, tc.props)
-			if tc.chain.Kind == store.KindDisk {
-				d := &store.PersistentDisk{ID: "e-1", Name: "e-1", TenantID: steptest.Tenant, ProjectID: steptest.Project,
-					State: store.DiskCreating, Cost: cpu(2), ActiveTask: task.ID}
+			if tc.chain.Kind == model.KindDisk {
+				d := &model.PersistentDisk{ID: "e-1", Name: "e-1", TenantID: steptest.Tenant, ProjectID: steptest.Project,
+					State: model.DiskCreating, Cost: cpu(2), ActiveTask: task.ID}
 				if err := e.Store.CreateDisk(t.Context(), d, task); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				e.VM(t, &store.VM{ID: "e-1", Name: "e-1", State: store.VMStopped, Cost: cpu(2)}, task)
+				e.VM(t, &model.VM{ID: "e-1", Name: "e-1", State: model.VMStopped, Cost: cpu(2)}, task)
 			}
 			if tc.chain == &events.VMResize { // the VM holds its create's reservation
 				if err := e.Store.ReserveQuota(t.Context(), steptest.Project, "e-1", cpu(2)); err != nil {
@@ -97,9 +98,9 @@ func TestRelease(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := steptest.New(t)
-			e.VM(t, &store.VM{ID: "vm-0", Name: "vm-0", State: store.VMStarted, Cost: cpu(1)}, nil)
+			e.VM(t, &model.VM{ID: "vm-0", Name: "vm-0", State: model.VMStarted, Cost: cpu(1)}, nil)
 			task := e.NewTask(tc.chain, "vm-1", steptest.Root, tc.props)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped, Cost: cpu(2)}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped, Cost: cpu(2)}, task)
 			for _, r := range []struct {
 				vm   string
 				cost float64

@@ -5,7 +5,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/shared/domain"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Function is one control-plane operation. Do performs the step and Undo reverses it;
@@ -25,7 +25,7 @@ type Background interface {
 
 // Call is what a function gets for one step.
 type Call struct {
-	Task *store.Task
+	Task *model.Task
 	Data events.StepData
 	// Chain and Step say which step of which chain this is.
 	Chain *events.Chain

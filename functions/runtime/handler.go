@@ -12,6 +12,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/tracing"
 )
@@ -55,7 +56,7 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 			attribute.String("cloudevents.type", e.Type())))
 	defer span.End()
 
-	task, raw, err := store.GetRaw[store.Task](ctx, r.Store, store.KindTask, data.TaskID)
+	task, raw, err := store.GetRaw[model.Task](ctx, r.Store, model.KindTask, data.TaskID)
 	if err != nil {
 		if errs.IsPermanent(err) {
 			return nil, errs.Permanent(err)
@@ -83,9 +84,9 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *Call) (*cloudevents.Event, error) {
 	step := &c.Task.Steps[c.Step]
 	switch {
-	case step.State == store.TaskCompleted:
+	case step.State == model.TaskCompleted:
 		return r.next(ctx, fn, in, c) // replay: answer as the first time
-	case step.State == store.TaskError:
+	case step.State == model.TaskError:
 		if len(step.Errors) == 0 {
 			return nil, nil // a step that never ran because an earlier one failed
 		}
@@ -107,15 +108,15 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 		}
 		return r.fail(ctx, fn, in, c, err)
 	}
-	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
-		if t.State == store.TaskQueued {
-			t.State, t.StartedTime = store.TaskStarted, c.started
+	t, err := r.updateTask(ctx, c, func(t *model.Task) error {
+		if t.State == model.TaskQueued {
+			t.State, t.StartedTime = model.TaskStarted, c.started
 		}
 		s := &t.Steps[c.Step]
-		if s.State == store.TaskCompleted {
+		if s.State == model.TaskCompleted {
 			return store.ErrNoChange // a concurrent redelivery got here first
 		}
-		s.State, s.StartedTime, s.EndTime = store.TaskCompleted, c.started, r.Store.Now()
+		s.State, s.StartedTime, s.EndTime = model.TaskCompleted, c.started, r.Store.Now()
 		return nil
 	})
 	if err != nil {
@@ -136,11 +137,11 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 			return nil, err
 		}
 	}
-	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
+	t, err := r.updateTask(ctx, c, func(t *model.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
-		t.State, t.EndTime = store.TaskCompleted, r.Store.Now()
+		t.State, t.EndTime = model.TaskCompleted, r.Store.Now()
 		return nil
 	})
 	if err != nil {
@@ -156,21 +157,21 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 // fail records a step's permanent failure and starts the undo chain from that step.
 func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c *Call, cause error) (*cloudevents.Event, error) {
 	apiErr := errs.As(cause)
-	if _, err := r.updateTask(ctx, c, func(t *store.Task) error {
+	if _, err := r.updateTask(ctx, c, func(t *model.Task) error {
 		s := &t.Steps[c.Step]
-		if s.State == store.TaskError {
+		if s.State == model.TaskError {
 			return store.ErrNoChange
 		}
-		s.State, s.EndTime = store.TaskError, r.Store.Now()
+		s.State, s.EndTime = model.TaskError, r.Store.Now()
 		if s.StartedTime == 0 {
 			s.StartedTime = c.started
 		}
-		if t.State == store.TaskQueued {
-			t.State, t.StartedTime = store.TaskStarted, c.started
+		if t.State == model.TaskQueued {
+			t.State, t.StartedTime = model.TaskStarted, c.started
 		}
 		s.Errors = append(s.Errors, apiErr.WithData("step", s.Operation))
 		for i := c.Step + 1; i < len(t.Steps); i++ {
-			t.Steps[i].State = store.TaskError // never run
+			t.Steps[i].State = model.TaskError // never run
 		}
 		return nil
 	}); err != nil {
@@ -210,7 +211,7 @@ func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c
 				r.Log.Error("undo failed", "task", c.Task.ID, "step", c.Operation(), "err", err)
 			}
 		}
-		t, err := r.updateTask(ctx, c, func(t *store.Task) error {
+		t, err := r.updateTask(ctx, c, func(t *model.Task) error {
 			t.Steps[c.Step].Undone = true
 			return nil
 		})
@@ -238,11 +239,11 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 			return err
 		}
 	}
-	t, err := r.updateTask(ctx, c, func(t *store.Task) error {
+	t, err := r.updateTask(ctx, c, func(t *model.Task) error {
 		if t.Done() {
 			return store.ErrNoChange
 		}
-		t.State, t.EndTime = store.TaskError, r.Store.Now()
+		t.State, t.EndTime = model.TaskError, r.Store.Now()
 		return nil
 	})
 	if err != nil {
@@ -253,8 +254,8 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 
 // updateTask applies fn to the call's task, starting from the version the call last read
 // or wrote (one round trip when nobody else wrote since).
-func (r *Runtime) updateTask(ctx context.Context, c *Call, fn func(*store.Task) error) (*store.Task, error) {
-	t, raw, err := store.UpdateFrom(ctx, r.Store, store.KindTask, c.Task.ID, c.raw, fn)
+func (r *Runtime) updateTask(ctx context.Context, c *Call, fn func(*model.Task) error) (*model.Task, error) {
+	t, raw, err := store.UpdateFrom(ctx, r.Store, model.KindTask, c.Task.ID, c.raw, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func (r *Runtime) updateTask(ctx context.Context, c *Call, fn func(*store.Task) 
 // ended is what the end of every chain does, after its task is ended: it gives back the
 // task's admission and counts it in its parent's progress (ending the parent after its
 // last sub-task). Both are idempotent, so a replayed end changes nothing.
-func (r *Runtime) ended(ctx context.Context, t *store.Task) error {
+func (r *Runtime) ended(ctx context.Context, t *model.Task) error {
 	if err := r.Store.Release(ctx, t.TenantID, t.ID); err != nil {
 		return err
 	}
@@ -289,7 +290,7 @@ func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
 		if route.Undo {
 			// An undo step that keeps failing: record it and go on undoing (without trying
 			// it once more).
-			if c.Task, err = r.updateTask(ctx, c, func(t *store.Task) error {
+			if c.Task, err = r.updateTask(ctx, c, func(t *model.Task) error {
 				t.Steps[route.Step].Undone = true
 				return nil
 			}); err != nil {

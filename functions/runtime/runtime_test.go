@@ -14,6 +14,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -75,19 +76,19 @@ func TestChainRuns(t *testing.T) {
 		wantState string
 		wantCode  string
 	}{
-		{name: "all succeed", wantState: store.TaskCompleted, wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM",
+		{name: "all succeed", wantState: model.TaskCompleted, wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM",
 			"do CREATE_VM_ON_HOST", "do ATTACH_DISKS", "do CONNECT_NETWORKS", "do START_VM"}},
-		{name: "transient errors are retried", flakyAt: "place", wantState: store.TaskCompleted, wantOps: []string{"do AUTHORIZE",
+		{name: "transient errors are retried", flakyAt: "place", wantState: model.TaskCompleted, wantOps: []string{"do AUTHORIZE",
 			"do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST", "do ATTACH_DISKS", "do CONNECT_NETWORKS", "do START_VM"}},
-		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: store.TaskError, wantCode: "QuotaError",
+		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: model.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
 		{name: "an undo that keeps failing is dead-lettered and the undo chain goes on", failAt: "attachdisk", brokenAt: "vmhost",
-			wantState: store.TaskError, wantCode: "QuotaError",
+			wantState: model.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
-		{name: "failure with nothing to undo", failAt: "authorize", wantState: store.TaskError, wantCode: "QuotaError"},
-		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: store.TaskCompleted,
+		{name: "failure with nothing to undo", failAt: "authorize", wantState: model.TaskError, wantCode: "QuotaError"},
+		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: model.TaskCompleted,
 			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA", "undo DISCONNECT_NETWORKS"}},
 	}
 	for _, tc := range cases {
@@ -118,14 +119,14 @@ func TestChainRuns(t *testing.T) {
 			b.Backoff = time.Millisecond
 			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
 
-			task := s.NewTask("task-1", string(chain.Operation), store.Entity{ID: "vm-1", Kind: "vm"}, store.Caller{}, opsOf(chain))
-			if err := s.CreateTenant(ctx, &store.Tenant{ID: "t", Name: "t"}, s.NewTask("tt", "CREATE_TENANT", store.Entity{ID: "t"}, store.Caller{}, nil)); err != nil {
+			task := s.NewTask("task-1", string(chain.Operation), model.Entity{ID: "vm-1", Kind: "vm"}, model.Caller{}, opsOf(chain))
+			if err := s.CreateTenant(ctx, &model.Tenant{ID: "t", Name: "t"}, s.NewTask("tt", "CREATE_TENANT", model.Entity{ID: "t"}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateProject(ctx, &store.Project{ID: "p", TenantID: "t", Name: "p"}, s.NewTask("tp", "CREATE_PROJECT", store.Entity{ID: "p"}, store.Caller{}, nil)); err != nil {
+			if err := s.CreateProject(ctx, &model.Project{ID: "p", TenantID: "t", Name: "p"}, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p"}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateVM(ctx, &store.VM{ID: "vm-1", Name: "vm-1", TenantID: "t", ProjectID: "p", State: store.VMCreating, ActiveTask: task.ID}, task); err != nil {
+			if err := s.CreateVM(ctx, &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "t", ProjectID: "p", State: model.VMCreating, ActiveTask: task.ID}, task); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Publish(ctx, events.New("test", chain.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
@@ -140,13 +141,13 @@ func TestChainRuns(t *testing.T) {
 			}
 			// The chain's own finalizer ran before the task ended: the fake steps record
 			// no state, so the VM is as the end of its chain leaves it.
-			vm, err := store.Get[store.VM](ctx, s, store.KindVM, "vm-1")
+			vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1")
 			switch {
 			case chain == &events.VMDelete:
 				if !errors.Is(err, errs.ErrNotFound) {
 					t.Fatalf("VM after a completed delete: %+v %v", vm, err)
 				}
-			case err != nil || vm.ActiveTask != "" || (tc.wantState == store.TaskError) != (vm.State == store.VMError):
+			case err != nil || vm.ActiveTask != "" || (tc.wantState == model.TaskError) != (vm.State == model.VMError):
 				t.Fatalf("VM after the chain: %+v %v", vm, err)
 			}
 			if tc.wantCode != "" {
@@ -170,7 +171,7 @@ func opsOf(c *events.Chain) []string {
 // waitEnded waits for the task's end, which the runtime writes after the finalizer
 // returns: it reads the store's outbox, where the write that ends the task records the
 // task as it left it.
-func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id string) *store.Task {
+func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id string) *model.Task {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	last := "0"
@@ -184,10 +185,10 @@ func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id strin
 		}
 		for _, m := range res[0].Messages {
 			last = m.ID
-			if m.Values["kind"] != store.KindTask || m.Values["id"] != id {
+			if m.Values["kind"] != model.KindTask || m.Values["id"] != id {
 				continue
 			}
-			var task store.Task
+			var task model.Task
 			if raw, ok := m.Values["new"].(string); ok && json.Unmarshal([]byte(raw), &task) == nil && task.Done() {
 				return &task
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -60,13 +61,13 @@ func newKnativeCloud(t *testing.T) *knativeCloud {
 	t.Helper()
 	s := storetest.New(t)
 	ctx := t.Context()
-	setup := func(kind, id string) *store.Task {
-		return s.NewTask("", "SETUP", store.Entity{ID: id, Kind: kind}, store.Caller{Subject: "root"}, nil)
+	setup := func(kind, id string) *model.Task {
+		return s.NewTask("", "SETUP", model.Entity{ID: id, Kind: kind}, model.Caller{Subject: "root"}, nil)
 	}
 	for _, err := range []error{
-		s.CreateTenant(ctx, &store.Tenant{ID: "a", Name: "a"}, setup(store.KindTenant, "a")),
-		s.CreateProject(ctx, &store.Project{ID: "p1", TenantID: "a", Name: "p1", SecurityGroups: []string{"a\\p1"}}, setup(store.KindProject, "p1")),
-		s.CreateVM(ctx, &store.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p1", State: store.VMStopped}, setup(store.KindVM, "vm-1")),
+		s.CreateTenant(ctx, &model.Tenant{ID: "a", Name: "a"}, setup(model.KindTenant, "a")),
+		s.CreateProject(ctx, &model.Project{ID: "p1", TenantID: "a", Name: "p1", SecurityGroups: []string{"a\\p1"}}, setup(model.KindProject, "p1")),
+		s.CreateVM(ctx, &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p1", State: model.VMStopped}, setup(model.KindVM, "vm-1")),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -80,8 +81,8 @@ func newKnativeCloud(t *testing.T) *knativeCloud {
 // task adds a vm.start task on vm-1 for a caller of group.
 func (c *knativeCloud) task(t *testing.T, id, group string) {
 	t.Helper()
-	task := c.store.NewTask(id, string(events.VMStart.Operation), store.Entity{ID: "vm-1", Kind: store.KindVM},
-		store.Caller{Subject: "u-" + id, Groups: []string{group}}, opsOf(&events.VMStart))
+	task := c.store.NewTask(id, string(events.VMStart.Operation), model.Entity{ID: "vm-1", Kind: model.KindVM},
+		model.Caller{Subject: "u-" + id, Groups: []string{group}}, opsOf(&events.VMStart))
 	if err := c.store.Apply(t.Context(), c.store.AddTask(new(store.Batch), task)); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func TestKnativeContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if task.State != store.TaskError || task.Steps[0].State != store.TaskError {
+		if task.State != model.TaskError || task.Steps[0].State != model.TaskError {
 			t.Fatalf("task %s, step %s", task.State, task.Steps[0].State)
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -30,14 +31,14 @@ func (f *Function) Name() string { return "vmedit" }
 
 // Do applies the task's change to the VM.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	var apply func(v *store.VM) error
+	var apply func(v *model.VM) error
 	switch c.Operation() {
 	case domain.OpSetMetadata:
 		var md map[string]string
-		if err := json.Unmarshal([]byte(c.Task.Properties[store.PropMetadata]), &md); err != nil {
+		if err := json.Unmarshal([]byte(c.Task.Properties[model.PropMetadata]), &md); err != nil {
 			return errs.Invalid("metadata: %v", err)
 		}
-		apply = func(v *store.VM) error {
+		apply = func(v *model.VM) error {
 			if maps.Equal(v.Metadata, md) {
 				return store.ErrNoChange
 			}
@@ -45,8 +46,8 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return nil
 		}
 	case domain.OpAddTag:
-		tag := c.Task.Properties[store.PropTag]
-		apply = func(v *store.VM) error {
+		tag := c.Task.Properties[model.PropTag]
+		apply = func(v *model.VM) error {
 			if slices.Contains(v.Tags, tag) {
 				return store.ErrNoChange
 			}
@@ -56,7 +57,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	default:
 		return errs.Invalid("vmedit cannot run %s", c.Operation())
 	}
-	_, err := store.Update(ctx, f.store, store.KindVM, c.Data.EntityID, apply)
+	_, err := store.Update(ctx, f.store, model.KindVM, c.Data.EntityID, apply)
 	return err
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // TestVMEdit: the task's metadata or tag lands on the VM's record, the host is never
@@ -24,13 +24,13 @@ func TestVMEdit(t *testing.T) {
 		wantMeta map[string]string
 		wantTags []string
 	}{
-		{"set metadata", &events.VMSetMetadata, map[string]string{store.PropMetadata: `{"owner":"pat"}`}, steptest.Done,
+		{"set metadata", &events.VMSetMetadata, map[string]string{model.PropMetadata: `{"owner":"pat"}`}, steptest.Done,
 			map[string]string{"owner": "pat"}, []string{"old"}},
-		{"malformed metadata", &events.VMSetMetadata, map[string]string{store.PropMetadata: `{`}, steptest.Failed(errs.CodeInvalidEntity),
+		{"malformed metadata", &events.VMSetMetadata, map[string]string{model.PropMetadata: `{`}, steptest.Failed(errs.CodeInvalidEntity),
 			map[string]string{"was": "here"}, []string{"old"}},
-		{"add a tag", &events.VMAddTag, map[string]string{store.PropTag: "web"}, steptest.Done,
+		{"add a tag", &events.VMAddTag, map[string]string{model.PropTag: "web"}, steptest.Done,
 			map[string]string{"was": "here"}, []string{"old", "web"}},
-		{"add a tag it has", &events.VMAddTag, map[string]string{store.PropTag: "old"}, steptest.Done,
+		{"add a tag it has", &events.VMAddTag, map[string]string{model.PropTag: "old"}, steptest.Done,
 			map[string]string{"was": "here"}, []string{"old"}},
 	}
 	for _, tc := range cases {
@@ -39,7 +39,7 @@ func TestVMEdit(t *testing.T) {
 			e := steptest.New(t)
 			h := e.AddHost(t, "host-1")
 			task := e.NewTask(tc.chain, "vm-1", steptest.Root, tc.props)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStarted, Tags: []string{"old"},
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStarted, Tags: []string{"old"},
 				Metadata: map[string]string{"was": "here"}}, task)
 			e.Place(t, "vm-1", h)
 			for try := range 2 { // the second is a replay

@@ -26,6 +26,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -43,7 +44,7 @@ func (f *Function) Name() string { return "vmhost" }
 
 // Do creates the VM on its host.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r store.HostReservation) error {
+	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r model.HostReservation) error {
 		host, err := f.store.GetHost(ctx, r.HostID)
 		if err != nil {
 			return err
@@ -71,7 +72,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo destroys the VM on its host, if it was placed, and releases its image.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
-	_, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "delete VM", func(h hostdv1.HostClient, _ store.HostReservation) error {
+	_, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "delete VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
 		return err
 	})
@@ -85,7 +86,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 // image waiting to be deleted, the image's disk goes from every datastore and the image
 // ends.
 func (f *Function) releaseImage(ctx context.Context, vmID string) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, vmID)
+	vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, vmID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
 	}
@@ -96,11 +97,11 @@ func (f *Function) releaseImage(ctx context.Context, vmID string) error {
 	if err != nil || !last {
 		return err
 	}
-	img, err := store.Get[store.Image](ctx, f.store, store.KindImage, vm.SourceImageID)
+	img, err := store.Get[model.Image](ctx, f.store, model.KindImage, vm.SourceImageID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
 	}
-	if err != nil || img.State != store.ImagePendingDelete {
+	if err != nil || img.State != model.ImagePendingDelete {
 		return err
 	}
 	if err := imagefiles.Delete(ctx, f.store, f.hosts, img); err != nil {
@@ -109,8 +110,8 @@ func (f *Function) releaseImage(ctx context.Context, vmID string) error {
 		}
 		// A host refused: the VM is gone all the same; the image goes ERROR, for its
 		// delete to be tried again.
-		_, err = store.Update(ctx, f.store, store.KindImage, img.ID, func(im *store.Image) error {
-			im.State = store.ImageError
+		_, err = store.Update(ctx, f.store, model.KindImage, img.ID, func(im *model.Image) error {
+			im.State = model.ImageError
 			return nil
 		})
 		return err

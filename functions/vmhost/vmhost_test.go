@@ -8,6 +8,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -15,8 +16,8 @@ import (
 const createOnHost = 3
 
 // image is an ON_DEMAND image uploaded to host-1's image datastore.
-func image() *store.Image {
-	return &store.Image{ID: "img-1", Name: "img-1", State: store.ImageReady, ReplicationType: store.ReplicationOnDemand,
+func image() *model.Image {
+	return &model.Image{ID: "img-1", Name: "img-1", State: model.ImageReady, ReplicationType: model.ReplicationOnDemand,
 		DiskPath: "images/img-1.vmdk", Datastores: []string{"host-1-" + steptest.ImageDS}}
 }
 
@@ -69,7 +70,7 @@ func TestClone(t *testing.T) {
 				vmImage = tc.imageID
 			}
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, SourceImageID: vmImage, CPU: 2, MemoryMB: 1024}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, SourceImageID: vmImage, CPU: 2, MemoryMB: 1024}, task)
 			if tc.placed {
 				e.Place(t, "vm-1", h)
 			}
@@ -101,7 +102,7 @@ func TestClone(t *testing.T) {
 			if h.VM("vm-1") == nil {
 				t.Fatal("no VM on the host")
 			}
-			got, err := store.Get[store.Image](t.Context(), e.Store, store.KindImage, img.ID)
+			got, err := store.Get[model.Image](t.Context(), e.Store, model.KindImage, img.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,10 +133,10 @@ func TestDestroy(t *testing.T) {
 		wantState string
 		wantUsers int64
 	}{
-		{name: "undo", others: true, wantCalls: []string{"DeleteVm"}, wantState: store.ImageReady, wantUsers: 1},
-		{name: "delete", delete: true, others: true, wantCalls: []string{"DeleteVm"}, wantState: store.ImageReady, wantUsers: 1},
+		{name: "undo", others: true, wantCalls: []string{"DeleteVm"}, wantState: model.ImageReady, wantUsers: 1},
+		{name: "delete", delete: true, others: true, wantCalls: []string{"DeleteVm"}, wantState: model.ImageReady, wantUsers: 1},
 		{name: "last VM of an image being deleted", delete: true, closed: true,
-			wantCalls: []string{"DeleteVm", "DeleteFile", "DeleteFile"}, wantState: store.ImageDeleted},
+			wantCalls: []string{"DeleteVm", "DeleteFile", "DeleteFile"}, wantState: model.ImageDeleted},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,22 +146,22 @@ func TestDestroy(t *testing.T) {
 			img := image()
 			e.Image(t, img, nil)
 			if tc.others {
-				e.VM(t, &store.VM{ID: "vm-0", Name: "vm-0", State: store.VMStarted, SourceImageID: img.ID}, nil)
+				e.VM(t, &model.VM{ID: "vm-0", Name: "vm-0", State: model.VMStarted, SourceImageID: img.ID}, nil)
 				if ok, _, err := e.Store.UseImage(t.Context(), img.ID, "vm-0"); !ok || err != nil {
 					t.Fatalf("use image: %v %v", ok, err)
 				}
 				h.PutVM("vm-0", "poweredOn")
 			}
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, SourceImageID: img.ID}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, SourceImageID: img.ID}, task)
 			e.Place(t, "vm-1", h)
 			e.MustDo(t, &events.VMCreate, task, createOnHost)
 			if tc.closed {
 				if _, err := e.Store.CloseImage(t.Context(), img.ID); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := store.Update(t.Context(), e.Store, store.KindImage, img.ID, func(im *store.Image) error {
-					im.State = store.ImagePendingDelete
+				if _, err := store.Update(t.Context(), e.Store, model.KindImage, img.ID, func(im *model.Image) error {
+					im.State = model.ImagePendingDelete
 					return nil
 				}); err != nil {
 					t.Fatal(err)
@@ -189,14 +190,14 @@ func TestDestroy(t *testing.T) {
 			if tc.others && h.VM("vm-0") == nil {
 				t.Fatal("vm-0 was destroyed")
 			}
-			got, err := store.Get[store.Image](t.Context(), e.Store, store.KindImage, img.ID)
+			got, err := store.Get[model.Image](t.Context(), e.Store, model.KindImage, img.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.State != tc.wantState {
 				t.Fatalf("image %s, want %s", got.State, tc.wantState)
 			}
-			if tc.wantState != store.ImageDeleted {
+			if tc.wantState != model.ImageDeleted {
 				// Closing the image counts the VMs that still use it.
 				if users, err := e.Store.CloseImage(t.Context(), img.ID); err != nil || users != tc.wantUsers {
 					t.Fatalf("image users %d (%v), want %d", users, err, tc.wantUsers)

@@ -27,6 +27,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -61,7 +62,7 @@ func Attachment(vmID, nicID string) string { return vmID + "-" + nicID }
 
 // Do adds the NICs and records them on the VM.
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
-	vm, err := store.Get[store.VM](ctx, f.store, store.KindVM, c.Data.EntityID)
+	vm, err := store.Get[model.VM](ctx, f.store, model.KindVM, c.Data.EntityID)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	nics := make([]store.Nic, 0, len(nets))
+	nics := make([]model.Nic, 0, len(nets))
 	for i, subnet := range nets {
 		nic, network, err := f.connect(ctx, vm, host, NicID(i), subnet)
 		if err != nil {
@@ -98,7 +99,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		}
 		nics = append(nics, nic)
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, vm.ID, func(v *store.VM) error {
+	_, err = store.Update(ctx, f.store, model.KindVM, vm.ID, func(v *model.VM) error {
 		v.Nics = nics
 		return nil
 	})
@@ -108,9 +109,9 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 // plan lists the subnets of the VM's NICs: those it names, else a default, else one NIC
 // on no subnet (""). A subnet the VM names must still be one it may use
 // (vmrules.SubnetUsable), as the gateway checked.
-func (f *Function) plan(ctx context.Context, vm *store.VM) ([]string, error) {
+func (f *Function) plan(ctx context.Context, vm *model.VM) ([]string, error) {
 	if len(vm.Subnets) == 0 {
-		for _, scope := range []string{vm.ProjectID, store.SystemScope} {
+		for _, scope := range []string{vm.ProjectID, model.SystemScope} {
 			id, err := f.store.DefaultSubnet(ctx, scope)
 			if err != nil || id != "" {
 				return []string{id}, err
@@ -138,20 +139,20 @@ func (f *Function) plan(ctx context.Context, vm *store.VM) ([]string, error) {
 // on the host's VM port group while its logical port (VIF attachment id = the NIC's
 // attachment id) stands for the connection on NSX; on real NSX-T the attachment binds
 // the two once the NIC is on the opaque network.
-func (f *Function) connect(ctx context.Context, vm *store.VM, host *store.Host, nicID, subnet string) (store.Nic, string, error) {
+func (f *Function) connect(ctx context.Context, vm *model.VM, host *model.Host, nicID, subnet string) (model.Nic, string, error) {
 	portGroup := DefaultNetwork
 	if len(host.Networks) > 0 {
 		portGroup = host.Networks[0]
 	}
-	nic := store.Nic{ID: nicID, Network: portGroup}
+	nic := model.Nic{ID: nicID, Network: portGroup}
 	if subnet == "" {
 		return nic, portGroup, nil
 	}
-	sn, err := store.Get[store.Subnet](ctx, f.store, store.KindSubnet, subnet)
+	sn, err := store.Get[model.Subnet](ctx, f.store, model.KindSubnet, subnet)
 	if err != nil {
 		return nic, "", err
 	}
-	if sn.State != store.NetReady {
+	if sn.State != model.NetReady {
 		return nic, "", errs.New(errs.CodeStateError, "Subnet #%s is %s", sn.ID, sn.State)
 	}
 	owner := Owner(vm.ID, nicID)
@@ -190,7 +191,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	}
 	if c.Chain.Name == domain.VMCreate {
 		for i := range max(len(nets), 1) { // a VM from before subnets has nic-0 only
-			_, err := f.hosts.OnVMHost(ctx, vmID, "remove NIC", func(h hostdv1.HostClient, _ store.HostReservation) error {
+			_, err := f.hosts.OnVMHost(ctx, vmID, "remove NIC", func(h hostdv1.HostClient, _ model.HostReservation) error {
 				_, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: vmID, NicId: NicID(i)})
 				return err
 			})
@@ -212,7 +213,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 	}
-	_, err = store.Update(ctx, f.store, store.KindVM, vmID, func(v *store.VM) error {
+	_, err = store.Update(ctx, f.store, model.KindVM, vmID, func(v *model.VM) error {
 		if len(v.Nics) == 0 {
 			return store.ErrNoChange
 		}

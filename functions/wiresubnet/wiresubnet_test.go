@@ -10,6 +10,7 @@ import (
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -20,8 +21,8 @@ const connectNetworks = 5
 // hosts lack; vm-0 already holds an address on sn-a.
 func subnets(t *testing.T, e *steptest.Env) {
 	t.Helper()
-	e.Subnet(t, &store.Subnet{ID: "sn-a", Name: "a", PrivateIPCIDR: "10.0.0.0/24", PortGroups: []string{steptest.PortGroup}, State: store.NetReady})
-	e.Subnet(t, &store.Subnet{ID: "sn-b", Name: "b", PrivateIPCIDR: "10.0.1.0/24", PortGroups: []string{"Other PG"}, State: store.NetReady})
+	e.Subnet(t, &model.Subnet{ID: "sn-a", Name: "a", PrivateIPCIDR: "10.0.0.0/24", PortGroups: []string{steptest.PortGroup}, State: model.NetReady})
+	e.Subnet(t, &model.Subnet{ID: "sn-b", Name: "b", PrivateIPCIDR: "10.0.1.0/24", PortGroups: []string{"Other PG"}, State: model.NetReady})
 	if _, err := e.Store.AllocateIP(t.Context(), "sn-a", "vm-0/nic-0"); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func connected(t *testing.T, e *steptest.Env, subnet string) int {
 }
 
 // nic is a NIC as the test compares it.
-func nic(n store.Nic) string { return strings.Join([]string{n.ID, n.Network, n.MAC, n.IP}, " ") }
+func nic(n model.Nic) string { return strings.Join([]string{n.ID, n.Network, n.MAC, n.IP}, " ") }
 
 // TestWire: one NIC per subnet the VM names (else the default, else the host's port
 // group), each with an address from its subnet and a port group the host has when the
@@ -77,7 +78,7 @@ func TestWire(t *testing.T) {
 			h := e.AddHost(t, "host-1")
 			subnets(t, e)
 			if tc.dflt != "" {
-				sn, err := store.Get[store.Subnet](t.Context(), e.Store, store.KindSubnet, tc.dflt)
+				sn, err := store.Get[model.Subnet](t.Context(), e.Store, model.KindSubnet, tc.dflt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -86,7 +87,7 @@ func TestWire(t *testing.T) {
 				}
 			}
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, Subnets: tc.subnets}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, Subnets: tc.subnets}, task)
 			e.Place(t, "vm-1", h)
 			h.Fail("AddNic", tc.err)
 			reply, err := e.Do(t, &events.VMCreate, task, connectNetworks)
@@ -142,20 +143,20 @@ func TestUnwire(t *testing.T) {
 			h := e.AddHost(t, "host-1")
 			subnets(t, e)
 			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMCreating, Subnets: []string{"sn-a", "sn-b"}}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, Subnets: []string{"sn-a", "sn-b"}}, task)
 			e.Place(t, "vm-1", h)
 			e.MustDo(t, &events.VMCreate, task, connectNetworks)
 			h.Forget()
 			if tc.delete {
 				del := e.NewTask(&events.VMDelete, "vm-1", steptest.Root, nil)
-				if _, err := store.StartTask(t.Context(), e.Store, store.KindVM, "vm-1", del, func(v *store.VM) error {
-					v.ActiveTask, v.State = del.ID, store.VMDeleting
+				if _, err := store.StartTask(t.Context(), e.Store, model.KindVM, "vm-1", del, func(v *model.VM) error {
+					v.ActiveTask, v.State = del.ID, model.VMDeleting
 					return nil
 				}); err != nil {
 					t.Fatal(err)
 				}
 				e.MustDo(t, &events.VMDelete, del, 5)
-				if _, err := store.Get[store.VM](t.Context(), e.Store, store.KindVM, "vm-1"); !errors.Is(err, errs.ErrNotFound) {
+				if _, err := store.Get[model.VM](t.Context(), e.Store, model.KindVM, "vm-1"); !errors.Is(err, errs.ErrNotFound) {
 					t.Fatalf("VM still there: %v", err)
 				}
 			} else {

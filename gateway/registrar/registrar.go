@@ -25,6 +25,7 @@ import (
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -56,8 +57,8 @@ func (r *Registrar) Register(ctx context.Context, req *hostdv1.RegisterRequest) 
 	if _, _, err := net.SplitHostPort(req.GetAddress()); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "register host %s: address %q is not HOST:PORT", id, req.GetAddress())
 	}
-	h := store.Host{ID: id, Name: req.GetName(), Address: req.GetAddress(), AvailabilityZone: req.GetAvailabilityZone(),
-		Tags: req.GetTags(), State: store.HostReady, EsxVersion: req.GetEsxVersion(), CPUCores: req.GetCpuCores(),
+	h := model.Host{ID: id, Name: req.GetName(), Address: req.GetAddress(), AvailabilityZone: req.GetAvailabilityZone(),
+		Tags: req.GetTags(), State: model.HostReady, EsxVersion: req.GetEsxVersion(), CPUCores: req.GetCpuCores(),
 		CPUMhz: req.GetCpuMhz(), MemoryMB: req.GetMemoryMb(), Datastores: datastores(req.GetDatastores()),
 		Networks: req.GetNetworks(), Usage: usage(req.GetUsage())}
 	if err := r.store.RegisterHost(ctx, h); err != nil {
@@ -104,17 +105,17 @@ func (r *Registrar) caller(ctx context.Context) (string, error) {
 	return "", status.Error(codes.Unauthenticated, "present the host's certificate from the platform CA")
 }
 
-func datastores(in []*hostdv1.HostDatastore) []store.Datastore {
-	out := make([]store.Datastore, len(in))
+func datastores(in []*hostdv1.HostDatastore) []model.Datastore {
+	out := make([]model.Datastore, len(in))
 	for i, d := range in {
-		out[i] = store.Datastore{ID: d.GetId(), Name: d.GetName(), Type: d.GetType(), Tags: d.GetTags(),
+		out[i] = model.Datastore{ID: d.GetId(), Name: d.GetName(), Type: d.GetType(), Tags: d.GetTags(),
 			CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Images: d.GetImages()}
 	}
 	return out
 }
 
-func usage(u *hostdv1.HostUsage) store.HostUsage {
-	out := store.HostUsage{CPUUsedMhz: u.GetCpuUsedMhz(), MemoryUsedMB: u.GetMemoryUsedMb(), VMCount: u.GetVmCount(),
+func usage(u *hostdv1.HostUsage) model.HostUsage {
+	out := model.HostUsage{CPUUsedMhz: u.GetCpuUsedMhz(), MemoryUsedMB: u.GetMemoryUsedMb(), VMCount: u.GetVmCount(),
 		Datastores: datastores(u.GetDatastores()), ReadAt: u.GetReadAtMs()}
 	if len(u.GetVmPowers()) > 0 {
 		out.VMPower = make(map[string]string, len(u.GetVmPowers()))

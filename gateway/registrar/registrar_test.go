@@ -17,6 +17,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -90,7 +91,7 @@ func (c *cloud) host(t testing.TB, ca *pki.CA, id string) hostdv1.RegistrarClien
 }
 
 func registration(addr string) *hostdv1.RegisterRequest {
-	return &hostdv1.RegisterRequest{Name: "esx", Address: addr, Tags: []string{store.HostTagCloud}, EsxVersion: "8.0.3",
+	return &hostdv1.RegisterRequest{Name: "esx", Address: addr, Tags: []string{model.HostTagCloud}, EsxVersion: "8.0.3",
 		CpuCores: 32, CpuMhz: 2400, MemoryMb: 262144, Networks: []string{"VM Network"},
 		Datastores: []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS", Tags: []string{"LOCAL_VMFS"},
 			CapacityBytes: 1 << 40, FreeBytes: 1 << 39, Images: []string{"images/photon-os.vmdk"}}},
@@ -111,23 +112,23 @@ func TestRegistrationAndHeartbeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != store.HostReady || got.Address != "10.0.0.1:8835" || got.CPUCores != 32 || got.MemoryMB != 262144 ||
+	if got.State != model.HostReady || got.Address != "10.0.0.1:8835" || got.CPUCores != 32 || got.MemoryMB != 262144 ||
 		got.EsxVersion != "8.0.3" || len(got.Datastores) != 1 || got.Datastores[0].ID != "ds-1" ||
-		got.Datastores[0].Images[0] != "images/photon-os.vmdk" || !got.HasTag(store.HostTagCloud) || got.Usage.CPUUsedMhz != 100 {
+		got.Datastores[0].Images[0] != "images/photon-os.vmdk" || !got.HasTag(model.HostTagCloud) || got.Usage.CPUUsedMhz != 100 {
 		t.Fatalf("registered %+v", got)
 	}
 	cases := []struct {
 		name string
 		u    *hostdv1.HostUsage
-		want func(*store.Host) bool
+		want func(*model.Host) bool
 	}{
 		{"usage", &hostdv1.HostUsage{CpuUsedMhz: 700, MemoryUsedMb: 4096, VmCount: 3},
-			func(h *store.Host) bool {
+			func(h *model.Host) bool {
 				return h.Usage.CPUUsedMhz == 700 && h.Usage.MemoryUsedMB == 4096 && h.Usage.VMCount == 3
 			}},
 		{"datastore space", &hostdv1.HostUsage{Datastores: []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS",
 			CapacityBytes: 1 << 40, FreeBytes: 1 << 30}}},
-			func(h *store.Host) bool {
+			func(h *model.Host) bool {
 				return len(h.Datastores) == 1 && h.Datastores[0].FreeBytes == 1<<30 && h.Datastores[0].Tags[0] == "LOCAL_VMFS"
 			}},
 	}
@@ -159,19 +160,19 @@ func TestHostReportsOnlyItself(t *testing.T) {
 	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
 		t.Fatal(err)
 	}
-	ten := &store.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
-	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", store.Entity{ID: "t1", Kind: store.KindTenant}, store.Caller{}, nil)); err != nil {
+	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
+	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
 		t.Fatal(err)
 	}
-	proj := &store.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
-	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", store.Entity{ID: "p1", Kind: store.KindProject}, store.Caller{}, nil)); err != nil {
+	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
+	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	// Each VM is STOPPED, its create task long over.
 	for id, host := range map[string]string{"vm-on-h1": "h1", "vm-on-h2": "h2", "vm-unplaced": ""} {
-		vm := &store.VM{ID: id, Name: id, TenantID: "t1", ProjectID: "p1", State: store.VMStopped, HostID: host, CreatedAt: 1}
-		task := c.s.NewTask("task-"+id, "CREATE_VM", store.Entity{ID: id, Kind: store.KindVM}, store.Caller{}, nil)
-		task.State, task.EndTime = store.TaskCompleted, 1
+		vm := &model.VM{ID: id, Name: id, TenantID: "t1", ProjectID: "p1", State: model.VMStopped, HostID: host, CreatedAt: 1}
+		task := c.s.NewTask("task-"+id, "CREATE_VM", model.Entity{ID: id, Kind: model.KindVM}, model.Caller{}, nil)
+		task.State, task.EndTime = model.TaskCompleted, 1
 		if err := c.s.CreateVM(ctx, vm, task); err != nil {
 			t.Fatal(err)
 		}
@@ -188,8 +189,8 @@ func TestHostReportsOnlyItself(t *testing.T) {
 	if _, err := h1.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: power}); err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[string]string{"vm-on-h1": store.VMStarted, "vm-on-h2": store.VMStopped, "vm-unplaced": store.VMStopped} {
-		vm, err := store.Get[store.VM](ctx, c.s, store.KindVM, id)
+	for id, want := range map[string]string{"vm-on-h1": model.VMStarted, "vm-on-h2": model.VMStopped, "vm-unplaced": model.VMStopped} {
+		vm, err := store.Get[model.VM](ctx, c.s, model.KindVM, id)
 		if err != nil || vm.State != want {
 			t.Errorf("%s after h1 reported it powered on: %+v %v, want %s", id, vm, err, want)
 		}
@@ -229,7 +230,7 @@ func TestHostReportsOnlyItself(t *testing.T) {
 			if h2After, err := c.s.GetHost(ctx, "h2"); err != nil || h2After.Address != "10.0.0.2:8835" {
 				t.Fatalf("h2 after the call: %+v %v", h2After, err)
 			}
-			if vm, err := store.Get[store.VM](ctx, c.s, store.KindVM, "vm-on-h2"); err != nil || vm.State != store.VMStopped {
+			if vm, err := store.Get[model.VM](ctx, c.s, model.KindVM, "vm-on-h2"); err != nil || vm.State != model.VMStopped {
 				t.Fatalf("vm-on-h2 after the call: %+v %v", vm, err)
 			}
 		})
@@ -274,14 +275,14 @@ func TestHostdReportsThroughRegistrar(t *testing.T) {
 	}
 
 	c.start(t, strings.TrimPrefix(c.joinURL, "https://")) // back, at the same address
-	registered := waitHost(t, c.s, "h1", "registered", func(h *store.Host) bool {
-		return h.State == store.HostReady && h.Address == d.Addr() && len(h.Datastores) > 0
+	registered := waitHost(t, c.s, "h1", "registered", func(h *model.Host) bool {
+		return h.State == model.HostReady && h.Address == d.Addr() && len(h.Datastores) > 0
 	})
-	waitHost(t, c.s, "h1", "heartbeat", func(h *store.Host) bool { return h.LastHeartbeat > registered.LastHeartbeat })
+	waitHost(t, c.s, "h1", "heartbeat", func(h *model.Host) bool { return h.LastHeartbeat > registered.LastHeartbeat })
 }
 
 // waitHost polls host id until ok holds of its record, for at most 30 seconds.
-func waitHost(t *testing.T, s *store.Store, id, what string, ok func(*store.Host) bool) *store.Host {
+func waitHost(t *testing.T, s *store.Store, id, what string, ok func(*model.Host) bool) *model.Host {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -318,7 +319,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 		}
 	})
 	b.Run("store", func(b *testing.B) {
-		u := store.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 10, Datastores: []store.Datastore{{ID: "ds-1",
+		u := model.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 10, Datastores: []model.Datastore{{ID: "ds-1",
 			Name: "LocalDS_0", Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 39}}}
 		for b.Loop() {
 			if err := c.s.HeartbeatHost(b.Context(), "h1", u); err != nil {

@@ -28,7 +28,7 @@ import (
 const SystemAdminsGroup = policy.SystemAdminsGroup
 
 // Principal is an authenticated caller: the token's subject and the security groups it
-// belongs to. Its fields match store.Caller, so store.Caller(p) converts it.
+// belongs to. Its fields match model.Caller, so model.Caller(p) converts it.
 type Principal struct {
 	Subject string
 	Groups  []string

@@ -21,6 +21,7 @@ import (
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -116,7 +117,7 @@ func (p *Pool) Close() {
 
 // ForVM returns the client of the host that vm is placed on and its reservation; ok is
 // false when the VM holds no host reservation (never placed, or already released).
-func (p *Pool) ForVM(ctx context.Context, vmID string) (c hostdv1.HostClient, r store.HostReservation, ok bool, err error) {
+func (p *Pool) ForVM(ctx context.Context, vmID string) (c hostdv1.HostClient, r model.HostReservation, ok bool, err error) {
 	r, ok, err = p.store.HostReservationOf(ctx, vmID)
 	if err != nil || !ok {
 		return nil, r, ok, err
@@ -142,7 +143,7 @@ func Err(op string, err error) error {
 // OnVMHost runs call with the client of the host that vm is placed on, and describes its
 // error with Err. A VM that holds no host reservation has nothing on any host: call is
 // skipped and ok is false.
-func (p *Pool) OnVMHost(ctx context.Context, vmID, op string, call func(hostdv1.HostClient, store.HostReservation) error) (ok bool, err error) {
+func (p *Pool) OnVMHost(ctx context.Context, vmID, op string, call func(hostdv1.HostClient, model.HostReservation) error) (ok bool, err error) {
 	h, r, ok, err := p.ForVM(ctx, vmID)
 	if err != nil || !ok {
 		return ok, err

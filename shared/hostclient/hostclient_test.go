@@ -11,8 +11,8 @@ import (
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
-	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
@@ -41,7 +41,7 @@ func TestPoolTLS(t *testing.T) {
 
 	s := storetest.New(t)
 	for _, id := range []string{"h1", "h2"} { // h2 registered where h1 serves
-		if err := s.RegisterHost(ctx, store.Host{ID: id, Address: ln.Addr().String(), State: store.HostReady}); err != nil {
+		if err := s.RegisterHost(ctx, model.Host{ID: id, Address: ln.Addr().String(), State: model.HostReady}); err != nil {
 			t.Fatal(err)
 		}
 	}

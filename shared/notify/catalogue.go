@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // TypePrefix starts every outbound event type: io.photon.<kind>.<change>. (The chain's
@@ -29,34 +29,34 @@ var kindStates = []struct {
 	kind   string
 	states map[string]string // state → description
 }{
-	{store.KindVM, map[string]string{
-		store.VMStarted: "the VM is powered on", store.VMStopped: "the VM is powered off",
-		store.VMSuspended: "the VM is suspended", store.VMError: "the VM failed (its create or an operation left it in ERROR)",
-		store.VMDeleting: "the VM's delete started",
+	{model.KindVM, map[string]string{
+		model.VMStarted: "the VM is powered on", model.VMStopped: "the VM is powered off",
+		model.VMSuspended: "the VM is suspended", model.VMError: "the VM failed (its create or an operation left it in ERROR)",
+		model.VMDeleting: "the VM's delete started",
 	}},
-	{store.KindDisk, map[string]string{
-		store.DiskAttached: "the disk was attached to a VM (data.vmId)", store.DiskDetached: "the disk was detached from its VM (data.vmId)",
-		store.DiskError: "the disk failed", store.DiskDeleting: "the disk's delete started",
+	{model.KindDisk, map[string]string{
+		model.DiskAttached: "the disk was attached to a VM (data.vmId)", model.DiskDetached: "the disk was detached from its VM (data.vmId)",
+		model.DiskError: "the disk failed", model.DiskDeleting: "the disk's delete started",
 	}},
-	{store.KindHost, map[string]string{
-		store.HostReady: "the host takes placements (joined, left maintenance, or heartbeats again)", store.HostMaintenance: "the host entered maintenance",
-		store.HostSuspended: "the host was suspended", store.HostError: "the host failed (data.stateReason, e.g. missed heartbeats)",
+	{model.KindHost, map[string]string{
+		model.HostReady: "the host takes placements (joined, left maintenance, or heartbeats again)", model.HostMaintenance: "the host entered maintenance",
+		model.HostSuspended: "the host was suspended", model.HostError: "the host failed (data.stateReason, e.g. missed heartbeats)",
 	}},
-	{store.KindImage, map[string]string{
-		store.ImageReady: "the image is uploaded and usable", store.ImageError: "the image's upload or replication failed",
-		store.ImagePendingDelete: "the image's delete waits for the VMs that use it", store.ImageDeleted: "the image was deleted",
+	{model.KindImage, map[string]string{
+		model.ImageReady: "the image is uploaded and usable", model.ImageError: "the image's upload or replication failed",
+		model.ImagePendingDelete: "the image's delete waits for the VMs that use it", model.ImageDeleted: "the image was deleted",
 	}},
-	{store.KindRouter, map[string]string{
-		store.NetReady: "the router is ready", store.NetError: "the router failed", store.NetDeleting: "the router's delete started",
+	{model.KindRouter, map[string]string{
+		model.NetReady: "the router is ready", model.NetError: "the router failed", model.NetDeleting: "the router's delete started",
 	}},
-	{store.KindSubnet, map[string]string{
-		store.NetReady: "the subnet is ready", store.NetError: "the subnet failed", store.NetDeleting: "the subnet's delete started",
+	{model.KindSubnet, map[string]string{
+		model.NetReady: "the subnet is ready", model.NetError: "the subnet failed", model.NetDeleting: "the subnet's delete started",
 	}},
 }
 
 // lifecycle are the kinds whose records' creation and deletion make events.
-var lifecycle = []string{store.KindTenant, store.KindProject, store.KindFlavor, store.KindImage, store.KindVM,
-	store.KindDisk, store.KindHost, store.KindZone, store.KindRouter, store.KindSubnet}
+var lifecycle = []string{model.KindTenant, model.KindProject, model.KindFlavor, model.KindImage, model.KindVM,
+	model.KindDisk, model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet}
 
 // Types of the events that do not follow from a record's state.
 const (
@@ -80,7 +80,7 @@ func Catalogue() []EventType {
 				continue
 			}
 			for st, d := range ks.states {
-				if st == store.ImageDeleted {
+				if st == model.ImageDeleted {
 					continue // the same type as the removal
 				}
 				out = append(out, EventType{TypeOf(k, strings.ToLower(st)), k, d})
@@ -88,8 +88,8 @@ func Catalogue() []EventType {
 		}
 	}
 	out = append(out,
-		EventType{TypeTaskCompleted, store.KindTask, "a task completed (data.operation, data.entity)"},
-		EventType{TypeTaskFailed, store.KindTask, "a task failed (data.error: the failing step's error)"},
+		EventType{TypeTaskCompleted, model.KindTask, "a task completed (data.operation, data.entity)"},
+		EventType{TypeTaskFailed, model.KindTask, "a task failed (data.error: the failing step's error)"},
 		EventType{TypeQuotaChanged, "quota", "a tenant's or a project's quota limits changed (subject: the tenant or project; data.operation: SET_QUOTA, UPDATE_QUOTA or EXCLUDE_QUOTA)"})
 	sortTypes(out)
 	return out

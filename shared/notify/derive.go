@@ -9,7 +9,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Extensions of outbound events.
@@ -53,9 +53,9 @@ type Data struct {
 	ProjectID     string                `json:"projectId,omitempty"`
 	StateReason   string                `json:"stateReason,omitempty"`
 	VMID          string                `json:"vmId,omitempty"`
-	Limits        []store.QuotaLineItem `json:"limits,omitempty"`
+	Limits        []model.QuotaLineItem `json:"limits,omitempty"`
 	Operation     string                `json:"operation,omitempty"`
-	Entity        *store.Entity         `json:"entity,omitempty"`
+	Entity        *model.Entity         `json:"entity,omitempty"`
 	Error         *errs.Error           `json:"error,omitempty"`
 }
 
@@ -69,11 +69,11 @@ type record struct {
 	ProjectID   string                `json:"projectId"`
 	ActiveTask  string                `json:"activeTask"`
 	VMs         []string              `json:"vms"`    // disks
-	Limits      []store.QuotaLineItem `json:"limits"` // projects
+	Limits      []model.QuotaLineItem `json:"limits"` // projects
 	// tasks
 	Operation string        `json:"operation"`
-	Entity    *store.Entity `json:"entity"`
-	Steps     []store.Step  `json:"steps"`
+	Entity    *model.Entity `json:"entity"`
+	Steps     []model.Step  `json:"steps"`
 }
 
 func decode(raw []byte) (*record, error) {
@@ -103,7 +103,7 @@ func Derive(c Change) ([]cloudevents.Event, error) {
 		return nil, nil
 	}
 	task := c.EntityID
-	if c.Kind != store.KindTask {
+	if c.Kind != model.KindTask {
 		task = activeTask(cur, old)
 	}
 	var out []cloudevents.Event
@@ -111,22 +111,22 @@ func Derive(c Change) ([]cloudevents.Event, error) {
 		out = append(out, c.event(len(out), typ, task, d))
 	}
 	d := c.data(last)
-	if c.Kind == store.KindTask {
+	if c.Kind == model.KindTask {
 		deriveTask(old, cur, d, emit)
 		return out, nil
 	}
 	switch {
 	case old == nil:
 		emit(TypeOf(c.Kind, "created"), d)
-		if c.Kind == store.KindDisk && cur.State == store.DiskDetached {
+		if c.Kind == model.KindDisk && cur.State == model.DiskDetached {
 			break // created detached: nothing more to say
 		}
-		if t, ok := stateType(c.Kind, cur.State); ok && c.Kind != store.KindHost && c.Kind != store.KindImage {
+		if t, ok := stateType(c.Kind, cur.State); ok && c.Kind != model.KindHost && c.Kind != model.KindImage {
 			emit(t, d) // e.g. a disk created ATTACHED
 		}
 	case cur == nil:
 		d.PreviousState = ""
-		if c.Kind != store.KindImage || old.State != store.ImageDeleted {
+		if c.Kind != model.KindImage || old.State != model.ImageDeleted {
 			emit(TypeOf(c.Kind, "deleted"), d)
 		}
 	case old.State != cur.State:
@@ -135,8 +135,8 @@ func Derive(c Change) ([]cloudevents.Event, error) {
 			break
 		}
 		d.PreviousState = old.State
-		if c.Kind == store.KindDisk {
-			d.VMID = firstOf(cur.VMs, old.VMs, cur.State == store.DiskDetached)
+		if c.Kind == model.KindDisk {
+			d.VMID = firstOf(cur.VMs, old.VMs, cur.State == model.DiskDetached)
 		}
 		emit(t, d)
 	}
@@ -154,15 +154,15 @@ func deriveTask(old, cur *record, d Data, emit func(string, Data)) {
 		d.PreviousState = old.State
 	}
 	switch cur.State {
-	case store.TaskCompleted:
+	case model.TaskCompleted:
 		emit(TypeTaskCompleted, d)
 		if quotaOps[cur.Operation] && cur.Entity != nil {
 			q := Data{ID: cur.Entity.ID, Kind: cur.Entity.Kind, TenantID: cur.TenantID, ProjectID: cur.ProjectID, Operation: cur.Operation}
 			emit(TypeQuotaChanged, q)
 		}
-	case store.TaskError:
+	case model.TaskError:
 		for _, st := range cur.Steps {
-			if st.State == store.TaskError && len(st.Errors) > 0 {
+			if st.State == model.TaskError && len(st.Errors) > 0 {
 				d.Error = st.Errors[0]
 				break
 			}
@@ -189,7 +189,7 @@ func stateType(kind, state string) (string, bool) {
 	for _, ks := range kindStates {
 		if ks.kind == kind {
 			if _, ok := ks.states[state]; ok {
-				if state == store.ImageDeleted {
+				if state == model.ImageDeleted {
 					return TypeOf(kind, "deleted"), true
 				}
 				return TypeOf(kind, strings.ToLower(state)), true
@@ -202,14 +202,14 @@ func stateType(kind, state string) (string, bool) {
 func (c Change) data(r *record) Data {
 	d := Data{ID: c.EntityID, Kind: c.Kind, Name: r.Name, State: r.State, TenantID: r.TenantID, ProjectID: r.ProjectID}
 	switch c.Kind {
-	case store.KindTenant:
+	case model.KindTenant:
 		d.TenantID = c.EntityID
-	case store.KindProject:
+	case model.KindProject:
 		d.ProjectID = c.EntityID
 		d.Limits = r.Limits
-	case store.KindHost:
+	case model.KindHost:
 		d.StateReason = r.StateReason
-	case store.KindTask:
+	case model.KindTask:
 		d.Name = ""
 	}
 	return d

@@ -13,6 +13,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/streams"
@@ -140,7 +141,7 @@ func (d *dispatcher) mayReceive(ctx context.Context, sub *store.Subscription) (b
 	if sub.TenantID == "" {
 		return policy.IsSystemAdmin(sub.Owner), nil
 	}
-	t, err := store.Get[store.Tenant](ctx, d.s, store.KindTenant, sub.TenantID)
+	t, err := store.Get[model.Tenant](ctx, d.s, model.KindTenant, sub.TenantID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
@@ -149,7 +150,7 @@ func (d *dispatcher) mayReceive(ctx context.Context, sub *store.Subscription) (b
 	if sub.ProjectID == "" {
 		return policy.MaySeeTenant(sub.Owner, t), nil
 	}
-	p, err := store.Get[store.Project](ctx, d.s, store.KindProject, sub.ProjectID)
+	p, err := store.Get[model.Project](ctx, d.s, model.KindProject, sub.ProjectID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
 	} else if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/devredis"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -168,9 +169,9 @@ func waitIdle(t testing.TB, s redisStore) {
 // world is a tenant with two projects, each with a security group of its users.
 type world struct {
 	s                 redisStore
-	tenant            *store.Tenant
-	p1, p2            *store.Project
-	admin, t1, u1, u2 store.Caller
+	tenant            *model.Tenant
+	p1, p2            *model.Project
+	admin, t1, u1, u2 model.Caller
 }
 
 func newWorld(t *testing.T) *world { return newWorldOn(t, testStore(t)) }
@@ -196,19 +197,19 @@ func embedded(t *testing.T) redisStore {
 func newWorldOn(t *testing.T, s redisStore) *world {
 	ctx := t.Context()
 	w := &world{s: s,
-		admin: store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}},
-		t1:    store.Caller{Subject: "ta", Groups: []string{"acme-admins"}},
-		u1:    store.Caller{Subject: "u1", Groups: []string{"p1-users"}},
-		u2:    store.Caller{Subject: "u2", Groups: []string{"p2-users"}},
+		admin: model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}},
+		t1:    model.Caller{Subject: "ta", Groups: []string{"acme-admins"}},
+		u1:    model.Caller{Subject: "u1", Groups: []string{"p1-users"}},
+		u2:    model.Caller{Subject: "u2", Groups: []string{"p2-users"}},
 	}
-	w.tenant = &store.Tenant{ID: "acme", Name: "acme", SecurityGroups: []string{"acme-admins"}, CreatedAt: s.Now()}
-	if err := s.CreateTenant(ctx, w.tenant, s.NewTask("tt", "CREATE_TENANT", store.Entity{ID: "acme", Kind: store.KindTenant}, w.admin, nil)); err != nil {
+	w.tenant = &model.Tenant{ID: "acme", Name: "acme", SecurityGroups: []string{"acme-admins"}, CreatedAt: s.Now()}
+	if err := s.CreateTenant(ctx, w.tenant, s.NewTask("tt", "CREATE_TENANT", model.Entity{ID: "acme", Kind: model.KindTenant}, w.admin, nil)); err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range []**store.Project{&w.p1, &w.p2} {
+	for i, p := range []**model.Project{&w.p1, &w.p2} {
 		id := fmt.Sprintf("p%d", i+1)
-		*p = &store.Project{ID: id, TenantID: "acme", Name: id, SecurityGroups: []string{id + "-users"}, CreatedAt: s.Now()}
-		if err := s.CreateProject(ctx, *p, s.NewTask("t"+id, "CREATE_PROJECT", store.Entity{ID: id, Kind: store.KindProject}, w.t1, nil)); err != nil {
+		*p = &model.Project{ID: id, TenantID: "acme", Name: id, SecurityGroups: []string{id + "-users"}, CreatedAt: s.Now()}
+		if err := s.CreateProject(ctx, *p, s.NewTask("t"+id, "CREATE_PROJECT", model.Entity{ID: id, Kind: model.KindProject}, w.t1, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,19 +225,19 @@ func (w *world) subscribe(t *testing.T, sub *store.Subscription) *store.Subscrip
 }
 
 // vmLife creates a VM with its task and starts it, then completes the task.
-func (w *world) vmLife(t *testing.T, p *store.Project, id string) {
+func (w *world) vmLife(t *testing.T, p *model.Project, id string) {
 	t.Helper()
 	ctx := t.Context()
-	task := w.s.NewTask("task-"+id, "CREATE_VM", store.Entity{ID: id, Kind: store.KindVM}, w.u1, []string{"boot"})
+	task := w.s.NewTask("task-"+id, "CREATE_VM", model.Entity{ID: id, Kind: model.KindVM}, w.u1, []string{"boot"})
 	task.TenantID, task.ProjectID = p.TenantID, p.ID
-	vm := &store.VM{ID: id, Name: id, TenantID: p.TenantID, ProjectID: p.ID, State: store.VMCreating, ActiveTask: task.ID, CreatedAt: w.s.Now()}
+	vm := &model.VM{ID: id, Name: id, TenantID: p.TenantID, ProjectID: p.ID, State: model.VMCreating, ActiveTask: task.ID, CreatedAt: w.s.Now()}
 	if err := w.s.CreateVM(ctx, vm, task); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Update(ctx, w.s.Store, store.KindVM, id, func(v *store.VM) error { v.State, v.ActiveTask = store.VMStarted, ""; return nil }); err != nil {
+	if _, err := store.Update(ctx, w.s.Store, model.KindVM, id, func(v *model.VM) error { v.State, v.ActiveTask = model.VMStarted, ""; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.s.UpdateTask(ctx, task.ID, func(tk *store.Task) error { tk.State = store.TaskCompleted; return nil }); err != nil {
+	if _, err := w.s.UpdateTask(ctx, task.ID, func(tk *model.Task) error { tk.State = model.TaskCompleted; return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -316,25 +317,25 @@ func testDerivedEvents(t *testing.T, w *world) {
 	s := w.s
 	start(t, s, fastOptions())
 	w.vmLife(t, w.p1, "vm-a")
-	if err := s.RegisterHost(ctx, store.Host{ID: "h1", CPUCores: 4, MemoryMB: 1024, State: store.HostReady}); err != nil {
+	if err := s.RegisterHost(ctx, model.Host{ID: "h1", CPUCores: 4, MemoryMB: 1024, State: model.HostReady}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := s.HeartbeatHost(ctx, "h1", store.HostUsage{CPUUsedMhz: int64(i)}); err != nil {
+		if err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.UpdateHost(ctx, "h1", func(h *store.Host) error { h.State = store.HostMaintenance; return nil }); err != nil {
+	if _, err := s.UpdateHost(ctx, "h1", func(h *model.Host) error { h.State = model.HostMaintenance; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	failed := s.NewTask("tf", "STOP_VM", store.Entity{ID: "vm-a", Kind: store.KindVM}, w.u1, []string{"poweroff"})
+	failed := s.NewTask("tf", "STOP_VM", model.Entity{ID: "vm-a", Kind: model.KindVM}, w.u1, []string{"poweroff"})
 	if err := s.Apply(ctx, s.AddTask(new(store.Batch), failed)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateTask(ctx, "tf", func(tk *store.Task) error { tk.State = store.TaskError; return nil }); err != nil {
+	if _, err := s.UpdateTask(ctx, "tf", func(tk *model.Task) error { tk.State = model.TaskError; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveVM(ctx, &store.VM{ID: "vm-a", ProjectID: "p1"}); err != nil {
+	if err := s.RemoveVM(ctx, &model.VM{ID: "vm-a", ProjectID: "p1"}); err != nil {
 		t.Fatal(err)
 	}
 	waitIdle(t, s)
@@ -490,10 +491,10 @@ func BenchmarkDispatch(b *testing.B) {
 		mu.Unlock()
 	}))
 	b.Cleanup(srv.Close)
-	if err := s.CreateSubscription(ctx, &store.Subscription{Owner: store.Caller{Groups: []string{policy.SystemAdminsGroup}}, Sink: srv.URL}, nil); err != nil {
+	if err := s.CreateSubscription(ctx, &store.Subscription{Owner: model.Caller{Groups: []string{policy.SystemAdminsGroup}}, Sink: srv.URL}, nil); err != nil {
 		b.Fatal(err)
 	}
-	e, _ := notify.Derive(notify.Change{ID: "1-0", Kind: store.KindVM, Op: store.OutboxCreate, EntityID: "vm1",
+	e, _ := notify.Derive(notify.Change{ID: "1-0", Kind: model.KindVM, Op: store.OutboxCreate, EntityID: "vm1",
 		New: []byte(`{"id":"vm1","name":"web","tenantId":"t","projectId":"p","state":"CREATING"}`)})
 	ce, _ := json.Marshal(e[0])
 	want = b.N

@@ -14,14 +14,14 @@ package policy
 import (
 	"slices"
 
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // SystemAdminsGroup is the security group of system administrators.
 const SystemAdminsGroup = "photon\\Administrators"
 
 // IsSystemAdmin reports whether the caller administers the whole system.
-func IsSystemAdmin(c store.Caller) bool { return slices.Contains(c.Groups, SystemAdminsGroup) }
+func IsSystemAdmin(c model.Caller) bool { return slices.Contains(c.Groups, SystemAdminsGroup) }
 
 // WithSystemGroups returns a caller's groups with SystemAdminsGroup added when one of them
 // is among the system's security groups, so that IsSystemAdmin (here and in every
@@ -36,7 +36,7 @@ func WithSystemGroups(groups, system []string) []string {
 }
 
 // Role is what a caller may do on a tenant, a project or an image, from nothing to
-// everything: the IAM roles viewer, contributor and owner (store.RoleViewer, ...).
+// everything: the IAM roles viewer, contributor and owner (model.RoleViewer, ...).
 type Role int
 
 // Roles, in order: each allows what the ones before it allow.
@@ -48,7 +48,7 @@ const (
 )
 
 // roleNames maps IAM role names to Roles.
-var roleNames = map[string]Role{store.RoleViewer: Viewer, store.RoleContributor: Contributor, store.RoleOwner: Owner}
+var roleNames = map[string]Role{model.RoleViewer: Viewer, model.RoleContributor: Contributor, model.RoleOwner: Owner}
 
 // String is the IAM name of the role ("" for None).
 func (r Role) String() string {
@@ -62,7 +62,7 @@ func (r Role) String() string {
 
 // granted is the highest role iam grants the caller, as a user (its subject) or as a
 // member of a security group.
-func granted(c store.Caller, iam []store.PolicyEntry) Role {
+func granted(c model.Caller, iam []model.PolicyEntry) Role {
 	best := None
 	for _, e := range iam {
 		if e.Principal != c.Subject && !slices.Contains(c.Groups, e.Principal) {
@@ -77,7 +77,7 @@ func granted(c store.Caller, iam []store.PolicyEntry) Role {
 
 // TenantRole is the caller's role on tenant t: owner for system administrators and the
 // members of the tenant's security groups, else what the tenant's IAM policy grants.
-func TenantRole(c store.Caller, t *store.Tenant) Role {
+func TenantRole(c model.Caller, t *model.Tenant) Role {
 	switch {
 	case IsSystemAdmin(c):
 		return Owner
@@ -92,7 +92,7 @@ func TenantRole(c store.Caller, t *store.Tenant) Role {
 // ProjectRole is the caller's role on project p of tenant t: their role on the tenant,
 // raised to contributor for members of the project's security groups (Photon's project
 // users) and to what the project's IAM policy grants.
-func ProjectRole(c store.Caller, t *store.Tenant, p *store.Project) Role {
+func ProjectRole(c model.Caller, t *model.Tenant, p *model.Project) Role {
 	r := TenantRole(c, t)
 	if p == nil {
 		return r
@@ -108,7 +108,7 @@ func ProjectRole(c store.Caller, t *store.Tenant, p *store.Project) Role {
 // administrators own it; a project's image is the project's (its owners own it, its
 // contributors use it, its viewers see it). The image's own IAM policy raises either:
 // it shares a project's image beyond its project, or hands one its owner.
-func ImageRole(c store.Caller, im *store.Image, t *store.Tenant, p *store.Project) Role {
+func ImageRole(c model.Caller, im *model.Image, t *model.Tenant, p *model.Project) Role {
 	r := Contributor
 	switch {
 	case IsSystemAdmin(c):
@@ -124,7 +124,7 @@ func ImageRole(c store.Caller, im *store.Image, t *store.Tenant, p *store.Projec
 // they are a contributor of it; another project's image only if its own IAM policy
 // makes them one (shares it with them) — owning every project does not move images
 // between them.
-func MayUseImage(c store.Caller, im *store.Image, t *store.Tenant, p *store.Project, dest string) bool {
+func MayUseImage(c model.Caller, im *model.Image, t *model.Tenant, p *model.Project, dest string) bool {
 	if im.ProjectID != "" && im.ProjectID != dest {
 		return granted(c, im.IAM) >= Contributor
 	}
@@ -132,33 +132,33 @@ func MayUseImage(c store.Caller, im *store.Image, t *store.Tenant, p *store.Proj
 }
 
 // IsTenantAdmin reports whether the caller administers tenant t: an owner of it.
-func IsTenantAdmin(c store.Caller, t *store.Tenant) bool { return TenantRole(c, t) >= Owner }
+func IsTenantAdmin(c model.Caller, t *model.Tenant) bool { return TenantRole(c, t) >= Owner }
 
 // MaySeeTenant reports whether the caller may read tenant t: any role on it.
-func MaySeeTenant(c store.Caller, t *store.Tenant) bool { return TenantRole(c, t) >= Viewer }
+func MaySeeTenant(c model.Caller, t *model.Tenant) bool { return TenantRole(c, t) >= Viewer }
 
 // MayUseProject reports whether the caller may create and change things in project p of
 // tenant t (a contributor).
-func MayUseProject(c store.Caller, t *store.Tenant, p *store.Project) bool {
+func MayUseProject(c model.Caller, t *model.Tenant, p *model.Project) bool {
 	return ProjectRole(c, t, p) >= Contributor
 }
 
 // MaySeeProject reports whether the caller may read project p of tenant t and what is in
 // it (a viewer).
-func MaySeeProject(c store.Caller, t *store.Tenant, p *store.Project) bool {
+func MaySeeProject(c model.Caller, t *model.Tenant, p *model.Project) bool {
 	return ProjectRole(c, t, p) >= Viewer
 }
 
 // MaySetTenantGroups reports whether the caller may set a tenant's security groups (and
 // its quota): system administrators only, since the groups grant the tenant and the
 // quota bounds what it may use.
-func MaySetTenantGroups(c store.Caller) bool { return IsSystemAdmin(c) }
+func MaySetTenantGroups(c model.Caller) bool { return IsSystemAdmin(c) }
 
 // MaySetProjectGroups reports whether the caller may set the security groups (and the
 // quota) of a project of tenant t: its tenant's administrators.
-func MaySetProjectGroups(c store.Caller, t *store.Tenant) bool { return IsTenantAdmin(c, t) }
+func MaySetProjectGroups(c model.Caller, t *model.Tenant) bool { return IsTenantAdmin(c, t) }
 
-func member(c store.Caller, groups []string) bool {
+func member(c model.Caller, groups []string) bool {
 	for _, g := range c.Groups {
 		if slices.Contains(groups, g) {
 			return true

@@ -4,17 +4,17 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 func TestMayUseProject(t *testing.T) {
-	ten := &store.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}}
-	p1 := &store.Project{ID: "p1", TenantID: "a", SecurityGroups: []string{"a\\p1users"}}
-	p2 := &store.Project{ID: "p2", TenantID: "a", SecurityGroups: []string{"a\\p2users"}}
+	ten := &model.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}}
+	p1 := &model.Project{ID: "p1", TenantID: "a", SecurityGroups: []string{"a\\p1users"}}
+	p2 := &model.Project{ID: "p2", TenantID: "a", SecurityGroups: []string{"a\\p2users"}}
 	cases := []struct {
 		name    string
 		groups  []string
-		project *store.Project
+		project *model.Project
 		want    bool
 	}{
 		{"system admin", []string{SystemAdminsGroup}, p1, true},
@@ -26,7 +26,7 @@ func TestMayUseProject(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := MayUseProject(store.Caller{Subject: "u", Groups: tc.groups}, ten, tc.project); got != tc.want {
+			if got := MayUseProject(model.Caller{Subject: "u", Groups: tc.groups}, ten, tc.project); got != tc.want {
 				t.Fatalf("MayUseProject = %v, want %v", got, tc.want)
 			}
 		})
@@ -48,7 +48,7 @@ func TestWithSystemGroups(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := WithSystemGroups(tc.groups, system)
-			if IsSystemAdmin(store.Caller{Groups: got}) != tc.admin {
+			if IsSystemAdmin(model.Caller{Groups: got}) != tc.admin {
 				t.Fatalf("groups %v → %v: admin %v, want %v", tc.groups, got, !tc.admin, tc.admin)
 			}
 		})
@@ -64,7 +64,7 @@ func TestWithSystemGroups(t *testing.T) {
 }
 
 func TestMaySetGroups(t *testing.T) {
-	ten := &store.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}}
+	ten := &model.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}}
 	cases := []struct {
 		name            string
 		groups          []string
@@ -76,7 +76,7 @@ func TestMaySetGroups(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := store.Caller{Subject: "u", Groups: tc.groups}
+			c := model.Caller{Subject: "u", Groups: tc.groups}
 			if MaySetTenantGroups(c) != tc.tenant || MaySetProjectGroups(c, ten) != tc.project {
 				t.Fatalf("tenant %v project %v, want %v %v", MaySetTenantGroups(c), MaySetProjectGroups(c, ten), tc.tenant, tc.project)
 			}
@@ -85,20 +85,20 @@ func TestMaySetGroups(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
-	ten := &store.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}, IAM: []store.PolicyEntry{
-		{Principal: "carol", Roles: []string{store.RoleViewer}},
-		{Principal: "a\\ops", Roles: []string{store.RoleContributor}},
-		{Principal: "dave", Roles: []string{store.RoleOwner}},
+	ten := &model.Tenant{ID: "a", SecurityGroups: []string{"a\\admins"}, IAM: []model.PolicyEntry{
+		{Principal: "carol", Roles: []string{model.RoleViewer}},
+		{Principal: "a\\ops", Roles: []string{model.RoleContributor}},
+		{Principal: "dave", Roles: []string{model.RoleOwner}},
 	}}
-	p1 := &store.Project{ID: "p1", TenantID: "a", SecurityGroups: []string{"a\\p1users"}, IAM: []store.PolicyEntry{
-		{Principal: "erin", Roles: []string{store.RoleViewer, store.RoleOwner}},
-		{Principal: "a\\auditors", Roles: []string{store.RoleViewer}},
+	p1 := &model.Project{ID: "p1", TenantID: "a", SecurityGroups: []string{"a\\p1users"}, IAM: []model.PolicyEntry{
+		{Principal: "erin", Roles: []string{model.RoleViewer, model.RoleOwner}},
+		{Principal: "a\\auditors", Roles: []string{model.RoleViewer}},
 	}}
-	p2 := &store.Project{ID: "p2", TenantID: "a"}
-	public := &store.Image{ID: "pub"}
-	own := &store.Image{ID: "own", ProjectID: "p1", TenantID: "a"}
-	shared := &store.Image{ID: "shared", ProjectID: "p1", TenantID: "a", IAM: []store.PolicyEntry{
-		{Principal: "frank", Roles: []string{store.RoleContributor}}}}
+	p2 := &model.Project{ID: "p2", TenantID: "a"}
+	public := &model.Image{ID: "pub"}
+	own := &model.Image{ID: "own", ProjectID: "p1", TenantID: "a"}
+	shared := &model.Image{ID: "shared", ProjectID: "p1", TenantID: "a", IAM: []model.PolicyEntry{
+		{Principal: "frank", Roles: []string{model.RoleContributor}}}}
 	cases := []struct {
 		name                 string
 		subject              string
@@ -120,7 +120,7 @@ func TestRoles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := store.Caller{Subject: tc.subject, Groups: tc.groups}
+			c := model.Caller{Subject: tc.subject, Groups: tc.groups}
 			got := []Role{TenantRole(c, ten), ProjectRole(c, ten, p1), ProjectRole(c, ten, p2),
 				ImageRole(c, public, nil, nil), ImageRole(c, own, ten, p1), ImageRole(c, shared, ten, p1)}
 			want := []Role{tc.tenant, tc.proj1, tc.proj2, tc.pub, tc.own, tc.shared}

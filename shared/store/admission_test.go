@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -57,12 +58,12 @@ func TestAdmission(t *testing.T) {
 func TestSubTaskEnded(t *testing.T) {
 	s := storetest.New(t)
 	ctx := t.Context()
-	parent := s.NewTask("parent", "CREATE_VMS", store.Entity{ID: "p", Kind: store.KindProject}, store.Caller{}, nil)
-	parent.State, parent.SubTasks = store.TaskStarted, 3
+	parent := s.NewTask("parent", "CREATE_VMS", model.Entity{ID: "p", Kind: model.KindProject}, model.Caller{}, nil)
+	parent.State, parent.SubTasks = model.TaskStarted, 3
 	b := s.AddTask(new(store.Batch), parent)
-	var subs []*store.Task
-	for i, state := range []string{store.TaskCompleted, store.TaskError, store.TaskCompleted} {
-		sub := s.NewTask(fmt.Sprint("sub-", i), "CREATE_VM", store.Entity{ID: fmt.Sprint("vm-", i), Kind: store.KindVM}, store.Caller{}, nil)
+	var subs []*model.Task
+	for i, state := range []string{model.TaskCompleted, model.TaskError, model.TaskCompleted} {
+		sub := s.NewTask(fmt.Sprint("sub-", i), "CREATE_VM", model.Entity{ID: fmt.Sprint("vm-", i), Kind: model.KindVM}, model.Caller{}, nil)
 		sub.ParentID, sub.State = parent.ID, state
 		s.AddTask(b, sub)
 		subs = append(subs, sub)
@@ -70,7 +71,7 @@ func TestSubTaskEnded(t *testing.T) {
 	if err := s.Apply(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []*store.Task{subs[0], subs[0], subs[1], subs[1]} { // each end replayed
+	for _, sub := range []*model.Task{subs[0], subs[0], subs[1], subs[1]} { // each end replayed
 		if err := s.SubTaskEnded(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +85,7 @@ func TestSubTaskEnded(t *testing.T) {
 	if err := s.SubTaskEnded(ctx, subs[2]); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetTask(ctx, parent.ID); got.State != store.TaskError || got.EndTime == 0 {
+	if got, _ := s.GetTask(ctx, parent.ID); got.State != model.TaskError || got.EndTime == 0 {
 		t.Fatalf("parent after its last sub-task: %s", got.State)
 	}
 	page, err := s.ListSubTasks(ctx, parent.ID, 10, "")

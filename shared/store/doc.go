@@ -1,7 +1,7 @@
-// Package store is Photon's data model in Redis: one JSON document per entity
-// (photon:{kind}:{id}), lexically ordered sorted sets as paged indexes, SET NX keys for name
-// uniqueness, and Lua scripts for every invariant that spans keys (create with unique name,
-// quota reserve/release, host capacity reserve/release).
+// Package store keeps Photon's data model (package model's records) in Redis: one JSON
+// document per entity (photon:{kind}:{id}), lexically ordered sorted sets as paged indexes,
+// SET NX keys for name uniqueness, and Lua scripts for every invariant that spans keys
+// (create with unique name, quota reserve/release, host capacity reserve/release).
 //
 // Reservations are keyed by the entity they are for (photon:resv:quota:{vmId}): reserving
 // twice is a no-op and releasing what was never reserved is a no-op, so the function chain

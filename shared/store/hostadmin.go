@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // What the API keeps of a host an administrator registered (POST /v1/infrastructure/hosts),
@@ -13,7 +15,7 @@ import (
 //   - photon:hostreg:{id}: the HostRegistration (JSON), never a password;
 //   - photon:name:host::{address}: the id registered at an address (addresses are unique).
 func (s *Store) hostRegKey(id string) string           { return s.key("hostreg", id) }
-func (s *Store) hostAddressName(address string) string { return s.name(KindHost, "", address) }
+func (s *Store) hostAddressName(address string) string { return s.name(model.KindHost, "", address) }
 
 // HostRegistration is what an administrator gave when registering a host: the ESXi
 // host's address and the user hostd logs in as. The password is handed to the
@@ -29,13 +31,13 @@ type HostRegistration struct {
 // with NameTaken when another host holds the address), then the host record h (state
 // HostCreating as a rule) through PutHost, which publishes it to placement indexes. If
 // the record cannot be written the registration is taken back and the task fails.
-func (s *Store) CreateHost(ctx context.Context, h *Host, reg *HostRegistration, task *Task) error {
+func (s *Store) CreateHost(ctx context.Context, h *model.Host, reg *HostRegistration, task *model.Task) error {
 	return s.CreateProvisionedHost(ctx, h, reg, task, nil, Lease{})
 }
 
 // CreateProvisionedHost is CreateHost that also records p, the host's provisioning,
 // leased to l, in the call that writes the registration and the task (see Provisioning).
-func (s *Store) CreateProvisionedHost(ctx context.Context, h *Host, reg *HostRegistration, task *Task, p *Provisioning, l Lease) error {
+func (s *Store) CreateProvisionedHost(ctx context.Context, h *model.Host, reg *HostRegistration, task *model.Task, p *Provisioning, l Lease) error {
 	b := new(Batch).Unique(s.hostAddressName(reg.Address), reg.ID, fmt.Sprintf("host address %q", reg.Address)).
 		Put(s.hostRegKey(reg.ID), reg)
 	if p != nil {
@@ -48,7 +50,7 @@ func (s *Store) CreateProvisionedHost(ctx context.Context, h *Host, reg *HostReg
 		ctx := context.WithoutCancel(ctx)
 		_ = s.Apply(ctx, new(Batch).Del(s.hostRegKey(reg.ID)).DelIfOwner(s.hostAddressName(reg.Address), reg.ID).
 			Del(s.provisionKey(reg.ID)).Unindex(s.provisioningIdx(), reg.ID))
-		_, _ = s.UpdateTask(ctx, task.ID, func(t *Task) error { t.State = TaskError; return nil })
+		_, _ = s.UpdateTask(ctx, task.ID, func(t *model.Task) error { t.State = model.TaskError; return nil })
 		return err
 	}
 	return nil
@@ -56,7 +58,7 @@ func (s *Store) CreateProvisionedHost(ctx context.Context, h *Host, reg *HostReg
 
 // RemoveHost deletes a host's record, counters and index entries (DeleteHost), then its
 // registration, and writes the delete task. The caller checks that the host may go.
-func (s *Store) RemoveHost(ctx context.Context, id string, task *Task) error {
+func (s *Store) RemoveHost(ctx context.Context, id string, task *model.Task) error {
 	reg, err := s.HostRegistrations(ctx, id)
 	if err != nil {
 		return err
@@ -101,14 +103,14 @@ func (s *Store) HostRegistrations(ctx context.Context, ids ...string) ([]*HostRe
 }
 
 // ListHostsPage pages through hosts in id order.
-func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Page[Host], error) {
-	return List[Host](ctx, s, s.hostsIdx(), KindHost, size, cursor)
+func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Page[model.Host], error) {
+	return List[model.Host](ctx, s, s.hostsIdx(), model.KindHost, size, cursor)
 }
 
 // VMsOnHost reads the VMs whose record names hostID as their host. There is no index of
 // VMs by host, so it walks every project's VMs (a few pipelined round trips, then reads
 // of 500 VMs at a time): an administrator's call, not one for hot paths.
-func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*VM, error) {
+func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*model.VM, error) {
 	tenants, err := s.rdb.ZRange(ctx, s.tenantsIdx(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -121,12 +123,12 @@ func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*VM
+	var out []*model.VM
 	for start := 0; start < len(vms); start += 500 {
 		chunk := vms[start:min(start+500, len(vms))]
 		keys := make([]string, len(chunk))
 		for i, id := range chunk {
-			keys[i] = s.entityKey(KindVM, id)
+			keys[i] = s.entityKey(model.KindVM, id)
 		}
 		vals, err := s.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
@@ -137,7 +139,7 @@ func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*VM, error) {
 			if !ok {
 				continue // deleted meanwhile
 			}
-			vm := new(VM)
+			vm := new(model.VM)
 			if err := json.Unmarshal([]byte(str), vm); err != nil {
 				return nil, fmt.Errorf("decode VM: %w", err)
 			}

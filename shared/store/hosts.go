@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Host keys:
@@ -54,7 +55,7 @@ return g
 `)
 
 // PutHost writes h and publishes the change to placement indexes.
-func (s *Store) PutHost(ctx context.Context, h *Host) error {
+func (s *Store) PutHost(ctx context.Context, h *model.Host) error {
 	raw, err := json.Marshal(h)
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func (s *Store) PutHost(ctx context.Context, h *Host) error {
 	for _, d := range h.Datastores {
 		args = append(args, "ds:"+d.Name+":total", d.CapacityBytes>>20)
 	}
-	err = putHost.Run(ctx, s.rdb, []string{s.entityKey(KindHost, h.ID), s.hostsIdx(), s.hostCapKey(h.ID),
+	err = putHost.Run(ctx, s.rdb, []string{s.entityKey(model.KindHost, h.ID), s.hostsIdx(), s.hostCapKey(h.ID),
 		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.OutboxStream()}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("write host %s: %w", h.ID, err)
@@ -74,7 +75,7 @@ func (s *Store) PutHost(ctx context.Context, h *Host) error {
 // RegisterHost writes (or rewrites) what a hostd reports of its host. Reservations counted
 // on the host are kept, and so is what an administrator set: a host in MAINTENANCE or
 // SUSPENDED stays so, and a zone, tags or metadata set through the API win over hostd's.
-func (s *Store) RegisterHost(ctx context.Context, h Host) error {
+func (s *Store) RegisterHost(ctx context.Context, h model.Host) error {
 	now := s.Now()
 	if h.RegisteredAt == 0 {
 		h.RegisteredAt = now
@@ -83,17 +84,17 @@ func (s *Store) RegisterHost(ctx context.Context, h Host) error {
 		h.LastHeartbeat = now
 	}
 	if h.State == "" {
-		h.State = HostReady
+		h.State = model.HostReady
 	}
 	if old, err := s.GetHost(ctx, h.ID); err == nil {
 		h.RegisteredAt = old.RegisteredAt
-		if old.State == HostMaintenance || old.State == HostSuspended {
+		if old.State == model.HostMaintenance || old.State == model.HostSuspended {
 			h.State = old.State
 		}
 		if old.AvailabilityZone != "" {
 			h.AvailabilityZone = old.AvailabilityZone
 		}
-		if len(old.Tags) > 0 && old.State == HostCreating {
+		if len(old.Tags) > 0 && old.State == model.HostCreating {
 			h.Tags = old.Tags
 		}
 		if h.Metadata == nil {
@@ -109,9 +110,9 @@ func (s *Store) RegisterHost(ctx context.Context, h Host) error {
 }
 
 // UpdateHost changes a host record with fn (compare-and-set) and publishes the change.
-func (s *Store) UpdateHost(ctx context.Context, id string, fn func(*Host) error) (*Host, error) {
+func (s *Store) UpdateHost(ctx context.Context, id string, fn func(*model.Host) error) (*model.Host, error) {
 	var changed bool
-	h, err := Update(ctx, s, KindHost, id, func(h *Host) error {
+	h, err := Update(ctx, s, model.KindHost, id, func(h *model.Host) error {
 		changed = false
 		if err := fn(h); err != nil {
 			return err
@@ -147,16 +148,16 @@ func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64, state
 // VMs in line with the power states it reports (reconcilePower): of the VMs placed on it
 // only, so a host rewrites no other host's VM. A host put in ERROR for missed heartbeats
 // is READY again.
-func (s *Store) HeartbeatHost(ctx context.Context, id string, u HostUsage) error {
-	_, err := s.UpdateHost(ctx, id, func(h *Host) error {
+func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage) error {
+	_, err := s.UpdateHost(ctx, id, func(h *model.Host) error {
 		h.LastHeartbeat = s.Now()
 		if len(u.Datastores) > 0 {
 			h.Datastores = mergeDatastores(h.Datastores, u.Datastores)
 		}
 		u.Datastores = nil
 		h.Usage = u
-		if h.State == HostError && h.StateReason == ReasonMissedHeartbeats {
-			h.State, h.StateReason = HostReady, ""
+		if h.State == model.HostError && h.StateReason == model.ReasonMissedHeartbeats {
+			h.State, h.StateReason = model.HostReady, ""
 		}
 		return nil
 	})
@@ -168,12 +169,12 @@ func (s *Store) HeartbeatHost(ctx context.Context, id string, u HostUsage) error
 
 // mergeDatastores takes what the host measured and keeps what was set on Photon's side
 // (tags, and the id when the host did not report one).
-func mergeDatastores(old, cur []Datastore) []Datastore {
-	byName := make(map[string]Datastore, len(old))
+func mergeDatastores(old, cur []model.Datastore) []model.Datastore {
+	byName := make(map[string]model.Datastore, len(old))
 	for _, d := range old {
 		byName[d.Name] = d
 	}
-	out := make([]Datastore, len(cur))
+	out := make([]model.Datastore, len(cur))
 	for i, d := range cur {
 		o := byName[d.Name]
 		if len(d.Tags) == 0 {
@@ -197,12 +198,12 @@ func (s *Store) MarkStaleHosts(ctx context.Context, beforeMs int64) ([]string, e
 	var marked []string
 	for _, id := range ids {
 		changed := false
-		_, err := s.UpdateHost(ctx, id, func(h *Host) error {
+		_, err := s.UpdateHost(ctx, id, func(h *model.Host) error {
 			changed = false
-			if h.State != HostReady || h.LastHeartbeat >= beforeMs {
+			if h.State != model.HostReady || h.LastHeartbeat >= beforeMs {
 				return ErrNoChange
 			}
-			h.State, h.StateReason = HostError, ReasonMissedHeartbeats
+			h.State, h.StateReason = model.HostError, model.ReasonMissedHeartbeats
 			changed = true
 			return nil
 		})
@@ -244,12 +245,12 @@ func (s *Store) HostGeneration(ctx context.Context) (int64, error) {
 }
 
 // GetHost reads a host record.
-func (s *Store) GetHost(ctx context.Context, id string) (*Host, error) {
-	return Get[Host](ctx, s, KindHost, id)
+func (s *Store) GetHost(ctx context.Context, id string) (*model.Host, error) {
+	return Get[model.Host](ctx, s, model.KindHost, id)
 }
 
 // ListHosts reads every host record.
-func (s *Store) ListHosts(ctx context.Context) ([]*Host, error) {
+func (s *Store) ListHosts(ctx context.Context) ([]*model.Host, error) {
 	ids, err := s.rdb.ZRange(ctx, s.hostsIdx(), 0, -1).Result()
 	if err != nil || len(ids) == 0 {
 		return nil, err
@@ -258,25 +259,25 @@ func (s *Store) ListHosts(ctx context.Context) ([]*Host, error) {
 }
 
 // GetHosts reads the records of ids in one round trip; missing hosts are left out.
-func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*Host, error) {
+func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*model.Host, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = s.entityKey(KindHost, id)
+		keys[i] = s.entityKey(model.KindHost, id)
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, err
 	}
-	hosts := make([]*Host, 0, len(vals))
+	hosts := make([]*model.Host, 0, len(vals))
 	for _, v := range vals {
 		str, ok := v.(string)
 		if !ok {
 			continue
 		}
-		h := new(Host)
+		h := new(model.Host)
 		if err := json.Unmarshal([]byte(str), h); err != nil {
 			return nil, err
 		}
@@ -289,7 +290,7 @@ func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*Host, error) {
 // no VM is left on it.
 func (s *Store) DeleteHost(ctx context.Context, id string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.entityKey(KindHost, id), s.hostCapKey(id))
+		p.Del(ctx, s.entityKey(model.KindHost, id), s.hostCapKey(id))
 		p.ZRem(ctx, s.hostsIdx(), id)
 		p.ZRem(ctx, s.heartbeatIdx(), id)
 		return nil
@@ -370,17 +371,6 @@ func (s *Store) HostCapacities(ctx context.Context, ids ...string) ([]HostCapaci
 	return out, nil
 }
 
-// HostReservation is what placement reserved for one VM.
-type HostReservation struct {
-	HostID    string `json:"hostId"`
-	Datastore string `json:"datastore"`
-	CPU       int64  `json:"cpu"`
-	MemoryMB  int64  `json:"memoryMb"`
-	DiskMB    int64  `json:"diskMb,omitempty"`
-	// Group is the anti-affinity group key the VM counts in (GroupKey), if any.
-	Group string `json:"group,omitempty"`
-}
-
 // Ratios are the overcommit ratios a reservation is checked against: CPU, memory and
 // datastore space (thin provisioning).
 type Ratios struct{ CPU, Mem, Disk float64 }
@@ -446,7 +436,7 @@ return 1
 // reservationKeys are the keys of the reservation scripts: the host's counters, the VM's
 // reservation and its anti-affinity group (the reservation again when it has none, which
 // the scripts read as "no group").
-func (s *Store) reservationKeys(vm string, r HostReservation) []string {
+func (s *Store) reservationKeys(vm string, r model.HostReservation) []string {
 	group := s.hostResvKey(vm)
 	if r.Group != "" {
 		group = r.Group
@@ -480,12 +470,12 @@ type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed, Ver int64 }
 // the totals times the ratios, and counts the VM in its anti-affinity group (at most
 // groupCap per host when groupCap > 0). When vm already holds a reservation, that one is
 // returned. The counters are the host's after the call.
-func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, ratios Ratios, groupCap int32) (HostReservation, ReservedCounters, error) {
+func (s *Store) ReserveHost(ctx context.Context, vm string, r model.HostReservation, ratios Ratios, groupCap int32) (model.HostReservation, ReservedCounters, error) {
 	raw, _ := json.Marshal(r)
 	res, err := reserveHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
 		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap).Slice()
 	if err != nil {
-		return HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
+		return model.HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
 	}
 	status, _ := res[0].(string)
 	c := ReservedCounters{Ver: -1} // none answered
@@ -495,18 +485,18 @@ func (s *Store) ReserveHost(ctx context.Context, vm string, r HostReservation, r
 	}
 	switch status {
 	case "ok", "exists":
-		var got HostReservation
+		var got model.HostReservation
 		body, _ := res[1].(string)
 		err := json.Unmarshal([]byte(body), &got)
 		return got, c, err
 	case "nohost":
-		return HostReservation{}, c, errs.NotFound("Host", r.HostID)
+		return model.HostReservation{}, c, errs.NotFound("Host", r.HostID)
 	}
-	return HostReservation{}, c, &HostFullError{Host: r.HostID, Resource: status, Counters: c}
+	return model.HostReservation{}, c, &HostFullError{Host: r.HostID, Resource: status, Counters: c}
 }
 
 // HostReservationOf reads vm's host reservation; ok is false when there is none.
-func (s *Store) HostReservationOf(ctx context.Context, vm string) (r HostReservation, ok bool, err error) {
+func (s *Store) HostReservationOf(ctx context.Context, vm string) (r model.HostReservation, ok bool, err error) {
 	raw, err := s.rdb.Get(ctx, s.hostResvKey(vm)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return r, false, nil

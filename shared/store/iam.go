@@ -2,105 +2,17 @@ package store
 
 import (
 	"context"
-	"slices"
-	"strings"
 
-	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
-
-// Photon's IAM roles, granted to a principal (a user's subject or a security group's
-// name) on a tenant, a project or an image. shared/policy says what each allows.
-const (
-	RoleOwner       = "owner"
-	RoleContributor = "contributor"
-	RoleViewer      = "viewer"
-)
-
-// Roles are the IAM roles, from the most to the least privileged.
-var Roles = []string{RoleOwner, RoleContributor, RoleViewer}
-
-// PolicyEntry grants roles to one principal: Photon's IAM policy entry.
-type PolicyEntry struct {
-	Principal string   `json:"principal"`
-	Roles     []string `json:"roles"`
-}
-
-// Policy delta actions (PATCH .../iam).
-const (
-	PolicyAdd    = "ADD"
-	PolicyRemove = "REMOVE"
-)
-
-// CleanPolicy checks and normalises a policy: principals trimmed, roles lower-cased and
-// known, one entry per principal (the roles of repeats merged), entries without roles
-// dropped, in the given order. An unknown role or an empty principal is InvalidEntity.
-func CleanPolicy(in []PolicyEntry) ([]PolicyEntry, error) {
-	var out []PolicyEntry
-	for _, e := range in {
-		p := strings.TrimSpace(e.Principal)
-		if p == "" {
-			return nil, errs.Invalid("an IAM policy entry needs a principal (a user or a security group)")
-		}
-		i := slices.IndexFunc(out, func(o PolicyEntry) bool { return o.Principal == p })
-		if i < 0 {
-			out = append(out, PolicyEntry{Principal: p})
-			i = len(out) - 1
-		}
-		for _, r := range e.Roles {
-			r = strings.ToLower(strings.TrimSpace(r))
-			if !slices.Contains(Roles, r) {
-				return nil, errs.Invalid("unknown IAM role %q: roles are %s", r, strings.Join(Roles, ", "))
-			}
-			if !slices.Contains(out[i].Roles, r) {
-				out[i].Roles = append(out[i].Roles, r)
-			}
-		}
-	}
-	return slices.DeleteFunc(out, func(e PolicyEntry) bool { return len(e.Roles) == 0 }), nil
-}
-
-// ApplyPolicyDelta returns policy with role added to or removed from principal (action
-// PolicyAdd or PolicyRemove). Removing role "*" removes all of the principal's roles.
-func ApplyPolicyDelta(policy []PolicyEntry, principal, action, role string) ([]PolicyEntry, error) {
-	principal, role = strings.TrimSpace(principal), strings.ToLower(strings.TrimSpace(role))
-	out := slices.Clone(policy)
-	switch strings.ToUpper(strings.TrimSpace(action)) {
-	case PolicyAdd:
-		return CleanPolicy(append(out, PolicyEntry{Principal: principal, Roles: []string{role}}))
-	case PolicyRemove:
-		if principal == "" {
-			return nil, errs.Invalid("an IAM policy change needs a principal")
-		}
-		if role != "*" && !slices.Contains(Roles, role) {
-			return nil, errs.Invalid("unknown IAM role %q: roles are %s, or * to remove all", role, strings.Join(Roles, ", "))
-		}
-		for i, e := range out {
-			if e.Principal == principal {
-				out[i].Roles = slices.DeleteFunc(slices.Clone(e.Roles), func(r string) bool { return role == "*" || r == role })
-			}
-		}
-		return CleanPolicy(out)
-	default:
-		return nil, errs.Invalid("IAM policy action must be %s or %s, not %q", PolicyAdd, PolicyRemove, action)
-	}
-}
-
-// IAMPolicy is the tenant's IAM policy, for ChangePolicy.
-func (t *Tenant) IAMPolicy() *[]PolicyEntry { return &t.IAM }
-
-// IAMPolicy is the project's IAM policy, for ChangePolicy.
-func (p *Project) IAMPolicy() *[]PolicyEntry { return &p.IAM }
-
-// IAMPolicy is the image's IAM policy, for ChangePolicy.
-func (im *Image) IAMPolicy() *[]PolicyEntry { return &im.IAM }
 
 // ChangePolicy changes the IAM policy of the entity kind/id (a tenant, a project or an
 // image) with change, and writes task, atomically. may sees the entity first and refuses
 // the change by returning an error. It returns the entity as changed.
 func ChangePolicy[T any, PT interface {
 	*T
-	IAMPolicy() *[]PolicyEntry
-}](ctx context.Context, s *Store, kind, id string, task *Task, may func(*T) error, change func([]PolicyEntry) ([]PolicyEntry, error)) (*T, error) {
+	IAMPolicy() *[]model.PolicyEntry
+}](ctx context.Context, s *Store, kind, id string, task *model.Task, may func(*T) error, change func([]model.PolicyEntry) ([]model.PolicyEntry, error)) (*T, error) {
 	return StartTask(ctx, s, kind, id, task, func(v *T) error {
 		if err := may(v); err != nil {
 			return err
@@ -117,15 +29,15 @@ func ChangePolicy[T any, PT interface {
 
 // ProjectScope reads project id and its tenant, what a decision on anything in the
 // project needs; both nil when id is "" (a public image, a port-group subnet).
-func (s *Store) ProjectScope(ctx context.Context, id string) (*Tenant, *Project, error) {
+func (s *Store) ProjectScope(ctx context.Context, id string) (*model.Tenant, *model.Project, error) {
 	if id == "" {
 		return nil, nil, nil
 	}
-	p, err := Get[Project](ctx, s, KindProject, id)
+	p, err := Get[model.Project](ctx, s, model.KindProject, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := Get[Tenant](ctx, s, KindTenant, p.TenantID)
+	t, err := Get[model.Tenant](ctx, s, model.KindTenant, p.TenantID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Images. Besides its record (image:<id>) and indexes, an image has a gate and a set of
@@ -30,7 +32,7 @@ func (s *Store) imageCopyLock(id, ds string) string {
 func (s *Store) imageCopies(id string) string { return s.key("imagecopies", "{"+id+"}") }
 
 // imageIndexes adds the index writes of im to b (Index or Unindex).
-func (s *Store) imageIndexes(b *Batch, im *Image, add bool) *Batch {
+func (s *Store) imageIndexes(b *Batch, im *model.Image, add bool) *Batch {
 	op := b.Index
 	if !add {
 		op = b.Unindex
@@ -47,16 +49,16 @@ func (s *Store) imageIndexes(b *Batch, im *Image, add bool) *Batch {
 
 // CreateImage writes the image and its task. An image written READY (a registered disk)
 // is open to VMs at once; any other waits for OpenImage.
-func (s *Store) CreateImage(ctx context.Context, im *Image, task *Task) error {
-	b := new(Batch).Put(s.entityKey(KindImage, im.ID), im)
+func (s *Store) CreateImage(ctx context.Context, im *model.Image, task *model.Task) error {
+	b := new(Batch).Put(s.entityKey(model.KindImage, im.ID), im)
 	s.imageIndexes(b, im, true)
 	if im.ProjectID != "" {
-		b.Require(s.entityKey(KindProject, im.ProjectID), "Project #"+im.ProjectID)
+		b.Require(s.entityKey(model.KindProject, im.ProjectID), "Project #"+im.ProjectID)
 	}
-	if im.State == ImageReady {
+	if im.State == model.ImageReady {
 		// The gate is a plain string, which Put (JSON) would quote; a new image's gate
 		// is free to claim.
-		b.Unique(s.imageGate(im.ID), ImageReady, "Image #"+im.ID)
+		b.Unique(s.imageGate(im.ID), model.ImageReady, "Image #"+im.ID)
 	}
 	if task != nil {
 		s.AddTask(b, task)
@@ -65,29 +67,29 @@ func (s *Store) CreateImage(ctx context.Context, im *Image, task *Task) error {
 }
 
 // ListImages pages through every image.
-func (s *Store) ListImages(ctx context.Context, size int, cursor string) (Page[Image], error) {
-	return List[Image](ctx, s, s.imagesIdx(), KindImage, size, cursor)
+func (s *Store) ListImages(ctx context.Context, size int, cursor string) (Page[model.Image], error) {
+	return List[model.Image](ctx, s, s.imagesIdx(), model.KindImage, size, cursor)
 }
 
 // ListPublicImages pages through the images of no project.
-func (s *Store) ListPublicImages(ctx context.Context, size int, cursor string) (Page[Image], error) {
-	return List[Image](ctx, s, s.publicImagesIdx(), KindImage, size, cursor)
+func (s *Store) ListPublicImages(ctx context.Context, size int, cursor string) (Page[model.Image], error) {
+	return List[model.Image](ctx, s, s.publicImagesIdx(), model.KindImage, size, cursor)
 }
 
 // ListProjectImages pages through a project's own images.
-func (s *Store) ListProjectImages(ctx context.Context, project string, size int, cursor string) (Page[Image], error) {
-	return List[Image](ctx, s, s.projectImagesIdx(project), KindImage, size, cursor)
+func (s *Store) ListProjectImages(ctx context.Context, project string, size int, cursor string) (Page[model.Image], error) {
+	return List[model.Image](ctx, s, s.projectImagesIdx(project), model.KindImage, size, cursor)
 }
 
 // RemoveImage ends an image: its record stays an hour as DELETED (for clients polling
 // it) but leaves every index, and its gate and VM set go.
-func (s *Store) RemoveImage(ctx context.Context, im *Image) error {
-	im.State, im.ActiveTask = ImageDeleted, ""
-	b := new(Batch).Put(s.entityKey(KindImage, im.ID), im).Del(s.imageGate(im.ID)).Del(s.imageVMs(im.ID))
+func (s *Store) RemoveImage(ctx context.Context, im *model.Image) error {
+	im.State, im.ActiveTask = model.ImageDeleted, ""
+	b := new(Batch).Put(s.entityKey(model.KindImage, im.ID), im).Del(s.imageGate(im.ID)).Del(s.imageVMs(im.ID))
 	if err := s.Apply(ctx, s.imageIndexes(b, im, false)); err != nil {
 		return err
 	}
-	return s.rdb.Expire(ctx, s.entityKey(KindImage, im.ID), time.Hour).Err()
+	return s.rdb.Expire(ctx, s.entityKey(model.KindImage, im.ID), time.Hour).Err()
 }
 
 // openImage: KEYS gate; opens the gate unless a delete closed it.
@@ -104,7 +106,7 @@ func (s *Store) OpenImage(ctx context.Context, id string) error {
 
 // ReopenImage opens the image to new VMs again after a delete that did not start.
 func (s *Store) ReopenImage(ctx context.Context, id string) error {
-	return s.rdb.Set(ctx, s.imageGate(id), ImageReady, 0).Err()
+	return s.rdb.Set(ctx, s.imageGate(id), model.ImageReady, 0).Err()
 }
 
 // useImage: KEYS gate, VM set; ARGV VM id. A VM already counted is counted again (a
@@ -124,7 +126,7 @@ func (s *Store) UseImage(ctx context.Context, image, vm string) (ok bool, state 
 	if err != nil {
 		return false, "", fmt.Errorf("use image %s: %w", image, err)
 	}
-	return state == ImageReady, state, nil
+	return state == model.ImageReady, state, nil
 }
 
 // releaseImage: KEYS gate, VM set; ARGV VM id. 1 when the set is empty and a delete waits.

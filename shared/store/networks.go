@@ -9,65 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
-
-// Network entity kinds.
-const (
-	KindRouter = "router"
-	KindSubnet = "subnet"
-)
-
-// Router and subnet states.
-const (
-	NetCreating = "CREATING"
-	NetReady    = "READY"
-	NetDeleting = "DELETING"
-	NetError    = "ERROR"
-)
-
-// Router is a project's address space and, with NSX, its tier-1 logical router.
-type Router struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	TenantID      string `json:"tenantId"`
-	ProjectID     string `json:"projectId"`
-	PrivateIPCIDR string `json:"privateIpCidr"`
-	State         string `json:"state"`
-	// NSXID is the NSX logical router's id, once the create chain made it ("" without NSX).
-	NSXID      string `json:"nsxId,omitempty"`
-	ActiveTask string `json:"activeTask,omitempty"`
-	CreatedAt  int64  `json:"createdAt"`
-}
-
-// Subnet is a network VMs get a NIC on: a logical switch on a router (RouterID set), or,
-// without NSX, the hosts' port groups. A port-group subnet belongs to no project.
-type Subnet struct {
-	ID            string   `json:"id"`
-	Name          string   `json:"name"`
-	Description   string   `json:"description,omitempty"`
-	TenantID      string   `json:"tenantId,omitempty"`
-	ProjectID     string   `json:"projectId,omitempty"`
-	RouterID      string   `json:"routerId,omitempty"`
-	PrivateIPCIDR string   `json:"privateIpCidr,omitempty"`
-	Type          string   `json:"type,omitempty"`
-	PortGroups    []string `json:"portGroups,omitempty"`
-	State         string   `json:"state"`
-	// SwitchID is the NSX logical switch's id, once the create chain made it.
-	SwitchID   string `json:"switchId,omitempty"`
-	ActiveTask string `json:"activeTask,omitempty"`
-	CreatedAt  int64  `json:"createdAt"`
-}
-
-// SystemScope is the default-subnet scope of port-group subnets, which serve every project.
-const SystemScope = "system"
-
-// Scope is the scope the subnet can be the default of: its project, or the system.
-func (sn *Subnet) Scope() string {
-	if sn.ProjectID == "" {
-		return SystemScope
-	}
-	return sn.ProjectID
-}
 
 // Network keys. A router's subnets, a project's routers and subnets and the port-group
 // subnets are sorted-set indexes; photon:defaultsubnet:{scope} holds the default subnet's
@@ -75,7 +18,7 @@ func (sn *Subnet) Scope() string {
 func (s *Store) routersIdx(project string) string        { return s.key("idx", "routers", project) }
 func (s *Store) routerSubnetsIdx(router string) string   { return s.key("idx", "routersubnets", router) }
 func (s *Store) projectSubnetsIdx(project string) string { return s.key("idx", "subnets", project) }
-func (s *Store) portGroupSubnetsIdx() string             { return s.key("idx", "subnets", SystemScope) }
+func (s *Store) portGroupSubnetsIdx() string             { return s.key("idx", "subnets", model.SystemScope) }
 func (s *Store) defaultSubnetKey(scope string) string    { return s.key("defaultsubnet", scope) }
 func (s *Store) vmNetsKey(vm string) string              { return s.key("vmnets", vm) }
 
@@ -85,32 +28,32 @@ func (s *Store) subnetPortsKey(subnet string) string { return s.key("subnetports
 
 // CreateRouter writes the router (CREATING) and its task, if its project exists and no
 // other router of the project has its name.
-func (s *Store) CreateRouter(ctx context.Context, r *Router, task *Task) error {
-	b := new(Batch).Require(s.entityKey(KindProject, r.ProjectID), "Project #"+r.ProjectID).
-		Unique(s.name(KindRouter, r.ProjectID, r.Name), r.ID, fmt.Sprintf("router name %q", r.Name)).
-		Put(s.entityKey(KindRouter, r.ID), r).
+func (s *Store) CreateRouter(ctx context.Context, r *model.Router, task *model.Task) error {
+	b := new(Batch).Require(s.entityKey(model.KindProject, r.ProjectID), "Project #"+r.ProjectID).
+		Unique(s.name(model.KindRouter, r.ProjectID, r.Name), r.ID, fmt.Sprintf("router name %q", r.Name)).
+		Put(s.entityKey(model.KindRouter, r.ID), r).
 		Index(s.routersIdx(r.ProjectID), indexMember(r.CreatedAt, r.ID))
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
 // RenameRouter gives the router a new name, unique in its project, and writes the
 // (completed) task.
-func (s *Store) RenameRouter(ctx context.Context, id, name string, task *Task) (*Router, error) {
-	r, err := Get[Router](ctx, s, KindRouter, id)
+func (s *Store) RenameRouter(ctx context.Context, id, name string, task *model.Task) (*model.Router, error) {
+	r, err := Get[model.Router](ctx, s, model.KindRouter, id)
 	if err != nil {
 		return nil, err
 	}
-	nameKey := s.name(KindRouter, r.ProjectID, name)
-	err = s.watch(ctx, []string{s.entityKey(KindRouter, id), nameKey}, func(tx *redis.Tx) (*Batch, error) {
-		if r, err = Get[Router](ctx, s, KindRouter, id); err != nil {
+	nameKey := s.name(model.KindRouter, r.ProjectID, name)
+	err = s.watch(ctx, []string{s.entityKey(model.KindRouter, id), nameKey}, func(tx *redis.Tx) (*Batch, error) {
+		if r, err = Get[model.Router](ctx, s, model.KindRouter, id); err != nil {
 			return nil, err
 		}
 		old := r.Name
 		r.Name = name
 		b := new(Batch).Unique(nameKey, r.ID, fmt.Sprintf("router name %q", name)).
-			Put(s.entityKey(KindRouter, r.ID), r)
+			Put(s.entityKey(model.KindRouter, r.ID), r)
 		if old != name {
-			b.DelIfOwner(s.name(KindRouter, r.ProjectID, old), r.ID)
+			b.DelIfOwner(s.name(model.KindRouter, r.ProjectID, old), r.ID)
 		}
 		return s.AddTask(b, task), nil
 	})
@@ -120,11 +63,11 @@ func (s *Store) RenameRouter(ctx context.Context, id, name string, task *Task) (
 // StartRouterDelete marks the router DELETING for task, unless it has subnets (StateError)
 // or another task holds it (ConcurrentTask). It is atomic with subnet creates on the
 // router: a subnet create that races it sees DELETING or makes it retry.
-func (s *Store) StartRouterDelete(ctx context.Context, id string, task *Task) (*Router, error) {
-	var out *Router
-	keys := []string{s.entityKey(KindRouter, id), s.routerSubnetsIdx(id)}
+func (s *Store) StartRouterDelete(ctx context.Context, id string, task *model.Task) (*model.Router, error) {
+	var out *model.Router
+	keys := []string{s.entityKey(model.KindRouter, id), s.routerSubnetsIdx(id)}
 	err := s.watch(ctx, keys, func(tx *redis.Tx) (*Batch, error) {
-		r, err := Get[Router](ctx, s, KindRouter, id)
+		r, err := Get[model.Router](ctx, s, model.KindRouter, id)
 		if err != nil {
 			return nil, err
 		}
@@ -138,41 +81,41 @@ func (s *Store) StartRouterDelete(ctx context.Context, id string, task *Task) (*
 		if n > 0 {
 			return nil, errs.New(errs.CodeStateError, "Router #%s still has %d subnets", r.ID, n)
 		}
-		r.State, r.ActiveTask, out = NetDeleting, task.ID, r
+		r.State, r.ActiveTask, out = model.NetDeleting, task.ID, r
 		return s.AddTask(new(Batch).Put(keys[0], r), task), nil
 	})
 	return out, err
 }
 
 // RemoveRouter deletes the router's record and frees its name: the delete chain's end.
-func (s *Store) RemoveRouter(ctx context.Context, r *Router) error {
-	b := new(Batch).Del(s.entityKey(KindRouter, r.ID)).
-		DelIfOwner(s.name(KindRouter, r.ProjectID, r.Name), r.ID).
+func (s *Store) RemoveRouter(ctx context.Context, r *model.Router) error {
+	b := new(Batch).Del(s.entityKey(model.KindRouter, r.ID)).
+		DelIfOwner(s.name(model.KindRouter, r.ProjectID, r.Name), r.ID).
 		Unindex(s.routersIdx(r.ProjectID), indexMember(r.CreatedAt, r.ID))
 	return s.Apply(ctx, b)
 }
 
 // ListRouters pages through a project's routers.
-func (s *Store) ListRouters(ctx context.Context, project string, size int, cursor string) (Page[Router], error) {
-	return List[Router](ctx, s, s.routersIdx(project), KindRouter, size, cursor)
+func (s *Store) ListRouters(ctx context.Context, project string, size int, cursor string) (Page[model.Router], error) {
+	return List[model.Router](ctx, s, s.routersIdx(project), model.KindRouter, size, cursor)
 }
 
 // CreateSubnet writes a subnet on a router (CREATING), its address table and its task. It
 // refuses (InvalidEntity) a CIDR outside the router's or overlapping another subnet of the
 // router, and a router that is not READY (StateError); the check and the write are one
 // transaction on the router and its subnet index.
-func (s *Store) CreateSubnet(ctx context.Context, sn *Subnet, task *Task) error {
+func (s *Store) CreateSubnet(ctx context.Context, sn *model.Subnet, task *model.Task) error {
 	prefix, err := netip.ParsePrefix(sn.PrivateIPCIDR)
 	if err != nil {
 		return errs.Invalid("privateIpCidr %q: %v", sn.PrivateIPCIDR, err)
 	}
-	keys := []string{s.entityKey(KindRouter, sn.RouterID), s.routerSubnetsIdx(sn.RouterID)}
+	keys := []string{s.entityKey(model.KindRouter, sn.RouterID), s.routerSubnetsIdx(sn.RouterID)}
 	return s.watch(ctx, keys, func(tx *redis.Tx) (*Batch, error) {
-		r, err := Get[Router](ctx, s, KindRouter, sn.RouterID)
+		r, err := Get[model.Router](ctx, s, model.KindRouter, sn.RouterID)
 		if err != nil {
 			return nil, err
 		}
-		if r.State != NetReady {
+		if r.State != model.NetReady {
 			return nil, errs.New(errs.CodeStateError, "Router #%s is %s", r.ID, r.State)
 		}
 		if rp, err := netip.ParsePrefix(r.PrivateIPCIDR); err == nil && (rp.Bits() > prefix.Bits() || !rp.Contains(prefix.Addr())) {
@@ -195,14 +138,14 @@ func (s *Store) CreateSubnet(ctx context.Context, sn *Subnet, task *Task) error 
 
 // CreatePortGroupSubnet writes a port-group subnet (READY: there is nothing to make) and
 // its completed task.
-func (s *Store) CreatePortGroupSubnet(ctx context.Context, sn *Subnet, task *Task) error {
+func (s *Store) CreatePortGroupSubnet(ctx context.Context, sn *model.Subnet, task *model.Task) error {
 	return s.Apply(ctx, s.AddTask(s.subnetWrites(sn), task))
 }
 
 // subnetWrites writes a new subnet, its indexes and its address table: the first and last
 // address it hands out, as integers (a subnet without a CIDR hands out none).
-func (s *Store) subnetWrites(sn *Subnet) *Batch {
-	b := new(Batch).Put(s.entityKey(KindSubnet, sn.ID), sn)
+func (s *Store) subnetWrites(sn *model.Subnet) *Batch {
+	b := new(Batch).Put(s.entityKey(model.KindSubnet, sn.ID), sn)
 	m := indexMember(sn.CreatedAt, sn.ID)
 	if sn.RouterID != "" {
 		b.Index(s.routerSubnetsIdx(sn.RouterID), m).Index(s.projectSubnetsIdx(sn.ProjectID), m)
@@ -218,9 +161,9 @@ func (s *Store) subnetWrites(sn *Subnet) *Batch {
 
 // RemoveSubnet deletes the subnet's record, indexes and address table, and stops it
 // being a default: the delete chain's end.
-func (s *Store) RemoveSubnet(ctx context.Context, sn *Subnet) error {
+func (s *Store) RemoveSubnet(ctx context.Context, sn *model.Subnet) error {
 	m := indexMember(sn.CreatedAt, sn.ID)
-	b := new(Batch).Del(s.entityKey(KindSubnet, sn.ID)).Del(s.subnetPortsKey(sn.ID)).
+	b := new(Batch).Del(s.entityKey(model.KindSubnet, sn.ID)).Del(s.subnetPortsKey(sn.ID)).
 		DelIfOwner(s.defaultSubnetKey(sn.Scope()), sn.ID)
 	if sn.RouterID != "" {
 		b.Unindex(s.routerSubnetsIdx(sn.RouterID), m).Unindex(s.projectSubnetsIdx(sn.ProjectID), m)
@@ -231,24 +174,24 @@ func (s *Store) RemoveSubnet(ctx context.Context, sn *Subnet) error {
 }
 
 // ListRouterSubnets, ListProjectSubnets and ListPortGroupSubnets page through subnets.
-func (s *Store) ListRouterSubnets(ctx context.Context, router string, size int, cursor string) (Page[Subnet], error) {
-	return List[Subnet](ctx, s, s.routerSubnetsIdx(router), KindSubnet, size, cursor)
+func (s *Store) ListRouterSubnets(ctx context.Context, router string, size int, cursor string) (Page[model.Subnet], error) {
+	return List[model.Subnet](ctx, s, s.routerSubnetsIdx(router), model.KindSubnet, size, cursor)
 }
 
-func (s *Store) ListProjectSubnets(ctx context.Context, project string, size int, cursor string) (Page[Subnet], error) {
-	return List[Subnet](ctx, s, s.projectSubnetsIdx(project), KindSubnet, size, cursor)
+func (s *Store) ListProjectSubnets(ctx context.Context, project string, size int, cursor string) (Page[model.Subnet], error) {
+	return List[model.Subnet](ctx, s, s.projectSubnetsIdx(project), model.KindSubnet, size, cursor)
 }
 
-func (s *Store) ListPortGroupSubnets(ctx context.Context, size int, cursor string) (Page[Subnet], error) {
-	return List[Subnet](ctx, s, s.portGroupSubnetsIdx(), KindSubnet, size, cursor)
+func (s *Store) ListPortGroupSubnets(ctx context.Context, size int, cursor string) (Page[model.Subnet], error) {
+	return List[model.Subnet](ctx, s, s.portGroupSubnetsIdx(), model.KindSubnet, size, cursor)
 }
 
 // allOf reads every subnet of an index.
-func (s *Store) allOf(ctx context.Context, idx string) ([]*Subnet, error) {
-	var out []*Subnet
+func (s *Store) allOf(ctx context.Context, idx string) ([]*model.Subnet, error) {
+	var out []*model.Subnet
 	cursor := ""
 	for {
-		p, err := List[Subnet](ctx, s, idx, KindSubnet, MaxPageSize, cursor)
+		p, err := List[model.Subnet](ctx, s, idx, model.KindSubnet, MaxPageSize, cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -262,14 +205,14 @@ func (s *Store) allOf(ctx context.Context, idx string) ([]*Subnet, error) {
 
 // SetDefaultSubnet makes the subnet the default of its scope (its project, or the system
 // for a port-group subnet) and writes the completed task; the subnet must be READY.
-func (s *Store) SetDefaultSubnet(ctx context.Context, sn *Subnet, task *Task) error {
-	key := s.entityKey(KindSubnet, sn.ID)
+func (s *Store) SetDefaultSubnet(ctx context.Context, sn *model.Subnet, task *model.Task) error {
+	key := s.entityKey(model.KindSubnet, sn.ID)
 	return s.watch(ctx, []string{key}, func(tx *redis.Tx) (*Batch, error) {
-		cur, err := Get[Subnet](ctx, s, KindSubnet, sn.ID)
+		cur, err := Get[model.Subnet](ctx, s, model.KindSubnet, sn.ID)
 		if err != nil {
 			return nil, err
 		}
-		if cur.State != NetReady {
+		if cur.State != model.NetReady {
 			return nil, errs.New(errs.CodeStateError, "Subnet #%s is %s", cur.ID, cur.State)
 		}
 		b := new(Batch)

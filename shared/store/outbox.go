@@ -2,6 +2,8 @@ package store
 
 import (
 	"strings"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // The outbox is a transactional record of every change of an entity, the source of the
@@ -40,8 +42,8 @@ const (
 
 // OutboxKinds are the kinds whose records the outbox follows. Subscriptions, dead letters,
 // indexes and counters are not among them.
-var OutboxKinds = []string{KindTenant, KindProject, KindFlavor, KindImage, KindVM, KindDisk, KindTask,
-	KindHost, KindZone, KindRouter, KindSubnet}
+var OutboxKinds = []string{model.KindTenant, model.KindProject, model.KindFlavor, model.KindImage, model.KindVM, model.KindDisk, model.KindTask,
+	model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet}
 
 // OutboxStream is the outbox's key.
 func (s *Store) OutboxStream() string { return s.key("outbox") }
@@ -85,7 +87,7 @@ func isEntityKey(prefix, key string) bool {
 // outboxState is the part of a record whose change the outbox must see when the kind is
 // one that is rewritten often without changing (hosts: every heartbeat); "" for the rest.
 func outboxState(v any) (string, bool) {
-	if h, ok := v.(*Host); ok {
+	if h, ok := v.(*model.Host); ok {
 		return h.State + "\n" + h.StateReason, true
 	}
 	return "", false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -18,14 +19,14 @@ func BenchmarkWrite(b *testing.B) {
 	if err := s.CreateTenant(ctx, ten, task); err != nil {
 		b.Fatal(err)
 	}
-	p := &store.Project{ID: "p", TenantID: ten.ID, Name: "p", CreatedAt: s.Now()}
-	if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", store.Entity{ID: "p", Kind: store.KindProject}, store.Caller{}, nil)); err != nil {
+	p := &model.Project{ID: "p", TenantID: ten.ID, Name: "p", CreatedAt: s.Now()}
+	if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
 		b.Fatal(err)
 	}
-	newVM := func(i int) (*store.VM, *store.Task) {
-		vm := &store.VM{ID: fmt.Sprintf("vm%d", i), Name: "vm", TenantID: ten.ID, ProjectID: p.ID, State: store.VMCreating,
-			Disks: []store.Disk{{ID: "d", Name: "boot", Boot: true, CapacityGB: 2}}, CreatedAt: s.Now()}
-		return vm, s.NewTask(fmt.Sprintf("t%d", i), "CREATE_VM", store.Entity{ID: vm.ID, Kind: store.KindVM}, store.Caller{Subject: "u"},
+	newVM := func(i int) (*model.VM, *model.Task) {
+		vm := &model.VM{ID: fmt.Sprintf("vm%d", i), Name: "vm", TenantID: ten.ID, ProjectID: p.ID, State: model.VMCreating,
+			Disks: []model.Disk{{ID: "d", Name: "boot", Boot: true, CapacityGB: 2}}, CreatedAt: s.Now()}
+		return vm, s.NewTask(fmt.Sprintf("t%d", i), "CREATE_VM", model.Entity{ID: vm.ID, Kind: model.KindVM}, model.Caller{Subject: "u"},
 			[]string{"authorize", "quota", "place", "vmhost", "attachdisk", "wiresubnet", "boot"})
 	}
 	b.Run("apply", func(b *testing.B) {
@@ -46,7 +47,7 @@ func BenchmarkWrite(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := s.UpdateTask(ctx, task.ID, func(t *store.Task) error {
+			if _, err := s.UpdateTask(ctx, task.ID, func(t *model.Task) error {
 				t.Steps[i%len(t.Steps)].State = fmt.Sprint(i)
 				return nil
 			}); err != nil {
@@ -58,8 +59,8 @@ func BenchmarkWrite(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			t := s.NewTask(fmt.Sprintf("st%d", i), "STOP_VM", store.Entity{ID: vm.ID, Kind: store.KindVM}, store.Caller{}, []string{"poweroff"})
-			if _, err := store.StartTask(ctx, s, store.KindVM, vm.ID, t, func(v *store.VM) error {
+			t := s.NewTask(fmt.Sprintf("st%d", i), "STOP_VM", model.Entity{ID: vm.ID, Kind: model.KindVM}, model.Caller{}, []string{"poweroff"})
+			if _, err := store.StartTask(ctx, s, model.KindVM, vm.ID, t, func(v *model.VM) error {
 				v.ActiveTask = t.ID
 				return nil
 			}); err != nil {

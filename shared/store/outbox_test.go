@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -39,12 +40,12 @@ func TestOutbox(t *testing.T) {
 			ctx := t.Context()
 			s := open(t)
 			ten, tt := tenant(s, "acme")
-			p := &store.Project{ID: "p1", TenantID: ten.ID, Name: "p1", CreatedAt: s.Now()}
-			vm := &store.VM{ID: "vm1", Name: "vm1", TenantID: ten.ID, ProjectID: p.ID, State: store.VMCreating, CreatedAt: s.Now()}
-			task := func(id, op string, e store.Entity) *store.Task {
-				return s.NewTask(id, op, e, store.Caller{}, []string{"step"})
+			p := &model.Project{ID: "p1", TenantID: ten.ID, Name: "p1", CreatedAt: s.Now()}
+			vm := &model.VM{ID: "vm1", Name: "vm1", TenantID: ten.ID, ProjectID: p.ID, State: model.VMCreating, CreatedAt: s.Now()}
+			task := func(id, op string, e model.Entity) *model.Task {
+				return s.NewTask(id, op, e, model.Caller{}, []string{"step"})
 			}
-			vmEnt := store.Entity{ID: vm.ID, Kind: store.KindVM}
+			vmEnt := model.Entity{ID: vm.ID, Kind: model.KindVM}
 			cases := []struct {
 				name string
 				do   func(ctx context.Context) error
@@ -59,24 +60,24 @@ func TestOutbox(t *testing.T) {
 					return s.CreateTenant(ctx, t2, tt2)
 				}, errs.ErrNameTaken, nil},
 				{"project", func(ctx context.Context) error {
-					return s.CreateProject(ctx, p, task("tp", "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}))
+					return s.CreateProject(ctx, p, task("tp", "CREATE_PROJECT", model.Entity{ID: p.ID, Kind: model.KindProject}))
 				}, nil, []string{"create project p1", "create task tp"}},
 				{"vm", func(ctx context.Context) error { return s.CreateVM(ctx, vm, task("t1", "CREATE_VM", vmEnt)) },
 					nil, []string{"create vm vm1", "create task t1"}},
 				{"update through compare-and-set", func(ctx context.Context) error {
-					_, err := store.Update(ctx, s, store.KindVM, vm.ID, func(v *store.VM) error { v.State = store.VMStarted; return nil })
+					_, err := store.Update(ctx, s, model.KindVM, vm.ID, func(v *model.VM) error { v.State = model.VMStarted; return nil })
 					return err
 				}, nil, []string{"update vm vm1"}},
 				{"an unchanged record records nothing", func(ctx context.Context) error {
-					_, err := store.Update(ctx, s, store.KindVM, vm.ID, func(v *store.VM) error { return nil })
+					_, err := store.Update(ctx, s, model.KindVM, vm.ID, func(v *model.VM) error { return nil })
 					return err
 				}, nil, nil},
 				{"StartTask, its WATCH failing once", func(ctx context.Context) error {
 					first := true
-					_, err := store.StartTask(ctx, s, store.KindVM, vm.ID, task("t2", "STOP_VM", vmEnt), func(v *store.VM) error {
+					_, err := store.StartTask(ctx, s, model.KindVM, vm.ID, task("t2", "STOP_VM", vmEnt), func(v *model.VM) error {
 						if first { // another writer changes the VM between the read and the EXEC
 							first = false
-							if _, err := store.Update(ctx, s, store.KindVM, vm.ID, func(v *store.VM) error { v.Name = "renamed"; return nil }); err != nil {
+							if _, err := store.Update(ctx, s, model.KindVM, vm.ID, func(v *model.VM) error { v.Name = "renamed"; return nil }); err != nil {
 								return err
 							}
 						}
@@ -86,21 +87,21 @@ func TestOutbox(t *testing.T) {
 					return err
 				}, nil, []string{"update vm vm1", "update vm vm1", "create task t2"}},
 				{"quota change (a batch piped by hand)", func(ctx context.Context) error {
-					_, err := s.ChangeQuota(ctx, store.KindProject, p.ID, store.QuotaSet,
-						[]store.QuotaLineItem{{Key: "vm.count", Value: 10, Unit: "COUNT"}}, s.NewTask("tq", "SET_QUOTA", store.Entity{ID: p.ID, Kind: store.KindProject}, store.Caller{}, nil))
+					_, err := s.ChangeQuota(ctx, model.KindProject, p.ID, store.QuotaSet,
+						[]model.QuotaLineItem{{Key: "vm.count", Value: 10, Unit: "COUNT"}}, s.NewTask("tq", "SET_QUOTA", model.Entity{ID: p.ID, Kind: model.KindProject}, model.Caller{}, nil))
 					return err
 				}, nil, []string{"update project p1", "create task tq"}},
 				{"delete", func(ctx context.Context) error { return s.RemoveVM(ctx, vm) }, nil, []string{"delete vm vm1"}},
 				{"deleting what is gone records nothing", func(ctx context.Context) error { return s.RemoveVM(ctx, vm) }, nil, nil},
 				{"host registration", func(ctx context.Context) error {
-					return s.RegisterHost(ctx, store.Host{ID: "h1", CPUCores: 4, MemoryMB: 1024, State: store.HostReady})
+					return s.RegisterHost(ctx, model.Host{ID: "h1", CPUCores: 4, MemoryMB: 1024, State: model.HostReady})
 				}, nil, []string{"create host h1"}},
 				{"registering again in the same state records nothing", func(ctx context.Context) error {
-					return s.RegisterHost(ctx, store.Host{ID: "h1", CPUCores: 8, MemoryMB: 1024, State: store.HostReady})
+					return s.RegisterHost(ctx, model.Host{ID: "h1", CPUCores: 8, MemoryMB: 1024, State: model.HostReady})
 				}, nil, nil},
 				{"heartbeats record nothing", func(ctx context.Context) error {
 					for i := range 5 {
-						if err := s.HeartbeatHost(ctx, "h1", store.HostUsage{CPUUsedMhz: int64(i), VMCount: int32(i)}); err != nil {
+						if err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i), VMCount: int32(i)}); err != nil {
 							return err
 						}
 					}
@@ -111,10 +112,10 @@ func TestOutbox(t *testing.T) {
 					return err
 				}, nil, []string{"update host h1"}},
 				{"the heartbeat that brings it back", func(ctx context.Context) error {
-					return s.HeartbeatHost(ctx, "h1", store.HostUsage{CPUUsedMhz: 1})
+					return s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: 1})
 				}, nil, []string{"update host h1"}},
 				{"maintenance", func(ctx context.Context) error {
-					_, err := s.UpdateHost(ctx, "h1", func(h *store.Host) error { h.State = store.HostMaintenance; return nil })
+					_, err := s.UpdateHost(ctx, "h1", func(h *model.Host) error { h.State = model.HostMaintenance; return nil })
 					return err
 				}, nil, []string{"update host h1"}},
 			}

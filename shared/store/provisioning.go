@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // A host registered through the API is provisioned (its hostd started) by a gateway that
@@ -24,11 +26,11 @@ import (
 // Provisioning is a host's provisioning in progress: the host to provision, the task that
 // tracks it and how to reach the ESXi host.
 type Provisioning struct {
-	Host     Host   `json:"host"`
-	TaskID   string `json:"taskId"`
-	Address  string `json:"address"`
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Host     model.Host `json:"host"`
+	TaskID   string     `json:"taskId"`
+	Address  string     `json:"address"`
+	Username string     `json:"username"`
+	Password string     `json:"password"`
 }
 
 // A Lease names who holds a provisioning, and until when.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -15,9 +16,9 @@ import (
 func TestProvisioningLease(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
-	h := store.Host{ID: "h1", Name: "esx1", State: store.HostCreating, RegisteredAt: s.Now()}
+	h := model.Host{ID: "h1", Name: "esx1", State: model.HostCreating, RegisteredAt: s.Now()}
 	reg := &store.HostRegistration{ID: h.ID, Address: "esx1", Username: "root", CreatedAt: s.Now()}
-	task := s.NewTask("t1", "CREATE_HOST", store.Entity{ID: h.ID, Kind: store.KindHost}, store.Caller{}, []string{"PROVISION_HOST"})
+	task := s.NewTask("t1", "CREATE_HOST", model.Entity{ID: h.ID, Kind: model.KindHost}, model.Caller{}, []string{"PROVISION_HOST"})
 	p := &store.Provisioning{Host: h, TaskID: task.ID, Address: "esx1", Username: "root", Password: "secret"}
 	a, b := store.Lease{Owner: "a", For: 300 * time.Millisecond}, store.Lease{Owner: "b", For: time.Minute}
 	if err := s.CreateProvisionedHost(ctx, &h, reg, task, p, a); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // A quota is one hash per owner, photon:quota:{project} for a project and
@@ -27,13 +28,13 @@ func (s *Store) quotaResvKey(owner string) string    { return s.key("resv", "quo
 
 // quotaKeyOf is the quota hash of a tenant or a project.
 func (s *Store) quotaKeyOf(kind, id string) string {
-	if kind == KindTenant {
+	if kind == model.KindTenant {
 		return s.tenantQuotaKey(id)
 	}
 	return s.quotaKey(id)
 }
 
-func limitFields(items []QuotaLineItem) map[string]string {
+func limitFields(items []model.QuotaLineItem) map[string]string {
 	m := make(map[string]string, len(items))
 	for _, it := range items {
 		m["limit:"+it.Key] = strconv.FormatFloat(it.Value, 'f', -1, 64)
@@ -111,7 +112,7 @@ return 1
 // or disk id), or fails with QuotaError naming the first line item that does not fit and
 // whose limit (project or tenant) it passes; then nothing is charged. Reserving again for
 // the same owner changes nothing.
-func (s *Store) ReserveQuota(ctx context.Context, project, owner string, cost []QuotaLineItem) error {
+func (s *Store) ReserveQuota(ctx context.Context, project, owner string, cost []model.QuotaLineItem) error {
 	keys := []string{s.quotaKey(project), s.quotaResvKey(owner)}
 	tenant, err := s.projectTenant(ctx, project)
 	if err != nil {
@@ -140,7 +141,7 @@ func (s *Store) ReserveQuota(ctx context.Context, project, owner string, cost []
 // reservation then charges the project alone). A project never changes tenant, so reading
 // it apart from the script is safe.
 func (s *Store) projectTenant(ctx context.Context, project string) (string, error) {
-	p, err := Get[Project](ctx, s, KindProject, project)
+	p, err := Get[model.Project](ctx, s, model.KindProject, project)
 	if errors.Is(err, errs.ErrNotFound) {
 		return "", nil
 	}
@@ -185,7 +186,7 @@ func (s *Store) chargedKeys(ctx context.Context, project, owner string) (keys []
 }
 
 // costArgs are a cost's line items as the quota scripts take them: key, value, unit.
-func costArgs(cost []QuotaLineItem) []any {
+func costArgs(cost []model.QuotaLineItem) []any {
 	args := make([]any, 0, 3*len(cost))
 	for _, c := range cost {
 		args = append(args, c.Key, strconv.FormatFloat(c.Value, 'f', -1, 64), c.Unit)
@@ -262,11 +263,11 @@ const (
 // NewLimits is the pure decision of ChangeQuota: the limits after change, or an error
 // that names the first key whose new limit is below what is in use, or whose unit is not
 // the unit its use is counted in. Items are canonical (COUNT or GB, limits ≥ 0).
-func NewLimits(change QuotaChange, limits, used map[string]float64, units map[string]string, items []QuotaLineItem) (map[string]QuotaLineItem, error) {
-	next := make(map[string]QuotaLineItem, len(limits)+len(items))
+func NewLimits(change QuotaChange, limits, used map[string]float64, units map[string]string, items []model.QuotaLineItem) (map[string]model.QuotaLineItem, error) {
+	next := make(map[string]model.QuotaLineItem, len(limits)+len(items))
 	if change != QuotaSet {
 		for k, v := range limits {
-			next[k] = QuotaLineItem{Key: k, Value: v, Unit: units[k]}
+			next[k] = model.QuotaLineItem{Key: k, Value: v, Unit: units[k]}
 		}
 	}
 	for _, it := range items {
@@ -291,7 +292,7 @@ func NewLimits(change QuotaChange, limits, used map[string]float64, units map[st
 // transaction: a reservation that lands meanwhile makes it start over, so a new limit is
 // never below the usage it was checked against. A project's record keeps its limits too.
 // It returns the quota as changed.
-func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaChange, items []QuotaLineItem, task *Task) (map[string]QuotaStatus, error) {
+func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaChange, items []model.QuotaLineItem, task *model.Task) (map[string]QuotaStatus, error) {
 	qkey, ekey := s.quotaKeyOf(kind, id), s.entityKey(kind, id)
 	var out map[string]QuotaStatus
 	for attempt := 0; attempt < 50; attempt++ {
@@ -313,8 +314,8 @@ func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaCh
 				return err
 			}
 			b := new(Batch)
-			if kind == KindProject {
-				var p Project
+			if kind == model.KindProject {
+				var p model.Project
 				if err := json.Unmarshal(raw, &p); err != nil {
 					return fmt.Errorf("decode project %s: %w", id, err)
 				}
@@ -357,9 +358,9 @@ func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaCh
 
 // CreateTenantWithQuota is CreateTenant that also sets the tenant's quota limits, in the
 // same atomic call.
-func (s *Store) CreateTenantWithQuota(ctx context.Context, t *Tenant, limits []QuotaLineItem, task *Task) error {
-	b := new(Batch).Unique(s.name(KindTenant, "", t.Name), t.ID, fmt.Sprintf("tenant name %q", t.Name)).
-		Put(s.entityKey(KindTenant, t.ID), t).
+func (s *Store) CreateTenantWithQuota(ctx context.Context, t *model.Tenant, limits []model.QuotaLineItem, task *model.Task) error {
+	b := new(Batch).Unique(s.name(model.KindTenant, "", t.Name), t.ID, fmt.Sprintf("tenant name %q", t.Name)).
+		Put(s.entityKey(model.KindTenant, t.ID), t).
 		Index(s.tenantsIdx(), indexMember(t.CreatedAt, t.ID))
 	if len(limits) > 0 {
 		b.HashSet(s.tenantQuotaKey(t.ID), limitFields(limits))

@@ -7,23 +7,24 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // quotaFixture is a tenant limited to 2 VMs with project "a" (limited to 5) and project
 // "b" (unlimited).
-func quotaFixture(t *testing.T, s *store.Store, tenantCount, projectCount float64) *store.Tenant {
+func quotaFixture(t *testing.T, s *store.Store, tenantCount, projectCount float64) *model.Tenant {
 	t.Helper()
 	ctx := t.Context()
 	ten, task := tenant(s, "quota")
-	if err := s.CreateTenantWithQuota(ctx, ten, []store.QuotaLineItem{{Key: "vm.count", Value: tenantCount, Unit: "COUNT"}}, task); err != nil {
+	if err := s.CreateTenantWithQuota(ctx, ten, []model.QuotaLineItem{{Key: "vm.count", Value: tenantCount, Unit: "COUNT"}}, task); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []*store.Project{
-		{ID: "a", TenantID: ten.ID, Name: "a", Limits: []store.QuotaLineItem{{Key: "vm.count", Value: projectCount, Unit: "COUNT"}}},
+	for _, p := range []*model.Project{
+		{ID: "a", TenantID: ten.ID, Name: "a", Limits: []model.QuotaLineItem{{Key: "vm.count", Value: projectCount, Unit: "COUNT"}}},
 		{ID: "b", TenantID: ten.ID, Name: "b"},
 	} {
-		if err := s.CreateProject(ctx, p, s.NewTask("t"+p.ID, "CREATE_PROJECT", store.Entity{ID: p.ID}, store.Caller{}, nil)); err != nil {
+		if err := s.CreateProject(ctx, p, s.NewTask("t"+p.ID, "CREATE_PROJECT", model.Entity{ID: p.ID}, model.Caller{}, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,7 +37,7 @@ func used(t *testing.T, s *store.Store, kind, id string) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kind == store.KindProject && id == "b" { // unlimited: not in the quota, read the usage
+	if kind == model.KindProject && id == "b" { // unlimited: not in the quota, read the usage
 		_, u, _, err := s.QuotaUsage(t.Context(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +50,7 @@ func used(t *testing.T, s *store.Store, kind, id string) float64 {
 // TestTenantQuota: a project's reservation must fit its project's and its tenant's
 // limits; a refused one charges nothing, a release gives back to both.
 func TestTenantQuota(t *testing.T) {
-	one := []store.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
+	one := []model.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -81,7 +82,7 @@ func TestTenantQuota(t *testing.T) {
 				case st.wantScope != "" && (!errors.As(err, &e) || e.Code != errs.CodeQuotaError || e.Data["scope"] != st.wantScope):
 					t.Fatalf("%s: err %v, want QuotaError of the %s", st.name, err, st.wantScope)
 				}
-				if got := [3]float64{used(t, s, store.KindTenant, ten.ID), used(t, s, store.KindProject, "a"), used(t, s, store.KindProject, "b")}; got != [3]float64{st.tenant, st.pa, st.pb} {
+				if got := [3]float64{used(t, s, model.KindTenant, ten.ID), used(t, s, model.KindProject, "a"), used(t, s, model.KindProject, "b")}; got != [3]float64{st.tenant, st.pa, st.pb} {
 					t.Fatalf("%s: used tenant, a, b = %v, want %v", st.name, got, [3]float64{st.tenant, st.pa, st.pb})
 				}
 			}
@@ -96,7 +97,7 @@ func TestTenantQuota(t *testing.T) {
 // neither a project nor the tenant may pass its limit, and every unit charged to a
 // project is charged to the tenant.
 func TestQuotaNeverOvercommitted(t *testing.T) {
-	one := []store.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
+	one := []model.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -113,7 +114,7 @@ func TestQuotaNeverOvercommitted(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			tu, a, b := used(t, s, store.KindTenant, ten.ID), used(t, s, store.KindProject, "a"), used(t, s, store.KindProject, "b")
+			tu, a, b := used(t, s, model.KindTenant, ten.ID), used(t, s, model.KindProject, "a"), used(t, s, model.KindProject, "b")
 			if tu != 10 || a > 7 || a+b != tu {
 				t.Fatalf("used: tenant %v, a %v, b %v; want tenant 10 = a + b, a ≤ 7", tu, a, b)
 			}
@@ -122,7 +123,7 @@ func TestQuotaNeverOvercommitted(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tu, a, b := used(t, s, store.KindTenant, ten.ID), used(t, s, store.KindProject, "a"), used(t, s, store.KindProject, "b"); tu+a+b != 0 {
+			if tu, a, b := used(t, s, model.KindTenant, ten.ID), used(t, s, model.KindProject, "a"), used(t, s, model.KindProject, "b"); tu+a+b != 0 {
 				t.Fatalf("after release: tenant %v, a %v, b %v", tu, a, b)
 			}
 		})
@@ -133,22 +134,22 @@ func TestNewLimits(t *testing.T) {
 	limits := map[string]float64{"vm.count": 4, "vm.memory": 8}
 	used := map[string]float64{"vm.count": 2, "vm.memory": 4}
 	units := map[string]string{"vm.count": "COUNT", "vm.memory": "GB"}
-	item := func(k string, v float64, u string) store.QuotaLineItem {
-		return store.QuotaLineItem{Key: k, Value: v, Unit: u}
+	item := func(k string, v float64, u string) model.QuotaLineItem {
+		return model.QuotaLineItem{Key: k, Value: v, Unit: u}
 	}
 	cases := []struct {
 		name    string
 		change  store.QuotaChange
-		items   []store.QuotaLineItem
+		items   []model.QuotaLineItem
 		want    map[string]float64
 		wantErr string
 	}{
-		{"set replaces all", store.QuotaSet, []store.QuotaLineItem{item("vm.cpu", 3, "COUNT")}, map[string]float64{"vm.cpu": 3}, ""},
-		{"update keeps others", store.QuotaUpdate, []store.QuotaLineItem{item("vm.count", 5, "COUNT")}, map[string]float64{"vm.count": 5, "vm.memory": 8}, ""},
-		{"exclude removes", store.QuotaExclude, []store.QuotaLineItem{item("vm.memory", 0, "")}, map[string]float64{"vm.count": 4}, ""},
-		{"limit at usage", store.QuotaUpdate, []store.QuotaLineItem{item("vm.count", 2, "COUNT")}, map[string]float64{"vm.count": 2, "vm.memory": 8}, ""},
-		{"limit below usage", store.QuotaSet, []store.QuotaLineItem{item("vm.count", 1, "COUNT")}, nil, errs.CodeQuotaError},
-		{"unit other than in use", store.QuotaUpdate, []store.QuotaLineItem{item("vm.memory", 16, "COUNT")}, nil, errs.CodeInvalidEntity},
+		{"set replaces all", store.QuotaSet, []model.QuotaLineItem{item("vm.cpu", 3, "COUNT")}, map[string]float64{"vm.cpu": 3}, ""},
+		{"update keeps others", store.QuotaUpdate, []model.QuotaLineItem{item("vm.count", 5, "COUNT")}, map[string]float64{"vm.count": 5, "vm.memory": 8}, ""},
+		{"exclude removes", store.QuotaExclude, []model.QuotaLineItem{item("vm.memory", 0, "")}, map[string]float64{"vm.count": 4}, ""},
+		{"limit at usage", store.QuotaUpdate, []model.QuotaLineItem{item("vm.count", 2, "COUNT")}, map[string]float64{"vm.count": 2, "vm.memory": 8}, ""},
+		{"limit below usage", store.QuotaSet, []model.QuotaLineItem{item("vm.count", 1, "COUNT")}, nil, errs.CodeQuotaError},
+		{"unit other than in use", store.QuotaUpdate, []model.QuotaLineItem{item("vm.memory", 16, "COUNT")}, nil, errs.CodeInvalidEntity},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,7 +179,7 @@ func TestNewLimits(t *testing.T) {
 // TestChangeQuota: a change is written with its task and is seen by the next reservation;
 // a refused change writes nothing.
 func TestChangeQuota(t *testing.T) {
-	one := []store.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
+	one := []model.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -188,14 +189,14 @@ func TestChangeQuota(t *testing.T) {
 			if err := s.ReserveQuota(ctx, "a", "vm1", one); err != nil {
 				t.Fatal(err)
 			}
-			task := s.NewTask("tq", "UPDATE_QUOTA", store.Entity{ID: ten.ID, Kind: store.KindTenant}, store.Caller{}, nil)
-			if _, err := s.ChangeQuota(ctx, store.KindTenant, ten.ID, store.QuotaUpdate, []store.QuotaLineItem{{Key: "vm.count", Value: 0, Unit: "COUNT"}}, task); !errors.Is(err, errs.ErrQuota) {
+			task := s.NewTask("tq", "UPDATE_QUOTA", model.Entity{ID: ten.ID, Kind: model.KindTenant}, model.Caller{}, nil)
+			if _, err := s.ChangeQuota(ctx, model.KindTenant, ten.ID, store.QuotaUpdate, []model.QuotaLineItem{{Key: "vm.count", Value: 0, Unit: "COUNT"}}, task); !errors.Is(err, errs.ErrQuota) {
 				t.Fatalf("limit below usage: %v", err)
 			}
 			if _, err := s.GetTask(ctx, "tq"); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("refused change wrote its task: %v", err)
 			}
-			q, err := s.ChangeQuota(ctx, store.KindTenant, ten.ID, store.QuotaUpdate, []store.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}, task)
+			q, err := s.ChangeQuota(ctx, model.KindTenant, ten.ID, store.QuotaUpdate, []model.QuotaLineItem{{Key: "vm.count", Value: 1, Unit: "COUNT"}}, task)
 			if err != nil || q["vm.count"] != (store.QuotaStatus{Unit: "COUNT", Limit: 1, Usage: 1}) {
 				t.Fatalf("update: %v %v", q, err)
 			}
@@ -205,15 +206,15 @@ func TestChangeQuota(t *testing.T) {
 			if err := s.ReserveQuota(ctx, "b", "vm2", one); !errors.Is(err, errs.ErrQuota) {
 				t.Fatalf("reservation past the new tenant limit: %v", err)
 			}
-			ptask := s.NewTask("tp", "EXCLUDE_QUOTA", store.Entity{ID: "a", Kind: store.KindProject}, store.Caller{}, nil)
-			if _, err := s.ChangeQuota(ctx, store.KindProject, "a", store.QuotaExclude, []store.QuotaLineItem{{Key: "vm.count"}}, ptask); err != nil {
+			ptask := s.NewTask("tp", "EXCLUDE_QUOTA", model.Entity{ID: "a", Kind: model.KindProject}, model.Caller{}, nil)
+			if _, err := s.ChangeQuota(ctx, model.KindProject, "a", store.QuotaExclude, []model.QuotaLineItem{{Key: "vm.count"}}, ptask); err != nil {
 				t.Fatal(err)
 			}
-			p, err := store.Get[store.Project](ctx, s, store.KindProject, "a")
+			p, err := store.Get[model.Project](ctx, s, model.KindProject, "a")
 			if err != nil || len(p.Limits) != 0 {
 				t.Fatalf("project record keeps limits %v (%v)", p.Limits, err)
 			}
-			if _, err := s.ChangeQuota(ctx, store.KindProject, "nope", store.QuotaSet, nil, ptask); !errors.Is(err, errs.ErrNotFound) {
+			if _, err := s.ChangeQuota(ctx, model.KindProject, "nope", store.QuotaSet, nil, ptask); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("missing project: %v", err)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // clockSlack is how far apart a host's clock and Photon's may be when a power state read
@@ -23,7 +24,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 	keys := make([]string, 0, len(power))
 	for id := range power {
 		ids = append(ids, id)
-		keys = append(keys, s.entityKey(KindVM, id))
+		keys = append(keys, s.entityKey(model.KindVM, id))
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -34,7 +35,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 		if !ok {
 			continue // not a Photon VM, or deleted since
 		}
-		var vm VM
+		var vm model.VM
 		if json.Unmarshal([]byte(raw), &vm) != nil {
 			continue
 		}
@@ -45,7 +46,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 		if last, err := s.lastTaskEnd(ctx, vm.ID); err != nil || last < 0 || last >= readAt-clockSlack {
 			continue
 		}
-		if _, _, err := UpdateFrom(ctx, s, KindVM, vm.ID, []byte(raw), func(v *VM) error {
+		if _, _, err := UpdateFrom(ctx, s, model.KindVM, vm.ID, []byte(raw), func(v *model.VM) error {
 			if v.HostID != host || v.ActiveTask != "" || v.State != vm.State {
 				return ErrNoChange // a task took it meanwhile
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // resizeQuota: KEYS project quota hash, reservation key[, tenant quota hash]; ARGV key,
@@ -65,7 +66,7 @@ return {'ok'}
 // back the difference to the project and, if the reservation charged it, the tenant. An
 // increase past a limit is a QuotaError and changes nothing; an owner with no reservation
 // is a StateError. Resizing to the cost it has changes nothing.
-func (s *Store) ResizeQuota(ctx context.Context, project, owner string, cost []QuotaLineItem) error {
+func (s *Store) ResizeQuota(ctx context.Context, project, owner string, cost []model.QuotaLineItem) error {
 	keys, ok, err := s.chargedKeys(ctx, project, owner)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -16,23 +17,23 @@ func TestResize(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s := open(t)
-			if err := s.RegisterHost(ctx, store.Host{ID: "h1", CPUCores: 4, MemoryMB: 1000, State: store.HostReady}); err != nil {
+			if err := s.RegisterHost(ctx, model.Host{ID: "h1", CPUCores: 4, MemoryMB: 1000, State: model.HostReady}); err != nil {
 				t.Fatal(err)
 			}
 			ratios := store.Ratios{CPU: 2, Mem: 1}
-			if _, _, err := s.ReserveHost(ctx, "vm", store.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 200}, ratios, 0); err != nil {
+			if _, _, err := s.ReserveHost(ctx, "vm", model.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 200}, ratios, 0); err != nil {
 				t.Fatal(err)
 			}
-			task := func(id string) *store.Task { return s.NewTask(id, "CREATE", store.Entity{ID: id}, store.Caller{}, nil) }
-			if err := s.CreateTenant(ctx, &store.Tenant{ID: "t", Name: "t"}, task("t")); err != nil {
+			task := func(id string) *model.Task { return s.NewTask(id, "CREATE", model.Entity{ID: id}, model.Caller{}, nil) }
+			if err := s.CreateTenant(ctx, &model.Tenant{ID: "t", Name: "t"}, task("t")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateProject(ctx, &store.Project{ID: "p", TenantID: "t", Name: "p",
-				Limits: []store.QuotaLineItem{{Key: "vm.memory", Value: 1, Unit: "GB"}}}, task("p")); err != nil {
+			if err := s.CreateProject(ctx, &model.Project{ID: "p", TenantID: "t", Name: "p",
+				Limits: []model.QuotaLineItem{{Key: "vm.memory", Value: 1, Unit: "GB"}}}, task("p")); err != nil {
 				t.Fatal(err)
 			}
-			mem := func(gb float64) []store.QuotaLineItem {
-				return []store.QuotaLineItem{{Key: "vm.memory", Value: gb, Unit: "GB"}, {Key: "vm.count", Value: 1, Unit: "COUNT"}}
+			mem := func(gb float64) []model.QuotaLineItem {
+				return []model.QuotaLineItem{{Key: "vm.memory", Value: gb, Unit: "GB"}, {Key: "vm.count", Value: 1, Unit: "COUNT"}}
 			}
 			if err := s.ReserveQuota(ctx, "p", "vm", mem(0.25)); err != nil {
 				t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // ruleCauseTTL is how long a task's rule depth is kept: longer than any chain runs.
@@ -24,7 +26,7 @@ type Rule struct {
 	Name      string       `json:"name"`
 	TenantID  string       `json:"tenantId,omitempty"`
 	ProjectID string       `json:"projectId,omitempty"`
-	Owner     Caller       `json:"owner"`
+	Owner     model.Caller `json:"owner"`
 	Filter    RuleFilter   `json:"filter"`
 	Actions   []RuleAction `json:"actions"`
 	// MaxPerMinute bounds how often the rule acts (its actions count once per firing).
@@ -55,7 +57,7 @@ type RuleAction struct {
 // SystemScope.
 func (r *Rule) scope() string {
 	if r.ProjectID == "" {
-		return SystemScope
+		return model.SystemScope
 	}
 	return r.ProjectID
 }
@@ -65,20 +67,20 @@ func (s *Store) allRulesIdx() string          { return s.key("idx", "rules") }
 
 // CreateRule writes the rule and its task; names are unique in a project (or among the
 // system's rules).
-func (s *Store) CreateRule(ctx context.Context, r *Rule, task *Task) error {
+func (s *Store) CreateRule(ctx context.Context, r *Rule, task *model.Task) error {
 	b := new(Batch).Unique(s.name(KindRule, r.scope(), r.Name), r.ID, fmt.Sprintf("rule name %q", r.Name)).
 		Put(s.entityKey(KindRule, r.ID), r).
 		Index(s.rulesIdx(r.scope()), indexMember(r.CreatedAt, r.ID)).
 		Index(s.allRulesIdx(), indexMember(r.CreatedAt, r.ID))
 	s.bumpVersion(b, KindRule)
 	if r.ProjectID != "" {
-		b.Require(s.entityKey(KindProject, r.ProjectID), "Project #"+r.ProjectID)
+		b.Require(s.entityKey(model.KindProject, r.ProjectID), "Project #"+r.ProjectID)
 	}
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
 // DeleteRule deletes the rule and writes its task.
-func (s *Store) DeleteRule(ctx context.Context, r *Rule, task *Task) error {
+func (s *Store) DeleteRule(ctx context.Context, r *Rule, task *model.Task) error {
 	b := new(Batch).Require(s.entityKey(KindRule, r.ID), "Rule #"+r.ID).
 		Del(s.entityKey(KindRule, r.ID)).
 		DelIfOwner(s.name(KindRule, r.scope(), r.Name), r.ID).
@@ -91,7 +93,7 @@ func (s *Store) DeleteRule(ctx context.Context, r *Rule, task *Task) error {
 func (s *Store) ListRules(ctx context.Context, projectID string, size int, cursor string) (Page[Rule], error) {
 	scope := projectID
 	if scope == "" {
-		scope = SystemScope
+		scope = model.SystemScope
 	}
 	return List[Rule](ctx, s, s.rulesIdx(scope), KindRule, size, cursor)
 }

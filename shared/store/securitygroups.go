@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Security groups are names of groups of the identity provider (e.g. "acme\\admins").
@@ -52,14 +54,14 @@ func (s *Store) SystemSecurityGroups(ctx context.Context) ([]string, error) {
 }
 
 // SetSystemSecurityGroups replaces the system's security groups and writes task, atomically.
-func (s *Store) SetSystemSecurityGroups(ctx context.Context, groups []string, task *Task) error {
+func (s *Store) SetSystemSecurityGroups(ctx context.Context, groups []string, task *model.Task) error {
 	return s.Apply(ctx, s.AddTask(new(Batch).Put(s.systemGroupsKey(), CleanGroups(groups)), task))
 }
 
 // SetTenantSecurityGroups replaces the tenant's own security groups and writes task,
 // atomically. It returns the tenant as changed.
-func (s *Store) SetTenantSecurityGroups(ctx context.Context, id string, groups []string, task *Task) (*Tenant, error) {
-	return StartTask(ctx, s, KindTenant, id, task, func(t *Tenant) error {
+func (s *Store) SetTenantSecurityGroups(ctx context.Context, id string, groups []string, task *model.Task) (*model.Tenant, error) {
+	return StartTask(ctx, s, model.KindTenant, id, task, func(t *model.Tenant) error {
 		t.SecurityGroups = CleanGroups(groups)
 		return nil
 	})
@@ -67,8 +69,8 @@ func (s *Store) SetTenantSecurityGroups(ctx context.Context, id string, groups [
 
 // SetProjectSecurityGroups replaces the project's own security groups and writes task,
 // atomically. It returns the project as changed.
-func (s *Store) SetProjectSecurityGroups(ctx context.Context, id string, groups []string, task *Task) (*Project, error) {
-	return StartTask(ctx, s, KindProject, id, task, func(p *Project) error {
+func (s *Store) SetProjectSecurityGroups(ctx context.Context, id string, groups []string, task *model.Task) (*model.Project, error) {
+	return StartTask(ctx, s, model.KindProject, id, task, func(p *model.Project) error {
 		p.SecurityGroups = CleanGroups(groups)
 		return nil
 	})

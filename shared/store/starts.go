@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // A chain starts with the write that creates its task: the task's start event
@@ -165,14 +166,14 @@ func (s *Store) FailStart(ctx context.Context, taskID string, cause *errs.Error)
 	if err := s.Release(ctx, t.TenantID, t.ID); err != nil {
 		return err
 	}
-	t, err = s.UpdateTask(ctx, taskID, func(t *Task) error {
+	t, err = s.UpdateTask(ctx, taskID, func(t *model.Task) error {
 		if t.Done() {
 			return ErrNoChange
 		}
 		now := s.Now()
-		t.State, t.EndTime = TaskError, now
+		t.State, t.EndTime = model.TaskError, now
 		if len(t.Steps) > 0 {
-			t.Steps[0].State, t.Steps[0].EndTime = TaskError, now
+			t.Steps[0].State, t.Steps[0].EndTime = model.TaskError, now
 			t.Steps[0].Errors = append(t.Steps[0].Errors, cause)
 		}
 		return nil
@@ -185,7 +186,7 @@ func (s *Store) FailStart(ctx context.Context, taskID string, cause *errs.Error)
 
 // AppendStarts appends the start events of tasks written earlier to the starts stream,
 // in one atomic call.
-func (s *Store) AppendStarts(ctx context.Context, tasks ...*Task) error {
+func (s *Store) AppendStarts(ctx context.Context, tasks ...*model.Task) error {
 	b := new(Batch)
 	for _, t := range tasks {
 		if len(t.StartEvent) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -20,12 +21,12 @@ func TestStartsAreWrittenWithTheirTask(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	ten, tt := tenant(s, "acme")
-	withStart := func(task *store.Task) *store.Task {
+	withStart := func(task *model.Task) *model.Task {
 		task.StartEvent = []byte(`{"start":"` + task.ID + `"}`)
 		return task
 	}
-	op := func(id string) *store.Task {
-		return withStart(s.NewTask(id, "OP", store.Entity{ID: ten.ID, Kind: store.KindTenant}, store.Caller{}, []string{"step"}))
+	op := func(id string) *model.Task {
+		return withStart(s.NewTask(id, "OP", model.Entity{ID: ten.ID, Kind: model.KindTenant}, model.Caller{}, []string{"step"}))
 	}
 	cases := []struct {
 		name string
@@ -41,11 +42,11 @@ func TestStartsAreWrittenWithTheirTask(t *testing.T) {
 			return s.CreateTenant(ctx, t2, withStart(tt2))
 		}, errs.ErrNameTaken, []string{`{"start":"task-t-acme"}`}},
 		{"a transaction writes the start with the task", func(ctx context.Context) error {
-			_, err := store.StartTask(ctx, s, store.KindTenant, ten.ID, op("op1"), func(*store.Tenant) error { return nil })
+			_, err := store.StartTask(ctx, s, model.KindTenant, ten.ID, op("op1"), func(*model.Tenant) error { return nil })
 			return err
 		}, nil, []string{`{"start":"task-t-acme"}`, `{"start":"op1"}`}},
 		{"a refused transaction writes no start", func(ctx context.Context) error {
-			_, err := store.StartTask(ctx, s, store.KindTenant, ten.ID, op("op2"), func(*store.Tenant) error {
+			_, err := store.StartTask(ctx, s, model.KindTenant, ten.ID, op("op2"), func(*model.Tenant) error {
 				return errs.New(errs.CodeConcurrentTask, "busy")
 			})
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -33,10 +34,10 @@ func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 	}
 }
 
-func tenant(s *store.Store, name string) (*store.Tenant, *store.Task) {
+func tenant(s *store.Store, name string) (*model.Tenant, *model.Task) {
 	id := "t-" + name
-	t := &store.Tenant{ID: id, Name: name, CreatedAt: s.Now()}
-	return t, s.NewTask("task-"+id, "CREATE_TENANT", store.Entity{ID: id, Kind: store.KindTenant}, store.Caller{}, nil)
+	t := &model.Tenant{ID: id, Name: name, CreatedAt: s.Now()}
+	return t, s.NewTask("task-"+id, "CREATE_TENANT", model.Entity{ID: id, Kind: model.KindTenant}, model.Caller{}, nil)
 }
 
 func TestTenantsAndProjects(t *testing.T) {
@@ -49,32 +50,32 @@ func TestTenantsAndProjects(t *testing.T) {
 			if err := s.CreateTenant(ctx, ten, task); err != nil {
 				t.Fatal(err)
 			}
-			dup := &store.Tenant{ID: "other", Name: "acme"}
-			if err := s.CreateTenant(ctx, dup, s.NewTask("x", "CREATE_TENANT", store.Entity{ID: "other"}, store.Caller{}, nil)); !errors.Is(err, errs.ErrNameTaken) {
+			dup := &model.Tenant{ID: "other", Name: "acme"}
+			if err := s.CreateTenant(ctx, dup, s.NewTask("x", "CREATE_TENANT", model.Entity{ID: "other"}, model.Caller{}, nil)); !errors.Is(err, errs.ErrNameTaken) {
 				t.Fatalf("duplicate name: got %v, want NameTaken", err)
 			}
-			if _, err := store.Get[store.Tenant](ctx, s, store.KindTenant, "other"); !errors.Is(err, errs.ErrNotFound) {
+			if _, err := store.Get[model.Tenant](ctx, s, model.KindTenant, "other"); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("failed create left state behind: %v", err)
 			}
-			p := &store.Project{ID: "p1", TenantID: ten.ID, Name: "web", CreatedAt: s.Now(),
-				Limits: []store.QuotaLineItem{{Key: "vm.count", Value: 2, Unit: "COUNT"}}}
-			if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", store.Entity{ID: "p1"}, store.Caller{}, nil)); err != nil {
+			p := &model.Project{ID: "p1", TenantID: ten.ID, Name: "web", CreatedAt: s.Now(),
+				Limits: []model.QuotaLineItem{{Key: "vm.count", Value: 2, Unit: "COUNT"}}}
+			if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p1"}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
-			orphan := &store.Project{ID: "p2", TenantID: "nope", Name: "x"}
-			if err := s.CreateProject(ctx, orphan, s.NewTask("tp2", "CREATE_PROJECT", store.Entity{ID: "p2"}, store.Caller{}, nil)); !errors.Is(err, errs.ErrNotFound) {
+			orphan := &model.Project{ID: "p2", TenantID: "nope", Name: "x"}
+			if err := s.CreateProject(ctx, orphan, s.NewTask("tp2", "CREATE_PROJECT", model.Entity{ID: "p2"}, model.Caller{}, nil)); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("project in missing tenant: got %v, want NotFound", err)
 			}
-			if err := s.DeleteTenant(ctx, ten, s.NewTask("td", "DELETE_TENANT", store.Entity{ID: ten.ID}, store.Caller{}, nil)); !errors.Is(err, errs.ErrState) {
+			if err := s.DeleteTenant(ctx, ten, s.NewTask("td", "DELETE_TENANT", model.Entity{ID: ten.ID}, model.Caller{}, nil)); !errors.Is(err, errs.ErrState) {
 				t.Fatalf("delete tenant with projects: got %v, want StateError", err)
 			}
-			if err := s.DeleteProject(ctx, p, s.NewTask("tdp", "DELETE_PROJECT", store.Entity{ID: p.ID}, store.Caller{}, nil)); err != nil {
+			if err := s.DeleteProject(ctx, p, s.NewTask("tdp", "DELETE_PROJECT", model.Entity{ID: p.ID}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.DeleteTenant(ctx, ten, s.NewTask("td2", "DELETE_TENANT", store.Entity{ID: ten.ID}, store.Caller{}, nil)); err != nil {
+			if err := s.DeleteTenant(ctx, ten, s.NewTask("td2", "DELETE_TENANT", model.Entity{ID: ten.ID}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
-			if id, _ := s.LookupName(ctx, store.KindTenant, "", "acme"); id != "" {
+			if id, _ := s.LookupName(ctx, model.KindTenant, "", "acme"); id != "" {
 				t.Fatalf("name still held by %s after delete", id)
 			}
 		})
@@ -125,7 +126,7 @@ func TestListPages(t *testing.T) {
 }
 
 func TestQuota(t *testing.T) {
-	cost := []store.QuotaLineItem{{Key: "vm.count", Value: 1}, {Key: "vm.memory", Value: 2}}
+	cost := []model.QuotaLineItem{{Key: "vm.count", Value: 1}, {Key: "vm.memory", Value: 2}}
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -133,9 +134,9 @@ func TestQuota(t *testing.T) {
 			s := open(t)
 			ten, task := tenant(s, "q")
 			_ = s.CreateTenant(ctx, ten, task)
-			p := &store.Project{ID: "p", TenantID: ten.ID, Name: "p",
-				Limits: []store.QuotaLineItem{{Key: "vm.count", Value: 2}, {Key: "vm.memory", Value: 3}}}
-			if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", store.Entity{ID: "p"}, store.Caller{}, nil)); err != nil {
+			p := &model.Project{ID: "p", TenantID: ten.ID, Name: "p",
+				Limits: []model.QuotaLineItem{{Key: "vm.count", Value: 2}, {Key: "vm.memory", Value: 3}}}
+			if err := s.CreateProject(ctx, p, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p"}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
 			steps := []struct {
@@ -174,7 +175,7 @@ func TestHostNeverOvercommitted(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s := open(t)
-			if err := s.RegisterHost(ctx, store.Host{ID: "h1", CPUCores: 16, MemoryMB: 1000, State: store.HostReady}); err != nil {
+			if err := s.RegisterHost(ctx, model.Host{ID: "h1", CPUCores: 16, MemoryMB: 1000, State: model.HostReady}); err != nil {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
@@ -184,7 +185,7 @@ func TestHostNeverOvercommitted(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, _, err := s.ReserveHost(ctx, fmt.Sprint("vm", i), store.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 100}, store.Ratios{CPU: 4, Mem: 1}, 0)
+					_, _, err := s.ReserveHost(ctx, fmt.Sprint("vm", i), model.HostReservation{HostID: "h1", CPU: 1, MemoryMB: 100}, store.Ratios{CPU: 4, Mem: 1}, 0)
 					if err == nil {
 						mu.Lock()
 						ok++

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Photon's IPAM. Each subnet has one address table, a hash (photon:subnetports:{id}):
@@ -181,11 +182,11 @@ func (s *Store) SubnetUsage(ctx context.Context, subnet string) (connected, addr
 // StartSubnetDelete marks the subnet DELETING for task and closes its address table,
 // unless VMs are connected to it (StateError) or another task holds it (ConcurrentTask).
 // It is atomic with allocations: one that races it makes it look again.
-func (s *Store) StartSubnetDelete(ctx context.Context, id string, task *Task) (*Subnet, error) {
-	var out *Subnet
-	keys := []string{s.entityKey(KindSubnet, id), s.subnetPortsKey(id)}
+func (s *Store) StartSubnetDelete(ctx context.Context, id string, task *model.Task) (*model.Subnet, error) {
+	var out *model.Subnet
+	keys := []string{s.entityKey(model.KindSubnet, id), s.subnetPortsKey(id)}
 	err := s.watch(ctx, keys, func(tx *redis.Tx) (*Batch, error) {
-		sn, err := Get[Subnet](ctx, s, KindSubnet, id)
+		sn, err := Get[model.Subnet](ctx, s, model.KindSubnet, id)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +200,7 @@ func (s *Store) StartSubnetDelete(ctx context.Context, id string, task *Task) (*
 		if n > 0 {
 			return nil, errs.New(errs.CodeStateError, "Subnet #%s is in use by %d VM network connections", sn.ID, n)
 		}
-		sn.State, sn.ActiveTask, out = NetDeleting, task.ID, sn
+		sn.State, sn.ActiveTask, out = model.NetDeleting, task.ID, sn
 		b := new(Batch).Put(keys[0], sn).HashSet(keys[1], map[string]string{"closed": "1"})
 		return s.AddTask(b, task), nil
 	})

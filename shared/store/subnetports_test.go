@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -18,9 +19,9 @@ import (
 func TestIPAM(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
-	sn := &store.Subnet{ID: "sn-1", Name: "lab", PortGroups: []string{"VM Network"}, PrivateIPCIDR: "10.9.0.0/27",
-		State: store.NetReady, CreatedAt: s.Now()}
-	task := s.NewTask("task-sn-1", "CREATE_SUBNET", store.Entity{ID: sn.ID, Kind: store.KindSubnet}, store.Caller{}, nil)
+	sn := &model.Subnet{ID: "sn-1", Name: "lab", PortGroups: []string{"VM Network"}, PrivateIPCIDR: "10.9.0.0/27",
+		State: model.NetReady, CreatedAt: s.Now()}
+	task := s.NewTask("task-sn-1", "CREATE_SUBNET", model.Entity{ID: sn.ID, Kind: model.KindSubnet}, model.Caller{}, nil)
 	if err := s.CreatePortGroupSubnet(ctx, sn, task); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestIPAM(t *testing.T) {
 	if len(got) != size || full != 3 {
 		t.Fatalf("%d addresses handed out and %d refusals, want %d and 3", len(got), full, size)
 	}
-	if _, err := s.StartSubnetDelete(ctx, sn.ID, s.NewTask("task-del", "DELETE_SUBNET", store.Entity{ID: sn.ID, Kind: store.KindSubnet}, store.Caller{}, nil)); !errors.Is(err, errs.ErrState) {
+	if _, err := s.StartSubnetDelete(ctx, sn.ID, s.NewTask("task-del", "DELETE_SUBNET", model.Entity{ID: sn.ID, Kind: model.KindSubnet}, model.Caller{}, nil)); !errors.Is(err, errs.ErrState) {
 		t.Fatalf("delete of a subnet in use: %v, want StateError", err)
 	}
 	for ip, owner := range got {
@@ -79,7 +80,7 @@ func TestIPAM(t *testing.T) {
 	if conns, addrs, err := s.SubnetUsage(ctx, sn.ID); conns != 0 || addrs != 0 || err != nil {
 		t.Fatalf("after releases: %d connections, %d addresses, %v", conns, addrs, err)
 	}
-	if _, err := s.StartSubnetDelete(ctx, sn.ID, s.NewTask("task-del", "DELETE_SUBNET", store.Entity{ID: sn.ID, Kind: store.KindSubnet}, store.Caller{}, nil)); err != nil {
+	if _, err := s.StartSubnetDelete(ctx, sn.ID, s.NewTask("task-del", "DELETE_SUBNET", model.Entity{ID: sn.ID, Kind: model.KindSubnet}, model.Caller{}, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AllocateIP(ctx, sn.ID, "late/nic-0"); !errors.Is(err, errs.ErrState) {

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Subscriptions register HTTP sinks for outbound events (shared/notify delivers them).
@@ -60,7 +61,7 @@ type Subscription struct {
 	TenantID  string `json:"tenantId,omitempty"`
 	ProjectID string `json:"projectId,omitempty"`
 	// Owner is who made the subscription; deliveries are limited to what it may see.
-	Owner Caller `json:"owner"`
+	Owner model.Caller `json:"owner"`
 	// Sink is the http or https URL events are POSTed to (CloudEvents binary mode).
 	Sink string `json:"sink"`
 	// Types are the event types wanted: exact ("io.photon.vm.started") or a prefix ending
@@ -182,7 +183,7 @@ func (s *Store) subscriptionIndexes(b *Batch, sub *Subscription, add bool) *Batc
 // CreateSubscription validates sub, fills in what is missing (ID, Secret, State ACTIVE,
 // CreatedAt) and writes it with task (nil for none), if its tenant and project exist.
 // The caller decides beforehand whether sub.Owner may make a subscription of that scope.
-func (s *Store) CreateSubscription(ctx context.Context, sub *Subscription, task *Task) error {
+func (s *Store) CreateSubscription(ctx context.Context, sub *Subscription, task *model.Task) error {
 	if err := sub.Validate(); err != nil {
 		return err
 	}
@@ -200,10 +201,10 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *Subscription, task 
 	}
 	b := new(Batch)
 	if sub.TenantID != "" {
-		b.Require(s.entityKey(KindTenant, sub.TenantID), "Tenant #"+sub.TenantID)
+		b.Require(s.entityKey(model.KindTenant, sub.TenantID), "Tenant #"+sub.TenantID)
 	}
 	if sub.ProjectID != "" {
-		b.Require(s.entityKey(KindProject, sub.ProjectID), "Project #"+sub.ProjectID)
+		b.Require(s.entityKey(model.KindProject, sub.ProjectID), "Project #"+sub.ProjectID)
 	}
 	b.Absent(s.entityKey(KindSubscription, sub.ID), "Subscription #"+sub.ID).
 		Put(s.entityKey(KindSubscription, sub.ID), sub)
@@ -221,7 +222,7 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*Subscription, 
 
 // DeleteSubscription deletes a subscription and forgets its dead letters, with task (nil
 // for none). Deliveries in flight may still reach the sink.
-func (s *Store) DeleteSubscription(ctx context.Context, id string, task *Task) error {
+func (s *Store) DeleteSubscription(ctx context.Context, id string, task *model.Task) error {
 	sub, err := s.GetSubscription(ctx, id)
 	if err != nil {
 		return err

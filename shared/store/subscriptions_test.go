@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -81,14 +82,14 @@ func TestSubscriptions(t *testing.T) {
 			if err := s.CreateTenant(ctx, ten, task); err != nil {
 				t.Fatal(err)
 			}
-			p := &store.Project{ID: "p1", TenantID: ten.ID, Name: "p1", CreatedAt: s.Now()}
-			pt := s.NewTask("task-p1", "CREATE_PROJECT", store.Entity{ID: p.ID, Kind: store.KindProject}, store.Caller{}, nil)
+			p := &model.Project{ID: "p1", TenantID: ten.ID, Name: "p1", CreatedAt: s.Now()}
+			pt := s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: p.ID, Kind: model.KindProject}, model.Caller{}, nil)
 			if err := s.CreateProject(ctx, p, pt); err != nil {
 				t.Fatal(err)
 			}
 			v0, _ := s.Version(ctx, store.KindSubscription)
 			subs := []*store.Subscription{
-				{Sink: "http://127.0.0.1/system", Owner: store.Caller{Subject: "admin"}},
+				{Sink: "http://127.0.0.1/system", Owner: model.Caller{Subject: "admin"}},
 				{Sink: "http://127.0.0.1/tenant", TenantID: ten.ID},
 				{Sink: "http://127.0.0.1/project", TenantID: ten.ID, ProjectID: p.ID, Types: []string{"io.photon.vm.*"}},
 			}

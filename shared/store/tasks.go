@@ -7,99 +7,28 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 )
-
-// Task and step states.
-const (
-	TaskQueued    = "QUEUED"
-	TaskStarted   = "STARTED"
-	TaskCompleted = "COMPLETED"
-	TaskError     = "ERROR"
-)
-
-// Entity names what a task acts on.
-type Entity struct {
-	ID   string `json:"id"`
-	Kind string `json:"kind"`
-}
-
-// Caller is who asked for a task; authorize checks it.
-type Caller struct {
-	Subject string   `json:"subject"`
-	Groups  []string `json:"groups,omitempty"`
-}
-
-// Step is one function of a task's chain.
-type Step struct {
-	Operation   string        `json:"operation"`
-	State       string        `json:"state"`
-	Sequence    int           `json:"sequence"`
-	QueuedTime  int64         `json:"queuedTime"`
-	StartedTime int64         `json:"startedTime,omitempty"`
-	EndTime     int64         `json:"endTime,omitempty"`
-	Errors      []*errs.Error `json:"errors,omitempty"`
-	// Undone is set when the undo chain has reversed this step.
-	Undone bool `json:"undone,omitempty"`
-}
-
-// Task is one asynchronous operation.
-type Task struct {
-	ID          string            `json:"id"`
-	Operation   string            `json:"operation"`
-	State       string            `json:"state"`
-	Entity      Entity            `json:"entity"`
-	TenantID    string            `json:"tenantId,omitempty"`
-	ProjectID   string            `json:"projectId,omitempty"`
-	Caller      Caller            `json:"caller"`
-	QueuedTime  int64             `json:"queuedTime"`
-	StartedTime int64             `json:"startedTime,omitempty"`
-	EndTime     int64             `json:"endTime,omitempty"`
-	Steps       []Step            `json:"steps,omitempty"`
-	Properties  map[string]string `json:"resourceProperties,omitempty"`
-	// ParentID is the task this one is part of (a bulk create's parent), if any.
-	ParentID string `json:"parentId,omitempty"`
-	// SubTasks is, on a parent task, how many sub-tasks it runs; their progress is
-	// counted apart (Progress) so that they never contend for the parent's document.
-	SubTasks int `json:"subTasks,omitempty"`
-	// StartEvent is the encoded event that starts the task's chain, if it has one. It is
-	// not part of the record: AddTask appends it to the starts stream in the same atomic
-	// call that writes the task (see StartsStream).
-	StartEvent []byte `json:"-"`
-}
-
-// Failed returns the step that failed, or nil.
-func (t *Task) Failed() *Step {
-	for i := range t.Steps {
-		if t.Steps[i].State == TaskError {
-			return &t.Steps[i]
-		}
-	}
-	return nil
-}
-
-// Done reports whether the task has ended.
-func (t *Task) Done() bool { return t.State == TaskCompleted || t.State == TaskError }
 
 // NewTask builds a QUEUED task with one QUEUED step per operation in steps; a task with
 // no steps is COMPLETED at once (synchronous operations still answer with a task).
-func (s *Store) NewTask(id, op string, entity Entity, caller Caller, steps []string) *Task {
+func (s *Store) NewTask(id, op string, entity model.Entity, caller model.Caller, steps []string) *model.Task {
 	now := s.Now()
-	t := &Task{ID: id, Operation: op, State: TaskQueued, Entity: entity, Caller: caller, QueuedTime: now}
+	t := &model.Task{ID: id, Operation: op, State: model.TaskQueued, Entity: entity, Caller: caller, QueuedTime: now}
 	for i, name := range steps {
-		t.Steps = append(t.Steps, Step{Operation: name, State: TaskQueued, Sequence: i, QueuedTime: now})
+		t.Steps = append(t.Steps, model.Step{Operation: name, State: model.TaskQueued, Sequence: i, QueuedTime: now})
 	}
 	if len(steps) == 0 {
-		t.State, t.StartedTime, t.EndTime = TaskCompleted, now, now
+		t.State, t.StartedTime, t.EndTime = model.TaskCompleted, now, now
 	}
 	return t
 }
 
 // AddTask adds the writes that create t to b: the document, the entity's task index and
 // the chain's start event.
-func (s *Store) AddTask(b *Batch, t *Task) *Batch {
+func (s *Store) AddTask(b *Batch, t *model.Task) *Batch {
 	b.prefix = s.prefix // a batch written outside Apply and watch (ChangeQuota) still reaches the outbox
-	b.Put(s.key(KindTask, t.ID), t).Index(s.key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
+	b.Put(s.key(model.KindTask, t.ID), t).Index(s.key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID))
 	if t.ParentID != "" {
 		b.Index(s.subTasksIdx(t.ParentID), indexMember(t.QueuedTime, t.ID))
 	}
@@ -116,8 +45,8 @@ func (s *Store) subTasksIdx(parent string) string { return s.key("idx", "subtask
 func (s *Store) progressKey(parent string) string { return s.key("progress", parent) }
 
 // ListSubTasks lists a parent task's sub-tasks, oldest first.
-func (s *Store) ListSubTasks(ctx context.Context, parentID string, size int, cursor string) (Page[Task], error) {
-	return List[Task](ctx, s, s.subTasksIdx(parentID), KindTask, size, cursor)
+func (s *Store) ListSubTasks(ctx context.Context, parentID string, size int, cursor string) (Page[model.Task], error) {
+	return List[model.Task](ctx, s, s.subTasksIdx(parentID), model.KindTask, size, cursor)
 }
 
 // Progress counts a parent task's sub-tasks.
@@ -151,12 +80,12 @@ return redis.call('HMGET', KEYS[1], 'total', 'completed', 'failed')
 // SubTaskEnded counts the end of sub-task t in its parent's progress and, when it was the
 // last, ends the parent: COMPLETED if every sub-task completed, ERROR otherwise. It is
 // idempotent: replaying a sub-task's end counts nothing twice and still ends the parent.
-func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
+func (s *Store) SubTaskEnded(ctx context.Context, t *model.Task) error {
 	if t.ParentID == "" || !t.Done() {
 		return nil
 	}
 	field := "completed"
-	if t.State == TaskError {
+	if t.State == model.TaskError {
 		field = "failed"
 	}
 	v, err := subTaskEnded.Run(ctx, s.rdb, []string{s.progressKey(t.ParentID), s.key("progress", t.ParentID, "ended")}, t.ID, field).Slice()
@@ -168,13 +97,13 @@ func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
 	if !p.Done() {
 		return nil
 	}
-	_, err = s.UpdateTask(ctx, t.ParentID, func(parent *Task) error {
+	_, err = s.UpdateTask(ctx, t.ParentID, func(parent *model.Task) error {
 		if parent.Done() {
 			return ErrNoChange
 		}
-		parent.State, parent.EndTime = TaskCompleted, s.Now()
+		parent.State, parent.EndTime = model.TaskCompleted, s.Now()
 		if p.Failed > 0 {
-			parent.State = TaskError
+			parent.State = model.TaskError
 		}
 		return nil
 	})
@@ -185,16 +114,16 @@ func (s *Store) SubTaskEnded(ctx context.Context, t *Task) error {
 }
 
 // GetTask reads a task.
-func (s *Store) GetTask(ctx context.Context, id string) (*Task, error) {
-	return Get[Task](ctx, s, KindTask, id)
+func (s *Store) GetTask(ctx context.Context, id string) (*model.Task, error) {
+	return Get[model.Task](ctx, s, model.KindTask, id)
 }
 
 // UpdateTask applies fn to the task atomically.
-func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*Task) error) (*Task, error) {
-	return Update(ctx, s, KindTask, id, fn)
+func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*model.Task) error) (*model.Task, error) {
+	return Update(ctx, s, model.KindTask, id, fn)
 }
 
 // ListTasks lists the tasks of an entity, oldest first.
-func (s *Store) ListTasks(ctx context.Context, entityID string, size int, cursor string) (Page[Task], error) {
-	return List[Task](ctx, s, s.key("idx", "tasks", entityID), KindTask, size, cursor)
+func (s *Store) ListTasks(ctx context.Context, entityID string, size int, cursor string) (Page[model.Task], error) {
+	return List[model.Task](ctx, s, s.key("idx", "tasks", entityID), model.KindTask, size, cursor)
 }

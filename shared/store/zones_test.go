@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
-func zoneTask(s *store.Store, op, id string) *store.Task {
-	return s.NewTask("task-"+op+"-"+id, op, store.Entity{ID: id, Kind: store.KindZone}, store.Caller{}, nil)
+func zoneTask(s *store.Store, op, id string) *model.Task {
+	return s.NewTask("task-"+op+"-"+id, op, model.Entity{ID: id, Kind: model.KindZone}, model.Caller{}, nil)
 }
 
 func TestZones(t *testing.T) {
@@ -20,9 +21,9 @@ func TestZones(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s := open(t)
-			var zones []*store.Zone
+			var zones []*model.Zone
 			for i := range 5 {
-				z := &store.Zone{ID: fmt.Sprintf("z%d", i), Name: fmt.Sprintf("zone-%d", i), State: store.ZoneReady, CreatedAt: s.Now() + int64(i)}
+				z := &model.Zone{ID: fmt.Sprintf("z%d", i), Name: fmt.Sprintf("zone-%d", i), State: model.ZoneReady, CreatedAt: s.Now() + int64(i)}
 				if err := s.CreateZone(ctx, z, zoneTask(s, "CREATE_AVAILABILITYZONE", z.ID)); err != nil {
 					t.Fatal(err)
 				}
@@ -34,12 +35,12 @@ func TestZones(t *testing.T) {
 				want error
 			}{
 				{"duplicate name", func() error {
-					return s.CreateZone(ctx, &store.Zone{ID: "dup", Name: "zone-1"}, zoneTask(s, "CREATE_AVAILABILITYZONE", "dup"))
+					return s.CreateZone(ctx, &model.Zone{ID: "dup", Name: "zone-1"}, zoneTask(s, "CREATE_AVAILABILITYZONE", "dup"))
 				}, errs.ErrNameTaken},
 				{"missing zone", func() error { _, err := s.GetZone(ctx, "nope"); return err }, errs.ErrNotFound},
 				{"missing name", func() error { _, err := s.ZoneByName(ctx, "nope"); return err }, errs.ErrNotFound},
 				{"delete missing", func() error {
-					return s.DeleteZone(ctx, &store.Zone{ID: "nope", Name: "x"}, zoneTask(s, "DELETE_AVAILABILITYZONE", "nope"))
+					return s.DeleteZone(ctx, &model.Zone{ID: "nope", Name: "x"}, zoneTask(s, "DELETE_AVAILABILITYZONE", "nope"))
 				}, errs.ErrNotFound},
 			}
 			for _, tc := range cases {
@@ -53,7 +54,7 @@ func TestZones(t *testing.T) {
 			if z, err := s.ZoneByName(ctx, "zone-3"); err != nil || z.ID != "z3" {
 				t.Fatalf("by name: %+v %v", z, err)
 			}
-			if task, err := s.GetTask(ctx, "task-CREATE_AVAILABILITYZONE-z0"); err != nil || task.State != store.TaskCompleted {
+			if task, err := s.GetTask(ctx, "task-CREATE_AVAILABILITYZONE-z0"); err != nil || task.State != model.TaskCompleted {
 				t.Fatalf("create task: %+v %v", task, err)
 			}
 
@@ -81,7 +82,7 @@ func TestZones(t *testing.T) {
 			if _, err := s.GetZone(ctx, "z1"); !errors.Is(err, errs.ErrNotFound) {
 				t.Fatalf("deleted zone: %v", err)
 			}
-			again := &store.Zone{ID: "z1b", Name: "zone-1", CreatedAt: s.Now() + 10}
+			again := &model.Zone{ID: "z1b", Name: "zone-1", CreatedAt: s.Now() + 10}
 			if err := s.CreateZone(ctx, again, zoneTask(s, "CREATE_AVAILABILITYZONE", again.ID)); err != nil {
 				t.Fatalf("the name of a deleted zone is free again: %v", err)
 			}
@@ -97,23 +98,23 @@ func TestHostRegistration(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := storetest.New(t)
-	task := func(op, id string) *store.Task {
-		return s.NewTask("task-"+op+"-"+id, op, store.Entity{ID: id, Kind: store.KindHost}, store.Caller{}, nil)
+	task := func(op, id string) *model.Task {
+		return s.NewTask("task-"+op+"-"+id, op, model.Entity{ID: id, Kind: model.KindHost}, model.Caller{}, nil)
 	}
-	h := &store.Host{ID: "h1", Name: "10.0.0.1", State: store.HostCreating, Tags: []string{"CLOUD"}}
+	h := &model.Host{ID: "h1", Name: "10.0.0.1", State: model.HostCreating, Tags: []string{"CLOUD"}}
 	reg := &store.HostRegistration{ID: "h1", Address: "10.0.0.1", Username: "root", CreatedAt: s.Now()}
 	if err := s.CreateHost(ctx, h, reg, task("CREATE_HOST", "h1")); err != nil {
 		t.Fatal(err)
 	}
 	dup := &store.HostRegistration{ID: "h2", Address: "10.0.0.1", Username: "root"}
-	if err := s.CreateHost(ctx, &store.Host{ID: "h2", State: store.HostCreating}, dup, task("CREATE_HOST", "h2")); !errors.Is(err, errs.ErrNameTaken) {
+	if err := s.CreateHost(ctx, &model.Host{ID: "h2", State: model.HostCreating}, dup, task("CREATE_HOST", "h2")); !errors.Is(err, errs.ErrNameTaken) {
 		t.Fatalf("same address twice: %v", err)
 	}
 	if _, err := s.GetHost(ctx, "h2"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("a refused registration wrote a host: %v", err)
 	}
 	got, err := s.GetHost(ctx, "h1")
-	if err != nil || got.State != store.HostCreating {
+	if err != nil || got.State != model.HostCreating {
 		t.Fatalf("registered host: %+v %v", got, err)
 	}
 	regs, err := s.HostRegistrations(ctx, "h1", "self-registered")
@@ -121,10 +122,10 @@ func TestHostRegistration(t *testing.T) {
 		t.Fatalf("registrations: %+v %v", regs, err)
 	}
 	// hostd joins under the id: READY, with the tags the administrator gave.
-	if err := s.RegisterHost(ctx, store.Host{ID: "h1", Name: "esx-1", Address: "127.0.0.1:1", CPUCores: 8, MemoryMB: 1024}); err != nil {
+	if err := s.RegisterHost(ctx, model.Host{ID: "h1", Name: "esx-1", Address: "127.0.0.1:1", CPUCores: 8, MemoryMB: 1024}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetHost(ctx, "h1"); got.State != store.HostReady || !got.HasTag("CLOUD") {
+	if got, _ := s.GetHost(ctx, "h1"); got.State != model.HostReady || !got.HasTag("CLOUD") {
 		t.Fatalf("after hostd registered: %+v", got)
 	}
 	page, err := s.ListHostsPage(ctx, 10, "")
@@ -138,13 +139,13 @@ func TestHostRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"pa", "pb"} {
-		proj := &store.Project{ID: p, TenantID: ten.ID, Name: p, CreatedAt: s.Now()}
-		if err := s.CreateProject(ctx, proj, s.NewTask("t"+p, "CREATE_PROJECT", store.Entity{ID: p}, store.Caller{}, nil)); err != nil {
+		proj := &model.Project{ID: p, TenantID: ten.ID, Name: p, CreatedAt: s.Now()}
+		if err := s.CreateProject(ctx, proj, s.NewTask("t"+p, "CREATE_PROJECT", model.Entity{ID: p}, model.Caller{}, nil)); err != nil {
 			t.Fatal(err)
 		}
 		for i, host := range []string{"h1", "other", ""} {
-			vm := &store.VM{ID: fmt.Sprintf("%s-vm%d", p, i), ProjectID: p, HostID: host, CreatedAt: s.Now()}
-			if err := s.CreateVM(ctx, vm, s.NewTask("t"+vm.ID, "CREATE_VM", store.Entity{ID: vm.ID}, store.Caller{}, nil)); err != nil {
+			vm := &model.VM{ID: fmt.Sprintf("%s-vm%d", p, i), ProjectID: p, HostID: host, CreatedAt: s.Now()}
+			if err := s.CreateVM(ctx, vm, s.NewTask("t"+vm.ID, "CREATE_VM", model.Entity{ID: vm.ID}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -163,7 +164,7 @@ func TestHostRegistration(t *testing.T) {
 	if regs, _ := s.HostRegistrations(ctx, "h1"); regs[0] != nil {
 		t.Fatalf("registration outlived the host: %+v", regs[0])
 	}
-	if err := s.CreateHost(ctx, &store.Host{ID: "h3", State: store.HostCreating},
+	if err := s.CreateHost(ctx, &model.Host{ID: "h3", State: model.HostCreating},
 		&store.HostRegistration{ID: "h3", Address: "10.0.0.1"}, task("CREATE_HOST", "h3")); err != nil {
 		t.Fatalf("the address of a removed host is free again: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/events"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // TestEndToEndCreateVm drives the REST API as a user would: a VM goes through the whole
@@ -211,7 +211,7 @@ func TestReplayChangesNothing(t *testing.T) {
 	// Wait until the replays are consumed: every function's stream has no pending entry.
 	waitDrained(t, c)
 	after, _ := c.Store.GetTask(t.Context(), tk.ID)
-	if fmt.Sprint(before.Steps) != fmt.Sprint(after.Steps) || after.State != store.TaskCompleted {
+	if fmt.Sprint(before.Steps) != fmt.Sprint(after.Steps) || after.State != model.TaskCompleted {
 		t.Fatalf("task changed on replay:\n%v\n%v", before.Steps, after.Steps)
 	}
 	checkUsage(t, c, f.project, c.HostIDs[0], 1)

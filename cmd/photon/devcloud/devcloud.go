@@ -42,6 +42,7 @@ import (
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/devredis"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/nsxsim"
@@ -157,7 +158,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 
 	for i := range o.Hosts {
-		h, err := c.startHost(ctx, store.Host{ID: uuid.NewString()}, o.Logger.With("host", i))
+		h, err := c.startHost(ctx, model.Host{ID: uuid.NewString()}, o.Logger.With("host", i))
 		if err != nil {
 			return nil, fmt.Errorf("host %d: %w", i, err)
 		}
@@ -323,10 +324,10 @@ func (h *simHost) close() error {
 
 // startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
 // zone and usage tags, CLOUD when none, as `photon hostd` does) through the registrar.
-func (c *Cloud) startHost(ctx context.Context, h store.Host, log *slog.Logger) (*simHost, error) {
+func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (*simHost, error) {
 	o := c.opts
 	if len(h.Tags) == 0 {
-		h.Tags = []string{store.HostTagCloud}
+		h.Tags = []string{model.HostTagCloud}
 	}
 	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
 	if err != nil {
@@ -401,7 +402,7 @@ func (c *Cloud) join(ctx context.Context, id string) (*pki.Host, error) {
 // the cloud do (the credentials are not needed to reach a simulator).
 type provisioner struct{ c *Cloud }
 
-func (p provisioner) Provision(ctx context.Context, h store.Host, cred gateway.HostCredentials) error {
+func (p provisioner) Provision(ctx context.Context, h model.Host, cred gateway.HostCredentials) error {
 	p.c.mu.Lock()
 	_, running := p.c.running[h.ID] // a gateway took over the provisioning of a host started already
 	p.c.mu.Unlock()

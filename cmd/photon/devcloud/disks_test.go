@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -197,7 +198,7 @@ func TestPersistentDisks(t *testing.T) {
 		cl.expect("GET", "/v1/disks/"+del.id, nil, 404, "NotFound")
 		diskUsage(t, c, f.project, del.left, del.id, false)
 	}
-	if _, err := store.Get[store.PersistentDisk](t.Context(), c.Store, store.KindDisk, id); err == nil {
+	if _, err := store.Get[model.PersistentDisk](t.Context(), c.Store, model.KindDisk, id); err == nil {
 		t.Fatal("disk record left behind")
 	}
 	if done := cl.wait(cl.expect("DELETE", "/v1/flavors/"+pdFlavor, nil, 201, "").ID); done.State != "COMPLETED" {

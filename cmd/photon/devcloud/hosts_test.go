@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -232,13 +233,13 @@ func TestHostFleet(t *testing.T) {
 		})
 	}
 	vmTask := cl.create(vms, withSpec(nil))
-	rec, err := store.Get[store.VM](t.Context(), c.Store, store.KindVM, vmTask.Entity.ID)
+	rec, err := store.Get[model.VM](t.Context(), c.Store, model.KindVM, vmTask.Entity.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAff := []store.Locality{{Kind: "host", ID: hid}, {Kind: "availabilityZone", ID: zoneID}, {Kind: "hostTag", ID: "CLOUD"}}
+	wantAff := []model.Locality{{Kind: "host", ID: hid}, {Kind: "availabilityZone", ID: zoneID}, {Kind: "hostTag", ID: "CLOUD"}}
 	if !slices.Equal(rec.Affinities, wantAff) || rec.AntiAffinity == nil ||
-		*rec.AntiAffinity != (store.AntiAffinity{Group: "web", Hard: false, MaxPerHost: 2}) || rec.Placement != store.PlacementPack {
+		*rec.AntiAffinity != (model.AntiAffinity{Group: "web", Hard: false, MaxPerHost: 2}) || rec.Placement != model.PlacementPack {
 		t.Fatalf("VM record: affinities %+v, anti-affinity %+v, placement %q", rec.Affinities, rec.AntiAffinity, rec.Placement)
 	}
 	if done := cl.wait(vmTask.ID); done.State != "COMPLETED" {
@@ -258,9 +259,9 @@ func TestHostFleet(t *testing.T) {
 		t.Fatalf("bulk sub-tasks: %+v %v", subs, err)
 	}
 	for _, sub := range subs.Items {
-		r, err := store.Get[store.VM](t.Context(), c.Store, store.KindVM, sub.Entity.ID)
+		r, err := store.Get[model.VM](t.Context(), c.Store, model.KindVM, sub.Entity.ID)
 		if err != nil || !slices.Equal(r.Affinities, wantAff) || r.AntiAffinity == nil ||
-			*r.AntiAffinity != (store.AntiAffinity{Group: "db", Hard: true, MaxPerHost: 1}) {
+			*r.AntiAffinity != (model.AntiAffinity{Group: "db", Hard: true, MaxPerHost: 1}) {
 			t.Fatalf("bulk VM record %+v %v", r, err)
 		}
 		if sub.State == "COMPLETED" { // a failed member was undone; a created one goes now

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -155,7 +156,7 @@ func TestVMPowerOperations(t *testing.T) {
 	// Another task holds the VM: refused, nothing written.
 	hold := func(task string) {
 		t.Helper()
-		if _, err := store.Update(t.Context(), c.Store, store.KindVM, id, func(v *store.VM) error {
+		if _, err := store.Update(t.Context(), c.Store, model.KindVM, id, func(v *model.VM) error {
 			v.ActiveTask = task
 			return nil
 		}); err != nil {

@@ -18,18 +18,19 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // Holds reports whether datastore d holds img, as Photon recorded it or as its host
 // reported it.
-func Holds(img *store.Image, d *store.Datastore) bool {
+func Holds(img *model.Image, d *model.Datastore) bool {
 	return slices.Contains(img.Datastores, DatastoreID(d)) || slices.Contains(d.Images, img.DiskPath)
 }
 
 // DatastoreID is how an image records a datastore: its id, or its name when the host
 // reported none.
-func DatastoreID(d *store.Datastore) string {
+func DatastoreID(d *model.Datastore) string {
 	if d.ID != "" {
 		return d.ID
 	}
@@ -39,11 +40,11 @@ func DatastoreID(d *store.Datastore) string {
 // Owned reports whether the image's disk is its own ("images/<id>.vmdk", written by an
 // upload or a capture) rather than a disk registered by path, which other images may
 // name too and which Photon therefore never deletes.
-func Owned(img *store.Image) bool { return img.DiskPath == "images/"+img.ID+".vmdk" }
+func Owned(img *model.Image) bool { return img.DiskPath == "images/"+img.ID+".vmdk" }
 
 // Record adds datastores to those the image is known to be on.
-func Record(ctx context.Context, s *store.Store, image string, ids ...string) (*store.Image, error) {
-	return store.Update(ctx, s, store.KindImage, image, func(im *store.Image) error {
+func Record(ctx context.Context, s *store.Store, image string, ids ...string) (*model.Image, error) {
+	return store.Update(ctx, s, model.KindImage, image, func(im *model.Image) error {
 		n := len(im.Datastores)
 		for _, id := range ids {
 			if !slices.Contains(im.Datastores, id) {
@@ -67,8 +68,8 @@ const pollEvery = 50 * time.Millisecond
 // datastore of the host that holds it. Concurrent callers for one image and datastore
 // (VM creates placed there at once) share one copy: the first takes a lock and the
 // others wait for its marker. owner (a task id) names the lock's holder.
-func Copy(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *store.Host, img *store.Image, ds, owner string) error {
-	var target *store.Datastore
+func Copy(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *model.Host, img *model.Image, ds, owner string) error {
+	var target *model.Datastore
 	for i := range h.Datastores {
 		if h.Datastores[i].Name == ds {
 			target = &h.Datastores[i]
@@ -103,14 +104,14 @@ func Copy(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *store.H
 	}
 }
 
-func copyLocked(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *store.Host, img *store.Image, target *store.Datastore, owner string) (err error) {
+func copyLocked(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *model.Host, img *model.Image, target *model.Datastore, owner string) (err error) {
 	id := DatastoreID(target)
 	defer func() {
 		if err != nil {
 			_ = s.UnlockImageCopy(context.WithoutCancel(ctx), img.ID, id, owner)
 		}
 	}()
-	var src *store.Datastore
+	var src *model.Datastore
 	for i := range h.Datastores {
 		if d := &h.Datastores[i]; d.Name != target.Name && Holds(img, d) {
 			src = d
@@ -133,7 +134,7 @@ func copyLocked(ctx context.Context, s *store.Store, hc hostdv1.HostClient, h *s
 
 // Delete deletes an image's own disk from every datastore of the READY hosts that holds
 // it. Hosts that are not READY cannot be reached and keep their copy.
-func Delete(ctx context.Context, s *store.Store, hosts *hostclient.Pool, img *store.Image) error {
+func Delete(ctx context.Context, s *store.Store, hosts *hostclient.Pool, img *model.Image) error {
 	if !Owned(img) {
 		return nil
 	}
@@ -143,7 +144,7 @@ func Delete(ctx context.Context, s *store.Store, hosts *hostclient.Pool, img *st
 	}
 	var failed []error
 	for _, h := range hs {
-		if h.State != store.HostReady {
+		if h.State != model.HostReady {
 			continue
 		}
 		for i := range h.Datastores {
@@ -167,7 +168,7 @@ func Delete(ctx context.Context, s *store.Store, hosts *hostclient.Pool, img *st
 // WaitReported waits until every READY host with a datastore the image is recorded on
 // reports the image there (the next usage read after a copy), so that placement, which
 // reads those reports, finds it.
-func WaitReported(ctx context.Context, s *store.Store, img *store.Image, timeout time.Duration) error {
+func WaitReported(ctx context.Context, s *store.Store, img *model.Image, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := time.NewTicker(pollEvery)
@@ -179,7 +180,7 @@ func WaitReported(ctx context.Context, s *store.Store, img *store.Image, timeout
 		}
 		missing := ""
 		for _, h := range hs {
-			if h.State != store.HostReady {
+			if h.State != model.HostReady {
 				continue
 			}
 			for _, d := range h.Datastores {

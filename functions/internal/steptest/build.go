@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/nsxsim"
 	"github.com/photon-cloud/photon/shared/store"
@@ -16,34 +17,34 @@ import (
 func (e *Env) AddHost(t testing.TB, id string) *Host {
 	t.Helper()
 	h := serve(t, e.ca, id)
-	must(t, e.Store.RegisterHost(t.Context(), store.Host{ID: id, Name: id, Address: h.Addr, State: store.HostReady,
+	must(t, e.Store.RegisterHost(t.Context(), model.Host{ID: id, Name: id, Address: h.Addr, State: model.HostReady,
 		CPUCores: 16, MemoryMB: 64 << 10, Networks: []string{PortGroup},
-		Datastores: []store.Datastore{
-			{ID: id + "-" + Datastore, Name: Datastore, Type: store.DatastoreVMFS, CapacityBytes: 1 << 40, FreeBytes: 1 << 40},
-			{ID: id + "-" + ImageDS, Name: ImageDS, Type: store.DatastoreVMFS, CapacityBytes: 1 << 40, FreeBytes: 1 << 40},
+		Datastores: []model.Datastore{
+			{ID: id + "-" + Datastore, Name: Datastore, Type: model.DatastoreVMFS, CapacityBytes: 1 << 40, FreeBytes: 1 << 40},
+			{ID: id + "-" + ImageDS, Name: ImageDS, Type: model.DatastoreVMFS, CapacityBytes: 1 << 40, FreeBytes: 1 << 40},
 		}}))
 	return h
 }
 
 // NewTask is a QUEUED task of chain on entity id, by caller, not yet written: the
 // builder of the entity writes it with the entity, as the gateway does.
-func (e *Env) NewTask(chain *events.Chain, id string, caller store.Caller, props map[string]string) *store.Task {
+func (e *Env) NewTask(chain *events.Chain, id string, caller model.Caller, props map[string]string) *model.Task {
 	var ops []string
 	for _, s := range chain.Steps {
 		ops = append(ops, string(s.Operation))
 	}
-	t := e.Store.NewTask("task-"+uuid.NewString()[:8], string(chain.Operation), store.Entity{ID: id, Kind: chain.Kind}, caller, ops)
+	t := e.Store.NewTask("task-"+uuid.NewString()[:8], string(chain.Operation), model.Entity{ID: id, Kind: chain.Kind}, caller, ops)
 	t.TenantID, t.ProjectID, t.Properties = Tenant, Project, props
 	return t
 }
 
 // VM writes vm, in the project, held by task (a chain on it) or by nothing when task is
 // nil.
-func (e *Env) VM(t testing.TB, vm *store.VM, task *store.Task) {
+func (e *Env) VM(t testing.TB, vm *model.VM, task *model.Task) {
 	t.Helper()
 	vm.TenantID, vm.ProjectID = Tenant, Project
 	if task == nil {
-		task = e.done(store.KindVM, vm.ID)
+		task = e.done(model.KindVM, vm.ID)
 	} else {
 		vm.ActiveTask = task.ID
 	}
@@ -53,34 +54,34 @@ func (e *Env) VM(t testing.TB, vm *store.VM, task *store.Task) {
 // Place reserves room for VM vm on host h's VM datastore, as placement does.
 func (e *Env) Place(t testing.TB, vm string, h *Host) {
 	t.Helper()
-	_, _, err := e.Store.ReserveHost(t.Context(), vm, store.HostReservation{HostID: h.ID, Datastore: Datastore, CPU: 1, MemoryMB: 512},
+	_, _, err := e.Store.ReserveHost(t.Context(), vm, model.HostReservation{HostID: h.ID, Datastore: Datastore, CPU: 1, MemoryMB: 512},
 		store.Ratios{CPU: 1, Mem: 1, Disk: 1}, 0)
 	must(t, err)
 }
 
 // Image writes img held by task, or by nothing when task is nil; a READY image is open
 // to new VMs.
-func (e *Env) Image(t testing.TB, img *store.Image, task *store.Task) {
+func (e *Env) Image(t testing.TB, img *model.Image, task *model.Task) {
 	t.Helper()
 	if task == nil {
-		task = e.done(store.KindImage, img.ID)
+		task = e.done(model.KindImage, img.ID)
 	} else {
 		img.ActiveTask = task.ID
 	}
 	must(t, e.Store.CreateImage(t.Context(), img, task))
-	if img.State == store.ImageReady {
+	if img.State == model.ImageReady {
 		must(t, e.Store.OpenImage(t.Context(), img.ID))
 	}
 }
 
 // Subnet writes a port-group subnet, held by nothing.
-func (e *Env) Subnet(t testing.TB, sn *store.Subnet) {
+func (e *Env) Subnet(t testing.TB, sn *model.Subnet) {
 	t.Helper()
-	must(t, e.Store.CreatePortGroupSubnet(t.Context(), sn, e.done(store.KindSubnet, sn.ID)))
+	must(t, e.Store.CreatePortGroupSubnet(t.Context(), sn, e.done(model.KindSubnet, sn.ID)))
 }
 
 // Task reads task id.
-func (e *Env) Task(t testing.TB, id string) *store.Task {
+func (e *Env) Task(t testing.TB, id string) *model.Task {
 	t.Helper()
 	tk, err := e.Store.GetTask(t.Context(), id)
 	must(t, err)
@@ -88,17 +89,17 @@ func (e *Env) Task(t testing.TB, id string) *store.Task {
 }
 
 // GetVM reads VM id.
-func (e *Env) GetVM(t testing.TB, id string) *store.VM {
+func (e *Env) GetVM(t testing.TB, id string) *model.VM {
 	t.Helper()
-	vm, err := store.Get[store.VM](t.Context(), e.Store, store.KindVM, id)
+	vm, err := store.Get[model.VM](t.Context(), e.Store, model.KindVM, id)
 	must(t, err)
 	return vm
 }
 
 // Quota sets the project's quota limits.
-func (e *Env) Quota(t testing.TB, limits ...store.QuotaLineItem) {
+func (e *Env) Quota(t testing.TB, limits ...model.QuotaLineItem) {
 	t.Helper()
-	_, err := e.Store.ChangeQuota(t.Context(), store.KindProject, Project, store.QuotaSet, limits, e.done(store.KindProject, Project))
+	_, err := e.Store.ChangeQuota(t.Context(), model.KindProject, Project, store.QuotaSet, limits, e.done(model.KindProject, Project))
 	must(t, err)
 }
 
@@ -114,7 +115,7 @@ func (e *Env) Used(t testing.TB, key string) float64 {
 // would.
 func (e *Env) Report(t testing.TB, id, ds string, paths ...string) {
 	t.Helper()
-	_, err := e.Store.UpdateHost(t.Context(), id, func(h *store.Host) error {
+	_, err := e.Store.UpdateHost(t.Context(), id, func(h *model.Host) error {
 		for i := range h.Datastores {
 			if h.Datastores[i].Name == ds {
 				h.Datastores[i].Images = append(h.Datastores[i].Images, paths...)
@@ -139,11 +140,11 @@ func NSX(t testing.TB) (*nsxsim.Server, *nsx.Client) {
 
 // Router writes r in the project, held by task, or READY and held by nothing when task
 // is nil.
-func (e *Env) Router(t testing.TB, r *store.Router, task *store.Task) {
+func (e *Env) Router(t testing.TB, r *model.Router, task *model.Task) {
 	t.Helper()
 	r.TenantID, r.ProjectID = Tenant, Project
 	if task == nil {
-		task, r.State = e.done(store.KindRouter, r.ID), store.NetReady
+		task, r.State = e.done(model.KindRouter, r.ID), model.NetReady
 	} else {
 		r.ActiveTask = task.ID
 	}
@@ -152,10 +153,10 @@ func (e *Env) Router(t testing.TB, r *store.Router, task *store.Task) {
 
 // RouterSubnet writes sn on its (READY) router, held by task, or READY and held by
 // nothing when task is nil.
-func (e *Env) RouterSubnet(t testing.TB, sn *store.Subnet, task *store.Task) {
+func (e *Env) RouterSubnet(t testing.TB, sn *model.Subnet, task *model.Task) {
 	t.Helper()
 	if task == nil {
-		task, sn.State = e.done(store.KindSubnet, sn.ID), store.NetReady
+		task, sn.State = e.done(model.KindSubnet, sn.ID), model.NetReady
 	} else {
 		sn.ActiveTask = task.ID
 	}
@@ -164,11 +165,11 @@ func (e *Env) RouterSubnet(t testing.TB, sn *store.Subnet, task *store.Task) {
 
 // Disk writes persistent disk d in the project, held by task, or by nothing when task is
 // nil.
-func (e *Env) Disk(t testing.TB, d *store.PersistentDisk, task *store.Task) {
+func (e *Env) Disk(t testing.TB, d *model.PersistentDisk, task *model.Task) {
 	t.Helper()
 	d.TenantID, d.ProjectID = Tenant, Project
 	if task == nil {
-		task = e.done(store.KindDisk, d.ID)
+		task = e.done(model.KindDisk, d.ID)
 	} else {
 		d.ActiveTask = task.ID
 	}
@@ -179,7 +180,7 @@ func (e *Env) Disk(t testing.TB, d *store.PersistentDisk, task *store.Task) {
 // placement does for a disk.
 func (e *Env) PlaceDisk(t testing.TB, id string, h *Host, gb int32) {
 	t.Helper()
-	_, _, err := e.Store.ReserveHost(t.Context(), id, store.HostReservation{HostID: h.ID, Datastore: Datastore, DiskMB: int64(gb) << 10},
+	_, _, err := e.Store.ReserveHost(t.Context(), id, model.HostReservation{HostID: h.ID, Datastore: Datastore, DiskMB: int64(gb) << 10},
 		store.Ratios{CPU: 1, Mem: 1, Disk: 1}, 0)
 	must(t, err)
 }

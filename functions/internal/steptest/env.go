@@ -18,6 +18,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -36,8 +37,8 @@ const (
 // Root is a caller every chain allows; Stranger is one authorize refuses everything in
 // the project.
 var (
-	Root     = store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
-	Stranger = store.Caller{Subject: "stranger", Groups: []string{"elsewhere\\users"}}
+	Root     = model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	Stranger = model.Caller{Subject: "stranger", Groups: []string{"elsewhere\\users"}}
 )
 
 // Env is one test's control plane: its store, its functions and its hosts.
@@ -64,8 +65,8 @@ func New(t testing.TB, opts ...functions.Option) *Env {
 	t.Cleanup(set.Close)
 	e := &Env{Store: s, Set: set, ca: ca}
 	ctx := t.Context()
-	must(t, s.CreateTenant(ctx, &store.Tenant{ID: Tenant, Name: Tenant, SecurityGroups: []string{Tenant + "\\admins"}}, e.done(store.KindTenant, Tenant)))
-	must(t, s.CreateProject(ctx, &store.Project{ID: Project, TenantID: Tenant, Name: Project, SecurityGroups: []string{Tenant + "\\users"}}, e.done(store.KindProject, Project)))
+	must(t, s.CreateTenant(ctx, &model.Tenant{ID: Tenant, Name: Tenant, SecurityGroups: []string{Tenant + "\\admins"}}, e.done(model.KindTenant, Tenant)))
+	must(t, s.CreateProject(ctx, &model.Project{ID: Project, TenantID: Tenant, Name: Project, SecurityGroups: []string{Tenant + "\\users"}}, e.done(model.KindProject, Project)))
 	return e
 }
 
@@ -77,20 +78,20 @@ func must(t testing.TB, err error) {
 }
 
 // done is a task that has ended: the creation of a record the test starts from.
-func (e *Env) done(kind, id string) *store.Task {
-	return e.Store.NewTask("setup-"+uuid.NewString(), "SETUP", store.Entity{ID: id, Kind: kind}, Root, nil)
+func (e *Env) done(kind, id string) *model.Task {
+	return e.Store.NewTask("setup-"+uuid.NewString(), "SETUP", model.Entity{ID: id, Kind: kind}, Root, nil)
 }
 
 // Do delivers the event that runs step i of task's chain to the step's function, through
 // the runtime's handler, and returns its reply and error (an error is what the transport
 // retries).
-func (e *Env) Do(t testing.TB, chain *events.Chain, task *store.Task, i int) (*cloudevents.Event, error) {
+func (e *Env) Do(t testing.TB, chain *events.Chain, task *model.Task, i int) (*cloudevents.Event, error) {
 	t.Helper()
 	return e.deliver(t, chain, chain.InType(i), i, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
 }
 
 // Undo delivers the event that undoes step i of task's chain after cause failed it.
-func (e *Env) Undo(t testing.TB, chain *events.Chain, task *store.Task, i int, cause *errs.Error) (*cloudevents.Event, error) {
+func (e *Env) Undo(t testing.TB, chain *events.Chain, task *model.Task, i int, cause *errs.Error) (*cloudevents.Event, error) {
 	t.Helper()
 	return e.deliver(t, chain, chain.UndoType(i), i, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID, Error: cause})
 }
@@ -106,7 +107,7 @@ func (e *Env) deliver(t testing.TB, chain *events.Chain, typ string, i int, d ev
 
 // MustDo is Do for a step that must succeed: it fails the test unless the reply is the
 // step's done event (or, after the last step, the chain's completed event).
-func (e *Env) MustDo(t testing.TB, chain *events.Chain, task *store.Task, i int) {
+func (e *Env) MustDo(t testing.TB, chain *events.Chain, task *model.Task, i int) {
 	t.Helper()
 	reply, err := e.Do(t, chain, task, i)
 	want := chain.CompletedType()
@@ -137,15 +138,15 @@ func Failed(code string) string { return "failed " + code }
 
 // Outcome names what delivering step i's event did, from the reply, the error and the
 // task's step as stored: Done, Retry or Failed(code). Anything else is a test failure.
-func (e *Env) Outcome(t testing.TB, chain *events.Chain, task *store.Task, i int, reply *cloudevents.Event, err error) string {
+func (e *Env) Outcome(t testing.TB, chain *events.Chain, task *model.Task, i int, reply *cloudevents.Event, err error) string {
 	t.Helper()
 	step := e.Task(t, task.ID).Steps[i]
 	switch {
-	case err != nil && !errs.IsPermanent(err) && step.State == store.TaskQueued:
+	case err != nil && !errs.IsPermanent(err) && step.State == model.TaskQueued:
 		return Retry
 	case err != nil:
 		t.Fatalf("%s: error %v (permanent %v), step %s", step.Operation, err, errs.IsPermanent(err), step.State)
-	case step.State == store.TaskCompleted:
+	case step.State == model.TaskCompleted:
 		want := chain.CompletedType()
 		if i < len(chain.Steps)-1 {
 			want = chain.DoneType(i)
@@ -154,7 +155,7 @@ func (e *Env) Outcome(t testing.TB, chain *events.Chain, task *store.Task, i int
 			t.Fatalf("%s completed, reply %s, want %s", step.Operation, typeOf(reply), want)
 		}
 		return Done
-	case step.State == store.TaskError && len(step.Errors) > 0:
+	case step.State == model.TaskError && len(step.Errors) > 0:
 		want := chain.FailedType()
 		if u := chain.UndoFrom(i, true); u >= 0 {
 			want = chain.UndoType(u)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // TestHostIdentity: a step's call goes to the host its VM is placed on, checked by that
@@ -29,7 +29,7 @@ func TestHostIdentity(t *testing.T) {
 			e := steptest.New(t)
 			h1, h2 := e.AddHost(t, "host-1"), e.AddHost(t, "host-2")
 			if tc.forged {
-				if _, err := e.Store.UpdateHost(t.Context(), h2.ID, func(h *store.Host) error {
+				if _, err := e.Store.UpdateHost(t.Context(), h2.ID, func(h *model.Host) error {
 					h.Address = h1.Addr
 					return nil
 				}); err != nil {
@@ -37,7 +37,7 @@ func TestHostIdentity(t *testing.T) {
 				}
 			}
 			task := e.NewTask(&events.VMStart, "vm-1", steptest.Root, nil)
-			e.VM(t, &store.VM{ID: "vm-1", Name: "vm-1", State: store.VMStopped}, task)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMStopped}, task)
 			e.Place(t, "vm-1", h2)
 			h2.PutVM("vm-1", "poweredOff")
 			reply, err := e.Do(t, &events.VMStart, task, 1)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain/diskrules"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
@@ -21,18 +21,18 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	task := func(id string) *store.Task {
-		return s.NewTask("t-"+id, "CREATE", store.Entity{ID: id}, store.Caller{}, nil)
+	task := func(id string) *model.Task {
+		return s.NewTask("t-"+id, "CREATE", model.Entity{ID: id}, model.Caller{}, nil)
 	}
-	must(s.CreateTenant(ctx, &store.Tenant{ID: "a", Name: "a"}, task("a")))
-	p1 := &store.Project{ID: "p1", TenantID: "a", Name: "p1"}
+	must(s.CreateTenant(ctx, &model.Tenant{ID: "a", Name: "a"}, task("a")))
+	p1 := &model.Project{ID: "p1", TenantID: "a", Name: "p1"}
 	must(s.CreateProject(ctx, p1, task("p1")))
-	must(s.CreateProject(ctx, &store.Project{ID: "p2", TenantID: "a", Name: "p2"}, task("p2")))
-	must(s.CreateFlavor(ctx, &store.Flavor{ID: "f-pd", Name: "pd", Kind: store.FlavorPersistentDisk,
-		Cost: []store.QuotaLineItem{{Key: "persistent-disk.cost", Value: 1, Unit: "COUNT"}}}, task("f-pd")))
-	must(s.CreateFlavor(ctx, &store.Flavor{ID: "f-vm", Name: "small", Kind: store.FlavorVM}, task("f-vm")))
-	must(s.CreateVM(ctx, &store.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p1"}, task("vm-1")))
-	must(s.CreateVM(ctx, &store.VM{ID: "vm-2", Name: "vm-2", TenantID: "a", ProjectID: "p2"}, task("vm-2")))
+	must(s.CreateProject(ctx, &model.Project{ID: "p2", TenantID: "a", Name: "p2"}, task("p2")))
+	must(s.CreateFlavor(ctx, &model.Flavor{ID: "f-pd", Name: "pd", Kind: model.FlavorPersistentDisk,
+		Cost: []model.QuotaLineItem{{Key: "persistent-disk.cost", Value: 1, Unit: "COUNT"}}}, task("f-pd")))
+	must(s.CreateFlavor(ctx, &model.Flavor{ID: "f-vm", Name: "small", Kind: model.FlavorVM}, task("f-vm")))
+	must(s.CreateVM(ctx, &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p1"}, task("vm-1")))
+	must(s.CreateVM(ctx, &model.VM{ID: "vm-2", Name: "vm-2", TenantID: "a", ProjectID: "p2"}, task("vm-2")))
 
 	cases := []struct {
 		name string
@@ -51,9 +51,9 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := diskrules.Validate(ctx, s, p1, tc.spec)
 			if tc.want == "" {
-				want := []store.QuotaLineItem{{Key: "persistent-disk.capacity", Value: 2048, Unit: "GB"}, {Key: "persistent-disk.cost", Value: 1, Unit: "COUNT"}}
-				if err != nil || d.State != store.DiskCreating || d.FlavorID != "f-pd" || !slices.Equal(d.Cost, want) ||
-					!slices.Equal(d.Affinities, []store.Locality{{Kind: store.LocalityVM, ID: "vm-1"}}) {
+				want := []model.QuotaLineItem{{Key: "persistent-disk.capacity", Value: 2048, Unit: "GB"}, {Key: "persistent-disk.cost", Value: 1, Unit: "COUNT"}}
+				if err != nil || d.State != model.DiskCreating || d.FlavorID != "f-pd" || !slices.Equal(d.Cost, want) ||
+					!slices.Equal(d.Affinities, []model.Locality{{Kind: model.LocalityVM, ID: "vm-1"}}) {
 					t.Fatalf("got %+v %v", d, err)
 				}
 				return

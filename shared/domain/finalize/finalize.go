@@ -14,14 +14,15 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // A Finalizer applies what the end of chain, completed or failed (with cause), means to
 // the entity of task t.
 type Finalizer interface {
-	Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error
-	Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, cause error) error
+	Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error
+	Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, cause error) error
 }
 
 // update is store.Update where an entity already gone needs nothing more.

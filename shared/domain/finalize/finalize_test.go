@@ -6,6 +6,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -23,18 +24,18 @@ func TestChainEnds(t *testing.T) {
 		wantVM    string // "" when the chain is not on a VM
 		wantDisk  string
 	}{
-		{&events.VMCreate, true, store.VMStarted, store.DiskAttached},
-		{&events.VMCreate, false, store.VMError, store.DiskAttached},
-		{&events.VMDelete, true, gone, store.DiskDetached},
-		{&events.VMDelete, false, store.VMError, store.DiskAttached},
-		{&events.VMStop, false, store.VMStarted, store.DiskAttached},
-		{&events.VMResize, true, store.VMStarted, store.DiskAttached},
-		{&events.VMAttachDisk, true, store.VMStarted, store.DiskAttached},
-		{&events.VMDetachDisk, false, store.VMStarted, store.DiskAttached},
-		{&events.DiskCreate, true, "", store.DiskAttached},
-		{&events.DiskCreate, false, "", store.DiskError},
+		{&events.VMCreate, true, model.VMStarted, model.DiskAttached},
+		{&events.VMCreate, false, model.VMError, model.DiskAttached},
+		{&events.VMDelete, true, gone, model.DiskDetached},
+		{&events.VMDelete, false, model.VMError, model.DiskAttached},
+		{&events.VMStop, false, model.VMStarted, model.DiskAttached},
+		{&events.VMResize, true, model.VMStarted, model.DiskAttached},
+		{&events.VMAttachDisk, true, model.VMStarted, model.DiskAttached},
+		{&events.VMDetachDisk, false, model.VMStarted, model.DiskAttached},
+		{&events.DiskCreate, true, "", model.DiskAttached},
+		{&events.DiskCreate, false, "", model.DiskError},
 		{&events.DiskDelete, true, "", gone},
-		{&events.DiskDelete, false, "", store.DiskError},
+		{&events.DiskDelete, false, "", model.DiskError},
 	}
 	for _, tc := range cases {
 		name := string(tc.chain.Name) + map[bool]string{true: " completed", false: " failed"}[tc.completed]
@@ -42,35 +43,35 @@ func TestChainEnds(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			s := storetest.New(t)
-			setup := func(id string) *store.Task {
-				return s.NewTask("t-"+id, "CREATE", store.Entity{ID: id}, store.Caller{}, nil)
+			setup := func(id string) *model.Task {
+				return s.NewTask("t-"+id, "CREATE", model.Entity{ID: id}, model.Caller{}, nil)
 			}
-			if err := s.CreateTenant(ctx, &store.Tenant{ID: "a", Name: "a"}, setup("a")); err != nil {
+			if err := s.CreateTenant(ctx, &model.Tenant{ID: "a", Name: "a"}, setup("a")); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.CreateProject(ctx, &store.Project{ID: "p", TenantID: "a", Name: "p"}, setup("p")); err != nil {
+			if err := s.CreateProject(ctx, &model.Project{ID: "p", TenantID: "a", Name: "p"}, setup("p")); err != nil {
 				t.Fatal(err)
 			}
 			onVM := tc.wantVM != ""
-			entity := store.Entity{ID: "vm-1", Kind: store.KindVM}
+			entity := model.Entity{ID: "vm-1", Kind: model.KindVM}
 			if !onVM {
-				entity = store.Entity{ID: "pd-1", Kind: store.KindDisk}
+				entity = model.Entity{ID: "pd-1", Kind: model.KindDisk}
 			}
-			task := s.NewTask("task-1", string(tc.chain.Operation), entity, store.Caller{}, nil)
-			task.Properties = map[string]string{store.PropDiskID: "pd-1"}
+			task := s.NewTask("task-1", string(tc.chain.Operation), entity, model.Caller{}, nil)
+			task.Properties = map[string]string{model.PropDiskID: "pd-1"}
 			held := func(kind string) string {
 				if kind == entity.Kind || tc.chain == &events.VMAttachDisk || tc.chain == &events.VMDetachDisk {
 					return task.ID
 				}
 				return ""
 			}
-			vm := &store.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p", State: store.VMStarted, ActiveTask: held(store.KindVM),
-				Disks: []store.Disk{{ID: "pd-1", Kind: store.FlavorPersistentDisk}}}
+			vm := &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "a", ProjectID: "p", State: model.VMStarted, ActiveTask: held(model.KindVM),
+				Disks: []model.Disk{{ID: "pd-1", Kind: model.FlavorPersistentDisk}}}
 			if err := s.CreateVM(ctx, vm, setup("vm-1")); err != nil {
 				t.Fatal(err)
 			}
-			d := &store.PersistentDisk{ID: "pd-1", Name: "pd-1", TenantID: "a", ProjectID: "p", State: store.DiskAttached,
-				VMs: []string{"vm-1"}, ActiveTask: held(store.KindDisk)}
+			d := &model.PersistentDisk{ID: "pd-1", Name: "pd-1", TenantID: "a", ProjectID: "p", State: model.DiskAttached,
+				VMs: []string{"vm-1"}, ActiveTask: held(model.KindDisk)}
 			if err := s.CreateDisk(ctx, d, setup("pd-1")); err != nil {
 				t.Fatal(err)
 			}
@@ -85,10 +86,10 @@ func TestChainEnds(t *testing.T) {
 				t.Fatal(err)
 			}
 			if onVM {
-				got, err := store.Get[store.VM](ctx, s, store.KindVM, "vm-1")
+				got, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1")
 				checkEnd(t, "VM", tc.wantVM, err, func() (string, string) { return got.State, got.ActiveTask })
 			}
-			got, err := store.Get[store.PersistentDisk](ctx, s, store.KindDisk, "pd-1")
+			got, err := store.Get[model.PersistentDisk](ctx, s, model.KindDisk, "pd-1")
 			checkEnd(t, "disk", tc.wantDisk, err, func() (string, string) { return got.State, got.ActiveTask })
 		})
 	}

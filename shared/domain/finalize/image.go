@@ -6,6 +6,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,25 +20,25 @@ var ImageCreated Finalizer = imageCreated{}
 
 type imageCreated struct{}
 
-func (imageCreated) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error {
-	if err := (imageCreated{}).end(ctx, s, chain, t, store.ImageReady); err != nil {
+func (imageCreated) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error {
+	if err := (imageCreated{}).end(ctx, s, chain, t, model.ImageReady); err != nil {
 		return err
 	}
 	return s.OpenImage(ctx, imageOf(t))
 }
 
-func (imageCreated) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, _ error) error {
-	return imageCreated{}.end(ctx, s, chain, t, store.ImageError)
+func (imageCreated) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, _ error) error {
+	return imageCreated{}.end(ctx, s, chain, t, model.ImageError)
 }
 
-func (imageCreated) end(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, state string) error {
+func (imageCreated) end(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, state string) error {
 	if err := releaseImage(ctx, s, imageOf(t), t.ID, state); err != nil {
 		return err
 	}
 	if chain != domain.VMCreateImage {
 		return nil
 	}
-	return update(ctx, s, store.KindVM, t.Entity.ID, func(vm *store.VM) error {
+	return update(ctx, s, model.KindVM, t.Entity.ID, func(vm *model.VM) error {
 		if vm.ActiveTask != t.ID {
 			return store.ErrNoChange
 		}
@@ -53,25 +54,25 @@ var ImageDeleted Finalizer = imageDeleted{}
 
 type imageDeleted struct{}
 
-func (imageDeleted) Completed(ctx context.Context, s *store.Store, _ domain.ChainID, t *store.Task) error {
-	img, err := store.Get[store.Image](ctx, s, store.KindImage, t.Entity.ID)
+func (imageDeleted) Completed(ctx context.Context, s *store.Store, _ domain.ChainID, t *model.Task) error {
+	img, err := store.Get[model.Image](ctx, s, model.KindImage, t.Entity.ID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if img.State == store.ImageDeleted {
+	if img.State == model.ImageDeleted {
 		return nil
 	}
 	return s.RemoveImage(ctx, img)
 }
 
-func (imageDeleted) Failed(ctx context.Context, s *store.Store, _ domain.ChainID, t *store.Task, _ error) error {
-	return releaseImage(ctx, s, t.Entity.ID, t.ID, store.ImageError)
+func (imageDeleted) Failed(ctx context.Context, s *store.Store, _ domain.ChainID, t *model.Task, _ error) error {
+	return releaseImage(ctx, s, t.Entity.ID, t.ID, model.ImageError)
 }
 
-func imageOf(t *store.Task) string {
+func imageOf(t *model.Task) string {
 	if id := t.Properties[PropImageID]; id != "" {
 		return id
 	}
@@ -80,8 +81,8 @@ func imageOf(t *store.Task) string {
 
 // releaseImage frees the image from task and puts it in state.
 func releaseImage(ctx context.Context, s *store.Store, id, task, state string) error {
-	return update(ctx, s, store.KindImage, id, func(im *store.Image) error {
-		if im.ActiveTask != task || im.State == store.ImageDeleted {
+	return update(ctx, s, model.KindImage, id, func(im *model.Image) error {
+		if im.ActiveTask != task || im.State == model.ImageDeleted {
 			return store.ErrNoChange
 		}
 		im.ActiveTask, im.State = "", state

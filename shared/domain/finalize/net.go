@@ -6,6 +6,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -14,8 +15,8 @@ import (
 // for the user to delete; a completed delete removes the record, a failed one leaves it
 // ERROR so that the delete can be tried again.
 var (
-	Router Finalizer = network[store.Router]{store.KindRouter, routerState, (*store.Store).RemoveRouter}
-	Subnet Finalizer = network[store.Subnet]{store.KindSubnet, subnetState, (*store.Store).RemoveSubnet}
+	Router Finalizer = network[model.Router]{model.KindRouter, routerState, (*store.Store).RemoveRouter}
+	Subnet Finalizer = network[model.Subnet]{model.KindSubnet, subnetState, (*store.Store).RemoveSubnet}
 )
 
 type network[T any] struct {
@@ -28,7 +29,7 @@ type network[T any] struct {
 // entity is held by another task.
 type setState[T any] func(v *T, task, state string) bool
 
-func routerState(r *store.Router, task, state string) bool {
+func routerState(r *model.Router, task, state string) bool {
 	if r.ActiveTask != task {
 		return false
 	}
@@ -36,7 +37,7 @@ func routerState(r *store.Router, task, state string) bool {
 	return true
 }
 
-func subnetState(sn *store.Subnet, task, state string) bool {
+func subnetState(sn *model.Subnet, task, state string) bool {
 	if sn.ActiveTask != task {
 		return false
 	}
@@ -44,7 +45,7 @@ func subnetState(sn *store.Subnet, task, state string) bool {
 	return true
 }
 
-func (f network[T]) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error {
+func (f network[T]) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error {
 	if chain == domain.RouterDelete || chain == domain.SubnetDelete {
 		v, err := store.Get[T](ctx, s, f.kind, t.Entity.ID)
 		if errors.Is(err, errs.ErrNotFound) {
@@ -55,15 +56,15 @@ func (f network[T]) Completed(ctx context.Context, s *store.Store, chain domain.
 		}
 		return f.remove(s, ctx, v)
 	}
-	return f.finish(ctx, s, t, store.NetReady)
+	return f.finish(ctx, s, t, model.NetReady)
 }
 
-func (f network[T]) Failed(ctx context.Context, s *store.Store, _ domain.ChainID, t *store.Task, _ error) error {
-	return f.finish(ctx, s, t, store.NetError)
+func (f network[T]) Failed(ctx context.Context, s *store.Store, _ domain.ChainID, t *model.Task, _ error) error {
+	return f.finish(ctx, s, t, model.NetError)
 }
 
 // finish releases the entity from t and sets its state, unless another task holds it.
-func (f network[T]) finish(ctx context.Context, s *store.Store, t *store.Task, state string) error {
+func (f network[T]) finish(ctx context.Context, s *store.Store, t *model.Task, state string) error {
 	return update(ctx, s, f.kind, t.Entity.ID, func(v *T) error {
 		if !f.set(v, t.ID, state) {
 			return store.ErrNoChange

@@ -6,6 +6,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -15,12 +16,12 @@ import (
 type VM struct{}
 
 // Completed implements Finalizer.
-func (VM) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error {
+func (VM) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error {
 	return endVM(ctx, s, t, domain.VMEnd(chain, true))
 }
 
 // Failed implements Finalizer.
-func (VM) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, _ error) error {
+func (VM) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, _ error) error {
 	return endVM(ctx, s, t, domain.VMEnd(chain, false))
 }
 
@@ -29,27 +30,27 @@ func (VM) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *s
 type VMDisk struct{}
 
 // Completed implements Finalizer.
-func (VMDisk) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error {
+func (VMDisk) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error {
 	return VMDisk{}.end(ctx, s, chain, t, true)
 }
 
 // Failed implements Finalizer.
-func (VMDisk) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, _ error) error {
+func (VMDisk) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, _ error) error {
 	return VMDisk{}.end(ctx, s, chain, t, false)
 }
 
-func (VMDisk) end(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, completed bool) error {
+func (VMDisk) end(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, completed bool) error {
 	if err := endVM(ctx, s, t, domain.VMEnd(chain, completed)); err != nil {
 		return err
 	}
-	return releaseDisk(ctx, s, t.Properties[store.PropDiskID], t.ID, domain.DiskEnd(chain, completed).State)
+	return releaseDisk(ctx, s, t.Properties[model.PropDiskID], t.ID, domain.DiskEnd(chain, completed).State)
 }
 
-func endVM(ctx context.Context, s *store.Store, t *store.Task, end domain.End) error {
+func endVM(ctx context.Context, s *store.Store, t *model.Task, end domain.End) error {
 	if end.Remove {
 		return removeVM(ctx, s, t.Entity.ID)
 	}
-	return update(ctx, s, store.KindVM, t.Entity.ID, func(v *store.VM) error {
+	return update(ctx, s, model.KindVM, t.Entity.ID, func(v *model.VM) error {
 		if v.ActiveTask == t.ID {
 			v.ActiveTask = ""
 		}
@@ -62,7 +63,7 @@ func endVM(ctx context.Context, s *store.Store, t *store.Task, end domain.End) e
 
 // removeVM deletes the VM record; its tasks stay readable.
 func removeVM(ctx context.Context, s *store.Store, id string) error {
-	vm, err := store.Get[store.VM](ctx, s, store.KindVM, id)
+	vm, err := store.Get[model.VM](ctx, s, model.KindVM, id)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
 	}
@@ -70,7 +71,7 @@ func removeVM(ctx context.Context, s *store.Store, id string) error {
 		return err
 	}
 	for _, d := range vm.Disks {
-		if d.Kind == store.FlavorPersistentDisk {
+		if d.Kind == model.FlavorPersistentDisk {
 			if err := s.DetachedDisk(ctx, d.ID, vm.ID); err != nil {
 				return err
 			}
@@ -83,20 +84,20 @@ func removeVM(ctx context.Context, s *store.Store, id string) error {
 type Disk struct{}
 
 // Completed implements Finalizer.
-func (Disk) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task) error {
+func (Disk) Completed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task) error {
 	return endDisk(ctx, s, t, domain.DiskEnd(chain, true))
 }
 
 // Failed implements Finalizer.
-func (Disk) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *store.Task, _ error) error {
+func (Disk) Failed(ctx context.Context, s *store.Store, chain domain.ChainID, t *model.Task, _ error) error {
 	return endDisk(ctx, s, t, domain.DiskEnd(chain, false))
 }
 
-func endDisk(ctx context.Context, s *store.Store, t *store.Task, end domain.End) error {
+func endDisk(ctx context.Context, s *store.Store, t *model.Task, end domain.End) error {
 	if !end.Remove {
 		return releaseDisk(ctx, s, t.Entity.ID, t.ID, end.State)
 	}
-	d, err := store.Get[store.PersistentDisk](ctx, s, store.KindDisk, t.Entity.ID)
+	d, err := store.Get[model.PersistentDisk](ctx, s, model.KindDisk, t.Entity.ID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil
 	}
@@ -110,7 +111,7 @@ func releaseDisk(ctx context.Context, s *store.Store, id, task, state string) er
 	if id == "" {
 		return nil
 	}
-	return update(ctx, s, store.KindDisk, id, func(d *store.PersistentDisk) error {
+	return update(ctx, s, model.KindDisk, id, func(d *model.PersistentDisk) error {
 		if d.ActiveTask == task {
 			d.ActiveTask = ""
 		}

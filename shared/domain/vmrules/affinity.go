@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // surface only when the place step runs, as a failed task; here it is InvalidEntity
 // before anything is written. A VM or disk not placed yet constrains nothing: the place
 // step decides once it is.
-func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality) error {
+func CheckAffinities(ctx context.Context, s *store.Store, affs []model.Locality) error {
 	var host, zone, dsType named
 	var stores []datastoreRef
 	var hostTags []named
@@ -27,12 +28,12 @@ func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality)
 		by := fmt.Sprintf("affinities[%d] (%s %s)", i, a.Kind, a.ID)
 		var err error
 		switch a.Kind {
-		case store.LocalityHost:
+		case model.LocalityHost:
 			err = host.set("hosts", a.ID, by)
-		case store.LocalityZone:
+		case model.LocalityZone:
 			err = zone.set("availability zones", a.ID, by)
-		case store.LocalityVM:
-			other, gerr := store.Get[store.VM](ctx, s, store.KindVM, a.ID)
+		case model.LocalityVM:
+			other, gerr := store.Get[model.VM](ctx, s, model.KindVM, a.ID)
 			switch {
 			case errors.Is(gerr, errs.ErrNotFound):
 				err = invalid("%s: VM %s not found", by, a.ID)
@@ -41,10 +42,10 @@ func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality)
 			case other.HostID != "":
 				err = host.set("hosts", other.HostID, by)
 			}
-		case store.LocalityDatastore:
+		case model.LocalityDatastore:
 			stores = append(stores, datastoreRef{names: []string{a.ID}, by: by})
-		case store.LocalityDisk:
-			d, gerr := store.Get[store.PersistentDisk](ctx, s, store.KindDisk, a.ID)
+		case model.LocalityDisk:
+			d, gerr := store.Get[model.PersistentDisk](ctx, s, model.KindDisk, a.ID)
 			switch {
 			case errors.Is(gerr, errs.ErrNotFound):
 				err = invalid("%s: persistent disk %s not found", by, a.ID)
@@ -53,9 +54,9 @@ func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality)
 			case d.DatastoreID != "":
 				stores = append(stores, datastoreRef{id: d.DatastoreID, names: []string{d.DatastoreID, d.Datastore}, by: by})
 			}
-		case store.LocalityHostTag:
+		case model.LocalityHostTag:
 			hostTags = append(hostTags, named{a.ID, by})
-		case store.LocalityDatastoreType:
+		case model.LocalityDatastoreType:
 			err = dsType.set("datastore types", a.ID, by)
 		}
 		if err != nil {
@@ -85,11 +86,11 @@ func CheckAffinities(ctx context.Context, s *store.Store, affs []store.Locality)
 			return invalid("%s: host %s does not carry tag %s (%s)", host.by, h.ID, t.value, t.by)
 		}
 	}
-	fits := func(d store.Datastore) bool {
+	fits := func(d model.Datastore) bool {
 		return dsType.value == "" || strings.EqualFold(d.Type, dsType.value)
 	}
 	for _, ref := range stores {
-		if !slices.ContainsFunc(h.Datastores, func(d store.Datastore) bool { return ref.is(d) && fits(d) }) {
+		if !slices.ContainsFunc(h.Datastores, func(d model.Datastore) bool { return ref.is(d) && fits(d) }) {
 			return invalid("%s: host %s mounts no such datastore%s (%s)", host.by, h.ID, ofType(dsType), ref.by)
 		}
 	}
@@ -122,7 +123,7 @@ type datastoreRef struct {
 	by    string
 }
 
-func (r datastoreRef) is(d store.Datastore) bool {
+func (r datastoreRef) is(d model.Datastore) bool {
 	if r.id != "" {
 		return d.ID == r.id
 	}

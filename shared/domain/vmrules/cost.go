@@ -6,12 +6,12 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // Size reads a vm flavor's vm.cpu (COUNT) and vm.memory, in MB: a flavor without both is
 // no vm flavor.
-func Size(f *store.Flavor) (cpu int32, memMB int64, err error) {
+func Size(f *model.Flavor) (cpu int32, memMB int64, err error) {
 	for _, c := range f.Cost {
 		switch c.Key {
 		case domain.CostVMCPU:
@@ -36,17 +36,17 @@ func Size(f *store.Flavor) (cpu int32, memMB int64, err error) {
 // Cost is a VM's cost: its flavor's line items and others (its disks', or what a resize
 // keeps), summed in canonical units, with exactly one vm.count whatever the flavor says:
 // quota counts VMs, and a VM is one.
-func Cost(flavor *store.Flavor, others ...store.QuotaLineItem) []store.QuotaLineItem {
+func Cost(flavor *model.Flavor, others ...model.QuotaLineItem) []model.QuotaLineItem {
 	c := Costs{}
 	c.Add(flavor.Cost...)
 	c.Add(others...)
-	c[domain.CostVMCount] = store.QuotaLineItem{Key: domain.CostVMCount, Value: 1, Unit: "COUNT"}
+	c[domain.CostVMCount] = model.QuotaLineItem{Key: domain.CostVMCount, Value: 1, Unit: "COUNT"}
 	return c.List()
 }
 
 // Resized is the cost of a VM that costs cur once its flavor old becomes flavor: old's
 // line items replaced by the new flavor's; its disks keep theirs.
-func Resized(cur []store.QuotaLineItem, old, flavor *store.Flavor) []store.QuotaLineItem {
+func Resized(cur []model.QuotaLineItem, old, flavor *model.Flavor) []model.QuotaLineItem {
 	c := Costs{}
 	c.Add(cur...)
 	c.Sub(old.Cost...)
@@ -55,11 +55,11 @@ func Resized(cur []store.QuotaLineItem, old, flavor *store.Flavor) []store.Quota
 }
 
 // Costs sums quota line items by key, in canonical units.
-type Costs map[string]store.QuotaLineItem
+type Costs map[string]model.QuotaLineItem
 
 // Add adds items. Units that do not convert are skipped: flavors' units were checked
 // when the flavors were created.
-func (c Costs) Add(items ...store.QuotaLineItem) {
+func (c Costs) Add(items ...model.QuotaLineItem) {
 	for _, it := range items {
 		v, unit, err := domain.Canonical(it.Value, it.Unit)
 		if err != nil {
@@ -72,7 +72,7 @@ func (c Costs) Add(items ...store.QuotaLineItem) {
 }
 
 // Sub takes items away; line items that come to nothing are dropped.
-func (c Costs) Sub(items ...store.QuotaLineItem) {
+func (c Costs) Sub(items ...model.QuotaLineItem) {
 	for _, it := range items {
 		v, _, err := domain.Canonical(it.Value, it.Unit)
 		if err != nil {
@@ -88,13 +88,13 @@ func (c Costs) Sub(items ...store.QuotaLineItem) {
 }
 
 // List is the sums sorted by key.
-func (c Costs) List() []store.QuotaLineItem {
+func (c Costs) List() []model.QuotaLineItem {
 	keys := make([]string, 0, len(c))
 	for k := range c {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([]store.QuotaLineItem, 0, len(keys))
+	out := make([]model.QuotaLineItem, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, c[k])
 	}

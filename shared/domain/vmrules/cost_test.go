@@ -5,13 +5,13 @@ import (
 	"testing"
 
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
-	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
-func items(kv ...any) []store.QuotaLineItem {
-	var out []store.QuotaLineItem
+func items(kv ...any) []model.QuotaLineItem {
+	var out []model.QuotaLineItem
 	for i := 0; i < len(kv); i += 3 {
-		out = append(out, store.QuotaLineItem{Key: kv[i].(string), Value: kv[i+1].(float64), Unit: kv[i+2].(string)})
+		out = append(out, model.QuotaLineItem{Key: kv[i].(string), Value: kv[i+1].(float64), Unit: kv[i+2].(string)})
 	}
 	return out
 }
@@ -21,9 +21,9 @@ func items(kv ...any) []store.QuotaLineItem {
 func TestCost(t *testing.T) {
 	cases := []struct {
 		name   string
-		flavor []store.QuotaLineItem
-		others []store.QuotaLineItem
-		want   []store.QuotaLineItem
+		flavor []model.QuotaLineItem
+		others []model.QuotaLineItem
+		want   []model.QuotaLineItem
 	}{
 		{"flavor without vm.count", items("vm.cpu", 2.0, "COUNT", "vm.memory", 2048.0, "MB"), nil,
 			items("vm.count", 1.0, "COUNT", "vm.cpu", 2.0, "COUNT", "vm.memory", 2.0, "GB")},
@@ -37,7 +37,7 @@ func TestCost(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := vmrules.Cost(&store.Flavor{Cost: tc.flavor}, tc.others...); !slices.Equal(got, tc.want) {
+			if got := vmrules.Cost(&model.Flavor{Cost: tc.flavor}, tc.others...); !slices.Equal(got, tc.want) {
 				t.Fatalf("got %+v\nwant %+v", got, tc.want)
 			}
 		})
@@ -47,15 +47,15 @@ func TestCost(t *testing.T) {
 // TestResized: a resize replaces the old flavor's line items by the new one's; the disks'
 // stay and vm.count stays one.
 func TestResized(t *testing.T) {
-	small := &store.Flavor{Cost: items("vm.cpu", 1.0, "COUNT", "vm.memory", 1.0, "GB")}
-	counted := &store.Flavor{Cost: items("vm.cpu", 4.0, "COUNT", "vm.memory", 8.0, "GB", "vm.count", 3.0, "COUNT")}
+	small := &model.Flavor{Cost: items("vm.cpu", 1.0, "COUNT", "vm.memory", 1.0, "GB")}
+	counted := &model.Flavor{Cost: items("vm.cpu", 4.0, "COUNT", "vm.memory", 8.0, "GB", "vm.count", 3.0, "COUNT")}
 	disk := items("ephemeral-disk.capacity", 10.0, "GB")
 	cur := vmrules.Cost(small, disk...)
 	cases := []struct {
 		name     string
-		cur      []store.QuotaLineItem
-		old, new *store.Flavor
-		want     []store.QuotaLineItem
+		cur      []model.QuotaLineItem
+		old, new *model.Flavor
+		want     []model.QuotaLineItem
 	}{
 		{"up", cur, small, counted,
 			items("ephemeral-disk.capacity", 10.0, "GB", "vm.count", 1.0, "COUNT", "vm.cpu", 4.0, "COUNT", "vm.memory", 8.0, "GB")},

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -12,8 +13,8 @@ import (
 // MayUseImage reads image id and reports whether who may make VMs of it in project
 // projectID (policy.MayUseImage: a public image or one of that project, another project's
 // only if its IAM policy shares it). An image whose project is gone does not exist.
-func MayUseImage(ctx context.Context, s *store.Store, who store.Caller, id, projectID string) (*store.Image, bool, error) {
-	im, err := store.Get[store.Image](ctx, s, store.KindImage, id)
+func MayUseImage(ctx context.Context, s *store.Store, who model.Caller, id, projectID string) (*model.Image, bool, error) {
+	im, err := store.Get[model.Image](ctx, s, model.KindImage, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -36,8 +37,8 @@ func Unusable(id, state string) *errs.Error {
 // UseImage counts vm among the users of its image, which only a READY image accepts: the
 // atomic form of the check Validate made before the VM was written, as the image may have
 // begun its delete since.
-func UseImage(ctx context.Context, s *store.Store, vm *store.VM) (*store.Image, error) {
-	img, err := store.Get[store.Image](ctx, s, store.KindImage, vm.SourceImageID)
+func UseImage(ctx context.Context, s *store.Store, vm *model.VM) (*model.Image, error) {
+	img, err := store.Get[model.Image](ctx, s, model.KindImage, vm.SourceImageID)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil, errs.Invalid("image %s not found", vm.SourceImageID)
 	}
@@ -61,8 +62,8 @@ func UseImage(ctx context.Context, s *store.Store, vm *store.VM) (*store.Image, 
 // Validate passed its spec: its flavor must still exist and who must still be allowed to
 // use its image (the image's IAM policy may have changed). Refused the image, who gets
 // AccessForbidden: the spec was valid, the caller's right is what is missing.
-func MayCreate(ctx context.Context, s *store.Store, who store.Caller, vm *store.VM) error {
-	if _, err := store.Get[store.Flavor](ctx, s, store.KindFlavor, vm.FlavorID); err != nil {
+func MayCreate(ctx context.Context, s *store.Store, who model.Caller, vm *model.VM) error {
+	if _, err := store.Get[model.Flavor](ctx, s, model.KindFlavor, vm.FlavorID); err != nil {
 		return err
 	}
 	_, ok, err := MayUseImage(ctx, s, who, vm.SourceImageID, vm.ProjectID)

@@ -5,12 +5,13 @@ import (
 	"errors"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // vmFlavor reads the vm flavor named name and the size it gives a VM.
-func vmFlavor(ctx context.Context, s *store.Store, name string) (f *store.Flavor, cpu int32, memMB int64, err error) {
-	f, err = s.FlavorByName(ctx, store.FlavorVM, name)
+func vmFlavor(ctx context.Context, s *store.Store, name string) (f *model.Flavor, cpu int32, memMB int64, err error) {
+	f, err = s.FlavorByName(ctx, model.FlavorVM, name)
 	if errors.Is(err, errs.ErrNotFound) {
 		return nil, 0, 0, errs.Invalid("vm flavor %q not found", name).WithData("field", "flavor")
 	}
@@ -23,7 +24,7 @@ func vmFlavor(ctx context.Context, s *store.Store, name string) (f *store.Flavor
 
 // Resize checks that vm may take the vm flavor named name (one other than its own) and
 // returns the resize: the new size and cost (Resized).
-func Resize(ctx context.Context, s *store.Store, vm *store.VM, name string) (store.Resize, error) {
+func Resize(ctx context.Context, s *store.Store, vm *model.VM, name string) (store.Resize, error) {
 	flavor, cpu, mem, err := vmFlavor(ctx, s, name)
 	if err != nil {
 		return store.Resize{}, err
@@ -31,7 +32,7 @@ func Resize(ctx context.Context, s *store.Store, vm *store.VM, name string) (sto
 	if flavor.ID == vm.FlavorID {
 		return store.Resize{}, errs.Invalid("Vm #%s has flavor %s already", vm.ID, name).WithData("field", "flavor")
 	}
-	old, err := store.Get[store.Flavor](ctx, s, store.KindFlavor, vm.FlavorID)
+	old, err := store.Get[model.Flavor](ctx, s, model.KindFlavor, vm.FlavorID)
 	if err != nil {
 		return store.Resize{}, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,8 +20,8 @@ type Spec struct {
 	Subnets       []string
 	Tags          []string
 	Environment   map[string]string
-	Affinities    []store.Locality
-	AntiAffinity  *store.AntiAffinity
+	Affinities    []model.Locality
+	AntiAffinity  *model.AntiAffinity
 	Disks         []DiskSpec
 }
 
@@ -39,7 +40,7 @@ type DiskSpec struct {
 // subnets p's or port-group ones, its disks ephemeral of existing flavors with exactly one
 // boot disk, and its affinities must name what exists without contradicting each other.
 // Every refusal is InvalidEntity.
-func Validate(ctx context.Context, s *store.Store, who store.Caller, p *store.Project, spec Spec) (*store.VM, error) {
+func Validate(ctx context.Context, s *store.Store, who model.Caller, p *model.Project, spec Spec) (*model.VM, error) {
 	flavor, cpu, mem, err := vmFlavor(ctx, s, spec.Flavor)
 	if err != nil {
 		return nil, err
@@ -51,10 +52,10 @@ func Validate(ctx context.Context, s *store.Store, who store.Caller, p *store.Pr
 		return nil, errs.Invalid("image %q not found", spec.SourceImageID).WithData("field", "sourceImageId")
 	case err != nil:
 		return nil, err
-	case img.State != store.ImageReady:
+	case img.State != model.ImageReady:
 		return nil, Unusable(img.ID, img.State).WithData("field", "sourceImageId")
 	}
-	vm := &store.VM{Name: spec.Name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
+	vm := &model.VM{Name: spec.Name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
 		Flavor: flavor.Name, SourceImageID: img.ID, CPU: cpu, MemoryMB: mem, State: domain.VMCreating,
 		Tags: spec.Tags, Environment: spec.Environment, Subnets: spec.Subnets, PowerOn: true,
 		Affinities: spec.Affinities, AntiAffinity: spec.AntiAffinity, CreatedAt: s.Now()}
@@ -76,7 +77,7 @@ func Validate(ctx context.Context, s *store.Store, who store.Caller, p *store.Pr
 	if vm.Placement = flavor.PlacementPolicy; vm.Placement == "" {
 		vm.Placement = p.PlacementPolicy
 	}
-	var others []store.QuotaLineItem
+	var others []model.QuotaLineItem
 	if vm.Disks, others, err = disks(ctx, s, spec.Disks); err != nil {
 		return nil, err
 	}
@@ -86,26 +87,26 @@ func Validate(ctx context.Context, s *store.Store, who store.Caller, p *store.Pr
 
 // disks checks a create spec's disks and returns them with what they cost: their
 // flavors' line items and their capacity.
-func disks(ctx context.Context, s *store.Store, in []DiskSpec) ([]store.Disk, []store.QuotaLineItem, error) {
-	var out []store.Disk
-	var cost []store.QuotaLineItem
+func disks(ctx context.Context, s *store.Store, in []DiskSpec) ([]model.Disk, []model.QuotaLineItem, error) {
+	var out []model.Disk
+	var cost []model.QuotaLineItem
 	boots := 0
 	for i, d := range in {
 		kind := d.Kind
 		if kind == "ephemeral" {
-			kind = store.FlavorEphemeralDisk
+			kind = model.FlavorEphemeralDisk
 		}
-		if kind != store.FlavorEphemeralDisk {
+		if kind != model.FlavorEphemeralDisk {
 			return nil, nil, errs.Invalid("attachedDisks[%d]: kind %q is not ephemeral-disk", i, d.Kind)
 		}
-		df, err := s.FlavorByName(ctx, store.FlavorEphemeralDisk, d.Flavor)
+		df, err := s.FlavorByName(ctx, model.FlavorEphemeralDisk, d.Flavor)
 		if errors.Is(err, errs.ErrNotFound) {
 			return nil, nil, errs.Invalid("attachedDisks[%d]: ephemeral-disk flavor %q not found", i, d.Flavor)
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		disk := store.Disk{Name: d.Name, Kind: kind, Flavor: df.Name, FlavorID: df.ID, CapacityGB: d.CapacityGB,
+		disk := model.Disk{Name: d.Name, Kind: kind, Flavor: df.Name, FlavorID: df.ID, CapacityGB: d.CapacityGB,
 			Boot: d.Boot, State: domain.DiskDetached}
 		if disk.Name == "" {
 			disk.Name = fmt.Sprintf("disk-%d", i)
@@ -117,7 +118,7 @@ func disks(ctx context.Context, s *store.Store, in []DiskSpec) ([]store.Disk, []
 		}
 		cost = append(cost, df.Cost...)
 		if disk.CapacityGB > 0 {
-			cost = append(cost, store.QuotaLineItem{Key: domain.CostEphemeralCapacity, Value: float64(disk.CapacityGB), Unit: "GB"})
+			cost = append(cost, model.QuotaLineItem{Key: domain.CostEphemeralCapacity, Value: float64(disk.CapacityGB), Unit: "GB"})
 		}
 		out = append(out, disk)
 	}
@@ -130,7 +131,7 @@ func disks(ctx context.Context, s *store.Store, in []DiskSpec) ([]store.Disk, []
 // SubnetUsable reports whether a VM of project projectID may go on subnet id: one of its
 // project's or one of no project (port-group subnets). Any other is as good as missing.
 func SubnetUsable(ctx context.Context, s *store.Store, projectID, id string) (bool, error) {
-	sn, err := store.Get[store.Subnet](ctx, s, store.KindSubnet, id)
+	sn, err := store.Get[model.Subnet](ctx, s, model.KindSubnet, id)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
 		return false, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -17,7 +18,7 @@ import (
 // world is what the specs of the tests below are checked against: project p1 (and p2) of
 // tenant a, flavors, images, subnets, two hosts in two zones, a placed VM and persistent
 // disks.
-func world(t *testing.T) (*store.Store, *store.Project) {
+func world(t *testing.T) (*store.Store, *model.Project) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	must := func(err error) {
@@ -26,57 +27,57 @@ func world(t *testing.T) (*store.Store, *store.Project) {
 			t.Fatal(err)
 		}
 	}
-	task := func(kind, id string) *store.Task {
-		return s.NewTask("t-"+kind+"-"+id, "CREATE", store.Entity{ID: id, Kind: kind}, store.Caller{}, nil)
+	task := func(kind, id string) *model.Task {
+		return s.NewTask("t-"+kind+"-"+id, "CREATE", model.Entity{ID: id, Kind: kind}, model.Caller{}, nil)
 	}
-	must(s.CreateTenant(ctx, &store.Tenant{ID: "a", Name: "a"}, task(store.KindTenant, "a")))
-	p1 := &store.Project{ID: "p1", TenantID: "a", Name: "p1", PlacementPolicy: store.PlacementSpread}
-	must(s.CreateProject(ctx, p1, task(store.KindProject, "p1")))
-	must(s.CreateProject(ctx, &store.Project{ID: "p2", TenantID: "a", Name: "p2"}, task(store.KindProject, "p2")))
-	for _, f := range []*store.Flavor{
-		{ID: "f-small", Name: "small", Kind: store.FlavorVM, Cost: items("vm.cpu", 2.0, "COUNT", "vm.memory", 4.0, "GB")},
-		{ID: "f-packed", Name: "packed", Kind: store.FlavorVM, PlacementPolicy: store.PlacementPack,
+	must(s.CreateTenant(ctx, &model.Tenant{ID: "a", Name: "a"}, task(model.KindTenant, "a")))
+	p1 := &model.Project{ID: "p1", TenantID: "a", Name: "p1", PlacementPolicy: model.PlacementSpread}
+	must(s.CreateProject(ctx, p1, task(model.KindProject, "p1")))
+	must(s.CreateProject(ctx, &model.Project{ID: "p2", TenantID: "a", Name: "p2"}, task(model.KindProject, "p2")))
+	for _, f := range []*model.Flavor{
+		{ID: "f-small", Name: "small", Kind: model.FlavorVM, Cost: items("vm.cpu", 2.0, "COUNT", "vm.memory", 4.0, "GB")},
+		{ID: "f-packed", Name: "packed", Kind: model.FlavorVM, PlacementPolicy: model.PlacementPack,
 			Cost: items("vm.cpu", 1.0, "COUNT", "vm.memory", 512.0, "MB", "vm.count", 2.0, "COUNT")},
-		{ID: "f-hollow", Name: "hollow", Kind: store.FlavorVM, Cost: items("vm.memory", 1.0, "GB")},
-		{ID: "f-eph", Name: "eph", Kind: store.FlavorEphemeralDisk, Cost: items("ephemeral-disk.cost", 1.0, "COUNT")},
-		{ID: "f-pd", Name: "pd", Kind: store.FlavorPersistentDisk, Cost: items("persistent-disk.cost", 1.0, "COUNT")},
+		{ID: "f-hollow", Name: "hollow", Kind: model.FlavorVM, Cost: items("vm.memory", 1.0, "GB")},
+		{ID: "f-eph", Name: "eph", Kind: model.FlavorEphemeralDisk, Cost: items("ephemeral-disk.cost", 1.0, "COUNT")},
+		{ID: "f-pd", Name: "pd", Kind: model.FlavorPersistentDisk, Cost: items("persistent-disk.cost", 1.0, "COUNT")},
 	} {
-		must(s.CreateFlavor(ctx, f, task(store.KindFlavor, f.ID)))
+		must(s.CreateFlavor(ctx, f, task(model.KindFlavor, f.ID)))
 	}
-	for _, im := range []*store.Image{
-		{ID: "img", Name: "img", ProjectID: "p1", TenantID: "a", State: store.ImageReady},
-		{ID: "public", Name: "public", State: store.ImageReady},
-		{ID: "other", Name: "other", ProjectID: "p2", TenantID: "a", State: store.ImageReady},
-		{ID: "new", Name: "new", ProjectID: "p1", TenantID: "a", State: store.ImageCreating},
-		{ID: "going", Name: "going", ProjectID: "p1", TenantID: "a", State: store.ImagePendingDelete},
+	for _, im := range []*model.Image{
+		{ID: "img", Name: "img", ProjectID: "p1", TenantID: "a", State: model.ImageReady},
+		{ID: "public", Name: "public", State: model.ImageReady},
+		{ID: "other", Name: "other", ProjectID: "p2", TenantID: "a", State: model.ImageReady},
+		{ID: "new", Name: "new", ProjectID: "p1", TenantID: "a", State: model.ImageCreating},
+		{ID: "going", Name: "going", ProjectID: "p1", TenantID: "a", State: model.ImagePendingDelete},
 	} {
-		must(s.CreateImage(ctx, im, task(store.KindImage, im.ID)))
+		must(s.CreateImage(ctx, im, task(model.KindImage, im.ID)))
 	}
-	for _, sn := range []*store.Subnet{
-		{ID: "sn-p1", Name: "sn-p1", ProjectID: "p1", State: store.NetReady},
-		{ID: "sn-p2", Name: "sn-p2", ProjectID: "p2", State: store.NetReady},
-		{ID: "pg", Name: "pg", State: store.NetReady},
+	for _, sn := range []*model.Subnet{
+		{ID: "sn-p1", Name: "sn-p1", ProjectID: "p1", State: model.NetReady},
+		{ID: "sn-p2", Name: "sn-p2", ProjectID: "p2", State: model.NetReady},
+		{ID: "pg", Name: "pg", State: model.NetReady},
 	} {
-		must(s.CreatePortGroupSubnet(ctx, sn, task(store.KindSubnet, sn.ID)))
+		must(s.CreatePortGroupSubnet(ctx, sn, task(model.KindSubnet, sn.ID)))
 	}
-	for _, h := range []*store.Host{
+	for _, h := range []*model.Host{
 		{ID: "h1", Name: "h1", AvailabilityZone: "z1", Tags: []string{"CLOUD"}, State: "READY",
-			Datastores: []store.Datastore{{ID: "ds-1", Name: "local", Type: store.DatastoreVMFS}, {ID: "ds-s", Name: "shared", Type: store.DatastoreNFS}}},
+			Datastores: []model.Datastore{{ID: "ds-1", Name: "local", Type: model.DatastoreVMFS}, {ID: "ds-s", Name: "shared", Type: model.DatastoreNFS}}},
 		{ID: "h2", Name: "h2", AvailabilityZone: "z2", State: "READY",
-			Datastores: []store.Datastore{{ID: "ds-2", Name: "local", Type: store.DatastoreVMFS}, {ID: "ds-s", Name: "shared", Type: store.DatastoreNFS}}},
+			Datastores: []model.Datastore{{ID: "ds-2", Name: "local", Type: model.DatastoreVMFS}, {ID: "ds-s", Name: "shared", Type: model.DatastoreNFS}}},
 	} {
 		must(s.PutHost(ctx, h))
 	}
-	must(s.CreateVM(ctx, &store.VM{ID: "vm-h1", Name: "vm-h1", TenantID: "a", ProjectID: "p1", State: store.VMStarted, HostID: "h1"},
-		task(store.KindVM, "vm-h1")))
-	must(s.CreateVM(ctx, &store.VM{ID: "vm-new", Name: "vm-new", TenantID: "a", ProjectID: "p1", State: store.VMCreating},
-		task(store.KindVM, "vm-new")))
-	for _, d := range []*store.PersistentDisk{
-		{ID: "pd-1", Name: "pd-1", TenantID: "a", ProjectID: "p1", State: store.DiskDetached, HostID: "h1", Datastore: "local", DatastoreID: "ds-1"},
-		{ID: "pd-s", Name: "pd-s", TenantID: "a", ProjectID: "p1", State: store.DiskDetached, HostID: "h2", Datastore: "shared", DatastoreID: "ds-s"},
-		{ID: "pd-new", Name: "pd-new", TenantID: "a", ProjectID: "p1", State: store.DiskCreating},
+	must(s.CreateVM(ctx, &model.VM{ID: "vm-h1", Name: "vm-h1", TenantID: "a", ProjectID: "p1", State: model.VMStarted, HostID: "h1"},
+		task(model.KindVM, "vm-h1")))
+	must(s.CreateVM(ctx, &model.VM{ID: "vm-new", Name: "vm-new", TenantID: "a", ProjectID: "p1", State: model.VMCreating},
+		task(model.KindVM, "vm-new")))
+	for _, d := range []*model.PersistentDisk{
+		{ID: "pd-1", Name: "pd-1", TenantID: "a", ProjectID: "p1", State: model.DiskDetached, HostID: "h1", Datastore: "local", DatastoreID: "ds-1"},
+		{ID: "pd-s", Name: "pd-s", TenantID: "a", ProjectID: "p1", State: model.DiskDetached, HostID: "h2", Datastore: "shared", DatastoreID: "ds-s"},
+		{ID: "pd-new", Name: "pd-new", TenantID: "a", ProjectID: "p1", State: model.DiskCreating},
 	} {
-		must(s.CreateDisk(ctx, d, task(store.KindDisk, d.ID)))
+		must(s.CreateDisk(ctx, d, task(model.KindDisk, d.ID)))
 	}
 	return s, p1
 }
@@ -85,17 +86,17 @@ func boot() []vmrules.DiskSpec {
 	return []vmrules.DiskSpec{{Name: "boot", Kind: "ephemeral", Flavor: "eph", Boot: true}}
 }
 
-func aff(kv ...string) []store.Locality {
-	var out []store.Locality
+func aff(kv ...string) []model.Locality {
+	var out []model.Locality
 	for i := 0; i < len(kv); i += 2 {
-		out = append(out, store.Locality{Kind: kv[i], ID: kv[i+1]})
+		out = append(out, model.Locality{Kind: kv[i], ID: kv[i+1]})
 	}
 	return out
 }
 
 func TestValidate(t *testing.T) {
 	s, p1 := world(t)
-	root := store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	root := model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
 	cases := []struct {
 		name string
 		edit func(*vmrules.Spec)
@@ -172,8 +173,8 @@ func TestValidate(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if vm.State != store.VMCreating || vm.FlavorID != "f-small" || vm.CPU != 2 || vm.MemoryMB != 4096 ||
-					vm.Placement != store.PlacementSpread || !slices.Equal(vm.Affinities, spec.Affinities) {
+				if vm.State != model.VMCreating || vm.FlavorID != "f-small" || vm.CPU != 2 || vm.MemoryMB != 4096 ||
+					vm.Placement != model.PlacementSpread || !slices.Equal(vm.Affinities, spec.Affinities) {
 					t.Fatalf("VM %+v", vm)
 				}
 				return
@@ -190,7 +191,7 @@ func TestValidate(t *testing.T) {
 // disks and cost (one vm.count, though its flavor says two).
 func TestValidateBuilds(t *testing.T) {
 	s, p1 := world(t)
-	who := store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	who := model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
 	vm, err := vmrules.Validate(t.Context(), s, who, p1, vmrules.Spec{Name: "db", Flavor: "packed", SourceImageID: "img",
 		Environment: map[string]string{"powerOn": "false"}, Disks: append(boot(),
 			vmrules.DiskSpec{Kind: "ephemeral-disk", Flavor: "eph", CapacityGB: 5})})
@@ -199,8 +200,8 @@ func TestValidateBuilds(t *testing.T) {
 	}
 	wantCost := items("ephemeral-disk.capacity", 5.0, "GB", "ephemeral-disk.cost", 2.0, "COUNT",
 		"vm.count", 1.0, "COUNT", "vm.cpu", 1.0, "COUNT", "vm.memory", 0.5, "GB")
-	if vm.CPU != 1 || vm.MemoryMB != 512 || vm.PowerOn || vm.Placement != store.PlacementPack || len(vm.Disks) != 2 ||
-		vm.Disks[1].Name != "disk-1" || vm.Disks[0].State != store.DiskDetached || !slices.Equal(vm.Cost, wantCost) {
+	if vm.CPU != 1 || vm.MemoryMB != 512 || vm.PowerOn || vm.Placement != model.PlacementPack || len(vm.Disks) != 2 ||
+		vm.Disks[1].Name != "disk-1" || vm.Disks[0].State != model.DiskDetached || !slices.Equal(vm.Cost, wantCost) {
 		t.Fatalf("VM %+v", vm)
 	}
 }
@@ -209,18 +210,18 @@ func TestValidateBuilds(t *testing.T) {
 func TestMayCreate(t *testing.T) {
 	s, _ := world(t)
 	ctx := context.Background()
-	pat := store.Caller{Subject: "pat"}
-	root := store.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
+	pat := model.Caller{Subject: "pat"}
+	root := model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
 	cases := []struct {
 		name     string
-		who      store.Caller
-		vm       store.VM
+		who      model.Caller
+		vm       model.VM
 		wantCode string
 	}{
-		{"own image", root, store.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "img"}, ""},
-		{"flavor gone", root, store.VM{ProjectID: "p1", FlavorID: "f-gone", SourceImageID: "img"}, errs.CodeNotFound},
-		{"another project's image", root, store.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "other"}, errs.CodeAccessForbidden},
-		{"a caller without a role", pat, store.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "img"}, errs.CodeAccessForbidden},
+		{"own image", root, model.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "img"}, ""},
+		{"flavor gone", root, model.VM{ProjectID: "p1", FlavorID: "f-gone", SourceImageID: "img"}, errs.CodeNotFound},
+		{"another project's image", root, model.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "other"}, errs.CodeAccessForbidden},
+		{"a caller without a role", pat, model.VM{ProjectID: "p1", FlavorID: "f-small", SourceImageID: "img"}, errs.CodeAccessForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/store"
@@ -78,11 +79,11 @@ func TestRuleEngineResumesPending(t *testing.T) {
 	ctx := t.Context()
 	rdb, prefix := storetest.Client(t), storetest.Prefix(t)
 	s := store.New(rdb, prefix)
-	admin := store.Caller{Subject: "root"}
+	admin := model.Caller{Subject: "root"}
 	r := &store.Rule{ID: "r1", Name: "tag", Owner: admin, MaxPerMinute: 600, CreatedAt: s.Now(),
 		Filter:  store.RuleFilter{Types: []string{"io.photon.vm.error"}},
 		Actions: []store.RuleAction{{Type: "io.photon.vm.tag.requested", Subject: "{{.Subject}}", Data: `{"value":"seen"}`}}}
-	if err := s.CreateRule(ctx, r, s.NewTask("t-r1", "CREATE_RULE", store.Entity{ID: r.ID, Kind: store.KindRule}, admin, nil)); err != nil {
+	if err := s.CreateRule(ctx, r, s.NewTask("t-r1", "CREATE_RULE", model.Entity{ID: r.ID, Kind: store.KindRule}, admin, nil)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -168,19 +169,19 @@ func TestRuleMatching(t *testing.T) {
 	ctx := t.Context()
 	rdb, prefix := storetest.Client(t), storetest.Prefix(t)
 	s := store.New(rdb, prefix)
-	owner := store.Caller{Subject: "pat"}
+	owner := model.Caller{Subject: "pat"}
 	r := &store.Rule{ID: "r1", Name: "reap", ProjectID: "p1", Owner: owner, MaxPerMinute: 600, CreatedAt: s.Now(),
 		Filter: store.RuleFilter{Types: []string{"io.photon.vm.*"}, SubjectPrefix: "vm-", Data: map[string]string{"state": "ERROR"}},
 		Actions: []store.RuleAction{{Type: "io.photon.vm.delete.requested", Subject: "{{.Subject}}"},
 			{Type: "io.photon.vm.tag.requested", Subject: "{{.Subject}}", Data: `{"value":"was-{{.Data.name}}"}`}}}
-	task := func(id, kind string) *store.Task {
-		return s.NewTask("t-"+id, "CREATE", store.Entity{ID: id, Kind: kind}, owner, nil)
+	task := func(id, kind string) *model.Task {
+		return s.NewTask("t-"+id, "CREATE", model.Entity{ID: id, Kind: kind}, owner, nil)
 	}
 	// The rule's project must exist for the store to take the rule.
-	if err := s.CreateTenant(ctx, &store.Tenant{ID: "t1", Name: "t1"}, task("t1", store.KindTenant)); err != nil {
+	if err := s.CreateTenant(ctx, &model.Tenant{ID: "t1", Name: "t1"}, task("t1", model.KindTenant)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateProject(ctx, &store.Project{ID: "p1", TenantID: "t1", Name: "p1"}, task("p1", store.KindProject)); err != nil {
+	if err := s.CreateProject(ctx, &model.Project{ID: "p1", TenantID: "t1", Name: "p1"}, task("p1", model.KindProject)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateRule(ctx, r, task("r1", store.KindRule)); err != nil {

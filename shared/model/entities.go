@@ -1,4 +1,4 @@
-package store
+package model
 
 import "github.com/photon-cloud/photon/shared/domain"
 

@@ -1,4 +1,4 @@
-package store
+package model
 
 // Host states. Only READY hosts take new placements. CREATING is a host registered through
 // the API whose hostd has not joined yet; ERROR is set when a host misses its heartbeats
@@ -78,7 +78,7 @@ type HostUsage struct {
 	VMCount      int32       `json:"vmCount"`
 	Datastores   []Datastore `json:"datastores,omitempty"`
 	// VMPower is the power state of each VM the host lists, by VM id, read at ReadAt (ms,
-	// the host's clock); HeartbeatHost brings the VM records in line with it.
+	// the host's clock); store.HeartbeatHost brings the VM records in line with it.
 	VMPower map[string]string `json:"-"`
 	ReadAt  int64             `json:"-"`
 }
@@ -89,4 +89,19 @@ type Zone struct {
 	Name      string `json:"name"`
 	State     string `json:"state"`
 	CreatedAt int64  `json:"createdAt"`
+}
+
+// ZoneReady is the state of every availability zone: zones are records, nothing to
+// provision.
+const ZoneReady = "READY"
+
+// HostReservation is what placement reserved for one VM.
+type HostReservation struct {
+	HostID    string `json:"hostId"`
+	Datastore string `json:"datastore"`
+	CPU       int64  `json:"cpu"`
+	MemoryMB  int64  `json:"memoryMb"`
+	DiskMB    int64  `json:"diskMb,omitempty"`
+	// Group is the anti-affinity group key the VM counts in (store.GroupKey), if any.
+	Group string `json:"group,omitempty"`
 }
