@@ -43,7 +43,7 @@ func TestPowerOn(t *testing.T) {
 			h.Fail("PowerOn", tc.fault)
 
 			reply, err := e.Do(t, &events.VMCreate, task, startVM)
-			// The create chain's last step completes the task; vmstate then releases the VM.
+			// The create chain's last step completes the task; the chain's finalizer then releases the VM.
 			if got := e.Outcome(t, &events.VMCreate, task, startVM, reply, err); got != tc.want {
 				t.Fatalf("outcome %s, want %s", got, tc.want)
 			}
