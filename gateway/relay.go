@@ -51,42 +51,43 @@ func newRelay(s *store.Store, b events.Broker, log *slog.Logger, name string, cl
 }
 
 // run relays until ctx ends. Starts it reads stay pending until published; when ctx
-// ends with some in hand, another relay claims them.
+// ends with some in hand, another relay claims them. It first forgets the relays of
+// gateways long gone, so that the group does not grow with every gateway ever started.
 func (r *relay) run(ctx context.Context) {
-	lastClaim := time.Time{}
+	if err := r.store.PruneStartConsumers(ctx, 10*r.claimIdle); err != nil && ctx.Err() == nil {
+		r.log.Warn("relay: prune", "err", err)
+	}
+	var starts *store.StartsReader
 	for ctx.Err() == nil {
-		var starts []store.Start
 		var err error
-		if time.Since(lastClaim) > r.claimIdle/2 {
-			lastClaim = time.Now()
-			starts, err = r.store.ClaimStarts(ctx, r.name, r.claimIdle, relayBatch)
-			if perr := r.store.PruneStartConsumers(ctx, 10*r.claimIdle); perr != nil && ctx.Err() == nil {
-				r.log.Warn("relay: prune", "err", perr)
-			}
+		if starts, err = r.store.OpenStarts(ctx, r.name, r.claimIdle, r.log); err == nil {
+			break
 		}
-		if err == nil && len(starts) == 0 {
-			starts, err = r.store.ReadStarts(ctx, r.name, relayBatch, min(time.Second, r.claimIdle/2))
+		r.log.Warn("relay: open the starts stream", "err", err)
+		r.wait(ctx, time.Second)
+	}
+	if starts == nil {
+		return
+	}
+	defer starts.Close()
+	for ctx.Err() == nil {
+		batch, err := starts.Next(ctx, relayBatch)
+		if err == nil {
+			r.publish(ctx, starts, batch)
 		}
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("relay: read starts", "err", err)
-				r.wait(ctx, time.Second)
-			}
-			continue
-		}
-		r.publish(ctx, starts)
 	}
 }
 
-// publish sends starts to the broker until it takes them (or ctx ends), then acknowledges
-// them. A start the broker refuses for good fails its task.
-func (r *relay) publish(ctx context.Context, starts []store.Start) {
-	if len(starts) == 0 {
+// publish sends batch to the broker until it takes it (or ctx ends), then acknowledges
+// it; the reader renews its hold on the batch meanwhile, so no other relay takes it over
+// while the broker is down. A start the broker refuses for good fails its task.
+func (r *relay) publish(ctx context.Context, starts *store.StartsReader, batch []store.Start) {
+	if len(batch) == 0 {
 		return
 	}
-	es := make([]cloudevents.Event, 0, len(starts))
-	ids := make([]string, 0, len(starts))
-	for _, st := range starts {
+	es := make([]cloudevents.Event, 0, len(batch))
+	ids := make([]string, 0, len(batch))
+	for _, st := range batch {
 		var e cloudevents.Event
 		if err := json.Unmarshal(st.Event, &e); err != nil {
 			r.log.Error("relay: undecodable start dropped", "id", st.ID, "err", err)
@@ -95,7 +96,6 @@ func (r *relay) publish(ctx context.Context, starts []store.Start) {
 		}
 		ids = append(ids, st.ID)
 	}
-	touched := time.Now()
 	for delay := r.backoff; ctx.Err() == nil; delay = min(2*delay, time.Second) {
 		err := r.broker.Publish(ctx, es...)
 		if err == nil {
@@ -107,17 +107,12 @@ func (r *relay) publish(ctx context.Context, starts []store.Start) {
 		}
 		r.log.Warn("relay: publish starts", "events", len(es), "err", err)
 		r.wait(ctx, delay)
-		if time.Since(touched) > r.claimIdle/3 {
-			touched = time.Now()
-			if err := r.store.TouchStarts(ctx, r.name, ids...); err != nil && ctx.Err() == nil {
-				r.log.Warn("relay: touch starts", "err", err)
-			}
-		}
 	}
 	if ctx.Err() != nil {
-		return // left pending: this or another relay publishes them again
+		starts.Release(ids...) // left pending: this or another relay publishes them again
+		return
 	}
-	if err := r.store.AckStarts(ctx, ids...); err != nil {
+	if err := starts.Ack(ctx, ids...); err != nil {
 		r.log.Warn("relay: acknowledge starts", "err", err) // published again after claimIdle: steps replay
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
+	"github.com/photon-cloud/photon/shared/streams"
 )
 
 // A chain starts with the write that creates its task: the task's start event
@@ -44,53 +46,55 @@ func startsOf(ms []redis.XMessage) []Start {
 	return out
 }
 
-// ReadStarts takes up to n starts no relay has read, as consumer, waiting up to block
-// for one; none is not an error. It makes the consumer group the first time.
-func (s *Store) ReadStarts(ctx context.Context, consumer string, n int, block time.Duration) ([]Start, error) {
-	args := &redis.XReadGroupArgs{Group: startsGroup, Consumer: consumer, Streams: []string{s.StartsStream(), ">"},
-		Count: int64(n), Block: block}
-	res, err := s.rdb.XReadGroup(ctx, args).Result()
-	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {
-		if err := s.rdb.XGroupCreateMkStream(ctx, s.StartsStream(), startsGroup, "0").Err(); err != nil &&
-			!strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return nil, fmt.Errorf("create group on %s: %w", s.StartsStream(), err)
-		}
-		res, err = s.rdb.XReadGroup(ctx, args).Result()
-	}
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+// StartsReader is one relay's consumer of the starts stream (a shared/streams consumer of
+// the relays' group): it holds what it read until it acknowledges it, renewing its hold
+// meanwhile, and takes over what a relay that died held.
+type StartsReader struct {
+	s *Store
+	c *streams.Consumer
+}
+
+// OpenStarts opens the starts stream for the relay named consumer: a start it reads and
+// holds for longer than claimIdle without renewing it (its gateway died) is taken over by
+// another relay.
+func (s *Store) OpenStarts(ctx context.Context, consumer string, claimIdle time.Duration, log *slog.Logger) (*StartsReader, error) {
+	c, err := streams.Open(ctx, s.rdb, streams.Options{Stream: s.StartsStream(), Group: startsGroup, Consumer: consumer,
+		ClaimIdle: claimIdle, Block: min(time.Second, claimIdle/2), Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("read starts: %w", err)
+		return nil, err
 	}
-	var out []Start
-	for _, st := range res {
-		out = append(out, startsOf(st.Messages)...)
-	}
-	return out, nil
+	return &StartsReader{s: s, c: c}, nil
 }
 
-// ClaimStarts takes over, for consumer, up to n starts another relay read but has not
-// acknowledged for at least idle (its gateway died, or its broker is down).
-func (s *Store) ClaimStarts(ctx context.Context, consumer string, idle time.Duration, n int) ([]Start, error) {
-	ms, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.StartsStream(), Group: startsGroup,
-		Consumer: consumer, MinIdle: idle, Start: "0-0", Count: int64(n)}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "NOGROUP") {
-		return nil, fmt.Errorf("claim starts: %w", err)
-	}
-	return startsOf(ms), nil
+// Next returns up to n starts no other live relay holds (see streams.Consumer.Next).
+func (r *StartsReader) Next(ctx context.Context, n int) ([]Start, error) {
+	ms, err := r.c.Next(ctx, n)
+	return startsOf(ms), err
 }
 
-// TouchStarts tells the other relays that consumer still works on the starts ids (its
-// broker is down and it keeps trying), so that they do not claim them meanwhile.
-func (s *Store) TouchStarts(ctx context.Context, consumer string, ids ...string) error {
-	err := s.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: s.StartsStream(), Group: startsGroup, Consumer: consumer,
-		Messages: ids}).Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("touch starts: %w", err)
+// Ack acknowledges and deletes published starts.
+func (r *StartsReader) Ack(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	defer r.c.Release(ids...)
+	_, err := r.s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		r.c.AckIn(ctx, p, ids...)
+		p.XDel(ctx, r.s.StartsStream(), ids...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("acknowledge starts: %w", err)
 	}
 	return nil
 }
+
+// Release gives back starts not published: another relay, or this one, reads them again
+// after the claim time.
+func (r *StartsReader) Release(ids ...string) { r.c.Release(ids...) }
+
+// Close stops renewing what the relay holds.
+func (r *StartsReader) Close() { r.c.Close() }
 
 // PruneStartConsumers forgets the relays that hold no start and have not read for idle
 // (gateways gone), so that the group does not grow with every gateway ever started.
@@ -108,22 +112,6 @@ func (s *Store) PruneStartConsumers(ctx context.Context, idle time.Duration) err
 				return fmt.Errorf("forget relay %s: %w", c.Name, err)
 			}
 		}
-	}
-	return nil
-}
-
-// AckStarts acknowledges and deletes published starts.
-func (s *Store) AckStarts(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAck(ctx, s.StartsStream(), startsGroup, ids...)
-		p.XDel(ctx, s.StartsStream(), ids...)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("acknowledge starts: %w", err)
 	}
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
@@ -72,8 +70,9 @@ func TestStartsAreWrittenWithTheirTask(t *testing.T) {
 	}
 }
 
-// TestStartsRelayProtocol: a start one relay read and never acknowledged is claimed by
-// another after the idle time, and an acknowledged one is gone.
+// TestStartsRelayProtocol: a start one relay read and never acknowledged is not taken
+// while that relay lives (it renews its hold), is taken over by another once it is gone,
+// and an acknowledged one is gone.
 func TestStartsRelayProtocol(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
@@ -82,45 +81,52 @@ func TestStartsRelayProtocol(t *testing.T) {
 	if err := s.CreateTenant(ctx, ten, tt); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(st []store.Start) []string {
+	const claimIdle = 200 * time.Millisecond
+	open := func(name string) *store.StartsReader {
+		r, err := s.OpenStarts(ctx, name, claimIdle, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return r
+	}
+	events := func(st []store.Start) []string {
 		var out []string
 		for _, x := range st {
 			out = append(out, string(x.Event))
 		}
 		return out
 	}
+	dead, live := open("dead"), open("live")
+	// next reads r until it gets a start or until is over.
+	next := func(r *store.StartsReader, until time.Duration) []store.Start {
+		for deadline := time.Now().Add(until); ; {
+			got, err := r.Next(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) > 0 || time.Now().After(deadline) {
+				return got
+			}
+		}
+	}
 	steps := []struct {
 		name string
-		do   func() ([]store.Start, error)
+		do   func() []store.Start
 		want []string
 	}{
-		{"the dead relay reads it", func() ([]store.Start, error) { return s.ReadStarts(ctx, "dead", 10, time.Millisecond) }, []string{"e1"}},
-		{"another relay reads nothing new", func() ([]store.Start, error) { return s.ReadStarts(ctx, "live", 10, time.Millisecond) }, nil},
-		{"nor claims what is not idle long enough", func() ([]store.Start, error) { return s.ClaimStarts(ctx, "live", time.Hour, 10) }, nil},
-		{"nor what the dead one touched", func() ([]store.Start, error) {
-			// The entry has been idle 50ms at least; touching it makes it fresh.
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				p, err := s.Redis().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.StartsStream(), Group: "relay", Start: "-", End: "+", Count: 1}).Result()
-				if err != nil || (len(p) == 1 && p[0].Idle > 50*time.Millisecond) || time.Now().After(deadline) {
-					break
-				}
-			}
-			first, _ := s.Redis().XRange(ctx, s.StartsStream(), "-", "+").Result()
-			if err := s.TouchStarts(ctx, "dead", first[0].ID); err != nil {
-				return nil, err
-			}
-			return s.ClaimStarts(ctx, "live", 50*time.Millisecond, 10)
-		}, nil},
-		{"it claims what is", func() ([]store.Start, error) { return s.ClaimStarts(ctx, "live", 0, 10) }, []string{"e1"}},
+		{"the dead relay reads it", func() []store.Start { return next(dead, 5*time.Second) }, []string{"e1"}},
+		{"another relay gets nothing while the first holds it", func() []store.Start { return next(live, 4*claimIdle) }, nil},
+		{"it takes it over once the first is gone", func() []store.Start {
+			dead.Close()
+			return next(live, 10*time.Second)
+		}, []string{"e1"}},
 	}
 	var last []store.Start
 	for _, st := range steps {
-		got, err := st.do()
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if !slices.Equal(ids(got), st.want) {
-			t.Fatalf("%s: got %q, want %q", st.name, ids(got), st.want)
+		got := st.do()
+		if !slices.Equal(events(got), st.want) {
+			t.Fatalf("%s: got %q, want %q", st.name, events(got), st.want)
 		}
 		last = got
 	}
@@ -141,7 +147,7 @@ func TestStartsRelayProtocol(t *testing.T) {
 	if got := consumers(); !slices.Equal(got, []string{"live"}) {
 		t.Fatalf("relays after pruning = %v, want the one holding a start", got)
 	}
-	if err := s.AckStarts(ctx, last[0].ID); err != nil {
+	if err := live.Ack(ctx, last[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PruneStartConsumers(ctx, -1); err != nil {
@@ -153,7 +159,7 @@ func TestStartsRelayProtocol(t *testing.T) {
 	if n, err := s.PendingStarts(ctx); err != nil || n != 0 {
 		t.Fatalf("pending starts = %d, %v after the acknowledgement, want 0", n, err)
 	}
-	if got, err := s.ClaimStarts(ctx, "other", 0, 10); err != nil || len(got) != 0 {
-		t.Fatalf("claimed %d acknowledged starts (%v)", len(got), err)
+	if got := next(open("other"), 2*claimIdle); len(got) != 0 {
+		t.Fatalf("read %d acknowledged starts", len(got))
 	}
 }

@@ -1,7 +1,8 @@
 // Package streams reads a Redis Stream as one consumer of a consumer group. It is the one
 // stream-consuming mechanism of Photon: the local event broker's functions (events), the
-// notifier's deriver and dispatcher (shared/notify) and the rule engine
-// (shared/notify/rules) all read through it.
+// notifier's deriver and dispatcher (shared/notify), the rule engine
+// (shared/notify/rules) and the gateways' chain-start relay (store.OpenStarts) all read
+// through it.
 //
 // Delivery is at least once, and a crash loses nothing whatever name the restarted
 // process takes. An entry read but not acknowledged stays in the group's pending list,
