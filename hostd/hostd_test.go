@@ -61,7 +61,7 @@ func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, 
 
 // start runs a simulated host with its hostd and returns a gRPC client of it that calls
 // as a function does: with a service certificate from the platform CA, for host h1.
-func start(t *testing.T) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
+func start(t testing.TB) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 	t.Helper()
 	ca := testCA(t)
 	sim, d, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
@@ -70,7 +70,7 @@ func start(t *testing.T) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 
 // startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms to a
 // fake registrar.
-func startDaemon(t *testing.T, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
+func startDaemon(t testing.TB, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
 	sim, err := hostdsim.Start(t.Context(), image)
 	if err != nil {
@@ -90,7 +90,7 @@ func startDaemon(t *testing.T, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *
 	return sim, d, reg
 }
 
-func testCA(t *testing.T) *pki.CA {
+func testCA(t testing.TB) *pki.CA {
 	t.Helper()
 	ca, err := pki.NewCA()
 	if err != nil {
@@ -100,7 +100,7 @@ func testCA(t *testing.T) *pki.CA {
 }
 
 // hostTLS is the server config of host id from ca, at 127.0.0.1.
-func hostTLS(t *testing.T, ca *pki.CA, id string) *tls.Config {
+func hostTLS(t testing.TB, ca *pki.CA, id string) *tls.Config {
 	t.Helper()
 	cert, err := ca.HostCredentials(id, "127.0.0.1")
 	if err != nil {
@@ -110,7 +110,7 @@ func hostTLS(t *testing.T, ca *pki.CA, id string) *tls.Config {
 }
 
 // serviceTLS is the client config of a function from ca.
-func serviceTLS(t *testing.T, ca *pki.CA) *tls.Config {
+func serviceTLS(t testing.TB, ca *pki.CA) *tls.Config {
 	t.Helper()
 	cfg, err := ca.ServiceClientTLS("functions")
 	if err != nil {
@@ -119,7 +119,7 @@ func serviceTLS(t *testing.T, ca *pki.CA) *tls.Config {
 	return cfg
 }
 
-func dial(t *testing.T, addr string, cfg *tls.Config) hostdv1.HostClient {
+func dial(t testing.TB, addr string, cfg *tls.Config) hostdv1.HostClient {
 	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
