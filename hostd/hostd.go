@@ -94,6 +94,7 @@ type Daemon struct {
 	opts   Options
 	client *govmomi.Client
 	srv    *grpc.Server
+	host   *Server
 	ln     net.Listener
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -132,8 +133,8 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(o.TLS)), grpc.StatsHandler(otelgrpc.NewServerHandler()))}
-	srv := &Server{h: h}
-	hostdv1.RegisterHostServer(d.srv, srv)
+	d.host = &Server{h: h}
+	hostdv1.RegisterHostServer(d.srv, d.host)
 	go d.srv.Serve(ln)
 
 	if o.Registrar != nil {
@@ -168,12 +169,14 @@ func (d *Daemon) Addr() string { return orDefault(d.opts.AdvertiseAddr, d.ln.Add
 // ID is the Photon id of the host.
 func (d *Daemon) ID() string { return d.opts.ID }
 
-// Close stops heartbeats and the gRPC server and logs out of the host.
+// Close stops heartbeats and the gRPC server, lets the vSphere work of calls whose callers
+// left end, and logs out of the host.
 func (d *Daemon) Close() error {
 	if d.cancel != nil {
 		d.cancel()
 	}
 	d.wg.Wait()
 	d.srv.GracefulStop()
+	d.host.work.Wait()
 	return d.client.Logout(context.Background())
 }

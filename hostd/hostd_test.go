@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -72,22 +73,35 @@ func start(t testing.TB) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 // fake registrar.
 func startDaemon(t testing.TB, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
+	sim := startSim(t)
+	d, reg := daemonOn(t, sim.URL, o)
+	return sim, d, reg
+}
+
+func startSim(t testing.TB) *hostdsim.Sim {
+	t.Helper()
 	sim, err := hostdsim.Start(t.Context(), image)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	return sim
+}
+
+// daemonOn runs a hostd as o says that reaches its host at u.
+func daemonOn(t testing.TB, u *url.URL, o hostd.Options) (*hostd.Daemon, *registrar) {
+	t.Helper()
 	reg := newRegistrar(0)
 	if o.Registrar != nil {
 		reg = o.Registrar.(*registrar)
 	}
-	o.URL, o.Insecure, o.Heartbeat, o.Registrar, o.FileOps = sim.URL, true, 50*time.Millisecond, reg, 1
+	o.URL, o.Insecure, o.Heartbeat, o.Registrar, o.FileOps = u, true, 50*time.Millisecond, reg, 1
 	d, err := hostd.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return sim, d, reg
+	return d, reg
 }
 
 func testCA(t testing.TB) *pki.CA {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -22,6 +23,7 @@ type Server struct {
 	hostdv1.UnimplementedHostServer
 	h     *host
 	locks keyedMutex
+	work  sync.WaitGroup // calls' govmomi work, which may outlive the calls (detach)
 }
 
 // withFiles runs f in a file-operation slot. The slot is the last thing a call takes:
@@ -46,12 +48,15 @@ func run[T any](ctx context.Context, s *Server, op, vmID string, f func(context.
 }
 
 // runKeyed is run for calls serialised by another key than a VM id (a disk, a file),
-// traced with attr.
+// traced with attr. The work runs on after its caller has gone (detach).
 func runKeyed[T any](ctx context.Context, s *Server, op string, attr attribute.KeyValue, key string, f func(context.Context) (T, error)) (T, error) {
+	return traced(ctx, op, attr, func(ctx context.Context) (T, error) { return detach(ctx, s, key, f) })
+}
+
+// traced runs f in a span named for op and maps its error to a gRPC status.
+func traced[T any](ctx context.Context, op string, attr attribute.KeyValue, f func(context.Context) (T, error)) (T, error) {
 	ctx, span := tracer.Start(ctx, "govmomi "+op, trace.WithAttributes(attr))
 	defer span.End()
-	unlock := s.locks.lock(key)
-	defer unlock()
 	out, err := f(ctx)
 	if err != nil {
 		err = toStatus(op, err)
@@ -59,6 +64,43 @@ func runKeyed[T any](ctx context.Context, s *Server, op string, attr attribute.K
 		span.SetStatus(codes.Error, err.Error())
 	}
 	return out, err
+}
+
+// workTimeout bounds the govmomi work of one call, which outlives its caller.
+const workTimeout = 10 * time.Minute
+
+// detach runs f holding key's lock, detached from the caller's cancellation: a vSphere
+// task, once sent, runs to its end on the host whatever the caller does, so hostd waits
+// for it too and records what it did. A caller that goes away gets its context's error
+// at once; the work goes on, and the key stays locked until it ends, so a repeat of the
+// call for the same VM, disk or file follows it and finds its result instead of sending
+// the task again. Work whose caller left before it began is not started.
+func detach[T any](ctx context.Context, s *Server, key string, f func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	s.work.Add(1)
+	go func() {
+		defer s.work.Done()
+		defer s.locks.lock(key)()
+		if err := ctx.Err(); err != nil {
+			done <- result{err: err}
+			return
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
+		defer cancel()
+		v, err := f(wctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func (s *Server) CreateVm(ctx context.Context, r *hostdv1.CreateVmRequest) (*hostdv1.VmInfo, error) {
@@ -140,10 +182,14 @@ func (s *Server) UploadFile(stream grpc.ClientStreamingServer[hostdv1.UploadFile
 	if err != nil {
 		return err
 	}
-	res, err := runKeyed(stream.Context(), s, "upload file", attribute.String("photon.file", first.GetPath()),
-		fileKey(first.GetDatastore(), first.GetPath()), withFiles(s, func(ctx context.Context) (*hostdv1.UploadFileResponse, error) {
-			return s.h.upload(ctx, first, stream.Recv)
-		}))
+	// An upload's data comes from its caller: it ends with the stream, not detached.
+	res, err := traced(stream.Context(), "upload file", attribute.String("photon.file", first.GetPath()),
+		func(ctx context.Context) (*hostdv1.UploadFileResponse, error) {
+			defer s.locks.lock(fileKey(first.GetDatastore(), first.GetPath()))()
+			return withFiles(s, func(ctx context.Context) (*hostdv1.UploadFileResponse, error) {
+				return s.h.upload(ctx, first, stream.Recv)
+			})(ctx)
+		})
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,15 @@ package hostd_test
 import (
 	"context"
 	"io"
+	"path"
 	"testing"
+	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -137,4 +141,91 @@ func createVM(t *testing.T, h hostdv1.HostClient, ds, id string) *hostdv1.VmInfo
 		t.Fatalf("create %s: %v", id, err)
 	}
 	return info
+}
+
+// vmCount is how many VMs named id the host has, read through a container view of its
+// whole inventory.
+func (v *vsphere) vmCount(id string) int {
+	v.t.Helper()
+	ctx := v.t.Context()
+	cv, err := view.NewManager(v.c.Client).CreateContainerView(ctx, v.c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer cv.Destroy(context.WithoutCancel(ctx))
+	var vms []mo.VirtualMachine
+	if err := cv.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name"}, &vms); err != nil {
+		v.t.Fatal(err)
+	}
+	n := 0
+	for _, vm := range vms {
+		if vm.Name == id {
+			n++
+		}
+	}
+	return n
+}
+
+// diskCount is how many of VM id's disks are backed by a file named diskID.vmdk.
+func (v *vsphere) diskCount(id, diskID string) int {
+	v.t.Helper()
+	n := 0
+	for _, f := range v.disks(id) {
+		if path.Base(f) == diskID+".vmdk" {
+			n++
+		}
+	}
+	return n
+}
+
+// nicCount is how many network adapters VM id has.
+func (v *vsphere) nicCount(id string) int {
+	v.t.Helper()
+	return len(object.VirtualDeviceList(v.vm(id).Config.Hardware.Device).SelectByType((*types.VirtualEthernetCard)(nil)))
+}
+
+// iso is the ISO file in VM id's CD-ROM, if any.
+func (v *vsphere) iso(id string) string {
+	v.t.Helper()
+	for _, d := range object.VirtualDeviceList(v.vm(id).Config.Hardware.Device).SelectByType((*types.VirtualCdrom)(nil)) {
+		if b, ok := d.(*types.VirtualCdrom).Backing.(*types.VirtualCdromIsoBackingInfo); ok {
+			return b.FileName
+		}
+	}
+	return ""
+}
+
+// settle waits until every task the host has started recently has ended.
+func (v *vsphere) settle() {
+	v.t.Helper()
+	ctx := v.t.Context()
+	pc := property.DefaultCollector(v.c.Client)
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var tm mo.TaskManager
+		if err := pc.RetrieveOne(ctx, *v.c.ServiceContent.TaskManager, []string{"recentTask"}, &tm); err != nil {
+			v.t.Fatal(err)
+		}
+		running := 0
+		if len(tm.RecentTask) > 0 {
+			var tasks []mo.Task
+			if err := pc.Retrieve(ctx, tm.RecentTask, []string{"info.state"}, &tasks); err != nil {
+				v.t.Fatal(err)
+			}
+			for _, task := range tasks {
+				if s := task.Info.State; s == types.TaskInfoStateQueued || s == types.TaskInfoStateRunning {
+					running++
+				}
+			}
+		}
+		if running == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			v.t.Fatalf("%d tasks still running on the host", running)
+		}
+		<-tick.C
+	}
 }
