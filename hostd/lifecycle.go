@@ -29,11 +29,11 @@ func (h *host) suspend(ctx context.Context, id string) (_ *hostdv1.VmInfo, err e
 		return nil, status.Errorf(codes.FailedPrecondition, "VM %s is powered off: only a powered-on VM can be suspended", id)
 	}
 	t, err := vm.Suspend(ctx)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		_, err = h.wait(ctx, t)
 	}
-	if _, err := h.wait(ctx, t); err != nil {
-		return nil, err
+	if err != nil {
+		return h.alreadyIn(ctx, id, types.VirtualMachinePowerStateSuspended, err)
 	}
 	m = h.applied(id, m, func(m *mo.VirtualMachine) { m.Runtime.PowerState = types.VirtualMachinePowerStateSuspended })
 	return report(id, m), nil

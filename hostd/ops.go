@@ -33,7 +33,13 @@ type host struct {
 	pool   *object.ResourcePool
 	system *object.HostSystem
 
-	vms memo[*object.VirtualMachine] // by Photon VM id
+	// vms are the host's VMs by Photon VM id (their vSphere name): all the VM folder held
+	// when hostd started, and every VM hostd created or found since.
+	vms memo[*object.VirtualMachine]
+	// unsettled are the ids of VMs whose create or destroy hostd sent without learning how
+	// it ended (the host unreachable, the wait cut short): the host may or may not have
+	// the VM, and only a look at the host says which.
+	unsettled memo[bool]
 	// state is each VM's properties as hostd last read them, after its own last change.
 	// hostd is the one writer of its VMs and serialises work per VM, so an operation starts
 	// from this instead of reading the VM again; any failed operation forgets it.
@@ -134,8 +140,40 @@ func newHost(ctx context.Context, c *vim25.Client, fileOps int) (*host, error) {
 	if fileOps > 0 {
 		files = make(chan struct{}, fileOps)
 	}
-	return &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
-		collectors: make(chan *property.Collector, 64), files: files}, nil
+	h := &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
+		collectors: make(chan *property.Collector, 64), files: files}
+	vms, err := h.folderVMs(ctx, property.DefaultCollector(c), "name")
+	if err != nil {
+		return nil, fmt.Errorf("list VMs: %w", err)
+	}
+	for _, vm := range vms {
+		h.vms.put(vm.Name, object.NewVirtualMachine(c, vm.Self))
+	}
+	return h, nil
+}
+
+// folderVMs reads the given properties of the VMs in the VM folder, in two calls whatever
+// their number. vcsim's lists of VMs (on the host and in the folder alike) can miss a VM
+// it is creating: nothing that must be exact rests on this listing alone.
+func (h *host) folderVMs(ctx context.Context, pc *property.Collector, props ...string) ([]mo.VirtualMachine, error) {
+	var folder mo.Folder
+	if err := pc.RetrieveOne(ctx, h.folder.Reference(), []string{"childEntity"}, &folder); err != nil {
+		return nil, err
+	}
+	var refs []types.ManagedObjectReference
+	for _, c := range folder.ChildEntity {
+		if c.Type == "VirtualMachine" {
+			refs = append(refs, c)
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	var vms []mo.VirtualMachine
+	if err := pc.Retrieve(ctx, refs, props, &vms); err != nil {
+		return nil, err
+	}
+	return vms, nil
 }
 
 // wait waits for a vSphere task on a property collector from the host's pool: creating
@@ -211,10 +249,14 @@ func deviceChange(op types.VirtualDeviceConfigSpecOperation, fop types.VirtualDe
 }
 
 // forgetOnError drops what hostd remembers of VM id when an operation on it failed:
-// the VM may be in any state, so the next operation reads it afresh.
+// the VM may be in any state, so the next operation reads it afresh. A VM that is gone
+// (destroyed behind hostd's back) is looked up again too.
 func (h *host) forgetOnError(id string, err *error) {
 	if *err != nil {
 		h.state.forget(id)
+		if isFault[*types.ManagedObjectNotFound](*err) {
+			h.vms.forget(id)
+		}
 	}
 }
 
@@ -249,8 +291,23 @@ func (h *host) backing(ctx context.Context, name string) (types.BaseVirtualDevic
 // errNoVM marks a lookup of a VM the host does not have.
 var errNoVM = errors.New("no such VM")
 
-// vm finds the VM named id; ok is false when there is none.
+// vm finds the VM named id; ok is false when there is none. An unsettled VM is looked up
+// on the host afresh.
 func (h *host) vm(ctx context.Context, id string) (*object.VirtualMachine, bool, error) {
+	if _, ok := h.unsettled.peek(id); ok {
+		found, err := h.lookupVMs(ctx, id)
+		if err != nil {
+			return nil, false, err
+		}
+		h.unsettled.forget(id)
+		h.state.forget(id)
+		if len(found) == 0 {
+			h.vms.forget(id)
+			return nil, false, nil
+		}
+		h.vms.put(id, found[0])
+		return found[0], true, nil
+	}
 	vm, err := h.vms.get(id, func() (*object.VirtualMachine, error) {
 		vm, err := h.finder.VirtualMachine(ctx, id)
 		var nf *find.NotFoundError
@@ -276,16 +333,26 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 	return vm, nil
 }
 
-// createVM creates the VM with a boot disk that is a child of the image disk.
+// createVM creates the VM with a boot disk that is a child of the image disk, unless the
+// host has a VM of that id already.
 //
-// A VM hostd has not seen is created without looking for it first (a lookup by name costs
-// several calls); if the host already has it (a retried create after a hostd restart) the
-// create fails with DuplicateName or FileAlreadyExists and the VM is looked up instead.
+// Which VMs the host has is what hostd listed when it started and has created since
+// (h.vms), so a new id costs no lookup. Two things make that exact. A create whose end
+// hostd did not learn (unsettled) is looked up on the host before anything is sent. And a
+// VM that the listing missed (vcsim's lists can miss one it is creating) is caught after
+// the create: vSphere gives a second VM of a name a folder of another name, since the
+// first one's folder is taken, so a new VM whose folder is not named by its id has a twin,
+// and the VM just made is destroyed again (adopt).
 func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
 	defer h.forgetOnError(id, &err)
-	if _, ok := h.vms.peek(id); ok {
-		return h.info(ctx, id)
+	_, known := h.vms.peek(id)
+	if _, unsure := h.unsettled.peek(id); known || unsure {
+		if _, ok, err := h.vm(ctx, id); err != nil {
+			return nil, err
+		} else if ok {
+			return h.info(ctx, id)
+		}
 	}
 	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
@@ -311,35 +378,94 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hos
 		return nil, err
 	}
 	spec := types.VirtualMachineConfigSpec{
-		Name:         r.GetVmId(),
+		Name:         id,
 		GuestId:      string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
 		NumCPUs:      max(r.GetCpuCount(), 1),
 		MemoryMB:     max(r.GetMemoryMb(), 4),
 		Annotation:   r.GetName(),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", ds.Name())},
 		DeviceChange: change,
-		ExtraConfig:  []types.BaseOptionValue{&types.OptionValue{Key: "photon.vmId", Value: r.GetVmId()}},
+		ExtraConfig:  []types.BaseOptionValue{&types.OptionValue{Key: "photon.vmId", Value: id}},
 	}
-	t, err := h.folder.CreateVM(ctx, spec, h.pool, h.system)
-	if err != nil {
-		return nil, err
-	}
-	res, err := h.wait(ctx, t)
+	res, err := h.task(ctx, id, func() (*object.Task, error) { return h.folder.CreateVM(ctx, spec, h.pool, h.system) })
 	if err != nil {
 		if !isExists(err) {
 			return nil, err
 		}
-		if _, ok, lookErr := h.vm(ctx, id); lookErr != nil || !ok {
+		found, lookErr := h.lookupVMs(ctx, id)
+		if lookErr != nil || len(found) == 0 {
 			return nil, err
 		}
+		h.vms.put(id, found[0])
 		return h.info(ctx, id)
 	}
 	ref, ok := res.Result.(types.ManagedObjectReference)
 	if !ok {
 		return nil, fmt.Errorf("create VM %s: task result is %T", id, res.Result)
 	}
-	h.vms.put(id, object.NewVirtualMachine(h.c, ref))
+	vm := object.NewVirtualMachine(h.c, ref)
+	h.vms.put(id, vm)
+	m, err := h.props(ctx, vm)
+	if err != nil {
+		return nil, err
+	}
+	var p object.DatastorePath
+	if p.FromString(m.Config.Files.VmPathName) && path.Dir(p.Path) != id {
+		return h.adopt(ctx, id, vm)
+	}
+	h.state.put(id, m)
+	return report(id, m), nil
+}
+
+// adopt keeps the other VM named id, which the host had before hostd made its own, and
+// destroys made. Without another VM of the name (made's folder was taken by files a VM
+// left), made is kept.
+func (h *host) adopt(ctx context.Context, id string, made *object.VirtualMachine) (*hostdv1.VmInfo, error) {
+	found, err := h.lookupVMs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, vm := range found {
+		if vm.Reference() == made.Reference() {
+			continue
+		}
+		if _, err := h.task(ctx, id, func() (*object.Task, error) { return made.Destroy(ctx) }); err != nil {
+			return nil, fmt.Errorf("destroy the second VM %s: %w", id, err)
+		}
+		h.vms.put(id, vm)
+		return h.info(ctx, id)
+	}
 	return h.info(ctx, id)
+}
+
+// lookupVMs finds the VMs named id on the host. It reads every name in the VM folder:
+// hostd looks only when what it remembers cannot tell.
+func (h *host) lookupVMs(ctx context.Context, id string) ([]*object.VirtualMachine, error) {
+	vms, err := h.finder.VirtualMachineList(ctx, id)
+	var nf *find.NotFoundError
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	return vms, err
+}
+
+// task sends a task that creates or destroys VM id and waits for it. When the host may
+// have run it without hostd learning how it ended (no answer, or a wait cut short), the VM
+// is marked unsettled.
+func (h *host) task(ctx context.Context, id string, send func() (*object.Task, error)) (*types.TaskInfo, error) {
+	t, err := send()
+	if err != nil {
+		if vimFault(err) == nil {
+			h.unsettled.put(id, true)
+		}
+		return nil, err
+	}
+	info, err := h.wait(ctx, t)
+	var fault task.Error
+	if err != nil && !errors.As(err, &fault) {
+		h.unsettled.put(id, true)
+	}
+	return info, err
 }
 
 // isExists reports whether err is vSphere saying the VM (or its folder) already exists.
@@ -571,33 +697,53 @@ func (h *host) power(ctx context.Context, id string, on bool) (_ *hostdv1.VmInfo
 	if err != nil {
 		return nil, err
 	}
-	state := m.Runtime.PowerState
-	var t *object.Task
-	switch {
-	case on && state != types.VirtualMachinePowerStatePoweredOn:
-		t, err = vm.PowerOn(ctx)
-	case !on && state != types.VirtualMachinePowerStatePoweredOff:
-		t, err = vm.PowerOff(ctx)
+	want, send := types.VirtualMachinePowerStatePoweredOff, vm.PowerOff
+	if on {
+		want, send = types.VirtualMachinePowerStatePoweredOn, vm.PowerOn
 	}
-	if err != nil {
-		return nil, err
-	}
-	if t == nil {
+	if m.Runtime.PowerState == want {
 		return report(id, m), nil
 	}
-	if _, err := h.wait(ctx, t); err != nil {
-		return nil, err
+	t, err := send(ctx)
+	if err == nil {
+		_, err = h.wait(ctx, t)
 	}
-	m = h.applied(id, m, func(m *mo.VirtualMachine) {
-		m.Runtime.PowerState = types.VirtualMachinePowerStatePoweredOff
-		if on {
-			m.Runtime.PowerState = types.VirtualMachinePowerStatePoweredOn
-		}
-	})
+	if err != nil {
+		return h.alreadyIn(ctx, id, want, err)
+	}
+	m = h.applied(id, m, func(m *mo.VirtualMachine) { m.Runtime.PowerState = want })
 	return report(id, m), nil
 }
 
-func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResponse, err error) {
+// alreadyIn handles err, vSphere's refusal to change VM id's power state: when hostd's
+// record of the state was stale (a change behind its back, or one it sent without learning
+// how it ended) and the VM is in state want already, the call has nothing to do.
+func (h *host) alreadyIn(ctx context.Context, id string, want types.VirtualMachinePowerState, err error) (*hostdv1.VmInfo, error) {
+	if !isFault[*types.InvalidPowerState](err) {
+		return nil, err
+	}
+	_, m, readErr := h.freshProps(ctx, id)
+	if readErr != nil || m.Runtime.PowerState != want {
+		return nil, err
+	}
+	h.state.put(id, m)
+	return report(id, m), nil
+}
+
+// deleteVM destroys VM id; a VM that is not there is deleted already. Each step is safe
+// to repeat after a crash before the next: power off, detach the persistent disks, delete
+// the VM's uploaded ISO, destroy.
+func (h *host) deleteVM(ctx context.Context, id string) (*hostdv1.DeleteVmResponse, error) {
+	res, err := h.destroyVM(ctx, id)
+	if isFault[*types.ManagedObjectNotFound](err) {
+		// hostd's handle of the VM is stale (destroyed behind its back, or by a destroy
+		// whose end it did not learn): forgotten now, the VM is looked up again.
+		return h.destroyVM(ctx, id)
+	}
+	return res, err
+}
+
+func (h *host) destroyVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResponse, err error) {
 	defer h.forgetOnError(id, &err)
 	vm, ok, err := h.vm(ctx, id)
 	if err != nil {
@@ -618,27 +764,22 @@ func (h *host) deleteVM(ctx context.Context, id string) (_ *hostdv1.DeleteVmResp
 	if err != nil {
 		return nil, err
 	}
-	t, err := vm.Destroy(ctx)
-	if err != nil {
-		return nil, err
+	// An ISO uploaded for the VM (hostdv1.ISOPath) and still attached goes with it, before
+	// the VM, which a repeat would no longer find it by; a VM without one costs no
+	// datastore search.
+	if cd := isoCdrom(object.VirtualDeviceList(m.Config.Hardware.Device)); cd != nil {
+		var p object.DatastorePath
+		if p.FromString(cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName) && p.Path == hostdv1.ISOPath(id) {
+			if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: p.Path}); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if _, err := h.wait(ctx, t); err != nil {
+	if _, err := h.task(ctx, id, func() (*object.Task, error) { return vm.Destroy(ctx) }); err != nil {
 		return nil, err
 	}
 	h.vms.forget(id)
 	h.state.forget(id)
-	// An ISO uploaded for the VM (hostdv1.ISOPath) and still attached goes with it; a VM
-	// without one costs no datastore search.
-	if m.Config != nil {
-		if cd := isoCdrom(object.VirtualDeviceList(m.Config.Hardware.Device)); cd != nil {
-			var p object.DatastorePath
-			if p.FromString(cd.Backing.(*types.VirtualCdromIsoBackingInfo).FileName) && p.Path == hostdv1.ISOPath(id) {
-				if _, err := h.deleteFile(ctx, &hostdv1.DeleteFileRequest{Datastore: p.Datastore, Path: p.Path}); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
 	return &hostdv1.DeleteVmResponse{Existed: true}, nil
 }
 
@@ -737,27 +878,13 @@ func (h *host) resources(ctx context.Context) (*hostdv1.Resources, error) {
 		return nil, err
 	}
 	out := &hostdv1.Resources{HostName: hs.Name}
-	// The VM folder's children (vcsim's lists of VMs, on the host and in the folder alike,
-	// can miss a few of the VMs it has; the count is for reports only).
-	var folder mo.Folder
-	if err := pc.RetrieveOne(ctx, h.folder.Reference(), []string{"childEntity"}, &folder); err != nil {
+	vms, err := h.folderVMs(ctx, pc, "name", "runtime.powerState")
+	if err != nil {
 		return nil, err
 	}
-	var vmRefs []types.ManagedObjectReference
-	for _, c := range folder.ChildEntity {
-		if c.Type == "VirtualMachine" {
-			out.VmCount++
-			vmRefs = append(vmRefs, c)
-		}
-	}
-	if len(vmRefs) > 0 {
-		var vms []mo.VirtualMachine
-		if err := pc.Retrieve(ctx, vmRefs, []string{"name", "runtime.powerState"}, &vms); err != nil {
-			return nil, err
-		}
-		for _, vm := range vms {
-			out.VmPowers = append(out.VmPowers, &hostdv1.VmPower{VmId: vm.Name, PowerState: string(vm.Runtime.PowerState)})
-		}
+	out.VmCount = int32(len(vms))
+	for _, vm := range vms {
+		out.VmPowers = append(out.VmPowers, &hostdv1.VmPower{VmId: vm.Name, PowerState: string(vm.Runtime.PowerState)})
 	}
 	if hw := hs.Summary.Hardware; hw != nil {
 		out.CpuCores, out.CpuMhz, out.MemoryMb = int32(hw.NumCpuCores), int64(hw.CpuMhz)*int64(hw.NumCpuCores), hw.MemorySize>>20
