@@ -186,6 +186,9 @@ type hold struct {
 	seen, again, free chan struct{}
 	held, repeated    bool
 	release           func()
+	// lose makes the proxy answer the held call with an error once the host has run it,
+	// as a connection that breaks before the answer comes back does.
+	lose bool
 }
 
 func newHoldProxy(t testing.TB, target *url.URL) *holdProxy {
@@ -200,10 +203,11 @@ func newHoldProxy(t testing.TB, target *url.URL) *holdProxy {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.mu.Lock()
 		var wait chan struct{}
+		lose := false
 		if h := p.h; h != nil && bytes.Contains(body, []byte("<"+h.method)) {
 			switch {
 			case !h.held:
-				h.held, wait = true, h.free
+				h.held, wait, lose = true, h.free, h.lose
 				close(h.seen)
 			case !h.repeated:
 				h.repeated = true
@@ -214,7 +218,13 @@ func newHoldProxy(t testing.TB, target *url.URL) *holdProxy {
 		if wait != nil {
 			<-wait
 		}
-		rp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+		if lose {
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			http.Error(w, "connection reset", http.StatusBadGateway)
+			return
+		}
+		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(p.srv.Close)
 	u := *target
@@ -223,9 +233,10 @@ func newHoldProxy(t testing.TB, target *url.URL) *holdProxy {
 	return p
 }
 
-// arm holds the next call of method; the hold is released at the latest when t ends.
-func (p *holdProxy) arm(t testing.TB, method string) *hold {
-	h := &hold{method: method, seen: make(chan struct{}), again: make(chan struct{}), free: make(chan struct{})}
+// arm holds the next call of method, and loses its answer if lose; the hold is released at
+// the latest when t ends.
+func (p *holdProxy) arm(t testing.TB, method string, lose bool) *hold {
+	h := &hold{method: method, lose: lose, seen: make(chan struct{}), again: make(chan struct{}), free: make(chan struct{})}
 	h.release = sync.OnceFunc(func() { close(h.free) })
 	t.Cleanup(h.release)
 	p.mu.Lock()
@@ -283,7 +294,7 @@ func TestCancelledCallsRepeated(t *testing.T) {
 				if tc.setup != nil {
 					tc.setup(vm)
 				}
-				held := p.arm(t, tc.method)
+				held := p.arm(t, tc.method, false)
 				ctx, cancel := context.WithCancel(t.Context())
 				first := make(chan error, 1)
 				go func() { first <- tc.call(ctx, vm) }()
@@ -319,6 +330,106 @@ func TestCancelledCallsRepeated(t *testing.T) {
 					t.Errorf("the host has %d, want %d", n, tc.want)
 				}
 			})
+		}
+	}
+}
+
+// TestLostAnswers: the host runs a call but its answer never reaches hostd. The caller
+// gets an error it retries, and the repeat must find what the host did.
+func TestLostAnswers(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t)
+	p := newHoldProxy(t, sim.URL)
+	ca := testCA(t)
+	d, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+	h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	v := newVsphere(t, sim)
+	ds := reg.host.Datastores[0].Name
+	newVM := func(vm string) { createVM(t, h, ds, vm) }
+	cases := []struct {
+		name, method string
+		setup        func(vm string)
+		call         func(vm string) error
+		count        func(vm string) int
+		want         int
+	}{
+		{"create VM", "CreateVM_Task", nil, func(vm string) error {
+			_, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image})
+			return err
+		}, v.vmCount, 1},
+		{"delete VM", "Destroy_Task", newVM, func(vm string) error {
+			_, err := h.DeleteVm(t.Context(), &hostdv1.VmRef{VmId: vm})
+			return err
+		}, v.vmCount, 0},
+		{"attach disk", "ReconfigVM_Task", newVM, func(vm string) error {
+			_, err := h.AttachDisk(t.Context(), &hostdv1.AttachDiskRequest{VmId: vm, DiskId: "d1", CapacityGb: 1})
+			return err
+		}, func(vm string) int { return v.diskCount(vm, "d1") }, 1},
+		{"power on", "PowerOnVM_Task", newVM, func(vm string) error {
+			_, err := h.PowerOn(t.Context(), &hostdv1.VmRef{VmId: vm})
+			return err
+		}, func(vm string) int { return boolCount(v.powerState(vm) == "poweredOn") }, 1},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := fmt.Sprint("lost-", i)
+			if tc.setup != nil {
+				tc.setup(vm)
+			}
+			held := p.arm(t, tc.method, true)
+			held.release()
+			if err := tc.call(vm); status.Code(err) != codes.Unavailable {
+				t.Fatalf("call whose answer was lost: %v, want Unavailable", err)
+			}
+			v.settle()
+			if err := tc.call(vm); err != nil {
+				t.Fatalf("repeat: %v", err)
+			}
+			if n := tc.count(vm); n != tc.want {
+				t.Errorf("the host has %d, want %d", n, tc.want)
+			}
+		})
+	}
+}
+
+// TestCreateAfterRestart: a hostd started on a host that has VMs already, a previous
+// hostd's, finds them when a create is repeated, even one the previous hostd was still
+// creating when the new one listed the host's VMs.
+func TestCreateAfterRestart(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t)
+	p := newHoldProxy(t, sim.URL)
+	ca := testCA(t)
+	before, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+	h1 := dial(t, before.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	v := newVsphere(t, sim)
+	ds := reg.host.Datastores[0].Name
+	req := func(vm string) *hostdv1.CreateVmRequest {
+		return &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image}
+	}
+	listed := createVM(t, h1, ds, "vm-listed")
+	held := p.arm(t, "CreateVM_Task", false)
+	late := make(chan error, 1)
+	go func() { _, err := h1.CreateVm(t.Context(), req("vm-late")); late <- err }()
+	<-held.seen
+
+	after, _ := daemonOn(t, sim.URL, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+	h2 := dial(t, after.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	held.release()
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	for _, vm := range []string{"vm-listed", "vm-late"} {
+		info, err := h2.CreateVm(t.Context(), req(vm))
+		if err != nil {
+			t.Fatalf("repeat create of %s: %v", vm, err)
+		}
+		if vm == "vm-listed" && !proto.Equal(info, listed) {
+			t.Errorf("the new hostd answers %v, the previous one %v", info, listed)
+		}
+		v.settle()
+		if n := v.vmCount(vm); n != 1 {
+			t.Errorf("the host has %d VMs %s, want 1", n, vm)
 		}
 	}
 }
