@@ -69,8 +69,8 @@ func start(t testing.TB) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
 	return sim, dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1")), reg
 }
 
-// startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms to a
-// fake registrar.
+// startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms (unless
+// o says otherwise) to a fake registrar.
 func startDaemon(t testing.TB, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
 	t.Helper()
 	sim := startSim(t)
@@ -88,14 +88,18 @@ func startSim(t testing.TB) *hostdsim.Sim {
 	return sim
 }
 
-// daemonOn runs a hostd as o says that reaches its host at u.
+// daemonOn runs a hostd as o says that reaches its host at u, beating every 50ms unless o
+// says otherwise.
 func daemonOn(t testing.TB, u *url.URL, o hostd.Options) (*hostd.Daemon, *registrar) {
 	t.Helper()
 	reg := newRegistrar(0)
 	if o.Registrar != nil {
 		reg = o.Registrar.(*registrar)
 	}
-	o.URL, o.Insecure, o.Heartbeat, o.Registrar, o.FileOps = u, true, 50*time.Millisecond, reg, 1
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 50 * time.Millisecond
+	}
+	o.URL, o.Insecure, o.Registrar, o.FileOps = u, true, reg, 1
 	d, err := hostd.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,10 +174,11 @@ func TestRepeatedCalls(t *testing.T) {
 // holds the next call of it until released, as a slow network or a busy host does, and
 // then hands it on whether or not hostd still waits for the answer: the host got the call.
 type holdProxy struct {
-	srv *httptest.Server
-	u   *url.URL
-	mu  sync.Mutex
-	h   *hold
+	srv   *httptest.Server
+	u     *url.URL
+	calls atomic.Int64 // calls handed on to the host
+	mu    sync.Mutex
+	h     *hold
 }
 
 // hold is one armed method: seen is closed when its call arrives, again when a second
@@ -218,6 +220,7 @@ func newHoldProxy(t testing.TB, target *url.URL) *holdProxy {
 		if wait != nil {
 			<-wait
 		}
+		p.calls.Add(1)
 		r = r.WithContext(context.WithoutCancel(r.Context()))
 		if lose {
 			rp.ServeHTTP(httptest.NewRecorder(), r)
