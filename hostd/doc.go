@@ -10,6 +10,15 @@
 // nothing. Calls for one VM are serialised, and so are calls for one persistent disk or one
 // target file; calls for different ones run in parallel.
 //
+// A call's vSphere work runs on when its caller goes away (a killed function): a task sent
+// is a task the host runs, so hostd waits for it to its end and records what it did, and
+// the VM, disk or file stays locked meanwhile. A repeat of the call (a redelivered event)
+// then follows the work instead of sending the task again. A create finds the VM by its
+// id among the VMs hostd listed at start and made since, looks on the host when an earlier
+// create or destroy of it ended without hostd learning how, and destroys a second VM of
+// the id that the host made anyway (vcsim gives a second VM of a name a folder of another
+// name rather than refuse it).
+//
 // Where files live on a datastore says what they are: a VM and its ephemeral disks in the
 // VM's folder "<vm id>/", destroyed with it; persistent disks in "disks/<disk id>.vmdk",
 // which detaching or deleting a VM never deletes (DeleteVm detaches them first); image

@@ -339,10 +339,11 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 // Which VMs the host has is what hostd listed when it started and has created since
 // (h.vms), so a new id costs no lookup. Two things make that exact. A create whose end
 // hostd did not learn (unsettled) is looked up on the host before anything is sent. And a
-// VM that the listing missed (vcsim's lists can miss one it is creating) is caught after
-// the create: vSphere gives a second VM of a name a folder of another name, since the
-// first one's folder is taken, so a new VM whose folder is not named by its id has a twin,
-// and the VM just made is destroyed again (adopt).
+// VM that the listing missed (one that a previous hostd was still creating) is caught by
+// the create: a host that refuses a second VM of a name answers DuplicateName or
+// FileAlreadyExists, and the VM is looked up; one that takes it (vcsim does) gives it a
+// folder of another name, since the first one's folder is taken, so a new VM whose folder
+// is not named by its id has a twin, and the VM just made is destroyed again (adopt).
 func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
 	defer h.forgetOnError(id, &err)
