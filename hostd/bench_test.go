@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
-	"github.com/photon-cloud/photon/shared/pki"
 )
 
 // BenchmarkCreateVm creates VMs of new ids through hostd's gRPC API on one simulated host,
@@ -16,12 +14,7 @@ import (
 // each create costs, counted on their way to the host, which the machine's load does not
 // change as it changes the time.
 func BenchmarkCreateVm(b *testing.B) {
-	sim := startSim(b)
-	p := newHoldProxy(b, sim.URL)
-	ca := testCA(b)
-	d, reg := daemonOn(b, p.u, hostd.Options{ID: "h1", TLS: hostTLS(b, ca, "h1"), Heartbeat: time.Hour})
-	h := dial(b, d.Addr(), pki.ForHost(serviceTLS(b, ca), "h1"))
-	ds := reg.host.Datastores[0].Name
+	p, h, _, ds := proxied(b, time.Hour)
 	var n atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/pki"
 )
 
@@ -248,71 +249,93 @@ func (p *holdProxy) arm(t testing.TB, method string, lose bool) *hold {
 	return h
 }
 
-// TestCancelledCallsRepeated: a caller goes away while the host has its call (a function
-// killed mid-call) and the call is made again at once, as a redelivered event makes it.
-// hostd must neither send the call a second time nor lose what the first one did: the
-// host ends with exactly one VM, or disk, or none after a delete.
-func TestCancelledCallsRepeated(t *testing.T) {
-	t.Parallel()
+// proxied runs a simulated host and a hostd that reaches it through a holdProxy, beating
+// every heartbeat (0: daemonOn's default), and returns the proxy, a client of the hostd,
+// the host and its first datastore.
+func proxied(t testing.TB, heartbeat time.Duration) (*holdProxy, hostdv1.HostClient, *hostdsim.Sim, string) {
+	t.Helper()
 	sim := startSim(t)
 	p := newHoldProxy(t, sim.URL)
 	ca := testCA(t)
-	d, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
-	h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	d, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1"), Heartbeat: heartbeat})
+	return p, dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1")), sim, reg.host.Datastores[0].Name
+}
+
+// TestInterruptedCalls: the host gets a call but hostd's caller never learns how it
+// ended, and makes the call again, as a redelivered event does. hostd must neither run
+// the call twice nor lose what the first one did: the host ends with exactly one VM, or
+// disk, or none after a delete. The call is interrupted three ways:
+//   - cancelled, repeated at once: the caller goes away (a function killed mid-call) while
+//     the host has the call, and the repeat comes while the host still has it;
+//   - cancelled, repeated after the host is done with the first call;
+//   - answer lost: the host runs the call, and its answer never reaches hostd.
+func TestInterruptedCalls(t *testing.T) {
+	t.Parallel()
+	p, h, sim, ds := proxied(t, 0)
 	v := newVsphere(t, sim)
-	ds := reg.host.Datastores[0].Name
-	create := func(ctx context.Context, vm string) error {
-		_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image})
-		return err
-	}
+	newVM := func(vm string) { createVM(t, h, ds, vm) }
 	cases := []struct {
-		name, method string // the call cancelled and the vSphere method held meanwhile
+		name, method string // the call and the vSphere method interrupted
 		setup        func(vm string)
 		call         func(ctx context.Context, vm string) error
 		count        func(vm string) int
 		want         int
 	}{
-		{"create VM", "CreateVM_Task", nil, create, v.vmCount, 1},
-		{"delete VM", "Destroy_Task", func(vm string) { createVM(t, h, ds, vm) }, func(ctx context.Context, vm string) error {
+		{"create VM", "CreateVM_Task", nil, func(ctx context.Context, vm string) error {
+			_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image})
+			return err
+		}, v.vmCount, 1},
+		{"delete VM", "Destroy_Task", newVM, func(ctx context.Context, vm string) error {
 			_, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: vm})
 			return err
 		}, v.vmCount, 0},
-		{"attach disk", "ReconfigVM_Task", func(vm string) { createVM(t, h, ds, vm) }, func(ctx context.Context, vm string) error {
+		{"attach disk", "ReconfigVM_Task", newVM, func(ctx context.Context, vm string) error {
 			_, err := h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: vm, DiskId: "d1", CapacityGb: 1})
 			return err
 		}, func(vm string) int { return v.diskCount(vm, "d1") }, 1},
-		{"power on", "PowerOnVM_Task", func(vm string) { createVM(t, h, ds, vm) }, func(ctx context.Context, vm string) error {
+		{"power on", "PowerOnVM_Task", newVM, func(ctx context.Context, vm string) error {
 			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: vm})
 			return err
 		}, func(vm string) int { return boolCount(v.powerState(vm) == "poweredOn") }, 1},
 	}
+	const (
+		atOnce = iota
+		afterHost
+		answerLost
+	)
+	modes := []string{atOnce: "cancelled, repeated at once", afterHost: "cancelled, repeated after the host is done",
+		answerLost: "answer lost"}
 	for i, tc := range cases {
-		for _, after := range []bool{false, true} {
-			name := tc.name + ", repeated at once"
-			if after {
-				name = tc.name + ", repeated after the host is done"
-			}
-			t.Run(name, func(t *testing.T) {
-				vm := fmt.Sprint("cancel-", i, "-", after)
+		for mode, how := range modes {
+			t.Run(tc.name+", "+how, func(t *testing.T) {
+				vm := fmt.Sprint("int-", i, "-", mode)
 				if tc.setup != nil {
 					tc.setup(vm)
 				}
-				held := p.arm(t, tc.method, false)
-				ctx, cancel := context.WithCancel(t.Context())
-				first := make(chan error, 1)
-				go func() { first <- tc.call(ctx, vm) }()
-				<-held.seen
-				cancel()
-				if err := <-first; status.Code(err) != codes.Canceled {
-					t.Fatalf("cancelled call: %v", err)
+				held := p.arm(t, tc.method, mode == answerLost)
+				if mode == answerLost {
+					held.release()
+					if err := tc.call(t.Context(), vm); status.Code(err) != codes.Unavailable {
+						t.Fatalf("call whose answer was lost: %v, want Unavailable", err)
+					}
+					v.settle()
+				} else {
+					ctx, cancel := context.WithCancel(t.Context())
+					first := make(chan error, 1)
+					go func() { first <- tc.call(ctx, vm) }()
+					<-held.seen
+					cancel()
+					if err := <-first; status.Code(err) != codes.Canceled {
+						t.Fatalf("cancelled call: %v", err)
+					}
 				}
-				if after {
+				if mode == afterHost {
 					held.release()
 					v.settle()
 				}
 				repeat := make(chan error, 1)
 				go func() { repeat <- tc.call(t.Context(), vm) }()
-				if !after {
+				if mode == atOnce {
 					// A hostd that lets the repeat go ahead sends the call again at once;
 					// one that makes it follow the first call's work sends nothing until
 					// that ends. The timer only bounds the wait for a call that must not
@@ -334,64 +357,6 @@ func TestCancelledCallsRepeated(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestLostAnswers: the host runs a call but its answer never reaches hostd. The caller
-// gets an error it retries, and the repeat must find what the host did.
-func TestLostAnswers(t *testing.T) {
-	t.Parallel()
-	sim := startSim(t)
-	p := newHoldProxy(t, sim.URL)
-	ca := testCA(t)
-	d, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
-	h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
-	v := newVsphere(t, sim)
-	ds := reg.host.Datastores[0].Name
-	newVM := func(vm string) { createVM(t, h, ds, vm) }
-	cases := []struct {
-		name, method string
-		setup        func(vm string)
-		call         func(vm string) error
-		count        func(vm string) int
-		want         int
-	}{
-		{"create VM", "CreateVM_Task", nil, func(vm string) error {
-			_, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image})
-			return err
-		}, v.vmCount, 1},
-		{"delete VM", "Destroy_Task", newVM, func(vm string) error {
-			_, err := h.DeleteVm(t.Context(), &hostdv1.VmRef{VmId: vm})
-			return err
-		}, v.vmCount, 0},
-		{"attach disk", "ReconfigVM_Task", newVM, func(vm string) error {
-			_, err := h.AttachDisk(t.Context(), &hostdv1.AttachDiskRequest{VmId: vm, DiskId: "d1", CapacityGb: 1})
-			return err
-		}, func(vm string) int { return v.diskCount(vm, "d1") }, 1},
-		{"power on", "PowerOnVM_Task", newVM, func(vm string) error {
-			_, err := h.PowerOn(t.Context(), &hostdv1.VmRef{VmId: vm})
-			return err
-		}, func(vm string) int { return boolCount(v.powerState(vm) == "poweredOn") }, 1},
-	}
-	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			vm := fmt.Sprint("lost-", i)
-			if tc.setup != nil {
-				tc.setup(vm)
-			}
-			held := p.arm(t, tc.method, true)
-			held.release()
-			if err := tc.call(vm); status.Code(err) != codes.Unavailable {
-				t.Fatalf("call whose answer was lost: %v, want Unavailable", err)
-			}
-			v.settle()
-			if err := tc.call(vm); err != nil {
-				t.Fatalf("repeat: %v", err)
-			}
-			if n := tc.count(vm); n != tc.want {
-				t.Errorf("the host has %d, want %d", n, tc.want)
-			}
-		})
 	}
 }
 
