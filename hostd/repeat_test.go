@@ -41,15 +41,24 @@ func boolCount(b bool) int {
 	return 0
 }
 
-// TestRepeatedCalls calls every hostd operation twice: the repeat must give the same
-// answer, and the host, read through govmomi beside hostd, must hold exactly what one call
-// makes.
+// TestRepeatedCalls calls every hostd operation twice, the second time through the same
+// hostd or through one started afresh on the host (hostd restarted between the calls):
+// the repeat must give the same answer, and the host, read through govmomi beside hostd,
+// must hold exactly what one call makes.
 func TestRepeatedCalls(t *testing.T) {
 	t.Parallel()
-	sim, h, reg := start(t)
+	ca := testCA(t)
+	sim, first, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
 	v := newVsphere(t, sim)
 	ctx := t.Context()
 	ds := reg.host.Datastores[0].Name
+	// h is the hostd the calls go to: the first one, or for a repeat after a restart one
+	// started on the host after the first call.
+	h := dial(t, first.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	restarted := func(t *testing.T) hostdv1.HostClient {
+		d, _ := daemonOn(t, sim.URL, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+		return dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	}
 	must := func(_ proto.Message, err error) {
 		t.Helper()
 		if err != nil {
@@ -148,26 +157,36 @@ func TestRepeatedCalls(t *testing.T) {
 	// error: DetachIso's FailedPrecondition, which its callers take as done.
 	repeatCode := map[string]codes.Code{"detach ISO": codes.FailedPrecondition}
 	for i, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			vm := fmt.Sprint("rep-", i)
-			if tc.setup != nil {
-				tc.setup(vm)
+		for _, restart := range []bool{false, true} {
+			name := tc.name
+			if restart {
+				name += ", hostd restarted"
 			}
-			first, err := tc.call(vm)
-			if err != nil {
-				t.Fatalf("first call: %v", err)
-			}
-			again, err := tc.call(vm)
-			if want := repeatCode[tc.name]; status.Code(err) != want {
-				t.Fatalf("repeat: %v, want %s", err, want)
-			}
-			if err == nil && !proto.Equal(withoutExisted(first), withoutExisted(again)) {
-				t.Errorf("repeat answered %v, the first call %v", again, first)
-			}
-			if n := tc.count(vm); n != tc.want {
-				t.Errorf("the host has %d, want %d", n, tc.want)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				vm := fmt.Sprint("rep-", i, "-", restart)
+				if tc.setup != nil {
+					tc.setup(vm)
+				}
+				answer, err := tc.call(vm)
+				if err != nil {
+					t.Fatalf("first call: %v", err)
+				}
+				if restart {
+					defer func(before hostdv1.HostClient) { h = before }(h)
+					h = restarted(t)
+				}
+				again, err := tc.call(vm)
+				if want := repeatCode[tc.name]; status.Code(err) != want {
+					t.Fatalf("repeat: %v, want %s", err, want)
+				}
+				if err == nil && !proto.Equal(withoutExisted(answer), withoutExisted(again)) {
+					t.Errorf("repeat answered %v, the first call %v", again, answer)
+				}
+				if n := tc.count(vm); n != tc.want {
+					t.Errorf("the host has %d, want %d", n, tc.want)
+				}
+			})
+		}
 	}
 }
 
@@ -360,44 +379,31 @@ func TestInterruptedCalls(t *testing.T) {
 	}
 }
 
-// TestCreateAfterRestart: a hostd started on a host that has VMs already, a previous
-// hostd's, finds them when a create is repeated, even one the previous hostd was still
-// creating when the new one listed the host's VMs.
+// TestCreateAfterRestart: a hostd started while a previous one is still creating a VM
+// lists the host's VMs without it; a create of that VM repeated through the new hostd must
+// still end with one VM.
 func TestCreateAfterRestart(t *testing.T) {
 	t.Parallel()
-	sim := startSim(t)
-	p := newHoldProxy(t, sim.URL)
-	ca := testCA(t)
-	before, reg := daemonOn(t, p.u, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
-	h1 := dial(t, before.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	p, h1, sim, ds := proxied(t, 0)
 	v := newVsphere(t, sim)
-	ds := reg.host.Datastores[0].Name
-	req := func(vm string) *hostdv1.CreateVmRequest {
-		return &hostdv1.CreateVmRequest{VmId: vm, Name: vm, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image}
-	}
-	listed := createVM(t, h1, ds, "vm-listed")
+	req := &hostdv1.CreateVmRequest{VmId: "vm-late", Name: "vm-late", CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image}
 	held := p.arm(t, "CreateVM_Task", false)
 	late := make(chan error, 1)
-	go func() { _, err := h1.CreateVm(t.Context(), req("vm-late")); late <- err }()
+	go func() { _, err := h1.CreateVm(t.Context(), req); late <- err }()
 	<-held.seen
 
-	after, _ := daemonOn(t, sim.URL, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
-	h2 := dial(t, after.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+	ca := testCA(t)
+	after, _ := daemonOn(t, sim.URL, hostd.Options{ID: "h2", TLS: hostTLS(t, ca, "h2")})
+	h2 := dial(t, after.Addr(), pki.ForHost(serviceTLS(t, ca), "h2"))
 	held.release()
 	if err := <-late; err != nil {
 		t.Fatal(err)
 	}
-	for _, vm := range []string{"vm-listed", "vm-late"} {
-		info, err := h2.CreateVm(t.Context(), req(vm))
-		if err != nil {
-			t.Fatalf("repeat create of %s: %v", vm, err)
-		}
-		if vm == "vm-listed" && !proto.Equal(info, listed) {
-			t.Errorf("the new hostd answers %v, the previous one %v", info, listed)
-		}
-		v.settle()
-		if n := v.vmCount(vm); n != 1 {
-			t.Errorf("the host has %d VMs %s, want 1", n, vm)
-		}
+	if _, err := h2.CreateVm(t.Context(), req); err != nil {
+		t.Fatalf("repeat create: %v", err)
+	}
+	v.settle()
+	if n := v.vmCount("vm-late"); n != 1 {
+		t.Errorf("the host has %d VMs vm-late, want 1", n)
 	}
 }
