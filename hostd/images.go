@@ -79,9 +79,13 @@ func (h *host) upload(ctx context.Context, first *hostdv1.UploadFileChunk, recv 
 	}
 	fm := object.NewFileManager(h.c)
 	if err == nil {
+		// The data is all there: the move runs to its end whatever the caller does, as a
+		// detached call's work does (detach).
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), workTimeout)
+		defer cancel()
 		var t *object.Task
-		if t, err = fm.MoveDatastoreFile(ctx, ds.Path(part), h.dc, ds.Path(p), h.dc, true); err == nil {
-			_, err = h.wait(ctx, t)
+		if t, err = fm.MoveDatastoreFile(mctx, ds.Path(part), h.dc, ds.Path(p), h.dc, true); err == nil {
+			_, err = h.wait(mctx, t)
 		}
 	}
 	if err != nil {
