@@ -32,7 +32,12 @@ type RedisBroker struct {
 	prefix string
 	log    *slog.Logger
 
-	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff.
+	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff, the wait
+	// before the first retry, doubled for each next one, plus up to half again of jitter.
+	// It is Photon's one retry budget for a step's transient errors (a hostd restarting,
+	// Redis failing over): infra renders it into the Knative Triggers, and hostclient
+	// does not retry on its own. The defaults (10 attempts from 100ms) wait 51 to 77 s in
+	// all, longer than a hostd restart; a permanent error is not retried.
 	MaxAttempts int
 	Backoff     time.Duration
 	// ClaimIdle is how long a delivered event may stay unacknowledged while its consumer
@@ -47,8 +52,8 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 5,
-		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
+	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 10,
+		Backoff: 100 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
 }
 
 func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
