@@ -40,8 +40,9 @@ type RedisBroker struct {
 	// all, longer than a hostd restart; a permanent error is not retried.
 	MaxAttempts int
 	Backoff     time.Duration
-	// ClaimIdle is how long a delivered event may stay unacknowledged while its consumer
-	// no longer renews it (a worker that crashed) before another consumer takes it over.
+	// ClaimIdle is how long a delivered event its live consumer gave back unacknowledged
+	// waits before a consumer takes it over; a dead consumer's events are claimed within
+	// seconds of its death whatever ClaimIdle is (shared/streams).
 	ClaimIdle time.Duration
 	// MaxLen bounds each stream (approximately); 0 keeps everything.
 	MaxLen int64
@@ -160,11 +161,14 @@ const readBatch = 64
 
 // Consume delivers subscriber's events to h, as many at once as slots allow, until ctx
 // ends; then it waits for the events in hand. Each event is acknowledged only after h's
-// reply is published, so a crash between the two redelivers it (handlers are idempotent),
-// to whichever consumer of the stream looks after ClaimIdle (shared/streams).
+// reply is published, so a crash between the two redelivers it (handlers are idempotent):
+// at once to the same function restarted, within seconds to another live consumer of the
+// stream (shared/streams).
 func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slots, h Handler, dead DeadLetter) error {
+	// The default consumer name, the host's, is stable: a restarted function takes back
+	// what it held at once; another live process of the same function takes another name.
 	c, err := streams.Open(ctx, b.rdb, streams.Options{Stream: b.stream(subscriber), Group: group,
-		Consumer: fmt.Sprintf("%s-%08x", subscriber, rand.Uint32()), ClaimIdle: b.ClaimIdle, Backoff: b.Backoff, Logger: b.log})
+		ClaimIdle: b.ClaimIdle, Backoff: b.Backoff, Logger: b.log})
 	if err != nil {
 		return err
 	}
