@@ -32,11 +32,17 @@ type RedisBroker struct {
 	prefix string
 	log    *slog.Logger
 
-	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff.
+	// Retry policy, as a Knative Trigger's delivery spec: attempts and backoff, the wait
+	// before the first retry, doubled for each next one, plus up to half again of jitter.
+	// It is Photon's one retry budget for a step's transient errors (a hostd restarting,
+	// Redis failing over): infra renders it into the Knative Triggers, and hostclient
+	// does not retry on its own. The defaults (10 attempts from 100ms) wait 51 to 77 s in
+	// all, longer than a hostd restart; a permanent error is not retried.
 	MaxAttempts int
 	Backoff     time.Duration
-	// ClaimIdle is how long a delivered event may stay unacknowledged while its consumer
-	// no longer renews it (a worker that crashed) before another consumer takes it over.
+	// ClaimIdle is how long a delivered event its live consumer gave back unacknowledged
+	// waits before a consumer takes it over; a dead consumer's events are claimed within
+	// seconds of its death whatever ClaimIdle is (shared/streams).
 	ClaimIdle time.Duration
 	// MaxLen bounds each stream (approximately); 0 keeps everything.
 	MaxLen int64
@@ -47,8 +53,8 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 5,
-		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
+	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 10,
+		Backoff: 100 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
 }
 
 func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
@@ -155,11 +161,14 @@ const readBatch = 64
 
 // Consume delivers subscriber's events to h, as many at once as slots allow, until ctx
 // ends; then it waits for the events in hand. Each event is acknowledged only after h's
-// reply is published, so a crash between the two redelivers it (handlers are idempotent),
-// to whichever consumer of the stream looks after ClaimIdle (shared/streams).
+// reply is published, so a crash between the two redelivers it (handlers are idempotent):
+// at once to the same function restarted, within seconds to another live consumer of the
+// stream (shared/streams).
 func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slots, h Handler, dead DeadLetter) error {
+	// The default consumer name, the host's, is stable: a restarted function takes back
+	// what it held at once; another live process of the same function takes another name.
 	c, err := streams.Open(ctx, b.rdb, streams.Options{Stream: b.stream(subscriber), Group: group,
-		Consumer: fmt.Sprintf("%s-%08x", subscriber, rand.Uint32()), ClaimIdle: b.ClaimIdle, Backoff: b.Backoff, Logger: b.log})
+		ClaimIdle: b.ClaimIdle, Backoff: b.Backoff, Logger: b.log})
 	if err != nil {
 		return err
 	}

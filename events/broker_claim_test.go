@@ -13,8 +13,7 @@ import (
 )
 
 // TestBrokerResumesPending: an event a worker was handling when it stopped is not
-// acknowledged; a worker started after (another consumer name) handles it once
-// ClaimIdle has passed, exactly once.
+// acknowledged; a worker started after handles it, exactly once.
 func TestBrokerResumesPending(t *testing.T) {
 	t.Parallel()
 	rdb := storetest.Client(t)

@@ -86,3 +86,62 @@ func TestBrokerDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokerRetryBudget: with the default policy, a step whose host is unavailable for
+// as long as a hostd restart takes succeeds once the host is back, and a permanent error
+// is dead-lettered at its first attempt.
+func TestBrokerRetryBudget(t *testing.T) {
+	cases := []struct {
+		name     string
+		down     time.Duration // the handler fails as unavailable this long after its first call
+		perm     bool
+		wantDead bool
+	}{
+		{"host restarting for 3s", 3 * time.Second, false, false},
+		{"permanent", 0, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rdb := storetest.Client(t)
+			b := events.NewRedisBroker(rdb, storetest.Prefix(t), nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var first time.Time
+			var runs atomic.Int32
+			done := make(chan error, 2)
+			h := func(context.Context, cloudevents.Event) (*cloudevents.Event, error) {
+				if runs.Add(1) == 1 {
+					first = time.Now()
+				}
+				if tc.perm {
+					return nil, errs.Invalid("no")
+				}
+				if time.Since(first) < tc.down {
+					return nil, errs.New(errs.CodeUnavailable, "host is restarting")
+				}
+				done <- nil
+				return nil, nil
+			}
+			go b.Consume(ctx, "authorize", events.FixedSlots(1), h, func(_ context.Context, _ cloudevents.Event, cause error) (*cloudevents.Event, error) {
+				done <- cause
+				return nil, nil
+			})
+			if err := b.Publish(ctx, events.New("test", events.VMCreate.StartType(), "", events.StepData{TaskID: "t", EntityID: "vm"})); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			select {
+			case err := <-done:
+				if (err != nil) != tc.wantDead {
+					t.Fatalf("dead-lettered: %v, want %v", err, tc.wantDead)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("nothing delivered")
+			}
+			if tc.perm && (runs.Load() != 1 || time.Since(start) > time.Second) {
+				t.Fatalf("a permanent error ran %d times in %v", runs.Load(), time.Since(start))
+			}
+		})
+	}
+}

@@ -264,6 +264,7 @@ func calls() []call {
 		// Tasks: of a project, its users; the caller's own, always.
 		{"GetTask", m("Tasks", "GetTask"), projectA1, id(func(w *world) string { return w.task })},
 		{"ListTasks", m("Tasks", "ListTasks"), anyone, func(*world) proto.Message { return &pb.ListTasksRequest{} }},
+		{"RetryTask", m("Tasks", "RetryTask"), onlySys, id(func(w *world) string { return w.task })},
 
 		// Infrastructure: system administrators.
 		{"CreateHost", m("Hosts", "CreateHost"), onlySys, func(*world) proto.Message {

@@ -55,6 +55,9 @@ func taskPB(t *model.Task) *pb.Task {
 		for _, e := range s.Errors {
 			ps.Errors = append(ps.Errors, apiError(e))
 		}
+		if s.UndoError != nil { // data undo=failed: the task waits for POST /v1/tasks/{id}/retry
+			ps.Errors = append(ps.Errors, apiError(s.UndoError))
+		}
 		out.Steps = append(out.Steps, ps)
 	}
 	return out

@@ -135,7 +135,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(s.unaryAudit, s.unaryAuth, unaryErrors),
+		grpc.ChainUnaryInterceptor(unaryErrors, s.unaryAudit, s.unaryAuth),
 	)
 	s.register(s.grpcSrv)
 
@@ -313,6 +313,8 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 
 // unaryErrors makes every error a gRPC status with Photon's code attached (an *errs.Error
 // is one already), so a client can tell QuotaError from NotFound without parsing messages.
+// It is the outermost interceptor, so the errors of authentication (which reads the store)
+// are mapped too.
 func unaryErrors(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
 	if _, ok := status.FromError(err); err != nil && !ok {

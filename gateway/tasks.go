@@ -108,3 +108,16 @@ func (c *core) taskList(ctx context.Context, page store.Page[model.Task], state 
 	}
 	return out, nil
 }
+
+// RetryTask republishes the undo a task is parked on (store.RetryUndo), through the
+// starts stream that the relay publishes, as a chain's start is.
+func (s *tasks) RetryTask(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	if err := requireSystemAdmin(ctx); err != nil {
+		return nil, err
+	}
+	t, err := s.store.RetryUndo(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return s.taskPB(ctx, t)
+}

@@ -20,8 +20,10 @@ func notifierCmd() *cobra.Command {
 		Long: `Runs the outbound events service (shared/notify): it derives the events of docs/events.md
 from the store's outbox into the events:out stream, and POSTs each to the HTTP sinks of the
 subscriptions that match it, signed, retried, dead-lettered when a sink refuses it. Run one
-or more, each with a --consumer name of its own. What a stopped instance left unacknowledged
-is resumed at once by an instance of the same name, by any other after --claim-idle.`,
+or more: each takes the host name as its consumer name (or --consumer), with a suffix (-2,
+-3...) while another live instance holds it. A restarted instance takes its name back and
+resumes what it left unacknowledged at once; what a dead instance held is taken over by a
+live one within seconds (consumers heartbeat every second).`,
 		Example: `  photon notifier --redis redis://127.0.0.1:6379`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -44,8 +46,8 @@ is resumed at once by an instance of the same name, by any other after --claim-i
 	}
 	p.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Consumer, "consumer", "", "this instance's name in the consumer groups (default: host name and pid)")
-	f.DurationVar(&o.ClaimIdle, "claim-idle", time.Minute, "take over what another instance left unacknowledged this long")
+	f.StringVar(&o.Consumer, "consumer", "", "this instance's name in the consumer groups, stable across restarts (default: the host name)")
+	f.DurationVar(&o.ClaimIdle, "claim-idle", time.Minute, "take over what a live instance gave back unacknowledged after this long")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound of one delivery attempt")
 	f.IntVar(&o.Attempts, "attempts", 6, "delivery attempts before an event is dead-lettered")
 	f.DurationVar(&o.Backoff, "backoff", time.Second, "wait before the first retry, doubled for each next one")

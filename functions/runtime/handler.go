@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -213,6 +214,7 @@ func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c
 		}
 		t, err := r.updateTask(ctx, c, func(t *model.Task) error {
 			t.Steps[c.Step].Undone = true
+			t.Steps[c.Step].UndoError, t.ParkedUndo = nil, nil // a parked undo that ran after all
 			return nil
 		})
 		if err != nil {
@@ -288,16 +290,37 @@ func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
 		}
 		c := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step}
 		if route.Undo {
-			// An undo step that keeps failing: record it and go on undoing (without trying
-			// it once more).
-			if c.Task, err = r.updateTask(ctx, c, func(t *model.Task) error {
-				t.Steps[route.Step].Undone = true
-				return nil
-			}); err != nil {
-				return nil, err
-			}
-			return r.undo(ctx, fn, e, c)
+			return nil, r.park(ctx, c, e, cause)
 		}
 		return r.fail(ctx, fn, e, c, errs.New(errs.CodeUnavailable, "%s gave up after retries: %v", route.Chain.Steps[route.Step].Operation, cause))
 	}
+}
+
+// park stops the undo chain at an undo step whose retries ran out, instead of skipping
+// it: had the step made something (a VM on a host), skipping would leave it there with
+// what it reserved released. The task ends in ERROR with the step's undo error and the
+// event kept (Task.ParkedUndo); the entity stays held by the task and nothing is
+// released, until an operator retries the undo (POST /v1/tasks/{id}/retry,
+// store.RetryUndo) and the chain goes on from there.
+func (r *Runtime) park(ctx context.Context, c *Call, e cloudevents.Event, cause error) error {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	op := c.Operation()
+	undoErr := errs.New(errs.CodeUnavailable, "undo %s gave up after retries: %v", op, cause).
+		WithData("step", string(op)).WithData("undo", "failed")
+	_, err = r.updateTask(ctx, c, func(t *model.Task) error {
+		s := &t.Steps[c.Step]
+		if s.Undone || s.UndoError != nil {
+			return store.ErrNoChange // a redelivery finished it, or parked it already
+		}
+		s.UndoError, t.ParkedUndo = undoErr, raw
+		t.State, t.EndTime = model.TaskError, r.Store.Now()
+		return nil
+	})
+	if err == nil && r.Log != nil {
+		r.Log.Error("undo parked until retried", "task", c.Task.ID, "step", op, "err", cause)
+	}
+	return err
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/events"
@@ -26,8 +28,8 @@ type recorder struct {
 	log   *journal
 	fail  error // returned by Do
 	flaky int   // transient failures before Do succeeds
-	// brokenUndo makes every Undo fail with a transient error, until it is dead-lettered.
-	brokenUndo bool
+	// brokenUndo makes every Undo fail with a transient error while it is set.
+	brokenUndo atomic.Bool
 	mu         sync.Mutex
 }
 
@@ -58,7 +60,7 @@ func (r *recorder) Do(_ context.Context, c *runtime.Call) error {
 	return nil
 }
 func (r *recorder) Undo(_ context.Context, c *runtime.Call) error {
-	if r.brokenUndo {
+	if r.brokenUndo.Load() {
 		return errors.New("undo keeps failing")
 	}
 	r.log.add("undo " + string(c.Operation()))
@@ -71,7 +73,6 @@ func TestChainRuns(t *testing.T) {
 		chain     *events.Chain // default vm.create
 		failAt    string        // function that fails permanently
 		flakyAt   string
-		brokenAt  string // function whose Undo always fails transiently
 		wantOps   []string
 		wantState string
 		wantCode  string
@@ -83,10 +84,6 @@ func TestChainRuns(t *testing.T) {
 		{name: "permanent failure undoes back to the start", failAt: "attachdisk", wantState: model.TaskError, wantCode: "QuotaError",
 			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
-		{name: "an undo that keeps failing is dead-lettered and the undo chain goes on", failAt: "attachdisk", brokenAt: "vmhost",
-			wantState: model.TaskError, wantCode: "QuotaError",
-			wantOps: []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST",
-				"undo ATTACH_DISKS", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
 		{name: "failure with nothing to undo", failAt: "authorize", wantState: model.TaskError, wantCode: "QuotaError"},
 		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: model.TaskCompleted,
 			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA", "undo DISCONNECT_NETWORKS"}},
@@ -107,7 +104,6 @@ func TestChainRuns(t *testing.T) {
 				if name == tc.flakyAt {
 					r.flaky = 2
 				}
-				r.brokenUndo = name == tc.brokenAt
 				fns = append(fns, r)
 			}
 			chain := tc.chain
@@ -119,20 +115,8 @@ func TestChainRuns(t *testing.T) {
 			b.Backoff = time.Millisecond
 			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
 
-			task := s.NewTask("task-1", string(chain.Operation), model.Entity{ID: "vm-1", Kind: "vm"}, model.Caller{}, opsOf(chain))
-			if err := s.CreateTenant(ctx, &model.Tenant{ID: "t", Name: "t"}, s.NewTask("tt", "CREATE_TENANT", model.Entity{ID: "t"}, model.Caller{}, nil)); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateProject(ctx, &model.Project{ID: "p", TenantID: "t", Name: "p"}, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p"}, model.Caller{}, nil)); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CreateVM(ctx, &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "t", ProjectID: "p", State: model.VMCreating, ActiveTask: task.ID}, task); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Publish(ctx, events.New("test", chain.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
-				t.Fatal(err)
-			}
-			got := waitEnded(t, s, rdb, task.ID)
+			task := startChain(t, s, b, chain)
+			got := waitEnded(t, s, rdb, task.ID, "0")
 			if !slices.Equal(j.get(), tc.wantOps) {
 				t.Fatalf("ran %v\nwant %v", j.get(), tc.wantOps)
 			}
@@ -171,10 +155,9 @@ func opsOf(c *events.Chain) []string {
 // waitEnded waits for the task's end, which the runtime writes after the finalizer
 // returns: it reads the store's outbox, where the write that ends the task records the
 // task as it left it.
-func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id string) *model.Task {
+func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id, last string) *model.Task {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	last := "0"
 	for time.Now().Before(deadline) {
 		res, err := rdb.XRead(t.Context(), &redis.XReadArgs{Streams: []string{s.OutboxStream(), last}, Block: time.Second}).Result()
 		if errors.Is(err, redis.Nil) {
@@ -196,4 +179,132 @@ func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id strin
 	}
 	t.Fatalf("task %s did not end", id)
 	return nil
+}
+
+// TestDeadLetteredUndoParks: an undo that keeps failing is not skipped. Once it is
+// dead-lettered the task ends in ERROR with the step's undo error, the VM stays held by
+// the task and the undo steps before it do not run (what they would release stays
+// reserved); store.RetryUndo, once the host is back, republishes the undo through the
+// starts stream and the undo chain runs to its end.
+func TestDeadLetteredUndoParks(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, rdb := storetest.NewWithClient(t)
+	j := &journal{}
+	var fns []runtime.Function
+	var vmhost *recorder
+	for _, name := range events.Functions() {
+		r := &recorder{name: name, log: j}
+		switch name {
+		case "attachdisk":
+			r.fail = errs.New(errs.CodeQuotaError, "injected")
+		case "vmhost":
+			r.brokenUndo.Store(true)
+			vmhost = r
+		}
+		fns = append(fns, r)
+	}
+	rt := &runtime.Runtime{Store: s}
+	b := events.NewRedisBroker(rdb, s.Prefix(), nil)
+	b.Backoff = time.Millisecond
+	go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
+	task := startChain(t, s, b, &events.VMCreate)
+
+	parked := waitEnded(t, s, rdb, task.ID, "0")
+	wantOps := []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST", "undo ATTACH_DISKS"}
+	if !slices.Equal(j.get(), wantOps) {
+		t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
+	}
+	step := parked.Steps[3] // CREATE_VM_ON_HOST
+	if parked.State != model.TaskError || len(parked.ParkedUndo) == 0 || step.Undone || step.UndoError == nil ||
+		step.UndoError.Data["undo"] != "failed" {
+		t.Fatalf("parked task %s, step %+v, undo error %+v", parked.State, step, step.UndoError)
+	}
+	vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1")
+	if err != nil || vm.ActiveTask != task.ID {
+		t.Fatalf("VM of a parked task: %+v %v, want it held by %s", vm, err, task.ID)
+	}
+
+	vmhost.brokenUndo.Store(false) // the host is back
+	if _, err := s.RetryUndo(ctx, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RetryUndo(ctx, task.ID); !errors.Is(err, errs.ErrState) {
+		t.Fatalf("a second retry: %v, want StateError", err)
+	}
+	go relay(ctx, t, s, b)
+	got := waitEnded(t, s, rdb, task.ID, lastOutbox(t, s, rdb))
+	wantOps = append(wantOps, "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA")
+	if !slices.Equal(j.get(), wantOps) {
+		t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
+	}
+	if got.State != model.TaskError || len(got.ParkedUndo) != 0 || !got.Steps[3].Undone || got.Steps[3].UndoError != nil {
+		t.Fatalf("task after the retried undo: %s %+v", got.State, got.Steps[3])
+	}
+	if f := got.Failed(); f == nil || len(f.Errors) == 0 || f.Errors[0].Code != errs.CodeQuotaError {
+		t.Fatalf("failed step %+v, want the first cause kept", f)
+	}
+	if vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1"); err != nil || vm.ActiveTask != "" || vm.State != model.VMError {
+		t.Fatalf("VM after the undo chain: %+v %v", vm, err)
+	}
+}
+
+// startChain writes a tenant, a project and a VM held by a task of chain, and publishes
+// the chain's start.
+func startChain(t *testing.T, s *store.Store, b events.Broker, chain *events.Chain) *model.Task {
+	t.Helper()
+	ctx := t.Context()
+	task := s.NewTask("task-1", string(chain.Operation), model.Entity{ID: "vm-1", Kind: "vm"}, model.Caller{}, opsOf(chain))
+	if err := s.CreateTenant(ctx, &model.Tenant{ID: "t", Name: "t"}, s.NewTask("tt", "CREATE_TENANT", model.Entity{ID: "t"}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateProject(ctx, &model.Project{ID: "p", TenantID: "t", Name: "p"}, s.NewTask("tp", "CREATE_PROJECT", model.Entity{ID: "p"}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateVM(ctx, &model.VM{ID: "vm-1", Name: "vm-1", TenantID: "t", ProjectID: "p", State: model.VMCreating, ActiveTask: task.ID}, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, events.New("test", chain.StartType(), "", events.StepData{TaskID: task.ID, EntityID: "vm-1"})); err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// relay publishes the starts stream to b as a gateway's relay does, until ctx ends.
+func relay(ctx context.Context, t *testing.T, s *store.Store, b events.Broker) {
+	starts, err := s.OpenStarts(ctx, "relay", time.Minute, nil)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer starts.Close()
+	for ctx.Err() == nil {
+		batch, err := starts.Next(ctx, 10)
+		if err != nil {
+			return
+		}
+		for _, st := range batch {
+			var e cloudevents.Event
+			if err := json.Unmarshal(st.Event, &e); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := b.Publish(ctx, e); err != nil {
+				t.Error(err)
+				return
+			}
+			starts.Ack(ctx, st.ID)
+		}
+	}
+}
+
+// lastOutbox is the id of the outbox's newest entry.
+func lastOutbox(t *testing.T, s *store.Store, rdb redis.UniversalClient) string {
+	t.Helper()
+	ms, err := rdb.XRevRangeN(t.Context(), s.OutboxStream(), "+", "-", 1).Result()
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("outbox: %v %v", ms, err)
+	}
+	return ms[0].ID
 }

@@ -66,7 +66,10 @@ func toAPIError(err error) *errs.Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	st := status.Convert(err)
+	st, ok := status.FromError(err)
+	if !ok {
+		return errs.As(err) // a plain error: InternalError, or ServiceUnavailable when the store is down
+	}
 	if st.Code() == codes.InvalidArgument && !hasPhotonInfo(st) {
 		return &errs.Error{Code: errs.CodeInvalidJSON, Message: st.Message()}
 	}

@@ -6,9 +6,13 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -191,7 +195,46 @@ func As(err error) *Error {
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		return FromStatus(st)
 	}
+	if storeUnavailable(err) {
+		return Unavailable(StoreRetryAfter, "the store is unavailable, try again: %v", err)
+	}
 	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+// StoreRetryAfter is the retry hint of a call that failed because the store (Redis) was
+// unreachable or not ready: about the time a restarted redis-server takes to answer.
+const StoreRetryAfter = 2 * time.Second
+
+// Unavailable is the error of a call that may succeed later; it tells the client when to
+// try again, as TooMany does.
+func Unavailable(retryAfter time.Duration, format string, args ...any) *Error {
+	return New(CodeUnavailable, format, args...).WithData("retryAfterMs", strconv.FormatInt(retryAfter.Milliseconds(), 10))
+}
+
+// storeUnavailable reports whether err says the store cannot be reached or is not ready
+// for commands, rather than refusing one: the connection failed or broke (a net.Error,
+// a reset, an EOF mid-reply), the client's pool found no connection in time, or the
+// server answered that it is loading its data, has no primary or is mid-failover (the
+// error replies of Redis, recognized by their RedisError method and first word, so that
+// errs needs no Redis client).
+func storeUnavailable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var re interface {
+		error
+		RedisError()
+	}
+	if errors.As(err, &re) {
+		word, _, _ := strings.Cut(re.Error(), " ")
+		switch word {
+		case "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "READONLY":
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "redis: connection pool timeout")
 }
 
 // FromStatus turns a gRPC status back into an Error, reading the ErrorInfo detail when

@@ -33,6 +33,9 @@ type Step struct {
 	Errors      []*errs.Error `json:"errors,omitempty"`
 	// Undone is set when the undo chain has reversed this step.
 	Undone bool `json:"undone,omitempty"`
+	// UndoError is set while the step's undo, retried until it was dead-lettered, waits
+	// for an operator (Task.ParkedUndo).
+	UndoError *errs.Error `json:"undoError,omitempty"`
 }
 
 // Task is one asynchronous operation.
@@ -58,6 +61,10 @@ type Task struct {
 	// not part of the record: store.AddTask appends it to the starts stream in the same
 	// atomic call that writes the task (see store.StartsStream).
 	StartEvent []byte `json:"-"`
+	// ParkedUndo is the undo event that was dead-lettered, kept while the task waits in
+	// ERROR for an operator to retry it (store.RetryUndo): the undo chain stopped there,
+	// so the entity stays held by the task and nothing it reserved is released.
+	ParkedUndo []byte `json:"parkedUndo,omitempty"`
 }
 
 // Failed returns the step that failed, or nil.

@@ -30,7 +30,7 @@
 // queue makes a store.DeadLetter, which store.ReplayDeadLetter puts back. An events:out
 // entry is acknowledged when all its deliveries have ended, so a stop loses none: both
 // parts read through shared/streams, so what a stopped or crashed instance left
-// unacknowledged is taken over by a running one, whatever its consumer name
-// (Options.ClaimIdle).
+// unacknowledged is taken over by a running one within seconds, whatever its consumer
+// name, and at once by the same instance restarted.
 // Nothing is undone: events are facts about commits.
 package notify

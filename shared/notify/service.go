@@ -16,11 +16,12 @@ import (
 
 // Options tune the service; zero values take the defaults.
 type Options struct {
-	// Consumer names this instance in the consumer groups (default: host name and pid). A
-	// restarted instance with the same name resumes what it left unacknowledged at once;
-	// under another name, once ClaimIdle has passed.
+	// Consumer names this instance in the consumer groups (default: the host name; a
+	// second live instance on the host takes <name>-2, see shared/streams). A restarted
+	// instance takes its name back and resumes what it left unacknowledged at once; a dead
+	// instance's work is taken over by a live one within seconds.
 	Consumer string
-	// ClaimIdle is how long what a stopped instance left unacknowledged waits before a
+	// ClaimIdle is how long what a live instance gave back unacknowledged waits before a
 	// running one takes it over (default 1m; shared/streams).
 	ClaimIdle time.Duration
 	// Timeout bounds one delivery attempt (default 10s).

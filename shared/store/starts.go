@@ -183,3 +183,32 @@ func (s *Store) AppendStarts(ctx context.Context, tasks ...*model.Task) error {
 	}
 	return s.Apply(ctx, b)
 }
+
+// RetryUndo starts again the undo a task was parked on (model.Task.ParkedUndo): the task
+// goes back to STARTED, its step's undo error is cleared and the parked event is appended
+// to the starts stream, in one atomic call, for a relay to publish. A task with no parked
+// undo is refused with StateError.
+func (s *Store) RetryUndo(ctx context.Context, taskID string) (*model.Task, error) {
+	key := s.key(model.KindTask, taskID)
+	var out *model.Task
+	err := s.watch(ctx, []string{key}, func(*redis.Tx) (*Batch, error) {
+		t, err := s.GetTask(ctx, taskID)
+		if err != nil {
+			return nil, err
+		}
+		if len(t.ParkedUndo) == 0 {
+			return nil, errs.New(errs.CodeStateError, "task %s has no failed undo to retry (state %s)", t.ID, t.State)
+		}
+		event := t.ParkedUndo
+		for i := range t.Steps {
+			t.Steps[i].UndoError = nil
+		}
+		t.ParkedUndo, t.State, t.EndTime = nil, model.TaskStarted, 0
+		out = t
+		return new(Batch).Put(key, t).Append(s.StartsStream(), event), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -6,12 +6,26 @@
 //
 // Delivery is at least once, and a crash loses nothing whatever name the restarted
 // process takes. An entry read but not acknowledged stays in the group's pending list,
-// held by its consumer. A live consumer renews the entries it holds (XCLAIM to itself,
-// every Options.ClaimIdle/4), so their idle time stays short; an entry whose idle time
-// passes ClaimIdle has nobody working on it (its consumer died, or gave it back without
+// held by its consumer.
+//
+// A live consumer says so: it renews a key of its own, <stream>:alive:<group>:<name>,
+// every Options.Heartbeat (1s) with a time to live of three heartbeats. Every consumer
+// looks at the group once a heartbeat: the entries of a consumer whose key is gone (it
+// died, or closed) are claimed by the one that looks (XCLAIM, so only one does), within
+// about four heartbeats of the death; a dead consumer that holds nothing is removed from
+// the group (XGROUP DELCONSUMER), so groups do not grow with every process ever started.
+//
+// A live consumer also renews the entries it holds (XCLAIM to itself, every
+// Options.ClaimIdle/4), so their idle time stays short; an entry whose idle time passes
+// ClaimIdle has nobody working on it (its live consumer gave it back without
 // acknowledging it) and the next consumer that looks takes it over (XAUTOCLAIM, at the
-// first read and then every ClaimIdle/2). A consumer restarted under its old name also
-// reads what it held before at once, before anything else.
+// first read and then every ClaimIdle/2).
+//
+// Names are stable: a consumer takes the name it is given (by default the host name)
+// unless a live process holds it, then the name with the first free suffix (-2, -3...).
+// A name whose holder was a process of this host that is gone (its pid runs no more) is
+// free at once, so a restarted process takes its own name back, and reads what it held
+// before at once, before anything else; two live processes never share a name.
 package streams
 
 import (
@@ -35,9 +49,12 @@ type Options struct {
 	// StartID is where a group created now begins: "0" (the default), the stream's
 	// beginning, or "$", only what is written after.
 	StartID string
-	// ClaimIdle is how long an entry may go unacknowledged and unrenewed before another
-	// consumer takes it over (default 1m).
+	// ClaimIdle is how long an entry a live consumer gave back may go unacknowledged and
+	// unrenewed before another consumer takes it over (default 1m).
 	ClaimIdle time.Duration
+	// Heartbeat is how often the consumer renews its alive key (default 1s); one silent
+	// for three heartbeats is dead, and what it held is claimed within about four.
+	Heartbeat time.Duration
 	// Block bounds how long a read waits for new entries (default 1s).
 	Block time.Duration
 	// Backoff is the wait after a failed Redis call, doubled while they keep failing, up
@@ -59,6 +76,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.ClaimIdle, time.Minute)
+	def(&o.Heartbeat, time.Second)
 	def(&o.Block, time.Second)
 	def(&o.Backoff, 100*time.Millisecond)
 	if o.Logger == nil {
@@ -67,10 +85,14 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// DefaultConsumer is the host name and the process id.
+// DefaultConsumer is the host name: stable across restarts, made unique among live
+// processes by Open.
 func DefaultConsumer() string {
 	h, _ := os.Hostname()
-	return fmt.Sprintf("%s-%d", h, os.Getpid())
+	if h == "" {
+		h = "consumer"
+	}
+	return h
 }
 
 // Consumer is one consumer of a group. Next, Ack, AckIn and Release may be called from
@@ -86,14 +108,17 @@ type Consumer struct {
 	backlog   string // where the next read of this consumer's own pending entries starts; "" when done
 	claimFrom string // where the next XAUTOCLAIM starts
 	claimAt   time.Time
+	deadAt    time.Time // when to look for dead consumers next
 	failures  int
+
+	alive string // the alive key's value: host, pid and a nonce of this Open
 
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-// Open creates the group if it is missing and starts renewing the entries the consumer
-// will hold, until Close.
+// Open creates the group if it is missing, takes the consumer's name (see the package
+// doc) and starts its heartbeat and the renewal of the entries it will hold, until Close.
 func Open(ctx context.Context, rdb redis.UniversalClient, o Options) (*Consumer, error) {
 	o = o.withDefaults()
 	err := rdb.XGroupCreateMkStream(ctx, o.Stream, o.Group, o.StartID).Err()
@@ -101,6 +126,9 @@ func Open(ctx context.Context, rdb redis.UniversalClient, o Options) (*Consumer,
 		return nil, fmt.Errorf("create group %s on %s: %w", o.Group, o.Stream, err)
 	}
 	c := &Consumer{rdb: rdb, o: o, held: map[string]struct{}{}, backlog: "0", claimFrom: "0-0", done: make(chan struct{})}
+	if err := c.takeName(ctx); err != nil {
+		return nil, err
+	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c.stop = stop
 	go c.renew(rctx)
@@ -113,8 +141,8 @@ func (c *Consumer) Name() string { return c.o.Consumer }
 // Stream is the stream c reads.
 func (c *Consumer) Stream() string { return c.o.Stream }
 
-// Close stops renewing: what the consumer still holds is taken over by another consumer
-// (or by this one's successor) once ClaimIdle has passed.
+// Close stops renewing and gives up the name: what the consumer still holds is taken
+// over by another consumer, or by this one's successor, at once.
 func (c *Consumer) Close() {
 	c.stop()
 	<-c.done
@@ -162,6 +190,13 @@ func (c *Consumer) read(ctx context.Context, n int64) ([]redis.XMessage, error) 
 			return msgs, nil
 		}
 		c.backlog = ""
+	}
+	if !time.Now().Before(c.deadAt) {
+		c.deadAt = time.Now().Add(c.o.Heartbeat)
+		msgs, err := c.claimDead(ctx, n)
+		if err != nil || len(msgs) > 0 {
+			return msgs, err
+		}
 	}
 	if !time.Now().Before(c.claimAt) {
 		msgs, next, err := c.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: c.o.Stream, Group: c.o.Group,
@@ -246,16 +281,23 @@ func (c *Consumer) Release(ids ...string) {
 // renewBatch bounds the ids of one renewal call.
 const renewBatch = 1000
 
-// renew resets the idle time of the held entries every ClaimIdle/4, so no other consumer
-// takes them over while this one works on them.
+// renew keeps the consumer alive, every Heartbeat, and resets the idle time of the held
+// entries every ClaimIdle/4, so no other consumer takes them over while this one works
+// on them. When ctx ends it gives up the name.
 func (c *Consumer) renew(ctx context.Context) {
 	defer close(c.done)
+	defer c.giveUpName()
 	t := time.NewTicker(c.o.ClaimIdle / 4)
 	defer t.Stop()
+	hb := time.NewTicker(c.o.Heartbeat)
+	defer hb.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-hb.C:
+			c.heartbeat(ctx)
+			continue
 		case <-t.C:
 		}
 		c.mu.Lock()

@@ -117,8 +117,9 @@ func collect(t *testing.T, c *streams.Consumer, want int, within time.Duration) 
 	return got
 }
 
-// TestTakeOver: what a consumer read and never acknowledged reaches a consumer of another
-// name once it has been idle past ClaimIdle, and at once a consumer of the same name.
+// TestTakeOver: what a consumer read and never acknowledged (it never heartbeats: it is
+// dead) reaches a consumer of another name once idle for a heartbeat, and at once a
+// consumer of the same name.
 func TestTakeOver(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -18,7 +18,8 @@
 //
 // Crashes: the engine reads through shared/streams and acknowledges an event once its
 // rules have acted; an event read and not acknowledged by an engine that died is taken
-// over by a running engine of any consumer name after Options.ClaimIdle.
+// over by a running engine within seconds (consumers heartbeat), at once by the same engine
+// restarted.
 //
 // Undoes nothing: the operations the actions start are the API's, with their own tasks.
 package rules

@@ -36,7 +36,7 @@ type Actor interface {
 
 // Options tune the engine; zero values take the defaults.
 type Options struct {
-	// Consumer names the engine in the group (default: host name and pid).
+	// Consumer names the engine in the group (default: the host name; shared/streams).
 	Consumer string
 	// ClaimIdle is how long events a stopped engine read and left unacknowledged wait
 	// before a running one takes them over (default 1m).

@@ -118,10 +118,11 @@ const file_gateway_api_photon_v1_tasks_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1b\n" +
 	"\tpage_link\x18\x05 \x01(\tR\bpageLink\x12\x1b\n" +
-	"\tparent_id\x18\x06 \x01(\tR\bparentId2\xa3\x01\n" +
+	"\tparent_id\x18\x06 \x01(\tR\bparentId2\xf5\x01\n" +
 	"\x05Tasks\x12H\n" +
 	"\aGetTask\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/tasks/{id}\x12P\n" +
-	"\tListTasks\x12\x1b.photon.v1.ListTasksRequest\x1a\x13.photon.v1.TaskList\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasksB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\tListTasks\x12\x1b.photon.v1.ListTasksRequest\x1a\x13.photon.v1.TaskList\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/tasks\x12P\n" +
+	"\tRetryTask\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x14/v1/tasks/{id}/retryB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_tasks_proto_rawDescOnce sync.Once
@@ -145,10 +146,12 @@ var file_gateway_api_photon_v1_tasks_proto_goTypes = []any{
 var file_gateway_api_photon_v1_tasks_proto_depIdxs = []int32{
 	1, // 0: photon.v1.Tasks.GetTask:input_type -> photon.v1.IdRequest
 	0, // 1: photon.v1.Tasks.ListTasks:input_type -> photon.v1.ListTasksRequest
-	2, // 2: photon.v1.Tasks.GetTask:output_type -> photon.v1.Task
-	3, // 3: photon.v1.Tasks.ListTasks:output_type -> photon.v1.TaskList
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	1, // 2: photon.v1.Tasks.RetryTask:input_type -> photon.v1.IdRequest
+	2, // 3: photon.v1.Tasks.GetTask:output_type -> photon.v1.Task
+	3, // 4: photon.v1.Tasks.ListTasks:output_type -> photon.v1.TaskList
+	2, // 5: photon.v1.Tasks.RetryTask:output_type -> photon.v1.Task
+	3, // [3:6] is the sub-list for method output_type
+	0, // [0:3] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Tasks_GetTask_FullMethodName   = "/photon.v1.Tasks/GetTask"
 	Tasks_ListTasks_FullMethodName = "/photon.v1.Tasks/ListTasks"
+	Tasks_RetryTask_FullMethodName = "/photon.v1.Tasks/RetryTask"
 )
 
 // TasksClient is the client API for Tasks service.
@@ -31,6 +32,11 @@ type TasksClient interface {
 	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
 	// (parentId), oldest first.
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// RetryTask retries the undo a task is parked on: an undo step whose retries ran out
+	// leaves its task in ERROR with that step's error marked undo=failed, the entity still
+	// held and its reservations kept. The task goes back to STARTED and its undo chain goes
+	// on from that step. System administrators only.
+	RetryTask(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type tasksClient struct {
@@ -61,6 +67,16 @@ func (c *tasksClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts 
 	return out, nil
 }
 
+func (c *tasksClient) RetryTask(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Tasks_RetryTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TasksServer is the server API for Tasks service.
 // All implementations must embed UnimplementedTasksServer
 // for forward compatibility.
@@ -69,6 +85,11 @@ type TasksServer interface {
 	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
 	// (parentId), oldest first.
 	ListTasks(context.Context, *ListTasksRequest) (*TaskList, error)
+	// RetryTask retries the undo a task is parked on: an undo step whose retries ran out
+	// leaves its task in ERROR with that step's error marked undo=failed, the entity still
+	// held and its reservations kept. The task goes back to STARTED and its undo chain goes
+	// on from that step. System administrators only.
+	RetryTask(context.Context, *IdRequest) (*Task, error)
 	mustEmbedUnimplementedTasksServer()
 }
 
@@ -84,6 +105,9 @@ func (UnimplementedTasksServer) GetTask(context.Context, *IdRequest) (*Task, err
 }
 func (UnimplementedTasksServer) ListTasks(context.Context, *ListTasksRequest) (*TaskList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
+}
+func (UnimplementedTasksServer) RetryTask(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryTask not implemented")
 }
 func (UnimplementedTasksServer) mustEmbedUnimplementedTasksServer() {}
 func (UnimplementedTasksServer) testEmbeddedByValue()               {}
@@ -142,6 +166,24 @@ func _Tasks_ListTasks_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Tasks_RetryTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TasksServer).RetryTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tasks_RetryTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TasksServer).RetryTask(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Tasks_ServiceDesc is the grpc.ServiceDesc for Tasks service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -156,6 +198,10 @@ var Tasks_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTasks",
 			Handler:    _Tasks_ListTasks_Handler,
+		},
+		{
+			MethodName: "RetryTask",
+			Handler:    _Tasks_RetryTask_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
