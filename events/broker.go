@@ -40,6 +40,11 @@ type RedisBroker struct {
 	ClaimIdle time.Duration
 	// MaxLen bounds each stream (approximately); 0 keeps everything.
 	MaxLen int64
+	// TrimEvery is how often a consumer trims its stream of what every group
+	// acknowledged, and the dead-letter stream of what is older than DeadLetterMaxAge
+	// (0: streams.DefaultTrimEvery; see trim.go).
+	TrimEvery        time.Duration
+	DeadLetterMaxAge time.Duration
 }
 
 // NewRedisBroker returns a broker on rdb with keys under prefix (e.g. "photon:").
@@ -48,7 +53,7 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 		log = slog.Default()
 	}
 	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 5,
-		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
+		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000, DeadLetterMaxAge: DefaultDeadLetterMaxAge}
 }
 
 func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
@@ -166,6 +171,7 @@ func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slot
 	defer c.Close() // after the events in hand: they stay renewed until they end
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { b.keepTrimmed(ctx, subscriber) })
 	for {
 		n, err := slots.Acquire(ctx, readBatch)
 		if err != nil {
