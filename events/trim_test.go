@@ -43,7 +43,9 @@ func TestBrokerTrims(t *testing.T) {
 		}
 	}
 	stream := events.Stream(storetest.Prefix(t), "authorize")
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(20 * time.Second); ; <-tick.C {
 		left, dead := rdb.XLen(ctx, stream).Val(), rdb.XLen(ctx, b.DeadLetterStream()).Val()
 		if handled.Load() == n && left <= 1 && dead == 1 {
 			break

@@ -40,7 +40,9 @@ func TestStreamsTrimmed(t *testing.T) {
 			}
 			waitIdle(t, s)
 			const derived = 15 // tenant, two projects, three VMs: each created and its task completed; VMs started
-			for deadline := time.Now().Add(10 * time.Second); ; {
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
 				n, outbox := s.rdb.XLen(ctx, events).Val(), s.rdb.XLen(ctx, s.OutboxStream()).Val()
 				info, _ := s.rdb.XInfoStream(ctx, events).Result()
 				if n <= tc.wantLeft(derived) && outbox <= 1 && info.EntriesAdded == derived {

@@ -195,7 +195,9 @@ func TestKeepTrimmed(t *testing.T) {
 		defer close(done)
 		streams.KeepTrimmed(ctx, f.rdb, 5*time.Millisecond, slog.New(slog.DiscardHandler), streams.Retention{Stream: f.stream, Acked: true})
 	}()
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
 		if n := f.rdb.XLen(t.Context(), f.stream).Val(); n <= 1 {
 			break
 		} else if time.Now().After(deadline) {
