@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -162,5 +163,23 @@ func TestIndexOldTasks(t *testing.T) {
 	}
 	if n, err := s.SweepTasks(ctx, time.Minute); err != nil || n != 1 {
 		t.Fatalf("swept %d, %v; want the old task", n, err)
+	}
+}
+
+// TestDeadLetterIndexBounded: a subscription's dead-letter index loses the entries of
+// dead letters past DeadLetterTTL, whose records expired.
+func TestDeadLetterIndexBounded(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	now := s.Now()
+	for i, at := range []int64{now - store.DeadLetterTTL.Milliseconds() - 1, now} {
+		dl := &store.DeadLetter{ID: fmt.Sprint("dl-", i), SubscriptionID: "sub", At: at}
+		if err := s.AddDeadLetter(ctx, dl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Redis().ZCard(ctx, s.Key("idx", "deadletters", "sub")).Val(); n != 1 {
+		t.Fatalf("the dead-letter index holds %d entries, want the young one", n)
 	}
 }
