@@ -101,13 +101,19 @@ func (c Churn) Do(ctx context.Context) (ChurnResult, error) {
 				s.Cycle, created.VMs-created.Errors, deleted.VMs-deleted.Errors, s.VMsLeft, s.Errors, s.Elapsed.Seconds(), mb(s.UsedMemory), s.Keys, s.StreamEntries)
 		}
 	}
-	if res.Settle = c.Settle; res.Settle < 0 {
-		res.Settle = len(res.Samples) / 3
-	}
-	after := res.Samples[min(res.Settle, len(res.Samples)):]
-	res.MemSpread = spread(after, func(s Sample) int64 { return s.UsedMemory })
-	res.KeySpread = spread(after, func(s Sample) int64 { return s.Keys })
+	res.summarise(c.Settle)
 	return res, nil
+}
+
+// summarise computes the spreads over the samples after the first settle (below 0: a
+// third of them).
+func (r *ChurnResult) summarise(settle int) {
+	if r.Settle = settle; r.Settle < 0 {
+		r.Settle = len(r.Samples) / 3
+	}
+	after := r.Samples[min(r.Settle, len(r.Samples)):]
+	r.MemSpread = spread(after, func(s Sample) int64 { return s.UsedMemory })
+	r.KeySpread = spread(after, func(s Sample) int64 { return s.Keys })
 }
 
 // spread is (max-min)/min of v over ss, in percent.
