@@ -42,7 +42,7 @@ type RedisBroker struct {
 	MaxLen int64
 	// TrimEvery is how often a consumer trims its stream of what every group
 	// acknowledged, and the dead-letter stream of what is older than DeadLetterMaxAge
-	// (0: streams.DefaultTrimEvery; see trim.go).
+	// (0: streams.DefaultTrimEvery; DeadLetterMaxAge 0: for ever; see trim.go).
 	TrimEvery        time.Duration
 	DeadLetterMaxAge time.Duration
 }

@@ -46,7 +46,7 @@ type Options struct {
 	Block time.Duration
 	// EventsMaxAge bounds events:out beyond what its consumer groups are done with: an
 	// event older than this goes even if a group has not read it (a reader stopped for
-	// good), default DefaultEventsMaxAge. TrimEvery is how often the streams the service
+	// good); 0 takes DefaultEventsMaxAge, below 0 bounds by age nothing. TrimEvery is how often the streams the service
 	// reads are trimmed (default streams.DefaultTrimEvery).
 	EventsMaxAge, TrimEvery time.Duration
 	// Client sends the deliveries (default: a client with Timeout, no redirects).
@@ -69,7 +69,9 @@ func (o Options) withDefaults() Options {
 	def(&o.Reload, 30*time.Second)
 	def(&o.Block, time.Second)
 	def(&o.Stall, 2*time.Second)
-	def(&o.EventsMaxAge, DefaultEventsMaxAge)
+	if o.EventsMaxAge == 0 {
+		o.EventsMaxAge = DefaultEventsMaxAge
+	}
 	if o.Attempts <= 0 {
 		o.Attempts = 6
 	}

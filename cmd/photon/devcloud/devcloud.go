@@ -79,7 +79,8 @@ type Options struct {
 	// simulator (Cloud.NSXSim), NoNSX runs without NSX (port-group subnets).
 	NSX NSXConfig
 	// EventsMaxAge bounds the outbound events stream (notify.Options.EventsMaxAge) and
-	// DeadLetterMaxAge the broker's dead-letter stream; 0 takes their defaults. The task
+	// DeadLetterMaxAge the broker's dead-letter stream; 0 takes their defaults, below 0
+	// keeps what no group needs for ever. The task
 	// retention is the gateway's (Gateway).
 	EventsMaxAge, DeadLetterMaxAge time.Duration
 	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
@@ -172,7 +173,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 
 	c.Broker = events.NewRedisBroker(c.rdb, c.Store.Prefix(), o.Logger)
-	if o.DeadLetterMaxAge > 0 {
+	if o.DeadLetterMaxAge != 0 {
 		c.Broker.DeadLetterMaxAge = o.DeadLetterMaxAge
 	}
 	nsxClient, nsxConf, err := c.startNSX(ctx, o.NSX)
