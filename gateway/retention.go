@@ -6,10 +6,10 @@ import (
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-// sweepEvery is how often a gateway sweeps for a task retention: a fraction of it,
-// between a second and a minute.
+// sweepEvery is how often a gateway sweeps for a task retention: a sixteenth of it,
+// between a second and a minute, so a task outlives it by little.
 func sweepEvery(retention time.Duration) time.Duration {
-	return min(max(retention/4, time.Second), time.Minute)
+	return min(max(retention/16, time.Second), time.Minute)
 }
 
 // startSweep deletes, in the background until the gateway closes, the finished tasks past

@@ -51,9 +51,11 @@ type Sample struct {
 type ChurnResult struct {
 	Samples []Sample
 	Settle  int
-	// MemSpread and KeySpread are (max-min)/min over the samples after Settle, in percent.
-	MemSpread, KeySpread float64
-	Errors               int
+	// MemSpread and KeySpread are (max-min)/min over the samples after Settle, in
+	// percent; MemTrend and KeyTrend the least-squares slope over them, in percent of
+	// their mean per cycle: what would grow without bound.
+	MemSpread, KeySpread, MemTrend, KeyTrend float64
+	Errors                                   int
 }
 
 // ResultLine is the machine-readable last line of a churn run.
@@ -62,8 +64,8 @@ func (r ChurnResult) ResultLine() string {
 		return "RESULT churn cycles=0"
 	}
 	first, last := r.Samples[min(r.Settle, len(r.Samples)-1)], r.Samples[len(r.Samples)-1]
-	return fmt.Sprintf("RESULT churn cycles=%d settle=%d mem_first_mb=%.1f mem_last_mb=%.1f mem_spread_pct=%.1f keys_first=%d keys_last=%d keys_spread_pct=%.1f errors=%d",
-		len(r.Samples), r.Settle, mb(first.UsedMemory), mb(last.UsedMemory), r.MemSpread, first.Keys, last.Keys, r.KeySpread, r.Errors)
+	return fmt.Sprintf("RESULT churn cycles=%d settle=%d mem_first_mb=%.1f mem_last_mb=%.1f mem_spread_pct=%.1f mem_trend_pct_per_cycle=%.2f keys_first=%d keys_last=%d keys_spread_pct=%.1f keys_trend_pct_per_cycle=%.2f errors=%d",
+		len(r.Samples), r.Settle, mb(first.UsedMemory), mb(last.UsedMemory), r.MemSpread, r.MemTrend, first.Keys, last.Keys, r.KeySpread, r.KeyTrend, r.Errors)
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
@@ -112,8 +114,27 @@ func (r *ChurnResult) summarise(settle int) {
 		r.Settle = len(r.Samples) / 3
 	}
 	after := r.Samples[min(r.Settle, len(r.Samples)):]
-	r.MemSpread = spread(after, func(s Sample) int64 { return s.UsedMemory })
-	r.KeySpread = spread(after, func(s Sample) int64 { return s.Keys })
+	mem, keys := func(s Sample) int64 { return s.UsedMemory }, func(s Sample) int64 { return s.Keys }
+	r.MemSpread, r.KeySpread = spread(after, mem), spread(after, keys)
+	r.MemTrend, r.KeyTrend = trend(after, mem), trend(after, keys)
+}
+
+// trend is the least-squares slope of v over ss per sample, in percent of v's mean.
+func trend(ss []Sample, v func(Sample) int64) float64 {
+	n := float64(len(ss))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i, s := range ss {
+		x, y := float64(i), float64(v(s))
+		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
+	}
+	if sy == 0 {
+		return 0
+	}
+	slope := (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	return slope / (sy / n) * 100
 }
 
 // spread is (max-min)/min of v over ss, in percent.

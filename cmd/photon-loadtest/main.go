@@ -9,7 +9,7 @@
 // With --churn N it runs N cycles of create-and-delete churn instead (loadtest.Churn) and
 // prints Redis's memory and key count after each, then
 //
-//	RESULT churn cycles=N settle=S mem_first_mb=A mem_last_mb=B mem_spread_pct=P keys_first=K keys_last=L keys_spread_pct=Q errors=E
+//	RESULT churn cycles=N settle=S mem_first_mb=A mem_last_mb=B mem_spread_pct=P mem_trend_pct_per_cycle=T keys_first=K keys_last=L keys_spread_pct=Q keys_trend_pct_per_cycle=U errors=E
 package main
 
 import (
