@@ -24,6 +24,11 @@ type Churn struct {
 	Cycles, VMs, Bulk, Concurrency int
 	// For, above 0, starts no cycle after it has passed (Cycles is then the most).
 	For time.Duration
+	// Quiet, above 0, is how long each cycle waits after its deletes before it measures
+	// Redis again: longer than the retentions (and their sweeps), it finds Redis back
+	// where it was, whatever the pace of the cycles; the first measure, at once, holds
+	// what the retentions hold, which depends on that pace.
+	Quiet time.Duration
 	// Spec is the create spec of the i-th call overall.
 	Spec func(i int) map[string]any
 	// Redis and Prefix are where Photon keeps its state, measured after each cycle.
@@ -97,11 +102,27 @@ func (c Churn) Do(ctx context.Context) (ChurnResult, error) {
 			return res, err
 		}
 		s.Cycle, s.VMsLeft, s.Errors, s.Elapsed = cycle+1, len(left), created.Errors+deleted.Errors, time.Since(start)
-		res.Samples, res.Errors = append(res.Samples, s), res.Errors+s.Errors
 		if c.Out != nil {
 			fmt.Fprintf(c.Out, "cycle %d: created %d, deleted %d, left %d, errors %d in %.0fs; redis used_memory %.1f MB, keys %d, stream entries %d\n",
 				s.Cycle, created.VMs-created.Errors, deleted.VMs-deleted.Errors, s.VMsLeft, s.Errors, s.Elapsed.Seconds(), mb(s.UsedMemory), s.Keys, s.StreamEntries)
 		}
+		if c.Quiet > 0 {
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(c.Quiet): // the retentions pass
+			}
+			q, err := c.sample(ctx)
+			if err != nil {
+				return res, err
+			}
+			s.UsedMemory, s.Keys, s.StreamEntries = q.UsedMemory, q.Keys, q.StreamEntries
+			if c.Out != nil {
+				fmt.Fprintf(c.Out, "cycle %d after %s quiet: redis used_memory %.1f MB, keys %d, stream entries %d\n",
+					s.Cycle, c.Quiet, mb(s.UsedMemory), s.Keys, s.StreamEntries)
+			}
+		}
+		res.Samples, res.Errors = append(res.Samples, s), res.Errors+s.Errors
 	}
 	res.summarise(c.Settle)
 	return res, nil

@@ -32,7 +32,7 @@ func churn(ctx context.Context, o options, cl *loadtest.Client, api loadtest.API
 		prefix = store.DefaultPrefix
 	}
 	res, err := loadtest.Churn{Client: cl, API: api, Project: fx.Project, Cycles: o.churn, VMs: o.vms, Bulk: o.bulk,
-		Concurrency: o.concurrency, Spec: fx.Spec, Redis: rdb, Prefix: prefix, Settle: o.churnSettle, For: o.churnFor, Out: stdout}.Do(ctx)
+		Concurrency: o.concurrency, Spec: fx.Spec, Redis: rdb, Prefix: prefix, Settle: o.churnSettle, For: o.churnFor, Quiet: o.churnQuiet, Out: stdout}.Do(ctx)
 	if err != nil {
 		return err
 	}

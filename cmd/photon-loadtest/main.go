@@ -58,7 +58,7 @@ type options struct {
 	cpuProfile                                string
 	rate                                      float64
 	churn, churnSettle                        int
-	churnFor                                  time.Duration
+	churnFor, churnQuiet                      time.Duration
 	taskRetention, eventsMaxAge, auditMaxAge  time.Duration
 }
 
@@ -106,6 +106,7 @@ Flags:
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst to this file (and of the baseline to FILE.baseline)")
 	f.IntVar(&o.churn, "churn", 0, "run this many cycles of churn instead of a burst: create --vms VMs (--bulk to a call), delete them all, measure Redis")
 	f.IntVar(&o.churnSettle, "churn-settle", -1, "churn cycles the retentions take to fill, left out of the spread (default: a third of the cycles run)")
+	f.DurationVar(&o.churnQuiet, "churn-quiet", 0, "after each churn cycle's deletes, wait this long (longer than the retentions) and measure Redis again; the RESULT line takes these measures")
 	f.DurationVar(&o.churnFor, "churn-for", 0, "start no churn cycle after this long (0: run all --churn cycles)")
 	f.DurationVar(&o.taskRetention, "task-retention", 0, "task retention of the in-process dev cloud (default: the gateway's)")
 	f.DurationVar(&o.auditMaxAge, "audit-max-age", 0, "audit log retention of the in-process dev cloud (default: the gateway's)")
