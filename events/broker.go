@@ -38,7 +38,9 @@ type RedisBroker struct {
 	// ClaimIdle is how long a delivered event may stay unacknowledged while its consumer
 	// no longer renews it (a worker that crashed) before another consumer takes it over.
 	ClaimIdle time.Duration
-	// MaxLen bounds each stream (approximately); 0 keeps everything.
+	// MaxLen bounds each stream (approximately), dropping the oldest events whether
+	// delivered or not; 0 (the default) keeps what the group has not acknowledged, as the
+	// consumers trim the rest (trim.go), so a backlog is never cut.
 	MaxLen int64
 	// TrimEvery is how often a consumer trims its stream of what every group
 	// acknowledged, and the dead-letter stream of what is older than DeadLetterMaxAge
@@ -53,7 +55,7 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 		log = slog.Default()
 	}
 	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 5,
-		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000, DeadLetterMaxAge: DefaultDeadLetterMaxAge}
+		Backoff: 50 * time.Millisecond, ClaimIdle: time.Minute, DeadLetterMaxAge: DefaultDeadLetterMaxAge}
 }
 
 func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
