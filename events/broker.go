@@ -44,8 +44,15 @@ type RedisBroker struct {
 	// waits before a consumer takes it over; a dead consumer's events are claimed within
 	// seconds of its death whatever ClaimIdle is (shared/streams).
 	ClaimIdle time.Duration
-	// MaxLen bounds each stream (approximately); 0 keeps everything.
+	// MaxLen bounds each stream (approximately), dropping the oldest events whether
+	// delivered or not; 0 (the default) keeps what the group has not acknowledged, as the
+	// consumers trim the rest (trim.go), so a backlog is never cut.
 	MaxLen int64
+	// TrimEvery is how often a consumer trims its stream of what every group
+	// acknowledged, and the dead-letter stream of what is older than DeadLetterMaxAge
+	// (0: streams.DefaultTrimEvery; DeadLetterMaxAge 0: for ever; see trim.go).
+	TrimEvery        time.Duration
+	DeadLetterMaxAge time.Duration
 }
 
 // NewRedisBroker returns a broker on rdb with keys under prefix (e.g. "photon:").
@@ -54,7 +61,7 @@ func NewRedisBroker(rdb redis.UniversalClient, prefix string, log *slog.Logger) 
 		log = slog.Default()
 	}
 	return &RedisBroker{rdb: rdb, prefix: prefix, log: log, MaxAttempts: 10,
-		Backoff: 100 * time.Millisecond, ClaimIdle: time.Minute, MaxLen: 100000}
+		Backoff: 100 * time.Millisecond, ClaimIdle: time.Minute, DeadLetterMaxAge: DefaultDeadLetterMaxAge}
 }
 
 func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix, subscriber) }
@@ -175,6 +182,7 @@ func (b *RedisBroker) Consume(ctx context.Context, subscriber string, slots Slot
 	defer c.Close() // after the events in hand: they stay renewed until they end
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { b.keepTrimmed(ctx, subscriber) })
 	for {
 		n, err := slots.Acquire(ctx, readBatch)
 		if err != nil {

@@ -65,6 +65,9 @@ type Options struct {
 	RateLimits *RateLimits
 	// AuditRetention bounds the audit log (zero fields: the store's defaults).
 	AuditRetention store.AuditRetention
+	// TaskRetention is how long a finished task is kept (0: store.DefaultTaskRetention;
+	// below 0: for ever); see retention.go.
+	TaskRetention time.Duration
 	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
 	// it provisions) may go without a sign of life before another gateway takes it over
 	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
@@ -189,6 +192,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		defer c.background.Done()
 		c.reconcileProvisioning(c.bg)
 	}()
+	c.startSweep(o.TaskRetention)
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err

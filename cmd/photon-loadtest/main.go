@@ -5,6 +5,11 @@
 // the same concurrency. It writes report.json and report.html, and its last line is
 //
 //	RESULT vms=N seconds=S vms_per_min=X baseline_vms_per_min=Y ratio=R p99_ms=Z errors=E
+//
+// With --churn N it runs N cycles of create-and-delete churn instead (loadtest.Churn) and
+// prints Redis's memory and key count after each, then
+//
+//	RESULT churn cycles=N settle=S mem_first_mb=A mem_last_mb=B mem_spread_pct=P mem_trend_pct_per_cycle=T keys_first=K keys_last=L keys_spread_pct=Q keys_trend_pct_per_cycle=U errors=E
 package main
 
 import (
@@ -33,6 +38,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/loadtest"
 )
 
@@ -51,6 +57,9 @@ type options struct {
 	probeProject                              string
 	cpuProfile                                string
 	rate                                      float64
+	churn, churnSettle                        int
+	churnFor, churnQuiet                      time.Duration
+	taskRetention, eventsMaxAge, auditMaxAge  time.Duration
 }
 
 func main() {
@@ -67,6 +76,8 @@ Examples:
   photon-loadtest --hosts 32 --vms 10000 --bulk 500 --api grpc      # bulk creates over gRPC
   photon-loadtest --target http://127.0.0.1:9000 --grpc-target 127.0.0.1:9001 \
       --user admin --password secret --vms 500                      # a running Photon
+  photon-loadtest --hosts 8 --vms 500 --bulk 500 --churn 20 --redis redis://127.0.0.1:6379 \
+      --task-retention 1m --events-max-age 1m --audit-max-age 1m    # churn: is Redis flat?
 
 Flags:
 `)
@@ -93,6 +104,13 @@ Flags:
 	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
 	f.StringVar(&o.probeProject, "probe-project", "", "with --target and --vms 0: only probe the VMs of this existing project")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst to this file (and of the baseline to FILE.baseline)")
+	f.IntVar(&o.churn, "churn", 0, "run this many cycles of churn instead of a burst: create --vms VMs (--bulk to a call), delete them all, measure Redis")
+	f.IntVar(&o.churnSettle, "churn-settle", -1, "churn cycles the retentions take to fill, left out of the spread (default: a third of the cycles run)")
+	f.DurationVar(&o.churnQuiet, "churn-quiet", 0, "after each churn cycle's deletes, wait this long (longer than the retentions) and measure Redis again; the RESULT line takes these measures")
+	f.DurationVar(&o.churnFor, "churn-for", 0, "start no churn cycle after this long (0: run all --churn cycles)")
+	f.DurationVar(&o.taskRetention, "task-retention", 0, "task retention of the in-process dev cloud (default: the gateway's)")
+	f.DurationVar(&o.auditMaxAge, "audit-max-age", 0, "audit log retention of the in-process dev cloud (default: the gateway's)")
+	f.DurationVar(&o.eventsMaxAge, "events-max-age", 0, "outbound events' retention of the in-process dev cloud (default: the notifier's)")
 	f.Parse(os.Args[1:])
 	devcloud.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -129,7 +147,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "Starting a dev cloud with %d simulated hosts...\n", o.hosts)
 		var err error
 		cloud, err = devcloud.Start(ctx, devcloud.Options{Hosts: o.hosts, HostCPUCores: int16(o.hostCores), RedisURL: o.redisURL,
-			Prefix: o.prefix, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight,
+			Prefix: o.prefix, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight, EventsMaxAge: o.eventsMaxAge,
+			Gateway: func(_ context.Context, g *gateway.Options) error {
+				g.TaskRetention, g.AuditRetention.MaxAge = o.taskRetention, o.auditMaxAge
+				return nil
+			},
 			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			return err
@@ -166,6 +188,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fx, err := loadtest.Prepare(ctx, cl, o.name, devcloud.DefaultImage)
 	if err != nil {
 		return err
+	}
+	if o.churn > 0 {
+		return churn(ctx, o, cl, api, fx, rdb, stdout)
 	}
 	memBefore := redisMemory(ctx, rdb)
 

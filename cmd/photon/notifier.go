@@ -53,6 +53,7 @@ live one within seconds (consumers heartbeat every second).`,
 	f.DurationVar(&o.Backoff, "backoff", time.Second, "wait before the first retry, doubled for each next one")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
 	f.IntVar(&o.QueueSize, "queue", 1000, "events queued per subscription at most")
+	f.DurationVar(&o.EventsMaxAge, "events-max-age", notify.DefaultEventsMaxAge, "keep an outbound event some consumer group of events:out has not read this long at most (what every group read goes at once; below 0: no bound by age)")
 	f.DurationVar(&o.Stall, "stall", 2*time.Second, "a subscription whose delivery runs longer is stalled: events its full queue cannot take are dead-lettered")
 	return cmd
 }

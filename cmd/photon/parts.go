@@ -403,7 +403,7 @@ func functionCmd() *cobra.Command {
 	var p partFlags
 	var workers int
 	var httpAddr, brokerURL string
-	var drain time.Duration
+	var drain, deadLetterMaxAge time.Duration
 	var nsxf nsxFlags
 	cmd := &cobra.Command{
 		Use:   "function NAME",
@@ -454,7 +454,11 @@ func functionCmd() *cobra.Command {
 				return runtime.ServeKnative(ctx, ln, runtime.NewKnativeHandler(set.Runtime, fn, broker),
 					runtime.ServeOptions{DrainQuiet: drain, Log: set.Runtime.Log})
 			}
-			local := &runtime.Local{Runtime: set.Runtime, Broker: events.NewRedisBroker(rdb, s.Prefix(), set.Runtime.Log), Workers: workers}
+			broker := events.NewRedisBroker(rdb, s.Prefix(), set.Runtime.Log)
+			if deadLetterMaxAge != 0 {
+				broker.DeadLetterMaxAge = deadLetterMaxAge
+			}
+			local := &runtime.Local{Runtime: set.Runtime, Broker: broker, Workers: workers}
 			fmt.Fprintf(os.Stdout, "function %s consuming %s\n", fn.Name(), strings.Join(events.TypesFor(fn.Name()), ", "))
 			return local.Run(ctx, fn)
 		},
@@ -464,6 +468,7 @@ func functionCmd() *cobra.Command {
 	cmd.Flags().StringVar(&httpAddr, "http", "", "serve as a Knative container on this address (default: :$PORT when $PORT is set, else Redis Streams)")
 	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "Knative Broker ingress URL the replies to dead letters are published to (default: $K_SINK)")
 	cmd.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, serve until no event has arrived for this long")
+	cmd.Flags().DurationVar(&deadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the dead-letter stream keeps an event (the function trims it; below 0: for ever)")
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
 	return cmd
 }

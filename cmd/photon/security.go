@@ -12,8 +12,8 @@ import (
 	"github.com/photon-cloud/photon/shared/store"
 )
 
-// securityFlags are the gateway's identity, rate-limit and audit settings, the same for
-// photon up and photon gateway.
+// securityFlags are the gateway's identity, rate-limit, audit and task retention
+// settings, the same for photon up and photon gateway.
 type securityFlags struct {
 	oidc           auth.OIDCConfig
 	publicURL      string
@@ -21,6 +21,7 @@ type securityFlags struct {
 	perTenant      store.RateLimit
 	auditMaxEvents int64
 	auditMaxAge    time.Duration
+	taskRetention  time.Duration
 }
 
 func (f *securityFlags) add(cmd *cobra.Command) {
@@ -37,13 +38,15 @@ func (f *securityFlags) add(cmd *cobra.Command) {
 	fs.IntVar(&f.perTenant.Burst, "burst-per-tenant", d.PerTenant.Burst, "API calls that may act in one tenant at once above its rate")
 	fs.Int64Var(&f.auditMaxEvents, "audit-max-events", store.DefaultAuditMaxEvents, "audit events kept, the oldest dropped first (about 0.5 KB each)")
 	fs.DurationVar(&f.auditMaxAge, "audit-max-age", store.DefaultAuditMaxAge, "how long audit events are kept")
+	fs.DurationVar(&f.taskRetention, "task-retention", store.DefaultTaskRetention, "how long a finished task is kept (the newest of an existing entity stays; below 0: for ever)")
 }
 
-// apply sets o's rate limits, audit retention and token verifier (the embedded issuer
+// apply sets o's rate limits, audit and task retention and token verifier (the embedded issuer
 // o.Issuer, and the external provider when one is given).
 func (f *securityFlags) apply(ctx context.Context, o *gateway.Options) error {
 	o.RateLimits = &gateway.RateLimits{PerToken: f.perToken, PerTenant: f.perTenant}
 	o.AuditRetention = store.AuditRetention{MaxEvents: f.auditMaxEvents, MaxAge: f.auditMaxAge}
+	o.TaskRetention = f.taskRetention
 	o.PublicURL = f.publicURL
 	if f.oidc.Issuer == "" {
 		return nil

@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/tracing"
 )
 
@@ -77,6 +79,8 @@ Ctrl-C stops it.
 	f.IntVar(&o.Workers, "workers", 0, "fixed concurrency per function (default: autoscaled by backlog and load)")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most before the API answers 429 (-1: no bound)")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
+	f.DurationVar(&o.EventsMaxAge, "events-max-age", notify.DefaultEventsMaxAge, "keep an outbound event some consumer group of events:out has not read this long at most (below 0: no bound by age)")
+	f.DurationVar(&o.DeadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the functions' dead-letter stream keeps an event (below 0: for ever)")
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

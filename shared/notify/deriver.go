@@ -20,6 +20,10 @@ const (
 // EventsMaxLen bounds EventsStream (MAXLEN ~); an entry is about 1 KB.
 const EventsMaxLen = 1_000_000
 
+// DefaultEventsMaxAge is how long EventsStream keeps an event some consumer group has not
+// read (Options.EventsMaxAge); what every group read goes sooner (Service trims it).
+const DefaultEventsMaxAge = 24 * time.Hour
+
 // EventsStream is the stream of outbound events, <prefix>events:out. Each entry has the
 // fields "type" (the event type, for readers that filter before decoding) and "ce" (the
 // CloudEvent in structured JSON form, data inline). Entries are in commit order of the
@@ -79,18 +83,11 @@ func (d *deriver) handle(ctx context.Context, msgs []redis.XMessage) error {
 	if err != nil {
 		return err
 	}
-	return d.trim(ctx, ids[len(ids)-1])
+	return d.trim(ctx)
 }
 
-// trim drops the outbox entries every deriver is done with: those before the oldest
-// pending one, or up to last when none is pending.
-func (d *deriver) trim(ctx context.Context, last string) error {
-	p, err := d.rdb.XPending(ctx, d.c.Stream(), DeriveGroup).Result()
-	if err != nil {
-		return err
-	}
-	if p.Count > 0 {
-		last = p.Lower
-	}
-	return d.rdb.XTrimMinIDApprox(ctx, d.c.Stream(), last, 0).Err()
+// trim drops the outbox entries every deriver is done with (streams.Trim).
+func (d *deriver) trim(ctx context.Context) error {
+	_, err := streams.Trim(ctx, d.rdb, streams.Retention{Stream: d.c.Stream(), Acked: true})
+	return err
 }

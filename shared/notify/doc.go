@@ -18,6 +18,13 @@
 //     honour changed rights), and POSTs it to each matching sink in CloudEvents binary
 //     mode, signed (SignatureHeader, Verify).
 //
+// The service trims what it reads (shared/streams Trim, every Options.TrimEvery): events:out
+// and the replay stream lose what every consumer group of them has acknowledged, and
+// events:out also what is older than Options.EventsMaxAge (default a day) or beyond
+// EventsMaxLen, whether a group read it or not, so that a reader that stopped for good
+// does not keep every event. A reader that needs the events must read them in a group of
+// its own, created before them.
+//
 // A subscription receives an event when its owner may see the subscription's scope
 // (shared/policy), the event is in that scope (its tenantid and projectid extensions),
 // and its types and subject prefix match.

@@ -45,6 +45,11 @@ type Options struct {
 	// Block is how long a read of a stream waits for entries (default 1s): the longest a
 	// deleted subscription's change takes to be seen when nothing happens.
 	Block time.Duration
+	// EventsMaxAge bounds events:out beyond what its consumer groups are done with: an
+	// event older than this goes even if a group has not read it (a reader stopped for
+	// good); 0 takes DefaultEventsMaxAge, below 0 bounds by age nothing. TrimEvery is how often the streams the service
+	// reads are trimmed (default streams.DefaultTrimEvery).
+	EventsMaxAge, TrimEvery time.Duration
 	// Client sends the deliveries (default: a client with Timeout, no redirects).
 	Client *http.Client
 	Logger *slog.Logger
@@ -65,6 +70,9 @@ func (o Options) withDefaults() Options {
 	def(&o.Reload, 30*time.Second)
 	def(&o.Block, time.Second)
 	def(&o.Stall, 2*time.Second)
+	if o.EventsMaxAge == 0 {
+		o.EventsMaxAge = DefaultEventsMaxAge
+	}
 	if o.Attempts <= 0 {
 		o.Attempts = 6
 	}
@@ -122,6 +130,11 @@ func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *sto
 	sv.spawn(func() { der.run(ctx) })
 	sv.spawn(func() { sv.d.run(ctx, cs[1], false) })
 	sv.spawn(func() { sv.d.run(ctx, cs[2], true) })
+	sv.spawn(func() {
+		streams.KeepTrimmed(ctx, rdb, o.TrimEvery, o.Logger,
+			streams.Retention{Stream: EventsStream(prefix), Acked: true, MaxAge: o.EventsMaxAge, MaxLen: EventsMaxLen},
+			streams.Retention{Stream: s.ReplayStream(), Acked: true})
+	})
 	return sv, nil
 }
 

@@ -7,6 +7,9 @@
 // twice is a no-op and releasing what was never reserved is a no-op, so the function chain
 // can replay any step and the undo chain and the delete chain share one release path.
 //
+// Finished tasks have a retention (retention.go): SweepTasks deletes them with their index
+// entries once they are old enough, keeping running tasks and an entity's newest.
+//
 // Every key starts with the Store's prefix ("photon:" by default), so tests can share one
 // Redis server without seeing each other's data.
 //

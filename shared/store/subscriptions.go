@@ -280,6 +280,8 @@ func (s *Store) AddDeadLetter(ctx context.Context, dl *DeadLetter) error {
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, s.entityKey(KindDeadLetter, dl.ID), raw, DeadLetterTTL)
 		p.ZAdd(ctx, s.deadLettersIdx(dl.SubscriptionID), redis.Z{Member: indexMember(dl.At, dl.ID)})
+		// The records expire; their index entries go with the next dead letter after.
+		p.ZRemRangeByLex(ctx, s.deadLettersIdx(dl.SubscriptionID), "-", "("+indexMember(dl.At-DeadLetterTTL.Milliseconds(), ""))
 		return nil
 	})
 	if err != nil {

@@ -78,6 +78,11 @@ type Options struct {
 	// NSX is the NSX-T Manager subnets and routers are made on; an empty Manager starts a
 	// simulator (Cloud.NSXSim), NoNSX runs without NSX (port-group subnets).
 	NSX NSXConfig
+	// EventsMaxAge bounds the outbound events stream (notify.Options.EventsMaxAge) and
+	// DeadLetterMaxAge the broker's dead-letter stream; 0 takes their defaults, below 0
+	// keeps what no group needs for ever. The task
+	// retention is the gateway's (Gateway).
+	EventsMaxAge, DeadLetterMaxAge time.Duration
 	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
 	// an external OIDC provider) before it starts.
 	Gateway func(context.Context, *gateway.Options) error
@@ -168,6 +173,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 
 	c.Broker = events.NewRedisBroker(c.rdb, c.Store.Prefix(), o.Logger)
+	if o.DeadLetterMaxAge != 0 {
+		c.Broker.DeadLetterMaxAge = o.DeadLetterMaxAge
+	}
 	nsxClient, nsxConf, err := c.startNSX(ctx, o.NSX)
 	if err != nil {
 		return nil, fmt.Errorf("nsx: %w", err)
@@ -228,7 +236,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
-	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger}); err != nil {
+	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger, EventsMaxAge: o.EventsMaxAge}); err != nil {
 		return nil, err
 	}
 	return c, nil
