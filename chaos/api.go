@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -166,28 +165,6 @@ func list[T any](ctx context.Context, c *client, path string) ([]T, error) {
 		out, link = append(out, page.Items...), page.NextPageLink
 	}
 	return out, nil
-}
-
-// login gets a token for user with the password grant, as Photon's clients do.
-func login(ctx context.Context, hc *http.Client, base, user, password string) (string, error) {
-	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/openidconnect/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("log in as %s: status %d", user, res.StatusCode)
-	}
-	return tok.AccessToken, nil
 }
 
 // wait waits d unless ctx ends first; it reports whether d passed.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/photon-cloud/photon/loadtest"
 )
 
 // Options configure a run.
@@ -72,7 +74,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer d.close()
 	fmt.Fprintf(o.Log, "chaos: %d parts up in %s under %s\n", len(d.procs()), time.Since(t0).Round(time.Millisecond), o.Dir)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: time.Minute}
-	token, err := login(ctx, hc, d.apiURL, "admin", d.password)
+	token, err := loadtest.Login(ctx, hc, d.apiURL, "admin", d.password)
 	if err != nil {
 		return r, err
 	}
@@ -91,8 +93,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := <-killErr; err != nil {
 		return r, err
 	}
-	fmt.Fprintf(o.Log, "chaos: workload done in %s: %d requests, %d kills; settling for up to %s\n",
-		time.Since(t0).Round(time.Millisecond), len(w.reqs), len(kills), o.Settle)
+	fmt.Fprintf(o.Log, "chaos: workload done in %s, %d kills; %s; settling for up to %s\n",
+		time.Since(t0).Round(time.Millisecond), len(kills), w.summary(), o.Settle)
 	for _, p := range d.procs() {
 		if !p.running() { // a part that died by itself is a finding; it runs again for the check
 			r.Findings = append(r.Findings, "exited by itself: "+p.name+": "+tail(p.log))

@@ -72,34 +72,32 @@ func (p *proc) start(ctx context.Context, timeout time.Duration) error {
 }
 
 // kill SIGKILLs the process and waits for it to be gone.
-func (p *proc) kill() {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
+func (p *proc) kill() { p.end(syscall.SIGKILL, 0) }
 
 // stop ends the process at the end of a run: SIGTERM, then SIGKILL after grace.
-func (p *proc) stop(grace time.Duration) {
+func (p *proc) stop(grace time.Duration) { p.end(syscall.SIGTERM, grace) }
+
+// end sends sig, then SIGKILL if the process is still there after grace, and waits for
+// it to be gone.
+func (p *proc) end(sig syscall.Signal, grace time.Duration) {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
+	cmd.Process.Signal(sig)
+	if sig != syscall.SIGKILL {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			cmd.Process.Signal(syscall.SIGKILL)
+		}
 	}
+	<-done
 }
 
 // running reports whether the process is up (it may have died by itself).

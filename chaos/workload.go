@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -195,6 +196,24 @@ func (w *workload) step(ctx context.Context, rng *rand.Rand, worker int) bool {
 		w.subnet(ctx, rng)
 	}
 	return true
+}
+
+// summary counts the requests of each operation: sent, and acknowledged with a task.
+func (w *workload) summary() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sent, acked := map[string]int{}, map[string]int{}
+	for _, r := range w.reqs {
+		sent[r.op]++
+		if r.task != "" {
+			acked[r.op]++
+		}
+	}
+	var b strings.Builder
+	for _, op := range sortedKeys(sent) {
+		fmt.Fprintf(&b, " %s=%d/%d", strings.ReplaceAll(op, " ", "_"), acked[op], sent[op])
+	}
+	return fmt.Sprintf("requests (acknowledged/sent):%s; VMs asked for: %d", b.String(), w.asked)
 }
 
 // record notes an acknowledged request's task.
