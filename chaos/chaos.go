@@ -107,6 +107,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := check(ctx, c, d, w, &r); err != nil {
 		return r, err
 	}
+	var kinds []string
+	for _, k := range sortedKeys(r.Kinds) {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", strings.ReplaceAll(k, " ", "_"), r.Kinds[k]))
+	}
+	r.Findings = append(r.Findings, "findings by kind: "+strings.Join(kinds, " "))
 	fmt.Fprintf(o.Log, "chaos: %s\n", strings.Join(append([]string{"checked after " + time.Since(t0).Round(time.Millisecond).String()}, r.Findings...), "\nchaos: "))
 	return r, nil
 }

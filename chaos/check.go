@@ -21,8 +21,10 @@ import (
 // Result is what a run found; String is its RESULT line.
 type Result struct {
 	Tasks, Stuck, Lost, Duplicated, Leaked, Orphans int
-	// Findings say what each count is made of, one a line.
+	// Findings say what each count is made of, one a line; Kinds count them by kind
+	// (e.g. "VM vanished", "address").
 	Findings []string
+	Kinds    map[string]int
 }
 
 func (r Result) String() string {
@@ -30,8 +32,12 @@ func (r Result) String() string {
 		r.Tasks, r.Stuck, r.Lost, r.Duplicated, r.Leaked, r.Orphans)
 }
 
-func (r *Result) note(count *int, format string, args ...any) {
+func (r *Result) note(count *int, kind, format string, args ...any) {
 	*count++
+	if r.Kinds == nil {
+		r.Kinds = map[string]int{}
+	}
+	r.Kinds[kind]++
 	if len(r.Findings) < 200 {
 		r.Findings = append(r.Findings, fmt.Sprintf(format, args...))
 	}
@@ -56,7 +62,7 @@ func settle(ctx context.Context, c *client, w *workload, d time.Duration, r *Res
 			case err != nil:
 				return
 			case st == http.StatusNotFound:
-				r.note(&r.Lost, "lost: %s task %s is unknown to Photon", op, id)
+				r.note(&r.Lost, "task unknown", "lost: %s task %s is unknown to Photon", op, id)
 				delete(pending, id)
 			case st == http.StatusOK && t.done():
 				delete(pending, id)
@@ -69,7 +75,7 @@ func settle(ctx context.Context, c *client, w *workload, d time.Duration, r *Res
 	for id, op := range pending {
 		var t task
 		c.get(ctx, "/v1/tasks/"+id, &t)
-		r.note(&r.Stuck, "stuck: %s task %s is %s after %s", op, id, t.State, d)
+		r.note(&r.Stuck, "task not ended", "stuck: %s task %s is %s after %s", op, id, t.State, d)
 	}
 }
 
@@ -177,22 +183,31 @@ func (k *checker) read(ctx context.Context) error {
 
 // lost: completed creates whose entity is gone though the workload never deleted it,
 // and keyed requests answered with more than one task.
-func (k *checker) lost(context.Context) error {
+func (k *checker) lost(ctx context.Context) error {
 	k.w.mu.Lock()
 	defer k.w.mu.Unlock()
 	for id, v := range k.w.vms {
 		if _, ok := k.vms[id]; v.created && !v.deleted && !ok {
-			k.r.note(&k.r.Lost, "lost: VM %s (create task %s COMPLETED) is not in Photon", id, v.createTask)
+			k.r.note(&k.r.Lost, "VM gone", "lost: VM %s (create task %s COMPLETED) is not in Photon", id, v.createTask)
 		}
 	}
 	for id, d := range k.w.disks {
 		if _, ok := k.pds[id]; d.created && !d.deleted && !ok {
-			k.r.note(&k.r.Lost, "lost: disk %s (create task %s COMPLETED) is not in Photon", id, d.createTask)
+			k.r.note(&k.r.Lost, "disk gone", "lost: disk %s (create task %s COMPLETED) is not in Photon", id, d.createTask)
+		}
+	}
+	subnets, err := list[struct{ ID string }](ctx, k.c, "/v1/projects/"+k.w.f.project+"/subnets")
+	if err != nil {
+		return err
+	}
+	for _, id := range k.w.madeNets {
+		if !slices.Contains(k.w.deletedNets, id) && !slices.ContainsFunc(subnets, func(s struct{ ID string }) bool { return s.ID == id }) {
+			k.r.note(&k.r.Lost, "subnet gone", "lost: subnet %s (create COMPLETED) is not in Photon", id)
 		}
 	}
 	for _, q := range k.w.reqs {
 		for _, other := range q.otherTasks {
-			k.r.note(&k.r.Duplicated, "duplicated: %s with key %s answered task %s and then task %s", q.op, q.key, q.task, other)
+			k.r.note(&k.r.Duplicated, "key answered twice", "duplicated: %s with key %s answered task %s and then task %s", q.op, q.key, q.task, other)
 		}
 	}
 	return nil
@@ -210,13 +225,13 @@ func (k *checker) onHosts(ctx context.Context) error {
 		for _, id := range inv.vms {
 			vmsOn[id] = append(vmsOn[id], k.d.hostIDs[i])
 			if _, ok := k.vms[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan: VM %s on host %s is not Photon's", id, k.d.hostIDs[i])
+				k.r.note(&k.r.Orphans, "orphan VM", "orphan: VM %s on host %s is not Photon's", id, k.d.hostIDs[i])
 			}
 		}
 		for _, id := range inv.disks {
 			pdsOn[id]++
 			if _, ok := k.pds[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan: disk file disks/%s.vmdk on host %s is not Photon's", id, k.d.hostIDs[i])
+				k.r.note(&k.r.Orphans, "orphan disk", "orphan: disk file disks/%s.vmdk on host %s is not Photon's", id, k.d.hostIDs[i])
 			}
 		}
 	}
@@ -224,17 +239,17 @@ func (k *checker) onHosts(ctx context.Context) error {
 		v, on := k.vms[id], vmsOn[id]
 		switch {
 		case settled(v.State) && len(on) == 0:
-			k.r.note(&k.r.Duplicated, "duplicated: VM %s is %s on host %s, which does not hold it", id, v.State, v.Host)
+			k.r.note(&k.r.Duplicated, "VM vanished", "duplicated: VM %s is %s on host %s, which does not hold it", id, v.State, v.Host)
 		case settled(v.State) && (len(on) > 1 || on[0] != v.Host):
-			k.r.note(&k.r.Duplicated, "duplicated: VM %s (%s, host %s) is on hosts %v", id, v.State, v.Host, on)
+			k.r.note(&k.r.Duplicated, "VM twin", "duplicated: VM %s (%s, host %s) is on hosts %v", id, v.State, v.Host, on)
 		case len(on) > 1:
-			k.r.note(&k.r.Duplicated, "duplicated: VM %s (%s) is on hosts %v", id, v.State, on)
+			k.r.note(&k.r.Duplicated, "VM twin", "duplicated: VM %s (%s) is on hosts %v", id, v.State, on)
 		}
 	}
 	for _, id := range sortedKeys(k.pds) {
 		d, n := k.pds[id], pdsOn[id]
 		if (settled(d.State) && n != 1) || n > 1 {
-			k.r.note(&k.r.Duplicated, "duplicated: disk %s (%s) has %d files on the hosts", id, d.State, n)
+			k.r.note(&k.r.Duplicated, "disk files", "duplicated: disk %s (%s) has %d files on the hosts", id, d.State, n)
 		}
 	}
 	return nil
@@ -303,21 +318,21 @@ func (k *checker) hostReservations(ctx context.Context) error {
 		_, pd := k.pds[id]
 		switch {
 		case vm && settled(v.State) && resv.HostID != v.Host:
-			k.r.note(&k.r.Leaked, "leaked: VM %s is on host %s but reserved on host %s", id, v.Host, resv.HostID)
+			k.r.note(&k.r.Leaked, "host reservation", "leaked: VM %s is on host %s but reserved on host %s", id, v.Host, resv.HostID)
 		case vm || pd || k.ownedElsewhere(ctx, model.KindVM, id) || k.ownedElsewhere(ctx, model.KindDisk, id):
 		default:
-			k.r.note(&k.r.Leaked, "leaked: host %s keeps a reservation for %s, which is gone", resv.HostID, id)
+			k.r.note(&k.r.Leaked, "host reservation", "leaked: host %s keeps a reservation for %s, which is gone", resv.HostID, id)
 		}
 	}
 	for _, id := range sortedKeys(k.vms) {
 		v := k.vms[id]
 		if want := k.holds(id, v.State); want >= 0 && held[id] != (want == 1) {
-			k.r.note(&k.r.Leaked, "leaked: VM %s (%s) holds a host reservation: %v, wanted %v", id, v.State, held[id], want == 1)
+			k.r.note(&k.r.Leaked, "host reservation", "leaked: VM %s (%s) holds a host reservation: %v, wanted %v", id, v.State, held[id], want == 1)
 		}
 	}
 	for _, id := range sortedKeys(k.pds) {
 		if d := k.pds[id]; settled(d.State) && !held[id] {
-			k.r.note(&k.r.Leaked, "leaked: disk %s (%s) holds no host reservation", id, d.State)
+			k.r.note(&k.r.Leaked, "host reservation", "leaked: disk %s (%s) holds no host reservation", id, d.State)
 		}
 	}
 	for _, id := range sortedKeys(k.host) {
@@ -326,11 +341,11 @@ func (k *checker) hostReservations(ctx context.Context) error {
 			s = &sum{}
 		}
 		if h.Reserved.Cpus != s.cpu || h.Reserved.MemoryMB != s.mem || h.Reserved.VMs != s.vms {
-			k.r.note(&k.r.Leaked, "leaked: host %s reports %+v reserved, its reservations add up to %+v", id, h.Reserved, *s)
+			k.r.note(&k.r.Leaked, "host counters", "leaked: host %s reports %+v reserved, its reservations add up to %+v", id, h.Reserved, *s)
 		}
 		for _, ds := range h.Datastores {
 			if want := perDS[id+"/"+ds.Name]; ds.ReservedMB != want {
-				k.r.note(&k.r.Leaked, "leaked: datastore %s of host %s reports %d MB reserved, its reservations add up to %d",
+				k.r.note(&k.r.Leaked, "host counters", "leaked: datastore %s of host %s reports %d MB reserved, its reservations add up to %d",
 					ds.Name, id, ds.ReservedMB, want)
 			}
 		}
@@ -364,7 +379,7 @@ func (k *checker) quota(ctx context.Context) error {
 		_, vm := k.vms[id]
 		_, pd := k.pds[id]
 		if !vm && !pd && !k.ownedElsewhere(ctx, model.KindVM, id) && !k.ownedElsewhere(ctx, model.KindDisk, id) {
-			k.r.note(&k.r.Leaked, "leaked: quota stays reserved for %s, which is gone", id)
+			k.r.note(&k.r.Leaked, "quota", "leaked: quota stays reserved for %s, which is gone", id)
 		}
 	}
 	want := map[string]float64{}
@@ -376,7 +391,7 @@ func (k *checker) quota(ctx context.Context) error {
 	for _, id := range sortedKeys(k.vms) {
 		v := k.vms[id]
 		if w := k.holds(id, v.State); w >= 0 && held[id] != (w == 1) {
-			k.r.note(&k.r.Leaked, "leaked: VM %s (%s) holds quota: %v, wanted %v", id, v.State, held[id], w == 1)
+			k.r.note(&k.r.Leaked, "quota", "leaked: VM %s (%s) holds quota: %v, wanted %v", id, v.State, held[id], w == 1)
 		}
 		if held[id] {
 			add(v.Cost)
@@ -385,7 +400,7 @@ func (k *checker) quota(ctx context.Context) error {
 	for _, id := range sortedKeys(k.pds) {
 		d := k.pds[id]
 		if settled(d.State) && !held[id] {
-			k.r.note(&k.r.Leaked, "leaked: disk %s (%s) holds no quota", id, d.State)
+			k.r.note(&k.r.Leaked, "quota", "leaked: disk %s (%s) holds no quota", id, d.State)
 		}
 		if held[id] {
 			add(d.Cost)
@@ -402,7 +417,7 @@ func (k *checker) quota(ctx context.Context) error {
 	}
 	for _, key := range sortedKeys(q.QuotaItems) {
 		if got := q.QuotaItems[key].Usage; math.Abs(got-want[key]) > 1e-6 {
-			k.r.note(&k.r.Leaked, "leaked: the project uses %v of %s, its VMs and disks that hold quota cost %v", got, key, want[key])
+			k.r.note(&k.r.Leaked, "quota", "leaked: the project uses %v of %s, its VMs and disks that hold quota cost %v", got, key, want[key])
 		}
 	}
 	return nil
@@ -449,9 +464,9 @@ func (k *checker) addresses(ctx context.Context) error {
 			switch {
 			case !live && k.ownedElsewhere(ctx, model.KindVM, vm):
 			case !live:
-				k.r.note(&k.r.Leaked, "leaked: subnet %s keeps address %s for %s, which has no NIC there", subnet, ip, owner)
+				k.r.note(&k.r.Leaked, "address", "leaked: subnet %s keeps address %s for %s, which has no NIC there", subnet, ip, owner)
 			case n.subnet != subnet || n.ip != ip:
-				k.r.note(&k.r.Leaked, "leaked: subnet %s gives %s to %s, whose NIC has %s on %s", subnet, ip, owner, n.ip, n.subnet)
+				k.r.note(&k.r.Leaked, "address", "leaked: subnet %s gives %s to %s, whose NIC has %s on %s", subnet, ip, owner, n.ip, n.subnet)
 			}
 			seen[owner] = true
 		}
@@ -459,7 +474,7 @@ func (k *checker) addresses(ctx context.Context) error {
 	for _, owner := range sortedKeys(nics) {
 		n := nics[owner]
 		if !seen[owner] && settled(k.vms[n.vm].State) {
-			k.r.note(&k.r.Leaked, "leaked: %s has address %s on subnet %s, which does not record it", owner, n.ip, n.subnet)
+			k.r.note(&k.r.Leaked, "address", "leaked: %s has address %s on subnet %s, which does not record it", owner, n.ip, n.subnet)
 		}
 	}
 	hc := &http.Client{Timeout: 30 * time.Second}
@@ -476,7 +491,7 @@ func (k *checker) addresses(ctx context.Context) error {
 		perNIC[p.nic()]++
 		owner := strings.Replace(p.nic(), vm+"-", vm+"/", 1)
 		if _, live := nics[owner]; !live && !k.ownedElsewhere(ctx, model.KindVM, vm) {
-			k.r.note(&k.r.Leaked, "leaked: logical port %s of %s on switch %s, which has no NIC there", p.ID, p.nic(), p.SwitchID)
+			k.r.note(&k.r.Leaked, "logical port", "leaked: logical port %s of %s on switch %s, which has no NIC there", p.ID, p.nic(), p.SwitchID)
 		}
 	}
 	for _, owner := range sortedKeys(nics) {
@@ -486,7 +501,7 @@ func (k *checker) addresses(ctx context.Context) error {
 			continue
 		}
 		if c := perNIC[strings.Replace(owner, "/", "-", 1)]; c != 1 {
-			k.r.note(&k.r.Leaked, "leaked: %s on subnet %s has %d logical ports", owner, n.subnet, c)
+			k.r.note(&k.r.Leaked, "logical port", "leaked: %s on subnet %s has %d logical ports", owner, n.subnet, c)
 		}
 	}
 	return nil

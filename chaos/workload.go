@@ -88,6 +88,7 @@ type vmRec struct {
 	failed     bool // the create task ended in ERROR
 	deleted    bool // a delete was sent (acknowledged or not)
 	busy       bool // a worker acts on it now
+	stopped    bool // its last power verb that COMPLETED was a stop
 }
 
 type diskRec struct {
@@ -110,14 +111,16 @@ type workload struct {
 	bulkMax int
 	wait    time.Duration // how long a worker waits for one task before moving on
 
-	mu       sync.Mutex
-	reqs     []*request
-	tasks    map[string]string // every acknowledged task (bulk sub-tasks too) → operation
-	vms      map[string]*vmRec
-	disks    map[string]*diskRec
-	subnets  []string // READY subnets made by the workload
-	nextCIDR int
-	asked    int // VMs asked for so far
+	mu          sync.Mutex
+	reqs        []*request
+	tasks       map[string]string // every acknowledged task (bulk sub-tasks too) → operation
+	vms         map[string]*vmRec
+	disks       map[string]*diskRec
+	subnets     []string // READY subnets made by the workload and not deleted
+	madeNets    []string // every subnet whose create COMPLETED
+	deletedNets []string // every subnet a delete was sent for
+	nextCIDR    int
+	asked       int // VMs asked for so far
 }
 
 func newWorkload(c *client, f fixture, seed uint64, vms int, taskWait time.Duration) *workload {
@@ -365,15 +368,28 @@ func (w *workload) release(id string) {
 	}
 }
 
+// power stops a VM the workload last saw running (or restarts it), or starts one it
+// stopped: mostly verbs the VM's state allows, and now and then one it refuses.
 func (w *workload) power(ctx context.Context, rng *rand.Rand) {
 	id := w.pickVM(rng, nil)
 	if id == "" {
 		return
 	}
 	defer w.release(id)
-	verb := []string{"stop", "start", "restart"}[rng.IntN(3)]
-	r := &request{op: verb}
-	w.finish(ctx, w.send(ctx, r, "POST", "/v1/vms/"+id+"/"+verb, nil, false))
+	w.mu.Lock()
+	stopped := w.vms[id].stopped
+	w.mu.Unlock()
+	verbs := []string{"stop", "stop", "restart", "start"}
+	if stopped {
+		verbs = []string{"start", "start", "start", "stop"}
+	}
+	verb := verbs[rng.IntN(len(verbs))]
+	end := w.finish(ctx, w.send(ctx, &request{op: verb, entity: id}, "POST", "/v1/vms/"+id+"/"+verb, nil, false))
+	if end != nil && end.State == "COMPLETED" {
+		w.mu.Lock()
+		w.vms[id].stopped = verb == "stop"
+		w.mu.Unlock()
+	}
 }
 
 func (w *workload) deleteVM(ctx context.Context, rng *rand.Rand) {
@@ -491,6 +507,7 @@ func (w *workload) subnet(ctx context.Context, rng *rand.Rand) {
 	if n > 0 && rng.IntN(3) == 0 {
 		w.mu.Lock()
 		id := w.subnets[rng.IntN(len(w.subnets))]
+		w.deletedNets = append(w.deletedNets, id)
 		w.mu.Unlock()
 		end := w.finish(ctx, w.send(ctx, &request{op: "delete subnet", entity: id}, "DELETE", "/v1/subnets/"+id, nil, false))
 		if end != nil && end.State == "COMPLETED" {
@@ -509,6 +526,7 @@ func (w *workload) subnet(ctx context.Context, rng *rand.Rand) {
 	if end != nil && end.State == "COMPLETED" {
 		w.mu.Lock()
 		w.subnets = append(w.subnets, end.Entity.ID)
+		w.madeNets = append(w.madeNets, end.Entity.ID)
 		w.mu.Unlock()
 	}
 }
