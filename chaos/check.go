@@ -43,9 +43,9 @@ func (r *Result) note(count *int, kind, format string, args ...any) {
 	}
 }
 
-// settle polls every acknowledged task until all have ended or settle has passed; it
-// counts the tasks that did not end (stuck) and those Photon does not know (lost).
-func settle(ctx context.Context, c *client, w *workload, d time.Duration, r *Result) {
+// settle polls every acknowledged task until all have ended or the deadline has passed;
+// it counts the tasks that did not end (stuck) and those Photon does not know (lost).
+func settle(ctx context.Context, c *client, w *workload, deadline time.Time, r *Result) {
 	w.mu.Lock()
 	pending := map[string]string{}
 	for id, op := range w.tasks {
@@ -53,14 +53,14 @@ func settle(ctx context.Context, c *client, w *workload, d time.Duration, r *Res
 	}
 	w.mu.Unlock()
 	r.Tasks = len(pending)
-	deadline := time.Now().Add(d)
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	for len(pending) > 0 {
 		for id, op := range pending {
 			var t task
-			st, err := c.get(ctx, "/v1/tasks/"+id, &t)
+			st, err := c.get(pctx, "/v1/tasks/"+id, &t)
 			switch {
 			case err != nil:
-				return
 			case st == http.StatusNotFound:
 				r.note(&r.Lost, "task unknown", "lost: %s task %s is unknown to Photon", op, id)
 				delete(pending, id)
@@ -68,14 +68,16 @@ func settle(ctx context.Context, c *client, w *workload, d time.Duration, r *Res
 				delete(pending, id)
 			}
 		}
-		if len(pending) == 0 || time.Now().After(deadline) || !wait(ctx, 500*time.Millisecond) { // polling the tasks
+		if len(pending) == 0 || !wait(pctx, 500*time.Millisecond) { // polling the tasks
 			break
 		}
 	}
-	for id, op := range pending {
+	for _, id := range sortedKeys(pending) {
 		var t task
-		c.get(ctx, "/v1/tasks/"+id, &t)
-		r.note(&r.Stuck, "task not ended", "stuck: %s task %s is %s after %s", op, id, t.State, d)
+		gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c.get(gctx, "/v1/tasks/"+id, &t)
+		cancel()
+		r.note(&r.Stuck, "task not ended", "stuck: %s task %s is %q at the settle deadline", pending[id], id, t.State)
 	}
 }
 
