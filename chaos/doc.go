@@ -11,7 +11,8 @@
 //
 //	RESULT chaos tasks=N stuck=S lost=L duplicated=D leaked=K orphans=O
 //
-// where, after the settle time: stuck counts tasks not COMPLETED or ERROR; lost counts
+// where, once the tasks have ended and the checks hold, or else at the end of the settle
+// time (what Photon repairs in the background has until then): stuck counts tasks not COMPLETED or ERROR; lost counts
 // acknowledged requests whose task Photon does not know, or whose completed create left no
 // entity that the workload did not delete; duplicated counts Photon entities whose host
 // objects are not exactly one (twins, and VMs or disks gone from their host while Photon

@@ -52,7 +52,7 @@ Flags:
 	f.IntVar(&o.Rounds, "rounds", 2, "times every kind of part is killed (redis-server once)")
 	f.IntVar(&o.Kills, "kills", 0, "keep only the first N kills of the schedule (0: all)")
 	f.DurationVar(&o.MaxDown, "max-down", 3*time.Second, "longest time a killed part stays down")
-	f.DurationVar(&o.Settle, "settle", 2*time.Minute, "time the tasks have to end after the workload")
+	f.DurationVar(&o.Settle, "settle", 2*time.Minute, "time the tasks have to end, and Photon to repair what it repairs in the background, after the workload")
 	f.DurationVar(&o.TaskWait, "task-wait", 90*time.Second, "how long a user waits for one task before going on")
 	f.BoolVar(&keep, "keep", false, "keep --dir (logs, Redis data) after the run")
 	f.Parse(os.Args[1:])
