@@ -11,15 +11,15 @@
 //
 //	RESULT chaos tasks=N stuck=S lost=L duplicated=D leaked=K orphans=O
 //
-// where, once the tasks have ended and the checks hold, or else at the end of the settle
-// time (what Photon repairs in the background has until then): stuck counts tasks not COMPLETED or ERROR; lost counts
-// acknowledged requests whose task Photon does not know, or whose completed create left no
-// entity that the workload did not delete; duplicated counts Photon entities whose host
-// objects are not exactly one (twins, and VMs or disks gone from their host while Photon
-// still calls them settled), and keyed retries answered with another task; leaked counts
-// reservations (host capacity, quota, subnet addresses) and NSX logical ports that do not
-// match the live entities; orphans counts VMs and persistent disk files on the hosts that
-// Photon does not know.
+// where, once the tasks have ended and the checks hold, or else when the settle time ends
+// (what Photon repairs in the background has until then): stuck counts tasks not
+// COMPLETED or ERROR; lost counts acknowledged requests whose task Photon does not know,
+// or whose completed create left no entity that the workload did not delete; duplicated
+// counts Photon entities whose host objects are not exactly one (twins, and VMs or disks
+// gone from their host while Photon still calls them settled), and keyed retries
+// answered with another task; leaked counts reservations (host capacity, quota, subnet
+// addresses) and NSX logical ports that do not match the live entities; orphans counts
+// VMs and persistent disk files on the hosts that Photon does not know.
 //
 // Photon's records are read through the API as a system administrator where it shows
 // them (entities, states, costs, quota usage, hosts' reserved capacity); what it does not
