@@ -441,6 +441,16 @@ func (k *checker) addresses(ctx context.Context) error {
 			}
 		}
 	}
+	given := map[string][]string{} // subnet and address → the NICs that have it
+	for _, owner := range sortedKeys(nics) {
+		n := nics[owner]
+		given[n.subnet+" "+n.ip] = append(given[n.subnet+" "+n.ip], owner)
+	}
+	for _, at := range sortedKeys(given) {
+		if owners := given[at]; len(owners) > 1 {
+			k.r.note(&k.r.Leaked, "address", "leaked: subnet and address %s given to %v", at, owners)
+		}
+	}
 	subnets, err := k.scan(ctx, "subnetports:")
 	if err != nil {
 		return err
