@@ -6,7 +6,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIMTMP   := $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test fuzz loadtest deps generate check vet fmt clean
+.PHONY: help run build test fuzz loadtest chaos deps generate check vet fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,9 +14,10 @@ help: ## list the targets
 run: build ## build and start the dev cloud (photon up)
 	@mkdir -p $(SIMTMP)/photon-run && TMPDIR=$(SIMTMP)/photon-run ./$(BIN) up $(ARGS)
 
-build: ## build bin/photon and bin/photon-loadtest
+build: ## build bin/photon, bin/photon-loadtest and bin/photon-chaos
 	$(GO) build -o $(BIN) ./cmd/photon
 	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
+	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
 
 deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
@@ -37,6 +38,11 @@ fuzz: deps ## run each fuzzer for FUZZTIME (default 5s; e.g. make fuzz FUZZTIME=
 loadtest: deps ## burst VM creates at an in-process cloud on 32 simulated hosts and report (ARGS=... to change)
 	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
 	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh sh -c './bin/photon-loadtest --redis $$REDIS_URL $(or $(ARGS),--hosts 32 --vms 2000 --concurrency 200)'
+
+chaos: deps ## run Photon as separate processes, kill each kind of part under a mixed workload, check (ARGS=... to change)
+	$(GO) build -o $(BIN) ./cmd/photon
+	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
+	TMPDIR=$(SIMTMP) ./bin/photon-chaos --photon $(BIN) $(or $(ARGS),--seed 1 --vms 1000 --rounds 2)
 
 generate: ## regenerate the protobuf code (protoc from Debian, plugins pinned in go.mod)
 	@command -v protoc >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq protobuf-compiler; }

@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,6 +58,28 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return json.NewDecoder(res.Body).Decode(out)
 	}
 	return nil
+}
+
+// Login gets a token for user with the password grant, as Photon's SDK and CLI log in.
+func Login(ctx context.Context, c *http.Client, base, user, password string) (string, error) {
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/openidconnect/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("log in as %s: status %d", user, res.StatusCode)
+	}
+	return tok.AccessToken, nil
 }
 
 // CreateVMs implements API over REST.

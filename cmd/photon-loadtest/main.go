@@ -163,7 +163,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		rep.Hosts, rdb = o.hosts, cloud.Redis()
 	} else if cl.Token == "" {
-		tok, err := login(ctx, httpc, cl.Base, o.user, o.password)
+		tok, err := loadtest.Login(ctx, httpc, cl.Base, o.user, o.password)
 		if err != nil {
 			return err
 		}
@@ -277,27 +277,6 @@ func startProfile(path, suffix string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-func login(ctx context.Context, c *http.Client, base, user, password string) (string, error) {
-	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
-	req, err := http.NewRequestWithContext(ctx, "POST", base+"/openidconnect/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := jsonDecode(res.Body, &tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("log in as %s: status %d", user, res.StatusCode)
-	}
-	return tok.AccessToken, nil
 }
 
 // redisMemory is Redis's used_memory, 0 if unknown.

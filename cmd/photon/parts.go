@@ -97,6 +97,7 @@ func hostdCmd() *cobra.Command {
 	var o hostd.Options
 	var esx string
 	var sim bool
+	var simListen string
 	var dsTags []string
 	cmd := &cobra.Command{
 		Use:   "hostd",
@@ -111,11 +112,18 @@ need no token; hostd renews the certificate in the background before it expires.
 hostd has no access to the control plane's Redis: it registers the host and heartbeats
 its usage and its VMs' power states to the registrar served at --join-url, over mutual
 TLS with the host's certificate, which says which host reports. While the control plane
-is unreachable hostd serves on and tries again at every heartbeat.`,
+is unreachable hostd serves on and tries again at every heartbeat.
+
+With --sim, hostd drives a simulated ESXi host (govmomi's vcsim) inside its own process,
+empty at every start: when hostd stops or restarts, the simulated host and the VMs and
+disks on it are lost, while the control plane still records them. --sim-listen serves the
+simulator's SDK at a known address (printed at start) for tools that inspect the host
+directly, e.g. govc or a test harness.`,
 		Example: `  # an administrator first makes the host's one-time token: photon hostd join-token --help
   photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835 --advertise 10.0.0.11:8835 \
     --join-url https://gateway.example.com:9002 --ca-pin sha256:... --join-token ... --cert-dir /var/lib/photon-hostd
-  photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD`,
+  photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD
+  photon hostd --sim --sim-listen 127.0.0.1:8989 --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --cert-dir /tmp/host1`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: p.trace, Endpoint: p.otlp, Service: "photon-hostd"})
@@ -125,11 +133,12 @@ is unreachable hostd serves on and tries again at every heartbeat.`,
 			defer shutdown(context.Background())
 			switch {
 			case sim:
-				sm, err := hostdsim.Start(ctx, "images/photon-os.vmdk")
+				sm, err := hostdsim.StartWith(ctx, hostdsim.Options{Images: []string{"images/photon-os.vmdk"}, Listen: simListen})
 				if err != nil {
 					return err
 				}
 				defer sm.Close()
+				fmt.Fprintf(os.Stdout, "hostd: simulated ESXi host SDK at %s\n", sm.URL)
 				o.URL, o.Insecure, o.FileOps, o.QualifyLocalDatastores = sm.URL, true, 1, true
 			case esx != "":
 				if o.URL, err = url.Parse(esx); err != nil {
@@ -164,7 +173,8 @@ is unreachable hostd serves on and tries again at every heartbeat.`,
 	p.addObservability(cmd)
 	f := cmd.Flags()
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
-	f.BoolVar(&sim, "sim", false, "drive an in-process simulated ESXi host")
+	f.BoolVar(&sim, "sim", false, "drive a simulated ESXi host in this process, empty at each start: it and its VMs are lost when hostd restarts")
+	f.StringVar(&simListen, "sim-listen", "", "with --sim, serve the simulated host's SDK on this address (default: a free loopback port)")
 	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
 	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts; it must be the one the join token was made for (default: that one)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")

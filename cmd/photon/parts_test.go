@@ -51,3 +51,20 @@ func TestHostdHasNoRedisFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestHostdSimHelp: photon hostd --sim says that it loses its simulated host on restart,
+// and --sim-listen serves that host's SDK at a known address.
+func TestHostdSimHelp(t *testing.T) {
+	cmd := hostdCmd()
+	for _, flag := range []string{"sim", "sim-listen"} {
+		if cmd.Flags().Lookup(flag) == nil {
+			t.Errorf("no --%s", flag)
+		}
+	}
+	help := cmd.Long + cmd.UsageString()
+	for _, want := range []string{"are lost,", "--sim-listen"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help does not say %q", want)
+		}
+	}
+}

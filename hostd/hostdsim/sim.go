@@ -32,6 +32,9 @@ type Options struct {
 	MemoryGB int64 // default 256
 	// Images are image disk paths (e.g. "images/photon-os.vmdk") put on every datastore.
 	Images []string
+	// Listen is the address the simulator serves its SDK on (default: a free loopback
+	// port), so that a client outside the process can find it again at a known address.
+	Listen string
 }
 
 // Start starts a default-sized simulated ESXi host serving HTTP on 127.0.0.1 with the
@@ -65,6 +68,9 @@ func StartWith(ctx context.Context, o Options) (*Sim, error) {
 		}
 	}
 	// Plain HTTP on loopback: TLS handshakes to vcsim cost more CPU than the simulation.
+	if o.Listen != "" {
+		m.Service.Listen = &url.URL{Host: o.Listen}
+	}
 	srv := m.Service.NewServer()
 	s := &Sim{URL: srv.URL, model: m, srv: srv}
 	if err := s.seed(ctx, o.Images); err != nil {
