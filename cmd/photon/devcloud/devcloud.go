@@ -135,11 +135,12 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c = &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword, opts: o,
+	cloud := &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword, opts: o,
 		running: map[string]*simHost{}}
+	c = cloud
 	defer func() {
-		if err != nil {
-			c.Close(context.WithoutCancel(ctx))
+		if err != nil { // a failed step's "return nil, err" has cleared c
+			cloud.Close(context.WithoutCancel(ctx))
 		}
 	}()
 	if o.RedisURL == "" {
