@@ -405,6 +405,7 @@ func functionCmd() *cobra.Command {
 	var httpAddr, brokerURL string
 	var drain time.Duration
 	var nsxf nsxFlags
+	var rf reconcileFlags
 	cmd := &cobra.Command{
 		Use:   "function NAME",
 		Short: "Run one function: consuming its events from Redis Streams, or as a Knative container",
@@ -429,7 +430,12 @@ func functionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS))
+			ro, err := rf.options()
+			if err != nil {
+				return err
+			}
+			ro.Log = logger(p.logLevel)
+			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS), functions.WithReconcile(ro))
 			defer set.Close()
 			fn := set.Get(args[0])
 			if fn == nil {
@@ -465,5 +471,6 @@ func functionCmd() *cobra.Command {
 	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "Knative Broker ingress URL the replies to dead letters are published to (default: $K_SINK)")
 	cmd.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, serve until no event has arrived for this long")
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
+	rf.add(cmd)
 	return cmd
 }

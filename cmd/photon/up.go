@@ -17,6 +17,7 @@ func upCmd() *cobra.Command {
 	var o devcloud.Options
 	var trace, otlp, logLevel string
 	var nsxf nsxFlags
+	var rf reconcileFlags
 	var sec securityFlags
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -39,6 +40,9 @@ hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 			defer shutdown(context.Background())
 			o.Logger = logger(logLevel)
 			o.NSX = nsxf.NSXConfig
+			if o.Reconcile, err = rf.options(); err != nil {
+				return err
+			}
 			o.Gateway = sec.apply
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
@@ -77,6 +81,7 @@ Ctrl-C stops it.
 	f.IntVar(&o.Workers, "workers", 0, "fixed concurrency per function (default: autoscaled by backlog and load)")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most before the API answers 429 (-1: no bound)")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
+	rf.add(cmd)
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
