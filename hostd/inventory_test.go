@@ -103,4 +103,11 @@ func TestListInventory(t *testing.T) {
 	if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: "vm-2"}); err != nil {
 		t.Errorf("vm-2 after the inventory: %v", err)
 	}
+	// hostd's delete of the VM made beside Photon (the reconciler's remove policy).
+	if _, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "intruder"}); err != nil {
+		t.Fatalf("delete the VM made beside Photon: %v", err)
+	}
+	if vms, _ = inventory(t, h); vms["intruder"] != nil {
+		t.Errorf("after its delete the inventory has %v", slices.Sorted(maps.Keys(vms)))
+	}
 }
