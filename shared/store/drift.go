@@ -111,46 +111,30 @@ func (s *Store) ApplyDrift(ctx context.Context, p DriftPass) (DriftResult, error
 		c := seen[field]
 		return c.first, c.n >= DriftConfirmations
 	}
-	for _, id := range p.GoneVMs {
-		if _, ok := confirmed("vm:" + id); !ok {
-			continue
+	res.ErroredVMs, err = markAllGone(ctx, s, model.KindVM, p, p.GoneVMs, confirmed, func(v *model.VM) bool {
+		next, ok := domain.VMGone(v.State, v.ActiveTask)
+		if v.HostID != p.Host || !ok {
+			return false
 		}
-		changed, err := markGone(ctx, s, model.KindVM, id, p, func(v *model.VM) bool {
-			next, ok := domain.VMGone(v.State, v.ActiveTask)
-			if v.HostID != p.Host || !ok {
-				return false
-			}
-			v.State, v.StateReason = next, model.ReasonNotOnHost
-			return true
-		})
-		if err != nil {
-			return res, err
-		}
-		if changed {
-			res.ErroredVMs = append(res.ErroredVMs, id)
-		}
+		v.State, v.StateReason = next, model.ReasonNotOnHost
+		return true
+	})
+	if err != nil {
+		return res, err
 	}
-	for _, id := range p.GoneDisks {
-		if _, ok := confirmed("disk:" + id); !ok {
-			continue
+	res.ErroredDisks, err = markAllGone(ctx, s, model.KindDisk, p, p.GoneDisks, confirmed, func(d *model.PersistentDisk) bool {
+		next, ok := domain.DiskGone(d.State, d.ActiveTask)
+		if d.HostID != p.Host || !ok {
+			return false
 		}
-		changed, err := markGone(ctx, s, model.KindDisk, id, p, func(d *model.PersistentDisk) bool {
-			next, ok := domain.DiskGone(d.State, d.ActiveTask)
-			if d.HostID != p.Host || !ok {
-				return false
-			}
-			d.State, d.StateReason = next, model.ReasonFileMissing
-			return true
-		})
-		if err != nil {
-			return res, err
-		}
-		if changed {
-			res.ErroredDisks = append(res.ErroredDisks, id)
-		}
+		d.State, d.StateReason = next, model.ReasonFileMissing
+		return true
+	})
+	if err != nil {
+		return res, err
 	}
 	for _, o := range p.Orphans {
-		first, ok := confirmed("orphan:" + o.ID)
+		first, ok := confirmed(model.KindOrphan + ":" + o.ID)
 		if !ok {
 			continue
 		}
@@ -191,13 +175,13 @@ func (s *Store) countDrift(ctx context.Context, p DriftPass, now int64) (map[str
 		cur[field] = c
 	}
 	for _, id := range p.GoneVMs {
-		add("vm:" + id)
+		add(model.KindVM + ":" + id)
 	}
 	for _, id := range p.GoneDisks {
-		add("disk:" + id)
+		add(model.KindDisk + ":" + id)
 	}
 	for _, o := range p.Orphans {
-		add("orphan:" + o.ID)
+		add(model.KindOrphan + ":" + o.ID)
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(tx redis.Pipeliner) error {
 		tx.Del(ctx, s.driftKey(p.Host))
@@ -214,6 +198,26 @@ func (s *Store) countDrift(ctx context.Context, p DriftPass, now int64) (map[str
 		return nil, fmt.Errorf("write drift of %s: %w", p.Host, err)
 	}
 	return cur, nil
+}
+
+// markAllGone applies gone (markGone) to the records of kind among ids that enough
+// passes confirmed, and answers those it changed.
+func markAllGone[T any](ctx context.Context, s *Store, kind string, p DriftPass, ids []string,
+	confirmed func(field string) (int64, bool), gone func(*T) bool) ([]string, error) {
+	var changed []string
+	for _, id := range ids {
+		if _, ok := confirmed(kind + ":" + id); !ok {
+			continue
+		}
+		ok, err := markGone(ctx, s, kind, id, p, gone)
+		if err != nil {
+			return changed, err
+		}
+		if ok {
+			changed = append(changed, id)
+		}
+	}
+	return changed, nil
 }
 
 // markGone applies gone to the record kind/id unless its last task ended after the
@@ -270,7 +274,7 @@ func (s *Store) clearOrphans(ctx context.Context, host string, seen map[string]s
 	var cleared []string
 	for _, m := range members {
 		id := memberID(m)
-		if _, again := seen["orphan:"+id]; again {
+		if _, again := seen[model.KindOrphan+":"+id]; again {
 			continue
 		}
 		if err := s.removeOrphan(ctx, host, m); err != nil {
