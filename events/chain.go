@@ -231,13 +231,16 @@ func (c *Chain) UndoFrom(i int, inclusive bool) int {
 	return -1
 }
 
-// A Route says what an event type asks of which function.
+// A Route says what an event type asks of which function: a step of a chain, or a
+// Signal (Chain is nil then).
 type Route struct {
 	Chain    *Chain
 	Step     int
 	Function string
 	// Undo is true when the event asks to undo step Step after a failure.
 	Undo bool
+	// Signal is set for a signal's route.
+	Signal *Signal
 }
 
 // RunsUndo reports whether the route runs the function's Undo code: to undo a failed
@@ -259,6 +262,9 @@ var routes = func() map[string]Route {
 				add(c.UndoType(i), Route{Chain: c, Step: i, Function: s.Function, Undo: true})
 			}
 		}
+	}
+	for i := range Signals {
+		add(Signals[i].Type, Route{Function: Signals[i].Function, Signal: &Signals[i]})
 	}
 	return m
 }()

@@ -62,8 +62,14 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "boot", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "quota", "vmedit", "vmhost", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "boot", "console", "disks", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "quota", "reconcile", "vmedit", "vmhost", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
+	}
+	if got := TypesFor("reconcile"); !slices.Equal(got, []string{HostReconcile.Type}) {
+		t.Fatalf("TypesFor(reconcile) = %v: its signal only", got)
+	}
+	if r, ok := RouteOf(HostReconcile.Type); !ok || r.Signal == nil || r.Chain != nil {
+		t.Fatalf("the signal's route: %+v", r)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
 // (authorize, quota, place, vmhost, attachdisk, wiresubnet, boot, power, disks, images) with a Do and an
-// Undo; package runtime runs them on Redis Streams or behind Knative.
+// Undo, or takes signals outside any chain (reconcile); package runtime runs them on
+// Redis Streams or behind Knative.
 package functions
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/photon-cloud/photon/functions/place"
 	"github.com/photon-cloud/photon/functions/power"
 	"github.com/photon-cloud/photon/functions/quota"
+	"github.com/photon-cloud/photon/functions/reconcile"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/functions/vmedit"
 	"github.com/photon-cloud/photon/functions/vmhost"
@@ -38,9 +40,13 @@ type Set struct {
 type Option func(*options)
 
 type options struct {
-	nsx     *nsx.Client
-	hostTLS *tls.Config
+	nsx       *nsx.Client
+	hostTLS   *tls.Config
+	reconcile reconcile.Options
 }
+
+// WithReconcile sets the reconciler's timer and orphan policy (reconcile.Options).
+func WithReconcile(o reconcile.Options) Option { return func(opts *options) { opts.reconcile = o } }
 
 // WithNSX has subnets and routers made on NSX-T through n. Without it subnets are backed
 // by the hosts' port groups and routers are address spaces only.
@@ -76,6 +82,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			images.New(s, hosts),
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),
+			reconcile.New(s, hosts, o.reconcile),
 		},
 		Runtime: &runtime.Runtime{Store: s},
 		hosts:   hosts,

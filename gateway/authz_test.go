@@ -282,6 +282,7 @@ func calls() []call {
 		}},
 		{"ListHostVms", m("Hosts", "ListHostVms"), onlySys, id(host)},
 		{"ListHostTasks", m("Hosts", "ListHostTasks"), onlySys, tasksOf(host)},
+		{"ListOrphans", m("Hosts", "ListOrphans"), onlySys, func(*world) proto.Message { return &pb.ListOrphansRequest{} }},
 		{"ListDatastores", m("Datastores", "ListDatastores"), onlySys, func(*world) proto.Message { return &pb.PageRequest{} }},
 		{"GetDatastore", m("Datastores", "GetDatastore"), onlySys, id(func(w *world) string { return w.datastore })},
 		{"CreateAvailabilityZone", m("AvailabilityZones", "CreateAvailabilityZone"), onlySys, func(*world) proto.Message {

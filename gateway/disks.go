@@ -237,5 +237,5 @@ func (s *vms) reachable(ctx context.Context, vm *model.VM, d *model.PersistentDi
 func diskPB(d *model.PersistentDisk) *pb.PersistentDisk {
 	return &pb.PersistentDisk{Id: d.ID, Kind: model.FlavorPersistentDisk, Name: d.Name, Flavor: d.Flavor, Cost: quotaItems(d.Cost),
 		Datastore: d.Datastore, CapacityGb: d.CapacityGB, State: d.State, Vms: d.VMs, Tags: d.Tags,
-		SelfLink: selfLink("disk", d.ID), ProjectId: d.ProjectID}
+		SelfLink: selfLink("disk", d.ID), ProjectId: d.ProjectID, StateReason: d.StateReason}
 }

@@ -128,6 +128,10 @@ func (r *relay) refused(ctx context.Context, es []cloudevents.Event) {
 			}
 			if errs.IsPermanent(err) {
 				task, _ := e.Extensions()[events.ExtTaskID].(string)
+				if task == "" {
+					r.log.Error("relay: signal refused", "type", e.Type(), "subject", e.Subject(), "err", err)
+					break // a signal (events.Signal) has no task to fail
+				}
 				r.log.Error("relay: start refused, task failed", "task", task, "type", e.Type(), "err", err)
 				cause := errs.New(errs.CodeUnavailable, "could not start %s: %v", e.Type(), err)
 				if ferr := r.store.FailStart(context.WithoutCancel(ctx), task, cause); ferr != nil {

@@ -415,6 +415,7 @@ func functionCmd() *cobra.Command {
 	var httpAddr, brokerURL string
 	var drain, deadLetterMaxAge time.Duration
 	var nsxf nsxFlags
+	var rf reconcileFlags
 	cmd := &cobra.Command{
 		Use:   "function NAME",
 		Short: "Run one function: consuming its events from Redis Streams, or as a Knative container",
@@ -439,7 +440,12 @@ func functionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS))
+			ro, err := rf.options()
+			if err != nil {
+				return err
+			}
+			ro.Log = logger(p.logLevel)
+			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS), functions.WithReconcile(ro))
 			defer set.Close()
 			fn := set.Get(args[0])
 			if fn == nil {
@@ -480,5 +486,6 @@ func functionCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&drain, "drain", 5*time.Second, "on SIGTERM, serve until no event has arrived for this long")
 	cmd.Flags().DurationVar(&deadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the dead-letter stream keeps an event (the function trims it; below 0: for ever)")
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
+	rf.add(cmd)
 	return cmd
 }

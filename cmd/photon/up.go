@@ -19,6 +19,7 @@ func upCmd() *cobra.Command {
 	var o devcloud.Options
 	var trace, otlp, logLevel string
 	var nsxf nsxFlags
+	var rf reconcileFlags
 	var sec securityFlags
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -41,6 +42,9 @@ hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 			defer shutdown(context.Background())
 			o.Logger = logger(logLevel)
 			o.NSX = nsxf.NSXConfig
+			if o.Reconcile, err = rf.options(); err != nil {
+				return err
+			}
 			o.Gateway = sec.apply
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
@@ -81,6 +85,7 @@ Ctrl-C stops it.
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
 	f.DurationVar(&o.EventsMaxAge, "events-max-age", notify.DefaultEventsMaxAge, "keep an outbound event some consumer group of events:out has not read this long at most (below 0: no bound by age)")
 	f.DurationVar(&o.DeadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the functions' dead-letter stream keeps an event (below 0: for ever)")
+	rf.add(cmd)
 	f.StringVar(&trace, "trace", "none", "trace exporter: none, stdout or otlp")
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -7,11 +7,14 @@
 // the delete chain's STOP_VM step: io.photon.vm.delete.authorized.
 // Emits: io.photon.vm.create.powered.on / io.photon.vm.delete.powered.off.
 // Undoes: the power-on. Idempotency: hostd's power calls succeed on a VM already in the
-// wanted state.
+// wanted state; a VM its host does not have is powered off already.
 package boot
 
 import (
 	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -56,11 +59,16 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 
 // Undo powers the VM off.
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
+	gone := false
 	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "power off VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
+		if status.Code(err) == codes.NotFound {
+			gone = true // not on its host (the reconciler put it in ERROR): nothing runs
+			return nil
+		}
 		return err
 	})
-	if err != nil || !ok {
+	if err != nil || !ok || gone {
 		return err
 	}
 	return f.setState(ctx, c.Data.EntityID, nil, domain.PowerOff)

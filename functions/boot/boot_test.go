@@ -4,6 +4,9 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -131,6 +134,23 @@ func TestStopForDelete(t *testing.T) {
 	if got := h.Methods(); !slices.Equal(got, []string{"PowerOff"}) {
 		t.Fatalf("host calls %v", got)
 	}
+	if got := e.GetVM(t, "vm-1").State; got != model.VMDeleting {
+		t.Fatalf("VM %s, want DELETING", got)
+	}
+}
+
+// TestStopForDeleteOfVMGone: a VM its host no longer has (the reconciler put it in
+// ERROR) is powered off already: the delete chain's STOP_VM step completes when the host
+// answers NotFound.
+func TestStopForDeleteOfVMGone(t *testing.T) {
+	t.Parallel()
+	e := steptest.New(t)
+	h := e.AddHost(t, "host-1")
+	task := e.NewTask(&events.VMDelete, "vm-1", steptest.Root, nil)
+	e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMDeleting}, task)
+	e.Place(t, "vm-1", h)
+	h.Fail("PowerOff", status.Error(codes.NotFound, "VM vm-1 not found on this host"))
+	e.MustDo(t, &events.VMDelete, task, 1)
 	if got := e.GetVM(t, "vm-1").State; got != model.VMDeleting {
 		t.Fatalf("VM %s, want DELETING", got)
 	}

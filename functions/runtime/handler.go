@@ -42,6 +42,9 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 	if events.Hops(e) > events.MaxHops {
 		return nil, errs.Permanent(fmt.Errorf("event %s exceeded %d hops", e.ID(), events.MaxHops))
 	}
+	if route.Signal != nil {
+		return nil, r.signal(ctx, fn, route, e)
+	}
 	data, err := events.Decode(e)
 	if err != nil {
 		return nil, errs.Permanent(err)

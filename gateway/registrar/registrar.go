@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/photon-cloud/photon/events"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
@@ -62,6 +63,12 @@ func (r *Registrar) Register(ctx context.Context, req *hostdv1.RegisterRequest) 
 		CPUMhz: req.GetCpuMhz(), MemoryMB: req.GetMemoryMb(), Datastores: datastores(req.GetDatastores()),
 		Networks: req.GetNetworks(), Usage: usage(req.GetUsage())}
 	if err := r.store.RegisterHost(ctx, h); err != nil {
+		return nil, errs.As(err)
+	}
+	// A host that comes back may have lost VMs or gained some meanwhile: the reconciler
+	// compares it with the records at once (a failed request fails the registration,
+	// which hostd retries).
+	if err := r.store.AppendSignals(ctx, events.EncodeSignals("photon/registrar", events.HostReconcile, id)...); err != nil {
 		return nil, errs.As(err)
 	}
 	return &hostdv1.RegisterResponse{}, nil

@@ -2,6 +2,7 @@ package registrar_test
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -9,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -116,6 +119,16 @@ func TestRegistrationAndHeartbeats(t *testing.T) {
 		got.EsxVersion != "8.0.3" || len(got.Datastores) != 1 || got.Datastores[0].ID != "ds-1" ||
 		got.Datastores[0].Images[0] != "images/photon-os.vmdk" || !got.HasTag(model.HostTagCloud) || got.Usage.CPUUsedMhz != 100 {
 		t.Fatalf("registered %+v", got)
+	}
+	// The registration asks the reconciler for a pass over the host (through the starts
+	// stream, which the relay publishes).
+	starts, err := storetest.Client(t).XRange(ctx, c.s.StartsStream(), "-", "+").Result()
+	if err != nil || len(starts) != 1 {
+		t.Fatalf("starts after a registration: %v %v", starts, err)
+	}
+	var e cloudevents.Event
+	if raw, _ := starts[0].Values["e"].(string); json.Unmarshal([]byte(raw), &e) != nil || e.Type() != events.HostReconcile.Type || e.Subject() != "h1" {
+		t.Fatalf("the start after a registration: %v", starts[0].Values)
 	}
 	cases := []struct {
 		name string

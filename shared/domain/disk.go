@@ -61,3 +61,13 @@ func DiskEnd(chain ChainID, completed bool) End {
 	}
 	return End{}
 }
+
+// DiskGone is what the reconciler makes of a persistent disk in state cur, held by
+// activeTask, whose file its datastore no longer has (confirmed by two reads): ERROR,
+// unless a task holds it or it is not resting (being created or deleted, or in ERROR).
+func DiskGone(cur, activeTask string) (next string, ok bool) {
+	if activeTask != "" || (cur != DiskDetached && cur != DiskAttached) {
+		return cur, false
+	}
+	return DiskError, true
+}

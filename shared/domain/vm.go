@@ -106,6 +106,17 @@ func VMReconciled(cur, activeTask, power string) (next string, ok bool) {
 	return VMObserved(cur, power)
 }
 
+// VMGone is what the reconciler makes of a VM in state cur, held by activeTask, that its
+// host no longer has (confirmed by two reads): ERROR, for its user to delete, unless a
+// task holds it (the task's own host calls will find out) or it is not resting in a
+// state that says it runs on the host (being created or deleted, or already in ERROR).
+func VMGone(cur, activeTask string) (next string, ok bool) {
+	if activeTask != "" || !VMSettled(cur) {
+		return cur, false
+	}
+	return VMError, true
+}
+
 // VMSettled reports whether state is one a VM rests in between tasks with its host
 // running it as it says.
 func VMSettled(state string) bool {

@@ -214,3 +214,37 @@ func TestStartStates(t *testing.T) {
 		})
 	}
 }
+
+// TestGone: the reconciler puts in ERROR only a settled VM, or a resting disk, that no
+// task holds.
+func TestGone(t *testing.T) {
+	cases := []struct {
+		name      string
+		gone      func(cur, task string) (string, bool)
+		cur, task string
+		want      string
+		ok        bool
+	}{
+		{"vm", domain.VMGone, domain.VMStarted, "", domain.VMError, true},
+		{"vm", domain.VMGone, domain.VMStopped, "", domain.VMError, true},
+		{"vm", domain.VMGone, domain.VMSuspended, "", domain.VMError, true},
+		{"vm", domain.VMGone, domain.VMStarted, "task-1", domain.VMStarted, false},
+		{"vm", domain.VMGone, domain.VMCreating, "", domain.VMCreating, false},
+		{"vm", domain.VMGone, domain.VMDeleting, "", domain.VMDeleting, false},
+		{"vm", domain.VMGone, domain.VMError, "", domain.VMError, false},
+		{"disk", domain.DiskGone, domain.DiskDetached, "", domain.DiskError, true},
+		{"disk", domain.DiskGone, domain.DiskAttached, "", domain.DiskError, true},
+		{"disk", domain.DiskGone, domain.DiskAttached, "task-1", domain.DiskAttached, false},
+		{"disk", domain.DiskGone, domain.DiskCreating, "", domain.DiskCreating, false},
+		{"disk", domain.DiskGone, domain.DiskDeleting, "", domain.DiskDeleting, false},
+		{"disk", domain.DiskGone, domain.DiskError, "", domain.DiskError, false},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%s %s held by %q", tc.name, tc.cur, tc.task), func(t *testing.T) {
+			got, ok := tc.gone(tc.cur, tc.task)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("got %s %v, want %s %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -27,7 +27,10 @@ type PersistentDisk struct {
 	CapacityGB int32           `json:"capacityGb"`
 	Cost       []QuotaLineItem `json:"cost"`
 	State      string          `json:"state"`
-	Tags       []string        `json:"tags,omitempty"`
+	// StateReason says why a disk is in ERROR when no task put it there
+	// (ReasonFileMissing).
+	StateReason string   `json:"stateReason,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
 	// Affinities place the disk: a vm affinity puts it on that VM's datastore.
 	Affinities []Locality `json:"affinities,omitempty"`
 	HostID     string     `json:"hostId,omitempty"`

@@ -160,23 +160,25 @@ type Nic struct {
 
 // VM is a virtual machine and everything the chain decided about it.
 type VM struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	TenantID      string            `json:"tenantId"`
-	ProjectID     string            `json:"projectId"`
-	FlavorID      string            `json:"flavorId"`
-	Flavor        string            `json:"flavor"`
-	SourceImageID string            `json:"sourceImageId"`
-	CPU           int32             `json:"cpu"`
-	MemoryMB      int64             `json:"memoryMb"`
-	State         string            `json:"state"`
-	Disks         []Disk            `json:"disks"`
-	Nics          []Nic             `json:"nics,omitempty"`
-	Cost          []QuotaLineItem   `json:"cost"`
-	Tags          []string          `json:"tags,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	Environment   map[string]string `json:"environment,omitempty"`
-	Subnets       []string          `json:"subnets,omitempty"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	TenantID      string `json:"tenantId"`
+	ProjectID     string `json:"projectId"`
+	FlavorID      string `json:"flavorId"`
+	Flavor        string `json:"flavor"`
+	SourceImageID string `json:"sourceImageId"`
+	CPU           int32  `json:"cpu"`
+	MemoryMB      int64  `json:"memoryMb"`
+	State         string `json:"state"`
+	// StateReason says why a VM is in ERROR when no task put it there (ReasonNotOnHost).
+	StateReason string            `json:"stateReason,omitempty"`
+	Disks       []Disk            `json:"disks"`
+	Nics        []Nic             `json:"nics,omitempty"`
+	Cost        []QuotaLineItem   `json:"cost"`
+	Tags        []string          `json:"tags,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Environment map[string]string `json:"environment,omitempty"`
+	Subnets     []string          `json:"subnets,omitempty"`
 	// PowerOn is false when the VM is to be created powered off.
 	PowerOn bool `json:"powerOn"`
 	// Affinities and AntiAffinity constrain placement; Placement is SPREAD or PACK (from

@@ -31,16 +31,19 @@ var kindStates = []struct {
 }{
 	{model.KindVM, map[string]string{
 		model.VMStarted: "the VM is powered on", model.VMStopped: "the VM is powered off",
-		model.VMSuspended: "the VM is suspended", model.VMError: "the VM failed (its create or an operation left it in ERROR)",
+		model.VMSuspended: "the VM is suspended", model.VMError: "the VM failed (its create or an operation left it in ERROR), or the reconciler found it gone from its host (data.stateReason)",
 		model.VMDeleting: "the VM's delete started",
 	}},
 	{model.KindDisk, map[string]string{
 		model.DiskAttached: "the disk was attached to a VM (data.vmId)", model.DiskDetached: "the disk was detached from its VM (data.vmId)",
-		model.DiskError: "the disk failed", model.DiskDeleting: "the disk's delete started",
+		model.DiskError: "the disk failed, or the reconciler found its file gone (data.stateReason)", model.DiskDeleting: "the disk's delete started",
 	}},
 	{model.KindHost, map[string]string{
 		model.HostReady: "the host takes placements (joined, left maintenance, or heartbeats again)", model.HostMaintenance: "the host entered maintenance",
 		model.HostSuspended: "the host was suspended", model.HostError: "the host failed (data.stateReason, e.g. missed heartbeats)",
+	}},
+	{model.KindOrphan, map[string]string{
+		model.OrphanRemoving: "the reconciler's remove policy is deleting the orphan from its host",
 	}},
 	{model.KindImage, map[string]string{
 		model.ImageReady: "the image is uploaded and usable", model.ImageError: "the image's upload or replication failed",
@@ -56,7 +59,14 @@ var kindStates = []struct {
 
 // lifecycle are the kinds whose records' creation and deletion make events.
 var lifecycle = []string{model.KindTenant, model.KindProject, model.KindFlavor, model.KindImage, model.KindVM,
-	model.KindDisk, model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet}
+	model.KindDisk, model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet, model.KindOrphan}
+
+// lifecycleDoc describes the creation and deletion of kinds whose records are not made
+// by a user.
+var lifecycleDoc = map[string][2]string{
+	model.KindOrphan: {"the reconciler found on a host, in two passes in a row, something Photon does not account for (data.type: vm, disk, nic or iso; data.name, data.hostId, data.vmId, data.stateReason)",
+		"the orphan is no longer on its host, or Photon accounts for it again"},
+}
 
 // Types of the events that do not follow from a record's state.
 const (
@@ -72,9 +82,11 @@ var quotaOps = map[string]bool{"SET_QUOTA": true, "UPDATE_QUOTA": true, "EXCLUDE
 func Catalogue() []EventType {
 	var out []EventType
 	for _, k := range lifecycle {
-		out = append(out,
-			EventType{TypeOf(k, "created"), k, "the " + k + " was created"},
-			EventType{TypeOf(k, "deleted"), k, "the " + k + " record was removed"})
+		created, deleted := "the "+k+" was created", "the "+k+" record was removed"
+		if d, ok := lifecycleDoc[k]; ok {
+			created, deleted = d[0], d[1]
+		}
+		out = append(out, EventType{TypeOf(k, "created"), k, created}, EventType{TypeOf(k, "deleted"), k, deleted})
 		for _, ks := range kindStates {
 			if ks.kind != k {
 				continue
@@ -107,14 +119,16 @@ func sortTypes(ts []EventType) {
 // payloadFields document Data, the payload of every outbound event.
 var payloadFields = [][2]string{
 	{"id", "the entity's id (also the event's subject)"},
-	{"kind", "the entity's kind: vm, disk, host, image, tenant, project, flavor, zone, router, subnet, task; quota events name the tenant or project"},
+	{"kind", "the entity's kind: vm, disk, host, image, tenant, project, flavor, zone, router, subnet, orphan, task; quota events name the tenant or project"},
 	{"name", "the entity's name, when it has one"},
 	{"state", "the entity's state after the change (a task's: COMPLETED or ERROR)"},
 	{"previousState", "its state before the change, on state changes"},
 	{"tenantId", "the tenant the entity belongs to, when it belongs to one (also the tenantid extension)"},
 	{"projectId", "the project, when it belongs to one (also the projectid extension)"},
-	{"stateReason", "hosts: why the state changed (e.g. \"missed heartbeats\")"},
-	{"vmId", "disks: the VM the disk was attached to or detached from"},
+	{"stateReason", "hosts, VMs, disks: why the state changed (e.g. \"missed heartbeats\", \"not on its host\", \"its file is not on its datastore\"); orphans: why it is one"},
+	{"vmId", "disks: the VM the disk was attached to or detached from; orphans: the Photon VM the object claims or belongs to"},
+	{"hostId", "orphans: the host that has it"},
+	{"type", "orphans: what it is: vm, disk (a persistent disk file), nic or iso"},
 	{"limits", "projects: the quota limits ([{key, value, unit}])"},
 	{"operation", "tasks: the operation (CREATE_VM, STOP_VM, ...)"},
 	{"entity", "tasks: the entity the task acted on ({id, kind})"},

@@ -53,6 +53,8 @@ type Data struct {
 	ProjectID     string                `json:"projectId,omitempty"`
 	StateReason   string                `json:"stateReason,omitempty"`
 	VMID          string                `json:"vmId,omitempty"`
+	HostID        string                `json:"hostId,omitempty"`
+	Type          string                `json:"type,omitempty"` // an orphan's
 	Limits        []model.QuotaLineItem `json:"limits,omitempty"`
 	Operation     string                `json:"operation,omitempty"`
 	Entity        *model.Entity         `json:"entity,omitempty"`
@@ -69,6 +71,9 @@ type record struct {
 	ProjectID   string                `json:"projectId"`
 	ActiveTask  string                `json:"activeTask"`
 	VMs         []string              `json:"vms"`    // disks
+	HostID      string                `json:"hostId"` // orphans
+	VMID        string                `json:"vmId"`   // orphans
+	Type        string                `json:"type"`   // orphans
 	Limits      []model.QuotaLineItem `json:"limits"` // projects
 	// tasks
 	Operation string        `json:"operation"`
@@ -207,8 +212,10 @@ func (c Change) data(r *record) Data {
 	case model.KindProject:
 		d.ProjectID = c.EntityID
 		d.Limits = r.Limits
-	case model.KindHost:
+	case model.KindHost, model.KindVM, model.KindDisk:
 		d.StateReason = r.StateReason
+	case model.KindOrphan:
+		d.StateReason, d.HostID, d.VMID, d.Type = r.StateReason, r.HostID, r.VMID, r.Type
 	case model.KindTask:
 		d.Name = ""
 	}

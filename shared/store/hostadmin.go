@@ -109,8 +109,20 @@ func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Pag
 
 // VMsOnHost reads the VMs whose record names hostID as their host. There is no index of
 // VMs by host, so it walks every project's VMs (a few pipelined round trips, then reads
-// of 500 VMs at a time): an administrator's call, not one for hot paths.
+// of 500 VMs at a time): an administrator's and the reconciler's call, not one for hot
+// paths.
 func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*model.VM, error) {
+	return inProjects(ctx, s, s.vmsIdx, model.KindVM, func(vm *model.VM) bool { return vm.HostID == hostID })
+}
+
+// DisksOnHost reads the persistent disks whose record names hostID as their host, as
+// VMsOnHost reads VMs.
+func (s *Store) DisksOnHost(ctx context.Context, hostID string) ([]*model.PersistentDisk, error) {
+	return inProjects(ctx, s, s.disksIdx, model.KindDisk, func(d *model.PersistentDisk) bool { return d.HostID == hostID })
+}
+
+// inProjects reads the records of kind in every project's index idx that keep accepts.
+func inProjects[T any](ctx context.Context, s *Store, idx func(string) string, kind string, keep func(*T) bool) ([]*T, error) {
 	tenants, err := s.rdb.ZRange(ctx, s.tenantsIdx(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -119,34 +131,50 @@ func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*model.VM, erro
 	if err != nil {
 		return nil, err
 	}
-	vms, err := s.members(ctx, projects, s.vmsIdx)
+	ids, err := s.members(ctx, projects, idx)
 	if err != nil {
 		return nil, err
 	}
-	var out []*model.VM
-	for start := 0; start < len(vms); start += 500 {
-		chunk := vms[start:min(start+500, len(vms))]
-		keys := make([]string, len(chunk))
-		for i, id := range chunk {
-			keys[i] = s.entityKey(model.KindVM, id)
-		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
+	var out []*T
+	for start := 0; start < len(ids); start += 500 {
+		recs, err := getMany[T](ctx, s, kind, ids[start:min(start+500, len(ids))])
 		if err != nil {
-			return nil, fmt.Errorf("read VMs: %w", err)
+			return nil, err
 		}
-		for _, v := range vals {
-			str, ok := v.(string)
-			if !ok {
-				continue // deleted meanwhile
-			}
-			vm := new(model.VM)
-			if err := json.Unmarshal([]byte(str), vm); err != nil {
-				return nil, fmt.Errorf("decode VM: %w", err)
-			}
-			if vm.HostID == hostID {
-				out = append(out, vm)
+		for _, r := range recs {
+			if keep(r) {
+				out = append(out, r)
 			}
 		}
+	}
+	return out, nil
+}
+
+// getMany reads the records of kind named by ids in one round trip; missing ones are
+// left out.
+func getMany[T any](ctx context.Context, s *Store, kind string, ids []string) ([]*T, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.entityKey(kind, id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read %ss: %w", kind, err)
+	}
+	out := make([]*T, 0, len(vals))
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // deleted meanwhile
+		}
+		r := new(T)
+		if err := json.Unmarshal([]byte(str), r); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kind, err)
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

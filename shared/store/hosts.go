@@ -260,30 +260,7 @@ func (s *Store) ListHosts(ctx context.Context) ([]*model.Host, error) {
 
 // GetHosts reads the records of ids in one round trip; missing hosts are left out.
 func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*model.Host, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.entityKey(model.KindHost, id)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, err
-	}
-	hosts := make([]*model.Host, 0, len(vals))
-	for _, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			continue
-		}
-		h := new(model.Host)
-		if err := json.Unmarshal([]byte(str), h); err != nil {
-			return nil, err
-		}
-		hosts = append(hosts, h)
-	}
-	return hosts, nil
+	return getMany[model.Host](ctx, s, model.KindHost, ids)
 }
 
 // DeleteHost removes a host's record, counters and index entries. The caller checks that

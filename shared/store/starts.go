@@ -212,3 +212,13 @@ func (s *Store) RetryUndo(ctx context.Context, taskID string) (*model.Task, erro
 	}
 	return out, nil
 }
+
+// AppendSignals appends encoded events that start work without a task (events.Signal)
+// to the starts stream: the relay publishes them as it publishes chains' starts.
+func (s *Store) AppendSignals(ctx context.Context, evs ...[]byte) error {
+	b := new(Batch)
+	for _, e := range evs {
+		b.Append(s.StartsStream(), e)
+	}
+	return s.Apply(ctx, b)
+}

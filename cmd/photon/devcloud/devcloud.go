@@ -34,6 +34,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
+	"github.com/photon-cloud/photon/functions/reconcile"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/gateway/registrar"
@@ -83,6 +84,8 @@ type Options struct {
 	// keeps what no group needs for ever. The task
 	// retention is the gateway's (Gateway).
 	EventsMaxAge, DeadLetterMaxAge time.Duration
+	// Reconcile is the reconciler's timer and orphan policy (its Log is Logger's).
+	Reconcile reconcile.Options
 	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
 	// an external OIDC provider) before it starts.
 	Gateway func(context.Context, *gateway.Options) error
@@ -189,7 +192,8 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient), functions.WithHostTLS(fnTLS))
+	o.Reconcile.Log = o.Logger
+	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient), functions.WithHostTLS(fnTLS), functions.WithReconcile(o.Reconcile))
 	c.fns.Runtime.Log = o.Logger
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel

@@ -36,8 +36,18 @@ func TestMain(m *testing.M) {
 // cloud starts a dev cloud on the test Redis, as `photon up --redis` would.
 func cloud(t *testing.T, hosts int) (*devcloud.Cloud, *client) {
 	t.Helper()
-	c, err := devcloud.Start(t.Context(), devcloud.Options{RedisURL: storetest.URL(t), Prefix: storetest.Prefix(t),
-		Hosts: hosts, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminPassword: "s3cret", Heartbeat: time.Second})
+	return cloudWith(t, hosts, nil)
+}
+
+// cloudWith is cloud with options that adjust changes.
+func cloudWith(t *testing.T, hosts int, adjust func(*devcloud.Options)) (*devcloud.Cloud, *client) {
+	t.Helper()
+	o := devcloud.Options{RedisURL: storetest.URL(t), Prefix: storetest.Prefix(t),
+		Hosts: hosts, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminPassword: "s3cret", Heartbeat: time.Second}
+	if adjust != nil {
+		adjust(&o)
+	}
+	c, err := devcloud.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,3 +168,18 @@ func (e *Env) Outcome(t testing.TB, chain *events.Chain, task *model.Task, i int
 	t.Fatalf("%s: step %s, reply %s", step.Operation, step.State, typeOf(reply))
 	return ""
 }
+
+// Signal delivers signal s about subject to its function through the runtime's handler,
+// as the broker delivers it, and returns the handler's error (a signal has no reply).
+func (e *Env) Signal(t testing.TB, s events.Signal, subject string) error {
+	t.Helper()
+	fn := e.Set.Get(s.Function)
+	if fn == nil {
+		t.Fatalf("no function %s", s.Function)
+	}
+	reply, err := e.Set.Runtime.Handler(fn)(t.Context(), events.NewSignal("steptest", s, subject))
+	if reply != nil {
+		t.Errorf("signal %s answered %s", s.Type, reply.Type())
+	}
+	return err
+}

@@ -48,6 +48,8 @@ type Host struct {
 	after  map[string]func(proto.Message)
 	vms    map[string]*hostdv1.VmInfo
 	disks  map[string]bool // persistent disk files, by diskKey
+	// foreign are the VMs of vms made outside Photon (PutForeign).
+	foreign map[string]bool
 }
 
 // serve starts h on a loopback port with the credentials the platform CA gives host id.

@@ -232,19 +232,22 @@ func (x *ListDisksRequest) GetPageLink() string {
 // PersistentDisk: state is CREATING, DETACHED, ATTACHED, DELETING or ERROR; vms lists the
 // VM it is attached to.
 type PersistentDisk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Flavor        string                 `protobuf:"bytes,1,opt,name=flavor,proto3" json:"flavor,omitempty"`
-	Cost          []*QuotaLineItem       `protobuf:"bytes,2,rep,name=cost,proto3" json:"cost,omitempty"`
-	Kind          string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	Datastore     string                 `protobuf:"bytes,4,opt,name=datastore,proto3" json:"datastore,omitempty"`
-	CapacityGb    int32                  `protobuf:"varint,5,opt,name=capacity_gb,json=capacityGb,proto3" json:"capacity_gb,omitempty"`
-	Name          string                 `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
-	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	Id            string                 `protobuf:"bytes,8,opt,name=id,proto3" json:"id,omitempty"`
-	Vms           []string               `protobuf:"bytes,9,rep,name=vms,proto3" json:"vms,omitempty"`
-	Tags          []string               `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty"`
-	SelfLink      string                 `protobuf:"bytes,11,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	ProjectId     string                 `protobuf:"bytes,12,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Flavor     string                 `protobuf:"bytes,1,opt,name=flavor,proto3" json:"flavor,omitempty"`
+	Cost       []*QuotaLineItem       `protobuf:"bytes,2,rep,name=cost,proto3" json:"cost,omitempty"`
+	Kind       string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Datastore  string                 `protobuf:"bytes,4,opt,name=datastore,proto3" json:"datastore,omitempty"`
+	CapacityGb int32                  `protobuf:"varint,5,opt,name=capacity_gb,json=capacityGb,proto3" json:"capacity_gb,omitempty"`
+	Name       string                 `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	State      string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Id         string                 `protobuf:"bytes,8,opt,name=id,proto3" json:"id,omitempty"`
+	Vms        []string               `protobuf:"bytes,9,rep,name=vms,proto3" json:"vms,omitempty"`
+	Tags       []string               `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty"`
+	SelfLink   string                 `protobuf:"bytes,11,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
+	ProjectId  string                 `protobuf:"bytes,12,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	// state_reason says why a disk is in ERROR when no task put it there: "its file is not
+	// on its datastore" when the reconciler found its file gone.
+	StateReason   string `protobuf:"bytes,13,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -363,6 +366,13 @@ func (x *PersistentDisk) GetProjectId() string {
 	return ""
 }
 
+func (x *PersistentDisk) GetStateReason() string {
+	if x != nil {
+		return x.StateReason
+	}
+	return ""
+}
+
 type DiskList struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Items            []*PersistentDisk      `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -447,7 +457,7 @@ const file_gateway_api_photon_v1_disks_proto_rawDesc = "" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xc5\x02\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xe8\x02\n" +
 	"\x0ePersistentDisk\x12\x16\n" +
 	"\x06flavor\x18\x01 \x01(\tR\x06flavor\x12,\n" +
 	"\x04cost\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
@@ -463,7 +473,8 @@ const file_gateway_api_photon_v1_disks_proto_rawDesc = "" +
 	" \x03(\tR\x04tags\x12\x1b\n" +
 	"\tself_link\x18\v \x01(\tR\bselfLink\x12\x1d\n" +
 	"\n" +
-	"project_id\x18\f \x01(\tR\tprojectId\"\x8f\x01\n" +
+	"project_id\x18\f \x01(\tR\tprojectId\x12!\n" +
+	"\fstate_reason\x18\r \x01(\tR\vstateReason\"\x8f\x01\n" +
 	"\bDiskList\x12/\n" +
 	"\x05items\x18\x01 \x03(\v2\x19.photon.v1.PersistentDiskR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +

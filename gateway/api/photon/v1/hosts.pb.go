@@ -822,6 +822,249 @@ func (x *DatastoreList) GetPreviousPageLink() string {
 	return ""
 }
 
+type ListOrphansRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HostId        string                 `protobuf:"bytes,1,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageLink      string                 `protobuf:"bytes,3,opt,name=page_link,json=pageLink,proto3" json:"page_link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrphansRequest) Reset() {
+	*x = ListOrphansRequest{}
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrphansRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrphansRequest) ProtoMessage() {}
+
+func (x *ListOrphansRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrphansRequest.ProtoReflect.Descriptor instead.
+func (*ListOrphansRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_hosts_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListOrphansRequest) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *ListOrphansRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOrphansRequest) GetPageLink() string {
+	if x != nil {
+		return x.PageLink
+	}
+	return ""
+}
+
+// Orphan is one thing on a host that Photon's records do not account for (kind
+// "orphan"). type is vm, disk (a persistent disk file), nic or iso; name is the VM's
+// vSphere name, the disk file ("[datastore] disks/<id>.vmdk"), or "<vm id>/<nic id>" and
+// "<vm id>/<iso file>"; vm_id is the Photon VM it claims or belongs to. state is REPORTED,
+// or REMOVING while the reconciler's remove policy deletes it from the host;
+// state_reason says why it is an orphan. first_seen and reported_at are Unix
+// milliseconds: the first pass that saw it and the pass that confirmed it.
+type Orphan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	HostId        string                 `protobuf:"bytes,3,opt,name=host_id,json=hostId,proto3" json:"host_id,omitempty"`
+	Type          string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	Name          string                 `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	VmId          string                 `protobuf:"bytes,6,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	StateReason   string                 `protobuf:"bytes,8,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	FirstSeen     int64                  `protobuf:"varint,9,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	ReportedAt    int64                  `protobuf:"varint,10,opt,name=reported_at,json=reportedAt,proto3" json:"reported_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Orphan) Reset() {
+	*x = Orphan{}
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Orphan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Orphan) ProtoMessage() {}
+
+func (x *Orphan) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Orphan.ProtoReflect.Descriptor instead.
+func (*Orphan) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_hosts_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Orphan) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Orphan) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Orphan) GetHostId() string {
+	if x != nil {
+		return x.HostId
+	}
+	return ""
+}
+
+func (x *Orphan) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Orphan) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Orphan) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *Orphan) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Orphan) GetStateReason() string {
+	if x != nil {
+		return x.StateReason
+	}
+	return ""
+}
+
+func (x *Orphan) GetFirstSeen() int64 {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return 0
+}
+
+func (x *Orphan) GetReportedAt() int64 {
+	if x != nil {
+		return x.ReportedAt
+	}
+	return 0
+}
+
+type OrphanList struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Items            []*Orphan              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NextPageLink     string                 `protobuf:"bytes,2,opt,name=next_page_link,json=nextPageLink,proto3" json:"next_page_link,omitempty"`
+	PreviousPageLink string                 `protobuf:"bytes,3,opt,name=previous_page_link,json=previousPageLink,proto3" json:"previous_page_link,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *OrphanList) Reset() {
+	*x = OrphanList{}
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrphanList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrphanList) ProtoMessage() {}
+
+func (x *OrphanList) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_hosts_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrphanList.ProtoReflect.Descriptor instead.
+func (*OrphanList) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_hosts_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *OrphanList) GetItems() []*Orphan {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *OrphanList) GetNextPageLink() string {
+	if x != nil {
+		return x.NextPageLink
+	}
+	return ""
+}
+
+func (x *OrphanList) GetPreviousPageLink() string {
+	if x != nil {
+		return x.PreviousPageLink
+	}
+	return ""
+}
+
 var File_gateway_api_photon_v1_hosts_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
@@ -904,7 +1147,30 @@ const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"\rDatastoreList\x12*\n" +
 	"\x05items\x18\x01 \x03(\v2\x14.photon.v1.DatastoreR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x84\f\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink\"g\n" +
+	"\x12ListOrphansRequest\x12\x17\n" +
+	"\ahost_id\x18\x01 \x01(\tR\x06hostId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1b\n" +
+	"\tpage_link\x18\x03 \x01(\tR\bpageLink\"\xfb\x01\n" +
+	"\x06Orphan\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
+	"\ahost_id\x18\x03 \x01(\tR\x06hostId\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x13\n" +
+	"\x05vm_id\x18\x06 \x01(\tR\x04vmId\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12!\n" +
+	"\fstate_reason\x18\b \x01(\tR\vstateReason\x12\x1d\n" +
+	"\n" +
+	"first_seen\x18\t \x01(\x03R\tfirstSeen\x12\x1f\n" +
+	"\vreported_at\x18\n" +
+	" \x01(\x03R\n" +
+	"reportedAt\"\x89\x01\n" +
+	"\n" +
+	"OrphanList\x12'\n" +
+	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.OrphanR\x05items\x12$\n" +
+	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x9c\r\n" +
 	"\x05Hosts\x12c\n" +
 	"\n" +
 	"CreateHost\x12\x1c.photon.v1.CreateHostRequest\x1a\x0f.photon.v1.Task\"&\x82\xd3\xe4\x93\x02 :\x04spec\"\x18/v1/infrastructure/hosts\x12_\n" +
@@ -919,7 +1185,8 @@ const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"ResumeHost\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"E\x82\xd3\xe4\x93\x02?Z\x17\"\x15/v1/hosts/{id}/resume\"$/v1/infrastructure/hosts/{id}/resume\x12\xc0\x01\n" +
 	"\x17SetHostAvailabilityZone\x12).photon.v1.SetHostAvailabilityZoneRequest\x1a\x0f.photon.v1.Task\"i\x82\xd3\xe4\x93\x02c:\x01*Z):\x01*\"$/v1/hosts/{id}/set_availability_zone\"3/v1/infrastructure/hosts/{id}/set_availability_zone\x12w\n" +
 	"\vListHostVms\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.VmList\"?\x82\xd3\xe4\x93\x029Z\x14\x12\x12/v1/hosts/{id}/vms\x12!/v1/infrastructure/hosts/{id}/vms\x12\x8c\x01\n" +
-	"\rListHostTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"C\x82\xd3\xe4\x93\x02=Z\x16\x12\x14/v1/hosts/{id}/tasks\x12#/v1/infrastructure/hosts/{id}/tasks2\xdf\x01\n" +
+	"\rListHostTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"C\x82\xd3\xe4\x93\x02=Z\x16\x12\x14/v1/hosts/{id}/tasks\x12#/v1/infrastructure/hosts/{id}/tasks\x12\x95\x01\n" +
+	"\vListOrphans\x12\x1d.photon.v1.ListOrphansRequest\x1a\x15.photon.v1.OrphanList\"P\x82\xd3\xe4\x93\x02JZ,\x12*/v1/infrastructure/hosts/{host_id}/orphans\x12\x1a/v1/infrastructure/orphans2\xdf\x01\n" +
 	"\n" +
 	"Datastores\x12i\n" +
 	"\x0eListDatastores\x12\x16.photon.v1.PageRequest\x1a\x18.photon.v1.DatastoreList\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/infrastructure/datastores\x12f\n" +
@@ -937,7 +1204,7 @@ func file_gateway_api_photon_v1_hosts_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_hosts_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_hosts_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_gateway_api_photon_v1_hosts_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_gateway_api_photon_v1_hosts_proto_goTypes = []any{
 	(*HostCreateSpec)(nil),                 // 0: photon.v1.HostCreateSpec
 	(*CreateHostRequest)(nil),              // 1: photon.v1.CreateHostRequest
@@ -949,54 +1216,60 @@ var file_gateway_api_photon_v1_hosts_proto_goTypes = []any{
 	(*HostList)(nil),                       // 7: photon.v1.HostList
 	(*Datastore)(nil),                      // 8: photon.v1.Datastore
 	(*DatastoreList)(nil),                  // 9: photon.v1.DatastoreList
-	nil,                                    // 10: photon.v1.HostCreateSpec.MetadataEntry
-	nil,                                    // 11: photon.v1.Host.MetadataEntry
-	(*IdRequest)(nil),                      // 12: photon.v1.IdRequest
-	(*ListEntityTasksRequest)(nil),         // 13: photon.v1.ListEntityTasksRequest
-	(*PageRequest)(nil),                    // 14: photon.v1.PageRequest
-	(*Task)(nil),                           // 15: photon.v1.Task
-	(*VmList)(nil),                         // 16: photon.v1.VmList
-	(*TaskList)(nil),                       // 17: photon.v1.TaskList
+	(*ListOrphansRequest)(nil),             // 10: photon.v1.ListOrphansRequest
+	(*Orphan)(nil),                         // 11: photon.v1.Orphan
+	(*OrphanList)(nil),                     // 12: photon.v1.OrphanList
+	nil,                                    // 13: photon.v1.HostCreateSpec.MetadataEntry
+	nil,                                    // 14: photon.v1.Host.MetadataEntry
+	(*IdRequest)(nil),                      // 15: photon.v1.IdRequest
+	(*ListEntityTasksRequest)(nil),         // 16: photon.v1.ListEntityTasksRequest
+	(*PageRequest)(nil),                    // 17: photon.v1.PageRequest
+	(*Task)(nil),                           // 18: photon.v1.Task
+	(*VmList)(nil),                         // 19: photon.v1.VmList
+	(*TaskList)(nil),                       // 20: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_hosts_proto_depIdxs = []int32{
-	10, // 0: photon.v1.HostCreateSpec.metadata:type_name -> photon.v1.HostCreateSpec.MetadataEntry
+	13, // 0: photon.v1.HostCreateSpec.metadata:type_name -> photon.v1.HostCreateSpec.MetadataEntry
 	0,  // 1: photon.v1.CreateHostRequest.spec:type_name -> photon.v1.HostCreateSpec
-	11, // 2: photon.v1.Host.metadata:type_name -> photon.v1.Host.MetadataEntry
+	14, // 2: photon.v1.Host.metadata:type_name -> photon.v1.Host.MetadataEntry
 	4,  // 3: photon.v1.Host.datastores:type_name -> photon.v1.HostDatastore
 	5,  // 4: photon.v1.Host.reserved:type_name -> photon.v1.HostReserved
 	6,  // 5: photon.v1.HostList.items:type_name -> photon.v1.Host
 	8,  // 6: photon.v1.DatastoreList.items:type_name -> photon.v1.Datastore
-	1,  // 7: photon.v1.Hosts.CreateHost:input_type -> photon.v1.CreateHostRequest
-	2,  // 8: photon.v1.Hosts.ListHosts:input_type -> photon.v1.ListHostsRequest
-	12, // 9: photon.v1.Hosts.GetHost:input_type -> photon.v1.IdRequest
-	12, // 10: photon.v1.Hosts.DeleteHost:input_type -> photon.v1.IdRequest
-	12, // 11: photon.v1.Hosts.EnterMaintenance:input_type -> photon.v1.IdRequest
-	12, // 12: photon.v1.Hosts.ExitMaintenance:input_type -> photon.v1.IdRequest
-	12, // 13: photon.v1.Hosts.SuspendHost:input_type -> photon.v1.IdRequest
-	12, // 14: photon.v1.Hosts.ResumeHost:input_type -> photon.v1.IdRequest
-	3,  // 15: photon.v1.Hosts.SetHostAvailabilityZone:input_type -> photon.v1.SetHostAvailabilityZoneRequest
-	12, // 16: photon.v1.Hosts.ListHostVms:input_type -> photon.v1.IdRequest
-	13, // 17: photon.v1.Hosts.ListHostTasks:input_type -> photon.v1.ListEntityTasksRequest
-	14, // 18: photon.v1.Datastores.ListDatastores:input_type -> photon.v1.PageRequest
-	12, // 19: photon.v1.Datastores.GetDatastore:input_type -> photon.v1.IdRequest
-	15, // 20: photon.v1.Hosts.CreateHost:output_type -> photon.v1.Task
-	7,  // 21: photon.v1.Hosts.ListHosts:output_type -> photon.v1.HostList
-	6,  // 22: photon.v1.Hosts.GetHost:output_type -> photon.v1.Host
-	15, // 23: photon.v1.Hosts.DeleteHost:output_type -> photon.v1.Task
-	15, // 24: photon.v1.Hosts.EnterMaintenance:output_type -> photon.v1.Task
-	15, // 25: photon.v1.Hosts.ExitMaintenance:output_type -> photon.v1.Task
-	15, // 26: photon.v1.Hosts.SuspendHost:output_type -> photon.v1.Task
-	15, // 27: photon.v1.Hosts.ResumeHost:output_type -> photon.v1.Task
-	15, // 28: photon.v1.Hosts.SetHostAvailabilityZone:output_type -> photon.v1.Task
-	16, // 29: photon.v1.Hosts.ListHostVms:output_type -> photon.v1.VmList
-	17, // 30: photon.v1.Hosts.ListHostTasks:output_type -> photon.v1.TaskList
-	9,  // 31: photon.v1.Datastores.ListDatastores:output_type -> photon.v1.DatastoreList
-	8,  // 32: photon.v1.Datastores.GetDatastore:output_type -> photon.v1.Datastore
-	20, // [20:33] is the sub-list for method output_type
-	7,  // [7:20] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	11, // 7: photon.v1.OrphanList.items:type_name -> photon.v1.Orphan
+	1,  // 8: photon.v1.Hosts.CreateHost:input_type -> photon.v1.CreateHostRequest
+	2,  // 9: photon.v1.Hosts.ListHosts:input_type -> photon.v1.ListHostsRequest
+	15, // 10: photon.v1.Hosts.GetHost:input_type -> photon.v1.IdRequest
+	15, // 11: photon.v1.Hosts.DeleteHost:input_type -> photon.v1.IdRequest
+	15, // 12: photon.v1.Hosts.EnterMaintenance:input_type -> photon.v1.IdRequest
+	15, // 13: photon.v1.Hosts.ExitMaintenance:input_type -> photon.v1.IdRequest
+	15, // 14: photon.v1.Hosts.SuspendHost:input_type -> photon.v1.IdRequest
+	15, // 15: photon.v1.Hosts.ResumeHost:input_type -> photon.v1.IdRequest
+	3,  // 16: photon.v1.Hosts.SetHostAvailabilityZone:input_type -> photon.v1.SetHostAvailabilityZoneRequest
+	15, // 17: photon.v1.Hosts.ListHostVms:input_type -> photon.v1.IdRequest
+	16, // 18: photon.v1.Hosts.ListHostTasks:input_type -> photon.v1.ListEntityTasksRequest
+	10, // 19: photon.v1.Hosts.ListOrphans:input_type -> photon.v1.ListOrphansRequest
+	17, // 20: photon.v1.Datastores.ListDatastores:input_type -> photon.v1.PageRequest
+	15, // 21: photon.v1.Datastores.GetDatastore:input_type -> photon.v1.IdRequest
+	18, // 22: photon.v1.Hosts.CreateHost:output_type -> photon.v1.Task
+	7,  // 23: photon.v1.Hosts.ListHosts:output_type -> photon.v1.HostList
+	6,  // 24: photon.v1.Hosts.GetHost:output_type -> photon.v1.Host
+	18, // 25: photon.v1.Hosts.DeleteHost:output_type -> photon.v1.Task
+	18, // 26: photon.v1.Hosts.EnterMaintenance:output_type -> photon.v1.Task
+	18, // 27: photon.v1.Hosts.ExitMaintenance:output_type -> photon.v1.Task
+	18, // 28: photon.v1.Hosts.SuspendHost:output_type -> photon.v1.Task
+	18, // 29: photon.v1.Hosts.ResumeHost:output_type -> photon.v1.Task
+	18, // 30: photon.v1.Hosts.SetHostAvailabilityZone:output_type -> photon.v1.Task
+	19, // 31: photon.v1.Hosts.ListHostVms:output_type -> photon.v1.VmList
+	20, // 32: photon.v1.Hosts.ListHostTasks:output_type -> photon.v1.TaskList
+	12, // 33: photon.v1.Hosts.ListOrphans:output_type -> photon.v1.OrphanList
+	9,  // 34: photon.v1.Datastores.ListDatastores:output_type -> photon.v1.DatastoreList
+	8,  // 35: photon.v1.Datastores.GetDatastore:output_type -> photon.v1.Datastore
+	22, // [22:36] is the sub-list for method output_type
+	8,  // [8:22] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_hosts_proto_init() }
@@ -1012,7 +1285,7 @@ func file_gateway_api_photon_v1_hosts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_hosts_proto_rawDesc), len(file_gateway_api_photon_v1_hosts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,6 +30,7 @@ const (
 	Hosts_SetHostAvailabilityZone_FullMethodName = "/photon.v1.Hosts/SetHostAvailabilityZone"
 	Hosts_ListHostVms_FullMethodName             = "/photon.v1.Hosts/ListHostVms"
 	Hosts_ListHostTasks_FullMethodName           = "/photon.v1.Hosts/ListHostTasks"
+	Hosts_ListOrphans_FullMethodName             = "/photon.v1.Hosts/ListOrphans"
 )
 
 // HostsClient is the client API for Hosts service.
@@ -66,6 +67,11 @@ type HostsClient interface {
 	// ListHostVms lists the VMs on the host.
 	ListHostVms(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*VmList, error)
 	ListHostTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
+	// ListOrphans lists what the reconciler found on hosts, in two passes in a row, that
+	// Photon's records do not account for: VMs and persistent disk files Photon does not
+	// know, and NICs and ISOs of Photon's VMs that their records do not have (or have and
+	// the host does not). Of every host, or of host_id.
+	ListOrphans(ctx context.Context, in *ListOrphansRequest, opts ...grpc.CallOption) (*OrphanList, error)
 }
 
 type hostsClient struct {
@@ -186,6 +192,16 @@ func (c *hostsClient) ListHostTasks(ctx context.Context, in *ListEntityTasksRequ
 	return out, nil
 }
 
+func (c *hostsClient) ListOrphans(ctx context.Context, in *ListOrphansRequest, opts ...grpc.CallOption) (*OrphanList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OrphanList)
+	err := c.cc.Invoke(ctx, Hosts_ListOrphans_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostsServer is the server API for Hosts service.
 // All implementations must embed UnimplementedHostsServer
 // for forward compatibility.
@@ -220,6 +236,11 @@ type HostsServer interface {
 	// ListHostVms lists the VMs on the host.
 	ListHostVms(context.Context, *IdRequest) (*VmList, error)
 	ListHostTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error)
+	// ListOrphans lists what the reconciler found on hosts, in two passes in a row, that
+	// Photon's records do not account for: VMs and persistent disk files Photon does not
+	// know, and NICs and ISOs of Photon's VMs that their records do not have (or have and
+	// the host does not). Of every host, or of host_id.
+	ListOrphans(context.Context, *ListOrphansRequest) (*OrphanList, error)
 	mustEmbedUnimplementedHostsServer()
 }
 
@@ -262,6 +283,9 @@ func (UnimplementedHostsServer) ListHostVms(context.Context, *IdRequest) (*VmLis
 }
 func (UnimplementedHostsServer) ListHostTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHostTasks not implemented")
+}
+func (UnimplementedHostsServer) ListOrphans(context.Context, *ListOrphansRequest) (*OrphanList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrphans not implemented")
 }
 func (UnimplementedHostsServer) mustEmbedUnimplementedHostsServer() {}
 func (UnimplementedHostsServer) testEmbeddedByValue()               {}
@@ -482,6 +506,24 @@ func _Hosts_ListHostTasks_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Hosts_ListOrphans_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrphansRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostsServer).ListOrphans(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Hosts_ListOrphans_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostsServer).ListOrphans(ctx, req.(*ListOrphansRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Hosts_ServiceDesc is the grpc.ServiceDesc for Hosts service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -532,6 +574,10 @@ var Hosts_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListHostTasks",
 			Handler:    _Hosts_ListHostTasks_Handler,
+		},
+		{
+			MethodName: "ListOrphans",
+			Handler:    _Hosts_ListOrphans_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -887,11 +887,15 @@ type Vm struct {
 	Host          string                 `protobuf:"bytes,10,opt,name=host,proto3" json:"host,omitempty"`
 	Name          string                 `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
 	// state is CREATING, STARTED, STOPPED, SUSPENDED, DELETING or ERROR.
-	State         string `protobuf:"bytes,12,opt,name=state,proto3" json:"state,omitempty"`
-	Id            string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
-	FloatingIp    string `protobuf:"bytes,14,opt,name=floating_ip,json=floatingIp,proto3" json:"floating_ip,omitempty"`
-	ProjectId     string `protobuf:"bytes,15,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
-	AttachedIsos  []*Iso `protobuf:"bytes,16,rep,name=attached_isos,json=attachedIsos,proto3" json:"attached_isos,omitempty"`
+	State        string `protobuf:"bytes,12,opt,name=state,proto3" json:"state,omitempty"`
+	Id           string `protobuf:"bytes,13,opt,name=id,proto3" json:"id,omitempty"`
+	FloatingIp   string `protobuf:"bytes,14,opt,name=floating_ip,json=floatingIp,proto3" json:"floating_ip,omitempty"`
+	ProjectId    string `protobuf:"bytes,15,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	AttachedIsos []*Iso `protobuf:"bytes,16,rep,name=attached_isos,json=attachedIsos,proto3" json:"attached_isos,omitempty"`
+	// state_reason says why a VM is in ERROR when no task put it there: "not on its host"
+	// when the reconciler found it gone from its host (it keeps its reservations until it
+	// is deleted).
+	StateReason   string `protobuf:"bytes,17,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1036,6 +1040,13 @@ func (x *Vm) GetAttachedIsos() []*Iso {
 		return x.AttachedIsos
 	}
 	return nil
+}
+
+func (x *Vm) GetStateReason() string {
+	if x != nil {
+		return x.StateReason
+	}
+	return ""
 }
 
 // Iso is an ISO attached to a VM's CD-ROM (POST /v1/vms/{id}/attach_iso, multipart).
@@ -1311,7 +1322,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xce\x04\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xf1\x04\n" +
 	"\x02Vm\x12&\n" +
 	"\x0fsource_image_id\x18\x01 \x01(\tR\rsourceImageId\x12,\n" +
 	"\x04cost\x18\x02 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
@@ -1331,7 +1342,8 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"floatingIp\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x0f \x01(\tR\tprojectId\x123\n" +
-	"\rattached_isos\x18\x10 \x03(\v2\x0e.photon.v1.IsoR\fattachedIsos\x1a;\n" +
+	"\rattached_isos\x18\x10 \x03(\v2\x0e.photon.v1.IsoR\fattachedIsos\x12!\n" +
+	"\fstate_reason\x18\x11 \x01(\tR\vstateReason\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +

@@ -1878,6 +1878,169 @@ func (x *MksTicket) GetCfgFile() string {
 	return ""
 }
 
+type ListInventoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInventoryRequest) Reset() {
+	*x = ListInventoryRequest{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInventoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInventoryRequest) ProtoMessage() {}
+
+func (x *ListInventoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInventoryRequest.ProtoReflect.Descriptor instead.
+func (*ListInventoryRequest) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{29}
+}
+
+type Inventory struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// read_at is the host's clock (unix ms) when the read began: anything that changed
+	// after it may or may not be in the answer.
+	ReadAt int64 `protobuf:"varint,1,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	// vms are every VM on the host, as GetVm describes them; photon is false for a VM
+	// that carries no photon.vmId (made outside Photon).
+	Vms []*InventoryVm `protobuf:"bytes,2,rep,name=vms,proto3" json:"vms,omitempty"`
+	// disk_files are the persistent disk files ("[datastore] disks/<id>.vmdk") on the
+	// host's datastores.
+	DiskFiles     []string `protobuf:"bytes,3,rep,name=disk_files,json=diskFiles,proto3" json:"disk_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Inventory) Reset() {
+	*x = Inventory{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Inventory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Inventory) ProtoMessage() {}
+
+func (x *Inventory) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Inventory.ProtoReflect.Descriptor instead.
+func (*Inventory) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Inventory) GetReadAt() int64 {
+	if x != nil {
+		return x.ReadAt
+	}
+	return 0
+}
+
+func (x *Inventory) GetVms() []*InventoryVm {
+	if x != nil {
+		return x.Vms
+	}
+	return nil
+}
+
+func (x *Inventory) GetDiskFiles() []string {
+	if x != nil {
+		return x.DiskFiles
+	}
+	return nil
+}
+
+type InventoryVm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    *VmInfo                `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// vsphere_name is the VM's name in vSphere (a Photon VM's is its id).
+	VsphereName   string `protobuf:"bytes,2,opt,name=vsphere_name,json=vsphereName,proto3" json:"vsphere_name,omitempty"`
+	Photon        bool   `protobuf:"varint,3,opt,name=photon,proto3" json:"photon,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryVm) Reset() {
+	*x = InventoryVm{}
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryVm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryVm) ProtoMessage() {}
+
+func (x *InventoryVm) ProtoReflect() protoreflect.Message {
+	mi := &file_hostd_api_hostd_v1_hostd_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryVm.ProtoReflect.Descriptor instead.
+func (*InventoryVm) Descriptor() ([]byte, []int) {
+	return file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *InventoryVm) GetVm() *VmInfo {
+	if x != nil {
+		return x.Vm
+	}
+	return nil
+}
+
+func (x *InventoryVm) GetVsphereName() string {
+	if x != nil {
+		return x.VsphereName
+	}
+	return ""
+}
+
+func (x *InventoryVm) GetPhoton() bool {
+	if x != nil {
+		return x.Photon
+	}
+	return false
+}
+
 var File_hostd_api_hostd_v1_hostd_proto protoreflect.FileDescriptor
 
 const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
@@ -2025,8 +2188,17 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\x04host\x18\x02 \x01(\tR\x04host\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12%\n" +
 	"\x0essl_thumbprint\x18\x04 \x01(\tR\rsslThumbprint\x12\x19\n" +
-	"\bcfg_file\x18\x05 \x01(\tR\acfgFile2\xee\n" +
+	"\bcfg_file\x18\x05 \x01(\tR\acfgFile\"\x16\n" +
+	"\x14ListInventoryRequest\"l\n" +
+	"\tInventory\x12\x17\n" +
+	"\aread_at\x18\x01 \x01(\x03R\x06readAt\x12'\n" +
+	"\x03vms\x18\x02 \x03(\v2\x15.hostd.v1.InventoryVmR\x03vms\x12\x1d\n" +
 	"\n" +
+	"disk_files\x18\x03 \x03(\tR\tdiskFiles\"j\n" +
+	"\vInventoryVm\x12 \n" +
+	"\x02vm\x18\x01 \x01(\v2\x10.hostd.v1.VmInfoR\x02vm\x12!\n" +
+	"\fvsphere_name\x18\x02 \x01(\tR\vvsphereName\x12\x16\n" +
+	"\x06photon\x18\x03 \x01(\bR\x06photon2\xb4\v\n" +
 	"\x04Host\x127\n" +
 	"\bCreateVm\x12\x19.hostd.v1.CreateVmRequest\x1a\x10.hostd.v1.VmInfo\x12;\n" +
 	"\n" +
@@ -2056,7 +2228,8 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\x11CreateImageFromVm\x12\".hostd.v1.CreateImageFromVmRequest\x1a#.hostd.v1.CreateImageFromVmResponse\x129\n" +
 	"\tAttachIso\x12\x1a.hostd.v1.AttachIsoRequest\x1a\x10.hostd.v1.VmInfo\x12.\n" +
 	"\tDetachIso\x12\x0f.hostd.v1.VmRef\x1a\x10.hostd.v1.VmInfo\x12B\n" +
-	"\fGetResources\x12\x1d.hostd.v1.GetResourcesRequest\x1a\x13.hostd.v1.ResourcesB;Z9github.com/photon-cloud/photon/hostd/api/hostd/v1;hostdv1b\x06proto3"
+	"\fGetResources\x12\x1d.hostd.v1.GetResourcesRequest\x1a\x13.hostd.v1.Resources\x12D\n" +
+	"\rListInventory\x12\x1e.hostd.v1.ListInventoryRequest\x1a\x13.hostd.v1.InventoryB;Z9github.com/photon-cloud/photon/hostd/api/hostd/v1;hostdv1b\x06proto3"
 
 var (
 	file_hostd_api_hostd_v1_hostd_proto_rawDescOnce sync.Once
@@ -2070,7 +2243,7 @@ func file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP() []byte {
 	return file_hostd_api_hostd_v1_hostd_proto_rawDescData
 }
 
-var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*VmRef)(nil),                       // 0: hostd.v1.VmRef
 	(*CreateVmRequest)(nil),             // 1: hostd.v1.CreateVmRequest
@@ -2101,63 +2274,70 @@ var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*Resources)(nil),                   // 26: hostd.v1.Resources
 	(*VmPower)(nil),                     // 27: hostd.v1.VmPower
 	(*MksTicket)(nil),                   // 28: hostd.v1.MksTicket
+	(*ListInventoryRequest)(nil),        // 29: hostd.v1.ListInventoryRequest
+	(*Inventory)(nil),                   // 30: hostd.v1.Inventory
+	(*InventoryVm)(nil),                 // 31: hostd.v1.InventoryVm
 }
 var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
 	7,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
 	21, // 1: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
 	25, // 2: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
 	27, // 3: hostd.v1.Resources.vm_powers:type_name -> hostd.v1.VmPower
-	1,  // 4: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
-	2,  // 5: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
-	4,  // 6: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
-	5,  // 7: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
-	6,  // 8: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
-	0,  // 9: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
-	0,  // 10: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
-	0,  // 11: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
-	0,  // 12: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
-	3,  // 13: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
-	0,  // 14: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
-	0,  // 15: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
-	0,  // 16: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
-	8,  // 17: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
-	9,  // 18: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
-	11, // 19: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
-	12, // 20: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
-	14, // 21: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
-	16, // 22: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
-	18, // 23: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
-	20, // 24: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
-	0,  // 25: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
-	24, // 26: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
-	22, // 27: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
-	22, // 28: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
-	22, // 29: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
-	22, // 30: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
-	22, // 31: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
-	22, // 32: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
-	22, // 33: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
-	22, // 34: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
-	22, // 35: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
-	22, // 36: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
-	23, // 37: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
-	22, // 38: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
-	28, // 39: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
-	7,  // 40: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
-	10, // 41: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
-	22, // 42: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
-	13, // 43: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
-	15, // 44: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
-	17, // 45: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
-	19, // 46: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
-	22, // 47: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
-	22, // 48: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
-	26, // 49: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
-	27, // [27:50] is the sub-list for method output_type
-	4,  // [4:27] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	31, // 4: hostd.v1.Inventory.vms:type_name -> hostd.v1.InventoryVm
+	22, // 5: hostd.v1.InventoryVm.vm:type_name -> hostd.v1.VmInfo
+	1,  // 6: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
+	2,  // 7: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
+	4,  // 8: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
+	5,  // 9: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
+	6,  // 10: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
+	0,  // 11: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
+	0,  // 12: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
+	0,  // 13: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
+	0,  // 14: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
+	3,  // 15: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
+	0,  // 16: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
+	0,  // 17: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
+	0,  // 18: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
+	8,  // 19: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
+	9,  // 20: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
+	11, // 21: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
+	12, // 22: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
+	14, // 23: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
+	16, // 24: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
+	18, // 25: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
+	20, // 26: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
+	0,  // 27: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
+	24, // 28: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
+	29, // 29: hostd.v1.Host.ListInventory:input_type -> hostd.v1.ListInventoryRequest
+	22, // 30: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
+	22, // 31: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
+	22, // 32: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
+	22, // 33: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
+	22, // 34: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
+	22, // 35: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
+	22, // 36: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
+	22, // 37: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
+	22, // 38: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
+	22, // 39: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
+	23, // 40: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
+	22, // 41: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
+	28, // 42: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
+	7,  // 43: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
+	10, // 44: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
+	22, // 45: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
+	13, // 46: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
+	15, // 47: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
+	17, // 48: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
+	19, // 49: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
+	22, // 50: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
+	22, // 51: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
+	26, // 52: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
+	30, // 53: hostd.v1.Host.ListInventory:output_type -> hostd.v1.Inventory
+	30, // [30:54] is the sub-list for method output_type
+	6,  // [6:30] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_hostd_api_hostd_v1_hostd_proto_init() }
@@ -2171,7 +2351,7 @@ func file_hostd_api_hostd_v1_hostd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostd_api_hostd_v1_hostd_proto_rawDesc), len(file_hostd_api_hostd_v1_hostd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

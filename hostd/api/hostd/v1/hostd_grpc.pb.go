@@ -55,6 +55,7 @@ const (
 	Host_AttachIso_FullMethodName            = "/hostd.v1.Host/AttachIso"
 	Host_DetachIso_FullMethodName            = "/hostd.v1.Host/DetachIso"
 	Host_GetResources_FullMethodName         = "/hostd.v1.Host/GetResources"
+	Host_ListInventory_FullMethodName        = "/hostd.v1.Host/ListInventory"
 )
 
 // HostClient is the client API for Host service.
@@ -140,6 +141,11 @@ type HostClient interface {
 	DetachIso(ctx context.Context, in *VmRef, opts ...grpc.CallOption) (*VmInfo, error)
 	// GetResources reports the host's capacity, usage, datastores, networks and images.
 	GetResources(ctx context.Context, in *GetResourcesRequest, opts ...grpc.CallOption) (*Resources, error)
+	// ListInventory reads everything on the host that Photon may own: every VM (from the
+	// union of the host's and the inventory's lists, each read afresh) and the persistent
+	// disk files under "disks/" on each datastore. A VM's vm_id is its Photon identity (the
+	// extraConfig key photon.vmId, else its name). read_at is when the read began.
+	ListInventory(ctx context.Context, in *ListInventoryRequest, opts ...grpc.CallOption) (*Inventory, error)
 }
 
 type hostClient struct {
@@ -383,6 +389,16 @@ func (c *hostClient) GetResources(ctx context.Context, in *GetResourcesRequest, 
 	return out, nil
 }
 
+func (c *hostClient) ListInventory(ctx context.Context, in *ListInventoryRequest, opts ...grpc.CallOption) (*Inventory, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Inventory)
+	err := c.cc.Invoke(ctx, Host_ListInventory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServer is the server API for Host service.
 // All implementations must embed UnimplementedHostServer
 // for forward compatibility.
@@ -466,6 +482,11 @@ type HostServer interface {
 	DetachIso(context.Context, *VmRef) (*VmInfo, error)
 	// GetResources reports the host's capacity, usage, datastores, networks and images.
 	GetResources(context.Context, *GetResourcesRequest) (*Resources, error)
+	// ListInventory reads everything on the host that Photon may own: every VM (from the
+	// union of the host's and the inventory's lists, each read afresh) and the persistent
+	// disk files under "disks/" on each datastore. A VM's vm_id is its Photon identity (the
+	// extraConfig key photon.vmId, else its name). read_at is when the read began.
+	ListInventory(context.Context, *ListInventoryRequest) (*Inventory, error)
 	mustEmbedUnimplementedHostServer()
 }
 
@@ -544,6 +565,9 @@ func (UnimplementedHostServer) DetachIso(context.Context, *VmRef) (*VmInfo, erro
 }
 func (UnimplementedHostServer) GetResources(context.Context, *GetResourcesRequest) (*Resources, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetResources not implemented")
+}
+func (UnimplementedHostServer) ListInventory(context.Context, *ListInventoryRequest) (*Inventory, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInventory not implemented")
 }
 func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
 func (UnimplementedHostServer) testEmbeddedByValue()              {}
@@ -969,6 +993,24 @@ func _Host_GetResources_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Host_ListInventory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInventoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).ListInventory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_ListInventory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).ListInventory(ctx, req.(*ListInventoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Host_ServiceDesc is the grpc.ServiceDesc for Host service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1063,6 +1105,10 @@ var Host_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetResources",
 			Handler:    _Host_GetResources_Handler,
+		},
+		{
+			MethodName: "ListInventory",
+			Handler:    _Host_ListInventory_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
