@@ -117,7 +117,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err := check(ctx, c, d, w, &got); err != nil {
 			return r, err
 		}
-		if got.Lost+got.Duplicated+got.Leaked+got.Orphans == 0 || time.Now().After(deadline) || !wait(ctx, 2*time.Second) {
+		if got.Held() || time.Now().After(deadline) || !wait(ctx, 2*time.Second) {
 			r = got
 			break
 		}

@@ -35,6 +35,7 @@ func TestShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Log(r.Reporting())
 	t.Log(r)
 	if r.Tasks == 0 {
 		t.Fatal("the workload acknowledged no task")
@@ -42,7 +43,7 @@ func TestShortRun(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{"stuck", r.Stuck}, {"lost", r.Lost}, {"duplicated", r.Duplicated}, {"leaked", r.Leaked}} {
+	}{{"stuck", r.Stuck}, {"lost", r.Lost}, {"duplicated", r.Duplicated}, {"leaked", r.Leaked}, {"unreported orphans", r.Orphans - r.Reported}} {
 		if c.n != 0 {
 			t.Errorf("%s=%d, want 0", c.name, c.n)
 		}

@@ -20,6 +20,10 @@ import (
 // Result is what a run found; String is its RESULT line.
 type Result struct {
 	Tasks, Stuck, Lost, Duplicated, Leaked, Orphans int
+	// Reported counts the orphans the reconciler lists (GET /v1/infrastructure/orphans);
+	// Vanished the VMs and disks gone from their host that Photon has in ERROR with a
+	// reason (the reconciler's doing). Neither is in the RESULT line: Reporting says them.
+	Reported, Vanished int
 	// Findings say what each count is made of, one a line; Kinds count them by kind
 	// (e.g. "VM vanished", "address").
 	Findings []string
@@ -30,6 +34,15 @@ func (r Result) String() string {
 	return fmt.Sprintf("RESULT chaos tasks=%d stuck=%d lost=%d duplicated=%d leaked=%d orphans=%d",
 		r.Tasks, r.Stuck, r.Lost, r.Duplicated, r.Leaked, r.Orphans)
 }
+
+// Reporting is the reconciler's account of the drift the check found.
+func (r Result) Reporting() string {
+	return fmt.Sprintf("reconciler: orphans=%d reported=%d vanished_in_error=%d", r.Orphans, r.Reported, r.Vanished)
+}
+
+// Held reports whether the invariants hold: nothing lost, duplicated or leaked, and every
+// orphan reported.
+func (r Result) Held() bool { return r.Lost+r.Duplicated+r.Leaked == 0 && r.Orphans == r.Reported }
 
 func (r *Result) note(count *int, kind, format string, args ...any) {
 	*count++
@@ -82,14 +95,14 @@ func settle(ctx context.Context, c *client, w *workload, deadline time.Time, r *
 
 // photonVM and photonDisk are the API's VM and persistent disk.
 type photonVM struct {
-	ID, State, Host, Datastore string
-	Cost                       []model.QuotaLineItem
+	ID, State, StateReason, Host, Datastore string
+	Cost                                    []model.QuotaLineItem
 }
 
 type photonDisk struct {
-	ID, State, Datastore string
-	Cost                 []model.QuotaLineItem
-	VMs                  []string
+	ID, State, StateReason, Datastore string
+	Cost                              []model.QuotaLineItem
+	VMs                               []string
 }
 
 type photonHost struct {
@@ -136,6 +149,8 @@ type checker struct {
 	vms  map[string]photonVM
 	pds  map[string]photonDisk
 	host map[string]photonHost
+	// orphans are what the reconciler lists.
+	orphans []photonOrphan
 }
 
 func check(ctx context.Context, c *client, d *deployment, w *workload, r *Result) error {
@@ -154,7 +169,7 @@ func check(ctx context.Context, c *client, d *deployment, w *workload, r *Result
 	return nil
 }
 
-// read lists the project's VMs and disks and the hosts through the API.
+// read lists the project's VMs and disks, the hosts and the orphans through the API.
 func (k *checker) read(ctx context.Context) error {
 	p := "/v1/projects/" + k.w.f.project
 	vms, err := list[photonVM](ctx, k.c, p+"/vms")
@@ -167,6 +182,9 @@ func (k *checker) read(ctx context.Context) error {
 	}
 	hosts, err := list[photonHost](ctx, k.c, "/v1/infrastructure/hosts")
 	if err != nil {
+		return err
+	}
+	if k.orphans, err = list[photonOrphan](ctx, k.c, "/v1/infrastructure/orphans"); err != nil {
 		return err
 	}
 	k.vms, k.pds, k.host = map[string]photonVM{}, map[string]photonDisk{}, map[string]photonHost{}
@@ -214,8 +232,29 @@ func (k *checker) lost(ctx context.Context) error {
 	return nil
 }
 
-// onHosts compares Photon's VMs and disks with what the simulated hosts hold.
+// photonOrphan is what the reconciler lists of a host object Photon does not know.
+type photonOrphan struct {
+	Type, Name, VMID, HostID string
+}
+
+// reported reports whether the reconciler lists the VM (or, with disk, the disk file) id
+// on host.
+func reported(orphans []photonOrphan, disk bool, id, host string) bool {
+	return slices.ContainsFunc(orphans, func(o photonOrphan) bool {
+		if o.HostID != host {
+			return false
+		}
+		if disk {
+			return o.Type == "disk" && strings.Contains(o.Name, id)
+		}
+		return o.Type == "vm" && (o.VMID == id || o.Name == id)
+	})
+}
+
+// onHosts compares Photon's VMs and disks with what the simulated hosts hold, and what
+// differs with what the reconciler reported.
 func (k *checker) onHosts(ctx context.Context) error {
+	orphans := k.orphans
 	vmsOn := map[string][]string{} // Photon VM id → the hosts that hold a VM of that id
 	pdsOn := map[string]int{}
 	for i, u := range k.d.simURLs {
@@ -226,19 +265,29 @@ func (k *checker) onHosts(ctx context.Context) error {
 		for _, id := range inv.vms {
 			vmsOn[id] = append(vmsOn[id], k.d.hostIDs[i])
 			if _, ok := k.vms[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan VM", "orphan: VM %s on host %s is not Photon's", id, k.d.hostIDs[i])
+				k.r.note(&k.r.Orphans, "orphan VM", "orphan: VM %s on host %s is not Photon's (reported: %t)", id, k.d.hostIDs[i],
+					reported(orphans, false, id, k.d.hostIDs[i]))
+				if reported(orphans, false, id, k.d.hostIDs[i]) {
+					k.r.Reported++
+				}
 			}
 		}
 		for _, id := range inv.disks {
 			pdsOn[id]++
 			if _, ok := k.pds[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan disk", "orphan: disk file disks/%s.vmdk on host %s is not Photon's", id, k.d.hostIDs[i])
+				k.r.note(&k.r.Orphans, "orphan disk", "orphan: disk file disks/%s.vmdk on host %s is not Photon's (reported: %t)", id,
+					k.d.hostIDs[i], reported(orphans, true, id, k.d.hostIDs[i]))
+				if reported(orphans, true, id, k.d.hostIDs[i]) {
+					k.r.Reported++
+				}
 			}
 		}
 	}
 	for _, id := range sortedKeys(k.vms) {
 		v, on := k.vms[id], vmsOn[id]
 		switch {
+		case v.State == model.VMError && v.StateReason != "" && len(on) == 0 && v.Host != "":
+			k.r.Vanished++ // gone from its host, and the reconciler said so
 		case settled(v.State) && len(on) == 0:
 			k.r.note(&k.r.Duplicated, "VM vanished", "duplicated: VM %s is %s on host %s, which does not hold it", id, v.State, v.Host)
 		case settled(v.State) && (len(on) > 1 || on[0] != v.Host):
@@ -249,6 +298,10 @@ func (k *checker) onHosts(ctx context.Context) error {
 	}
 	for _, id := range sortedKeys(k.pds) {
 		d, n := k.pds[id], pdsOn[id]
+		if d.State == model.DiskError && d.StateReason != "" && n == 0 {
+			k.r.Vanished++
+			continue
+		}
 		if (settled(d.State) && n != 1) || n > 1 {
 			k.r.note(&k.r.Duplicated, "disk files", "duplicated: disk %s (%s) has %d files on the hosts", id, d.State, n)
 		}

@@ -15,7 +15,8 @@ import (
 // TestOnHosts: what a simulated host holds, read through govmomi, against Photon's VMs
 // and disks: a VM twice on its host is duplicated, one Photon calls STARTED but the host
 // lacks is duplicated, a VM or disk file Photon does not know is an orphan, an ERROR VM
-// without a host VM and a disk with its one file are fine.
+// without a host VM and a disk with its one file are fine; an orphan the reconciler lists
+// is reported, and a VM in ERROR with a reason and no host VM is one it found gone.
 func TestOnHosts(t *testing.T) {
 	ctx := t.Context()
 	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{})
@@ -77,14 +78,21 @@ func TestOnHosts(t *testing.T) {
 			"fine":     {ID: "fine", State: "STOPPED", Host: "h1"},
 			"vanished": {ID: "vanished", State: "STARTED", Host: "h1"},
 			"failed":   {ID: "failed", State: "ERROR"},
+			"gone":     {ID: "gone", State: "ERROR", StateReason: "not on its host", Host: "h1"},
 		},
-		pds: map[string]photonDisk{"pd-1": {ID: "pd-1", State: "DETACHED"}}}
+		pds:     map[string]photonDisk{"pd-1": {ID: "pd-1", State: "DETACHED"}},
+		orphans: []photonOrphan{{Type: "vm", Name: "stranger", VMID: "stranger", HostID: "h1"}, {Type: "vm", Name: "pd-orphan", HostID: "h2"}}}
 	if err := k.onHosts(ctx); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{"VM twin": 1, "VM vanished": 1, "orphan VM": 1, "orphan disk": 1}
 	if r.Duplicated != 2 || r.Orphans != 2 || len(r.Kinds) != len(want) {
 		t.Fatalf("duplicated=%d orphans=%d, findings %q", r.Duplicated, r.Orphans, r.Findings)
+	}
+	// The reconciler listed the stranger VM, not the disk file; the gone VM is in ERROR
+	// with its reason.
+	if r.Reported != 1 || r.Vanished != 1 || r.Held() {
+		t.Errorf("reported=%d vanished=%d held=%t, want 1, 1, false", r.Reported, r.Vanished, r.Held())
 	}
 	for kind, n := range want {
 		if r.Kinds[kind] != n {

@@ -33,6 +33,7 @@ func TestREADMEParts(t *testing.T) {
 		photon(l.joinTokenArgs()),
 		photon(l.hostdArgs(0, "$PIN", "$TOKEN")),
 		photon(l.functionArgs("place")),
+		photon(l.functionArgs("reconcile")),
 		photon(l.notifierArgs()),
 	}
 	if len(got) != len(want) {
