@@ -41,6 +41,9 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	return f.each(ctx, c, "DETACHED", func(h hostdv1.HostClient, vm *model.VM, d model.Disk) error {
 		_, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: vm.ID, DiskId: d.ID})
+		if hostclient.VMGone(err) {
+			return nil // its disks went with it
+		}
 		return err
 	})
 }

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -98,26 +101,43 @@ func TestAttachDisks(t *testing.T) {
 }
 
 // TestAttachDisksUndo: the undo detaches the disks the step attached, not the boot disk,
-// and a replayed undo acts no second time.
+// and a replayed undo acts no second time; a VM no longer on its host (a lost host) has
+// its disks detached in the records all the same.
 func TestAttachDisksUndo(t *testing.T) {
 	t.Parallel()
-	e := steptest.New(t)
-	h := e.AddHost(t, "host-1")
-	task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
-	e.VM(t, vmWithDisks(), task)
-	e.Place(t, "vm-1", h)
-	e.MustDo(t, &events.VMCreate, task, attachDisks)
-	h.Forget()
-	cause := errs.New(errs.CodeHostError, "a later step failed")
-	for range 2 {
-		reply, err := e.Undo(t, &events.VMCreate, task, attachDisks, cause)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := events.VMCreate.UndoType(3); reply.Type() != want {
-			t.Fatalf("reply %s, want %s", reply.Type(), want)
-		}
+	for _, tc := range []struct {
+		name string
+		gone bool
+	}{{"VM on its host", false}, {"VM gone from its host", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := steptest.New(t)
+			h := e.AddHost(t, "host-1")
+			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
+			e.VM(t, vmWithDisks(), task)
+			e.Place(t, "vm-1", h)
+			e.MustDo(t, &events.VMCreate, task, attachDisks)
+			h.Forget()
+			if tc.gone {
+				h.Fail("DetachDisk", status.Error(codes.NotFound, "VM vm-1 not found on this host"))
+			}
+			cause := errs.New(errs.CodeHostError, "a later step failed")
+			for range 2 {
+				reply, err := e.Undo(t, &events.VMCreate, task, attachDisks, cause)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := events.VMCreate.UndoType(3); reply.Type() != want {
+					t.Fatalf("reply %s, want %s", reply.Type(), want)
+				}
+			}
+			checkUndone(t, e, h)
+		})
 	}
+}
+
+func checkUndone(t *testing.T, e *steptest.Env, h *steptest.Host) {
+	t.Helper()
 	var detached []string
 	for _, c := range h.Calls() {
 		detached = append(detached, c.Method+" "+c.Request.(*hostdv1.DetachDiskRequest).GetDiskId())

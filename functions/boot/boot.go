@@ -13,9 +13,6 @@ package boot
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/photon-cloud/photon/functions/runtime"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/domain"
@@ -62,7 +59,7 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	gone := false
 	ok, err := f.hosts.OnVMHost(ctx, c.Data.EntityID, "power off VM", func(h hostdv1.HostClient, _ model.HostReservation) error {
 		_, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: c.Data.EntityID})
-		if status.Code(err) == codes.NotFound {
+		if hostclient.VMGone(err) {
 			gone = true // not on its host (the reconciler put it in ERROR): nothing runs
 			return nil
 		}

@@ -210,10 +210,10 @@ func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c
 			if !errs.IsPermanent(err) {
 				return nil, err
 			}
-			// An undo that cannot succeed must not stop the rest of the undo chain.
-			if r.Log != nil {
-				r.Log.Error("undo failed", "task", c.Task.ID, "step", c.Operation(), "err", err)
-			}
+			// An undo that cannot succeed is not skipped either: what the step made or
+			// reserved would stay with nothing holding it. Its task parks, as a
+			// dead-lettered undo's does, for an operator to see and retry.
+			return nil, r.park(ctx, c, in, err)
 		}
 		t, err := r.updateTask(ctx, c, func(t *model.Task) error {
 			t.Steps[c.Step].Undone = true
@@ -299,8 +299,8 @@ func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
 	}
 }
 
-// park stops the undo chain at an undo step whose retries ran out, instead of skipping
-// it: had the step made something (a VM on a host), skipping would leave it there with
+// park stops the undo chain at an undo step whose retries ran out, or that failed for
+// good, instead of skipping it: had the step made something (a VM on a host), skipping would leave it there with
 // what it reserved released. The task ends in ERROR with the step's undo error and the
 // event kept (Task.ParkedUndo); the entity stays held by the task and nothing is
 // released, until an operator retries the undo (POST /v1/tasks/{id}/retry,
@@ -311,7 +311,11 @@ func (r *Runtime) park(ctx context.Context, c *Call, e cloudevents.Event, cause 
 		return err
 	}
 	op := c.Operation()
-	undoErr := errs.New(errs.CodeUnavailable, "undo %s gave up after retries: %v", op, cause).
+	code, why := errs.CodeUnavailable, "gave up after retries"
+	if errs.IsPermanent(cause) {
+		code, why = errs.As(cause).Code, "failed"
+	}
+	undoErr := errs.New(code, "undo %s %s: %v", op, why, cause).
 		WithData("step", string(op)).WithData("undo", "failed")
 	_, err = r.updateTask(ctx, c, func(t *model.Task) error {
 		s := &t.Steps[c.Step]

@@ -28,8 +28,9 @@ type recorder struct {
 	log   *journal
 	fail  error // returned by Do
 	flaky int   // transient failures before Do succeeds
-	// brokenUndo makes every Undo fail with a transient error while it is set.
+	// brokenUndo makes every Undo fail while it is set: with undoErr, or a transient error.
 	brokenUndo atomic.Bool
+	undoErr    error
 	mu         sync.Mutex
 }
 
@@ -61,6 +62,9 @@ func (r *recorder) Do(_ context.Context, c *runtime.Call) error {
 }
 func (r *recorder) Undo(_ context.Context, c *runtime.Call) error {
 	if r.brokenUndo.Load() {
+		if r.undoErr != nil {
+			return r.undoErr
+		}
 		return errors.New("undo keeps failing")
 	}
 	r.log.add("undo " + string(c.Operation()))
@@ -181,72 +185,85 @@ func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id, last
 	return nil
 }
 
-// TestDeadLetteredUndoParks: an undo that keeps failing is not skipped. Once it is
-// dead-lettered the task ends in ERROR with the step's undo error, the VM stays held by
-// the task and the undo steps before it do not run (what they would release stays
-// reserved); store.RetryUndo, once the host is back, republishes the undo through the
-// starts stream and the undo chain runs to its end.
-func TestDeadLetteredUndoParks(t *testing.T) {
+// TestUndoParks: an undo that keeps failing, or fails for good, is not skipped. Once it
+// is dead-lettered, or at once when it failed for good, the task ends in ERROR with the
+// step's undo error, the VM stays held by the task and the undo steps before it do not
+// run (what they would release stays reserved); store.RetryUndo, once the host is back,
+// republishes the undo through the starts stream and the undo chain runs to its end.
+func TestUndoParks(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	s, rdb := storetest.NewWithClient(t)
-	j := &journal{}
-	var fns []runtime.Function
-	var vmhost *recorder
-	for _, name := range events.Functions() {
-		r := &recorder{name: name, log: j}
-		switch name {
-		case "attachdisk":
-			r.fail = errs.New(errs.CodeQuotaError, "injected")
-		case "vmhost":
-			r.brokenUndo.Store(true)
-			vmhost = r
-		}
-		fns = append(fns, r)
-	}
-	rt := &runtime.Runtime{Store: s}
-	b := events.NewRedisBroker(rdb, s.Prefix(), nil)
-	b.Backoff = time.Millisecond
-	go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
-	task := startChain(t, s, b, &events.VMCreate)
+	for _, tc := range []struct {
+		name string
+		err  error  // what the undo fails with
+		code string // the undo error's code
+	}{
+		{"dead-lettered", nil, errs.CodeUnavailable},
+		{"failed for good", errs.Permanent(errs.New(errs.CodeHostError, "the host refused")), errs.CodeHostError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			s, rdb := storetest.NewWithClient(t)
+			j := &journal{}
+			var fns []runtime.Function
+			var vmhost *recorder
+			for _, name := range events.Functions() {
+				r := &recorder{name: name, log: j}
+				switch name {
+				case "attachdisk":
+					r.fail = errs.New(errs.CodeQuotaError, "injected")
+				case "vmhost":
+					r.brokenUndo.Store(true)
+					r.undoErr = tc.err
+					vmhost = r
+				}
+				fns = append(fns, r)
+			}
+			rt := &runtime.Runtime{Store: s}
+			b := events.NewRedisBroker(rdb, s.Prefix(), nil)
+			b.Backoff = time.Millisecond
+			go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
+			task := startChain(t, s, b, &events.VMCreate)
 
-	parked := waitEnded(t, s, rdb, task.ID, "0")
-	wantOps := []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST", "undo ATTACH_DISKS"}
-	if !slices.Equal(j.get(), wantOps) {
-		t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
-	}
-	step := parked.Steps[3] // CREATE_VM_ON_HOST
-	if parked.State != model.TaskError || len(parked.ParkedUndo) == 0 || step.Undone || step.UndoError == nil ||
-		step.UndoError.Data["undo"] != "failed" {
-		t.Fatalf("parked task %s, step %+v, undo error %+v", parked.State, step, step.UndoError)
-	}
-	vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1")
-	if err != nil || vm.ActiveTask != task.ID {
-		t.Fatalf("VM of a parked task: %+v %v, want it held by %s", vm, err, task.ID)
-	}
+			parked := waitEnded(t, s, rdb, task.ID, "0")
+			wantOps := []string{"do AUTHORIZE", "do RESERVE_QUOTA", "do PLACE_VM", "do CREATE_VM_ON_HOST", "undo ATTACH_DISKS"}
+			if !slices.Equal(j.get(), wantOps) {
+				t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
+			}
+			step := parked.Steps[3] // CREATE_VM_ON_HOST
+			if parked.State != model.TaskError || len(parked.ParkedUndo) == 0 || step.Undone || step.UndoError == nil ||
+				step.UndoError.Data["undo"] != "failed" || step.UndoError.Code != tc.code {
+				t.Fatalf("parked task %s, step %+v, undo error %+v", parked.State, step, step.UndoError)
+			}
+			vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1")
+			if err != nil || vm.ActiveTask != task.ID {
+				t.Fatalf("VM of a parked task: %+v %v, want it held by %s", vm, err, task.ID)
+			}
 
-	vmhost.brokenUndo.Store(false) // the host is back
-	if _, err := s.RetryUndo(ctx, task.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.RetryUndo(ctx, task.ID); !errors.Is(err, errs.ErrState) {
-		t.Fatalf("a second retry: %v, want StateError", err)
-	}
-	go relay(ctx, t, s, b)
-	got := waitEnded(t, s, rdb, task.ID, lastOutbox(t, s, rdb))
-	wantOps = append(wantOps, "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA")
-	if !slices.Equal(j.get(), wantOps) {
-		t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
-	}
-	if got.State != model.TaskError || len(got.ParkedUndo) != 0 || !got.Steps[3].Undone || got.Steps[3].UndoError != nil {
-		t.Fatalf("task after the retried undo: %s %+v", got.State, got.Steps[3])
-	}
-	if f := got.Failed(); f == nil || len(f.Errors) == 0 || f.Errors[0].Code != errs.CodeQuotaError {
-		t.Fatalf("failed step %+v, want the first cause kept", f)
-	}
-	if vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1"); err != nil || vm.ActiveTask != "" || vm.State != model.VMError {
-		t.Fatalf("VM after the undo chain: %+v %v", vm, err)
+			vmhost.brokenUndo.Store(false) // the host is back
+			if _, err := s.RetryUndo(ctx, task.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.RetryUndo(ctx, task.ID); !errors.Is(err, errs.ErrState) {
+				t.Fatalf("a second retry: %v, want StateError", err)
+			}
+			go relay(ctx, t, s, b)
+			got := waitEnded(t, s, rdb, task.ID, lastOutbox(t, s, rdb))
+			wantOps = append(wantOps, "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA")
+			if !slices.Equal(j.get(), wantOps) {
+				t.Fatalf("ran %v\nwant %v", j.get(), wantOps)
+			}
+			if got.State != model.TaskError || len(got.ParkedUndo) != 0 || !got.Steps[3].Undone || got.Steps[3].UndoError != nil {
+				t.Fatalf("task after the retried undo: %s %+v", got.State, got.Steps[3])
+			}
+			if f := got.Failed(); f == nil || len(f.Errors) == 0 || f.Errors[0].Code != errs.CodeQuotaError {
+				t.Fatalf("failed step %+v, want the first cause kept", f)
+			}
+			if vm, err := store.Get[model.VM](ctx, s, model.KindVM, "vm-1"); err != nil || vm.ActiveTask != "" || vm.State != model.VMError {
+				t.Fatalf("VM after the undo chain: %+v %v", vm, err)
+			}
+
+		})
 	}
 }
 

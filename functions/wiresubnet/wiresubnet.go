@@ -193,6 +193,9 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 		for i := range max(len(nets), 1) { // a VM from before subnets has nic-0 only
 			_, err := f.hosts.OnVMHost(ctx, vmID, "remove NIC", func(h hostdv1.HostClient, _ model.HostReservation) error {
 				_, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: vmID, NicId: NicID(i)})
+				if hostclient.VMGone(err) {
+					return nil // its NICs went with it
+				}
 				return err
 			})
 			if err != nil {

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
@@ -124,17 +127,20 @@ func TestWire(t *testing.T) {
 
 // TestUnwire: the create's undo removes the NICs the step added from the host and gives
 // their addresses back; the delete chain's last step (the VM is gone from its host) gives
-// the addresses back without asking the host, and the VM's record goes. vm-0's address
-// stays either way.
+// the addresses back without asking the host, and the VM's record goes. A VM no longer on
+// its host has no NICs to remove: its undo gives the addresses back all the same. vm-0's
+// address stays either way.
 func TestUnwire(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name      string
 		delete    bool
+		gone      bool // the VM left its host (a lost host) before the undo
 		wantCalls []string
 	}{
-		{"undo of a create", false, []string{"RemoveNic nic-0", "RemoveNic nic-1"}},
-		{"delete", true, nil},
+		{"undo of a create", false, false, []string{"RemoveNic nic-0", "RemoveNic nic-1"}},
+		{"undo of a create whose VM left its host", false, true, []string{"RemoveNic nic-0", "RemoveNic nic-1"}},
+		{"delete", true, false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +153,9 @@ func TestUnwire(t *testing.T) {
 			e.Place(t, "vm-1", h)
 			e.MustDo(t, &events.VMCreate, task, connectNetworks)
 			h.Forget()
+			if tc.gone {
+				h.Fail("RemoveNic", status.Error(codes.NotFound, "VM vm-1 not found on this host"))
+			}
 			if tc.delete {
 				del := e.NewTask(&events.VMDelete, "vm-1", steptest.Root, nil)
 				if _, err := store.StartTask(t.Context(), e.Store, model.KindVM, "vm-1", del, func(v *model.VM) error {

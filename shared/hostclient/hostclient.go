@@ -16,6 +16,7 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
@@ -139,6 +140,11 @@ func Err(op string, err error) error {
 	return &errs.Error{Code: errs.CodeHostError, Message: fmt.Sprintf("%s: %s", op, st.Message()),
 		Data: map[string]string{"hostCode": st.Code().String()}}
 }
+
+// VMGone reports whether a hostd call failed because its VM is not on the host (a lost
+// host, or a VM removed behind Photon's back, which the reconciler puts in ERROR): an
+// undo that takes something off the VM has nothing left to take.
+func VMGone(err error) bool { return status.Code(err) == codes.NotFound }
 
 // OnVMHost runs call with the client of the host that vm is placed on, and describes its
 // error with Err. A VM that holds no host reservation has nothing on any host: call is
