@@ -4,8 +4,8 @@
 // errors into the undo chain, and ends the Task. It is the one place where the error
 // contract lives: permanent error → undo chain, never retried; transient error → retried by
 // the transport, then dead-lettered, and the dead letter fails the Task like a permanent
-// error would. A dead-lettered undo is not skipped: it parks the Task in ERROR, holding
-// what it holds, until an operator retries it (store.RetryUndo).
+// error would. An undo is never skipped: one dead-lettered, or failed for good, parks the
+// Task in ERROR, holding what it holds, until an operator retries it (store.RetryUndo).
 //
 // The same handler serves both transports: Redis Streams on one machine (Local) and HTTP
 // pushes from a Knative Broker on a cluster.
