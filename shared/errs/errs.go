@@ -195,7 +195,7 @@ func As(err error) *Error {
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		return FromStatus(st)
 	}
-	if storeUnavailable(err) {
+	if StoreUnavailable(err) {
 		return Unavailable(StoreRetryAfter, "the store is unavailable, try again: %v", err)
 	}
 	return &Error{Code: CodeInternal, Message: err.Error()}
@@ -211,13 +211,13 @@ func Unavailable(retryAfter time.Duration, format string, args ...any) *Error {
 	return New(CodeUnavailable, format, args...).WithData("retryAfterMs", strconv.FormatInt(retryAfter.Milliseconds(), 10))
 }
 
-// storeUnavailable reports whether err says the store cannot be reached or is not ready
+// StoreUnavailable reports whether err says the store cannot be reached or is not ready
 // for commands, rather than refusing one: the connection failed or broke (a net.Error,
 // a reset, an EOF mid-reply), the client's pool found no connection in time, or the
 // server answered that it is loading its data, has no primary or is mid-failover (the
 // error replies of Redis, recognized by their RedisError method and first word, so that
 // errs needs no Redis client).
-func storeUnavailable(err error) bool {
+func StoreUnavailable(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/errs"
 )
 
 // Options name a consumer and tune it; zero values take the defaults.
@@ -119,20 +121,45 @@ type Consumer struct {
 
 // Open creates the group if it is missing, takes the consumer's name (see the package
 // doc) and starts its heartbeat and the renewal of the entries it will hold, until Close.
+//
+// While Redis cannot answer (down, restarting, loading its data) Open waits for it, trying
+// again after Backoff, doubled while it keeps failing, up to 5s: a process started while
+// Redis is away consumes once it is back instead of running without a consumer. Any other
+// error, and ctx's end, is returned.
 func Open(ctx context.Context, rdb redis.UniversalClient, o Options) (*Consumer, error) {
 	o = o.withDefaults()
-	err := rdb.XGroupCreateMkStream(ctx, o.Stream, o.Group, o.StartID).Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return nil, fmt.Errorf("create group %s on %s: %w", o.Group, o.Stream, err)
-	}
 	c := &Consumer{rdb: rdb, o: o, held: map[string]struct{}{}, backlog: "0", claimFrom: "0-0", done: make(chan struct{})}
-	if err := c.takeName(ctx); err != nil {
-		return nil, err
+	for failures := 0; ; failures++ {
+		err := c.join(ctx)
+		if err == nil {
+			break
+		}
+		if !errs.StoreUnavailable(err) {
+			return nil, err
+		}
+		wait := min(o.Backoff<<min(failures, 16), max(5*time.Second, o.Backoff))
+		o.Logger.Warn("open stream: Redis unavailable", "stream", o.Stream, "group", o.Group, "err", err, "retry", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
 	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	c.stop = stop
 	go c.renew(rctx)
 	return c, nil
+}
+
+// join creates the group if it is missing and takes the consumer's name in it.
+func (c *Consumer) join(ctx context.Context) error {
+	err := c.rdb.XGroupCreateMkStream(ctx, c.o.Stream, c.o.Group, c.o.StartID).Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create group %s on %s: %w", c.o.Group, c.o.Stream, err)
+	}
+	return c.takeName(ctx)
 }
 
 // Name is the consumer's name in its group.
