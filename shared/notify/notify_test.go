@@ -101,8 +101,8 @@ func typesOf(ds []delivery) []string {
 	return out
 }
 
-// fastOptions retry at once and notice changes quickly; they trim events:out only at the
-// start, since the tests read it after the fact.
+// fastOptions retry at once and notice changes quickly; they do not trim events:out
+// within a test (TrimEvery is an hour), since the tests read it after the fact.
 func fastOptions() notify.Options {
 	return notify.Options{Consumer: "test", Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Attempts: 3,
 		Block: 20 * time.Millisecond, Reload: time.Hour, Timeout: 5 * time.Second, TrimEvery: time.Hour, Logger: slog.New(slog.DiscardHandler)}

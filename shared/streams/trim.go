@@ -95,8 +95,9 @@ func Trim(ctx context.Context, rdb redis.UniversalClient, r Retention) (int64, e
 // DefaultTrimEvery is how often KeepTrimmed trims when given no interval.
 const DefaultTrimEvery = 10 * time.Second
 
-// KeepTrimmed trims each of rs now and then every interval (DefaultTrimEvery when 0)
-// until ctx ends; failures are logged and tried again at the next tick.
+// KeepTrimmed trims each of rs every interval (DefaultTrimEvery when 0), the first time
+// one interval after it starts, until ctx ends; failures are logged and tried again at
+// the next tick.
 func KeepTrimmed(ctx context.Context, rdb redis.UniversalClient, every time.Duration, log *slog.Logger, rs ...Retention) {
 	if every <= 0 {
 		every = DefaultTrimEvery
@@ -107,15 +108,15 @@ func KeepTrimmed(ctx context.Context, rdb redis.UniversalClient, every time.Dura
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		for _, r := range rs {
-			if _, err := Trim(ctx, rdb, r); err != nil && ctx.Err() == nil {
-				log.Warn("trim stream", "stream", r.Stream, "err", err)
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		for _, r := range rs {
+			if _, err := Trim(ctx, rdb, r); err != nil && ctx.Err() == nil {
+				log.Warn("trim stream", "stream", r.Stream, "err", err)
+			}
 		}
 	}
 }
