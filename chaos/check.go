@@ -237,10 +237,10 @@ type photonOrphan struct {
 	Type, Name, VMID, HostID string
 }
 
-// reported reports whether the reconciler lists the VM (or, with disk, the disk file) id
-// on host.
-func reported(orphans []photonOrphan, disk bool, id, host string) bool {
-	return slices.ContainsFunc(orphans, func(o photonOrphan) bool {
+// orphan counts a host object Photon does not know (with disk, a persistent disk file),
+// and whether the reconciler lists it.
+func (k *checker) orphan(disk bool, id, host string) {
+	reported := slices.ContainsFunc(k.orphans, func(o photonOrphan) bool {
 		if o.HostID != host {
 			return false
 		}
@@ -249,12 +249,19 @@ func reported(orphans []photonOrphan, disk bool, id, host string) bool {
 		}
 		return o.Type == "vm" && (o.VMID == id || o.Name == id)
 	})
+	if disk {
+		k.r.note(&k.r.Orphans, "orphan disk", "orphan: disk file disks/%s.vmdk on host %s is not Photon's (reported: %t)", id, host, reported)
+	} else {
+		k.r.note(&k.r.Orphans, "orphan VM", "orphan: VM %s on host %s is not Photon's (reported: %t)", id, host, reported)
+	}
+	if reported {
+		k.r.Reported++
+	}
 }
 
 // onHosts compares Photon's VMs and disks with what the simulated hosts hold, and what
 // differs with what the reconciler reported.
 func (k *checker) onHosts(ctx context.Context) error {
-	orphans := k.orphans
 	vmsOn := map[string][]string{} // Photon VM id → the hosts that hold a VM of that id
 	pdsOn := map[string]int{}
 	for i, u := range k.d.simURLs {
@@ -265,21 +272,13 @@ func (k *checker) onHosts(ctx context.Context) error {
 		for _, id := range inv.vms {
 			vmsOn[id] = append(vmsOn[id], k.d.hostIDs[i])
 			if _, ok := k.vms[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan VM", "orphan: VM %s on host %s is not Photon's (reported: %t)", id, k.d.hostIDs[i],
-					reported(orphans, false, id, k.d.hostIDs[i]))
-				if reported(orphans, false, id, k.d.hostIDs[i]) {
-					k.r.Reported++
-				}
+				k.orphan(false, id, k.d.hostIDs[i])
 			}
 		}
 		for _, id := range inv.disks {
 			pdsOn[id]++
 			if _, ok := k.pds[id]; !ok {
-				k.r.note(&k.r.Orphans, "orphan disk", "orphan: disk file disks/%s.vmdk on host %s is not Photon's (reported: %t)", id,
-					k.d.hostIDs[i], reported(orphans, true, id, k.d.hostIDs[i]))
-				if reported(orphans, true, id, k.d.hostIDs[i]) {
-					k.r.Reported++
-				}
+				k.orphan(true, id, k.d.hostIDs[i])
 			}
 		}
 	}
