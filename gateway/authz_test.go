@@ -34,6 +34,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -400,7 +401,7 @@ func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 	iss := auth.NewIssuer(key, "photon", time.Hour)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), log),
-		Issuer: iss, Users: auth.NewUsers(rdb, s.Prefix()), Logger: log}
+		Issuer: iss, Users: auth.NewUsers(rdb, s.Prefix()), Logger: log, Sinks: &egress.Policy{Allow: egress.Loopback}}
 	for _, tweak := range tweaks {
 		tweak(&o)
 	}

@@ -23,6 +23,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/gateway/rest"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/store"
@@ -68,6 +69,10 @@ type Options struct {
 	// TaskRetention is how long a finished task is kept (0: store.DefaultTaskRetention;
 	// below 0: for ever); see retention.go.
 	TaskRetention time.Duration
+	// Sinks says where subscription sinks may be (nil: public addresses over https only);
+	// a subscription's create checks its sink against it. The notifier, which delivers,
+	// checks each connection against its own (notify.Options.Sinks): give both the same.
+	Sinks *egress.Policy
 	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
 	// it provisions) may go without a sign of life before another gateway takes it over
 	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
@@ -123,6 +128,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
 	}
+	if o.Sinks == nil {
+		o.Sinks = &egress.Policy{}
+	}
 	if o.TakeoverAfter <= 0 {
 		o.TakeoverAfter = 30 * time.Second
 	}
@@ -131,7 +139,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c, sinks: o.Sinks}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -17,6 +18,7 @@ import (
 type subscriptionsSvc struct {
 	pb.UnimplementedSubscriptionsServer
 	*core
+	sinks *egress.Policy // where sinks may be (Options.Sinks)
 }
 
 // scope checks that the caller may manage (or, in a read, see) the subscriptions of a
@@ -70,6 +72,11 @@ func (s *subscriptionsSvc) CreateSubscription(ctx context.Context, req *pb.Creat
 			return nil, err
 		}
 		spec := req.GetSpec()
+		// Checked after the caller's rights, so that only who may subscribe learns what a
+		// name resolves to; the notifier checks the address again at each connection.
+		if err := s.sinks.CheckURL(ctx, spec.GetSink()); err != nil {
+			return nil, err
+		}
 		sub := &store.Subscription{ID: newID(), TenantID: tenantID, ProjectID: projectID, Owner: caller(ctx), Sink: spec.GetSink(),
 			Types: spec.GetTypes(), SubjectPrefix: spec.GetSubjectPrefix()}
 		task := s.store.NewTask(taskID(ctx), "CREATE_SUBSCRIPTION", model.Entity{ID: sub.ID, Kind: store.KindSubscription}, caller(ctx), nil)

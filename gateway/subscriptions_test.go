@@ -1,12 +1,19 @@
 package gateway_test
 
 import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -65,5 +72,62 @@ func TestSubscriptionsAPI(t *testing.T) {
 	}
 	if _, err := h.invoke(t, userA1, m("Subscriptions", "DeleteSubscription"), &pb.IdRequest{Id: id}); err != nil {
 		t.Fatalf("delete: %v", err)
+	}
+}
+
+// fixedNames resolves names to fixed addresses; others do not resolve.
+type fixedNames map[string]string
+
+func (n fixedNames) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	a, ok := n[host]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	return []netip.Addr{netip.MustParseAddr(a)}, nil
+}
+
+// TestSubscriptionSinkPolicy: a sink that is not https, or that is or resolves to an
+// address inside the platform, is refused at create with InvalidEntity, unless a system
+// administrator allowed its network (Options.Sinks).
+func TestSubscriptionSinkPolicy(t *testing.T) {
+	dns := fixedNames{"example.com": "93.184.215.14", "loop.example.com": "127.0.0.1", "inside.example.com": "10.0.0.5"}
+	cases := []struct {
+		sink            string
+		refused, opened bool // refused by default; refused with 127.0.0.0/8 and 10.0.0.0/8 allowed
+	}{
+		{"https://example.com/hook", false, false},
+		{"http://example.com/hook", true, true},
+		{"https://127.0.0.1/hook", true, false},
+		{"http://127.0.0.1:9/hook", true, false},
+		{"https://10.1.2.3/hook", true, false},
+		{"https://169.254.169.254/latest/meta-data/", true, true},
+		{"https://[::1]/hook", true, true},
+		{"https://localhost/hook", true, true}, // it is ::1 too, not in 127.0.0.0/8
+		{"https://loop.example.com/hook", true, false},
+		{"https://inside.example.com/hook", true, false},
+	}
+	allow, err := egress.ParsePrefixes([]string{"127.0.0.0/8", "10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*egress.Policy{"default": {Resolver: dns}, "opened": {Resolver: dns, Allow: allow}} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, func(o *gateway.Options) { o.Sinks = p })
+			for _, tc := range cases {
+				_, err := h.invoke(t, sys, m("Subscriptions", "CreateSubscription"), &pb.CreateSubscriptionRequest{
+					Spec: &pb.SubscriptionSpec{Sink: tc.sink}})
+				want := tc.refused
+				if name == "opened" {
+					want = tc.opened
+				}
+				switch {
+				case !want && err != nil:
+					t.Errorf("%s: %v", tc.sink, err)
+				case want && (status.Code(err) != codes.InvalidArgument || errs.FromStatus(status.Convert(err)).Code != errs.CodeInvalidEntity ||
+					!strings.Contains(err.Error(), "refused")):
+					t.Errorf("%s: %v, want InvalidEntity saying it is refused", tc.sink, err)
+				}
+			}
+		})
 	}
 }

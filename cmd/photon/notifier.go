@@ -14,13 +14,15 @@ import (
 func notifierCmd() *cobra.Command {
 	var p partFlags
 	var o notify.Options
+	var sinks sinkFlags
 	cmd := &cobra.Command{
 		Use:   "notifier",
 		Short: "Publish every state change as a CloudEvent and deliver it to subscriptions' sinks",
 		Long: `Runs the outbound events service (shared/notify): it derives the events of docs/events.md
 from the store's outbox into the events:out stream, and POSTs each to the HTTP sinks of the
-subscriptions that match it, signed, retried, dead-lettered when a sink refuses it. Run one
-or more: each takes the host name as its consumer name (or --consumer), with a suffix (-2,
+subscriptions that match it, signed, retried, dead-lettered when a sink refuses it. Sinks
+must be https at public addresses, checked at every connection, unless they are in a
+network of --sink-allow-cidr (give the gateway the same). Run one or more: each takes the host name as its consumer name (or --consumer), with a suffix (-2,
 -3...) while another live instance holds it. A restarted instance takes its name back and
 resumes what it left unacknowledged at once; what a dead instance held is taken over by a
 live one within seconds (consumers heartbeat every second).`,
@@ -33,6 +35,9 @@ live one within seconds (consumers heartbeat every second).`,
 			}
 			defer closeFn()
 			o.Logger = logger(p.logLevel)
+			if o.Sinks, err = sinks.policy(); err != nil {
+				return err
+			}
 			sv, err := notify.Start(ctx, rdb, s.Prefix(), s, o)
 			if err != nil {
 				return err
@@ -54,6 +59,7 @@ live one within seconds (consumers heartbeat every second).`,
 	f.DurationVar(&o.MaxBackoff, "max-backoff", time.Minute, "longest wait between retries")
 	f.IntVar(&o.QueueSize, "queue", 1000, "events queued per subscription at most")
 	f.DurationVar(&o.EventsMaxAge, "events-max-age", notify.DefaultEventsMaxAge, "keep an outbound event some consumer group of events:out has not read this long at most (what every group read goes at once; below 0: no bound by age)")
+	sinks.add(cmd, nil)
 	f.DurationVar(&o.Stall, "stall", 2*time.Second, "a subscription whose delivery runs longer is stalled: events its full queue cannot take are dead-lettered")
 	return cmd
 }

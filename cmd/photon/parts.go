@@ -24,6 +24,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -313,6 +314,7 @@ func gatewayCmd() *cobra.Command {
 	var maxInFlight int
 	var brokerURL string
 	var sec securityFlags
+	var sinks sinkFlags
 	cmd := &cobra.Command{
 		Use:     "gateway",
 		Short:   "Run the API gateway (gRPC and REST)",
@@ -350,6 +352,9 @@ func gatewayCmd() *cobra.Command {
 			if err := sec.apply(ctx, &o); err != nil {
 				return err
 			}
+			if o.Sinks, err = sinks.policy(); err != nil {
+				return err
+			}
 			g, err := gateway.Start(ctx, o)
 			if err != nil {
 				return err
@@ -385,6 +390,7 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&joinAddr, "join-listen", "127.0.0.1:9002", "HTTPS listen address of the join and renew endpoints hostds get their certificates from, and of the registrar they report their hosts to (empty: none)")
 	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "publish chain events to this Knative Broker ingress URL instead of Redis Streams (default: $K_SINK)")
 	sec.add(cmd)
+	sinks.add(cmd, nil)
 	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
 }
@@ -488,4 +494,22 @@ func functionCmd() *cobra.Command {
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
 	rf.add(cmd)
 	return cmd
+}
+
+// sinkFlags are the networks a system administrator opens to subscription sinks, the
+// same for the gateway (checked at create), the notifier (checked at each delivery) and
+// photon up.
+type sinkFlags struct{ allow []string }
+
+func (f *sinkFlags) add(cmd *cobra.Command, def []string) {
+	cmd.Flags().StringArrayVar(&f.allow, "sink-allow-cidr", def, "a network (CIDR) subscription sinks may be in although it is loopback, private or "+
+		"link-local, where plain http sinks are allowed too (repeatable; default: none, sinks must be https at public addresses)")
+}
+
+func (f *sinkFlags) policy() (*egress.Policy, error) {
+	allow, err := egress.ParsePrefixes(f.allow)
+	if err != nil {
+		return nil, fmt.Errorf("--sink-allow-cidr: %w", err)
+	}
+	return &egress.Policy{Allow: allow}, nil
 }

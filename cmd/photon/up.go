@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 
@@ -21,6 +22,7 @@ func upCmd() *cobra.Command {
 	var nsxf nsxFlags
 	var rf reconcileFlags
 	var sec securityFlags
+	var sinks sinkFlags
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole dev cloud in this process",
@@ -46,6 +48,11 @@ hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 				return err
 			}
 			o.Gateway = sec.apply
+			sp, err := sinks.policy()
+			if err != nil {
+				return err
+			}
+			o.SinkAllow = append([]netip.Prefix{}, sp.Allow...) // none given: allow none, not the default
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
 			if err != nil {
@@ -90,6 +97,7 @@ Ctrl-C stops it.
 	f.StringVar(&otlp, "otlp-endpoint", "", "OTLP gRPC endpoint host:port (default: $OTEL_EXPORTER_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	sec.add(cmd)
+	sinks.add(cmd, []string{"127.0.0.0/8", "::1/128"})
 	nsxf.add(cmd, `default: a simulator in this process; "none": no NSX, subnets on the hosts' port groups`)
 	return cmd
 }

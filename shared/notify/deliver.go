@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/photon-cloud/photon/shared/egress"
 )
 
 // attempt is the outcome of one delivery attempt.
@@ -55,7 +58,8 @@ func post(ctx context.Context, c *http.Client, sink, secret string, e *cloudeven
 	h.Set(SignatureHeader, Sign(secret, now, body))
 	resp, err := c.Do(req)
 	if err != nil {
-		return attempt{err: err}
+		// A sink the egress policy refuses stays refused: it is dead-lettered at once.
+		return attempt{err: err, permanent: errors.Is(err, egress.ErrRefused)}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

@@ -6,16 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/devredis"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -105,7 +110,8 @@ func typesOf(ds []delivery) []string {
 // within a test (TrimEvery is an hour), since the tests read it after the fact.
 func fastOptions() notify.Options {
 	return notify.Options{Consumer: "test", Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond, Attempts: 3,
-		Block: 20 * time.Millisecond, Reload: time.Hour, Timeout: 5 * time.Second, TrimEvery: time.Hour, Logger: slog.New(slog.DiscardHandler)}
+		Block: 20 * time.Millisecond, Reload: time.Hour, Timeout: 5 * time.Second, TrimEvery: time.Hour, Logger: slog.New(slog.DiscardHandler),
+		Sinks: &egress.Policy{Allow: egress.Loopback}} // the test sinks are on loopback
 }
 
 // redisStore is a store with the client and key prefix it was made with, which the
@@ -513,4 +519,42 @@ func BenchmarkDispatch(b *testing.B) {
 	start(b, s, fastOptions())
 	<-done
 	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "events/s")
+}
+
+// rebound answers a public address to the first lookup and loopback to every later one.
+type rebound struct{ n atomic.Int64 }
+
+func (r *rebound) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	if r.n.Add(1) == 1 {
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+	}
+	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+}
+
+// TestSinkRefusedAtDelivery: a sink whose name passed the check at create and resolves to
+// loopback at delivery (DNS rebinding) gets nothing; the refusal is a dead letter at once,
+// saying why.
+func TestSinkRefusedAtDelivery(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	k := newSink(t, nil)
+	_, port, _ := net.SplitHostPort(k.Listener.Addr().String())
+	sinks := &egress.Policy{Resolver: &rebound{}}
+	sink := "https://sink.example.com:" + port + "/hook"
+	if err := sinks.CheckURL(t.Context(), sink); err != nil {
+		t.Fatalf("the check at create: %v", err)
+	}
+	sub := w.subscribe(t, &store.Subscription{Owner: w.admin, Sink: sink, Types: []string{"io.photon.vm.created"}})
+	o := fastOptions()
+	o.Sinks = sinks
+	start(t, w.s, o)
+	w.vmLife(t, w.p1, "vm-a")
+	waitIdle(t, w.s)
+	if got := k.deliveries(); len(got) != 0 {
+		t.Fatalf("the sink on loopback got %d requests", len(got))
+	}
+	dls, err := w.s.ListDeadLetters(t.Context(), sub.ID, 0, "")
+	if err != nil || len(dls.Items) != 1 || dls.Items[0].Attempts != 1 || !strings.Contains(dls.Items[0].LastError, "loopback") {
+		t.Fatalf("dead letters: %+v %v", dls.Items, err)
+	}
 }

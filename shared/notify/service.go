@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -50,8 +50,9 @@ type Options struct {
 	// good); 0 takes DefaultEventsMaxAge, below 0 bounds by age nothing. TrimEvery is how often the streams the service
 	// reads are trimmed (default streams.DefaultTrimEvery).
 	EventsMaxAge, TrimEvery time.Duration
-	// Client sends the deliveries (default: a client with Timeout, no redirects).
-	Client *http.Client
+	// Sinks says where deliveries may go (nil: public addresses over https only). Every
+	// connection is checked against it, after the sink's name is resolved (egress.Policy).
+	Sinks  *egress.Policy
 	Logger *slog.Logger
 }
 
@@ -79,9 +80,8 @@ func (o Options) withDefaults() Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1000
 	}
-	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if o.Sinks == nil {
+		o.Sinks = &egress.Policy{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -118,7 +118,7 @@ func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *sto
 		cs = append(cs, c)
 	}
 	sv := &Service{cancel: cancel}
-	sv.d = &dispatcher{s: s, opts: o, client: o.Client, log: o.Logger, workers: map[string]*worker{}}
+	sv.d = &dispatcher{s: s, opts: o, client: o.Sinks.Client(o.Timeout), log: o.Logger, workers: map[string]*worker{}}
 	if err := sv.d.reload(ctx, true); err != nil {
 		for _, c := range cs {
 			c.Close()

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -43,6 +44,7 @@ import (
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/devredis"
+	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
@@ -86,6 +88,10 @@ type Options struct {
 	EventsMaxAge, DeadLetterMaxAge time.Duration
 	// Reconcile is the reconciler's timer and orphan policy (its Log is Logger's).
 	Reconcile reconcile.Options
+	// SinkAllow are the networks subscription sinks may be in besides public addresses,
+	// where plain http sinks are allowed too (egress.Policy); nil allows loopback
+	// (egress.Loopback), where tests run their sinks. The gateway and the notifier share it.
+	SinkAllow []netip.Prefix
 	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
 	// an external OIDC provider) before it starts.
 	Gateway func(context.Context, *gateway.Options) error
@@ -221,6 +227,10 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err := users.Put(ctx, c.AdminUser, c.AdminPassword, []string{policy.SystemAdminsGroup}); err != nil {
 		return nil, err
 	}
+	sinks := &egress.Policy{Allow: o.SinkAllow}
+	if o.SinkAllow == nil {
+		sinks.Allow = egress.Loopback
+	}
 	gwTLS, err := c.CA.ServiceClientTLS("gateway")
 	if err != nil {
 		return nil, err
@@ -228,7 +238,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostTLS: gwTLS}
+		Checks: checks, HostTLS: gwTLS, Sinks: sinks}
 	if o.Gateway != nil {
 		if err = o.Gateway(ctx, &gwo); err != nil {
 			return nil, err
@@ -241,7 +251,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
-	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger, EventsMaxAge: o.EventsMaxAge}); err != nil {
+	if c.notifier, err = notify.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, notify.Options{Logger: o.Logger, EventsMaxAge: o.EventsMaxAge, Sinks: sinks}); err != nil {
 		return nil, err
 	}
 	return c, nil
