@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -47,7 +49,13 @@ type Options struct {
 	// gRPC. "127.0.0.1:0" picks a free port.
 	HTTPAddr string
 	GRPCAddr string
-	Logger   *slog.Logger
+	// HTTPSAddr, when set, serves everything HTTPAddr and GRPCAddr do on one port over
+	// TLS with the certificate of TLS: HTTP/2 requests of a gRPC content type go to the
+	// gRPC server, all others to REST. GET /v1/system/auth names it, so Photon's clients
+	// get their tokens there.
+	HTTPSAddr string
+	TLS       *TLS
+	Logger    *slog.Logger
 	// Admission bounds the chains in flight, in total and per tenant (Limit 0: unbounded).
 	Admission store.Admission
 	// Provisioner, when set, starts the hostd of each host registered through the API
@@ -88,6 +96,8 @@ type Server struct {
 	grpcSrv  *grpc.Server
 	httpLn   net.Listener
 	grpcLn   net.Listener
+	httpsSrv *http.Server // nil without Options.HTTPSAddr
+	httpsLn  net.Listener
 	errc     chan error
 	opts     Options
 	core     *core
@@ -140,15 +150,17 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
 		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c, sinks: o.Sinks}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
-	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.HTTPAddr}
+	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.authAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unaryErrors, s.unaryAudit, s.unaryAuth),
+		grpc.ChainStreamInterceptor(s.streamAuth),
 	)
 	s.register(s.grpcSrv)
+	c.registerProbes(s.grpcSrv)
 
 	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
 	if err := s.registerREST(ctx, mux); err != nil {
@@ -168,6 +180,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("GET "+auth.JWKSPath, o.Issuer.JWKSHandler())
 	root.Handle("GET "+auth.DiscoveryPath, o.Issuer.DiscoveryHandler(o.PublicURL))
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
+	root.HandleFunc("GET "+AFDCertsPath, s.afdCerts)
 	root.HandleFunc("GET /v1/available", available)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -178,16 +191,35 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, errs.New(errs.CodeNotFound, "no such resource: %s %s", r.Method, r.URL.Path))
 	})
-	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(s.auditHTTP(root), "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
+	api := otelhttp.NewHandler(s.auditHTTP(root), "photon.rest")
+	s.httpSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
 	var err error
+	if o.HTTPSAddr != "" {
+		cfg, err := o.TLS.serverTLS()
+		if err != nil {
+			c.stop()
+			return nil, err
+		}
+		s.httpsSrv = &http.Server{Handler: pki.GRPCOr(s.grpcSrv, api), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+		if s.httpsLn, err = net.Listen("tcp", o.HTTPSAddr); err != nil {
+			c.stop()
+			return nil, fmt.Errorf("listen HTTPS: %w", err)
+		}
+	}
 	if s.grpcLn, err = net.Listen("tcp", orDefault(o.GRPCAddr, "127.0.0.1:0")); err != nil {
 		c.stop()
+		if s.httpsLn != nil {
+			s.httpsLn.Close()
+		}
 		return nil, fmt.Errorf("listen gRPC: %w", err)
 	}
 	if s.httpLn, err = net.Listen("tcp", orDefault(o.HTTPAddr, "127.0.0.1:0")); err != nil {
 		c.stop()
 		s.grpcLn.Close()
+		if s.httpsLn != nil {
+			s.httpsLn.Close()
+		}
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
@@ -206,6 +238,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			s.errc <- err
 		}
 	}()
+	if s.httpsSrv != nil {
+		go func() {
+			if err := s.httpsSrv.ServeTLS(s.httpsLn, "", ""); !errors.Is(err, http.ErrServerClosed) {
+				s.errc <- err
+			}
+		}()
+	}
 	return s, nil
 }
 
@@ -263,12 +302,29 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
 
+// HTTPSAddr is where the gateway serves REST and gRPC over TLS ("" without
+// Options.HTTPSAddr).
+func (s *Server) HTTPSAddr() string {
+	if s.httpsLn == nil {
+		return ""
+	}
+	return s.httpsLn.Addr().String()
+}
+
+// authAddr is the address Photon's clients get tokens at: the HTTPS one when there is one.
+func (s *Server) authAddr() string { return orDefault(s.HTTPSAddr(), s.HTTPAddr()) }
+
 // Close stops both servers, letting requests in flight finish, then cancels and waits
 // for the work they left running (host provisioning, the relay of chain starts).
 func (s *Server) Close(ctx context.Context) error {
-	err := s.httpSrv.Shutdown(ctx)
+	// The gRPC server stops first, with the HTTPS server that carries its calls too
+	// (whose shutdown waits for them).
 	done := make(chan struct{})
 	go func() { s.grpcSrv.GracefulStop(); close(done) }()
+	err := s.httpSrv.Shutdown(ctx)
+	if s.httpsSrv != nil {
+		err = errors.Join(err, s.httpsSrv.Shutdown(ctx))
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -311,6 +367,9 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if v := md.Get("authorization"); len(v) > 0 {
 		header = v[0]
 	}
+	if tokenless[info.FullMethod] {
+		return h(ctx, req)
+	}
 	p, err := s.authenticate(ctx, header)
 	if err != nil {
 		return nil, err
@@ -321,6 +380,24 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 	}
 	return h(auth.WithPrincipal(ctx, p), req)
+}
+
+// streamAuth authenticates the streaming calls as unaryAuth does the others: the API's
+// methods are all unary, so the only streams served are tokenless ones (health watches,
+// reflection); any other needs a token.
+func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if tokenless[info.FullMethod] {
+		return h(srv, ss)
+	}
+	md, _ := metadata.FromIncomingContext(ss.Context())
+	header := ""
+	if v := md.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	if _, err := s.authenticate(ss.Context(), header); err != nil {
+		return errs.As(err)
+	}
+	return h(srv, ss)
 }
 
 // unaryErrors makes every error a gRPC status with Photon's code attached (an *errs.Error
@@ -353,13 +430,21 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 	})
 }
 
-// authInfo tells Photon clients where to get tokens (GET /v1/system/auth).
+// authInfo tells Photon clients where to get tokens (GET /v1/system/auth): Photon's SDK
+// and CLI always ask https://{endpoint}:{port}/openidconnect/token, so it names the
+// HTTPS port (Options.HTTPSAddr), also when asked over plain HTTP, at the host the
+// client asked, or the public URL's host and port when that is https.
 func (s *Server) authInfo(w http.ResponseWriter, r *http.Request) {
-	host, port, _ := net.SplitHostPort(s.HTTPAddr())
+	host, port, _ := net.SplitHostPort(s.authAddr())
 	if h := r.Host; h != "" && !strings.Contains(h, "/") {
 		if hh, _, err := net.SplitHostPort(h); err == nil {
 			host = hh
+		} else {
+			host = strings.Trim(h, "[]")
 		}
+	}
+	if u, err := url.Parse(s.opts.PublicURL); err == nil && u.Scheme == "https" && u.Hostname() != "" {
+		host, port = u.Hostname(), orDefault(u.Port(), "443")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"enabled":true,"endpoint":%q,"port":%s,"tokenPath":"/openidconnect/token"}`, host, port)

@@ -95,10 +95,13 @@ func binding(md protoreflect.MethodDescriptor) (verb, path string) {
 
 // methodOf is what the gateway decides about the gRPC method fullMethod
 // ("/photon.v1.Vms/StartVm"); a method it does not know is a mutation that needs
-// contributor.
+// contributor. The tokenless probes (health, reflection) change nothing.
 func methodOf(fullMethod string) apiMethod {
 	if m, ok := methods().byName[fullMethod]; ok {
 		return m
+	}
+	if tokenless[fullMethod] {
+		return apiMethod{Need: policy.Viewer}
 	}
 	return apiMethod{Mutates: true, Need: policy.Contributor}
 }

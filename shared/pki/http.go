@@ -70,18 +70,23 @@ func (j *Joiner) ServeWith(ln net.Listener, rpc http.Handler, names ...string) (
 	}
 	h := Handler(j)
 	if rpc != nil {
-		certs := h
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-				rpc.ServeHTTP(w, r)
-				return
-			}
-			certs.ServeHTTP(w, r)
-		})
+		h = GRPCOr(rpc, h)
 	}
 	srv := &http.Server{Handler: h, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
 	go srv.ServeTLS(ln, "", "")
 	return srv, nil
+}
+
+// GRPCOr hands the gRPC calls (HTTP/2 with a gRPC content type) to rpc (a *grpc.Server)
+// and every other request to h: how one TLS port serves both gRPC and HTTP.
+func GRPCOr(rpc, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			rpc.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // JoinHandler answers POST {"token", "csr"} with the host certificate for the token's

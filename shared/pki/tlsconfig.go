@@ -144,12 +144,33 @@ const endpointName = "pki"
 // own so that a host that has only the CA's pin can check it (PinnedClient); a client
 // certificate is optional, and verified when given (renewals).
 func (ca *CA) EndpointTLS(names ...string) (*tls.Config, error) {
+	cert, err := ca.ServerCertificate(endpointName, names...)
+	if err != nil {
+		return nil, fmt.Errorf("the join endpoint: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS13,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      ca.pool,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert() },
+	}, nil
+}
+
+// ServerCertificate is a Source of server certificates of the service name at names (IP
+// addresses or DNS names), each of EndpointValidity on a fresh key, renewed in memory
+// once it has lived two thirds of its life, and sent with the CA's own certificate (a
+// client that has the CA's pin can check it). The API's HTTPS (gateway.PlatformTLS) and
+// the join endpoint serve with one.
+func (ca *CA) ServerCertificate(name string, names ...string) (Source, error) {
+	if err := checkName("service", name); err != nil {
+		return nil, err
+	}
 	dns, ips := splitNames(names)
 	if len(dns)+len(ips) == 0 {
-		return nil, fmt.Errorf("the join endpoint needs a name to serve at")
+		return nil, fmt.Errorf("a server certificate for %s needs a name to serve at", name)
 	}
 	r, err := NewRenewing(func() (tls.Certificate, error) {
-		c, err := ca.keyPair(Leaf{CommonName: endpointName, URIs: []*url.URL{ServiceURI(endpointName)}, DNSNames: dns,
+		c, err := ca.keyPair(Leaf{CommonName: name, URIs: []*url.URL{ServiceURI(name)}, DNSNames: dns,
 			IPAddresses: ips, Usage: ServerAuth, Validity: EndpointValidity})
 		c.Certificate = append(c.Certificate, ca.cert.Raw)
 		return c, err
@@ -157,12 +178,7 @@ func (ca *CA) EndpointTLS(names ...string) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
-		MinVersion:     tls.VersionTLS13,
-		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      ca.pool,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.Certificate() },
-	}, nil
+	return r.Certificate, nil
 }
 
 // PinnedClient is an HTTP client for the join endpoint that trusts the server only if its

@@ -1,0 +1,265 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/gateway"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/pki"
+	"github.com/photon-cloud/photon/shared/policy"
+	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/store/storetest"
+)
+
+// withHTTPS serves the harness's gateway over TLS too, with a certificate from ca.
+func withHTTPS(t testing.TB, ca *pki.CA) func(*gateway.Options) {
+	tl, err := gateway.PlatformTLS(ca, gateway.ServingNames("127.0.0.1:0", "")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(o *gateway.Options) { o.HTTPSAddr, o.TLS = "127.0.0.1:0", tl }
+}
+
+func httpsClient(roots *x509.CertPool) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: roots}
+	return &http.Client{Transport: t, Timeout: 10 * time.Second}
+}
+
+// TestHTTPS: REST, the token endpoint, Lightwave's certificate endpoint and gRPC all
+// answer on the HTTPS port to a client that trusts the platform CA, and none to one that
+// trusts another CA; GET /v1/system/auth names the HTTPS port.
+func TestHTTPS(t *testing.T) {
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withHTTPS(t, ca))
+	if err := auth.NewUsers(h.rdb, h.s.Prefix()).Put(t.Context(), "admin", "pw", []string{policy.SystemAdminsGroup}); err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + h.gw.HTTPSAddr()
+
+	cases := []struct {
+		name string
+		call func(ctx context.Context, roots *x509.CertPool) error
+	}{
+		{"REST", func(ctx context.Context, roots *x509.CertPool) error {
+			return getJSON(ctx, httpsClient(roots), base+"/v1/tenants", h.tokens[sys], &pb.TenantList{})
+		}},
+		{"token endpoint", func(ctx context.Context, roots *x509.CertPool) error {
+			res, err := httpsClient(roots).PostForm(base+auth.TokenPath, url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {"pw"}})
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != http.StatusOK || tok.AccessToken == "" {
+				return fmt.Errorf("%d, token %q: %v", res.StatusCode, tok.AccessToken, err)
+			}
+			return getJSON(ctx, httpsClient(roots), base+"/v1/tenants", tok.AccessToken, &pb.TenantList{})
+		}},
+		{"Lightwave's certificates", func(ctx context.Context, roots *x509.CertPool) error {
+			var certs []struct{ Encoded string }
+			if err := getJSON(ctx, httpsClient(roots), base+gateway.AFDCertsPath, "", &certs); err != nil {
+				return err
+			}
+			if len(certs) != 1 {
+				return fmt.Errorf("%d certificates", len(certs))
+			}
+			blk, _ := pem.Decode([]byte(certs[0].Encoded))
+			if blk == nil || !slices.Equal(blk.Bytes, ca.Certificate().Raw) {
+				return fmt.Errorf("the certificate answered is not the platform CA's: %q", certs[0].Encoded)
+			}
+			return nil
+		}},
+		{"gRPC", func(ctx context.Context, roots *x509.CertPool) error {
+			cc, err := grpc.NewClient(h.gw.HTTPSAddr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots})))
+			if err != nil {
+				return err
+			}
+			defer cc.Close()
+			_, err = pb.NewTenantsClient(cc).ListTenants(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+h.tokens[sys]), &pb.ListTenantsRequest{})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(t.Context(), ca.Pool()); err != nil {
+				t.Errorf("trusting the platform CA: %v", err)
+			}
+			if err := tc.call(t.Context(), other.Pool()); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("trusting another CA: %v, want a certificate error", err)
+			}
+		})
+	}
+
+	_, httpsPort, _ := net.SplitHostPort(h.gw.HTTPSAddr())
+	for _, u := range []string{"http://" + h.gw.HTTPAddr(), base} {
+		var info struct {
+			Enabled  bool
+			Endpoint string
+			Port     int
+		}
+		if err := getJSON(t.Context(), httpsClient(ca.Pool()), u+"/v1/system/auth", "", &info); err != nil {
+			t.Fatal(err)
+		}
+		if strconv.Itoa(info.Port) != httpsPort || info.Endpoint != "127.0.0.1" || !info.Enabled {
+			t.Errorf("%s/v1/system/auth: %+v, want 127.0.0.1 and the HTTPS port %s", u, info, httpsPort)
+		}
+	}
+}
+
+func getJSON(ctx context.Context, c *http.Client, u, token string, out any) error {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(r)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d %s", u, res.StatusCode, body)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// TestGRPCProbes: server reflection lists Photon's services and the health service
+// answers, both without a token, on the plain and the TLS port; the other methods still
+// need one.
+func TestGRPCProbes(t *testing.T) {
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withHTTPS(t, ca))
+	tlsConn, err := grpc.NewClient(h.gw.HTTPSAddr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: ca.Pool()})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tlsConn.Close() })
+	for name, cc := range map[string]*grpc.ClientConn{"plain": h.cc, "TLS": tlsConn} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st, err := reflectionpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := st.Recv()
+			if err != nil {
+				t.Fatalf("reflection: %v", err)
+			}
+			st.CloseSend()
+			var services []string
+			for _, s := range res.GetListServicesResponse().GetService() {
+				services = append(services, s.GetName())
+			}
+			for _, want := range []string{"photon.v1.Tenants", "photon.v1.Vms", "photon.v1.Subscriptions", "grpc.health.v1.Health"} {
+				if !slices.Contains(services, want) {
+					t.Errorf("reflection lists %v, without %s", services, want)
+				}
+			}
+			for _, svc := range []string{"", "photon.v1.Vms"} {
+				hc, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+				if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					t.Errorf("health of %q: %v %v", svc, hc, err)
+				}
+			}
+			if _, err := pb.NewTenantsClient(cc).ListTenants(ctx, &pb.ListTenantsRequest{}); err == nil {
+				t.Error("ListTenants without a token answered")
+			}
+		})
+	}
+}
+
+// TestHealthFollowsRedis: the health service answers NOT_SERVING while Redis is away.
+func TestHealthFollowsRedis(t *testing.T) {
+	ctx := t.Context()
+	p := newRedisProxy(t)
+	opt, err := store.ParseURL(storetest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Addr, opt.MaxRetries, opt.DialTimeout = p.addr(), -1, time.Second
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	s := store.New(rdb, storetest.Prefix(t))
+	key, err := auth.LoadOrCreateKey(ctx, rdb, s.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	gw, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), log),
+		Issuer: auth.NewIssuer(key, "photon", time.Hour), Users: auth.NewUsers(rdb, s.Prefix()), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close(context.WithoutCancel(ctx)) })
+	cc, err := grpc.NewClient(gw.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	hc := healthpb.NewHealthClient(cc)
+	waitHealth := func(want healthpb.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+			if err == nil && res.GetStatus() == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("health: %v %v, want %v", res, err, want)
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal(ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	waitHealth(healthpb.HealthCheckResponse_SERVING)
+	p.down()
+	waitHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+}
