@@ -65,6 +65,16 @@ func FileTLS(certFile, keyFile string) (*TLS, error) {
 	return t, nil
 }
 
+// NewTLS is FileTLS of certFile and keyFile when certFile is given, else PlatformTLS
+// for the ServingNames of httpsAddr and publicURL: the choice of photon gateway and
+// photon up (--tls-cert, --tls-key).
+func NewTLS(ca *pki.CA, certFile, keyFile, httpsAddr, publicURL string) (*TLS, error) {
+	if certFile != "" || keyFile != "" {
+		return FileTLS(certFile, keyFile)
+	}
+	return PlatformTLS(ca, ServingNames(httpsAddr, publicURL)...)
+}
+
 // Pool holds the Roots.
 func (t *TLS) Pool() *x509.CertPool {
 	p := x509.NewCertPool()

@@ -315,6 +315,7 @@ func gatewayCmd() *cobra.Command {
 	var brokerURL string
 	var sec securityFlags
 	var sinks sinkFlags
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:     "gateway",
 		Short:   "Run the API gateway (gRPC and REST)",
@@ -355,6 +356,11 @@ func gatewayCmd() *cobra.Command {
 			if o.Sinks, err = sinks.policy(); err != nil {
 				return err
 			}
+			if o.HTTPSAddr = tf.addr; o.HTTPSAddr != "" {
+				if o.TLS, err = gateway.NewTLS(ca, tf.cert, tf.key, o.HTTPSAddr, o.PublicURL); err != nil {
+					return err
+				}
+			}
 			g, err := gateway.Start(ctx, o)
 			if err != nil {
 				return err
@@ -366,6 +372,9 @@ func gatewayCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(os.Stdout, "gateway: REST on %s, gRPC on %s\n", g.HTTPAddr(), g.GRPCAddr())
+			if o.TLS != nil {
+				fmt.Fprintf(os.Stdout, "gateway: REST and gRPC over TLS on %s (CA pin %s)\n", g.HTTPSAddr(), o.TLS.Pin())
+			}
 			if joinAddr != "" {
 				stop, err := serveJoin(pki.NewJoiner(ca, rdb, s.Prefix()), registrar.New(s, ca), joinAddr, joinNames)
 				if err != nil {
@@ -391,6 +400,7 @@ func gatewayCmd() *cobra.Command {
 	cmd.Flags().StringVar(&brokerURL, "broker-url", os.Getenv("K_SINK"), "publish chain events to this Knative Broker ingress URL instead of Redis Streams (default: $K_SINK)")
 	sec.add(cmd)
 	sinks.add(cmd, nil)
+	tf.add(cmd, "none")
 	cmd.Flags().StringSliceVar(&joinNames, "join-name", nil, "IP addresses or DNS names hostds reach the join endpoint at, for its certificate (default: the --join-listen host, and localhost)")
 	return cmd
 }
@@ -512,4 +522,15 @@ func (f *sinkFlags) policy() (*egress.Policy, error) {
 		return nil, fmt.Errorf("--sink-allow-cidr: %w", err)
 	}
 	return &egress.Policy{Allow: allow}, nil
+}
+
+// tlsFlags are where and with which certificate the API is served over TLS, the same for
+// photon gateway and photon up.
+type tlsFlags struct{ addr, cert, key string }
+
+func (f *tlsFlags) add(cmd *cobra.Command, empty string) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.addr, "https", "127.0.0.1:9443", "HTTPS listen address of REST, the token endpoint and gRPC, on one port (empty: "+empty+")")
+	fs.StringVar(&f.cert, "tls-cert", "", "PEM file of the API's certificate and its chain (default: one from the platform CA for 127.0.0.1, localhost, the host name and --public-url's host, renewed in memory)")
+	fs.StringVar(&f.key, "tls-key", "", "PEM file of the key of --tls-cert")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,12 +24,16 @@ func upCmd() *cobra.Command {
 	var rf reconcileFlags
 	var sec securityFlags
 	var sinks sinkFlags
+	var tf tlsFlags
+	var caFile string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole dev cloud in this process",
 		Long: `Runs Photon on one machine: Redis (embedded unless --redis is given), --hosts
 simulated ESXi hosts each driven by its own hostd, every function on Redis Streams, and
-the gateway (REST on --http, gRPC on --grpc). Each hostd joins at a loopback join
+the gateway (REST, the token endpoint and gRPC over TLS on --https, with a certificate
+from the platform CA unless --tls-cert is given, whose roots it writes to --ca-file; plain
+REST on --http and gRPC on --grpc, on loopback). Each hostd joins at a loopback join
 endpoint and registers and heartbeats its host through the registrar there, as separate
 hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 		Example: `  photon up
@@ -53,23 +58,31 @@ hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
 				return err
 			}
 			o.SinkAllow = append([]netip.Prefix{}, sp.Allow...) // none given: allow none, not the default
+			o.HTTPSAddr, o.TLSCertFile, o.TLSKeyFile = tf.addr, tf.cert, tf.key
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
 			if err != nil {
 				return err
 			}
-			api := "http://" + c.Gateway.HTTPAddr()
+			if err := writeCA(caFile, c.TLS.PEM()); err != nil {
+				c.Close(context.WithoutCancel(ctx))
+				return err
+			}
+			api, plain := c.HTTPSURL, "http://"+c.Gateway.HTTPAddr()
 			fmt.Fprintf(os.Stdout, `Photon is up in %s: %d simulated ESXi hosts.
-  REST API    %s/v1   (OpenAPI: %s/openapi.json)
-  gRPC API    %s
+  API         %s/v1   (REST, the token endpoint and gRPC, over TLS)
+  CA          %s   (pin %s)
+              trust it: curl --cacert %s ..., or photon's CLI fetches it at %s%s
+  Plain       REST %s/v1 (OpenAPI: %s/openapi.json), gRPC %s   (loopback only)
   Log in      user %q, password %q
   Get a token:
-    export TOKEN=$(curl -s -d grant_type=password -d username=%s -d password=%s %s/openidconnect/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-  Then:  curl -H "Authorization: Bearer $TOKEN" %s/v1/tenants
+    export TOKEN=$(curl -s --cacert %s -d grant_type=password -d username=%s -d password=%s %s/openidconnect/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  Then:  curl --cacert %s -H "Authorization: Bearer $TOKEN" %s/v1/tenants
   Image disk on every host: %s
 Ctrl-C stops it.
-`, time.Since(started).Round(time.Millisecond), len(c.Hostds), api, api, c.Gateway.GRPCAddr(),
-				c.AdminUser, c.AdminPassword, c.AdminUser, c.AdminPassword, api, api, devcloud.DefaultImage)
+`, time.Since(started).Round(time.Millisecond), len(c.Hostds), api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
+				plain, plain, c.Gateway.GRPCAddr(), c.AdminUser, c.AdminPassword,
+				caFile, c.AdminUser, c.AdminPassword, api, caFile, api, devcloud.DefaultImage)
 			if c.NSXSim != nil {
 				fmt.Fprintf(os.Stdout, "Subnets and routers go on a simulated NSX-T Manager at %s.\n", c.NSXSim.URL)
 			}
@@ -98,6 +111,29 @@ Ctrl-C stops it.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	sec.add(cmd)
 	sinks.add(cmd, []string{"127.0.0.0/8", "::1/128"})
+	tf.add(cmd, "a free loopback port")
+	f.StringVar(&caFile, "ca-file", defaultCAFile(), "write the CA certificates that verify the API here (PEM), for curl --cacert and other clients")
 	nsxf.add(cmd, `default: a simulator in this process; "none": no NSX, subnets on the hosts' port groups`)
 	return cmd
+}
+
+// defaultCAFile is where photon up writes the API's roots: photon/ca.pem in the user's
+// configuration directory (~/.config on Linux), else in the temporary directory.
+func defaultCAFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "photon", "ca.pem")
+}
+
+// writeCA writes the API's roots (PEM, not secret) to name, making its directory.
+func writeCA(name string, pem []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return fmt.Errorf("--ca-file: %w", err)
+	}
+	if err := os.WriteFile(name, pem, 0o644); err != nil {
+		return fmt.Errorf("--ca-file: %w", err)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ package devcloud
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -88,6 +89,11 @@ type Options struct {
 	EventsMaxAge, DeadLetterMaxAge time.Duration
 	// Reconcile is the reconciler's timer and orphan policy (its Log is Logger's).
 	Reconcile reconcile.Options
+	// HTTPSAddr serves REST and gRPC over TLS (default 127.0.0.1:0, a free port), with
+	// the certificate and key of TLSCertFile and TLSKeyFile, or else one from the platform
+	// CA (gateway.NewTLS).
+	HTTPSAddr               string
+	TLSCertFile, TLSKeyFile string
 	// SinkAllow are the networks subscription sinks may be in besides public addresses,
 	// where plain http sinks are allowed too (egress.Policy); nil allows loopback
 	// (egress.Loopback), where tests run their sinks. The gateway and the notifier share it.
@@ -118,6 +124,11 @@ type Cloud struct {
 	// (pki.Handler), where hostds get their certificates.
 	CA      *pki.CA
 	JoinURL string
+	// HTTPSURL is the base URL of the API over TLS (https://127.0.0.1:PORT); TLS holds the
+	// roots that verify it (TLS.Pool, TLS.PEM, TLS.Pin): the platform CA unless
+	// Options.TLSCertFile was given.
+	HTTPSURL string
+	TLS      *gateway.TLS
 
 	opts     Options
 	mu       sync.Mutex
@@ -238,9 +249,14 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostTLS: gwTLS, Sinks: sinks}
+		Checks: checks, HostTLS: gwTLS, Sinks: sinks, HTTPSAddr: orDefault(o.HTTPSAddr, "127.0.0.1:0")}
 	if o.Gateway != nil {
 		if err = o.Gateway(ctx, &gwo); err != nil {
+			return nil, err
+		}
+	}
+	if gwo.TLS == nil {
+		if gwo.TLS, err = gateway.NewTLS(c.CA, o.TLSCertFile, o.TLSKeyFile, gwo.HTTPSAddr, gwo.PublicURL); err != nil {
 			return nil, err
 		}
 	}
@@ -248,6 +264,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
+	c.HTTPSURL, c.TLS = "https://"+c.Gateway.HTTPSAddr(), gwo.TLS
 	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
@@ -285,6 +302,14 @@ func (c *Cloud) Scales() map[string]runtime.ScaleStat { return c.local.Scales() 
 func (c *Cloud) AdminToken() (string, error) {
 	tok, _, err := c.Issuer.Sign(auth.Principal{Subject: c.AdminUser, Groups: []string{policy.SystemAdminsGroup}})
 	return tok, err
+}
+
+// HTTPSClient is an HTTP client that trusts the API's certificate (TLS.Pool), for
+// HTTPSURL.
+func (c *Cloud) HTTPSClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.TLS.Pool()}
+	return &http.Client{Transport: t}
 }
 
 // Close stops everything in reverse order of starting.
