@@ -201,7 +201,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			c.stop()
 			return nil, err
 		}
-		s.httpsSrv = &http.Server{Handler: pki.GRPCOr(s.grpcSrv, api), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second}
+		// A failed handshake (a client that does not trust the certificate) is the
+		// client's to report: logged at debug level only.
+		s.httpsSrv = &http.Server{Handler: pki.GRPCOr(s.grpcSrv, api), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug)}
 		if s.httpsLn, err = net.Listen("tcp", o.HTTPSAddr); err != nil {
 			c.stop()
 			return nil, fmt.Errorf("listen HTTPS: %w", err)
