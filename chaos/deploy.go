@@ -48,7 +48,8 @@ type deployment struct {
 type layout struct {
 	redisPort                   int
 	redisDir                    string
-	http, grpc, join, nsx       string // host:port
+	http, grpc, https, join     string // host:port
+	nsx                         string
 	hostListen, simListen, cert []string
 	password                    string
 }
@@ -63,7 +64,7 @@ func (l layout) redisArgs() []string {
 
 func (l layout) gatewayArgs() []string {
 	return []string{"gateway", "--redis", l.redisURL(), "--admin-password", l.password,
-		"--http", l.http, "--grpc", l.grpc, "--join-listen", l.join}
+		"--http", l.http, "--grpc", l.grpc, "--https", l.https, "--join-listen", l.join}
 }
 
 func (l layout) nsxArgs() []string { return []string{"nsxsim", "--listen", l.nsx} }
@@ -99,16 +100,16 @@ func deploy(ctx context.Context, photon, dir string, hosts int) (d *deployment, 
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is needed (make deps): %w", err)
 	}
-	ports, err := freePorts(5 + 2*hosts)
+	ports, err := freePorts(6 + 2*hosts)
 	if err != nil {
 		return nil, err
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	l := layout{redisPort: ports[0], redisDir: filepath.Join(dir, "redis"), http: addr(1), grpc: addr(2), join: addr(3),
-		nsx: addr(4), password: "chaos-admin"}
+		nsx: addr(4), https: addr(5), password: "chaos-admin"}
 	for i := range hosts {
-		l.hostListen = append(l.hostListen, addr(5+2*i))
-		l.simListen = append(l.simListen, addr(6+2*i))
+		l.hostListen = append(l.hostListen, addr(6+2*i))
+		l.simListen = append(l.simListen, addr(7+2*i))
 		l.cert = append(l.cert, filepath.Join(dir, fmt.Sprintf("hostd-%d", i)))
 	}
 	d = &deployment{dir: dir, photon: photon, password: l.password, redisURL: l.redisURL(), apiURL: "http://" + l.http,

@@ -23,7 +23,7 @@ func TestREADMEParts(t *testing.T) {
 	got := readmeCommands(block)
 
 	l := layout{redisPort: 6379, redisDir: "/var/lib/photon/redis", http: "127.0.0.1:9000", grpc: "127.0.0.1:9001",
-		join: "127.0.0.1:9002", nsx: "127.0.0.1:9080", hostListen: []string{"127.0.0.1:8835"},
+		https: "127.0.0.1:9443", join: "127.0.0.1:9002", nsx: "127.0.0.1:9080", hostListen: []string{"127.0.0.1:8835"},
 		simListen: []string{"127.0.0.1:8989"}, cert: []string{"/var/lib/photon/hostd-0"}, password: "secret"}
 	photon := func(args []string) []string { return append([]string{"photon"}, args...) }
 	want := [][]string{
