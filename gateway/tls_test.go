@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,22 +17,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
-	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
-	"github.com/photon-cloud/photon/shared/store"
-	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
 // withHTTPS serves the harness's gateway over TLS too, with a certificate from ca.
@@ -210,56 +204,4 @@ func TestGRPCProbes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestHealthFollowsRedis: the health service answers NOT_SERVING while Redis is away.
-func TestHealthFollowsRedis(t *testing.T) {
-	ctx := t.Context()
-	p := newRedisProxy(t)
-	opt, err := store.ParseURL(storetest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Addr, opt.MaxRetries, opt.DialTimeout = p.addr(), -1, time.Second
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	s := store.New(rdb, storetest.Prefix(t))
-	key, err := auth.LoadOrCreateKey(ctx, rdb, s.Prefix())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	gw, err := gateway.Start(ctx, gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), log),
-		Issuer: auth.NewIssuer(key, "photon", time.Hour), Users: auth.NewUsers(rdb, s.Prefix()), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gw.Close(context.WithoutCancel(ctx)) })
-	cc, err := grpc.NewClient(gw.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	hc := healthpb.NewHealthClient(cc)
-	waitHealth := func(want healthpb.HealthCheckResponse_ServingStatus) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			if err == nil && res.GetStatus() == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("health: %v %v, want %v", res, err, want)
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatal(ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}
-	waitHealth(healthpb.HealthCheckResponse_SERVING)
-	p.down()
-	waitHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -91,6 +92,19 @@ func TestStoreUnavailable(t *testing.T) {
 			_, err = pb.NewTenantsClient(cc).ListTenants(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok), &pb.ListTenantsRequest{})
 			if status.Code(err) != codes.Unavailable {
 				t.Errorf("gRPC: %v", err)
+			}
+			// The health service, which needs no token, says so too once its reading of
+			// the store (at most a second old) is after the fault.
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+				hc, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+				if err == nil && hc.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("health: %v %v, want NOT_SERVING", hc, err)
+				}
 			}
 		})
 	}

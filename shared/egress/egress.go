@@ -35,6 +35,14 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// ResolverFunc is a function that is a Resolver.
+type ResolverFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+// LookupNetIP calls f.
+func (f ResolverFunc) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return f(ctx, network, host)
+}
+
 // Policy says which addresses sinks may have. The zero Policy allows public addresses
 // only, over https, resolving with net.DefaultResolver.
 type Policy struct {

@@ -110,17 +110,6 @@ func TestParsePrefixes(t *testing.T) {
 	}
 }
 
-// rebinder answers a public address to the first lookup of a name and loopback to every
-// later one: a name whose owner changes its DNS answer after the check at create.
-type rebinder struct{ n atomic.Int64 }
-
-func (r *rebinder) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
-	if r.n.Add(1) == 1 {
-		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
-	}
-	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-}
-
 // TestClientChecksEachConnection: the client resolves a sink's name at each connection
 // and connects only to an address it checked, so a name that passed the check at create
 // and then resolves to loopback reaches nothing; a network an administrator opened is
@@ -137,8 +126,14 @@ func TestClientChecksEachConnection(t *testing.T) {
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
-	r := &rebinder{}
-	p := &egress.Policy{Resolver: r}
+	// The name resolves to a public address at the check, to loopback after (rebinding).
+	var lookups atomic.Int64
+	p := &egress.Policy{Resolver: egress.ResolverFunc(func(context.Context, string, string) ([]netip.Addr, error) {
+		if lookups.Add(1) == 1 {
+			return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+		}
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	})}
 	sink := "https://sink.example.com:" + port + "/hook"
 	if err := p.CheckURL(t.Context(), sink); err != nil {
 		t.Fatalf("the check at create: %v", err)

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -521,32 +520,19 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "events/s")
 }
 
-// rebound answers a public address to the first lookup and loopback to every later one.
-type rebound struct{ n atomic.Int64 }
-
-func (r *rebound) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
-	if r.n.Add(1) == 1 {
-		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
-	}
-	return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-}
-
-// TestSinkRefusedAtDelivery: a sink whose name passed the check at create and resolves to
-// loopback at delivery (DNS rebinding) gets nothing; the refusal is a dead letter at once,
-// saying why.
+// TestSinkRefusedAtDelivery: a sink whose name resolves to loopback when it is delivered
+// to (after it passed the gateway's check: DNS rebinding, as shared/egress tests) gets
+// nothing; the refusal is a dead letter at once, saying why.
 func TestSinkRefusedAtDelivery(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	k := newSink(t, nil)
 	_, port, _ := net.SplitHostPort(k.Listener.Addr().String())
-	sinks := &egress.Policy{Resolver: &rebound{}}
-	sink := "https://sink.example.com:" + port + "/hook"
-	if err := sinks.CheckURL(t.Context(), sink); err != nil {
-		t.Fatalf("the check at create: %v", err)
-	}
-	sub := w.subscribe(t, &store.Subscription{Owner: w.admin, Sink: sink, Types: []string{"io.photon.vm.created"}})
+	sub := w.subscribe(t, &store.Subscription{Owner: w.admin, Sink: "https://sink.example.com:" + port + "/hook", Types: []string{"io.photon.vm.created"}})
 	o := fastOptions()
-	o.Sinks = sinks
+	o.Sinks = &egress.Policy{Resolver: egress.ResolverFunc(func(context.Context, string, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	})}
 	start(t, w.s, o)
 	w.vmLife(t, w.p1, "vm-a")
 	waitIdle(t, w.s)
