@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,5 +205,93 @@ func TestGRPCProbes(t *testing.T) {
 				t.Error("ListTenants without a token answered")
 			}
 		})
+	}
+}
+
+// TestFileTLS: an operator's certificate is served, and clients trust it by the CA
+// certificates its file carries, or by the certificate itself when it carries none.
+// With a public URL, /v1/system/auth names its host and port.
+func TestFileTLS(t *testing.T) {
+	ca, err := pki.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := ca.ServerCertificate("api", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := src()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(kp.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		chain [][]byte
+		root  *x509.Certificate
+	}{
+		{"with its CA", kp.Certificate, ca.Certificate()},
+		{"alone", kp.Certificate[:1], kp.Leaf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			certFile := filepath.Join(t.TempDir(), "cert.pem")
+			var b []byte
+			for _, der := range tc.chain {
+				b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+			}
+			if err := os.WriteFile(certFile, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tl, err := gateway.NewTLS(nil, certFile, keyFile, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tl.Roots) != 1 || !tl.Roots[0].Equal(tc.root) || tl.Pin() != pki.Pin(tc.root) {
+				t.Fatalf("roots %v, want %s", tl.Roots, tc.root.Subject)
+			}
+			h := newHarness(t, func(o *gateway.Options) {
+				o.HTTPSAddr, o.TLS, o.PublicURL = "127.0.0.1:0", tl, "https://photon.example.com:8443/"
+			})
+			var info struct {
+				Endpoint string
+				Port     int
+			}
+			if err := getJSON(t.Context(), httpsClient(tl.Pool()), "https://"+h.gw.HTTPSAddr()+"/v1/system/auth", "", &info); err != nil {
+				t.Fatal(err)
+			}
+			if info.Endpoint != "photon.example.com" || info.Port != 8443 {
+				t.Fatalf("auth info %+v, want the public URL's host and port", info)
+			}
+		})
+	}
+}
+
+func TestServingNames(t *testing.T) {
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		addr, public string
+		want         []string
+	}{
+		{"127.0.0.1:9443", "", nil},
+		{"0.0.0.0:9443", "", nil},
+		{"10.0.0.5:9443", "https://photon.example.com", []string{"10.0.0.5", "photon.example.com"}},
+	} {
+		got := gateway.ServingNames(tc.addr, tc.public)
+		for _, n := range append([]string{"127.0.0.1", "::1", "localhost", host}, tc.want...) {
+			if !slices.Contains(got, n) {
+				t.Errorf("ServingNames(%q, %q) = %v, without %s", tc.addr, tc.public, got, n)
+			}
+		}
+		if slices.Contains(got, "0.0.0.0") {
+			t.Errorf("ServingNames(%q) names the wildcard: %v", tc.addr, got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -390,4 +391,44 @@ func serveJoiner(t *testing.T) (j *Joiner, base, token string) {
 		t.Fatal(err)
 	}
 	return j, "https://" + ln.Addr().String(), token
+}
+
+// TestServerCertificate: a server certificate names the service and the addresses asked
+// for, comes with the CA's own, verifies against the CA for each name, and is replaced
+// once two thirds of its life have passed.
+func TestServerCertificate(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	ca := testCA(t).WithClock(clock)
+	if _, err := ca.ServerCertificate("gateway"); err == nil {
+		t.Fatal("a server certificate for no name")
+	}
+	src, err := ca.ServerCertificate("gateway", "127.0.0.1", "::1", "localhost", "api.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := src()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Certificate) != 2 || !bytes.Equal(first.Certificate[1], ca.Certificate().Raw) {
+		t.Fatal("the chain does not carry the CA's certificate")
+	}
+	if name, _ := ServiceName(first.Leaf); name != "gateway" {
+		t.Fatalf("a certificate of %q", name)
+	}
+	for _, n := range []string{"127.0.0.1", "::1", "localhost", "api.example.com"} {
+		if _, err := first.Leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: n, CurrentTime: clock.Now(),
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	clock.Advance(EndpointValidity / 2)
+	if c, _ := src(); c.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) != 0 {
+		t.Fatal("renewed before two thirds of its life")
+	}
+	clock.Advance(EndpointValidity / 5)
+	if c, _ := src(); c.Leaf.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 || !clock.Now().Before(c.Leaf.NotAfter) {
+		t.Fatal("not renewed past two thirds of its life")
+	}
 }
