@@ -214,17 +214,18 @@ func Redis() string {
 `
 }
 
-// Gateway is the API gateway: REST on 9000, gRPC on 9001, the hostds' join endpoint on
-// 9002, publishing chain events to the Broker ($K_SINK from the SinkBinding).
+// Gateway is the API gateway: REST and gRPC over TLS on 9443 (a certificate from the
+// platform CA), plain REST on 9000 and gRPC on 9001, the hostds' join endpoint on 9002,
+// publishing chain events to the Broker ($K_SINK from the SinkBinding).
 func Gateway() string {
-	return header("The API gateway: REST :9000, gRPC :9001, the hostds' join endpoint :9002.") +
+	return header("The API gateway: REST and gRPC over TLS :9443, plain REST :9000 and gRPC :9001, the hostds' join endpoint :9002.") +
 		head("v1", "ConfigMap", "photon-gateway") + `data:
   # The names (comma-separated) hostds dial the join endpoint at, for its certificate.
   join-names: photon-gateway
-` + service("photon-gateway", "LoadBalancer", "rest:9000", "grpc:9001", "join:9002") +
+` + service("photon-gateway", "LoadBalancer", "https:9443", "rest:9000", "grpc:9001", "join:9002") +
 		head("apps/v1", "Deployment", "photon-gateway") + "spec:\n" + pods("photon-gateway", 2) + fmt.Sprintf(`        - name: gateway
           image: %[1]s
-          args: ["gateway", "--redis", "%[2]s", "--http", ":9000", "--grpc", ":9001",
+          args: ["gateway", "--redis", "%[2]s", "--https", ":9443", "--http", ":9000", "--grpc", ":9001",
             "--join-listen", ":9002", "--join-name", "$(PHOTON_JOIN_NAMES)",
             "--admin-password", "$(PHOTON_ADMIN_PASSWORD)"]
           env:
@@ -239,6 +240,7 @@ func Gateway() string {
                   name: photon-admin
                   key: password
           ports:
+            - containerPort: 9443
             - containerPort: 9000
             - containerPort: 9001
             - containerPort: 9002
