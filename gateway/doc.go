@@ -5,4 +5,8 @@
 // publishes that event to the broker, so no entity is held by a chain that never starts.
 // It never calls a host itself; host provisioning (provisioning.go) is a reconciler that
 // any gateway resumes.
+//
+// It serves plain REST and gRPC on two loopback ports and, with Options.HTTPSAddr, both
+// over TLS on one port (tls.go); the gRPC health service and server reflection answer
+// without a token (probes.go).
 package gateway
