@@ -243,7 +243,10 @@ func TestMembership(t *testing.T) {
 		{"delete the administrators", func() error { return u.DeleteGroup(ctx, SystemAdminsGroup) }, errs.CodeStateError, []string{ops}, []string{"ann@photon.local"}},
 		{"create ops again", func() error { _, err := u.CreateGroup(ctx, ops, ""); return err }, errs.CodeNameTaken, []string{ops}, []string{"ann@photon.local"}},
 		{"bad group name", func() error { _, err := u.CreateGroup(ctx, "ops@photon.local", ""); return err }, errs.CodeInvalidEntity, []string{ops}, []string{"ann@photon.local"}},
-		{"long description", func() error { _, err := u.CreateGroup(ctx, `x\y`, strings.Repeat("d", MaxDescriptionLen+1)); return err }, errs.CodeInvalidEntity, []string{ops}, []string{"ann@photon.local"}},
+		{"long description", func() error {
+			_, err := u.CreateGroup(ctx, `x\y`, strings.Repeat("d", MaxDescriptionLen+1))
+			return err
+		}, errs.CodeInvalidEntity, []string{ops}, []string{"ann@photon.local"}},
 	}
 	for _, s := range steps {
 		err := s.do()
@@ -456,4 +459,3 @@ func TestPutUpgradesOldRecords(t *testing.T) {
 	}
 	consistent(t, u)
 }
-
