@@ -51,6 +51,26 @@ func restAs(t *testing.T, h *harness, token, verb, path string, body any) (int, 
 	return res.StatusCode, out
 }
 
+// tokenReply is the token endpoint's answer.
+type tokenReply struct {
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token"`
+	Error   string `json:"error"`
+}
+
+// grant posts form to the token endpoint, as Photon's clients log in and refresh.
+func (h *harness) grant(t testing.TB, form url.Values) (int, tokenReply) {
+	t.Helper()
+	res, err := http.PostForm("http://"+h.gw.HTTPAddr()+auth.TokenPath, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tk tokenReply
+	json.NewDecoder(res.Body).Decode(&tk)
+	return res.StatusCode, tk
+}
+
 // jsonOf decodes a JSON object literal of a test table.
 func jsonOf(t *testing.T, s string) map[string]any {
 	t.Helper()
@@ -176,26 +196,11 @@ func TestUserJourney(t *testing.T) {
 	must("POST", "/v1/system/groups", map[string]any{"name": team})
 	must("POST", "/v1/system/users", map[string]any{"name": carol, "password": "correct horse"})
 
-	base := "http://" + h.gw.HTTPAddr()
-	type tokens struct {
-		Access  string `json:"access_token"`
-		Refresh string `json:"refresh_token"`
-	}
-	grant := func(form url.Values) (int, tokens) {
-		t.Helper()
-		res, err := http.PostForm(base+auth.TokenPath, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var tk tokens
-		json.NewDecoder(res.Body).Decode(&tk)
-		return res.StatusCode, tk
-	}
-	login := func(password string) (int, tokens) {
+	grant := func(form url.Values) (int, tokenReply) { return h.grant(t, form) }
+	login := func(password string) (int, tokenReply) {
 		return grant(url.Values{"grant_type": {"password"}, "username": {carol}, "password": {password}, "scope": {"openid offline_access"}})
 	}
-	refresh := func(token string) (int, tokens) {
+	refresh := func(token string) (int, tokenReply) {
 		return grant(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
 	}
 	st, tk := login("correct horse")

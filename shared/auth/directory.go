@@ -161,18 +161,12 @@ redis.call('ZREM', P .. 'groups', NAME)
 return 'ok'
 `)
 
-// addMember and removeMember: NAME is the group, ARGV[3] the user.
-var addMember = redis.NewScript(luaLib + `
+// setMember adds a user to a group or takes it out: NAME is the group, ARGV[3] the
+// user, ARGV[4] "add" or "remove".
+var setMember = redis.NewScript(luaLib + `
 if redis.call('EXISTS', gkey(NAME)) == 0 then return 'no group ' .. NAME end
 if redis.call('EXISTS', ukey(ARGV[3])) == 0 then return 'no user ' .. ARGV[3] end
-link(ARGV[3], NAME)
-return 'ok'
-`)
-
-var removeMember = redis.NewScript(luaLib + `
-if redis.call('EXISTS', gkey(NAME)) == 0 then return 'no group ' .. NAME end
-if redis.call('EXISTS', ukey(ARGV[3])) == 0 then return 'no user ' .. ARGV[3] end
-unlink(ARGV[3], NAME)
+if ARGV[4] == 'add' then link(ARGV[3], NAME) else unlink(ARGV[3], NAME) end
 return 'ok'
 `)
 
@@ -351,7 +345,7 @@ func (u *Users) DeleteGroup(ctx context.Context, name string) error {
 // AddMember makes user a member of group, and answers the group. Both must exist; a
 // member already is left so.
 func (u *Users) AddMember(ctx context.Context, group, user string) (Group, error) {
-	if err := u.write(ctx, addMember, group, user); err != nil {
+	if err := u.write(ctx, setMember, group, user, "add"); err != nil {
 		return Group{}, err
 	}
 	return u.GetGroup(ctx, group)
@@ -360,7 +354,7 @@ func (u *Users) AddMember(ctx context.Context, group, user string) (Group, error
 // RemoveMember takes user out of group, and answers the group. Both must exist; a user
 // that is not a member is left so.
 func (u *Users) RemoveMember(ctx context.Context, group, user string) (Group, error) {
-	if err := u.write(ctx, removeMember, group, user); err != nil {
+	if err := u.write(ctx, setMember, group, user, "remove"); err != nil {
 		return Group{}, err
 	}
 	return u.GetGroup(ctx, group)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -149,36 +150,11 @@ func TestListPages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
 			t.Parallel()
-			var users, groups []string
-			pages := 0
-			for cursor := ""; ; pages++ {
-				page, next, err := u.List(t.Context(), tt.size, cursor)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, us := range page {
-					users = append(users, us.Name)
-				}
-				if cursor = next; cursor == "" {
-					pages++
-					break
-				}
-			}
+			users, pages := walk(t, u.List, tt.size, func(us User) string { return us.Name })
 			if pages != tt.pages || !slices.Equal(users, want) {
 				t.Errorf("%d pages of users %v, want %d pages of %v", pages, users, tt.pages, want)
 			}
-			for cursor := ""; ; {
-				page, next, err := u.ListGroups(t.Context(), tt.size, cursor)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, g := range page {
-					groups = append(groups, g.Name)
-				}
-				if cursor = next; cursor == "" {
-					break
-				}
-			}
+			groups, _ := walk(t, u.ListGroups, tt.size, func(g Group) string { return g.Name })
 			if len(groups) != 25 || !slices.IsSorted(groups) {
 				t.Errorf("groups %v", groups)
 			}
@@ -189,6 +165,25 @@ func TestListPages(t *testing.T) {
 			t.Errorf("List with a bad cursor = %v, want InvalidEntity", err)
 		}
 	})
+}
+
+// walk reads every page of a list of size, and returns the names in it and the number
+// of pages.
+func walk[T any](t *testing.T, list func(context.Context, int, string) ([]T, string, error), size int, name func(T) string) ([]string, int) {
+	t.Helper()
+	var names []string
+	for cursor, pages := "", 1; ; pages++ {
+		page, next, err := list(t.Context(), size, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page {
+			names = append(names, name(it))
+		}
+		if cursor = next; cursor == "" {
+			return names, pages
+		}
+	}
 }
 
 func TestMembership(t *testing.T) {
