@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -75,6 +76,7 @@ type world struct {
 	image, publicImage             string
 	host, zone, flavor, datastore  string
 	rule, subscription, deadLetter string
+	user, group                    string // of the directory: the user is a member of the group
 }
 
 // call is one API method called on a world.
@@ -351,8 +353,40 @@ func calls() []call {
 		{"ListDeadLetters", m("Subscriptions", "ListDeadLetters"), projectA1, tasksOf(func(w *world) string { return w.subscription })},
 		{"ReplayDeadLetter", m("Subscriptions", "ReplayDeadLetter"), projectA1, id(func(w *world) string { return w.deadLetter })},
 		{"DeleteRule", m("Rules", "DeleteRule"), projectA1, id(func(w *world) string { return w.rule })},
+
+		// The directory: system administrators manage its users and groups; anyone reads
+		// themselves and changes their own password.
+		{"CreateUser", m("Users", "CreateUser"), onlySys, func(*world) proto.Message {
+			return &pb.CreateUserRequest{Name: "n-" + rand.Text() + "@matrix.test", Password: matrixPassword}
+		}},
+		{"ListUsers", m("Users", "ListUsers"), onlySys, func(*world) proto.Message { return &pb.PageRequest{} }},
+		{"GetUser", m("Users", "GetUser"), onlySys, func(w *world) proto.Message { return &pb.UserRequest{Name: w.user} }},
+		{"DeleteUser", m("Users", "DeleteUser"), onlySys, func(w *world) proto.Message { return &pb.UserRequest{Name: w.user} }},
+		{"ResetUserPassword", m("Users", "ResetUserPassword"), onlySys, func(w *world) proto.Message {
+			return &pb.ResetUserPasswordRequest{Name: w.user, Password: "another password"}
+		}},
+		{"CreateGroup", m("Users", "CreateGroup"), onlySys, func(*world) proto.Message {
+			return &pb.CreateGroupRequest{Name: `matrix.test\n-` + rand.Text(), Description: "made by the matrix"}
+		}},
+		{"ListGroups", m("Users", "ListGroups"), onlySys, func(*world) proto.Message { return &pb.PageRequest{} }},
+		{"GetGroup", m("Users", "GetGroup"), onlySys, func(w *world) proto.Message { return &pb.GroupRequest{Name: w.group} }},
+		{"DeleteGroup", m("Users", "DeleteGroup"), onlySys, func(w *world) proto.Message { return &pb.GroupRequest{Name: w.group} }},
+		{"AddGroupMember", m("Users", "AddGroupMember"), onlySys, func(w *world) proto.Message {
+			return &pb.GroupMemberRequest{Name: w.group, User: w.user}
+		}},
+		{"RemoveGroupMember", m("Users", "RemoveGroupMember"), onlySys, func(w *world) proto.Message {
+			return &pb.GroupMemberRequest{Name: w.group, User: w.user}
+		}},
+		{"GetCurrentUser", m("Users", "GetCurrentUser"), anyone, func(*world) proto.Message { return &pb.CurrentUserRequest{} }},
+		{"ChangeOwnPassword", m("Users", "ChangeOwnPassword"), anyone, func(*world) proto.Message {
+			return &pb.ChangeOwnPasswordRequest{CurrentPassword: matrixPassword, NewPassword: matrixPassword}
+		}},
 	}
 }
+
+// matrixPassword is the password of the directory's users in the matrix: the callers
+// (so that they change their own) and each world's user.
+const matrixPassword = "matrix password"
 
 var hostAddresses atomic.Int64
 
@@ -401,7 +435,7 @@ func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 	iss := auth.NewIssuer(key, "photon", time.Hour)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), log),
-		Issuer: iss, Users: auth.NewUsers(rdb, s.Prefix()), Logger: log, Sinks: &egress.Policy{Allow: egress.Loopback}}
+		Issuer: iss, Users: auth.NewUsers(rdb, s.Prefix()).WithCost(bcrypt.MinCost), Logger: log, Sinks: &egress.Policy{Allow: egress.Loopback}}
 	for _, tweak := range tweaks {
 		tweak(&o)
 	}
@@ -431,6 +465,13 @@ func newHarness(t testing.TB, tweaks ...func(*gateway.Options)) *harness {
 	h.tokens[expired] = sign(auth.NewIssuer(key, "photon", -time.Minute), "root", policy.SystemAdminsGroup)
 	_, other, _ := ed25519.GenerateKey(nil)
 	h.tokens[foreign] = sign(auth.NewIssuer(other, "photon", time.Hour), "root", policy.SystemAdminsGroup)
+	// The valid callers are users of the directory too, so that they change their own
+	// passwords.
+	for _, sub := range []string{"root", "alice", "bert", "pat", "quinn"} {
+		if err := o.Users.Put(ctx, sub, matrixPassword, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.tokens[algNone] = unsigned(`{"alg":"none","typ":"JWT"}`, fmt.Sprintf(`{"iss":"photon","sub":"root","groups":[%q],"exp":%d}`,
 		policy.SystemAdminsGroup, time.Now().Add(time.Hour).Unix()))
 
@@ -531,6 +572,9 @@ func (h *harness) world(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.deadLetter = dl.ID
+	w.user, w.group = "u-"+n+"@matrix.test", `matrix.test\g-`+n
+	h.must(t, m("Users", "CreateGroup"), &pb.CreateGroupRequest{Name: w.group})
+	h.must(t, m("Users", "CreateUser"), &pb.CreateUserRequest{Name: w.user, Password: matrixPassword, Groups: []string{w.group}})
 	addr := nextAddress()
 	w.host = h.must(t, m("Hosts", "CreateHost"), &pb.CreateHostRequest{Spec: &pb.HostCreateSpec{Address: addr, Username: "root", Password: "x"}})
 	// Its hostd registers it, with a datastore.

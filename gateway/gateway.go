@@ -276,6 +276,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterEventsServer(g, s.services.events)
 	pb.RegisterRulesServer(g, s.services.rules)
 	pb.RegisterSubscriptionsServer(g, s.services.subs)
+	pb.RegisterUsersServer(g, s.usersService())
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -298,6 +299,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterAuditHandlerServer(ctx, mux, s.services.audit),
 		pb.RegisterRulesHandlerServer(ctx, mux, s.services.rules),
 		pb.RegisterSubscriptionsHandlerServer(ctx, mux, s.services.subs),
+		pb.RegisterUsersHandlerServer(ctx, mux, s.usersService()),
 	)
 }
 

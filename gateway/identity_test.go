@@ -48,22 +48,7 @@ func TestIdentityEndpoints(t *testing.T) {
 	if len(jwks.Keys) != 1 {
 		t.Fatalf("jwks: %+v", jwks)
 	}
-	type tokens struct {
-		Access  string `json:"access_token"`
-		Refresh string `json:"refresh_token"`
-		Error   string `json:"error"`
-	}
-	grant := func(form url.Values) (int, tokens) {
-		t.Helper()
-		res, err := http.PostForm(base+auth.TokenPath, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var tk tokens
-		json.NewDecoder(res.Body).Decode(&tk)
-		return res.StatusCode, tk
-	}
+	grant := func(form url.Values) (int, tokenReply) { return h.grant(t, form) }
 	works := func(access string) bool {
 		h.tokens["login"] = access
 		_, err := h.invoke(t, "login", m("Tenants", "ListTenants"), &pb.ListTenantsRequest{})

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/photon-cloud/photon/shared/errs"
 )
 
 // tokenResponse is the OAuth2 token response as the Photon SDK's Lightwave client reads it.
@@ -36,6 +40,7 @@ const maxFormBytes = 64 << 10
 //     token and a new refresh token (the old one is used up; see refresh.go).
 //
 // Both answer {"access_token","token_type","expires_in","refresh_token","id_token"}.
+// A user name past its LoginLimit is answered 429 with a Retry-After header.
 // The id_token is the access token itself: both name the same Principal. Scope is
 // accepted and ignored. Users holds the users and their refresh tokens.
 func (i *Issuer) TokenHandler(users *Users) http.Handler {
@@ -76,7 +81,14 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 			writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be password or refresh_token, not " + quote(gt)})
 			return
 		}
+		var tooMany *errs.Error
 		switch {
+		case errors.As(err, &tooMany) && tooMany.Code == errs.CodeTooManyRequests:
+			if d, ok := tooMany.RetryAfter(); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+			}
+			writeJSON(w, http.StatusTooManyRequests, oauthError{"invalid_grant", tooMany.Message})
+			return
 		case errors.Is(err, ErrBadCredentials):
 			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "wrong user name or password"})
 			return

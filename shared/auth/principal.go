@@ -1,8 +1,9 @@
 // Package auth authenticates callers of the gateway with bearer tokens.
 //
-// It holds the dev cloud's embedded OIDC issuer: users and their groups in Redis
-// (Users), Ed25519-signed JWTs (Issuer), the OAuth2 token endpoint that Photon's SDK and
-// CLI call to log in and to refresh (TokenHandler: the password and refresh_token
+// It holds the dev cloud's embedded OIDC issuer: a directory of users and groups in
+// Redis (Users: directory.go, with passwords and the bound on wrong ones in
+// password.go), Ed25519-signed JWTs (Issuer), the OAuth2 token endpoint that Photon's
+// SDK and CLI call to log in and to refresh (TokenHandler: the password and refresh_token
 // grants, with one-time refresh tokens kept as hashes in Redis), the public key as a
 // JWKS (JWKSHandler) and the OpenID Provider Metadata (DiscoveryHandler).
 //

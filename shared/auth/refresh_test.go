@@ -113,8 +113,12 @@ func TestRefreshToken(t *testing.T) {
 		t.Parallel()
 		e.put(t, "grp", "pw", "old")
 		r := e.login(t, "grp", "pw")
-		// Put with the same password changes the groups and keeps the session.
+		// Put with the same password adds groups and keeps the session; so does a
+		// change of membership.
 		e.put(t, "grp", "pw", "new", SystemAdminsGroup)
+		if _, err := e.users.RemoveMember(t.Context(), "old", "grp"); err != nil {
+			t.Fatal(err)
+		}
 		e.mustRefresh(t, r.RefreshToken, "grp", "new", SystemAdminsGroup)
 	})
 

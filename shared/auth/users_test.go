@@ -21,7 +21,7 @@ func TestUsers(t *testing.T) {
 	if err := users.Put(ctx, "bob", "pw", nil); err != nil {
 		t.Fatal(err)
 	}
-	// carol's password is replaced: the old one stops working.
+	// carol's password is replaced: the old one stops working. Her groups are added to.
 	if err := users.Put(ctx, "carol", "old", []string{"a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestUsers(t *testing.T) {
 	}{
 		{"right password", "alice", "s3cret", Principal{Subject: "alice", Groups: []string{SystemAdminsGroup, "t1\\Users"}}, nil},
 		{"no groups", "bob", "pw", Principal{Subject: "bob"}, nil},
-		{"replaced", "carol", "new", Principal{Subject: "carol", Groups: []string{"b"}}, nil},
+		{"replaced", "carol", "new", Principal{Subject: "carol", Groups: []string{"a", "b"}}, nil},
 		{"old password after replace", "carol", "old", Principal{}, ErrBadCredentials},
 		{"wrong password", "alice", "S3cret", Principal{}, ErrBadCredentials},
 		{"empty password", "alice", "", Principal{}, ErrBadCredentials},
