@@ -226,6 +226,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterEventsServer(g, s.services.events)
 	pb.RegisterRulesServer(g, s.services.rules)
 	pb.RegisterSubscriptionsServer(g, s.services.subs)
+	pb.RegisterDeploymentServer(g, s.deployment())
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -248,6 +249,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterAuditHandlerServer(ctx, mux, s.services.audit),
 		pb.RegisterRulesHandlerServer(ctx, mux, s.services.rules),
 		pb.RegisterSubscriptionsHandlerServer(ctx, mux, s.services.subs),
+		pb.RegisterDeploymentHandlerServer(ctx, mux, s.deployment()),
 	)
 }
 

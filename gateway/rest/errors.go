@@ -87,7 +87,7 @@ func hasPhotonInfo(st *status.Status) bool {
 
 // RoutingErrorHandler is the runtime.RoutingErrorHandlerFunc of the REST side. A path
 // that no route matches is NotFound (404); a path that matches only with another method
-// is also code NotFound, with status 405; a malformed path is InvalidEntity (400).
+// is MethodNotAllowed (405); a malformed path is InvalidEntity (400).
 // Without it grpc-gateway would send 405 through the error handler as Unimplemented,
 // which errs knows only as an InternalError.
 func RoutingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
@@ -96,7 +96,7 @@ func RoutingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 	case http.StatusNotFound:
 		e = errs.New(errs.CodeNotFound, "%s not found", r.URL.Path)
 	case http.StatusMethodNotAllowed:
-		e = errs.New(errs.CodeNotFound, "%s does not support %s", r.URL.Path, r.Method)
+		e = errs.New(errs.CodeMethodNotAllowed, "%s does not support %s", r.URL.Path, r.Method)
 	case http.StatusBadRequest:
 		e = errs.New(errs.CodeInvalidEntity, "malformed path %q", r.URL.Path)
 	default:

@@ -193,6 +193,8 @@ type VM struct {
 	// ActiveTask is the task that holds the VM; another mutation waits for it to end.
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
+	// IAM raises roles on the VM above its project's (policy.ResourceRole).
+	IAM []PolicyEntry `json:"iam,omitempty"`
 }
 
 // Locality kinds of a VM's affinities. Photon's: host (a host id), availabilityZone (a zone
