@@ -194,6 +194,10 @@ func calls() []call {
 		{"SetImageDatastores", m("Deployment", "SetImageDatastores"), onlySys, func(*world) proto.Message {
 			return &pb.ImageDatastores{Items: []string{"datastore1"}}
 		}},
+		{"AcquireFloatingIp", m("Vms", "AcquireFloatingIp"), projectA1, func(w *world) proto.Message {
+			return &pb.AcquireFloatingIpRequest{Id: w.vm, Spec: &pb.VmFloatingIpSpec{}}
+		}},
+		{"ReleaseFloatingIp", m("Vms", "ReleaseFloatingIp"), projectA1, id(vm)},
 
 		// Flavors: everyone reads them, system administrators manage them.
 		{"CreateFlavor", m("Flavors", "CreateFlavor"), onlySys, func(*world) proto.Message {

@@ -98,6 +98,13 @@ func TestSDKRoutes(t *testing.T) {
 		{name: "image datastores", who: sys, verb: "POST", path: "/v1/infrastructure/image-datastores", body: `{"items":["ds1"]}`, status: 501, code: "NotImplemented"},
 		{name: "sync hosts config", who: sys, verb: "POST", path: "/v1/infrastructure/sync-hosts-config",
 			contains: []string{`"operation":"SYNC_HOSTS_CONFIG"`, `"state":"COMPLETED"`, `"hosts":"1"`}},
+		// Floating IPs: no pool, none to release (the chains are driven end to end by
+		// the dev cloud's TestFloatingIP).
+		{name: "acquire floating ip, no pool", who: userA1, verb: "POST", path: "/v1/vms/" + w.vm + "/acquire_floating_ip",
+			body: `{"networkId":""}`, status: 400, code: "StateError"},
+		{name: "release floating ip, none", who: userA1, verb: "DELETE", path: "/v1/vms/" + w.vm + "/release_floating_ip", status: 400, code: "StateError"},
+		{name: "acquire floating ip, another project", who: userA2, verb: "POST", path: "/v1/vms/" + w.vm + "/acquire_floating_ip",
+			body: `{}`, status: 404, code: "NotFound"},
 		// Operation names the SDK expects.
 		{name: "zone create", who: sys, verb: "POST", path: "/v1/zones", body: `{"name":"z-sdk"}`, contains: []string{`"operation":"CREATE_ZONE"`}},
 		{name: "quota delete", who: sys, verb: "DELETE", path: "/v1/tenants/" + w.tenantA + "/quota",
