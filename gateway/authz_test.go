@@ -198,6 +198,7 @@ func calls() []call {
 			return &pb.AcquireFloatingIpRequest{Id: w.vm, Spec: &pb.VmFloatingIpSpec{}}
 		}},
 		{"ReleaseFloatingIp", m("Vms", "ReleaseFloatingIp"), projectA1, id(vm)},
+		{"ProvisionHost", m("Deployment", "ProvisionHost"), onlySys, id(host)},
 
 		// Flavors: everyone reads them, system administrators manage them.
 		{"CreateFlavor", m("Flavors", "CreateFlavor"), onlySys, func(*world) proto.Message {

@@ -140,11 +140,39 @@ func (s *deployment) SyncHostsConfig(ctx context.Context, _ *pb.SystemRequest) (
 				ready++
 			}
 		}
-		task := s.store.NewTask(taskID(ctx), OpSyncHostsConfig, model.Entity{ID: SystemID, Kind: "deployment"}, caller(ctx), nil)
-		task.Properties = map[string]string{"hosts": strconv.Itoa(len(hosts)), "hostsReady": strconv.Itoa(ready)}
-		if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
+		return s.completed(ctx, OpSyncHostsConfig, model.Entity{ID: SystemID, Kind: "deployment"},
+			map[string]string{"hosts": strconv.Itoa(len(hosts)), "hostsReady": strconv.Itoa(ready)})
+	})
+}
+
+func (s *deployment) ProvisionHost(ctx context.Context, req *pb.IdRequest) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		if err := requireSystemAdmin(ctx); err != nil {
 			return nil, err
 		}
-		return taskPB(task), nil
+		h, err := s.store.GetHost(ctx, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		switch h.State {
+		case model.HostCreating:
+			return nil, errs.New(errs.CodeStateError, "Host #%s is being provisioned by the task that registered it", h.ID).WithData("state", h.State)
+		case model.HostError:
+			return nil, errs.New(errs.CodeStateError, "Host #%s lost its hostd (%s); Photon keeps no host credentials: "+
+				"restart its hostd, or delete the host and register it again", h.ID, h.StateReason).WithData("state", h.State)
+		}
+		return s.completed(ctx, OpProvisionHost, model.Entity{ID: h.ID, Kind: model.KindHost},
+			map[string]string{"state": h.State, "hostd": "registered"})
 	})
+}
+
+// completed records a task of op on e that is completed at once, with its
+// resourceProperties props.
+func (s *deployment) completed(ctx context.Context, op string, e model.Entity, props map[string]string) (*pb.Task, error) {
+	task := s.store.NewTask(taskID(ctx), op, e, caller(ctx), nil)
+	task.Properties = props
+	if err := s.store.Apply(ctx, s.store.AddTask(new(store.Batch), task)); err != nil {
+		return nil, err
+	}
+	return taskPB(task), nil
 }

@@ -105,6 +105,9 @@ func TestSDKRoutes(t *testing.T) {
 		{name: "release floating ip, none", who: userA1, verb: "DELETE", path: "/v1/vms/" + w.vm + "/release_floating_ip", status: 400, code: "StateError"},
 		{name: "acquire floating ip, another project", who: userA2, verb: "POST", path: "/v1/vms/" + w.vm + "/acquire_floating_ip",
 			body: `{}`, status: 404, code: "NotFound"},
+		{name: "host provision", who: sys, verb: "POST", path: "/v1/hosts/" + w.host + "/provision",
+			contains: []string{`"operation":"PROVISION_HOST"`, `"state":"COMPLETED"`, `"hostd":"registered"`}},
+		{name: "host provision, not admin", who: adminA, verb: "POST", path: "/v1/infrastructure/hosts/" + w.host + "/provision", status: 403, code: "AccessForbidden"},
 		// Operation names the SDK expects.
 		{name: "zone create", who: sys, verb: "POST", path: "/v1/zones", body: `{"name":"z-sdk"}`, contains: []string{`"operation":"CREATE_ZONE"`}},
 		{name: "quota delete", who: sys, verb: "DELETE", path: "/v1/tenants/" + w.tenantA + "/quota",

@@ -410,7 +410,7 @@ const file_gateway_api_photon_v1_deployment_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"'\n" +
 	"\x0fImageDatastores\x12\x14\n" +
-	"\x05items\x18\x01 \x03(\tR\x05items2\xd2\x05\n" +
+	"\x05items\x18\x01 \x03(\tR\x05items2\xd8\x06\n" +
 	"\n" +
 	"Deployment\x12F\n" +
 	"\aGetInfo\x12\x18.photon.v1.SystemRequest\x1a\x0f.photon.v1.Info\"\x10\x82\xd3\xe4\x93\x02\n" +
@@ -420,7 +420,8 @@ const file_gateway_api_photon_v1_deployment_proto_rawDesc = "" +
 	"\x12DisableServiceType\x12\x1d.photon.v1.ServiceTypeRequest\x1a\x0f.photon.v1.Task\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/system/disable-service-type\x12e\n" +
 	"\fConfigureNsx\x12\x1f.photon.v1.NsxConfigurationSpec\x1a\x0f.photon.v1.Task\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/system/configure-nsx\x12j\n" +
 	"\x0fSyncHostsConfig\x12\x18.photon.v1.SystemRequest\x1a\x0f.photon.v1.Task\",\x82\xd3\xe4\x93\x02&\"$/v1/infrastructure/sync-hosts-config\x12q\n" +
-	"\x12SetImageDatastores\x12\x1a.photon.v1.ImageDatastores\x1a\x0f.photon.v1.Task\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/infrastructure/image-datastoresB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\x12SetImageDatastores\x12\x1a.photon.v1.ImageDatastores\x1a\x0f.photon.v1.Task\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/infrastructure/image-datastores\x12\x83\x01\n" +
+	"\rProvisionHost\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"K\x82\xd3\xe4\x93\x02EZ\x1a\"\x18/v1/hosts/{id}/provision\"'/v1/infrastructure/hosts/{id}/provisionB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_deployment_proto_rawDescOnce sync.Once
@@ -443,31 +444,34 @@ var file_gateway_api_photon_v1_deployment_proto_goTypes = []any{
 	(*ImageDatastores)(nil),      // 4: photon.v1.ImageDatastores
 	nil,                          // 5: photon.v1.NsxConfigurationSpec.DhcpServerAddressesEntry
 	(*SystemRequest)(nil),        // 6: photon.v1.SystemRequest
-	(*VmList)(nil),               // 7: photon.v1.VmList
-	(*Task)(nil),                 // 8: photon.v1.Task
+	(*IdRequest)(nil),            // 7: photon.v1.IdRequest
+	(*VmList)(nil),               // 8: photon.v1.VmList
+	(*Task)(nil),                 // 9: photon.v1.Task
 }
 var file_gateway_api_photon_v1_deployment_proto_depIdxs = []int32{
-	5, // 0: photon.v1.NsxConfigurationSpec.dhcp_server_addresses:type_name -> photon.v1.NsxConfigurationSpec.DhcpServerAddressesEntry
-	2, // 1: photon.v1.NsxConfigurationSpec.floating_ip_root_range:type_name -> photon.v1.IpRange
-	6, // 2: photon.v1.Deployment.GetInfo:input_type -> photon.v1.SystemRequest
-	6, // 3: photon.v1.Deployment.ListSystemVms:input_type -> photon.v1.SystemRequest
-	1, // 4: photon.v1.Deployment.EnableServiceType:input_type -> photon.v1.ServiceTypeRequest
-	1, // 5: photon.v1.Deployment.DisableServiceType:input_type -> photon.v1.ServiceTypeRequest
-	3, // 6: photon.v1.Deployment.ConfigureNsx:input_type -> photon.v1.NsxConfigurationSpec
-	6, // 7: photon.v1.Deployment.SyncHostsConfig:input_type -> photon.v1.SystemRequest
-	4, // 8: photon.v1.Deployment.SetImageDatastores:input_type -> photon.v1.ImageDatastores
-	0, // 9: photon.v1.Deployment.GetInfo:output_type -> photon.v1.Info
-	7, // 10: photon.v1.Deployment.ListSystemVms:output_type -> photon.v1.VmList
-	8, // 11: photon.v1.Deployment.EnableServiceType:output_type -> photon.v1.Task
-	8, // 12: photon.v1.Deployment.DisableServiceType:output_type -> photon.v1.Task
-	8, // 13: photon.v1.Deployment.ConfigureNsx:output_type -> photon.v1.Task
-	8, // 14: photon.v1.Deployment.SyncHostsConfig:output_type -> photon.v1.Task
-	8, // 15: photon.v1.Deployment.SetImageDatastores:output_type -> photon.v1.Task
-	9, // [9:16] is the sub-list for method output_type
-	2, // [2:9] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	5,  // 0: photon.v1.NsxConfigurationSpec.dhcp_server_addresses:type_name -> photon.v1.NsxConfigurationSpec.DhcpServerAddressesEntry
+	2,  // 1: photon.v1.NsxConfigurationSpec.floating_ip_root_range:type_name -> photon.v1.IpRange
+	6,  // 2: photon.v1.Deployment.GetInfo:input_type -> photon.v1.SystemRequest
+	6,  // 3: photon.v1.Deployment.ListSystemVms:input_type -> photon.v1.SystemRequest
+	1,  // 4: photon.v1.Deployment.EnableServiceType:input_type -> photon.v1.ServiceTypeRequest
+	1,  // 5: photon.v1.Deployment.DisableServiceType:input_type -> photon.v1.ServiceTypeRequest
+	3,  // 6: photon.v1.Deployment.ConfigureNsx:input_type -> photon.v1.NsxConfigurationSpec
+	6,  // 7: photon.v1.Deployment.SyncHostsConfig:input_type -> photon.v1.SystemRequest
+	4,  // 8: photon.v1.Deployment.SetImageDatastores:input_type -> photon.v1.ImageDatastores
+	7,  // 9: photon.v1.Deployment.ProvisionHost:input_type -> photon.v1.IdRequest
+	0,  // 10: photon.v1.Deployment.GetInfo:output_type -> photon.v1.Info
+	8,  // 11: photon.v1.Deployment.ListSystemVms:output_type -> photon.v1.VmList
+	9,  // 12: photon.v1.Deployment.EnableServiceType:output_type -> photon.v1.Task
+	9,  // 13: photon.v1.Deployment.DisableServiceType:output_type -> photon.v1.Task
+	9,  // 14: photon.v1.Deployment.ConfigureNsx:output_type -> photon.v1.Task
+	9,  // 15: photon.v1.Deployment.SyncHostsConfig:output_type -> photon.v1.Task
+	9,  // 16: photon.v1.Deployment.SetImageDatastores:output_type -> photon.v1.Task
+	9,  // 17: photon.v1.Deployment.ProvisionHost:output_type -> photon.v1.Task
+	10, // [10:18] is the sub-list for method output_type
+	2,  // [2:10] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_deployment_proto_init() }

@@ -26,6 +26,7 @@ const (
 	Deployment_ConfigureNsx_FullMethodName       = "/photon.v1.Deployment/ConfigureNsx"
 	Deployment_SyncHostsConfig_FullMethodName    = "/photon.v1.Deployment/SyncHostsConfig"
 	Deployment_SetImageDatastores_FullMethodName = "/photon.v1.Deployment/SetImageDatastores"
+	Deployment_ProvisionHost_FullMethodName      = "/photon.v1.Deployment/ProvisionHost"
 )
 
 // DeploymentClient is the client API for Deployment service.
@@ -58,6 +59,12 @@ type DeploymentClient interface {
 	// SetImageDatastores answers NotImplemented: each host's hostd chooses its image
 	// datastore (GET /v1/system/info lists those that hold images).
 	SetImageDatastores(ctx context.Context, in *ImageDatastores, opts ...grpc.CallOption) (*Task, error)
+	// ProvisionHost is Photon's host provision (installing its agent): a host whose hostd
+	// runs and has registered (READY, MAINTENANCE, SUSPENDED) answers a completed
+	// PROVISION_HOST task saying so; one still CREATING is being provisioned by its create
+	// task and one in ERROR lost its hostd, whose credentials Photon never keeps: both
+	// answer StateError saying what to do.
+	ProvisionHost(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type deploymentClient struct {
@@ -138,6 +145,16 @@ func (c *deploymentClient) SetImageDatastores(ctx context.Context, in *ImageData
 	return out, nil
 }
 
+func (c *deploymentClient) ProvisionHost(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Deployment_ProvisionHost_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeploymentServer is the server API for Deployment service.
 // All implementations must embed UnimplementedDeploymentServer
 // for forward compatibility.
@@ -168,6 +185,12 @@ type DeploymentServer interface {
 	// SetImageDatastores answers NotImplemented: each host's hostd chooses its image
 	// datastore (GET /v1/system/info lists those that hold images).
 	SetImageDatastores(context.Context, *ImageDatastores) (*Task, error)
+	// ProvisionHost is Photon's host provision (installing its agent): a host whose hostd
+	// runs and has registered (READY, MAINTENANCE, SUSPENDED) answers a completed
+	// PROVISION_HOST task saying so; one still CREATING is being provisioned by its create
+	// task and one in ERROR lost its hostd, whose credentials Photon never keeps: both
+	// answer StateError saying what to do.
+	ProvisionHost(context.Context, *IdRequest) (*Task, error)
 	mustEmbedUnimplementedDeploymentServer()
 }
 
@@ -198,6 +221,9 @@ func (UnimplementedDeploymentServer) SyncHostsConfig(context.Context, *SystemReq
 }
 func (UnimplementedDeploymentServer) SetImageDatastores(context.Context, *ImageDatastores) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetImageDatastores not implemented")
+}
+func (UnimplementedDeploymentServer) ProvisionHost(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProvisionHost not implemented")
 }
 func (UnimplementedDeploymentServer) mustEmbedUnimplementedDeploymentServer() {}
 func (UnimplementedDeploymentServer) testEmbeddedByValue()                    {}
@@ -346,6 +372,24 @@ func _Deployment_SetImageDatastores_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Deployment_ProvisionHost_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeploymentServer).ProvisionHost(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Deployment_ProvisionHost_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeploymentServer).ProvisionHost(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Deployment_ServiceDesc is the grpc.ServiceDesc for Deployment service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -380,6 +424,10 @@ var Deployment_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetImageDatastores",
 			Handler:    _Deployment_SetImageDatastores_Handler,
+		},
+		{
+			MethodName: "ProvisionHost",
+			Handler:    _Deployment_ProvisionHost_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
