@@ -166,10 +166,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Write(pb.OpenAPI)
 	})
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	// Anything else is a Photon NotFound, as the API's own routes answer.
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, errs.New(errs.CodeNotFound, "no such resource: %s %s", r.Method, r.URL.Path))
-	})
+	// Anything else is a Photon NotFound, or MethodNotAllowed for a path served with
+	// another method, as the API's own routes answer.
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { rest.Unrouted(w, r, servedOtherwise(root, r)) })
 	s.httpSrv = &http.Server{Handler: otelhttp.NewHandler(s.auditHTTP(root), "photon.rest"), ReadHeaderTimeout: 10 * time.Second}
 
 	var err error

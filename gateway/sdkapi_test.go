@@ -45,6 +45,8 @@ func TestSDKRoutes(t *testing.T) {
 		{name: "subnet patch", who: userA1, verb: "PATCH", path: "/v1/subnets/" + w.subnet, body: `{"name":"s9"}`,
 			contains: []string{`"operation":"UPDATE_SUBNET"`}},
 		{name: "wrong verb", who: sys, verb: "PUT", path: "/v1/flavors", body: `{}`, status: 405, code: "MethodNotAllowed"},
+		{name: "wrong verb outside the REST mux", who: sys, verb: "DELETE", path: "/openapi.json", status: 405, code: "MethodNotAllowed"},
+		{name: "no such path outside the REST mux", who: sys, verb: "GET", path: "/nowhere", status: 404, code: "NotFound"},
 		// VM IAM in the SDK's shape; read in its default shape (bindings) and in entries.
 		{name: "vm iam set bindings", who: adminA, verb: "POST", path: "/v1/vms/" + w.vm + "/iam",
 			body: `[{"role":"viewer","subjects":["quinn","acme\\auditors"]}]`, contains: []string{`"operation":"SET_IAM_POLICY"`}},
