@@ -141,7 +141,8 @@ func (s *vms) buildVM(ctx context.Context, p *model.Project, spec *pb.VmCreateSp
 	}
 	vm, err := vmrules.Validate(ctx, s.store, caller(ctx), p, vmrules.Spec{Name: name, Flavor: spec.GetFlavor(),
 		SourceImageID: spec.GetSourceImageId(), Subnets: spec.GetSubnets(), Tags: spec.GetTags(),
-		Environment: spec.GetEnvironment(), Affinities: affs, AntiAffinity: anti, Disks: disks})
+		Environment: spec.GetEnvironment(), Affinities: affs, AntiAffinity: anti, Disks: disks,
+		PowerOn: spec.GetPowerOn()})
 	if err != nil {
 		return nil, err
 	}
