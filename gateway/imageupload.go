@@ -58,7 +58,7 @@ func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveUpload answers a multipart upload that starts a task, as grpc-gateway answers the
 // other task calls: 201 with the task, or the ApiError (a body over limit bytes is
-// InvalidEntity).
+// RequestTooLarge, 413).
 func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload func(*http.Request) (*model.Task, error)) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	task, err := upload(r)
@@ -69,7 +69,7 @@ func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload fun
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			err = errs.Invalid("the upload is larger than %d bytes", limit)
+			err = errs.TooLarge(limit)
 		}
 		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
 		return

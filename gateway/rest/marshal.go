@@ -29,14 +29,15 @@ import (
 //     that the messages inside them get the rules above; the rest is encoding/json.
 //
 // Requests are read by protojson, which takes 64-bit integers as numbers or strings.
-// Unknown fields are an error, which the ErrorHandler answers as InvalidJson.
+// Unknown fields are ignored, as Photon's server ignored them (its SDK sends fields this
+// API has no use for, such as a subnet's portGroups); a known field of the wrong type is
+// still an error, which the ErrorHandler answers as InvalidJson.
 type Marshaler struct{}
 
 var _ runtime.Marshaler = Marshaler{}
 
-// unmarshaler reads request bodies. DiscardUnknown stays false: Photon rejected unknown
-// fields.
-var unmarshaler = &runtime.JSONPb{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false}}
+// unmarshaler reads request bodies, skipping unknown fields as Photon did.
+var unmarshaler = &runtime.JSONPb{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}
 
 // Marshal writes v as JSON by the rules on Marshaler.
 func (Marshaler) Marshal(v any) ([]byte, error) {

@@ -401,8 +401,10 @@ func TestUnmarshal(t *testing.T) {
 		{"int64 as number", `{"vmId":"v","memoryMb":4096}`, &hostdv1.CreateVmRequest{VmId: "v", MemoryMb: 4096}, false},
 		{"int64 as string", `{"vmId":"v","memoryMb":"9007199254740993"}`, &hostdv1.CreateVmRequest{VmId: "v", MemoryMb: 9_007_199_254_740_993}, false},
 		{"proto field names", `{"vm_id":"v","cpu_count":2}`, &hostdv1.CreateVmRequest{VmId: "v", CpuCount: 2}, false},
-		{"unknown field", `{"vmId":"v","bogus":1}`, nil, true},
+		{"unknown fields ignored", `{"vmId":"v","bogus":1,"portGroups":["a"],"deep":{"x":[null,{}]}}`, &hostdv1.CreateVmRequest{VmId: "v"}, false},
 		{"wrong type", `{"memoryMb":"lots"}`, nil, true},
+		{"wrong type beside an unknown field", `{"bogus":1,"cpuCount":"two"}`, nil, true},
+		{"unknown field that is not JSON", `{"vmId":"v","bogus":}`, nil, true},
 		{"not JSON", `{"vmId":`, nil, true},
 	}
 	for _, tt := range tests {

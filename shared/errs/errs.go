@@ -43,7 +43,8 @@ const (
 	CodeHostError         = "HostError" // the ESXi host refused or failed an operation
 	CodeInternal          = "InternalError"
 	CodeUnavailable       = "ServiceUnavailable"
-	CodeSystemPaused      = "SystemPaused" // the system is paused: mutations are refused
+	CodeSystemPaused      = "SystemPaused"    // the system is paused: mutations are refused
+	CodeRequestTooLarge   = "RequestTooLarge" // a request body past its limit, refused before it is read whole
 )
 
 type mapping struct {
@@ -73,6 +74,7 @@ var table = map[string]mapping{
 	CodeInternal:          {codes.Internal, http.StatusInternalServerError},
 	CodeUnavailable:       {codes.Unavailable, http.StatusServiceUnavailable},
 	CodeSystemPaused:      {codes.Unavailable, http.StatusServiceUnavailable},
+	CodeRequestTooLarge:   {codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
 }
 
 // byGRPC names the Photon code for a gRPC status that carries none.
@@ -170,6 +172,11 @@ func NotFound(kind, id string) *Error {
 
 // Invalid is the error for a request that fails validation.
 func Invalid(format string, args ...any) *Error { return New(CodeInvalidEntity, format, args...) }
+
+// TooLarge is the error of a request body longer than limit bytes.
+func TooLarge(limit int64) *Error {
+	return New(CodeRequestTooLarge, "the request body is larger than %d bytes", limit).WithData("limit", strconv.FormatInt(limit, 10))
+}
 
 // WithData returns a copy of e with key=value added to its data.
 func (e *Error) WithData(key, value string) *Error {
