@@ -124,9 +124,8 @@ func (u *uploads) upload(r *http.Request) (*model.Task, error) {
 			if disk, err = diskOf(part); err != nil {
 				return nil, err
 			}
-			if im.Name == "" {
-				base := path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-				im.Name = strings.TrimSuffix(base, path.Ext(base))
+			if im.Name == "" { // named by its file, extension and all, as Photon named it
+				im.Name = path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 			}
 		}
 	}

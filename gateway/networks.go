@@ -9,6 +9,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
@@ -20,14 +21,6 @@ const (
 	OpUpdateSubnet     = "UPDATE_SUBNET"
 	OpSetDefaultSubnet = "SET_DEFAULT_SUBNET"
 	OpGetNetworks      = "GET_NETWORKS"
-)
-
-// Bounds on CIDRs: a router's address space, and a subnet (whose address table the IPAM
-// script searches, so it stays at most a /16).
-const (
-	minRouterBits = 8
-	minSubnetBits = 16
-	maxSubnetBits = 30
 )
 
 // networks serves routers and subnets. Routers and their subnets belong to a project and
@@ -71,22 +64,6 @@ func (s *networks) subnet(ctx context.Context, id string, manage bool) (*model.S
 	return sn, nil
 }
 
-// cidr checks an IPv4 CIDR in its canonical form with a prefix length in [minBits, maxBits].
-func cidr(field, v string, minBits, maxBits int) error {
-	p, err := netip.ParsePrefix(strings.TrimSpace(v))
-	switch {
-	case v == "":
-		return errs.Invalid("%s is required", field)
-	case err != nil || !p.Addr().Is4():
-		return errs.Invalid("%s %q is not an IPv4 CIDR", field, v)
-	case p.Masked() != p:
-		return errs.Invalid("%s %q has host bits set (the network is %s)", field, v, p.Masked())
-	case p.Bits() < minBits || p.Bits() > maxBits:
-		return errs.Invalid("%s %q: the prefix length must be between /%d and /%d", field, v, minBits, maxBits)
-	}
-	return nil
-}
-
 func (s *networks) CreateRouter(ctx context.Context, req *pb.CreateRouterRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createRouter(ctx, req) })
 }
@@ -101,11 +78,12 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
-	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minRouterBits, maxSubnetBits); err != nil {
+	network, err := domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinRouterBits, domain.MaxSubnetBits)
+	if err != nil {
 		return nil, err
 	}
 	chain := &events.RouterCreate
-	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
+	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: network,
 		State: model.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
@@ -195,12 +173,13 @@ func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
-	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+	network, err := domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinSubnetBits, domain.MaxSubnetBits)
+	if err != nil {
 		return nil, err
 	}
 	chain := &events.SubnetCreate
 	sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
-		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: model.NetCreating, CreatedAt: s.store.Now()}
+		PrivateIPCIDR: network, Type: spec.GetType(), State: model.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
@@ -272,13 +251,15 @@ func (s *networks) CreatePortGroupSubnet(ctx context.Context, req *pb.CreatePort
 		if len(groups) == 0 {
 			return nil, errs.Invalid("portGroups: at least one port group is required")
 		}
+		network := ""
 		if spec.GetPrivateIpCidr() != "" {
-			if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+			var err error
+			if network, err = domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinSubnetBits, domain.MaxSubnetBits); err != nil {
 				return nil, err
 			}
 		}
 		sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
-			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: model.NetReady, CreatedAt: s.store.Now()}
+			PrivateIPCIDR: network, State: model.NetReady, CreatedAt: s.store.Now()}
 		task := s.store.NewTask(taskID(ctx), string(events.SubnetCreate.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), nil)
 		if err := s.store.CreatePortGroupSubnet(ctx, sn, task); err != nil {
 			return nil, err

@@ -253,7 +253,7 @@ func TestImages(t *testing.T) {
 			t.Fatalf("CREATE_IMAGE: %+v", tk.Steps)
 		}
 		_, eager = admin.image(str(raw["entity"].(map[string]any)["id"]))
-		if eager.State != "READY" || eager.Kind != "image" || eager.Name != "photon-2" || eager.ReplicationType != "EAGER" ||
+		if eager.State != "READY" || eager.Kind != "image" || eager.Name != "photon-2.vmdk" || eager.ReplicationType != "EAGER" ||
 			eager.ReplicationProgress != "100%" || eager.SeedingProgress != "100%" || eager.Size != int64(len(disk)) ||
 			eager.SelfLink != "/v1/images/"+eager.ID {
 			t.Fatalf("image %+v", eager)
@@ -281,7 +281,7 @@ func TestImages(t *testing.T) {
 			t.Fatalf("CREATE_IMAGE: %+v", tk.Steps)
 		}
 		_, fromOVA = admin.image(str(raw["entity"].(map[string]any)["id"]))
-		if fromOVA.State != "READY" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
+		if fromOVA.State != "READY" || fromOVA.Name != "photon-3.ova" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
 			t.Fatalf("image %+v", fromOVA)
 		}
 		if got := sims[1].read(localDS, "images/"+fromOVA.ID+".vmdk"); !bytes.Equal(got, disk) {
@@ -457,13 +457,13 @@ func TestImages(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		if got := names(&bob, "/v1/projects/"+team+"/images"); !slices.Contains(got, "team-os") || !slices.Contains(got, "photon-os") {
+		if got := names(&bob, "/v1/projects/"+team+"/images"); !slices.Contains(got, "team-os.vmdk") || !slices.Contains(got, "photon-os") {
 			t.Fatalf("team's images: %v", got)
 		}
-		if got := names(&admin, "/v1/projects/"+f.project+"/images"); slices.Contains(got, "team-os") || !slices.Contains(got, "photon-os") {
+		if got := names(&admin, "/v1/projects/"+f.project+"/images"); slices.Contains(got, "team-os.vmdk") || !slices.Contains(got, "photon-os") {
 			t.Fatalf("web's images: %v", got)
 		}
-		if got := names(&bob, "/v1/images"); !slices.Contains(got, "team-os") || slices.Contains(got, "snap") {
+		if got := names(&bob, "/v1/images"); !slices.Contains(got, "team-os.vmdk") || slices.Contains(got, "snap") {
 			t.Fatalf("bob's images: %v", got)
 		}
 		bob.expect("GET", "/v1/images/"+props(t, &admin, f.project), nil, 404, "NotFound")

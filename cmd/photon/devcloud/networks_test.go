@@ -163,7 +163,6 @@ func walkNetworks(t *testing.T, c *devcloud.Cloud, cl *client, f fixture) {
 		code string
 	}{
 		{"no name", map[string]any{"privateIpCidr": "10.3.0.0/16"}, "InvalidEntity"},
-		{"host bits", map[string]any{"name": "x", "privateIpCidr": "10.3.0.1/16"}, "InvalidEntity"},
 		{"not a CIDR", map[string]any{"name": "x", "privateIpCidr": "ten"}, "InvalidEntity"},
 		{"name taken", map[string]any{"name": "r1", "privateIpCidr": "10.3.0.0/16"}, "NameTaken"},
 	} {
@@ -186,7 +185,12 @@ func walkNetworks(t *testing.T, c *devcloud.Cloud, cl *client, f fixture) {
 	// Subnets on r1: two, refusals, paging, set_default, rename; delete r1 refused.
 	s1 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s1", "description": "front",
 		"privateIpCidr": "10.0.1.0/24"}, "COMPLETED").Entity.ID
-	s2 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s2", "privateIpCidr": "10.0.2.0/24"}, "COMPLETED").Entity.ID
+	// host bits set: the network is used, as Photon did
+	s2 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s2", "privateIpCidr": "10.0.2.9/24"}, "COMPLETED").Entity.ID
+	var s2got subnet
+	if cl.do("GET", "/v1/subnets/"+s2, nil, &s2got); s2got.PrivateIPCIDR != "10.0.2.0/24" {
+		t.Fatalf("subnet made of 10.0.2.9/24: %+v", s2got)
+	}
 	for _, tc := range []struct{ name, cidr string }{
 		{"overlapping", "10.0.1.128/25"}, {"covering", "10.0.0.0/22"}, {"outside the router", "192.168.0.0/24"}, {"too small", "10.0.3.0/31"},
 	} {
