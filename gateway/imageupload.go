@@ -19,6 +19,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway/rest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/model"
@@ -131,6 +132,9 @@ func (u *uploads) upload(r *http.Request) (*model.Task, error) {
 	}
 	if im.Name == "" || im.Name == "." {
 		im.Name = im.ID
+	}
+	if err := domain.CheckImageName("name", im.Name); err != nil {
+		return nil, err
 	}
 	seeds, err := u.seeds(ctx)
 	if err != nil {

@@ -194,7 +194,7 @@ func (s *networks) ListRouterSubnets(ctx context.Context, req *pb.ListRouterSubn
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, r.ProjectID, req.GetName(), "/v1/routers/"+r.ID+"/subnets", req.GetPageSize())
+	return s.subnetList(ctx, page, req.GetName(), "/v1/routers/"+r.ID+"/subnets", req.GetPageSize())
 }
 
 func (s *networks) ListProjectSubnets(ctx context.Context, req *pb.ListProjectSubnetsRequest) (*pb.SubnetList, error) {
@@ -206,28 +206,47 @@ func (s *networks) ListProjectSubnets(ctx context.Context, req *pb.ListProjectSu
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, p.ID, req.GetName(), "/v1/projects/"+p.ID+"/subnets", req.GetPageSize())
+	return s.subnetList(ctx, page, req.GetName(), "/v1/projects/"+p.ID+"/subnets", req.GetPageSize())
 }
 
+// ListSubnets lists every subnet the caller may use, as Photon's GET /v1/subnets did:
+// the port-group ones and those of the caller's projects (system administrators see
+// all). A page of the index of all subnets holds what the caller may see of it.
 func (s *networks) ListSubnets(ctx context.Context, req *pb.ListSubnetsRequest) (*pb.SubnetList, error) {
-	page, err := s.store.ListPortGroupSubnets(ctx, int(req.GetPageSize()), req.GetPageLink())
+	page, err := s.store.ListSubnets(ctx, int(req.GetPageSize()), req.GetPageLink())
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, model.SystemScope, req.GetName(), "/v1/subnets", req.GetPageSize())
+	mine := page.Items[:0]
+	for _, sn := range page.Items {
+		if sn.ProjectID == "" {
+			mine = append(mine, sn)
+		} else if _, _, err := s.projectFor(ctx, sn.ProjectID); err == nil {
+			mine = append(mine, sn)
+		}
+	}
+	page.Items = mine
+	return s.subnetList(ctx, page, req.GetName(), "/v1/subnets", req.GetPageSize())
 }
 
-// subnetList is a page of subnets of one default scope, those named name when it is set.
-func (s *networks) subnetList(ctx context.Context, page store.Page[model.Subnet], scope, name, path string, size int32) (*pb.SubnetList, error) {
-	def, err := s.store.DefaultSubnet(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
+// subnetList is a page of subnets, those named name when it is set, each marked default
+// if it is its scope's (system or project) default.
+func (s *networks) subnetList(ctx context.Context, page store.Page[model.Subnet], name, path string, size int32) (*pb.SubnetList, error) {
+	defaults := map[string]string{}
 	out := &pb.SubnetList{NextPageLink: pageLink(path, size, page.Next)}
 	for _, sn := range page.Items {
-		if name == "" || sn.Name == name {
-			out.Items = append(out.Items, subnetPB(sn, def))
+		if name != "" && sn.Name != name {
+			continue
 		}
+		def, ok := defaults[sn.Scope()]
+		if !ok {
+			var err error
+			if def, err = s.store.DefaultSubnet(ctx, sn.Scope()); err != nil {
+				return nil, err
+			}
+			defaults[sn.Scope()] = def
+		}
+		out.Items = append(out.Items, subnetPB(sn, def))
 	}
 	return out, nil
 }

@@ -38,6 +38,7 @@ func LimitBody(next runtime.HandlerFunc) runtime.HandlerFunc {
 type limitedBody struct {
 	io.ReadCloser
 	exceeded bool
+	refused  error // what the decoder's bounds check refused (Marshaler.NewDecoder)
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -49,13 +50,20 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tooLarge is the error to answer instead of err when r's body went past its limit.
-func tooLarge(r *http.Request) (*errs.Error, bool) {
+// bodyError is the error to answer instead of the decoding error grpc-gateway made of
+// it when r's body went past its limit or past a bound.
+func bodyError(r *http.Request) (*errs.Error, bool) {
 	if r == nil {
 		return nil, false
 	}
-	if b, ok := r.Body.(*limitedBody); ok && b.exceeded {
+	b, ok := r.Body.(*limitedBody)
+	switch {
+	case !ok:
+		return nil, false
+	case b.exceeded:
 		return errs.TooLarge(MaxBody), true
+	case b.refused != nil:
+		return errs.As(b.refused), true
 	}
 	return nil, false
 }

@@ -21,12 +21,12 @@ type countingBody struct {
 	read      int64
 }
 
-// bigSpec is a VM create spec whose name is n bytes long: valid JSON to the end, so
-// only the limit can refuse it.
+// bigSpec is a VM create spec n bytes long, padded with JSON whitespace: valid to the
+// end and within every field's bound, so only the body limit can refuse it.
 func bigSpec(n int64) *countingBody {
-	head, tail := `{"name":"`, `"}`
+	head, tail := `{"name":"web"`, `}`
 	pad := n - int64(len(head)+len(tail))
-	return &countingBody{json: io.MultiReader(strings.NewReader(head), io.LimitReader(repeat('a'), pad), strings.NewReader(tail)), remaining: n}
+	return &countingBody{json: io.MultiReader(strings.NewReader(head), io.LimitReader(repeat(' '), pad), strings.NewReader(tail)), remaining: n}
 }
 
 type repeat byte

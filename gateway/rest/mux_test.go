@@ -88,6 +88,8 @@ func TestServeMux(t *testing.T) {
 			path: "/v1/projects/p1/vms", body: `{"name":"web"}`, status: 400, code: errs.CodeQuotaError},
 		{name: "unknown field ignored", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms", body: `{"name":"web","color":"red"}`, status: 201},
 		{name: "wrong type", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms", body: `{"name":"web","count":"many"}`, status: 400, code: errs.CodeInvalidJSON},
+		{name: "past a bound", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms",
+			body: `{"name":"web","attachedDisks":[{"name":"<script>"}]}`, status: 400, code: errs.CodeInvalidEntity},
 		{name: "broken JSON", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms", body: `{"name":`, status: 400, code: errs.CodeInvalidJSON},
 		{name: "no such path", svc: &vms{}, method: "GET", path: "/v1/nowhere", status: 404, code: errs.CodeNotFound},
 		{name: "wrong method", svc: &vms{}, method: "PUT", path: "/v1/vms/v1", status: 405, code: errs.CodeNotFound},

@@ -80,18 +80,21 @@ func all[T any](c *client, path string) ([]T, int) {
 	return out, pages
 }
 
-// vmNetworks reads a VM's network connections as Photon clients do: GET_NETWORKS's task.
+// vmNetworks reads a VM's network connections as Photon's CLI does: GET_NETWORKS's task,
+// whose resourceProperties.networkConnections is the array of connections.
 func (c *client) vmNetworks(id string) []networkConnection {
 	c.t.Helper()
-	var tk opTask
+	var tk struct {
+		Operation          string `json:"operation"`
+		State              string `json:"state"`
+		ResourceProperties struct {
+			NetworkConnections []networkConnection `json:"networkConnections"`
+		} `json:"resourceProperties"`
+	}
 	if st := c.do("GET", "/v1/vms/"+id+"/subnets", nil, &tk); st != 200 || tk.Operation != "GET_NETWORKS" || tk.State != "COMPLETED" {
 		c.t.Fatalf("GET /v1/vms/%s/subnets: %d %+v", id, st, tk)
 	}
-	var conns []networkConnection
-	if err := json.Unmarshal([]byte(tk.ResourceProperties["networkConnections"]), &conns); err != nil {
-		c.t.Fatalf("networkConnections %q: %v", tk.ResourceProperties["networkConnections"], err)
-	}
-	return conns
+	return tk.ResourceProperties.NetworkConnections
 }
 
 // nsxObjects lists NSX objects from the simulator as NSX's own API shows them.
