@@ -272,7 +272,9 @@ func TestImages(t *testing.T) {
 	t.Run("ON_DEMAND upload of an OVA", func(t *testing.T) {
 		admin := *admin
 		admin.t = t
-		data := ova(map[string][]byte{"photon.ovf": []byte("<Envelope/>"), "disk1.vmdk": disk})
+		ovf := `<Envelope><VirtualSystem><VirtualHardwareSection><Item><ResourceSubType>VmxNet3</ResourceSubType>` +
+			`<ResourceType>10</ResourceType></Item></VirtualHardwareSection></VirtualSystem></Envelope>`
+		data := ova(map[string][]byte{"photon.ovf": []byte(ovf), "disk1.vmdk": disk})
 		st, raw := admin.upload("/v1/images", "photon-3.ova", data, map[string]string{"ImageReplication": "ON_DEMAND"})
 		if st != 201 {
 			t.Fatalf("upload: %d %v", st, raw)
@@ -281,7 +283,8 @@ func TestImages(t *testing.T) {
 			t.Fatalf("CREATE_IMAGE: %+v", tk.Steps)
 		}
 		_, fromOVA = admin.image(str(raw["entity"].(map[string]any)["id"]))
-		if fromOVA.State != "READY" || fromOVA.Name != "photon-3.ova" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
+		if fromOVA.State != "READY" || fromOVA.Name != "photon-3.ova" || len(fromOVA.Settings) != 1 ||
+			fromOVA.Settings[0].Name != "ethernet0.virtualDev" || fromOVA.Settings[0].DefaultValue != "vmxnet3" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
 			t.Fatalf("image %+v", fromOVA)
 		}
 		if got := sims[1].read(localDS, "images/"+fromOVA.ID+".vmdk"); !bytes.Equal(got, disk) {
