@@ -8,8 +8,9 @@
 // of bounds on every other field of a request (bounds.go, applied by the gateway to REST
 // bodies and gRPC requests alike) and the CIDR check (network.go).
 //
-// It is the bottom of Photon's graph: it imports nothing of Photon but errs (and protobuf's reflection, for the bounds), so that the
-// store (which records the states) and the chain table (events) can both use it. The rules
+// It is the bottom of Photon's graph: it imports nothing of Photon but errs (and
+// protobuf's reflection, for the bounds), so that the store (which records the states)
+// and the chain table (events) can both use it. The rules
 // that need what exists are in its subpackages, above the store and below events, the
 // gateway and the functions, which call them:
 //
