@@ -47,6 +47,7 @@ var (
 		"roles":          {Len: 64, Items: 16},
 		"types":          {Len: 256, Items: 64},
 		"cost":           {Items: 64},
+		"VmTag.value":    {Len: 256}, // one tag, as "tags" holds them
 		// An image's name may be its file's name.
 		"ImageRegisterSpec.name":        {Len: MaxImageNameLen, Name: ImageName},
 		"CreateVmImageRequest.name":     {Len: MaxImageNameLen, Name: ImageName},

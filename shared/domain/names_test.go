@@ -101,6 +101,7 @@ func TestCheckRequest(t *testing.T) {
 		{name: "65 metadata entries", msg: check(&pb.SetVmMetadataRequest{Id: "v", Metadata: &pb.VmMetadata{Metadata: meta(65, 5, 1)}}), field: "metadata.metadata"},
 		{name: "a metadata value of 1025 bytes", msg: check(&pb.SetVmMetadataRequest{Id: "v", Metadata: &pb.VmMetadata{Metadata: map[string]string{"k": long(1025)}}}), field: "metadata.metadata.k"},
 		{name: "a metadata key of 1025 bytes", msg: check(&pb.SetVmMetadataRequest{Id: "v", Metadata: &pb.VmMetadata{Metadata: map[string]string{long(1025): "v"}}}), field: "metadata.metadata"},
+		{name: "a tag of 257 bytes on a VM", msg: check(&pb.AddVmTagRequest{Id: "v", Tag: &pb.VmTag{Value: long(257)}}), field: "tag.value"},
 		{name: "a description of 1025 bytes", msg: check(&pb.CreateSubnetRequest{Spec: &pb.SubnetCreateSpec{Name: "s", Description: long(1025)}}), field: "spec.description"},
 		{name: "an image named by its file", msg: check(&pb.RegisterImageRequest{Spec: &pb.ImageRegisterSpec{Name: "tty_tiny.ova"}})},
 		{name: "an image name with a slash", msg: check(&pb.RegisterImageRequest{Spec: &pb.ImageRegisterSpec{Name: "a/b.ova"}}), field: "spec.name"},
