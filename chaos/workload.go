@@ -278,7 +278,8 @@ func (w *workload) finish(ctx context.Context, t *task) *task {
 }
 
 func (w *workload) vmSpec(rng *rand.Rand, name string) map[string]any {
-	spec := map[string]any{"name": name, "flavor": vmFlavor, "sourceImageId": w.f.image,
+	// powered on: the power verbs take a new VM for a running one
+	spec := map[string]any{"name": name, "flavor": vmFlavor, "sourceImageId": w.f.image, "powerOn": true,
 		"attachedDisks": []map[string]any{{"name": "boot", "kind": "ephemeral-disk", "flavor": diskFlavor, "bootDisk": true}}}
 	w.mu.Lock()
 	if len(w.subnets) > 0 && rng.IntN(2) == 0 {

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"sort"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
@@ -47,7 +50,7 @@ func taskPB(t *model.Task) *pb.Task {
 	out := &pb.Task{
 		Id: t.ID, Operation: t.Operation, State: t.State, QueuedTime: t.QueuedTime,
 		StartedTime: t.StartedTime, EndTime: t.EndTime, SelfLink: selfLink("task", t.ID),
-		Entity: &pb.Entity{Id: t.Entity.ID, Kind: t.Entity.Kind}, ResourceProperties: t.Properties, ParentId: t.ParentID,
+		Entity: &pb.Entity{Id: t.Entity.ID, Kind: t.Entity.Kind}, ResourceProperties: resourceProperties(t.Properties), ParentId: t.ParentID,
 	}
 	for _, s := range t.Steps {
 		ps := &pb.Step{Id: fmt.Sprint(s.Sequence), Operation: s.Operation, State: s.State, Sequence: int32(s.Sequence),
@@ -59,6 +62,31 @@ func taskPB(t *model.Task) *pb.Task {
 			ps.Errors = append(ps.Errors, apiError(s.UndoError))
 		}
 		out.Steps = append(out.Steps, ps)
+	}
+	return out
+}
+
+// jsonProperties are the task properties whose stored values are JSON documents,
+// answered as the JSON itself: Photon's GET_NETWORKS task held the array of the VM's
+// connections, which its CLI reads as an array.
+var jsonProperties = map[string]bool{"networkConnections": true}
+
+// resourceProperties is a task's properties as the API answers them: strings, and the
+// JSON of jsonProperties.
+func resourceProperties(props map[string]string) *structpb.Struct {
+	if len(props) == 0 {
+		return nil
+	}
+	out := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(props))}
+	for k, v := range props {
+		val := structpb.NewStringValue(v)
+		if jsonProperties[k] {
+			var doc structpb.Value
+			if err := protojson.Unmarshal([]byte(v), &doc); err == nil {
+				val = &doc
+			}
+		}
+		out.Fields[k] = val
 	}
 	return out
 }
@@ -119,7 +147,7 @@ func pageLink(path string, size int32, next string) string {
 // (nil for a host whose hostd registered itself) and Photon's reservations on it. The
 // address is the registered one, else the name the ESXi host reports.
 func hostPB(h *model.Host, reg *store.HostRegistration, c store.HostCapacity) *pb.Host {
-	out := &pb.Host{Id: h.ID, Kind: "host", Address: h.Name, AvailabilityZone: h.AvailabilityZone, UsageTags: h.Tags,
+	out := &pb.Host{Id: h.ID, Kind: "host", Address: h.Name, AvailabilityZone: h.AvailabilityZone, Zone: h.AvailabilityZone, UsageTags: h.Tags,
 		State: h.State, StateReason: h.StateReason, Metadata: h.Metadata, EsxVersion: h.EsxVersion,
 		SelfLink: hostsPath + "/" + h.ID, CpuCores: h.CPUCores, MemoryMb: h.MemoryMB, Networks: h.Networks,
 		LastHeartbeat: h.LastHeartbeat, Reserved: &pb.HostReserved{Cpus: c.CPUUsed, MemoryMb: c.MemUsed, Vms: c.VMs}}

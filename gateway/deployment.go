@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,12 +11,6 @@ import (
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
-)
-
-// Network types of GET /v1/info, as the SDK names them.
-const (
-	NetworkTypeNSX      = "NSXT"
-	NetworkTypePhysical = "PHYSICAL"
 )
 
 // OpSyncHostsConfig is the task of POST /v1/infrastructure/sync-hosts-config.
@@ -41,35 +34,9 @@ func (s *Server) deployment() *deployment {
 	return &deployment{core: s.core, nsx: nsx}
 }
 
-// buildVersion is the version Photon was built as: the module version (or "(devel)"),
-// its major.minor.patch, and the VCS revision when the build recorded one.
-func buildVersion() (full, base, commit string) {
-	full = "(devel)"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return full, "", ""
-	}
-	if bi.Main.Version != "" {
-		full = bi.Main.Version
-	}
-	if v := strings.TrimPrefix(full, "v"); v != full {
-		base, _, _ = strings.Cut(v, "-")
-		base, _, _ = strings.Cut(base, "+")
-	}
-	for _, kv := range bi.Settings {
-		if kv.Key == "vcs.revision" {
-			commit = kv.Value
-		}
-	}
-	return full, base, commit
-}
-
 func (s *deployment) GetInfo(context.Context, *pb.SystemRequest) (*pb.Info, error) {
-	full, base, commit := buildVersion()
-	out := &pb.Info{FullVersion: full, BaseVersion: base, GitCommitHash: commit, NetworkType: NetworkTypePhysical}
-	if s.nsx {
-		out.NetworkType = NetworkTypeNSX
-	}
+	out := &pb.Info{NetworkType: networkType(s.nsx)}
+	out.BaseVersion, out.FullVersion, out.GitCommitHash = buildVersion()
 	return out, nil
 }
 

@@ -156,7 +156,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(unaryErrors, s.unaryAudit, s.unaryAuth),
+		grpc.ChainUnaryInterceptor(unaryErrors, s.unaryAudit, s.unaryAuth, unaryBounds),
 		grpc.ChainStreamInterceptor(s.streamAuth),
 	)
 	s.register(s.grpcSrv)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -77,7 +78,7 @@ func (s *hosts) createHost(ctx context.Context, req *pb.CreateHostRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	zone := strings.TrimSpace(spec.GetAvailabilityZone())
+	zone := strings.TrimSpace(cmp.Or(spec.GetAvailabilityZone(), spec.GetZone()))
 	if zone != "" {
 		if err := s.zoneExists(ctx, zone); err != nil {
 			return nil, err

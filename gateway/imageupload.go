@@ -19,6 +19,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway/rest"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/model"
@@ -58,7 +59,7 @@ func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveUpload answers a multipart upload that starts a task, as grpc-gateway answers the
 // other task calls: 201 with the task, or the ApiError (a body over limit bytes is
-// InvalidEntity).
+// RequestTooLarge, 413).
 func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload func(*http.Request) (*model.Task, error)) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	task, err := upload(r)
@@ -69,7 +70,7 @@ func serveUpload(w http.ResponseWriter, r *http.Request, limit int64, upload fun
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			err = errs.Invalid("the upload is larger than %d bytes", limit)
+			err = errs.TooLarge(limit)
 		}
 		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, err)
 		return
@@ -121,17 +122,19 @@ func (u *uploads) upload(r *http.Request) (*model.Task, error) {
 			v, _ := io.ReadAll(io.LimitReader(part, 256))
 			im.Name = strings.TrimSpace(string(v))
 		case "file":
-			if disk, err = diskOf(part); err != nil {
+			if disk, im.Settings, err = diskOf(part); err != nil {
 				return nil, err
 			}
-			if im.Name == "" {
-				base := path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-				im.Name = strings.TrimSuffix(base, path.Ext(base))
+			if im.Name == "" { // named by its file, extension and all, as Photon named it
+				im.Name = path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
 			}
 		}
 	}
 	if im.Name == "" || im.Name == "." {
 		im.Name = im.ID
+	}
+	if err := domain.CheckImageName("name", im.Name); err != nil {
+		return nil, err
 	}
 	seeds, err := u.seeds(ctx)
 	if err != nil {
@@ -160,9 +163,11 @@ func (u *uploads) upload(r *http.Request) (*model.Task, error) {
 	return task, nil
 }
 
-// diskOf finds the VMDK in a file part: the file itself, or an OVA's first .vmdk. It
-// checks that the disk starts as a VMDK does before anything is written.
-func diskOf(part io.Reader) (*bufio.Reader, error) {
+// diskOf finds the VMDK in a file part: the file itself, or an OVA's first .vmdk, with
+// the settings of the OVA's descriptor (ovfSettings). It checks that the disk starts as
+// a VMDK does before anything is written.
+func diskOf(part io.Reader) (*bufio.Reader, []model.ImageSetting, error) {
+	var settings []model.ImageSetting
 	name := ""
 	if p, ok := part.(interface{ FileName() string }); ok {
 		name = p.FileName()
@@ -176,32 +181,35 @@ func diskOf(part io.Reader) (*bufio.Reader, error) {
 		for src == nil {
 			h, err := tr.Next()
 			if errors.Is(err, io.EOF) {
-				return nil, errs.Invalid("the OVA %q holds no .vmdk disk", name).WithData("field", "file")
+				return nil, nil, errs.Invalid("the OVA %q holds no .vmdk disk", name).WithData("field", "file")
 			}
 			if err != nil {
-				return nil, errs.Invalid("the OVA %q is not a tar archive: %v", name, err).WithData("field", "file")
+				return nil, nil, errs.Invalid("the OVA %q is not a tar archive: %v", name, err).WithData("field", "file")
 			}
-			if strings.EqualFold(path.Ext(h.Name), ".vmdk") {
+			switch strings.ToLower(path.Ext(h.Name)) {
+			case ".vmdk":
 				src = tr
+			case ".ovf":
+				settings = ovfSettings(tr)
 			}
 		}
 	case ".ovf":
-		return nil, errs.Invalid("%q is an OVF descriptor without its disk: upload the OVA or the .vmdk", name).WithData("field", "file")
+		return nil, nil, errs.Invalid("%q is an OVF descriptor without its disk: upload the OVA or the .vmdk", name).WithData("field", "file")
 	default:
-		return nil, errs.Invalid("file %q is not a .vmdk, .ova or .ovf", name).WithData("field", "file")
+		return nil, nil, errs.Invalid("file %q is not a .vmdk, .ova or .ovf", name).WithData("field", "file")
 	}
 	br := bufio.NewReaderSize(src, uploadChunk)
 	head, err := br.Peek(1024)
 	if len(head) == 0 {
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, errs.Invalid("read the upload: %v", err)
+			return nil, nil, errs.Invalid("read the upload: %v", err)
 		}
-		return nil, errs.Invalid("the image file is empty").WithData("field", "file")
+		return nil, nil, errs.Invalid("the image file is empty").WithData("field", "file")
 	}
 	if !isVMDK(head) {
-		return nil, errs.Invalid("file %q is not a VMDK disk", name).WithData("field", "file")
+		return nil, nil, errs.Invalid("file %q is not a VMDK disk", name).WithData("field", "file")
 	}
-	return br, nil
+	return br, settings, nil
 }
 
 // isVMDK: a sparse extent's magic ("KDMV", or "COWD" of ESX's old format) or a text

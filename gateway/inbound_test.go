@@ -69,7 +69,7 @@ func TestInboundEvents(t *testing.T) {
 		{"no token", noToken, binary("e5", "io.photon.vm.create.requested", w.p1), spec, 401, "MissingAuthToken", "", 0},
 		{"unknown type", userA1, binary("e6", "io.photon.vm.explode.requested", w.vm), nil, 400, "InvalidEntity", "", 0},
 		{"no subject", userA1, binary("e7", "io.photon.vm.start.requested", ""), nil, 400, "InvalidEntity", "", 0},
-		{"bad data", userA1, binary("e8", "io.photon.vm.create.requested", w.p1), []byte(`{"colour":"red"}`), 400, "InvalidJson", "", 0},
+		{"bad data", userA1, binary("e8", "io.photon.vm.create.requested", w.p1), []byte(`{"name":7}`), 400, "InvalidJson", "", 0},
 		{"not a CloudEvent", userA1, map[string]string{"Content-Type": "application/json"}, spec, 400, "InvalidEntity", "", 0},
 	}
 	tasks := make([]string, len(cases))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
@@ -26,14 +27,6 @@ const (
 // the SDK (/v1/projects/{id}/networks, /v1/networks/{id}) is a router, its subnets the
 // router's.
 const routingRouted = "ROUTED"
-
-// Bounds on CIDRs: a router's address space, and a subnet (whose address table the IPAM
-// script searches, so it stays at most a /16).
-const (
-	minRouterBits = 8
-	minSubnetBits = 16
-	maxSubnetBits = 30
-)
 
 // networks serves routers and subnets. Routers and their subnets belong to a project and
 // its users manage them; port-group subnets serve every project and system administrators
@@ -76,22 +69,6 @@ func (s *networks) subnet(ctx context.Context, id string, manage bool) (*model.S
 	return sn, nil
 }
 
-// cidr checks an IPv4 CIDR in its canonical form with a prefix length in [minBits, maxBits].
-func cidr(field, v string, minBits, maxBits int) error {
-	p, err := netip.ParsePrefix(strings.TrimSpace(v))
-	switch {
-	case v == "":
-		return errs.Invalid("%s is required", field)
-	case err != nil || !p.Addr().Is4():
-		return errs.Invalid("%s %q is not an IPv4 CIDR", field, v)
-	case p.Masked() != p:
-		return errs.Invalid("%s %q has host bits set (the network is %s)", field, v, p.Masked())
-	case p.Bits() < minBits || p.Bits() > maxBits:
-		return errs.Invalid("%s %q: the prefix length must be between /%d and /%d", field, v, minBits, maxBits)
-	}
-	return nil
-}
-
 func (s *networks) CreateRouter(ctx context.Context, req *pb.CreateRouterRequest) (*pb.Task, error) {
 	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) { return s.createRouter(ctx, req) })
 }
@@ -109,11 +86,12 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 	if rt := spec.GetRoutingType(); rt != "" && !strings.EqualFold(rt, routingRouted) {
 		return nil, errs.Invalid("routingType %q: a network is a router, so it is %s", rt, routingRouted)
 	}
-	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minRouterBits, maxSubnetBits); err != nil {
+	network, err := domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinRouterBits, domain.MaxSubnetBits)
+	if err != nil {
 		return nil, err
 	}
 	chain := &events.RouterCreate
-	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
+	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: network,
 		Description: spec.GetDescription(), State: model.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
@@ -203,12 +181,13 @@ func (s *networks) createSubnet(ctx context.Context, req *pb.CreateSubnetRequest
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
-	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+	network, err := domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinSubnetBits, domain.MaxSubnetBits)
+	if err != nil {
 		return nil, err
 	}
 	chain := &events.SubnetCreate
 	sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), RouterID: r.ID,
-		PrivateIPCIDR: spec.GetPrivateIpCidr(), Type: spec.GetType(), State: model.NetCreating, CreatedAt: s.store.Now()}
+		PrivateIPCIDR: network, Type: spec.GetType(), State: model.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, sn.ActiveTask = r.TenantID, r.ProjectID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateSubnet(ctx, sn, task) })
@@ -223,7 +202,7 @@ func (s *networks) ListRouterSubnets(ctx context.Context, req *pb.ListRouterSubn
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, r.ProjectID, req.GetName(), "/v1/routers/"+r.ID+"/subnets", req.GetPageSize())
+	return s.subnetList(ctx, page, req.GetName(), "/v1/routers/"+r.ID+"/subnets", req.GetPageSize())
 }
 
 func (s *networks) ListProjectSubnets(ctx context.Context, req *pb.ListProjectSubnetsRequest) (*pb.SubnetList, error) {
@@ -235,28 +214,47 @@ func (s *networks) ListProjectSubnets(ctx context.Context, req *pb.ListProjectSu
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, p.ID, req.GetName(), "/v1/projects/"+p.ID+"/subnets", req.GetPageSize())
+	return s.subnetList(ctx, page, req.GetName(), "/v1/projects/"+p.ID+"/subnets", req.GetPageSize())
 }
 
+// ListSubnets lists every subnet the caller may use, as Photon's GET /v1/subnets did:
+// the port-group ones and those of the caller's projects (system administrators see
+// all). A page of the index of all subnets holds what the caller may see of it.
 func (s *networks) ListSubnets(ctx context.Context, req *pb.ListSubnetsRequest) (*pb.SubnetList, error) {
-	page, err := s.store.ListPortGroupSubnets(ctx, int(req.GetPageSize()), req.GetPageLink())
+	page, err := s.store.ListSubnets(ctx, int(req.GetPageSize()), req.GetPageLink())
 	if err != nil {
 		return nil, err
 	}
-	return s.subnetList(ctx, page, model.SystemScope, req.GetName(), "/v1/subnets", req.GetPageSize())
+	mine := page.Items[:0]
+	for _, sn := range page.Items {
+		if sn.ProjectID == "" {
+			mine = append(mine, sn)
+		} else if _, _, err := s.projectFor(ctx, sn.ProjectID); err == nil {
+			mine = append(mine, sn)
+		}
+	}
+	page.Items = mine
+	return s.subnetList(ctx, page, req.GetName(), "/v1/subnets", req.GetPageSize())
 }
 
-// subnetList is a page of subnets of one default scope, those named name when it is set.
-func (s *networks) subnetList(ctx context.Context, page store.Page[model.Subnet], scope, name, path string, size int32) (*pb.SubnetList, error) {
-	def, err := s.store.DefaultSubnet(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
+// subnetList is a page of subnets, those named name when it is set, each marked default
+// if it is its scope's (system or project) default.
+func (s *networks) subnetList(ctx context.Context, page store.Page[model.Subnet], name, path string, size int32) (*pb.SubnetList, error) {
+	defaults := map[string]string{}
 	out := &pb.SubnetList{NextPageLink: pageLink(path, size, page.Next)}
 	for _, sn := range page.Items {
-		if name == "" || sn.Name == name {
-			out.Items = append(out.Items, subnetPB(sn, def))
+		if name != "" && sn.Name != name {
+			continue
 		}
+		def, ok := defaults[sn.Scope()]
+		if !ok {
+			var err error
+			if def, err = s.store.DefaultSubnet(ctx, sn.Scope()); err != nil {
+				return nil, err
+			}
+			defaults[sn.Scope()] = def
+		}
+		out.Items = append(out.Items, subnetPB(sn, def))
 	}
 	return out, nil
 }
@@ -280,13 +278,15 @@ func (s *networks) CreatePortGroupSubnet(ctx context.Context, req *pb.CreatePort
 		if len(groups) == 0 {
 			return nil, errs.Invalid("portGroups: at least one port group is required")
 		}
+		network := ""
 		if spec.GetPrivateIpCidr() != "" {
-			if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minSubnetBits, maxSubnetBits); err != nil {
+			var err error
+			if network, err = domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinSubnetBits, domain.MaxSubnetBits); err != nil {
 				return nil, err
 			}
 		}
 		sn := &model.Subnet{ID: newID(), Name: name, Description: spec.GetDescription(), PortGroups: groups,
-			PrivateIPCIDR: spec.GetPrivateIpCidr(), State: model.NetReady, CreatedAt: s.store.Now()}
+			PrivateIPCIDR: network, State: model.NetReady, CreatedAt: s.store.Now()}
 		task := s.store.NewTask(taskID(ctx), string(events.SubnetCreate.Operation), model.Entity{ID: sn.ID, Kind: model.KindSubnet}, caller(ctx), nil)
 		if err := s.store.CreatePortGroupSubnet(ctx, sn, task); err != nil {
 			return nil, err

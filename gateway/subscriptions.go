@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/egress"
@@ -91,9 +92,9 @@ func (s *subscriptionsSvc) CreateSubscription(ctx context.Context, req *pb.Creat
 		// The secret is in this answer only: the stored task does not hold it.
 		tk = proto.Clone(tk).(*pb.Task)
 		if tk.ResourceProperties == nil {
-			tk.ResourceProperties = map[string]string{}
+			tk.ResourceProperties = &structpb.Struct{Fields: map[string]*structpb.Value{}}
 		}
-		tk.ResourceProperties["secret"] = secret
+		tk.ResourceProperties.Fields["secret"] = structpb.NewStringValue(secret)
 	}
 	return tk, err
 }

@@ -40,12 +40,12 @@ func TestSubscriptionsAPI(t *testing.T) {
 		}
 	}
 	tk, err := create("http://127.0.0.1:9/hook", "io.photon.vm.*")
-	if err != nil || tk.GetState() != "COMPLETED" || len(tk.GetResourceProperties()["secret"]) != 64 {
+	if err != nil || tk.GetState() != "COMPLETED" || len(tk.GetResourceProperties().GetFields()["secret"].GetStringValue()) != 64 {
 		t.Fatalf("create: %v %v", tk, err)
 	}
 	id := tk.GetEntity().GetId()
 	got, err := h.invoke(t, userA1, m("Tasks", "GetTask"), &pb.IdRequest{Id: tk.GetId()})
-	if err != nil || got.(*pb.Task).GetResourceProperties()["secret"] != "" {
+	if err != nil || got.(*pb.Task).GetResourceProperties().GetFields()["secret"] != nil {
 		t.Fatalf("the stored task shows the secret: %v %v", got, err)
 	}
 	sub, err := h.invoke(t, userA1, m("Subscriptions", "GetSubscription"), &pb.IdRequest{Id: id})

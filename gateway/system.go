@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,10 +76,55 @@ func (s *system) GetSystemInfo(ctx context.Context, _ *pb.SystemRequest) (*pb.Sy
 		p, _ := strconv.Atoi(port)
 		out.Auth.Endpoint, out.Auth.Port = host, int32(p)
 	}
-	if _, ok := s.checks[ComponentNSX]; ok {
-		out.NetworkConfiguration.SdnEnabled = true
-	}
+	out.BaseVersion, out.FullVersion, out.GitCommitHash = buildVersion()
+	_, nsx := s.checks[ComponentNSX]
+	out.NetworkConfiguration.SdnEnabled = nsx
+	out.NetworkType = networkType(nsx)
 	return out, nil
+}
+
+// Network types of /v1/system/info and /v1/info, as Photon named them.
+const (
+	NetworkSoftwareDefined = "SOFTWARE_DEFINED" // NSX
+	NetworkPhysical        = "PHYSICAL"         // port groups
+)
+
+// networkType is the network type of a deployment with or without NSX.
+func networkType(nsx bool) string {
+	if nsx {
+		return NetworkSoftwareDefined
+	}
+	return NetworkPhysical
+}
+
+// buildVersion is the running binary's version from its build information: the module
+// version (base, without the leading v; "dev" for a build from a work tree), the VCS
+// revision, and both together (full, with "-dirty" when the tree had changes).
+func buildVersion() (base, full, commit string) {
+	base = "dev"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return base, base, ""
+	}
+	if v := strings.TrimPrefix(bi.Main.Version, "v"); v != "" && v != "(devel)" {
+		base = v
+	}
+	dirty := ""
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			commit = st.Value
+		case "vcs.modified":
+			if st.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	full = base
+	if commit != "" {
+		full += "-" + commit[:min(len(commit), 12)] + dirty
+	}
+	return base, full, commit
 }
 
 // ComponentNSX is the name of the NSX Manager's check, when networking goes through NSX.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/url"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -72,11 +73,24 @@ func (s *tasks) ListTasks(ctx context.Context, req *pb.ListTasksRequest) (*pb.Ta
 		if err != nil {
 			return nil, err
 		}
-		return s.taskList(ctx, page, req.GetState(), req.GetPageSize(), "/v1/tasks", "&parentId="+parent.ID)
+		return s.taskList(ctx, page, req.GetState(), "", req.GetPageSize(), "/v1/tasks", "&parentId="+parent.ID)
 	case req.GetEntityId() != "":
 		return listTasks(ctx, s.core, req.GetEntityId(), req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/tasks")
 	}
-	return nil, errs.Invalid("entityId or parentId is required")
+	// Every task, as Photon listed them, filtered by entityKind and state: a page of the
+	// index of all tasks holds what the caller may read of it (system administrators
+	// read all), so each call reads at most one page however few the caller may see.
+	page, err := s.store.ListAllTasks(ctx, int(req.GetPageSize()), req.GetPageLink())
+	if err != nil {
+		return nil, err
+	}
+	query := ""
+	for _, q := range [][2]string{{"entityKind", req.GetEntityKind()}, {"state", req.GetState()}} {
+		if q[1] != "" {
+			query += "&" + q[0] + "=" + url.QueryEscape(q[1])
+		}
+	}
+	return s.taskList(ctx, page, req.GetState(), req.GetEntityKind(), req.GetPageSize(), "/v1/tasks", query)
 }
 
 func listTasks(ctx context.Context, c *core, entity, state string, size int32, link, path string) (*pb.TaskList, error) {
@@ -88,17 +102,18 @@ func listTasks(ctx context.Context, c *core, entity, state string, size int32, l
 	if path == "/v1/tasks" {
 		query = "&entityId=" + entity
 	}
-	return c.taskList(ctx, page, state, size, path, query)
+	return c.taskList(ctx, page, state, "", size, path, query)
 }
 
-// taskList is one page of tasks the caller may read, in state if state is set.
-func (c *core) taskList(ctx context.Context, page store.Page[model.Task], state string, size int32, path, query string) (*pb.TaskList, error) {
+// taskList is one page of tasks the caller may read, in state if state is set and of
+// entities of kind if kind is set.
+func (c *core) taskList(ctx context.Context, page store.Page[model.Task], state, kind string, size int32, path, query string) (*pb.TaskList, error) {
 	out := &pb.TaskList{NextPageLink: pageLink(path, size, page.Next)}
 	if out.NextPageLink != "" {
 		out.NextPageLink += query
 	}
 	for _, t := range page.Items {
-		if (state == "" || t.State == state) && c.mayRead(ctx, t) {
+		if (state == "" || t.State == state) && (kind == "" || t.Entity.Kind == kind) && c.mayRead(ctx, t) {
 			pt, err := c.taskPB(ctx, t)
 			if err != nil {
 				return nil, err

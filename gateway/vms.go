@@ -44,6 +44,17 @@ func (s *vms) createVm(ctx context.Context, req *pb.CreateVmRequest) (*pb.Task, 
 	if err != nil {
 		return nil, err
 	}
+	// Every name the call makes follows Photon's rule: the longest and the first of a
+	// bulk create's, the one name otherwise.
+	for _, n := range []int{max(count, 1), 1} {
+		name := vm.Name
+		if count > 1 {
+			name = bulkName(vm.Name, n)
+		}
+		if err := domain.CheckName("name", name); err != nil {
+			return nil, err
+		}
+	}
 	if count > 1 {
 		return s.createVms(ctx, p, t, vm, count)
 	}
@@ -143,7 +154,8 @@ func (s *vms) buildVM(ctx context.Context, p *model.Project, spec *pb.VmCreateSp
 	}
 	vm, err := vmrules.Validate(ctx, s.store, caller(ctx), p, vmrules.Spec{Name: name, Flavor: spec.GetFlavor(),
 		SourceImageID: spec.GetSourceImageId(), Subnets: spec.GetSubnets(), Tags: spec.GetTags(),
-		Environment: spec.GetEnvironment(), Affinities: affs, AntiAffinity: anti, Disks: disks})
+		Environment: spec.GetEnvironment(), Affinities: affs, AntiAffinity: anti, Disks: disks,
+		PowerOn: spec.GetPowerOn()})
 	if err != nil {
 		return nil, err
 	}

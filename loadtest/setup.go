@@ -47,9 +47,11 @@ func Prepare(ctx context.Context, c *Client, name, diskPath string) (Fixture, er
 }
 
 // Spec is the create spec of the i-th call: VMs named <name>-i, with f's flavors and
-// image, a boot disk and a 1 GB data disk.
+// image, a boot disk and a 1 GB data disk, powered on once made (the figures count the
+// whole chain, power on included).
 func (f Fixture) Spec(i int) map[string]any {
 	return map[string]any{"name": fmt.Sprintf("%s-%d", f.Name, i), "flavor": f.Name + "-tiny", "sourceImageId": f.Image,
+		"powerOn": true,
 		"attachedDisks": []map[string]any{
 			{"name": "boot", "kind": "ephemeral-disk", "flavor": f.Name + "-disk", "bootDisk": true},
 			{"name": "data", "kind": "ephemeral-disk", "flavor": f.Name + "-disk", "capacityGb": 1}}}

@@ -42,7 +42,9 @@ func apiErrorBody(e *errs.Error) apiError {
 //     itself while reading the request (the JSON body, a path or query parameter), so it
 //     is InvalidJson, as Photon answered a body it could not read;
 //   - other gRPC statuses take the Photon code errs.FromStatus names;
-//   - a runtime.HTTPStatusError keeps its HTTP status (grpc-gateway's routing errors).
+//   - a runtime.HTTPStatusError keeps its HTTP status (grpc-gateway's routing errors);
+//   - a body that went past MaxBody (LimitBody) is RequestTooLarge, 413; one that
+//     broke shared/domain's bounds or name rules is their InvalidEntity.
 //
 // The body is always JSON, whatever marshaler the request negotiated.
 func ErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
@@ -52,6 +54,9 @@ func ErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		httpStatus, err = hse.HTTPStatus, hse.Err
 	}
 	e := toAPIError(err)
+	if be, ok := bodyError(r); ok {
+		e, httpStatus = be, 0
+	}
 	if httpStatus == 0 {
 		httpStatus = e.HTTPStatus()
 	}

@@ -2,10 +2,14 @@ package rest
 
 import (
 	"io"
+	"reflect"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/errs"
 )
 
 // Marshaler is the REST side's runtime.Marshaler. It writes the JSON that Photon 1.2
@@ -29,14 +33,15 @@ import (
 //     that the messages inside them get the rules above; the rest is encoding/json.
 //
 // Requests are read by protojson, which takes 64-bit integers as numbers or strings.
-// Unknown fields are an error, which the ErrorHandler answers as InvalidJson.
+// Unknown fields are ignored, as Photon's server ignored them (its SDK sends fields this
+// API has no use for, such as a subnet's portGroups); a known field of the wrong type is
+// still an error, which the ErrorHandler answers as InvalidJson.
 type Marshaler struct{}
 
 var _ runtime.Marshaler = Marshaler{}
 
-// unmarshaler reads request bodies. DiscardUnknown stays false: Photon rejected unknown
-// fields.
-var unmarshaler = &runtime.JSONPb{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false}}
+// unmarshaler reads request bodies, skipping unknown fields as Photon did.
+var unmarshaler = &runtime.JSONPb{UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true}}
 
 // Marshal writes v as JSON by the rules on Marshaler.
 func (Marshaler) Marshal(v any) ([]byte, error) {
@@ -47,11 +52,62 @@ func (Marshaler) Marshal(v any) ([]byte, error) {
 }
 
 // Unmarshal reads data into v, a pointer to a proto message or to a non-message field
-// of one (grpc-gateway decodes a body mapped to a single field that way).
-func (Marshaler) Unmarshal(data []byte, v any) error { return unmarshaler.Unmarshal(data, v) }
+// of one (grpc-gateway decodes a body mapped to a single field that way). A message read
+// is then held to shared/domain's bounds and name rules (CheckRequest): a refusal is
+// the *errs.Error InvalidEntity.
+func (Marshaler) Unmarshal(data []byte, v any) error {
+	if err := unmarshaler.Unmarshal(data, v); err != nil {
+		return err
+	}
+	return checkBounds(v)
+}
 
-// NewDecoder returns a Decoder of JSON values read from r, with Unmarshal's rules.
-func (Marshaler) NewDecoder(r io.Reader) runtime.Decoder { return unmarshaler.NewDecoder(r) }
+// NewDecoder returns a Decoder of JSON values read from r, with Unmarshal's rules. A
+// refusal of the bounds is also recorded on a body LimitBody wrapped, so that
+// ErrorHandler answers it as InvalidEntity rather than as the InvalidJson grpc-gateway
+// makes of every decoding error.
+func (Marshaler) NewDecoder(r io.Reader) runtime.Decoder {
+	d := unmarshaler.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		if err := d.Decode(v); err != nil {
+			return err
+		}
+		err := checkBounds(v)
+		if b, ok := r.(*limitedBody); ok && err != nil {
+			b.refused = err
+		}
+		return err
+	})
+}
+
+// checkBounds holds what a body decoded into to the bounds: a message, or what
+// grpc-gateway decodes a body mapped to one field into, a pointer to the field (a
+// message, or a list of them).
+func checkBounds(v any) error {
+	if m, ok := v.(proto.Message); ok {
+		return domain.CheckRequest(m.ProtoReflect())
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil
+	}
+	switch e := rv.Elem(); e.Kind() {
+	case reflect.Pointer:
+		if m, ok := e.Interface().(proto.Message); ok && !e.IsNil() {
+			return domain.CheckRequest(m.ProtoReflect())
+		}
+	case reflect.Slice:
+		if e.Len() > domain.DefaultBound.Items {
+			return errs.Invalid("the body has %d elements, at most %d", e.Len(), domain.DefaultBound.Items)
+		}
+		for i := range e.Len() {
+			if err := checkBounds(e.Index(i).Addr().Interface()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // NewEncoder returns an Encoder that writes each value as Marshal does, followed by a
 // newline.

@@ -199,7 +199,7 @@ type sdkTask struct {
 			Data    map[string]string `json:"data"`
 		} `json:"errors"`
 	} `json:"steps"`
-	ResourceProperties map[string]string `json:"resourceProperties"`
+	ResourceProperties map[string]any `json:"resourceProperties"` // interface{} in the SDK
 }
 
 func TestMarshalDecodesIntoInt64Structs(t *testing.T) {
@@ -241,7 +241,8 @@ func TestMarshalDecodesIntoInt64Structs(t *testing.T) {
 			Entity: &photonv1.Entity{Id: "vm1", Kind: "vm"},
 			Steps: []*photonv1.Step{{Operation: "PLACE", QueuedTime: 1_700_000_000_124, Sequence: 3,
 				Errors: []*photonv1.ApiError{{Code: "NotEnoughCpuResource", Message: "no host", Data: map[string]string{"z": "1", "a": "2"}}}}},
-			ResourceProperties: map[string]string{"b": "2", "a": "1"},
+			ResourceProperties: mustStruct(t, map[string]any{"b": "2", "a": "1",
+				"networkConnections": []any{map[string]any{"network": "n1", "isConnected": true}}}),
 		}
 		b, err := Marshaler{}.Marshal(in)
 		if err != nil {
@@ -250,7 +251,7 @@ func TestMarshalDecodesIntoInt64Structs(t *testing.T) {
 		const want = `{"id":"t1","state":"ERROR","startedTime":1700000000200,"queuedTime":1700000000123,` +
 			`"entity":{"id":"vm1","kind":"vm"},"steps":[{"operation":"PLACE","queuedTime":1700000000124,"sequence":3,` +
 			`"errors":[{"code":"NotEnoughCpuResource","message":"no host","data":{"a":"2","z":"1"}}]}],` +
-			`"resourceProperties":{"a":"1","b":"2"}}`
+			`"resourceProperties":{"a":"1","b":"2","networkConnections":[{"isConnected":true,"network":"n1"}]}}`
 		if string(b) != want {
 			t.Errorf("Marshal =\n %s\nwant\n %s", b, want)
 		}
@@ -258,7 +259,9 @@ func TestMarshalDecodesIntoInt64Structs(t *testing.T) {
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.QueuedTime != in.QueuedTime || got.Steps[0].QueuedTime != 1_700_000_000_124 || got.Steps[0].Errors[0].Data["z"] != "1" {
+		conns, _ := got.ResourceProperties["networkConnections"].([]any) // as Photon's CLI reads it
+		if got.QueuedTime != in.QueuedTime || got.Steps[0].QueuedTime != 1_700_000_000_124 || got.Steps[0].Errors[0].Data["z"] != "1" ||
+			len(conns) != 1 || got.ResourceProperties["a"] != "1" {
 			t.Errorf("decoded %+v", got)
 		}
 	})
@@ -373,11 +376,11 @@ func TestMarshalNonProto(t *testing.T) {
 
 func TestMarshalDeterministic(t *testing.T) {
 	t.Parallel()
-	props := map[string]string{}
+	props := map[string]any{}
 	for _, k := range strings.Fields("q w e r t y u i o p a s d f g h j k l z x c v b n m") {
 		props[k] = k
 	}
-	m := &photonv1.Task{Id: "t", ResourceProperties: props}
+	m := &photonv1.Task{Id: "t", ResourceProperties: mustStruct(t, props)}
 	first, err := Marshaler{}.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -401,8 +404,10 @@ func TestUnmarshal(t *testing.T) {
 		{"int64 as number", `{"vmId":"v","memoryMb":4096}`, &hostdv1.CreateVmRequest{VmId: "v", MemoryMb: 4096}, false},
 		{"int64 as string", `{"vmId":"v","memoryMb":"9007199254740993"}`, &hostdv1.CreateVmRequest{VmId: "v", MemoryMb: 9_007_199_254_740_993}, false},
 		{"proto field names", `{"vm_id":"v","cpu_count":2}`, &hostdv1.CreateVmRequest{VmId: "v", CpuCount: 2}, false},
-		{"unknown field", `{"vmId":"v","bogus":1}`, nil, true},
+		{"unknown fields ignored", `{"vmId":"v","bogus":1,"portGroups":["a"],"deep":{"x":[null,{}]}}`, &hostdv1.CreateVmRequest{VmId: "v"}, false},
 		{"wrong type", `{"memoryMb":"lots"}`, nil, true},
+		{"wrong type beside an unknown field", `{"bogus":1,"cpuCount":"two"}`, nil, true},
+		{"unknown field that is not JSON", `{"vmId":"v","bogus":}`, nil, true},
 		{"not JSON", `{"vmId":`, nil, true},
 	}
 	for _, tt := range tests {
@@ -437,4 +442,13 @@ func TestEncoder(t *testing.T) {
 	if ct := (Marshaler{}).ContentType(nil); ct != "application/json" {
 		t.Errorf("ContentType = %q", ct)
 	}
+}
+
+func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -13,6 +13,7 @@ import (
 //     grpc-gateway's default is, so google.api.HttpBody responses pass through raw);
 //   - ErrorHandler and RoutingErrorHandler for Photon ApiError bodies;
 //   - RecordMethod and CreatedForTasks for 201 on task-starting calls;
+//   - LimitBody, which refuses a body past MaxBody with 413;
 //   - IncomingHeaders, which also passes Idempotency-Key to the services.
 //
 // Options given after these to NewServeMux win for the settings they replace;
@@ -22,7 +23,7 @@ func ServeMuxOptions() []runtime.ServeMuxOption {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: Marshaler{}}),
 		runtime.WithErrorHandler(ErrorHandler),
 		runtime.WithRoutingErrorHandler(RoutingErrorHandler),
-		runtime.WithMiddlewares(RecordMethod),
+		runtime.WithMiddlewares(RecordMethod, LimitBody),
 		runtime.WithForwardResponseOption(CreatedForTasks),
 		runtime.WithIncomingHeaderMatcher(IncomingHeaders),
 	}

@@ -4,8 +4,13 @@
 // which verbs a VM's state allows, and what state each step's outcome and each chain's end
 // leave.
 //
-// It is the bottom of Photon's graph: it imports nothing of Photon but errs, so that the
-// store (which records the states) and the chain table (events) can both use it. The rules
+// It also holds what any request may carry: Photon's name rule (names.go), the one table
+// of bounds on every other field of a request (bounds.go, applied by the gateway to REST
+// bodies and gRPC requests alike) and the CIDR check (network.go).
+//
+// It is the bottom of Photon's graph: it imports nothing of Photon but errs (and
+// protobuf's reflection, for the bounds), so that the store (which records the states)
+// and the chain table (events) can both use it. The rules
 // that need what exists are in its subpackages, above the store and below events, the
 // gateway and the functions, which call them:
 //

@@ -46,6 +46,7 @@ const (
 	CodeSystemPaused      = "SystemPaused"     // the system is paused: mutations are refused
 	CodeMethodNotAllowed  = "MethodNotAllowed" // the path exists, not with this HTTP verb
 	CodeNotImplemented    = "NotImplemented"   // a Photon call that Photon has nothing behind
+	CodeRequestTooLarge   = "RequestTooLarge"  // a request body past its limit, refused before it is read whole
 )
 
 type mapping struct {
@@ -77,6 +78,7 @@ var table = map[string]mapping{
 	CodeSystemPaused:      {codes.Unavailable, http.StatusServiceUnavailable},
 	CodeMethodNotAllowed:  {codes.Unimplemented, http.StatusMethodNotAllowed},
 	CodeNotImplemented:    {codes.Unimplemented, http.StatusNotImplemented},
+	CodeRequestTooLarge:   {codes.ResourceExhausted, http.StatusRequestEntityTooLarge},
 }
 
 // byGRPC names the Photon code for a gRPC status that carries none.
@@ -174,6 +176,11 @@ func NotFound(kind, id string) *Error {
 
 // Invalid is the error for a request that fails validation.
 func Invalid(format string, args ...any) *Error { return New(CodeInvalidEntity, format, args...) }
+
+// TooLarge is the error of a request body longer than limit bytes.
+func TooLarge(limit int64) *Error {
+	return New(CodeRequestTooLarge, "the request body is larger than %d bytes", limit).WithData("limit", strconv.FormatInt(limit, 10))
+}
 
 // WithData returns a copy of e with key=value added to its data.
 func (e *Error) WithData(key, value string) *Error {

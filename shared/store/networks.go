@@ -19,6 +19,7 @@ func (s *Store) routersIdx(project string) string        { return s.key("idx", "
 func (s *Store) routerSubnetsIdx(router string) string   { return s.key("idx", "routersubnets", router) }
 func (s *Store) projectSubnetsIdx(project string) string { return s.key("idx", "subnets", project) }
 func (s *Store) portGroupSubnetsIdx() string             { return s.key("idx", "subnets", model.SystemScope) }
+func (s *Store) allSubnetsIdx() string                   { return s.key("idx", "allsubnets") }
 func (s *Store) defaultSubnetKey(scope string) string    { return s.key("defaultsubnet", scope) }
 func (s *Store) vmNetsKey(vm string) string              { return s.key("vmnets", vm) }
 
@@ -145,8 +146,8 @@ func (s *Store) CreatePortGroupSubnet(ctx context.Context, sn *model.Subnet, tas
 // subnetWrites writes a new subnet, its indexes and its address table: the first and last
 // address it hands out, as integers (a subnet without a CIDR hands out none).
 func (s *Store) subnetWrites(sn *model.Subnet) *Batch {
-	b := new(Batch).Put(s.entityKey(model.KindSubnet, sn.ID), sn)
 	m := indexMember(sn.CreatedAt, sn.ID)
+	b := new(Batch).Put(s.entityKey(model.KindSubnet, sn.ID), sn).Index(s.allSubnetsIdx(), m)
 	if sn.RouterID != "" {
 		b.Index(s.routerSubnetsIdx(sn.RouterID), m).Index(s.projectSubnetsIdx(sn.ProjectID), m)
 	} else {
@@ -164,7 +165,7 @@ func (s *Store) subnetWrites(sn *model.Subnet) *Batch {
 func (s *Store) RemoveSubnet(ctx context.Context, sn *model.Subnet) error {
 	m := indexMember(sn.CreatedAt, sn.ID)
 	b := new(Batch).Del(s.entityKey(model.KindSubnet, sn.ID)).Del(s.subnetPortsKey(sn.ID)).
-		DelIfOwner(s.defaultSubnetKey(sn.Scope()), sn.ID)
+		DelIfOwner(s.defaultSubnetKey(sn.Scope()), sn.ID).Unindex(s.allSubnetsIdx(), m)
 	if sn.RouterID != "" {
 		b.Unindex(s.routerSubnetsIdx(sn.RouterID), m).Unindex(s.projectSubnetsIdx(sn.ProjectID), m)
 	} else {
@@ -173,7 +174,12 @@ func (s *Store) RemoveSubnet(ctx context.Context, sn *model.Subnet) error {
 	return s.Apply(ctx, b)
 }
 
-// ListRouterSubnets, ListProjectSubnets and ListPortGroupSubnets page through subnets.
+// ListSubnets, ListRouterSubnets, ListProjectSubnets and ListPortGroupSubnets page
+// through subnets: all of them, a router's, a project's, the port-group ones.
+func (s *Store) ListSubnets(ctx context.Context, size int, cursor string) (Page[model.Subnet], error) {
+	return List[model.Subnet](ctx, s, s.allSubnetsIdx(), model.KindSubnet, size, cursor)
+}
+
 func (s *Store) ListRouterSubnets(ctx context.Context, router string, size int, cursor string) (Page[model.Subnet], error) {
 	return List[model.Subnet](ctx, s, s.routerSubnetsIdx(router), model.KindSubnet, size, cursor)
 }

@@ -124,6 +124,11 @@ func (s *Store) UpdateTask(ctx context.Context, id string, fn func(*model.Task) 
 	return Update(ctx, s, model.KindTask, id, fn)
 }
 
+// ListAllTasks lists every task, oldest first (the index retention trims).
+func (s *Store) ListAllTasks(ctx context.Context, size int, cursor string) (Page[model.Task], error) {
+	return List[model.Task](ctx, s, s.allTasksIdx(), model.KindTask, size, cursor)
+}
+
 // ListTasks lists the tasks of an entity, oldest first.
 func (s *Store) ListTasks(ctx context.Context, entityID string, size int, cursor string) (Page[model.Task], error) {
 	return List[model.Task](ctx, s, s.key("idx", "tasks", entityID), model.KindTask, size, cursor)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -34,7 +35,9 @@ func TestBadInput(t *testing.T) {
 		wantCode           string
 	}{
 		{"malformed JSON", "POST", vms, `{"name": "x", `, "", 400, "InvalidJson"},
-		{"unknown field", "POST", vms, `{"name": "x", "colour": "red"}`, "", 400, "InvalidJson"},
+		{"wrong type", "POST", vms, `{"name": "x", "count": "many"}`, "", 400, "InvalidJson"},
+		{"tenant name of 100,000 characters", "POST", "/v1/tenants", map[string]any{"name": strings.Repeat("a", 100_000)}, "", 400, "InvalidEntity"},
+		{"tenant name with NUL and markup", "POST", "/v1/tenants", map[string]any{"name": "a\x00<script>"}, "", 400, "InvalidEntity"},
 		{"missing name", "POST", vms, map[string]any{"flavor": "small", "sourceImageId": f.image}, "", 400, "InvalidEntity"},
 		{"unknown flavor", "POST", vms, map[string]any{"name": "x", "flavor": "huge", "sourceImageId": f.image}, "", 400, "InvalidEntity"},
 		{"unknown image", "POST", vms, map[string]any{"name": "x", "flavor": "small", "sourceImageId": "nope"}, "", 400, "InvalidEntity"},

@@ -231,7 +231,7 @@ func setup(t *testing.T, c *client, vmQuota float64) fixture {
 }
 
 func vmSpec(f fixture, name string) map[string]any {
-	return map[string]any{"name": name, "flavor": "small", "sourceImageId": f.image, "attachedDisks": []attachedDisk{
+	return map[string]any{"name": name, "flavor": "small", "sourceImageId": f.image, "powerOn": true, "attachedDisks": []attachedDisk{
 		{Name: "boot", Kind: "ephemeral-disk", Flavor: "disk", BootDisk: true},
 		{Name: "data", Kind: "ephemeral-disk", Flavor: "disk", CapacityGB: 2},
 	}}

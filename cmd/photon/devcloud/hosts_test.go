@@ -139,7 +139,7 @@ func TestHostFleet(t *testing.T) {
 		{"no password", func(m map[string]any) { delete(m, "password") }, "InvalidEntity"},
 		{"no address", func(m map[string]any) { m["address"] = "" }, "InvalidEntity"},
 		{"unknown zone", func(m map[string]any) { m["availabilityZone"] = "nope" }, "InvalidEntity"},
-		{"unknown field", func(m map[string]any) { m["colour"] = "red" }, "InvalidJson"},
+		{"a string for a list", func(m map[string]any) { m["usageTags"] = "CLOUD" }, "InvalidJson"},
 	} {
 		m := map[string]any{}
 		for k, v := range spec {

@@ -198,11 +198,9 @@ func TestImages(t *testing.T) {
 		}
 		return true
 	}
-	vmOf := func(image, name string, env map[string]string, aff ...map[string]any) map[string]any {
+	vmOf := func(image, name string, powerOn bool, aff ...map[string]any) map[string]any {
 		spec := vmSpec(fixture{image: image}, name)
-		if env != nil {
-			spec["environment"] = env
-		}
+		spec["powerOn"] = powerOn
 		if aff != nil {
 			spec["affinities"] = aff
 		}
@@ -255,7 +253,7 @@ func TestImages(t *testing.T) {
 			t.Fatalf("CREATE_IMAGE: %+v", tk.Steps)
 		}
 		_, eager = admin.image(str(raw["entity"].(map[string]any)["id"]))
-		if eager.State != "READY" || eager.Kind != "image" || eager.Name != "photon-2" || eager.ReplicationType != "EAGER" ||
+		if eager.State != "READY" || eager.Kind != "image" || eager.Name != "photon-2.vmdk" || eager.ReplicationType != "EAGER" ||
 			eager.ReplicationProgress != "100%" || eager.SeedingProgress != "100%" || eager.Size != int64(len(disk)) ||
 			eager.SelfLink != "/v1/images/"+eager.ID {
 			t.Fatalf("image %+v", eager)
@@ -263,7 +261,7 @@ func TestImages(t *testing.T) {
 		if p := "images/" + eager.ID + ".vmdk"; !onEvery(p) {
 			t.Fatalf("%s is not on every datastore", p)
 		}
-		tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(eager.ID, "from-eager", nil)).ID)
+		tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(eager.ID, "from-eager", true)).ID)
 		if tk.State != "COMPLETED" {
 			t.Fatalf("VM from the uploaded image: %+v", tk.Steps)
 		}
@@ -274,7 +272,9 @@ func TestImages(t *testing.T) {
 	t.Run("ON_DEMAND upload of an OVA", func(t *testing.T) {
 		admin := *admin
 		admin.t = t
-		data := ova(map[string][]byte{"photon.ovf": []byte("<Envelope/>"), "disk1.vmdk": disk})
+		ovf := `<Envelope><VirtualSystem><VirtualHardwareSection><Item><ResourceSubType>VmxNet3</ResourceSubType>` +
+			`<ResourceType>10</ResourceType></Item></VirtualHardwareSection></VirtualSystem></Envelope>`
+		data := ova(map[string][]byte{"photon.ovf": []byte(ovf), "disk1.vmdk": disk})
 		st, raw := admin.upload("/v1/images", "photon-3.ova", data, map[string]string{"ImageReplication": "ON_DEMAND"})
 		if st != 201 {
 			t.Fatalf("upload: %d %v", st, raw)
@@ -283,7 +283,8 @@ func TestImages(t *testing.T) {
 			t.Fatalf("CREATE_IMAGE: %+v", tk.Steps)
 		}
 		_, fromOVA = admin.image(str(raw["entity"].(map[string]any)["id"]))
-		if fromOVA.State != "READY" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
+		if fromOVA.State != "READY" || fromOVA.Name != "photon-3.ova" || len(fromOVA.Settings) != 1 ||
+			fromOVA.Settings[0].Name != "ethernet0.virtualDev" || fromOVA.Settings[0].DefaultValue != "vmxnet3" || fromOVA.ReplicationType != "ON_DEMAND" || fromOVA.Size != int64(len(disk)) {
 			t.Fatalf("image %+v", fromOVA)
 		}
 		if got := sims[1].read(localDS, "images/"+fromOVA.ID+".vmdk"); !bytes.Equal(got, disk) {
@@ -314,7 +315,7 @@ func TestImages(t *testing.T) {
 		tasks := make([]task, 2)
 		for i := range tasks {
 			wg.Go(func() {
-				spec := vmOf(f.image, fmt.Sprint("od-", i), nil, map[string]any{"kind": "datastore", "id": "extra"})
+				spec := vmOf(f.image, fmt.Sprint("od-", i), true, map[string]any{"kind": "datastore", "id": "extra"})
 				// Only the boot disk: a datastore added after its host registered has no
 				// capacity counters, which disks of a size need.
 				spec["attachedDisks"] = spec["attachedDisks"].([]attachedDisk)[:1]
@@ -382,7 +383,7 @@ func TestImages(t *testing.T) {
 		if _, im := admin.image(eager.ID); im.State != "PENDING_DELETE" {
 			t.Fatalf("image in use is %s after its delete", im.State)
 		}
-		admin.expect("POST", "/v1/projects/"+f.project+"/vms", vmOf(eager.ID, "late", nil), 400, "InvalidEntity")
+		admin.expect("POST", "/v1/projects/"+f.project+"/vms", vmOf(eager.ID, "late", true), 400, "InvalidEntity")
 		admin.expect("DELETE", "/v1/images/"+eager.ID, nil, 400, "StateError")
 		if tk := admin.wait(admin.deleteVM(eagerVM).ID); tk.State != "COMPLETED" {
 			t.Fatalf("delete VM: %+v", tk.Steps)
@@ -398,12 +399,12 @@ func TestImages(t *testing.T) {
 	t.Run("create_image", func(t *testing.T) {
 		admin := *admin
 		admin.t = t
-		tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(f.image, "to-capture", map[string]string{"powerOn": "false"})).ID)
+		tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(f.image, "to-capture", false)).ID)
 		if tk.State != "COMPLETED" {
 			t.Fatalf("VM: %+v", tk.Steps)
 		}
 		stopped := tk.Entity.ID
-		started := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(f.image, "running", nil)).ID).Entity.ID
+		started := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(f.image, "running", true)).ID).Entity.ID
 		admin.expect("POST", "/v1/vms/"+started+"/create_image", map[string]any{"name": "snap"}, 400, "StateError")
 		admin.expect("POST", "/v1/vms/"+stopped+"/create_image", map[string]any{"name": "snap", "replicationType": "SOMETIMES"}, 400, "InvalidEntity")
 		var ct task
@@ -423,7 +424,7 @@ func TestImages(t *testing.T) {
 		if snap.State != "READY" || snap.Name != "snap" {
 			t.Fatalf("captured image %+v", snap)
 		}
-		if tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(snap.ID, "from-snap", nil)).ID); tk.State != "COMPLETED" {
+		if tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(snap.ID, "from-snap", true)).ID); tk.State != "COMPLETED" {
 			t.Fatalf("VM from the captured image: %+v", tk.Steps)
 		}
 	})
@@ -459,18 +460,18 @@ func TestImages(t *testing.T) {
 			slices.Sort(out)
 			return out
 		}
-		if got := names(&bob, "/v1/projects/"+team+"/images"); !slices.Contains(got, "team-os") || !slices.Contains(got, "photon-os") {
+		if got := names(&bob, "/v1/projects/"+team+"/images"); !slices.Contains(got, "team-os.vmdk") || !slices.Contains(got, "photon-os") {
 			t.Fatalf("team's images: %v", got)
 		}
-		if got := names(&admin, "/v1/projects/"+f.project+"/images"); slices.Contains(got, "team-os") || !slices.Contains(got, "photon-os") {
+		if got := names(&admin, "/v1/projects/"+f.project+"/images"); slices.Contains(got, "team-os.vmdk") || !slices.Contains(got, "photon-os") {
 			t.Fatalf("web's images: %v", got)
 		}
-		if got := names(&bob, "/v1/images"); !slices.Contains(got, "team-os") || slices.Contains(got, "snap") {
+		if got := names(&bob, "/v1/images"); !slices.Contains(got, "team-os.vmdk") || slices.Contains(got, "snap") {
 			t.Fatalf("bob's images: %v", got)
 		}
 		bob.expect("GET", "/v1/images/"+props(t, &admin, f.project), nil, 404, "NotFound")
-		admin.expect("POST", "/v1/projects/"+f.project+"/vms", vmOf(mine, "not-ours", nil), 400, "InvalidEntity")
-		if tk := bob.wait(bob.create("/v1/projects/"+team+"/vms", vmOf(mine, "ours", nil)).ID); tk.State != "COMPLETED" {
+		admin.expect("POST", "/v1/projects/"+f.project+"/vms", vmOf(mine, "not-ours", true), 400, "InvalidEntity")
+		if tk := bob.wait(bob.create("/v1/projects/"+team+"/vms", vmOf(mine, "ours", true)).ID); tk.State != "COMPLETED" {
 			t.Fatalf("VM from the project image: %+v", tk.Steps)
 		}
 		// Bob owns what he uploaded: he shares it with the administrator, whose project
@@ -480,7 +481,7 @@ func TestImages(t *testing.T) {
 			t.Fatalf("the uploader's policy: %d %v", st, policy)
 		}
 		bob.done("PATCH", "/v1/images/"+mine+"/iam", map[string]any{"principal": c.AdminUser, "action": "ADD", "role": "contributor"}, "COMPLETED")
-		if tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(mine, "shared", nil)).ID); tk.State != "COMPLETED" {
+		if tk := admin.wait(admin.create("/v1/projects/"+f.project+"/vms", vmOf(mine, "shared", true)).ID); tk.State != "COMPLETED" {
 			t.Fatalf("VM from a shared image: %+v", tk.Steps)
 		}
 	})

@@ -80,18 +80,21 @@ func all[T any](c *client, path string) ([]T, int) {
 	return out, pages
 }
 
-// vmNetworks reads a VM's network connections as Photon clients do: GET_NETWORKS's task.
+// vmNetworks reads a VM's network connections as Photon's CLI does: GET_NETWORKS's task,
+// whose resourceProperties.networkConnections is the array of connections.
 func (c *client) vmNetworks(id string) []networkConnection {
 	c.t.Helper()
-	var tk opTask
+	var tk struct {
+		Operation          string `json:"operation"`
+		State              string `json:"state"`
+		ResourceProperties struct {
+			NetworkConnections []networkConnection `json:"networkConnections"`
+		} `json:"resourceProperties"`
+	}
 	if st := c.do("GET", "/v1/vms/"+id+"/subnets", nil, &tk); st != 200 || tk.Operation != "GET_NETWORKS" || tk.State != "COMPLETED" {
 		c.t.Fatalf("GET /v1/vms/%s/subnets: %d %+v", id, st, tk)
 	}
-	var conns []networkConnection
-	if err := json.Unmarshal([]byte(tk.ResourceProperties["networkConnections"]), &conns); err != nil {
-		c.t.Fatalf("networkConnections %q: %v", tk.ResourceProperties["networkConnections"], err)
-	}
-	return conns
+	return tk.ResourceProperties.NetworkConnections
 }
 
 // nsxObjects lists NSX objects from the simulator as NSX's own API shows them.
@@ -163,7 +166,6 @@ func walkNetworks(t *testing.T, c *devcloud.Cloud, cl *client, f fixture) {
 		code string
 	}{
 		{"no name", map[string]any{"privateIpCidr": "10.3.0.0/16"}, "InvalidEntity"},
-		{"host bits", map[string]any{"name": "x", "privateIpCidr": "10.3.0.1/16"}, "InvalidEntity"},
 		{"not a CIDR", map[string]any{"name": "x", "privateIpCidr": "ten"}, "InvalidEntity"},
 		{"name taken", map[string]any{"name": "r1", "privateIpCidr": "10.3.0.0/16"}, "NameTaken"},
 	} {
@@ -186,7 +188,12 @@ func walkNetworks(t *testing.T, c *devcloud.Cloud, cl *client, f fixture) {
 	// Subnets on r1: two, refusals, paging, set_default, rename; delete r1 refused.
 	s1 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s1", "description": "front",
 		"privateIpCidr": "10.0.1.0/24"}, "COMPLETED").Entity.ID
-	s2 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s2", "privateIpCidr": "10.0.2.0/24"}, "COMPLETED").Entity.ID
+	// host bits set: the network is used, as Photon did
+	s2 := cl.done("POST", "/v1/routers/"+r1+"/subnets", map[string]any{"name": "s2", "privateIpCidr": "10.0.2.9/24"}, "COMPLETED").Entity.ID
+	var s2got subnet
+	if cl.do("GET", "/v1/subnets/"+s2, nil, &s2got); s2got.PrivateIPCIDR != "10.0.2.0/24" {
+		t.Fatalf("subnet made of 10.0.2.9/24: %+v", s2got)
+	}
 	for _, tc := range []struct{ name, cidr string }{
 		{"overlapping", "10.0.1.128/25"}, {"covering", "10.0.0.0/22"}, {"outside the router", "192.168.0.0/24"}, {"too small", "10.0.3.0/31"},
 	} {

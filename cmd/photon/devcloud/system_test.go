@@ -31,6 +31,9 @@ func TestSystem(t *testing.T) {
 		State           string   `json:"state"`
 		ImageDatastores []string `json:"imageDatastores"`
 		SelfLink        string   `json:"selfLink"`
+		BaseVersion     string   `json:"baseVersion"`
+		FullVersion     string   `json:"fullVersion"`
+		NetworkType     string   `json:"networkType"`
 		Auth            struct {
 			Enabled  bool   `json:"enabled"`
 			Endpoint string `json:"endpoint"`
@@ -38,7 +41,8 @@ func TestSystem(t *testing.T) {
 		} `json:"auth"`
 	}
 	if st := cl.do("GET", "/v1/system/info", nil, &info); st != 200 || info.Kind != "deployment" || info.State != "READY" ||
-		len(info.ImageDatastores) == 0 || !info.Auth.Enabled || info.Auth.Port == 0 {
+		len(info.ImageDatastores) == 0 || !info.Auth.Enabled || info.Auth.Port == 0 || info.BaseVersion == "" ||
+		info.FullVersion == "" || (info.NetworkType != "SOFTWARE_DEFINED" && info.NetworkType != "PHYSICAL") {
 		t.Fatalf("info: %d %+v", st, info)
 	}
 	var usage struct {

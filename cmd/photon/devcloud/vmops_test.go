@@ -16,11 +16,18 @@ import (
 func TestVMPowerOperations(t *testing.T) {
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
-	tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, "ops-1")).ID)
+	// Created as Photon created VMs: STOPPED until started.
+	spec := vmSpec(f, "ops-1")
+	delete(spec, "powerOn")
+	tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", spec).ID)
 	if tk.State != "COMPLETED" {
 		t.Fatalf("create ended %s: %+v", tk.State, tk.Steps)
 	}
 	id, sim := tk.Entity.ID, c.Sims[0]
+	var made vm
+	if cl.do("GET", "/v1/vms/"+id, nil, &made); made.State != "STOPPED" || inspectVM(t, sim.URL, id).power != "poweredOff" {
+		t.Fatalf("a new VM is %s, want STOPPED and powered off", made.State)
+	}
 
 	// Powered off and on at the host, behind Photon's back: the next heartbeats bring the
 	// VM's record in line.
@@ -28,7 +35,7 @@ func TestVMPowerOperations(t *testing.T) {
 	for _, want := range []struct {
 		on    bool
 		state string
-	}{{false, "STOPPED"}, {true, "STARTED"}} {
+	}{{true, "STARTED"}, {false, "STOPPED"}} {
 		vs.setPower(id, want.on)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
@@ -51,6 +58,8 @@ func TestVMPowerOperations(t *testing.T) {
 		state     string // the VM's state afterwards
 		power     string // vcsim's power state afterwards
 	}{
+		{"stop", 400, "StateError", "", "STOPPED", "poweredOff"},
+		{"start", 201, "", "START_VM", "STARTED", "poweredOn"},
 		{"start", 400, "StateError", "", "STARTED", "poweredOn"},
 		{"resume", 400, "StateError", "", "STARTED", "poweredOn"},
 		{"stop", 201, "", "STOP_VM", "STOPPED", "poweredOff"},

@@ -23,6 +23,7 @@ type Spec struct {
 	Affinities    []model.Locality
 	AntiAffinity  *model.AntiAffinity
 	Disks         []DiskSpec
+	PowerOn       bool // start the VM once made; Photon left it STOPPED
 }
 
 // A DiskSpec is one disk of a VM create spec.
@@ -57,11 +58,8 @@ func Validate(ctx context.Context, s *store.Store, who model.Caller, p *model.Pr
 	}
 	vm := &model.VM{Name: spec.Name, TenantID: p.TenantID, ProjectID: p.ID, FlavorID: flavor.ID,
 		Flavor: flavor.Name, SourceImageID: img.ID, CPU: cpu, MemoryMB: mem, State: domain.VMCreating,
-		Tags: spec.Tags, Environment: spec.Environment, Subnets: spec.Subnets, PowerOn: true,
+		Tags: spec.Tags, Environment: spec.Environment, Subnets: spec.Subnets, PowerOn: spec.PowerOn,
 		Affinities: spec.Affinities, AntiAffinity: spec.AntiAffinity, CreatedAt: s.Now()}
-	if v, ok := spec.Environment["powerOn"]; ok && (v == "false" || v == "0") {
-		vm.PowerOn = false
-	}
 	for i, id := range vm.Subnets {
 		ok, err := SubnetUsable(ctx, s, p.ID, id)
 		if err != nil {

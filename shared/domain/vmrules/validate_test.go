@@ -187,22 +187,24 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestValidateBuilds checks what a valid spec makes: the VM's size, placement, power,
-// disks and cost (one vm.count, though its flavor says two).
+// TestValidateBuilds checks what a valid spec makes: the VM's size, placement, power
+// (off unless the spec asks, as Photon left a new VM STOPPED), disks and cost (one
+// vm.count, though its flavor says two).
 func TestValidateBuilds(t *testing.T) {
 	s, p1 := world(t)
 	who := model.Caller{Subject: "root", Groups: []string{policy.SystemAdminsGroup}}
-	vm, err := vmrules.Validate(t.Context(), s, who, p1, vmrules.Spec{Name: "db", Flavor: "packed", SourceImageID: "img",
-		Environment: map[string]string{"powerOn": "false"}, Disks: append(boot(),
-			vmrules.DiskSpec{Kind: "ephemeral-disk", Flavor: "eph", CapacityGB: 5})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantCost := items("ephemeral-disk.capacity", 5.0, "GB", "ephemeral-disk.cost", 2.0, "COUNT",
-		"vm.count", 1.0, "COUNT", "vm.cpu", 1.0, "COUNT", "vm.memory", 0.5, "GB")
-	if vm.CPU != 1 || vm.MemoryMB != 512 || vm.PowerOn || vm.Placement != model.PlacementPack || len(vm.Disks) != 2 ||
-		vm.Disks[1].Name != "disk-1" || vm.Disks[0].State != model.DiskDetached || !slices.Equal(vm.Cost, wantCost) {
-		t.Fatalf("VM %+v", vm)
+	for _, powerOn := range []bool{false, true} {
+		vm, err := vmrules.Validate(t.Context(), s, who, p1, vmrules.Spec{Name: "db", Flavor: "packed", SourceImageID: "img",
+			PowerOn: powerOn, Disks: append(boot(), vmrules.DiskSpec{Kind: "ephemeral-disk", Flavor: "eph", CapacityGB: 5})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCost := items("ephemeral-disk.capacity", 5.0, "GB", "ephemeral-disk.cost", 2.0, "COUNT",
+			"vm.count", 1.0, "COUNT", "vm.cpu", 1.0, "COUNT", "vm.memory", 0.5, "GB")
+		if vm.CPU != 1 || vm.MemoryMB != 512 || vm.PowerOn != powerOn || vm.Placement != model.PlacementPack || len(vm.Disks) != 2 ||
+			vm.Disks[1].Name != "disk-1" || vm.Disks[0].State != model.DiskDetached || !slices.Equal(vm.Cost, wantCost) {
+			t.Fatalf("powerOn %v: VM %+v", powerOn, vm)
+		}
 	}
 }
 

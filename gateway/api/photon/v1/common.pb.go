@@ -12,6 +12,7 @@ package photonv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -261,14 +262,16 @@ type Task struct {
 	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Operation string                 `protobuf:"bytes,2,opt,name=operation,proto3" json:"operation,omitempty"`
 	// state is QUEUED, STARTED, COMPLETED or ERROR.
-	State              string            `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
-	StartedTime        int64             `protobuf:"varint,4,opt,name=started_time,json=startedTime,proto3" json:"started_time,omitempty"`
-	EndTime            int64             `protobuf:"varint,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	QueuedTime         int64             `protobuf:"varint,6,opt,name=queued_time,json=queuedTime,proto3" json:"queued_time,omitempty"`
-	Entity             *Entity           `protobuf:"bytes,7,opt,name=entity,proto3" json:"entity,omitempty"`
-	SelfLink           string            `protobuf:"bytes,8,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	Steps              []*Step           `protobuf:"bytes,9,rep,name=steps,proto3" json:"steps,omitempty"`
-	ResourceProperties map[string]string `protobuf:"bytes,10,rep,name=resource_properties,json=resourceProperties,proto3" json:"resource_properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	State       string  `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	StartedTime int64   `protobuf:"varint,4,opt,name=started_time,json=startedTime,proto3" json:"started_time,omitempty"`
+	EndTime     int64   `protobuf:"varint,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	QueuedTime  int64   `protobuf:"varint,6,opt,name=queued_time,json=queuedTime,proto3" json:"queued_time,omitempty"`
+	Entity      *Entity `protobuf:"bytes,7,opt,name=entity,proto3" json:"entity,omitempty"`
+	SelfLink    string  `protobuf:"bytes,8,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
+	Steps       []*Step `protobuf:"bytes,9,rep,name=steps,proto3" json:"steps,omitempty"`
+	// resource_properties are what the operation answers beside its entity: strings, or
+	// for some (a GET_NETWORKS task's networkConnections) JSON values, as Photon answered.
+	ResourceProperties *structpb.Struct `protobuf:"bytes,10,opt,name=resource_properties,json=resourceProperties,proto3" json:"resource_properties,omitempty"`
 	// progress is set on a task that runs other tasks (a bulk VM create): how many of them
 	// ended and how. Its sub-tasks are listed by GET /v1/tasks?parentId=<id>.
 	Progress *TaskProgress `protobuf:"bytes,11,opt,name=progress,proto3" json:"progress,omitempty"`
@@ -371,7 +374,7 @@ func (x *Task) GetSteps() []*Step {
 	return nil
 }
 
-func (x *Task) GetResourceProperties() map[string]string {
+func (x *Task) GetResourceProperties() *structpb.Struct {
 	if x != nil {
 		return x.ResourceProperties
 	}
@@ -789,7 +792,7 @@ var File_gateway_api_photon_v1_common_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\"gateway/api/photon/v1/common.proto\x12\tphoton.v1\"\xa4\x01\n" +
+	"\"gateway/api/photon/v1/common.proto\x12\tphoton.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa4\x01\n" +
 	"\bApiError\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x121\n" +
@@ -812,7 +815,7 @@ const file_gateway_api_photon_v1_common_proto_rawDesc = "" +
 	"\x06errors\x18\b \x03(\v2\x13.photon.v1.ApiErrorR\x06errors\x12/\n" +
 	"\bwarnings\x18\t \x03(\v2\x13.photon.v1.ApiErrorR\bwarnings\x12\x1b\n" +
 	"\tself_link\x18\n" +
-	" \x01(\tR\bselfLink\"\x8b\x04\n" +
+	" \x01(\tR\bselfLink\"\xb4\x03\n" +
 	"\x04Task\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12\x14\n" +
@@ -823,14 +826,11 @@ const file_gateway_api_photon_v1_common_proto_rawDesc = "" +
 	"queuedTime\x12)\n" +
 	"\x06entity\x18\a \x01(\v2\x11.photon.v1.EntityR\x06entity\x12\x1b\n" +
 	"\tself_link\x18\b \x01(\tR\bselfLink\x12%\n" +
-	"\x05steps\x18\t \x03(\v2\x0f.photon.v1.StepR\x05steps\x12X\n" +
+	"\x05steps\x18\t \x03(\v2\x0f.photon.v1.StepR\x05steps\x12H\n" +
 	"\x13resource_properties\x18\n" +
-	" \x03(\v2'.photon.v1.Task.ResourcePropertiesEntryR\x12resourceProperties\x123\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\x12resourceProperties\x123\n" +
 	"\bprogress\x18\v \x01(\v2\x17.photon.v1.TaskProgressR\bprogress\x12\x1b\n" +
-	"\tparent_id\x18\f \x01(\tR\bparentId\x1aE\n" +
-	"\x17ResourcePropertiesEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"w\n" +
+	"\tparent_id\x18\f \x01(\tR\bparentId\"w\n" +
 	"\fTaskProgress\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x05R\x05total\x12\x1c\n" +
 	"\tcompleted\x18\x02 \x01(\x05R\tcompleted\x12\x16\n" +
@@ -868,21 +868,21 @@ func file_gateway_api_photon_v1_common_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_common_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_gateway_api_photon_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_gateway_api_photon_v1_common_proto_goTypes = []any{
-	(*ApiError)(nil),      // 0: photon.v1.ApiError
-	(*Entity)(nil),        // 1: photon.v1.Entity
-	(*Step)(nil),          // 2: photon.v1.Step
-	(*Task)(nil),          // 3: photon.v1.Task
-	(*TaskProgress)(nil),  // 4: photon.v1.TaskProgress
-	(*TaskList)(nil),      // 5: photon.v1.TaskList
-	(*QuotaLineItem)(nil), // 6: photon.v1.QuotaLineItem
-	(*SecurityGroup)(nil), // 7: photon.v1.SecurityGroup
-	(*BaseCompact)(nil),   // 8: photon.v1.BaseCompact
-	(*IdRequest)(nil),     // 9: photon.v1.IdRequest
-	(*PageRequest)(nil),   // 10: photon.v1.PageRequest
-	nil,                   // 11: photon.v1.ApiError.DataEntry
-	nil,                   // 12: photon.v1.Task.ResourcePropertiesEntry
+	(*ApiError)(nil),        // 0: photon.v1.ApiError
+	(*Entity)(nil),          // 1: photon.v1.Entity
+	(*Step)(nil),            // 2: photon.v1.Step
+	(*Task)(nil),            // 3: photon.v1.Task
+	(*TaskProgress)(nil),    // 4: photon.v1.TaskProgress
+	(*TaskList)(nil),        // 5: photon.v1.TaskList
+	(*QuotaLineItem)(nil),   // 6: photon.v1.QuotaLineItem
+	(*SecurityGroup)(nil),   // 7: photon.v1.SecurityGroup
+	(*BaseCompact)(nil),     // 8: photon.v1.BaseCompact
+	(*IdRequest)(nil),       // 9: photon.v1.IdRequest
+	(*PageRequest)(nil),     // 10: photon.v1.PageRequest
+	nil,                     // 11: photon.v1.ApiError.DataEntry
+	(*structpb.Struct)(nil), // 12: google.protobuf.Struct
 }
 var file_gateway_api_photon_v1_common_proto_depIdxs = []int32{
 	11, // 0: photon.v1.ApiError.data:type_name -> photon.v1.ApiError.DataEntry
@@ -890,7 +890,7 @@ var file_gateway_api_photon_v1_common_proto_depIdxs = []int32{
 	0,  // 2: photon.v1.Step.warnings:type_name -> photon.v1.ApiError
 	1,  // 3: photon.v1.Task.entity:type_name -> photon.v1.Entity
 	2,  // 4: photon.v1.Task.steps:type_name -> photon.v1.Step
-	12, // 5: photon.v1.Task.resource_properties:type_name -> photon.v1.Task.ResourcePropertiesEntry
+	12, // 5: photon.v1.Task.resource_properties:type_name -> google.protobuf.Struct
 	4,  // 6: photon.v1.Task.progress:type_name -> photon.v1.TaskProgress
 	3,  // 7: photon.v1.TaskList.items:type_name -> photon.v1.Task
 	8,  // [8:8] is the sub-list for method output_type
@@ -911,7 +911,7 @@ func file_gateway_api_photon_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_common_proto_rawDesc), len(file_gateway_api_photon_v1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

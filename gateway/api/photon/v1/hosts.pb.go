@@ -33,8 +33,10 @@ type HostCreateSpec struct {
 	AvailabilityZone string                 `protobuf:"bytes,4,opt,name=availability_zone,json=availabilityZone,proto3" json:"availability_zone,omitempty"`
 	UsageTags        []string               `protobuf:"bytes,5,rep,name=usage_tags,json=usageTags,proto3" json:"usage_tags,omitempty"`
 	Metadata         map[string]string      `protobuf:"bytes,6,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// zone is availability_zone as the SDK's last release line names it; either is taken.
+	Zone          string `protobuf:"bytes,7,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HostCreateSpec) Reset() {
@@ -107,6 +109,13 @@ func (x *HostCreateSpec) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *HostCreateSpec) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
 }
 
 type CreateHostRequest struct {
@@ -436,8 +445,10 @@ type Host struct {
 	LastHeartbeat    int64                  `protobuf:"varint,15,opt,name=last_heartbeat,json=lastHeartbeat,proto3" json:"last_heartbeat,omitempty"`
 	StateReason      string                 `protobuf:"bytes,16,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	Reserved         *HostReserved          `protobuf:"bytes,17,opt,name=reserved,proto3" json:"reserved,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// zone is availability_zone again, as the SDK's last release line reads it.
+	Zone          string `protobuf:"bytes,18,opt,name=zone,proto3" json:"zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Host) Reset() {
@@ -587,6 +598,13 @@ func (x *Host) GetReserved() *HostReserved {
 		return x.Reserved
 	}
 	return nil
+}
+
+func (x *Host) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
 }
 
 type HostList struct {
@@ -1069,7 +1087,7 @@ var File_gateway_api_photon_v1_hosts_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"\n" +
-	"!gateway/api/photon/v1/hosts.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\xb0\x02\n" +
+	"!gateway/api/photon/v1/hosts.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\xc4\x02\n" +
 	"\x0eHostCreateSpec\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x18\n" +
@@ -1077,7 +1095,8 @@ const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"\x11availability_zone\x18\x04 \x01(\tR\x10availabilityZone\x12\x1d\n" +
 	"\n" +
 	"usage_tags\x18\x05 \x03(\tR\tusageTags\x12C\n" +
-	"\bmetadata\x18\x06 \x03(\v2'.photon.v1.HostCreateSpec.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x06 \x03(\v2'.photon.v1.HostCreateSpec.MetadataEntryR\bmetadata\x12\x12\n" +
+	"\x04zone\x18\a \x01(\tR\x04zone\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"B\n" +
@@ -1102,7 +1121,7 @@ const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"\fHostReserved\x12\x12\n" +
 	"\x04cpus\x18\x01 \x01(\x03R\x04cpus\x12\x1b\n" +
 	"\tmemory_mb\x18\x02 \x01(\x03R\bmemoryMb\x12\x10\n" +
-	"\x03vms\x18\x03 \x01(\x03R\x03vms\"\x87\x05\n" +
+	"\x03vms\x18\x03 \x01(\x03R\x03vms\"\x9b\x05\n" +
 	"\x04Host\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -1125,7 +1144,8 @@ const file_gateway_api_photon_v1_hosts_proto_rawDesc = "" +
 	"\bnetworks\x18\x0e \x03(\tR\bnetworks\x12%\n" +
 	"\x0elast_heartbeat\x18\x0f \x01(\x03R\rlastHeartbeat\x12!\n" +
 	"\fstate_reason\x18\x10 \x01(\tR\vstateReason\x123\n" +
-	"\breserved\x18\x11 \x01(\v2\x17.photon.v1.HostReservedR\breserved\x1a;\n" +
+	"\breserved\x18\x11 \x01(\v2\x17.photon.v1.HostReservedR\breserved\x12\x12\n" +
+	"\x04zone\x18\x12 \x01(\tR\x04zone\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x85\x01\n" +

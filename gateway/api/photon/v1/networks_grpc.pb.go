@@ -69,7 +69,8 @@ type NetworksClient interface {
 	// CreatePortGroupSubnet (system administrators) makes a subnet of the hosts' port groups,
 	// for every project; the task is completed at once.
 	CreatePortGroupSubnet(ctx context.Context, in *CreatePortGroupSubnetRequest, opts ...grpc.CallOption) (*Task, error)
-	// ListSubnets lists the port-group subnets.
+	// ListSubnets lists the subnets the caller may use: the port-group ones and those of
+	// the caller's projects (system administrators see all), oldest first.
 	ListSubnets(ctx context.Context, in *ListSubnetsRequest, opts ...grpc.CallOption) (*SubnetList, error)
 	GetSubnet(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Subnet, error)
 	// UpdateSubnet renames a subnet (PUT, or PATCH as the SDK sends it); the task is
@@ -298,7 +299,8 @@ type NetworksServer interface {
 	// CreatePortGroupSubnet (system administrators) makes a subnet of the hosts' port groups,
 	// for every project; the task is completed at once.
 	CreatePortGroupSubnet(context.Context, *CreatePortGroupSubnetRequest) (*Task, error)
-	// ListSubnets lists the port-group subnets.
+	// ListSubnets lists the subnets the caller may use: the port-group ones and those of
+	// the caller's projects (system administrators see all), oldest first.
 	ListSubnets(context.Context, *ListSubnetsRequest) (*SubnetList, error)
 	GetSubnet(context.Context, *IdRequest) (*Subnet, error)
 	// UpdateSubnet renames a subnet (PUT, or PATCH as the SDK sends it); the task is

@@ -228,8 +228,15 @@ type SystemInfo struct {
 	Stats                   *SystemStatsInfo            `protobuf:"bytes,8,opt,name=stats,proto3" json:"stats,omitempty"`
 	LoadBalancerEnabled     bool                        `protobuf:"varint,9,opt,name=load_balancer_enabled,json=loadBalancerEnabled,proto3" json:"load_balancer_enabled,omitempty"`
 	SelfLink                string                      `protobuf:"bytes,10,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// base_version, full_version and git_commit_hash are the build's (its module version
+	// and VCS revision); network_type is SOFTWARE_DEFINED with NSX, PHYSICAL with port
+	// groups, as Photon's info named them.
+	BaseVersion   string `protobuf:"bytes,11,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	FullVersion   string `protobuf:"bytes,12,opt,name=full_version,json=fullVersion,proto3" json:"full_version,omitempty"`
+	GitCommitHash string `protobuf:"bytes,13,opt,name=git_commit_hash,json=gitCommitHash,proto3" json:"git_commit_hash,omitempty"`
+	NetworkType   string `protobuf:"bytes,14,opt,name=network_type,json=networkType,proto3" json:"network_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SystemInfo) Reset() {
@@ -328,6 +335,34 @@ func (x *SystemInfo) GetLoadBalancerEnabled() bool {
 func (x *SystemInfo) GetSelfLink() string {
 	if x != nil {
 		return x.SelfLink
+	}
+	return ""
+}
+
+func (x *SystemInfo) GetBaseVersion() string {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return ""
+}
+
+func (x *SystemInfo) GetFullVersion() string {
+	if x != nil {
+		return x.FullVersion
+	}
+	return ""
+}
+
+func (x *SystemInfo) GetGitCommitHash() string {
+	if x != nil {
+		return x.GitCommitHash
+	}
+	return ""
+}
+
+func (x *SystemInfo) GetNetworkType() string {
+	if x != nil {
+		return x.NetworkType
 	}
 	return ""
 }
@@ -552,7 +587,7 @@ const file_gateway_api_photon_v1_system_proto_rawDesc = "" +
 	"sdnEnabled\x126\n" +
 	"\x17network_manager_address\x18\x02 \x01(\tR\x15networkManagerAddress\"+\n" +
 	"\x0fSystemStatsInfo\x12\x18\n" +
-	"\aenabled\x18\x01 \x01(\bR\aenabled\"\xbd\x03\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"\xce\x04\n" +
 	"\n" +
 	"SystemInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -565,7 +600,11 @@ const file_gateway_api_photon_v1_system_proto_rawDesc = "" +
 	"\x05stats\x18\b \x01(\v2\x1a.photon.v1.SystemStatsInfoR\x05stats\x122\n" +
 	"\x15load_balancer_enabled\x18\t \x01(\bR\x13loadBalancerEnabled\x12\x1b\n" +
 	"\tself_link\x18\n" +
-	" \x01(\tR\bselfLink\"\xd8\x01\n" +
+	" \x01(\tR\bselfLink\x12!\n" +
+	"\fbase_version\x18\v \x01(\tR\vbaseVersion\x12!\n" +
+	"\ffull_version\x18\f \x01(\tR\vfullVersion\x12&\n" +
+	"\x0fgit_commit_hash\x18\r \x01(\tR\rgitCommitHash\x12!\n" +
+	"\fnetwork_type\x18\x0e \x01(\tR\vnetworkType\"\xd8\x01\n" +
 	"\x0fSystemComponent\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +

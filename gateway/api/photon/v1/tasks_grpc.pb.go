@@ -29,8 +29,9 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type TasksClient interface {
 	GetTask(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
-	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
-	// (parentId), oldest first.
+	// ListTasks lists the tasks of one entity (entityId), the sub-tasks of a parent task
+	// (parentId), or without either every task the caller may read (system administrators
+	// read all), filtered by entityKind and state, oldest first.
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
 	// RetryTask retries the undo a task is parked on: an undo step whose retries ran out
 	// leaves its task in ERROR with that step's error marked undo=failed, the entity still
@@ -82,8 +83,9 @@ func (c *tasksClient) RetryTask(ctx context.Context, in *IdRequest, opts ...grpc
 // for forward compatibility.
 type TasksServer interface {
 	GetTask(context.Context, *IdRequest) (*Task, error)
-	// ListTasks lists the tasks of one entity (entityId) or the sub-tasks of a parent task
-	// (parentId), oldest first.
+	// ListTasks lists the tasks of one entity (entityId), the sub-tasks of a parent task
+	// (parentId), or without either every task the caller may read (system administrators
+	// read all), filtered by entityKind and state, oldest first.
 	ListTasks(context.Context, *ListTasksRequest) (*TaskList, error)
 	// RetryTask retries the undo a task is parked on: an undo step whose retries ran out
 	// leaves its task in ERROR with that step's error marked undo=failed, the entity still

@@ -648,7 +648,10 @@ type VmCreateSpec struct {
 	// in name is replaced by 1..count; a name without it gets "-1".."-count" appended.
 	Count int32 `protobuf:"varint,9,opt,name=count,proto3" json:"count,omitempty"`
 	// anti_affinity, when set, spreads this VM and its group's other VMs over hosts.
-	AntiAffinity  *AntiAffinityGroup `protobuf:"bytes,10,opt,name=anti_affinity,json=antiAffinity,proto3" json:"anti_affinity,omitempty"`
+	AntiAffinity *AntiAffinityGroup `protobuf:"bytes,10,opt,name=anti_affinity,json=antiAffinity,proto3" json:"anti_affinity,omitempty"`
+	// power_on starts the VM once it is made. Photon left a new VM STOPPED (its users ran
+	// vm start), and so does this API unless power_on is true.
+	PowerOn       bool `protobuf:"varint,11,opt,name=power_on,json=powerOn,proto3" json:"power_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -751,6 +754,13 @@ func (x *VmCreateSpec) GetAntiAffinity() *AntiAffinityGroup {
 		return x.AntiAffinity
 	}
 	return nil
+}
+
+func (x *VmCreateSpec) GetPowerOn() bool {
+	if x != nil {
+		return x.PowerOn
+	}
+	return false
 }
 
 type CreateVmRequest struct {
@@ -1392,7 +1402,7 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x0e\n" +
 	"\x02id\x18\x06 \x01(\tR\x02id\x12\x1b\n" +
-	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\xee\x03\n" +
+	"\tboot_disk\x18\a \x01(\bR\bbootDisk\"\x89\x04\n" +
 	"\fVmCreateSpec\x12\x16\n" +
 	"\x06flavor\x18\x01 \x01(\tR\x06flavor\x12&\n" +
 	"\x0fsource_image_id\x18\x02 \x01(\tR\rsourceImageId\x12>\n" +
@@ -1406,7 +1416,8 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\venvironment\x18\b \x03(\v2(.photon.v1.VmCreateSpec.EnvironmentEntryR\venvironment\x12\x14\n" +
 	"\x05count\x18\t \x01(\x05R\x05count\x12A\n" +
 	"\ranti_affinity\x18\n" +
-	" \x01(\v2\x1c.photon.v1.AntiAffinityGroupR\fantiAffinity\x1a>\n" +
+	" \x01(\v2\x1c.photon.v1.AntiAffinityGroupR\fantiAffinity\x12\x19\n" +
+	"\bpower_on\x18\v \x01(\bR\apowerOn\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"]\n" +
