@@ -41,7 +41,7 @@ const (
 // NotImplemented (501) saying where the setting lives, instead of pretending to apply it.
 type DeploymentClient interface {
 	// GetInfo (GET /v1/info, any authenticated user) is the SDK's Info: the version Photon
-	// was built as and its network type (NSXT with NSX configured, else PHYSICAL).
+	// was built as and its network type (SOFTWARE_DEFINED with NSX configured, else PHYSICAL).
 	GetInfo(ctx context.Context, in *SystemRequest, opts ...grpc.CallOption) (*Info, error)
 	// ListSystemVms lists the VMs Photon runs for itself (Photon 1.2's management VMs).
 	// Photon's control plane runs as functions, not VMs, so the list is empty.
@@ -167,7 +167,7 @@ func (c *deploymentClient) ProvisionHost(ctx context.Context, in *IdRequest, opt
 // NotImplemented (501) saying where the setting lives, instead of pretending to apply it.
 type DeploymentServer interface {
 	// GetInfo (GET /v1/info, any authenticated user) is the SDK's Info: the version Photon
-	// was built as and its network type (NSXT with NSX configured, else PHYSICAL).
+	// was built as and its network type (SOFTWARE_DEFINED with NSX configured, else PHYSICAL).
 	GetInfo(context.Context, *SystemRequest) (*Info, error)
 	// ListSystemVms lists the VMs Photon runs for itself (Photon 1.2's management VMs).
 	// Photon's control plane runs as functions, not VMs, so the list is empty.
