@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 )
 
 // User is a user of the embedded directory; its name is its principal
@@ -99,4 +103,33 @@ func (c *Client) AddGroupMember(ctx context.Context, group, user string) (*Group
 func (c *Client) RemoveGroupMember(ctx context.Context, group, user string) (*Group, error) {
 	g := &Group{}
 	return g, c.jsonCall(ctx, "DELETE", "/v1/system/groups/"+url.PathEscape(group)+"/members/"+url.PathEscape(user), nil, g)
+}
+
+// Do calls any path of the API, for what has no typed call: in and out are proto
+// messages, or values for encoding/json (a *json.RawMessage keeps the answer as it is).
+// A mutating call carries an Idempotency-Key as the typed ones do.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	if m, ok := in.(interface{ ProtoReflect() protoreflect.Message }); ok {
+		return c.call(ctx, method, path, nil, m, out)
+	}
+	return c.jsonCall(ctx, method, path, in, out)
+}
+
+// PublishEvent sends a CloudEvent to POST /v1/events (structured mode); data is its
+// JSON payload. The answer is the task of what the event asked for.
+func (c *Client) PublishEvent(ctx context.Context, typ, subject string, data json.RawMessage) (*pb.Task, error) {
+	ev := map[string]any{"specversion": "1.0", "id": newKey(), "source": "photon-client", "type": typ}
+	if subject != "" {
+		ev["subject"] = subject
+	}
+	if len(data) > 0 {
+		ev["datacontenttype"] = "application/json"
+		ev["data"] = data
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	t := &pb.Task{}
+	return t, c.send(ctx, request{method: "POST", path: "/v1/events", body: b, contentType: "application/cloudevents+json"}, t)
 }
