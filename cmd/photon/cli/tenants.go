@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -148,6 +149,37 @@ func (a *app) tenantCmd() *cobra.Command {
 	return cmd
 }
 
+// projectByNameOrID finds a project by name in the tenant `tenant set` chose, else by
+// id: a project user who cannot list the tenant's projects chooses theirs by id (and the
+// tenant with it).
+func (a *app) projectByNameOrID(ctx context.Context, arg string) (*Named, error) {
+	if a.cfg.Tenant != nil {
+		p, err := a.project(ctx, a.cfg.Tenant.Name, arg)
+		if err == nil {
+			return p, nil
+		}
+	}
+	cl, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	p, err := cl.GetProject(ctx, arg)
+	if err != nil {
+		var ae *client.APIError
+		if errors.As(err, &ae) && ae.Status == 404 && a.cfg.Tenant == nil {
+			return nil, usagef("no project with id %s; to choose one by name, set a tenant first with 'tenant set <name>'", arg)
+		}
+		return nil, err
+	}
+	if a.cfg.Tenant == nil || a.cfg.Tenant.ID != p.GetTenantId() {
+		a.cfg.Tenant = &Named{ID: p.GetTenantId(), Name: p.GetTenantId()}
+		if t, err := cl.GetTenant(ctx, p.GetTenantId()); err == nil {
+			a.cfg.Tenant.Name = t.GetName()
+		}
+	}
+	return &Named{Name: p.GetName(), ID: p.GetId()}, nil
+}
+
 func (a *app) current(kind string, n *Named) error {
 	switch {
 	case n == nil:
@@ -245,12 +277,9 @@ func (a *app) projectCmd() *cobra.Command {
 		},
 	}
 	set := &cobra.Command{
-		Use: "set <name>", Short: "Choose the project later commands use", Args: args(1, "project set <name>"),
+		Use: "set <name|id>", Short: "Choose the project later commands use (by name in the tenant set, or by id)", Args: args(1, "project set <name>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			if a.cfg.Tenant == nil {
-				return usagef("set a tenant first with 'tenant set <name>'")
-			}
-			p, err := a.project(cmd.Context(), a.cfg.Tenant.Name, as[0])
+			p, err := a.projectByNameOrID(cmd.Context(), as[0])
 			if err != nil {
 				return err
 			}
