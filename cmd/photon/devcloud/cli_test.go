@@ -151,7 +151,7 @@ func TestCLIWalkthrough(t *testing.T) {
 	// Usage errors exit 2, before any target is set.
 	admin.fails(2, "no API target", "tenant", "list")
 	admin.fails(2, "unknown command", "tenant", "lst")
-	admin.fails(2, "not trusted", "-n", "target", "set", api)
+	admin.fails(1, "not trusted", "-n", "target", "set", api)
 
 	// Target and login: the config file keeps the target, the CA and the tokens, 0600.
 	if out := admin.ok("target", "set", "--ca-file", caFile, api); !strings.Contains(out, "API target set to '"+api+"'") {
@@ -276,6 +276,9 @@ func TestCLIWalkthrough(t *testing.T) {
 	bob.json(&vms, "vm", "list")
 	if len(vms) != 1 || vms[0].Name != "bobs" {
 		t.Fatalf("bob's VMs: %+v", vms)
+	}
+	if out := bob.ok("-n", "tenant", "list"); out != "" {
+		t.Fatalf("bob's tenants: %q", out)
 	}
 	bob.fails(1, "NotFound", "project", "show", other)
 	bob.fails(1, "NotFound", "project", "set", other)
