@@ -163,7 +163,29 @@ func (a *app) imageCmd() *cobra.Command {
 				{"Seeding progress", i.GetSeedingProgress()}, {"Settings", strings.Join(settings, ",")}})
 		},
 	}
-	cmd.AddCommand(create, list, show)
+	var regName, regPath, regRepl string
+	register := &cobra.Command{
+		Use: "register", Short: "Make an image of a disk already on the hosts' datastores", Args: args(0, "image register -n <name> --disk-path <path>"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.ask(&regName, "Image name", true); err != nil {
+				return err
+			}
+			if err := a.ask(&regPath, "Disk path on the datastores", true); err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			t, err := cl.RegisterImage(cmd.Context(), &pb.ImageRegisterSpec{Name: regName, DiskPath: regPath, ReplicationType: regRepl})
+			_, err = a.run(cmd.Context(), t, err, msg(cl.GetImage))
+			return err
+		},
+	}
+	register.Flags().StringVarP(&regName, "name", "n", "", "image name")
+	register.Flags().StringVar(&regPath, "disk-path", "", "the disk's path on the datastores, e.g. images/photon-os.vmdk")
+	register.Flags().StringVarP(&regRepl, "image_replication", "i", "", "EAGER or ON_DEMAND")
+	cmd.AddCommand(create, register, list, show)
 	a.entityCmds(cmd, "image", "images", (*client.Client).DeleteImage, nil)
 	cmd.AddCommand(a.iamCmd("image", "images"))
 	return cmd
