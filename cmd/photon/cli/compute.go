@@ -32,13 +32,9 @@ func (a *app) flavorCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateFlavor(cmd.Context(), &pb.FlavorCreateSpec{Name: name, Kind: kind, Cost: cs, PlacementPolicy: policy})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetFlavor))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateFlavor(cmd.Context(), &pb.FlavorCreateSpec{Name: name, Kind: kind, Cost: cs, PlacementPolicy: policy})
+			}, func(cl *client.Client) getter { return msg(cl.GetFlavor) })
 		},
 	}
 	f := create.Flags()
@@ -110,13 +106,9 @@ func (a *app) imageCmd() *cobra.Command {
 				}
 				projectID = p.ID
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.UploadImage(cmd.Context(), path, name, replication, projectID)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetImage))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.UploadImage(cmd.Context(), path, name, replication, projectID)
+			}, func(cl *client.Client) getter { return msg(cl.GetImage) })
 		},
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "image name (default: the file's name)")
@@ -173,13 +165,9 @@ func (a *app) imageCmd() *cobra.Command {
 			if err := a.ask(&regPath, "Disk path on the datastores", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.RegisterImage(cmd.Context(), &pb.ImageRegisterSpec{Name: regName, DiskPath: regPath, ReplicationType: regRepl})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetImage))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.RegisterImage(cmd.Context(), &pb.ImageRegisterSpec{Name: regName, DiskPath: regPath, ReplicationType: regRepl})
+			}, func(cl *client.Client) getter { return msg(cl.GetImage) })
 		},
 	}
 	register.Flags().StringVarP(&regName, "name", "n", "", "image name")
@@ -325,13 +313,7 @@ func (a *app) vmCmd() *cobra.Command {
 		cmd.AddCommand(&cobra.Command{
 			Use: op.use + " <id>", Short: op.short, Args: args(1, "vm "+op.use+" <id>"),
 			RunE: func(cmd *cobra.Command, as []string) error {
-				cl, err := a.client()
-				if err != nil {
-					return err
-				}
-				t, err := cl.VmOperation(cmd.Context(), as[0], op.path)
-				_, err = a.run(cmd.Context(), t, err, msg(cl.GetVm))
-				return err
+				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.VmOperation(cmd.Context(), as[0], op.path) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 			},
 		})
 	}
@@ -369,13 +351,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.SetVmMetadata(cmd.Context(), as[0], m)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetVm))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.SetVmMetadata(cmd.Context(), as[0], m) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 		},
 	}
 	setMD.Flags().StringVarP(&metadata, "metadata", "m", "", "metadata: 'key:value, key:value'")
@@ -386,13 +362,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if err := a.ask(&tag, "Tag", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.AddVmTag(cmd.Context(), as[0], tag)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetVm))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.AddVmTag(cmd.Context(), as[0], tag) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 		},
 	}
 	setTag.Flags().StringVarP(&tag, "tag", "t", "", "tag")
@@ -442,13 +412,9 @@ func (a *app) vmCmd() *cobra.Command {
 			if err := a.ask(&imgName, "Image name", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateVmImage(cmd.Context(), as[0], imgName, imgRepl)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetImage))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateVmImage(cmd.Context(), as[0], imgName, imgRepl)
+			}, func(cl *client.Client) getter { return msg(cl.GetImage) })
 		},
 	}
 	mkImage.Flags().StringVarP(&imgName, "name", "n", "", "image name")
@@ -460,13 +426,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if err := a.ask(&newFlavor, "Flavor", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.ResizeVm(cmd.Context(), as[0], newFlavor)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetVm))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.ResizeVm(cmd.Context(), as[0], newFlavor) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 		},
 	}
 	resize.Flags().StringVarP(&newFlavor, "flavor", "f", "", "new flavor")
@@ -512,13 +472,9 @@ func (a *app) diskCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateDisk(cmd.Context(), p.ID, &pb.DiskCreateSpec{Name: name, Flavor: flavor, Kind: "persistent-disk", CapacityGb: int32(capacity), Affinities: as})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetDisk))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateDisk(cmd.Context(), p.ID, &pb.DiskCreateSpec{Name: name, Flavor: flavor, Kind: "persistent-disk", CapacityGb: int32(capacity), Affinities: as})
+			}, func(cl *client.Client) getter { return msg(cl.GetDisk) })
 		},
 	}
 	f := create.Flags()

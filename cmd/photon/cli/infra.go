@@ -29,13 +29,9 @@ func (a *app) hostCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateHost(cmd.Context(), &pb.HostCreateSpec{Username: user, Password: pass, Address: addr, AvailabilityZone: zone, UsageTags: splitList(tags), Metadata: md})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetHost))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateHost(cmd.Context(), &pb.HostCreateSpec{Username: user, Password: pass, Address: addr, AvailabilityZone: zone, UsageTags: splitList(tags), Metadata: md})
+			}, func(cl *client.Client) getter { return msg(cl.GetHost) })
 		},
 	}
 	f := create.Flags()
@@ -99,13 +95,7 @@ func (a *app) hostCmd() *cobra.Command {
 	setZone := &cobra.Command{
 		Use: "set-availability-zone <id> <zone-id>", Short: "Put a host in an availability zone", Args: args(2, "host set-availability-zone <id> <zone-id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.SetHostZone(cmd.Context(), as[0], as[1])
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetHost))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.SetHostZone(cmd.Context(), as[0], as[1]) }, func(cl *client.Client) getter { return msg(cl.GetHost) })
 		},
 	}
 	cmd.AddCommand(create, list, show, vms, setZone)
@@ -115,13 +105,7 @@ func (a *app) hostCmd() *cobra.Command {
 		cmd.AddCommand(&cobra.Command{
 			Use: op.use + " <id>", Short: "Host operation " + op.use, Args: args(1, "host "+op.use+" <id>"),
 			RunE: func(cmd *cobra.Command, as []string) error {
-				cl, err := a.client()
-				if err != nil {
-					return err
-				}
-				t, err := cl.HostOperation(cmd.Context(), as[0], op.path)
-				_, err = a.run(cmd.Context(), t, err, msg(cl.GetHost))
-				return err
+				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.HostOperation(cmd.Context(), as[0], op.path) }, func(cl *client.Client) getter { return msg(cl.GetHost) })
 			},
 		})
 	}
@@ -141,13 +125,7 @@ func (a *app) zoneCmd() *cobra.Command {
 			if err := a.ask(&name, "Zone name", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateZone(cmd.Context(), name)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetZone))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.CreateZone(cmd.Context(), name) }, func(cl *client.Client) getter { return msg(cl.GetZone) })
 		},
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "zone name")

@@ -25,13 +25,9 @@ func (a *app) routerCmd() *cobra.Command {
 			if err := a.ask(&cidr, "Router privateIpCidr", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateRouter(cmd.Context(), p.ID, &pb.RouterCreateSpec{Name: name, PrivateIpCidr: cidr})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetRouter))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateRouter(cmd.Context(), p.ID, &pb.RouterCreateSpec{Name: name, PrivateIpCidr: cidr})
+			}, func(cl *client.Client) getter { return msg(cl.GetRouter) })
 		},
 	}
 	f := create.Flags()
@@ -86,13 +82,7 @@ func (a *app) routerCmd() *cobra.Command {
 			if err := a.ask(&newName, "Router name", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.UpdateRouter(cmd.Context(), as[0], newName)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetRouter))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.UpdateRouter(cmd.Context(), as[0], newName) }, func(cl *client.Client) getter { return msg(cl.GetRouter) })
 		},
 	}
 	update.Flags().StringVarP(&newName, "name", "n", "", "new name")
@@ -129,13 +119,9 @@ func (a *app) subnetCmd() *cobra.Command {
 			if err := a.ask(&cidr, "Subnet privateIpCidr", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateSubnet(cmd.Context(), router, &pb.SubnetCreateSpec{Name: name, Description: desc, PrivateIpCidr: cidr})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetSubnet))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateSubnet(cmd.Context(), router, &pb.SubnetCreateSpec{Name: name, Description: desc, PrivateIpCidr: cidr})
+			}, func(cl *client.Client) getter { return msg(cl.GetSubnet) })
 		},
 	}
 	f := create.Flags()
@@ -170,13 +156,7 @@ func (a *app) subnetCmd() *cobra.Command {
 			if err := a.ask(&newName, "Subnet name", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.UpdateSubnet(cmd.Context(), as[0], newName)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetSubnet))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.UpdateSubnet(cmd.Context(), as[0], newName) }, func(cl *client.Client) getter { return msg(cl.GetSubnet) })
 		},
 	}
 	update.Flags().StringVarP(&newName, "name", "n", "", "new name")
@@ -202,13 +182,7 @@ func (a *app) setDefaultCmd(kind string) *cobra.Command {
 	return &cobra.Command{
 		Use: "set-default <id>", Short: "Make a " + kind + " the default one", Args: args(1, kind+" set-default <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.SetDefaultSubnet(cmd.Context(), as[0])
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetSubnet))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.SetDefaultSubnet(cmd.Context(), as[0]) }, func(cl *client.Client) getter { return msg(cl.GetSubnet) })
 		},
 	}
 }

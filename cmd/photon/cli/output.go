@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"google.golang.org/protobuf/proto"
 
@@ -126,7 +127,7 @@ func (a *app) show(obj any, title string, fields []kv) error {
 // run waits on the task a call started, drawing its progress, then prints what Photon's
 // CLI printed: the entity's id with -n, the entity (read with get) with -o json, else
 // "OPERATION completed for 'kind' entity ID".
-func (a *app) run(ctx context.Context, t *pb.Task, err error, get func(ctx context.Context, id string) (proto.Message, error)) (*pb.Task, error) {
+func (a *app) run(ctx context.Context, t *pb.Task, err error, get getter) (*pb.Task, error) {
 	if err != nil {
 		return t, err
 	}
@@ -249,4 +250,23 @@ func millis(ms int64) string {
 		return "-"
 	}
 	return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05")
+}
+
+// getter reads an entity by id, for run's -o json.
+type getter = func(context.Context, string) (proto.Message, error)
+
+// startTask gets the client, starts a task with it and runs the task (see run); get,
+// when not nil, names the getter of the task's entity.
+func (a *app) startTask(cmd *cobra.Command, start func(*client.Client) (*pb.Task, error), get func(*client.Client) getter) error {
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	t, err := start(cl)
+	var g getter
+	if get != nil {
+		g = get(cl)
+	}
+	_, err = a.run(cmd.Context(), t, err, g)
+	return err
 }

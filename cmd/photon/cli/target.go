@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/photon-cloud/photon/client"
+	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 )
 
 func (a *app) targetCmd() *cobra.Command {
@@ -321,13 +322,7 @@ func (a *app) systemCmd() *cobra.Command {
 		cmd.AddCommand(&cobra.Command{
 			Use: op.use, Short: op.short, Args: args(0, "system "+op.use),
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cl, err := a.client()
-				if err != nil {
-					return err
-				}
-				t, err := cl.SystemAction(cmd.Context(), op.use)
-				_, err = a.run(cmd.Context(), t, err, nil)
-				return err
+				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.SystemAction(cmd.Context(), op.use) }, nil)
 			},
 		})
 	}

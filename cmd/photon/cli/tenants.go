@@ -73,13 +73,9 @@ func (a *app) tenantCmd() *cobra.Command {
 			if err := a.ask(&name, "Tenant name", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateTenant(cmd.Context(), &pb.TenantCreateSpec{Name: name, SecurityGroups: splitList(groups)})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetTenant))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateTenant(cmd.Context(), &pb.TenantCreateSpec{Name: name, SecurityGroups: splitList(groups)})
+			}, func(cl *client.Client) getter { return msg(cl.GetTenant) })
 		},
 	}
 	create.Flags().StringVarP(&groups, "security-groups", "s", "", "comma-separated security groups")
@@ -475,6 +471,6 @@ func first(as []string) string {
 }
 
 // msg adapts a typed getter to run's.
-func msg[T proto.Message](get func(context.Context, string) (T, error)) func(context.Context, string) (proto.Message, error) {
+func msg[T proto.Message](get func(context.Context, string) (T, error)) getter {
 	return func(ctx context.Context, id string) (proto.Message, error) { return get(ctx, id) }
 }

@@ -256,13 +256,9 @@ func (a *app) subscriptionCmd() *cobra.Command {
 			if err := a.ask(&sink, "Sink URL", true); err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateSubscription(cmd.Context(), p.ID, &pb.SubscriptionSpec{Sink: sink, Types: splitList(types), SubjectPrefix: prefix})
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetSubscription))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.CreateSubscription(cmd.Context(), p.ID, &pb.SubscriptionSpec{Sink: sink, Types: splitList(types), SubjectPrefix: prefix})
+			}, func(cl *client.Client) getter { return msg(cl.GetSubscription) })
 		},
 	}
 	f := create.Flags()
@@ -336,13 +332,7 @@ func (a *app) ruleCmd() *cobra.Command {
 			if err := protojson.Unmarshal(raw, spec); err != nil {
 				return usagef("rule spec %s: %v", file, err)
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.CreateRule(cmd.Context(), p.ID, spec)
-			_, err = a.run(cmd.Context(), t, err, msg(cl.GetRule))
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.CreateRule(cmd.Context(), p.ID, spec) }, func(cl *client.Client) getter { return msg(cl.GetRule) })
 		},
 	}
 	create.Flags().StringVarP(&file, "file", "f", "", "JSON file of the rule's spec")
@@ -410,13 +400,7 @@ func (a *app) eventCmd() *cobra.Command {
 				}
 				raw = json.RawMessage(data)
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			t, err := cl.PublishEvent(cmd.Context(), typ, subject, raw)
-			_, err = a.run(cmd.Context(), t, err, nil)
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.PublishEvent(cmd.Context(), typ, subject, raw) }, nil)
 		},
 	}
 	publish.Flags().StringVar(&typ, "type", "", "event type")
