@@ -484,32 +484,9 @@ func (a *app) diskCmd() *cobra.Command {
 	f.StringVarP(&aff, "affinities", "a", "", "affinities: 'kind:id, kind:id'")
 	f.StringVarP(&tenantName, "tenant", "t", "", "tenant name")
 	f.StringVarP(&projectName, "project", "p", "", "project name")
-	var lt, lp, lname string
-	list := &cobra.Command{
-		Use: "list", Short: "List the disks of a project", Args: args(0, "disk list"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.project(cmd.Context(), lt, lp)
-			if err != nil {
-				return err
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			ds, err := cl.ListDisks(cmd.Context(), p.ID, lname)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, d := range ds {
-				rows = append(rows, []string{d.GetId(), d.GetName(), d.GetState(), fmt.Sprint(d.GetCapacityGb()), join(d.GetVms())})
-			}
-			return a.table(ds, []string{"ID", "Name", "State", "CapacityGB", "VMs"}, rows)
-		},
-	}
-	list.Flags().StringVarP(&lt, "tenant", "t", "", "tenant name")
-	list.Flags().StringVarP(&lp, "project", "p", "", "project name")
-	list.Flags().StringVarP(&lname, "name", "n", "", "only disks of this name")
+	list := projectList(a, "disk", true, (*client.Client).ListDisks, []string{"ID", "Name", "State", "CapacityGB", "VMs"}, func(d *pb.PersistentDisk) []string {
+		return []string{d.GetId(), d.GetName(), d.GetState(), fmt.Sprint(d.GetCapacityGb()), join(d.GetVms())}
+	})
 	show := &cobra.Command{
 		Use: "show <id>", Short: "Show a disk", Args: args(1, "disk show <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {

@@ -35,32 +35,9 @@ func (a *app) routerCmd() *cobra.Command {
 	f.StringVarP(&cidr, "privateIpCidr", "i", "", "the router's private IP range, e.g. 192.168.0.0/16")
 	f.StringVarP(&tenantName, "tenant", "t", "", "tenant name")
 	f.StringVarP(&projectName, "project", "p", "", "project name")
-	var lt, lp, lname string
-	list := &cobra.Command{
-		Use: "list", Short: "List the routers of a project", Args: args(0, "router list"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.project(cmd.Context(), lt, lp)
-			if err != nil {
-				return err
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			rs, err := cl.ListRouters(cmd.Context(), p.ID, lname)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, r := range rs {
-				rows = append(rows, []string{r.GetId(), r.GetName(), r.GetPrivateIpCidr(), r.GetState()})
-			}
-			return a.table(rs, []string{"ID", "Name", "PrivateIpCidr", "State"}, rows)
-		},
-	}
-	list.Flags().StringVarP(&lt, "tenant", "t", "", "tenant name")
-	list.Flags().StringVarP(&lp, "project", "p", "", "project name")
-	list.Flags().StringVarP(&lname, "name", "n", "", "only routers of this name")
+	list := projectList(a, "router", true, (*client.Client).ListRouters, []string{"ID", "Name", "PrivateIpCidr", "State"}, func(r *pb.Router) []string {
+		return []string{r.GetId(), r.GetName(), r.GetPrivateIpCidr(), r.GetState()}
+	})
 	show := &cobra.Command{
 		Use: "show <id>", Short: "Show a router", Args: args(1, "router show <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {

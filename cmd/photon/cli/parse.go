@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
+	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 )
 
@@ -151,4 +154,45 @@ func (a *app) project(ctx context.Context, tenantName, name string) (*Named, err
 		}
 	}
 	return nil, usagef("project name '%s' not found in tenant '%s'", name, t.Name)
+}
+
+// projectList is `<kind> list [-t tenant -p project] [-n name]`: one of a project's
+// lists, as a table (header, row) or the API's objects; -n when the list is named.
+func projectList[T any](a *app, kind string, named bool, list func(*client.Client, context.Context, string, string) ([]T, error), header []string, row func(T) []string) *cobra.Command {
+	var tenantName, projectName, name string
+	cmd := &cobra.Command{
+		Use: "list", Short: "List the " + kind + "s of a project", Args: args(0, kind+" list"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := a.project(cmd.Context(), tenantName, projectName)
+			if err != nil {
+				return err
+			}
+			cl, err := a.client()
+			if err != nil {
+				return err
+			}
+			items, err := list(cl, cmd.Context(), p.ID, name)
+			if err != nil {
+				return err
+			}
+			rows := make([][]string, len(items))
+			for i, it := range items {
+				rows[i] = row(it)
+			}
+			return a.table(items, header, rows)
+		},
+	}
+	cmd.Flags().StringVarP(&tenantName, "tenant", "t", "", "tenant name")
+	cmd.Flags().StringVarP(&projectName, "project", "p", "", "project name")
+	if named {
+		cmd.Flags().StringVarP(&name, "name", "n", "", "only "+kind+"s of this name")
+	}
+	return cmd
+}
+
+// unnamed adapts a list without a name filter to projectList's (named false).
+func unnamed[T any](list func(*client.Client, context.Context, string) ([]T, error)) func(*client.Client, context.Context, string, string) ([]T, error) {
+	return func(c *client.Client, ctx context.Context, project, _ string) ([]T, error) {
+		return list(c, ctx, project)
+	}
 }

@@ -267,31 +267,9 @@ func (a *app) subscriptionCmd() *cobra.Command {
 	f.StringVar(&prefix, "subject-prefix", "", "only events whose subject starts so")
 	f.StringVarP(&tenantName, "tenant", "t", "", "tenant name")
 	f.StringVarP(&projectName, "project", "p", "", "project name")
-	var lt, lp string
-	list := &cobra.Command{
-		Use: "list", Short: "List the project's subscriptions", Args: args(0, "subscription list"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.project(cmd.Context(), lt, lp)
-			if err != nil {
-				return err
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			ss, err := cl.ListSubscriptions(cmd.Context(), p.ID)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, s := range ss {
-				rows = append(rows, []string{s.GetId(), s.GetSink(), join(s.GetTypes()), s.GetSubjectPrefix(), s.GetOwner()})
-			}
-			return a.table(ss, []string{"ID", "Sink", "Types", "Subject prefix", "Owner"}, rows)
-		},
-	}
-	list.Flags().StringVarP(&lt, "tenant", "t", "", "tenant name")
-	list.Flags().StringVarP(&lp, "project", "p", "", "project name")
+	list := projectList(a, "subscription", false, unnamed((*client.Client).ListSubscriptions), []string{"ID", "Sink", "Types", "Subject prefix", "Owner"}, func(s *pb.Subscription) []string {
+		return []string{s.GetId(), s.GetSink(), join(s.GetTypes()), s.GetSubjectPrefix(), s.GetOwner()}
+	})
 	show := &cobra.Command{
 		Use: "show <id>", Short: "Show a subscription", Args: args(1, "subscription show <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
@@ -338,31 +316,9 @@ func (a *app) ruleCmd() *cobra.Command {
 	create.Flags().StringVarP(&file, "file", "f", "", "JSON file of the rule's spec")
 	create.Flags().StringVarP(&tenantName, "tenant", "t", "", "tenant name")
 	create.Flags().StringVarP(&projectName, "project", "p", "", "project name")
-	var lt, lp string
-	list := &cobra.Command{
-		Use: "list", Short: "List the project's rules", Args: args(0, "rule list"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := a.project(cmd.Context(), lt, lp)
-			if err != nil {
-				return err
-			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			rs, err := cl.ListRules(cmd.Context(), p.ID)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, r := range rs {
-				rows = append(rows, []string{r.GetId(), r.GetName(), join(r.GetFilter().GetTypes()), fmt.Sprint(len(r.GetActions())), r.GetOwner()})
-			}
-			return a.table(rs, []string{"ID", "Name", "Types", "Actions", "Owner"}, rows)
-		},
-	}
-	list.Flags().StringVarP(&lt, "tenant", "t", "", "tenant name")
-	list.Flags().StringVarP(&lp, "project", "p", "", "project name")
+	list := projectList(a, "rule", false, unnamed((*client.Client).ListRules), []string{"ID", "Name", "Types", "Actions", "Owner"}, func(r *pb.Rule) []string {
+		return []string{r.GetId(), r.GetName(), join(r.GetFilter().GetTypes()), fmt.Sprint(len(r.GetActions())), r.GetOwner()}
+	})
 	show := &cobra.Command{
 		Use: "show <id>", Short: "Show a rule", Args: args(1, "rule show <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
