@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
@@ -126,5 +127,52 @@ func TestNetworkConnections(t *testing.T) {
 		if c := networkConnections(v); len(c) != 1 || c[0]["network"] != "n1" {
 			t.Errorf("%s: %v", v, c)
 		}
+	}
+}
+
+// TestProgress: steps are printed once as they complete; a live display redraws one
+// status line, a plain one prints each new status; a bulk task draws its counts.
+func TestProgress(t *testing.T) {
+	step := func(op, state string, seq int32) *pb.Step { return &pb.Step{Operation: op, State: state, Sequence: seq} }
+	chain := []*pb.Task{
+		{Operation: "CREATE_VM", State: "STARTED", Steps: []*pb.Step{step("RESERVE", "STARTED", 0), step("PLACE", "QUEUED", 1)}},
+		{Operation: "CREATE_VM", State: "STARTED", Steps: []*pb.Step{step("RESERVE", "COMPLETED", 0), step("PLACE", "STARTED", 1)}},
+		{Operation: "CREATE_VM", State: "COMPLETED", Steps: []*pb.Step{step("RESERVE", "COMPLETED", 0), step("PLACE", "COMPLETED", 1)}},
+	}
+	bulk := []*pb.Task{
+		{Operation: "CREATE_VMS", State: "STARTED", Progress: &pb.TaskProgress{Total: 4, InFlight: 4}},
+		{Operation: "CREATE_VMS", State: "STARTED", Progress: &pb.TaskProgress{Total: 4, Completed: 2, Failed: 1, InFlight: 1}},
+	}
+	cases := []struct {
+		name  string
+		live  bool
+		tasks []*pb.Task
+		want  []string
+	}{
+		{"plain chain", false, chain, []string{"CREATE_VM: RESERVE, step 1/2", "  RESERVE                      done\n", "CREATE_VM: PLACE, step 2/2", "  PLACE                        done\n"}},
+		{"live chain", true, chain, []string{"\\r\\x1b[K", "  RESERVE                      done\\n", "CREATE_VM: PLACE, step 2/2 (0s)"}},
+		{"bulk bar", false, bulk, []string{"[                              ] 0/4 completed, 0 failed, 4 in flight", "[======================        ] 2/4 completed, 1 failed, 1 in flight"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var w bytes.Buffer
+			p := &progress{w: &w, live: tc.live, seen: map[string]bool{}, start: time.Now()}
+			for _, tk := range tc.tasks {
+				p.update(tk)
+			}
+			p.end()
+			got := w.String()
+			if tc.live {
+				got = fmt.Sprintf("%q", got)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("missing %q in\n%s", want, got)
+				}
+			}
+			if strings.Count(w.String(), "RESERVE                      done") > 1 {
+				t.Errorf("a step printed twice:\n%s", w.String())
+			}
+		})
 	}
 }

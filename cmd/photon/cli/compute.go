@@ -430,7 +430,30 @@ func (a *app) vmCmd() *cobra.Command {
 		},
 	}
 	resize.Flags().StringVarP(&newFlavor, "flavor", "f", "", "new flavor")
-	cmd.AddCommand(setMD, setTag, networks, mks, mkImage, resize)
+	var network string
+	acquire := &cobra.Command{
+		Use: "acquire-floating-ip <id>", Short: "Give a VM a floating IP from a network", Args: args(1, "vm acquire-floating-ip <id> -i <network-id>"),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			if err := a.ask(&network, "Network ID", true); err != nil {
+				return err
+			}
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				t := &pb.Task{}
+				return t, cl.Do(cmd.Context(), "POST", "/v1/vms/"+as[0]+"/acquire_floating_ip", map[string]string{"networkId": network}, t)
+			}, func(cl *client.Client) getter { return msg(cl.GetVm) })
+		},
+	}
+	acquire.Flags().StringVarP(&network, "network_id", "i", "", "network ID")
+	release := &cobra.Command{
+		Use: "release-floating-ip <id>", Short: "Release a VM's floating IP", Args: args(1, "vm release-floating-ip <id>"),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				t := &pb.Task{}
+				return t, cl.Do(cmd.Context(), "DELETE", "/v1/vms/"+as[0]+"/release_floating_ip", nil, t)
+			}, func(cl *client.Client) getter { return msg(cl.GetVm) })
+		},
+	}
+	cmd.AddCommand(setMD, setTag, networks, mks, mkImage, resize, acquire, release)
 	return cmd
 }
 

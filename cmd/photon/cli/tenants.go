@@ -142,6 +142,7 @@ func (a *app) tenantCmd() *cobra.Command {
 		return nil
 	})
 	cmd.AddCommand(a.quotaCmd("tenant", "tenants"), a.iamCmd("tenant", "tenants"))
+	cmd.AddCommand(a.securityGroupsCmds("tenant", "tenants")...)
 	return cmd
 }
 
@@ -302,6 +303,7 @@ func (a *app) projectCmd() *cobra.Command {
 		return nil
 	})
 	cmd.AddCommand(a.quotaCmd("project", "projects"), a.iamCmd("project", "projects"))
+	cmd.AddCommand(a.securityGroupsCmds("project", "projects")...)
 	return cmd
 }
 
@@ -473,4 +475,23 @@ func first(as []string) string {
 // msg adapts a typed getter to run's.
 func msg[T proto.Message](get func(context.Context, string) (T, error)) getter {
 	return func(ctx context.Context, id string) (proto.Message, error) { return get(ctx, id) }
+}
+
+// securityGroupsCmds are `<kind> set-security-groups <id> <groups>` and Photon's older
+// spelling set_security_groups, hidden.
+func (a *app) securityGroupsCmds(kind, path string) []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, use := range []string{"set-security-groups", "set_security_groups"} {
+		cmds = append(cmds, &cobra.Command{
+			Use: use + " <id> <groups>", Short: "Set the security groups of a " + kind + " (comma-separated)", Hidden: use == "set_security_groups",
+			Args: args(2, kind+" "+use+" <id> <comma-separated groups>"),
+			RunE: func(cmd *cobra.Command, as []string) error {
+				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+					t := &pb.Task{}
+					return t, cl.Do(cmd.Context(), "POST", "/v1/"+path+"/"+as[0]+"/set_security_groups", map[string][]string{"items": splitList(as[1])}, t)
+				}, nil)
+			},
+		})
+	}
+	return cmds
 }
