@@ -133,7 +133,9 @@ func TestNetworkConnections(t *testing.T) {
 // TestProgress: steps are printed once as they complete; a live display redraws one
 // status line, a plain one prints each new status; a bulk task draws its counts.
 func TestProgress(t *testing.T) {
-	step := func(op, state string, seq int32) *pb.Step { return &pb.Step{Operation: op, State: state, Sequence: seq} }
+	step := func(op, state string, seq int32) *pb.Step {
+		return &pb.Step{Operation: op, State: state, Sequence: seq}
+	}
 	chain := []*pb.Task{
 		{Operation: "CREATE_VM", State: "STARTED", Steps: []*pb.Step{step("RESERVE", "STARTED", 0), step("PLACE", "QUEUED", 1)}},
 		{Operation: "CREATE_VM", State: "STARTED", Steps: []*pb.Step{step("RESERVE", "COMPLETED", 0), step("PLACE", "STARTED", 1)}},
