@@ -2,27 +2,13 @@ package devcloud_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/photon-cloud/photon/cmd/photon/devcloud"
-	"github.com/photon-cloud/photon/gateway"
 )
 
 // photonCLI runs the built photon binary as a user would, with HOME of its own (the
@@ -90,43 +76,6 @@ func buildPhoton(t *testing.T, dir string) string {
 	return bin
 }
 
-// testTLS is a CA and a server certificate for 127.0.0.1 signed by it; it writes the
-// CA's PEM to caFile.
-func testTLS(t *testing.T, caFile string) *gateway.TLS {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, srvKey := key(), key()
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "walkthrough CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &gateway.TLS{
-		Config: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER, caDER}, PrivateKey: srvKey}}},
-		Roots:  []*x509.Certificate{ca},
-	}
-}
-
 // TestCLIWalkthrough drives the README's walkthrough through the photon binary against a
 // dev cloud over HTTPS: the administrator logs in with a password, makes a tenant, a
 // project with a quota, flavors, an uploaded image, a VM (created STOPPED, started,
@@ -137,15 +86,12 @@ func testTLS(t *testing.T, caFile string) *gateway.TLS {
 func TestCLIWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildPhoton(t, dir)
+	c, _ := cloud(t, 2)
+	api := c.HTTPSURL
 	caFile := filepath.Join(dir, "ca.pem")
-	gwTLS := testTLS(t, caFile)
-	c, _ := cloudWith(t, 2, func(o *devcloud.Options) {
-		o.Gateway = func(_ context.Context, g *gateway.Options) error {
-			g.HTTPSAddr, g.TLS = "127.0.0.1:0", gwTLS
-			return nil
-		}
-	})
-	api := "https://" + c.Gateway.HTTPSAddr()
+	if err := os.WriteFile(caFile, c.TLS.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	admin := photonCLI{t: t, bin: bin, home: t.TempDir()}
 
 	// Usage errors exit 2, before any target is set.
