@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -19,20 +19,22 @@ import (
 
 	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/pki"
 )
 
 func (a *app) targetCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "target", Short: "Set, show and log in to the API target"}
 	var noCertCheck bool
-	var caFile string
+	var caFile, pin string
 	set := &cobra.Command{
 		Use: "set <url>", Short: "Set the API target endpoint", Args: args(1, "target set <url>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			return a.setTarget(cmd.Context(), as[0], noCertCheck, caFile)
+			return a.setTarget(cmd.Context(), as[0], noCertCheck, caFile, pin)
 		},
 	}
 	set.Flags().BoolVarP(&noCertCheck, "nocertcheck", "c", false, "do not check the server's certificate")
 	set.Flags().StringVar(&caFile, "ca-file", "", "PEM file of the CA certificates the server's certificate is checked against")
+	set.Flags().StringVar(&pin, "pin", "", "trust the CA the server presents if its pin is this (sha256:..., as photon up prints it)")
 
 	show := &cobra.Command{
 		Use: "show", Short: "Show the current API target", Args: args(0, "target show"),
@@ -121,7 +123,7 @@ func (a *app) targetCmd() *cobra.Command {
 // setTarget stores the target and, for an HTTPS target whose certificate the system does
 // not trust, how to trust it: --ca-file, -c, or (asked on a terminal) the CA the server
 // presents, saved beside the config.
-func (a *app) setTarget(ctx context.Context, target string, noCertCheck bool, caFile string) error {
+func (a *app) setTarget(ctx context.Context, target string, noCertCheck bool, caFile, pin string) error {
 	u, err := url.Parse(strings.TrimRight(target, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return usagef("target %q: want http(s)://host[:port]", target)
@@ -138,7 +140,7 @@ func (a *app) setTarget(ctx context.Context, target string, noCertCheck bool, ca
 		a.cfg.CAFile = abs
 	}
 	if u.Scheme == "https" && !noCertCheck && caFile == "" {
-		if err := a.trust(ctx, u.Host); err != nil {
+		if err := a.trust(ctx, u.Host, pin); err != nil {
 			return err
 		}
 	}
@@ -152,9 +154,10 @@ func (a *app) setTarget(ctx context.Context, target string, noCertCheck bool, ca
 	return nil
 }
 
-// trust checks that host's certificate is trusted by the system; if not, it shows the
-// fingerprint of the CA the server presents and, when the user says yes, saves it.
-func (a *app) trust(ctx context.Context, host string) error {
+// trust checks that host's certificate is trusted by the system; if not, it saves the CA
+// the server presents when its pin is the one given, or, on a terminal, when the user
+// says yes to it.
+func (a *app) trust(ctx context.Context, host, pin string) error {
 	if !strings.Contains(host, ":") {
 		host += ":443"
 	}
@@ -172,10 +175,15 @@ func (a *app) trust(ctx context.Context, host string) error {
 		return err
 	}
 	ca := chain[len(chain)-1]
-	if !a.interactive() {
-		return fmt.Errorf("the certificate of %s is not trusted (SHA-256 %X): pass --ca-file <pem>, or -c to skip the check", host, sha256.Sum256(ca.Raw))
+	switch {
+	case pin != "" && pki.Pin(ca) != pin:
+		return fmt.Errorf("the CA %s presents has the pin %s, not %s", host, pki.Pin(ca), pin)
+	case pin != "":
+		return a.saveCA(ca)
+	case !a.interactive():
+		return fmt.Errorf("the certificate of %s is not trusted (its CA's pin is %s): pass --ca-file <pem> or --pin, or -c to skip the check", host, pki.Pin(ca))
 	}
-	fmt.Fprintf(a.errw, "The certificate presented by %s is not trusted.\nIts CA, %s, has the SHA-256 fingerprint\n  %X\n", host, ca.Subject, sha256.Sum256(ca.Raw))
+	fmt.Fprintf(a.errw, "The certificate presented by %s is not trusted.\nIts CA, %s, has the pin\n  %s\n(photon up prints the pin of its CA: compare them)\n", host, ca.Subject, pki.Pin(ca))
 	var yes string
 	if err := a.ask(&yes, "Do you trust this certificate for future communication? (yes/no)", true); err != nil {
 		return err
@@ -183,6 +191,11 @@ func (a *app) trust(ctx context.Context, host string) error {
 	if yes != "yes" && yes != "y" {
 		return usagef("the target's certificate is not trusted")
 	}
+	return a.saveCA(ca)
+}
+
+// saveCA keeps a CA certificate beside the config and names it as the target's.
+func (a *app) saveCA(ca *x509.Certificate) error {
 	dir, err := configDir()
 	if err != nil {
 		return err
