@@ -170,17 +170,27 @@ func (a *app) interactive() bool { return !a.g.nonInteractive && a.stdinTTY }
 
 func (a *app) json() bool { return a.g.output == "json" }
 
-// client is the API client for the target in the config; new tokens from a refresh are
-// written back to the config.
+// client is the API client for the target in the config, with its tokens; new tokens
+// from a refresh are written back to the config.
 func (a *app) client() (*client.Client, error) {
 	if a.cl != nil {
 		return a.cl, nil
 	}
+	cl, err := a.newClient(true)
+	if err != nil {
+		return nil, err
+	}
+	a.cl = cl
+	return cl, nil
+}
+
+// newClient is a client for the target in the config, with its CA; withTokens gives it
+// the stored tokens and saves the new ones it gets.
+func (a *app) newClient(withTokens bool) (*client.Client, error) {
 	if a.cfg.CloudTarget == "" {
 		return nil, usagef("no API target: run 'photon target set <url>' first")
 	}
-	o := client.Options{URL: a.cfg.CloudTarget, Token: a.cfg.Token, RefreshToken: a.cfg.RefreshToken,
-		Insecure: a.cfg.IgnoreCertificate}
+	o := client.Options{URL: a.cfg.CloudTarget, Insecure: a.cfg.IgnoreCertificate}
 	if a.cfg.CAFile != "" {
 		pool, err := loadCAs(a.cfg.CAFile)
 		if err != nil {
@@ -188,17 +198,19 @@ func (a *app) client() (*client.Client, error) {
 		}
 		o.RootCAs = pool
 	}
-	o.OnToken = func(t client.Token) {
-		a.cfg.Token, a.cfg.RefreshToken = t.Access, t.Refresh
-		if err := a.cfg.save(); err != nil {
-			fmt.Fprintln(a.errw, "photon: warning: cannot save the refreshed token:", err)
+	if withTokens {
+		o.Token, o.RefreshToken = a.cfg.Token, a.cfg.RefreshToken
+		o.OnToken = func(t client.Token) {
+			a.cfg.Token, a.cfg.RefreshToken = t.Access, t.Refresh
+			if err := a.cfg.save(); err != nil {
+				fmt.Fprintln(a.errw, "photon: warning: cannot save the refreshed token:", err)
+			}
 		}
 	}
 	cl, err := client.New(o)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	a.cl = cl
 	return cl, nil
 }
 

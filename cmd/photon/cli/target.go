@@ -247,16 +247,9 @@ func (a *app) authCmd() *cobra.Command {
 			if err := a.askSecret(&pass, "Password"); err != nil {
 				return err
 			}
-			cl, err := client.New(client.Options{URL: a.cfg.CloudTarget, Insecure: a.cfg.IgnoreCertificate})
+			cl, err := a.newClient(false)
 			if err != nil {
-				return usageError{err}
-			}
-			if a.cfg.CAFile != "" {
-				pool, err := loadCAs(a.cfg.CAFile)
-				if err != nil {
-					return err
-				}
-				cl, _ = client.New(client.Options{URL: a.cfg.CloudTarget, RootCAs: pool})
+				return err
 			}
 			t, err := cl.Login(cmd.Context(), user, pass)
 			if err != nil {
