@@ -52,9 +52,28 @@ var (
 		{Function: "vmhost", Operation: domain.OpDeleteVMOnHost, Done: "host.deleted", RunsUndo: true},
 		{Function: "place", Operation: domain.OpReleaseHost, Done: "host.released", RunsUndo: true},
 		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true},
-		// Last: the VM is gone from its host (with its NICs), so its addresses and logical
-		// ports can go too.
+		// Last: the VM is gone from its host (with its NICs), so its floating IP, addresses
+		// and logical ports can go too. The quota release above took the floating IP's
+		// quota with the rest of the VM's cost.
+		{Function: "floatingip", Operation: domain.OpFreeFloatingIP, Done: "floatingip.freed", RunsUndo: true},
 		{Function: "wiresubnet", Operation: domain.OpDisconnectNetworks, Done: "networks.disconnected", RunsUndo: true},
+	}}
+)
+
+// The floating IP of a VM (POST /v1/vms/{id}/acquire_floating_ip, DELETE
+// .../release_floating_ip): its quota first, then an address of a system subnet and, on
+// NSX, the NAT rules on the router of the VM's subnet; the release undoes both in the
+// other order.
+var (
+	VMAcquireFloatingIP = Chain{Name: domain.VMAcquireFloatingIP, Operation: domain.OpAcquireFloatingIP, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "quota", Operation: domain.OpReserveFloatingIPQuota, Done: "quota.reserved", Undoes: true},
+		{Function: "floatingip", Operation: domain.OpAllocateFloatingIP, Done: "allocated", Undoes: true},
+	}}
+	VMReleaseFloatingIP = Chain{Name: domain.VMReleaseFloatingIP, Operation: domain.OpReleaseFloatingIP, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "floatingip", Operation: domain.OpFreeFloatingIP, Done: "freed", RunsUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseFloatingIPQuota, Done: "quota.released"},
 	}}
 )
 
@@ -183,7 +202,7 @@ var (
 var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
 	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO, &VMMksTicket, &VMResize,
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
-	&ImageCreate, &ImageDelete, &VMCreateImage)
+	&ImageCreate, &ImageDelete, &VMCreateImage, &VMAcquireFloatingIP, &VMReleaseFloatingIP)
 
 func byName(cs ...*Chain) map[domain.ChainID]*Chain {
 	m := make(map[domain.ChainID]*Chain, len(cs))

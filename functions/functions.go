@@ -1,5 +1,5 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
-// (authorize, quota, place, vmhost, attachdisk, wiresubnet, boot, power, disks, images) with a Do and an
+// (authorize, quota, place, vmhost, attachdisk, wiresubnet, floatingip, boot, power, disks, images) with a Do and an
 // Undo, or takes signals outside any chain (reconcile); package runtime runs them on
 // Redis Streams or behind Knative.
 package functions
@@ -12,6 +12,7 @@ import (
 	"github.com/photon-cloud/photon/functions/boot"
 	"github.com/photon-cloud/photon/functions/console"
 	"github.com/photon-cloud/photon/functions/disks"
+	"github.com/photon-cloud/photon/functions/floatingip"
 	"github.com/photon-cloud/photon/functions/images"
 	"github.com/photon-cloud/photon/functions/iso"
 	"github.com/photon-cloud/photon/functions/logicalrouter"
@@ -73,6 +74,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			vmhost.New(s, hosts),
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts, o.nsx),
+			floatingip.New(s, o.nsx),
 			boot.New(s, hosts),
 			power.New(s, hosts),
 			disks.New(s, hosts, placer),

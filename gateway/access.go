@@ -16,9 +16,11 @@ import (
 
 // method is the full gRPC name of the API method ctx serves ("/photon.v1.Vms/GetVm"),
 // over gRPC and over REST alike (grpc-gateway names it in the context of the requests it
-// serves in process); "" for the handlers outside the gRPC API (uploads).
+// serves in process); "" for the handlers outside the gRPC API (uploads). grpc-gateway
+// also puts a transport stream without a method name in the context of a REST request,
+// so an empty name from grpc.Method is no answer.
 func method(ctx context.Context) string {
-	if m, ok := grpc.Method(ctx); ok {
+	if m, ok := grpc.Method(ctx); ok && m != "" {
 		return m
 	}
 	m, _ := runtime.RPCMethod(ctx)

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway"
@@ -116,7 +117,8 @@ func calls() []call {
 	}
 	delta := func(f func(w *world) string) func(w *world) proto.Message {
 		return func(w *world) proto.Message {
-			return &pb.ModifyIamRequest{Id: f(w), Delta: &pb.PolicyDelta{Principal: "zed", Action: "ADD", Role: "viewer"}}
+			body, _ := structpb.NewValue(map[string]any{"principal": "zed", "action": "ADD", "role": "viewer"})
+			return &pb.ModifyIamRequest{Id: f(w), Body: body}
 		}
 	}
 	sysReq := func(*world) proto.Message { return &pb.SystemRequest{} }
@@ -172,6 +174,34 @@ func calls() []call {
 		{"SetImageIam/public", m("Iam", "SetImageIam"), onlySys, policy(public)},
 		{"ModifyImageIam", m("Iam", "ModifyImageIam"), tenantA, delta(image)},
 		{"ModifyImageIam/public", m("Iam", "ModifyImageIam"), onlySys, delta(public)},
+
+		// The SDK's last line: VM and disk policies (their project's owners change them),
+		// a flavor's tasks, and the deployment calls.
+		{"GetVmIam", m("Iam", "GetVmIam"), projectA1, func(w *world) proto.Message { return &pb.GetIamRequest{Id: w.vm} }},
+		{"SetVmIam", m("Iam", "SetVmIam"), tenantA, policy(vm)},
+		{"ModifyVmIam", m("Iam", "ModifyVmIam"), tenantA, delta(vm)},
+		{"GetDiskIam", m("Iam", "GetDiskIam"), projectA1, func(w *world) proto.Message { return &pb.GetIamRequest{Id: w.disk} }},
+		{"SetDiskIam", m("Iam", "SetDiskIam"), tenantA, policy(disk)},
+		{"ModifyDiskIam", m("Iam", "ModifyDiskIam"), tenantA, delta(disk)},
+		{"ListFlavorTasks", m("Flavors", "ListFlavorTasks"), anyone, tasksOf(func(w *world) string { return w.flavor })},
+		{"GetInfo", m("Deployment", "GetInfo"), anyone, sysReq},
+		{"ListSystemVms", m("Deployment", "ListSystemVms"), onlySys, sysReq},
+		{"EnableServiceType", m("Deployment", "EnableServiceType"), onlySys, func(*world) proto.Message {
+			return &pb.ServiceTypeRequest{Type: "KUBERNETES"}
+		}},
+		{"DisableServiceType", m("Deployment", "DisableServiceType"), onlySys, func(*world) proto.Message {
+			return &pb.ServiceTypeRequest{Type: "HARBOR"}
+		}},
+		{"ConfigureNsx", m("Deployment", "ConfigureNsx"), onlySys, func(*world) proto.Message { return &pb.NsxConfigurationSpec{} }},
+		{"SyncHostsConfig", m("Deployment", "SyncHostsConfig"), onlySys, sysReq},
+		{"SetImageDatastores", m("Deployment", "SetImageDatastores"), onlySys, func(*world) proto.Message {
+			return &pb.ImageDatastores{Items: []string{"datastore1"}}
+		}},
+		{"AcquireFloatingIp", m("Vms", "AcquireFloatingIp"), projectA1, func(w *world) proto.Message {
+			return &pb.AcquireFloatingIpRequest{Id: w.vm, Spec: &pb.VmFloatingIpSpec{}}
+		}},
+		{"ReleaseFloatingIp", m("Vms", "ReleaseFloatingIp"), projectA1, id(vm)},
+		{"ProvisionHost", m("Deployment", "ProvisionHost"), onlySys, id(host)},
 
 		// Flavors: everyone reads them, system administrators manage them.
 		{"CreateFlavor", m("Flavors", "CreateFlavor"), onlySys, func(*world) proto.Message {

@@ -91,7 +91,8 @@ func flavorPB(f *model.Flavor) *pb.Flavor {
 func vmPB(v *model.VM) *pb.Vm {
 	out := &pb.Vm{Id: v.ID, Kind: "vm", Name: v.Name, State: v.State, Flavor: v.Flavor,
 		SourceImageId: v.SourceImageID, Cost: quotaItems(v.Cost), Datastore: v.Datastore, Host: v.HostID,
-		Tags: v.Tags, Metadata: v.Metadata, SelfLink: selfLink("vm", v.ID), ProjectId: v.ProjectID, StateReason: v.StateReason}
+		Tags: v.Tags, Metadata: v.Metadata, SelfLink: selfLink("vm", v.ID), ProjectId: v.ProjectID, StateReason: v.StateReason,
+		FloatingIp: v.FloatingIP}
 	for _, d := range v.Disks {
 		out.AttachedDisks = append(out.AttachedDisks, &pb.AttachedDisk{Id: d.ID, Name: d.Name, Kind: d.Kind,
 			Flavor: d.Flavor, CapacityGb: d.CapacityGB, BootDisk: d.Boot, State: d.State})

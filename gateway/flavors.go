@@ -136,3 +136,13 @@ func (s *flavors) deleteFlavor(ctx context.Context, req *pb.IdRequest) (*pb.Task
 	}
 	return taskPB(task), nil
 }
+
+// ListFlavorTasks lists the tasks of a flavor; like a zone's, they are listed only to
+// whoever may read them (a flavor's are the system's: its administrators).
+func (s *flavors) ListFlavorTasks(ctx context.Context, req *pb.ListEntityTasksRequest) (*pb.TaskList, error) {
+	f, err := store.Get[model.Flavor](ctx, s.store, model.KindFlavor, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return listTasks(ctx, s.core, f.ID, req.GetState(), req.GetPageSize(), req.GetPageLink(), "/v1/flavors/"+f.ID+"/tasks")
+}

@@ -187,10 +187,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Write(pb.OpenAPI)
 	})
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	// Anything else is a Photon NotFound, as the API's own routes answer.
-	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		rest.ErrorHandler(r.Context(), nil, &rest.Marshaler{}, w, r, errs.New(errs.CodeNotFound, "no such resource: %s %s", r.Method, r.URL.Path))
-	})
+	// Anything else is a Photon NotFound, or MethodNotAllowed for a path served with
+	// another method, as the API's own routes answer.
+	root.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { rest.Unrouted(w, r, servedOtherwise(root, r)) })
 	api := otelhttp.NewHandler(s.auditHTTP(root), "photon.rest")
 	s.httpSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
@@ -277,6 +276,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterRulesServer(g, s.services.rules)
 	pb.RegisterSubscriptionsServer(g, s.services.subs)
 	pb.RegisterUsersServer(g, s.usersService())
+	pb.RegisterDeploymentServer(g, s.deployment())
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -300,6 +300,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterRulesHandlerServer(ctx, mux, s.services.rules),
 		pb.RegisterSubscriptionsHandlerServer(ctx, mux, s.services.subs),
 		pb.RegisterUsersHandlerServer(ctx, mux, s.usersService()),
+		pb.RegisterDeploymentHandlerServer(ctx, mux, s.deployment()),
 	)
 }
 

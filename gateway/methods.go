@@ -119,3 +119,19 @@ func restCall(r *http.Request) apiMethod {
 
 // refusedWhilePaused reports whether a paused system refuses m.
 func (m apiMethod) refusedWhilePaused() bool { return m.Mutates && !m.WhilePaused }
+
+// servedOtherwise reports whether mux serves r's path with another method than r's, by a
+// pattern of its own (not the catch-all "/").
+func servedOtherwise(mux *http.ServeMux, r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := mux.Handler(other); pattern != "" && pattern != "/" {
+			return true
+		}
+	}
+	return false
+}

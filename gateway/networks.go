@@ -22,6 +22,11 @@ const (
 	OpGetNetworks      = "GET_NETWORKS"
 )
 
+// routingRouted is the routing type of the SDK's networks that routers are: a network of
+// the SDK (/v1/projects/{id}/networks, /v1/networks/{id}) is a router, its subnets the
+// router's.
+const routingRouted = "ROUTED"
+
 // Bounds on CIDRs: a router's address space, and a subnet (whose address table the IPAM
 // script searches, so it stays at most a /16).
 const (
@@ -101,12 +106,15 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 	if name == "" {
 		return nil, errs.Invalid("name is required")
 	}
+	if rt := spec.GetRoutingType(); rt != "" && !strings.EqualFold(rt, routingRouted) {
+		return nil, errs.Invalid("routingType %q: a network is a router, so it is %s", rt, routingRouted)
+	}
 	if err := cidr("privateIpCidr", spec.GetPrivateIpCidr(), minRouterBits, maxSubnetBits); err != nil {
 		return nil, err
 	}
 	chain := &events.RouterCreate
 	r := &model.Router{ID: newID(), Name: name, TenantID: t.ID, ProjectID: p.ID, PrivateIPCIDR: spec.GetPrivateIpCidr(),
-		State: model.NetCreating, CreatedAt: s.store.Now()}
+		Description: spec.GetDescription(), State: model.NetCreating, CreatedAt: s.store.Now()}
 	task := s.store.NewTask(taskID(ctx), string(chain.Operation), model.Entity{ID: r.ID, Kind: model.KindRouter}, caller(ctx), operations(chain))
 	task.TenantID, task.ProjectID, r.ActiveTask = t.ID, p.ID, task.ID
 	return s.begin(ctx, chain, task, func() error { return s.store.CreateRouter(ctx, r, task) })
@@ -416,7 +424,8 @@ func netmask(bits int) string {
 
 func routerPB(r *model.Router) *pb.Router {
 	return &pb.Router{Id: r.ID, Kind: model.KindRouter, Name: r.Name, PrivateIpCidr: r.PrivateIPCIDR, State: r.State,
-		ProjectId: r.ProjectID, SelfLink: selfLink("router", r.ID)}
+		ProjectId: r.ProjectID, SelfLink: selfLink("router", r.ID), RoutingType: routingRouted, Cidr: r.PrivateIPCIDR,
+		Description: r.Description}
 }
 
 func subnetPB(sn *model.Subnet, defaultID string) *pb.Subnet {

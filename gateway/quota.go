@@ -21,7 +21,7 @@ import (
 var quotaOps = map[store.QuotaChange]string{
 	store.QuotaSet:     "SET_QUOTA",
 	store.QuotaUpdate:  "UPDATE_QUOTA",
-	store.QuotaExclude: "EXCLUDE_QUOTA",
+	store.QuotaExclude: "DELETE_QUOTA",
 }
 
 // quotaPB is a quota as the API shows it.

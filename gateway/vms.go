@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
+	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -156,17 +158,40 @@ func (s *vms) vm(ctx context.Context, id string) (*model.VM, error) {
 	return inProject(ctx, s.core, model.KindVM, "Vm", id, func(v *model.VM) string { return v.ProjectID })
 }
 
-// inProject reads an entity of a project (a VM, a disk) if the caller may use its project;
-// otherwise it does not exist as far as the caller can tell (NotFound, named label).
-func inProject[T any](ctx context.Context, c *core, kind, label, id string, project func(*T) string) (*T, error) {
+// inProject reads a VM or a disk if the caller has the role the method needs on it
+// (policy.ResourceRole: their project role, raised by its own IAM policy); otherwise it
+// does not exist as far as the caller can tell (NotFound, named label).
+func inProject[T any, PT iamEntity[T]](ctx context.Context, c *core, kind, label, id string, project func(*T) string) (*T, error) {
+	v, _, _, err := inProjectAs[T, PT](ctx, c, kind, label, id, project, need(ctx))
+	return v, err
+}
+
+// iamEntity is an entity with an IAM policy of its own (*T).
+type iamEntity[T any] interface {
+	*T
+	IAMPolicy() *[]model.PolicyEntry
+}
+
+// inProjectAs is inProject for role want, with the entity's tenant and project.
+func inProjectAs[T any, PT iamEntity[T]](ctx context.Context, c *core, kind, label, id string, project func(*T) string, want policy.Role) (*T, *model.Tenant, *model.Project, error) {
 	v, err := store.Get[T](ctx, c.store, kind, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if _, _, err := c.projectFor(ctx, project(v)); err != nil {
-		return nil, errs.NotFound(label, id)
+	t, p, err := c.store.ProjectScope(ctx, project(v))
+	switch {
+	case errors.Is(err, errs.ErrNotFound) || (err == nil && t == nil):
+		return nil, nil, nil, errs.NotFound(label, id)
+	case err != nil:
+		return nil, nil, nil, err
 	}
-	return v, nil
+	if policy.ResourceRole(caller(ctx), t, p, *PT(v).IAMPolicy()) < want {
+		return nil, nil, nil, errs.NotFound(label, id)
+	}
+	if err := c.limitTenant(ctx, t.ID); err != nil {
+		return nil, nil, nil, err
+	}
+	return v, t, p, nil
 }
 
 func (s *vms) GetVm(ctx context.Context, req *pb.IdRequest) (*pb.Vm, error) {

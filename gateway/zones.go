@@ -12,8 +12,8 @@ import (
 
 // Availability zone operations, as Photon names them in Tasks.
 const (
-	OpCreateZone = "CREATE_AVAILABILITYZONE"
-	OpDeleteZone = "DELETE_AVAILABILITYZONE"
+	OpCreateZone = "CREATE_ZONE"
+	OpDeleteZone = "DELETE_ZONE"
 )
 
 // zones: any authenticated user reads availability zones (a VM's availabilityZone

@@ -32,7 +32,8 @@ func New(s *store.Store) *Function { return &Function{store: s} }
 func (f *Function) Name() string { return "authorize" }
 
 // Do allows the caller if they hold the role the chain needs: contributor of the
-// project of the VM, disk, router or subnet it acts on; for an image, contributor of
+// project of the VM, disk, router or subnet it acts on (or of the VM or disk, by its own
+// IAM policy: policy.ResourceRole); for an image, contributor of
 // its project to make it and owner of the image to delete it; a system administrator
 // for what belongs to no project (port-group subnets, public images). A VM create also
 // checks what may have changed since the gateway validated its spec (vmrules.MayCreate):
@@ -40,13 +41,15 @@ func (f *Function) Name() string { return "authorize" }
 func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	who := c.Task.Caller
 	var projectID string
+	// iam is the entity's own policy (a VM's, a disk's), which raises the project's roles.
+	var iam []model.PolicyEntry
 	switch c.Chain.Kind {
 	case model.KindDisk:
 		d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, c.Data.EntityID)
 		if err != nil {
 			return err
 		}
-		projectID = d.ProjectID
+		projectID, iam = d.ProjectID, d.IAM
 	case model.KindRouter:
 		r, err := store.Get[model.Router](ctx, f.store, model.KindRouter, c.Data.EntityID)
 		if err != nil {
@@ -66,7 +69,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 		if err != nil {
 			return err
 		}
-		projectID = vm.ProjectID
+		projectID, iam = vm.ProjectID, vm.IAM
 		if c.Chain.Name == domain.VMCreate {
 			if err := vmrules.MayCreate(ctx, f.store, who, vm); err != nil {
 				return err
@@ -83,7 +86,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if !policy.MayUseProject(who, t, p) {
+	if policy.ResourceRole(who, t, p, iam) < policy.Contributor {
 		return errs.New(errs.CodeAccessForbidden, "%s may not %s in project %s", who.Subject, c.Task.Operation, p.Name)
 	}
 	return nil

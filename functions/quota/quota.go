@@ -2,7 +2,10 @@
 // in one Lua call that re-checks every limit, and releases it again.
 //
 // Consumes: io.photon.vm.create.authorized, io.photon.disk.create.authorized,
-// io.photon.vm.resize.authorized (RESIZE_QUOTA: the reservation moves to the new cost); undo:
+// io.photon.vm.resize.authorized (RESIZE_QUOTA: the reservation moves to the new cost),
+// io.photon.vm.acquire_floating_ip.authorized (RESERVE_FLOATING_IP_QUOTA: the VM's cost with
+// one sdn.floatingip.size), io.photon.vm.release_floating_ip.freed
+// (RELEASE_FLOATING_IP_QUOTA: the VM's cost, which no longer has it); undo:
 // io.photon.{vm,disk}.create.undo.quota; as the delete chains' RELEASE_QUOTA step:
 // io.photon.vm.delete.host.released, io.photon.disk.delete.host.deleted.
 // Emits: io.photon.{vm,disk}.create.quota.reserved / io.photon.{vm,disk}.delete.quota.released.
@@ -15,6 +18,7 @@ import (
 
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/domain"
+	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -35,12 +39,18 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Operation() == domain.OpResizeQuota {
+	switch c.Operation() {
+	case domain.OpResizeQuota:
 		r, err := store.ResizeOf(c.Task)
 		if err != nil {
 			return err
 		}
 		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, r.Cost)
+	case domain.OpReserveFloatingIPQuota:
+		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, vmrules.WithFloatingIP(cost, true))
+	case domain.OpReleaseFloatingIPQuota:
+		// The floatingip step has taken the address out of the VM's cost.
+		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, cost)
 	}
 	return f.store.ReserveQuota(ctx, project, c.Data.EntityID, cost)
 }
@@ -52,7 +62,10 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
-	if c.Operation() == domain.OpResizeQuota {
+	switch c.Operation() {
+	case domain.OpResizeQuota, domain.OpReserveFloatingIPQuota:
+		// The VM's cost is what it was: the resize and the floating IP change it only once
+		// their later steps are done.
 		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, cost)
 	}
 	_, err = f.store.ReleaseQuota(ctx, project, c.Data.EntityID)

@@ -90,7 +90,7 @@ func TestChainRuns(t *testing.T) {
 				"undo ATTACH_DISKS", "undo CREATE_VM_ON_HOST", "undo PLACE_VM", "undo RESERVE_QUOTA"}},
 		{name: "failure with nothing to undo", failAt: "authorize", wantState: model.TaskError, wantCode: "QuotaError"},
 		{name: "delete chain runs undo code forward", chain: &events.VMDelete, wantState: model.TaskCompleted,
-			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA", "undo DISCONNECT_NETWORKS"}},
+			wantOps: []string{"do AUTHORIZE", "undo STOP_VM", "undo DELETE_VM_ON_HOST", "undo RELEASE_HOST", "undo RELEASE_QUOTA", "undo FREE_FLOATING_IP", "undo DISCONNECT_NETWORKS"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

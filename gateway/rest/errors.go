@@ -87,22 +87,40 @@ func hasPhotonInfo(st *status.Status) bool {
 
 // RoutingErrorHandler is the runtime.RoutingErrorHandlerFunc of the REST side. A path
 // that no route matches is NotFound (404); a path that matches only with another method
-// is also code NotFound, with status 405; a malformed path is InvalidEntity (400).
+// is MethodNotAllowed (405); a malformed path is InvalidEntity (400).
 // Without it grpc-gateway would send 405 through the error handler as Unimplemented,
 // which errs knows only as an InternalError.
 func RoutingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	var e *errs.Error
 	switch httpStatus {
-	case http.StatusNotFound:
-		e = errs.New(errs.CodeNotFound, "%s not found", r.URL.Path)
-	case http.StatusMethodNotAllowed:
-		e = errs.New(errs.CodeNotFound, "%s does not support %s", r.URL.Path, r.Method)
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		e = routingError(r, httpStatus == http.StatusMethodNotAllowed)
 	case http.StatusBadRequest:
 		e = errs.New(errs.CodeInvalidEntity, "malformed path %q", r.URL.Path)
 	default:
 		e = errs.New(errs.CodeInternal, "routing failed: %s", http.StatusText(httpStatus))
 	}
 	writeError(w, httpStatus, e)
+}
+
+// routingError is the error of a request no route takes: MethodNotAllowed when the path
+// is served with another method (known), else NotFound.
+func routingError(r *http.Request, known bool) *errs.Error {
+	if known {
+		return errs.New(errs.CodeMethodNotAllowed, "%s does not support %s", r.URL.Path, r.Method)
+	}
+	return errs.New(errs.CodeNotFound, "%s not found", r.URL.Path)
+}
+
+// Unrouted answers a request that no handler of an http.ServeMux takes, as
+// RoutingErrorHandler answers those of the REST mux: 405 MethodNotAllowed when the path is
+// served with another method (known), else 404 NotFound.
+func Unrouted(w http.ResponseWriter, r *http.Request, known bool) {
+	if known {
+		writeError(w, http.StatusMethodNotAllowed, routingError(r, true))
+		return
+	}
+	writeError(w, http.StatusNotFound, routingError(r, false))
 }
 
 func writeError(w http.ResponseWriter, httpStatus int, e *errs.Error) {

@@ -92,7 +92,7 @@ func TestRoutingErrorHandler(t *testing.T) {
 		code       string
 	}{
 		{http.StatusNotFound, errs.CodeNotFound},
-		{http.StatusMethodNotAllowed, errs.CodeNotFound},
+		{http.StatusMethodNotAllowed, errs.CodeMethodNotAllowed},
 		{http.StatusBadRequest, errs.CodeInvalidEntity},
 		{http.StatusInternalServerError, errs.CodeInternal},
 	}

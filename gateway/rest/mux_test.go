@@ -89,7 +89,7 @@ func TestServeMux(t *testing.T) {
 		{name: "unknown field", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms", body: `{"name":"web","color":"red"}`, status: 400, code: errs.CodeInvalidJSON},
 		{name: "broken JSON", svc: &vms{}, method: "POST", path: "/v1/projects/p1/vms", body: `{"name":`, status: 400, code: errs.CodeInvalidJSON},
 		{name: "no such path", svc: &vms{}, method: "GET", path: "/v1/nowhere", status: 404, code: errs.CodeNotFound},
-		{name: "wrong method", svc: &vms{}, method: "PUT", path: "/v1/vms/v1", status: 405, code: errs.CodeNotFound},
+		{name: "wrong method", svc: &vms{}, method: "PUT", path: "/v1/vms/v1", status: 405, code: errs.CodeMethodNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

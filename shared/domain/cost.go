@@ -13,6 +13,8 @@ const (
 	CostVMMemory = "vm.memory"
 	// CostEphemeralCapacity is the GB of a VM's ephemeral disks.
 	CostEphemeralCapacity = "ephemeral-disk.capacity"
+	// CostFloatingIP counts a VM's floating IP addresses (COUNT), as Photon's SDK names it.
+	CostFloatingIP = "sdn.floatingip.size"
 )
 
 // UnitFactor converts a quota unit to the base unit of its kind (MB for sizes).

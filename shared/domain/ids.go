@@ -29,6 +29,9 @@ const (
 	SubnetDelete  ChainID = "subnet.delete"
 	ImageCreate   ChainID = "image.create"
 	ImageDelete   ChainID = "image.delete"
+	// The floating IP of a VM: an address of a system subnet mapped to the VM's.
+	VMAcquireFloatingIP ChainID = "vm.acquire_floating_ip"
+	VMReleaseFloatingIP ChainID = "vm.release_floating_ip"
 )
 
 // An Op is an operation as a Task reports it: a chain's (CREATE_VM) or one of its steps'
@@ -61,6 +64,9 @@ const (
 	OpDeleteSubnet Op = "DELETE_SUBNET"
 	OpCreateImage  Op = "CREATE_IMAGE"
 	OpDeleteImage  Op = "DELETE_IMAGE"
+	// The floating IP chains, as Photon's SDK names them.
+	OpAcquireFloatingIP Op = "ACQUIRE_FLOATING_IP"
+	OpReleaseFloatingIP Op = "RELEASE_FLOATING_IP"
 )
 
 // The operations of the steps (those that are not also a chain's).
@@ -89,4 +95,10 @@ const (
 	OpReplicateImage          Op = "REPLICATE_IMAGE"
 	OpDeleteImageFiles        Op = "DELETE_IMAGE_FILES"
 	OpCaptureVMImage          Op = "CAPTURE_VM_IMAGE"
+	// The floating IP steps: its quota (the VM's reservation moves to its cost with or
+	// without the address), its address and NAT rules.
+	OpReserveFloatingIPQuota Op = "RESERVE_FLOATING_IP_QUOTA"
+	OpReleaseFloatingIPQuota Op = "RELEASE_FLOATING_IP_QUOTA"
+	OpAllocateFloatingIP     Op = "ALLOCATE_FLOATING_IP"
+	OpFreeFloatingIP         Op = "FREE_FLOATING_IP"
 )

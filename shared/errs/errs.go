@@ -43,7 +43,9 @@ const (
 	CodeHostError         = "HostError" // the ESXi host refused or failed an operation
 	CodeInternal          = "InternalError"
 	CodeUnavailable       = "ServiceUnavailable"
-	CodeSystemPaused      = "SystemPaused" // the system is paused: mutations are refused
+	CodeSystemPaused      = "SystemPaused"     // the system is paused: mutations are refused
+	CodeMethodNotAllowed  = "MethodNotAllowed" // the path exists, not with this HTTP verb
+	CodeNotImplemented    = "NotImplemented"   // a Photon call that Photon has nothing behind
 )
 
 type mapping struct {
@@ -73,6 +75,8 @@ var table = map[string]mapping{
 	CodeInternal:          {codes.Internal, http.StatusInternalServerError},
 	CodeUnavailable:       {codes.Unavailable, http.StatusServiceUnavailable},
 	CodeSystemPaused:      {codes.Unavailable, http.StatusServiceUnavailable},
+	CodeMethodNotAllowed:  {codes.Unimplemented, http.StatusMethodNotAllowed},
+	CodeNotImplemented:    {codes.Unimplemented, http.StatusNotImplemented},
 }
 
 // byGRPC names the Photon code for a gRPC status that carries none.

@@ -42,6 +42,8 @@ type PersistentDisk struct {
 	VMs        []string `json:"vms,omitempty"`
 	ActiveTask string   `json:"activeTask,omitempty"`
 	CreatedAt  int64    `json:"createdAt"`
+	// IAM raises roles on the disk above its project's (policy.ResourceRole).
+	IAM []PolicyEntry `json:"iam,omitempty"`
 }
 
 // Task properties that carry an operation's argument: the disk a VM's attach or detach

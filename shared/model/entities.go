@@ -193,6 +193,13 @@ type VM struct {
 	// ActiveTask is the task that holds the VM; another mutation waits for it to end.
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
+	// IAM raises roles on the VM above its project's (policy.ResourceRole).
+	IAM []PolicyEntry `json:"iam,omitempty"`
+	// FloatingIP is the VM's floating IP address, taken from the address table of system
+	// subnet FloatingSubnet and mapped to the address of its NIC on FloatingNic.
+	FloatingIP     string `json:"floatingIp,omitempty"`
+	FloatingSubnet string `json:"floatingSubnet,omitempty"`
+	FloatingNic    string `json:"floatingNic,omitempty"`
 }
 
 // Locality kinds of a VM's affinities. Photon's: host (a host id), availabilityZone (a zone

@@ -8,7 +8,7 @@ import (
 )
 
 // Photon's IAM roles, granted to a principal (a user's subject or a security group's
-// name) on a tenant, a project or an image. shared/policy says what each allows.
+// name) on a tenant, a project, an image, a VM or a disk. shared/policy says what each allows.
 const (
 	RoleOwner       = "owner"
 	RoleContributor = "contributor"
@@ -92,3 +92,9 @@ func (p *Project) IAMPolicy() *[]PolicyEntry { return &p.IAM }
 
 // IAMPolicy is the image's IAM policy, for store.ChangePolicy.
 func (im *Image) IAMPolicy() *[]PolicyEntry { return &im.IAM }
+
+// IAMPolicy is the VM's IAM policy, for store.ChangePolicy.
+func (vm *VM) IAMPolicy() *[]PolicyEntry { return &vm.IAM }
+
+// IAMPolicy is the disk's IAM policy, for store.ChangePolicy.
+func (d *PersistentDisk) IAMPolicy() *[]PolicyEntry { return &d.IAM }

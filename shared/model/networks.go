@@ -26,6 +26,8 @@ type Router struct {
 	NSXID      string `json:"nsxId,omitempty"`
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
+	// Description is free text, as the SDK's network create spec gives it.
+	Description string `json:"description,omitempty"`
 }
 
 // Subnet is a network VMs get a NIC on: a logical switch on a router (RouterID set), or,

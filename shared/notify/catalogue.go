@@ -76,7 +76,7 @@ const (
 )
 
 // quotaOps are the task operations that change a quota (the gateway's).
-var quotaOps = map[string]bool{"SET_QUOTA": true, "UPDATE_QUOTA": true, "EXCLUDE_QUOTA": true}
+var quotaOps = map[string]bool{"SET_QUOTA": true, "UPDATE_QUOTA": true, "DELETE_QUOTA": true}
 
 // Catalogue lists every outbound event type, sorted by kind, then type.
 func Catalogue() []EventType {
@@ -102,7 +102,7 @@ func Catalogue() []EventType {
 	out = append(out,
 		EventType{TypeTaskCompleted, model.KindTask, "a task completed (data.operation, data.entity)"},
 		EventType{TypeTaskFailed, model.KindTask, "a task failed (data.error: the failing step's error)"},
-		EventType{TypeQuotaChanged, "quota", "a tenant's or a project's quota limits changed (subject: the tenant or project; data.operation: SET_QUOTA, UPDATE_QUOTA or EXCLUDE_QUOTA)"})
+		EventType{TypeQuotaChanged, "quota", "a tenant's or a project's quota limits changed (subject: the tenant or project; data.operation: SET_QUOTA, UPDATE_QUOTA or DELETE_QUOTA)"})
 	sortTypes(out)
 	return out
 }

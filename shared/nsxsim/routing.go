@@ -74,6 +74,11 @@ func (s *Server) deleteRouter(r *http.Request) (int, any, *apiError) {
 	for _, pid := range ports {
 		s.removeRouterPort(pid)
 	}
+	for rid, n := range s.nat {
+		if n.v.LogicalRouterId == id {
+			delete(s.nat, rid)
+		}
+	}
 	delete(s.routers, id)
 	return http.StatusOK, nil, nil
 }

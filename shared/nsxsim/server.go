@@ -46,6 +46,7 @@ type Options struct {
 // Counts is how many objects of each kind a simulator holds (transport zones excluded).
 type Counts struct {
 	Switches, Ports, Routers, RouterPorts, Pools, AllocatedIPs int
+	NATRules                                                   int
 }
 
 // Server is a simulated NSX-T Manager. It is an http.Handler; Start also serves it on a
@@ -73,6 +74,7 @@ type Server struct {
 	rports   map[string]*row[manager.LogicalRouterDownLinkPort]
 	pools    map[string]*row[manager.IpPool]
 	allocs   map[string]map[netip.Addr]bool // pool id → allocated addresses
+	nat      map[string]*row[manager.NatRule]
 }
 
 // row is one stored object and its creation sequence number.
@@ -104,6 +106,7 @@ func New(opts Options) *Server {
 		rports:   map[string]*row[manager.LogicalRouterDownLinkPort]{},
 		pools:    map[string]*row[manager.IpPool]{},
 		allocs:   map[string]map[netip.Addr]bool{},
+		nat:      map[string]*row[manager.NatRule]{},
 	}
 	for _, z := range []struct{ id, name, typ, hostSwitch string }{
 		{VLANTransportZoneID, "photon-vlan", "VLAN", "nsxvswitch-vlan"},
@@ -154,7 +157,7 @@ func (s *Server) Counts() Counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := Counts{Switches: len(s.switches), Ports: len(s.ports), Routers: len(s.routers),
-		RouterPorts: len(s.rports), Pools: len(s.pools)}
+		RouterPorts: len(s.rports), Pools: len(s.pools), NATRules: len(s.nat)}
 	for _, a := range s.allocs {
 		c.AllocatedIPs += len(a)
 	}
@@ -298,6 +301,9 @@ func (s *Server) routes() {
 	s.handle("POST "+v1+"/logical-routers", s.createRouter)
 	s.handle("GET "+v1+"/logical-routers", s.listRouters)
 	s.handle("GET "+v1+"/logical-routers/{id}", s.getRouter)
+	s.handle("POST "+v1+"/logical-routers/{id}/nat/rules", s.addNATRule)
+	s.handle("GET "+v1+"/logical-routers/{id}/nat/rules", s.listNATRules)
+	s.handle("DELETE "+v1+"/logical-routers/{id}/nat/rules/{rule}", s.deleteNATRule)
 	s.handle("DELETE "+v1+"/logical-routers/{id}", s.deleteRouter)
 
 	s.handle("POST "+v1+"/logical-router-ports", s.createRouterPort)

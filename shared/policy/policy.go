@@ -119,6 +119,14 @@ func ImageRole(c model.Caller, im *model.Image, t *model.Tenant, p *model.Projec
 	return max(r, granted(c, im.IAM))
 }
 
+// ResourceRole is the caller's role on a VM or a disk of project p of tenant t whose own
+// IAM policy is iam: their role on the project, raised to what iam grants. A VM's viewer
+// reads it, its contributor operates it (power, disks, networks), its owner also changes
+// its policy.
+func ResourceRole(c model.Caller, t *model.Tenant, p *model.Project, iam []model.PolicyEntry) Role {
+	return max(ProjectRole(c, t, p), granted(c, iam))
+}
+
 // MayUseImage reports whether the caller may make VMs of image im (of project p of
 // tenant t, nil for a public image) in project dest: a public image or one of dest if
 // they are a contributor of it; another project's image only if its own IAM policy

@@ -116,7 +116,7 @@ func TestHostFleet(t *testing.T) {
 
 	// Zones.
 	az := cl.create("/v1/zones", map[string]any{"name": "az-1"})
-	if az.Operation != "CREATE_AVAILABILITYZONE" || az.State != "COMPLETED" || az.Entity.Kind != "zone" {
+	if az.Operation != "CREATE_ZONE" || az.State != "COMPLETED" || az.Entity.Kind != "zone" {
 		t.Fatalf("create zone answered %+v", az)
 	}
 	zoneID := az.Entity.ID
@@ -373,7 +373,7 @@ func TestHostFleet(t *testing.T) {
 	if st := cl.do("GET", "/v1/zones?pageSize=1", nil, &zl); st != 200 || len(zl.Items) != 1 || zl.Items[0].ID != zoneID || zl.NextPageLink == "" {
 		t.Fatalf("zones page: %d %+v", st, zl)
 	}
-	if tk := cl.expect("DELETE", "/v1/zones/"+empty, nil, 201, ""); tk.Operation != "DELETE_AVAILABILITYZONE" {
+	if tk := cl.expect("DELETE", "/v1/zones/"+empty, nil, 201, ""); tk.Operation != "DELETE_ZONE" {
 		t.Fatalf("delete zone answered %+v", tk)
 	}
 	cl.expect("GET", "/v1/zones/"+empty, nil, 404, "NotFound")

@@ -104,7 +104,7 @@ func TestQuotaAndSecurityGroups(t *testing.T) {
 	// Set (PUT, and POST as the same), update (PATCH), exclude (DELETE with a QuotaSpec).
 	admin.mutate("PUT", tq, map[string]quotaStatus{"vm.count": {Unit: "COUNT", Limit: 1}, "vm.memory": {Unit: "MB", Limit: 8192}}, "SET_QUOTA")
 	admin.mutate("PATCH", tq, map[string]quotaStatus{"vm.cpu": {Unit: "COUNT", Limit: 4}}, "UPDATE_QUOTA")
-	admin.mutate("DELETE", tq, map[string]quotaStatus{"vm.cpu": {}}, "EXCLUDE_QUOTA")
+	admin.mutate("DELETE", tq, map[string]quotaStatus{"vm.cpu": {}}, "DELETE_QUOTA")
 	carol.mutate("PATCH", pq, map[string]quotaStatus{"vm.cpu": {Unit: "COUNT", Limit: 8}}, "UPDATE_QUOTA")
 	if got, want := admin.quota(tq), map[string]quotaStatus{"vm.count": {"COUNT", 1, 0}, "vm.memory": {"GB", 8, 0}}; !maps.Equal(got, want) {
 		t.Fatalf("tenant quota %v, want %v", got, want)
@@ -191,7 +191,7 @@ func TestQuotaAndSecurityGroups(t *testing.T) {
 		ops = append(ops, tk.Operation)
 	}
 	slices.Sort(ops) // tasks queued in the same millisecond have no order
-	if want := []string{"CREATE_TENANT", "EXCLUDE_QUOTA", "SET_QUOTA", "SET_TENANT_SECURITY_GROUPS", "UPDATE_QUOTA"}; !slices.Equal(ops, want) {
+	if want := []string{"CREATE_TENANT", "DELETE_QUOTA", "SET_QUOTA", "SET_TENANT_SECURITY_GROUPS", "UPDATE_QUOTA"}; !slices.Equal(ops, want) {
 		t.Fatalf("tenant tasks %v, want %v", ops, want)
 	}
 	tasks.Items = nil

@@ -54,6 +54,18 @@ func Resized(cur []model.QuotaLineItem, old, flavor *model.Flavor) []model.Quota
 	return Cost(flavor, c.List()...)
 }
 
+// WithFloatingIP is a VM's cost cur with its floating IP counted (on) or not: one
+// sdn.floatingip.size, whatever cur says of it.
+func WithFloatingIP(cur []model.QuotaLineItem, on bool) []model.QuotaLineItem {
+	c := Costs{}
+	c.Add(cur...)
+	delete(c, domain.CostFloatingIP)
+	if on {
+		c[domain.CostFloatingIP] = model.QuotaLineItem{Key: domain.CostFloatingIP, Value: 1, Unit: "COUNT"}
+	}
+	return c.List()
+}
+
 // Costs sums quota line items by key, in canonical units.
 type Costs map[string]model.QuotaLineItem
 

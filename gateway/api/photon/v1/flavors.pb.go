@@ -370,7 +370,7 @@ var File_gateway_api_photon_v1_flavors_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_flavors_proto_rawDesc = "" +
 	"\n" +
-	"#gateway/api/photon/v1/flavors.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"\x93\x01\n" +
+	"#gateway/api/photon/v1/flavors.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\x93\x01\n" +
 	"\x10FlavorCreateSpec\x12,\n" +
 	"\x04cost\x18\x01 \x03(\v2\x18.photon.v1.QuotaLineItemR\x04cost\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -396,12 +396,13 @@ const file_gateway_api_photon_v1_flavors_proto_rawDesc = "" +
 	"FlavorList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.FlavorR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xe0\x02\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xcb\x03\n" +
 	"\aFlavors\x12Z\n" +
 	"\fCreateFlavor\x12\x1e.photon.v1.CreateFlavorRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13:\x04spec\"\v/v1/flavors\x12X\n" +
 	"\vListFlavors\x12\x1d.photon.v1.ListFlavorsRequest\x1a\x15.photon.v1.FlavorList\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/flavors\x12N\n" +
 	"\tGetFlavor\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Flavor\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/flavors/{id}\x12O\n" +
-	"\fDeleteFlavor\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/flavors/{id}B?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\fDeleteFlavor\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/flavors/{id}\x12i\n" +
+	"\x0fListFlavorTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/flavors/{id}/tasksB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_flavors_proto_rawDescOnce sync.Once
@@ -417,14 +418,16 @@ func file_gateway_api_photon_v1_flavors_proto_rawDescGZIP() []byte {
 
 var file_gateway_api_photon_v1_flavors_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_gateway_api_photon_v1_flavors_proto_goTypes = []any{
-	(*FlavorCreateSpec)(nil),    // 0: photon.v1.FlavorCreateSpec
-	(*CreateFlavorRequest)(nil), // 1: photon.v1.CreateFlavorRequest
-	(*ListFlavorsRequest)(nil),  // 2: photon.v1.ListFlavorsRequest
-	(*Flavor)(nil),              // 3: photon.v1.Flavor
-	(*FlavorList)(nil),          // 4: photon.v1.FlavorList
-	(*QuotaLineItem)(nil),       // 5: photon.v1.QuotaLineItem
-	(*IdRequest)(nil),           // 6: photon.v1.IdRequest
-	(*Task)(nil),                // 7: photon.v1.Task
+	(*FlavorCreateSpec)(nil),       // 0: photon.v1.FlavorCreateSpec
+	(*CreateFlavorRequest)(nil),    // 1: photon.v1.CreateFlavorRequest
+	(*ListFlavorsRequest)(nil),     // 2: photon.v1.ListFlavorsRequest
+	(*Flavor)(nil),                 // 3: photon.v1.Flavor
+	(*FlavorList)(nil),             // 4: photon.v1.FlavorList
+	(*QuotaLineItem)(nil),          // 5: photon.v1.QuotaLineItem
+	(*IdRequest)(nil),              // 6: photon.v1.IdRequest
+	(*ListEntityTasksRequest)(nil), // 7: photon.v1.ListEntityTasksRequest
+	(*Task)(nil),                   // 8: photon.v1.Task
+	(*TaskList)(nil),               // 9: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_flavors_proto_depIdxs = []int32{
 	5, // 0: photon.v1.FlavorCreateSpec.cost:type_name -> photon.v1.QuotaLineItem
@@ -435,12 +438,14 @@ var file_gateway_api_photon_v1_flavors_proto_depIdxs = []int32{
 	2, // 5: photon.v1.Flavors.ListFlavors:input_type -> photon.v1.ListFlavorsRequest
 	6, // 6: photon.v1.Flavors.GetFlavor:input_type -> photon.v1.IdRequest
 	6, // 7: photon.v1.Flavors.DeleteFlavor:input_type -> photon.v1.IdRequest
-	7, // 8: photon.v1.Flavors.CreateFlavor:output_type -> photon.v1.Task
-	4, // 9: photon.v1.Flavors.ListFlavors:output_type -> photon.v1.FlavorList
-	3, // 10: photon.v1.Flavors.GetFlavor:output_type -> photon.v1.Flavor
-	7, // 11: photon.v1.Flavors.DeleteFlavor:output_type -> photon.v1.Task
-	8, // [8:12] is the sub-list for method output_type
-	4, // [4:8] is the sub-list for method input_type
+	7, // 8: photon.v1.Flavors.ListFlavorTasks:input_type -> photon.v1.ListEntityTasksRequest
+	8, // 9: photon.v1.Flavors.CreateFlavor:output_type -> photon.v1.Task
+	4, // 10: photon.v1.Flavors.ListFlavors:output_type -> photon.v1.FlavorList
+	3, // 11: photon.v1.Flavors.GetFlavor:output_type -> photon.v1.Flavor
+	8, // 12: photon.v1.Flavors.DeleteFlavor:output_type -> photon.v1.Task
+	9, // 13: photon.v1.Flavors.ListFlavorTasks:output_type -> photon.v1.TaskList
+	9, // [9:14] is the sub-list for method output_type
+	4, // [4:9] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -452,6 +457,7 @@ func file_gateway_api_photon_v1_flavors_proto_init() {
 		return
 	}
 	file_gateway_api_photon_v1_common_proto_init()
+	file_gateway_api_photon_v1_vms_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Flavors_CreateFlavor_FullMethodName = "/photon.v1.Flavors/CreateFlavor"
-	Flavors_ListFlavors_FullMethodName  = "/photon.v1.Flavors/ListFlavors"
-	Flavors_GetFlavor_FullMethodName    = "/photon.v1.Flavors/GetFlavor"
-	Flavors_DeleteFlavor_FullMethodName = "/photon.v1.Flavors/DeleteFlavor"
+	Flavors_CreateFlavor_FullMethodName    = "/photon.v1.Flavors/CreateFlavor"
+	Flavors_ListFlavors_FullMethodName     = "/photon.v1.Flavors/ListFlavors"
+	Flavors_GetFlavor_FullMethodName       = "/photon.v1.Flavors/GetFlavor"
+	Flavors_DeleteFlavor_FullMethodName    = "/photon.v1.Flavors/DeleteFlavor"
+	Flavors_ListFlavorTasks_FullMethodName = "/photon.v1.Flavors/ListFlavorTasks"
 )
 
 // FlavorsClient is the client API for Flavors service.
@@ -33,6 +34,9 @@ type FlavorsClient interface {
 	ListFlavors(ctx context.Context, in *ListFlavorsRequest, opts ...grpc.CallOption) (*FlavorList, error)
 	GetFlavor(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Flavor, error)
 	DeleteFlavor(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
+	// ListFlavorTasks lists a flavor's tasks (its create and delete) to whoever may read
+	// them: system administrators.
+	ListFlavorTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error)
 }
 
 type flavorsClient struct {
@@ -83,6 +87,16 @@ func (c *flavorsClient) DeleteFlavor(ctx context.Context, in *IdRequest, opts ..
 	return out, nil
 }
 
+func (c *flavorsClient) ListFlavorTasks(ctx context.Context, in *ListEntityTasksRequest, opts ...grpc.CallOption) (*TaskList, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TaskList)
+	err := c.cc.Invoke(ctx, Flavors_ListFlavorTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FlavorsServer is the server API for Flavors service.
 // All implementations must embed UnimplementedFlavorsServer
 // for forward compatibility.
@@ -91,6 +105,9 @@ type FlavorsServer interface {
 	ListFlavors(context.Context, *ListFlavorsRequest) (*FlavorList, error)
 	GetFlavor(context.Context, *IdRequest) (*Flavor, error)
 	DeleteFlavor(context.Context, *IdRequest) (*Task, error)
+	// ListFlavorTasks lists a flavor's tasks (its create and delete) to whoever may read
+	// them: system administrators.
+	ListFlavorTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error)
 	mustEmbedUnimplementedFlavorsServer()
 }
 
@@ -112,6 +129,9 @@ func (UnimplementedFlavorsServer) GetFlavor(context.Context, *IdRequest) (*Flavo
 }
 func (UnimplementedFlavorsServer) DeleteFlavor(context.Context, *IdRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteFlavor not implemented")
+}
+func (UnimplementedFlavorsServer) ListFlavorTasks(context.Context, *ListEntityTasksRequest) (*TaskList, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFlavorTasks not implemented")
 }
 func (UnimplementedFlavorsServer) mustEmbedUnimplementedFlavorsServer() {}
 func (UnimplementedFlavorsServer) testEmbeddedByValue()                 {}
@@ -206,6 +226,24 @@ func _Flavors_DeleteFlavor_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Flavors_ListFlavorTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntityTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FlavorsServer).ListFlavorTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Flavors_ListFlavorTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FlavorsServer).ListFlavorTasks(ctx, req.(*ListEntityTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Flavors_ServiceDesc is the grpc.ServiceDesc for Flavors service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -228,6 +266,10 @@ var Flavors_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteFlavor",
 			Handler:    _Flavors_DeleteFlavor_Handler,
+		},
+		{
+			MethodName: "ListFlavorTasks",
+			Handler:    _Flavors_ListFlavorTasks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

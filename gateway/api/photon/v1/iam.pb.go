@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -22,11 +23,15 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// PolicyEntry grants roles to one principal.
+// PolicyEntry grants roles to one principal ({principal, roles}), or, in the SDK's role
+// binding shape, one role to subjects ({role, subjects}). An entry is one shape or the
+// other.
 type PolicyEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Principal     string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
 	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Subjects      []string               `protobuf:"bytes,4,rep,name=subjects,proto3" json:"subjects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -71,6 +76,20 @@ func (x *PolicyEntry) GetPrincipal() string {
 func (x *PolicyEntry) GetRoles() []string {
 	if x != nil {
 		return x.Roles
+	}
+	return nil
+}
+
+func (x *PolicyEntry) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *PolicyEntry) GetSubjects() []string {
+	if x != nil {
+		return x.Subjects
 	}
 	return nil
 }
@@ -172,13 +191,15 @@ func (x *SetIamRequest) GetItems() []*PolicyEntry {
 	return nil
 }
 
-// PolicyDelta adds a role to a principal or removes one.
+// PolicyDelta adds a role to a principal or removes one; subject is the SDK's name for
+// principal.
 type PolicyDelta struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Principal string                 `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
 	// action is ADD or REMOVE.
 	Action        string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Subject       string `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,10 +255,21 @@ func (x *PolicyDelta) GetRole() string {
 	return ""
 }
 
+func (x *PolicyDelta) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+// ModifyIamRequest changes a policy with one delta (delta) or several in order (deltas).
+// Over REST the body is body: a delta object or an array of them.
 type ModifyIamRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Delta         *PolicyDelta           `protobuf:"bytes,2,opt,name=delta,proto3" json:"delta,omitempty"`
+	Deltas        []*PolicyDelta         `protobuf:"bytes,3,rep,name=deltas,proto3" json:"deltas,omitempty"`
+	Body          *structpb.Value        `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -286,36 +318,120 @@ func (x *ModifyIamRequest) GetDelta() *PolicyDelta {
 	return nil
 }
 
+func (x *ModifyIamRequest) GetDeltas() []*PolicyDelta {
+	if x != nil {
+		return x.Deltas
+	}
+	return nil
+}
+
+func (x *ModifyIamRequest) GetBody() *structpb.Value {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// GetIamRequest reads the policy of entity id in shape "entries" or "bindings" ("" is
+// the entity's default, see Iam).
+type GetIamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Shape         string                 `protobuf:"bytes,2,opt,name=shape,proto3" json:"shape,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIamRequest) Reset() {
+	*x = GetIamRequest{}
+	mi := &file_gateway_api_photon_v1_iam_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIamRequest) ProtoMessage() {}
+
+func (x *GetIamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_iam_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIamRequest.ProtoReflect.Descriptor instead.
+func (*GetIamRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_iam_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetIamRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetIamRequest) GetShape() string {
+	if x != nil {
+		return x.Shape
+	}
+	return ""
+}
+
 var File_gateway_api_photon_v1_iam_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_iam_proto_rawDesc = "" +
 	"\n" +
-	"\x1fgateway/api/photon/v1/iam.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\"A\n" +
+	"\x1fgateway/api/photon/v1/iam.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"q\n" +
 	"\vPolicyEntry\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x14\n" +
-	"\x05roles\x18\x02 \x03(\tR\x05roles\"6\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1a\n" +
+	"\bsubjects\x18\x04 \x03(\tR\bsubjects\"6\n" +
 	"\x06Policy\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.photon.v1.PolicyEntryR\x05items\"M\n" +
 	"\rSetIamRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
-	"\x05items\x18\x02 \x03(\v2\x16.photon.v1.PolicyEntryR\x05items\"W\n" +
+	"\x05items\x18\x02 \x03(\v2\x16.photon.v1.PolicyEntryR\x05items\"q\n" +
 	"\vPolicyDelta\x12\x1c\n" +
 	"\tprincipal\x18\x01 \x01(\tR\tprincipal\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x12\n" +
-	"\x04role\x18\x03 \x01(\tR\x04role\"P\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\"\xac\x01\n" +
 	"\x10ModifyIamRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
-	"\x05delta\x18\x02 \x01(\v2\x16.photon.v1.PolicyDeltaR\x05delta2\xf1\x06\n" +
-	"\x03Iam\x12\\\n" +
-	"\fGetTenantIam\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Policy\"#\x82\xd3\xe4\x93\x02\x1db\x05items\x12\x14/v1/tenants/{id}/iam\x12^\n" +
-	"\fSetTenantIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"#\x82\xd3\xe4\x93\x02\x1d:\x05items\"\x14/v1/tenants/{id}/iam\x12d\n" +
-	"\x0fModifyTenantIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"#\x82\xd3\xe4\x93\x02\x1d:\x05delta2\x14/v1/tenants/{id}/iam\x12^\n" +
-	"\rGetProjectIam\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Policy\"$\x82\xd3\xe4\x93\x02\x1eb\x05items\x12\x15/v1/projects/{id}/iam\x12`\n" +
-	"\rSetProjectIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"$\x82\xd3\xe4\x93\x02\x1e:\x05items\"\x15/v1/projects/{id}/iam\x12f\n" +
-	"\x10ModifyProjectIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"$\x82\xd3\xe4\x93\x02\x1e:\x05delta2\x15/v1/projects/{id}/iam\x12Z\n" +
-	"\vGetImageIam\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Policy\"\"\x82\xd3\xe4\x93\x02\x1cb\x05items\x12\x13/v1/images/{id}/iam\x12\\\n" +
-	"\vSetImageIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x05items\"\x13/v1/images/{id}/iam\x12b\n" +
-	"\x0eModifyImageIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x05delta2\x13/v1/images/{id}/iamB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\x05delta\x18\x02 \x01(\v2\x16.photon.v1.PolicyDeltaR\x05delta\x12.\n" +
+	"\x06deltas\x18\x03 \x03(\v2\x16.photon.v1.PolicyDeltaR\x06deltas\x12*\n" +
+	"\x04body\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x04body\"5\n" +
+	"\rGetIamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05shape\x18\x02 \x01(\tR\x05shape2\xa4\v\n" +
+	"\x03Iam\x12`\n" +
+	"\fGetTenantIam\x12\x18.photon.v1.GetIamRequest\x1a\x11.photon.v1.Policy\"#\x82\xd3\xe4\x93\x02\x1db\x05items\x12\x14/v1/tenants/{id}/iam\x12^\n" +
+	"\fSetTenantIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"#\x82\xd3\xe4\x93\x02\x1d:\x05items\"\x14/v1/tenants/{id}/iam\x12c\n" +
+	"\x0fModifyTenantIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x04body2\x14/v1/tenants/{id}/iam\x12b\n" +
+	"\rGetProjectIam\x12\x18.photon.v1.GetIamRequest\x1a\x11.photon.v1.Policy\"$\x82\xd3\xe4\x93\x02\x1eb\x05items\x12\x15/v1/projects/{id}/iam\x12`\n" +
+	"\rSetProjectIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"$\x82\xd3\xe4\x93\x02\x1e:\x05items\"\x15/v1/projects/{id}/iam\x12e\n" +
+	"\x10ModifyProjectIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"#\x82\xd3\xe4\x93\x02\x1d:\x04body2\x15/v1/projects/{id}/iam\x12^\n" +
+	"\vGetImageIam\x12\x18.photon.v1.GetIamRequest\x1a\x11.photon.v1.Policy\"\"\x82\xd3\xe4\x93\x02\x1cb\x05items\x12\x13/v1/images/{id}/iam\x12\\\n" +
+	"\vSetImageIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"\"\x82\xd3\xe4\x93\x02\x1c:\x05items\"\x13/v1/images/{id}/iam\x12a\n" +
+	"\x0eModifyImageIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04body2\x13/v1/images/{id}/iam\x12X\n" +
+	"\bGetVmIam\x12\x18.photon.v1.GetIamRequest\x1a\x11.photon.v1.Policy\"\x1f\x82\xd3\xe4\x93\x02\x19b\x05items\x12\x10/v1/vms/{id}/iam\x12V\n" +
+	"\bSetVmIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19:\x05items\"\x10/v1/vms/{id}/iam\x12[\n" +
+	"\vModifyVmIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x04body2\x10/v1/vms/{id}/iam\x12\\\n" +
+	"\n" +
+	"GetDiskIam\x12\x18.photon.v1.GetIamRequest\x1a\x11.photon.v1.Policy\"!\x82\xd3\xe4\x93\x02\x1bb\x05items\x12\x12/v1/disks/{id}/iam\x12Z\n" +
+	"\n" +
+	"SetDiskIam\x12\x18.photon.v1.SetIamRequest\x1a\x0f.photon.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x05items\"\x12/v1/disks/{id}/iam\x12_\n" +
+	"\rModifyDiskIam\x12\x1b.photon.v1.ModifyIamRequest\x1a\x0f.photon.v1.Task\" \x82\xd3\xe4\x93\x02\x1a:\x04body2\x12/v1/disks/{id}/iamB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_iam_proto_rawDescOnce sync.Once
@@ -329,43 +445,58 @@ func file_gateway_api_photon_v1_iam_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_iam_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_iam_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_gateway_api_photon_v1_iam_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_gateway_api_photon_v1_iam_proto_goTypes = []any{
 	(*PolicyEntry)(nil),      // 0: photon.v1.PolicyEntry
 	(*Policy)(nil),           // 1: photon.v1.Policy
 	(*SetIamRequest)(nil),    // 2: photon.v1.SetIamRequest
 	(*PolicyDelta)(nil),      // 3: photon.v1.PolicyDelta
 	(*ModifyIamRequest)(nil), // 4: photon.v1.ModifyIamRequest
-	(*IdRequest)(nil),        // 5: photon.v1.IdRequest
-	(*Task)(nil),             // 6: photon.v1.Task
+	(*GetIamRequest)(nil),    // 5: photon.v1.GetIamRequest
+	(*structpb.Value)(nil),   // 6: google.protobuf.Value
+	(*Task)(nil),             // 7: photon.v1.Task
 }
 var file_gateway_api_photon_v1_iam_proto_depIdxs = []int32{
 	0,  // 0: photon.v1.Policy.items:type_name -> photon.v1.PolicyEntry
 	0,  // 1: photon.v1.SetIamRequest.items:type_name -> photon.v1.PolicyEntry
 	3,  // 2: photon.v1.ModifyIamRequest.delta:type_name -> photon.v1.PolicyDelta
-	5,  // 3: photon.v1.Iam.GetTenantIam:input_type -> photon.v1.IdRequest
-	2,  // 4: photon.v1.Iam.SetTenantIam:input_type -> photon.v1.SetIamRequest
-	4,  // 5: photon.v1.Iam.ModifyTenantIam:input_type -> photon.v1.ModifyIamRequest
-	5,  // 6: photon.v1.Iam.GetProjectIam:input_type -> photon.v1.IdRequest
-	2,  // 7: photon.v1.Iam.SetProjectIam:input_type -> photon.v1.SetIamRequest
-	4,  // 8: photon.v1.Iam.ModifyProjectIam:input_type -> photon.v1.ModifyIamRequest
-	5,  // 9: photon.v1.Iam.GetImageIam:input_type -> photon.v1.IdRequest
-	2,  // 10: photon.v1.Iam.SetImageIam:input_type -> photon.v1.SetIamRequest
-	4,  // 11: photon.v1.Iam.ModifyImageIam:input_type -> photon.v1.ModifyIamRequest
-	1,  // 12: photon.v1.Iam.GetTenantIam:output_type -> photon.v1.Policy
-	6,  // 13: photon.v1.Iam.SetTenantIam:output_type -> photon.v1.Task
-	6,  // 14: photon.v1.Iam.ModifyTenantIam:output_type -> photon.v1.Task
-	1,  // 15: photon.v1.Iam.GetProjectIam:output_type -> photon.v1.Policy
-	6,  // 16: photon.v1.Iam.SetProjectIam:output_type -> photon.v1.Task
-	6,  // 17: photon.v1.Iam.ModifyProjectIam:output_type -> photon.v1.Task
-	1,  // 18: photon.v1.Iam.GetImageIam:output_type -> photon.v1.Policy
-	6,  // 19: photon.v1.Iam.SetImageIam:output_type -> photon.v1.Task
-	6,  // 20: photon.v1.Iam.ModifyImageIam:output_type -> photon.v1.Task
-	12, // [12:21] is the sub-list for method output_type
-	3,  // [3:12] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	3,  // 3: photon.v1.ModifyIamRequest.deltas:type_name -> photon.v1.PolicyDelta
+	6,  // 4: photon.v1.ModifyIamRequest.body:type_name -> google.protobuf.Value
+	5,  // 5: photon.v1.Iam.GetTenantIam:input_type -> photon.v1.GetIamRequest
+	2,  // 6: photon.v1.Iam.SetTenantIam:input_type -> photon.v1.SetIamRequest
+	4,  // 7: photon.v1.Iam.ModifyTenantIam:input_type -> photon.v1.ModifyIamRequest
+	5,  // 8: photon.v1.Iam.GetProjectIam:input_type -> photon.v1.GetIamRequest
+	2,  // 9: photon.v1.Iam.SetProjectIam:input_type -> photon.v1.SetIamRequest
+	4,  // 10: photon.v1.Iam.ModifyProjectIam:input_type -> photon.v1.ModifyIamRequest
+	5,  // 11: photon.v1.Iam.GetImageIam:input_type -> photon.v1.GetIamRequest
+	2,  // 12: photon.v1.Iam.SetImageIam:input_type -> photon.v1.SetIamRequest
+	4,  // 13: photon.v1.Iam.ModifyImageIam:input_type -> photon.v1.ModifyIamRequest
+	5,  // 14: photon.v1.Iam.GetVmIam:input_type -> photon.v1.GetIamRequest
+	2,  // 15: photon.v1.Iam.SetVmIam:input_type -> photon.v1.SetIamRequest
+	4,  // 16: photon.v1.Iam.ModifyVmIam:input_type -> photon.v1.ModifyIamRequest
+	5,  // 17: photon.v1.Iam.GetDiskIam:input_type -> photon.v1.GetIamRequest
+	2,  // 18: photon.v1.Iam.SetDiskIam:input_type -> photon.v1.SetIamRequest
+	4,  // 19: photon.v1.Iam.ModifyDiskIam:input_type -> photon.v1.ModifyIamRequest
+	1,  // 20: photon.v1.Iam.GetTenantIam:output_type -> photon.v1.Policy
+	7,  // 21: photon.v1.Iam.SetTenantIam:output_type -> photon.v1.Task
+	7,  // 22: photon.v1.Iam.ModifyTenantIam:output_type -> photon.v1.Task
+	1,  // 23: photon.v1.Iam.GetProjectIam:output_type -> photon.v1.Policy
+	7,  // 24: photon.v1.Iam.SetProjectIam:output_type -> photon.v1.Task
+	7,  // 25: photon.v1.Iam.ModifyProjectIam:output_type -> photon.v1.Task
+	1,  // 26: photon.v1.Iam.GetImageIam:output_type -> photon.v1.Policy
+	7,  // 27: photon.v1.Iam.SetImageIam:output_type -> photon.v1.Task
+	7,  // 28: photon.v1.Iam.ModifyImageIam:output_type -> photon.v1.Task
+	1,  // 29: photon.v1.Iam.GetVmIam:output_type -> photon.v1.Policy
+	7,  // 30: photon.v1.Iam.SetVmIam:output_type -> photon.v1.Task
+	7,  // 31: photon.v1.Iam.ModifyVmIam:output_type -> photon.v1.Task
+	1,  // 32: photon.v1.Iam.GetDiskIam:output_type -> photon.v1.Policy
+	7,  // 33: photon.v1.Iam.SetDiskIam:output_type -> photon.v1.Task
+	7,  // 34: photon.v1.Iam.ModifyDiskIam:output_type -> photon.v1.Task
+	20, // [20:35] is the sub-list for method output_type
+	5,  // [5:20] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_iam_proto_init() }
@@ -380,7 +511,7 @@ func file_gateway_api_photon_v1_iam_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_iam_proto_rawDesc), len(file_gateway_api_photon_v1_iam_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,28 +28,49 @@ const (
 	Iam_GetImageIam_FullMethodName      = "/photon.v1.Iam/GetImageIam"
 	Iam_SetImageIam_FullMethodName      = "/photon.v1.Iam/SetImageIam"
 	Iam_ModifyImageIam_FullMethodName   = "/photon.v1.Iam/ModifyImageIam"
+	Iam_GetVmIam_FullMethodName         = "/photon.v1.Iam/GetVmIam"
+	Iam_SetVmIam_FullMethodName         = "/photon.v1.Iam/SetVmIam"
+	Iam_ModifyVmIam_FullMethodName      = "/photon.v1.Iam/ModifyVmIam"
+	Iam_GetDiskIam_FullMethodName       = "/photon.v1.Iam/GetDiskIam"
+	Iam_SetDiskIam_FullMethodName       = "/photon.v1.Iam/SetDiskIam"
+	Iam_ModifyDiskIam_FullMethodName    = "/photon.v1.Iam/ModifyDiskIam"
 )
 
 // IamClient is the client API for Iam service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Iam reads and changes the IAM policies of tenants, projects and images, as Photon's
-// /iam endpoints did: a policy grants roles (owner, contributor, viewer) to principals
-// (a user's name or a security group's). Over REST a policy is a JSON array of
-// {"principal", "roles"}; a change is {"principal", "action": "ADD"|"REMOVE", "role"}
-// (role "*" with REMOVE takes every role of the principal). Setting or changing a
-// policy returns a completed Task.
+// Iam reads and changes the IAM policies of tenants, projects, images, VMs and disks, as
+// Photon's /iam endpoints did: a policy grants roles (owner, contributor, viewer) to
+// principals (a user's name or a security group's). Both of Photon's JSON shapes are
+// taken. Photon 1.2's: a policy is an array of {"principal", "roles"}, a change one
+// {"principal", "action": "ADD"|"REMOVE", "role"}. The SDK's last line's: a policy is an
+// array of role bindings {"role", "subjects"}, a change an array of
+// {"action", "role", "subject"} applied in order. Role "*" with REMOVE takes every role
+// of the principal. Setting or changing a policy returns a completed Task.
+//
+// A policy is read in the shape named by the query parameter shape ("entries":
+// {principal, roles}; "bindings": {role, subjects}); without it, in the shape of the
+// oldest client that reads the entity: entries for tenants, projects and images (Photon
+// 1.2's CLI reads them), bindings for VMs and disks (only the SDK's last line has them).
 type IamClient interface {
-	GetTenantIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error)
+	GetTenantIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
 	SetTenantIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
 	ModifyTenantIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error)
-	GetProjectIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error)
+	GetProjectIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
 	SetProjectIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
 	ModifyProjectIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error)
-	GetImageIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error)
+	GetImageIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
 	SetImageIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
 	ModifyImageIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error)
+	// A VM's and a disk's policies raise their project's roles on them (shared/policy):
+	// their project's owners, and whoever the policy makes an owner, change them.
+	GetVmIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
+	SetVmIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
+	ModifyVmIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error)
+	GetDiskIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
+	SetDiskIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
+	ModifyDiskIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type iamClient struct {
@@ -60,7 +81,7 @@ func NewIamClient(cc grpc.ClientConnInterface) IamClient {
 	return &iamClient{cc}
 }
 
-func (c *iamClient) GetTenantIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error) {
+func (c *iamClient) GetTenantIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Policy)
 	err := c.cc.Invoke(ctx, Iam_GetTenantIam_FullMethodName, in, out, cOpts...)
@@ -90,7 +111,7 @@ func (c *iamClient) ModifyTenantIam(ctx context.Context, in *ModifyIamRequest, o
 	return out, nil
 }
 
-func (c *iamClient) GetProjectIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error) {
+func (c *iamClient) GetProjectIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Policy)
 	err := c.cc.Invoke(ctx, Iam_GetProjectIam_FullMethodName, in, out, cOpts...)
@@ -120,7 +141,7 @@ func (c *iamClient) ModifyProjectIam(ctx context.Context, in *ModifyIamRequest, 
 	return out, nil
 }
 
-func (c *iamClient) GetImageIam(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Policy, error) {
+func (c *iamClient) GetImageIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Policy)
 	err := c.cc.Invoke(ctx, Iam_GetImageIam_FullMethodName, in, out, cOpts...)
@@ -150,26 +171,101 @@ func (c *iamClient) ModifyImageIam(ctx context.Context, in *ModifyIamRequest, op
 	return out, nil
 }
 
+func (c *iamClient) GetVmIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Policy)
+	err := c.cc.Invoke(ctx, Iam_GetVmIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *iamClient) SetVmIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Iam_SetVmIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *iamClient) ModifyVmIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Iam_ModifyVmIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *iamClient) GetDiskIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Policy)
+	err := c.cc.Invoke(ctx, Iam_GetDiskIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *iamClient) SetDiskIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Iam_SetDiskIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *iamClient) ModifyDiskIam(ctx context.Context, in *ModifyIamRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Iam_ModifyDiskIam_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IamServer is the server API for Iam service.
 // All implementations must embed UnimplementedIamServer
 // for forward compatibility.
 //
-// Iam reads and changes the IAM policies of tenants, projects and images, as Photon's
-// /iam endpoints did: a policy grants roles (owner, contributor, viewer) to principals
-// (a user's name or a security group's). Over REST a policy is a JSON array of
-// {"principal", "roles"}; a change is {"principal", "action": "ADD"|"REMOVE", "role"}
-// (role "*" with REMOVE takes every role of the principal). Setting or changing a
-// policy returns a completed Task.
+// Iam reads and changes the IAM policies of tenants, projects, images, VMs and disks, as
+// Photon's /iam endpoints did: a policy grants roles (owner, contributor, viewer) to
+// principals (a user's name or a security group's). Both of Photon's JSON shapes are
+// taken. Photon 1.2's: a policy is an array of {"principal", "roles"}, a change one
+// {"principal", "action": "ADD"|"REMOVE", "role"}. The SDK's last line's: a policy is an
+// array of role bindings {"role", "subjects"}, a change an array of
+// {"action", "role", "subject"} applied in order. Role "*" with REMOVE takes every role
+// of the principal. Setting or changing a policy returns a completed Task.
+//
+// A policy is read in the shape named by the query parameter shape ("entries":
+// {principal, roles}; "bindings": {role, subjects}); without it, in the shape of the
+// oldest client that reads the entity: entries for tenants, projects and images (Photon
+// 1.2's CLI reads them), bindings for VMs and disks (only the SDK's last line has them).
 type IamServer interface {
-	GetTenantIam(context.Context, *IdRequest) (*Policy, error)
+	GetTenantIam(context.Context, *GetIamRequest) (*Policy, error)
 	SetTenantIam(context.Context, *SetIamRequest) (*Task, error)
 	ModifyTenantIam(context.Context, *ModifyIamRequest) (*Task, error)
-	GetProjectIam(context.Context, *IdRequest) (*Policy, error)
+	GetProjectIam(context.Context, *GetIamRequest) (*Policy, error)
 	SetProjectIam(context.Context, *SetIamRequest) (*Task, error)
 	ModifyProjectIam(context.Context, *ModifyIamRequest) (*Task, error)
-	GetImageIam(context.Context, *IdRequest) (*Policy, error)
+	GetImageIam(context.Context, *GetIamRequest) (*Policy, error)
 	SetImageIam(context.Context, *SetIamRequest) (*Task, error)
 	ModifyImageIam(context.Context, *ModifyIamRequest) (*Task, error)
+	// A VM's and a disk's policies raise their project's roles on them (shared/policy):
+	// their project's owners, and whoever the policy makes an owner, change them.
+	GetVmIam(context.Context, *GetIamRequest) (*Policy, error)
+	SetVmIam(context.Context, *SetIamRequest) (*Task, error)
+	ModifyVmIam(context.Context, *ModifyIamRequest) (*Task, error)
+	GetDiskIam(context.Context, *GetIamRequest) (*Policy, error)
+	SetDiskIam(context.Context, *SetIamRequest) (*Task, error)
+	ModifyDiskIam(context.Context, *ModifyIamRequest) (*Task, error)
 	mustEmbedUnimplementedIamServer()
 }
 
@@ -180,7 +276,7 @@ type IamServer interface {
 // pointer dereference when methods are called.
 type UnimplementedIamServer struct{}
 
-func (UnimplementedIamServer) GetTenantIam(context.Context, *IdRequest) (*Policy, error) {
+func (UnimplementedIamServer) GetTenantIam(context.Context, *GetIamRequest) (*Policy, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTenantIam not implemented")
 }
 func (UnimplementedIamServer) SetTenantIam(context.Context, *SetIamRequest) (*Task, error) {
@@ -189,7 +285,7 @@ func (UnimplementedIamServer) SetTenantIam(context.Context, *SetIamRequest) (*Ta
 func (UnimplementedIamServer) ModifyTenantIam(context.Context, *ModifyIamRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method ModifyTenantIam not implemented")
 }
-func (UnimplementedIamServer) GetProjectIam(context.Context, *IdRequest) (*Policy, error) {
+func (UnimplementedIamServer) GetProjectIam(context.Context, *GetIamRequest) (*Policy, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProjectIam not implemented")
 }
 func (UnimplementedIamServer) SetProjectIam(context.Context, *SetIamRequest) (*Task, error) {
@@ -198,7 +294,7 @@ func (UnimplementedIamServer) SetProjectIam(context.Context, *SetIamRequest) (*T
 func (UnimplementedIamServer) ModifyProjectIam(context.Context, *ModifyIamRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method ModifyProjectIam not implemented")
 }
-func (UnimplementedIamServer) GetImageIam(context.Context, *IdRequest) (*Policy, error) {
+func (UnimplementedIamServer) GetImageIam(context.Context, *GetIamRequest) (*Policy, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetImageIam not implemented")
 }
 func (UnimplementedIamServer) SetImageIam(context.Context, *SetIamRequest) (*Task, error) {
@@ -206,6 +302,24 @@ func (UnimplementedIamServer) SetImageIam(context.Context, *SetIamRequest) (*Tas
 }
 func (UnimplementedIamServer) ModifyImageIam(context.Context, *ModifyIamRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method ModifyImageIam not implemented")
+}
+func (UnimplementedIamServer) GetVmIam(context.Context, *GetIamRequest) (*Policy, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVmIam not implemented")
+}
+func (UnimplementedIamServer) SetVmIam(context.Context, *SetIamRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetVmIam not implemented")
+}
+func (UnimplementedIamServer) ModifyVmIam(context.Context, *ModifyIamRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ModifyVmIam not implemented")
+}
+func (UnimplementedIamServer) GetDiskIam(context.Context, *GetIamRequest) (*Policy, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDiskIam not implemented")
+}
+func (UnimplementedIamServer) SetDiskIam(context.Context, *SetIamRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetDiskIam not implemented")
+}
+func (UnimplementedIamServer) ModifyDiskIam(context.Context, *ModifyIamRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ModifyDiskIam not implemented")
 }
 func (UnimplementedIamServer) mustEmbedUnimplementedIamServer() {}
 func (UnimplementedIamServer) testEmbeddedByValue()             {}
@@ -229,7 +343,7 @@ func RegisterIamServer(s grpc.ServiceRegistrar, srv IamServer) {
 }
 
 func _Iam_GetTenantIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(IdRequest)
+	in := new(GetIamRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -241,7 +355,7 @@ func _Iam_GetTenantIam_Handler(srv interface{}, ctx context.Context, dec func(in
 		FullMethod: Iam_GetTenantIam_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(IamServer).GetTenantIam(ctx, req.(*IdRequest))
+		return srv.(IamServer).GetTenantIam(ctx, req.(*GetIamRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -283,7 +397,7 @@ func _Iam_ModifyTenantIam_Handler(srv interface{}, ctx context.Context, dec func
 }
 
 func _Iam_GetProjectIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(IdRequest)
+	in := new(GetIamRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -295,7 +409,7 @@ func _Iam_GetProjectIam_Handler(srv interface{}, ctx context.Context, dec func(i
 		FullMethod: Iam_GetProjectIam_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(IamServer).GetProjectIam(ctx, req.(*IdRequest))
+		return srv.(IamServer).GetProjectIam(ctx, req.(*GetIamRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -337,7 +451,7 @@ func _Iam_ModifyProjectIam_Handler(srv interface{}, ctx context.Context, dec fun
 }
 
 func _Iam_GetImageIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(IdRequest)
+	in := new(GetIamRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -349,7 +463,7 @@ func _Iam_GetImageIam_Handler(srv interface{}, ctx context.Context, dec func(int
 		FullMethod: Iam_GetImageIam_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(IamServer).GetImageIam(ctx, req.(*IdRequest))
+		return srv.(IamServer).GetImageIam(ctx, req.(*GetIamRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -386,6 +500,114 @@ func _Iam_ModifyImageIam_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(IamServer).ModifyImageIam(ctx, req.(*ModifyIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_GetVmIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).GetVmIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_GetVmIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).GetVmIam(ctx, req.(*GetIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_SetVmIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).SetVmIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_SetVmIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).SetVmIam(ctx, req.(*SetIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_ModifyVmIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModifyIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).ModifyVmIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_ModifyVmIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).ModifyVmIam(ctx, req.(*ModifyIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_GetDiskIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).GetDiskIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_GetDiskIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).GetDiskIam(ctx, req.(*GetIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_SetDiskIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).SetDiskIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_SetDiskIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).SetDiskIam(ctx, req.(*SetIamRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Iam_ModifyDiskIam_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModifyIamRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IamServer).ModifyDiskIam(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Iam_ModifyDiskIam_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IamServer).ModifyDiskIam(ctx, req.(*ModifyIamRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -432,6 +654,30 @@ var Iam_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ModifyImageIam",
 			Handler:    _Iam_ModifyImageIam_Handler,
+		},
+		{
+			MethodName: "GetVmIam",
+			Handler:    _Iam_GetVmIam_Handler,
+		},
+		{
+			MethodName: "SetVmIam",
+			Handler:    _Iam_SetVmIam_Handler,
+		},
+		{
+			MethodName: "ModifyVmIam",
+			Handler:    _Iam_ModifyVmIam_Handler,
+		},
+		{
+			MethodName: "GetDiskIam",
+			Handler:    _Iam_GetDiskIam_Handler,
+		},
+		{
+			MethodName: "SetDiskIam",
+			Handler:    _Iam_SetDiskIam_Handler,
+		},
+		{
+			MethodName: "ModifyDiskIam",
+			Handler:    _Iam_ModifyDiskIam_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

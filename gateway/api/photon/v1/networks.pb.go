@@ -23,13 +23,20 @@ const (
 )
 
 // RouterCreateSpec: name is required and unique in the project; private_ip_cidr is the
-// IPv4 address space its subnets are carved from.
+// IPv4 address space its subnets are carved from. The SDK's network create spec is taken
+// too: description is kept, routing_type must be ROUTED (or empty: a router routes), and
+// size and reserved_static_ip_size are read but Photon carves no address space itself,
+// so private_ip_cidr stays required.
 type RouterCreateSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	PrivateIpCidr string                 `protobuf:"bytes,2,opt,name=private_ip_cidr,json=privateIpCidr,proto3" json:"private_ip_cidr,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Name                 string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	PrivateIpCidr        string                 `protobuf:"bytes,2,opt,name=private_ip_cidr,json=privateIpCidr,proto3" json:"private_ip_cidr,omitempty"`
+	Description          string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	RoutingType          string                 `protobuf:"bytes,4,opt,name=routing_type,json=routingType,proto3" json:"routing_type,omitempty"`
+	Size                 int32                  `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	ReservedStaticIpSize int32                  `protobuf:"varint,6,opt,name=reserved_static_ip_size,json=reservedStaticIpSize,proto3" json:"reserved_static_ip_size,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *RouterCreateSpec) Reset() {
@@ -74,6 +81,34 @@ func (x *RouterCreateSpec) GetPrivateIpCidr() string {
 		return x.PrivateIpCidr
 	}
 	return ""
+}
+
+func (x *RouterCreateSpec) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *RouterCreateSpec) GetRoutingType() string {
+	if x != nil {
+		return x.RoutingType
+	}
+	return ""
+}
+
+func (x *RouterCreateSpec) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *RouterCreateSpec) GetReservedStaticIpSize() int32 {
+	if x != nil {
+		return x.ReservedStaticIpSize
+	}
+	return 0
 }
 
 type CreateRouterRequest struct {
@@ -303,6 +338,10 @@ type Router struct {
 	State         string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
 	ProjectId     string                 `protobuf:"bytes,7,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
 	SelfLink      string                 `protobuf:"bytes,8,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
+	// routing_type (ROUTED) and cidr (private_ip_cidr) are the SDK's network fields.
+	RoutingType   string `protobuf:"bytes,9,opt,name=routing_type,json=routingType,proto3" json:"routing_type,omitempty"`
+	Cidr          string `protobuf:"bytes,10,opt,name=cidr,proto3" json:"cidr,omitempty"`
+	Description   string `protobuf:"bytes,11,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +428,27 @@ func (x *Router) GetProjectId() string {
 func (x *Router) GetSelfLink() string {
 	if x != nil {
 		return x.SelfLink
+	}
+	return ""
+}
+
+func (x *Router) GetRoutingType() string {
+	if x != nil {
+		return x.RoutingType
+	}
+	return ""
+}
+
+func (x *Router) GetCidr() string {
+	if x != nil {
+		return x.Cidr
+	}
+	return ""
+}
+
+func (x *Router) GetDescription() string {
+	if x != nil {
+		return x.Description
 	}
 	return ""
 }
@@ -1231,10 +1291,14 @@ var File_gateway_api_photon_v1_networks_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_networks_proto_rawDesc = "" +
 	"\n" +
-	"$gateway/api/photon/v1/networks.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"N\n" +
+	"$gateway/api/photon/v1/networks.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\xde\x01\n" +
 	"\x10RouterCreateSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
-	"\x0fprivate_ip_cidr\x18\x02 \x01(\tR\rprivateIpCidr\"e\n" +
+	"\x0fprivate_ip_cidr\x18\x02 \x01(\tR\rprivateIpCidr\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12!\n" +
+	"\frouting_type\x18\x04 \x01(\tR\vroutingType\x12\x12\n" +
+	"\x04size\x18\x05 \x01(\x05R\x04size\x125\n" +
+	"\x17reserved_static_ip_size\x18\x06 \x01(\x05R\x14reservedStaticIpSize\"e\n" +
 	"\x13CreateRouterRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12/\n" +
@@ -1249,7 +1313,7 @@ const file_gateway_api_photon_v1_networks_proto_rawDesc = "" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xd9\x01\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"\xb2\x02\n" +
 	"\x06Router\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -1260,7 +1324,11 @@ const file_gateway_api_photon_v1_networks_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\tR\x05state\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\a \x01(\tR\tprojectId\x12\x1b\n" +
-	"\tself_link\x18\b \x01(\tR\bselfLink\"\x89\x01\n" +
+	"\tself_link\x18\b \x01(\tR\bselfLink\x12!\n" +
+	"\frouting_type\x18\t \x01(\tR\vroutingType\x12\x12\n" +
+	"\x04cidr\x18\n" +
+	" \x01(\tR\x04cidr\x12 \n" +
+	"\vdescription\x18\v \x01(\tR\vdescription\"\x89\x01\n" +
 	"\n" +
 	"RouterList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.RouterR\x05items\x12$\n" +
@@ -1331,20 +1399,20 @@ const file_gateway_api_photon_v1_networks_proto_rawDesc = "" +
 	"SubnetList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.SubnetR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x9f\r\n" +
-	"\bNetworks\x12p\n" +
-	"\fCreateRouter\x12\x1e.photon.v1.CreateRouterRequest\x1a\x0f.photon.v1.Task\"/\x82\xd3\xe4\x93\x02):\x04spec\"!/v1/projects/{project_id}/routers\x12n\n" +
-	"\vListRouters\x12\x1d.photon.v1.ListRoutersRequest\x1a\x15.photon.v1.RouterList\")\x82\xd3\xe4\x93\x02#\x12!/v1/projects/{project_id}/routers\x12N\n" +
-	"\tGetRouter\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Router\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/routers/{id}\x12_\n" +
-	"\fUpdateRouter\x12\x1e.photon.v1.UpdateRouterRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x04spec\x1a\x10/v1/routers/{id}\x12O\n" +
-	"\fDeleteRouter\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/routers/{id}\x12i\n" +
-	"\x0fListRouterTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/routers/{id}/tasks\x12g\n" +
-	"\fCreateSubnet\x12\x1e.photon.v1.CreateSubnetRequest\x1a\x0f.photon.v1.Task\"&\x82\xd3\xe4\x93\x02 :\x04spec\"\x18/v1/routers/{id}/subnets\x12q\n" +
-	"\x11ListRouterSubnets\x12#.photon.v1.ListRouterSubnetsRequest\x1a\x15.photon.v1.SubnetList\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/routers/{id}/subnets\x12l\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x93\x0f\n" +
+	"\bNetworks\x12\x9c\x01\n" +
+	"\fCreateRouter\x12\x1e.photon.v1.CreateRouterRequest\x1a\x0f.photon.v1.Task\"[\x82\xd3\xe4\x93\x02U:\x04specZ*:\x04spec\"\"/v1/projects/{project_id}/networks\"!/v1/projects/{project_id}/routers\x12\x94\x01\n" +
+	"\vListRouters\x12\x1d.photon.v1.ListRoutersRequest\x1a\x15.photon.v1.RouterList\"O\x82\xd3\xe4\x93\x02IZ$\x12\"/v1/projects/{project_id}/networks\x12!/v1/projects/{project_id}/routers\x12c\n" +
+	"\tGetRouter\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Router\"-\x82\xd3\xe4\x93\x02'Z\x13\x12\x11/v1/networks/{id}\x12\x10/v1/routers/{id}\x12y\n" +
+	"\fUpdateRouter\x12\x1e.photon.v1.UpdateRouterRequest\x1a\x0f.photon.v1.Task\"8\x82\xd3\xe4\x93\x022:\x04specZ\x18:\x04spec2\x10/v1/routers/{id}\x1a\x10/v1/routers/{id}\x12d\n" +
+	"\fDeleteRouter\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"-\x82\xd3\xe4\x93\x02'Z\x13*\x11/v1/networks/{id}*\x10/v1/routers/{id}\x12i\n" +
+	"\x0fListRouterTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/routers/{id}/tasks\x12\x8a\x01\n" +
+	"\fCreateSubnet\x12\x1e.photon.v1.CreateSubnetRequest\x1a\x0f.photon.v1.Task\"I\x82\xd3\xe4\x93\x02C:\x04specZ!:\x04spec\"\x19/v1/networks/{id}/subnets\"\x18/v1/routers/{id}/subnets\x12\x8e\x01\n" +
+	"\x11ListRouterSubnets\x12#.photon.v1.ListRouterSubnetsRequest\x1a\x15.photon.v1.SubnetList\"=\x82\xd3\xe4\x93\x027Z\x1b\x12\x19/v1/networks/{id}/subnets\x12\x18/v1/routers/{id}/subnets\x12l\n" +
 	"\x15CreatePortGroupSubnet\x12'.photon.v1.CreatePortGroupSubnetRequest\x1a\x0f.photon.v1.Task\"\x19\x82\xd3\xe4\x93\x02\x13:\x04spec\"\v/v1/subnets\x12X\n" +
 	"\vListSubnets\x12\x1d.photon.v1.ListSubnetsRequest\x1a\x15.photon.v1.SubnetList\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/subnets\x12N\n" +
-	"\tGetSubnet\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Subnet\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/subnets/{id}\x12_\n" +
-	"\fUpdateSubnet\x12\x1e.photon.v1.UpdateSubnetRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x04spec\x1a\x10/v1/subnets/{id}\x12O\n" +
+	"\tGetSubnet\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Subnet\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/subnets/{id}\x12y\n" +
+	"\fUpdateSubnet\x12\x1e.photon.v1.UpdateSubnetRequest\x1a\x0f.photon.v1.Task\"8\x82\xd3\xe4\x93\x022:\x04specZ\x18:\x04spec2\x10/v1/subnets/{id}\x1a\x10/v1/subnets/{id}\x12O\n" +
 	"\fDeleteSubnet\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x18\x82\xd3\xe4\x93\x02\x12*\x10/v1/subnets/{id}\x12_\n" +
 	"\x10SetDefaultSubnet\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"$\x82\xd3\xe4\x93\x02\x1e\"\x1c/v1/subnets/{id}/set_default\x12i\n" +
 	"\x0fListSubnetTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/subnets/{id}/tasks\x12|\n" +

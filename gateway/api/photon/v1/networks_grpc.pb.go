@@ -48,11 +48,15 @@ const (
 // their create spec names (else on their project's default subnet, else on the system's
 // default subnet, else on the host's VM port group), with an address from the subnet.
 type NetworksClient interface {
-	// CreateRouter starts CREATE_ROUTER: the router's NSX logical router.
+	// CreateRouter starts CREATE_ROUTER: the router's NSX logical router. The SDK's
+	// networks (/v1/projects/{id}/networks, /v1/networks/{id}) are routers: a network is
+	// a routed address space (routingType ROUTED, cidr its privateIpCidr) whose subnets are
+	// the router's.
 	CreateRouter(ctx context.Context, in *CreateRouterRequest, opts ...grpc.CallOption) (*Task, error)
 	ListRouters(ctx context.Context, in *ListRoutersRequest, opts ...grpc.CallOption) (*RouterList, error)
 	GetRouter(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Router, error)
-	// UpdateRouter renames a router; the task is completed at once.
+	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it); the task is
+	// completed at once.
 	UpdateRouter(ctx context.Context, in *UpdateRouterRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteRouter starts DELETE_ROUTER; a router that still has subnets answers StateError.
 	DeleteRouter(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
@@ -68,7 +72,8 @@ type NetworksClient interface {
 	// ListSubnets lists the port-group subnets.
 	ListSubnets(ctx context.Context, in *ListSubnetsRequest, opts ...grpc.CallOption) (*SubnetList, error)
 	GetSubnet(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Subnet, error)
-	// UpdateSubnet renames a subnet; the task is completed at once.
+	// UpdateSubnet renames a subnet (PUT, or PATCH as the SDK sends it); the task is
+	// completed at once.
 	UpdateSubnet(ctx context.Context, in *UpdateSubnetRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteSubnet starts DELETE_SUBNET; a subnet that VMs are connected to answers StateError.
 	DeleteSubnet(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
@@ -272,11 +277,15 @@ func (c *networksClient) GetVmNetworks(ctx context.Context, in *IdRequest, opts 
 // their create spec names (else on their project's default subnet, else on the system's
 // default subnet, else on the host's VM port group), with an address from the subnet.
 type NetworksServer interface {
-	// CreateRouter starts CREATE_ROUTER: the router's NSX logical router.
+	// CreateRouter starts CREATE_ROUTER: the router's NSX logical router. The SDK's
+	// networks (/v1/projects/{id}/networks, /v1/networks/{id}) are routers: a network is
+	// a routed address space (routingType ROUTED, cidr its privateIpCidr) whose subnets are
+	// the router's.
 	CreateRouter(context.Context, *CreateRouterRequest) (*Task, error)
 	ListRouters(context.Context, *ListRoutersRequest) (*RouterList, error)
 	GetRouter(context.Context, *IdRequest) (*Router, error)
-	// UpdateRouter renames a router; the task is completed at once.
+	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it); the task is
+	// completed at once.
 	UpdateRouter(context.Context, *UpdateRouterRequest) (*Task, error)
 	// DeleteRouter starts DELETE_ROUTER; a router that still has subnets answers StateError.
 	DeleteRouter(context.Context, *IdRequest) (*Task, error)
@@ -292,7 +301,8 @@ type NetworksServer interface {
 	// ListSubnets lists the port-group subnets.
 	ListSubnets(context.Context, *ListSubnetsRequest) (*SubnetList, error)
 	GetSubnet(context.Context, *IdRequest) (*Subnet, error)
-	// UpdateSubnet renames a subnet; the task is completed at once.
+	// UpdateSubnet renames a subnet (PUT, or PATCH as the SDK sends it); the task is
+	// completed at once.
 	UpdateSubnet(context.Context, *UpdateSubnetRequest) (*Task, error)
 	// DeleteSubnet starts DELETE_SUBNET; a subnet that VMs are connected to answers StateError.
 	DeleteSubnet(context.Context, *IdRequest) (*Task, error)

@@ -46,7 +46,7 @@ type ProjectsClient interface {
 	SetProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
 	// UpdateProjectQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
 	UpdateProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
-	// ExcludeProjectQuota removes the limits of the given keys (EXCLUDE_QUOTA).
+	// ExcludeProjectQuota removes the limits of the given keys (DELETE_QUOTA).
 	ExcludeProjectQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
 	// SetProjectSecurityGroups replaces the project's own security groups, whose members
 	// use the project (SET_PROJECT_SECURITY_GROUPS). Its tenant's administrators only.
@@ -176,7 +176,7 @@ type ProjectsServer interface {
 	SetProjectQuota(context.Context, *QuotaRequest) (*Task, error)
 	// UpdateProjectQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
 	UpdateProjectQuota(context.Context, *QuotaRequest) (*Task, error)
-	// ExcludeProjectQuota removes the limits of the given keys (EXCLUDE_QUOTA).
+	// ExcludeProjectQuota removes the limits of the given keys (DELETE_QUOTA).
 	ExcludeProjectQuota(context.Context, *QuotaRequest) (*Task, error)
 	// SetProjectSecurityGroups replaces the project's own security groups, whose members
 	// use the project (SET_PROJECT_SECURITY_GROUPS). Its tenant's administrators only.

@@ -48,7 +48,7 @@ type TenantsClient interface {
 	SetTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
 	// UpdateTenantQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
 	UpdateTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
-	// ExcludeTenantQuota removes the limits of the given keys (EXCLUDE_QUOTA); their use is
+	// ExcludeTenantQuota removes the limits of the given keys (DELETE_QUOTA); their use is
 	// still counted.
 	ExcludeTenantQuota(ctx context.Context, in *QuotaRequest, opts ...grpc.CallOption) (*Task, error)
 	// SetTenantSecurityGroups replaces the tenant's own security groups, whose members
@@ -194,7 +194,7 @@ type TenantsServer interface {
 	SetTenantQuota(context.Context, *QuotaRequest) (*Task, error)
 	// UpdateTenantQuota adds or changes the given limits, keeping the others (UPDATE_QUOTA).
 	UpdateTenantQuota(context.Context, *QuotaRequest) (*Task, error)
-	// ExcludeTenantQuota removes the limits of the given keys (EXCLUDE_QUOTA); their use is
+	// ExcludeTenantQuota removes the limits of the given keys (DELETE_QUOTA); their use is
 	// still counted.
 	ExcludeTenantQuota(context.Context, *QuotaRequest) (*Task, error)
 	// SetTenantSecurityGroups replaces the tenant's own security groups, whose members

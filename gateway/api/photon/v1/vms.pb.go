@@ -1246,6 +1246,103 @@ func (x *ListEntityTasksRequest) GetPageLink() string {
 	return ""
 }
 
+// VmFloatingIpSpec is the SDK's floating IP spec.
+type VmFloatingIpSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NetworkId     string                 `protobuf:"bytes,1,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VmFloatingIpSpec) Reset() {
+	*x = VmFloatingIpSpec{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VmFloatingIpSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VmFloatingIpSpec) ProtoMessage() {}
+
+func (x *VmFloatingIpSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VmFloatingIpSpec.ProtoReflect.Descriptor instead.
+func (*VmFloatingIpSpec) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *VmFloatingIpSpec) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
+type AcquireFloatingIpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec          *VmFloatingIpSpec      `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcquireFloatingIpRequest) Reset() {
+	*x = AcquireFloatingIpRequest{}
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcquireFloatingIpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcquireFloatingIpRequest) ProtoMessage() {}
+
+func (x *AcquireFloatingIpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_vms_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcquireFloatingIpRequest.ProtoReflect.Descriptor instead.
+func (*AcquireFloatingIpRequest) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_vms_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AcquireFloatingIpRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AcquireFloatingIpRequest) GetSpec() *VmFloatingIpSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
 var File_gateway_api_photon_v1_vms_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
@@ -1360,7 +1457,13 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x04 \x01(\tR\bpageLink2\xf9\v\n" +
+	"\tpage_link\x18\x04 \x01(\tR\bpageLink\"1\n" +
+	"\x10VmFloatingIpSpec\x12\x1d\n" +
+	"\n" +
+	"network_id\x18\x01 \x01(\tR\tnetworkId\"[\n" +
+	"\x18AcquireFloatingIpRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1b.photon.v1.VmFloatingIpSpecR\x04spec2\xff\r\n" +
 	"\x03Vms\x12d\n" +
 	"\bCreateVm\x12\x1a.photon.v1.CreateVmRequest\x1a\x0f.photon.v1.Task\"+\x82\xd3\xe4\x93\x02%:\x04spec\"\x1d/v1/projects/{project_id}/vms\x12^\n" +
 	"\aListVms\x12\x19.photon.v1.ListVmsRequest\x1a\x11.photon.v1.VmList\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/projects/{project_id}/vms\x12B\n" +
@@ -1380,7 +1483,9 @@ const file_gateway_api_photon_v1_vms_proto_rawDesc = "" +
 	"\tDetachIso\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/v1/vms/{id}/detach_iso\x12V\n" +
 	"\fGetMksTicket\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/vms/{id}/mks_ticket\x12Z\n" +
 	"\bResizeVm\x12\x1a.photon.v1.ResizeVmRequest\x1a\x0f.photon.v1.Task\"!\x82\xd3\xe4\x93\x02\x1b:\x04spec\"\x13/v1/vms/{id}/resize\x12W\n" +
-	"\bAddVmTag\x12\x1a.photon.v1.AddVmTagRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03tag\"\x11/v1/vms/{id}/tagsB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
+	"\bAddVmTag\x12\x1a.photon.v1.AddVmTagRequest\x1a\x0f.photon.v1.Task\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03tag\"\x11/v1/vms/{id}/tags\x12y\n" +
+	"\x11AcquireFloatingIp\x12#.photon.v1.AcquireFloatingIpRequest\x1a\x0f.photon.v1.Task\".\x82\xd3\xe4\x93\x02(:\x04spec\" /v1/vms/{id}/acquire_floating_ip\x12\x88\x01\n" +
+	"\x11ReleaseFloatingIp\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"L\x82\xd3\xe4\x93\x02FZ\"\" /v1/vms/{id}/release_floating_ip* /v1/vms/{id}/release_floating_ipB?Z=github.com/photon-cloud/photon/gateway/api/photon/v1;photonv1b\x06proto3"
 
 var (
 	file_gateway_api_photon_v1_vms_proto_rawDescOnce sync.Once
@@ -1394,91 +1499,98 @@ func file_gateway_api_photon_v1_vms_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_vms_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_gateway_api_photon_v1_vms_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_gateway_api_photon_v1_vms_proto_goTypes = []any{
-	(*VmMetadata)(nil),             // 0: photon.v1.VmMetadata
-	(*SetVmMetadataRequest)(nil),   // 1: photon.v1.SetVmMetadataRequest
-	(*VmResizeSpec)(nil),           // 2: photon.v1.VmResizeSpec
-	(*ResizeVmRequest)(nil),        // 3: photon.v1.ResizeVmRequest
-	(*VmTag)(nil),                  // 4: photon.v1.VmTag
-	(*AddVmTagRequest)(nil),        // 5: photon.v1.AddVmTagRequest
-	(*VmDiskOperation)(nil),        // 6: photon.v1.VmDiskOperation
-	(*VmDiskOperationRequest)(nil), // 7: photon.v1.VmDiskOperationRequest
-	(*LocalitySpec)(nil),           // 8: photon.v1.LocalitySpec
-	(*AntiAffinityGroup)(nil),      // 9: photon.v1.AntiAffinityGroup
-	(*AttachedDisk)(nil),           // 10: photon.v1.AttachedDisk
-	(*VmCreateSpec)(nil),           // 11: photon.v1.VmCreateSpec
-	(*CreateVmRequest)(nil),        // 12: photon.v1.CreateVmRequest
-	(*ListVmsRequest)(nil),         // 13: photon.v1.ListVmsRequest
-	(*Vm)(nil),                     // 14: photon.v1.Vm
-	(*Iso)(nil),                    // 15: photon.v1.Iso
-	(*VmList)(nil),                 // 16: photon.v1.VmList
-	(*ListEntityTasksRequest)(nil), // 17: photon.v1.ListEntityTasksRequest
-	nil,                            // 18: photon.v1.VmMetadata.MetadataEntry
-	nil,                            // 19: photon.v1.VmDiskOperation.ArgumentsEntry
-	nil,                            // 20: photon.v1.VmCreateSpec.EnvironmentEntry
-	nil,                            // 21: photon.v1.Vm.MetadataEntry
-	(*QuotaLineItem)(nil),          // 22: photon.v1.QuotaLineItem
-	(*IdRequest)(nil),              // 23: photon.v1.IdRequest
-	(*Task)(nil),                   // 24: photon.v1.Task
-	(*TaskList)(nil),               // 25: photon.v1.TaskList
+	(*VmMetadata)(nil),               // 0: photon.v1.VmMetadata
+	(*SetVmMetadataRequest)(nil),     // 1: photon.v1.SetVmMetadataRequest
+	(*VmResizeSpec)(nil),             // 2: photon.v1.VmResizeSpec
+	(*ResizeVmRequest)(nil),          // 3: photon.v1.ResizeVmRequest
+	(*VmTag)(nil),                    // 4: photon.v1.VmTag
+	(*AddVmTagRequest)(nil),          // 5: photon.v1.AddVmTagRequest
+	(*VmDiskOperation)(nil),          // 6: photon.v1.VmDiskOperation
+	(*VmDiskOperationRequest)(nil),   // 7: photon.v1.VmDiskOperationRequest
+	(*LocalitySpec)(nil),             // 8: photon.v1.LocalitySpec
+	(*AntiAffinityGroup)(nil),        // 9: photon.v1.AntiAffinityGroup
+	(*AttachedDisk)(nil),             // 10: photon.v1.AttachedDisk
+	(*VmCreateSpec)(nil),             // 11: photon.v1.VmCreateSpec
+	(*CreateVmRequest)(nil),          // 12: photon.v1.CreateVmRequest
+	(*ListVmsRequest)(nil),           // 13: photon.v1.ListVmsRequest
+	(*Vm)(nil),                       // 14: photon.v1.Vm
+	(*Iso)(nil),                      // 15: photon.v1.Iso
+	(*VmList)(nil),                   // 16: photon.v1.VmList
+	(*ListEntityTasksRequest)(nil),   // 17: photon.v1.ListEntityTasksRequest
+	(*VmFloatingIpSpec)(nil),         // 18: photon.v1.VmFloatingIpSpec
+	(*AcquireFloatingIpRequest)(nil), // 19: photon.v1.AcquireFloatingIpRequest
+	nil,                              // 20: photon.v1.VmMetadata.MetadataEntry
+	nil,                              // 21: photon.v1.VmDiskOperation.ArgumentsEntry
+	nil,                              // 22: photon.v1.VmCreateSpec.EnvironmentEntry
+	nil,                              // 23: photon.v1.Vm.MetadataEntry
+	(*QuotaLineItem)(nil),            // 24: photon.v1.QuotaLineItem
+	(*IdRequest)(nil),                // 25: photon.v1.IdRequest
+	(*Task)(nil),                     // 26: photon.v1.Task
+	(*TaskList)(nil),                 // 27: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_vms_proto_depIdxs = []int32{
-	18, // 0: photon.v1.VmMetadata.metadata:type_name -> photon.v1.VmMetadata.MetadataEntry
+	20, // 0: photon.v1.VmMetadata.metadata:type_name -> photon.v1.VmMetadata.MetadataEntry
 	0,  // 1: photon.v1.SetVmMetadataRequest.metadata:type_name -> photon.v1.VmMetadata
 	2,  // 2: photon.v1.ResizeVmRequest.spec:type_name -> photon.v1.VmResizeSpec
 	4,  // 3: photon.v1.AddVmTagRequest.tag:type_name -> photon.v1.VmTag
-	19, // 4: photon.v1.VmDiskOperation.arguments:type_name -> photon.v1.VmDiskOperation.ArgumentsEntry
+	21, // 4: photon.v1.VmDiskOperation.arguments:type_name -> photon.v1.VmDiskOperation.ArgumentsEntry
 	6,  // 5: photon.v1.VmDiskOperationRequest.operation:type_name -> photon.v1.VmDiskOperation
 	10, // 6: photon.v1.VmCreateSpec.attached_disks:type_name -> photon.v1.AttachedDisk
 	8,  // 7: photon.v1.VmCreateSpec.affinities:type_name -> photon.v1.LocalitySpec
-	20, // 8: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
+	22, // 8: photon.v1.VmCreateSpec.environment:type_name -> photon.v1.VmCreateSpec.EnvironmentEntry
 	9,  // 9: photon.v1.VmCreateSpec.anti_affinity:type_name -> photon.v1.AntiAffinityGroup
 	11, // 10: photon.v1.CreateVmRequest.spec:type_name -> photon.v1.VmCreateSpec
-	22, // 11: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
+	24, // 11: photon.v1.Vm.cost:type_name -> photon.v1.QuotaLineItem
 	10, // 12: photon.v1.Vm.attached_disks:type_name -> photon.v1.AttachedDisk
-	21, // 13: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
+	23, // 13: photon.v1.Vm.metadata:type_name -> photon.v1.Vm.MetadataEntry
 	15, // 14: photon.v1.Vm.attached_isos:type_name -> photon.v1.Iso
 	14, // 15: photon.v1.VmList.items:type_name -> photon.v1.Vm
-	12, // 16: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
-	13, // 17: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
-	23, // 18: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
-	23, // 19: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
-	17, // 20: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
-	23, // 21: photon.v1.Vms.StartVm:input_type -> photon.v1.IdRequest
-	23, // 22: photon.v1.Vms.StopVm:input_type -> photon.v1.IdRequest
-	23, // 23: photon.v1.Vms.RestartVm:input_type -> photon.v1.IdRequest
-	23, // 24: photon.v1.Vms.SuspendVm:input_type -> photon.v1.IdRequest
-	23, // 25: photon.v1.Vms.ResumeVm:input_type -> photon.v1.IdRequest
-	7,  // 26: photon.v1.Vms.AttachDisk:input_type -> photon.v1.VmDiskOperationRequest
-	7,  // 27: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
-	1,  // 28: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
-	23, // 29: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
-	23, // 30: photon.v1.Vms.GetMksTicket:input_type -> photon.v1.IdRequest
-	3,  // 31: photon.v1.Vms.ResizeVm:input_type -> photon.v1.ResizeVmRequest
-	5,  // 32: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
-	24, // 33: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
-	16, // 34: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
-	14, // 35: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
-	24, // 36: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
-	25, // 37: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
-	24, // 38: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
-	24, // 39: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
-	24, // 40: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
-	24, // 41: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
-	24, // 42: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
-	24, // 43: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
-	24, // 44: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
-	24, // 45: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
-	24, // 46: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
-	24, // 47: photon.v1.Vms.GetMksTicket:output_type -> photon.v1.Task
-	24, // 48: photon.v1.Vms.ResizeVm:output_type -> photon.v1.Task
-	24, // 49: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
-	33, // [33:50] is the sub-list for method output_type
-	16, // [16:33] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	18, // 16: photon.v1.AcquireFloatingIpRequest.spec:type_name -> photon.v1.VmFloatingIpSpec
+	12, // 17: photon.v1.Vms.CreateVm:input_type -> photon.v1.CreateVmRequest
+	13, // 18: photon.v1.Vms.ListVms:input_type -> photon.v1.ListVmsRequest
+	25, // 19: photon.v1.Vms.GetVm:input_type -> photon.v1.IdRequest
+	25, // 20: photon.v1.Vms.DeleteVm:input_type -> photon.v1.IdRequest
+	17, // 21: photon.v1.Vms.ListVmTasks:input_type -> photon.v1.ListEntityTasksRequest
+	25, // 22: photon.v1.Vms.StartVm:input_type -> photon.v1.IdRequest
+	25, // 23: photon.v1.Vms.StopVm:input_type -> photon.v1.IdRequest
+	25, // 24: photon.v1.Vms.RestartVm:input_type -> photon.v1.IdRequest
+	25, // 25: photon.v1.Vms.SuspendVm:input_type -> photon.v1.IdRequest
+	25, // 26: photon.v1.Vms.ResumeVm:input_type -> photon.v1.IdRequest
+	7,  // 27: photon.v1.Vms.AttachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	7,  // 28: photon.v1.Vms.DetachDisk:input_type -> photon.v1.VmDiskOperationRequest
+	1,  // 29: photon.v1.Vms.SetVmMetadata:input_type -> photon.v1.SetVmMetadataRequest
+	25, // 30: photon.v1.Vms.DetachIso:input_type -> photon.v1.IdRequest
+	25, // 31: photon.v1.Vms.GetMksTicket:input_type -> photon.v1.IdRequest
+	3,  // 32: photon.v1.Vms.ResizeVm:input_type -> photon.v1.ResizeVmRequest
+	5,  // 33: photon.v1.Vms.AddVmTag:input_type -> photon.v1.AddVmTagRequest
+	19, // 34: photon.v1.Vms.AcquireFloatingIp:input_type -> photon.v1.AcquireFloatingIpRequest
+	25, // 35: photon.v1.Vms.ReleaseFloatingIp:input_type -> photon.v1.IdRequest
+	26, // 36: photon.v1.Vms.CreateVm:output_type -> photon.v1.Task
+	16, // 37: photon.v1.Vms.ListVms:output_type -> photon.v1.VmList
+	14, // 38: photon.v1.Vms.GetVm:output_type -> photon.v1.Vm
+	26, // 39: photon.v1.Vms.DeleteVm:output_type -> photon.v1.Task
+	27, // 40: photon.v1.Vms.ListVmTasks:output_type -> photon.v1.TaskList
+	26, // 41: photon.v1.Vms.StartVm:output_type -> photon.v1.Task
+	26, // 42: photon.v1.Vms.StopVm:output_type -> photon.v1.Task
+	26, // 43: photon.v1.Vms.RestartVm:output_type -> photon.v1.Task
+	26, // 44: photon.v1.Vms.SuspendVm:output_type -> photon.v1.Task
+	26, // 45: photon.v1.Vms.ResumeVm:output_type -> photon.v1.Task
+	26, // 46: photon.v1.Vms.AttachDisk:output_type -> photon.v1.Task
+	26, // 47: photon.v1.Vms.DetachDisk:output_type -> photon.v1.Task
+	26, // 48: photon.v1.Vms.SetVmMetadata:output_type -> photon.v1.Task
+	26, // 49: photon.v1.Vms.DetachIso:output_type -> photon.v1.Task
+	26, // 50: photon.v1.Vms.GetMksTicket:output_type -> photon.v1.Task
+	26, // 51: photon.v1.Vms.ResizeVm:output_type -> photon.v1.Task
+	26, // 52: photon.v1.Vms.AddVmTag:output_type -> photon.v1.Task
+	26, // 53: photon.v1.Vms.AcquireFloatingIp:output_type -> photon.v1.Task
+	26, // 54: photon.v1.Vms.ReleaseFloatingIp:output_type -> photon.v1.Task
+	36, // [36:55] is the sub-list for method output_type
+	17, // [17:36] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_vms_proto_init() }
@@ -1493,7 +1605,7 @@ func file_gateway_api_photon_v1_vms_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_vms_proto_rawDesc), len(file_gateway_api_photon_v1_vms_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -762,6 +762,129 @@ func local_request_Vms_AddVmTag_0(ctx context.Context, marshaler runtime.Marshal
 	return msg, metadata, err
 }
 
+func request_Vms_AcquireFloatingIp_0(ctx context.Context, marshaler runtime.Marshaler, client VmsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AcquireFloatingIpRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Spec); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.AcquireFloatingIp(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Vms_AcquireFloatingIp_0(ctx context.Context, marshaler runtime.Marshaler, server VmsServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq AcquireFloatingIpRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Spec); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.AcquireFloatingIp(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_Vms_ReleaseFloatingIp_0(ctx context.Context, marshaler runtime.Marshaler, client VmsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq IdRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReleaseFloatingIp(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Vms_ReleaseFloatingIp_0(ctx context.Context, marshaler runtime.Marshaler, server VmsServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq IdRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.ReleaseFloatingIp(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_Vms_ReleaseFloatingIp_1(ctx context.Context, marshaler runtime.Marshaler, client VmsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq IdRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ReleaseFloatingIp(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Vms_ReleaseFloatingIp_1(ctx context.Context, marshaler runtime.Marshaler, server VmsServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq IdRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.ReleaseFloatingIp(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterVmsHandlerServer registers the http handlers for service Vms to "mux".
 // UnaryRPC     :call VmsServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1108,6 +1231,66 @@ func RegisterVmsHandlerServer(ctx context.Context, mux *runtime.ServeMux, server
 		}
 		forward_Vms_AddVmTag_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_Vms_AcquireFloatingIp_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/photon.v1.Vms/AcquireFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/acquire_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Vms_AcquireFloatingIp_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_AcquireFloatingIp_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_Vms_ReleaseFloatingIp_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/photon.v1.Vms/ReleaseFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/release_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Vms_ReleaseFloatingIp_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_ReleaseFloatingIp_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_Vms_ReleaseFloatingIp_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/photon.v1.Vms/ReleaseFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/release_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Vms_ReleaseFloatingIp_1(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_ReleaseFloatingIp_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1437,45 +1620,102 @@ func RegisterVmsHandlerClient(ctx context.Context, mux *runtime.ServeMux, client
 		}
 		forward_Vms_AddVmTag_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_Vms_AcquireFloatingIp_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/photon.v1.Vms/AcquireFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/acquire_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Vms_AcquireFloatingIp_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_AcquireFloatingIp_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodDelete, pattern_Vms_ReleaseFloatingIp_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/photon.v1.Vms/ReleaseFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/release_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Vms_ReleaseFloatingIp_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_ReleaseFloatingIp_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_Vms_ReleaseFloatingIp_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/photon.v1.Vms/ReleaseFloatingIp", runtime.WithHTTPPathPattern("/v1/vms/{id}/release_floating_ip"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Vms_ReleaseFloatingIp_1(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Vms_ReleaseFloatingIp_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_Vms_CreateVm_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "projects", "project_id", "vms"}, ""))
-	pattern_Vms_ListVms_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "projects", "project_id", "vms"}, ""))
-	pattern_Vms_GetVm_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "vms", "id"}, ""))
-	pattern_Vms_DeleteVm_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "vms", "id"}, ""))
-	pattern_Vms_ListVmTasks_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "tasks"}, ""))
-	pattern_Vms_StartVm_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "start"}, ""))
-	pattern_Vms_StopVm_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "stop"}, ""))
-	pattern_Vms_RestartVm_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "restart"}, ""))
-	pattern_Vms_SuspendVm_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "suspend"}, ""))
-	pattern_Vms_ResumeVm_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "resume"}, ""))
-	pattern_Vms_AttachDisk_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "attach_disk"}, ""))
-	pattern_Vms_DetachDisk_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "detach_disk"}, ""))
-	pattern_Vms_SetVmMetadata_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "set_metadata"}, ""))
-	pattern_Vms_DetachIso_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "detach_iso"}, ""))
-	pattern_Vms_GetMksTicket_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "mks_ticket"}, ""))
-	pattern_Vms_ResizeVm_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "resize"}, ""))
-	pattern_Vms_AddVmTag_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "tags"}, ""))
+	pattern_Vms_CreateVm_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "projects", "project_id", "vms"}, ""))
+	pattern_Vms_ListVms_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "projects", "project_id", "vms"}, ""))
+	pattern_Vms_GetVm_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "vms", "id"}, ""))
+	pattern_Vms_DeleteVm_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "vms", "id"}, ""))
+	pattern_Vms_ListVmTasks_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "tasks"}, ""))
+	pattern_Vms_StartVm_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "start"}, ""))
+	pattern_Vms_StopVm_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "stop"}, ""))
+	pattern_Vms_RestartVm_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "restart"}, ""))
+	pattern_Vms_SuspendVm_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "suspend"}, ""))
+	pattern_Vms_ResumeVm_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "resume"}, ""))
+	pattern_Vms_AttachDisk_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "attach_disk"}, ""))
+	pattern_Vms_DetachDisk_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "detach_disk"}, ""))
+	pattern_Vms_SetVmMetadata_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "set_metadata"}, ""))
+	pattern_Vms_DetachIso_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "detach_iso"}, ""))
+	pattern_Vms_GetMksTicket_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "mks_ticket"}, ""))
+	pattern_Vms_ResizeVm_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "resize"}, ""))
+	pattern_Vms_AddVmTag_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "tags"}, ""))
+	pattern_Vms_AcquireFloatingIp_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "acquire_floating_ip"}, ""))
+	pattern_Vms_ReleaseFloatingIp_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "release_floating_ip"}, ""))
+	pattern_Vms_ReleaseFloatingIp_1 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "vms", "id", "release_floating_ip"}, ""))
 )
 
 var (
-	forward_Vms_CreateVm_0      = runtime.ForwardResponseMessage
-	forward_Vms_ListVms_0       = runtime.ForwardResponseMessage
-	forward_Vms_GetVm_0         = runtime.ForwardResponseMessage
-	forward_Vms_DeleteVm_0      = runtime.ForwardResponseMessage
-	forward_Vms_ListVmTasks_0   = runtime.ForwardResponseMessage
-	forward_Vms_StartVm_0       = runtime.ForwardResponseMessage
-	forward_Vms_StopVm_0        = runtime.ForwardResponseMessage
-	forward_Vms_RestartVm_0     = runtime.ForwardResponseMessage
-	forward_Vms_SuspendVm_0     = runtime.ForwardResponseMessage
-	forward_Vms_ResumeVm_0      = runtime.ForwardResponseMessage
-	forward_Vms_AttachDisk_0    = runtime.ForwardResponseMessage
-	forward_Vms_DetachDisk_0    = runtime.ForwardResponseMessage
-	forward_Vms_SetVmMetadata_0 = runtime.ForwardResponseMessage
-	forward_Vms_DetachIso_0     = runtime.ForwardResponseMessage
-	forward_Vms_GetMksTicket_0  = runtime.ForwardResponseMessage
-	forward_Vms_ResizeVm_0      = runtime.ForwardResponseMessage
-	forward_Vms_AddVmTag_0      = runtime.ForwardResponseMessage
+	forward_Vms_CreateVm_0          = runtime.ForwardResponseMessage
+	forward_Vms_ListVms_0           = runtime.ForwardResponseMessage
+	forward_Vms_GetVm_0             = runtime.ForwardResponseMessage
+	forward_Vms_DeleteVm_0          = runtime.ForwardResponseMessage
+	forward_Vms_ListVmTasks_0       = runtime.ForwardResponseMessage
+	forward_Vms_StartVm_0           = runtime.ForwardResponseMessage
+	forward_Vms_StopVm_0            = runtime.ForwardResponseMessage
+	forward_Vms_RestartVm_0         = runtime.ForwardResponseMessage
+	forward_Vms_SuspendVm_0         = runtime.ForwardResponseMessage
+	forward_Vms_ResumeVm_0          = runtime.ForwardResponseMessage
+	forward_Vms_AttachDisk_0        = runtime.ForwardResponseMessage
+	forward_Vms_DetachDisk_0        = runtime.ForwardResponseMessage
+	forward_Vms_SetVmMetadata_0     = runtime.ForwardResponseMessage
+	forward_Vms_DetachIso_0         = runtime.ForwardResponseMessage
+	forward_Vms_GetMksTicket_0      = runtime.ForwardResponseMessage
+	forward_Vms_ResizeVm_0          = runtime.ForwardResponseMessage
+	forward_Vms_AddVmTag_0          = runtime.ForwardResponseMessage
+	forward_Vms_AcquireFloatingIp_0 = runtime.ForwardResponseMessage
+	forward_Vms_ReleaseFloatingIp_0 = runtime.ForwardResponseMessage
+	forward_Vms_ReleaseFloatingIp_1 = runtime.ForwardResponseMessage
 )

@@ -19,23 +19,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Vms_CreateVm_FullMethodName      = "/photon.v1.Vms/CreateVm"
-	Vms_ListVms_FullMethodName       = "/photon.v1.Vms/ListVms"
-	Vms_GetVm_FullMethodName         = "/photon.v1.Vms/GetVm"
-	Vms_DeleteVm_FullMethodName      = "/photon.v1.Vms/DeleteVm"
-	Vms_ListVmTasks_FullMethodName   = "/photon.v1.Vms/ListVmTasks"
-	Vms_StartVm_FullMethodName       = "/photon.v1.Vms/StartVm"
-	Vms_StopVm_FullMethodName        = "/photon.v1.Vms/StopVm"
-	Vms_RestartVm_FullMethodName     = "/photon.v1.Vms/RestartVm"
-	Vms_SuspendVm_FullMethodName     = "/photon.v1.Vms/SuspendVm"
-	Vms_ResumeVm_FullMethodName      = "/photon.v1.Vms/ResumeVm"
-	Vms_AttachDisk_FullMethodName    = "/photon.v1.Vms/AttachDisk"
-	Vms_DetachDisk_FullMethodName    = "/photon.v1.Vms/DetachDisk"
-	Vms_SetVmMetadata_FullMethodName = "/photon.v1.Vms/SetVmMetadata"
-	Vms_DetachIso_FullMethodName     = "/photon.v1.Vms/DetachIso"
-	Vms_GetMksTicket_FullMethodName  = "/photon.v1.Vms/GetMksTicket"
-	Vms_ResizeVm_FullMethodName      = "/photon.v1.Vms/ResizeVm"
-	Vms_AddVmTag_FullMethodName      = "/photon.v1.Vms/AddVmTag"
+	Vms_CreateVm_FullMethodName          = "/photon.v1.Vms/CreateVm"
+	Vms_ListVms_FullMethodName           = "/photon.v1.Vms/ListVms"
+	Vms_GetVm_FullMethodName             = "/photon.v1.Vms/GetVm"
+	Vms_DeleteVm_FullMethodName          = "/photon.v1.Vms/DeleteVm"
+	Vms_ListVmTasks_FullMethodName       = "/photon.v1.Vms/ListVmTasks"
+	Vms_StartVm_FullMethodName           = "/photon.v1.Vms/StartVm"
+	Vms_StopVm_FullMethodName            = "/photon.v1.Vms/StopVm"
+	Vms_RestartVm_FullMethodName         = "/photon.v1.Vms/RestartVm"
+	Vms_SuspendVm_FullMethodName         = "/photon.v1.Vms/SuspendVm"
+	Vms_ResumeVm_FullMethodName          = "/photon.v1.Vms/ResumeVm"
+	Vms_AttachDisk_FullMethodName        = "/photon.v1.Vms/AttachDisk"
+	Vms_DetachDisk_FullMethodName        = "/photon.v1.Vms/DetachDisk"
+	Vms_SetVmMetadata_FullMethodName     = "/photon.v1.Vms/SetVmMetadata"
+	Vms_DetachIso_FullMethodName         = "/photon.v1.Vms/DetachIso"
+	Vms_GetMksTicket_FullMethodName      = "/photon.v1.Vms/GetMksTicket"
+	Vms_ResizeVm_FullMethodName          = "/photon.v1.Vms/ResizeVm"
+	Vms_AddVmTag_FullMethodName          = "/photon.v1.Vms/AddVmTag"
+	Vms_AcquireFloatingIp_FullMethodName = "/photon.v1.Vms/AcquireFloatingIp"
+	Vms_ReleaseFloatingIp_FullMethodName = "/photon.v1.Vms/ReleaseFloatingIp"
 )
 
 // VmsClient is the client API for Vms service.
@@ -85,6 +87,16 @@ type VmsClient interface {
 	ResizeVm(ctx context.Context, in *ResizeVmRequest, opts ...grpc.CallOption) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...grpc.CallOption) (*Task, error)
+	// AcquireFloatingIp starts ACQUIRE_FLOATING_IP: one sdn.floatingip.size of the
+	// project's quota, an address of the system's default subnet (the floating IP pool:
+	// a port-group subnet with a privateIpCidr, made by system administrators) and, on NSX,
+	// NAT rules on the router of the VM's NIC mapping it to the NIC's address. network_id
+	// names the network (router) or subnet of the NIC to map; empty is the VM's first NIC
+	// with an address. A VM that has a floating IP already answers StateError.
+	AcquireFloatingIp(ctx context.Context, in *AcquireFloatingIpRequest, opts ...grpc.CallOption) (*Task, error)
+	// ReleaseFloatingIp starts RELEASE_FLOATING_IP, which undoes what the acquire did; a
+	// VM's delete releases it too.
+	ReleaseFloatingIp(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
 }
 
 type vmsClient struct {
@@ -265,6 +277,26 @@ func (c *vmsClient) AddVmTag(ctx context.Context, in *AddVmTagRequest, opts ...g
 	return out, nil
 }
 
+func (c *vmsClient) AcquireFloatingIp(ctx context.Context, in *AcquireFloatingIpRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_AcquireFloatingIp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *vmsClient) ReleaseFloatingIp(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Task)
+	err := c.cc.Invoke(ctx, Vms_ReleaseFloatingIp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VmsServer is the server API for Vms service.
 // All implementations must embed UnimplementedVmsServer
 // for forward compatibility.
@@ -312,6 +344,16 @@ type VmsServer interface {
 	ResizeVm(context.Context, *ResizeVmRequest) (*Task, error)
 	// AddVmTag adds a tag to the VM (ADD_TAG); a tag it has already changes nothing.
 	AddVmTag(context.Context, *AddVmTagRequest) (*Task, error)
+	// AcquireFloatingIp starts ACQUIRE_FLOATING_IP: one sdn.floatingip.size of the
+	// project's quota, an address of the system's default subnet (the floating IP pool:
+	// a port-group subnet with a privateIpCidr, made by system administrators) and, on NSX,
+	// NAT rules on the router of the VM's NIC mapping it to the NIC's address. network_id
+	// names the network (router) or subnet of the NIC to map; empty is the VM's first NIC
+	// with an address. A VM that has a floating IP already answers StateError.
+	AcquireFloatingIp(context.Context, *AcquireFloatingIpRequest) (*Task, error)
+	// ReleaseFloatingIp starts RELEASE_FLOATING_IP, which undoes what the acquire did; a
+	// VM's delete releases it too.
+	ReleaseFloatingIp(context.Context, *IdRequest) (*Task, error)
 	mustEmbedUnimplementedVmsServer()
 }
 
@@ -372,6 +414,12 @@ func (UnimplementedVmsServer) ResizeVm(context.Context, *ResizeVmRequest) (*Task
 }
 func (UnimplementedVmsServer) AddVmTag(context.Context, *AddVmTagRequest) (*Task, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddVmTag not implemented")
+}
+func (UnimplementedVmsServer) AcquireFloatingIp(context.Context, *AcquireFloatingIpRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcquireFloatingIp not implemented")
+}
+func (UnimplementedVmsServer) ReleaseFloatingIp(context.Context, *IdRequest) (*Task, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReleaseFloatingIp not implemented")
 }
 func (UnimplementedVmsServer) mustEmbedUnimplementedVmsServer() {}
 func (UnimplementedVmsServer) testEmbeddedByValue()             {}
@@ -700,6 +748,42 @@ func _Vms_AddVmTag_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Vms_AcquireFloatingIp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcquireFloatingIpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).AcquireFloatingIp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_AcquireFloatingIp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).AcquireFloatingIp(ctx, req.(*AcquireFloatingIpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vms_ReleaseFloatingIp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IdRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VmsServer).ReleaseFloatingIp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vms_ReleaseFloatingIp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VmsServer).ReleaseFloatingIp(ctx, req.(*IdRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Vms_ServiceDesc is the grpc.ServiceDesc for Vms service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -774,6 +858,14 @@ var Vms_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AddVmTag",
 			Handler:    _Vms_AddVmTag_Handler,
+		},
+		{
+			MethodName: "AcquireFloatingIp",
+			Handler:    _Vms_AcquireFloatingIp_Handler,
+		},
+		{
+			MethodName: "ReleaseFloatingIp",
+			Handler:    _Vms_ReleaseFloatingIp_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
