@@ -1,11 +1,12 @@
 // Command photon is Photon's one binary: `photon up` runs the whole dev cloud in one
 // process; `photon gateway`, `photon hostd` and `photon function NAME` run the parts
-// separately, as a cluster does; `photon nsxsim` serves a simulated NSX-T Manager.
+// separately, as a cluster does; `photon nsxsim` serves a simulated NSX-T Manager. The
+// other commands (`photon target`, `tenant`, `vm`, ...) are the command-line client
+// (package cli), with the grammar of Photon Controller's CLI 1.2.
 package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/photon-cloud/photon/cmd/photon/cli"
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 )
 
@@ -28,10 +30,18 @@ func main() {
 	}
 	root.AddCommand(upCmd(), hostdCmd(), gatewayCmd(), functionCmd(), nsxsimCmd())
 	root.AddCommand(notifierCmd())
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "photon:", err)
-		os.Exit(1)
+	args, app, err := cli.Prepare(os.Args[1:])
+	if err != nil {
+		stop()
+		os.Exit(cli.Exit(err, os.Stderr))
 	}
+	root.AddGroup(cli.Group())
+	root.AddCommand(app.Commands()...)
+	root.SetFlagErrorFunc(cli.FlagError)
+	root.SetArgs(args)
+	err = root.ExecuteContext(ctx)
+	stop()
+	os.Exit(cli.Exit(err, os.Stderr))
 }
 
 func logger(level string) *slog.Logger {
