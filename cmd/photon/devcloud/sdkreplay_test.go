@@ -381,6 +381,18 @@ type sdkRoleBindingDelta struct {
 	Role    string `json:"role"`
 }
 
+type sdkZone struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	ID       string `json:"id"`
+	SelfLink string `json:"selfLink"`
+}
+
+type sdkZoneCreateSpec struct {
+	Name string `json:"name"`
+}
+
 type sdkHost struct {
 	Username   string            `json:"username"`
 	Password   string            `json:"password"`
@@ -420,10 +432,12 @@ type sdkReplay struct {
 	ids      map[string]string
 }
 
-// api is a request to the SDK's endpoint with the SDK's headers for method.
+// api is a request to the SDK's endpoint with the SDK's headers for method: a body and
+// Content-Type on POST, PUT and PATCH (empty bodies included), and on the one DELETE that
+// carries a body (restClient.SendRequestCommon, for a quota exclusion).
 func (r *sdkReplay) api(method, path string, body []byte) sdkRequest {
 	rq := sdkRequest{method: method, url: r.base + path, token: true}
-	if method == "POST" || method == "PUT" || method == "PATCH" {
+	if method == "POST" || method == "PUT" || method == "PATCH" || body != nil {
 		rq.contentType = "application/json"
 		rq.body = bytes.NewReader(body)
 	}
@@ -983,6 +997,28 @@ func TestSDKReplay(t *testing.T) {
 		}},
 		{"DisksAPI.Delete DELETE /v1/disks/{id}", func(t *testing.T) {
 			r.task(t, r.api("DELETE", "/v1/disks/"+r.need(t, "disk"), nil))
+		}},
+		{"ProjectsAPI.ExcludeQuota DELETE /v1/projects/{id}/quota (task DELETE_QUOTA)", func(t *testing.T) {
+			spec := sdkQuotaSpec{"vm.memory": {Unit: "GB", Limit: 64}}
+			tk := r.task(t, r.api("DELETE", "/v1/projects/"+r.need(t, "project")+"/quota", mustJSON(t, spec)))
+			if tk.Operation != "DELETE_QUOTA" {
+				t.Fatalf("the quota exclusion ran as %s; Photon named it DELETE_QUOTA", tk.Operation)
+			}
+		}},
+		{"ZonesAPI.Create and Delete POST /v1/zones, DELETE /v1/zones/{id} (tasks CREATE_ZONE, DELETE_ZONE)", func(t *testing.T) {
+			tk := r.task(t, r.api("POST", "/v1/zones", mustJSON(t, sdkZoneCreateSpec{Name: "sdk-zone"})))
+			var z sdkZone
+			raw := r.ok(t, r.api("GET", "/v1/zones/"+tk.Entity.ID, nil), &z)
+			jsonType(t, raw, "string", "name")
+			del := r.task(t, r.api("DELETE", "/v1/zones/"+tk.Entity.ID, nil))
+			if tk.Operation != "CREATE_ZONE" || del.Operation != "DELETE_ZONE" {
+				t.Fatalf("zone tasks ran as %s and %s; Photon named them CREATE_ZONE and DELETE_ZONE", tk.Operation, del.Operation)
+			}
+		}},
+		{"SystemAPI.GetSystemVms GET /v1/system/vms", func(t *testing.T) {
+			var list sdkVMs
+			raw := r.ok(t, r.api("GET", "/v1/system/vms", nil), &list)
+			jsonType(t, raw, "array", "items")
 		}},
 	}
 	var summary []string
