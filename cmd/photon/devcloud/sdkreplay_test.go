@@ -479,7 +479,7 @@ func (r *sdkReplay) ok(t *testing.T, rq sdkRequest, out any) []byte {
 	if st/100 != 2 {
 		var e sdkApiError
 		json.Unmarshal(raw, &e)
-		t.Fatalf("%s %s: HTTP %d %s: %s", rq.method, rq.url, st, e.Code, firstLine(e.Message, raw))
+		t.Fatalf("%s %s: HTTP %d %s: %s", rq.method, rq.url, st, e.Code, messageOr(e.Message, raw))
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -609,6 +609,7 @@ func mustJSON(t *testing.T, v any) []byte {
 	return raw
 }
 
+// clip shortens an answer for a failure message.
 func clip(raw []byte) string {
 	if len(raw) > 400 {
 		return string(raw[:400]) + "…"
@@ -616,7 +617,8 @@ func clip(raw []byte) string {
 	return string(raw)
 }
 
-func firstLine(msg string, raw []byte) string {
+// messageOr is an ApiError's message, or the raw answer when it has none.
+func messageOr(msg string, raw []byte) string {
 	if msg == "" {
 		return clip(raw)
 	}
