@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,8 +125,16 @@ func TestConfig(t *testing.T) {
 }
 
 func TestNetworkConnections(t *testing.T) {
-	for _, v := range []string{`[{"network":"n1","ipAddress":"10.0.0.2"}]`, `"[{\"network\":\"n1\",\"ipAddress\":\"10.0.0.2\"}]"`} {
-		if c := networkConnections(v); len(c) != 1 || c[0]["network"] != "n1" {
+	for _, v := range []string{`[{"network":"n1","ipAddress":"10.0.0.2"}]`, `{"networkConnections":[{"network":"n1"}]}`} {
+		var val structpb.Value
+		if err := protojson.Unmarshal([]byte(v), &val); err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if val.GetListValue() == nil {
+			want = 0 // not an array: no connections
+		}
+		if c := networkConnections(&val); len(c) != want || (want == 1 && c[0]["network"] != "n1") {
 			t.Errorf("%s: %v", v, c)
 		}
 	}

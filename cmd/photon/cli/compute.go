@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
@@ -380,7 +381,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if t, err = a.wait(cmd.Context(), t); err != nil {
 				return err
 			}
-			conns := networkConnections(t.GetResourceProperties()["networkConnections"])
+			conns := networkConnections(t.GetResourceProperties().GetFields()["networkConnections"])
 			var rows [][]string
 			for _, c := range conns {
 				rows = append(rows, []string{str(c["network"]), str(c["macAddress"]), str(c["ipAddress"]), str(c["netmask"]), str(c["isConnected"])})
@@ -402,7 +403,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if t, err = a.wait(cmd.Context(), t); err != nil {
 				return err
 			}
-			return a.show(t.GetResourceProperties(), "VM ID", []kv{{"VM", as[0]}, {"Ticket", t.GetResourceProperties()["ticket"]}})
+			return a.show(t.GetResourceProperties(), "VM ID", []kv{{"VM", as[0]}, {"Ticket", t.GetResourceProperties().GetFields()["ticket"].GetStringValue()}})
 		},
 	}
 	var imgName, imgRepl string
@@ -459,14 +460,13 @@ func (a *app) vmCmd() *cobra.Command {
 
 // networkConnections reads a GET_NETWORKS task's connections: the array itself, or a
 // JSON string holding it.
-func networkConnections(v string) []map[string]any {
+func networkConnections(v *structpb.Value) []map[string]any {
 	var conns []map[string]any
-	if json.Unmarshal([]byte(v), &conns) == nil {
-		return conns
-	}
-	var s string
-	if json.Unmarshal([]byte(v), &s) == nil {
-		_ = json.Unmarshal([]byte(s), &conns)
+	list, _ := v.AsInterface().([]any)
+	for _, c := range list {
+		if m, ok := c.(map[string]any); ok {
+			conns = append(conns, m)
+		}
 	}
 	return conns
 }

@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
@@ -329,8 +329,8 @@ func (a *app) showTask(t *pb.Task) error {
 	if p := t.GetProgress(); p != nil {
 		fields = append(fields, kv{"Progress", fmt.Sprintf("%d/%d completed, %d failed, %d in flight", p.GetCompleted(), p.GetTotal(), p.GetFailed(), p.GetInFlight())})
 	}
-	if len(t.GetResourceProperties()) > 0 {
-		rp, _ := json.Marshal(t.GetResourceProperties())
+	if len(t.GetResourceProperties().GetFields()) > 0 {
+		rp, _ := protojson.Marshal(t.GetResourceProperties())
 		fields = append(fields, kv{"Properties", string(rp)})
 	}
 	if err := a.show(t, "Task", fields); err != nil {
