@@ -36,7 +36,9 @@ func (s *Server) deployment() *deployment {
 
 func (s *deployment) GetInfo(context.Context, *pb.SystemRequest) (*pb.Info, error) {
 	out := &pb.Info{NetworkType: networkType(s.nsx)}
-	out.BaseVersion, out.FullVersion, out.GitCommitHash = buildVersion()
+	var commit string
+	out.BaseVersion, out.FullVersion, commit = buildVersion()
+	out.GitCommitHash = &commit
 	return out, nil
 }
 

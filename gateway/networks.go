@@ -28,6 +28,11 @@ const (
 // router's.
 const routingRouted = "ROUTED"
 
+// DefaultRouterPrivateCIDR is the address space of a router (a network) created without
+// one, as Photon's CLI defaults a project's router: routers are apart from each other, so
+// theirs may overlap.
+const DefaultRouterPrivateCIDR = "192.168.0.0/16"
+
 // networks serves routers and subnets. Routers and their subnets belong to a project and
 // its users manage them; port-group subnets serve every project and system administrators
 // manage them. The NSX work is done by the chains (events.RouterCreate, ...), never here.
@@ -86,7 +91,11 @@ func (s *networks) createRouter(ctx context.Context, req *pb.CreateRouterRequest
 	if rt := spec.GetRoutingType(); rt != "" && !strings.EqualFold(rt, routingRouted) {
 		return nil, errs.Invalid("routingType %q: a network is a router, so it is %s", rt, routingRouted)
 	}
-	network, err := domain.Network("privateIpCidr", spec.GetPrivateIpCidr(), domain.MinRouterBits, domain.MaxSubnetBits)
+	private := spec.GetPrivateIpCidr()
+	if private == "" {
+		private = DefaultRouterPrivateCIDR // the SDK's network create names none
+	}
+	network, err := domain.Network("privateIpCidr", private, domain.MinRouterBits, domain.MaxSubnetBits)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,9 @@ func (s *system) GetSystemInfo(ctx context.Context, _ *pb.SystemRequest) (*pb.Sy
 		p, _ := strconv.Atoi(port)
 		out.Auth.Endpoint, out.Auth.Port = host, int32(p)
 	}
-	out.BaseVersion, out.FullVersion, out.GitCommitHash = buildVersion()
+	var commit string
+	out.BaseVersion, out.FullVersion, commit = buildVersion()
+	out.GitCommitHash = &commit
 	_, nsx := s.checks[ComponentNSX]
 	out.NetworkConfiguration.SdnEnabled = nsx
 	out.NetworkType = networkType(nsx)

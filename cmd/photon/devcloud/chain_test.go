@@ -156,7 +156,7 @@ func TestCreateVmFailures(t *testing.T) {
 				c.Sims[0].FailMethod(tc.fail)
 				defer c.Sims[0].ClearFaults()
 			}
-			tk := cl.wait(cl.create("/v1/projects/"+tc.project+"/vms", vmSpec(f, tc.name)).ID)
+			tk := cl.wait(cl.create("/v1/projects/"+tc.project+"/vms", vmSpec(f, strings.ReplaceAll(tc.name, " ", "-"))).ID)
 			if tk.State != "ERROR" {
 				t.Fatalf("task ended %s, want ERROR", tk.State)
 			}

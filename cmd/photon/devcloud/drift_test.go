@@ -1,12 +1,16 @@
 package devcloud_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
@@ -39,6 +43,7 @@ func TestDriftRepair(t *testing.T) {
 			c, cl := cloudWith(t, 1, func(o *devcloud.Options) {
 				o.Reconcile = reconcile.Options{Every: 20 * time.Millisecond, Policy: policy}
 			})
+			heard := recordOutbound(t, c)
 			f := setup(t, cl, 20)
 			hostID := c.HostIDs[0]
 			var ids []string
@@ -74,7 +79,7 @@ func TestDriftRepair(t *testing.T) {
 				waitFor(t, "the orphan removed from the host", func() bool { return !vs.hasVM("intruder") })
 				changes := func() []string {
 					var out []string
-					for _, e := range outboundEvents(t, c) {
+					for _, e := range heard.all() {
 						if e.name == "intruder" {
 							out = append(out, e.typ)
 						}
@@ -110,9 +115,9 @@ func TestDriftRepair(t *testing.T) {
 			// What users heard: vm.error for the VM gone only, orphan reports for no VM of
 			// Photon's (those made while passes ran every 20ms included).
 			waitFor(t, "io.photon.vm.error", func() bool {
-				return slices.Contains(outboundEvents(t, c), outboundEvent{notify.TypeOf(model.KindVM, "error"), gone, "web-1"})
+				return slices.Contains(heard.all(), outboundEvent{notify.TypeOf(model.KindVM, "error"), gone, "web-1"})
 			})
-			for _, e := range outboundEvents(t, c) {
+			for _, e := range heard.all() {
 				switch e.typ {
 				case notify.TypeOf(model.KindVM, "error"):
 					if e.subject != gone {
@@ -136,25 +141,59 @@ type vmJSON struct {
 
 type outboundEvent struct{ typ, subject, name string }
 
-// outboundEvents reads the outbound events the notifier derived (notify.EventsStream).
-func outboundEvents(t *testing.T, c *devcloud.Cloud) []outboundEvent {
+// outbound records the outbound events the notifier derives (notify.EventsStream) as they
+// come: the notifier trims what its groups acknowledged, so a read after the fact may
+// miss an event a slow test waits for.
+type outbound struct {
+	mu     sync.Mutex
+	events []outboundEvent
+}
+
+// recordOutbound reads c's outbound events from the first until the test ends.
+func recordOutbound(t *testing.T, c *devcloud.Cloud) *outbound {
 	t.Helper()
-	msgs, err := storetest.Client(t).XRange(t.Context(), notify.EventsStream(c.Store.Prefix()), "-", "+").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []outboundEvent
-	for _, m := range msgs {
-		raw, _ := m.Values["ce"].(string)
-		var e cloudevents.Event
-		if err := json.Unmarshal([]byte(raw), &e); err != nil {
-			t.Fatalf("outbound event %s: %v", m.ID, err)
+	rdb, stream, o := storetest.Client(t), notify.EventsStream(c.Store.Prefix()), &outbound{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		last := "0"
+		for {
+			res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Block: 200 * time.Millisecond}).Result()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, redis.Nil):
+				continue
+			case err != nil:
+				t.Errorf("read %s: %v", stream, err)
+				return
+			}
+			for _, m := range res[0].Messages {
+				last = m.ID
+				raw, _ := m.Values["ce"].(string)
+				var e cloudevents.Event
+				if err := json.Unmarshal([]byte(raw), &e); err != nil {
+					t.Errorf("outbound event %s: %v", m.ID, err)
+					continue
+				}
+				var d notify.Data
+				_ = e.DataAs(&d)
+				o.mu.Lock()
+				o.events = append(o.events, outboundEvent{typ: e.Type(), subject: e.Subject(), name: d.Name})
+				o.mu.Unlock()
+			}
 		}
-		var d notify.Data
-		_ = e.DataAs(&d)
-		out = append(out, outboundEvent{typ: e.Type(), subject: e.Subject(), name: d.Name})
-	}
-	return out
+	}()
+	return o
+}
+
+// all is every event recorded so far, in stream order.
+func (o *outbound) all() []outboundEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.events)
 }
 
 // destroyVM destroys the VM named name on the host behind Photon's back.

@@ -24,11 +24,13 @@ const (
 
 // Info is the SDK's Info.
 type Info struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	BaseVersion   string                 `protobuf:"bytes,1,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
-	FullVersion   string                 `protobuf:"bytes,2,opt,name=full_version,json=fullVersion,proto3" json:"full_version,omitempty"`
-	GitCommitHash string                 `protobuf:"bytes,3,opt,name=git_commit_hash,json=gitCommitHash,proto3" json:"git_commit_hash,omitempty"`
-	NetworkType   string                 `protobuf:"bytes,4,opt,name=network_type,json=networkType,proto3" json:"network_type,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BaseVersion string                 `protobuf:"bytes,1,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	FullVersion string                 `protobuf:"bytes,2,opt,name=full_version,json=fullVersion,proto3" json:"full_version,omitempty"`
+	// git_commit_hash is always sent, empty when the build recorded no revision, as the
+	// SDK reads it.
+	GitCommitHash *string `protobuf:"bytes,3,opt,name=git_commit_hash,json=gitCommitHash,proto3,oneof" json:"git_commit_hash,omitempty"`
+	NetworkType   string  `protobuf:"bytes,4,opt,name=network_type,json=networkType,proto3" json:"network_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,8 +80,8 @@ func (x *Info) GetFullVersion() string {
 }
 
 func (x *Info) GetGitCommitHash() string {
-	if x != nil {
-		return x.GitCommitHash
+	if x != nil && x.GitCommitHash != nil {
+		return *x.GitCommitHash
 	}
 	return ""
 }
@@ -378,12 +380,13 @@ var File_gateway_api_photon_v1_deployment_proto protoreflect.FileDescriptor
 
 const file_gateway_api_photon_v1_deployment_proto_rawDesc = "" +
 	"\n" +
-	"&gateway/api/photon/v1/deployment.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\"gateway/api/photon/v1/system.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\x97\x01\n" +
+	"&gateway/api/photon/v1/deployment.proto\x12\tphoton.v1\x1a\"gateway/api/photon/v1/common.proto\x1a\"gateway/api/photon/v1/system.proto\x1a\x1fgateway/api/photon/v1/vms.proto\x1a\x1cgoogle/api/annotations.proto\"\xb0\x01\n" +
 	"\x04Info\x12!\n" +
 	"\fbase_version\x18\x01 \x01(\tR\vbaseVersion\x12!\n" +
-	"\ffull_version\x18\x02 \x01(\tR\vfullVersion\x12&\n" +
-	"\x0fgit_commit_hash\x18\x03 \x01(\tR\rgitCommitHash\x12!\n" +
-	"\fnetwork_type\x18\x04 \x01(\tR\vnetworkType\"C\n" +
+	"\ffull_version\x18\x02 \x01(\tR\vfullVersion\x12+\n" +
+	"\x0fgit_commit_hash\x18\x03 \x01(\tH\x00R\rgitCommitHash\x88\x01\x01\x12!\n" +
+	"\fnetwork_type\x18\x04 \x01(\tR\vnetworkTypeB\x12\n" +
+	"\x10_git_commit_hash\"C\n" +
 	"\x12ServiceTypeRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x19\n" +
 	"\bimage_id\x18\x02 \x01(\tR\aimageId\"1\n" +
@@ -482,6 +485,7 @@ func file_gateway_api_photon_v1_deployment_proto_init() {
 	file_gateway_api_photon_v1_common_proto_init()
 	file_gateway_api_photon_v1_system_proto_init()
 	file_gateway_api_photon_v1_vms_proto_init()
+	file_gateway_api_photon_v1_deployment_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

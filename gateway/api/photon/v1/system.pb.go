@@ -231,10 +231,10 @@ type SystemInfo struct {
 	// base_version, full_version and git_commit_hash are the build's (its module version
 	// and VCS revision); network_type is SOFTWARE_DEFINED with NSX, PHYSICAL with port
 	// groups, as Photon's info named them.
-	BaseVersion   string `protobuf:"bytes,11,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
-	FullVersion   string `protobuf:"bytes,12,opt,name=full_version,json=fullVersion,proto3" json:"full_version,omitempty"`
-	GitCommitHash string `protobuf:"bytes,13,opt,name=git_commit_hash,json=gitCommitHash,proto3" json:"git_commit_hash,omitempty"`
-	NetworkType   string `protobuf:"bytes,14,opt,name=network_type,json=networkType,proto3" json:"network_type,omitempty"`
+	BaseVersion   string  `protobuf:"bytes,11,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	FullVersion   string  `protobuf:"bytes,12,opt,name=full_version,json=fullVersion,proto3" json:"full_version,omitempty"`
+	GitCommitHash *string `protobuf:"bytes,13,opt,name=git_commit_hash,json=gitCommitHash,proto3,oneof" json:"git_commit_hash,omitempty"` // always sent, empty when the build recorded no revision
+	NetworkType   string  `protobuf:"bytes,14,opt,name=network_type,json=networkType,proto3" json:"network_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,8 +354,8 @@ func (x *SystemInfo) GetFullVersion() string {
 }
 
 func (x *SystemInfo) GetGitCommitHash() string {
-	if x != nil {
-		return x.GitCommitHash
+	if x != nil && x.GitCommitHash != nil {
+		return *x.GitCommitHash
 	}
 	return ""
 }
@@ -587,7 +587,7 @@ const file_gateway_api_photon_v1_system_proto_rawDesc = "" +
 	"sdnEnabled\x126\n" +
 	"\x17network_manager_address\x18\x02 \x01(\tR\x15networkManagerAddress\"+\n" +
 	"\x0fSystemStatsInfo\x12\x18\n" +
-	"\aenabled\x18\x01 \x01(\bR\aenabled\"\xce\x04\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\"\xe7\x04\n" +
 	"\n" +
 	"SystemInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -602,9 +602,10 @@ const file_gateway_api_photon_v1_system_proto_rawDesc = "" +
 	"\tself_link\x18\n" +
 	" \x01(\tR\bselfLink\x12!\n" +
 	"\fbase_version\x18\v \x01(\tR\vbaseVersion\x12!\n" +
-	"\ffull_version\x18\f \x01(\tR\vfullVersion\x12&\n" +
-	"\x0fgit_commit_hash\x18\r \x01(\tR\rgitCommitHash\x12!\n" +
-	"\fnetwork_type\x18\x0e \x01(\tR\vnetworkType\"\xd8\x01\n" +
+	"\ffull_version\x18\f \x01(\tR\vfullVersion\x12+\n" +
+	"\x0fgit_commit_hash\x18\r \x01(\tH\x00R\rgitCommitHash\x88\x01\x01\x12!\n" +
+	"\fnetwork_type\x18\x0e \x01(\tR\vnetworkTypeB\x12\n" +
+	"\x10_git_commit_hash\"\xd8\x01\n" +
 	"\x0fSystemComponent\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x18\n" +
@@ -691,6 +692,7 @@ func file_gateway_api_photon_v1_system_proto_init() {
 		return
 	}
 	file_gateway_api_photon_v1_common_proto_init()
+	file_gateway_api_photon_v1_system_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
