@@ -241,3 +241,32 @@ func TestGrammar(t *testing.T) {
 		})
 	}
 }
+
+// TestConfirmed: on a terminal a change Photon asked about waits for y or yes; anything
+// else cancels it; -n and -o json never ask.
+func TestConfirmed(t *testing.T) {
+	cases := []struct {
+		input string
+		tty   bool
+		g     globals
+		want  bool
+		says  string
+	}{
+		{"y\n", true, globals{}, true, ""},
+		{"YES\n", true, globals{}, true, ""},
+		{"n\n", true, globals{}, false, "OK. Canceled"},
+		{"", true, globals{}, false, "OK. Canceled"},
+		{"", true, globals{nonInteractive: true}, true, ""},
+		{"", true, globals{output: "json"}, true, ""},
+		{"", false, globals{}, true, ""},
+	}
+	for _, tc := range cases {
+		var out, errw bytes.Buffer
+		a := &app{g: tc.g, in: strings.NewReader(tc.input), out: &out, errw: &errw, stdinTTY: tc.tty}
+		got, err := a.confirmed()
+		asked := strings.Contains(errw.String(), "Are you sure [y/n]? ")
+		if err != nil || got != tc.want || !strings.Contains(out.String(), tc.says) || asked != (tc.tty && tc.g == globals{}) {
+			t.Errorf("%q tty=%v %+v: %v %v out %q err %q", tc.input, tc.tty, tc.g, got, err, out.String(), errw.String())
+		}
+	}
+}

@@ -353,6 +353,9 @@ func (a *app) systemCmd() *cobra.Command {
 						return err
 					}
 				}
+				if ok, err := a.confirmed(); !ok || err != nil {
+					return err
+				}
 				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
 					if op.image {
 						return cl.EnableServiceType(cmd.Context(), typ, image)
@@ -398,6 +401,9 @@ func (a *app) configureNsxCmd() *cobra.Command {
 				}
 			}
 			if err := a.askSecret(&s.NsxPassword, "NSX password"); err != nil {
+				return err
+			}
+			if ok, err := a.confirmed(); !ok || err != nil {
 				return err
 			}
 			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.ConfigureNsx(cmd.Context(), s) }, nil)
