@@ -63,19 +63,7 @@ func (a *app) hostCmd() *cobra.Command {
 	vms := &cobra.Command{
 		Use: "list-vms <id>", Short: "List the VMs on a host", Args: args(1, "host list-vms <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			vs, err := cl.ListHostVms(cmd.Context(), as[0])
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, v := range vs {
-				rows = append(rows, []string{v.GetId(), v.GetName(), v.GetState()})
-			}
-			return a.table(vs, []string{"ID", "Name", "State"}, rows)
+			return listOf(a, func(cl *client.Client) ([]*pb.Vm, error) { return cl.ListHostVms(cmd.Context(), as[0]) }, vmHeader, vmRow)
 		},
 	}
 	setZone := &cobra.Command{
@@ -102,20 +90,32 @@ func (a *app) hostCmd() *cobra.Command {
 
 // hostList is `host list` and `infrastructure list-hosts`.
 func (a *app) hostList(ctx ctxT) error {
+	return listOf(a, func(cl *client.Client) ([]*pb.Host, error) { return cl.ListHosts(ctx) }, []string{"ID", "State", "IP", "Tags"}, func(h *pb.Host) []string {
+		return []string{h.GetId(), h.GetState(), h.GetAddress(), join(h.GetUsageTags())}
+	})
+}
+
+// listOf prints what list answers as a table of header and one row per item.
+func listOf[T any](a *app, list func(*client.Client) ([]T, error), header []string, row func(T) []string) error {
 	cl, err := a.client()
 	if err != nil {
 		return err
 	}
-	hs, err := cl.ListHosts(ctx)
+	items, err := list(cl)
 	if err != nil {
 		return err
 	}
-	var rows [][]string
-	for _, h := range hs {
-		rows = append(rows, []string{h.GetId(), h.GetState(), h.GetAddress(), join(h.GetUsageTags())})
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = row(it)
 	}
-	return a.table(hs, []string{"ID", "State", "IP", "Tags"}, rows)
+	return a.table(items, header, rows)
 }
+
+// vmHeader and vmRow are a VM list's columns.
+var vmHeader = []string{"ID", "Name", "State"}
+
+func vmRow(v *pb.Vm) []string { return []string{v.GetId(), v.GetName(), v.GetState()} }
 
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Aliases: []string{"availability-zone"}, Short: "Availability zones"}
@@ -239,19 +239,9 @@ func (a *app) infrastructureCmd() *cobra.Command {
 	orphans := &cobra.Command{
 		Use: "orphans", Short: "List what the hosts hold that Photon does not know", Args: args(0, "infrastructure orphans"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			os, err := cl.ListOrphans(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, o := range os {
-				rows = append(rows, []string{o.GetId(), o.GetHostId(), o.GetType(), o.GetName(), o.GetState()})
-			}
-			return a.table(os, []string{"ID", "Host", "Type", "Name", "State"}, rows)
+			return listOf(a, func(cl *client.Client) ([]*pb.Orphan, error) { return cl.ListOrphans(cmd.Context()) }, []string{"ID", "Host", "Type", "Name", "State"}, func(o *pb.Orphan) []string {
+				return []string{o.GetId(), o.GetHostId(), o.GetType(), o.GetName(), o.GetState()}
+			})
 		},
 	}
 	cmd.AddCommand(listHosts, imageDatastores, sync, orphans)

@@ -318,19 +318,7 @@ func (a *app) systemCmd() *cobra.Command {
 	listVms := &cobra.Command{
 		Use: "list-vms", Aliases: []string{"vms"}, Short: "List the VMs the system runs for itself", Args: args(0, "system list-vms"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			vs, err := cl.ListSystemVms(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, v := range vs {
-				rows = append(rows, []string{v.GetId(), v.GetName(), v.GetState()})
-			}
-			return a.table(vs, []string{"ID", "Name", "State"}, rows)
+			return listOf(a, func(cl *client.Client) ([]*pb.Vm, error) { return cl.ListSystemVms(cmd.Context()) }, vmHeader, vmRow)
 		},
 	}
 	cmd.AddCommand(status, info, usage, listVms, a.configureNsxCmd())
