@@ -221,11 +221,20 @@ func TestCLIWalkthrough(t *testing.T) {
 	admin.ok("-n", "system", "list-vms")
 	admin.fails(1, "error: NotImplemented: ", "-n", "system", "enable-service-type", "-k", "KUBERNETES", "-i", image)
 	admin.fails(1, "error: NotImplemented: ", "-n", "infrastructure", "update-image-datastores", "-d", "datastore1")
+	admin.fails(1, "error: NotImplemented: ", "-n", "system", "configure-nsx", "--nsx-address", "10.0.0.9", "--nsx-username", "admin", "--nsx-password", "x")
+	// A registered host's provision completes at once: its hostd runs already.
+	host, _, _ := strings.Cut(admin.ok("-n", "infrastructure", "list-hosts"), "\t")
+	if out := admin.ok("-n", "host", "provision", host); out != host {
+		t.Fatalf("host provision: %q", out)
+	}
 
 	// A persistent disk.
 	disk := admin.ok("-n", "disk", "create", "-n", "data-1", "-f", "pdisk", "-c", "2")
 	if out := admin.ok("-n", "disk", "list"); !strings.HasPrefix(out, disk+"\tdata-1\tDETACHED\t2") {
 		t.Fatalf("disk list -n: %q", out)
+	}
+	if out := admin.ok("disk", "iam", "show", disk); !strings.Contains(out, "Principal") {
+		t.Fatalf("disk iam show:\n%s", out)
 	}
 	admin.ok("-n", "disk", "delete", disk)
 
