@@ -292,7 +292,7 @@ func (c *Client) DeleteHost(ctx context.Context, id string) (*pb.Task, error) {
 }
 
 // HostOperation posts one of a host's operations: enter_maintenance,
-// exit_maintenance, suspend, resume.
+// exit_maintenance, suspend, resume, provision.
 func (c *Client) HostOperation(ctx context.Context, id, op string) (*pb.Task, error) {
 	return c.task(ctx, "POST", "/v1/infrastructure/hosts/"+esc(id)+"/"+op, nil)
 }
@@ -370,4 +370,51 @@ func (c *Client) ListAudit(ctx context.Context, o AuditOptions) ([]*pb.AuditEven
 	}
 	l := &pb.AuditEventList{}
 	return l.GetItems(), c.call(ctx, "GET", "/v1/system/audit", q, nil, l)
+}
+
+// Floating IPs
+
+// AcquireFloatingIp starts a VM's ACQUIRE_FLOATING_IP; networkID "" is the VM's first
+// NIC with an address.
+func (c *Client) AcquireFloatingIp(ctx context.Context, vmID, networkID string) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/vms/"+esc(vmID)+"/acquire_floating_ip", &pb.VmFloatingIpSpec{NetworkId: networkID})
+}
+func (c *Client) ReleaseFloatingIp(ctx context.Context, vmID string) (*pb.Task, error) {
+	return c.task(ctx, "DELETE", "/v1/vms/"+esc(vmID)+"/release_floating_ip", nil)
+}
+
+// Deployment: what the system is and how it is configured
+
+// Info reads GET /v1/info: the version and network type.
+func (c *Client) Info(ctx context.Context) (*pb.Info, error) {
+	return get[pb.Info](ctx, c, "/v1/info")
+}
+
+// ListSystemVms lists the VMs the system runs for itself (GET /v1/system/vms).
+func (c *Client) ListSystemVms(ctx context.Context) ([]*pb.Vm, error) {
+	return listAll(ctx, c, "/v1/system/vms", nil, func(l *pb.VmList) ([]*pb.Vm, string) { return l.GetItems(), l.GetNextPageLink() })
+}
+
+// EnableServiceType and DisableServiceType post a service type (KUBERNETES or HARBOR)
+// and, to enable it, its image.
+func (c *Client) EnableServiceType(ctx context.Context, typ, imageID string) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/system/enable-service-type", &pb.ServiceTypeRequest{Type: typ, ImageId: imageID})
+}
+func (c *Client) DisableServiceType(ctx context.Context, typ string) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/system/disable-service-type", &pb.ServiceTypeRequest{Type: typ})
+}
+func (c *Client) ConfigureNsx(ctx context.Context, s *pb.NsxConfigurationSpec) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/system/configure-nsx", s)
+}
+
+// SetImageDatastores posts the names of the datastores that may hold images.
+func (c *Client) SetImageDatastores(ctx context.Context, names []string) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/infrastructure/image-datastores", &pb.ImageDatastores{Items: names})
+}
+func (c *Client) SyncHostsConfig(ctx context.Context) (*pb.Task, error) {
+	return c.task(ctx, "POST", "/v1/infrastructure/sync-hosts-config", nil)
+}
+func (c *Client) ListOrphans(ctx context.Context) ([]*pb.Orphan, error) {
+	l := &pb.OrphanList{}
+	return l.GetItems(), c.call(ctx, "GET", "/v1/infrastructure/orphans", nil, nil, l)
 }

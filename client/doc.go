@@ -16,6 +16,8 @@
 //   - waiting on tasks (Wait polls GET /v1/tasks/{id} with a growing interval and calls
 //     back with each new state, so a caller can show the steps of a chain or a bulk
 //     create's progress counts), and TaskError when a task ends in ERROR;
+//   - uploads (UploadImage, AttachISO) streamed from disk as the multipart form Photon's
+//     SDK sent, the file reopened for each attempt;
 //   - HTTPS with a CA pool of the caller's (Options.RootCAs), or, on explicit request,
 //     without checking the server's certificate (Options.Insecure).
 //

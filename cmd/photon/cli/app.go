@@ -18,6 +18,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -44,6 +45,7 @@ type globals struct {
 type app struct {
 	g    globals
 	in   io.Reader
+	rd   *bufio.Reader
 	out  io.Writer
 	errw io.Writer
 	// stdinTTY and stderrTTY say whether prompts and live progress are possible.

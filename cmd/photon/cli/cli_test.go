@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/photon-cloud/photon/client"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 )
@@ -58,6 +60,7 @@ func TestExit(t *testing.T) {
 		{usagef("missing"), 2, "missing"},
 		{errors.New("unknown command \"x\" for \"photon\""), 2, "unknown command"},
 		{&client.APIError{Status: 404, Code: "NotFound", Message: "Vm #x not found"}, 1, "error: NotFound: Vm #x not found"},
+		{&client.APIError{Status: 501, Code: "NotImplemented", Message: "NSX is configured by photon up's --nsx-* flags"}, 1, "photon: error: NotImplemented: NSX is configured by photon up's --nsx-* flags\n"},
 		{fmt.Errorf("wrapped: %w", client.Failure(task)), 1, "error: QuotaError: over (task t1, CREATE_VM)"},
 		{errors.New("dial tcp: refused"), 1, "dial tcp"},
 	}
@@ -186,5 +189,84 @@ func TestProgress(t *testing.T) {
 				t.Errorf("a step printed twice:\n%s", w.String())
 			}
 		})
+	}
+}
+
+// TestGrammar runs the command tree as photon does, without a target: Photon's command
+// names and aliases resolve, and a wrong or incomplete command line exits 2 before any
+// call, saying what is missing (with -n nothing is asked).
+func TestGrammar(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	cases := []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"-n", "vm", "attach-iso", "vm-1"}, 2, "iso path is required"},
+		{[]string{"-n", "vm", "attach-iso"}, 2, "Usage: photon vm attach-iso <id> -p <iso-path> [-n <name>]"},
+		{[]string{"-n", "vm", "attach-iso", "vm-1", "--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"-n", "vm", "iam", "show"}, 2, "Usage: photon vm iam show <id>"},
+		{[]string{"-n", "disk", "iam", "add", "d-1", "-r", "viewer"}, 2, "principal is required"},
+		{[]string{"-n", "host", "provision"}, 2, "Usage: photon host provision <id>"},
+		{[]string{"-n", "system", "enable-service-type", "-k", "KUBERNETES"}, 2, "image id is required"},
+		{[]string{"-n", "system", "enable-cluster-type", "-i", "img"}, 2, "service type (kubernetes or harbor) is required"},
+		{[]string{"-n", "system", "disable-service-type", "-i", "img"}, 2, "unknown shorthand flag: 'i'"},
+		{[]string{"-n", "system", "configure-nsx", "--nsx-address", "10.0.0.1"}, 2, "nsx username is required"},
+		{[]string{"-n", "system", "configure-nsx", "--host-uplink-vlan-id", "x"}, 2, "invalid argument"},
+		{[]string{"-n", "infrastructure", "image-datastores"}, 2, "datastores is required"},
+		{[]string{"-n", "infrastructure", "list-hosts", "extra"}, 2, "unknown arguments [extra]"},
+		// Complete command lines get as far as the missing target.
+		{[]string{"-n", "system", "vms"}, 2, "no API target"},
+		{[]string{"-n", "system", "configure-nsx", "--nsx-address", "a", "--nsx-username", "u", "--nsx-password", "p", "--dns-server-addresses", "1.1.1.1"}, 2, "no API target"},
+		{[]string{"-n", "vm", "acquire-floating-ip", "vm-1"}, 2, "no API target"},
+		{[]string{"-n", "target", "info"}, 2, "no API target"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			rest, a, err := Prepare(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			a.out, a.errw = &out, &out
+			root := &cobra.Command{Use: "photon", SilenceUsage: true, SilenceErrors: true}
+			root.AddGroup(Group())
+			root.AddCommand(a.Commands()...)
+			root.SetFlagErrorFunc(FlagError)
+			root.SetArgs(rest)
+			var w bytes.Buffer
+			if code := Exit(root.ExecuteContext(t.Context()), &w); code != tc.code || !strings.Contains(w.String(), tc.says) {
+				t.Fatalf("exit %d %q, want %d %q", code, w.String(), tc.code, tc.says)
+			}
+		})
+	}
+}
+
+// TestConfirmed: on a terminal a change Photon asked about waits for y or yes; anything
+// else cancels it; -n and -o json never ask.
+func TestConfirmed(t *testing.T) {
+	cases := []struct {
+		input string
+		tty   bool
+		g     globals
+		want  bool
+		says  string
+	}{
+		{"y\n", true, globals{}, true, ""},
+		{"YES\n", true, globals{}, true, ""},
+		{"n\n", true, globals{}, false, "OK. Canceled"},
+		{"", true, globals{}, false, "OK. Canceled"},
+		{"", true, globals{nonInteractive: true}, true, ""},
+		{"", true, globals{output: "json"}, true, ""},
+		{"", false, globals{}, true, ""},
+	}
+	for _, tc := range cases {
+		var out, errw bytes.Buffer
+		a := &app{g: tc.g, in: strings.NewReader(tc.input), out: &out, errw: &errw, stdinTTY: tc.tty}
+		got, err := a.confirmed()
+		asked := strings.Contains(errw.String(), "Are you sure [y/n]? ")
+		if err != nil || got != tc.want || !strings.Contains(out.String(), tc.says) || asked != (tc.tty && tc.g == globals{}) {
+			t.Errorf("%q tty=%v %+v: %v %v out %q err %q", tc.input, tc.tty, tc.g, got, err, out.String(), errw.String())
+		}
 	}
 }

@@ -435,26 +435,35 @@ func (a *app) vmCmd() *cobra.Command {
 	acquire := &cobra.Command{
 		Use: "acquire-floating-ip <id>", Short: "Give a VM a floating IP from a network", Args: args(1, "vm acquire-floating-ip <id> -i <network-id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			if err := a.ask(&network, "Network ID", true); err != nil {
+			if err := a.ask(&network, "Network ID", false); err != nil {
 				return err
 			}
-			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
-				t := &pb.Task{}
-				return t, cl.Do(cmd.Context(), "POST", "/v1/vms/"+as[0]+"/acquire_floating_ip", map[string]string{"networkId": network}, t)
-			}, func(cl *client.Client) getter { return msg(cl.GetVm) })
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.AcquireFloatingIp(cmd.Context(), as[0], network) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 		},
 	}
-	acquire.Flags().StringVarP(&network, "network_id", "i", "", "network ID")
+	acquire.Flags().StringVarP(&network, "network_id", "i", "", "network ID (default: the VM's first NIC with an address)")
 	release := &cobra.Command{
 		Use: "release-floating-ip <id>", Short: "Release a VM's floating IP", Args: args(1, "vm release-floating-ip <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
-				t := &pb.Task{}
-				return t, cl.Do(cmd.Context(), "DELETE", "/v1/vms/"+as[0]+"/release_floating_ip", nil, t)
-			}, func(cl *client.Client) getter { return msg(cl.GetVm) })
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.ReleaseFloatingIp(cmd.Context(), as[0]) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
 		},
 	}
-	cmd.AddCommand(setMD, setTag, networks, mks, mkImage, resize, acquire, release)
+	var isoPath, isoName string
+	attachISO := &cobra.Command{
+		Use: "attach-iso <id>", Short: "Upload an ISO and attach it to a VM's CD-ROM", Args: args(1, "vm attach-iso <id> -p <iso-path> [-n <name>]"),
+		RunE: func(cmd *cobra.Command, as []string) error {
+			if err := a.ask(&isoPath, "ISO path", true); err != nil {
+				return err
+			}
+			if err := a.ask(&isoName, "ISO name (default: "+filepath.Base(isoPath)+")", false); err != nil {
+				return err
+			}
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.AttachISO(cmd.Context(), as[0], isoPath, isoName) }, func(cl *client.Client) getter { return msg(cl.GetVm) })
+		},
+	}
+	attachISO.Flags().StringVarP(&isoPath, "path", "p", "", "the ISO file")
+	attachISO.Flags().StringVarP(&isoName, "name", "n", "", "ISO name (default: the file's name)")
+	cmd.AddCommand(setMD, setTag, networks, mks, mkImage, resize, acquire, release, attachISO, a.iamCmd("vm", "vms"))
 	return cmd
 }
 
@@ -525,7 +534,7 @@ func (a *app) diskCmd() *cobra.Command {
 				{"CapacityGB", fmt.Sprint(d.GetCapacityGb())}, {"State", d.GetState()}, {"Datastore", d.GetDatastore()}, {"VMs", join(d.GetVms())}})
 		},
 	}
-	cmd.AddCommand(create, list, show)
+	cmd.AddCommand(create, list, show, a.iamCmd("disk", "disks"))
 	a.entityCmds(cmd, "disk", "disks", (*client.Client).DeleteDisk, nil)
 	return cmd
 }

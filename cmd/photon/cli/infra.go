@@ -43,21 +43,7 @@ func (a *app) hostCmd() *cobra.Command {
 	f.StringVarP(&metadata, "metadata", "m", "", "metadata: 'key:value, key:value'")
 	list := &cobra.Command{
 		Use: "list", Short: "List hosts", Args: args(0, "host list"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			hs, err := cl.ListHosts(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, h := range hs {
-				rows = append(rows, []string{h.GetId(), h.GetState(), h.GetAddress(), join(h.GetUsageTags())})
-			}
-			return a.table(hs, []string{"ID", "State", "IP", "Tags"}, rows)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.hostList(cmd.Context()) },
 	}
 	show := &cobra.Command{
 		Use: "show <id>", Short: "Show a host", Args: args(1, "host show <id>"),
@@ -77,19 +63,7 @@ func (a *app) hostCmd() *cobra.Command {
 	vms := &cobra.Command{
 		Use: "list-vms <id>", Short: "List the VMs on a host", Args: args(1, "host list-vms <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			vs, err := cl.ListHostVms(cmd.Context(), as[0])
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, v := range vs {
-				rows = append(rows, []string{v.GetId(), v.GetName(), v.GetState()})
-			}
-			return a.table(vs, []string{"ID", "Name", "State"}, rows)
+			return listOf(a, func(cl *client.Client) ([]*pb.Vm, error) { return cl.ListHostVms(cmd.Context(), as[0]) }, vmHeader, vmRow)
 		},
 	}
 	setZone := &cobra.Command{
@@ -101,6 +75,7 @@ func (a *app) hostCmd() *cobra.Command {
 	cmd.AddCommand(create, list, show, vms, setZone)
 	for _, op := range []struct{ use, path string }{
 		{"enter-maintenance", "enter_maintenance"}, {"exit-maintenance", "exit_maintenance"}, {"suspend", "suspend"}, {"resume", "resume"},
+		{"provision", "provision"},
 	} {
 		cmd.AddCommand(&cobra.Command{
 			Use: op.use + " <id>", Short: "Host operation " + op.use, Args: args(1, "host "+op.use+" <id>"),
@@ -112,6 +87,35 @@ func (a *app) hostCmd() *cobra.Command {
 	a.entityCmds(cmd, "host", "infrastructure/hosts", (*client.Client).DeleteHost, nil)
 	return cmd
 }
+
+// hostList is `host list` and `infrastructure list-hosts`.
+func (a *app) hostList(ctx ctxT) error {
+	return listOf(a, func(cl *client.Client) ([]*pb.Host, error) { return cl.ListHosts(ctx) }, []string{"ID", "State", "IP", "Tags"}, func(h *pb.Host) []string {
+		return []string{h.GetId(), h.GetState(), h.GetAddress(), join(h.GetUsageTags())}
+	})
+}
+
+// listOf prints what list answers as a table of header and one row per item.
+func listOf[T any](a *app, list func(*client.Client) ([]T, error), header []string, row func(T) []string) error {
+	cl, err := a.client()
+	if err != nil {
+		return err
+	}
+	items, err := list(cl)
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = row(it)
+	}
+	return a.table(items, header, rows)
+}
+
+// vmHeader and vmRow are a VM list's columns.
+var vmHeader = []string{"ID", "Name", "State"}
+
+func vmRow(v *pb.Vm) []string { return []string{v.GetId(), v.GetName(), v.GetState()} }
 
 func (a *app) zoneCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "zone", Aliases: []string{"availability-zone"}, Short: "Availability zones"}
@@ -211,35 +215,36 @@ func (a *app) infrastructureCmd() *cobra.Command {
 	sync := &cobra.Command{
 		Use: "sync-hosts-config", Short: "Push the system's configuration to every host", Args: args(0, "infrastructure sync-hosts-config"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := a.client()
-			if err != nil {
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.SyncHostsConfig(cmd.Context()) }, nil)
+		},
+	}
+	var datastores string
+	imageDatastores := &cobra.Command{
+		Use: "update-image-datastores", Aliases: []string{"image-datastores"}, Short: "Set the datastores that may hold images (system administrators)",
+		Args: args(0, "infrastructure update-image-datastores -d <datastore>,<datastore>"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.ask(&datastores, "Datastores", true); err != nil {
 				return err
 			}
-			t := &pb.Task{}
-			err = cl.Do(cmd.Context(), "POST", "/v1/infrastructure/sync-hosts-config", nil, t)
-			_, err = a.run(cmd.Context(), t, err, nil)
-			return err
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+				return cl.SetImageDatastores(cmd.Context(), splitList(datastores))
+			}, nil)
 		},
+	}
+	imageDatastores.Flags().StringVarP(&datastores, "datastores", "d", "", "comma-separated datastore names")
+	listHosts := &cobra.Command{
+		Use: "list-hosts", Short: "List the ESXi hosts", Args: args(0, "infrastructure list-hosts"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.hostList(cmd.Context()) },
 	}
 	orphans := &cobra.Command{
 		Use: "orphans", Short: "List what the hosts hold that Photon does not know", Args: args(0, "infrastructure orphans"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			l := &pb.OrphanList{}
-			if err := cl.Do(cmd.Context(), "GET", "/v1/infrastructure/orphans", nil, l); err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, o := range l.GetItems() {
-				rows = append(rows, []string{o.GetId(), o.GetHostId(), o.GetType(), o.GetName(), o.GetState()})
-			}
-			return a.table(l.GetItems(), []string{"ID", "Host", "Type", "Name", "State"}, rows)
+			return listOf(a, func(cl *client.Client) ([]*pb.Orphan, error) { return cl.ListOrphans(cmd.Context()) }, []string{"ID", "Host", "Type", "Name", "State"}, func(o *pb.Orphan) []string {
+				return []string{o.GetId(), o.GetHostId(), o.GetType(), o.GetName(), o.GetState()}
+			})
 		},
 	}
-	cmd.AddCommand(sync, orphans)
+	cmd.AddCommand(listHosts, imageDatastores, sync, orphans)
 	return cmd
 }
 

@@ -35,6 +35,25 @@ func (a *app) ask(v *string, prompt string, required bool) error {
 	return nil
 }
 
+// confirmed asks "Are you sure [y/n]?" before a change Photon's CLI asked about (a
+// system setting); without a terminal, with -n or -o json it is taken as yes. A no
+// prints "OK. Canceled" and the command ends with exit code 0, as Photon's did.
+func (a *app) confirmed() (bool, error) {
+	if !a.interactive() || a.json() {
+		return true, nil
+	}
+	fmt.Fprint(a.errw, "Are you sure [y/n]? ")
+	line, err := a.reader().ReadString('\n')
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	if s := strings.ToLower(strings.TrimSpace(line)); s == "y" || s == "yes" {
+		return true, nil
+	}
+	fmt.Fprintln(a.out, "OK. Canceled")
+	return false, nil
+}
+
 // askSecret is ask without echo, for passwords.
 func (a *app) askSecret(v *string, prompt string) error {
 	if *v == "" && a.interactive() {
@@ -52,13 +71,13 @@ func (a *app) askSecret(v *string, prompt string) error {
 	return nil
 }
 
-var stdin *bufio.Reader
-
+// reader is the one buffered reader of a.in, kept so that answers typed ahead are not
+// lost between questions.
 func (a *app) reader() *bufio.Reader {
-	if stdin == nil {
-		stdin = bufio.NewReader(a.in)
+	if a.rd == nil {
+		a.rd = bufio.NewReader(a.in)
 	}
-	return stdin
+	return a.rd
 }
 
 // emitJSON writes v (a message, a slice of messages, or a plain value) as the API

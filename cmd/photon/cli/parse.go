@@ -167,19 +167,7 @@ func projectList[T any](a *app, kind string, named bool, list func(*client.Clien
 			if err != nil {
 				return err
 			}
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			items, err := list(cl, cmd.Context(), p.ID, name)
-			if err != nil {
-				return err
-			}
-			rows := make([][]string, len(items))
-			for i, it := range items {
-				rows[i] = row(it)
-			}
-			return a.table(items, header, rows)
+			return listOf(a, func(cl *client.Client) ([]T, error) { return list(cl, cmd.Context(), p.ID, name) }, header, row)
 		},
 	}
 	cmd.Flags().StringVarP(&tenantName, "tenant", "t", "", "tenant name")

@@ -59,16 +59,12 @@ func (a *app) targetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var m map[string]any
-			err = cl.Do(cmd.Context(), "GET", "/v1/info", nil, &m)
-			var ae *client.APIError
-			if errors.As(err, &ae) && ae.Status == 404 {
-				err = cl.Do(cmd.Context(), "GET", "/v1/system/info", nil, &m)
-			}
+			i, err := cl.Info(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return a.show(m, "Version", []kv{{"Version", str(m["fullVersion"])}, {"Network Type", str(m["networkType"])}})
+			return a.show(i, "Base Version", []kv{{"Base Version", i.GetBaseVersion()}, {"Full Version", i.GetFullVersion()},
+				{"Git Commit Hash", i.GetGitCommitHash()}, {"Network Type", i.GetNetworkType()}})
 		},
 	}
 	var user, pass, token string
@@ -319,7 +315,49 @@ func (a *app) systemCmd() *cobra.Command {
 				{"Tenants", fmt.Sprint(u.GetNumberTenants())}, {"Projects", fmt.Sprint(u.GetNumberProjects())}, {"Datastores", fmt.Sprint(u.GetNumberDatastores())}})
 		},
 	}
-	cmd.AddCommand(status, info, usage)
+	listVms := &cobra.Command{
+		Use: "list-vms", Aliases: []string{"vms"}, Short: "List the VMs the system runs for itself", Args: args(0, "system list-vms"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return listOf(a, func(cl *client.Client) ([]*pb.Vm, error) { return cl.ListSystemVms(cmd.Context()) }, vmHeader, vmRow)
+		},
+	}
+	cmd.AddCommand(status, info, usage, listVms, a.configureNsxCmd())
+	for _, op := range []struct {
+		use, alias, short string
+		image             bool
+	}{
+		{"enable-service-type", "enable-cluster-type", "Enable a service type (KUBERNETES or HARBOR) with its image", true},
+		{"disable-service-type", "disable-cluster-type", "Disable a service type", false},
+	} {
+		var typ, image string
+		c := &cobra.Command{
+			Use: op.use, Aliases: []string{op.alias}, Short: op.short, Args: args(0, "system "+op.use+" -k <type>"),
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				if err := a.ask(&typ, "Service type (KUBERNETES or HARBOR)", true); err != nil {
+					return err
+				}
+				if op.image {
+					if err := a.ask(&image, "Image ID", true); err != nil {
+						return err
+					}
+				}
+				if ok, err := a.confirmed(); !ok || err != nil {
+					return err
+				}
+				return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) {
+					if op.image {
+						return cl.EnableServiceType(cmd.Context(), typ, image)
+					}
+					return cl.DisableServiceType(cmd.Context(), typ)
+				}, nil)
+			},
+		}
+		c.Flags().StringVarP(&typ, "type", "k", "", "KUBERNETES or HARBOR")
+		if op.image {
+			c.Flags().StringVarP(&image, "image-id", "i", "", "ID of the service's image")
+		}
+		cmd.AddCommand(c)
+	}
 	for _, op := range []struct{ use, short string }{
 		{"pause", "Pause the system: refuse every change"},
 		{"pause-background-tasks", "Pause the background tasks"},
@@ -332,6 +370,50 @@ func (a *app) systemCmd() *cobra.Command {
 			},
 		})
 	}
+	return cmd
+}
+
+// configureNsxCmd is `system configure-nsx` with Photon's flags.
+func (a *app) configureNsxCmd() *cobra.Command {
+	s := &pb.NsxConfigurationSpec{FloatingIpRootRange: &pb.IpRange{}}
+	var dns string
+	cmd := &cobra.Command{
+		Use: "configure-nsx", Short: "Configure NSX for the system (photon up's --nsx-* flags do it)", Args: args(0, "system configure-nsx --nsx-address <address> ..."),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, q := range []struct {
+				v      *string
+				prompt string
+			}{{&s.NsxAddress, "NSX address"}, {&s.NsxUsername, "NSX username"}} {
+				if err := a.ask(q.v, q.prompt, true); err != nil {
+					return err
+				}
+			}
+			if err := a.askSecret(&s.NsxPassword, "NSX password"); err != nil {
+				return err
+			}
+			if ok, err := a.confirmed(); !ok || err != nil {
+				return err
+			}
+			return a.startTask(cmd, func(cl *client.Client) (*pb.Task, error) { return cl.ConfigureNsx(cmd.Context(), s) }, nil)
+		},
+	}
+	f := cmd.Flags()
+	for _, fl := range []struct {
+		v          *string
+		name, help string
+	}{
+		{&s.NsxAddress, "nsx-address", "NSX address"}, {&s.NsxUsername, "nsx-username", "NSX user name"}, {&s.NsxPassword, "nsx-password", "NSX password"},
+		{&s.PrivateIpRootCidr, "private-ip-root-cidr", "root CIDR of the private IP pool"},
+		{&s.FloatingIpRootRange.Start, "floating-ip-root-range-start", "first address of the floating IP pool"},
+		{&s.FloatingIpRootRange.End, "floating-ip-root-range-end", "last address of the floating IP pool"},
+		{&s.T0RouterId, "t0-router-id", "ID of the T0 router"}, {&s.EdgeClusterId, "edge-cluster-id", "ID of the edge cluster"},
+		{&s.OverlayTransportZoneId, "overlay-transport-zone-id", "ID of the overlay transport zone"},
+		{&s.TunnelIpPoolId, "tunnel-ip-pool-id", "ID of the tunnel IP pool"}, {&s.HostUplinkPnic, "host-uplink-pnic", "the hosts' uplink NIC"},
+		{&dns, "dns-server-addresses", "comma-separated DNS servers (taken for Photon's grammar; the API has no field for them)"},
+	} {
+		f.StringVar(fl.v, fl.name, "", fl.help)
+	}
+	f.Int32Var(&s.HostUplinkVlanId, "host-uplink-vlan-id", 0, "VLAN ID of the hosts' uplink")
 	return cmd
 }
 

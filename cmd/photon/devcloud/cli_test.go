@@ -187,13 +187,54 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := admin.ok("vm", "networks", vm); !strings.Contains(out, "MAC Address") {
 		t.Fatalf("vm networks:\n%s", out)
 	}
+	// An ISO uploaded to the VM's CD-ROM under the name given, then detached.
+	iso := filepath.Join(dir, "tools.iso")
+	if err := os.WriteFile(iso, bytes.Repeat([]byte("iso"), 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := admin.ok("-n", "vm", "attach-iso", vm, "-p", iso, "-n", "guest-tools.iso"); out != vm {
+		t.Fatalf("vm attach-iso: %q", out)
+	}
+	var withISO struct {
+		AttachedIsos []struct{ Name string } `json:"attachedIsos"`
+	}
+	admin.json(&withISO, "vm", "show", vm)
+	if len(withISO.AttachedIsos) != 1 || withISO.AttachedIsos[0].Name != "guest-tools.iso" {
+		t.Fatalf("attached ISOs: %+v", withISO)
+	}
+	admin.ok("-n", "vm", "detach-iso", vm)
+	if out := admin.ok("vm", "iam", "show", vm); !strings.Contains(out, "Principal") {
+		t.Fatalf("vm iam show:\n%s", out)
+	}
 	admin.ok("-n", "vm", "delete", vm)
 	admin.fails(1, "NotFound", "vm", "show", vm)
+
+	// What the system is; the settings photon up owns answer NotImplemented, exit 1.
+	var info struct{ FullVersion, NetworkType string }
+	admin.json(&info, "target", "info")
+	if info.FullVersion == "" || info.NetworkType == "" {
+		t.Fatalf("target info: %+v", info)
+	}
+	if out := admin.ok("target", "info"); !strings.Contains(out, "Full Version:") || !strings.Contains(out, info.NetworkType) {
+		t.Fatalf("target info:\n%s", out)
+	}
+	admin.ok("-n", "system", "list-vms")
+	admin.fails(1, "error: NotImplemented: ", "-n", "system", "enable-service-type", "-k", "KUBERNETES", "-i", image)
+	admin.fails(1, "error: NotImplemented: ", "-n", "infrastructure", "update-image-datastores", "-d", "datastore1")
+	admin.fails(1, "error: NotImplemented: ", "-n", "system", "configure-nsx", "--nsx-address", "10.0.0.9", "--nsx-username", "admin", "--nsx-password", "x")
+	// A registered host's provision completes at once: its hostd runs already.
+	host, _, _ := strings.Cut(admin.ok("-n", "infrastructure", "list-hosts"), "\t")
+	if out := admin.ok("-n", "host", "provision", host); out != host {
+		t.Fatalf("host provision: %q", out)
+	}
 
 	// A persistent disk.
 	disk := admin.ok("-n", "disk", "create", "-n", "data-1", "-f", "pdisk", "-c", "2")
 	if out := admin.ok("-n", "disk", "list"); !strings.HasPrefix(out, disk+"\tdata-1\tDETACHED\t2") {
 		t.Fatalf("disk list -n: %q", out)
+	}
+	if out := admin.ok("disk", "iam", "show", disk); !strings.Contains(out, "Principal") {
+		t.Fatalf("disk iam show:\n%s", out)
 	}
 	admin.ok("-n", "disk", "delete", disk)
 
