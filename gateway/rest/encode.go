@@ -43,6 +43,13 @@ func appendMessage(b []byte, m protoreflect.Message) ([]byte, error) {
 	for i := range fields.Len() {
 		fd := fields.Get(i)
 		if !m.Has(fd) {
+			if fd.IsList() && fd.JSONName() == "items" {
+				// A list answer always has its items, as Photon's ResourceList had.
+				if !first {
+					b = append(b, ',')
+				}
+				b, first = append(b, `"items":[]`...), false
+			}
 			continue
 		}
 		var err error

@@ -21,7 +21,8 @@ import (
 //   - enums are their names; bytes are standard base64; NaN and ±Inf are strings;
 //   - unpopulated fields are left out as protojson leaves them out: zero implicit
 //     scalars, empty repeated fields and maps, unset messages (a set but empty message
-//     is written as {});
+//     is written as {}), except a list answer's items, written [] when empty, as
+//     Photon's ResourceList always had them;
 //   - Timestamp, Duration, Struct, Value, ListValue, FieldMask, Any and Empty keep
 //     protojson's forms (an Any's content included); a wrapper is its value, so
 //     Int64Value and UInt64Value are numbers too;

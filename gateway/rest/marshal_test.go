@@ -452,3 +452,26 @@ func mustStruct(t *testing.T, m map[string]any) *structpb.Struct {
 	}
 	return s
 }
+
+// TestMarshalListItems: a list answer has its items even when empty, as Photon's
+// ResourceList had; other empty lists are left out.
+func TestMarshalListItems(t *testing.T) {
+	cases := []struct {
+		name string
+		msg  proto.Message
+		want string
+	}{
+		{"empty list", &photonv1.VmList{}, `{"items":[]}`},
+		{"empty list with its link", &photonv1.VmList{NextPageLink: "/v1/x?pageLink=1"}, `{"items":[],"nextPageLink":"/v1/x?pageLink=1"}`},
+		{"list with an item", &photonv1.VmList{Items: []*photonv1.Vm{{Id: "v"}}}, `{"items":[{"id":"v"}]}`},
+		{"another empty list left out", &photonv1.Vm{Id: "v"}, `{"id":"v"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Marshaler{}.Marshal(tc.msg)
+			if err != nil || string(got) != tc.want {
+				t.Errorf("Marshal = %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -975,11 +975,14 @@ func TestSDKReplay(t *testing.T) {
 				t.Fatalf("no hosts: %s", clip(raw))
 			}
 			jsonType(t, raw, "array", "items")
-			var hosts struct {
-				Items []json.RawMessage `json:"items"`
+			// HostsAPI.SetAvailabilityZone; the host then answers its zone as the SDK reads it.
+			host := list.Items[0].ID
+			zone := r.task(t, r.api("POST", "/v1/zones", mustJSON(t, sdkZoneCreateSpec{Name: "sdk-host-zone"}))).Entity.ID
+			r.task(t, r.api("POST", "/v1/hosts/"+host+"/set_availability_zone", mustJSON(t, map[string]string{"availabilityZoneId": zone})))
+			raw = r.ok(t, r.api("GET", "/v1/infrastructure/hosts/"+host, nil), nil)
+			if got := jsonType(t, raw, "string", "zone"); got != zone {
+				t.Fatalf("host zone %v, want %s", got, zone)
 			}
-			json.Unmarshal(raw, &hosts)
-			jsonType(t, hosts.Items[0], "string", "zone")
 		}},
 		{"TasksAPI.GetAll GET /v1/tasks?entityKind=vm&state=COMPLETED", func(t *testing.T) {
 			var list sdkTaskList
