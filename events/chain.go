@@ -117,18 +117,6 @@ var (
 	}}
 )
 
-// The VM record edits that need no host.
-var (
-	VMSetMetadata = Chain{Name: domain.VMSetMetadata, Operation: domain.OpSetMetadata, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
-		{Function: "vmedit", Operation: domain.OpSetMetadata, Done: "metadata.set"},
-	}}
-	VMAddTag = Chain{Name: domain.VMAddTag, Operation: domain.OpAddTag, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
-		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
-		{Function: "vmedit", Operation: domain.OpAddTag, Done: "tag.added"},
-	}}
-)
-
 // VMResize gives a STOPPED VM another flavor: the quota and the host reservation move to
 // the new size first (their undos move them back), then the host reconfigures the VM.
 var VMResize = Chain{Name: domain.VMResize, Operation: domain.OpResizeVM, Kind: "vm", Finalizer: finalize.VM{}, Steps: []StepDef{
@@ -200,7 +188,7 @@ var (
 
 // Chains lists every chain by name.
 var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
-	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMSetMetadata, &VMAddTag, &VMAttachISO, &VMDetachISO, &VMMksTicket, &VMResize,
+	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMAttachISO, &VMDetachISO, &VMMksTicket, &VMResize,
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
 	&ImageCreate, &ImageDelete, &VMCreateImage, &VMAcquireFloatingIP, &VMReleaseFloatingIP)
 

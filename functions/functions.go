@@ -22,7 +22,6 @@ import (
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/reconcile"
 	"github.com/photon-cloud/photon/functions/runtime"
-	"github.com/photon-cloud/photon/functions/vmedit"
 	"github.com/photon-cloud/photon/functions/vmhost"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
 	"github.com/photon-cloud/photon/shared/hostclient"
@@ -78,7 +77,6 @@ func New(s *store.Store, opts ...Option) *Set {
 			boot.New(s, hosts),
 			power.New(s, hosts),
 			disks.New(s, hosts, placer),
-			vmedit.New(s),
 			iso.New(s, hosts),
 			console.New(s, hosts),
 			images.New(s, hosts),

@@ -61,16 +61,16 @@ func TestChainStartIsAtomic(t *testing.T) {
 		{name: "a verb on an existing VM", start: func(t *testing.T, h *harness, w *world) started {
 			// The world's VM was created with the path up: make it settled, as its chain would.
 			if _, err := store.Update(t.Context(), h.s, model.KindVM, w.vm, func(v *model.VM) error {
-				v.State, v.ActiveTask = model.VMStopped, ""
+				v.State, v.ActiveTask = model.VMStarted, ""
 				return nil
 			}); err != nil {
 				t.Fatal(err)
 			}
-			out, err := h.invoke(t, sys, m("Vms", "SetVmMetadata"), &pb.SetVmMetadataRequest{Id: w.vm, Metadata: &pb.VmMetadata{Metadata: map[string]string{"a": "1"}}})
+			out, err := h.invoke(t, sys, m("Vms", "StopVm"), &pb.IdRequest{Id: w.vm})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return started{&events.VMSetMetadata, []*pb.Task{out.(*pb.Task)}}
+			return started{&events.VMStop, []*pb.Task{out.(*pb.Task)}}
 		}},
 		{name: "bulk create", start: func(t *testing.T, h *harness, w *world) started {
 			spec := vmSpec(w)

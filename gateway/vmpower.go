@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/photon-cloud/photon/events"
@@ -11,6 +12,7 @@ import (
 	"github.com/photon-cloud/photon/shared/domain/vmrules"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
+	"github.com/photon-cloud/photon/shared/policy"
 )
 
 // ResizeVm starts a resize to the flavor vmrules.Resize accepts, with the new size and cost.
@@ -75,21 +77,66 @@ func hold(v *model.VM, task *model.Task, chain *events.Chain) error {
 	return nil
 }
 
-// SetVmMetadata replaces the VM's metadata. How many keys and how long each key and
-// value may be is shared/domain's bounds table, held before the call gets here.
+// SetVmMetadata replaces the VM's metadata, now (editVM). How many keys and how long each
+// key and value may be is shared/domain's bounds table, held before the call gets here.
 func (s *vms) SetVmMetadata(ctx context.Context, req *pb.SetVmMetadataRequest) (*pb.Task, error) {
 	md := req.GetMetadata().GetMetadata()
 	if _, ok := md[""]; ok {
 		return nil, errs.Invalid("metadata keys must not be empty").WithData("field", "metadata")
 	}
-	raw, _ := json.Marshal(md)
-	return s.vmOp(ctx, &events.VMSetMetadata, req.GetId(), map[string]string{model.PropMetadata: string(raw)})
+	return s.editVM(ctx, req.GetId(), domain.VMSetMetadata, domain.OpSetMetadata, func(v *model.VM) error {
+		v.Metadata = maps.Clone(md)
+		return nil
+	})
 }
 
+// AddVmTag adds a tag to the VM, now (editVM); a tag it has already changes nothing. A
+// VM holds at most as many tags as a create may give it (shared/domain's bound of "tags").
 func (s *vms) AddVmTag(ctx context.Context, req *pb.AddVmTagRequest) (*pb.Task, error) {
 	tag := strings.TrimSpace(req.GetTag().GetValue())
 	if tag == "" { // its length is bounded as every VM tag's ("VmTag.value" in shared/domain)
 		return nil, errs.Invalid("a tag value is required").WithData("field", "value")
 	}
-	return s.vmOp(ctx, &events.VMAddTag, req.GetId(), map[string]string{model.PropTag: tag})
+	return s.editVM(ctx, req.GetId(), domain.VMAddTag, domain.OpAddTag, func(v *model.VM) error {
+		if slices.Contains(v.Tags, tag) {
+			return nil
+		}
+		if most := domain.Bounds["tags"].Items; len(v.Tags) >= most {
+			return errs.Invalid("Vm #%s has %d tags, at most %d", v.ID, len(v.Tags), most).WithData("field", "value")
+		}
+		v.Tags = append(v.Tags, tag)
+		return nil
+	})
+}
+
+// editVM makes edit, a change of the VM's record that needs no host, at once: the answer
+// is its task, COMPLETED, and the change is durable and visible to the next read. The
+// caller must be able to modify the VM (a contributor of it: policy.ResourceRole, the
+// decision a chain's authorize step makes; one who only sees it is AccessForbidden), and
+// the VM's state machine must let chain's operation op start now (domain.VMMayStart:
+// ConcurrentTask while another task holds it). Both are decided on the VM as the write
+// finds it, and the VM, the task and their outbox entries (subscribers hear
+// io.photon.task.completed) are written in one atomic call (store.EditVM).
+func (s *vms) editVM(ctx context.Context, id string, chain domain.ChainID, op domain.Op, edit func(*model.VM) error) (*pb.Task, error) {
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		vm, t, p, err := inProjectAs[model.VM](ctx, s.core, model.KindVM, "Vm", id, func(v *model.VM) string { return v.ProjectID }, policy.Viewer)
+		if err != nil {
+			return nil, err
+		}
+		who := caller(ctx)
+		task := s.store.NewTask(taskID(ctx), string(op), model.Entity{ID: vm.ID, Kind: model.KindVM}, who, nil)
+		task.TenantID, task.ProjectID = vm.TenantID, vm.ProjectID
+		if _, err := s.store.EditVM(ctx, vm.ID, task, func(v *model.VM) error {
+			if err := allowAs(ctx, policy.ResourceRole(who, t, p, v.IAM), policy.Contributor, "Vm", v.ID); err != nil {
+				return err
+			}
+			if err := domain.VMMayStart(v.ID, v.State, v.ActiveTask, chain, op); err != nil {
+				return err
+			}
+			return edit(v)
+		}); err != nil {
+			return nil, err
+		}
+		return taskPB(task), nil
+	})
 }

@@ -5,15 +5,17 @@ type ChainID string
 
 // The chains.
 const (
-	VMCreate      ChainID = "vm.create"
-	VMDelete      ChainID = "vm.delete"
-	VMStart       ChainID = "vm.start"
-	VMStop        ChainID = "vm.stop"
-	VMRestart     ChainID = "vm.restart"
-	VMSuspend     ChainID = "vm.suspend"
-	VMResume      ChainID = "vm.resume"
-	VMAttachDisk  ChainID = "vm.attach_disk"
-	VMDetachDisk  ChainID = "vm.detach_disk"
+	VMCreate     ChainID = "vm.create"
+	VMDelete     ChainID = "vm.delete"
+	VMStart      ChainID = "vm.start"
+	VMStop       ChainID = "vm.stop"
+	VMRestart    ChainID = "vm.restart"
+	VMSuspend    ChainID = "vm.suspend"
+	VMResume     ChainID = "vm.resume"
+	VMAttachDisk ChainID = "vm.attach_disk"
+	VMDetachDisk ChainID = "vm.detach_disk"
+	// A VM's metadata and tags run no chain (the API changes the record at once), but
+	// the VM's state machine decides them as it decides the chains (VMMayStart).
 	VMSetMetadata ChainID = "vm.set_metadata"
 	VMAddTag      ChainID = "vm.add_tag"
 	VMResize      ChainID = "vm.resize"

@@ -47,14 +47,11 @@ type PersistentDisk struct {
 }
 
 // Task properties that carry an operation's argument: the disk a VM's attach or detach
-// acts on, the metadata to set (a JSON object of strings), the tag to add, the ISO, a
-// resize's new flavor.
+// acts on, the ISO, a resize's new flavor.
 const (
-	PropDiskID   = "diskId"
-	PropMetadata = "metadata"
-	PropTag      = "tag"
-	PropISOName  = "isoName" // the uploaded ISO's file name
-	PropISOSize  = "isoSize" // and its size in bytes
+	PropDiskID  = "diskId"
+	PropISOName = "isoName" // the uploaded ISO's file name
+	PropISOSize = "isoSize" // and its size in bytes
 	// A resize's new flavor, size and cost (a JSON list of quota line items).
 	PropFlavorID = "flavorId"
 	PropFlavor   = "flavor"

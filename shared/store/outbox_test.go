@@ -86,6 +86,27 @@ func TestOutbox(t *testing.T) {
 					})
 					return err
 				}, nil, []string{"update vm vm1", "update vm vm1", "create task t2"}},
+				{"a VM edit writes the VM and its completed task", func(ctx context.Context) error {
+					_, err := s.EditVM(ctx, vm.ID, s.NewTask("te", "ADD_TAG", vmEnt, model.Caller{}, nil), func(v *model.VM) error {
+						v.Tags = append(v.Tags, "web")
+						return nil
+					})
+					return err
+				}, nil, []string{"update vm vm1", "create task te"}},
+				{"a refused VM edit records nothing", func(ctx context.Context) error {
+					_, err := s.EditVM(ctx, vm.ID, s.NewTask("tr", "ADD_TAG", vmEnt, model.Caller{}, nil), func(v *model.VM) error {
+						v.Tags = append(v.Tags, "db")
+						return errs.ErrConcurrentTask
+					})
+					return err
+				}, errs.ErrConcurrentTask, nil},
+				{"a VM edit's task is written completed, or not at all", func(ctx context.Context) error {
+					_, err := s.EditVM(ctx, vm.ID, task("tq2", "ADD_TAG", vmEnt), func(v *model.VM) error { return nil })
+					if err == nil {
+						return errors.New("a QUEUED task was written")
+					}
+					return nil
+				}, nil, nil},
 				{"quota change (a batch piped by hand)", func(ctx context.Context) error {
 					_, err := s.ChangeQuota(ctx, model.KindProject, p.ID, store.QuotaSet,
 						[]model.QuotaLineItem{{Key: "vm.count", Value: 10, Unit: "COUNT"}}, s.NewTask("tq", "SET_QUOTA", model.Entity{ID: p.ID, Kind: model.KindProject}, model.Caller{}, nil))
