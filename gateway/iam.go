@@ -88,6 +88,28 @@ func policyOf(items []*pb.PolicyEntry) ([]model.PolicyEntry, error) {
 	return out, nil
 }
 
+// itemsShape is the shape a policy is given in: bindings if any item is one.
+func itemsShape(items []*pb.PolicyEntry) string {
+	for _, e := range items {
+		if e.GetRole() != "" || len(e.GetSubjects()) > 0 {
+			return shapeBindings
+		}
+	}
+	return shapeEntries
+}
+
+// deltasShape is the shape a change is given in: the SDK's array of {action, role,
+// subject}, or Photon 1.2's one {principal, action, role}.
+func deltasShape(req *pb.ModifyIamRequest) string {
+	if req.GetBody().GetListValue() != nil || len(req.GetDeltas()) > 0 || req.GetDelta().GetSubject() != "" {
+		return shapeBindings
+	}
+	if f := req.GetBody().GetStructValue().GetFields(); f["subject"] != nil {
+		return shapeBindings
+	}
+	return shapeEntries
+}
+
 // policyChange is a change of a policy: it returns the new policy from the old one.
 type policyChange func([]model.PolicyEntry) ([]model.PolicyEntry, error)
 
@@ -162,12 +184,18 @@ func delta(req *pb.ModifyIamRequest) (policyChange, error) {
 // changePolicy changes the policy of kind/id (a T) with change, if role (read again in
 // the transaction) makes the caller its owner, and returns the completed task.
 func changePolicy[T any, PT iamEntity[T]](ctx context.Context, c *core, kind, label, id, tenantID, projectID string, role func(*T) policy.Role,
-	change policyChange, op string) (*pb.Task, error) {
+	change policyChange, shape, op string) (*pb.Task, error) {
 	return c.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
 		task := c.store.NewTask(taskID(ctx), op, model.Entity{ID: id, Kind: kind}, caller(ctx), nil)
 		task.TenantID, task.ProjectID = tenantID, projectID
 		_, err := store.ChangePolicy[T, PT](ctx, c.store, kind, id, task,
-			func(v *T) error { return allowAs(ctx, role(v), policy.Owner, label, id) }, change)
+			func(v *T) error {
+				if err := allowAs(ctx, role(v), policy.Owner, label, id); err != nil {
+					return err
+				}
+				*PT(v).PolicyShape() = shape
+				return nil
+			}, change)
 		if err != nil {
 			return nil, err
 		}
@@ -183,22 +211,23 @@ const (
 
 // A target is the entity of an IAM call: it reads the entity and changes its policy.
 type target struct {
-	read   func(ctx context.Context, id string) ([]model.PolicyEntry, error)
-	change func(ctx context.Context, id string, change policyChange, op string) (*pb.Task, error)
-	// shape is the shape its policy is read in by default.
+	// read answers the policy and the shape it was last written in ("" if never).
+	read   func(ctx context.Context, id string) ([]model.PolicyEntry, string, error)
+	change func(ctx context.Context, id string, change policyChange, shape, op string) (*pb.Task, error)
+	// shape is the shape a policy never written is read in by default.
 	shape string
 }
 
 func (s *iam) get(ctx context.Context, t target, req *pb.GetIamRequest) (*pb.Policy, error) {
-	p, err := t.read(ctx, req.GetId())
+	p, written, err := t.read(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	return policyPB(p, req.GetShape(), t.shape)
+	return policyPB(p, req.GetShape(), orDefault(written, t.shape))
 }
 
 func (s *iam) set(ctx context.Context, t target, req *pb.SetIamRequest) (*pb.Task, error) {
-	return t.change(ctx, req.GetId(), replace(req.GetItems()), opSetIAM)
+	return t.change(ctx, req.GetId(), replace(req.GetItems()), itemsShape(req.GetItems()), opSetIAM)
 }
 
 func (s *iam) modify(ctx context.Context, t target, req *pb.ModifyIamRequest) (*pb.Task, error) {
@@ -206,66 +235,66 @@ func (s *iam) modify(ctx context.Context, t target, req *pb.ModifyIamRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return t.change(ctx, req.GetId(), change, opModifyIAM)
+	return t.change(ctx, req.GetId(), change, deltasShape(req), opModifyIAM)
 }
 
 func (s *iam) tenants() target {
 	return target{shape: shapeEntries,
-		read: func(ctx context.Context, id string) ([]model.PolicyEntry, error) {
+		read: func(ctx context.Context, id string) ([]model.PolicyEntry, string, error) {
 			t, err := s.tenant(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
-			return t.IAM, nil
+			return t.IAM, t.IAMShape, nil
 		},
-		change: func(ctx context.Context, id string, change policyChange, op string) (*pb.Task, error) {
+		change: func(ctx context.Context, id string, change policyChange, shape, op string) (*pb.Task, error) {
 			t, err := s.tenant(ctx, id)
 			if err != nil {
 				return nil, err
 			}
 			who := caller(ctx)
 			return changePolicy[model.Tenant](ctx, s.core, model.KindTenant, "Tenant", t.ID, t.ID, "",
-				func(t *model.Tenant) policy.Role { return policy.TenantRole(who, t) }, change, op)
+				func(t *model.Tenant) policy.Role { return policy.TenantRole(who, t) }, change, shape, op)
 		}}
 }
 
 func (s *iam) projects() target {
 	return target{shape: shapeEntries,
-		read: func(ctx context.Context, id string) ([]model.PolicyEntry, error) {
+		read: func(ctx context.Context, id string) ([]model.PolicyEntry, string, error) {
 			p, _, err := s.projectFor(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
-			return p.IAM, nil
+			return p.IAM, p.IAMShape, nil
 		},
-		change: func(ctx context.Context, id string, change policyChange, op string) (*pb.Task, error) {
+		change: func(ctx context.Context, id string, change policyChange, shape, op string) (*pb.Task, error) {
 			p, t, err := s.projectAs(ctx, id, policy.Viewer)
 			if err != nil {
 				return nil, err
 			}
 			who := caller(ctx)
 			return changePolicy[model.Project](ctx, s.core, model.KindProject, "Project", p.ID, t.ID, p.ID,
-				func(p *model.Project) policy.Role { return policy.ProjectRole(who, t, p) }, change, op)
+				func(p *model.Project) policy.Role { return policy.ProjectRole(who, t, p) }, change, shape, op)
 		}}
 }
 
 func (s *iam) images() target {
 	return target{shape: shapeEntries,
-		read: func(ctx context.Context, id string) ([]model.PolicyEntry, error) {
+		read: func(ctx context.Context, id string) ([]model.PolicyEntry, string, error) {
 			im, err := s.image(ctx, id)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
-			return im.IAM, nil
+			return im.IAM, im.IAMShape, nil
 		},
-		change: func(ctx context.Context, id string, change policyChange, op string) (*pb.Task, error) {
+		change: func(ctx context.Context, id string, change policyChange, shape, op string) (*pb.Task, error) {
 			im, t, p, err := s.imageIn(ctx, id, policy.Viewer)
 			if err != nil {
 				return nil, err
 			}
 			who := caller(ctx)
 			return changePolicy[model.Image](ctx, s.core, model.KindImage, "Image", im.ID, im.TenantID, im.ProjectID,
-				func(im *model.Image) policy.Role { return policy.ImageRole(who, im, t, p) }, change, op)
+				func(im *model.Image) policy.Role { return policy.ImageRole(who, im, t, p) }, change, shape, op)
 		}}
 }
 
@@ -273,21 +302,21 @@ func (s *iam) images() target {
 // model.VM or model.PersistentDisk.
 func resources[T any, PT iamEntity[T]](c *core, kind, label string, project func(*T) string) target {
 	return target{shape: shapeBindings,
-		read: func(ctx context.Context, id string) ([]model.PolicyEntry, error) {
+		read: func(ctx context.Context, id string) ([]model.PolicyEntry, string, error) {
 			v, _, _, err := inProjectAs[T, PT](ctx, c, kind, label, id, project, policy.Viewer)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
-			return *PT(v).IAMPolicy(), nil
+			return *PT(v).IAMPolicy(), *PT(v).PolicyShape(), nil
 		},
-		change: func(ctx context.Context, id string, change policyChange, op string) (*pb.Task, error) {
+		change: func(ctx context.Context, id string, change policyChange, shape, op string) (*pb.Task, error) {
 			_, t, p, err := inProjectAs[T, PT](ctx, c, kind, label, id, project, policy.Viewer)
 			if err != nil {
 				return nil, err
 			}
 			who := caller(ctx)
 			return changePolicy[T, PT](ctx, c, kind, label, id, t.ID, p.ID,
-				func(v *T) policy.Role { return policy.ResourceRole(who, t, p, *PT(v).IAMPolicy()) }, change, op)
+				func(v *T) policy.Role { return policy.ResourceRole(who, t, p, *PT(v).IAMPolicy()) }, change, shape, op)
 		}}
 }
 

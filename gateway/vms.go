@@ -182,6 +182,7 @@ func inProject[T any, PT iamEntity[T]](ctx context.Context, c *core, kind, label
 type iamEntity[T any] interface {
 	*T
 	IAMPolicy() *[]model.PolicyEntry
+	PolicyShape() *string
 }
 
 // inProjectAs is inProject for role want, with the entity's tenant and project.

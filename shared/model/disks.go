@@ -44,6 +44,9 @@ type PersistentDisk struct {
 	CreatedAt  int64    `json:"createdAt"`
 	// IAM raises roles on the disk above its project's (policy.ResourceRole).
 	IAM []PolicyEntry `json:"iam,omitempty"`
+	// IAMShape is the shape its policy was last set or changed in (gateway: "entries" or
+	// "bindings"), the shape a read answers by default.
+	IAMShape string `json:"iamShape,omitempty"`
 }
 
 // Task properties that carry an operation's argument: the disk a VM's attach or detach

@@ -40,6 +40,9 @@ type Tenant struct {
 	CreatedAt      int64    `json:"createdAt"`
 	// IAM grants roles on the tenant (and through it on all its projects).
 	IAM []PolicyEntry `json:"iam,omitempty"`
+	// IAMShape is the shape its policy was last set or changed in (gateway: "entries" or
+	// "bindings"), the shape a read answers by default.
+	IAMShape string `json:"iamShape,omitempty"`
 }
 
 // Project belongs to a tenant and holds a quota.
@@ -57,6 +60,9 @@ type Project struct {
 	PlacementPolicy string `json:"placementPolicy,omitempty"`
 	// IAM grants roles on the project.
 	IAM []PolicyEntry `json:"iam,omitempty"`
+	// IAMShape is the shape its policy was last set or changed in (gateway: "entries" or
+	// "bindings"), the shape a read answers by default.
+	IAMShape string `json:"iamShape,omitempty"`
 }
 
 // Flavor kinds.
@@ -93,7 +99,10 @@ type Image struct {
 	TenantID  string `json:"tenantId,omitempty"`
 	// IAM grants roles on the image: owners manage it, contributors may make VMs of it
 	// (sharing a project's image beyond its project), viewers see it.
-	IAM      []PolicyEntry  `json:"iam,omitempty"`
+	IAM []PolicyEntry `json:"iam,omitempty"`
+	// IAMShape is the shape its policy was last set or changed in (gateway: "entries" or
+	// "bindings"), the shape a read answers by default.
+	IAMShape string         `json:"iamShape,omitempty"`
 	Tags     []string       `json:"tags,omitempty"`
 	Settings []ImageSetting `json:"settings,omitempty"`
 	// Datastores are the ids of the datastores known to hold the image disk: those the
@@ -195,6 +204,9 @@ type VM struct {
 	CreatedAt  int64  `json:"createdAt"`
 	// IAM raises roles on the VM above its project's (policy.ResourceRole).
 	IAM []PolicyEntry `json:"iam,omitempty"`
+	// IAMShape is the shape its policy was last set or changed in (gateway: "entries" or
+	// "bindings"), the shape a read answers by default.
+	IAMShape string `json:"iamShape,omitempty"`
 	// FloatingIP is the VM's floating IP address, taken from the address table of system
 	// subnet FloatingSubnet and mapped to the address of its NIC on FloatingNic.
 	FloatingIP     string `json:"floatingIp,omitempty"`

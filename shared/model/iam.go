@@ -98,3 +98,18 @@ func (vm *VM) IAMPolicy() *[]PolicyEntry { return &vm.IAM }
 
 // IAMPolicy is the disk's IAM policy, for store.ChangePolicy.
 func (d *PersistentDisk) IAMPolicy() *[]PolicyEntry { return &d.IAM }
+
+// PolicyShape is the shape the tenant's policy was last written in.
+func (t *Tenant) PolicyShape() *string { return &t.IAMShape }
+
+// PolicyShape is the shape the project's policy was last written in.
+func (p *Project) PolicyShape() *string { return &p.IAMShape }
+
+// PolicyShape is the shape the image's policy was last written in.
+func (im *Image) PolicyShape() *string { return &im.IAMShape }
+
+// PolicyShape is the shape the VM's policy was last written in.
+func (vm *VM) PolicyShape() *string { return &vm.IAMShape }
+
+// PolicyShape is the shape the disk's policy was last written in.
+func (d *PersistentDisk) PolicyShape() *string { return &d.IAMShape }

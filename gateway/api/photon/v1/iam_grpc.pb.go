@@ -50,9 +50,10 @@ const (
 // of the principal. Setting or changing a policy returns a completed Task.
 //
 // A policy is read in the shape named by the query parameter shape ("entries":
-// {principal, roles}; "bindings": {role, subjects}); without it, in the shape of the
-// oldest client that reads the entity: entries for tenants, projects and images (Photon
-// 1.2's CLI reads them), bindings for VMs and disks (only the SDK's last line has them).
+// {principal, roles}; "bindings": {role, subjects}); without it, in the shape the policy
+// was last set or changed in, so each client reads back what it writes; a policy never
+// written answers entries for tenants, projects and images (Photon 1.2's CLI reads
+// them), bindings for VMs and disks (only the SDK's last line has them).
 type IamClient interface {
 	GetTenantIam(ctx context.Context, in *GetIamRequest, opts ...grpc.CallOption) (*Policy, error)
 	SetTenantIam(ctx context.Context, in *SetIamRequest, opts ...grpc.CallOption) (*Task, error)
@@ -245,9 +246,10 @@ func (c *iamClient) ModifyDiskIam(ctx context.Context, in *ModifyIamRequest, opt
 // of the principal. Setting or changing a policy returns a completed Task.
 //
 // A policy is read in the shape named by the query parameter shape ("entries":
-// {principal, roles}; "bindings": {role, subjects}); without it, in the shape of the
-// oldest client that reads the entity: entries for tenants, projects and images (Photon
-// 1.2's CLI reads them), bindings for VMs and disks (only the SDK's last line has them).
+// {principal, roles}; "bindings": {role, subjects}); without it, in the shape the policy
+// was last set or changed in, so each client reads back what it writes; a policy never
+// written answers entries for tenants, projects and images (Photon 1.2's CLI reads
+// them), bindings for VMs and disks (only the SDK's last line has them).
 type IamServer interface {
 	GetTenantIam(context.Context, *GetIamRequest) (*Policy, error)
 	SetTenantIam(context.Context, *SetIamRequest) (*Task, error)
