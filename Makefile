@@ -23,7 +23,8 @@ deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 test: deps ## start a Redis for the tests and run every test with -race, then a short run of each fuzzer
-	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
+	$(GO) build -o $(BIN) ./cmd/photon
+	PHOTON_BIN=$(CURDIR)/$(BIN) SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
 	@$(MAKE) --no-print-directory fuzz
 
 # The fuzzers: the token parsers, the token endpoint, the REST decoder and routes.

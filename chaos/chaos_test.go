@@ -26,10 +26,13 @@ func TestShortRun(t *testing.T) {
 		t.Skip("needs redis-server (make deps)")
 	}
 	dir := t.TempDir()
-	photon := filepath.Join(dir, "photon")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", photon, "github.com/photon-cloud/photon/cmd/photon")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build photon: %v\n%s", err, out)
+	photon := os.Getenv("PHOTON_BIN") // make test builds it once for every test that runs it
+	if photon == "" {
+		photon = filepath.Join(dir, "photon")
+		build := exec.CommandContext(t.Context(), "go", "build", "-o", photon, "github.com/photon-cloud/photon/cmd/photon")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build photon: %v\n%s", err, out)
+		}
 	}
 	run := filepath.Join(dir, "run")
 	if err := os.Mkdir(run, 0o755); err != nil {

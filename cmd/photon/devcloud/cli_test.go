@@ -68,6 +68,9 @@ func (p photonCLI) json(v any, args ...string) {
 // buildPhoton builds the photon binary into dir.
 func buildPhoton(t *testing.T, dir string) string {
 	t.Helper()
+	if bin := os.Getenv("PHOTON_BIN"); bin != "" {
+		return bin // make test builds it once for every test that runs it
+	}
 	bin := filepath.Join(dir, "photon")
 	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "..")
 	if out, err := cmd.CombinedOutput(); err != nil {
