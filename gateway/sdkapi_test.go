@@ -42,6 +42,8 @@ func TestSDKRoutes(t *testing.T) {
 		// PATCH beside PUT; a wrong verb is 405 MethodNotAllowed.
 		{name: "router patch", who: userA1, verb: "PATCH", path: "/v1/routers/" + w.router, body: `{"name":"r2"}`,
 			contains: []string{`"operation":"UPDATE_ROUTER"`, `"state":"COMPLETED"`}},
+		{name: "network patch", who: userA1, verb: "PATCH", path: "/v1/networks/" + w.router, body: `{"name":"r8"}`,
+			contains: []string{`"operation":"UPDATE_ROUTER"`}},
 		{name: "subnet patch", who: userA1, verb: "PATCH", path: "/v1/subnets/" + w.subnet, body: `{"name":"s9"}`,
 			contains: []string{`"operation":"UPDATE_SUBNET"`}},
 		{name: "wrong verb", who: sys, verb: "PUT", path: "/v1/flavors", body: `{}`, status: 405, code: "MethodNotAllowed"},

@@ -1399,12 +1399,12 @@ const file_gateway_api_photon_v1_networks_proto_rawDesc = "" +
 	"SubnetList\x12'\n" +
 	"\x05items\x18\x01 \x03(\v2\x11.photon.v1.SubnetR\x05items\x12$\n" +
 	"\x0enext_page_link\x18\x02 \x01(\tR\fnextPageLink\x12,\n" +
-	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\x93\x0f\n" +
+	"\x12previous_page_link\x18\x03 \x01(\tR\x10previousPageLink2\xaf\x0f\n" +
 	"\bNetworks\x12\x9c\x01\n" +
 	"\fCreateRouter\x12\x1e.photon.v1.CreateRouterRequest\x1a\x0f.photon.v1.Task\"[\x82\xd3\xe4\x93\x02U:\x04specZ*:\x04spec\"\"/v1/projects/{project_id}/networks\"!/v1/projects/{project_id}/routers\x12\x94\x01\n" +
 	"\vListRouters\x12\x1d.photon.v1.ListRoutersRequest\x1a\x15.photon.v1.RouterList\"O\x82\xd3\xe4\x93\x02IZ$\x12\"/v1/projects/{project_id}/networks\x12!/v1/projects/{project_id}/routers\x12c\n" +
-	"\tGetRouter\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Router\"-\x82\xd3\xe4\x93\x02'Z\x13\x12\x11/v1/networks/{id}\x12\x10/v1/routers/{id}\x12y\n" +
-	"\fUpdateRouter\x12\x1e.photon.v1.UpdateRouterRequest\x1a\x0f.photon.v1.Task\"8\x82\xd3\xe4\x93\x022:\x04specZ\x18:\x04spec2\x10/v1/routers/{id}\x1a\x10/v1/routers/{id}\x12d\n" +
+	"\tGetRouter\x12\x14.photon.v1.IdRequest\x1a\x11.photon.v1.Router\"-\x82\xd3\xe4\x93\x02'Z\x13\x12\x11/v1/networks/{id}\x12\x10/v1/routers/{id}\x12\x94\x01\n" +
+	"\fUpdateRouter\x12\x1e.photon.v1.UpdateRouterRequest\x1a\x0f.photon.v1.Task\"S\x82\xd3\xe4\x93\x02M:\x04specZ\x18:\x04spec2\x10/v1/routers/{id}Z\x19:\x04spec2\x11/v1/networks/{id}\x1a\x10/v1/routers/{id}\x12d\n" +
 	"\fDeleteRouter\x12\x14.photon.v1.IdRequest\x1a\x0f.photon.v1.Task\"-\x82\xd3\xe4\x93\x02'Z\x13*\x11/v1/networks/{id}*\x10/v1/routers/{id}\x12i\n" +
 	"\x0fListRouterTasks\x12!.photon.v1.ListEntityTasksRequest\x1a\x13.photon.v1.TaskList\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/routers/{id}/tasks\x12\x8a\x01\n" +
 	"\fCreateSubnet\x12\x1e.photon.v1.CreateSubnetRequest\x1a\x0f.photon.v1.Task\"I\x82\xd3\xe4\x93\x02C:\x04specZ!:\x04spec\"\x19/v1/networks/{id}/subnets\"\x18/v1/routers/{id}/subnets\x12\x8e\x01\n" +

@@ -55,8 +55,8 @@ type NetworksClient interface {
 	CreateRouter(ctx context.Context, in *CreateRouterRequest, opts ...grpc.CallOption) (*Task, error)
 	ListRouters(ctx context.Context, in *ListRoutersRequest, opts ...grpc.CallOption) (*RouterList, error)
 	GetRouter(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Router, error)
-	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it); the task is
-	// completed at once.
+	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it, also on the
+	// router as the SDK's network); the task is completed at once.
 	UpdateRouter(ctx context.Context, in *UpdateRouterRequest, opts ...grpc.CallOption) (*Task, error)
 	// DeleteRouter starts DELETE_ROUTER; a router that still has subnets answers StateError.
 	DeleteRouter(ctx context.Context, in *IdRequest, opts ...grpc.CallOption) (*Task, error)
@@ -285,8 +285,8 @@ type NetworksServer interface {
 	CreateRouter(context.Context, *CreateRouterRequest) (*Task, error)
 	ListRouters(context.Context, *ListRoutersRequest) (*RouterList, error)
 	GetRouter(context.Context, *IdRequest) (*Router, error)
-	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it); the task is
-	// completed at once.
+	// UpdateRouter renames a router (PUT, or PATCH as the SDK sends it, also on the
+	// router as the SDK's network); the task is completed at once.
 	UpdateRouter(context.Context, *UpdateRouterRequest) (*Task, error)
 	// DeleteRouter starts DELETE_ROUTER; a router that still has subnets answers StateError.
 	DeleteRouter(context.Context, *IdRequest) (*Task, error)
