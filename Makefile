@@ -1,6 +1,8 @@
 # Photon's build. `make run` starts the dev cloud; `make test` runs every test.
 GO       ?= go
 BIN      := bin/photon
+# photon stamps its build's VCS revision (GET /v1/info's gitCommitHash) whatever GOFLAGS says.
+VCS      := -buildvcs=auto
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # vcsim writes real files per VM: a tmpfs makes the simulated hosts several times faster.
 SIMTMP   := $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
@@ -15,7 +17,7 @@ run: build ## build and start the dev cloud (photon up)
 	@mkdir -p $(SIMTMP)/photon-run && TMPDIR=$(SIMTMP)/photon-run ./$(BIN) up $(ARGS)
 
 build: ## build bin/photon, bin/photon-loadtest and bin/photon-chaos
-	$(GO) build -o $(BIN) ./cmd/photon
+	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
 	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
 	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
 
@@ -23,7 +25,7 @@ deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 test: deps ## start a Redis for the tests and run every test with -race, then a short run of each fuzzer
-	$(GO) build -o $(BIN) ./cmd/photon
+	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
 	PHOTON_BIN=$(CURDIR)/$(BIN) SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
 	@$(MAKE) --no-print-directory fuzz
 
@@ -41,7 +43,7 @@ loadtest: deps ## burst VM creates at an in-process cloud on 32 simulated hosts 
 	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh sh -c './bin/photon-loadtest --redis $$REDIS_URL $(or $(ARGS),--hosts 32 --vms 2000 --concurrency 200)'
 
 chaos: deps ## run Photon as separate processes, kill each kind of part under a mixed workload, check (ARGS=... to change)
-	$(GO) build -o $(BIN) ./cmd/photon
+	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
 	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
 	TMPDIR=$(SIMTMP) ./bin/photon-chaos --photon $(BIN) $(or $(ARGS),--seed 1 --vms 1000 --rounds 2)
 
