@@ -128,14 +128,18 @@ func (f *Function) RequestAll(ctx context.Context) error {
 	return f.store.AppendSignals(ctx, events.EncodeSignals("photon/function/reconcile", events.HostReconcile, ids...)...)
 }
 
-// passTimeout bounds a pass's hold on its host: a pass that dies leaves the host to the
-// next one after it.
-const passTimeout = 2 * time.Minute
+// passTimeout bounds a pass. passHold is how long the host of a pass whose process died
+// stays held: the hold is renewed while the pass lives (store.HoldDriftPass), so a
+// reconciler killed mid-pass delays the host's next pass by at most passHold.
+const (
+	passTimeout = 2 * time.Minute
+	passHold    = 10 * time.Second
+)
 
 // Pass compares host's inventory with the records and acts on what it and the passes
 // before it found. A pass already under way on the host makes this one a no-op.
 func (f *Function) Pass(ctx context.Context, host string) (store.DriftResult, error) {
-	release, ok, err := f.store.HoldDriftPass(ctx, host, passTimeout)
+	release, ok, err := f.store.HoldDriftPass(ctx, host, passHold)
 	if err != nil || !ok {
 		return store.DriftResult{}, err
 	}

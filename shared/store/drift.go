@@ -80,17 +80,41 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// HoldDriftPass takes the host's pass lock for up to ttl: one pass per host at a time,
-// so that "passes in a row" are passes one after the other. ok is false when another
-// pass holds it; release lets it go.
+// renewIfOwner extends a lock its owner (ARGV[1]) still holds by ARGV[2] ms.
+var renewIfOwner = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
+// HoldDriftPass takes the host's pass lock: one pass per host at a time, so that "passes
+// in a row" are passes one after the other. The lock lasts ttl and is renewed every ttl/3
+// while it is held, so a pass of any length keeps it, and the host of a pass whose process
+// died is free again within ttl. ok is false when another pass holds it; release lets it go.
 func (s *Store) HoldDriftPass(ctx context.Context, host string, ttl time.Duration) (release func(), ok bool, err error) {
-	token := strconv.FormatInt(time.Now().UnixNano(), 36)
-	ok, err = s.rdb.SetNX(ctx, s.driftPassKey(host), token, ttl).Result()
+	token, key := strconv.FormatInt(time.Now().UnixNano(), 36), s.driftPassKey(host)
+	ok, err = s.rdb.SetNX(ctx, key, token, ttl).Result()
 	if err != nil || !ok {
 		return func() {}, false, err
 	}
+	bg := context.WithoutCancel(ctx)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = renewIfOwner.Run(bg, s.rdb, []string{key}, token, ttl.Milliseconds()).Err()
+			}
+		}
+	}()
 	return func() {
-		_ = releaseIfOwner.Run(context.WithoutCancel(ctx), s.rdb, []string{s.driftPassKey(host)}, token).Err()
+		close(stop)
+		<-done
+		_ = releaseIfOwner.Run(bg, s.rdb, []string{key}, token).Err()
 	}, true, nil
 }
 
