@@ -212,6 +212,8 @@ type VM struct {
 	FloatingIP     string `json:"floatingIp,omitempty"`
 	FloatingSubnet string `json:"floatingSubnet,omitempty"`
 	FloatingNic    string `json:"floatingNic,omitempty"`
+	// ServiceID is the service the VM is a node of, if any.
+	ServiceID string `json:"serviceId,omitempty"`
 }
 
 // Locality kinds of a VM's affinities. Photon's: host (a host id), availabilityZone (a zone

@@ -46,8 +46,9 @@ type DeploymentClient interface {
 	// ListSystemVms lists the VMs Photon runs for itself (Photon 1.2's management VMs).
 	// Photon's control plane runs as functions, not VMs, so the list is empty.
 	ListSystemVms(ctx context.Context, in *SystemRequest, opts ...grpc.CallOption) (*VmList, error)
-	// EnableServiceType and DisableServiceType check the spec (type KUBERNETES or HARBOR,
-	// an image the caller may use) and answer NotImplemented: Photon runs no services yet.
+	// EnableServiceType makes a service type (KUBERNETES or HARBOR) usable with its image
+	// (the default image of the type's services); enabling it again changes the image.
+	// DisableServiceType stops new services of the type; existing ones keep running.
 	EnableServiceType(ctx context.Context, in *ServiceTypeRequest, opts ...grpc.CallOption) (*Task, error)
 	DisableServiceType(ctx context.Context, in *ServiceTypeRequest, opts ...grpc.CallOption) (*Task, error)
 	// ConfigureNsx answers NotImplemented: NSX is configured by photon up's --nsx-* flags.
@@ -172,8 +173,9 @@ type DeploymentServer interface {
 	// ListSystemVms lists the VMs Photon runs for itself (Photon 1.2's management VMs).
 	// Photon's control plane runs as functions, not VMs, so the list is empty.
 	ListSystemVms(context.Context, *SystemRequest) (*VmList, error)
-	// EnableServiceType and DisableServiceType check the spec (type KUBERNETES or HARBOR,
-	// an image the caller may use) and answer NotImplemented: Photon runs no services yet.
+	// EnableServiceType makes a service type (KUBERNETES or HARBOR) usable with its image
+	// (the default image of the type's services); enabling it again changes the image.
+	// DisableServiceType stops new services of the type; existing ones keep running.
 	EnableServiceType(context.Context, *ServiceTypeRequest) (*Task, error)
 	DisableServiceType(context.Context, *ServiceTypeRequest) (*Task, error)
 	// ConfigureNsx answers NotImplemented: NSX is configured by photon up's --nsx-* flags.
