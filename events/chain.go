@@ -1,10 +1,15 @@
 package events
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/finalize"
+	"github.com/photon-cloud/photon/shared/model"
+	"github.com/photon-cloud/photon/tracing"
 )
 
 // TypePrefix starts every Photon event type.
@@ -21,6 +26,10 @@ type StepDef struct {
 	// Undoes is set for steps that leave something to undo when a later step fails: the
 	// undo chain runs their function's Undo.
 	Undoes bool
+	// Awaits is set for steps that wait for something outside the chain (other chains,
+	// a guest's report): their function may answer runtime.Await, and the step runs
+	// again when woken (store.Await).
+	Awaits bool
 }
 
 // A Chain is the ordered steps of one operation on one kind of entity, and what its end
@@ -186,11 +195,57 @@ var (
 	}}
 )
 
+// The service chains: a service (a Kubernetes cluster, a Harbor registry) is node VMs,
+// each made and deleted by the VM chains as a sub-task of the service's task. Its quota is
+// reserved at once for the whole cluster (the nodes carry no cost of their own); its
+// static addresses are held on the subnet before any node exists; its PKI is issued
+// before the nodes' user data is rendered from it. The node steps await their VMs'
+// chains, and the wait steps the nodes' guests' reports.
+var (
+	ServiceCreate = Chain{Name: domain.ServiceCreate, Operation: domain.OpCreateService, Kind: "service", Finalizer: finalize.Service{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "quota", Operation: domain.OpReserveQuota, Done: "quota.reserved", Undoes: true},
+		{Function: "service", Operation: domain.OpAllocateServiceAddresses, Done: "addresses.allocated", Undoes: true},
+		{Function: "service", Operation: domain.OpIssueServicePKI, Done: "pki.issued", Undoes: true},
+		{Function: "service", Operation: domain.OpCreateServiceNodes, Done: "nodes.created", Undoes: true, Awaits: true},
+		{Function: "service", Operation: domain.OpWaitServiceNodes, Done: "nodes.ready", Awaits: true},
+	}}
+	ServiceDelete = Chain{Name: domain.ServiceDelete, Operation: domain.OpDeleteService, Kind: "service", Finalizer: finalize.Service{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "service", Operation: domain.OpDeleteServiceNodes, Done: "nodes.deleted", RunsUndo: true, Awaits: true},
+		{Function: "service", Operation: domain.OpDeleteServicePKI, Done: "pki.deleted", RunsUndo: true},
+		{Function: "service", Operation: domain.OpReleaseServiceAddresses, Done: "addresses.released", RunsUndo: true},
+		{Function: "quota", Operation: domain.OpReleaseQuota, Done: "quota.released", RunsUndo: true},
+	}}
+	// ServiceResize moves the quota to the new size first, then adds workers (in batches)
+	// or deletes the newest; its undo deletes the workers it added and moves the quota back.
+	ServiceResize = Chain{Name: domain.ServiceResize, Operation: domain.OpResizeService, Kind: "service", Finalizer: finalize.Service{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "quota", Operation: domain.OpResizeQuota, Done: "quota.resized", Undoes: true},
+		{Function: "service", Operation: domain.OpResizeServiceNodes, Done: "nodes.resized", Undoes: true, Awaits: true},
+		{Function: "service", Operation: domain.OpWaitServiceNodes, Done: "nodes.ready", Awaits: true},
+	}}
+	// ServiceMaintain replaces the nodes that are in ERROR, gone or silent, as Cluster
+	// API's machine health checks do.
+	ServiceMaintain = Chain{Name: domain.ServiceMaintain, Operation: domain.OpMaintainService, Kind: "service", Finalizer: finalize.Service{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "service", Operation: domain.OpReplaceServiceNodes, Done: "nodes.replaced", Awaits: true},
+		{Function: "service", Operation: domain.OpWaitServiceNodes, Done: "nodes.ready", Awaits: true},
+	}}
+	// ServiceChangeVersion rolls the nodes to a new image one at a time: each is replaced
+	// and has reported ready before the next goes.
+	ServiceChangeVersion = Chain{Name: domain.ServiceChangeVersion, Operation: domain.OpChangeServiceVersion, Kind: "service", Finalizer: finalize.Service{}, Steps: []StepDef{
+		{Function: "authorize", Operation: domain.OpAuthorize, Done: "authorized"},
+		{Function: "service", Operation: domain.OpRollServiceNodes, Done: "nodes.rolled", Awaits: true},
+	}}
+)
+
 // Chains lists every chain by name.
 var Chains = byName(&VMCreate, &VMDelete, &VMStart, &VMStop, &VMRestart, &VMSuspend, &VMResume,
 	&DiskCreate, &DiskDelete, &VMAttachDisk, &VMDetachDisk, &VMAttachISO, &VMDetachISO, &VMMksTicket, &VMResize,
 	&RouterCreate, &RouterDelete, &SubnetCreate, &SubnetDelete,
-	&ImageCreate, &ImageDelete, &VMCreateImage, &VMAcquireFloatingIP, &VMReleaseFloatingIP)
+	&ImageCreate, &ImageDelete, &VMCreateImage, &VMAcquireFloatingIP, &VMReleaseFloatingIP,
+	&ServiceCreate, &ServiceDelete, &ServiceResize, &ServiceMaintain, &ServiceChangeVersion)
 
 func byName(cs ...*Chain) map[domain.ChainID]*Chain {
 	m := make(map[domain.ChainID]*Chain, len(cs))
@@ -248,6 +303,16 @@ type Route struct {
 	Undo bool
 	// Signal is set for a signal's route.
 	Signal *Signal
+}
+
+// Awaits reports whether the chain has a step that may await.
+func (c *Chain) Awaits() bool {
+	for _, s := range c.Steps {
+		if s.Awaits {
+			return true
+		}
+	}
+	return false
 }
 
 // RunsUndo reports whether the route runs the function's Undo code: to undo a failed
@@ -314,4 +379,20 @@ func Subscribers(eventType string) []string {
 		return []string{r.Function}
 	}
 	return nil
+}
+
+// WithStart gives each task the event that starts c for it, from source, which the store
+// writes with the task (model.Task.StartEvent) and a relay publishes: the gateway starts
+// chains so, and so does a step that runs other chains as its sub-tasks (a service's node
+// VMs).
+func (c *Chain) WithStart(ctx context.Context, source, tenantID string, tasks ...*model.Task) {
+	for _, task := range tasks {
+		e := New(source, c.StartType(), tenantID, StepData{TaskID: task.ID, EntityID: task.Entity.ID})
+		tracing.Inject(ctx, &e)
+		raw, err := json.Marshal(e)
+		if err != nil {
+			panic(fmt.Sprintf("encode start event: %v", err)) // a StepData event always encodes
+		}
+		task.StartEvent = raw
+	}
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,21 +12,11 @@ import (
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
-	"github.com/photon-cloud/photon/tracing"
 )
 
-// withStart gives each task the event that starts chain for it, which the store writes
-// with the task (Task.StartEvent) and the relay publishes.
+// withStart gives each task the event that starts chain for it (events.Chain.WithStart).
 func withStart(ctx context.Context, chain *events.Chain, tenantID string, tasks ...*model.Task) {
-	for _, task := range tasks {
-		e := events.New("photon/gateway", chain.StartType(), tenantID, events.StepData{TaskID: task.ID, EntityID: task.Entity.ID})
-		tracing.Inject(ctx, &e)
-		raw, err := json.Marshal(e)
-		if err != nil {
-			panic(fmt.Sprintf("encode start event: %v", err)) // a StepData event always encodes
-		}
-		task.StartEvent = raw
-	}
+	chain.WithStart(ctx, "photon/gateway", tenantID, tasks...)
 }
 
 // relay publishes the starts stream's events to the broker (see store.StartsStream):

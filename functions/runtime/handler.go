@@ -106,7 +106,14 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 	if c.Chain.Steps[c.Step].RunsUndo {
 		act = fn.Undo // a forward step made of another chain's undo (the delete chain)
 	}
+	seq, err := r.wakeSeq(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	if err := act(ctx, c); err != nil {
+		if ok, err := r.awaiting(ctx, c, in, seq, err); ok {
+			return nil, err
+		}
 		if !errs.IsPermanent(err) {
 			return nil, err // transient: the transport retries, then dead-letters
 		}
@@ -151,7 +158,7 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 	if err != nil {
 		return nil, err
 	}
-	if err := r.ended(ctx, t); err != nil {
+	if err := r.ended(ctx, c, t); err != nil {
 		return nil, err
 	}
 	e := events.Next(in, r.source(fn), c.Chain.CompletedType(), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
@@ -206,7 +213,14 @@ func (r *Runtime) startUndo(ctx context.Context, in cloudevents.Event, fn Functi
 // undo runs one step of the undo chain.
 func (r *Runtime) undo(ctx context.Context, fn Function, in cloudevents.Event, c *Call) (*cloudevents.Event, error) {
 	if !c.Task.Steps[c.Step].Undone {
+		seq, err := r.wakeSeq(ctx, c)
+		if err != nil {
+			return nil, err
+		}
 		if err := fn.Undo(ctx, c); err != nil {
+			if ok, err := r.awaiting(ctx, c, in, seq, err); ok {
+				return nil, err
+			}
 			if !errs.IsPermanent(err) {
 				return nil, err
 			}
@@ -254,7 +268,7 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 	if err != nil {
 		return err
 	}
-	return r.ended(ctx, t)
+	return r.ended(ctx, c, t)
 }
 
 // updateTask applies fn to the call's task, starting from the version the call last read
@@ -271,9 +285,14 @@ func (r *Runtime) updateTask(ctx context.Context, c *Call, fn func(*model.Task) 
 // ended is what the end of every chain does, after its task is ended: it gives back the
 // task's admission and counts it in its parent's progress (ending the parent after its
 // last sub-task). Both are idempotent, so a replayed end changes nothing.
-func (r *Runtime) ended(ctx context.Context, t *model.Task) error {
+func (r *Runtime) ended(ctx context.Context, c *Call, t *model.Task) error {
 	if err := r.Store.Release(ctx, t.TenantID, t.ID); err != nil {
 		return err
+	}
+	if c.Chain.Awaits() {
+		if err := r.Store.ForgetAwait(ctx, t.ID); err != nil {
+			return err
+		}
 	}
 	return r.Store.SubTaskEnded(ctx, t)
 }

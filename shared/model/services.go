@@ -1,5 +1,7 @@
 package model
 
+import "github.com/photon-cloud/photon/shared/domain"
+
 // KindService is a service: a Kubernetes cluster or a Harbor registry made of node VMs.
 const KindService = "service"
 
@@ -11,12 +13,12 @@ const (
 
 // Service states, as Photon 1.2 named them.
 const (
-	ServiceCreating      = "CREATING"
-	ServiceReady         = "READY"
-	ServiceResizing      = "RESIZING"
-	ServiceMaintenance   = "MAINTENANCE"
-	ServiceError         = "ERROR"
-	ServicePendingDelete = "PENDING_DELETE"
+	ServiceCreating      = domain.ServiceCreating
+	ServiceReady         = domain.ServiceReady
+	ServiceResizing      = domain.ServiceResizing
+	ServiceMaintenance   = domain.ServiceMaintenance
+	ServiceError         = domain.ServiceError
+	ServicePendingDelete = domain.ServicePendingDelete
 )
 
 // Node roles.
@@ -91,3 +93,10 @@ type ServiceType struct {
 	Type    string `json:"type"`
 	ImageID string `json:"imageId"`
 }
+
+// Task properties of the service operations: a resize's new worker count (and its cost,
+// PropCost), a change_version's new image.
+const (
+	PropWorkerCount = "workerCount"
+	PropImageID     = "imageId"
+)

@@ -72,6 +72,7 @@ func (s *Store) DeleteProject(ctx context.Context, p *model.Project, task *model
 	b := new(Batch).Require(s.entityKey(model.KindProject, p.ID), "Project #"+p.ID).
 		Empty(s.vmsIdx(p.ID), "Project #"+p.ID+" (it has VMs)").
 		Empty(s.disksIdx(p.ID), "Project #"+p.ID+" (it has disks)").
+		Empty(s.servicesIdx(p.ID), "Project #"+p.ID+" (it has services)").
 		Del(s.entityKey(model.KindProject, p.ID)).
 		Del(s.quotaKey(p.ID)).
 		DelIfOwner(s.name(model.KindProject, p.TenantID, p.Name), p.ID).
