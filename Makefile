@@ -23,6 +23,7 @@ build: ## build bin/photon, bin/photon-loadtest and bin/photon-chaos
 
 deps: ## install what the tests need (redis-server, protoc) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v cloud-init >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq cloud-init; }
 
 test: deps ## start a Redis for the tests and run every test with -race, then a short run of each fuzzer
 	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
