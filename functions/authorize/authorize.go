@@ -5,7 +5,8 @@
 //
 // Consumes: the start event of every chain (io.photon.vm.create, io.photon.vm.delete,
 // io.photon.disk.create, io.photon.router.create, io.photon.subnet.delete,
-// io.photon.image.delete, ...), on VMs, persistent disks, routers, subnets and images.
+// io.photon.image.delete, io.photon.service.create, ...), on VMs, persistent disks, routers,
+// subnets, images and services.
 // Emits: io.photon.<chain>.authorized.
 // Undoes: nothing (it changes no state). Idempotency: a pure decision, safe to repeat.
 package authorize
@@ -32,7 +33,7 @@ func New(s *store.Store) *Function { return &Function{store: s} }
 func (f *Function) Name() string { return "authorize" }
 
 // Do allows the caller if they hold the role the chain needs: contributor of the
-// project of the VM, disk, router or subnet it acts on (or of the VM or disk, by its own
+// project of the VM, disk, router, subnet or service it acts on (or of the VM or disk, by its own
 // IAM policy: policy.ResourceRole); for an image, contributor of
 // its project to make it and owner of the image to delete it; a system administrator
 // for what belongs to no project (port-group subnets, public images). A VM create also
@@ -62,6 +63,12 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 		projectID = sn.ProjectID
+	case model.KindService:
+		svc, err := store.Get[model.Service](ctx, f.store, model.KindService, c.Data.EntityID)
+		if err != nil {
+			return err
+		}
+		projectID = svc.ProjectID
 	case model.KindImage:
 		return f.image(ctx, c)
 	default:

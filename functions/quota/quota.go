@@ -1,8 +1,11 @@
-// Package quota reserves a VM's or a persistent disk's cost against its project's quota,
-// in one Lua call that re-checks every limit, and releases it again.
+// Package quota reserves a VM's, a persistent disk's or a service's cost (the whole
+// cluster's, at once) against its project's quota, in one Lua call that re-checks every
+// limit, and releases it again.
 //
 // Consumes: io.photon.vm.create.authorized, io.photon.disk.create.authorized,
 // io.photon.vm.resize.authorized (RESIZE_QUOTA: the reservation moves to the new cost),
+// io.photon.service.create.authorized, io.photon.service.resize.authorized,
+// io.photon.service.delete.addresses.released,
 // io.photon.vm.acquire_floating_ip.authorized (RESERVE_FLOATING_IP_QUOTA: the VM's cost with
 // one sdn.floatingip.size), io.photon.vm.release_floating_ip.freed
 // (RELEASE_FLOATING_IP_QUOTA: the VM's cost, which no longer has it); undo:
@@ -41,11 +44,11 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	}
 	switch c.Operation() {
 	case domain.OpResizeQuota:
-		r, err := store.ResizeOf(c.Task)
+		cost, err := resizeCost(c)
 		if err != nil {
 			return err
 		}
-		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, r.Cost)
+		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, cost)
 	case domain.OpReserveFloatingIPQuota:
 		return f.store.ResizeQuota(ctx, project, c.Data.EntityID, vmrules.WithFloatingIP(cost, true))
 	case domain.OpReleaseFloatingIPQuota:
@@ -72,8 +75,25 @@ func (f *Function) Undo(ctx context.Context, c *runtime.Call) error {
 	return err
 }
 
+// resizeCost is the new cost a resize task carries: a VM's new flavor's, or a service's
+// new size's.
+func resizeCost(c *runtime.Call) ([]model.QuotaLineItem, error) {
+	if c.Chain.Kind == model.KindService {
+		return store.CostOf(c.Task)
+	}
+	r, err := store.ResizeOf(c.Task)
+	return r.Cost, err
+}
+
 // owner reads the project and cost of the entity the chain acts on.
 func (f *Function) owner(ctx context.Context, c *runtime.Call) (string, []model.QuotaLineItem, error) {
+	if c.Chain.Kind == model.KindService {
+		svc, err := store.Get[model.Service](ctx, f.store, model.KindService, c.Data.EntityID)
+		if err != nil {
+			return "", nil, err
+		}
+		return svc.ProjectID, svc.Cost, nil
+	}
 	if c.Chain.Kind == model.KindDisk {
 		d, err := store.Get[model.PersistentDisk](ctx, f.store, model.KindDisk, c.Data.EntityID)
 		if err != nil {

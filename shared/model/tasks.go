@@ -54,6 +54,9 @@ type Task struct {
 	Properties  map[string]string `json:"resourceProperties,omitempty"`
 	// ParentID is the task this one is part of (a bulk create's parent), if any.
 	ParentID string `json:"parentId,omitempty"`
+	// WakesParent is set on the sub-tasks of a step that awaits them (a service's node
+	// VMs): their end wakes the parent (store.Wake) instead of counting in its progress.
+	WakesParent bool `json:"wakesParent,omitempty"`
 	// SubTasks is, on a parent task, how many sub-tasks it runs; their progress is
 	// counted apart (store.Progress) so that they never contend for the parent's document.
 	SubTasks int `json:"subTasks,omitempty"`

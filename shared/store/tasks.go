@@ -79,11 +79,15 @@ return redis.call('HMGET', KEYS[1], 'total', 'completed', 'failed')
 `)
 
 // SubTaskEnded counts the end of sub-task t in its parent's progress and, when it was the
-// last, ends the parent: COMPLETED if every sub-task completed, ERROR otherwise. It is
+// last, ends the parent (a sub-task that WakesParent wakes it instead): COMPLETED if every sub-task completed, ERROR otherwise. It is
 // idempotent: replaying a sub-task's end counts nothing twice and still ends the parent.
 func (s *Store) SubTaskEnded(ctx context.Context, t *model.Task) error {
 	if t.ParentID == "" || !t.Done() {
 		return nil
+	}
+	if t.WakesParent {
+		_, err := s.Wake(ctx, t.ParentID)
+		return err
 	}
 	field := "completed"
 	if t.State == model.TaskError {
