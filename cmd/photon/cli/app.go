@@ -93,9 +93,11 @@ func Prepare(args []string) ([]string, *app, error) {
 
 // Commands are the CLI's commands, for the root command of the photon binary.
 func (a *app) Commands() []*cobra.Command {
+	system := a.systemCmd()
+	system.AddCommand(a.serviceTypesCmd())
 	cmds := []*cobra.Command{
-		a.targetCmd(), a.authCmd(), a.systemCmd(), a.tenantCmd(), a.projectCmd(),
-		a.flavorCmd(), a.imageCmd(), a.vmCmd(), a.diskCmd(), a.routerCmd(), a.subnetCmd(),
+		a.targetCmd(), a.authCmd(), system, a.tenantCmd(), a.projectCmd(),
+		a.flavorCmd(), a.imageCmd(), a.vmCmd(), a.diskCmd(), a.serviceCmd(), a.routerCmd(), a.subnetCmd(),
 		a.networkCmd(), a.hostCmd(), a.zoneCmd(), a.datastoreCmd(), a.infrastructureCmd(),
 		a.taskCmd(), a.userCmd(), a.groupCmd(), a.subscriptionCmd(), a.ruleCmd(),
 		a.eventCmd(), a.auditCmd(),
