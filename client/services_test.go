@@ -56,12 +56,12 @@ func TestServiceCalls(t *testing.T) {
 		{
 			name: "get",
 			answers: map[string]string{"/v1/services/s1": `{"id":"s1","state":"READY","extendedProperties":{"ca_cert":"PEM"},` +
-				`"nodes":[{"vmId":"v1","role":"master","state":"READY","ip":"10.0.0.5","lastReport":"1700000000000"}],"upgradeStatus":"1/3"}`},
+				`"nodes":[{"vmId":"v1","role":"master","state":"READY","ip":"10.0.0.5","lastReport":"1700000000000"}],"upgradeStatus":{"newImageId":"i2","totalNodes":3,"numNodesUpgraded":1}}`},
 			call: func(ctx context.Context, c *Client) (any, error) { return c.GetService(ctx, "s1") },
 			want: []seen{{method: "GET", path: "/v1/services/s1"}},
 			check: func(v any) bool {
 				s := v.(*pb.Service)
-				return s.GetExtendedProperties()["ca_cert"] == "PEM" && s.GetNodes()[0].GetLastReport() == 1700000000000 && s.GetUpgradeStatus() == "1/3"
+				return s.GetExtendedProperties()["ca_cert"] == "PEM" && s.GetNodes()[0].GetLastReport() == 1700000000000 && s.GetUpgradeStatus().GetNumNodesUpgraded() == 1
 			},
 		},
 		{

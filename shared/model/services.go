@@ -52,7 +52,7 @@ type Service struct {
 	// a Harbor's registry_ca_cert); secrets are not among them.
 	Extended      map[string]string `json:"extendedProperties,omitempty"`
 	ErrorReason   string            `json:"errorReason,omitempty"`
-	UpgradeStatus string            `json:"upgradeStatus,omitempty"`
+	UpgradeStatus *UpgradeStatus    `json:"upgradeStatus,omitempty"`
 	// Cost is the whole cluster's cost, reserved against the project's quota under the
 	// service's id; its node VMs carry no cost of their own.
 	Cost []QuotaLineItem `json:"cost"`
@@ -75,6 +75,15 @@ type Service struct {
 	NextIndex  int    `json:"nextIndex"`
 	ActiveTask string `json:"activeTask,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
+}
+
+// UpgradeStatus is how far a change_version has rolled a service's nodes.
+type UpgradeStatus struct {
+	NewImageID string `json:"newImageId"`
+	Message    string `json:"upgradeMessage,omitempty"`
+	Total      int    `json:"totalNodes"`
+	Upgraded   int    `json:"numNodesUpgraded"`
+	Result     string `json:"upgradeResultMessage,omitempty"`
 }
 
 // ServiceNode is one node VM of a service.

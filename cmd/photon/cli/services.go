@@ -415,8 +415,8 @@ func (a *app) showService(s *pb.Service) error {
 		return nil
 	}
 	fields := []kv{{"ID", s.GetId()}, {"Name", s.GetName()}, {"State", s.GetState()}, {"Type", s.GetType()}, {"Image ID", s.GetImageId()}}
-	if s.GetUpgradeStatus() != "" {
-		fields = append(fields, kv{"Upgraded nodes", s.GetUpgradeStatus()})
+	if u := s.GetUpgradeStatus(); u != nil {
+		fields = append(fields, kv{"Upgrade", fmt.Sprintf("%d/%d nodes to image %s", u.GetNumNodesUpgraded(), u.GetTotalNodes(), u.GetNewImageId())})
 	}
 	switch s.GetType() {
 	case "KUBERNETES":

@@ -48,7 +48,9 @@ func (Service) Completed(ctx context.Context, s *store.Store, chain domain.Chain
 			svc.WorkerCount, svc.Cost = n, cost
 		case domain.ServiceChangeVersion:
 			svc.ImageID = t.Properties[model.PropImageID]
-			svc.UpgradeStatus = ""
+			if svc.UpgradeStatus != nil {
+				svc.UpgradeStatus.Result = "upgraded"
+			}
 		}
 		svc.ActiveTask, svc.State, svc.ErrorReason, svc.Plan = "", end.State, "", ""
 		return nil

@@ -292,15 +292,15 @@ type Service struct {
 	SelfLink           string                 `protobuf:"bytes,8,opt,name=self_link,json=selfLink,proto3" json:"self_link,omitempty"`
 	ErrorReason        string                 `protobuf:"bytes,9,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
 	ExtendedProperties map[string]string      `protobuf:"bytes,10,rep,name=extended_properties,json=extendedProperties,proto3" json:"extended_properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// upgrade_status counts the nodes a change_version has rolled: "3/5".
-	UpgradeStatus            string `protobuf:"bytes,11,opt,name=upgrade_status,json=upgradeStatus,proto3" json:"upgrade_status,omitempty"`
-	ImageId                  string `protobuf:"bytes,12,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"`
-	VmFlavor                 string `protobuf:"bytes,13,opt,name=vm_flavor,json=vmFlavor,proto3" json:"vm_flavor,omitempty"`
-	MasterVmFlavor           string `protobuf:"bytes,14,opt,name=master_vm_flavor,json=masterVmFlavor,proto3" json:"master_vm_flavor,omitempty"`
-	WorkerVmFlavor           string `protobuf:"bytes,15,opt,name=worker_vm_flavor,json=workerVmFlavor,proto3" json:"worker_vm_flavor,omitempty"`
-	DiskFlavor               string `protobuf:"bytes,16,opt,name=disk_flavor,json=diskFlavor,proto3" json:"disk_flavor,omitempty"`
-	VmNetworkId              string `protobuf:"bytes,17,opt,name=vm_network_id,json=vmNetworkId,proto3" json:"vm_network_id,omitempty"`
-	WorkerBatchExpansionSize int32  `protobuf:"varint,18,opt,name=worker_batch_expansion_size,json=workerBatchExpansionSize,proto3" json:"worker_batch_expansion_size,omitempty"`
+	// upgrade_status is set while (and after) a change_version rolls the nodes.
+	UpgradeStatus            *ServiceUpgradeStatus `protobuf:"bytes,11,opt,name=upgrade_status,json=upgradeStatus,proto3" json:"upgrade_status,omitempty"`
+	ImageId                  string                `protobuf:"bytes,12,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"`
+	VmFlavor                 string                `protobuf:"bytes,13,opt,name=vm_flavor,json=vmFlavor,proto3" json:"vm_flavor,omitempty"`
+	MasterVmFlavor           string                `protobuf:"bytes,14,opt,name=master_vm_flavor,json=masterVmFlavor,proto3" json:"master_vm_flavor,omitempty"`
+	WorkerVmFlavor           string                `protobuf:"bytes,15,opt,name=worker_vm_flavor,json=workerVmFlavor,proto3" json:"worker_vm_flavor,omitempty"`
+	DiskFlavor               string                `protobuf:"bytes,16,opt,name=disk_flavor,json=diskFlavor,proto3" json:"disk_flavor,omitempty"`
+	VmNetworkId              string                `protobuf:"bytes,17,opt,name=vm_network_id,json=vmNetworkId,proto3" json:"vm_network_id,omitempty"`
+	WorkerBatchExpansionSize int32                 `protobuf:"varint,18,opt,name=worker_batch_expansion_size,json=workerBatchExpansionSize,proto3" json:"worker_batch_expansion_size,omitempty"`
 	// nodes are the service's VMs with what their guests last reported.
 	Nodes         []*ServiceNode `protobuf:"bytes,19,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -407,11 +407,11 @@ func (x *Service) GetExtendedProperties() map[string]string {
 	return nil
 }
 
-func (x *Service) GetUpgradeStatus() string {
+func (x *Service) GetUpgradeStatus() *ServiceUpgradeStatus {
 	if x != nil {
 		return x.UpgradeStatus
 	}
-	return ""
+	return nil
 }
 
 func (x *Service) GetImageId() string {
@@ -470,6 +470,83 @@ func (x *Service) GetNodes() []*ServiceNode {
 	return nil
 }
 
+// ServiceUpgradeStatus is the SDK's: the image the nodes roll to and how many have.
+type ServiceUpgradeStatus struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	NewImageId           string                 `protobuf:"bytes,1,opt,name=new_image_id,json=newImageId,proto3" json:"new_image_id,omitempty"`
+	UpgradeMessage       string                 `protobuf:"bytes,2,opt,name=upgrade_message,json=upgradeMessage,proto3" json:"upgrade_message,omitempty"`
+	TotalNodes           int32                  `protobuf:"varint,3,opt,name=total_nodes,json=totalNodes,proto3" json:"total_nodes,omitempty"`
+	NumNodesUpgraded     int32                  `protobuf:"varint,4,opt,name=num_nodes_upgraded,json=numNodesUpgraded,proto3" json:"num_nodes_upgraded,omitempty"`
+	UpgradeResultMessage string                 `protobuf:"bytes,5,opt,name=upgrade_result_message,json=upgradeResultMessage,proto3" json:"upgrade_result_message,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ServiceUpgradeStatus) Reset() {
+	*x = ServiceUpgradeStatus{}
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceUpgradeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceUpgradeStatus) ProtoMessage() {}
+
+func (x *ServiceUpgradeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceUpgradeStatus.ProtoReflect.Descriptor instead.
+func (*ServiceUpgradeStatus) Descriptor() ([]byte, []int) {
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ServiceUpgradeStatus) GetNewImageId() string {
+	if x != nil {
+		return x.NewImageId
+	}
+	return ""
+}
+
+func (x *ServiceUpgradeStatus) GetUpgradeMessage() string {
+	if x != nil {
+		return x.UpgradeMessage
+	}
+	return ""
+}
+
+func (x *ServiceUpgradeStatus) GetTotalNodes() int32 {
+	if x != nil {
+		return x.TotalNodes
+	}
+	return 0
+}
+
+func (x *ServiceUpgradeStatus) GetNumNodesUpgraded() int32 {
+	if x != nil {
+		return x.NumNodesUpgraded
+	}
+	return 0
+}
+
+func (x *ServiceUpgradeStatus) GetUpgradeResultMessage() string {
+	if x != nil {
+		return x.UpgradeResultMessage
+	}
+	return ""
+}
+
 // ServiceNode is one node VM. state is PENDING (not reported yet), READY, NOT_REPORTING
 // (reported, then silent for three report periods) or ERROR (its VM is in ERROR or gone).
 type ServiceNode struct {
@@ -487,7 +564,7 @@ type ServiceNode struct {
 
 func (x *ServiceNode) Reset() {
 	*x = ServiceNode{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +576,7 @@ func (x *ServiceNode) String() string {
 func (*ServiceNode) ProtoMessage() {}
 
 func (x *ServiceNode) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[4]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +589,7 @@ func (x *ServiceNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceNode.ProtoReflect.Descriptor instead.
 func (*ServiceNode) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{4}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ServiceNode) GetVmId() string {
@@ -568,7 +645,7 @@ type ServiceList struct {
 
 func (x *ServiceList) Reset() {
 	*x = ServiceList{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +657,7 @@ func (x *ServiceList) String() string {
 func (*ServiceList) ProtoMessage() {}
 
 func (x *ServiceList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[5]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +670,7 @@ func (x *ServiceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceList.ProtoReflect.Descriptor instead.
 func (*ServiceList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ServiceList) GetItems() []*Service {
@@ -627,7 +704,7 @@ type ServiceResizeOperation struct {
 
 func (x *ServiceResizeOperation) Reset() {
 	*x = ServiceResizeOperation{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +716,7 @@ func (x *ServiceResizeOperation) String() string {
 func (*ServiceResizeOperation) ProtoMessage() {}
 
 func (x *ServiceResizeOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[6]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +729,7 @@ func (x *ServiceResizeOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceResizeOperation.ProtoReflect.Descriptor instead.
 func (*ServiceResizeOperation) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ServiceResizeOperation) GetNewWorkerCount() int32 {
@@ -672,7 +749,7 @@ type ResizeServiceRequest struct {
 
 func (x *ResizeServiceRequest) Reset() {
 	*x = ResizeServiceRequest{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +761,7 @@ func (x *ResizeServiceRequest) String() string {
 func (*ResizeServiceRequest) ProtoMessage() {}
 
 func (x *ResizeServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[7]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +774,7 @@ func (x *ResizeServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeServiceRequest.ProtoReflect.Descriptor instead.
 func (*ResizeServiceRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ResizeServiceRequest) GetId() string {
@@ -724,7 +801,7 @@ type ServiceChangeVersionOperation struct {
 
 func (x *ServiceChangeVersionOperation) Reset() {
 	*x = ServiceChangeVersionOperation{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +813,7 @@ func (x *ServiceChangeVersionOperation) String() string {
 func (*ServiceChangeVersionOperation) ProtoMessage() {}
 
 func (x *ServiceChangeVersionOperation) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[8]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +826,7 @@ func (x *ServiceChangeVersionOperation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceChangeVersionOperation.ProtoReflect.Descriptor instead.
 func (*ServiceChangeVersionOperation) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServiceChangeVersionOperation) GetNewImageId() string {
@@ -769,7 +846,7 @@ type ChangeServiceVersionRequest struct {
 
 func (x *ChangeServiceVersionRequest) Reset() {
 	*x = ChangeServiceVersionRequest{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +858,7 @@ func (x *ChangeServiceVersionRequest) String() string {
 func (*ChangeServiceVersionRequest) ProtoMessage() {}
 
 func (x *ChangeServiceVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[9]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +871,7 @@ func (x *ChangeServiceVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeServiceVersionRequest.ProtoReflect.Descriptor instead.
 func (*ChangeServiceVersionRequest) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChangeServiceVersionRequest) GetId() string {
@@ -820,7 +897,7 @@ type ServiceKubeconfig struct {
 
 func (x *ServiceKubeconfig) Reset() {
 	*x = ServiceKubeconfig{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[10]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +909,7 @@ func (x *ServiceKubeconfig) String() string {
 func (*ServiceKubeconfig) ProtoMessage() {}
 
 func (x *ServiceKubeconfig) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[10]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +922,7 @@ func (x *ServiceKubeconfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceKubeconfig.ProtoReflect.Descriptor instead.
 func (*ServiceKubeconfig) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServiceKubeconfig) GetKubeconfig() string {
@@ -867,7 +944,7 @@ type ServiceType struct {
 
 func (x *ServiceType) Reset() {
 	*x = ServiceType{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[11]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +956,7 @@ func (x *ServiceType) String() string {
 func (*ServiceType) ProtoMessage() {}
 
 func (x *ServiceType) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[11]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +969,7 @@ func (x *ServiceType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceType.ProtoReflect.Descriptor instead.
 func (*ServiceType) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ServiceType) GetKind() string {
@@ -927,7 +1004,7 @@ type ServiceTypeList struct {
 
 func (x *ServiceTypeList) Reset() {
 	*x = ServiceTypeList{}
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[12]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1016,7 @@ func (x *ServiceTypeList) String() string {
 func (*ServiceTypeList) ProtoMessage() {}
 
 func (x *ServiceTypeList) ProtoReflect() protoreflect.Message {
-	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[12]
+	mi := &file_gateway_api_photon_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1029,7 @@ func (x *ServiceTypeList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceTypeList.ProtoReflect.Descriptor instead.
 func (*ServiceTypeList) Descriptor() ([]byte, []int) {
-	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_gateway_api_photon_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ServiceTypeList) GetItems() []*ServiceType {
@@ -1007,7 +1084,7 @@ const file_gateway_api_photon_v1_services_proto_rawDesc = "" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1b\n" +
-	"\tpage_link\x18\x03 \x01(\tR\bpageLink\"\xf6\x05\n" +
+	"\tpage_link\x18\x03 \x01(\tR\bpageLink\"\x97\x06\n" +
 	"\aService\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -1020,8 +1097,8 @@ const file_gateway_api_photon_v1_services_proto_rawDesc = "" +
 	"\tself_link\x18\b \x01(\tR\bselfLink\x12!\n" +
 	"\ferror_reason\x18\t \x01(\tR\verrorReason\x12[\n" +
 	"\x13extended_properties\x18\n" +
-	" \x03(\v2*.photon.v1.Service.ExtendedPropertiesEntryR\x12extendedProperties\x12%\n" +
-	"\x0eupgrade_status\x18\v \x01(\tR\rupgradeStatus\x12\x19\n" +
+	" \x03(\v2*.photon.v1.Service.ExtendedPropertiesEntryR\x12extendedProperties\x12F\n" +
+	"\x0eupgrade_status\x18\v \x01(\v2\x1f.photon.v1.ServiceUpgradeStatusR\rupgradeStatus\x12\x19\n" +
 	"\bimage_id\x18\f \x01(\tR\aimageId\x12\x1b\n" +
 	"\tvm_flavor\x18\r \x01(\tR\bvmFlavor\x12(\n" +
 	"\x10master_vm_flavor\x18\x0e \x01(\tR\x0emasterVmFlavor\x12(\n" +
@@ -1033,7 +1110,15 @@ const file_gateway_api_photon_v1_services_proto_rawDesc = "" +
 	"\x05nodes\x18\x13 \x03(\v2\x16.photon.v1.ServiceNodeR\x05nodes\x1aE\n" +
 	"\x17ExtendedPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe6\x01\n" +
+	"\x14ServiceUpgradeStatus\x12 \n" +
+	"\fnew_image_id\x18\x01 \x01(\tR\n" +
+	"newImageId\x12'\n" +
+	"\x0fupgrade_message\x18\x02 \x01(\tR\x0eupgradeMessage\x12\x1f\n" +
+	"\vtotal_nodes\x18\x03 \x01(\x05R\n" +
+	"totalNodes\x12,\n" +
+	"\x12num_nodes_upgraded\x18\x04 \x01(\x05R\x10numNodesUpgraded\x124\n" +
+	"\x16upgrade_result_message\x18\x05 \x01(\tR\x14upgradeResultMessage\"\x98\x01\n" +
 	"\vServiceNode\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
@@ -1095,66 +1180,68 @@ func file_gateway_api_photon_v1_services_proto_rawDescGZIP() []byte {
 	return file_gateway_api_photon_v1_services_proto_rawDescData
 }
 
-var file_gateway_api_photon_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_gateway_api_photon_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_gateway_api_photon_v1_services_proto_goTypes = []any{
 	(*ServiceCreateSpec)(nil),             // 0: photon.v1.ServiceCreateSpec
 	(*CreateServiceRequest)(nil),          // 1: photon.v1.CreateServiceRequest
 	(*ListServicesRequest)(nil),           // 2: photon.v1.ListServicesRequest
 	(*Service)(nil),                       // 3: photon.v1.Service
-	(*ServiceNode)(nil),                   // 4: photon.v1.ServiceNode
-	(*ServiceList)(nil),                   // 5: photon.v1.ServiceList
-	(*ServiceResizeOperation)(nil),        // 6: photon.v1.ServiceResizeOperation
-	(*ResizeServiceRequest)(nil),          // 7: photon.v1.ResizeServiceRequest
-	(*ServiceChangeVersionOperation)(nil), // 8: photon.v1.ServiceChangeVersionOperation
-	(*ChangeServiceVersionRequest)(nil),   // 9: photon.v1.ChangeServiceVersionRequest
-	(*ServiceKubeconfig)(nil),             // 10: photon.v1.ServiceKubeconfig
-	(*ServiceType)(nil),                   // 11: photon.v1.ServiceType
-	(*ServiceTypeList)(nil),               // 12: photon.v1.ServiceTypeList
-	nil,                                   // 13: photon.v1.ServiceCreateSpec.ExtendedPropertiesEntry
-	nil,                                   // 14: photon.v1.Service.ExtendedPropertiesEntry
-	(*IdRequest)(nil),                     // 15: photon.v1.IdRequest
-	(*ListEntityTasksRequest)(nil),        // 16: photon.v1.ListEntityTasksRequest
-	(*PageRequest)(nil),                   // 17: photon.v1.PageRequest
-	(*Task)(nil),                          // 18: photon.v1.Task
-	(*VmList)(nil),                        // 19: photon.v1.VmList
-	(*TaskList)(nil),                      // 20: photon.v1.TaskList
+	(*ServiceUpgradeStatus)(nil),          // 4: photon.v1.ServiceUpgradeStatus
+	(*ServiceNode)(nil),                   // 5: photon.v1.ServiceNode
+	(*ServiceList)(nil),                   // 6: photon.v1.ServiceList
+	(*ServiceResizeOperation)(nil),        // 7: photon.v1.ServiceResizeOperation
+	(*ResizeServiceRequest)(nil),          // 8: photon.v1.ResizeServiceRequest
+	(*ServiceChangeVersionOperation)(nil), // 9: photon.v1.ServiceChangeVersionOperation
+	(*ChangeServiceVersionRequest)(nil),   // 10: photon.v1.ChangeServiceVersionRequest
+	(*ServiceKubeconfig)(nil),             // 11: photon.v1.ServiceKubeconfig
+	(*ServiceType)(nil),                   // 12: photon.v1.ServiceType
+	(*ServiceTypeList)(nil),               // 13: photon.v1.ServiceTypeList
+	nil,                                   // 14: photon.v1.ServiceCreateSpec.ExtendedPropertiesEntry
+	nil,                                   // 15: photon.v1.Service.ExtendedPropertiesEntry
+	(*IdRequest)(nil),                     // 16: photon.v1.IdRequest
+	(*ListEntityTasksRequest)(nil),        // 17: photon.v1.ListEntityTasksRequest
+	(*PageRequest)(nil),                   // 18: photon.v1.PageRequest
+	(*Task)(nil),                          // 19: photon.v1.Task
+	(*VmList)(nil),                        // 20: photon.v1.VmList
+	(*TaskList)(nil),                      // 21: photon.v1.TaskList
 }
 var file_gateway_api_photon_v1_services_proto_depIdxs = []int32{
-	13, // 0: photon.v1.ServiceCreateSpec.extended_properties:type_name -> photon.v1.ServiceCreateSpec.ExtendedPropertiesEntry
+	14, // 0: photon.v1.ServiceCreateSpec.extended_properties:type_name -> photon.v1.ServiceCreateSpec.ExtendedPropertiesEntry
 	0,  // 1: photon.v1.CreateServiceRequest.spec:type_name -> photon.v1.ServiceCreateSpec
-	14, // 2: photon.v1.Service.extended_properties:type_name -> photon.v1.Service.ExtendedPropertiesEntry
-	4,  // 3: photon.v1.Service.nodes:type_name -> photon.v1.ServiceNode
-	3,  // 4: photon.v1.ServiceList.items:type_name -> photon.v1.Service
-	6,  // 5: photon.v1.ResizeServiceRequest.spec:type_name -> photon.v1.ServiceResizeOperation
-	8,  // 6: photon.v1.ChangeServiceVersionRequest.spec:type_name -> photon.v1.ServiceChangeVersionOperation
-	11, // 7: photon.v1.ServiceTypeList.items:type_name -> photon.v1.ServiceType
-	1,  // 8: photon.v1.Services.CreateService:input_type -> photon.v1.CreateServiceRequest
-	2,  // 9: photon.v1.Services.ListServices:input_type -> photon.v1.ListServicesRequest
-	15, // 10: photon.v1.Services.GetService:input_type -> photon.v1.IdRequest
-	15, // 11: photon.v1.Services.DeleteService:input_type -> photon.v1.IdRequest
-	16, // 12: photon.v1.Services.ListServiceVms:input_type -> photon.v1.ListEntityTasksRequest
-	7,  // 13: photon.v1.Services.ResizeService:input_type -> photon.v1.ResizeServiceRequest
-	15, // 14: photon.v1.Services.TriggerServiceMaintenance:input_type -> photon.v1.IdRequest
-	9,  // 15: photon.v1.Services.ChangeServiceVersion:input_type -> photon.v1.ChangeServiceVersionRequest
-	16, // 16: photon.v1.Services.ListServiceTasks:input_type -> photon.v1.ListEntityTasksRequest
-	15, // 17: photon.v1.Services.GetServiceKubeconfig:input_type -> photon.v1.IdRequest
-	17, // 18: photon.v1.Services.ListServiceTypes:input_type -> photon.v1.PageRequest
-	18, // 19: photon.v1.Services.CreateService:output_type -> photon.v1.Task
-	5,  // 20: photon.v1.Services.ListServices:output_type -> photon.v1.ServiceList
-	3,  // 21: photon.v1.Services.GetService:output_type -> photon.v1.Service
-	18, // 22: photon.v1.Services.DeleteService:output_type -> photon.v1.Task
-	19, // 23: photon.v1.Services.ListServiceVms:output_type -> photon.v1.VmList
-	18, // 24: photon.v1.Services.ResizeService:output_type -> photon.v1.Task
-	18, // 25: photon.v1.Services.TriggerServiceMaintenance:output_type -> photon.v1.Task
-	18, // 26: photon.v1.Services.ChangeServiceVersion:output_type -> photon.v1.Task
-	20, // 27: photon.v1.Services.ListServiceTasks:output_type -> photon.v1.TaskList
-	10, // 28: photon.v1.Services.GetServiceKubeconfig:output_type -> photon.v1.ServiceKubeconfig
-	12, // 29: photon.v1.Services.ListServiceTypes:output_type -> photon.v1.ServiceTypeList
-	19, // [19:30] is the sub-list for method output_type
-	8,  // [8:19] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	15, // 2: photon.v1.Service.extended_properties:type_name -> photon.v1.Service.ExtendedPropertiesEntry
+	4,  // 3: photon.v1.Service.upgrade_status:type_name -> photon.v1.ServiceUpgradeStatus
+	5,  // 4: photon.v1.Service.nodes:type_name -> photon.v1.ServiceNode
+	3,  // 5: photon.v1.ServiceList.items:type_name -> photon.v1.Service
+	7,  // 6: photon.v1.ResizeServiceRequest.spec:type_name -> photon.v1.ServiceResizeOperation
+	9,  // 7: photon.v1.ChangeServiceVersionRequest.spec:type_name -> photon.v1.ServiceChangeVersionOperation
+	12, // 8: photon.v1.ServiceTypeList.items:type_name -> photon.v1.ServiceType
+	1,  // 9: photon.v1.Services.CreateService:input_type -> photon.v1.CreateServiceRequest
+	2,  // 10: photon.v1.Services.ListServices:input_type -> photon.v1.ListServicesRequest
+	16, // 11: photon.v1.Services.GetService:input_type -> photon.v1.IdRequest
+	16, // 12: photon.v1.Services.DeleteService:input_type -> photon.v1.IdRequest
+	17, // 13: photon.v1.Services.ListServiceVms:input_type -> photon.v1.ListEntityTasksRequest
+	8,  // 14: photon.v1.Services.ResizeService:input_type -> photon.v1.ResizeServiceRequest
+	16, // 15: photon.v1.Services.TriggerServiceMaintenance:input_type -> photon.v1.IdRequest
+	10, // 16: photon.v1.Services.ChangeServiceVersion:input_type -> photon.v1.ChangeServiceVersionRequest
+	17, // 17: photon.v1.Services.ListServiceTasks:input_type -> photon.v1.ListEntityTasksRequest
+	16, // 18: photon.v1.Services.GetServiceKubeconfig:input_type -> photon.v1.IdRequest
+	18, // 19: photon.v1.Services.ListServiceTypes:input_type -> photon.v1.PageRequest
+	19, // 20: photon.v1.Services.CreateService:output_type -> photon.v1.Task
+	6,  // 21: photon.v1.Services.ListServices:output_type -> photon.v1.ServiceList
+	3,  // 22: photon.v1.Services.GetService:output_type -> photon.v1.Service
+	19, // 23: photon.v1.Services.DeleteService:output_type -> photon.v1.Task
+	20, // 24: photon.v1.Services.ListServiceVms:output_type -> photon.v1.VmList
+	19, // 25: photon.v1.Services.ResizeService:output_type -> photon.v1.Task
+	19, // 26: photon.v1.Services.TriggerServiceMaintenance:output_type -> photon.v1.Task
+	19, // 27: photon.v1.Services.ChangeServiceVersion:output_type -> photon.v1.Task
+	21, // 28: photon.v1.Services.ListServiceTasks:output_type -> photon.v1.TaskList
+	11, // 29: photon.v1.Services.GetServiceKubeconfig:output_type -> photon.v1.ServiceKubeconfig
+	13, // 30: photon.v1.Services.ListServiceTypes:output_type -> photon.v1.ServiceTypeList
+	20, // [20:31] is the sub-list for method output_type
+	9,  // [9:20] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_gateway_api_photon_v1_services_proto_init() }
@@ -1170,7 +1257,7 @@ func file_gateway_api_photon_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gateway_api_photon_v1_services_proto_rawDesc), len(file_gateway_api_photon_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
