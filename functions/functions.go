@@ -1,5 +1,6 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
-// (authorize, quota, place, vmhost, attachdisk, wiresubnet, floatingip, boot, power, disks, images) with a Do and an
+// (authorize, quota, place, vmhost, attachdisk, wiresubnet, floatingip, boot, power, disks, images,
+// service) with a Do and an
 // Undo, or takes signals outside any chain (reconcile); package runtime runs them on
 // Redis Streams or behind Knative.
 package functions
@@ -22,10 +23,13 @@ import (
 	"github.com/photon-cloud/photon/functions/quota"
 	"github.com/photon-cloud/photon/functions/reconcile"
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/functions/service"
 	"github.com/photon-cloud/photon/functions/vmhost"
 	"github.com/photon-cloud/photon/functions/wiresubnet"
+	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/nsx"
+	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -43,6 +47,15 @@ type options struct {
 	nsx       *nsx.Client
 	hostTLS   *tls.Config
 	reconcile reconcile.Options
+	service   service.Options
+}
+
+// WithCA gives the functions the keys the platform CA derives: those of the services'
+// secrets and of their nodes' tokens (the gateway's, from the same CA, are the same).
+func WithCA(ca *pki.CA) Option {
+	return func(o *options) {
+		o.service = service.Options{SealKey: ca.SecretKey(cluster.SealPurpose), TokenKey: ca.SecretKey(cluster.TokenPurpose)}
+	}
 }
 
 // WithReconcile sets the reconciler's timer and orphan policy (reconcile.Options).
@@ -83,6 +96,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),
 			reconcile.New(s, hosts, o.reconcile),
+			service.New(s, o.service),
 		},
 		Runtime: &runtime.Runtime{Store: s},
 		hosts:   hosts,

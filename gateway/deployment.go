@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -54,30 +55,55 @@ func notImplemented(format string, args ...any) error {
 	return errs.New(errs.CodeNotImplemented, format, args...)
 }
 
-// serviceType checks a service type spec as Photon did before answering that Photon
-// runs no services.
-func (s *deployment) serviceType(ctx context.Context, req *pb.ServiceTypeRequest) error {
+// serviceType checks a service type spec as Photon did: a system administrator's, a type
+// Photon knows, an image they may use (required to enable).
+func (s *deployment) serviceType(ctx context.Context, req *pb.ServiceTypeRequest, enable bool) (string, error) {
 	if err := requireSystemAdmin(ctx); err != nil {
-		return err
+		return "", err
 	}
 	t := strings.ToUpper(strings.TrimSpace(req.GetType()))
 	if !slices.Contains(serviceTypes, t) {
-		return errs.Invalid("type %q is not a service type: %s", req.GetType(), strings.Join(serviceTypes, ", "))
+		return "", errs.Invalid("type %q is not a service type: %s", req.GetType(), strings.Join(serviceTypes, ", "))
+	}
+	if enable && req.GetImageId() == "" {
+		return "", errs.Invalid("imageId is required: the image the type's services boot").WithData("field", "imageId")
 	}
 	if req.GetImageId() != "" {
 		if _, err := s.imageAs(ctx, req.GetImageId(), policy.Viewer); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return notImplemented("Photon runs no %s services yet, so there is no service type to change", t)
+	return t, nil
 }
 
+// EnableServiceType makes a type usable with its image, at once (a COMPLETED task).
 func (s *deployment) EnableServiceType(ctx context.Context, req *pb.ServiceTypeRequest) (*pb.Task, error) {
-	return nil, s.serviceType(ctx, req)
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		t, err := s.serviceType(ctx, req, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.PutServiceType(ctx, model.ServiceType{Type: t, ImageID: req.GetImageId()}); err != nil {
+			return nil, err
+		}
+		return s.completed(ctx, string(domain.OpEnableServiceType), model.Entity{ID: t, Kind: "serviceConfiguration"},
+			map[string]string{"type": t, "imageId": req.GetImageId()})
+	})
 }
 
+// DisableServiceType stops new services of a type; those that run go on.
 func (s *deployment) DisableServiceType(ctx context.Context, req *pb.ServiceTypeRequest) (*pb.Task, error) {
-	return nil, s.serviceType(ctx, req)
+	return s.idempotent(ctx, func(ctx context.Context) (*pb.Task, error) {
+		t, err := s.serviceType(ctx, req, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.DeleteServiceType(ctx, t); err != nil {
+			return nil, err
+		}
+		return s.completed(ctx, string(domain.OpDisableServiceType), model.Entity{ID: t, Kind: "serviceConfiguration"},
+			map[string]string{"type": t})
+	})
 }
 
 func (s *deployment) ConfigureNsx(ctx context.Context, _ *pb.NsxConfigurationSpec) (*pb.Task, error) {

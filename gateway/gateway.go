@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +82,9 @@ type Options struct {
 	// a subscription's create checks its sink against it. The notifier, which delivers,
 	// checks each connection against its own (notify.Options.Sinks): give both the same.
 	Sinks *egress.Policy
+	// Services configure Kubernetes and Harbor services: the keys of their secrets and of
+	// their nodes' tokens, how often nodes report.
+	Services ServiceOptions
 	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
 	// it provisions) may go without a sign of life before another gateway takes it over
 	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
@@ -124,6 +128,7 @@ type services struct {
 	events     *eventsSvc
 	rules      *rulesSvc
 	subs       *subscriptionsSvc
+	services   *servicesSvc
 }
 
 // Start listens on both addresses and serves until Close.
@@ -149,10 +154,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.bg, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
-		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c, sinks: o.Sinks}}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c, sinks: o.Sinks}, nil}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.authAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
+	s.services.services = &servicesSvc{core: c, vms: s.services.vms, o: o.Services, report: s.reportBase}
 
 	s.grpcSrv = grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
@@ -180,6 +186,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("GET "+auth.JWKSPath, o.Issuer.JWKSHandler())
 	root.Handle("GET "+auth.DiscoveryPath, o.Issuer.DiscoveryHandler(o.PublicURL))
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
+	// A service node reports with its own token, not a user's (cluster.NodeToken).
+	root.HandleFunc("POST /v1/services/{id}/nodes/{vm}/report", s.services.services.nodeReport)
 	root.HandleFunc("GET "+AFDCertsPath, s.afdCerts)
 	root.HandleFunc("GET /v1/available", available)
 	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -225,10 +233,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
 	go func() { s.errc <- s.grpcSrv.Serve(s.grpcLn) }()
-	c.background.Add(2)
+	c.background.Add(3)
 	go func() {
 		defer c.background.Done()
 		newRelay(o.Store, o.Broker, o.Logger, c.name, o.TakeoverAfter).run(c.bg)
+	}()
+	go func() {
+		defer c.background.Done()
+		c.wakeDue(c.bg)
 	}()
 	go func() {
 		defer c.background.Done()
@@ -277,6 +289,7 @@ func (s *Server) register(g *grpc.Server) {
 	pb.RegisterSubscriptionsServer(g, s.services.subs)
 	pb.RegisterUsersServer(g, s.usersService())
 	pb.RegisterDeploymentServer(g, s.deployment())
+	pb.RegisterServicesServer(g, s.services.services)
 }
 
 // registerREST serves the REST mapping in process: requests go straight to the service
@@ -301,6 +314,7 @@ func (s *Server) registerREST(ctx context.Context, mux *runtime.ServeMux) error 
 		pb.RegisterSubscriptionsHandlerServer(ctx, mux, s.services.subs),
 		pb.RegisterUsersHandlerServer(ctx, mux, s.usersService()),
 		pb.RegisterDeploymentHandlerServer(ctx, mux, s.deployment()),
+		pb.RegisterServicesHandlerServer(ctx, mux, s.services.services),
 	)
 }
 
@@ -454,4 +468,23 @@ func (s *Server) authInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"enabled":true,"endpoint":%q,"port":%s,"tokenPath":"/openidconnect/token"}`, host, port)
+}
+
+// reportBase is the base URL service nodes report to and the PEM of the CA they trust
+// it by: the public URL when there is one, else the HTTPS address (the plain HTTP one
+// without TLS), with the roots GET /afd/vecs/ssl answers.
+func (s *Server) reportBase() (string, string) {
+	var ca []byte
+	if s.opts.TLS != nil {
+		for _, c := range s.opts.TLS.Roots {
+			ca = append(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		}
+	}
+	switch {
+	case s.opts.PublicURL != "":
+		return strings.TrimSuffix(s.opts.PublicURL, "/"), string(ca)
+	case s.HTTPSAddr() != "":
+		return "https://" + s.HTTPSAddr(), string(ca)
+	}
+	return "http://" + s.HTTPAddr(), ""
 }

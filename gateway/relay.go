@@ -141,3 +141,24 @@ func (r *relay) wait(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// wakeEvery is how often a gateway wakes the awaiting steps whose deadline passed.
+const wakeEvery = time.Second
+
+// wakeDue wakes, until ctx ends, the steps that await past their deadline
+// (store.WakeDue): their events go to the starts stream for the relay. Every gateway
+// does it; a wake is one script, so two at once wake a step once.
+func (c *core) wakeDue(ctx context.Context) {
+	t := time.NewTicker(wakeEvery)
+	defer t.Stop()
+	for {
+		if _, err := c.store.WakeDue(ctx, relayBatch); err != nil && ctx.Err() == nil {
+			c.log.Warn("relay: wake due steps", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

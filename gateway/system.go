@@ -237,7 +237,7 @@ func (s *system) GetSystemUsage(ctx context.Context, _ *pb.SystemRequest) (*pb.S
 		return nil, err
 	}
 	return &pb.SystemUsage{NumberHosts: int32(u.Hosts), NumberVms: int32(u.VMs), NumberTenants: int32(u.Tenants),
-		NumberProjects: int32(u.Projects), NumberDatastores: int32(u.Datastores)}, nil
+		NumberProjects: int32(u.Projects), NumberDatastores: int32(u.Datastores), NumberServices: int32(u.Services)}, nil
 }
 
 func (s *system) PauseSystem(ctx context.Context, _ *pb.SystemRequest) (*pb.Task, error) {

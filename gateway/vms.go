@@ -244,6 +244,10 @@ func (s *vms) deleteVm(ctx context.Context, req *pb.IdRequest) (*pb.Task, error)
 	if err != nil {
 		return nil, err
 	}
+	if vm.ServiceID != "" {
+		return nil, errs.New(errs.CodeStateError, "Vm #%s is a node of service %s: resize or delete the service instead", vm.ID, vm.ServiceID).
+			WithData("serviceId", vm.ServiceID)
+	}
 	chain := &events.VMDelete
 	return startOn(ctx, s.core, chain, model.KindVM, vm.ID, vm.TenantID, vm.ProjectID, nil, func(v *model.VM, task *model.Task) error {
 		if err := hold(v, task, chain); err != nil {

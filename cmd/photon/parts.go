@@ -24,6 +24,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/pki"
@@ -344,7 +345,8 @@ func gatewayCmd() *cobra.Command {
 			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS}
+				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS,
+				Services: gateway.ServiceOptions{SealKey: ca.SecretKey(cluster.SealPurpose), TokenKey: ca.SecretKey(cluster.TokenPurpose)}}
 			if brokerURL != "" {
 				if o.Broker, err = events.NewHTTPBroker(brokerURL); err != nil {
 					return err
@@ -452,7 +454,7 @@ func functionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, hostsTLS, err := hostTLS(ctx, rdb, s.Prefix(), "function-"+args[0])
+			ca, hostsTLS, err := hostTLS(ctx, rdb, s.Prefix(), "function-"+args[0])
 			if err != nil {
 				return err
 			}
@@ -461,7 +463,7 @@ func functionCmd() *cobra.Command {
 				return err
 			}
 			ro.Log = logger(p.logLevel)
-			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS), functions.WithReconcile(ro))
+			set := functions.New(s, functions.WithNSX(nsxClient), functions.WithHostTLS(hostsTLS), functions.WithReconcile(ro), functions.WithCA(ca))
 			defer set.Close()
 			fn := set.Get(args[0])
 			if fn == nil {

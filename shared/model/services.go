@@ -68,6 +68,10 @@ type Service struct {
 	// ReportEvery is how often (ms) a node's guest reports; a node silent for three
 	// periods is not reporting.
 	ReportEvery int64 `json:"reportEvery"`
+	// ReportURL is the base URL of the API the nodes report to, ReportCA the PEM of the CA
+	// they trust it by: the gateway's public address and roots when the service was made.
+	ReportURL string `json:"reportUrl"`
+	ReportCA  string `json:"reportCa,omitempty"`
 	// ReadyTimeout (ms) bounds the wait for a node's first report.
 	ReadyTimeout int64 `json:"readyTimeout"`
 	// Plan is the task whose plan Nodes and Retiring are (replays do not plan again).
@@ -93,8 +97,8 @@ type ServiceNode struct {
 	Index   int    `json:"index"`
 	IP      string `json:"ip,omitempty"`
 	ImageID string `json:"imageId"`
-	// Since is when the node was planned (ms): its first report is awaited from then.
-	Since int64 `json:"since"`
+	// Task is the task that planned the node (a resize's undo deletes the nodes it added).
+	Task string `json:"task,omitempty"`
 }
 
 // ServiceType is an enabled service type and its image.

@@ -55,11 +55,17 @@ var kindStates = []struct {
 	{model.KindSubnet, map[string]string{
 		model.NetReady: "the subnet is ready", model.NetError: "the subnet failed", model.NetDeleting: "the subnet's delete started",
 	}},
+	{model.KindService, map[string]string{
+		model.ServiceReady:    "the service's nodes all reported ready (after a create, resize, maintenance or change_version)",
+		model.ServiceError:    "the service failed (its errorReason names the failing step and why)",
+		model.ServiceResizing: "the service's resize started", model.ServiceMaintenance: "a maintenance or change_version started on the service",
+		model.ServicePendingDelete: "the service's delete started",
+	}},
 }
 
 // lifecycle are the kinds whose records' creation and deletion make events.
 var lifecycle = []string{model.KindTenant, model.KindProject, model.KindFlavor, model.KindImage, model.KindVM,
-	model.KindDisk, model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet, model.KindOrphan}
+	model.KindDisk, model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet, model.KindOrphan, model.KindService}
 
 // lifecycleDoc describes the creation and deletion of kinds whose records are not made
 // by a user.

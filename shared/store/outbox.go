@@ -43,7 +43,7 @@ const (
 // OutboxKinds are the kinds whose records the outbox follows. Subscriptions, dead letters,
 // indexes and counters are not among them.
 var OutboxKinds = []string{model.KindTenant, model.KindProject, model.KindFlavor, model.KindImage, model.KindVM, model.KindDisk, model.KindTask,
-	model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet, model.KindOrphan}
+	model.KindHost, model.KindZone, model.KindRouter, model.KindSubnet, model.KindOrphan, model.KindService}
 
 // OutboxStream is the outbox's key.
 func (s *Store) OutboxStream() string { return s.key("outbox") }

@@ -25,14 +25,17 @@ func (s *Store) serviceReportsKey(id string) string { return s.key("servicerepor
 func (s *Store) serviceTypeKey(typ string) string  { return s.key("servicetype", typ) }
 func (s *Store) serviceTypesKey() string           { return s.key("servicetypes") }
 
-// CreateService writes the service (CREATING) and its task, if its project exists and no
-// other service of the project has its name.
-func (s *Store) CreateService(ctx context.Context, svc *model.Service, task *model.Task) error {
+// CreateService writes the service (CREATING), its first sealed secrets (if any) and its
+// task, if its project exists and no other service of the project has its name.
+func (s *Store) CreateService(ctx context.Context, svc *model.Service, sealed []byte, task *model.Task) error {
 	b := new(Batch).Require(s.entityKey(model.KindProject, svc.ProjectID), "Project #"+svc.ProjectID).
 		Unique(s.name(model.KindService, svc.ProjectID, svc.Name), svc.ID, fmt.Sprintf("service name %q", svc.Name)).
 		Put(s.entityKey(model.KindService, svc.ID), svc).
 		Index(s.servicesIdx(svc.ProjectID), indexMember(svc.CreatedAt, svc.ID)).
 		Index(s.allServicesIdx(), indexMember(svc.CreatedAt, svc.ID))
+	if len(sealed) > 0 {
+		b.add("S", s.serviceSecretsKey(svc.ID), sealed, "")
+	}
 	return s.Apply(ctx, s.AddTask(b, task))
 }
 
@@ -63,17 +66,12 @@ func (s *Store) CountServices(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-// PutServiceSecrets keeps a service's sealed secrets unless it has some: a replayed issue
-// keeps the first. It returns what is kept.
-func (s *Store) PutServiceSecrets(ctx context.Context, id string, sealed []byte) ([]byte, error) {
-	ok, err := s.rdb.SetNX(ctx, s.serviceSecretsKey(id), sealed, 0).Result()
-	if err != nil {
-		return nil, fmt.Errorf("keep secrets of service %s: %w", id, err)
+// PutServiceSecrets keeps a service's sealed secrets.
+func (s *Store) PutServiceSecrets(ctx context.Context, id string, sealed []byte) error {
+	if err := s.rdb.Set(ctx, s.serviceSecretsKey(id), sealed, 0).Err(); err != nil {
+		return fmt.Errorf("keep secrets of service %s: %w", id, err)
 	}
-	if ok {
-		return sealed, nil
-	}
-	return s.ServiceSecrets(ctx, id)
+	return nil
 }
 
 // ServiceSecrets reads a service's sealed secrets: NotFound when it has none.

@@ -37,10 +37,10 @@ func (s *Store) SetSystemState(ctx context.Context, state string) (string, error
 
 // Usage counts what the cloud holds.
 type Usage struct {
-	Tenants, Projects, VMs, Hosts, Datastores int
+	Tenants, Projects, VMs, Hosts, Datastores, Services int
 }
 
-// Usage counts tenants, projects, VMs, hosts and datastores (each datastore id once, however
+// Usage counts tenants, projects, VMs, services, hosts and datastores (each datastore id once, however
 // many hosts mount it). It reads every tenant's and project's index size, pipelined.
 func (s *Store) Usage(ctx context.Context) (Usage, error) {
 	var u Usage
@@ -49,6 +49,9 @@ func (s *Store) Usage(ctx context.Context) (Usage, error) {
 		return u, err
 	}
 	u.Tenants = len(tenants)
+	if u.Services, err = s.CountServices(ctx); err != nil {
+		return u, err
+	}
 	var projects []string
 	for _, t := range tenants {
 		ps, err := s.rdb.ZRange(ctx, s.projectsIdx(memberID(t)), 0, -1).Result()

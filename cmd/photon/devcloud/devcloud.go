@@ -44,6 +44,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/model"
@@ -61,8 +62,11 @@ const DefaultImage = "images/photon-os.vmdk"
 // Options configure a dev cloud.
 type Options struct {
 	RedisURL string // empty: embedded Redis
-	Prefix   string // key prefix; default "photon:"
-	Hosts    int    // simulated ESXi hosts; default 4
+	// ServiceReportEvery and ServiceReadyTimeout are how often a service's nodes report
+	// and how long their first report is awaited (gateway.ServiceOptions defaults).
+	ServiceReportEvery, ServiceReadyTimeout time.Duration
+	Prefix                                  string // key prefix; default "photon:"
+	Hosts                                   int    // simulated ESXi hosts; default 4
 	// HostCPUCores and HostMemoryGB size each simulated host (hostdsim.Options defaults).
 	HostCPUCores int16
 	HostMemoryGB int64
@@ -210,7 +214,8 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, err
 	}
 	o.Reconcile.Log = o.Logger
-	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient), functions.WithHostTLS(fnTLS), functions.WithReconcile(o.Reconcile))
+	c.fns = functions.New(c.Store, functions.WithNSX(nsxClient), functions.WithHostTLS(fnTLS), functions.WithReconcile(o.Reconcile),
+		functions.WithCA(c.CA))
 	c.fns.Runtime.Log = o.Logger
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
@@ -249,7 +254,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostTLS: gwTLS, Sinks: sinks, HTTPSAddr: orDefault(o.HTTPSAddr, "127.0.0.1:0")}
+		Checks: checks, HostTLS: gwTLS, Sinks: sinks, HTTPSAddr: orDefault(o.HTTPSAddr, "127.0.0.1:0"),
+		Services: gateway.ServiceOptions{SealKey: c.CA.SecretKey(cluster.SealPurpose), TokenKey: c.CA.SecretKey(cluster.TokenPurpose),
+			ReportEvery: o.ServiceReportEvery, ReadyTimeout: o.ServiceReadyTimeout}}
 	if o.Gateway != nil {
 		if err = o.Gateway(ctx, &gwo); err != nil {
 			return nil, err
