@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/domain/finalize"
@@ -263,7 +264,14 @@ func (c *Chain) DoneType(i int) string { return TypePrefix + string(c.Name) + ".
 
 // UndoType is the event that asks step i's function to undo what step i did.
 func (c *Chain) UndoType(i int) string {
-	return TypePrefix + string(c.Name) + ".undo." + c.Steps[i].Function
+	t := TypePrefix + string(c.Name) + ".undo." + c.Steps[i].Function
+	for j, s := range c.Steps {
+		if j != i && s.Undoes && s.Function == c.Steps[i].Function {
+			// The function undoes more than one step of the chain: say which.
+			return t + "." + strings.ToLower(string(c.Steps[i].Operation))
+		}
+	}
+	return t
 }
 
 // CompletedType and FailedType announce the end of a chain to users.
