@@ -62,7 +62,7 @@ func TestTypesFor(t *testing.T) {
 		t.Fatalf("TypesFor(place) = %v, want %v", got, want)
 	}
 	fns := Functions()
-	if !slices.Equal(fns, []string{"attachdisk", "authorize", "boot", "console", "disks", "floatingip", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "quota", "reconcile", "vmhost", "wiresubnet"}) {
+	if !slices.Equal(fns, []string{"attachdisk", "authorize", "boot", "console", "disks", "floatingip", "images", "iso", "logicalrouter", "logicalswitch", "place", "power", "quota", "reconcile", "service", "vmhost", "wiresubnet"}) {
 		t.Fatalf("Functions() = %v", fns)
 	}
 	if got := TypesFor("reconcile"); !slices.Equal(got, []string{HostReconcile.Type}) {

@@ -78,6 +78,7 @@ type world struct {
 	host, zone, flavor, datastore  string
 	rule, subscription, deadLetter string
 	user, group                    string // of the directory: the user is a member of the group
+	service                        string // a KUBERNETES service of p1, READY
 }
 
 // call is one API method called on a world.
@@ -101,6 +102,7 @@ func calls() []call {
 	disk := func(w *world) string { return w.disk }
 	router := func(w *world) string { return w.router }
 	subnet := func(w *world) string { return w.subnet }
+	service := func(w *world) string { return w.service }
 	image := func(w *world) string { return w.image }
 	public := func(w *world) string { return w.publicImage }
 	host := func(w *world) string { return w.host }
@@ -186,8 +188,8 @@ func calls() []call {
 		{"ListFlavorTasks", m("Flavors", "ListFlavorTasks"), anyone, tasksOf(func(w *world) string { return w.flavor })},
 		{"GetInfo", m("Deployment", "GetInfo"), anyone, sysReq},
 		{"ListSystemVms", m("Deployment", "ListSystemVms"), onlySys, sysReq},
-		{"EnableServiceType", m("Deployment", "EnableServiceType"), onlySys, func(*world) proto.Message {
-			return &pb.ServiceTypeRequest{Type: "KUBERNETES"}
+		{"EnableServiceType", m("Deployment", "EnableServiceType"), onlySys, func(w *world) proto.Message {
+			return &pb.ServiceTypeRequest{Type: "KUBERNETES", ImageId: w.publicImage}
 		}},
 		{"DisableServiceType", m("Deployment", "DisableServiceType"), onlySys, func(*world) proto.Message {
 			return &pb.ServiceTypeRequest{Type: "HARBOR"}
@@ -258,6 +260,24 @@ func calls() []call {
 		{"AddVmTag", m("Vms", "AddVmTag"), projectA1, func(w *world) proto.Message {
 			return &pb.AddVmTagRequest{Id: w.vm, Tag: &pb.VmTag{Value: "blue"}}
 		}},
+		// Services: their project's users; the kubeconfig is for those who may change them.
+		{"CreateService", m("Services", "CreateService"), projectA1, func(w *world) proto.Message {
+			return &pb.CreateServiceRequest{ProjectId: w.p1, Spec: serviceSpec(w, "k-"+rand.Text()[:6])}
+		}},
+		{"ListServices", m("Services", "ListServices"), projectA1, func(w *world) proto.Message { return &pb.ListServicesRequest{ProjectId: w.p1} }},
+		{"GetService", m("Services", "GetService"), projectA1, id(service)},
+		{"DeleteService", m("Services", "DeleteService"), projectA1, id(service)},
+		{"ListServiceVms", m("Services", "ListServiceVms"), projectA1, tasksOf(service)},
+		{"ResizeService", m("Services", "ResizeService"), projectA1, func(w *world) proto.Message {
+			return &pb.ResizeServiceRequest{Id: w.service, Spec: &pb.ServiceResizeOperation{NewWorkerCount: 2}}
+		}},
+		{"TriggerServiceMaintenance", m("Services", "TriggerServiceMaintenance"), projectA1, id(service)},
+		{"ChangeServiceVersion", m("Services", "ChangeServiceVersion"), projectA1, func(w *world) proto.Message {
+			return &pb.ChangeServiceVersionRequest{Id: w.service, Spec: &pb.ServiceChangeVersionOperation{NewImageId: w.image}}
+		}},
+		{"ListServiceTasks", m("Services", "ListServiceTasks"), projectA1, tasksOf(service)},
+		{"GetServiceKubeconfig", m("Services", "GetServiceKubeconfig"), projectA1, id(service)},
+		{"ListServiceTypes", m("Services", "ListServiceTypes"), anyone, func(*world) proto.Message { return &pb.PageRequest{} }},
 		{"CreateDisk", m("Disks", "CreateDisk"), projectA1, func(w *world) proto.Message {
 			return &pb.CreateDiskRequest{ProjectId: w.p1, Spec: &pb.DiskCreateSpec{Name: "d", Kind: "persistent-disk", Flavor: "pd", CapacityGb: 1}}
 		}},
@@ -441,6 +461,10 @@ func inboundEvent(t, subject, data string) *pb.CloudEvent {
 	return e
 }
 
+func serviceSpec(w *world, name string) *pb.ServiceCreateSpec {
+	return &pb.ServiceCreateSpec{Name: name, Type: "KUBERNETES", VmFlavor: "small", DiskFlavor: "disk", VmNetworkId: w.subnet, WorkerCount: 1}
+}
+
 func vmSpec(w *world) *pb.VmCreateSpec {
 	return &pb.VmCreateSpec{Name: "vm", Flavor: "small", SourceImageId: w.image, AttachedDisks: []*pb.AttachedDisk{
 		{Name: "boot", Kind: "ephemeral-disk", Flavor: "disk", BootDisk: true}}}
@@ -593,6 +617,18 @@ func (h *harness) world(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.subnet = h.must(t, m("Networks", "CreateSubnet"), &pb.CreateSubnetRequest{Id: w.router, Spec: &pb.SubnetCreateSpec{Name: "s", PrivateIpCidr: "10.1.1.0/24"}})
+	if _, err := store.Update(ctx, h.s, model.KindSubnet, w.subnet, func(sn *model.Subnet) error { sn.State = model.NetReady; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	h.must(t, m("Deployment", "EnableServiceType"), &pb.ServiceTypeRequest{Type: "KUBERNETES", ImageId: w.publicImage})
+	w.service = h.must(t, m("Services", "CreateService"), &pb.CreateServiceRequest{ProjectId: w.p1, Spec: serviceSpec(w, "k")})
+	// The service's chain does not run here: mark it made.
+	if _, err := store.Update(ctx, h.s, model.KindService, w.service, func(s *model.Service) error {
+		s.State, s.ActiveTask = model.ServiceReady, ""
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	w.zone = h.must(t, m("AvailabilityZones", "CreateAvailabilityZone"), &pb.CreateAvailabilityZoneRequest{Spec: &pb.AvailabilityZoneCreateSpec{Name: "z" + n}})
 	w.rule = h.must(t, m("Rules", "CreateRule"), &pb.CreateRuleRequest{ProjectId: w.p1, Spec: ruleSpec()})
 	w.subscription = h.must(t, m("Subscriptions", "CreateSubscription"), &pb.CreateSubscriptionRequest{ProjectId: w.p1,
@@ -618,7 +654,7 @@ func (h *harness) world(t testing.TB) *world {
 
 // hidden are the ids of w that caller must never see in an answer.
 func (w *world) hidden(caller string) []string {
-	a1 := []string{w.p1, w.vm, w.disk, w.router, w.subnet, w.image, w.task, w.rule, w.subscription, w.deadLetter}
+	a1 := []string{w.p1, w.vm, w.disk, w.router, w.subnet, w.image, w.task, w.rule, w.subscription, w.deadLetter, w.service}
 	b := []string{w.tenantB, w.pb}
 	switch caller {
 	case adminA:
