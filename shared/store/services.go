@@ -18,12 +18,12 @@ import (
 // the index of all services, its sealed secrets (<prefix>servicesecrets:<id>) and its
 // nodes' last reports (<prefix>servicereports:<id>, VM id → ms).
 
-func (s *Store) servicesIdx(project string) string { return s.key("idx", "services", project) }
-func (s *Store) allServicesIdx() string            { return s.key("idx", "services") }
+func (s *Store) servicesIdx(project string) string  { return s.key("idx", "services", project) }
+func (s *Store) allServicesIdx() string             { return s.key("idx", "services") }
 func (s *Store) serviceSecretsKey(id string) string { return s.key("servicesecrets", id) }
 func (s *Store) serviceReportsKey(id string) string { return s.key("servicereports", id) }
-func (s *Store) serviceTypeKey(typ string) string  { return s.key("servicetype", typ) }
-func (s *Store) serviceTypesKey() string           { return s.key("servicetypes") }
+func (s *Store) serviceTypeKey(typ string) string   { return s.key("servicetype", typ) }
+func (s *Store) serviceTypesKey() string            { return s.key("servicetypes") }
 
 // CreateService writes the service (CREATING), its first sealed secrets (if any) and its
 // task, if its project exists and no other service of the project has its name.
