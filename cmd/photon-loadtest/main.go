@@ -10,6 +10,11 @@
 // prints Redis's memory and key count after each, then
 //
 //	RESULT churn cycles=N settle=S mem_first_mb=A mem_last_mb=B mem_spread_pct=P mem_trend_pct_per_cycle=T keys_first=K keys_last=L keys_spread_pct=Q keys_trend_pct_per_cycle=U errors=E
+//
+// With --service-workers N it creates one Kubernetes service of N workers instead
+// (loadtest.Service) and prints each step of its chain, then
+//
+//	RESULT service workers=N nodes=M state=S seconds=T node_p50_ms=A node_p99_ms=B <step>_ms=...
 package main
 
 import (
@@ -60,6 +65,7 @@ type options struct {
 	churn, churnSettle                        int
 	churnFor, churnQuiet                      time.Duration
 	taskRetention, eventsMaxAge, auditMaxAge  time.Duration
+	serviceWorkers, serviceBatch              int
 }
 
 func main() {
@@ -78,6 +84,7 @@ Examples:
       --user admin --password secret --vms 500                      # a running Photon
   photon-loadtest --hosts 8 --vms 500 --bulk 500 --churn 20 --redis redis://127.0.0.1:6379 \
       --task-retention 1m --events-max-age 1m --audit-max-age 1m    # churn: is Redis flat?
+  photon-loadtest --hosts 8 --service-workers 50                    # a 50-worker Kubernetes service
 
 Flags:
 `)
@@ -111,6 +118,8 @@ Flags:
 	f.DurationVar(&o.taskRetention, "task-retention", 0, "task retention of the in-process dev cloud (default: the gateway's)")
 	f.DurationVar(&o.auditMaxAge, "audit-max-age", 0, "audit log retention of the in-process dev cloud (default: the gateway's)")
 	f.DurationVar(&o.eventsMaxAge, "events-max-age", 0, "outbound events' retention of the in-process dev cloud (default: the notifier's)")
+	f.IntVar(&o.serviceWorkers, "service-workers", 0, "instead of a burst, create one Kubernetes service of this many workers and time it to READY, step by step")
+	f.IntVar(&o.serviceBatch, "service-batch", 0, "the service's workerBatchExpansionSize (0: all workers at once)")
 	f.Parse(os.Args[1:])
 	devcloud.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -191,6 +200,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	if o.churn > 0 {
 		return churn(ctx, o, cl, api, fx, rdb, stdout)
+	}
+	if o.serviceWorkers > 0 {
+		res, err := loadtest.Service{Client: cl, Fixture: fx, Workers: o.serviceWorkers, Batch: o.serviceBatch}.Do(ctx)
+		if err != nil {
+			return err
+		}
+		for _, st := range res.Steps {
+			fmt.Fprintf(stdout, "  step %-28s %6d ms\n", st.Operation, st.Took.Milliseconds())
+		}
+		fmt.Fprintln(stdout, res.ResultLine())
+		return nil
 	}
 	memBefore := redisMemory(ctx, rdb)
 
