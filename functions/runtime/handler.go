@@ -127,7 +127,10 @@ func (r *Runtime) do(ctx context.Context, fn Function, in cloudevents.Event, c *
 		if s.State == model.TaskCompleted {
 			return store.ErrNoChange // a concurrent redelivery got here first
 		}
-		s.State, s.StartedTime, s.EndTime = model.TaskCompleted, c.started, r.Store.Now()
+		s.State, s.EndTime = model.TaskCompleted, r.Store.Now()
+		if s.StartedTime == 0 {
+			s.StartedTime = c.started // a step that awaited started at its first run
+		}
 		return nil
 	})
 	if err != nil {

@@ -325,3 +325,83 @@ func lastOutbox(t *testing.T, s *store.Store, rdb redis.UniversalClient) string 
 	}
 	return ms[0].ID
 }
+
+// awaiter is a fake step that awaits until ready is set, counting its runs.
+type awaiter struct {
+	recorder
+	ready atomic.Bool
+	runs  atomic.Int32
+}
+
+func (a *awaiter) Do(ctx context.Context, c *runtime.Call) error {
+	a.runs.Add(1)
+	if !a.ready.Load() {
+		return runtime.Await(time.Now().Add(time.Hour))
+	}
+	return a.recorder.Do(ctx, c)
+}
+
+// TestAwaitWakes: a step that awaits keeps its event and acknowledges it; each wake runs
+// it again, and the one after what it waits for came lets the chain go on to its end.
+func TestAwaitWakes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s, rdb := storetest.NewWithClient(t)
+	j := &journal{}
+	svc := &awaiter{recorder: recorder{name: "service", log: j}}
+	fns := []runtime.Function{&recorder{name: "authorize", log: j}, svc}
+	rt := &runtime.Runtime{Store: s}
+	b := events.NewRedisBroker(rdb, s.Prefix(), nil)
+	b.Backoff = time.Millisecond
+	go (&runtime.Local{Runtime: rt, Broker: b, Workers: 2}).Run(ctx, fns...)
+	go relay(ctx, t, s, b)
+	chain := &events.ServiceMaintain
+	task := startChain(t, s, b, chain)
+	awaiting := func(runs int32) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := s.GetTask(ctx, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if svc.runs.Load() == runs && got.Steps[1].State == model.TaskStarted {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d runs the step is %s, want it awaiting after %d", svc.runs.Load(), got.Steps[1].State, runs)
+			}
+			time.Sleep(5 * time.Millisecond) // polling the task, as a client would
+		}
+	}
+	awaiting(1)
+	if ok, err := s.Wake(ctx, task.ID); err != nil || !ok {
+		t.Fatalf("wake: %v %v", ok, err)
+	}
+	awaiting(2) // woken too early: it looked again and awaits again
+	svc.ready.Store(true)
+	if _, err := s.Wake(ctx, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := waitEnded(t, s, rdb, task.ID, "0")
+	if got.State != model.TaskCompleted || got.Steps[1].StartedTime == 0 || got.Steps[1].StartedTime > got.Steps[1].EndTime {
+		t.Fatalf("task %s, steps %+v", got.State, got.Steps)
+	}
+	if want := []string{"do AUTHORIZE", "do REPLACE_SERVICE_NODES", "do WAIT_SERVICE_NODES_READY"}; !slices.Equal(j.get(), want) {
+		t.Fatalf("ran %v, want %v", j.get(), want)
+	}
+	// The end forgets what the task kept, just after the task's record ends.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		n, err := rdb.Exists(ctx, s.Prefix()+"await:"+task.ID).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ended task's await is kept")
+		}
+	}
+}
