@@ -41,12 +41,13 @@ type serviceNode struct {
 	ImageID string `json:"imageId"`
 }
 
-// serviceCloud is a dev cloud whose simulated guests report every second, with a
-// tenant, a project, flavors, an image and a routed subnet for services.
+// serviceCloud is a dev cloud whose simulated guests report every second (twice as often
+// as the services expect, so that a busy machine does not make a node look silent), with
+// a tenant, a project, flavors, an image and a routed subnet for services.
 func serviceCloud(t *testing.T, hosts int) (*devcloud.Cloud, *client, fixture, string) {
 	t.Helper()
 	c, cl := cloudWith(t, hosts, func(o *devcloud.Options) {
-		o.ServiceReportEvery, o.ServiceReadyTimeout = time.Second, 2*time.Minute
+		o.ServiceReportEvery, o.ServiceReadyTimeout = 2*time.Second, 2*time.Minute
 		o.GuestReportEvery = time.Second
 	})
 	f := setup(t, cl, 20)
