@@ -1,8 +1,7 @@
 // Package functions lists Photon's control-plane functions. Each lives in its own package
 // (authorize, quota, place, vmhost, attachdisk, wiresubnet, floatingip, boot, power, disks, images,
-// service) with a Do and an
-// Undo, or takes signals outside any chain (reconcile); package runtime runs them on
-// Redis Streams or behind Knative.
+// service) with a Do and an Undo, or takes signals outside any chain (reconcile); package
+// runtime runs them on Redis Streams or behind Knative.
 package functions
 
 import (
@@ -78,12 +77,14 @@ func New(s *store.Store, opts ...Option) *Set {
 	}
 	hosts := hostclient.New(s, o.hostTLS)
 	placer := place.New(s, place.DefaultPolicy)
+	// The service function renders its nodes' guestinfo when vmhost creates them.
+	services := service.New(s, o.service)
 	return &Set{
 		Functions: []runtime.Function{
 			authorize.New(s),
 			quota.New(s),
 			placer,
-			vmhost.New(s, hosts),
+			vmhost.New(s, hosts, services),
 			attachdisk.New(s, hosts),
 			wiresubnet.New(s, hosts, o.nsx),
 			floatingip.New(s, o.nsx),
@@ -96,7 +97,7 @@ func New(s *store.Store, opts ...Option) *Set {
 			logicalrouter.New(s, o.nsx),
 			logicalswitch.New(s, o.nsx),
 			reconcile.New(s, hosts, o.reconcile),
-			service.New(s, o.service),
+			services,
 		},
 		Runtime: &runtime.Runtime{Store: s},
 		hosts:   hosts,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -344,8 +345,15 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 // FileAlreadyExists, and the VM is looked up; one that takes it (vcsim does) gives it a
 // folder of another name, since the first one's folder is taken, so a new VM whose folder
 // is not named by its id has a twin, and the VM just made is destroyed again (adopt).
+//
+// The request's guest_info goes into the create's own extraConfig, so the guest finds it
+// from its first power-on; a VM found made already keeps what it has.
 func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
+	extra, err := guestInfo(r.GetGuestInfo())
+	if err != nil {
+		return nil, err
+	}
 	defer h.forgetOnError(id, &err)
 	_, known := h.vms.peek(id)
 	if _, unsure := h.unsettled.peek(id); known || unsure {
@@ -386,7 +394,7 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hos
 		Annotation:   r.GetName(),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", ds.Name())},
 		DeviceChange: change,
-		ExtraConfig:  []types.BaseOptionValue{&types.OptionValue{Key: "photon.vmId", Value: id}},
+		ExtraConfig:  append([]types.BaseOptionValue{&types.OptionValue{Key: "photon.vmId", Value: id}}, extra...),
 	}
 	res, err := h.task(ctx, id, func() (*object.Task, error) { return h.folder.CreateVM(ctx, spec, h.pool, h.system) })
 	if err != nil {
@@ -416,6 +424,24 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hos
 	}
 	h.state.put(id, m)
 	return report(id, m), nil
+}
+
+// guestInfoPrefix starts every extraConfig key a create may set: the rest of
+// extraConfig holds the host's settings and hostd's own records (photon.vmId, NICs).
+const guestInfoPrefix = "guestinfo."
+
+// guestInfo is the extraConfig entries of a create's guest_info, in key order (so a spec
+// is the same whatever the map's order); a key outside guestinfo is refused.
+func guestInfo(m map[string]string) ([]types.BaseOptionValue, error) {
+	keys := slices.Sorted(maps.Keys(m))
+	out := make([]types.BaseOptionValue, 0, len(keys))
+	for _, k := range keys {
+		if !strings.HasPrefix(k, guestInfoPrefix) || len(k) == len(guestInfoPrefix) {
+			return nil, status.Errorf(codes.InvalidArgument, "guest_info key %q is not %s<name>: the rest of extraConfig is not the guest's", k, guestInfoPrefix)
+		}
+		out = append(out, &types.OptionValue{Key: k, Value: m[k]})
+	}
+	return out, nil
 }
 
 // adopt keeps the other VM named id, which the host had before hostd made its own, and

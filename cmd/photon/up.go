@@ -35,7 +35,10 @@ the gateway (REST, the token endpoint and gRPC over TLS on --https, with a certi
 from the platform CA unless --tls-cert is given, whose roots it writes to --ca-file; plain
 REST on --http and gRPC on --grpc, on loopback). Each hostd joins at a loopback join
 endpoint and registers and heartbeats its host through the registrar there, as separate
-hostds do; none touches Redis. Ctrl-C stops it cleanly.`,
+hostds do; none touches Redis. A simulated VM powered on with a cloud-init user data in
+its guestinfo phones home as the user data says (--guest-delay after the power-on,
+trusting the API's CA) and reports again every --guest-report-every while it runs.
+Ctrl-C stops it cleanly.`,
 		Example: `  photon up
   photon up --hosts 16 --redis redis://127.0.0.1:6379 --admin-password secret
   photon up --trace stdout
@@ -103,6 +106,8 @@ Ctrl-C stops it.
 	f.IntVar(&o.Workers, "workers", 0, "fixed concurrency per function (default: autoscaled by backlog and load)")
 	f.IntVar(&o.MaxInFlight, "max-in-flight", gateway.DefaultMaxInFlight, "operations in flight at most before the API answers 429 (-1: no bound)")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 10*time.Second, "host heartbeat interval")
+	f.DurationVar(&o.GuestDelay, "guest-delay", 5*time.Second, "how long a simulated VM takes from power-on to its cloud-init phone_home, as a real boot does")
+	f.DurationVar(&o.GuestReportEvery, "guest-report-every", 30*time.Second, "how often a simulated VM whose cloud-init phoned home reports again while it runs (below 0: never)")
 	f.DurationVar(&o.EventsMaxAge, "events-max-age", notify.DefaultEventsMaxAge, "keep an outbound event some consumer group of events:out has not read this long at most (below 0: no bound by age)")
 	f.DurationVar(&o.DeadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the functions' dead-letter stream keeps an event (below 0: for ever)")
 	rf.add(cmd)

@@ -5,7 +5,9 @@
 // Before it creates the VM it counts the VM among the image's users (vmrules.UseImage),
 // which an image that is not READY (being deleted) refuses, and copies an ON_DEMAND image to the chosen
 // datastore when it is not there yet (one copy per image and datastore, shared by the VM
-// creates that need it at once). Destroying the VM releases the image; the last VM of an
+// creates that need it at once). A VM that is a node of a service (ServiceID) is created
+// with the guestinfo its GuestInfoSource gives (the cloud-init user data and metadata the
+// node configures itself from), asked for at every try and never stored. Destroying the VM releases the image; the last VM of an
 // image that waits to be deleted (PENDING_DELETE) deletes it from every datastore.
 //
 // Consumes: io.photon.vm.create.placed; undo: io.photon.vm.create.undo.vmhost; as the
@@ -30,14 +32,23 @@ import (
 	"github.com/photon-cloud/photon/shared/store"
 )
 
+// GuestInfoSource gives the guestinfo of a service's node VM (its user data and metadata); its secrets are never stored in the VM record.
+type GuestInfoSource interface {
+	GuestInfo(ctx context.Context, vm *model.VM) (map[string]string, error)
+}
+
 // Function is the vmhost step.
 type Function struct {
 	store *store.Store
 	hosts *hostclient.Pool
+	guest GuestInfoSource
 }
 
-// New returns the vmhost function.
-func New(s *store.Store, hosts *hostclient.Pool) *Function { return &Function{store: s, hosts: hosts} }
+// New returns the vmhost function. guest gives the guestinfo of VMs that are nodes of a
+// service (VM.ServiceID); nil gives none.
+func New(s *store.Store, hosts *hostclient.Pool, guest GuestInfoSource) *Function {
+	return &Function{store: s, hosts: hosts, guest: guest}
+}
 
 // Name implements runtime.Function.
 func (f *Function) Name() string { return "vmhost" }
@@ -52,6 +63,14 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 	if err != nil {
 		return err
 	}
+	// The guestinfo is asked for at every try rather than kept: it carries the node's
+	// secrets, which live with the service, not in the VM record or the event.
+	var guest map[string]string
+	if vm.ServiceID != "" && f.guest != nil {
+		if guest, err = f.guest.GuestInfo(ctx, vm); err != nil {
+			return err
+		}
+	}
 	ok, err := f.hosts.OnVMHost(ctx, vm.ID, "create VM", func(h hostdv1.HostClient, r model.HostReservation) error {
 		host, err := f.store.GetHost(ctx, r.HostID)
 		if err != nil {
@@ -61,7 +80,7 @@ func (f *Function) Do(ctx context.Context, c *runtime.Call) error {
 			return err
 		}
 		_, err = h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: vm.ID, Name: vm.Name, CpuCount: vm.CPU,
-			MemoryMb: vm.MemoryMB, Datastore: r.Datastore, ImagePath: img.DiskPath})
+			MemoryMb: vm.MemoryMB, Datastore: r.Datastore, ImagePath: img.DiskPath, GuestInfo: guest})
 		return err
 	})
 	if err == nil && !ok {

@@ -1,13 +1,20 @@
 package vmhost_test
 
 import (
+	"context"
+	"errors"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/internal/steptest"
+	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/functions/vmhost"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -202,6 +209,92 @@ func TestDestroy(t *testing.T) {
 				if users, err := e.Store.CloseImage(t.Context(), img.ID); err != nil || users != tc.wantUsers {
 					t.Fatalf("image users %d (%v), want %d", users, err, tc.wantUsers)
 				}
+			}
+		})
+	}
+}
+
+// guestSource is a GuestInfoSource that answers info (or err) and records the VMs it was
+// asked about.
+type guestSource struct {
+	info  map[string]string
+	err   error
+	mu    sync.Mutex
+	asked []string
+}
+
+func (g *guestSource) GuestInfo(_ context.Context, vm *model.VM) (map[string]string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked = append(g.asked, vm.ID+"/"+vm.ServiceID)
+	return g.info, g.err
+}
+
+// TestGuestInfo: a VM that is a node of a service is created with the guestinfo its
+// source gives, asked for afresh at every try; any other VM, or a node without a source,
+// is created without; a source that fails holds the create back (retried, or failed when
+// the failure is permanent) before the host is asked.
+func TestGuestInfo(t *testing.T) {
+	t.Parallel()
+	userdata := map[string]string{"guestinfo.userdata": "I2Nsb3VkLWNvbmZpZwo=", "guestinfo.userdata.encoding": "base64"}
+	cases := []struct {
+		name      string
+		service   string
+		noSource  bool
+		err       error
+		want      string
+		wantAsked []string
+		wantGuest map[string]string
+		wantCalls []string
+	}{
+		{name: "node of a service", service: "svc-1", want: steptest.Done, wantAsked: []string{"vm-1/svc-1"},
+			wantGuest: userdata, wantCalls: []string{"CopyImage", "CreateVm"}},
+		{name: "not a node", want: steptest.Done, wantCalls: []string{"CopyImage", "CreateVm"}},
+		{name: "no source", service: "svc-1", noSource: true, want: steptest.Done, wantCalls: []string{"CopyImage", "CreateVm"}},
+		{name: "source unavailable", service: "svc-1", err: errors.New("service store unreachable"), want: steptest.Retry,
+			wantAsked: []string{"vm-1/svc-1"}},
+		{name: "source refuses", service: "svc-1", err: errs.New(errs.CodeInvalidEntity, "service svc-1 is gone"),
+			want: steptest.Failed(errs.CodeInvalidEntity), wantAsked: []string{"vm-1/svc-1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := steptest.New(t)
+			src := &guestSource{info: userdata, err: tc.err}
+			e.Replace(t, func(hosts *hostclient.Pool) runtime.Function {
+				if tc.noSource {
+					return vmhost.New(e.Store, hosts, nil)
+				}
+				return vmhost.New(e.Store, hosts, src)
+			})
+			h := e.AddHost(t, "host-1")
+			img := image()
+			e.Image(t, img, nil)
+			task := e.NewTask(&events.VMCreate, "vm-1", steptest.Root, nil)
+			e.VM(t, &model.VM{ID: "vm-1", Name: "vm-1", State: model.VMCreating, SourceImageID: img.ID, CPU: 1, MemoryMB: 512,
+				ServiceID: tc.service}, task)
+			e.Place(t, "vm-1", h)
+			reply, err := e.Do(t, &events.VMCreate, task, createOnHost)
+			if got := e.Outcome(t, &events.VMCreate, task, createOnHost, reply, err); got != tc.want {
+				t.Fatalf("outcome %s, want %s", got, tc.want)
+			}
+			if got := h.Methods(); !slices.Equal(got, tc.wantCalls) {
+				t.Fatalf("host calls %v, want %v", got, tc.wantCalls)
+			}
+			if !slices.Equal(src.asked, tc.wantAsked) {
+				t.Fatalf("the source was asked about %v, want %v", src.asked, tc.wantAsked)
+			}
+			for _, c := range h.Calls() {
+				if r, ok := c.Request.(*hostdv1.CreateVmRequest); ok && !maps.Equal(r.GetGuestInfo(), tc.wantGuest) {
+					t.Fatalf("create carried guest info %v, want %v", r.GetGuestInfo(), tc.wantGuest)
+				}
+			}
+			if tc.want != steptest.Done {
+				return
+			}
+			// The VM record keeps none of it.
+			if vm := e.GetVM(t, "vm-1"); vm.ServiceID != tc.service || vm.Metadata != nil || vm.Environment != nil {
+				t.Fatalf("the VM record changed: %+v", vm)
 			}
 		})
 	}

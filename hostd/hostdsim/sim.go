@@ -1,14 +1,21 @@
 // Package hostdsim runs simulated ESXi hosts (govmomi's vcsim, ESX model) in process, for
 // the dev cloud, the load test and tests: hostd drives one as it drives a real host. It is
 // no part of production hostd.
+//
+// vcsim runs no guest OS, so a simulated host also plays the guests' part that Photon
+// sees: the cloud-init of a VM powered on with a #cloud-config user data in its guestinfo
+// phones home as that user data says, and the node re-reports while it runs
+// (GuestOptions, BreakGuest). It watches the VMs through govmomi, as any client would.
 package hostdsim
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net/url"
 	"path"
 	"sync"
+	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
@@ -23,6 +30,7 @@ type Sim struct {
 	URL   *url.URL
 	model *simulator.Model
 	srv   *simulator.Server
+	guest *guest
 }
 
 // Options size a simulated host. vcsim's own ESX model is a 2-core, 4 GB machine; the
@@ -35,6 +43,8 @@ type Options struct {
 	// Listen is the address the simulator serves its SDK on (default: a free loopback
 	// port), so that a client outside the process can find it again at a known address.
 	Listen string
+	// Guest is how the simulated guests of the host's VMs phone home.
+	Guest GuestOptions
 }
 
 // Start starts a default-sized simulated ESXi host serving HTTP on 127.0.0.1 with the
@@ -77,6 +87,7 @@ func StartWith(ctx context.Context, o Options) (*Sim, error) {
 		s.Close()
 		return nil, fmt.Errorf("seed images: %w", err)
 	}
+	s.guest = startGuest(s.URL, o.Guest)
 	return s, nil
 }
 
@@ -131,8 +142,27 @@ func (s *Sim) FailMethod(method string) {
 // ClearFaults removes every injected fault.
 func (s *Sim) ClearFaults() { s.model.Service.ClearFaultRules() }
 
-// Close stops the simulator.
+// BreakGuest makes the guest of VM vmID (its Photon id: the photon.vmId in its
+// extraConfig, else its name) report no more, as a node that hangs or loses its network
+// would: it never phones home if it has not yet, and stops re-reporting. A report under
+// way when it is called has ended when it returns. The guest stays broken when the VM is
+// powered off and on again.
+func (s *Sim) BreakGuest(vmID string) { s.guest.breakGuest(vmID) }
+
+// SetGuestDelay sets the time from a VM's power-on to its first phone_home for the VMs
+// powered on from now on (GuestOptions.Delay).
+func (s *Sim) SetGuestDelay(d time.Duration) { s.guest.setDelay(d) }
+
+// SetGuestRootCAs sets the roots the guests trust https phone-home URLs by, for their
+// next POSTs (GuestOptions.RootCAs): for a simulator started before the server it
+// reports to.
+func (s *Sim) SetGuestRootCAs(roots *x509.CertPool) { s.guest.setRootCAs(roots) }
+
+// Close stops the simulator and its guests.
 func (s *Sim) Close() {
+	if s.guest != nil {
+		s.guest.close()
+	}
 	s.srv.Close()
 	simMu.Lock()
 	defer simMu.Unlock()

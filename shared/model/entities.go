@@ -212,7 +212,8 @@ type VM struct {
 	FloatingIP     string `json:"floatingIp,omitempty"`
 	FloatingSubnet string `json:"floatingSubnet,omitempty"`
 	FloatingNic    string `json:"floatingNic,omitempty"`
-	// ServiceID is the service the VM is a node of, if any.
+	// ServiceID is the service (a Kubernetes or Harbor cluster) the VM is a node of, if
+	// any: its host gets the node's guestinfo at create (vmhost.GuestInfoSource).
 	ServiceID string `json:"serviceId,omitempty"`
 }
 

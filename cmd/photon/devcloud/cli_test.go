@@ -222,7 +222,15 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("target info:\n%s", out)
 	}
 	admin.ok("-n", "system", "list-vms")
-	admin.fails(1, "error: NotImplemented: ", "-n", "system", "enable-service-type", "-k", "KUBERNETES", "-i", image)
+	// A service type is usable once enabled with its image, and listed until disabled.
+	admin.ok("-n", "system", "enable-service-type", "-k", "KUBERNETES", "-i", image)
+	if out := admin.ok("-n", "system", "list-service-types"); out != "KUBERNETES\t"+image {
+		t.Fatalf("list-service-types -n after enable: %q", out)
+	}
+	admin.ok("-n", "system", "disable-service-type", "-k", "KUBERNETES")
+	if out := admin.ok("-n", "system", "list-service-types"); out != "" {
+		t.Fatalf("list-service-types -n after disable: %q", out)
+	}
 	admin.fails(1, "error: NotImplemented: ", "-n", "infrastructure", "update-image-datastores", "-d", "datastore1")
 	admin.fails(1, "error: NotImplemented: ", "-n", "system", "configure-nsx", "--nsx-address", "10.0.0.9", "--nsx-username", "admin", "--nsx-password", "x")
 	// A registered host's provision completes at once: its hostd runs already.

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -105,7 +106,16 @@ type Options struct {
 	// Gateway, when set, adjusts the gateway's options (rate limits, audit retention,
 	// an external OIDC provider) before it starts.
 	Gateway func(context.Context, *gateway.Options) error
+	// GuestDelay and GuestReportEvery say how the simulated guests of every host's VMs
+	// phone home (hostdsim.GuestOptions): GuestDelay after a power-on (0: at once), then
+	// every GuestReportEvery (0: every 2s; below 0: never again). They trust the roots of
+	// the API's HTTPS certificate (TLS).
+	GuestDelay, GuestReportEvery time.Duration
 }
+
+// DefaultGuestReportEvery is how often a simulated node re-reports when
+// Options.GuestReportEvery is 0.
+const DefaultGuestReportEvery = 2 * time.Second
 
 // Cloud is a running dev cloud.
 type Cloud struct {
@@ -149,6 +159,10 @@ type Cloud struct {
 	regSrv   *grpc.Server
 	notifier *notify.Service
 	rules    *rules.Engine
+
+	// guestRoots (under mu) are the roots the simulated guests trust: the platform CA's
+	// until the gateway has started, then those of its HTTPS certificate (TLS.Pool).
+	guestRoots *x509.CertPool
 }
 
 // Start brings the dev cloud up. Close takes it down.
@@ -158,6 +172,9 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.GuestReportEvery == 0 {
+		o.GuestReportEvery = DefaultGuestReportEvery
 	}
 	cloud := &Cloud{AdminUser: orDefault(o.AdminUser, "admin"), AdminPassword: o.AdminPassword, opts: o,
 		running: map[string]*simHost{}}
@@ -272,6 +289,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, err
 	}
 	c.HTTPSURL, c.TLS = "https://"+c.Gateway.HTTPSAddr(), gwo.TLS
+	c.setGuestRoots(c.TLS.Pool())
 	if c.rules, err = rules.Start(ctx, c.rdb, c.Store.Prefix(), c.Store, c.Gateway, rules.Options{Logger: o.Logger}); err != nil {
 		return nil, err
 	}
@@ -317,6 +335,35 @@ func (c *Cloud) HTTPSClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.TLS.Pool()}
 	return &http.Client{Transport: t}
+}
+
+// BreakGuest makes the simulated guest of VM vmID report no more, on whichever host has
+// the VM (hostdsim.Sim.BreakGuest): a node that stopped answering.
+func (c *Cloud) BreakGuest(vmID string) {
+	c.mu.Lock()
+	sims := make([]*hostdsim.Sim, 0, len(c.running))
+	for _, h := range c.running {
+		sims = append(sims, h.sim)
+	}
+	c.mu.Unlock()
+	for _, s := range sims {
+		s.BreakGuest(vmID)
+	}
+}
+
+// setGuestRoots has every simulated guest, of the hosts running and of those started
+// later, trust roots.
+func (c *Cloud) setGuestRoots(roots *x509.CertPool) {
+	c.mu.Lock()
+	c.guestRoots = roots
+	sims := make([]*hostdsim.Sim, 0, len(c.running))
+	for _, h := range c.running {
+		sims = append(sims, h.sim)
+	}
+	c.mu.Unlock()
+	for _, s := range sims {
+		s.SetGuestRootCAs(roots)
+	}
 }
 
 // Close stops everything in reverse order of starting.
@@ -384,7 +431,12 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (
 	if len(h.Tags) == 0 {
 		h.Tags = []string{model.HostTagCloud}
 	}
-	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}})
+	c.mu.Lock()
+	roots := c.guestRoots
+	c.mu.Unlock()
+	every := max(o.GuestReportEvery, 0)
+	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage},
+		Guest: hostdsim.GuestOptions{Delay: o.GuestDelay, ReportEvery: every, RootCAs: roots}})
 	if err != nil {
 		return nil, fmt.Errorf("simulated host: %w", err)
 	}
@@ -414,6 +466,9 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (
 		return nil, errors.New("the dev cloud is closing")
 	}
 	c.running[h.ID] = sh
+	if c.guestRoots != roots { // the gateway started meanwhile
+		sim.SetGuestRootCAs(c.guestRoots)
+	}
 	return sh, nil
 }
 
@@ -425,6 +480,9 @@ func (c *Cloud) startJoin(ctx context.Context) error {
 		return err
 	}
 	c.CA, c.joiner = ca, pki.NewJoiner(ca, c.rdb, c.Store.Prefix())
+	c.mu.Lock()
+	c.guestRoots = ca.Pool()
+	c.mu.Unlock()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listen for joins: %w", err)

@@ -17,7 +17,9 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions"
+	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -182,4 +184,23 @@ func (e *Env) Signal(t testing.TB, s events.Signal, subject string) error {
 		t.Errorf("signal %s answered %s", s.Type, reply.Type())
 	}
 	return err
+}
+
+// Replace puts the function build makes in the set, in place of the one of its name, for
+// a test that gives a function what functions.New does not. build gets a pool of clients
+// of the Env's hosts with the functions' credentials, closed at the test's end.
+func (e *Env) Replace(t testing.TB, build func(hosts *hostclient.Pool) runtime.Function) {
+	t.Helper()
+	clientTLS, err := e.ca.ServiceClientTLS("functions")
+	must(t, err)
+	hosts := hostclient.New(e.Store, clientTLS)
+	t.Cleanup(hosts.Close)
+	fn := build(hosts)
+	for i, f := range e.Set.Functions {
+		if f.Name() == fn.Name() {
+			e.Set.Functions[i] = fn
+			return
+		}
+	}
+	t.Fatalf("no function %s to replace", fn.Name())
 }

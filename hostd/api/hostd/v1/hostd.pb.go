@@ -87,7 +87,13 @@ type CreateVmRequest struct {
 	// datastore is the datastore name on this host that holds the image and the VM.
 	Datastore string `protobuf:"bytes,5,opt,name=datastore,proto3" json:"datastore,omitempty"`
 	// image_path is the image disk's path relative to the datastore, e.g. "images/photon-os.vmdk".
-	ImagePath     string `protobuf:"bytes,6,opt,name=image_path,json=imagePath,proto3" json:"image_path,omitempty"`
+	ImagePath string `protobuf:"bytes,6,opt,name=image_path,json=imagePath,proto3" json:"image_path,omitempty"`
+	// guest_info are extraConfig entries set on the VM when it is created, so that its guest
+	// reads them from its first power-on: VMware guestinfo, e.g. "guestinfo.userdata" and
+	// "guestinfo.userdata.encoding" that cloud-init reads. Every key must start with
+	// "guestinfo." (InvalidArgument otherwise): the rest of extraConfig is the host's and
+	// hostd's own. A create that finds the VM made already leaves its extraConfig as it is.
+	GuestInfo     map[string]string `protobuf:"bytes,7,rep,name=guest_info,json=guestInfo,proto3" json:"guest_info,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +168,13 @@ func (x *CreateVmRequest) GetImagePath() string {
 		return x.ImagePath
 	}
 	return ""
+}
+
+func (x *CreateVmRequest) GetGuestInfo() map[string]string {
+	if x != nil {
+		return x.GuestInfo
+	}
+	return nil
 }
 
 type AttachDiskRequest struct {
@@ -2047,7 +2060,7 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\n" +
 	"\x1ehostd/api/hostd/v1/hostd.proto\x12\bhostd.v1\"\x1c\n" +
 	"\x05VmRef\x12\x13\n" +
-	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\"\xb1\x01\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\"\xb8\x02\n" +
 	"\x0fCreateVmRequest\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -2055,7 +2068,12 @@ const file_hostd_api_hostd_v1_hostd_proto_rawDesc = "" +
 	"\tmemory_mb\x18\x04 \x01(\x03R\bmemoryMb\x12\x1c\n" +
 	"\tdatastore\x18\x05 \x01(\tR\tdatastore\x12\x1d\n" +
 	"\n" +
-	"image_path\x18\x06 \x01(\tR\timagePath\"b\n" +
+	"image_path\x18\x06 \x01(\tR\timagePath\x12G\n" +
+	"\n" +
+	"guest_info\x18\a \x03(\v2(.hostd.v1.CreateVmRequest.GuestInfoEntryR\tguestInfo\x1a<\n" +
+	"\x0eGuestInfoEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +
 	"\x11AttachDiskRequest\x12\x13\n" +
 	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12\x17\n" +
 	"\adisk_id\x18\x02 \x01(\tR\x06diskId\x12\x1f\n" +
@@ -2243,7 +2261,7 @@ func file_hostd_api_hostd_v1_hostd_proto_rawDescGZIP() []byte {
 	return file_hostd_api_hostd_v1_hostd_proto_rawDescData
 }
 
-var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_hostd_api_hostd_v1_hostd_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*VmRef)(nil),                       // 0: hostd.v1.VmRef
 	(*CreateVmRequest)(nil),             // 1: hostd.v1.CreateVmRequest
@@ -2277,67 +2295,69 @@ var file_hostd_api_hostd_v1_hostd_proto_goTypes = []any{
 	(*ListInventoryRequest)(nil),        // 29: hostd.v1.ListInventoryRequest
 	(*Inventory)(nil),                   // 30: hostd.v1.Inventory
 	(*InventoryVm)(nil),                 // 31: hostd.v1.InventoryVm
+	nil,                                 // 32: hostd.v1.CreateVmRequest.GuestInfoEntry
 }
 var file_hostd_api_hostd_v1_hostd_proto_depIdxs = []int32{
-	7,  // 0: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
-	21, // 1: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
-	25, // 2: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
-	27, // 3: hostd.v1.Resources.vm_powers:type_name -> hostd.v1.VmPower
-	31, // 4: hostd.v1.Inventory.vms:type_name -> hostd.v1.InventoryVm
-	22, // 5: hostd.v1.InventoryVm.vm:type_name -> hostd.v1.VmInfo
-	1,  // 6: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
-	2,  // 7: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
-	4,  // 8: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
-	5,  // 9: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
-	6,  // 10: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
-	0,  // 11: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
-	0,  // 12: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
-	0,  // 13: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
-	0,  // 14: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
-	3,  // 15: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
-	0,  // 16: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
-	0,  // 17: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
-	0,  // 18: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
-	8,  // 19: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
-	9,  // 20: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
-	11, // 21: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
-	12, // 22: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
-	14, // 23: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
-	16, // 24: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
-	18, // 25: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
-	20, // 26: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
-	0,  // 27: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
-	24, // 28: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
-	29, // 29: hostd.v1.Host.ListInventory:input_type -> hostd.v1.ListInventoryRequest
-	22, // 30: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
-	22, // 31: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
-	22, // 32: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
-	22, // 33: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
-	22, // 34: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
-	22, // 35: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
-	22, // 36: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
-	22, // 37: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
-	22, // 38: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
-	22, // 39: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
-	23, // 40: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
-	22, // 41: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
-	28, // 42: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
-	7,  // 43: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
-	10, // 44: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
-	22, // 45: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
-	13, // 46: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
-	15, // 47: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
-	17, // 48: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
-	19, // 49: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
-	22, // 50: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
-	22, // 51: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
-	26, // 52: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
-	30, // 53: hostd.v1.Host.ListInventory:output_type -> hostd.v1.Inventory
-	30, // [30:54] is the sub-list for method output_type
-	6,  // [6:30] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	32, // 0: hostd.v1.CreateVmRequest.guest_info:type_name -> hostd.v1.CreateVmRequest.GuestInfoEntry
+	7,  // 1: hostd.v1.VmInfo.disks:type_name -> hostd.v1.DiskInfo
+	21, // 2: hostd.v1.VmInfo.nics:type_name -> hostd.v1.NicInfo
+	25, // 3: hostd.v1.Resources.datastores:type_name -> hostd.v1.Datastore
+	27, // 4: hostd.v1.Resources.vm_powers:type_name -> hostd.v1.VmPower
+	31, // 5: hostd.v1.Inventory.vms:type_name -> hostd.v1.InventoryVm
+	22, // 6: hostd.v1.InventoryVm.vm:type_name -> hostd.v1.VmInfo
+	1,  // 7: hostd.v1.Host.CreateVm:input_type -> hostd.v1.CreateVmRequest
+	2,  // 8: hostd.v1.Host.AttachDisk:input_type -> hostd.v1.AttachDiskRequest
+	4,  // 9: hostd.v1.Host.DetachDisk:input_type -> hostd.v1.DetachDiskRequest
+	5,  // 10: hostd.v1.Host.AddNic:input_type -> hostd.v1.AddNicRequest
+	6,  // 11: hostd.v1.Host.RemoveNic:input_type -> hostd.v1.RemoveNicRequest
+	0,  // 12: hostd.v1.Host.PowerOn:input_type -> hostd.v1.VmRef
+	0,  // 13: hostd.v1.Host.PowerOff:input_type -> hostd.v1.VmRef
+	0,  // 14: hostd.v1.Host.Suspend:input_type -> hostd.v1.VmRef
+	0,  // 15: hostd.v1.Host.Reset:input_type -> hostd.v1.VmRef
+	3,  // 16: hostd.v1.Host.Reconfigure:input_type -> hostd.v1.ReconfigureRequest
+	0,  // 17: hostd.v1.Host.DeleteVm:input_type -> hostd.v1.VmRef
+	0,  // 18: hostd.v1.Host.GetVm:input_type -> hostd.v1.VmRef
+	0,  // 19: hostd.v1.Host.GetMksTicket:input_type -> hostd.v1.VmRef
+	8,  // 20: hostd.v1.Host.CreateDisk:input_type -> hostd.v1.CreateDiskRequest
+	9,  // 21: hostd.v1.Host.DeleteDisk:input_type -> hostd.v1.DiskRef
+	11, // 22: hostd.v1.Host.AttachPersistentDisk:input_type -> hostd.v1.AttachPersistentDiskRequest
+	12, // 23: hostd.v1.Host.UploadFile:input_type -> hostd.v1.UploadFileChunk
+	14, // 24: hostd.v1.Host.CopyImage:input_type -> hostd.v1.CopyImageRequest
+	16, // 25: hostd.v1.Host.DeleteFile:input_type -> hostd.v1.DeleteFileRequest
+	18, // 26: hostd.v1.Host.CreateImageFromVm:input_type -> hostd.v1.CreateImageFromVmRequest
+	20, // 27: hostd.v1.Host.AttachIso:input_type -> hostd.v1.AttachIsoRequest
+	0,  // 28: hostd.v1.Host.DetachIso:input_type -> hostd.v1.VmRef
+	24, // 29: hostd.v1.Host.GetResources:input_type -> hostd.v1.GetResourcesRequest
+	29, // 30: hostd.v1.Host.ListInventory:input_type -> hostd.v1.ListInventoryRequest
+	22, // 31: hostd.v1.Host.CreateVm:output_type -> hostd.v1.VmInfo
+	22, // 32: hostd.v1.Host.AttachDisk:output_type -> hostd.v1.VmInfo
+	22, // 33: hostd.v1.Host.DetachDisk:output_type -> hostd.v1.VmInfo
+	22, // 34: hostd.v1.Host.AddNic:output_type -> hostd.v1.VmInfo
+	22, // 35: hostd.v1.Host.RemoveNic:output_type -> hostd.v1.VmInfo
+	22, // 36: hostd.v1.Host.PowerOn:output_type -> hostd.v1.VmInfo
+	22, // 37: hostd.v1.Host.PowerOff:output_type -> hostd.v1.VmInfo
+	22, // 38: hostd.v1.Host.Suspend:output_type -> hostd.v1.VmInfo
+	22, // 39: hostd.v1.Host.Reset:output_type -> hostd.v1.VmInfo
+	22, // 40: hostd.v1.Host.Reconfigure:output_type -> hostd.v1.VmInfo
+	23, // 41: hostd.v1.Host.DeleteVm:output_type -> hostd.v1.DeleteVmResponse
+	22, // 42: hostd.v1.Host.GetVm:output_type -> hostd.v1.VmInfo
+	28, // 43: hostd.v1.Host.GetMksTicket:output_type -> hostd.v1.MksTicket
+	7,  // 44: hostd.v1.Host.CreateDisk:output_type -> hostd.v1.DiskInfo
+	10, // 45: hostd.v1.Host.DeleteDisk:output_type -> hostd.v1.DeleteDiskResponse
+	22, // 46: hostd.v1.Host.AttachPersistentDisk:output_type -> hostd.v1.VmInfo
+	13, // 47: hostd.v1.Host.UploadFile:output_type -> hostd.v1.UploadFileResponse
+	15, // 48: hostd.v1.Host.CopyImage:output_type -> hostd.v1.CopyImageResponse
+	17, // 49: hostd.v1.Host.DeleteFile:output_type -> hostd.v1.DeleteFileResponse
+	19, // 50: hostd.v1.Host.CreateImageFromVm:output_type -> hostd.v1.CreateImageFromVmResponse
+	22, // 51: hostd.v1.Host.AttachIso:output_type -> hostd.v1.VmInfo
+	22, // 52: hostd.v1.Host.DetachIso:output_type -> hostd.v1.VmInfo
+	26, // 53: hostd.v1.Host.GetResources:output_type -> hostd.v1.Resources
+	30, // 54: hostd.v1.Host.ListInventory:output_type -> hostd.v1.Inventory
+	31, // [31:55] is the sub-list for method output_type
+	7,  // [7:31] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_hostd_api_hostd_v1_hostd_proto_init() }
@@ -2351,7 +2371,7 @@ func file_hostd_api_hostd_v1_hostd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hostd_api_hostd_v1_hostd_proto_rawDesc), len(file_hostd_api_hostd_v1_hostd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
