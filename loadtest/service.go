@@ -54,7 +54,7 @@ func (s Service) Do(ctx context.Context) (ServiceResult, error) {
 	res := ServiceResult{Workers: s.Workers}
 	var tk struct {
 		Entity struct{ ID string } `json:"entity"`
-		ID     string             `json:"id"`
+		ID     string              `json:"id"`
 	}
 	wait := func(id string) (*Task, error) { return s.wait(ctx, id) }
 	if err := s.Client.Do(ctx, "POST", "/v1/projects/"+s.Fixture.Project+"/networks", map[string]any{"name": s.Fixture.Name,
