@@ -183,7 +183,8 @@ func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c
 		if t.State == model.TaskQueued {
 			t.State, t.StartedTime = model.TaskStarted, c.started
 		}
-		s.Errors = append(s.Errors, apiErr.WithData("step", s.Operation))
+		apiErr = apiErr.WithData("step", s.Operation) // the undo and the finalizer name it too
+		s.Errors = append(s.Errors, apiErr)
 		for i := c.Step + 1; i < len(t.Steps); i++ {
 			t.Steps[i].State = model.TaskError // never run
 		}
