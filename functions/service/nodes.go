@@ -42,11 +42,8 @@ func (f *Function) await() error { return runtime.Await(f.now().Add(recheck)) }
 // workerBatchExpansionSize of them in flight. It awaits until every node's VM is made, and
 // fails when one's create failed.
 func (f *Function) converge(ctx context.Context, c *runtime.Call, svc *model.Service) error {
-	if pending, err := f.retire(ctx, c, svc); err != nil || pending {
-		if err != nil {
-			return err
-		}
-		return f.await()
+	if err := f.retired(ctx, c, svc); err != nil {
+		return err
 	}
 	var create []model.ServiceNode
 	pending, workersInFlight, othersBusy := 0, 0, false
@@ -164,6 +161,15 @@ func operations(c *events.Chain) []string {
 	return out
 }
 
+// retired is nil once every retiring VM is gone, and an await while some are not (retire).
+func (f *Function) retired(ctx context.Context, c *runtime.Call, svc *model.Service) error {
+	pending, err := f.retire(ctx, c, svc)
+	if err != nil || !pending {
+		return err
+	}
+	return f.await()
+}
+
 // retire deletes the retiring VMs, each by a delete chain that is a sub-task of c's task,
 // and forgets those that are gone. It reports whether some are still there. A VM another
 // task holds (its create) is waited for; a VM whose delete failed fails the step.
@@ -251,11 +257,7 @@ func (f *Function) retireAll(ctx context.Context, c *runtime.Call, svc *model.Se
 	if err != nil {
 		return err
 	}
-	pending, err := f.retire(ctx, c, svc)
-	if err != nil || !pending {
-		return err
-	}
-	return f.await()
+	return f.retired(ctx, c, svc)
 }
 
 // newNode is a node planned by task, replacing old (by the same role, index and address)
@@ -314,11 +316,7 @@ func (f *Function) unresize(ctx context.Context, c *runtime.Call, svc *model.Ser
 	if err != nil {
 		return err
 	}
-	pending, err := f.retire(ctx, c, svc)
-	if err != nil || !pending {
-		return err
-	}
-	return f.await()
+	return f.retired(ctx, c, svc)
 }
 
 // health is each node's health now, by its VM and its reports.

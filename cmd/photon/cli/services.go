@@ -370,6 +370,15 @@ func harborPassword(p string) bool {
 	return lower && upper && digit && n >= 7
 }
 
+// service reads service id.
+func (a *app) service(cmd *cobra.Command, id string) (*pb.Service, error) {
+	cl, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	return cl.GetService(cmd.Context(), id)
+}
+
 func (a *app) serviceShowCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "show <id>", Short: "Show a service and its nodes",
@@ -381,11 +390,7 @@ func (a *app) serviceShowCmd() *cobra.Command {
 			"it; then a line per node: VM ID, role, state, IP.",
 		Args: args(1, "service show <id>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := cl.GetService(cmd.Context(), as[0])
+			s, err := a.service(cmd, as[0])
 			if err != nil {
 				return err
 			}
@@ -645,11 +650,7 @@ func (a *app) certToFileCmd() *cobra.Command {
 			"Example: photon service cert-to-file 9b159e92-9495-49a4-af58-53ad4764f616 ./harbor-ca.pem",
 		Args: args(2, "service cert-to-file <id> <file>"),
 		RunE: func(cmd *cobra.Command, as []string) error {
-			cl, err := a.client()
-			if err != nil {
-				return err
-			}
-			s, err := cl.GetService(cmd.Context(), as[0])
+			s, err := a.service(cmd, as[0])
 			if err != nil {
 				return err
 			}

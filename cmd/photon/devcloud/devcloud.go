@@ -341,10 +341,7 @@ func (c *Cloud) HTTPSClient() *http.Client {
 // the VM (hostdsim.Sim.BreakGuest): a node that stopped answering.
 func (c *Cloud) BreakGuest(vmID string) {
 	c.mu.Lock()
-	sims := make([]*hostdsim.Sim, 0, len(c.running))
-	for _, h := range c.running {
-		sims = append(sims, h.sim)
-	}
+	sims := c.runningSims()
 	c.mu.Unlock()
 	for _, s := range sims {
 		s.BreakGuest(vmID)
@@ -356,14 +353,20 @@ func (c *Cloud) BreakGuest(vmID string) {
 func (c *Cloud) setGuestRoots(roots *x509.CertPool) {
 	c.mu.Lock()
 	c.guestRoots = roots
-	sims := make([]*hostdsim.Sim, 0, len(c.running))
-	for _, h := range c.running {
-		sims = append(sims, h.sim)
-	}
+	sims := c.runningSims()
 	c.mu.Unlock()
 	for _, s := range sims {
 		s.SetGuestRootCAs(roots)
 	}
+}
+
+// runningSims are the simulators of the hosts running now; c.mu is held.
+func (c *Cloud) runningSims() []*hostdsim.Sim {
+	sims := make([]*hostdsim.Sim, 0, len(c.running))
+	for _, h := range c.running {
+		sims = append(sims, h.sim)
+	}
+	return sims
 }
 
 // Close stops everything in reverse order of starting.
