@@ -499,7 +499,7 @@ func TestBrowserLogin(t *testing.T) {
 	want := BrowserLogin{Issuer: srv.URL, ClientID: ConsoleClientID, AuthorizationEndpoint: srv.URL + AuthorizePath,
 		TokenEndpoint: srv.URL + TokenPath, EndSessionEndpoint: srv.URL + LogoutPath, RevocationEndpoint: srv.URL + RevokePath,
 		Scope: "openid offline_access"}
-	if got := iss.BrowserLogin(srv.URL + "/"); got != want {
+	if got := iss.BrowserLogin(srv.URL+"/", nil); got != want {
 		t.Errorf("Issuer.BrowserLogin = %+v, want %+v", got, want)
 	}
 	v, err := NewOIDCVerifier(t.Context(), OIDCConfig{Issuer: srv.URL, HTTPClient: srv.Client(), ClientID: "console-at-idp"})

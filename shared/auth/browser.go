@@ -1,5 +1,7 @@
 package auth
 
+import "net/http"
+
 // BrowserLogin is what a browser client (the web console) needs to log in at an issuer
 // with the authorization-code flow with PKCE: GET /v1/system/auth tells it, for the
 // embedded issuer (Issuer.BrowserLogin) or an external provider
@@ -19,10 +21,11 @@ type BrowserLogin struct {
 // browserScope is the scope a browser client asks for.
 const browserScope = "openid offline_access"
 
-// BrowserLogin is the embedded issuer's browser login, its endpoints under baseURL (the
-// URL the gateway is reached at), for ConsoleClientID.
-func (i *Issuer) BrowserLogin(baseURL string) BrowserLogin {
-	d := i.discovery(baseURL)
+// BrowserLogin is the embedded issuer's browser login for ConsoleClientID, its
+// endpoints where DiscoveryHandler(baseURL) names them for r: under baseURL (the URL the
+// gateway is reached at), or the Issuer's Name when that is a URL, or r's origin.
+func (i *Issuer) BrowserLogin(baseURL string, r *http.Request) BrowserLogin {
+	d := i.discovery(i.base(baseURL, r))
 	return BrowserLogin{Issuer: d.Issuer, ClientID: ConsoleClientID, AuthorizationEndpoint: d.AuthorizationEndpoint,
 		TokenEndpoint: d.TokenEndpoint, EndSessionEndpoint: d.EndSessionEndpoint, RevocationEndpoint: d.RevocationEndpoint, Scope: browserScope}
 }

@@ -204,7 +204,19 @@ func (i *Issuer) DiscoveryHandler(baseURL string) http.Handler {
 	if isAbsURL(baseURL) {
 		return staticJSON(i.discovery(baseURL))
 	}
-	return servedJSON(func(r *http.Request) []byte { return mustJSON(i.discovery(requestOrigin(r))) })
+	return servedJSON(func(r *http.Request) []byte { return mustJSON(i.discovery(i.base("", r))) })
+}
+
+// base is the URL the endpoints are under: baseURL, else the Issuer's Name when that is
+// a URL, else the origin r came to.
+func (i *Issuer) base(baseURL string, r *http.Request) string {
+	switch {
+	case baseURL != "":
+		return baseURL
+	case isAbsURL(i.issuer):
+		return i.issuer
+	}
+	return requestOrigin(r)
 }
 
 func (i *Issuer) discovery(baseURL string) discovery {
