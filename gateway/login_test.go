@@ -66,8 +66,8 @@ func TestBrowserLogin(t *testing.T) {
 
 			var info struct {
 				Endpoint, TokenPath, Issuer, ClientID, Scope string
-				AuthorizationEndpoint, TokenEndpoint        string
-				EndSessionEndpoint, RevocationEndpoint      string
+				AuthorizationEndpoint, TokenEndpoint         string
+				EndSessionEndpoint, RevocationEndpoint       string
 			}
 			if a := c.do("GET", base+"/v1/system/auth", nil); a.status != 200 || json.Unmarshal([]byte(a.body), &info) != nil {
 				t.Fatalf("GET /v1/system/auth: %d %s", a.status, a.body)
