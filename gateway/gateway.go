@@ -22,6 +22,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/gateway/apidocs"
 	"github.com/photon-cloud/photon/gateway/rest"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/egress"
@@ -201,6 +202,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(pb.OpenAPI)
 	})
+	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
+	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	// Anything else is a Photon NotFound, or MethodNotAllowed for a path served with
 	// another method, as the API's own routes answer.
