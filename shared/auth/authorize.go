@@ -150,22 +150,12 @@ func isVerifier(s string) bool {
 // users and the codes.
 func (i *Issuer) AuthorizeHandler(users *Users, o LoginOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		noStore(w)
-		var params url.Values
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			params = r.URL.Query()
-		case http.MethodPost:
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				pageError(w, r, http.StatusBadRequest, "The sign-in form could not be read: "+err.Error())
-				return
-			}
-			params = r.PostForm
-		default:
-			w.Header().Set("Allow", "GET, HEAD, POST")
-			pageError(w, r, http.StatusMethodNotAllowed, "Use GET or POST.")
+		if !pageRequest(w, r) {
 			return
+		}
+		params := r.URL.Query()
+		if r.Method == http.MethodPost {
+			params = r.PostForm
 		}
 		a, dup := parseAuthRequest(params)
 		switch {
@@ -255,6 +245,26 @@ func redirect(w http.ResponseWriter, r *http.Request, uri string, add url.Values
 	}
 	u.RawQuery = q.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// pageRequest takes a GET or HEAD, or a POST whose form it reads into r.PostForm, of a
+// page of the issuer; it answers any other with an error page and returns false.
+func pageRequest(w http.ResponseWriter, r *http.Request) bool {
+	noStore(w)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			pageError(w, r, http.StatusBadRequest, "The form could not be read: "+err.Error())
+			return false
+		}
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD, POST")
+	pageError(w, r, http.StatusMethodNotAllowed, "Use GET or POST.")
+	return false
 }
 
 // noStore keeps the answer out of caches: it carries codes and tokens.

@@ -50,16 +50,7 @@ const maxFormBytes = 64 << 10
 // users, their refresh tokens and the codes.
 func (i *Issuer) TokenHandler(users *Users) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		if !postedForm(w, r) {
 			return
 		}
 		var (
@@ -143,6 +134,23 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 			IDToken:      id,
 		})
 	})
+}
+
+// postedForm reads the form of a POST to an OAuth endpoint into r.PostForm, or answers
+// the OAuth error and returns false. No answer is to be cached: it may carry tokens.
+func postedForm(w http.ResponseWriter, r *http.Request) bool {
+	noStore(w)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		return false
+	}
+	return true
 }
 
 // JWKSHandler serves the Issuer's public key as a JSON Web Key Set, so that other

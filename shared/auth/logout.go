@@ -19,18 +19,7 @@ import (
 // one it may not redirect to, the same page says so (the token is revoked all the same).
 func (i *Issuer) LogoutHandler(users *Users, o LoginOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		noStore(w)
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-		case http.MethodPost:
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				pageError(w, r, http.StatusBadRequest, "The sign-out form could not be read: "+err.Error())
-				return
-			}
-		default:
-			w.Header().Set("Allow", "GET, HEAD, POST")
-			pageError(w, r, http.StatusMethodNotAllowed, "Use GET or POST.")
+		if !pageRequest(w, r) {
 			return
 		}
 		if err := users.revoke(r.Context(), r.FormValue("refresh_token")); err != nil {
@@ -56,15 +45,7 @@ func (i *Issuer) LogoutHandler(users *Users, o LoginOptions) http.Handler {
 // without a call to the issuer, and expire soon): one is unsupported_token_type.
 func (i *Issuer) RevokeHandler(users *Users) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		noStore(w)
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		if !postedForm(w, r) {
 			return
 		}
 		token := r.PostForm.Get("token")
