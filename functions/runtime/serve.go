@@ -16,6 +16,7 @@ import (
 	"knative.dev/pkg/network/handlers"
 
 	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -57,6 +58,9 @@ func (k *KnativeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathLive, PathReady:
 		k.Probe(w, r)
+		return
+	case metrics.Path:
+		metrics.Handler().ServeHTTP(w, r)
 		return
 	case "/":
 		step = k.handle
