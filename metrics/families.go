@@ -119,9 +119,13 @@ var Families = []*Family{
 	&SubscriptionDelivery, &SubscriptionQueue, &Subscriptions,
 }
 
-// Lookup is the family of a series name (a histogram's _bucket, _sum or _count too).
+// Lookup is the family of a name: the family's own, or one of its series (a
+// histogram's _bucket, _sum or _count).
 func Lookup(series string) (*Family, bool) {
 	for _, f := range Families {
+		if f.Name == series {
+			return f, true
+		}
 		for _, s := range f.Series() {
 			if s == series {
 				return f, true
