@@ -2,7 +2,6 @@ package infra_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,16 +11,7 @@ import (
 
 	"github.com/photon-cloud/photon/infra"
 	"github.com/photon-cloud/photon/metrics"
-	"github.com/photon-cloud/photon/shared/golden"
 )
-
-// TestMonitoringUpToDate checks that infra/monitoring holds what Monitoring renders;
-// PHOTON_UPDATE=1 rewrites the files.
-func TestMonitoringUpToDate(t *testing.T) {
-	for name, want := range infra.Monitoring() {
-		golden.Check(t, filepath.Join("monitoring", name), want, "go test ./infra/")
-	}
-}
 
 var (
 	metricName = regexp.MustCompile(`\b(photon_[a-z0-9_]+)(\{([^}]*)\})?`)

@@ -88,7 +88,7 @@ var (
 	FleetMemory = Family{Name: "photon_fleet_memory_bytes", Kind: KindGauge, Unit: "By",
 		Help: "Memory of all hosts (kind capacity) and what Photon reserved of it (kind reserved).", Labels: []string{"kind"}}
 	FleetDatastore = Family{Name: "photon_fleet_datastore_bytes", Kind: KindGauge, Unit: "By",
-		Help: "Datastore space of all hosts (kind capacity) and what Photon reserved of it (kind reserved).", Labels: []string{"kind"}}
+		Help: "Datastore space of all hosts (kind capacity) and what Photon reserved of it (kind reserved), per host: a datastore several hosts mount counts once for each.", Labels: []string{"kind"}}
 
 	// Redis, from every process's client.
 	RedisDuration = Family{Name: "photon_redis_command_duration_seconds", Kind: KindHistogram, Unit: "s",

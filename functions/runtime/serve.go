@@ -21,7 +21,7 @@ import (
 )
 
 // The paths a function's Knative container serves besides "/", where the Broker pushes
-// the events of its Triggers.
+// the events of its Triggers, and metrics.Path, where Prometheus scrapes it.
 const (
 	// PathDeadLetter receives the events whose deliveries ran out of retries (the
 	// Triggers' deadLetterSink).

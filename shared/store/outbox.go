@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
 	"strings"
 
 	"github.com/photon-cloud/photon/shared/model"
@@ -93,15 +92,7 @@ const vmStatesSuffix = "count:vm:state"
 // VMStates counts the VMs in each state: one read of the counts the store keeps with
 // every VM write (outboxLua), never a scan.
 func (s *Store) VMStates(ctx context.Context) (map[string]int64, error) {
-	m, err := s.rdb.HGetAll(ctx, s.prefix+vmStatesSuffix).Result()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int64, len(m))
-	for state, v := range m {
-		out[state], _ = strconv.ParseInt(v, 10, 64)
-	}
-	return out, nil
+	return s.counts(ctx, s.prefix+vmStatesSuffix)
 }
 
 // isEntityKey reports whether key is the record of an entity the outbox follows:
