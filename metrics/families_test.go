@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -43,5 +46,20 @@ func TestCatalogue(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestObserveAfterHandler: gauges whose instruments were made before the provider was
+// installed take callbacks registered after it, and a scrape reports them.
+func TestObserveAfterHandler(t *testing.T) {
+	f := &Family{Name: "photon_test_gauge", Kind: KindGauge, Help: "test", Labels: []string{"state"}}
+	Observe(func(context.Context, Observer) {}, f)() // the instrument, before Handler
+	h := Handler()
+	stop := Observe(func(_ context.Context, o Observer) { o.Gauge(f, 3, "READY") }, f)
+	defer stop()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Path, nil))
+	if body := rec.Body.String(); !strings.Contains(body, `photon_test_gauge{state="READY"} 3`) {
+		t.Errorf("scrape has no gauge:\n%s", body)
 	}
 }

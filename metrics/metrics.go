@@ -67,7 +67,12 @@ func Serve(addr string) (bound string, stop func(), err error) {
 	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-func meter() metric.Meter { return otel.Meter("photon") }
+// photonMeter is the one meter every instrument and callback is made with: taken from
+// the global provider before Handler installs the SDK's, it hands them all over to it
+// then, so instruments and callbacks made before and after stay of one implementation.
+var photonMeter = otel.Meter("photon")
+
+func meter() metric.Meter { return photonMeter }
 
 // attrs pairs f's labels with values, in order; a missing value is "".
 func (f *Family) attrs(values []string) metric.MeasurementOption {
