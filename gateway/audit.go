@@ -46,6 +46,7 @@ type call struct {
 	principal auth.Principal
 	token     string   // a hash of the bearer token, once it is verified
 	tenants   []string // tenants charged for this call
+	method    string   // the gRPC method a REST call was routed to (recordRoute)
 }
 
 type callKey struct{}
@@ -116,7 +117,8 @@ func (c *core) limit(ctx context.Context, check store.RateCheck, what string) er
 
 // auditHTTP records the REST calls that change something (every verb but GET, HEAD and
 // OPTIONS, the logins of the token endpoint and the login page included) and every call
-// refused for want of a valid token, of rights or of rate, in the audit log.
+// refused for want of a valid token, of rights or of rate, in the audit log; it measures
+// every call.
 func (s *Server) auditHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cl := withCall(r.Context())
@@ -124,6 +126,7 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		r = r.WithContext(ctx)
 		start := time.Now()
 		next.ServeHTTP(rec, r)
+		measureCall(ctx, restMethodLabel(cl, r), "rest", rec.status, start)
 		login := r.URL.Path == auth.TokenPath || r.URL.Path == auth.AuthorizePath && r.Method == http.MethodPost
 		e := store.AuditEvent{Time: start, Method: r.Method + " " + r.URL.Path, Path: r.URL.Path,
 			Source: source(r.RemoteAddr, r.Header.Get("X-Forwarded-For")), Protocol: "rest", Status: rec.status}
@@ -156,7 +159,7 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 }
 
 // unaryAudit is auditHTTP for gRPC: it records the methods that change something and
-// every refused call.
+// every refused call, and measures every call.
 func (s *Server) unaryAudit(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	ctx, cl := withCall(ctx)
 	start := time.Now()
@@ -169,6 +172,7 @@ func (s *Server) unaryAudit(ctx context.Context, req any, info *grpc.UnaryServer
 		ae := errs.As(err)
 		e.Code, e.Message, e.Status = ae.Code, ae.Message, ae.HTTPStatus()
 	}
+	measureCall(ctx, grpcMethodLabel(info.FullMethod), "grpc", e.Status, start)
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusTooManyRequests:
 		e.Outcome = store.AuditDenied

@@ -24,6 +24,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/gateway/apidocs"
 	"github.com/photon-cloud/photon/gateway/rest"
+	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/errs"
@@ -116,6 +117,8 @@ type Server struct {
 	networks *networks
 	uploads  *uploads
 	audit    *store.AuditLog
+	// stopObserving ends the gateway's gauges (metrics.go).
+	stopObserving func()
 }
 
 type services struct {
@@ -175,7 +178,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.register(s.grpcSrv)
 	c.registerProbes(s.grpcSrv)
 
-	mux := runtime.NewServeMux(rest.ServeMuxOptions()...)
+	mux := runtime.NewServeMux(append(rest.ServeMuxOptions(), runtime.WithMiddlewares(recordRoute))...)
 	if err := s.registerREST(ctx, mux); err != nil {
 		c.stop()
 		return nil, err
@@ -204,6 +207,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	})
 	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
 	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
+	root.Handle("GET "+metrics.Path, metrics.Handler()) // no token: Prometheus scrapes it; counts only
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	// Anything else is a Photon NotFound, or MethodNotAllowed for a path served with
 	// another method, as the API's own routes answer.
@@ -257,6 +261,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		c.reconcileProvisioning(c.bg)
 	}()
 	c.startSweep(o.TaskRetention)
+	s.stopObserving = c.observe()
 	go func() {
 		if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
@@ -361,6 +366,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.grpcSrv.Stop()
 	}
 	s.core.stop()
+	s.stopObserving()
 	s.uploads.close()
 	if aerr := s.audit.Close(ctx); aerr != nil {
 		s.opts.Logger.Error("close audit log", "err", aerr)

@@ -47,10 +47,14 @@ type methodTable struct {
 	byName map[string]apiMethod
 	// pausedPaths are the REST paths of the WhilePaused methods, by verb and path.
 	pausedPaths map[string]bool
+	// byRoute names the gRPC method ("photon.v1.Vms/CreateVm") of each REST route, by verb
+	// and path template as the binding writes it ("POST /v1/projects/{id}/vms"),
+	// additional bindings included: the method label of a REST call's metrics.
+	byRoute map[string]string
 }
 
 var methods = sync.OnceValue(func() methodTable {
-	t := methodTable{byName: map[string]apiMethod{}, pausedPaths: map[string]bool{}}
+	t := methodTable{byName: map[string]apiMethod{}, pausedPaths: map[string]bool{}, byRoute: map[string]string{}}
 	task := (&pb.Task{}).ProtoReflect().Descriptor().FullName()
 	protoregistry.GlobalFiles.RangeFilesByPackage("photon.v1", func(f protoreflect.FileDescriptor) bool {
 		for i := range f.Services().Len() {
@@ -67,6 +71,9 @@ var methods = sync.OnceValue(func() methodTable {
 					t.pausedPaths[verb+" "+path] = true
 				}
 				t.byName[name] = m
+				for _, route := range routes(md) {
+					t.byRoute[route] = name[1:]
+				}
 			}
 		}
 		return true
@@ -78,6 +85,11 @@ var methods = sync.OnceValue(func() methodTable {
 // reached over gRPC only, and is taken for a mutation).
 func binding(md protoreflect.MethodDescriptor) (verb, path string) {
 	r, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	return ruleBinding(r)
+}
+
+// ruleBinding is the verb and path of one HTTP rule (POST and "" for none).
+func ruleBinding(r *annotations.HttpRule) (verb, path string) {
 	switch p := r.GetPattern().(type) {
 	case *annotations.HttpRule_Get:
 		return http.MethodGet, p.Get
@@ -91,6 +103,21 @@ func binding(md protoreflect.MethodDescriptor) (verb, path string) {
 		return http.MethodPatch, p.Patch
 	}
 	return http.MethodPost, ""
+}
+
+// routes are a method's REST bindings, "VERB /path/{var}", the additional ones too.
+func routes(md protoreflect.MethodDescriptor) []string {
+	r, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, b := range append([]*annotations.HttpRule{r}, r.GetAdditionalBindings()...) {
+		if verb, path := ruleBinding(b); path != "" {
+			out = append(out, verb+" "+path)
+		}
+	}
+	return out
 }
 
 // methodOf is what the gateway decides about the gRPC method fullMethod

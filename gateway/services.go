@@ -89,6 +89,7 @@ func (c *core) admit(ctx context.Context, tenantID string, tasks ...string) erro
 		return err
 	}
 	if !r.OK {
+		admissionRefused(ctx, r.InFlight+len(tasks) > c.admission.Limit)
 		return errs.TooMany(r.RetryAfter, "Photon is busy: %d operations in flight (at most %d), this tenant holds %d of its share of %d; "+
 			"retry in %s", r.InFlight, c.admission.Limit, r.Tenant, r.Share, r.RetryAfter)
 	}

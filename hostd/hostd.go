@@ -121,6 +121,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	// Functions call one hostd concurrently: keep that many connections to the host open
 	// instead of Go's default of two (each new one costs a TLS handshake).
 	c.Client.DefaultTransport().MaxIdleConnsPerHost = 64
+	c.Client.RoundTripper = timedRoundTripper{c.Client.RoundTripper}
 	h, err := newHost(ctx, c.Client, o.FileOps)
 	if err != nil {
 		c.Logout(context.WithoutCancel(ctx))

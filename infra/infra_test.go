@@ -9,9 +9,12 @@ import (
 )
 
 // TestManifestsUpToDate checks that infra/knative holds what Manifests renders from the
-// chain table and the runtime's policies; PHOTON_UPDATE=1 rewrites the files.
+// chain table and the runtime's policies, and infra/monitoring what Monitoring renders
+// from the metrics catalogue; PHOTON_UPDATE=1 rewrites the files.
 func TestManifestsUpToDate(t *testing.T) {
-	for name, want := range infra.Manifests() {
-		golden.Check(t, filepath.Join("knative", name), want, "go test ./infra/")
+	for dir, files := range map[string]map[string]string{"knative": infra.Manifests(), "monitoring": infra.Monitoring()} {
+		for name, want := range files {
+			golden.Check(t, filepath.Join(dir, name), want, "go test ./infra/")
+		}
 	}
 }

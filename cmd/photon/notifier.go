@@ -15,6 +15,7 @@ func notifierCmd() *cobra.Command {
 	var p partFlags
 	var o notify.Options
 	var sinks sinkFlags
+	var mf metricsFlag
 	cmd := &cobra.Command{
 		Use:   "notifier",
 		Short: "Publish every state change as a CloudEvent and deliver it to subscriptions' sinks",
@@ -34,6 +35,11 @@ live one within seconds (consumers heartbeat every second).`,
 				return err
 			}
 			defer closeFn()
+			stopMetrics, err := mf.serve("notifier")
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			o.Logger = logger(p.logLevel)
 			if o.Sinks, err = sinks.policy(); err != nil {
 				return err
@@ -50,6 +56,7 @@ live one within seconds (consumers heartbeat every second).`,
 		},
 	}
 	p.add(cmd)
+	mf.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Consumer, "consumer", "", "this instance's name in the consumer groups, stable across restarts (default: the host name)")
 	f.DurationVar(&o.ClaimIdle, "claim-idle", time.Minute, "take over what a live instance gave back unacknowledged after this long")

@@ -23,6 +23,7 @@ import (
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
+	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/egress"
@@ -51,6 +52,27 @@ func (p *partFlags) addObservability(cmd *cobra.Command) {
 	f.StringVar(&p.logLevel, "log-level", "info", "log level")
 }
 
+// metricsFlag is --metrics-addr, where the parts without an HTTP listener of their own
+// (hostd, a function on Redis Streams, the notifier) serve GET /metrics.
+type metricsFlag struct{ addr string }
+
+func (m *metricsFlag) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&m.addr, "metrics-addr", "", "serve Prometheus metrics at GET /metrics on this address, without login (default: none)")
+}
+
+// serve serves the metrics when --metrics-addr is given; stop ends it.
+func (m *metricsFlag) serve(part string) (stop func(), err error) {
+	if m.addr == "" {
+		return func() {}, nil
+	}
+	addr, stop, err := metrics.Serve(m.addr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stdout, "%s: metrics on http://%s%s\n", part, addr, metrics.Path)
+	return stop, nil
+}
+
 // open connects to Redis and returns the store on it with the client itself: the part
 // hands the client and s.Prefix() to the small stores it wires (auth, pki, the broker,
 // the notifier), since the store hands out no client.
@@ -72,6 +94,7 @@ func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
 		return nil, err
 	}
 	rdb := redis.NewClient(opt)
+	store.Instrument(rdb)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis %s: %w", redisURL, err)
@@ -101,6 +124,7 @@ func hostdCmd() *cobra.Command {
 	var sim bool
 	var simListen string
 	var dsTags []string
+	var mf metricsFlag
 	cmd := &cobra.Command{
 		Use:   "hostd",
 		Short: "Run the daemon that drives one ESXi host",
@@ -133,6 +157,11 @@ directly, e.g. govc or a test harness.`,
 				return err
 			}
 			defer shutdown(context.Background())
+			stopMetrics, err := mf.serve("hostd")
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			switch {
 			case sim:
 				sm, err := hostdsim.StartWith(ctx, hostdsim.Options{Images: []string{"images/photon-os.vmdk"}, Listen: simListen})
@@ -173,6 +202,7 @@ directly, e.g. govc or a test harness.`,
 		},
 	}
 	p.addObservability(cmd)
+	mf.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
 	f.BoolVar(&sim, "sim", false, "drive a simulated ESXi host in this process, empty at each start: it and its VMs are lost when hostd restarts")
@@ -434,13 +464,14 @@ func functionCmd() *cobra.Command {
 	var drain, deadLetterMaxAge time.Duration
 	var nsxf nsxFlags
 	var rf reconcileFlags
+	var mf metricsFlag
 	cmd := &cobra.Command{
 		Use:   "function NAME",
 		Short: "Run one function: consuming its events from Redis Streams, or as a Knative container",
 		Long: "Runs one control-plane function. Functions: " + strings.Join(events.Functions(), ", ") + ".\n\n" +
 			"With $PORT set (Knative sets it) or --http, it serves the function as a Knative Service: the Broker " +
 			"pushes CloudEvents to / and gets the next event of the chain in the response; dead letters go to " +
-			runtime.PathDeadLetter + ", probes to " + runtime.PathLive + " and " + runtime.PathReady + ".",
+			runtime.PathDeadLetter + ", probes to " + runtime.PathLive + " and " + runtime.PathReady + ", Prometheus to " + metrics.Path + ".",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: events.Functions(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -470,6 +501,11 @@ func functionCmd() *cobra.Command {
 				return fmt.Errorf("no function %q (have %s)", args[0], strings.Join(events.Functions(), ", "))
 			}
 			set.Runtime.Log = logger(p.logLevel)
+			stopMetrics, err := mf.serve("function " + fn.Name())
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			if port := os.Getenv("PORT"); httpAddr == "" && port != "" {
 				httpAddr = ":" + port
 			}
@@ -505,6 +541,7 @@ func functionCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&deadLetterMaxAge, "dead-letter-max-age", events.DefaultDeadLetterMaxAge, "how long the dead-letter stream keeps an event (the function trims it; below 0: for ever)")
 	nsxf.add(cmd, "default: none, subnets on the hosts' port groups")
 	rf.add(cmd)
+	mf.add(cmd)
 	return cmd
 }
 

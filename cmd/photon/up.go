@@ -13,6 +13,7 @@ import (
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/tracing"
 )
@@ -77,6 +78,7 @@ Ctrl-C stops it cleanly.`,
   CA          %s   (pin %s)
               trust it: curl --cacert %s ..., or photon's CLI fetches it at %s%s
   Plain       REST %s/v1 (OpenAPI: %s/openapi.json), gRPC %s   (loopback only)
+  Metrics     %s%s   (Prometheus, no login)
   Log in      user %q, password %q
   Get a token:
     export TOKEN=$(curl -s --cacert %s -d grant_type=password -d username=%s -d password=%s %s/openidconnect/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
@@ -84,7 +86,7 @@ Ctrl-C stops it cleanly.`,
   Image disk on every host: %s
 Ctrl-C stops it.
 `, time.Since(started).Round(time.Millisecond), len(c.Hostds), api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
-				plain, plain, c.Gateway.GRPCAddr(), c.AdminUser, c.AdminPassword,
+				plain, plain, c.Gateway.GRPCAddr(), plain, metrics.Path, c.AdminUser, c.AdminPassword,
 				caFile, c.AdminUser, c.AdminPassword, api, caFile, api, devcloud.DefaultImage)
 			if c.NSXSim != nil {
 				fmt.Fprintf(os.Stdout, "Subnets and routers go on a simulated NSX-T Manager at %s.\n", c.NSXSim.URL)

@@ -27,8 +27,10 @@ func New(s *store.Store, p Policy) *Function {
 
 // Background keeps the index current between placements: every SyncEvery it does what a
 // placement does first (load the index, or start a sync when one is due; a sync also
-// marks hosts that missed their heartbeats ERROR), until ctx ends.
+// marks hosts that missed their heartbeats ERROR), until ctx ends. Meanwhile the index
+// answers the fleet's gauges (metrics.go).
 func (f *Function) Background(ctx context.Context) {
+	defer f.observe()()
 	t := time.NewTicker(f.index.SyncEvery)
 	defer t.Stop()
 	for {

@@ -34,6 +34,8 @@ type Call struct {
 	started int64
 	// raw is the task as stored when last read or written here, for updateTask.
 	raw []byte
+	// failed: the step failed for good here (its undo chain starts), or its undo parked.
+	failed bool
 }
 
 // Operation is the Task step operation being run.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"go.opentelemetry.io/otel/attribute"
@@ -34,7 +35,9 @@ func (r *Runtime) Handler(fn Function) events.Handler {
 
 func (r *Runtime) source(fn Function) string { return "photon/function/" + fn.Name() }
 
-func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) (*cloudevents.Event, error) {
+func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) (_ *cloudevents.Event, err error) {
+	var call *Call
+	defer func() { measureEvent(ctx, fn.Name(), call, err) }()
 	route, ok := events.RouteOf(e.Type())
 	if !ok || route.Function != fn.Name() {
 		return nil, errs.Permanent(fmt.Errorf("function %s does not take %s", fn.Name(), e.Type()))
@@ -67,13 +70,15 @@ func (r *Runtime) handle(ctx context.Context, fn Function, e cloudevents.Event) 
 		}
 		return nil, err
 	}
-	call := &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step, raw: raw}
+	call = &Call{Task: task, Data: data, Chain: route.Chain, Step: route.Step, raw: raw}
 	var reply *cloudevents.Event
+	start := time.Now()
 	if route.Undo {
 		reply, err = r.undo(ctx, fn, e, call)
 	} else {
 		reply, err = r.do(ctx, fn, e, call)
 	}
+	measureStep(ctx, fn.Name(), call, route.Undo, start)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -151,8 +156,9 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 			return nil, err
 		}
 	}
+	ending := false // this call ends the task (not a replay of its end)
 	t, err := r.updateTask(ctx, c, func(t *model.Task) error {
-		if t.Done() {
+		if ending = !t.Done(); !ending {
 			return store.ErrNoChange
 		}
 		t.State, t.EndTime = model.TaskCompleted, r.Store.Now()
@@ -163,6 +169,9 @@ func (r *Runtime) next(ctx context.Context, fn Function, in cloudevents.Event, c
 	}
 	if err := r.ended(ctx, c, t); err != nil {
 		return nil, err
+	}
+	if ending {
+		measureChainEnd(ctx, c, t)
 	}
 	e := events.Next(in, r.source(fn), c.Chain.CompletedType(), events.StepData{TaskID: c.Task.ID, EntityID: c.Data.EntityID})
 	return &e, nil
@@ -192,6 +201,7 @@ func (r *Runtime) fail(ctx context.Context, fn Function, in cloudevents.Event, c
 	}); err != nil {
 		return nil, err
 	}
+	c.failed = true
 	if r.Log != nil {
 		r.Log.Info("step failed", "task", c.Task.ID, "step", c.Operation(), "code", apiErr.Code, "err", apiErr.Message)
 	}
@@ -262,8 +272,9 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 			return err
 		}
 	}
+	ending := false
 	t, err := r.updateTask(ctx, c, func(t *model.Task) error {
-		if t.Done() {
+		if ending = !t.Done(); !ending {
 			return store.ErrNoChange
 		}
 		t.State, t.EndTime = model.TaskError, r.Store.Now()
@@ -272,7 +283,13 @@ func (r *Runtime) finishFailed(ctx context.Context, c *Call, cause *errs.Error) 
 	if err != nil {
 		return err
 	}
-	return r.ended(ctx, c, t)
+	if err := r.ended(ctx, c, t); err != nil {
+		return err
+	}
+	if ending {
+		measureChainEnd(ctx, c, t)
+	}
+	return nil
 }
 
 // updateTask applies fn to the call's task, starting from the version the call last read
@@ -305,6 +322,7 @@ func (r *Runtime) ended(ctx context.Context, c *Call, t *model.Task) error {
 // STARTED, and answers with the undo event.
 func (r *Runtime) DeadLetter(fn Function) events.DeadLetter {
 	return func(ctx context.Context, e cloudevents.Event, cause error) (*cloudevents.Event, error) {
+		deadLetters.Add(context.WithoutCancel(ctx), 1, fn.Name())
 		route, ok := events.RouteOf(e.Type())
 		data, err := events.Decode(e)
 		if !ok || err != nil {
@@ -349,6 +367,9 @@ func (r *Runtime) park(ctx context.Context, c *Call, e cloudevents.Event, cause 
 		t.State, t.EndTime = model.TaskError, r.Store.Now()
 		return nil
 	})
+	if err == nil {
+		c.failed = true
+	}
 	if err == nil && r.Log != nil {
 		r.Log.Error("undo parked until retried", "task", c.Task.ID, "step", op, "err", cause)
 	}

@@ -26,6 +26,7 @@ type Local struct {
 func (l *Local) Run(ctx context.Context, fns ...Function) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fns))
+	wg.Go(func() { l.observe(ctx) })
 	for _, fn := range fns {
 		if bg, ok := fn.(Background); ok {
 			wg.Add(1)

@@ -16,11 +16,12 @@ import (
 	"knative.dev/pkg/network/handlers"
 
 	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
 // The paths a function's Knative container serves besides "/", where the Broker pushes
-// the events of its Triggers.
+// the events of its Triggers, and metrics.Path, where Prometheus scrapes it.
 const (
 	// PathDeadLetter receives the events whose deliveries ran out of retries (the
 	// Triggers' deadLetterSink).
@@ -57,6 +58,9 @@ func (k *KnativeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathLive, PathReady:
 		k.Probe(w, r)
+		return
+	case metrics.Path:
+		metrics.Handler().ServeHTTP(w, r)
 		return
 	case "/":
 		step = k.handle

@@ -251,11 +251,13 @@ func (d *dispatcher) deleted(w *worker) bool {
 // only when ctx ended first).
 func (d *dispatcher) deliver(ctx context.Context, sub *store.Subscription, j job) bool {
 	var a attempt
+	start := time.Now()
 	for n := 1; ; n++ {
 		actx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 		a = post(actx, d.client, sub.Sink, sub.Secret, j.e, time.Now())
 		cancel()
 		if a.err == nil {
+			measureDelivery(ctx, start, true)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -263,6 +265,7 @@ func (d *dispatcher) deliver(ctx context.Context, sub *store.Subscription, j job
 		}
 		if a.permanent || n >= d.opts.Attempts {
 			d.deadLetter(ctx, sub, j.raw, n, a.status, a.err)
+			measureDelivery(ctx, start, false)
 			return true
 		}
 		if !sleepCtx(ctx, backoff(n, d.opts.Backoff, d.opts.MaxBackoff)) {

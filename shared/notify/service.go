@@ -130,6 +130,7 @@ func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *sto
 	sv.spawn(func() { der.run(ctx) })
 	sv.spawn(func() { sv.d.run(ctx, cs[1], false) })
 	sv.spawn(func() { sv.d.run(ctx, cs[2], true) })
+	sv.spawn(func() { sv.d.observe(ctx) })
 	sv.spawn(func() {
 		streams.KeepTrimmed(ctx, rdb, o.TrimEvery, o.Logger,
 			streams.Retention{Stream: EventsStream(prefix), Acked: true, MaxAge: o.EventsMaxAge, MaxLen: EventsMaxLen},

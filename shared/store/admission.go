@@ -104,6 +104,11 @@ func (s *Store) Release(ctx context.Context, tenant string, tasks ...string) err
 	return nil
 }
 
+// AdmittedTotal counts the chains in flight, of every tenant (one ZCARD).
+func (s *Store) AdmittedTotal(ctx context.Context) (int64, error) {
+	return s.rdb.ZCard(ctx, s.admittedKey()).Result()
+}
+
 // Admitted counts the chains in flight per tenant.
 func (s *Store) Admitted(ctx context.Context) (map[string]int, error) {
 	m, err := s.rdb.HGetAll(ctx, s.admitCountKey()).Result()

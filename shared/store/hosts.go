@@ -501,6 +501,11 @@ func (s *Store) ReleaseHost(ctx context.Context, vm string) (bool, error) {
 
 // GroupCounts reads how many members of an anti-affinity group each host holds.
 func (s *Store) GroupCounts(ctx context.Context, key string) (map[string]int64, error) {
+	return s.counts(ctx, key)
+}
+
+// counts reads a hash of counts.
+func (s *Store) counts(ctx context.Context, key string) (map[string]int64, error) {
 	m, err := s.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
 		return nil, err

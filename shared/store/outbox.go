@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 
 	"github.com/photon-cloud/photon/shared/model"
@@ -51,10 +52,29 @@ func (s *Store) OutboxStream() string { return s.key("outbox") }
 // outboxLua defines outbox(ob, maxlen, key, new, old), which appends the change of the
 // entity at key (kind and id are its last two parts) to the outbox ob. new and old are
 // false for no record. Scripts that write entities start with it.
+//
+// It also keeps the count of VMs in each state (VMStates), for the gauges a scrape reads
+// without scanning the VMs: every VM write goes through it, so the counts move with the
+// records in the same atomic call. A VM written before the counts were kept is not in
+// them; its later moves never take a count below zero (a state at zero is dropped).
 const outboxLua = `
+local function recordState(rec)
+  if not rec then return nil end
+  local ok, r = pcall(cjson.decode, rec)
+  if ok and type(r) == 'table' and type(r.state) == 'string' then return r.state end
+  return nil
+end
+local function countStates(ob, new, old)
+  local from, to = recordState(old), recordState(new)
+  if from == to then return end
+  local key = string.sub(ob, 1, -7) .. '` + vmStatesSuffix + `'
+  if from and redis.call('HINCRBY', key, from, -1) <= 0 then redis.call('HDEL', key, from) end
+  if to then redis.call('HINCRBY', key, to, 1) end
+end
 local function outbox(ob, maxlen, key, new, old)
   if new == old then return end
   local kind, id = string.match(key, '([^:]+):([^:]+)$')
+  if kind == '` + model.KindVM + `' then countStates(ob, new, old) end
   if not old then
     redis.call('XADD', ob, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'id', id, 'op', 'create', 'new', new)
   elseif not new then
@@ -64,6 +84,16 @@ local function outbox(ob, maxlen, key, new, old)
   end
 end
 `
+
+// vmStatesSuffix names, after the store's prefix, the hash of VM counts by state that
+// outboxLua keeps (it finds the prefix in the outbox's key, <prefix>outbox).
+const vmStatesSuffix = "count:vm:state"
+
+// VMStates counts the VMs in each state: one read of the counts the store keeps with
+// every VM write (outboxLua), never a scan.
+func (s *Store) VMStates(ctx context.Context) (map[string]int64, error) {
+	return s.counts(ctx, s.prefix+vmStatesSuffix)
+}
 
 // isEntityKey reports whether key is the record of an entity the outbox follows:
 // <prefix><kind>:<id>.

@@ -196,6 +196,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	}
 	ropt.PoolSize = 128
 	c.rdb = redis.NewClient(ropt)
+	store.Instrument(c.rdb)
 	if err := c.rdb.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisURL, err)
 	}
