@@ -210,3 +210,10 @@ func MaySee(ctx context.Context, s *store.Store, c model.Caller, tenantID, proje
 	}
 	return policy.MaySeeTenant(c, t), nil
 }
+
+// Readers is how many readers the feed has now.
+func (f *Feed) Readers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.readers)
+}
