@@ -11,8 +11,8 @@ export class ApiError extends Error {
 
 async function send(method, path, body, retried) {
   const s = session();
-  const headers = { Accept: 'application/json' };
-  if (s) headers.Authorization = 'Bearer ' + s.access;
+  if (!s) throw new ApiError(401, { code: 'MissingAuthToken', message: 'logged out' }); // no call without a token
+  const headers = { Accept: 'application/json', Authorization: 'Bearer ' + s.access };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (res.status === 401 && !retried && s?.refresh) {

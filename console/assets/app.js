@@ -1,7 +1,7 @@
 // The console's shell: login, the navigation and the hash router (#/vms, #/hosts, ...),
 // so that every page has a link that can be bookmarked and reloaded.
 import * as auth from './auth.js';
-import { connectEvents } from './api.js';
+import { connectEvents, disconnectEvents } from './api.js';
 import { h, $, errorBox } from './dom.js';
 import * as views from './views.js';
 
@@ -87,7 +87,7 @@ function start() {
 }
 
 async function boot() {
-  $('#logout').addEventListener('click', () => auth.logout());
+  $('#logout').addEventListener('click', () => { disconnectEvents(); auth.logout(); });
   const c = await auth.discover();
   let message = '';
   try {

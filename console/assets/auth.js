@@ -33,10 +33,12 @@ export async function discover() {
 }
 
 // path keeps an endpoint's path when it is on this origin (the console calls its own
-// gateway only: the CSP allows no other), else the full URL for a redirect.
+// gateway only: the CSP allows no other), else the full URL for a redirect. An issuer
+// without a public URL names its endpoints after itself ("photon/..."): those are
+// taken as the defaults.
 function path(u) {
-  if (!u) return '';
-  const url = new URL(u, location.href);
+  if (!URL.canParse(u || '')) return ''; // not an absolute URL: the default
+  const url = new URL(u);
   return url.origin === location.origin ? url.pathname : url.href;
 }
 

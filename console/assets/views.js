@@ -36,7 +36,7 @@ export async function tenants(_, main) {
   main.append(h('h1', {}, 'Tenants and projects'));
   if (admin) {
     const form = h('form', { class: 'inline', id: 'new-tenant' },
-      h('label', {}, 'New tenant ', h('input', { name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_.-]*' })),
+      h('label', {}, 'New tenant ', h('input', { name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9_.\\-]*' })),
       h('button', { type: 'submit' }, 'Create tenant'));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -46,26 +46,36 @@ export async function tenants(_, main) {
     main.append(form);
   }
   main.append(list);
+  // Cards are updated in place, so that a form being filled in is never replaced.
+  const cards = new Map(); // tenant id → {card, refresh}
   async function load() {
     const ts = await all('/v1/tenants');
-    list.replaceChildren(...ts.map(tenantCard));
+    for (const [id, c] of cards) if (!ts.some((t) => t.id === id)) { c.card.remove(); cards.delete(id); }
+    for (const t of ts) {
+      if (!cards.has(t.id)) { cards.set(t.id, tenantCard(t)); list.append(cards.get(t.id).card); }
+      cards.get(t.id).refresh(t);
+    }
+    list.querySelector(':scope > .own')?.remove();
     if (!ts.length) {
       const r = recent();
-      list.append(h('section', { class: 'card' }, h('h2', {}, 'Your projects'),
+      list.append(h('section', { class: 'card own' }, h('h2', {}, 'Your projects'),
         h('p', { class: 'muted' }, 'You have no role on a whole tenant. Open a project you were given by its link or id.'),
         r.length ? h('ul', {}, r.map((p) => h('li', {}, h('a', { href: `#/projects/${p.id}` }, p.name)))) : null,
         openProjectForm()));
     }
   }
   function tenantCard(t) {
+    const quota = h('div');
     const projects = h('div', { class: 'projects' }, h('p', { class: 'muted' }, 'Loading projects…'));
-    const card = h('section', { class: 'card', 'data-tenant': t.name },
-      h('h2', {}, t.name), quotaBars(t.quota), h('h3', {}, 'Projects'), projects);
-    all(`/v1/tenants/${t.id}/projects`).then((ps) => {
-      projects.replaceChildren(...ps.map((p) => h('div', { class: 'project' },
-        h('a', { href: `#/projects/${p.id}`, class: 'pname' }, p.name), quotaBars(p.quota))));
-      if (!ps.length) projects.replaceChildren(h('p', { class: 'muted' }, 'No projects.'));
-    }).catch((e) => projects.replaceChildren(errorBox(e)));
+    const card = h('section', { class: 'card', 'data-tenant': t.name }, h('h2', {}, t.name), quota, h('h3', {}, 'Projects'), projects);
+    const refresh = (t) => {
+      quota.replaceChildren(quotaBars(t.quota));
+      return all(`/v1/tenants/${t.id}/projects`).then((ps) => {
+        projects.replaceChildren(...ps.map((p) => h('div', { class: 'project' },
+          h('a', { href: `#/projects/${p.id}`, class: 'pname' }, p.name), quotaBars(p.quota))));
+        if (!ps.length) projects.replaceChildren(h('p', { class: 'muted' }, 'No projects.'));
+      }).catch((e) => projects.replaceChildren(errorBox(e)));
+    };
     const form = h('form', { class: 'inline new-project' },
       h('label', {}, 'New project ', h('input', { name: 'name', required: true })),
       h('label', {}, 'VMs ', h('input', { name: 'vms', type: 'number', min: 1, value: 50, class: 'num' })),
@@ -76,10 +86,10 @@ export async function tenants(_, main) {
       const tk = await act(form, () => post(`/v1/tenants/${t.id}/projects`, { name: form.name.value, resourceTicket: {
         name: form.name.value, limits: [{ key: 'vm.count', value: +form.vms.value, unit: 'COUNT' },
           { key: 'vm.memory', value: +form.mem.value, unit: 'GB' }] } }));
-      if (tk) { await taskDone(tk.id); load(); }
+      if (tk) { await taskDone(tk.id); form.reset(); load(); }
     });
     card.append(form);
-    return card;
+    return { card, refresh };
   }
   await load();
   return onEvent((e) => { if (/\.(tenant|project|quota)\./.test(e.type)) load(); });
@@ -220,7 +230,9 @@ function createForm(p) {
   const opts = (name, items, label = (x) => x.name, value = (x) => x.name) =>
     form.elements[name].append(...items.map((x) => h('option', { value: value(x) }, label(x))));
   Promise.all([all('/v1/flavors?kind=vm'), all('/v1/flavors?kind=ephemeral-disk'), all(`/v1/projects/${p.id}/images`),
-    all(`/v1/projects/${p.id}/subnets`).catch(() => []), all('/v1/infrastructure/hosts').catch(() => [])])
+    all(`/v1/projects/${p.id}/subnets`).catch(() => []),
+    // Hosts are the system administrators' to see (and to pin a VM to).
+    document.body.classList.contains('admin') ? all('/v1/infrastructure/hosts') : []])
     .then(([fl, dfl, ims, subs, hosts]) => {
       opts('flavor', fl);
       opts('disk', dfl);
@@ -324,7 +336,7 @@ export async function hosts(_, main) {
         const s = share(x);
         return h('button', { type: 'button', class: `tile r${Math.min(3, Math.floor(s * 4))} st-${x.state}`, 'data-host': x.id,
           'data-state': x.state, 'aria-pressed': x.id === selected ? 'true' : 'false', title: `${x.address}: ${Math.round(s * 100)}% reserved, ${x.state}`,
-          onclick: () => { selected = x.id; render(); } }, h('span', { class: 'addr' }, x.address), h('span', {}, `${Math.round(s * 100)}%`),
+          onclick: () => { selected = x.id; render(); } }, h('span', { class: 'addr' }, x.address), h('span', { class: 'hs' }, x.id.slice(0, 8)), h('span', {}, `${Math.round(s * 100)}%`),
         h('span', { class: 'hs' }, x.state));
       })))));
     const x = list.find((y) => y.id === selected);
