@@ -115,8 +115,8 @@ func (c *core) limit(ctx context.Context, check store.RateCheck, what string) er
 }
 
 // auditHTTP records the REST calls that change something (every verb but GET, HEAD and
-// OPTIONS, the token endpoint's logins included) and every call refused for want of a
-// valid token, of rights or of rate, in the audit log.
+// OPTIONS, the logins of the token endpoint and the login page included) and every call
+// refused for want of a valid token, of rights or of rate, in the audit log.
 func (s *Server) auditHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cl := withCall(r.Context())
@@ -124,7 +124,7 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		r = r.WithContext(ctx)
 		start := time.Now()
 		next.ServeHTTP(rec, r)
-		login := r.URL.Path == auth.TokenPath
+		login := r.URL.Path == auth.TokenPath || r.URL.Path == auth.AuthorizePath && r.Method == http.MethodPost
 		e := store.AuditEvent{Time: start, Method: r.Method + " " + r.URL.Path, Path: r.URL.Path,
 			Source: source(r.RemoteAddr, r.Header.Get("X-Forwarded-For")), Protocol: "rest", Status: rec.status}
 		switch {
@@ -142,8 +142,12 @@ func (s *Server) auditHTTP(next http.Handler) http.Handler {
 		e.Subject, e.Groups = p.Subject, p.Groups
 		if login {
 			e.Subject = r.PostForm.Get("username") // who tried to log in
-			if e.Subject == "" && r.PostForm.Get("grant_type") == "refresh_token" {
+			switch gt := r.PostForm.Get("grant_type"); {
+			case e.Subject != "":
+			case gt == "refresh_token":
 				e.Subject = "(refresh token)"
+			case gt == "authorization_code":
+				e.Subject = "(authorization code)"
 			}
 		}
 		rec.describe(&e)

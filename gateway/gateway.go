@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/photon-cloud/photon/console"
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
+	"github.com/photon-cloud/photon/gateway/apidocs"
 	"github.com/photon-cloud/photon/gateway/rest"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/egress"
@@ -48,6 +48,13 @@ type Options struct {
 	// PublicURL is the base URL clients reach the gateway at, for the discovery
 	// document's endpoints ("" names them after the issuer).
 	PublicURL string
+	// RedirectURIs are the URIs besides the gateway's own origin that the browser login
+	// may send a user back to (a console served elsewhere), compared exactly.
+	RedirectURIs []string
+	// ExternalLogin, when set, is the external provider GET /v1/system/auth sends the
+	// web console to log in at (auth.OIDCVerifier.BrowserLogin); nil is the embedded
+	// issuer's login page.
+	ExternalLogin *auth.BrowserLogin
 	// HTTPAddr serves REST, the OpenAPI document and the token endpoint; GRPCAddr serves
 	// gRPC. "127.0.0.1:0" picks a free port.
 	HTTPAddr string
@@ -191,6 +198,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("GET "+auth.JWKSPath, o.Issuer.JWKSHandler())
 	root.Handle("GET "+auth.DiscoveryPath, o.Issuer.DiscoveryHandler(o.PublicURL))
 	root.HandleFunc("GET /v1/system/auth", s.authInfo)
+	s.mountLogin(root)
 	// A service node reports with its own token, not a user's (cluster.NodeToken).
 	root.HandleFunc("POST /v1/services/{id}/nodes/{vm}/report", s.services.services.nodeReport)
 	root.HandleFunc("GET "+AFDCertsPath, s.afdCerts)
@@ -204,6 +212,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// is to the API above, with the user's token.
 	root.Handle("GET /{$}", console.Handler())
 	root.Handle("GET "+console.AssetsPath, console.Handler())
+	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
+	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	// Anything else is a Photon NotFound, or MethodNotAllowed for a path served with
 	// another method, as the API's own routes answer.
@@ -458,26 +468,6 @@ func (s *Server) httpAuth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
-}
-
-// authInfo tells Photon clients where to get tokens (GET /v1/system/auth): Photon's SDK
-// and CLI always ask https://{endpoint}:{port}/openidconnect/token, so it names the
-// HTTPS port (Options.HTTPSAddr), also when asked over plain HTTP, at the host the
-// client asked, or the public URL's host and port when that is https.
-func (s *Server) authInfo(w http.ResponseWriter, r *http.Request) {
-	host, port, _ := net.SplitHostPort(s.authAddr())
-	if h := r.Host; h != "" && !strings.Contains(h, "/") {
-		if hh, _, err := net.SplitHostPort(h); err == nil {
-			host = hh
-		} else {
-			host = strings.Trim(h, "[]")
-		}
-	}
-	if u, err := url.Parse(s.opts.PublicURL); err == nil && u.Scheme == "https" && u.Hostname() != "" {
-		host, port = u.Hostname(), orDefault(u.Port(), "443")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"enabled":true,"endpoint":%q,"port":%s,"tokenPath":"/openidconnect/token"}`, host, port)
 }
 
 // reportBase is the base URL service nodes report to and the PEM of the CA they trust

@@ -38,7 +38,7 @@ func TestIdentityEndpoints(t *testing.T) {
 		Grants        []string `json:"grant_types_supported"`
 	}
 	getJSON(auth.DiscoveryPath, &disc)
-	if disc.Issuer != "photon" || disc.TokenEndpoint == "" || disc.JWKSURI == "" || len(disc.Grants) != 2 {
+	if disc.Issuer != "photon" || disc.TokenEndpoint == "" || disc.JWKSURI == "" || len(disc.Grants) != 3 {
 		t.Fatalf("discovery: %+v", disc)
 	}
 	var jwks struct {

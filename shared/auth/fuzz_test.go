@@ -154,8 +154,8 @@ func FuzzBearerToken(f *testing.F) {
 }
 
 // FuzzTokenRequest posts arbitrary bodies, of arbitrary content types, to the token
-// endpoint: with Redis up it must answer 200 or 400, and 200 only to the right password
-// or a refresh token it issued; with Redis down, 400 or 500 server_error. Every answer
+// endpoint: with Redis up it must answer 200 or 400, and 200 only to the right password,
+// a refresh token it issued or a code it issued with its verifier; with Redis down, 400 or 500 server_error. Every answer
 // is JSON.
 func FuzzTokenRequest(f *testing.F) {
 	rdb, prefix := newRedis(f)
@@ -177,6 +177,15 @@ func FuzzTokenRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	issued[first] = true
+	// codes holds the authorization codes issued, for the verifier below: only those may
+	// be redeemed.
+	const verifier = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+	code, err := users.issueCode(f.Context(), "alice", fingerprintOf(f, users, "alice"),
+		codeGrant{ClientID: ConsoleClientID, RedirectURI: "https://photon.test/cb", Challenge: s256(verifier)}, time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	codes := map[string]bool{code: true}
 
 	const form = "application/x-www-form-urlencoded"
 	for _, s := range []struct{ ct, body string }{
@@ -195,6 +204,9 @@ func FuzzTokenRequest(f *testing.F) {
 		{"multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\npassword\r\n--x--"},
 		{form + "; charset=utf-8", "grant_type=password&username=alice&password=pw"},
 		{"text/plain", strings.Repeat("a=b&", 1000)},
+		{form, "grant_type=authorization_code&code=" + code + "&redirect_uri=https://photon.test/cb&client_id=" + ConsoleClientID + "&code_verifier=" + verifier},
+		{form, "grant_type=authorization_code&code=" + code + "&redirect_uri=https://photon.test/cb&client_id=" + ConsoleClientID + "&code_verifier=x" + verifier},
+		{form, "grant_type=authorization_code&code=A&redirect_uri=https://photon.test/cb&client_id=c&code_verifier=" + verifier},
 	} {
 		f.Add(s.ct, s.body)
 	}
@@ -225,6 +237,10 @@ func FuzzTokenRequest(f *testing.F) {
 				if !issued[v.Get("refresh_token")] {
 					t.Fatalf("token issued for a refresh token never given out: %q", body)
 				}
+			case "authorization_code":
+				if !codes[v.Get("code")] || v.Get("code_verifier") != verifier {
+					t.Fatalf("token issued for a code never given out or the wrong verifier: %q", body)
+				}
 			default:
 				t.Fatalf("token issued for %q", body)
 			}
@@ -247,4 +263,14 @@ func FuzzTokenRequest(f *testing.F) {
 			t.Fatalf("with Redis down: status %d (%+v) for %q", status, r, body)
 		}
 	})
+}
+
+// fingerprintOf is the fingerprint of the user's password hash, as a login records it.
+func fingerprintOf(t testing.TB, u *Users, name string) string {
+	t.Helper()
+	_, hash, err := u.get(t.Context(), name)
+	if err != nil || hash == "" {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return fingerprint(hash)
 }

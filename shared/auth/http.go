@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,34 +34,31 @@ type oauthError struct {
 const maxFormBytes = 64 << 10
 
 // TokenHandler serves the OAuth2 token endpoint the way Photon's SDK and CLI call
-// Lightwave's /openidconnect/token, with two grants:
+// Lightwave's /openidconnect/token, with three grants:
 //
 //   - grant_type=password&username=..&password=..&scope=.. logs in;
 //   - grant_type=refresh_token&refresh_token=.. trades a refresh token for a new access
-//     token and a new refresh token (the old one is used up; see refresh.go).
+//     token and a new refresh token (the old one is used up; see refresh.go);
+//   - grant_type=authorization_code&code=..&redirect_uri=..&client_id=..&code_verifier=..
+//     redeems a code of the browser login (authorize.go, code.go).
 //
-// Both answer {"access_token","token_type","expires_in","refresh_token","id_token"}.
+// All answer {"access_token","token_type","expires_in","refresh_token","id_token"}.
 // A user name past its LoginLimit is answered 429 with a Retry-After header.
-// The id_token is the access token itself: both name the same Principal. Scope is
-// accepted and ignored. Users holds the users and their refresh tokens.
+// The id_token is the access token itself (both name the same Principal), except for
+// the authorization_code grant, whose id_token is for the client (aud) and carries the
+// nonce of the authorization request. Scope is accepted and ignored. Users holds the
+// users, their refresh tokens and the codes.
 func (i *Issuer) TokenHandler(users *Users) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if err := r.ParseForm(); err != nil {
-			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		if !postedForm(w, r) {
 			return
 		}
 		var (
 			p       Principal
 			refresh string
 			err     error
+			// The client and nonce of the authorization_code grant, for its id_token.
+			client, nonce string
 		)
 		switch gt := r.PostForm.Get("grant_type"); gt {
 		case "password":
@@ -77,8 +75,21 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 				return
 			}
 			p, refresh, err = users.refresh(r.Context(), rt)
+		case "authorization_code":
+			f := r.PostForm
+			code, redirectURI, verifier := f.Get("code"), f.Get("redirect_uri"), f.Get("code_verifier")
+			client = f.Get("client_id")
+			switch {
+			case code == "" || redirectURI == "" || client == "" || verifier == "":
+				writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "code, redirect_uri, client_id and code_verifier are required"})
+				return
+			case !isVerifier(verifier):
+				writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'"})
+				return
+			}
+			p, refresh, nonce, err = users.redeemCode(r.Context(), code, client, redirectURI, verifier, i.now())
 		default:
-			writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be password or refresh_token, not " + quote(gt)})
+			writeJSON(w, http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be password, refresh_token or authorization_code, not " + quote(gt)})
 			return
 		}
 		var tooMany *errs.Error
@@ -95,6 +106,9 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 		case errors.Is(err, ErrBadRefreshToken):
 			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "the refresh token is unknown, expired or revoked: log in again"})
 			return
+		case errors.Is(err, ErrBadCode):
+			writeJSON(w, http.StatusBadRequest, oauthError{"invalid_grant", "the authorization code is unknown, expired or used, or not for this client_id, redirect_uri and code_verifier: log in again"})
+			return
 		case err != nil:
 			writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", "cannot check the credentials now"})
 			return
@@ -105,14 +119,38 @@ func (i *Issuer) TokenHandler(users *Users) http.Handler {
 			writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", "cannot sign a token"})
 			return
 		}
+		id := token
+		if client != "" {
+			if id, err = i.signID(p, client, nonce, now); err != nil {
+				writeJSON(w, http.StatusInternalServerError, oauthError{"server_error", "cannot sign a token"})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, tokenResponse{
 			AccessToken:  token,
 			TokenType:    "Bearer",
 			ExpiresIn:    exp.Unix() - now.Unix(),
 			RefreshToken: refresh,
-			IDToken:      token,
+			IDToken:      id,
 		})
 	})
+}
+
+// postedForm reads the form of a POST to an OAuth endpoint into r.PostForm, or answers
+// the OAuth error and returns false. No answer is to be cached: it may carry tokens.
+func postedForm(w http.ResponseWriter, r *http.Request) bool {
+	noStore(w)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, oauthError{"invalid_request", "use POST"})
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		return false
+	}
+	return true
 }
 
 // JWKSHandler serves the Issuer's public key as a JSON Web Key Set, so that other
@@ -130,63 +168,104 @@ func (i *Issuer) JWKSHandler() http.Handler {
 	}}})
 }
 
-// Paths of the token endpoint and the key set under the gateway's base URL, as Lightwave
-// named them.
+// Paths of the token endpoint, the key set and the discovery document under the
+// gateway's base URL, as Lightwave named them (the browser login's are in authorize.go).
 const (
 	TokenPath     = "/openidconnect/token"
 	JWKSPath      = "/openidconnect/jwks"
 	DiscoveryPath = "/.well-known/openid-configuration"
 )
 
-// discovery is an OpenID Provider Metadata document (OpenID Connect Discovery 1.0 §3).
+// discovery is an OpenID Provider Metadata document (OpenID Connect Discovery 1.0 §3,
+// RFC 8414).
 type discovery struct {
 	Issuer                 string   `json:"issuer"`
+	AuthorizationEndpoint  string   `json:"authorization_endpoint"`
 	TokenEndpoint          string   `json:"token_endpoint"`
 	JWKSURI                string   `json:"jwks_uri"`
+	EndSessionEndpoint     string   `json:"end_session_endpoint"`
+	RevocationEndpoint     string   `json:"revocation_endpoint"`
 	GrantTypes             []string `json:"grant_types_supported"`
 	ResponseTypes          []string `json:"response_types_supported"`
+	CodeChallengeMethods   []string `json:"code_challenge_methods_supported"`
 	SubjectTypes           []string `json:"subject_types_supported"`
 	SigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMeths []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationAuthMeths    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IssParameter           bool     `json:"authorization_response_iss_parameter_supported"`
 	Claims                 []string `json:"claims_supported"`
 	Scopes                 []string `json:"scopes_supported"`
 }
 
 // DiscoveryHandler serves the Issuer's OpenID Provider Metadata at DiscoveryPath.
 // baseURL is the URL the gateway is reached at (e.g. "https://photon.example.com"): the
-// document names TokenPath and JWKSPath under it. Its issuer is always the Issuer's Name,
-// the iss of its tokens. OpenID Connect wants the issuer to be the URL the document is
-// served under, and a strict client (or NewOIDCVerifier in another Photon) checks that;
-// such a deployment names its Issuer with its public URL and passes "" for baseURL,
-// which then defaults to the Name.
+// document names the endpoints under it. Its issuer is always the Issuer's Name, the iss
+// of its tokens. OpenID Connect wants the issuer to be the URL the document is served
+// under, and a strict client (or NewOIDCVerifier in another Photon) checks that; such a
+// deployment names its Issuer with its public URL and passes "" for baseURL, which then
+// defaults to the Name. When neither is a URL (an Issuer named "photon" and no public
+// URL), the endpoints are under the origin each request came to.
 func (i *Issuer) DiscoveryHandler(baseURL string) http.Handler {
 	if baseURL == "" {
 		baseURL = i.issuer
 	}
+	if isAbsURL(baseURL) {
+		return staticJSON(i.discovery(baseURL))
+	}
+	return servedJSON(func(r *http.Request) []byte { return mustJSON(i.discovery(i.base("", r))) })
+}
+
+// base is the URL the endpoints are under: baseURL, else the Issuer's Name when that is
+// a URL, else the origin r came to.
+func (i *Issuer) base(baseURL string, r *http.Request) string {
+	switch {
+	case baseURL != "":
+		return baseURL
+	case isAbsURL(i.issuer):
+		return i.issuer
+	}
+	return requestOrigin(r)
+}
+
+func (i *Issuer) discovery(baseURL string) discovery {
 	baseURL = strings.TrimRight(baseURL, "/")
-	return staticJSON(discovery{
-		Issuer:        i.issuer,
-		TokenEndpoint: baseURL + TokenPath,
-		JWKSURI:       baseURL + JWKSPath,
-		GrantTypes:    []string{"password", "refresh_token"},
-		// There is no authorization endpoint: these are what the token endpoint returns.
-		ResponseTypes: []string{"token", "id_token"},
-		SubjectTypes:  []string{"public"},
-		SigningAlgs:   []string{jwt.SigningMethodEdDSA.Alg()},
+	return discovery{
+		Issuer:                i.issuer,
+		AuthorizationEndpoint: baseURL + AuthorizePath,
+		TokenEndpoint:         baseURL + TokenPath,
+		JWKSURI:               baseURL + JWKSPath,
+		EndSessionEndpoint:    baseURL + LogoutPath,
+		RevocationEndpoint:    baseURL + RevokePath,
+		GrantTypes:            []string{"authorization_code", "password", "refresh_token"},
+		ResponseTypes:         []string{"code"},
+		CodeChallengeMethods:  []string{"S256"},
+		SubjectTypes:          []string{"public"},
+		SigningAlgs:           []string{jwt.SigningMethodEdDSA.Alg()},
 		// Photon's clients are public clients: they authenticate the user, not themselves.
 		TokenEndpointAuthMeths: []string{"none"},
-		Claims:                 []string{"iss", "sub", "iat", "exp", "jti", "groups"},
+		RevocationAuthMeths:    []string{"none"},
+		IssParameter:           true,
+		Claims:                 []string{"iss", "sub", "aud", "iat", "exp", "jti", "nonce", "groups"},
 		// Accepted and ignored, as Lightwave's clients send them.
 		Scopes: []string{"openid", "offline_access", "rs_photon_platform", "at_groups"},
-	})
+	}
+}
+
+// isAbsURL reports whether s is an absolute URL with a host.
+func isAbsURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 // staticJSON serves v, encoded once, to GET and HEAD; clients may cache it a few minutes.
 func staticJSON(v any) http.Handler {
-	body, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // strings only: cannot fail
-	}
+	body := mustJSON(v)
+	return servedJSON(func(*http.Request) []byte { return body })
+}
+
+// servedJSON serves the JSON body answers for each request to GET and HEAD; clients
+// may cache it a few minutes.
+func servedJSON(body func(*http.Request) []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -195,8 +274,16 @@ func staticJSON(v any) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(body)
+		_, _ = w.Write(body(r))
 	})
+}
+
+func mustJSON(v any) []byte {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	return body
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

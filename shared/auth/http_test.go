@@ -183,20 +183,24 @@ func TestDiscoveryHandler(t *testing.T) {
 		iss := NewIssuer(newKey(t), "https://photon.example.com", time.Hour)
 		doc := get(t, iss.DiscoveryHandler(""))
 		for field, want := range map[string]string{
-			"issuer":         "https://photon.example.com",
-			"token_endpoint": "https://photon.example.com/openidconnect/token",
-			"jwks_uri":       "https://photon.example.com/openidconnect/jwks",
+			"issuer":                 "https://photon.example.com",
+			"token_endpoint":         "https://photon.example.com/openidconnect/token",
+			"jwks_uri":               "https://photon.example.com/openidconnect/jwks",
+			"authorization_endpoint": "https://photon.example.com/openidconnect/authorize",
+			"end_session_endpoint":   "https://photon.example.com/openidconnect/logout",
+			"revocation_endpoint":    "https://photon.example.com/openidconnect/revoke",
 		} {
 			if doc[field] != want {
 				t.Errorf("%s = %v, want %s", field, doc[field], want)
 			}
 		}
 		for field, want := range map[string][]string{
-			"grant_types_supported":                 {"password", "refresh_token"},
+			"grant_types_supported":                 {"authorization_code", "password", "refresh_token"},
+			"code_challenge_methods_supported":      {"S256"},
 			"id_token_signing_alg_values_supported": {"EdDSA"},
 			"claims_supported":                      {"sub", "groups"},
 			"scopes_supported":                      {"openid", "offline_access"},
-			"response_types_supported":              {"token"},
+			"response_types_supported":              {"code"},
 			"subject_types_supported":               {"public"},
 			"token_endpoint_auth_methods_supported": {"none"},
 		} {
@@ -210,6 +214,16 @@ func TestDiscoveryHandler(t *testing.T) {
 		t.Parallel()
 		doc := get(t, NewIssuer(newKey(t), "photon", time.Hour).DiscoveryHandler("https://gw.test:9000/"))
 		if doc["issuer"] != "photon" || doc["token_endpoint"] != "https://gw.test:9000/openidconnect/token" {
+			t.Errorf("document = %v", doc)
+		}
+	})
+
+	t.Run("no URL at all", func(t *testing.T) {
+		t.Parallel()
+		// The endpoints are at the origin the request came to.
+		doc := get(t, NewIssuer(newKey(t), "photon", time.Hour).DiscoveryHandler(""))
+		if doc["issuer"] != "photon" || doc["token_endpoint"] != "http://example.com/openidconnect/token" ||
+			doc["authorization_endpoint"] != "http://example.com/openidconnect/authorize" {
 			t.Errorf("document = %v", doc)
 		}
 	})

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -45,6 +46,11 @@ type OIDCConfig struct {
 	// KeysMaxAge is how long a fetched key set is trusted before it is fetched again, so
 	// that a key the provider withdrew stops working. 0 means DefaultKeysMaxAge.
 	KeysMaxAge time.Duration
+	// ClientID, when set, is the public client the web console logs in as at the
+	// provider (registered there for the authorization-code flow with PKCE, with the
+	// console's redirect URI): BrowserLogin names it with the provider's endpoints. ""
+	// leaves the console to the embedded issuer.
+	ClientID string
 	// AllowHTTP allows an issuer and key set served over plain HTTP from a host other
 	// than loopback. Without TLS anyone on the path can swap the keys: only for tests
 	// and closed labs.
@@ -67,6 +73,7 @@ const maxMetadataBytes = 1 << 20
 type OIDCVerifier struct {
 	cfg     OIDCConfig
 	jwksURI string
+	browser BrowserLogin // the endpoints of the discovery document
 	parser  *jwt.Parser
 	skew    time.Duration
 	now     func() time.Time // a fake clock in tests
@@ -114,8 +121,12 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 	}
 
 	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
+		Issuer                string `json:"issuer"`
+		JWKSURI               string `json:"jwks_uri"`
+		AuthorizationEndpoint string `json:"authorization_endpoint"`
+		TokenEndpoint         string `json:"token_endpoint"`
+		EndSessionEndpoint    string `json:"end_session_endpoint"`
+		RevocationEndpoint    string `json:"revocation_endpoint"`
 	}
 	if err := getJSON(ctx, cfg.HTTPClient, strings.TrimRight(cfg.Issuer, "/")+DiscoveryPath, &doc); err != nil {
 		return nil, fmt.Errorf("oidc discovery: %w", err)
@@ -129,6 +140,21 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 		return nil, fmt.Errorf("oidc discovery: jwks_uri: %w", err)
 	}
 	v.jwksURI = doc.JWKSURI
+	if cfg.ClientID != "" {
+		// A browser is sent to these: they must be the provider's own, over TLS.
+		for name, u := range map[string]string{"authorization_endpoint": doc.AuthorizationEndpoint, "token_endpoint": doc.TokenEndpoint} {
+			if err := checkEndpoint(u, cfg.AllowHTTP); err != nil {
+				return nil, fmt.Errorf("oidc discovery: %s, which the console's login needs: %w", name, err)
+			}
+		}
+		for _, u := range []*string{&doc.EndSessionEndpoint, &doc.RevocationEndpoint} {
+			if checkEndpoint(*u, cfg.AllowHTTP) != nil {
+				*u = "" // optional: a console without it only forgets its tokens
+			}
+		}
+		v.browser = BrowserLogin{AuthorizationEndpoint: doc.AuthorizationEndpoint, TokenEndpoint: doc.TokenEndpoint,
+			EndSessionEndpoint: doc.EndSessionEndpoint, RevocationEndpoint: doc.RevocationEndpoint}
+	}
 	ks, err := v.fetchKeys(ctx)
 	if err != nil {
 		return nil, err
@@ -327,6 +353,19 @@ func checkURL(s string, allowHTTP bool) error {
 		return nil
 	}
 	return fmt.Errorf("%q: want https (plain http only from loopback or with AllowHTTP)", s)
+}
+
+// checkEndpoint is checkURL for an endpoint, which may carry a query (RFC 8414 §2).
+func checkEndpoint(s string, allowHTTP bool) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	u.RawQuery = ""
+	return checkURL(u.String(), allowHTTP)
 }
 
 func isLoopback(host string) bool {

@@ -354,6 +354,9 @@ func TestNewOIDCVerifierRefuses(t *testing.T) {
 		{"not a URL", func(*provider) OIDCConfig { return OIDCConfig{Issuer: "photon"} }},
 		{"URL with a query", func(p *provider) OIDCConfig { return OIDCConfig{Issuer: p.srv.URL + "?x=1"} }},
 		{"no discovery document", func(p *provider) OIDCConfig { return OIDCConfig{Issuer: p.srv.URL + "/nowhere"} }},
+		{"a console client without an authorization endpoint", func(p *provider) OIDCConfig {
+			return OIDCConfig{Issuer: p.srv.URL, ClientID: ConsoleClientID}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,10 @@
 // Redis (Users: directory.go, with passwords and the bound on wrong ones in
 // password.go), Ed25519-signed JWTs (Issuer), the OAuth2 token endpoint that Photon's
 // SDK and CLI call to log in and to refresh (TokenHandler: the password and refresh_token
-// grants, with one-time refresh tokens kept as hashes in Redis), the public key as a
-// JWKS (JWKSHandler) and the OpenID Provider Metadata (DiscoveryHandler).
+// grants, with one-time refresh tokens kept as hashes in Redis), the browser login of the
+// web console (AuthorizeHandler's login page and the authorization_code grant with PKCE,
+// LogoutHandler, RevokeHandler), the public key as a JWKS (JWKSHandler) and the OpenID
+// Provider Metadata (DiscoveryHandler).
 //
 // In production the tokens come from an external OpenID Connect provider instead, or as
 // well: OIDCVerifier checks them with the keys the provider publishes and maps its

@@ -127,3 +127,18 @@ func tokenHash(token string) string {
 func isBase32(s string) bool {
 	return s != "" && strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == ""
 }
+
+// revoke ends the family of a refresh token (RFC 7009): neither the token nor any of its
+// family works after. Any token of the family will do, as in a refresh, where presenting
+// one that is not live ends the family too. A token that names no family is no error:
+// there is nothing left to revoke.
+func (u *Users) revoke(ctx context.Context, token string) error {
+	family, _, ok := strings.Cut(token, ".")
+	if !ok || len(token) > 256 || !isBase32(family) {
+		return nil
+	}
+	if err := u.rdb.Del(ctx, u.familyKey(family)).Err(); err != nil {
+		return fmt.Errorf("revoke refresh token: %w", err)
+	}
+	return nil
+}

@@ -83,6 +83,35 @@ func (i *Issuer) sign(p Principal, now time.Time) (string, time.Time, error) {
 	return s, exp.Time, nil
 }
 
+// idClaims is an ID token's payload for a client of the authorization-code flow: the
+// access token's claims, for that client (aud), with the nonce it asked with.
+type idClaims struct {
+	Nonce string `json:"nonce,omitempty"`
+	claims
+}
+
+// signID returns an ID token (OpenID Connect Core §2) for p, for the client clientID,
+// carrying nonce. It verifies as an access token would.
+func (i *Issuer) signID(p Principal, clientID, nonce string, now time.Time) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, idClaims{Nonce: nonce, claims: claims{
+		Groups: p.Groups,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   p.Subject,
+			Audience:  jwt.ClaimStrings{clientID},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)),
+			ID:        rand.Text(),
+		},
+	}})
+	t.Header["kid"] = i.kid
+	s, err := t.SignedString(i.key)
+	if err != nil {
+		return "", fmt.Errorf("sign ID token for %s: %w", p.Subject, err)
+	}
+	return s, nil
+}
+
 // Name is the issuer's name: the iss claim of its tokens.
 func (i *Issuer) Name() string { return i.issuer }
 
