@@ -24,8 +24,13 @@ import (
 	"sync"
 )
 
-// AssetsPath is the path prefix of the console's assets; the page is at /.
-const AssetsPath = "/console/"
+// AssetsPath is the path prefix of the console's assets; the page is at /, and its icon
+// also at FaviconPath, where browsers look for one on any page of the gateway (the
+// issuer's login page too).
+const (
+	AssetsPath  = "/console/"
+	FaviconPath = "/favicon.ico"
+)
 
 // CSP is the console's Content-Security-Policy.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -84,7 +89,11 @@ func Handler() http.Handler {
 
 func serve(w http.ResponseWriter, r *http.Request) {
 	name := "index.html"
-	if r.URL.Path != "/" {
+	switch r.URL.Path {
+	case "/":
+	case FaviconPath:
+		name = "favicon.svg"
+	default:
 		name = strings.TrimPrefix(r.URL.Path, AssetsPath)
 	}
 	a, ok := files[name]

@@ -212,6 +212,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// is to the API above, with the user's token.
 	root.Handle("GET /{$}", console.Handler())
 	root.Handle("GET "+console.AssetsPath, console.Handler())
+	root.Handle("GET "+console.FaviconPath, console.Handler())
 	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
 	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })

@@ -1,7 +1,7 @@
-// Login, token refresh and logout against the gateway's OpenID Connect issuer (or any
-// provider the discovery document names): the authorization-code flow with PKCE (S256)
-// when the provider has an authorization endpoint, else the password grant from the
-// console's own form. Tokens live in sessionStorage only (this tab), never in a URL.
+// Login, token refresh and logout against the gateway's OpenID Connect issuer (or the
+// external provider GET /v1/system/auth names): the authorization-code flow with PKCE
+// (S256) at the provider's login page; the password grant from the console's own form
+// only when the provider has no authorization endpoint. Tokens live in sessionStorage only (this tab), never in a URL.
 
 const KEY = 'photon.session';
 const PKCE = 'photon.pkce';
@@ -11,23 +11,20 @@ let refreshing = null;
 
 export const session = () => JSON.parse(sessionStorage.getItem(KEY) || 'null');
 
-// discover reads the provider's endpoints once.
+// discover reads once where to log in: GET /v1/system/auth names the console's client
+// id and the endpoints of the embedded issuer or of the external provider alike.
 export async function discover() {
   if (config) return config;
-  const res = await fetch('/.well-known/openid-configuration');
-  const d = res.ok ? await res.json() : {};
-  let clientId = 'photon-console';
-  try {
-    const a = await (await fetch('/v1/system/auth')).json();
-    clientId = a.consoleClientId || a.clientId || a.client_id || clientId;
-  } catch { /* the default client id */ }
+  const res = await fetch('/v1/system/auth');
+  const a = res.ok ? await res.json() : {};
   config = {
-    token: path(d.token_endpoint) || '/openidconnect/token',
-    authorize: path(d.authorization_endpoint),
-    endSession: path(d.end_session_endpoint),
-    revoke: path(d.revocation_endpoint) || (d.authorization_endpoint ? '/openidconnect/revoke' : ''),
-    codeFlow: !!d.authorization_endpoint,
-    clientId,
+    token: path(a.tokenEndpoint) || '/openidconnect/token',
+    authorize: path(a.authorizationEndpoint),
+    endSession: path(a.endSessionEndpoint),
+    revoke: path(a.revocationEndpoint),
+    codeFlow: !!a.authorizationEndpoint,
+    clientId: a.clientId || 'photon-console',
+    scope: a.scope || 'openid offline_access',
   };
   return config;
 }
@@ -57,7 +54,7 @@ export async function beginLogin() {
   sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state, hash: location.hash }));
   const q = new URLSearchParams({
     response_type: 'code', client_id: c.clientId, redirect_uri: redirectURI(), state,
-    code_challenge: challenge, code_challenge_method: 'S256', scope: 'openid offline_access',
+    code_challenge: challenge, code_challenge_method: 'S256', scope: c.scope,
   });
   location.assign(c.authorize + '?' + q);
 }

@@ -130,17 +130,24 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
-// login logs in from the console's login page.
+// login logs in as a user does: the console sends the browser to the issuer's login
+// page (the authorization-code flow with PKCE), which sends it back logged in.
 func (b *browser) login(user, pass string) {
 	b.t.Helper()
 	b.run("log in as "+user,
 		chromedp.Navigate(b.base+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
-		chromedp.SetValue(chromedp.CSS(`#login-form input[name=username]`), user),
-		chromedp.SetValue(chromedp.CSS(`#login-form input[name=password]`), pass),
-		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#login`)),
+		chromedp.Click(chromedp.CSS(`#login`)),
+		chromedp.WaitVisible(chromedp.CSS(`form input#username`)),
+		chromedp.SendKeys(chromedp.CSS(`input#username`), user),
+		chromedp.SendKeys(chromedp.CSS(`input#password`), pass),
+		b.shot("login"),
+		chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#logout`)),
 		chromedp.WaitVisible(chromedp.CSS(`#live.up`)))
+	if u := eval[string](b, `location.pathname + location.search`); u != "/" {
+		b.t.Fatalf("after the login the console is at %s: the code stayed in the URL", u)
+	}
 }
 
 // TestConsoleInBrowser drives the web console in headless Chromium as its users would:
@@ -244,7 +251,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	admin.mutate("POST", "/v1/projects/"+web+"/set_security_groups", map[string]any{"items": []string{"photon.local\\devs"}}, "SET_PROJECT_SECURITY_GROUPS")
 
-	b.run("log out", chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login-form`)))
+	b.run("log out", chromedp.Click(chromedp.CSS(`#logout`)), chromedp.WaitVisible(chromedp.CSS(`#login`)))
 	b.login("dave@photon.local", davePass)
 	b.run("see no tenant", chromedp.WaitVisible(chromedp.CSS(`main .card h2`)))
 	tenantsShown := eval[int](b, `document.querySelectorAll('[data-tenant]').length`)
