@@ -133,7 +133,7 @@ function vms(p, main) {
     h('button', { type: 'button', class: 'sort', 'data-key': k, onclick: () => sortBy(k) }, l))));
   const more = h('button', { type: 'button', id: 'vm-more', onclick: () => loadMore() }, 'Load more');
   main.append(createForm(p), h('div', { class: 'toolbar' }, filter, count),
-    h('div', { class: 'scroll' }, h('table', { id: 'vm-table', class: 'live' }, h('thead', {}, head), tbody)), more);
+    h('div', { class: 'scroll' }, h('table', { id: 'vm-table' }, h('thead', {}, head), tbody)), more);
 
   function rowFor(v) {
     const state = h('span', { class: `state s-${v.state}` }, v.state);

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/shared/model"
 )
 
 // browser is a headless Chromium on a dev cloud's console that records every JavaScript
@@ -278,4 +280,55 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.checkErrors()
 	fmt.Fprintln(os.Stderr, "console screenshots:", b.dir)
+}
+
+// TestConsoleFirstRender measures the console with a large project: PHOTON_CONSOLE_VMS
+// VMs (e.g. 10000) written straight to the store, then the time from a navigation to the
+// project's page until the VM table's first rows are visible, and the bytes of the
+// console's first load as the browser fetched them. It runs only when asked:
+//
+//	PHOTON_CONSOLE_VMS=10000 SIMTMP=/dev/shm ./scripts/with-redis.sh go test -count=1 \
+//	  -run TestConsoleFirstRender -v ./cmd/photon/devcloud/
+func TestConsoleFirstRender(t *testing.T) {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv("PHOTON_CONSOLE_VMS"), &n); err != nil || n <= 0 {
+		t.Skip("set PHOTON_CONSOLE_VMS to the number of VMs to measure with")
+	}
+	c, admin := cloud(t, 1)
+	f := setup(t, admin, float64(n+1))
+	ctx := t.Context()
+	start := time.Now()
+	for i := 0; i < n; i += 500 {
+		var vms []*model.VM
+		var tasks []*model.Task
+		parent := c.Store.NewTask(uuid.NewString(), "CREATE_VMS", model.Entity{Kind: model.KindVM}, model.Caller{Subject: "admin"}, nil)
+		for j := i; j < min(n, i+500); j++ {
+			vm := &model.VM{ID: uuid.NewString(), Name: fmt.Sprintf("vm-%05d", j), ProjectID: f.project, TenantID: f.tenant,
+				Flavor: "small", State: "STARTED", CreatedAt: c.Store.Now()}
+			vms = append(vms, vm)
+			tk := c.Store.NewTask(uuid.NewString(), "CREATE_VM", model.Entity{ID: vm.ID, Kind: model.KindVM}, model.Caller{Subject: "admin"}, nil)
+			tk.State, tk.ParentID = "COMPLETED", parent.ID
+			tasks = append(tasks, tk)
+		}
+		if err := c.Store.CreateVMs(ctx, parent, vms, tasks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d VMs written in %v", n, time.Since(start).Round(time.Millisecond))
+
+	b := newBrowser(t, admin.base, 1280, 800)
+	b.login("admin", "s3cret")
+	for _, run := range []string{"cold", "warm"} {
+		b.run("a blank page", chromedp.Navigate("about:blank"))
+		began := time.Now()
+		b.run("the first rows of "+run, chromedp.Navigate(b.base+"/#/projects/"+f.project), chromedp.WaitVisible(chromedp.CSS(`#vm-rows tr`)))
+		wall := time.Since(began)
+		inPage := eval[float64](b, `performance.now()`)
+		rows := eval[int](b, `document.querySelectorAll('#vm-rows tr').length`)
+		weight := eval[int](b, `performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+			.filter((e) => !e.name.includes('/v1/')).reduce((n, e) => n + e.encodedBodySize, 0)`)
+		t.Logf("%s: first %d rows of %d VMs visible %v after the navigation (%.0f ms in the page); the console's page and assets: %d bytes as served",
+			run, rows, n, wall.Round(time.Millisecond), inPage, weight)
+	}
+	b.checkErrors()
 }
