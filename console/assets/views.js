@@ -221,7 +221,7 @@ function createForm(p) {
       h('label', {}, 'Name', h('input', { name: 'name', required: true, value: 'vm-{n}' })),
       sel('flavor', 'Flavor'), sel('image', 'Image'), sel('disk', 'Boot disk flavor'),
       h('label', {}, 'Count', h('input', { name: 'count', type: 'number', min: 1, max: 1000, value: 1, class: 'num' })),
-      h('label', {}, 'Affinity (host)', h('select', { name: 'host' }, h('option', { value: '' }, 'Any'))),
+      h('label', { 'data-admin': true }, 'Affinity (host)', h('select', { name: 'host' }, h('option', { value: '' }, 'Any'))),
       h('fieldset', { class: 'subnets' }, h('legend', {}, 'Subnets')),
       h('label', { class: 'check' }, h('input', { name: 'power', type: 'checkbox', checked: true }), 'Power on')),
     h('button', { type: 'submit', class: 'primary' }, 'Create'),

@@ -268,6 +268,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if rows := eval[int](b, `document.querySelectorAll('#vm-rows tr').length`); rows != 21 {
 		t.Fatalf("the project user sees %d VMs, want 21", rows)
 	}
+	b.run("the project on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.WaitVisible(chromedp.CSS(`#vm-rows tr`)), b.shot("phone"))
+	if w := eval[int](b, `document.documentElement.scrollWidth`); w > 390 {
+		t.Fatalf("the page is %d px wide on a 390 px phone", w)
+	}
+	b.run("back to the desktop", chromedp.ResetViewport())
 	b.mu.Lock()
 	b.refused = "/v1/projects/" + secret // the API answers NotFound, which the page shows
 	b.mu.Unlock()
