@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/photon-cloud/photon/console"
 	"github.com/photon-cloud/photon/events"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/gateway/apidocs"
@@ -29,6 +30,7 @@ import (
 	"github.com/photon-cloud/photon/shared/egress"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
+	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -93,6 +95,9 @@ type Options struct {
 	// Services configure Kubernetes and Harbor services: the keys of their secrets and of
 	// their nodes' tokens, how often nodes report.
 	Services ServiceOptions
+	// Feed tails the outbound events for GET /v1/events/stream (nil: the gateway serves
+	// no stream and answers it ServiceUnavailable).
+	Feed *notify.Feed
 	// TakeoverAfter is how long work a gateway took on (a chain's start it read, a host
 	// it provisions) may go without a sign of life before another gateway takes it over
 	// (0: 30s). A gateway that closes hands its hosts' provisioning over at once.
@@ -205,6 +210,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(pb.OpenAPI)
 	})
+	root.Handle("GET "+EventStreamPath, s.httpAuth(http.HandlerFunc(s.eventStream)))
+	// The web console: its page at / and its assets under /console/; every call it makes
+	// is to the API above, with the user's token.
+	root.Handle("GET /{$}", console.Handler())
+	root.Handle("GET "+console.AssetsPath, console.Handler())
+	root.Handle("GET "+console.FaviconPath, console.Handler())
 	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
 	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
 	root.Handle("GET "+metrics.Path, metrics.Handler()) // no token: Prometheus scrapes it; counts only

@@ -27,6 +27,7 @@ import (
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -375,7 +376,7 @@ func gatewayCmd() *cobra.Command {
 			o := gateway.Options{Store: s, Broker: events.NewRedisBroker(rdb, s.Prefix(), logger(p.logLevel)),
 				Issuer: auth.NewIssuer(key, "photon", 8*time.Hour), Users: users,
 				HTTPAddr: httpAddr, GRPCAddr: grpcAddr, Logger: logger(p.logLevel),
-				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS,
+				Admission: store.Admission{Limit: maxInFlight}, HostTLS: hostsTLS, Feed: notify.NewFeed(rdb, s.Prefix(), logger(p.logLevel)),
 				Services: gateway.ServiceOptions{SealKey: ca.SecretKey(cluster.SealPurpose), TokenKey: ca.SecretKey(cluster.TokenPurpose)}}
 			if brokerURL != "" {
 				if o.Broker, err = events.NewHTTPBroker(brokerURL); err != nil {

@@ -74,6 +74,7 @@ Ctrl-C stops it cleanly.`,
 			}
 			api, plain := c.HTTPSURL, "http://"+c.Gateway.HTTPAddr()
 			fmt.Fprintf(os.Stdout, `Photon is up in %s: %d simulated ESXi hosts.
+  Console     %s/   (open it in a browser; log in as below)
   API         %s/v1   (REST, the token endpoint and gRPC, over TLS)
   CA          %s   (pin %s)
               trust it: curl --cacert %s ..., or photon's CLI fetches it at %s%s
@@ -85,7 +86,7 @@ Ctrl-C stops it cleanly.`,
   Then:  curl --cacert %s -H "Authorization: Bearer $TOKEN" %s/v1/tenants
   Image disk on every host: %s
 Ctrl-C stops it.
-`, time.Since(started).Round(time.Millisecond), len(c.Hostds), api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
+`, time.Since(started).Round(time.Millisecond), len(c.Hostds), plain, api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
 				plain, plain, c.Gateway.GRPCAddr(), plain, metrics.Path, c.AdminUser, c.AdminPassword,
 				caFile, c.AdminUser, c.AdminPassword, api, caFile, api, devcloud.DefaultImage)
 			if c.NSXSim != nil {

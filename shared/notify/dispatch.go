@@ -12,9 +12,6 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/model"
-	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -134,29 +131,9 @@ func matchesScope(sub *store.Subscription, tenant, project string) bool {
 	return true
 }
 
-// mayReceive reports whether sub's owner may see its scope: a system-scoped subscription
-// is a system administrator's, a tenant's one needs a role on the tenant, a project's one
-// on the project.
+// mayReceive reports whether sub's owner may see its scope (MaySee).
 func (d *dispatcher) mayReceive(ctx context.Context, sub *store.Subscription) (bool, error) {
-	if sub.TenantID == "" {
-		return policy.IsSystemAdmin(sub.Owner), nil
-	}
-	t, err := store.Get[model.Tenant](ctx, d.s, model.KindTenant, sub.TenantID)
-	if errors.Is(err, errs.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	if sub.ProjectID == "" {
-		return policy.MaySeeTenant(sub.Owner, t), nil
-	}
-	p, err := store.Get[model.Project](ctx, d.s, model.KindProject, sub.ProjectID)
-	if errors.Is(err, errs.ErrNotFound) {
-		return false, nil
-	} else if err != nil {
-		return false, err
-	}
-	return p.TenantID == t.ID && policy.MaySeeProject(sub.Owner, t, p), nil
+	return MaySee(ctx, d.s, sub.Owner, sub.TenantID, sub.ProjectID)
 }
 
 // reload loads the subscriptions again if they changed or the owners' rights are due to

@@ -143,6 +143,8 @@ type Cloud struct {
 	// Options.TLSCertFile was given.
 	HTTPSURL string
 	TLS      *gateway.TLS
+	// Feed tails the outbound events for the gateway's event stream.
+	Feed *notify.Feed
 
 	opts     Options
 	mu       sync.Mutex
@@ -269,10 +271,11 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Feed = notify.NewFeed(c.rdb, c.Store.Prefix(), o.Logger)
 	gwo := gateway.Options{Store: c.Store, Broker: c.Broker, Issuer: c.Issuer, Users: users,
 		HTTPAddr: orDefault(o.HTTPAddr, "127.0.0.1:9000"), GRPCAddr: orDefault(o.GRPCAddr, "127.0.0.1:9001"), Logger: o.Logger,
 		Admission: store.Admission{Limit: maxInFlight(o.MaxInFlight)}, Provisioner: provisioner{c},
-		Checks: checks, HostTLS: gwTLS, Sinks: sinks, HTTPSAddr: orDefault(o.HTTPSAddr, "127.0.0.1:0"),
+		Checks: checks, HostTLS: gwTLS, Sinks: sinks, Feed: c.Feed, HTTPSAddr: orDefault(o.HTTPSAddr, "127.0.0.1:0"),
 		Services: gateway.ServiceOptions{SealKey: c.CA.SecretKey(cluster.SealPurpose), TokenKey: c.CA.SecretKey(cluster.TokenPurpose),
 			ReportEvery: o.ServiceReportEvery, ReadyTimeout: o.ServiceReadyTimeout}}
 	if o.Gateway != nil {
