@@ -19,7 +19,9 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -32,9 +34,25 @@ const (
 	FaviconPath = "/favicon.ico"
 )
 
-// CSP is the console's Content-Security-Policy.
+// CSP is the console's Content-Security-Policy when it calls its own origin only.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// csp is CSP with connections also to the origins of connect (an external login
+// provider's token and revocation endpoints), those that parse as http(s) URLs.
+func csp(connect []string) string {
+	src := []string{"'self'"}
+	for _, c := range connect {
+		u, err := url.Parse(c)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			continue
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(src, o) {
+			src = append(src, o)
+		}
+	}
+	return strings.Replace(CSP, "connect-src 'self'", "connect-src "+strings.Join(src, " "), 1)
+}
 
 //go:embed assets
 var assets embed.FS
@@ -81,13 +99,15 @@ func load() {
 }
 
 // Handler serves the page at / and the assets under AssetsPath; any other path is not
-// its to answer (the gateway's own NotFound).
-func Handler() http.Handler {
+// its to answer (the gateway's own NotFound). The page may also call the origins of
+// connect: an external login provider's endpoints, which its login calls from the browser.
+func Handler(connect ...string) http.Handler {
 	loadOnce.Do(load)
-	return http.HandlerFunc(serve)
+	policy := csp(connect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serve(w, r, policy) })
 }
 
-func serve(w http.ResponseWriter, r *http.Request) {
+func serve(w http.ResponseWriter, r *http.Request, policy string) {
 	name := "index.html"
 	switch r.URL.Path {
 	case "/":
@@ -102,7 +122,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", CSP)
+	h.Set("Content-Security-Policy", policy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Type", a.ctype)

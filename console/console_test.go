@@ -69,3 +69,26 @@ func TestHandler(t *testing.T) {
 	}
 	t.Logf("the console's first load: %d bytes, %d compressed", raw, gz)
 }
+
+// TestConnectSources: the page may call its own origin and, with an external login
+// provider, the origins of its endpoints, and nothing that is not an http(s) URL.
+func TestConnectSources(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		connect []string
+		want    string
+	}{
+		{"own origin only", nil, "connect-src 'self';"},
+		{"a provider", []string{"https://idp.example/oauth/token", "https://idp.example/oauth/revoke"}, "connect-src 'self' https://idp.example;"},
+		{"two origins", []string{"https://idp.example:8443/token", "http://127.0.0.1:5556/revoke"}, "connect-src 'self' https://idp.example:8443 http://127.0.0.1:5556;"},
+		{"no endpoint or not a URL", []string{"", "javascript:alert(1)", "idp.example/token"}, "connect-src 'self';"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			console.Handler(tc.connect...).ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, tc.want) {
+				t.Fatalf("CSP %q, want %q in it", csp, tc.want)
+			}
+		})
+	}
+}

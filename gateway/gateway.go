@@ -213,9 +213,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	root.Handle("GET "+EventStreamPath, s.httpAuth(http.HandlerFunc(s.eventStream)))
 	// The web console: its page at / and its assets under /console/; every call it makes
 	// is to the API above, with the user's token.
-	root.Handle("GET /{$}", console.Handler())
-	root.Handle("GET "+console.AssetsPath, console.Handler())
-	root.Handle("GET "+console.FaviconPath, console.Handler())
+	var provider []string // an external provider's endpoints the console's login calls
+	if l := o.ExternalLogin; l != nil {
+		provider = []string{l.TokenEndpoint, l.RevocationEndpoint}
+	}
+	web := console.Handler(provider...)
+	root.Handle("GET /{$}", web)
+	root.Handle("GET "+console.AssetsPath, web)
+	root.Handle("GET "+console.FaviconPath, web)
 	root.Handle("GET "+apidocs.Path, apidocs.Handler()) // Swagger UI over /openapi.json
 	root.Handle("GET "+apidocs.Path+"/", apidocs.Handler())
 	root.Handle("GET "+metrics.Path, metrics.Handler()) // no token: Prometheus scrapes it; counts only
