@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,9 @@ type Feed struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	readers map[chan FeedEvent]struct{}
+	// readers maps each reader to the id it resumed after while the loop has not yet
+	// passed it ("" once it has): the loop's events up to it are ones it saw.
+	readers map[chan FeedEvent]string
 	cancel  context.CancelFunc // the loop's, while there are readers
 	last    string             // the id of the last entry the loop read
 }
@@ -50,7 +54,7 @@ func NewFeed(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Feed {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Feed{rdb: rdb, stream: EventsStream(prefix), log: log, readers: map[chan FeedEvent]struct{}{}}
+	return &Feed{rdb: rdb, stream: EventsStream(prefix), log: log, readers: map[chan FeedEvent]string{}}
 }
 
 // Subscribe returns a channel of the events appended from now on, and after (when not
@@ -76,9 +80,11 @@ func (f *Feed) Subscribe(ctx context.Context, after string) (<-chan FeedEvent, e
 		f.cancel = cancel
 		go f.run(loop, last)
 	}
+	floor := ""
 	if after != "" {
 		// The backlog goes first: it is read under the lock, so the loop's next events
-		// queue up behind it. Only up to the loop's position, which the loop sends itself.
+		// queue up behind it. Only up to the loop's position, which the loop sends itself;
+		// a reader that saw past that position skips the loop's events up to what it saw.
 		msgs, err := f.rdb.XRangeN(ctx, f.stream, "("+after, f.last, feedBuffer/2).Result()
 		if err != nil && !isBadID(err) {
 			return nil, err
@@ -86,13 +92,31 @@ func (f *Feed) Subscribe(ctx context.Context, after string) (<-chan FeedEvent, e
 		for _, m := range msgs {
 			ch <- feedEvent(m)
 		}
+		if idBefore(f.last, after) {
+			floor = after
+		}
 	}
-	f.readers[ch] = struct{}{}
+	f.readers[ch] = floor
 	go func() {
 		<-ctx.Done()
 		f.drop(ch)
 	}()
 	return ch, nil
+}
+
+// idBefore reports whether stream id a comes before b ("ms-seq" each); ids that do not
+// parse come before none.
+func idBefore(a, b string) bool {
+	am, as, aok := parseID(a)
+	bm, bs, bok := parseID(b)
+	return aok && bok && (am < bm || am == bm && as < bs)
+}
+
+func parseID(id string) (ms, seq uint64, ok bool) {
+	m, sq, found := strings.Cut(id, "-")
+	ms, err1 := strconv.ParseUint(m, 10, 64)
+	seq, err2 := strconv.ParseUint(sq, 10, 64)
+	return ms, seq, found && err1 == nil && err2 == nil
 }
 
 func isBadID(err error) bool {
@@ -150,7 +174,13 @@ func (f *Feed) send(ctx context.Context, e FeedEvent) {
 		return // a new loop may already be running: this one's events are its
 	}
 	f.last = e.ID
-	for ch := range f.readers {
+	for ch, floor := range f.readers {
+		if floor != "" {
+			if !idBefore(floor, e.ID) {
+				continue // it saw this one before it resumed
+			}
+			f.readers[ch] = ""
+		}
 		select {
 		case ch <- e:
 		default:
