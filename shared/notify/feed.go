@@ -28,7 +28,7 @@ type Feed struct {
 	stream string
 	log    *slog.Logger
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// readers maps each reader to the id it resumed after while the loop has not yet
 	// passed it ("" once it has): the loop's events up to it are ones it saw.
 	readers map[chan FeedEvent]string
