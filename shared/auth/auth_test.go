@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,9 +39,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startRedis starts a throwaway redis-server on a free port and returns once it accepts
-// connections. A missing binary is not an error: the tests that need Redis skip.
+// startRedis uses the Redis of PHOTON_TEST_REDIS_URL (make test's) or starts a throwaway
+// redis-server on a free port and returns once it accepts connections. A missing binary
+// is not an error: the tests that need Redis skip.
 func startRedis() (stop func(), err error) {
+	if u := os.Getenv("PHOTON_TEST_REDIS_URL"); u != "" {
+		o, err := redis.ParseURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("PHOTON_TEST_REDIS_URL: %w", err)
+		}
+		redisAddr = o.Addr
+		return func() {}, nil
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		redisSkip = "redis-server not installed"
@@ -73,6 +84,10 @@ func runRedis(bin string, port int) (func(), error) {
 		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
+	// It goes with this process, however that ends: a fuzz worker the fuzzing engine kills
+	// must not leave a server behind holding the worker's pipes open, on which the engine
+	// would wait for ever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -109,6 +124,10 @@ func runRedis(bin string, port int) (func(), error) {
 	return stop, nil
 }
 
+// runID tells this process's keys from those of the others sharing the server (the
+// fuzzing engine's workers, another run).
+var runID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid())
+
 // newRedis returns a client of the test server and a key prefix of the test's own.
 func newRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
@@ -117,7 +136,7 @@ func newRedis(t testing.TB) (redis.UniversalClient, string) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb, "test:" + t.Name() + ":"
+	return rdb, "test:" + runID + ":" + t.Name() + ":"
 }
 
 // codeOf is the Photon code of err, or "" when err is not an *errs.Error.

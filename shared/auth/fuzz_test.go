@@ -154,9 +154,10 @@ func FuzzBearerToken(f *testing.F) {
 }
 
 // FuzzTokenRequest posts arbitrary bodies, of arbitrary content types, to the token
-// endpoint: with Redis up it must answer 200 or 400, and 200 only to the right password,
-// a refresh token it issued or a code it issued with its verifier; with Redis down, 400 or 500 server_error. Every answer
-// is JSON.
+// endpoint: with Redis up it must answer 200 or 400 (429 to a password grant past the
+// login limit), and 200 only to the right password, a refresh token it issued or a code
+// it issued with its verifier; with Redis down, 400 or 500 server_error. Every answer is
+// JSON.
 func FuzzTokenRequest(f *testing.F) {
 	rdb, prefix := newRedis(f)
 	users := NewUsers(rdb, prefix)
@@ -251,6 +252,10 @@ func FuzzTokenRequest(f *testing.F) {
 		case 400:
 			if r.Error == "" || r.AccessToken != "" {
 				t.Fatalf("400 answer %+v", r)
+			}
+		case 429: // a user name past the login limit: the fuzzer tries many wrong passwords
+			if v, _ := url.ParseQuery(body); r.Error == "" || r.AccessToken != "" || v.Get("grant_type") != "password" {
+				t.Fatalf("429 answer %+v for %q", r, body)
 			}
 		default:
 			t.Fatalf("status %d (%+v) for %q", status, r, body)
