@@ -3,8 +3,9 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -265,14 +266,7 @@ func (a *app) vmCmd() *cobra.Command {
 			if err := a.table(vs, []string{"ID", "Name", "State"}, rows); err != nil || a.json() || a.g.nonInteractive {
 				return err
 			}
-			keys := make([]string, 0, len(states))
-			for k := range states {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(a.out, "%s: %d\n", k, states[k])
-			}
+			a.printCounts(states)
 			return nil
 		},
 	}
@@ -537,4 +531,11 @@ func (a *app) diskCmd() *cobra.Command {
 	cmd.AddCommand(create, list, show, a.iamCmd("disk", "disks"))
 	a.entityCmds(cmd, "disk", "disks", (*client.Client).DeleteDisk, nil)
 	return cmd
+}
+
+// printCounts prints a list's summary: each key with its count, in key order.
+func (a *app) printCounts(counts map[string]int) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(a.out, "%s: %d\n", k, counts[k])
+	}
 }

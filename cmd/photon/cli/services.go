@@ -490,14 +490,7 @@ func (a *app) serviceListCmd() *cobra.Command {
 			if err := a.table(ss, []string{"ID", "Name", "Type", "State", "Worker Count"}, rows); err != nil || a.json() || a.g.nonInteractive {
 				return err
 			}
-			keys := make([]string, 0, len(states))
-			for k := range states {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(a.out, "%s: %d\n", k, states[k])
-			}
+			a.printCounts(states)
 			return nil
 		},
 	}
