@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -45,7 +46,7 @@ func (k *checker) addresses(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, key := range subnets {
 		subnet := strings.Trim(key, "{}")
-		h, err := k.rdb.HGetAll(ctx, k.s.Prefix()+"subnetports:"+key).Result()
+		h, err := k.rdb.HGetAll(ctx, keyspace.Space(k.s.Prefix(), keyspace.Store)+"subnetports:"+key).Result()
 		if err != nil {
 			return err
 		}

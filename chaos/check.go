@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -154,11 +155,10 @@ type checker struct {
 }
 
 func check(ctx context.Context, c *client, d *deployment, w *workload, r *Result) error {
-	opt, err := store.ParseURL(d.redisURL)
+	rdb, err := keyspace.Open(ctx, d.redisURL, 0)
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	k := &checker{c: c, d: d, w: w, s: store.New(rdb, ""), rdb: rdb, r: r}
 	for _, step := range []func(context.Context) error{k.read, k.lost, k.onHosts, k.hostReservations, k.quota, k.addresses} {

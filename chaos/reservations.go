@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -35,11 +36,12 @@ func (k *checker) holds(id, state string) int {
 // which the store keeps apart from the entities and the API does not show.
 func (k *checker) scan(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	it := k.rdb.Scan(ctx, 0, k.s.Prefix()+prefix+"*", 1000).Iterator()
-	for it.Next(ctx) {
-		out = append(out, strings.TrimPrefix(it.Val(), k.s.Prefix()+prefix))
-	}
-	return out, it.Err()
+	space := keyspace.Space(k.s.Prefix(), keyspace.Store) + prefix
+	err := keyspace.Scan(ctx, k.rdb, space+"*", "", func(key string) error {
+		out = append(out, strings.TrimPrefix(key, space))
+		return nil
+	})
+	return out, err
 }
 
 // hostReservations: each VM's and persistent disk's reservation on its host (placement

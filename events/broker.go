@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/streams"
 )
 
@@ -68,10 +69,12 @@ func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix,
 
 // Stream names the stream of subscriber under prefix, for the tests and tools that watch
 // a function's backlog without building the broker's keys themselves.
-func Stream(prefix, subscriber string) string { return prefix + "stream:" + subscriber }
+func Stream(prefix, subscriber string) string {
+	return keyspace.Space(prefix, keyspace.Events) + "stream:" + subscriber
+}
 
 // DeadLetterStream is where events go that exhausted their retries.
-func (b *RedisBroker) DeadLetterStream() string { return b.prefix + "stream:deadletter" }
+func (b *RedisBroker) DeadLetterStream() string { return b.stream("deadletter") }
 
 const group = "photon"
 

@@ -24,6 +24,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/shared/auth"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -45,7 +46,7 @@ func TestStoreUnavailable(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
 			p := newRedisProxy(t)
-			opt, err := store.ParseURL(storetest.URL(t))
+			opt, err := keyspace.ParseURL(storetest.SingleURL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +125,7 @@ type redisProxy struct {
 }
 
 func newRedisProxy(t *testing.T) *redisProxy {
-	opt, err := store.ParseURL(storetest.URL(t))
+	opt, err := keyspace.ParseURL(storetest.SingleURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

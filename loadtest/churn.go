@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // Churn is create-and-delete churn: each cycle creates VMs (bulk calls of Bulk) and then
@@ -228,24 +228,16 @@ func (c Churn) deleteVM(ctx context.Context, id string) bool {
 // sample measures Redis: its memory, its keys and the entries of Photon's streams.
 func (c Churn) sample(ctx context.Context) (Sample, error) {
 	var s Sample
-	info, err := c.Redis.Info(ctx, "memory").Result()
+	u, err := keyspace.Measure(ctx, c.Redis)
 	if err != nil {
 		return s, err
 	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			s.UsedMemory, _ = strconv.ParseInt(v, 10, 64)
-		}
-	}
-	if s.Keys, err = c.Redis.DBSize(ctx).Result(); err != nil {
-		return s, err
-	}
-	iter := c.Redis.ScanType(ctx, 0, c.Prefix+"*", 1000, "stream").Iterator()
-	for iter.Next(ctx) {
-		n, err := c.Redis.XLen(ctx, iter.Val()).Result()
-		if err == nil {
+	s.UsedMemory, s.Keys = u.UsedMemory, u.Keys
+	err = keyspace.Scan(ctx, c.Redis, c.Prefix+"*", "stream", func(key string) error {
+		if n, err := c.Redis.XLen(ctx, key).Result(); err == nil {
 			s.StreamEntries += n
 		}
-	}
-	return s, iter.Err()
+		return nil
+	})
+	return s, err
 }

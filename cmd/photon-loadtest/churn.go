@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/loadtest"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -19,11 +20,10 @@ func churn(ctx context.Context, o options, cl *loadtest.Client, api loadtest.API
 		if o.redisURL == "" {
 			return errors.New("--churn with --target needs --redis, the target's Redis, to measure it")
 		}
-		opt, err := store.ParseURL(o.redisURL)
+		c, err := keyspace.Open(ctx, o.redisURL, 0)
 		if err != nil {
 			return err
 		}
-		c := redis.NewClient(opt)
 		defer c.Close()
 		rdb = c
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/loadtest"
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 type options struct {
@@ -304,17 +305,11 @@ func redisMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 	if rdb == nil {
 		return 0
 	}
-	info, err := rdb.Info(ctx, "memory").Result()
+	u, err := keyspace.Measure(ctx, rdb)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return 0
+	return u.UsedMemory
 }
 
 // probe times n gets of VMs and n list pages of 100 in project: the reads that must stay

@@ -27,6 +27,7 @@ import (
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/pki"
@@ -89,17 +90,12 @@ func (p *partFlags) open(ctx context.Context, service string) (*store.Store, red
 	return store.New(rdb, ""), rdb, func() { rdb.Close(); shutdown(context.Background()) }, nil
 }
 
-func openRedis(ctx context.Context, redisURL string) (*redis.Client, error) {
-	opt, err := store.ParseURL(redisURL)
+func openRedis(ctx context.Context, redisURL string) (redis.UniversalClient, error) {
+	rdb, err := keyspace.Open(ctx, redisURL, 0)
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(opt)
 	store.Instrument(rdb)
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis %s: %w", redisURL, err)
-	}
 	return rdb, nil
 }
 

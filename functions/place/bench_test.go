@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -32,11 +31,11 @@ func benchmarkPlace(b *testing.B, n int) {
 	f := benchFleets[n]
 	if f == nil {
 		// Once per fleet size: the benchmark runs this function for each b.N it tries.
-		opt, err := store.ParseURL(storetest.URL(b))
+		rdb, err := keyspace.NewClient(storetest.URL(b), 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := store.New(redis.NewClient(opt), storetest.Prefix(b)) // kept for the later runs
+		s := store.New(rdb, storetest.Prefix(b)) // kept for the later runs
 		ctx := context.WithoutCancel(ctx)
 		// Hosts large enough that the placements of every run (the fleet is kept across
 		// runs) fill none of them: a full fleet measures failures, not placements.

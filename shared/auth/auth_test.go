@@ -18,13 +18,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/policy"
 )
 
-// redisAddr is the address of the redis-server TestMain started, or "" with the reason
+// redisURL is the URL of the test Redis (make test's, or a redis-server TestMain started), or "" with the reason
 // in redisSkip when there is none.
 var (
-	redisAddr string
+	redisURL  string
 	redisSkip string
 )
 
@@ -44,11 +45,7 @@ func TestMain(m *testing.M) {
 // is not an error: the tests that need Redis skip.
 func startRedis() (stop func(), err error) {
 	if u := os.Getenv("PHOTON_TEST_REDIS_URL"); u != "" {
-		o, err := redis.ParseURL(u)
-		if err != nil {
-			return nil, fmt.Errorf("PHOTON_TEST_REDIS_URL: %w", err)
-		}
-		redisAddr = o.Addr
+		redisURL = u
 		return func() {}, nil
 	}
 	bin, err := exec.LookPath("redis-server")
@@ -66,7 +63,7 @@ func startRedis() (stop func(), err error) {
 		_ = l.Close()
 		stop, err := runRedis(bin, port)
 		if err == nil {
-			redisAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			redisURL = fmt.Sprintf("redis://127.0.0.1:%d", port)
 			return stop, nil
 		}
 		fmt.Fprintln(os.Stderr, "redis-server on port", port, ":", err)
@@ -131,10 +128,13 @@ var runID = strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os
 // newRedis returns a client of the test server and a key prefix of the test's own.
 func newRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	if redisAddr == "" {
+	if redisURL == "" {
 		t.Skip(redisSkip)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	rdb, err := keyspace.NewClient(redisURL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb, "test:" + runID + ":" + t.Name() + ":"
 }

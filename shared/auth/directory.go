@@ -178,7 +178,9 @@ func (u *Users) write(ctx context.Context, s *redis.Script, name string, args ..
 	for _, a := range args {
 		argv = append(argv, a)
 	}
-	res, err := s.Run(ctx, u.rdb, nil, argv...).Text()
+	// The scripts build their keys from the prefix; the users index, in the same slot,
+	// is named so that a cluster runs them on the node of the auth key space.
+	res, err := s.Run(ctx, u.rdb, []string{u.usersIdx()}, argv...).Text()
 	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // Issuer signs and verifies the gateway's bearer tokens: EdDSA (Ed25519) JWTs with the
@@ -145,11 +146,11 @@ func BearerToken(header string) (string, error) {
 	return token, nil
 }
 
-// LoadOrCreateKey returns the signing key stored at prefix+"auth:key", creating it if
+// LoadOrCreateKey returns the signing key stored at "auth:key" in the auth key space under prefix, creating it if
 // there is none. Creation is SET NX followed by a read, so gateways that start together
 // all end up with the one key that won. The key is stored as its base64 seed.
 func LoadOrCreateKey(ctx context.Context, rdb redis.UniversalClient, prefix string) (ed25519.PrivateKey, error) {
-	k := prefix + "auth:key"
+	k := keyspace.Space(prefix, keyspace.Auth) + "auth:key"
 	s, err := rdb.Get(ctx, k).Result()
 	if errors.Is(err, redis.Nil) {
 		seed := make([]byte, ed25519.SeedSize)

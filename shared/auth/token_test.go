@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 func newKey(t testing.TB) ed25519.PrivateKey {
@@ -206,7 +207,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 
 	// A corrupt key is an error, not a silent new key.
-	if err := rdb.Set(t.Context(), prefix+"other:auth:key", "short", 0).Err(); err != nil {
+	if err := rdb.Set(t.Context(), keyspace.Space(prefix+"other:", keyspace.Auth)+"auth:key", "short", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadOrCreateKey(t.Context(), rdb, prefix+"other:"); err == nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // ErrBadCredentials is the answer to an unknown user name or a wrong password. The two
@@ -38,10 +40,11 @@ type Users struct {
 	limit LoginLimit
 }
 
-// NewUsers returns the directory whose records live under prefix in rdb. The refresh
+// NewUsers returns the directory whose records live under prefix in rdb, in the auth
+// key space (keyspace.Auth). The refresh
 // tokens of its users live there too, and last DefaultRefreshTTL.
 func NewUsers(rdb redis.UniversalClient, prefix string) *Users {
-	return &Users{rdb: rdb, prefix: prefix, cost: bcrypt.DefaultCost, refreshTTL: DefaultRefreshTTL, limit: DefaultLoginLimit}
+	return &Users{rdb: rdb, prefix: keyspace.Space(prefix, keyspace.Auth), cost: bcrypt.DefaultCost, refreshTTL: DefaultRefreshTTL, limit: DefaultLoginLimit}
 }
 
 // WithCost sets the bcrypt cost of the hashes the directory makes (bcrypt.DefaultCost

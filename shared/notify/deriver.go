@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/streams"
 )
 
@@ -24,11 +25,14 @@ const EventsMaxLen = 1_000_000
 // read (Options.EventsMaxAge); what every group read goes sooner (Service trims it).
 const DefaultEventsMaxAge = 24 * time.Hour
 
-// EventsStream is the stream of outbound events, <prefix>events:out. Each entry has the
+// EventsStream is the stream of outbound events, <prefix>{store}:events:out. Each entry has the
 // fields "type" (the event type, for readers that filter before decoding) and "ce" (the
 // CloudEvent in structured JSON form, data inline). Entries are in commit order of the
 // changes they come from. Read it with a consumer group of your own.
-func EventsStream(prefix string) string { return prefix + "events:out" }
+//
+// It is in the store's key space (keyspace.Store): the deriver appends to it and
+// acknowledges the outbox in one MULTI.
+func EventsStream(prefix string) string { return keyspace.Space(prefix, keyspace.Store) + "events:out" }
 
 // deriver turns outbox entries into outbound events.
 type deriver struct {

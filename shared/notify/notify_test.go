@@ -20,6 +20,7 @@ import (
 
 	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/policy"
@@ -194,7 +195,7 @@ func embedded(t *testing.T) redisStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	opt, _ := store.ParseURL(e.URL())
+	opt, _ := keyspace.ParseURL(e.URL())
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return newRedisStore(c, "")

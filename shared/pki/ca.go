@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // Lifetimes of the certificates the CA signs.
@@ -76,11 +78,11 @@ func newCA(der []byte, key *ecdsa.PrivateKey) (*CA, error) {
 	return &CA{cert: cert, key: key, certPEM: pemBlock("CERTIFICATE", der), pool: pool, clock: systemClock{}}, nil
 }
 
-// LoadOrCreateCA returns the CA stored at prefix+"pki:ca", creating it if there is none.
+// LoadOrCreateCA returns the CA stored at "pki:ca" in the PKI key space under prefix, creating it if there is none.
 // Creation is SET NX followed by a read, so processes that start together all end up
 // with the one CA that won. The value is the certificate and the PKCS #8 key, in PEM.
 func LoadOrCreateCA(ctx context.Context, rdb redis.UniversalClient, prefix string) (*CA, error) {
-	k := prefix + "pki:ca"
+	k := keyspace.Space(prefix, keyspace.PKI) + "pki:ca"
 	stored, err := rdb.Get(ctx, k).Bytes()
 	if errors.Is(err, redis.Nil) {
 		fresh, ferr := NewCA()

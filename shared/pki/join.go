@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // maxSANs bounds the names a host may ask its certificate to carry.
@@ -28,7 +29,7 @@ type Joiner struct {
 
 // NewJoiner keeps join tokens in rdb under prefix and signs with ca.
 func NewJoiner(ca *CA, rdb redis.UniversalClient, prefix string) *Joiner {
-	return &Joiner{ca: ca, rdb: rdb, prefix: prefix}
+	return &Joiner{ca: ca, rdb: rdb, prefix: keyspace.Space(prefix, keyspace.PKI)}
 }
 
 // CA is the CA the Joiner signs with.

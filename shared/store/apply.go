@@ -19,7 +19,7 @@ type Batch struct {
 	keys []string
 	args []any
 	what []string // for error messages, one per key
-	// prefix is the key prefix of the store that writes the batch: its writes of entity
+	// prefix is the key space of the store that writes the batch: its writes of entity
 	// records (<prefix><kind>:<id>) are recorded in the outbox. outboxed says they are
 	// marked already.
 	prefix   string
@@ -139,7 +139,7 @@ func (s *Store) Apply(ctx context.Context, b *Batch) error {
 	if len(b.keys) == 0 {
 		return nil
 	}
-	b.prefix = s.prefix
+	b.prefix = s.space
 	b.outbox()
 	res, err := applyScript.Run(ctx, s.rdb, b.keys, b.args...).Slice()
 	if err != nil {
@@ -176,7 +176,7 @@ func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) 
 			if err != nil {
 				return err
 			}
-			b.prefix = s.prefix
+			b.prefix = s.space
 			for i, k := range b.keys {
 				if b.args[2*i] == "U" {
 					if cur, err := tx.Get(ctx, k).Result(); err == nil && cur != b.args[2*i+1] {

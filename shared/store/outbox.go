@@ -92,7 +92,7 @@ const vmStatesSuffix = "count:vm:state"
 // VMStates counts the VMs in each state: one read of the counts the store keeps with
 // every VM write (outboxLua), never a scan.
 func (s *Store) VMStates(ctx context.Context) (map[string]int64, error) {
-	return s.counts(ctx, s.prefix+vmStatesSuffix)
+	return s.counts(ctx, s.space+vmStatesSuffix)
 }
 
 // isEntityKey reports whether key is the record of an entity the outbox follows:

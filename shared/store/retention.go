@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -137,7 +138,6 @@ func (s *Store) IndexOldTasks(ctx context.Context) error {
 	if n, err := s.rdb.Exists(ctx, done).Result(); err != nil || n == 1 {
 		return err
 	}
-	iter := s.rdb.Scan(ctx, 0, s.key(model.KindTask, "*"), 1000).Iterator()
 	var keys []string
 	flush := func() error {
 		if len(keys) == 0 {
@@ -161,14 +161,13 @@ func (s *Store) IndexOldTasks(ctx context.Context) error {
 		}
 		return s.rdb.ZAdd(ctx, s.allTasksIdx(), zs...).Err()
 	}
-	for iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == sweepBatch {
-			if err := flush(); err != nil {
-				return fmt.Errorf("index old tasks: %w", err)
-			}
+	err := keyspace.Scan(ctx, s.rdb, s.key(model.KindTask, "*"), "", func(key string) error {
+		if keys = append(keys, key); len(keys) == sweepBatch {
+			return flush()
 		}
-	}
-	if err := errors.Join(iter.Err(), flush()); err != nil {
+		return nil
+	})
+	if err := errors.Join(err, flush()); err != nil {
 		return fmt.Errorf("index old tasks: %w", err)
 	}
 	return s.rdb.Set(ctx, done, "1", 0).Err()

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 // DefaultPrefix starts every key Photon writes.
@@ -22,7 +23,10 @@ const DefaultPrefix = "photon:"
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
-	now    func() time.Time
+	// space starts every key of the store: the prefix and the store's hash tag
+	// (keyspace.Space), so that on a Redis Cluster every script's keys share a slot.
+	space string
+	now   func() time.Time
 }
 
 // New returns a Store on rdb whose keys start with prefix (DefaultPrefix when empty).
@@ -30,20 +34,21 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{rdb: rdb, prefix: prefix, now: time.Now}
+	return &Store{rdb: rdb, prefix: prefix, space: keyspace.Space(prefix, keyspace.Store), now: time.Now}
 }
 
-// Prefix is the key prefix of this store.
+// Prefix is the key prefix of this store, which the command that wires a process hands to
+// the stores of the other key spaces.
 func (s *Store) Prefix() string { return s.prefix }
 
 // Now is the store's clock in Unix milliseconds.
 func (s *Store) Now() int64 { return s.now().UnixMilli() }
 
-// key joins parts under the store's prefix: key("vm", id) = "photon:vm:<id>". It is
+// key joins parts under the store's key space: key("vm", id) = "photon:{store}:vm:<id>". It is
 // unexported so that no other package builds keys in the store's key space: the auth,
 // pki, broker and notifier stores are handed the client and the prefix by the command
 // that wires them, and keep to key spaces of their own.
-func (s *Store) key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
+func (s *Store) key(parts ...string) string { return s.space + strings.Join(parts, ":") }
 
 func (s *Store) entityKey(kind, id string) string { return s.key(kind, id) }
 
@@ -243,15 +248,4 @@ func List[T any](ctx context.Context, s *Store, indexKey, kind string, size int,
 		page.Items = append(page.Items, item)
 	}
 	return page, nil
-}
-
-// ParseURL reads a Redis URL into client options for Photon: RESP2, since Photon uses no
-// push notifications and a RESP3 client looks for them with an extra read per command.
-func ParseURL(url string) (*redis.Options, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	opt.Protocol = 2
-	return opt, nil
 }

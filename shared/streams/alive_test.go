@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/streams"
 )
 
@@ -35,12 +34,11 @@ func consumerProcess(spec string) int {
 	stream, group, name = f[0], f[1], f[2]
 	hb, _ = time.ParseDuration(f[3])
 	fmt.Sscan(f[4], &n)
-	opt, err := redis.ParseURL(os.Getenv("PHOTON_TEST_REDIS_URL"))
+	rdb, err := keyspace.NewClient(os.Getenv("PHOTON_TEST_REDIS_URL"), 0)
 	if err != nil {
 		fmt.Println("ERR", err)
 		return 1
 	}
-	rdb := redis.NewClient(opt)
 	ctx := context.Background()
 	c, err := streams.Open(ctx, rdb, streams.Options{Stream: stream, Group: group, Consumer: name,
 		Heartbeat: hb, ClaimIdle: time.Hour, Block: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -19,7 +20,12 @@ import (
 // started while Redis restarts) waits for it and then reads, instead of failing and
 // leaving its process without a consumer; a context that ends first ends the wait.
 func TestOpenWaitsForRedis(t *testing.T) {
-	real := storetest.Client(t)
+	opt, err := keyspace.ParseURL(storetest.SingleURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := redis.NewClient(opt)
+	t.Cleanup(func() { real.Close() })
 	stream := storetest.Prefix(t) + "s"
 	if err := real.XAdd(t.Context(), &redis.XAddArgs{Stream: stream, Values: []any{"n", 1}}).Err(); err != nil {
 		t.Fatal(err)

@@ -18,14 +18,16 @@ const group = "g"
 
 // fixture is a stream with n entries and a group on it.
 type fixture struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	stream string
 	ids    []string
 }
 
 func newFixture(t *testing.T, n int) *fixture {
 	t.Helper()
-	f := &fixture{rdb: storetest.Client(t), stream: storetest.Prefix(t) + "s"}
+	// The stream's name is a hash tag: the keys a test writes beside it in one
+	// transaction (stream + ":done") share its slot on a cluster.
+	f := &fixture{rdb: storetest.Client(t), stream: storetest.Prefix(t) + "{s}"}
 	if err := f.rdb.XGroupCreateMkStream(t.Context(), f.stream, group, "0").Err(); err != nil {
 		t.Fatal(err)
 	}

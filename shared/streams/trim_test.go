@@ -16,7 +16,7 @@ import (
 )
 
 // streamIDs lists the ids stream holds, oldest first.
-func streamIDs(t *testing.T, rdb *redis.Client, stream string) []string {
+func streamIDs(t *testing.T, rdb redis.UniversalClient, stream string) []string {
 	t.Helper()
 	ms, err := rdb.XRange(t.Context(), stream, "-", "+").Result()
 	if err != nil {

@@ -48,6 +48,7 @@ import (
 	"github.com/photon-cloud/photon/shared/cluster"
 	"github.com/photon-cloud/photon/shared/devredis"
 	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
@@ -151,7 +152,7 @@ type Cloud struct {
 	running  map[string]*simHost // every host's simulator and hostd, by host id
 	closed   bool
 	embedded *devredis.Server
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	fns      *functions.Set
 	local    *runtime.Local
 	cancel   context.CancelFunc
@@ -192,16 +193,10 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		}
 		o.RedisURL = c.embedded.URL()
 	}
-	ropt, err := store.ParseURL(o.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("redis URL: %w", err)
+	if c.rdb, err = keyspace.Open(ctx, o.RedisURL, 128); err != nil {
+		return nil, err
 	}
-	ropt.PoolSize = 128
-	c.rdb = redis.NewClient(ropt)
 	store.Instrument(c.rdb)
-	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("redis %s: %w", o.RedisURL, err)
-	}
 	c.Store = store.New(c.rdb, o.Prefix)
 	if err := c.startJoin(ctx); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
@@ -59,8 +60,10 @@ func start() (string, error) {
 		return "", err
 	}
 	u := fmt.Sprintf("redis://127.0.0.1:%d", port)
-	opt, _ := store.ParseURL(u)
-	c := redis.NewClient(opt)
+	c, err := keyspace.NewClient(u, 0)
+	if err != nil {
+		return "", err
+	}
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -73,15 +76,24 @@ func start() (string, error) {
 	}
 }
 
-// Client returns a client of the test server, closed when the test ends.
-func Client(t testing.TB) *redis.Client {
+// SingleURL is URL for a test about one server's connection (a proxy in front of its
+// address): it skips the test when the test Redis is a cluster or Sentinel's.
+func SingleURL(t testing.TB) string {
 	t.Helper()
-	opt, err := store.ParseURL(URL(t))
+	u := URL(t)
+	if _, err := keyspace.ParseURL(u); err != nil {
+		t.Skipf("the test Redis %s is not one server: this test is about one server's connection", u)
+	}
+	return u
+}
+
+// Client returns a client of the test server, closed when the test ends.
+func Client(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	c, err := keyspace.NewClient(URL(t), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.PoolSize = 64
-	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -102,7 +114,7 @@ func New(t testing.TB) *store.Store {
 // NewWithClient is New that also returns the store's client, for the tests that wire the
 // stores which share it (auth, pki, the broker, the notifier) or read what the store
 // wrote: the store itself hands out no client.
-func NewWithClient(t testing.TB) (*store.Store, *redis.Client) {
+func NewWithClient(t testing.TB) (*store.Store, redis.UniversalClient) {
 	t.Helper()
 	c := Client(t)
 	return store.New(c, Prefix(t)), c
