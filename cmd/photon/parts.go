@@ -39,11 +39,25 @@ import (
 // common flags of the separately run parts.
 type partFlags struct {
 	redisURL, trace, otlp, logLevel string
+	waitReplicas                    int
+	waitTimeout                     time.Duration
 }
 
+// redisHelp is the --redis flag's help, the same for every part.
+const redisHelp = "Redis URL: redis://host:port for one server, redis+cluster://host:port,host:port,... " +
+	"for a Redis Cluster, redis+sentinel://host:port,.../<primary> for a Sentinel-watched primary"
+
 func (p *partFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&p.redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
+	cmd.Flags().StringVar(&p.redisURL, "redis", "redis://127.0.0.1:6379", redisHelp)
+	addWaitFlags(cmd, &p.waitReplicas, &p.waitTimeout)
 	p.addObservability(cmd)
+}
+
+// addWaitFlags adds the flags of how many replicas a write that starts a task waits for.
+func addWaitFlags(cmd *cobra.Command, n *int, timeout *time.Duration) {
+	cmd.Flags().IntVar(n, "redis-wait-replicas", -1, "replicas that must have a write that starts a task before the "+
+		"call that made it is answered (Redis WAIT); -1: 1 with a cluster or Sentinel URL, 0 with one server")
+	cmd.Flags().DurationVar(timeout, "redis-wait-timeout", store.DefaultReplicaTimeout, "how long such a write waits for its replicas before the call fails as unavailable")
 }
 
 // addObservability adds the flags of the parts that have no Redis (hostd).
@@ -87,7 +101,8 @@ func (p *partFlags) open(ctx context.Context, service string) (*store.Store, red
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return store.New(rdb, ""), rdb, func() { rdb.Close(); shutdown(context.Background()) }, nil
+	s := store.New(rdb, "").WaitForReplicas(keyspace.DefaultReplicas(p.redisURL, p.waitReplicas), p.waitTimeout)
+	return s, rdb, func() { rdb.Close(); shutdown(context.Background()) }, nil
 }
 
 func openRedis(ctx context.Context, redisURL string) (redis.UniversalClient, error) {
@@ -311,7 +326,7 @@ hostd of that host redeems it once, within --ttl, for a certificate that names t
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&redisURL, "redis", "redis://127.0.0.1:6379", "Redis URL")
+	f.StringVar(&redisURL, "redis", "redis://127.0.0.1:6379", redisHelp)
 	f.StringVar(&host, "host", "", "the host's id: the id POST /v1/infrastructure/hosts gave it (default: a new one)")
 	f.DurationVar(&ttl, "ttl", time.Hour, "how long the token may be redeemed")
 	f.StringVar(&joinURL, "join-url", "", "the join endpoint's base URL, for the command line printed")

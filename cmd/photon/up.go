@@ -100,7 +100,8 @@ Ctrl-C stops it.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.RedisURL, "redis", "", "Redis URL (default: an embedded Redis in this process)")
+	f.StringVar(&o.RedisURL, "redis", "", redisHelp+" (default: an embedded Redis in this process)")
+	addWaitFlags(cmd, &o.WaitReplicas, &o.WaitTimeout)
 	f.IntVar(&o.Hosts, "hosts", 4, "number of simulated ESXi hosts")
 	f.StringVar(&o.HTTPAddr, "http", "127.0.0.1:9000", "REST listen address")
 	f.StringVar(&o.GRPCAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")

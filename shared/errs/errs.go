@@ -161,6 +161,7 @@ var (
 	ErrState          = &Error{Code: CodeStateError}
 	ErrConcurrentTask = &Error{Code: CodeConcurrentTask}
 	ErrForbidden      = &Error{Code: CodeAccessForbidden}
+	ErrUnavailable    = &Error{Code: CodeUnavailable}
 )
 
 // New makes an Error with a formatted message.

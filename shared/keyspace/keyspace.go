@@ -21,8 +21,10 @@
 //   - Auth: users, groups, refresh-token families, login codes and failure counts.
 //   - PKI: the platform CA and the join tokens.
 //
-// Keys that no script shares with another (rate limits) carry no tag of their own beyond
-// their group's. docs/architecture.md ("State in Redis") has the table per script.
+// docs/architecture.md ("State in Redis") has the plan per script, and what it costs:
+// the store's writes are one slot's, so they scale with one primary's CPU; a cluster
+// brings failover without losing acknowledged tasks (Store.WaitForReplicas) and spreads
+// the functions' streams, identity and the CA onto other primaries.
 package keyspace
 
 import (
@@ -274,4 +276,19 @@ func Measure(ctx context.Context, rdb redis.UniversalClient) (Usage, error) {
 		return nil
 	})
 	return u, err
+}
+
+// DefaultReplicas is how many replicas a write that starts a task waits for when the
+// --redis-wait-replicas flag is left at its default (-1): one for a cluster or a
+// Sentinel-watched primary, whose replicas take over from a failed primary, and none
+// for one server.
+func DefaultReplicas(rawURL string, flag int) int {
+	if flag >= 0 {
+		return flag
+	}
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	if strings.HasSuffix(scheme, clusterScheme) || strings.HasSuffix(scheme, sentinelScheme) {
+		return 1
+	}
+	return 0
 }

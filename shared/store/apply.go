@@ -24,6 +24,9 @@ type Batch struct {
 	// marked already.
 	prefix   string
 	outboxed bool
+	// durable says a task is among the writes: the batch is acknowledged only once
+	// replicas have it (Store.WaitForReplicas).
+	durable bool
 }
 
 // outbox marks the batch's writes of entity records, "S" and "D", as "SE" and "DE",
@@ -141,7 +144,7 @@ func (s *Store) Apply(ctx context.Context, b *Batch) error {
 	}
 	b.prefix = s.space
 	b.outbox()
-	res, err := applyScript.Run(ctx, s.rdb, b.keys, b.args...).Slice()
+	res, err := s.runDurable(ctx, b.durable, applyScript, b.keys, b.args...)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
@@ -188,6 +191,9 @@ func (s *Store) watch(ctx context.Context, keys []string, fn func(tx *redis.Tx) 
 				b.pipe(ctx, p)
 				return nil
 			})
+			if err == nil && b.durable {
+				err = s.waitReplicas(ctx, tx)
+			}
 			return err
 		}, keys...)
 		if errors.Is(err, redis.TxFailedErr) {

@@ -343,6 +343,9 @@ func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaCh
 				nl[k], units[k] = it.Value, it.Unit
 			}
 			out = quotaStatus(nl, used, units)
+			if err == nil {
+				err = s.waitReplicas(ctx, tx)
+			}
 			return err
 		}, qkey, ekey)
 		if errors.Is(err, redis.TxFailedErr) {

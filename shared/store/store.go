@@ -27,6 +27,10 @@ type Store struct {
 	// (keyspace.Space), so that on a Redis Cluster every script's keys share a slot.
 	space string
 	now   func() time.Time
+	// replicas and replicaTimeout are what a write that starts a task waits for
+	// (WaitForReplicas).
+	replicas       int
+	replicaTimeout time.Duration
 }
 
 // New returns a Store on rdb whose keys start with prefix (DefaultPrefix when empty).

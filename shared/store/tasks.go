@@ -28,6 +28,7 @@ func (s *Store) NewTask(id, op string, entity model.Entity, caller model.Caller,
 // index of all tasks by age (retention.go) and the chain's start event.
 func (s *Store) AddTask(b *Batch, t *model.Task) *Batch {
 	b.prefix = s.space // a batch written outside Apply and watch (ChangeQuota) still reaches the outbox
+	b.durable = true
 	b.Put(s.key(model.KindTask, t.ID), t).Index(s.key("idx", "tasks", t.Entity.ID), indexMember(t.QueuedTime, t.ID)).
 		Index(s.allTasksIdx(), indexMember(t.QueuedTime, t.ID))
 	if t.ParentID != "" {

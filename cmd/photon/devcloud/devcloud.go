@@ -64,6 +64,10 @@ const DefaultImage = "images/photon-os.vmdk"
 // Options configure a dev cloud.
 type Options struct {
 	RedisURL string // empty: embedded Redis
+	// WaitReplicas and WaitTimeout are what a write that starts a task waits for
+	// (store.Store.WaitForReplicas; keyspace.DefaultReplicas when WaitReplicas is -1).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 	// ServiceReportEvery and ServiceReadyTimeout are how often a service's nodes report
 	// and how long their first report is awaited (gateway.ServiceOptions defaults).
 	ServiceReportEvery, ServiceReadyTimeout time.Duration
@@ -197,7 +201,7 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, err
 	}
 	store.Instrument(c.rdb)
-	c.Store = store.New(c.rdb, o.Prefix)
+	c.Store = store.New(c.rdb, o.Prefix).WaitForReplicas(keyspace.DefaultReplicas(o.RedisURL, o.WaitReplicas), o.WaitTimeout)
 	if err := c.startJoin(ctx); err != nil {
 		return nil, err
 	}
