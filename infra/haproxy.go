@@ -1,0 +1,290 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HAProxyAddrs are the four ports of a gateway, or the four fronts of HAProxy, as
+// host:port (":9000" listens on every address). An empty one is left out: a gateway
+// without it is no server of that backend, and HAProxy without it has no such front.
+type HAProxyAddrs struct {
+	HTTP  string // REST over plain HTTP (photon gateway --http)
+	GRPC  string // gRPC over plain HTTP/2, h2c (--grpc)
+	HTTPS string // REST, the token endpoint and gRPC over TLS, on one port (--https)
+	Join  string // the hostds' join, renew and registrar endpoints over mutual TLS (--join-listen)
+}
+
+// A HAProxyGateway is one gateway behind HAProxy: its name in HAProxy's logs and stats
+// page, and its addresses. HTTP is needed: every backend checks the gateway's health
+// there (GET /v1/available), since one process serves all four ports.
+type HAProxyGateway struct {
+	Name string // default gw1, gw2, ... by position
+	HAProxyAddrs
+}
+
+// HAProxyOptions say what HAProxy balances and where it listens.
+type HAProxyOptions struct {
+	// Gateways are the gateways to balance over: at least one.
+	Gateways []HAProxyGateway
+	// Listen are HAProxy's fronts. The zero value is DefaultHAProxyListen, the gateway's
+	// own default ports on every address.
+	Listen HAProxyAddrs
+	// Stats is where HAProxy serves its own stats page (/stats; /stats;csv), its
+	// Prometheus metrics (/metrics) and its liveness (/healthz). Default 127.0.0.1:8404.
+	Stats string
+	// CheckInterval is how often each gateway's health is checked; a gateway is taken
+	// out after two failed checks (the second comes a quarter interval after the first)
+	// and put back after two good ones. Default 2s.
+	CheckInterval time.Duration
+}
+
+// DefaultHAProxyListen are the gateway's default ports, on every address: clients and
+// hostds use HAProxy's address as they would one gateway's.
+var DefaultHAProxyListen = HAProxyAddrs{HTTP: ":9000", GRPC: ":9001", HTTPS: ":9443", Join: ":9002"}
+
+// ExampleHAProxy is the deployment infra/haproxy/haproxy.cfg is rendered for: two
+// gateways on the default ports of two machines.
+var ExampleHAProxy = HAProxyOptions{Gateways: []HAProxyGateway{
+	{Name: "gw1", HAProxyAddrs: HAProxyAddrs{HTTP: "10.0.0.11:9000", GRPC: "10.0.0.11:9001", HTTPS: "10.0.0.11:9443", Join: "10.0.0.11:9002"}},
+	{Name: "gw2", HAProxyAddrs: HAProxyAddrs{HTTP: "10.0.0.12:9000", GRPC: "10.0.0.12:9001", HTTPS: "10.0.0.12:9443", Join: "10.0.0.12:9002"}},
+}}
+
+// HAProxyFiles renders the generated files under infra/haproxy.
+func HAProxyFiles() map[string]string {
+	cfg, err := HAProxy(ExampleHAProxy)
+	if err != nil {
+		panic(err) // ExampleHAProxy is valid
+	}
+	return map[string]string{"haproxy.cfg": cfg}
+}
+
+// HAProxy renders the configuration of an HAProxy (Debian's haproxy, 2.6 or later) in
+// front of o.Gateways: REST and gRPC balanced request by request, the TLS ports passed
+// through to the gateways unterminated. Run it with `haproxy -f FILE` (-db to stay in
+// the foreground); it logs to its standard output.
+func HAProxy(o HAProxyOptions) (string, error) {
+	if len(o.Gateways) == 0 {
+		return "", errors.New("haproxy: no gateway to balance over")
+	}
+	if o.Listen == (HAProxyAddrs{}) {
+		o.Listen = DefaultHAProxyListen
+	}
+	if o.Stats == "" {
+		o.Stats = "127.0.0.1:8404"
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = 2 * time.Second
+	}
+	if o.CheckInterval < 4*time.Millisecond {
+		return "", fmt.Errorf("haproxy: check interval %s: want 4ms or more", o.CheckInterval)
+	}
+	for _, a := range []string{o.Listen.HTTP, o.Listen.GRPC, o.Listen.HTTPS, o.Listen.Join, o.Stats} {
+		if _, err := splitAddr(a, true); a != "" && err != nil {
+			return "", fmt.Errorf("haproxy: listen: %w", err)
+		}
+	}
+	gws := make([]HAProxyGateway, len(o.Gateways))
+	names := map[string]bool{}
+	for i, g := range o.Gateways {
+		if g.Name == "" {
+			g.Name = "gw" + strconv.Itoa(i+1)
+		}
+		if names[g.Name] || strings.ContainsAny(g.Name, " \t#") {
+			return "", fmt.Errorf("haproxy: gateway name %q: want a unique name without spaces", g.Name)
+		}
+		names[g.Name] = true
+		if g.HTTP == "" {
+			return "", fmt.Errorf("haproxy: gateway %s has no HTTP address, where its health is checked", g.Name)
+		}
+		for _, a := range []string{g.HTTP, g.GRPC, g.HTTPS, g.Join} {
+			if _, err := splitAddr(a, false); a != "" && err != nil {
+				return "", fmt.Errorf("haproxy: gateway %s: %w", g.Name, err)
+			}
+		}
+		gws[i] = g
+	}
+
+	var b strings.Builder
+	b.WriteString(header("HAProxy in front of several Photon gateways (infra.HAProxy renders it for other addresses)."))
+	fmt.Fprintf(&b, haproxyHead, o.CheckInterval.Milliseconds(), (o.CheckInterval / 4).Milliseconds())
+	if o.Listen.HTTP != "" {
+		b.WriteString(`
+# REST over plain HTTP, balanced request by request. A gateway keeps nothing of a client
+# between requests (tokens are checked anywhere, state is in Redis), so there is no
+# stickiness. GET /v1/events/stream, a server-sent event stream, gets a comment from the
+# gateway every 15s and ends itself after 10 minutes: the 1m inactivity timeouts outlast
+# the first and the client reconnects after the second. The gateway's audit log names the
+# client by X-Forwarded-For.
+frontend rest
+    bind ` + o.Listen.HTTP + `
+    mode http
+    option httplog
+    default_backend photon-rest
+
+backend photon-rest
+    mode http
+    balance roundrobin
+    option forwardfor
+`)
+		for _, g := range gws {
+			fmt.Fprintf(&b, "    server %s %s check\n", g.Name, g.HTTP)
+		}
+	}
+	if o.Listen.GRPC != "" {
+		b.WriteString(`
+# gRPC over h2c, HTTP/2 end to end (proto h2 on both sides). HAProxy reads the HTTP/2
+# streams, so each call is balanced on its own: a gRPC client keeps one connection for all
+# its calls, which in mode tcp would pin it to one gateway until it reconnects. A call
+# whose connection to a gateway cannot be made is retried on another. The health check
+# speaks HTTP/1.1 (check-proto h1), the REST port's protocol.
+frontend grpc
+    bind ` + o.Listen.GRPC + ` proto h2
+    mode http
+    option httplog
+    default_backend photon-grpc
+
+backend photon-grpc
+    mode http
+    balance roundrobin
+`)
+		for _, g := range gws {
+			if g.GRPC != "" {
+				fmt.Fprintf(&b, "    server %s %s proto h2 check check-proto h1%s\n", g.Name, g.GRPC, checkAt(g.GRPC, g.HTTP))
+			}
+		}
+	}
+	if o.Listen.HTTPS != "" {
+		b.WriteString(`
+# REST, the token endpoint and gRPC over TLS, passed through: the client's TLS session
+# ends at a gateway, which presents its own certificate. That certificate must name the
+# address clients dial, this HAProxy's: give every gateway --public-url with it (the
+# platform CA's certificate names that host) or the same --tls-cert. HAProxy holds no key
+# and balances connections, the least busy gateway first: an HTTP/2 or gRPC connection
+# carries many calls and may last long.
+frontend https
+    bind ` + o.Listen.HTTPS + `
+    mode tcp
+    option tcplog
+    default_backend photon-https
+
+backend photon-https
+    mode tcp
+    balance leastconn
+`)
+		for _, g := range gws {
+			if g.HTTPS != "" {
+				fmt.Fprintf(&b, "    server %s %s check%s\n", g.Name, g.HTTPS, checkAt(g.HTTPS, g.HTTP))
+			}
+		}
+	}
+	if o.Listen.Join != "" {
+		b.WriteString(`
+# The hostds' join, renew and registrar endpoints, passed through: mutual TLS, where the
+# gateway checks each hostd's client certificate, which HAProxy could not forward if it
+# ended TLS. Each gateway's join certificate must name the address hostds dial, this
+# HAProxy's: give every gateway --join-name with it.
+frontend join
+    bind ` + o.Listen.Join + `
+    mode tcp
+    option tcplog
+    default_backend photon-join
+
+backend photon-join
+    mode tcp
+    balance leastconn
+`)
+		for _, g := range gws {
+			if g.Join != "" {
+				fmt.Fprintf(&b, "    server %s %s check%s\n", g.Name, g.Join, checkAt(g.Join, g.HTTP))
+			}
+		}
+	}
+	fmt.Fprintf(&b, `
+# HAProxy's own page: which gateways are up, and the calls each took (/stats, or
+# /stats;csv), Prometheus metrics (/metrics) and HAProxy's liveness (/healthz, for
+# whatever balances over several HAProxies). It lists the gateways' addresses: keep it
+# on a private address.
+frontend stats
+    bind %s
+    mode http
+    monitor-uri /healthz
+    http-request use-service prometheus-exporter if { path /metrics }
+    stats enable
+    stats uri /stats
+    stats refresh 10s
+`, o.Stats)
+	return b.String(), nil
+}
+
+const haproxyHead = `
+global
+    log stdout format raw local0 info
+    maxconn 20000
+
+defaults
+    log global
+    option dontlognull
+    # Connecting to a gateway takes milliseconds; one that does not answer in 3s is
+    # treated as down for this request, which is retried (three times), each retry on
+    # another gateway (redispatch), since any gateway serves any request. Only a request
+    # that never reached a gateway is retried: a POST that reached one may have started
+    # a task.
+    timeout connect 3s
+    retries 3
+    option redispatch 1
+    # Inactivity, not duration: a call may take as long as it keeps moving.
+    timeout client 1m
+    timeout server 1m
+    timeout http-request 10s
+    timeout http-keep-alive 15s
+    timeout queue 10s
+    # The TLS pass-through fronts carry long-lived connections (HTTP/2, gRPC, event
+    # streams, a hostd's registrar): HAProxy cannot see inside them, so they are only
+    # cut after an hour with nothing in either direction.
+    timeout tunnel 1h
+    timeout client-fin 10s
+    timeout server-fin 10s
+    timeout check 2s
+    # Each gateway is checked every %[1]dms; after a failed check the next comes %[2]dms
+    # later. Two failures take it out, and end the connections it had, so that
+    # long-lived ones reconnect to a live gateway; two successes put it back.
+    default-server inter %[1]d fastinter %[2]d downinter %[1]d fall 2 rise 2 on-marked-down shutdown-sessions
+    # Every backend checks a gateway on its REST port, GET /v1/available, which answers
+    # 200 {} without a token while the gateway serves: one process serves all four ports.
+    option httpchk
+    http-check send meth GET uri /v1/available ver HTTP/1.1 hdr Host photon-gateway
+    http-check expect status 200
+`
+
+// checkAt is the server options that send a server's health check to the gateway's
+// REST address http: its port, and its host when that differs from the server's.
+func checkAt(server, http string) string {
+	sh, _ := splitAddr(server, false)
+	hh, _ := splitAddr(http, false)
+	_, port, _ := net.SplitHostPort(http)
+	if sh != hh {
+		return " addr " + hh + " port " + port
+	}
+	return " port " + port
+}
+
+// splitAddr checks that a is host:port and answers its host; only a listen address
+// (listen) may leave the host out.
+func splitAddr(a string, listen bool) (string, error) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", fmt.Errorf("address %q: %w", a, err)
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("address %q: want a port number", a)
+	}
+	if h == "" && !listen {
+		return "", fmt.Errorf("address %q: want a host", a)
+	}
+	return h, nil
+}
