@@ -223,8 +223,9 @@ frontend stats
 
 const haproxyHead = `
 global
+    # No maxconn: HAProxy takes as many connections as its file descriptor limit allows
+    # (LimitNOFILE under systemd).
     log stdout format raw local0 info
-    maxconn 20000
 
 defaults
     log global
