@@ -37,6 +37,9 @@ type HAProxyOptions struct {
 	// Stats is where HAProxy serves its own stats page (/stats; /stats;csv), its
 	// Prometheus metrics (/metrics) and its liveness (/healthz). Default 127.0.0.1:8404.
 	Stats string
+	// User is the user and group HAProxy runs as once it has bound its ports, when it
+	// starts as root ("": the user that starts it).
+	User string
 	// CheckInterval is how often each gateway's health is checked; a gateway is taken
 	// out after two failed checks (the second comes a quarter interval after the first)
 	// and put back after two good ones. Default 2s.
@@ -52,7 +55,7 @@ var DefaultHAProxyListen = HAProxyAddrs{HTTP: ":9000", GRPC: ":9001", HTTPS: ":9
 var ExampleHAProxy = HAProxyOptions{Gateways: []HAProxyGateway{
 	{Name: "gw1", HAProxyAddrs: HAProxyAddrs{HTTP: "10.0.0.11:9000", GRPC: "10.0.0.11:9001", HTTPS: "10.0.0.11:9443", Join: "10.0.0.11:9002"}},
 	{Name: "gw2", HAProxyAddrs: HAProxyAddrs{HTTP: "10.0.0.12:9000", GRPC: "10.0.0.12:9001", HTTPS: "10.0.0.12:9443", Join: "10.0.0.12:9002"}},
-}}
+}, User: "haproxy"}
 
 // HAProxyFiles renders the generated files under infra/haproxy.
 func HAProxyFiles() map[string]string {
@@ -83,6 +86,9 @@ func HAProxy(o HAProxyOptions) (string, error) {
 	if o.CheckInterval < 4*time.Millisecond {
 		return "", fmt.Errorf("haproxy: check interval %s: want 4ms or more", o.CheckInterval)
 	}
+	if strings.ContainsAny(o.User, " \t#") {
+		return "", fmt.Errorf("haproxy: user %q: want a name without spaces", o.User)
+	}
 	for _, a := range []string{o.Listen.HTTP, o.Listen.GRPC, o.Listen.HTTPS, o.Listen.Join, o.Stats} {
 		if _, err := splitAddr(a, true); a != "" && err != nil {
 			return "", fmt.Errorf("haproxy: listen: %w", err)
@@ -111,7 +117,16 @@ func HAProxy(o HAProxyOptions) (string, error) {
 
 	var b strings.Builder
 	b.WriteString(header("HAProxy in front of several Photon gateways (infra.HAProxy renders it for other addresses)."))
-	fmt.Fprintf(&b, haproxyHead, o.CheckInterval.Milliseconds(), (o.CheckInterval / 4).Milliseconds())
+	b.WriteString(`
+global
+    # No maxconn: HAProxy takes as many connections as its file descriptor limit allows
+    # (LimitNOFILE under systemd).
+    log stdout format raw local0 info
+`)
+	if o.User != "" {
+		fmt.Fprintf(&b, "    user %[1]s\n    group %[1]s\n", o.User)
+	}
+	fmt.Fprintf(&b, haproxyDefaults, o.CheckInterval.Milliseconds(), (o.CheckInterval / 4).Milliseconds())
 	if o.Listen.HTTP != "" {
 		b.WriteString(`
 # REST over plain HTTP, balanced request by request. A gateway keeps nothing of a client
@@ -221,12 +236,7 @@ frontend stats
 	return b.String(), nil
 }
 
-const haproxyHead = `
-global
-    # No maxconn: HAProxy takes as many connections as its file descriptor limit allows
-    # (LimitNOFILE under systemd).
-    log stdout format raw local0 info
-
+const haproxyDefaults = `
 defaults
     log global
     option dontlognull

@@ -57,6 +57,7 @@ func TestHAProxyOptions(t *testing.T) {
 		{"port out of range", infra.HAProxyOptions{Gateways: []infra.HAProxyGateway{gw("a", "10.0.0.1:70000")}}, "want a port number"},
 		{"bad listen address", infra.HAProxyOptions{Gateways: []infra.HAProxyGateway{gw("a", "10.0.0.1:9000")},
 			Listen: infra.HAProxyAddrs{HTTP: "9000"}}, "listen"},
+		{"user with a space", infra.HAProxyOptions{Gateways: []infra.HAProxyGateway{gw("a", "10.0.0.1:9000")}, User: "ha proxy"}, "user"},
 		{"check interval too short", infra.HAProxyOptions{Gateways: []infra.HAProxyGateway{gw("a", "10.0.0.1:9000")},
 			CheckInterval: time.Millisecond}, "check interval"},
 	} {
