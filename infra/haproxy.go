@@ -127,96 +127,9 @@ global
 		fmt.Fprintf(&b, "    user %[1]s\n    group %[1]s\n", o.User)
 	}
 	fmt.Fprintf(&b, haproxyDefaults, o.CheckInterval.Milliseconds(), (o.CheckInterval / 4).Milliseconds())
-	if o.Listen.HTTP != "" {
-		b.WriteString(`
-# REST over plain HTTP, balanced request by request. A gateway keeps nothing of a client
-# between requests (tokens are checked anywhere, state is in Redis), so there is no
-# stickiness. GET /v1/events/stream, a server-sent event stream, gets a comment from the
-# gateway every 15s and ends itself after 10 minutes: the 1m inactivity timeouts outlast
-# the first and the client reconnects after the second. The gateway's audit log names the
-# client by X-Forwarded-For.
-frontend rest
-    bind ` + o.Listen.HTTP + `
-    mode http
-    option httplog
-    default_backend photon-rest
-
-backend photon-rest
-    mode http
-    balance roundrobin
-    option forwardfor
-`)
-		for _, g := range gws {
-			fmt.Fprintf(&b, "    server %s %s check\n", g.Name, g.HTTP)
-		}
-	}
-	if o.Listen.GRPC != "" {
-		b.WriteString(`
-# gRPC over h2c, HTTP/2 end to end (proto h2 on both sides). HAProxy reads the HTTP/2
-# streams, so each call is balanced on its own: a gRPC client keeps one connection for all
-# its calls, which in mode tcp would pin it to one gateway until it reconnects. A call
-# whose connection to a gateway cannot be made is retried on another. The health check
-# speaks HTTP/1.1 (check-proto h1), the REST port's protocol.
-frontend grpc
-    bind ` + o.Listen.GRPC + ` proto h2
-    mode http
-    option httplog
-    default_backend photon-grpc
-
-backend photon-grpc
-    mode http
-    balance roundrobin
-`)
-		for _, g := range gws {
-			if g.GRPC != "" {
-				fmt.Fprintf(&b, "    server %s %s proto h2 check check-proto h1%s\n", g.Name, g.GRPC, checkAt(g.GRPC, g.HTTP))
-			}
-		}
-	}
-	if o.Listen.HTTPS != "" {
-		b.WriteString(`
-# REST, the token endpoint and gRPC over TLS, passed through: the client's TLS session
-# ends at a gateway, which presents its own certificate. That certificate must name the
-# address clients dial, this HAProxy's: give every gateway --public-url with it (the
-# platform CA's certificate names that host) or the same --tls-cert. HAProxy holds no key
-# and balances connections, the least busy gateway first: an HTTP/2 or gRPC connection
-# carries many calls and may last long.
-frontend https
-    bind ` + o.Listen.HTTPS + `
-    mode tcp
-    option tcplog
-    default_backend photon-https
-
-backend photon-https
-    mode tcp
-    balance leastconn
-`)
-		for _, g := range gws {
-			if g.HTTPS != "" {
-				fmt.Fprintf(&b, "    server %s %s check%s\n", g.Name, g.HTTPS, checkAt(g.HTTPS, g.HTTP))
-			}
-		}
-	}
-	if o.Listen.Join != "" {
-		b.WriteString(`
-# The hostds' join, renew and registrar endpoints, passed through: mutual TLS, where the
-# gateway checks each hostd's client certificate, which HAProxy could not forward if it
-# ended TLS. Each gateway's join certificate must name the address hostds dial, this
-# HAProxy's: give every gateway --join-name with it.
-frontend join
-    bind ` + o.Listen.Join + `
-    mode tcp
-    option tcplog
-    default_backend photon-join
-
-backend photon-join
-    mode tcp
-    balance leastconn
-`)
-		for _, g := range gws {
-			if g.Join != "" {
-				fmt.Fprintf(&b, "    server %s %s check%s\n", g.Name, g.Join, checkAt(g.Join, g.HTTP))
-			}
+	for _, f := range haproxyFronts {
+		if bind := f.addr(o.Listen); bind != "" {
+			f.write(&b, bind, gws)
 		}
 	}
 	fmt.Fprintf(&b, `
@@ -272,9 +185,69 @@ defaults
     http-check expect status 200
 `
 
+// A haproxyFront is one of HAProxy's fronts and its backend of gateways.
+type haproxyFront struct {
+	name, comment string
+	addr          func(HAProxyAddrs) string // the front's address, or a gateway's
+	http          bool                      // mode http, balanced by request; else mode tcp, by connection
+	bind, backend string                    // more options of the bind line, more lines of the backend
+	server        string                    // more options of each server
+}
+
+var haproxyFronts = []haproxyFront{{
+	name: "rest", addr: func(a HAProxyAddrs) string { return a.HTTP }, http: true, backend: "    option forwardfor\n",
+	comment: `REST over plain HTTP, balanced request by request. A gateway keeps nothing of a client
+between requests (tokens are checked anywhere, state is in Redis), so there is no
+stickiness. GET /v1/events/stream, a server-sent event stream, gets a comment from the
+gateway every 15s and ends itself after 10 minutes: the 1m inactivity timeouts outlast
+the first and the client reconnects after the second. The gateway's audit log names the
+client by X-Forwarded-For.`,
+}, {
+	name: "grpc", addr: func(a HAProxyAddrs) string { return a.GRPC }, http: true, bind: " proto h2", server: " proto h2 check-proto h1",
+	comment: `gRPC over h2c, HTTP/2 end to end (proto h2 on both sides). HAProxy reads the HTTP/2
+streams, so each call is balanced on its own: a gRPC client keeps one connection for all
+its calls, which in mode tcp would pin it to one gateway until it reconnects. A call
+whose connection to a gateway cannot be made is retried on another. The health check
+speaks HTTP/1.1 (check-proto h1), the REST port's protocol.`,
+}, {
+	name: "https", addr: func(a HAProxyAddrs) string { return a.HTTPS },
+	comment: `REST, the token endpoint and gRPC over TLS, passed through: the client's TLS session
+ends at a gateway, which presents its own certificate. That certificate must name the
+address clients dial, this HAProxy's: give every gateway --public-url with it (the
+platform CA's certificate names that host) or the same --tls-cert. HAProxy holds no key
+and balances connections, the least busy gateway first: an HTTP/2 or gRPC connection
+carries many calls and may last long.`,
+}, {
+	name: "join", addr: func(a HAProxyAddrs) string { return a.Join },
+	comment: `The hostds' join, renew and registrar endpoints, passed through: mutual TLS, where the
+gateway checks each hostd's client certificate, which HAProxy could not forward if it
+ended TLS. Each gateway's join certificate must name the address hostds dial, this
+HAProxy's: give every gateway --join-name with it.`,
+}}
+
+// write writes the front, listening on bind, and its backend: a server for each of gws
+// that has an address for it, checked on its REST port.
+func (f haproxyFront) write(b *strings.Builder, bind string, gws []HAProxyGateway) {
+	mode, log, balance := "tcp", "tcplog", "leastconn"
+	if f.http {
+		mode, log, balance = "http", "httplog", "roundrobin"
+	}
+	fmt.Fprintf(b, "\n# %s\nfrontend %s\n    bind %s%s\n    mode %s\n    option %s\n    default_backend photon-%[2]s\n",
+		strings.ReplaceAll(f.comment, "\n", "\n# "), f.name, bind, f.bind, mode, log)
+	fmt.Fprintf(b, "\nbackend photon-%s\n    mode %s\n    balance %s\n%s", f.name, mode, balance, f.backend)
+	for _, g := range gws {
+		if a := f.addr(g.HAProxyAddrs); a != "" {
+			fmt.Fprintf(b, "    server %s %s%s check%s\n", g.Name, a, f.server, checkAt(a, g.HTTP))
+		}
+	}
+}
+
 // checkAt is the server options that send a server's health check to the gateway's
 // REST address http: its port, and its host when that differs from the server's.
 func checkAt(server, http string) string {
+	if server == http {
+		return ""
+	}
 	sh, _ := splitAddr(server, false)
 	hh, _ := splitAddr(http, false)
 	_, port, _ := net.SplitHostPort(http)
