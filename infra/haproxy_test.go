@@ -124,7 +124,7 @@ const haproxyTestDB = 1
 // behind a real HAProxy with the config infra.HAProxy renders, and calls them through it
 // as clients and hostds would: REST, gRPC, the HTTPS port (REST and gRPC on it, the
 // gateways' own certificates) and the join endpoint (a join, then a renewal over mutual
-// TLS). Calls are spread over both gateways; after one is killed (SIGKILL), the health
+// TLS on each gateway). Calls are spread over both gateways; after one is killed (SIGKILL), the health
 // check takes it out and every call goes on succeeding.
 func TestHAProxyGateways(t *testing.T) {
 	if testing.Short() {
