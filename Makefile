@@ -21,10 +21,11 @@ build: ## build bin/photon, bin/photon-loadtest and bin/photon-chaos
 	$(GO) build -o bin/photon-loadtest ./cmd/photon-loadtest
 	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
 
-deps: ## install what the tests need (redis-server, cloud-init, chromium) when missing
+deps: ## install what the tests need (redis-server, cloud-init, chromium, haproxy) when missing
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 	@command -v cloud-init >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq cloud-init; }
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v haproxy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq haproxy; }
 
 test: deps ## start a Redis for the tests and run every test with -race, then a short run of each fuzzer
 	$(GO) build $(VCS) -o $(BIN) ./cmd/photon

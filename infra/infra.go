@@ -1,8 +1,9 @@
 // Package infra generates the manifests that deploy Photon on a Kubernetes cluster with
 // Knative Serving and Eventing (infra/knative/*.yaml) from the code they must agree with:
 // the chain table in package events (one Trigger per route) and the runtime's scaling
-// and retry policies. A test keeps the files equal to what Manifests renders;
-// `PHOTON_UPDATE=1 go test ./infra/` rewrites them.
+// and retry policies; the monitoring files (Monitoring); and the configuration of an
+// HAProxy in front of several gateways (HAProxy). A test keeps the files equal to what the
+// code renders; `PHOTON_UPDATE=1 go test ./infra/` rewrites them.
 package infra
 
 import (

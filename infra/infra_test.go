@@ -10,9 +10,10 @@ import (
 
 // TestManifestsUpToDate checks that infra/knative holds what Manifests renders from the
 // chain table and the runtime's policies, and infra/monitoring what Monitoring renders
-// from the metrics catalogue; PHOTON_UPDATE=1 rewrites the files.
+// from the metrics catalogue, and infra/haproxy what HAProxyFiles renders; PHOTON_UPDATE=1
+// rewrites the files.
 func TestManifestsUpToDate(t *testing.T) {
-	for dir, files := range map[string]map[string]string{"knative": infra.Manifests(), "monitoring": infra.Monitoring()} {
+	for dir, files := range map[string]map[string]string{"knative": infra.Manifests(), "monitoring": infra.Monitoring(), "haproxy": infra.HAProxyFiles()} {
 		for name, want := range files {
 			golden.Check(t, filepath.Join(dir, name), want, "go test ./infra/")
 		}
