@@ -36,6 +36,10 @@ type Options struct {
 	Settle time.Duration
 	// TaskWait is how long a user waits for one task before going on without its end.
 	TaskWait time.Duration
+	// ScaledOut deploys a Redis Cluster (three primaries, a replica each) instead of one
+	// redis-server, two gateways behind HAProxy and two replicas of every function; the
+	// schedule's Redis kill is then the store's primary, down until its replica took over.
+	ScaledOut bool
 	// Log gets the progress: kills, restarts, findings.
 	Log io.Writer
 }
@@ -70,7 +74,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return r, errors.New("chaos: Photon, Dir and VMs are needed")
 	}
 	t0 := time.Now()
-	d, err := deploy(ctx, o.Photon, o.Dir, o.Hosts)
+	d, err := deploy(ctx, o.Photon, o.Dir, o.Hosts, o.ScaledOut)
 	if err != nil {
 		return r, err
 	}

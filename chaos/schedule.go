@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
 	"time"
 )
 
@@ -21,21 +20,33 @@ type kill struct {
 }
 
 // schedule makes the seeded kill schedule: rounds rounds in each of which every kind of
-// part is killed once (the gateway, the notifier, a hostd with its simulated host, each
-// function) and redis-server in the first round only. In a round the parts other than
+// part is killed once (a gateway, the notifier, a hostd with its simulated host, a
+// replica of each function) and redis-server in the first round only (on a Redis
+// Cluster, the primary of the store's slot, down long enough for its replica to take
+// over). In a round the parts other than
 // functions come in a seeded order, each followed by a function, the rest of the
 // functions after them, so that a short schedule (limit, above 0, keeps the first limit
 // kills) still kills every kind of part. The kills are spread evenly between 5% and 85%
 // of the workload.
 func schedule(d *deployment, seed uint64, rounds, limit int, maxDown time.Duration) []kill {
 	rng := rand.New(rand.NewPCG(seed, 0x6b696c6c))
+	// one is one of ps, picked by the seed when there are several (gateways, replicas).
+	one := func(ps []*proc) *proc {
+		if len(ps) == 1 {
+			return ps[0]
+		}
+		return ps[rng.IntN(len(ps))]
+	}
 	var order []*proc
 	for r := range rounds {
-		core := []*proc{d.gateway, d.notifier, d.hostds[rng.IntN(len(d.hostds))]}
+		core := []*proc{one(d.gateways), d.notifier, d.hostds[rng.IntN(len(d.hostds))]}
 		if r == 0 {
 			core = append(core, d.redis)
 		}
-		fns := slices.Clone(d.funcs)
+		var fns []*proc // a replica of each function
+		for _, kind := range d.functionKinds() {
+			fns = append(fns, one(d.replicas(kind)))
+		}
 		rng.Shuffle(len(core), func(i, j int) { core[i], core[j] = core[j], core[i] })
 		rng.Shuffle(len(fns), func(i, j int) { fns[i], fns[j] = fns[j], fns[i] })
 		for i, p := range core {
@@ -55,6 +66,9 @@ func schedule(d *deployment, seed uint64, rounds, limit int, maxDown time.Durati
 	for i, p := range order {
 		out[i] = kill{at: 0.05 + 0.8*float64(i)/float64(max(len(order), 1)), proc: p,
 			down: time.Duration(rng.Int64N(int64(maxDown) + 1)), simLost: p.kind == "hostd"}
+		if p == d.redis {
+			out[i].down = max(out[i].down, d.redisDown)
+		}
 	}
 	return out
 }

@@ -10,7 +10,7 @@ import (
 // round only; a short schedule of eight still kills the gateway, the notifier, a hostd
 // and redis-server; the same seed makes the same schedule.
 func TestSchedule(t *testing.T) {
-	d := &deployment{redis: &proc{name: "redis-server", kind: "redis-server"}, gateway: &proc{name: "gateway", kind: "gateway"},
+	d := &deployment{redis: &proc{name: "redis-server", kind: "redis-server"}, gateways: []*proc{{name: "gateway", kind: "gateway"}},
 		notifier: &proc{name: "notifier", kind: "notifier"}}
 	for i := range 4 {
 		d.hostds = append(d.hostds, &proc{name: fmt.Sprintf("hostd %d", i), kind: "hostd"})

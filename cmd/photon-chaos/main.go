@@ -38,6 +38,7 @@ is not reported by the reconciler.
 Examples:
   photon-chaos --photon bin/photon --seed 1 --vms 1000 --rounds 2   # make chaos
   photon-chaos --photon bin/photon --seed 7 --vms 50 --kills 4 --settle 30s
+  photon-chaos --photon bin/photon --seed 1 --vms 1000 --rounds 2 --scaled-out   # make chaos-cluster
 
 Flags:
 `)
@@ -55,6 +56,7 @@ Flags:
 	f.DurationVar(&o.MaxDown, "max-down", 3*time.Second, "longest time a killed part stays down")
 	f.DurationVar(&o.Settle, "settle", 2*time.Minute, "time the tasks have to end, and Photon to repair what it repairs in the background, after the workload")
 	f.DurationVar(&o.TaskWait, "task-wait", 90*time.Second, "how long a user waits for one task before going on")
+	f.BoolVar(&o.ScaledOut, "scaled-out", false, "deploy a Redis Cluster (3 primaries, 3 replicas), 2 gateways behind HAProxy and 2 replicas of every function; kill the store's Redis primary and a gateway among the rest")
 	f.BoolVar(&keep, "keep", false, "keep --dir (logs, Redis data) after the run")
 	f.Parse(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
