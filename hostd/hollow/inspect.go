@@ -17,7 +17,7 @@ type VM struct {
 	Disks      []string // its disks' files, the boot disk first
 	ISO        string   // the ISO file in its CD-ROM
 	CDROMs     int
-	NICs       int
+	MACs       []string // its NICs' MACs
 	// ExtraConfig is what vSphere's extraConfig would hold of Photon's and the guest's:
 	// photon.vmId, photon.nic.<id> (each NIC's MAC) and the create's guestinfo.* keys.
 	ExtraConfig map[string]string
@@ -33,7 +33,7 @@ func (h *Host) VM(name string) (VM, bool) {
 		return VM{}, false
 	}
 	info := v.report()
-	out := VM{Name: v.name, PowerState: info.PowerState, CPUs: v.cpus, MemoryMB: v.memMB, ISO: info.Iso, NICs: len(v.nics),
+	out := VM{Name: v.name, PowerState: info.PowerState, CPUs: v.cpus, MemoryMB: v.memMB, ISO: info.Iso,
 		Boots: int(v.boots), ExtraConfig: maps.Clone(v.guest)}
 	if out.ExtraConfig == nil {
 		out.ExtraConfig = map[string]string{}
@@ -43,6 +43,7 @@ func (h *Host) VM(name string) (VM, bool) {
 	}
 	for _, n := range v.nics {
 		out.ExtraConfig["photon.nic."+n.id] = n.mac
+		out.MACs = append(out.MACs, n.mac)
 	}
 	if v.cdrom {
 		out.CDROMs = 1
