@@ -36,26 +36,31 @@ func TestDefaultDatastoreTags(t *testing.T) {
 // and in heartbeats.
 func TestDatastoreReport(t *testing.T) {
 	t.Parallel()
-	_, _, reg := startDaemon(t, hostd.Options{ID: "h7", TLS: hostTLS(t, testCA(t), "h7"), QualifyLocalDatastores: true,
-		DatastoreTags: map[string][]string{"LocalDS_0": {"SSD", "SSD"}}})
-	reg.mu.Lock()
-	dss := reg.host.Datastores
-	reg.mu.Unlock()
-	check := func(when string, dss []*hostdv1.HostDatastore) {
-		t.Helper()
-		if len(dss) != 1 {
-			t.Fatalf("%s: datastores %+v", when, dss)
+	forBackends(t, func(t *testing.T, b backend) {
+		_, _, reg := startDaemon(t, b, hostd.Options{ID: "h7", TLS: hostTLS(t, testCA(t), "h7"), QualifyLocalDatastores: true,
+			DatastoreTags: map[string][]string{"LocalDS_0": {"SSD", "SSD"}}})
+		reg.mu.Lock()
+		dss := reg.host.Datastores
+		reg.mu.Unlock()
+		check := func(when string, dss []*hostdv1.HostDatastore) {
+			t.Helper()
+			if len(dss) != 1 {
+				t.Fatalf("%s: datastores %+v", when, dss)
+			}
+			ds := dss[0]
+			// The tags of its type (none for vcsim's OTHER, LOCAL_VMFS for the hollow
+			// host's), then the one it was given, once.
+			want := append(hostd.DefaultDatastoreTags(ds.GetType(), false), "SSD")
+			if !strings.HasPrefix(ds.GetId(), "datastore-") || !strings.HasSuffix(ds.GetId(), "@h7") || !slices.Equal(ds.GetTags(), want) {
+				t.Fatalf("%s: datastore %v, want a qualified vSphere id and the tags %v", when, ds, want)
+			}
 		}
-		ds := dss[0]
-		if !strings.HasPrefix(ds.GetId(), "datastore-") || !strings.HasSuffix(ds.GetId(), "@h7") || !slices.Equal(ds.GetTags(), []string{"SSD"}) {
-			t.Fatalf("%s: datastore %v, want a qualified vSphere id and the tag SSD once", when, ds)
+		check("registration", dss)
+		select {
+		case u := <-reg.heartbeats:
+			check("heartbeat", u.GetDatastores())
+		case <-time.After(10 * time.Second):
+			t.Fatal("no heartbeat")
 		}
-	}
-	check("registration", dss)
-	select {
-	case u := <-reg.heartbeats:
-		check("heartbeat", u.GetDatastores())
-	case <-time.After(10 * time.Second):
-		t.Fatal("no heartbeat")
-	}
+	})
 }

@@ -23,12 +23,6 @@ import (
 func diskKey(ds, id string) string { return "disk:[" + ds + "] " + id }
 
 func (h *host) createDisk(ctx context.Context, r *hostdv1.CreateDiskRequest) (*hostdv1.DiskInfo, error) {
-	if err := checkDiskID(r.GetDiskId()); err != nil {
-		return nil, err
-	}
-	if r.GetCapacityGb() <= 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "capacity_gb %d must be positive", r.GetCapacityGb())
-	}
 	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
 		return nil, err
@@ -36,7 +30,7 @@ func (h *host) createDisk(ctx context.Context, r *hostdv1.CreateDiskRequest) (*h
 	if err := h.makeDir(ctx, ds, "disks"); err != nil {
 		return nil, err
 	}
-	file := ds.Path(persistentPath(r.GetDiskId()))
+	file := ds.Path(PersistentDiskPath(r.GetDiskId()))
 	t, err := object.NewVirtualDiskManager(h.c).CreateVirtualDisk(ctx, file, h.dc, &types.FileBackedVirtualDiskSpec{
 		VirtualDiskSpec: types.VirtualDiskSpec{DiskType: string(types.VirtualDiskTypeThin),
 			AdapterType: string(types.VirtualDiskAdapterTypeLsiLogic)},
@@ -53,14 +47,11 @@ func (h *host) createDisk(ctx context.Context, r *hostdv1.CreateDiskRequest) (*h
 }
 
 func (h *host) deleteDisk(ctx context.Context, r *hostdv1.DiskRef) (*hostdv1.DeleteDiskResponse, error) {
-	if err := checkDiskID(r.GetDiskId()); err != nil {
-		return nil, err
-	}
 	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
 		return nil, err
 	}
-	file := ds.Path(persistentPath(r.GetDiskId()))
+	file := ds.Path(PersistentDiskPath(r.GetDiskId()))
 	vm, err := h.diskUser(ctx, file)
 	if err != nil {
 		return nil, err
@@ -110,9 +101,6 @@ func (h *host) diskUser(ctx context.Context, file string) (string, error) {
 // attachPersistentDisk adds the existing disk file to the VM, creating nothing.
 func (h *host) attachPersistentDisk(ctx context.Context, r *hostdv1.AttachPersistentDiskRequest) (_ *hostdv1.VmInfo, err error) {
 	defer h.forgetOnError(r.GetVmId(), &err)
-	if err := checkDiskID(r.GetDiskId()); err != nil {
-		return nil, err
-	}
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
 		return nil, err
@@ -121,7 +109,7 @@ func (h *host) attachPersistentDisk(ctx context.Context, r *hostdv1.AttachPersis
 	if err != nil {
 		return nil, err
 	}
-	file := ds.Path(persistentPath(r.GetDiskId()))
+	file := ds.Path(PersistentDiskPath(r.GetDiskId()))
 	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
 	if disk := findDisk(devices, r.GetDiskId()); disk != nil {
 		if diskFileOf(disk) == file {

@@ -4,6 +4,10 @@
 // reset, resize, delete), their disks, NICs and ISO, persistent disks, image files
 // (upload, copy, delete, make from a VM) and the host's resources.
 //
+// The host work is a Backend: Start drives an ESXi host with govmomi; StartBackend serves
+// another, the hollow host of package hollow (in memory, for scale tests). The Server
+// checks every request and fills in its defaults in one place (requests.go) for both.
+//
 // Every call is idempotent by the VM id, disk id or datastore path it names: the VM's
 // vSphere name is its Photon id, disks are named by their Photon ids and NICs are recorded
 // in the VM's extraConfig, so a repeated call finds what the first one did and changes

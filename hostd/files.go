@@ -7,34 +7,9 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Datastore file helpers shared by the disk, image and ISO operations.
-
-// checkDiskID refuses ids that cannot name a disk file: empty, with a path separator, or
-// the boot disk's reserved id.
-func checkDiskID(id string) error {
-	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\[]") || id == bootDiskID {
-		return status.Errorf(codes.InvalidArgument, "invalid disk id %q", id)
-	}
-	return nil
-}
-
-// cleanPath checks a path relative to a datastore's root: not empty, not absolute, not
-// leaving the datastore, already clean.
-func cleanPath(p string) (string, error) {
-	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." || strings.HasPrefix(p, "../") ||
-		strings.ContainsAny(p, "[]\\") {
-		return "", status.Errorf(codes.InvalidArgument, "invalid datastore path %q", p)
-	}
-	return p, nil
-}
-
-// persistentPath is where persistent disk id lives on its datastore: "disks/<id>.vmdk",
-// outside any VM's folder, so destroying a VM's folder never takes it.
-func persistentPath(id string) string { return "disks/" + id + ".vmdk" }
 
 // isPersistent reports whether a disk file ("[datastore] path") is a persistent disk's.
 func isPersistent(file string) bool {

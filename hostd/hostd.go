@@ -92,7 +92,7 @@ func DefaultDatastoreTags(typ string, shared bool) []string {
 // Daemon is a running hostd.
 type Daemon struct {
 	opts   Options
-	client *govmomi.Client
+	b      Backend
 	srv    *grpc.Server
 	host   *Server
 	ln     net.Listener
@@ -100,19 +100,14 @@ type Daemon struct {
 	wg     sync.WaitGroup
 }
 
-// Start connects to the host, serves hostd.v1, registers the host and heartbeats.
+// Start connects to the ESXi host at o.URL, serves hostd.v1, registers the host and
+// heartbeats.
 func Start(ctx context.Context, o Options) (*Daemon, error) {
-	if o.ID == "" || o.URL == nil {
-		return nil, errors.New("hostd: ID and URL are required")
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	if o.TLS == nil || o.TLS.ClientAuth != tls.RequireAndVerifyClientCert || o.TLS.ClientCAs == nil {
-		return nil, errors.New("hostd: TLS is required, with client certificates from the platform CA required and verified")
-	}
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = 10 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if o.URL == nil {
+		return nil, errors.New("hostd: URL is required")
 	}
 	c, err := govmomi.NewClient(ctx, o.URL, o.Insecure)
 	if err != nil {
@@ -122,37 +117,69 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	// instead of Go's default of two (each new one costs a TLS handshake).
 	c.Client.DefaultTransport().MaxIdleConnsPerHost = 64
 	c.Client.RoundTripper = timedRoundTripper{c.Client.RoundTripper}
-	h, err := newHost(ctx, c.Client, o.FileOps)
+	files := newSlots(o.FileOps)
+	h, err := newHost(ctx, c.Client, files)
 	if err != nil {
 		c.Logout(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	return serve(ctx, o, vsphere{h: h, c: c}, files)
+}
+
+// StartBackend serves hostd.v1 on b's host, registers it and heartbeats, as Start does
+// for an ESXi host (o.URL and o.Insecure are not used). Close closes b.
+func StartBackend(ctx context.Context, o Options, b Backend) (*Daemon, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return serve(ctx, o, b, newSlots(o.FileOps))
+}
+
+func (o *Options) check() error {
+	if o.ID == "" {
+		return errors.New("hostd: ID is required")
+	}
+	if o.TLS == nil || o.TLS.ClientAuth != tls.RequireAndVerifyClientCert || o.TLS.ClientCAs == nil {
+		return errors.New("hostd: TLS is required, with client certificates from the platform CA required and verified")
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// serve serves hostd.v1 on b, taking file-operation slots from files, and registers the
+// host; b is closed if that fails.
+func serve(ctx context.Context, o Options, b Backend, files slots) (*Daemon, error) {
 	ln, err := net.Listen("tcp", orDefault(o.ListenAddr, "127.0.0.1:0"))
 	if err != nil {
-		c.Logout(context.WithoutCancel(ctx))
+		b.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	d := &Daemon{opts: o, client: c, ln: ln, srv: grpc.NewServer(
+	d := &Daemon{opts: o, b: b, ln: ln, srv: grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(o.TLS)), grpc.StatsHandler(otelgrpc.NewServerHandler()))}
-	d.host = &Server{h: h}
+	d.host = &Server{b: b, files: files}
 	hostdv1.RegisterHostServer(d.srv, d.host)
 	go d.srv.Serve(ln)
 
 	if o.Registrar != nil {
 		readAt := time.Now().UnixMilli()
-		res, err := h.resources(ctx)
+		res, err := b.GetResources(ctx)
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("read host resources: %w", err)
 		}
 		rec := &hostdv1.RegisterRequest{Name: res.GetHostName(), Address: d.Addr(), AvailabilityZone: o.AvailabilityZone,
-			Tags: o.Tags, EsxVersion: c.ServiceContent.About.Version, CpuCores: res.GetCpuCores(), CpuMhz: res.GetCpuMhz(),
+			Tags: o.Tags, EsxVersion: b.Version(), CpuCores: res.GetCpuCores(), CpuMhz: res.GetCpuMhz(),
 			MemoryMb: res.GetMemoryMb(), Datastores: o.datastores(res), Networks: res.GetNetworks(), Usage: o.usage(res, readAt)}
 		hbCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		d.cancel = cancel
 		registered := d.register(ctx, rec)
 		d.wg.Add(1)
-		go d.report(hbCtx, h, rec, registered)
+		go d.report(hbCtx, rec, registered)
 	}
 	return d, nil
 }
@@ -170,8 +197,8 @@ func (d *Daemon) Addr() string { return orDefault(d.opts.AdvertiseAddr, d.ln.Add
 // ID is the Photon id of the host.
 func (d *Daemon) ID() string { return d.opts.ID }
 
-// Close stops heartbeats and the gRPC server, lets the vSphere work of calls whose callers
-// left end, and logs out of the host.
+// Close stops heartbeats and the gRPC server, lets the host work of calls whose callers
+// left end, and closes the backend (logs out of the host).
 func (d *Daemon) Close() error {
 	if d.cancel != nil {
 		d.cancel()
@@ -179,5 +206,5 @@ func (d *Daemon) Close() error {
 	d.wg.Wait()
 	d.srv.GracefulStop()
 	d.host.work.Wait()
-	return d.client.Logout(context.Background())
+	return d.b.Close(context.Background())
 }

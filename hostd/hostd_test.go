@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
-	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/pki"
 )
 
@@ -60,37 +58,27 @@ func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, 
 	return &hostdv1.HeartbeatResponse{}, nil
 }
 
-// start runs a simulated host with its hostd and returns a gRPC client of it that calls
-// as a function does: with a service certificate from the platform CA, for host h1.
-func start(t testing.TB) (*hostdsim.Sim, hostdv1.HostClient, *registrar) {
+// start runs a host of backend b with its hostd and returns the host, a gRPC client of
+// the hostd that calls as a function does (with a service certificate from the platform
+// CA, for host h1) and the registrar it reports to.
+func start(t testing.TB, b backend) (host, hostdv1.HostClient, *registrar) {
 	t.Helper()
 	ca := testCA(t)
-	sim, d, reg := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
-	return sim, dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1")), reg
+	hst, d, reg := startDaemon(t, b, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1")})
+	return hst, dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1")), reg
 }
 
-// startDaemon runs a simulated host and a hostd on it as o says, beating every 50ms (unless
-// o says otherwise) to a fake registrar.
-func startDaemon(t testing.TB, o hostd.Options) (*hostdsim.Sim, *hostd.Daemon, *registrar) {
+// startDaemon runs a host of backend b and a hostd on it as o says, beating every 50ms
+// (unless o says otherwise) to a fake registrar.
+func startDaemon(t testing.TB, b backend, o hostd.Options) (host, *hostd.Daemon, *registrar) {
 	t.Helper()
-	sim := startSim(t)
-	d, reg := daemonOn(t, sim.URL, o)
-	return sim, d, reg
+	hst := b.run(t)
+	d, reg := daemonOn(t, hst, o)
+	return hst, d, reg
 }
 
-func startSim(t testing.TB) *hostdsim.Sim {
-	t.Helper()
-	sim, err := hostdsim.Start(t.Context(), image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	return sim
-}
-
-// daemonOn runs a hostd as o says that reaches its host at u, beating every 50ms unless o
-// says otherwise.
-func daemonOn(t testing.TB, u *url.URL, o hostd.Options) (*hostd.Daemon, *registrar) {
+// daemonOn runs a hostd as o says on hst, beating every 50ms unless o says otherwise.
+func daemonOn(t testing.TB, hst host, o hostd.Options) (*hostd.Daemon, *registrar) {
 	t.Helper()
 	reg := newRegistrar(0)
 	if o.Registrar != nil {
@@ -99,13 +87,24 @@ func daemonOn(t testing.TB, u *url.URL, o hostd.Options) (*hostd.Daemon, *regist
 	if o.Heartbeat == 0 {
 		o.Heartbeat = 50 * time.Millisecond
 	}
-	o.URL, o.Insecure, o.Registrar, o.FileOps = u, true, reg, 1
-	d, err := hostd.Start(t.Context(), o)
+	o.Registrar, o.FileOps = reg, 1
+	d, err := hst.start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d, reg
+}
+
+// forBackends runs f as a parallel subtest for each backend: hostd's contract is the same
+// on all of them.
+func forBackends(t *testing.T, f func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
+	}
 }
 
 func testCA(t testing.TB) *pki.CA {
@@ -149,199 +148,209 @@ func dial(t testing.TB, addr string, cfg *tls.Config) hostdv1.HostClient {
 
 func TestVMLifecycle(t *testing.T) {
 	t.Parallel()
-	_, h, reg := start(t)
-	ctx := t.Context()
-	ds := reg.host.Datastores[0].Name
-	create := &hostdv1.CreateVmRequest{VmId: "vm-1", Name: "web", CpuCount: 2, MemoryMb: 64, Datastore: ds, ImagePath: image}
-	steps := []struct {
-		name string
-		call func() (*hostdv1.VmInfo, error)
-	}{
-		{"create", func() (*hostdv1.VmInfo, error) { return h.CreateVm(ctx, create) }},
-		{"attach disk", func() (*hostdv1.VmInfo, error) {
-			return h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: "vm-1", DiskId: "d1", CapacityGb: 1})
-		}},
-		{"add NIC", func() (*hostdv1.VmInfo, error) {
-			return h.AddNic(ctx, &hostdv1.AddNicRequest{VmId: "vm-1", NicId: "nic-0", Network: "VM Network"})
-		}},
-		{"power on", func() (*hostdv1.VmInfo, error) { return h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-1"}) }},
-	}
-	var last *hostdv1.VmInfo
-	for _, st := range steps {
-		for attempt := range 2 { // the second call is a replay and must change nothing
-			info, err := st.call()
-			if err != nil {
-				t.Fatalf("%s (attempt %d): %v", st.name, attempt, err)
-			}
-			if attempt == 1 && (len(info.Disks) != len(last.Disks) || len(info.Nics) != len(last.Nics)) {
-				t.Fatalf("%s replayed added devices: %v then %v", st.name, last, info)
-			}
-			last = info
+	forBackends(t, func(t *testing.T, b backend) {
+		_, h, reg := start(t, b)
+		ctx := t.Context()
+		ds := reg.host.Datastores[0].Name
+		create := &hostdv1.CreateVmRequest{VmId: "vm-1", Name: "web", CpuCount: 2, MemoryMb: 64, Datastore: ds, ImagePath: image}
+		steps := []struct {
+			name string
+			call func() (*hostdv1.VmInfo, error)
+		}{
+			{"create", func() (*hostdv1.VmInfo, error) { return h.CreateVm(ctx, create) }},
+			{"attach disk", func() (*hostdv1.VmInfo, error) {
+				return h.AttachDisk(ctx, &hostdv1.AttachDiskRequest{VmId: "vm-1", DiskId: "d1", CapacityGb: 1})
+			}},
+			{"add NIC", func() (*hostdv1.VmInfo, error) {
+				return h.AddNic(ctx, &hostdv1.AddNicRequest{VmId: "vm-1", NicId: "nic-0", Network: "VM Network"})
+			}},
+			{"power on", func() (*hostdv1.VmInfo, error) { return h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-1"}) }},
 		}
-	}
-	if last.PowerState != "poweredOn" || len(last.Disks) != 2 || len(last.Nics) != 1 || last.Nics[0].MacAddress == "" {
-		t.Fatalf("vm = %v", last)
-	}
-	// hostd answers changes from what it knows; the host must agree.
-	if fresh, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); err != nil || !proto.Equal(fresh, last) {
-		t.Fatalf("hostd answered %v, the host has %v (%v)", last, fresh, err)
-	}
-	boot := last.Disks[0]
-	if !boot.Boot || boot.Parent != fmt.Sprintf("[%s] %s", ds, image) {
-		t.Fatalf("boot disk is not a linked clone of the image: %v", boot)
-	}
-	if info, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: "vm-1", DiskId: "d1"}); err != nil || len(info.Disks) != 1 {
-		t.Fatalf("detach: %v %v", info, err)
-	}
-	if info, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: "vm-1", NicId: "nic-0"}); err != nil || len(info.Nics) != 0 {
-		t.Fatalf("remove NIC: %v %v", info, err)
-	}
-	for _, want := range []bool{true, false} {
-		res, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "vm-1"})
-		if err != nil || res.Existed != want {
-			t.Fatalf("delete: existed=%v err=%v, want existed=%v", res.GetExisted(), err, want)
+		var last *hostdv1.VmInfo
+		for _, st := range steps {
+			for attempt := range 2 { // the second call is a replay and must change nothing
+				info, err := st.call()
+				if err != nil {
+					t.Fatalf("%s (attempt %d): %v", st.name, attempt, err)
+				}
+				if attempt == 1 && (len(info.Disks) != len(last.Disks) || len(info.Nics) != len(last.Nics)) {
+					t.Fatalf("%s replayed added devices: %v then %v", st.name, last, info)
+				}
+				last = info
+			}
 		}
-	}
-	if _, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); status.Code(err) != codes.NotFound {
-		t.Fatalf("get deleted VM: %v", err)
-	}
+		if last.PowerState != "poweredOn" || len(last.Disks) != 2 || len(last.Nics) != 1 || last.Nics[0].MacAddress == "" {
+			t.Fatalf("vm = %v", last)
+		}
+		// hostd answers changes from what it knows; the host must agree.
+		if fresh, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); err != nil || !proto.Equal(fresh, last) {
+			t.Fatalf("hostd answered %v, the host has %v (%v)", last, fresh, err)
+		}
+		boot := last.Disks[0]
+		if !boot.Boot || boot.Parent != fmt.Sprintf("[%s] %s", ds, image) {
+			t.Fatalf("boot disk is not a linked clone of the image: %v", boot)
+		}
+		if info, err := h.DetachDisk(ctx, &hostdv1.DetachDiskRequest{VmId: "vm-1", DiskId: "d1"}); err != nil || len(info.Disks) != 1 {
+			t.Fatalf("detach: %v %v", info, err)
+		}
+		if info, err := h.RemoveNic(ctx, &hostdv1.RemoveNicRequest{VmId: "vm-1", NicId: "nic-0"}); err != nil || len(info.Nics) != 0 {
+			t.Fatalf("remove NIC: %v %v", info, err)
+		}
+		for _, want := range []bool{true, false} {
+			res, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "vm-1"})
+			if err != nil || res.Existed != want {
+				t.Fatalf("delete: existed=%v err=%v, want existed=%v", res.GetExisted(), err, want)
+			}
+		}
+		if _, err := h.GetVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); status.Code(err) != codes.NotFound {
+			t.Fatalf("get deleted VM: %v", err)
+		}
+	})
 }
 
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	sim, h, reg := start(t)
-	ctx := t.Context()
-	ds := reg.host.Datastores[0].Name
-	if _, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-x", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image}); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name string
-		call func() error
-		want codes.Code
-	}{
-		{"missing image", func() error {
-			_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-2", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: "images/none.vmdk"})
-			return err
-		}, codes.NotFound},
-		{"missing VM", func() error { _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "nope"}); return err }, codes.NotFound},
-		{"injected fault", func() error {
-			sim.FailMethod("PowerOnVM_Task")
-			defer sim.ClearFaults()
-			_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"})
-			return err
-		}, codes.FailedPrecondition},
-		{"console of a powered-off VM", func() error {
-			_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
-			return err
-		}, codes.FailedPrecondition},
-		{"console where the host has no ticket service (vcsim)", func() error {
-			if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"}); err != nil {
+	forBackends(t, func(t *testing.T, b backend) {
+		v, h, reg := start(t, b)
+		ctx := t.Context()
+		ds := reg.host.Datastores[0].Name
+		if _, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-x", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image}); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name string
+			call func() error
+			want codes.Code
+		}{
+			{"missing image", func() error {
+				_, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-2", CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: "images/none.vmdk"})
 				return err
-			}
-			_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
-			return err
-		}, codes.Unimplemented},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.call(); status.Code(err) != tc.want {
-				t.Fatalf("got %v, want %s", err, tc.want)
-			}
-		})
-	}
+			}, codes.NotFound},
+			{"missing VM", func() error { _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "nope"}); return err }, codes.NotFound},
+			{"injected fault", func() error {
+				v.fail("PowerOnVM_Task", "PowerOn")
+				defer v.clearFaults()
+				_, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+				return err
+			}, codes.FailedPrecondition},
+			{"console of a powered-off VM", func() error {
+				_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+				return err
+			}, codes.FailedPrecondition},
+			{"console where the host has no ticket service (vcsim, a hollow host)", func() error {
+				if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-x"}); err != nil {
+					return err
+				}
+				_, err := h.GetMksTicket(ctx, &hostdv1.VmRef{VmId: "vm-x"})
+				return err
+			}, codes.Unimplemented},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := tc.call(); status.Code(err) != tc.want {
+					t.Fatalf("got %v, want %s", err, tc.want)
+				}
+			})
+		}
+	})
 }
 
 func TestRegistration(t *testing.T) {
 	t.Parallel()
-	_, h, reg := start(t)
-	reg.mu.Lock()
-	host := reg.host
-	reg.mu.Unlock()
-	if host.GetAddress() == "" || host.GetCpuCores() == 0 || host.GetMemoryMb() == 0 || len(host.GetDatastores()) == 0 ||
-		!slices.Equal(host.Datastores[0].GetImages(), []string{image}) || len(host.GetNetworks()) == 0 {
-		t.Fatalf("registered %v", host)
-	}
-	select {
-	case <-reg.heartbeats:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no heartbeat")
-	}
-	res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
-	if err != nil || res.GetMemoryMb() != host.GetMemoryMb() {
-		t.Fatalf("resources %v %v", res, err)
-	}
-	// The usage is read beside the beats: a later beat carries the VM created now.
-	if _, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: "vm-hb", Name: "hb", CpuCount: 1, MemoryMb: 32,
-		Datastore: host.Datastores[0].Name, ImagePath: image}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case u := <-reg.heartbeats:
-			if u.GetVmCount() >= 1 {
-				return
-			}
-		case <-deadline:
-			t.Fatal("no heartbeat counted the new VM")
+	forBackends(t, func(t *testing.T, b backend) {
+		_, h, reg := start(t, b)
+		reg.mu.Lock()
+		host := reg.host
+		reg.mu.Unlock()
+		if host.GetAddress() == "" || host.GetCpuCores() == 0 || host.GetMemoryMb() == 0 || len(host.GetDatastores()) == 0 ||
+			!slices.Equal(host.Datastores[0].GetImages(), []string{image}) || len(host.GetNetworks()) == 0 {
+			t.Fatalf("registered %v", host)
 		}
-	}
+		select {
+		case <-reg.heartbeats:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no heartbeat")
+		}
+		res, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{})
+		if err != nil || res.GetMemoryMb() != host.GetMemoryMb() {
+			t.Fatalf("resources %v %v", res, err)
+		}
+		// The usage is read beside the beats: a later beat carries the VM created now.
+		if _, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: "vm-hb", Name: "hb", CpuCount: 1, MemoryMb: 32,
+			Datastore: host.Datastores[0].Name, ImagePath: image}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case u := <-reg.heartbeats:
+				if u.GetVmCount() >= 1 {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no heartbeat counted the new VM")
+			}
+		}
+	})
 }
 
 // TestRegistrationRetried: a hostd whose control plane is unreachable starts, serves, and
 // registers once the registrar answers; heartbeats follow.
 func TestRegistrationRetried(t *testing.T) {
 	t.Parallel()
-	ca := testCA(t)
-	reg := newRegistrar(3)
-	_, d, _ := startDaemon(t, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1"), Registrar: reg})
-	h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
-	if _, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{}); err != nil {
-		t.Fatalf("hostd does not serve while it cannot register: %v", err)
-	}
-	select {
-	case <-reg.registered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("hostd did not register once the registrar answered")
-	}
-	reg.mu.Lock()
-	failed, host := reg.failRegister, reg.host
-	reg.mu.Unlock()
-	if failed != 0 || host.GetAddress() != d.Addr() || host.GetUsage() == nil {
-		t.Fatalf("registered after %d more refusals: %v", failed, host)
-	}
-	select {
-	case <-reg.heartbeats:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no heartbeat after the registration")
-	}
+	forBackends(t, func(t *testing.T, b backend) {
+		ca := testCA(t)
+		reg := newRegistrar(3)
+		_, d, _ := startDaemon(t, b, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1"), Registrar: reg})
+		h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+		if _, err := h.GetResources(t.Context(), &hostdv1.GetResourcesRequest{}); err != nil {
+			t.Fatalf("hostd does not serve while it cannot register: %v", err)
+		}
+		select {
+		case <-reg.registered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("hostd did not register once the registrar answered")
+		}
+		reg.mu.Lock()
+		failed, host := reg.failRegister, reg.host
+		reg.mu.Unlock()
+		if failed != 0 || host.GetAddress() != d.Addr() || host.GetUsage() == nil {
+			t.Fatalf("registered after %d more refusals: %v", failed, host)
+		}
+		select {
+		case <-reg.heartbeats:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no heartbeat after the registration")
+		}
+	})
 }
 
 func TestConcurrentCreates(t *testing.T) {
 	t.Parallel()
-	_, h, reg := start(t)
-	ds := reg.host.Datastores[0].Name
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: fmt.Sprint("vm-", i), CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	forBackends(t, func(t *testing.T, b backend) {
+		_, h, reg := start(t, b)
+		ds := reg.host.Datastores[0].Name
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: fmt.Sprint("vm-", i), CpuCount: 1, MemoryMb: 16, Datastore: ds, ImagePath: image})
+				errs <- err
+			}()
 		}
-	}
-	for i := range 20 {
-		if _, err := h.GetVm(t.Context(), &hostdv1.VmRef{VmId: fmt.Sprint("vm-", i)}); err != nil {
-			t.Fatal(err)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+		for i := range 20 {
+			if _, err := h.GetVm(t.Context(), &hostdv1.VmRef{VmId: fmt.Sprint("vm-", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }

@@ -27,19 +27,6 @@ import (
 // vcsim can still leave a VM out of one read (seen with 20 destroys beside 20 reads), so
 // the reconciler acts only on what two reads in a row find.
 
-// ListInventory reads every VM on the host and the persistent disk files on its
-// datastores.
-func (s *Server) ListInventory(ctx context.Context, _ *hostdv1.ListInventoryRequest) (*hostdv1.Inventory, error) {
-	ctx, span := tracer.Start(ctx, "govmomi list inventory")
-	defer span.End()
-	inv, err := s.h.inventory(ctx)
-	if err != nil {
-		err = toStatus("list inventory", err)
-		span.RecordError(err)
-	}
-	return inv, err
-}
-
 func (h *host) inventory(ctx context.Context) (*hostdv1.Inventory, error) {
 	out := &hostdv1.Inventory{ReadAt: time.Now().UnixMilli()}
 	known := h.vms.snapshot()

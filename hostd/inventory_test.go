@@ -5,46 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vmware/govmomi/vim25/types"
-
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 )
-
-// createForeign creates a VM named name on the host through govmomi, as an operator
-// would beside Photon (an ESXi host has one VM folder, without subfolders).
-func (v *vsphere) createForeign(ds, name string) {
-	v.t.Helper()
-	ctx := v.t.Context()
-	folders, err := v.dc.Folders(ctx)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	pool, err := v.finder.DefaultResourcePool(ctx)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	task, err := folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{Name: name, GuestId: "otherGuest64", NumCPUs: 1, MemoryMB: 16,
-		Files: &types.VirtualMachineFileInfo{VmPathName: "[" + ds + "]"}}, pool, nil)
-	if err == nil {
-		err = task.Wait(ctx)
-	}
-	if err != nil {
-		v.t.Fatalf("create %s: %v", name, err)
-	}
-}
-
-// destroy destroys VM id behind hostd's back.
-func (v *vsphere) destroy(id string) {
-	v.t.Helper()
-	vm := v.vmObject(id)
-	task, err := vm.Destroy(v.t.Context())
-	if err == nil {
-		err = task.Wait(v.t.Context())
-	}
-	if err != nil {
-		v.t.Fatalf("destroy %s: %v", id, err)
-	}
-}
 
 func inventory(t *testing.T, h hostdv1.HostClient) (vms map[string]*hostdv1.InventoryVm, disks []string) {
 	t.Helper()
@@ -67,47 +29,48 @@ func inventory(t *testing.T, h hostdv1.HostClient) (vms map[string]*hostdv1.Inve
 // destroyed behind hostd's back leaves it, and hostd's delete of it then succeeds.
 func TestListInventory(t *testing.T) {
 	t.Parallel()
-	sim, h, reg := start(t)
-	ctx := t.Context()
-	ds := reg.host.Datastores[0].Name
-	v := newVsphere(t, sim)
-	createVM(t, h, ds, "vm-1")
-	createVM(t, h, ds, "vm-2")
-	if _, err := h.CreateDisk(ctx, &hostdv1.CreateDiskRequest{DiskId: "pd1", Datastore: ds, CapacityGb: 1}); err != nil {
-		t.Fatal(err)
-	}
-	v.createForeign(ds, "intruder")
-
-	vms, disks := inventory(t, h)
-	for _, id := range []string{"vm-1", "vm-2"} {
-		got := vms[id]
-		if got == nil || !got.GetPhoton() || got.GetVsphereName() != id || len(got.GetVm().GetDisks()) == 0 {
-			t.Errorf("%s in the inventory: %v", id, got)
+	forBackends(t, func(t *testing.T, b backend) {
+		v, h, reg := start(t, b)
+		ctx := t.Context()
+		ds := reg.host.Datastores[0].Name
+		createVM(t, h, ds, "vm-1")
+		createVM(t, h, ds, "vm-2")
+		if _, err := h.CreateDisk(ctx, &hostdv1.CreateDiskRequest{DiskId: "pd1", Datastore: ds, CapacityGb: 1}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if got := vms["intruder"]; got == nil || got.GetPhoton() {
-		t.Errorf("the VM made beside Photon: %v", got)
-	}
-	if want := "[" + ds + "] disks/pd1.vmdk"; !slices.Contains(disks, want) {
-		t.Errorf("disk files %v, want %s among them", disks, want)
-	}
+		v.createForeign(ds, "intruder")
 
-	v.destroy("vm-1")
-	vms, _ = inventory(t, h)
-	if vms["vm-1"] != nil || vms["vm-2"] == nil {
-		t.Fatalf("after vm-1's destroy the inventory has %v", slices.Sorted(maps.Keys(vms)))
-	}
-	if _, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); err != nil {
-		t.Errorf("delete of the VM gone from the host: %v", err)
-	}
-	if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: "vm-2"}); err != nil {
-		t.Errorf("vm-2 after the inventory: %v", err)
-	}
-	// hostd's delete of the VM made beside Photon (the reconciler's remove policy).
-	if _, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "intruder"}); err != nil {
-		t.Fatalf("delete the VM made beside Photon: %v", err)
-	}
-	if vms, _ = inventory(t, h); vms["intruder"] != nil {
-		t.Errorf("after its delete the inventory has %v", slices.Sorted(maps.Keys(vms)))
-	}
+		vms, disks := inventory(t, h)
+		for _, id := range []string{"vm-1", "vm-2"} {
+			got := vms[id]
+			if got == nil || !got.GetPhoton() || got.GetVsphereName() != id || len(got.GetVm().GetDisks()) == 0 {
+				t.Errorf("%s in the inventory: %v", id, got)
+			}
+		}
+		if got := vms["intruder"]; got == nil || got.GetPhoton() {
+			t.Errorf("the VM made beside Photon: %v", got)
+		}
+		if want := "[" + ds + "] disks/pd1.vmdk"; !slices.Contains(disks, want) {
+			t.Errorf("disk files %v, want %s among them", disks, want)
+		}
+
+		v.destroy("vm-1")
+		vms, _ = inventory(t, h)
+		if vms["vm-1"] != nil || vms["vm-2"] == nil {
+			t.Fatalf("after vm-1's destroy the inventory has %v", slices.Sorted(maps.Keys(vms)))
+		}
+		if _, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "vm-1"}); err != nil {
+			t.Errorf("delete of the VM gone from the host: %v", err)
+		}
+		if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: "vm-2"}); err != nil {
+			t.Errorf("vm-2 after the inventory: %v", err)
+		}
+		// hostd's delete of the VM made beside Photon (the reconciler's remove policy).
+		if _, err := h.DeleteVm(ctx, &hostdv1.VmRef{VmId: "intruder"}); err != nil {
+			t.Fatalf("delete the VM made beside Photon: %v", err)
+		}
+		if vms, _ = inventory(t, h); vms["intruder"] != nil {
+			t.Errorf("after its delete the inventory has %v", slices.Sorted(maps.Keys(vms)))
+		}
+	})
 }

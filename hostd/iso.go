@@ -31,10 +31,7 @@ func isoCdrom(devices object.VirtualDeviceList) *types.VirtualCdrom {
 func (h *host) attachISO(ctx context.Context, r *hostdv1.AttachIsoRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
 	defer h.forgetOnError(id, &err)
-	p, err := cleanPath(r.GetPath())
-	if err != nil {
-		return nil, err
-	}
+	p := r.GetPath()
 	ds, err := h.datastore(ctx, r.GetDatastore())
 	if err != nil {
 		return nil, err

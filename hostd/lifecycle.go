@@ -66,9 +66,6 @@ func (h *host) reset(ctx context.Context, id string) (_ *hostdv1.VmInfo, err err
 func (h *host) reconfigureSize(ctx context.Context, r *hostdv1.ReconfigureRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
 	defer h.forgetOnError(id, &err)
-	if r.GetCpuCount() < 0 || r.GetMemoryMb() < 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "cpu_count %d and memory_mb %d must not be negative", r.GetCpuCount(), r.GetMemoryMb())
-	}
 	vm, m, err := h.freshProps(ctx, id)
 	if err != nil {
 		return nil, err

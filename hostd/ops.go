@@ -2,7 +2,6 @@ package hostd
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -50,22 +49,12 @@ type host struct {
 	imageSeen  memo[bool]               // image disk paths ("[ds] images/x.vmdk") seen to exist
 	backings   memo[types.BaseVirtualDeviceBackingInfo]
 	// files bounds the calls that create, search or delete datastore files at once (nil:
-	// no bound); see Options.FileOps.
-	files chan struct{}
+	// no bound); see Options.FileOps. The Server takes them for its calls.
+	files slots
 }
 
 // fileOp holds one of the host's file-operation slots until the returned func is called.
-func (h *host) fileOp(ctx context.Context) (func(), error) {
-	if h.files == nil {
-		return func() {}, nil
-	}
-	select {
-	case h.files <- struct{}{}:
-		return func() { <-h.files }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+func (h *host) fileOp(ctx context.Context) (func(), error) { return h.files.take(ctx) }
 
 // memo remembers lookups whose answers do not change while hostd runs.
 type memo[V any] struct {
@@ -118,7 +107,7 @@ func (c *memo[V]) forget(key string) {
 	c.mu.Unlock()
 }
 
-func newHost(ctx context.Context, c *vim25.Client, fileOps int) (*host, error) {
+func newHost(ctx context.Context, c *vim25.Client, files slots) (*host, error) {
 	f := find.NewFinder(c, false)
 	dc, err := f.DefaultDatacenter(ctx)
 	if err != nil {
@@ -136,10 +125,6 @@ func newHost(ctx context.Context, c *vim25.Client, fileOps int) (*host, error) {
 	hs, err := f.DefaultHostSystem(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("host system: %w", err)
-	}
-	var files chan struct{}
-	if fileOps > 0 {
-		files = make(chan struct{}, fileOps)
 	}
 	h := &host{c: c, finder: f, dc: dc, folder: folders.VmFolder, pool: pool, system: hs,
 		collectors: make(chan *property.Collector, 64), files: files}
@@ -350,10 +335,7 @@ func (h *host) mustVM(ctx context.Context, id string) (*object.VirtualMachine, e
 // from its first power-on; a VM found made already keeps what it has.
 func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hostdv1.VmInfo, err error) {
 	id := r.GetVmId()
-	extra, err := guestInfo(r.GetGuestInfo())
-	if err != nil {
-		return nil, err
-	}
+	extra := guestInfo(r.GetGuestInfo())
 	defer h.forgetOnError(id, &err)
 	_, known := h.vms.peek(id)
 	if _, unsure := h.unsettled.peek(id); known || unsure {
@@ -389,8 +371,8 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hos
 	spec := types.VirtualMachineConfigSpec{
 		Name:         id,
 		GuestId:      string(types.VirtualMachineGuestOsIdentifierOtherGuest64),
-		NumCPUs:      max(r.GetCpuCount(), 1),
-		MemoryMB:     max(r.GetMemoryMb(), 4),
+		NumCPUs:      r.GetCpuCount(),
+		MemoryMB:     r.GetMemoryMb(),
 		Annotation:   r.GetName(),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", ds.Name())},
 		DeviceChange: change,
@@ -426,22 +408,15 @@ func (h *host) createVM(ctx context.Context, r *hostdv1.CreateVmRequest) (_ *hos
 	return report(id, m), nil
 }
 
-// guestInfoPrefix starts every extraConfig key a create may set: the rest of
-// extraConfig holds the host's settings and hostd's own records (photon.vmId, NICs).
-const guestInfoPrefix = "guestinfo."
-
-// guestInfo is the extraConfig entries of a create's guest_info, in key order (so a spec
-// is the same whatever the map's order); a key outside guestinfo is refused.
-func guestInfo(m map[string]string) ([]types.BaseOptionValue, error) {
+// guestInfo is the extraConfig entries of a create's guest_info (checked: checkGuestInfo),
+// in key order, so a spec is the same whatever the map's order.
+func guestInfo(m map[string]string) []types.BaseOptionValue {
 	keys := slices.Sorted(maps.Keys(m))
 	out := make([]types.BaseOptionValue, 0, len(keys))
 	for _, k := range keys {
-		if !strings.HasPrefix(k, guestInfoPrefix) || len(k) == len(guestInfoPrefix) {
-			return nil, status.Errorf(codes.InvalidArgument, "guest_info key %q is not %s<name>: the rest of extraConfig is not the guest's", k, guestInfoPrefix)
-		}
 		out = append(out, &types.OptionValue{Key: k, Value: m[k]})
 	}
-	return out, nil
+	return out
 }
 
 // adopt keeps the other VM named id, which the host had before hostd made its own, and
@@ -545,7 +520,7 @@ func isBoot(disk *types.VirtualDisk) bool {
 // "disks/<disk id>.vmdk").
 func diskIDOf(disk *types.VirtualDisk) string {
 	if isBoot(disk) {
-		return bootDiskID
+		return BootDiskID
 	}
 	var p object.DatastorePath
 	if !p.FromString(diskFileOf(disk)) {
@@ -553,8 +528,6 @@ func diskIDOf(disk *types.VirtualDisk) string {
 	}
 	return strings.TrimSuffix(path.Base(p.Path), ".vmdk")
 }
-
-const bootDiskID = "boot"
 
 // vmProps finds the VM named id and its properties as hostd last knew them: as read after
 // it was created (or first seen) with hostd's own completed changes applied since
@@ -595,9 +568,6 @@ func (h *host) attachDisk(ctx context.Context, r *hostdv1.AttachDiskRequest) (_ 
 	defer h.forgetOnError(r.GetVmId(), &err)
 	vm, m, err := h.vmProps(ctx, r.GetVmId())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkDiskID(r.GetDiskId()); err != nil {
 		return nil, err
 	}
 	devices := object.VirtualDeviceList(m.Config.Hardware.Device)
@@ -641,12 +611,6 @@ func (h *host) detachDisk(ctx context.Context, r *hostdv1.DetachDiskRequest) (_ 
 
 func nicKey(id string) string { return "photon.nic." + id }
 
-// nicMAC is a stable MAC in VMware's manual range (00:50:56:00:00:00-3F:FF:FF) for a NIC.
-func nicMAC(vmID, nicID string) string {
-	s := sha256.Sum256([]byte(vmID + "/" + nicID))
-	return fmt.Sprintf("00:50:56:%02x:%02x:%02x", s[0]&0x3f, s[1], s[2])
-}
-
 func extra(m *mo.VirtualMachine, key string) string {
 	for _, o := range m.Config.ExtraConfig {
 		if v := o.GetOptionValue(); v != nil && v.Key == key {
@@ -683,10 +647,7 @@ func (h *host) addNIC(ctx context.Context, r *hostdv1.AddNicRequest) (_ *hostdv1
 	if err != nil {
 		return nil, err
 	}
-	mac := r.GetMacAddress()
-	if mac == "" {
-		mac = nicMAC(r.GetVmId(), r.GetNicId())
-	}
+	mac := r.GetMacAddress() // hostd's default when the caller gave none (checked)
 	card := dev.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
 	card.AddressType, card.MacAddress = string(types.VirtualEthernetCardMacTypeManual), mac
 	spec := types.VirtualMachineConfigSpec{

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vmware/govmomi/vim25/methods"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -73,7 +72,7 @@ func (d *Daemon) register(ctx context.Context, rec *hostdv1.RegisterRequest) boo
 // usage (host summary, datastores, the images on them) is slow on a host with many VMs:
 // it runs beside the beats, so a live but busy host does not look silent and lose its
 // placements.
-func (d *Daemon) report(ctx context.Context, h *host, rec *hostdv1.RegisterRequest, registered bool) {
+func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, registered bool) {
 	defer d.wg.Done()
 	var (
 		mu    sync.Mutex
@@ -95,7 +94,7 @@ func (d *Daemon) report(ctx context.Context, h *host, rec *hostdv1.RegisterReque
 			// a cancelled read abandons the property collectors its datastore searches
 			// wait on while the host still serves them (vcsim races on exactly that).
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), usageReadTimeout)
-			res, err := h.resources(rctx)
+			res, err := d.b.GetResources(rctx)
 			cancel()
 			if err == nil {
 				mu.Lock()
@@ -139,7 +138,7 @@ func (d *Daemon) report(ctx context.Context, h *host, rec *hostdv1.RegisterReque
 
 // beat checks that the host answers and reports u.
 func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) error {
-	if _, err := methods.GetCurrentTime(ctx, d.client); err != nil {
+	if err := d.b.Ping(ctx); err != nil {
 		return fmt.Errorf("the host does not answer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)

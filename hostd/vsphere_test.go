@@ -3,7 +3,9 @@ package hostd_test
 import (
 	"context"
 	"io"
+	"net/url"
 	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,20 +18,33 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 )
 
-// vsphere reads the simulated host's own state through govmomi, beside hostd, so tests
-// check what the host has rather than what hostd answers.
+// vsphere is a simulated ESXi host (vcsim) that hostd drives with govmomi. Tests read
+// its own state through govmomi beside hostd, so they check what the host has rather
+// than what hostd answers.
 type vsphere struct {
-	t      *testing.T
+	t      testing.TB
+	sim    *hostdsim.Sim
+	url    *url.URL // where hostd reaches the host: the simulator, or a proxy before it
 	c      *govmomi.Client
 	finder *find.Finder
 	dc     *object.Datacenter
 }
 
-func newVsphere(t *testing.T, sim *hostdsim.Sim) *vsphere {
+func startSim(t testing.TB) *hostdsim.Sim {
+	t.Helper()
+	sim, err := hostdsim.Start(t.Context(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+func newVsphere(t testing.TB, sim *hostdsim.Sim) *vsphere {
 	t.Helper()
 	c, err := govmomi.NewClient(t.Context(), sim.URL, true)
 	if err != nil {
@@ -42,7 +57,62 @@ func newVsphere(t *testing.T, sim *hostdsim.Sim) *vsphere {
 		t.Fatal(err)
 	}
 	f.SetDatacenter(dc)
-	return &vsphere{t: t, c: c, finder: f, dc: dc}
+	return &vsphere{t: t, sim: sim, url: sim.URL, c: c, finder: f, dc: dc}
+}
+
+func (v *vsphere) start(ctx context.Context, o hostd.Options) (*hostd.Daemon, error) {
+	o.URL, o.Insecure = v.url, true
+	return hostd.Start(ctx, o)
+}
+
+func (v *vsphere) fail(method, _ string) { v.sim.FailMethod(method) }
+
+func (v *vsphere) clearFaults() { v.sim.ClearFaults() }
+
+func (v *vsphere) hardware(id string) (int32, int32) {
+	v.t.Helper()
+	hw := v.vm(id).Config.Hardware
+	return hw.NumCPU, hw.MemoryMB
+}
+
+func (v *vsphere) boots(id string) int64 {
+	v.t.Helper()
+	if bt := v.vm(id).Summary.Runtime.BootTime; bt != nil {
+		return bt.UnixNano()
+	}
+	return 0
+}
+
+func (v *vsphere) cdroms(id string) int {
+	v.t.Helper()
+	return len(object.VirtualDeviceList(v.vm(id).Config.Hardware.Device).SelectByType((*types.VirtualCdrom)(nil)))
+}
+
+// setGuestIP plays the guest reporting its address, vcsim's way.
+func (v *vsphere) setGuestIP(id, ip string) {
+	v.t.Helper()
+	v.reconfigure(id, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{
+		&types.OptionValue{Key: "SET.guest.ipAddress", Value: ip}}})
+}
+
+// guestMAC is the MAC of the first adapter the guest reports.
+func (v *vsphere) guestMAC(id string) string {
+	v.t.Helper()
+	return v.vm(id).Guest.Net[0].MacAddress
+}
+
+// extraConfig is VM id's extraConfig on the host that is Photon's or the guest's (vcsim
+// adds keys of its own).
+func (v *vsphere) extraConfig(id string) map[string]string {
+	v.t.Helper()
+	out := map[string]string{}
+	for _, o := range v.vm(id).Config.ExtraConfig {
+		ov := o.GetOptionValue()
+		if s, _ := ov.Value.(string); strings.HasPrefix(ov.Key, "guestinfo.") || strings.HasPrefix(ov.Key, "photon.") {
+			out[ov.Key] = s
+		}
+	}
+	return out
 }
 
 func (v *vsphere) vmObject(id string) *object.VirtualMachine {
@@ -65,9 +135,9 @@ func (v *vsphere) vm(id string) mo.VirtualMachine {
 	return m
 }
 
-func (v *vsphere) powerState(id string) types.VirtualMachinePowerState {
+func (v *vsphere) powerState(id string) string {
 	v.t.Helper()
-	return v.vm(id).Runtime.PowerState
+	return string(v.vm(id).Runtime.PowerState)
 }
 
 // disks are the files of VM id's disks on the host.
@@ -131,16 +201,6 @@ func (v *vsphere) reconfigure(id string, spec types.VirtualMachineConfigSpec) {
 	if err != nil {
 		v.t.Fatal(err)
 	}
-}
-
-// createVM creates VM id from the test image on the first datastore with hostd.
-func createVM(t *testing.T, h hostdv1.HostClient, ds, id string) *hostdv1.VmInfo {
-	t.Helper()
-	info, err := h.CreateVm(t.Context(), &hostdv1.CreateVmRequest{VmId: id, Name: id, CpuCount: 1, MemoryMb: 32, Datastore: ds, ImagePath: image})
-	if err != nil {
-		t.Fatalf("create %s: %v", id, err)
-	}
-	return info
 }
 
 // vmCount is how many VMs named id the host has, read through a container view of its
@@ -227,5 +287,41 @@ func (v *vsphere) settle() {
 			v.t.Fatalf("%d tasks still running on the host", running)
 		}
 		<-tick.C
+	}
+}
+
+// createForeign creates a VM named name on the host through govmomi, as an operator
+// would beside Photon (an ESXi host has one VM folder, without subfolders).
+func (v *vsphere) createForeign(ds, name string) {
+	v.t.Helper()
+	ctx := v.t.Context()
+	folders, err := v.dc.Folders(ctx)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	pool, err := v.finder.DefaultResourcePool(ctx)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	task, err := folders.VmFolder.CreateVM(ctx, types.VirtualMachineConfigSpec{Name: name, GuestId: "otherGuest64", NumCPUs: 1, MemoryMB: 16,
+		Files: &types.VirtualMachineFileInfo{VmPathName: "[" + ds + "]"}}, pool, nil)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		v.t.Fatalf("create %s: %v", name, err)
+	}
+}
+
+// destroy destroys VM id behind hostd's back.
+func (v *vsphere) destroy(id string) {
+	v.t.Helper()
+	vm := v.vmObject(id)
+	task, err := vm.Destroy(v.t.Context())
+	if err == nil {
+		err = task.Wait(v.t.Context())
+	}
+	if err != nil {
+		v.t.Fatalf("destroy %s: %v", id, err)
 	}
 }

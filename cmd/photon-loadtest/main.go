@@ -44,13 +44,15 @@ import (
 
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/hostd/hollow"
 	"github.com/photon-cloud/photon/loadtest"
 	"github.com/photon-cloud/photon/shared/keyspace"
 )
 
 type options struct {
 	target, grpcTarget, user, password, token string
-	hosts                                     int
+	hosts, hollowHosts                        int
+	hollowLatency                             string
 	hostCores                                 int
 	redisURL                                  string
 	prefix                                    string // Redis key prefix of the in-process cloud
@@ -81,6 +83,7 @@ step), errors and peak memory, with the raw govmomi baseline when it runs its ow
 Examples:
   photon-loadtest --hosts 32 --vms 2000 --concurrency 200           # in-process dev cloud
   photon-loadtest --hosts 32 --vms 10000 --bulk 500 --api grpc      # bulk creates over gRPC
+  photon-loadtest --hollow-hosts 50 --vms 2000 --concurrency 200    # hollow hosts: Photon alone
   photon-loadtest --target http://127.0.0.1:9000 --grpc-target 127.0.0.1:9001 \
       --user admin --password secret --vms 500                      # a running Photon
   photon-loadtest --hosts 8 --vms 500 --bulk 500 --churn 20 --redis redis://127.0.0.1:6379 \
@@ -97,6 +100,8 @@ Flags:
 	f.StringVar(&o.password, "password", "", "password of --user on --target")
 	f.StringVar(&o.token, "token", "", "bearer token for --target (instead of --user/--password)")
 	f.IntVar(&o.hosts, "hosts", 32, "simulated ESXi hosts of the in-process dev cloud, each with its own hostd")
+	f.IntVar(&o.hollowHosts, "hollow-hosts", 0, "hollow hosts (kept in memory, package hostd/hollow) instead of --hosts simulated ones, so that the burst measures Photon, not vcsim; no baseline")
+	f.StringVar(&o.hollowLatency, "hollow-latency", "", "each call's latency on a hollow host: P50 (fixed) or P50,P99 (log-normal), e.g. 2ms or 2ms,20ms")
 	f.IntVar(&o.hostCores, "host-cores", 0, "CPU cores of each simulated host (default 32; VMs take 1 vCPU, overcommitted 8:1)")
 	f.StringVar(&o.redisURL, "redis", "", "Redis URL for the in-process dev cloud (default: embedded Redis)")
 	f.StringVar(&o.prefix, "prefix", "", `key prefix in that Redis (default "photon:")`)
@@ -154,9 +159,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	var cloud *devcloud.Cloud
 	var rdb redis.UniversalClient
 	if o.target == "" {
-		fmt.Fprintf(stderr, "Starting a dev cloud with %d simulated hosts...\n", o.hosts)
-		var err error
-		cloud, err = devcloud.Start(ctx, devcloud.Options{Hosts: o.hosts, HostCPUCores: int16(o.hostCores), RedisURL: o.redisURL,
+		if o.hollowHosts > 0 {
+			o.hosts = 0
+		}
+		lat, err := hollow.ParseLatency(o.hollowLatency)
+		if err != nil {
+			return fmt.Errorf("--hollow-latency: %w", err)
+		}
+		fmt.Fprintf(stderr, "Starting a dev cloud with %d simulated hosts and %d hollow hosts...\n", o.hosts, o.hollowHosts)
+		cloud, err = devcloud.Start(ctx, devcloud.Options{Hosts: o.hosts, HollowHosts: o.hollowHosts, HollowLatency: lat,
+			HostCPUCores: int16(o.hostCores), RedisURL: o.redisURL,
 			Prefix: o.prefix, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MaxInFlight: o.maxInFlight, EventsMaxAge: o.eventsMaxAge,
 			Gateway: func(_ context.Context, g *gateway.Options) error {
 				g.TaskRetention, g.AuditRetention.MaxAge = o.taskRetention, o.auditMaxAge
@@ -171,7 +183,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if cl.Token, err = cloud.AdminToken(); err != nil {
 			return err
 		}
-		rep.Hosts, rdb = o.hosts, cloud.Redis()
+		rep.Hosts, rdb = o.hosts+o.hollowHosts, cloud.Redis()
 	} else if cl.Token == "" {
 		tok, err := loadtest.Login(ctx, httpc, cl.Base, o.user, o.password)
 		if err != nil {
@@ -255,7 +267,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if cloud != nil && o.baseline {
+	if cloud != nil && o.baseline && len(cloud.Sims) > 0 {
 		var urls []*url.URL
 		for _, s := range cloud.Sims {
 			urls = append(urls, s.URL)

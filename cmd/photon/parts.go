@@ -22,6 +22,7 @@ import (
 	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hollow"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/auth"
@@ -135,6 +136,7 @@ func hostdCmd() *cobra.Command {
 	var esx string
 	var sim bool
 	var simListen string
+	var hol hollowFlags
 	var dsTags []string
 	var mf metricsFlag
 	cmd := &cobra.Command{
@@ -156,12 +158,20 @@ With --sim, hostd drives a simulated ESXi host (govmomi's vcsim) inside its own 
 empty at every start: when hostd stops or restarts, the simulated host and the VMs and
 disks on it are lost, while the control plane still records them. --sim-listen serves the
 simulator's SDK at a known address (printed at start) for tools that inspect the host
-directly, e.g. govc or a test harness.`,
+directly, e.g. govc or a test harness.
+
+With --hollow, hostd serves a hollow host instead: one kept in memory (package
+hostd/hollow), a few hundred bytes per VM, that answers every call as an ESXi host would
+and does no other work. It is for scale tests of the control plane; its VMs run no guest
+and are lost when hostd stops. --hollow-cpus, --hollow-memory-gb and --hollow-datastore-gb
+size it; --hollow-latency P50[,P99] gives each call a latency (one value: fixed; two:
+log-normal with that median and 99th percentile).`,
 		Example: `  # an administrator first makes the host's one-time token: photon hostd join-token --help
   photon hostd --esx https://root:pass@esx1.example.com/sdk --listen 0.0.0.0:8835 --advertise 10.0.0.11:8835 \
     --join-url https://gateway.example.com:9002 --ca-pin sha256:... --join-token ... --cert-dir /var/lib/photon-hostd
   photon hostd --sim --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --datastore-tag LocalDS_0=SSD,GOLD
-  photon hostd --sim --sim-listen 127.0.0.1:8989 --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --cert-dir /tmp/host1`,
+  photon hostd --sim --sim-listen 127.0.0.1:8989 --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ... --cert-dir /tmp/host1
+  photon hostd --hollow --hollow-cpus 64 --hollow-latency 2ms,20ms --join-url https://127.0.0.1:9002 --ca-pin sha256:... --join-token ...`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			shutdown, err := tracing.Setup(ctx, tracing.Options{Exporter: p.trace, Endpoint: p.otlp, Service: "photon-hostd"})
@@ -174,7 +184,15 @@ directly, e.g. govc or a test harness.`,
 				return err
 			}
 			defer stopMetrics()
+			var backend hostd.Backend
 			switch {
+			case hol.on:
+				if sim || esx != "" {
+					return fmt.Errorf("give one of --esx, --sim and --hollow")
+				}
+				if backend, err = hol.host(); err != nil {
+					return err
+				}
 			case sim:
 				sm, err := hostdsim.StartWith(ctx, hostdsim.Options{Images: []string{"images/photon-os.vmdk"}, Listen: simListen})
 				if err != nil {
@@ -188,7 +206,7 @@ directly, e.g. govc or a test harness.`,
 					return err
 				}
 			default:
-				return fmt.Errorf("give --esx URL or --sim")
+				return fmt.Errorf("give --esx URL, --sim or --hollow")
 			}
 			if o.DatastoreTags, err = datastoreTags(dsTags); err != nil {
 				return err
@@ -204,7 +222,12 @@ directly, e.g. govc or a test harness.`,
 			}
 			defer reg.Close()
 			o.Registrar = hostdv1.NewRegistrarClient(reg)
-			d, err := hostd.Start(ctx, o)
+			var d *hostd.Daemon
+			if backend != nil {
+				d, err = hostd.StartBackend(ctx, o, backend)
+			} else {
+				d, err = hostd.Start(ctx, o)
+			}
 			if err != nil {
 				return err
 			}
@@ -219,6 +242,7 @@ directly, e.g. govc or a test harness.`,
 	f.StringVar(&esx, "esx", "", "ESXi SDK URL with credentials, https://user:pass@host/sdk")
 	f.BoolVar(&sim, "sim", false, "drive a simulated ESXi host in this process, empty at each start: it and its VMs are lost when hostd restarts")
 	f.StringVar(&simListen, "sim-listen", "", "with --sim, serve the simulated host's SDK on this address (default: a free loopback port)")
+	hol.add(cmd)
 	f.BoolVar(&o.Insecure, "insecure", false, "skip verifying the host's TLS certificate")
 	f.StringVar(&o.ID, "id", "", "host id: the id the API gave a host registered with POST /v1/infrastructure/hosts; it must be the one the join token was made for (default: that one)")
 	f.StringVar(&o.ListenAddr, "listen", "127.0.0.1:0", "gRPC listen address")
@@ -230,6 +254,36 @@ directly, e.g. govc or a test harness.`,
 	j.add(cmd)
 	cmd.AddCommand(joinTokenCmd())
 	return cmd
+}
+
+// hollowFlags describe the hollow host `photon hostd --hollow` serves.
+type hollowFlags struct {
+	on                    bool
+	cpus                  int32
+	memoryGB, datastoreGB int64
+	latency               string
+}
+
+func (h *hollowFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&h.on, "hollow", false, "serve a hollow host, kept in memory, for scale tests: no guest runs, and it is lost when hostd stops")
+	f.Int32Var(&h.cpus, "hollow-cpus", 32, "with --hollow, the host's CPU cores")
+	f.Int64Var(&h.memoryGB, "hollow-memory-gb", 256, "with --hollow, the host's memory in GB")
+	f.Int64Var(&h.datastoreGB, "hollow-datastore-gb", 1024, "with --hollow, the size of its datastore LocalDS_0 in GB")
+	f.StringVar(&h.latency, "hollow-latency", "", "with --hollow, each call's latency: P50 (fixed) or P50,P99 (log-normal), e.g. 2ms or 2ms,20ms (default none)")
+}
+
+// host is the hollow host the flags describe, with the dev cloud's image disk.
+func (h *hollowFlags) host() (*hollow.Host, error) {
+	lat, err := hollow.ParseLatency(h.latency)
+	if err != nil {
+		return nil, fmt.Errorf("--hollow-latency: %w", err)
+	}
+	if h.cpus <= 0 || h.memoryGB <= 0 || h.datastoreGB <= 0 {
+		return nil, errors.New("--hollow-cpus, --hollow-memory-gb and --hollow-datastore-gb must be above 0")
+	}
+	return hollow.New(hollow.Options{CPUCores: h.cpus, MemoryGB: h.memoryGB, DatastoreGB: h.datastoreGB,
+		Images: []string{"images/photon-os.vmdk"}, Latency: lat}), nil
 }
 
 // joinFlags are how hostd gets and keeps its certificate from the platform CA.

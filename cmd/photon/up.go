@@ -13,6 +13,7 @@ import (
 	"github.com/photon-cloud/photon/cmd/photon/devcloud"
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/gateway"
+	"github.com/photon-cloud/photon/hostd/hollow"
 	"github.com/photon-cloud/photon/metrics"
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/tracing"
@@ -27,6 +28,7 @@ func upCmd() *cobra.Command {
 	var sinks sinkFlags
 	var tf tlsFlags
 	var caFile string
+	var hollowLatency string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the whole dev cloud in this process",
@@ -39,9 +41,12 @@ endpoint and registers and heartbeats its host through the registrar there, as s
 hostds do; none touches Redis. A simulated VM powered on with a cloud-init user data in
 its guestinfo phones home as the user data says (--guest-delay after the power-on,
 trusting the API's CA) and reports again every --guest-report-every while it runs.
-Ctrl-C stops it cleanly.`,
+--hollow-hosts N adds N hollow hosts, kept in memory by their hostd (package hostd/hollow),
+for scale tests of the control plane: their VMs cost a few hundred bytes each and run no
+guest; --hosts 0 --hollow-hosts N runs them alone. Ctrl-C stops it cleanly.`,
 		Example: `  photon up
   photon up --hosts 16 --redis redis://127.0.0.1:6379 --admin-password secret
+  photon up --hosts 0 --hollow-hosts 100 --hollow-latency 2ms,20ms
   photon up --trace stdout
   photon up --nsx-manager https://nsx.example.com --nsx-user admin --nsx-password secret`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,6 +68,12 @@ Ctrl-C stops it cleanly.`,
 			}
 			o.SinkAllow = append([]netip.Prefix{}, sp.Allow...) // none given: allow none, not the default
 			o.HTTPSAddr, o.TLSCertFile, o.TLSKeyFile = tf.addr, tf.cert, tf.key
+			if o.HollowLatency, err = hollow.ParseLatency(hollowLatency); err != nil {
+				return fmt.Errorf("--hollow-latency: %w", err)
+			}
+			if o.HollowHosts < 0 {
+				return fmt.Errorf("--hollow-hosts must not be negative")
+			}
 			started := time.Now()
 			c, err := devcloud.Start(ctx, o)
 			if err != nil {
@@ -73,7 +84,7 @@ Ctrl-C stops it cleanly.`,
 				return err
 			}
 			api, plain := c.HTTPSURL, "http://"+c.Gateway.HTTPAddr()
-			fmt.Fprintf(os.Stdout, `Photon is up in %s: %d simulated ESXi hosts.
+			fmt.Fprintf(os.Stdout, `Photon is up in %s: %d simulated ESXi hosts, %d hollow hosts.
   Console     %s/   (open it in a browser; log in as below)
   API         %s/v1   (REST, the token endpoint and gRPC, over TLS)
   CA          %s   (pin %s)
@@ -86,7 +97,7 @@ Ctrl-C stops it cleanly.`,
   Then:  curl --cacert %s -H "Authorization: Bearer $TOKEN" %s/v1/tenants
   Image disk on every host: %s
 Ctrl-C stops it.
-`, time.Since(started).Round(time.Millisecond), len(c.Hostds), plain, api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
+`, time.Since(started).Round(time.Millisecond), len(c.Sims), o.HollowHosts, plain, api, caFile, c.TLS.Pin(), caFile, api, gateway.AFDCertsPath,
 				plain, plain, c.Gateway.GRPCAddr(), plain, metrics.Path, c.AdminUser, c.AdminPassword,
 				caFile, c.AdminUser, c.AdminPassword, api, caFile, api, devcloud.DefaultImage)
 			if c.NSXSim != nil {
@@ -103,6 +114,8 @@ Ctrl-C stops it.
 	f.StringVar(&o.RedisURL, "redis", "", redisHelp+" (default: an embedded Redis in this process)")
 	addWaitFlags(cmd, &o.WaitReplicas, &o.WaitTimeout)
 	f.IntVar(&o.Hosts, "hosts", 4, "number of simulated ESXi hosts")
+	f.IntVar(&o.HollowHosts, "hollow-hosts", 0, "number of hollow hosts besides, kept in memory, for scale tests")
+	f.StringVar(&hollowLatency, "hollow-latency", "", "each call's latency on a hollow host: P50 (fixed) or P50,P99 (log-normal), e.g. 2ms or 2ms,20ms (default none)")
 	f.StringVar(&o.HTTPAddr, "http", "127.0.0.1:9000", "REST listen address")
 	f.StringVar(&o.GRPCAddr, "grpc", "127.0.0.1:9001", "gRPC listen address")
 	f.StringVar(&o.AdminUser, "admin-user", "admin", "name of the system administrator to create")

@@ -43,6 +43,7 @@ import (
 	"github.com/photon-cloud/photon/gateway/registrar"
 	"github.com/photon-cloud/photon/hostd"
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/hostd/hollow"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/auth"
 	"github.com/photon-cloud/photon/shared/cluster"
@@ -72,7 +73,11 @@ type Options struct {
 	// and how long their first report is awaited (gateway.ServiceOptions defaults).
 	ServiceReportEvery, ServiceReadyTimeout time.Duration
 	Prefix                                  string // key prefix; default "photon:"
-	Hosts                                   int    // simulated ESXi hosts; default 4
+	Hosts                                   int    // simulated ESXi hosts; default 4 (none with HollowHosts)
+	// HollowHosts are hollow hosts (package hollow) started besides: hostds whose host is
+	// in memory, for scale tests; HollowLatency is each call's latency on them.
+	HollowHosts   int
+	HollowLatency hollow.Latency
 	// HostCPUCores and HostMemoryGB size each simulated host (hostdsim.Options defaults).
 	HostCPUCores int16
 	HostMemoryGB int64
@@ -126,9 +131,10 @@ const DefaultGuestReportEvery = 2 * time.Second
 type Cloud struct {
 	Store   *store.Store
 	Gateway *gateway.Server
-	// Sims, Hostds and HostIDs are the hosts started with the cloud (Options.Hosts);
-	// HostIDs[i] is the Photon id of Sims[i]. Hosts registered through the API are not
-	// in them.
+	// Sims, Hostds and HostIDs are the hosts started with the cloud: Options.Hosts
+	// simulated ones, then Options.HollowHosts hollow ones, which have no Sims entry;
+	// HostIDs[i] is the Photon id of Hostds[i] and, for a simulated host, of Sims[i].
+	// Hosts registered through the API are not in them.
 	Sims          []*hostdsim.Sim
 	Hostds        []*hostd.Daemon
 	HostIDs       []string
@@ -174,7 +180,7 @@ type Cloud struct {
 
 // Start brings the dev cloud up. Close takes it down.
 func Start(ctx context.Context, o Options) (c *Cloud, err error) {
-	if o.Hosts <= 0 {
+	if o.Hosts <= 0 && o.HollowHosts <= 0 {
 		o.Hosts = 4
 	}
 	if o.Logger == nil {
@@ -206,12 +212,14 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		return nil, err
 	}
 
-	for i := range o.Hosts {
-		h, err := c.startHost(ctx, model.Host{ID: uuid.NewString()}, o.Logger.With("host", i))
+	for i := range max(o.Hosts, 0) + max(o.HollowHosts, 0) {
+		h, err := c.startHost(ctx, model.Host{ID: uuid.NewString()}, i >= max(o.Hosts, 0), o.Logger.With("host", i))
 		if err != nil {
 			return nil, fmt.Errorf("host %d: %w", i, err)
 		}
-		c.Sims = append(c.Sims, h.sim)
+		if h.sim != nil {
+			c.Sims = append(c.Sims, h.sim)
+		}
 		c.Hostds = append(c.Hostds, h.hostd)
 		c.HostIDs = append(c.HostIDs, h.hostd.ID())
 	}
@@ -367,7 +375,9 @@ func (c *Cloud) setGuestRoots(roots *x509.CertPool) {
 func (c *Cloud) runningSims() []*hostdsim.Sim {
 	sims := make([]*hostdsim.Sim, 0, len(c.running))
 	for _, h := range c.running {
-		sims = append(sims, h.sim)
+		if h.sim != nil {
+			sims = append(sims, h.sim)
+		}
 	}
 	return sims
 }
@@ -415,8 +425,8 @@ func (c *Cloud) Close(ctx context.Context) error {
 	return errors.Join(errsOut...)
 }
 
-// simHost is a simulated ESXi host and the hostd that drives it, with its connection to
-// the registrar.
+// simHost is a simulated ESXi host (or a hollow one, sim nil) and the hostd that drives
+// it, with its connection to the registrar.
 type simHost struct {
 	sim   *hostdsim.Sim
 	hostd *hostd.Daemon
@@ -426,13 +436,16 @@ type simHost struct {
 func (h *simHost) close() error {
 	err := h.hostd.Close()
 	h.reg.Close()
-	h.sim.Close()
+	if h.sim != nil {
+		h.sim.Close()
+	}
 	return err
 }
 
-// startHost starts a simulated ESXi host and its hostd, which registers it as h (its id,
-// zone and usage tags, CLOUD when none, as `photon hostd` does) through the registrar.
-func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (*simHost, error) {
+// startHost starts a simulated ESXi host, or a hollow one, and its hostd, which
+// registers it as h (its id, zone and usage tags, CLOUD when none, as `photon hostd`
+// does) through the registrar.
+func (c *Cloud) startHost(ctx context.Context, h model.Host, hollowHost bool, log *slog.Logger) (*simHost, error) {
 	o := c.opts
 	if len(h.Tags) == 0 {
 		h.Tags = []string{model.HostTagCloud}
@@ -440,28 +453,41 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (
 	c.mu.Lock()
 	roots := c.guestRoots
 	c.mu.Unlock()
-	every := max(o.GuestReportEvery, 0)
-	sim, err := hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage},
-		Guest: hostdsim.GuestOptions{Delay: o.GuestDelay, ReportEvery: every, RootCAs: roots}})
-	if err != nil {
-		return nil, fmt.Errorf("simulated host: %w", err)
+	var sim *hostdsim.Sim
+	closeSim := func() {}
+	if !hollowHost {
+		every := max(o.GuestReportEvery, 0)
+		var err error
+		sim, err = hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage},
+			Guest: hostdsim.GuestOptions{Delay: o.GuestDelay, ReportEvery: every, RootCAs: roots}})
+		if err != nil {
+			return nil, fmt.Errorf("simulated host: %w", err)
+		}
+		closeSim = sim.Close
 	}
 	cred, err := c.join(ctx, h.ID)
 	if err != nil {
-		sim.Close()
+		closeSim()
 		return nil, err
 	}
 	reg, err := hostd.DialRegistrar(c.JoinURL, cred.EndpointClientTLS())
 	if err != nil {
-		sim.Close()
+		closeSim()
 		return nil, err
 	}
-	d, err := hostd.Start(ctx, hostd.Options{ID: h.ID, URL: sim.URL, Insecure: true, ListenAddr: "127.0.0.1:0",
-		AvailabilityZone: h.AvailabilityZone, Tags: h.Tags, Heartbeat: o.Heartbeat, Registrar: hostdv1.NewRegistrarClient(reg),
-		FileOps: 1, QualifyLocalDatastores: true, Logger: log, TLS: cred.ServerTLS()})
+	ho := hostd.Options{ID: h.ID, ListenAddr: "127.0.0.1:0", AvailabilityZone: h.AvailabilityZone, Tags: h.Tags,
+		Heartbeat: o.Heartbeat, Registrar: hostdv1.NewRegistrarClient(reg), Logger: log, TLS: cred.ServerTLS()}
+	var d *hostd.Daemon
+	if hollowHost {
+		d, err = hostd.StartBackend(ctx, ho, hollow.New(hollow.Options{Name: "hollow-" + h.ID, CPUCores: int32(o.HostCPUCores),
+			MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage}, Latency: o.HollowLatency}))
+	} else {
+		ho.URL, ho.Insecure, ho.FileOps, ho.QualifyLocalDatastores = sim.URL, true, 1, true
+		d, err = hostd.Start(ctx, ho)
+	}
 	if err != nil {
 		reg.Close()
-		sim.Close()
+		closeSim()
 		return nil, fmt.Errorf("hostd: %w", err)
 	}
 	sh := &simHost{sim: sim, hostd: d, reg: reg}
@@ -472,7 +498,7 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, log *slog.Logger) (
 		return nil, errors.New("the dev cloud is closing")
 	}
 	c.running[h.ID] = sh
-	if c.guestRoots != roots { // the gateway started meanwhile
+	if sim != nil && c.guestRoots != roots { // the gateway started meanwhile
 		sim.SetGuestRootCAs(c.guestRoots)
 	}
 	return sh, nil
@@ -528,7 +554,7 @@ func (p provisioner) Provision(ctx context.Context, h model.Host, cred gateway.H
 	if running {
 		return nil
 	}
-	_, err := p.c.startHost(ctx, h, p.c.opts.Logger.With("host", h.ID, "address", cred.Address))
+	_, err := p.c.startHost(ctx, h, false, p.c.opts.Logger.With("host", h.ID, "address", cred.Address))
 	return err
 }
 
