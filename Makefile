@@ -8,7 +8,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIMTMP   := $(shell [ -d /dev/shm ] && echo /dev/shm || echo /tmp)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test fuzz loadtest chaos deps generate check vet fmt clean
+.PHONY: help run build test test-cluster fuzz loadtest chaos chaos-cluster deps generate check vet fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,14 @@ test: deps ## start a Redis for the tests and run every test with -race, then a 
 	PHOTON_BIN=$(CURDIR)/$(BIN) SIMTMP=$(SIMTMP) ./scripts/with-redis.sh $(GO) test -race -count=1 -timeout 12m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TESTFUZZ)
 
+# The packages whose tests run on a Redis Cluster too: the stores, the event transport, the
+# functions, the gateway and the end-to-end tests of the dev cloud and the CLI.
+CLUSTERPKGS := ./shared/... ./events/... ./functions/... ./gateway/... ./cmd/... ./chaos/... ./loadtest/...
+
+test-cluster: deps ## run the store's and the end-to-end tests against a real 3+3 Redis Cluster
+	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
+	PHOTON_BIN=$(CURDIR)/$(BIN) SIMTMP=$(SIMTMP) ./scripts/with-redis-cluster.sh $(GO) test -race -count=1 -timeout 15m $(CLUSTERPKGS)
+
 # The fuzzers: the token parsers, the token endpoint, the REST decoder and routes.
 FUZZERS  := FuzzVerify:./shared/auth FuzzBearerToken:./shared/auth FuzzTokenRequest:./shared/auth \
             FuzzDecodeRequest:./gateway/rest FuzzRESTRequest:./gateway
@@ -53,6 +61,11 @@ chaos: deps ## run Photon as separate processes, kill each kind of part under a 
 	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
 	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
 	TMPDIR=$(SIMTMP) ./bin/photon-chaos --photon $(BIN) $(or $(ARGS),--seed 1 --vms 1000 --rounds 2)
+
+chaos-cluster: deps ## chaos on the scaled-out deployment: Redis Cluster, 2 gateways behind HAProxy, 2 replicas per function
+	$(GO) build $(VCS) -o $(BIN) ./cmd/photon
+	$(GO) build -o bin/photon-chaos ./cmd/photon-chaos
+	TMPDIR=$(SIMTMP) ./bin/photon-chaos --photon $(BIN) --scaled-out $(or $(ARGS),--seed 1 --vms 1000 --rounds 2)
 
 generate: ## regenerate the protobuf code (protoc from Debian, plugins pinned in go.mod)
 	@command -v protoc >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq protobuf-compiler; }

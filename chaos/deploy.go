@@ -290,17 +290,22 @@ func (d *deployment) startCluster(ctx context.Context, l layout, redisServer str
 }
 
 // clusterReady answers the address of key's primary once every node reports the cluster
-// ok.
+// ok and every replica has synchronised with its primary (a write that waits for a
+// replica waits in vain before).
 func clusterReady(ctx context.Context, c *redis.ClusterClient, nodes []string, key string) (string, error) {
 	for _, n := range nodes {
 		nc := redis.NewClient(&redis.Options{Addr: n})
 		info, err := nc.ClusterInfo(ctx).Result()
+		repl, rerr := nc.Info(ctx, "replication").Result()
 		nc.Close()
-		if err != nil {
+		if err = errors.Join(err, rerr); err != nil {
 			return "", err
 		}
 		if !strings.Contains(info, "cluster_state:ok") {
 			return "", fmt.Errorf("%s: not ok", n)
+		}
+		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
+			return "", fmt.Errorf("%s: replica not in sync", n)
 		}
 	}
 	c.ReloadState(ctx)
@@ -309,6 +314,28 @@ func clusterReady(ctx context.Context, c *redis.ClusterClient, nodes []string, k
 		return "", err
 	}
 	return m.Options().Addr, nil
+}
+
+// failedOver says whether the killed primary came back as a replica, its replica having
+// taken over its slots.
+func (d *deployment) failedOver(ctx context.Context) string {
+	addr := "127.0.0.1:" + strings.TrimPrefix(d.redis.name, "redis ")
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return "role unknown: " + err.Error()
+	}
+	if !strings.Contains(info, "role:slave") {
+		return "still a primary: its replica did not take over"
+	}
+	primary := ""
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_port:"); ok {
+			primary = "127.0.0.1:" + v
+		}
+	}
+	return "back as a replica of " + primary + ", which took over its slots"
 }
 
 // startHAProxy writes HAProxy's configuration for the gateways and starts it.

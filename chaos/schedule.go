@@ -17,6 +17,9 @@ type kill struct {
 	// simLost says the kill loses a simulated host: photon hostd --sim keeps its host in
 	// its own process.
 	simLost bool
+	// after, if set, says what became of the part once it is back (a Redis primary's
+	// failover).
+	after func(context.Context) string
 }
 
 // schedule makes the seeded kill schedule: rounds rounds in each of which every kind of
@@ -66,8 +69,8 @@ func schedule(d *deployment, seed uint64, rounds, limit int, maxDown time.Durati
 	for i, p := range order {
 		out[i] = kill{at: 0.05 + 0.8*float64(i)/float64(max(len(order), 1)), proc: p,
 			down: time.Duration(rng.Int64N(int64(maxDown) + 1)), simLost: p.kind == "hostd"}
-		if p == d.redis {
-			out[i].down = max(out[i].down, d.redisDown)
+		if p == d.redis && d.redisDown > 0 {
+			out[i].down, out[i].after = max(out[i].down, d.redisDown), d.failedOver
 		}
 	}
 	return out
@@ -100,6 +103,9 @@ func runKills(ctx context.Context, kills []kill, progress func() float64, worklo
 			return err
 		}
 		fmt.Fprintf(log, "chaos: %s back after %s\n", k.proc.name, time.Since(t0).Round(time.Millisecond))
+		if k.after != nil {
+			fmt.Fprintf(log, "chaos: %s: %s\n", k.proc.name, k.after(ctx))
+		}
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestSchedule(t *testing.T) {
 			}
 			again := schedule(d, 7, tc.rounds, tc.limit, time.Second)
 			for i := range ks {
-				if ks[i] != again[i] {
+				if a, b := ks[i], again[i]; a.at != b.at || a.proc != b.proc || a.down != b.down || a.simLost != b.simLost {
 					t.Fatalf("seed 7 made two schedules: %+v and %+v", ks[i], again[i])
 				}
 			}

@@ -56,10 +56,13 @@ for node in "${nodes[@]}"; do
 done
 redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
   { cat "$dir/create.log" >&2; exit 1; }
-# The cluster is usable once every node agrees that all slots are served.
+# The cluster is usable once every node agrees that all slots are served, and every
+# replica has synchronised with its primary (a write that waits for a replica waits in
+# vain before).
 for node in "${nodes[@]}"; do
   for _ in $(seq 200); do
-    redis-cli -p "${node#*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+    redis-cli -p "${node#*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' &&
+      ! redis-cli -p "${node#*:}" info replication 2>/dev/null | grep -q '^master_link_status:down' && break
     sleep 0.05
   done
 done
