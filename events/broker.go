@@ -70,7 +70,7 @@ func (b *RedisBroker) stream(subscriber string) string { return Stream(b.prefix,
 // Stream names the stream of subscriber under prefix, for the tests and tools that watch
 // a function's backlog without building the broker's keys themselves.
 func Stream(prefix, subscriber string) string {
-	return keyspace.Space(prefix, keyspace.Events) + "stream:" + subscriber
+	return keyspace.Space(prefix, keyspace.Store) + "stream:" + subscriber
 }
 
 // DeadLetterStream is where events go that exhausted their retries.

@@ -10,21 +10,20 @@
 // Space(prefix, group) + its own names, and the groups are:
 //
 //   - Store: the data model (entities, their indexes and names, tasks, quota and host
-//     reservations, the outbox, the chain starts and awaits) and the notifier's events
-//     stream, which the notifier appends to in one MULTI with its acknowledgement of the
-//     outbox. A task start writes its task, its entity, the outbox and the starts stream
-//     in one script, and every entity write appends to the one outbox, so the group is one
-//     slot: its writes scale with one primary, not with the number of primaries.
-//   - Events: the functions' streams and the dead-letter stream. A function's reply and
-//     its acknowledgement of the event it handled go in one MULTI, so all of them share a
-//     slot; none of them shares a script with the store.
+//     reservations, the outbox, the chain starts and awaits), the notifier's events
+//     stream, which it appends to in one MULTI with its acknowledgement of the outbox,
+//     and the functions' event streams. A task start writes its task, its entity, the
+//     outbox and the starts stream in one script, and every entity write appends to the
+//     one outbox, so the group is one slot. The event streams join it although no
+//     script spans them and the store: a failover keeps a prefix of one primary's
+//     writes, so a step's outcome and the event it emitted are kept or lost together;
+//     on two primaries a failover could keep the event and lose the outcome.
 //   - Auth: users, groups, refresh-token families, login codes and failure counts.
 //   - PKI: the platform CA and the join tokens.
 //
 // docs/architecture.md ("State in Redis") has the plan per script, and what it costs:
 // the store's writes are one slot's, so they scale with one primary's CPU; a cluster
-// brings failover without losing acknowledged tasks (Store.WaitForReplicas) and spreads
-// the functions' streams, identity and the CA onto other primaries.
+// brings failover without losing acknowledged tasks (Store.WaitForReplicas).
 package keyspace
 
 import (
@@ -40,10 +39,9 @@ import (
 
 // The key groups of the slot plan: a group's keys hash to one slot.
 const (
-	Store  = "store"
-	Events = "events"
-	Auth   = "auth"
-	PKI    = "pki"
+	Store = "store"
+	Auth  = "auth"
+	PKI   = "pki"
 )
 
 // Space is the start of every key of group under prefix: prefix + "{group}:". The braces
