@@ -40,6 +40,8 @@ type Options struct {
 	// redis-server, two gateways behind HAProxy and two replicas of every function; the
 	// schedule's Redis kill is then the store's primary, down until its replica took over.
 	ScaledOut bool
+	// Hollow, for Serve only, runs the hostds on hollow hosts (photon hostd --hollow).
+	Hollow bool
 	// Log gets the progress: kills, restarts, findings.
 	Log io.Writer
 }
@@ -65,6 +67,25 @@ func (o *Options) defaults() {
 	}
 }
 
+// Serve deploys Photon as Run does, says where it serves, and keeps it up, killing
+// nothing, until ctx ends: a deployment on this machine to measure (photon-loadtest
+// --target) or to try.
+func Serve(ctx context.Context, o Options) error {
+	o.defaults()
+	if o.Photon == "" || o.Dir == "" {
+		return errors.New("chaos: Photon and Dir are needed")
+	}
+	d, err := deploy(ctx, o.Photon, o.Dir, o.Hosts, o.ScaledOut, o.Hollow)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	fmt.Fprintf(o.Log, "chaos: %d parts up under %s\nREST %s\nadmin password %s\nredis %s\n",
+		len(d.procs()), o.Dir, d.apiURL, d.password, d.redisURL)
+	<-ctx.Done()
+	return nil
+}
+
 // Run deploys Photon, runs the workload under the kill schedule, lets the tasks settle,
 // checks the invariants and stops every part it started.
 func Run(ctx context.Context, o Options) (Result, error) {
@@ -74,7 +95,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return r, errors.New("chaos: Photon, Dir and VMs are needed")
 	}
 	t0 := time.Now()
-	d, err := deploy(ctx, o.Photon, o.Dir, o.Hosts, o.ScaledOut)
+	d, err := deploy(ctx, o.Photon, o.Dir, o.Hosts, o.ScaledOut, false)
 	if err != nil {
 		return r, err
 	}

@@ -71,6 +71,9 @@ type layout struct {
 	gateways     []infra.HAProxyAddrs
 	stats        string
 	replicas     int
+	// hollow runs hostds on hollow hosts (photon hostd --hollow) instead of simulated
+	// ones: for measuring (Serve), not for Run, whose checks read the simulated hosts.
+	hollow bool
 }
 
 func (l layout) redisURL() string {
@@ -131,6 +134,10 @@ func (l layout) joinTokenArgs() []string {
 }
 
 func (l layout) hostdArgs(i int, pin, token string) []string {
+	if l.hollow {
+		return []string{"hostd", "--hollow", "--listen", l.hostListen[i],
+			"--join-url", l.joinURL(), "--ca-pin", pin, "--join-token", token, "--cert-dir", l.cert[i], "--heartbeat", "2s"}
+	}
 	return []string{"hostd", "--sim", "--sim-listen", l.simListen[i], "--listen", l.hostListen[i],
 		"--join-url", l.joinURL(), "--ca-pin", pin, "--join-token", token, "--cert-dir", l.cert[i], "--heartbeat", "2s"}
 }
@@ -154,7 +161,7 @@ func (l layout) notifierArgs() []string { return []string{"notifier", "--redis",
 // function and the notifier from the photon binary, under dir. Scaled out, it starts a
 // Redis Cluster of three primaries with a replica each instead of redis-server, two
 // gateways behind HAProxy, and two replicas of every function.
-func deploy(ctx context.Context, photon, dir string, hosts int, scaled bool) (d *deployment, err error) {
+func deploy(ctx context.Context, photon, dir string, hosts int, scaled, hollow bool) (d *deployment, err error) {
 	redisServer, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is needed (make deps): %w", err)
@@ -170,7 +177,7 @@ func deploy(ctx context.Context, photon, dir string, hosts int, scaled bool) (d 
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	l := layout{redisPort: ports[0], redisDir: filepath.Join(dir, "redis"), http: addr(1), grpc: addr(2), join: addr(3),
-		nsx: addr(4), https: addr(5), password: "chaos-admin", replicas: 1}
+		nsx: addr(4), https: addr(5), password: "chaos-admin", replicas: 1, hollow: hollow}
 	for i := range hosts {
 		l.hostListen = append(l.hostListen, addr(6+2*i))
 		l.simListen = append(l.simListen, addr(7+2*i))

@@ -39,12 +39,13 @@ Examples:
   photon-chaos --photon bin/photon --seed 1 --vms 1000 --rounds 2   # make chaos
   photon-chaos --photon bin/photon --seed 7 --vms 50 --kills 4 --settle 30s
   photon-chaos --photon bin/photon --seed 1 --vms 1000 --rounds 2 --scaled-out   # make chaos-cluster
+  photon-chaos --photon bin/photon --scaled-out --hosts 8 --serve   # a deployment to measure
 
 Flags:
 `)
 		f.PrintDefaults()
 	}
-	var keep bool
+	var keep, serve bool
 	f.StringVar(&o.Photon, "photon", "bin/photon", "the photon binary every part runs from")
 	f.StringVar(&o.Dir, "dir", "", "directory for the run's Redis data, certificates and logs (default: a new one under $TMPDIR)")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of the workload and of the kill schedule")
@@ -57,6 +58,8 @@ Flags:
 	f.DurationVar(&o.Settle, "settle", 2*time.Minute, "time the tasks have to end, and Photon to repair what it repairs in the background, after the workload")
 	f.DurationVar(&o.TaskWait, "task-wait", 90*time.Second, "how long a user waits for one task before going on")
 	f.BoolVar(&o.ScaledOut, "scaled-out", false, "deploy a Redis Cluster (3 primaries, 3 replicas), 2 gateways behind HAProxy and 2 replicas of every function; kill the store's Redis primary and a gateway among the rest")
+	f.BoolVar(&serve, "serve", false, "only deploy, print the REST URL, the admin password and the Redis URL, and keep it up until interrupted (to measure with photon-loadtest --target)")
+	f.BoolVar(&o.Hollow, "hollow", false, "with --serve, hostds on hollow hosts (kept in memory) instead of simulated ESXi hosts")
 	f.BoolVar(&keep, "keep", false, "keep --dir (logs, Redis data) after the run")
 	f.Parse(os.Args[1:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -71,6 +74,13 @@ Flags:
 		if !keep {
 			defer os.RemoveAll(dir)
 		}
+	}
+	if serve {
+		if err := chaos.Serve(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, "photon-chaos:", err)
+			return 2
+		}
+		return 0
 	}
 	r, err := chaos.Run(ctx, o)
 	if err != nil {
