@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,15 +16,15 @@ import (
 )
 
 // replicasOf is how many replicas the primary of the store's key space has.
-func replicasOf(t *testing.T, s *store.Store) int {
-	t.Helper()
-	node, err := keyspace.Primary(t.Context(), s.Redis(), keyspace.Space(s.Prefix(), keyspace.Store)+"x")
+func replicasOf(tb testing.TB, s *store.Store) int {
+	tb.Helper()
+	node, err := keyspace.Primary(tb.Context(), s.Redis(), keyspace.Space(s.Prefix(), keyspace.Store)+"x")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	info, err := node.Info(t.Context(), "replication").Result()
+	info, err := node.Info(tb.Context(), "replication").Result()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
@@ -84,6 +85,31 @@ func TestWaitForReplicas(t *testing.T) {
 					t.Fatalf("the task after the write: %v", err)
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkTaskStart is the cost of waiting for a replica: a task start (the batch of a
+// create) with and without WAIT, on the test Redis (make test-cluster's has a replica
+// per primary: ./scripts/with-redis-cluster.sh go test -run '^$' -bench TaskStart
+// ./shared/store/).
+func BenchmarkTaskStart(b *testing.B) {
+	base := storetest.New(b)
+	have := replicasOf(b, base)
+	for _, n := range []int{0, have} {
+		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) {
+			s := store.New(base.Redis(), base.Prefix()).WaitForReplicas(n, time.Second)
+			i := 0
+			for b.Loop() {
+				i++
+				task := s.NewTask(fmt.Sprintf("b%d-%d", n, i), "OP", model.Entity{ID: "e", Kind: model.KindVM}, model.Caller{}, []string{"step"})
+				if err := s.Apply(b.Context(), s.AddTask(new(store.Batch), task)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if have == 0 {
+			break
 		}
 	}
 }
