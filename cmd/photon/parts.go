@@ -111,8 +111,25 @@ func openRedis(ctx context.Context, redisURL string) (redis.UniversalClient, err
 	if err != nil {
 		return nil, err
 	}
+	if err := migrate(ctx, rdb, store.DefaultPrefix); err != nil {
+		rdb.Close()
+		return nil, err
+	}
 	store.Instrument(rdb)
 	return rdb, nil
+}
+
+// migrate moves the keys of the layout before hash tags to their spaces
+// (keyspace.Migrate), before the part reads any.
+func migrate(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	moved, kept, err := keyspace.Migrate(ctx, rdb, prefix)
+	if err != nil {
+		return fmt.Errorf("move keys to the hash-tagged layout: %w", err)
+	}
+	if moved+kept > 0 {
+		fmt.Fprintf(os.Stderr, "redis: moved %d keys to the hash-tagged layout (%d left: their new names exist)\n", moved, kept)
+	}
+	return nil
 }
 
 // hostTLS loads the platform CA from rdb under prefix and makes the client config with

@@ -290,3 +290,61 @@ func DefaultReplicas(rawURL string, flag int) int {
 	}
 	return 0
 }
+
+// migratedMarker is set once the keys of an earlier layout were moved (Migrate).
+const migratedMarker = "keyspace:tagged"
+
+// Migrate moves the keys an earlier Photon wrote under prefix, before its keys carried
+// hash tags ("photon:vm:<id>"), to their group's space ("photon:{store}:vm:<id>"), and
+// returns how many it moved and how many it left because the new key exists already.
+// Every part that opens Redis runs it before it reads: a rename is atomic and the first
+// part to make it wins, so parts starting together are safe, and a marker key ends
+// the work after the first complete pass. Stop every part of the earlier version
+// before starting the new one. A cluster is left alone: no earlier Photon ran on one.
+func Migrate(ctx context.Context, rdb redis.UniversalClient, prefix string) (moved, kept int, err error) {
+	if _, ok := rdb.(*redis.ClusterClient); ok {
+		return 0, 0, nil
+	}
+	marker := Space(prefix, Store) + migratedMarker
+	if n, err := rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
+		return 0, 0, err
+	}
+	err = Scan(ctx, rdb, globEscape(prefix)+"*", "", func(key string) error {
+		rest := strings.TrimPrefix(key, prefix)
+		if strings.HasPrefix(rest, "{") {
+			return nil
+		}
+		ok, err := rdb.RenameNX(ctx, key, Space(prefix, groupOf(rest))+rest).Result()
+		switch {
+		case err != nil && strings.Contains(err.Error(), "no such key"): // another part moved it
+		case err != nil:
+			return fmt.Errorf("move %s: %w", key, err)
+		case ok:
+			moved++
+		default:
+			kept++
+		}
+		return nil
+	})
+	if err != nil {
+		return moved, kept, err
+	}
+	return moved, kept, rdb.Set(ctx, marker, "1", 0).Err()
+}
+
+// groupOf is the group of a key of the earlier layout, named after the prefix.
+func groupOf(rest string) string {
+	switch {
+	case rest == "users", rest == "groups", strings.HasPrefix(rest, "user:"), strings.HasPrefix(rest, "group:"),
+		strings.HasPrefix(rest, "auth:"):
+		return Auth
+	case strings.HasPrefix(rest, "pki:"):
+		return PKI
+	}
+	return Store
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern gives a meaning to.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
+}
