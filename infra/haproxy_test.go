@@ -32,6 +32,7 @@ import (
 	pb "github.com/photon-cloud/photon/gateway/api/photon/v1"
 	"github.com/photon-cloud/photon/infra"
 	"github.com/photon-cloud/photon/loadtest"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -296,12 +297,12 @@ func TestHAProxyGateways(t *testing.T) {
 // haproxyRedis is the URL of the test Redis's database haproxyTestDB, emptied, and a
 // client of it; the database is emptied again when the test ends.
 func haproxyRedis(t *testing.T) (string, *redis.Client) {
-	u, err := url.Parse(storetest.URL(t))
+	u, err := url.Parse(storetest.SingleURL(t)) // a database of its own: one server's
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Path = "/" + strconv.Itoa(haproxyTestDB)
-	opt, err := store.ParseURL(u.String())
+	opt, err := keyspace.ParseURL(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
