@@ -259,9 +259,14 @@ func Measure(ctx context.Context, rdb redis.UniversalClient) (Usage, error) {
 	u := Usage{CPU: true}
 	var mu sync.Mutex
 	err := ForEachPrimary(ctx, rdb, func(ctx context.Context, n redis.UniversalClient) error {
-		info, err := n.Info(ctx, "memory", "cpu").Result()
+		info, err := n.Info(ctx, "memory").Result()
 		if err != nil {
 			return err
+		}
+		// Its own call: INFO of several sections is Redis 7's, and the embedded Redis
+		// has no cpu section.
+		if cpu, err := n.Info(ctx, "cpu").Result(); err == nil {
+			info += "\n" + cpu
 		}
 		keys, err := n.DBSize(ctx).Result()
 		if err != nil {
