@@ -11,9 +11,11 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// parked is where the test's goroutines wait, so that the goroutine profile finds them.
-func parked(release <-chan struct{}, wg *sync.WaitGroup) {
+// parked is where the test's goroutines wait, so that the goroutine profile finds them;
+// each says it is there on ready.
+func parked(ready *sync.WaitGroup, release <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
+	ready.Done()
 	<-release
 }
 
@@ -47,15 +49,17 @@ func labelsOfParked(t *testing.T) []string {
 // after restore the caller is back to its own labels, and so are the goroutines it starts.
 func TestEnter(t *testing.T) {
 	release := make(chan struct{})
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
 	wg.Add(3)
+	ready.Add(3)
 	restore := Enter(t.Context(), Gateway)
 	go func() {
-		go parked(release, &wg) // a grandchild
-		parked(release, &wg)
+		go parked(&ready, release, &wg) // a grandchild
+		parked(&ready, release, &wg)
 	}()
 	restore()
-	go parked(release, &wg)
+	go parked(&ready, release, &wg)
+	ready.Wait()
 	got := map[string]int{}
 	for _, p := range labelsOfParked(t) {
 		got[p]++
