@@ -31,6 +31,7 @@ import (
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/hostclient"
 	"github.com/photon-cloud/photon/shared/notify"
+	"github.com/photon-cloud/photon/shared/part"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -148,6 +149,7 @@ type services struct {
 
 // Start listens on both addresses and serves until Close.
 func Start(ctx context.Context, o Options) (*Server, error) {
+	defer part.Enter(ctx, part.Gateway)() // its servers, their connections and its background work
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -266,6 +268,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	c.background.Add(3)
 	go func() {
 		defer c.background.Done()
+		part.Set(part.Context(c.bg, part.Relay))
 		newRelay(o.Store, o.Broker, o.Logger, c.name, o.TakeoverAfter).run(c.bg)
 	}()
 	go func() {

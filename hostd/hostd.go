@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/part"
 )
 
 // Options configure a hostd.
@@ -154,6 +155,7 @@ func (o *Options) check() error {
 // serve serves hostd.v1 on b, taking file-operation slots from files, and registers the
 // host; b is closed if that fails.
 func serve(ctx context.Context, o Options, b Backend, files slots) (*Daemon, error) {
+	defer part.Enter(ctx, part.Hostd)() // its server's connections and its heartbeats
 	ln, err := net.Listen("tcp", orDefault(o.ListenAddr, "127.0.0.1:0"))
 	if err != nil {
 		b.Close(context.WithoutCancel(ctx))

@@ -29,6 +29,7 @@ type Report struct {
 	Baseline    *Result        `json:"baseline,omitempty"`
 	PeakRSS     uint64         `json:"peakRssBytes"`    // of this process, 0 if unknown
 	Scale       map[string]int `json:"scale,omitempty"` // peak workers per function, if known
+	Cost        *Cost          `json:"cost,omitempty"`  // CPU and Redis memory per VM, if measured
 }
 
 // Ratio is Photon's VMs per minute over the baseline's; 0 without a baseline.
@@ -48,10 +49,24 @@ func perMinute(r *Result) float64 {
 	return r.PerMinute()
 }
 
-// ResultLine is the report's machine-readable summary line.
+// ResultLine is the report's machine-readable summary line. Fields are only ever added
+// at its end: tools parse it.
 func (r *Report) ResultLine() string {
-	return fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d",
-		r.Photon.VMs, r.Photon.Elapsed.Seconds(), perMinute(&r.Photon), perMinute(r.Baseline), r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors)
+	var cpu, mem *float64
+	if r.Cost != nil {
+		cpu, mem = r.Cost.CPUMsPerVM, r.Cost.RedisBytesPerVM
+	}
+	return fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d cpu_ms_per_vm=%s redis_bytes_per_vm=%s",
+		r.Photon.VMs, r.Photon.Elapsed.Seconds(), perMinute(&r.Photon), perMinute(r.Baseline), r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors,
+		figure(cpu, 3), figure(mem, 0))
+}
+
+// figure is *v with prec decimals, "unknown" when nil.
+func figure(v *float64, prec int) string {
+	if v == nil {
+		return "unknown"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -145,6 +160,16 @@ func (r *Report) html() string {
 	}
 	row("retries after 429", strconv.Itoa(r.Photon.Retries))
 	row("peak memory (RSS)", fmt.Sprintf("%.0f MB", float64(r.PeakRSS)/(1<<20)))
+	if c := r.Cost; c != nil {
+		row("CPU per VM (Photon and Redis)", figure(c.CPUMsPerVM, 3)+" ms")
+		for _, p := range c.partOrder() {
+			row("CPU per VM: "+p, fmt.Sprintf("%.3f ms", c.ByPart[p]))
+		}
+		for _, p := range slices.Sorted(maps.Keys(c.NotCounted)) {
+			row("CPU per VM, not Photon's (not counted): "+p, fmt.Sprintf("%.3f ms", c.NotCounted[p]))
+		}
+		row("Redis memory per VM", figure(c.RedisBytesPerVM, 0)+" bytes")
+	}
 	names := slices.Sorted(maps.Keys(r.Scale))
 	for _, n := range names {
 		row("peak workers: "+n, strconv.Itoa(r.Scale[n]))

@@ -11,7 +11,7 @@ import (
 )
 
 // full is a report with every part filled in: 1002 calls, 2 failed, in 40s (1500 VMs/min)
-// against a baseline of 1000 in 20s (3000 VMs/min).
+// against a baseline of 1000 in 20s (3000 VMs/min), 1.5 ms of CPU per VM.
 func full() *Report {
 	done := make([]time.Duration, 1000)
 	for i := range done {
@@ -27,6 +27,8 @@ func full() *Report {
 				"PLACE_VM": {N: 1000, P50: 2500 * time.Microsecond, P95: 4 * time.Millisecond, P99: 7 * time.Millisecond},
 			}},
 		Baseline: &Result{VMs: 1000, Elapsed: 20 * time.Second, P99: 90 * time.Millisecond, Done: done[:500]},
+		Cost: &Cost{CPUMsPerVM: ptr(1.5), RedisBytesPerVM: ptr(6262.4), ByPart: map[string]float64{"gateway": 1, "redis": 0.5},
+			NotCounted: map[string]float64{"loadclient": 0.25}},
 	}
 }
 
@@ -40,10 +42,10 @@ func TestResultLine(t *testing.T) {
 		r    *Report
 		want string
 	}{
-		{"baseline", full(), "RESULT vms=1002 seconds=40.00 vms_per_min=1500 baseline_vms_per_min=3000 ratio=0.50 p99_ms=1500 errors=2"},
-		{"no baseline", noBase, "RESULT vms=1002 seconds=40.00 vms_per_min=1500 baseline_vms_per_min=0 ratio=0.00 p99_ms=1500 errors=2"},
-		{"empty", &Report{}, "RESULT vms=0 seconds=0.00 vms_per_min=0 baseline_vms_per_min=0 ratio=0.00 p99_ms=0 errors=0"},
-		{"empty baseline", emptyBase, "RESULT vms=0 seconds=0.00 vms_per_min=0 baseline_vms_per_min=0 ratio=0.00 p99_ms=0 errors=0"},
+		{"baseline", full(), "RESULT vms=1002 seconds=40.00 vms_per_min=1500 baseline_vms_per_min=3000 ratio=0.50 p99_ms=1500 errors=2 cpu_ms_per_vm=1.500 redis_bytes_per_vm=6262"},
+		{"no baseline", noBase, "RESULT vms=1002 seconds=40.00 vms_per_min=1500 baseline_vms_per_min=0 ratio=0.00 p99_ms=1500 errors=2 cpu_ms_per_vm=1.500 redis_bytes_per_vm=6262"},
+		{"empty", &Report{}, "RESULT vms=0 seconds=0.00 vms_per_min=0 baseline_vms_per_min=0 ratio=0.00 p99_ms=0 errors=0 cpu_ms_per_vm=unknown redis_bytes_per_vm=unknown"},
+		{"empty baseline", emptyBase, "RESULT vms=0 seconds=0.00 vms_per_min=0 baseline_vms_per_min=0 ratio=0.00 p99_ms=0 errors=0 cpu_ms_per_vm=unknown redis_bytes_per_vm=unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.r.ResultLine(); got != tc.want {
@@ -139,6 +141,9 @@ func TestReportWriteFiles(t *testing.T) {
 				if strings.Contains(s, bad) {
 					t.Errorf("report.html contains %q", bad)
 				}
+			}
+			if tc.baseline && !strings.Contains(s, "CPU per VM: gateway</th><td>1.000 ms") {
+				t.Errorf("report.html lacks the CPU split")
 			}
 			if !strings.Contains(s, tc.r.ResultLine()) {
 				t.Errorf("report.html lacks the RESULT line")

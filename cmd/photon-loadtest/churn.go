@@ -9,23 +9,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/loadtest"
-	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/store"
 )
 
 // churn runs --churn cycles of create-and-delete churn and prints the RESULT churn line.
-// rdb is the in-process cloud's Redis; with --target, --redis names the target's.
+// rdb is the in-process cloud's Redis or, with --target, the target's (--redis).
 func churn(ctx context.Context, o options, cl *loadtest.Client, api loadtest.API, fx loadtest.Fixture, rdb redis.UniversalClient, stdout io.Writer) error {
 	if rdb == nil {
-		if o.redisURL == "" {
-			return errors.New("--churn with --target needs --redis, the target's Redis, to measure it")
-		}
-		c, err := keyspace.Open(ctx, o.redisURL, 0)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		rdb = c
+		return errors.New("--churn with --target needs --redis, the target's Redis, to measure it")
 	}
 	prefix := o.prefix
 	if prefix == "" {

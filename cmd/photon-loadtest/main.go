@@ -47,6 +47,7 @@ import (
 	"github.com/photon-cloud/photon/hostd/hollow"
 	"github.com/photon-cloud/photon/loadtest"
 	"github.com/photon-cloud/photon/shared/keyspace"
+	"github.com/photon-cloud/photon/shared/part"
 )
 
 type options struct {
@@ -191,6 +192,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		cl.Token = tok
 	}
+	if rdb == nil && o.redisURL != "" { // --target's Redis, to measure it
+		c, err := keyspace.Open(ctx, o.redisURL, 0)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		rdb = c
+	}
 	rep.Target = cl.Base
 	if probeOnly {
 		return probe(ctx, cl, o.probeProject, o.probe, stdout)
@@ -200,7 +209,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if o.grpcTarget == "" {
 			return errors.New("--api grpc needs --grpc-target with --target")
 		}
+		restore := part.Enter(ctx, part.LoadClient) // the connection's goroutines
 		conn, err := grpc.NewClient(o.grpcTarget, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		restore()
 		if err != nil {
 			return err
 		}
@@ -225,18 +236,33 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, res.ResultLine())
 		return nil
 	}
-	memBefore := redisMemory(ctx, rdb)
-
-	stopProfile, err := startProfile(o.cpuProfile, "")
+	var profile io.Writer // --cpuprofile: the cost meter's profile, written out too
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		profile = f
+	}
+	// The connections left from the setup were made by an unlabelled goroutine: the burst
+	// makes its own, labelled part.LoadClient.
+	httpc.CloseIdleConnections()
+	meter, err := loadtest.StartCost(ctx, rdb, cloud != nil, profile)
 	if err != nil {
 		return err
 	}
 	bar := loadtest.NewProgress(stderr, "photon", o.vms)
+	restore := part.Enter(ctx, part.LoadClient) // the burst's calls and their connections
 	go bar.Run(ctx)
 	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
 		Rate: o.rate, Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
+	restore()
 	bar.Stop()
-	stopProfile()
+	created := rep.Photon.VMs - rep.Photon.Errors
+	if rep.Cost, err = meter.Stop(ctx, created); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
 	for _, op := range slices.Sorted(maps.Keys(rep.Photon.Steps)) {
 		p := rep.Photon.Steps[op]
@@ -249,11 +275,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "peak workers per function: %v\n", rep.Scale)
 	}
-	if rdb != nil && rep.Photon.VMs > rep.Photon.Errors {
-		if after := redisMemory(ctx, rdb); after > memBefore {
-			fmt.Fprintf(stdout, "redis memory: %.0f bytes per VM (%d VMs, %.1f MB in all)\n",
-				float64(after-memBefore)/float64(rep.Photon.VMs-rep.Photon.Errors), rep.Photon.VMs-rep.Photon.Errors, float64(after)/(1<<20))
-		}
+	if b := rep.Cost.RedisBytesPerVM; b != nil {
+		fmt.Fprintf(stdout, "redis memory: %.0f bytes per VM (%d VMs)\n", *b, created)
 	}
 	if cloud != nil {
 		runtime.GC()
@@ -291,7 +314,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "report: %s %s\n%s\n", jsonPath, htmlPath, rep.ResultLine())
+	fmt.Fprintf(stdout, "report: %s %s\n", jsonPath, htmlPath)
+	if line := rep.Cost.PartsLine(); line != "" {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintln(stdout, rep.ResultLine())
 	return nil
 }
 
@@ -310,18 +337,6 @@ func startProfile(path, suffix string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// redisMemory is Redis's used_memory, 0 if unknown.
-func redisMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
-	if rdb == nil {
-		return 0
-	}
-	u, err := keyspace.Measure(ctx, rdb)
-	if err != nil {
-		return 0
-	}
-	return u.UsedMemory
 }
 
 // probe times n gets of VMs and n list pages of 100 in project: the reads that must stay

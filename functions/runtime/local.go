@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/photon-cloud/photon/events"
+	"github.com/photon-cloud/photon/shared/part"
 )
 
 // Local runs functions on one machine: each function consumes its own Redis Stream with
@@ -22,16 +23,25 @@ type Local struct {
 	scalers map[string]*Autoscaler
 }
 
-// Run consumes events for every function until ctx ends.
+// Run consumes events for every function until ctx ends. Each function's goroutines
+// (its stream's reader, its handlers, its background work) carry its part label
+// (part.Function), as its own process would in production; they are labelled where they
+// start, and the goroutine of each event inherits the label from the reader.
 func (l *Local) Run(ctx context.Context, fns ...Function) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(fns))
-	wg.Go(func() { l.observe(ctx) })
+	runtimeCtx := part.Context(ctx, part.Runtime)
+	wg.Go(func() {
+		part.Set(runtimeCtx)
+		l.observe(ctx)
+	})
 	for _, fn := range fns {
+		fnCtx := part.Context(ctx, part.Function(fn.Name()))
 		if bg, ok := fn.(Background); ok {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				part.Set(fnCtx)
 				bg.Background(ctx)
 			}()
 		}
@@ -54,6 +64,7 @@ func (l *Local) Run(ctx context.Context, fns ...Function) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				part.Set(runtimeCtx)
 				a.Run(ctx)
 			}()
 			slots, h = a, a.Wrap(h)
@@ -61,6 +72,7 @@ func (l *Local) Run(ctx context.Context, fns ...Function) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			part.Set(fnCtx)
 			if err := l.Broker.Consume(ctx, fn.Name(), slots, h, l.Runtime.DeadLetter(fn)); err != nil {
 				errc <- err
 			}

@@ -23,6 +23,7 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
+	"github.com/photon-cloud/photon/shared/part"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
 )
@@ -95,8 +96,7 @@ func (p *Pool) At(hostID, addr string) (hostdv1.HostClient, error) {
 	cc, ok := p.conns[key]
 	if !ok {
 		var err error
-		cc, err = grpc.NewClient(addr,
-			grpc.WithTransportCredentials(credentials.NewTLS(pki.ForHost(p.tls, hostID))),
+		cc, err = dial(addr, grpc.WithTransportCredentials(credentials.NewTLS(pki.ForHost(p.tls, hostID))),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 		if err != nil {
 			return nil, fmt.Errorf("dial hostd %s at %s: %w", hostID, addr, err)
@@ -104,6 +104,23 @@ func (p *Pool) At(hostID, addr string) (hostdv1.HostClient, error) {
 		p.conns[key] = cc
 	}
 	return hostdv1.NewHostClient(cc), nil
+}
+
+// hostClientPart labels the connections' goroutines (part.HostClient).
+var hostClientPart = part.Context(context.Background(), part.HostClient)
+
+// dial makes a connection from a goroutine of part.HostClient: the goroutines gRPC
+// starts for it (its transport's reader and writer) descend from the one that makes it
+// and so carry that label, not the label of whichever caller first needed the host.
+func dial(addr string, opts ...grpc.DialOption) (cc *grpc.ClientConn, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		part.Set(hostClientPart)
+		cc, err = grpc.NewClient(addr, opts...)
+	}()
+	<-done
+	return cc, err
 }
 
 // Close closes every connection.

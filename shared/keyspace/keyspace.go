@@ -241,36 +241,57 @@ func Primary(ctx context.Context, rdb redis.UniversalClient, key string) (redis.
 	return rdb, nil
 }
 
-// Usage is what the primaries hold: the bytes used (INFO memory's used_memory) and the
-// keys, summed over a cluster's primaries.
+// Usage is what the primaries hold and have spent: the bytes used (INFO memory's
+// used_memory), the keys, and the CPU seconds used since each started (INFO cpu's
+// used_cpu_user plus used_cpu_sys), summed over a cluster's primaries. CPU is false when
+// a server does not report its CPU (the embedded Redis).
 type Usage struct {
 	UsedMemory int64
 	Keys       int64
+	CPUSeconds float64
+	CPU        bool
 }
 
 // Measure sums the usage of every primary.
 func Measure(ctx context.Context, rdb redis.UniversalClient) (Usage, error) {
-	var u Usage
+	u := Usage{CPU: true}
 	var mu sync.Mutex
 	err := ForEachPrimary(ctx, rdb, func(ctx context.Context, n redis.UniversalClient) error {
 		info, err := n.Info(ctx, "memory").Result()
 		if err != nil {
 			return err
 		}
+		// Its own call: INFO of several sections is Redis 7's, and the embedded Redis
+		// has no cpu section.
+		if cpu, err := n.Info(ctx, "cpu").Result(); err == nil {
+			info += "\n" + cpu
+		}
 		keys, err := n.DBSize(ctx).Result()
 		if err != nil {
 			return err
 		}
 		var used int64
+		var cpu float64
+		var cpuFields int
 		for _, line := range strings.Split(info, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			switch k {
+			case "used_memory":
 				used, _ = strconv.ParseInt(v, 10, 64)
+			case "used_cpu_user", "used_cpu_sys":
+				f, err := strconv.ParseFloat(v, 64)
+				if err == nil {
+					cpu += f
+					cpuFields++
+				}
 			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		u.UsedMemory += used
 		u.Keys += keys
+		u.CPUSeconds += cpu
+		u.CPU = u.CPU && cpuFields == 2
 		return nil
 	})
 	return u, err

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/egress"
+	"github.com/photon-cloud/photon/shared/part"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -100,6 +101,7 @@ type Service struct {
 // service reads and writes its streams with rdb, its own keys under prefix (EventsStream);
 // it reads subscriptions and writes dead letters through s.
 func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *store.Store, o Options) (*Service, error) {
+	defer part.Enter(ctx, part.Notifier)()
 	o = o.withDefaults()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var cs []*streams.Consumer

@@ -55,6 +55,7 @@ import (
 	"github.com/photon-cloud/photon/shared/notify"
 	"github.com/photon-cloud/photon/shared/notify/rules"
 	"github.com/photon-cloud/photon/shared/nsxsim"
+	"github.com/photon-cloud/photon/shared/part"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/policy"
 	"github.com/photon-cloud/photon/shared/store"
@@ -199,7 +200,10 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 		}
 	}()
 	if o.RedisURL == "" {
-		if c.embedded, err = devredis.Start(); err != nil {
+		restore := part.Enter(ctx, part.Redis) // its connections
+		c.embedded, err = devredis.Start()
+		restore()
+		if err != nil {
 			return nil, fmt.Errorf("embedded redis: %w", err)
 		}
 		o.RedisURL = c.embedded.URL()
@@ -462,8 +466,10 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, hollowHost bool, lo
 	if !hollowHost {
 		every := max(o.GuestReportEvery, 0)
 		var err error
+		restore := part.Enter(ctx, part.Simulator) // vcsim's server and its simulated guests
 		sim, err = hostdsim.StartWith(ctx, hostdsim.Options{CPUCores: o.HostCPUCores, MemoryGB: o.HostMemoryGB, Images: []string{DefaultImage},
 			Guest: hostdsim.GuestOptions{Delay: o.GuestDelay, ReportEvery: every, RootCAs: roots}})
+		restore()
 		if err != nil {
 			return nil, fmt.Errorf("simulated host: %w", err)
 		}
@@ -474,7 +480,9 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, hollowHost bool, lo
 		closeSim()
 		return nil, err
 	}
+	restore := part.Enter(ctx, part.Hostd) // the connection's goroutines: its heartbeats
 	reg, err := hostd.DialRegistrar(c.JoinURL, cred.EndpointClientTLS())
+	restore()
 	if err != nil {
 		closeSim()
 		return nil, err
@@ -511,6 +519,7 @@ func (c *Cloud) startHost(ctx context.Context, h model.Host, hollowHost bool, lo
 // startJoin loads the platform CA and serves its join and renew endpoints and the host
 // registrar on a loopback HTTPS listener.
 func (c *Cloud) startJoin(ctx context.Context) error {
+	defer part.Enter(ctx, part.Registrar)() // the join endpoint's and the registrar's connections
 	ca, err := pki.LoadOrCreateCA(ctx, c.rdb, c.Store.Prefix())
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/photon-cloud/photon/gateway"
 	"github.com/photon-cloud/photon/shared/nsx"
 	"github.com/photon-cloud/photon/shared/nsxsim"
+	"github.com/photon-cloud/photon/shared/part"
 )
 
 // NoNSX, as Options.NSXManager, runs the dev cloud without NSX: subnets are backed by the
@@ -31,7 +32,9 @@ func (c *Cloud) startNSX(ctx context.Context, o NSXConfig) (*nsx.Client, NSXConf
 	case NoNSX:
 		return nil, o, nil
 	case "":
+		restore := part.Enter(ctx, part.Simulator)
 		sim, err := nsxsim.Start(context.WithoutCancel(ctx), nsxsim.Options{User: o.User, Password: o.Password})
+		restore()
 		if err != nil {
 			return nil, o, err
 		}

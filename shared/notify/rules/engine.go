@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/notify"
+	"github.com/photon-cloud/photon/shared/part"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/streams"
 )
@@ -62,6 +63,7 @@ type Engine struct {
 // Start makes the consumer group and starts the engine: it reads the events stream with
 // rdb (its key under prefix), the rules and the depths through s, and acts through act.
 func Start(ctx context.Context, rdb redis.UniversalClient, prefix string, s *store.Store, act Actor, o Options) (*Engine, error) {
+	defer part.Enter(ctx, part.Rules)()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
