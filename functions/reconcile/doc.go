@@ -5,6 +5,9 @@
 // subject: the host id), published by the registrar on each (re)registration of a host
 // and by this function's timer for every host with a hostd (Background: one replica wins
 // each period, store.TakeTick).
+// A fleet larger than the timer's budget (Options.VMsPerSecond: VMs compared a second)
+// is gone over in as many periods as the budget needs, a share of the hosts each, resumed
+// where the last share ended (store.TickCursor).
 // Emits: no event; what it finds reaches users through the outbox: io.photon.vm.error and
 // io.photon.disk.error (data.stateReason "not on its host", "its file is not on its
 // datastore"), io.photon.orphan.created, .removing and .deleted.

@@ -341,6 +341,13 @@ func (s *Store) TakeTick(ctx context.Context, name string, every time.Duration) 
 	return s.rdb.SetNX(ctx, s.key("tick", name), s.Now(), every).Result()
 }
 
+// TickCursor advances the cursor of the timer named name by n and returns where it
+// ends: a timer that goes over a share of something each period resumes, on whichever
+// replica wins the next period, where the last share ended.
+func (s *Store) TickCursor(ctx context.Context, name string, n int64) (int64, error) {
+	return s.rdb.IncrBy(ctx, s.key("tick", name, "cursor"), n).Result()
+}
+
 // VMsByID reads the VMs of ids in one round trip; missing ones are left out.
 func (s *Store) VMsByID(ctx context.Context, ids []string) ([]*model.VM, error) {
 	return getMany[model.VM](ctx, s, model.KindVM, ids)
