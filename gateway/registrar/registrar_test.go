@@ -134,30 +134,52 @@ func TestRegistrationAndHeartbeats(t *testing.T) {
 	if raw, _ := starts[0].Values["e"].(string); json.Unmarshal([]byte(raw), &e) != nil || e.Type() != events.HostReconcile.Type || e.Subject() != "h1" {
 		t.Fatalf("the start after a registration: %v", starts[0].Values)
 	}
+	// What placement reads of a host (its datastores' tags and images here) goes through
+	// the host change feed; usage and space do not.
+	ds := func(free int64, images ...string) []*hostdv1.HostDatastore {
+		return []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS", Tags: []string{"LOCAL_VMFS"},
+			CapacityBytes: 1 << 40, FreeBytes: free, Images: images}}
+	}
 	cases := []struct {
-		name string
-		u    *hostdv1.HostUsage
-		want func(*model.Host) bool
+		name    string
+		u       *hostdv1.HostUsage
+		publish bool
+		want    func(*model.Host) bool
 	}{
-		{"usage", &hostdv1.HostUsage{CpuUsedMhz: 700, MemoryUsedMb: 4096, VmCount: 3},
+		{"usage", &hostdv1.HostUsage{CpuUsedMhz: 700, MemoryUsedMb: 4096, VmCount: 3}, false,
 			func(h *model.Host) bool {
 				return h.Usage.CPUUsedMhz == 700 && h.Usage.MemoryUsedMB == 4096 && h.Usage.VMCount == 3
 			}},
-		{"datastore space", &hostdv1.HostUsage{Datastores: []*hostdv1.HostDatastore{{Id: "ds-1", Name: "LocalDS_0", Type: "VMFS",
-			CapacityBytes: 1 << 40, FreeBytes: 1 << 30}}},
+		{"datastore space", &hostdv1.HostUsage{Datastores: ds(1<<30, "images/photon-os.vmdk")}, false,
 			func(h *model.Host) bool {
 				return len(h.Datastores) == 1 && h.Datastores[0].FreeBytes == 1<<30 && h.Datastores[0].Tags[0] == "LOCAL_VMFS"
+			}},
+		{"an image copied", &hostdv1.HostUsage{Datastores: ds(1<<29, "images/photon-os.vmdk", "images/b.vmdk")}, true,
+			func(h *model.Host) bool {
+				return h.Datastores[0].FreeBytes == 1<<29 && len(h.Datastores[0].Images) == 2
+			}},
+		{"the datastore's tags left to Photon", &hostdv1.HostUsage{Datastores: []*hostdv1.HostDatastore{{Id: "ds-1",
+			Name: "LocalDS_0", Type: "VMFS", CapacityBytes: 1 << 40, FreeBytes: 1 << 28, Images: []string{"images/photon-os.vmdk", "images/b.vmdk"}}}}, false,
+			func(h *model.Host) bool {
+				return h.Datastores[0].FreeBytes == 1<<28 && h.Datastores[0].Tags[0] == "LOCAL_VMFS"
 			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := c.s.GetHost(ctx, "h1")
+			gen, err := c.s.HostGeneration(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := h1.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: tc.u}); err != nil {
 				t.Fatal(err)
 			}
 			after, err := c.s.GetHost(ctx, "h1")
 			if err != nil || !tc.want(after) || after.LastHeartbeat < before.LastHeartbeat {
 				t.Fatalf("after the heartbeat: %+v %v", after, err)
+			}
+			if g, err := c.s.HostGeneration(ctx); err != nil || (g != gen) != tc.publish {
+				t.Fatalf("host change feed at %d after the heartbeat, %d before (%v); want published %v", g, gen, err, tc.publish)
 			}
 		})
 	}
