@@ -8,11 +8,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
@@ -159,36 +156,20 @@ func BenchmarkSyncHeartbeats(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			var proc, red float64
+			var proc, red time.Duration
 			n := 0
 			for b.Loop() {
 				tc.reset()
-				p0, r0 := procCPU(b), redisCPU(b, rdb)
+				p0, r0 := storetest.CPU(b, rdb)
 				if err := x.Sync(ctx); err != nil {
 					b.Fatal(err)
 				}
-				proc += float64(procCPU(b) - p0)
-				red += redisCPU(b, rdb) - r0
+				p1, r1 := storetest.CPU(b, rdb)
+				proc, red = proc+p1-p0, red+r1-r0
 				n++
 			}
-			b.ReportMetric(proc/float64(n*perSync), "cpu-ns/beat")
-			b.ReportMetric(red*1e9/float64(n*perSync), "redis-cpu-ns/beat")
+			b.ReportMetric(float64(proc)/float64(n*perSync), "cpu-ns/beat")
+			b.ReportMetric(float64(red)/float64(n*perSync), "redis-cpu-ns/beat")
 		})
 	}
-}
-
-func procCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func redisCPU(b *testing.B, rdb redis.UniversalClient) float64 {
-	u, err := keyspace.Measure(b.Context(), rdb)
-	if err != nil || !u.CPU {
-		b.Fatalf("redis cpu: %+v %v", u, err)
-	}
-	return u.CPUSeconds
 }

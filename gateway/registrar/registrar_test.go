@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,7 +22,6 @@ import (
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 	"github.com/photon-cloud/photon/hostd/hostdsim"
 	"github.com/photon-cloud/photon/shared/errs"
-	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/pki"
 	"github.com/photon-cloud/photon/shared/store"
@@ -413,27 +411,13 @@ func BenchmarkHeartbeat(b *testing.B) {
 // spent per call.
 func measureCPU(b *testing.B, rdb redis.UniversalClient, beat func()) {
 	b.Helper()
-	redisCPU := func() float64 {
-		u, err := keyspace.Measure(b.Context(), rdb)
-		if err != nil || !u.CPU {
-			b.Fatalf("redis cpu: %+v %v", u, err)
-		}
-		return u.CPUSeconds
-	}
-	procCPU := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			b.Fatal(err)
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	r0, p0 := redisCPU(), procCPU()
+	p0, r0 := storetest.CPU(b, rdb)
 	n := 0
 	for b.Loop() {
 		beat()
 		n++
 	}
-	p1, r1 := procCPU(), redisCPU()
+	p1, r1 := storetest.CPU(b, rdb)
 	b.ReportMetric(float64(p1-p0)/float64(n), "cpu-ns/op")
-	b.ReportMetric((r1-r0)*1e9/float64(n), "redis-cpu-ns/op")
+	b.ReportMetric(float64(r1-r0)/float64(n), "redis-cpu-ns/op")
 }
