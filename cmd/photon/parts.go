@@ -119,12 +119,12 @@ func openRedis(ctx context.Context, redisURL string) (redis.UniversalClient, err
 	return rdb, nil
 }
 
-// migrate moves the keys of the layout before hash tags to their spaces
-// (keyspace.Migrate), before the part reads any.
+// migrate brings the keys an earlier Photon wrote to this one's layout (store.Migrate),
+// before the part reads any.
 func migrate(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
-	moved, kept, err := keyspace.Migrate(ctx, rdb, prefix)
+	moved, kept, err := store.Migrate(ctx, rdb, prefix)
 	if err != nil {
-		return fmt.Errorf("move keys to the hash-tagged layout: %w", err)
+		return err
 	}
 	if moved+kept > 0 {
 		fmt.Fprintf(os.Stderr, "redis: moved %d keys to the hash-tagged layout (%d left: their new names exist)\n", moved, kept)

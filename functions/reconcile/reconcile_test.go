@@ -158,6 +158,9 @@ func TestOrphans(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, policy)
 			h1, h2 := e.AddHost(t, "h1"), e.AddHost(t, "h2")
+			for id, h := range map[string]*steptest.Host{"vm-moved": h2, "vm-new": h1, "vm-retried": h2, "vm-nic": h1} {
+				e.Place(t, id, h)
+			}
 			h1.PutForeign("intruder")
 			settled(t, e, &model.VM{ID: "vm-moved", HostID: h2.ID}, 10*time.Second)
 			h1.PutVM("vm-moved", "poweredOn")
@@ -228,6 +231,9 @@ func TestGoneDisk(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	h := e.AddHost(t, "h1")
+	for _, id := range []string{"pd-1", "pd-2"} {
+		e.PlaceDisk(t, id, h, 1)
+	}
 	e.Disk(t, &model.PersistentDisk{ID: "pd-1", Name: "pd-1", State: model.DiskDetached, HostID: h.ID, Datastore: steptest.Datastore}, nil)
 	e.Disk(t, &model.PersistentDisk{ID: "pd-2", Name: "pd-2", State: model.DiskDetached, HostID: h.ID, Datastore: steptest.Datastore},
 		e.NewTask(&events.DiskDelete, "pd-2", steptest.Root, nil))

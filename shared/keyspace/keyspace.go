@@ -330,7 +330,7 @@ func Migrate(ctx context.Context, rdb redis.UniversalClient, prefix string) (mov
 	if n, err := rdb.Exists(ctx, marker).Result(); err != nil || n == 1 {
 		return 0, 0, err
 	}
-	err = Scan(ctx, rdb, globEscape(prefix)+"*", "", func(key string) error {
+	err = Scan(ctx, rdb, GlobEscape(prefix)+"*", "", func(key string) error {
 		rest := strings.TrimPrefix(key, prefix)
 		if strings.HasPrefix(rest, "{") {
 			return nil
@@ -365,7 +365,7 @@ func groupOf(rest string) string {
 	return Store
 }
 
-// globEscape quotes the characters SCAN's MATCH pattern gives a meaning to.
-func globEscape(s string) string {
+// GlobEscape quotes the characters SCAN's MATCH pattern gives a meaning to.
+func GlobEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
 }

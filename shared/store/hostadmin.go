@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
+	"slices"
 
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -111,37 +110,30 @@ func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Pag
 	return p, s.mergeLive(ctx, p.Items...)
 }
 
-// VMsOnHost reads the VMs whose record names hostID as their host. There is no index of
-// VMs by host, so it walks every project's VMs (a few pipelined round trips, then reads
-// of 500 VMs at a time): an administrator's and the reconciler's call, not one for hot
-// paths.
+// VMsOnHost reads the VMs whose record names hostID as their host: those of the host's
+// placed index (its reservations), in one read of the index and reads of 500 records at
+// a time, whatever the size of the fleet.
 func (s *Store) VMsOnHost(ctx context.Context, hostID string) ([]*model.VM, error) {
-	return inProjects(ctx, s, s.vmsIdx, model.KindVM, func(vm *model.VM) bool { return vm.HostID == hostID })
+	return placedOn(ctx, s, hostID, model.KindVM, func(vm *model.VM) bool { return vm.HostID == hostID })
 }
 
 // DisksOnHost reads the persistent disks whose record names hostID as their host, as
 // VMsOnHost reads VMs.
 func (s *Store) DisksOnHost(ctx context.Context, hostID string) ([]*model.PersistentDisk, error) {
-	return inProjects(ctx, s, s.disksIdx, model.KindDisk, func(d *model.PersistentDisk) bool { return d.HostID == hostID })
+	return placedOn(ctx, s, hostID, model.KindDisk, func(d *model.PersistentDisk) bool { return d.HostID == hostID })
 }
 
-// inProjects reads the records of kind in every project's index idx that keep accepts.
-func inProjects[T any](ctx context.Context, s *Store, idx func(string) string, kind string, keep func(*T) bool) ([]*T, error) {
-	tenants, err := s.rdb.ZRange(ctx, s.tenantsIdx(), 0, -1).Result()
+// placedOn reads the records of kind named in host's placed index that keep accepts. The
+// index holds VMs and disks alike; the ids of the other kind read as missing records.
+func placedOn[T any](ctx context.Context, s *Store, host, kind string, keep func(*T) bool) ([]*T, error) {
+	ids, err := s.rdb.SMembers(ctx, s.placedIdx(host)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
+		return nil, fmt.Errorf("read what is placed on host %s: %w", host, err)
 	}
-	projects, err := s.members(ctx, tenants, s.projectsIdx)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := s.members(ctx, projects, idx)
-	if err != nil {
-		return nil, err
-	}
+	slices.Sort(ids)
 	var out []*T
-	for start := 0; start < len(ids); start += 500 {
-		recs, err := getMany[T](ctx, s, kind, ids[start:min(start+500, len(ids))])
+	for chunk := range slices.Chunk(ids, 500) {
+		recs, err := getMany[T](ctx, s, kind, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -179,31 +171,6 @@ func getMany[T any](ctx context.Context, s *Store, kind string, ids []string) ([
 			return nil, fmt.Errorf("decode %s: %w", kind, err)
 		}
 		out = append(out, r)
-	}
-	return out, nil
-}
-
-// members reads, in one pipelined round trip, the ids in the index idx(parent) of every
-// parent (index members are indexMember strings).
-func (s *Store) members(ctx context.Context, parents []string, idx func(string) string) ([]string, error) {
-	if len(parents) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.StringSliceCmd, len(parents))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range parents {
-			cmds[i] = p.ZRange(ctx, idx(memberID(m)), 0, -1)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read indexes: %w", err)
-	}
-	var out []string
-	for _, c := range cmds {
-		for _, m := range c.Val() {
-			out = append(out, memberID(m))
-		}
 	}
 	return out, nil
 }

@@ -28,6 +28,9 @@ import (
 //   - photon:hostlive:{id}: what heartbeats measure, beside the record so that a heartbeat
 //     does not rewrite it (heartbeat.go); every read of a host record merges it in;
 //   - photon:resv:host:{vm}: a VM's reservation;
+//   - photon:idx:placed:{id}: the ids of the VMs and persistent disks holding a
+//     reservation on the host, written by the reservation scripts with the reservation:
+//     what is on a host is read without a walk of the fleet (VMsOnHost);
 //   - photon:aag:{project}:{group}: members of an anti-affinity group per host.
 func (s *Store) hostsIdx() string             { return s.key("idx", "hosts") }
 func (s *Store) hostCapKey(id string) string  { return s.key("hostcap", id) }
@@ -36,6 +39,7 @@ func (s *Store) hostsGenKey() string          { return s.key("hosts", "gen") }
 func (s *Store) hostsChangedIdx() string      { return s.key("idx", "hosts", "changed") }
 func (s *Store) heartbeatIdx() string         { return s.key("idx", "hosts", "heartbeat") }
 func (s *Store) hostLiveKey(id string) string { return s.key("hostlive", id) }
+func (s *Store) placedIdx(id string) string   { return s.key("idx", "placed", id) }
 
 // GroupKey is the key of an anti-affinity group's per-host counts.
 func (s *Store) GroupKey(project, group string) string { return s.key("aag", project, group) }
@@ -210,7 +214,7 @@ func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*model.Host, err
 // no VM is left on it.
 func (s *Store) DeleteHost(ctx context.Context, id string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.entityKey(model.KindHost, id), s.hostCapKey(id), s.hostLiveKey(id))
+		p.Del(ctx, s.entityKey(model.KindHost, id), s.hostCapKey(id), s.hostLiveKey(id), s.placedIdx(id))
 		p.ZRem(ctx, s.hostsIdx(), id)
 		p.ZRem(ctx, s.heartbeatIdx(), id)
 		return nil
@@ -295,9 +299,9 @@ func (s *Store) HostCapacities(ctx context.Context, ids ...string) ([]HostCapaci
 // datastore space (thin provisioning).
 type Ratios struct{ CPU, Mem, Disk float64 }
 
-// reserveHost: KEYS hostcap, reservation, group (or the reservation again when none);
-// ARGV cpu, mem, cpu ratio, mem ratio, reservation JSON, datastore, disk MB, disk ratio,
-// host id, group cap (0: no cap). Re-verifies capacity at commit time, so concurrent
+// reserveHost: KEYS hostcap, reservation, group (or the reservation again when none),
+// the host's placed index; ARGV cpu, mem, cpu ratio, mem ratio, reservation JSON,
+// datastore, disk MB, disk ratio, host id, group cap (0: no cap), VM (or disk) id. Re-verifies capacity at commit time, so concurrent
 // placements never over-commit. Answers status, reservation, and the host's counters after
 // the call: cpu_used, mem_used, vms, datastore used.
 var reserveHost = redis.NewScript(`
@@ -331,11 +335,12 @@ else
   redis.call('HSET', KEYS[1], 'cpu_used', cpuUsed, 'mem_used', memUsed, 'vms', vms, 'ver', ver)
 end
 redis.call('SET', KEYS[2], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[11])
 return {'ok', ARGV[5], cpuUsed, memUsed, vms, diskUsed, ver}
 `)
 
-// KEYS hostcap, reservation, group (or the reservation again); ARGV cpu, mem, reservation
-// JSON, datastore, disk MB, host id.
+// KEYS hostcap, reservation, group (or the reservation again), the host's placed index;
+// ARGV cpu, mem, reservation JSON, datastore, disk MB, host id, VM (or disk) id.
 var releaseHost = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2])
 if not cur or cur ~= ARGV[3] then return 0 end
@@ -350,18 +355,19 @@ if KEYS[3] ~= KEYS[2] then
   if redis.call('HINCRBY', KEYS[3], ARGV[6], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[6]) end
 end
 redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[4], ARGV[7])
 return 1
 `)
 
 // reservationKeys are the keys of the reservation scripts: the host's counters, the VM's
-// reservation and its anti-affinity group (the reservation again when it has none, which
-// the scripts read as "no group").
+// reservation, its anti-affinity group (the reservation again when it has none, which
+// the scripts read as "no group") and the host's placed index.
 func (s *Store) reservationKeys(vm string, r model.HostReservation) []string {
 	group := s.hostResvKey(vm)
 	if r.Group != "" {
 		group = r.Group
 	}
-	return []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group}
+	return []string{s.hostCapKey(r.HostID), s.hostResvKey(vm), group, s.placedIdx(r.HostID)}
 }
 
 // ErrHostFull is returned by ReserveHost when the host has no room left.
@@ -393,7 +399,7 @@ type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed, Ver int64 }
 func (s *Store) ReserveHost(ctx context.Context, vm string, r model.HostReservation, ratios Ratios, groupCap int32) (model.HostReservation, ReservedCounters, error) {
 	raw, _ := json.Marshal(r)
 	res, err := reserveHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
-		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap).Slice()
+		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap, vm).Slice()
 	if err != nil {
 		return model.HostReservation{}, ReservedCounters{}, fmt.Errorf("reserve host %s: %w", r.HostID, err)
 	}
@@ -435,7 +441,7 @@ func (s *Store) ReleaseHost(ctx context.Context, vm string) (bool, error) {
 	}
 	raw, _ := json.Marshal(r)
 	n, err := releaseHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
-		r.CPU, r.MemoryMB, raw, r.Datastore, r.DiskMB, r.HostID).Int()
+		r.CPU, r.MemoryMB, raw, r.Datastore, r.DiskMB, r.HostID, vm).Int()
 	if err != nil {
 		return false, fmt.Errorf("release host %s: %w", r.HostID, err)
 	}

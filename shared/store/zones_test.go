@@ -148,6 +148,11 @@ func TestHostRegistration(t *testing.T) {
 			if err := s.CreateVM(ctx, vm, s.NewTask("t"+vm.ID, "CREATE_VM", model.Entity{ID: vm.ID}, model.Caller{}, nil)); err != nil {
 				t.Fatal(err)
 			}
+			if host == "h1" { // placed there, as the place step does: reservation first
+				if _, _, err := s.ReserveHost(ctx, vm.ID, model.HostReservation{HostID: host, CPU: 1, MemoryMB: 64}, store.Ratios{CPU: 1, Mem: 1}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	vms, err := s.VMsOnHost(ctx, "h1")

@@ -211,8 +211,8 @@ func Start(ctx context.Context, o Options) (c *Cloud, err error) {
 	if c.rdb, err = keyspace.Open(ctx, o.RedisURL, 128); err != nil {
 		return nil, err
 	}
-	if _, _, err := keyspace.Migrate(ctx, c.rdb, cmp.Or(o.Prefix, store.DefaultPrefix)); err != nil {
-		return nil, fmt.Errorf("move keys to the hash-tagged layout: %w", err)
+	if _, _, err := store.Migrate(ctx, c.rdb, cmp.Or(o.Prefix, store.DefaultPrefix)); err != nil {
+		return nil, err
 	}
 	store.Instrument(c.rdb)
 	c.Store = store.New(c.rdb, o.Prefix).WaitForReplicas(keyspace.DefaultReplicas(o.RedisURL, o.WaitReplicas), o.WaitTimeout)
