@@ -56,8 +56,8 @@ type Index struct {
 	beatAt   atomic.Int64 // the newest heartbeat read (unix ms, Photon's clock)
 }
 
-// beatSlack is how far before the newest heartbeat it has read a sync reads heartbeats
-// again: a heartbeat is scored with the clock of the gateway that took it, and one
+// beatSlack is how far before the newest heartbeat it has read (or its clock, if
+// earlier) a sync reads heartbeats again: a heartbeat is scored with the clock of the gateway that took it, and one
 // recorded a little late (a busy gateway, a clock a little behind) must not be missed.
 // Missing one only makes a host look a beat older; a host whose heartbeats are all
 // missed looks silent, which the slack keeps to clocks more than that apart.
@@ -324,10 +324,11 @@ func (x *Index) Sync(ctx context.Context) error {
 }
 
 // syncHeartbeats takes the times of the heartbeats since the newest it has read into
-// the hosts' entries, for the heartbeat checker.
+// the hosts' entries, for the heartbeat checker. It reads from no later than its own
+// clock: one heartbeat stamped ahead (a gateway's clock ahead) must not hide the others.
 func (x *Index) syncHeartbeats(ctx context.Context) error {
 	newest := x.beatAt.Load()
-	beats, err := x.store.HeartbeatsSince(ctx, newest-beatSlack)
+	beats, err := x.store.HeartbeatsSince(ctx, min(newest, x.store.Now())-beatSlack)
 	if err != nil || len(beats) == 0 {
 		return err
 	}

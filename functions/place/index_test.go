@@ -358,12 +358,14 @@ func TestMissedHeartbeats(t *testing.T) {
 // heartbeat index, without reloading host records (a heartbeat that changes nothing
 // placement reads writes none): a host that beats stays feasible past StaleAfterMs from
 // its record's heartbeat, and one that stopped is rejected for missed heartbeats before
-// the sync marks it ERROR. Choices handed out keep the record they were made with.
+// the sync marks it ERROR, even after a heartbeat stamped an hour ahead (by a gateway
+// whose clock is). Choices handed out keep the record they were made with.
 func TestHeartbeatsWithoutReload(t *testing.T) {
 	ctx := t.Context()
 	s := storetest.New(t)
 	now := s.Now()
-	hosts := randomFleet(2, 29, now-50_000) // last heard of 50 s ago
+	hosts := randomFleet(3, 29, now-50_000) // last heard of 50 s ago
+	hosts[2].LastHeartbeat = now + time.Hour.Milliseconds()
 	register(t, ctx, s, hosts)
 	x := NewIndex(s, DefaultPolicy)
 	if err := x.Load(ctx); err != nil {
@@ -373,6 +375,9 @@ func TestHeartbeatsWithoutReload(t *testing.T) {
 	held := x.Candidates(pin(hosts[0].ID), now, 1)
 	if len(held) != 1 {
 		t.Fatalf("before the beat: %+v", held)
+	}
+	if err := x.Sync(ctx); err != nil { // it reads the heartbeat an hour ahead
+		t.Fatal(err)
 	}
 	gen := x.gen.Load()
 	if err := s.HeartbeatHost(ctx, hosts[0].ID, model.HostUsage{CPUUsedMhz: 100}); err != nil {
