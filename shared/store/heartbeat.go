@@ -50,8 +50,7 @@ else
   if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'fp') ~= ARGV[3] then return 0 end
 end
 redis.call('HSET', KEYS[1], 'at', ARGV[2], 'u', ARGV[4])
-local at = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not at or tonumber(at) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[1]) end
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[1])
 return 1
 `)
 
