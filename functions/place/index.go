@@ -56,11 +56,12 @@ type Index struct {
 	beatAt   atomic.Int64 // the newest heartbeat read (unix ms, Photon's clock)
 }
 
-// beatSlack is how far before the newest heartbeat it has read (or its clock, if
-// earlier) a sync reads heartbeats again: a heartbeat is scored with the clock of the gateway that took it, and one
-// recorded a little late (a busy gateway, a clock a little behind) must not be missed.
-// Missing one only makes a host look a beat older; a host whose heartbeats are all
-// missed looks silent, which the slack keeps to clocks more than that apart.
+// beatSlack is how far before the newest heartbeat it has read (or the store's clock, if
+// earlier) a sync reads heartbeats again: a heartbeat is scored with the clock of the
+// gateway that took it, and one recorded a little late (a busy gateway, a clock a little
+// behind) must not be missed. Missing one only makes a host look a beat older; a host
+// whose heartbeats are all missed looks silent, which the slack keeps to clocks more than
+// that apart.
 const beatSlack = 2000 // ms
 
 // entry is one host: truth holds its counters as Redis last answered them, pend the
