@@ -40,6 +40,11 @@ type Options struct {
 	AvailabilityZone string
 	Tags             []string
 	Heartbeat        time.Duration // default 10s
+	// PowerListEvery is how often, in beats, a heartbeat carries the power state of every
+	// VM on the host rather than of those that changed since the last one (default 30:
+	// every 5 minutes at the default Heartbeat). The full list lets the control plane
+	// catch a VM record that drifted on its own side; 1 sends it on every beat.
+	PowerListEvery int
 	// FileOps bounds the calls that create, reconfigure or delete VMs (create VM, attach,
 	// detach, add and remove NIC, resize, ISO, delete), the persistent disk and image file
 	// calls (an upload holds its slot while its data streams in) and the datastore
@@ -145,6 +150,9 @@ func (o *Options) check() error {
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 10 * time.Second
+	}
+	if o.PowerListEvery <= 0 {
+		o.PowerListEvery = 30
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -23,13 +23,22 @@ import (
 const image = "images/photon-os.vmdk"
 
 // registrar is a fake hostd.v1.Registrar client that records calls; it refuses the first
-// failRegister registrations as an unreachable control plane does.
+// failRegister registrations as an unreachable control plane does, and the heartbeats
+// refuse says to refuse.
 type registrar struct {
 	mu           sync.Mutex
 	host         *hostdv1.RegisterRequest
 	failRegister int
 	registered   chan struct{}
 	heartbeats   chan *hostdv1.HostUsage
+	refuse       func(*hostdv1.HostUsage) bool
+	beats        []beat // every heartbeat, in order
+}
+
+// beat is a heartbeat the registrar received, and whether it refused it.
+type beat struct {
+	usage   *hostdv1.HostUsage
+	refused bool
 }
 
 func newRegistrar(failRegister int) *registrar {
@@ -51,6 +60,13 @@ func (r *registrar) Register(_ context.Context, req *hostdv1.RegisterRequest, _ 
 }
 
 func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, _ ...grpc.CallOption) (*hostdv1.HeartbeatResponse, error) {
+	r.mu.Lock()
+	refused := r.refuse != nil && r.refuse(req.GetUsage())
+	r.beats = append(r.beats, beat{req.GetUsage(), refused})
+	r.mu.Unlock()
+	if refused {
+		return nil, status.Error(codes.Unavailable, "connection refused")
+	}
 	select {
 	case r.heartbeats <- req.GetUsage():
 	default:
@@ -351,6 +367,98 @@ func TestConcurrentCreates(t *testing.T) {
 			if _, err := h.GetVm(t.Context(), &hostdv1.VmRef{VmId: fmt.Sprint("vm-", i)}); err != nil {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// TestHeartbeatPowers: a heartbeat carries the power states that changed since the last
+// one the registrar took (a new VM's among them), every VM's on every PowerListEvery-th
+// beat from the registration, and a change that a refused heartbeat carried again on the
+// next one.
+func TestHeartbeatPowers(t *testing.T) {
+	t.Parallel()
+	const every = 4
+	forBackends(t, func(t *testing.T, b backend) {
+		ca := testCA(t)
+		_, d, reg := startDaemon(t, b, hostd.Options{ID: "h1", TLS: hostTLS(t, ca, "h1"), PowerListEvery: every})
+		h := dial(t, d.Addr(), pki.ForHost(serviceTLS(t, ca), "h1"))
+		ctx := t.Context()
+		if _, err := h.CreateVm(ctx, &hostdv1.CreateVmRequest{VmId: "vm-p", Name: "p", CpuCount: 1, MemoryMb: 32,
+			Datastore: reg.host.Datastores[0].Name, ImagePath: image}); err != nil {
+			t.Fatal(err)
+		}
+		state := func(u *hostdv1.HostUsage, vm string) string {
+			for _, p := range u.GetVmPowers() {
+				if p.GetVmId() == vm {
+					return p.GetPowerState()
+				}
+			}
+			return ""
+		}
+		// waitBeats polls until ok holds of the beats so far.
+		waitBeats := func(what string, ok func([]beat) bool) []beat {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				reg.mu.Lock()
+				bs := slices.Clone(reg.beats)
+				reg.mu.Unlock()
+				if ok(bs) {
+					return bs
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s within 30s", what)
+				}
+				<-tick.C
+			}
+		}
+		taken := func(bs []beat) []*hostdv1.HostUsage {
+			var out []*hostdv1.HostUsage
+			for _, b := range bs {
+				if !b.refused {
+					out = append(out, b.usage)
+				}
+			}
+			return out
+		}
+		// The new VM is reported as it appears, then only by the full lists.
+		var first int
+		bs := waitBeats("beats past the new VM's", func(bs []beat) bool {
+			us := taken(bs)
+			first = slices.IndexFunc(us, func(u *hostdv1.HostUsage) bool { return state(u, "vm-p") != "" })
+			return first >= 0 && len(us) > first+2*every
+		})
+		for k, u := range taken(bs)[first:] {
+			k += first
+			full := k%every == 0
+			if got := state(u, "vm-p"); (got != "") != (full || k == first) {
+				t.Errorf("beat %d (full list: %v) reports vm-p as %q: %v", k, full, got, u.GetVmPowers())
+			}
+			if full && len(u.GetVmPowers()) != int(u.GetVmCount()) {
+				t.Errorf("full list of beat %d: %d power states of %d VMs", k, len(u.GetVmPowers()), u.GetVmCount())
+			}
+		}
+
+		// The registrar refuses beats until one carried vm-p's power-on: the next beat it
+		// takes carries it again.
+		reg.mu.Lock()
+		reg.refuse = func(u *hostdv1.HostUsage) bool {
+			refused := slices.ContainsFunc(reg.beats, func(b beat) bool { return b.refused && state(b.usage, "vm-p") == "poweredOn" })
+			return !refused
+		}
+		mark := len(reg.beats)
+		reg.mu.Unlock()
+		if _, err := h.PowerOn(ctx, &hostdv1.VmRef{VmId: "vm-p"}); err != nil {
+			t.Fatal(err)
+		}
+		bs = waitBeats("beat taken after the refusals", func(bs []beat) bool {
+			return slices.ContainsFunc(bs[mark:], func(b beat) bool { return !b.refused })
+		})
+		i := mark + slices.IndexFunc(bs[mark:], func(b beat) bool { return !b.refused })
+		if got := state(bs[i].usage, "vm-p"); got != "poweredOn" || !bs[i-1].refused || state(bs[i-1].usage, "vm-p") != "poweredOn" {
+			t.Fatalf("the beat taken after a refused one that carried vm-p poweredOn carries %q: %v", got, bs[i].usage.GetVmPowers())
 		}
 	})
 }

@@ -72,6 +72,13 @@ func (d *Daemon) register(ctx context.Context, rec *hostdv1.RegisterRequest) boo
 // usage (host summary, datastores, the images on them) is slow on a host with many VMs:
 // it runs beside the beats, so a live but busy host does not look silent and lose its
 // placements.
+//
+// A beat carries the power states of the VMs whose state changed since the last beat the
+// registrar took (a VM that appeared among them), and those of every VM on the first beat
+// after a registration and every PowerListEvery beats after, so that the control plane
+// also catches a VM record that drifted on its own side: each power state costs the
+// control plane a read of the VM's record. The states a beat carried count as known only
+// once the registrar took the beat, so a failed beat's changes go with the next one.
 func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, registered bool) {
 	defer d.wg.Done()
 	var (
@@ -105,6 +112,10 @@ func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, regis
 			}
 		}
 	}()
+	var (
+		acked map[string]string // by VM id, the power states of the last beat the registrar took
+		beats int               // beats the registrar took since the registration
+	)
 	t := time.NewTicker(d.opts.Heartbeat)
 	defer t.Stop()
 	for {
@@ -119,21 +130,41 @@ func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, regis
 		if !registered {
 			rec.Usage = u
 			registered = d.register(ctx, rec)
+			beats = 0
 			continue
 		}
-		err := d.beat(ctx, u)
-		if err == nil && len(u.GetVmPowers()) > 0 {
-			// The VMs' power states of one read are reported once.
-			mu.Lock()
-			if usage == u {
-				usage = withoutPowers(u)
-			}
-			mu.Unlock()
+		sent := u
+		if beats%d.opts.PowerListEvery != 0 {
+			sent = withPowers(u, changedPowers(u.GetVmPowers(), acked))
 		}
-		if err != nil && ctx.Err() == nil {
+		err := d.beat(ctx, sent)
+		if err == nil {
+			acked = powerStates(u.GetVmPowers())
+			beats++
+		} else if ctx.Err() == nil {
 			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)
 		}
 	}
+}
+
+// changedPowers are the power states in ps that differ from known (VMs not in known
+// included).
+func changedPowers(ps []*hostdv1.VmPower, known map[string]string) []*hostdv1.VmPower {
+	var out []*hostdv1.VmPower
+	for _, p := range ps {
+		if s, ok := known[p.GetVmId()]; !ok || s != p.GetPowerState() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func powerStates(ps []*hostdv1.VmPower) map[string]string {
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.GetVmId()] = p.GetPowerState()
+	}
+	return m
 }
 
 // beat checks that the host answers and reports u.
@@ -147,9 +178,10 @@ func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) error {
 	return err
 }
 
-func withoutPowers(u *hostdv1.HostUsage) *hostdv1.HostUsage {
+// withPowers is u carrying the power states ps.
+func withPowers(u *hostdv1.HostUsage, ps []*hostdv1.VmPower) *hostdv1.HostUsage {
 	return &hostdv1.HostUsage{CpuUsedMhz: u.GetCpuUsedMhz(), MemoryUsedMb: u.GetMemoryUsedMb(), VmCount: u.GetVmCount(),
-		Datastores: u.GetDatastores(), ReadAtMs: u.GetReadAtMs()}
+		Datastores: u.GetDatastores(), VmPowers: ps, ReadAtMs: u.GetReadAtMs()}
 }
 
 func (o *Options) datastores(r *hostdv1.Resources) []*hostdv1.HostDatastore {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/photon-cloud/photon/shared/keyspace"
+	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -111,5 +112,64 @@ func BenchmarkCheckers10kHosts(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		Feasible(reqs[i%len(reqs)], cands, DefaultPolicy, 1000)
+	}
+}
+
+// BenchmarkSyncHeartbeats: what following 10,000 hosts that beat every 10 s costs a
+// placement index per beat, by what a sync every 500ms reads: "heartbeats" is a sync that
+// reads the times of the beats of its window (500ms since the last sync and beatSlack
+// before: 2,500 beats) from the heartbeat index; "reload" is a sync that reloads the 500
+// hosts of 500ms of beats through the change feed, as every heartbeat once made it. Each
+// reports cpu-ns/beat of this process and redis-cpu-ns/beat.
+func BenchmarkSyncHeartbeats(b *testing.B) {
+	const window, perSync = 2500, 500
+	ctx := b.Context()
+	s := storetest.New(b)
+	hosts := randomFleet(window, 7, s.Now())
+	register(b, ctx, s, hosts)
+	x := NewIndex(s, Policy{CPURatio: 8, MemRatio: 1, DiskRatio: 4})
+	x.FullEvery = time.Hour
+	if err := x.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, h := range hosts {
+		if err := s.HeartbeatHost(ctx, h.ID, model.HostUsage{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := x.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	gen := x.gen.Load()
+	for _, h := range hosts[:perSync] {
+		if err := s.PutHost(ctx, &h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rdb := storetest.Client(b)
+	cases := []struct {
+		name  string
+		reset func()
+	}{
+		{"heartbeats", func() { x.beatAt.Store(0) }},
+		{"reload", func() { x.gen.Store(gen); x.beatAt.Store(time.Now().UnixMilli() + beatSlack) }},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			var proc, red time.Duration
+			n := 0
+			for b.Loop() {
+				tc.reset()
+				p0, r0 := storetest.CPU(b, rdb)
+				if err := x.Sync(ctx); err != nil {
+					b.Fatal(err)
+				}
+				p1, r1 := storetest.CPU(b, rdb)
+				proc, red = proc+p1-p0, red+r1-r0
+				n++
+			}
+			b.ReportMetric(float64(proc)/float64(n*perSync), "cpu-ns/beat")
+			b.ReportMetric(float64(red)/float64(n*perSync), "redis-cpu-ns/beat")
+		})
 	}
 }

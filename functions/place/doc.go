@@ -18,6 +18,6 @@
 // policy. The index (index.go) keeps the READY hosts in ordered sets per zone, tag and
 // image, so a placement walks only the best end of one set instead of every host.
 // Committing is one Lua call that re-verifies the host; on a conflict the next host is
-// tried. In the background the index follows the host change feed and marks hosts that
-// missed their heartbeats ERROR.
+// tried. In the background the index follows the host change feed and the heartbeat
+// index, and marks hosts that missed their heartbeats ERROR.
 package place

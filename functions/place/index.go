@@ -26,8 +26,10 @@ import (
 // The index follows Redis, which stays the truth: reservations (its own and other
 // instances') are checked again by the reservation script, which answers the host's
 // counters so the index catches up on a conflict; a sync in the background every
-// SyncEvery reloads the hosts in the change feed (registrations, state, zone and tag
-// changes, heartbeats), reads every host's counters every FullEvery per 10,000 hosts (the
+// SyncEvery reloads the hosts in the change feed (registrations, state, zone, tag,
+// datastore and image changes), takes the times of the heartbeats since the last sync from
+// the heartbeat index (a heartbeat that changes nothing placement reads does not write the
+// record, nor the feed), reads every host's counters every FullEvery per 10,000 hosts (the
 // cost of a full read grows with the fleet; its average stays the same), and marks hosts that
 // missed their heartbeats ERROR.
 type Index struct {
@@ -51,7 +53,16 @@ type Index struct {
 	syncedAt atomic.Int64 // unix ns
 	fullAt   atomic.Int64 // unix ns
 	markedAt atomic.Int64 // unix ns
+	beatAt   atomic.Int64 // the newest heartbeat read (unix ms, Photon's clock)
 }
+
+// beatSlack is how far before the newest heartbeat it has read (or the store's clock, if
+// earlier) a sync reads heartbeats again: a heartbeat is scored with the clock of the
+// gateway that took it, and one recorded a little late (a busy gateway, a clock a little
+// behind) must not be missed. Missing one only makes a host look a beat older; a host
+// whose heartbeats are all missed looks silent, which the slack keeps to clocks more than
+// that apart.
+const beatSlack = 2000 // ms
 
 // entry is one host: truth holds its counters as Redis last answered them, pend the
 // placements of this instance in flight on it, and cand the host with their sum, which
@@ -257,7 +268,7 @@ func (x *Index) Load(ctx context.Context) error {
 }
 
 // Sync marks hosts that missed their heartbeats, reloads the hosts changed since the
-// last sync and, every FullEvery, every host's counters.
+// last sync, takes the heartbeats since and, every FullEvery, every host's counters.
 func (x *Index) Sync(ctx context.Context) error {
 	now := time.Now()
 	x.syncedAt.Store(now.UnixNano())
@@ -281,6 +292,9 @@ func (x *Index) Sync(ctx context.Context) error {
 		}
 	}
 	x.gen.Store(gen)
+	if err := x.syncHeartbeats(ctx); err != nil {
+		return err
+	}
 	every := int64(x.FullEvery) * int64(max(1, x.Len()/10_000))
 	if now.UnixNano()-x.fullAt.Load() < every {
 		return nil
@@ -307,6 +321,33 @@ func (x *Index) Sync(ctx context.Context) error {
 		}
 		x.mu.Unlock()
 	}
+	return nil
+}
+
+// syncHeartbeats takes the times of the heartbeats since the newest it has read into
+// the hosts' entries, for the heartbeat checker. It reads from no later than its own
+// clock: one heartbeat stamped ahead (a gateway's clock ahead) must not hide the others.
+func (x *Index) syncHeartbeats(ctx context.Context) error {
+	newest := x.beatAt.Load()
+	beats, err := x.store.HeartbeatsSince(ctx, min(newest, x.store.Now())-beatSlack)
+	if err != nil || len(beats) == 0 {
+		return err
+	}
+	x.mu.Lock()
+	for _, b := range beats {
+		newest = max(newest, b.At)
+		slot, ok := x.slots[b.ID]
+		if !ok || x.entries[slot] == nil || x.entries[slot].cand.Host.LastHeartbeat >= b.At {
+			continue
+		}
+		// A copy: choices handed out hold the record, and read it without the lock.
+		e := x.entries[slot]
+		h := *e.cand.Host
+		h.LastHeartbeat = b.At
+		e.cand.Host = &h
+	}
+	x.mu.Unlock()
+	x.beatAt.Store(newest)
 	return nil
 }
 

@@ -354,6 +354,61 @@ func TestMissedHeartbeats(t *testing.T) {
 	}
 }
 
+// TestHeartbeatsWithoutReload: the index takes the times of heartbeats from the
+// heartbeat index, without reloading host records (a heartbeat that changes nothing
+// placement reads writes none): a host that beats stays feasible past StaleAfterMs from
+// its record's heartbeat, and one that stopped is rejected for missed heartbeats before
+// the sync marks it ERROR, even after a heartbeat stamped an hour ahead (by a gateway
+// whose clock is). Choices handed out keep the record they were made with.
+func TestHeartbeatsWithoutReload(t *testing.T) {
+	ctx := t.Context()
+	s := storetest.New(t)
+	now := s.Now()
+	hosts := randomFleet(3, 29, now-50_000) // last heard of 50 s ago
+	hosts[2].LastHeartbeat = now + time.Hour.Milliseconds()
+	register(t, ctx, s, hosts)
+	x := NewIndex(s, DefaultPolicy)
+	if err := x.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pin := func(host string) *Request { return &Request{VM: "vm1", CPU: 1, MemoryMB: 64, Host: host} }
+	held := x.Candidates(pin(hosts[0].ID), now, 1)
+	if len(held) != 1 {
+		t.Fatalf("before the beat: %+v", held)
+	}
+	if err := x.Sync(ctx); err != nil { // it reads the heartbeat an hour ahead
+		t.Fatal(err)
+	}
+	gen := x.gen.Load()
+	if err := s.HeartbeatHost(ctx, hosts[0].ID, model.HostUsage{CPUUsedMhz: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g := x.gen.Load(); g != gen {
+		t.Fatalf("a heartbeat went through the change feed: generation %d → %d", gen, g)
+	}
+	at := now + 20_000 // 70 s after the hosts were last heard of, 20 s after host 0 beat
+	cases := []struct {
+		host string
+		want Reason
+	}{{hosts[0].ID, Fits}, {hosts[1].ID, MissedHeartbeats}}
+	for _, tc := range cases {
+		got := x.Candidates(pin(tc.host), at, 1)
+		_, rej := x.Explain(pin(tc.host), at)
+		if tc.want == Fits && (len(got) != 1 || got[0].Host.ID != tc.host) || tc.want != Fits && (len(got) != 0 || rej.Count(tc.want) != 1) {
+			t.Errorf("%s at +20s: %+v, rejections %v, want %v", tc.host, got, rej, tc.want)
+		}
+	}
+	if held[0].Host.LastHeartbeat != now-50_000 {
+		t.Errorf("a choice made before the sync changed under its holder: heartbeat %d", held[0].Host.LastHeartbeat)
+	}
+	if h, err := s.GetHost(ctx, hosts[1].ID); err != nil || h.State != model.HostReady {
+		t.Fatalf("the silent host was marked before StaleAfterMs: %+v %v", h, err)
+	}
+}
+
 // TestReservationChecksState: a host put in maintenance after the index last looked is
 // refused by the reservation itself.
 func TestReservationChecksState(t *testing.T) {

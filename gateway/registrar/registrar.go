@@ -15,6 +15,9 @@ import (
 	"context"
 	"crypto/x509"
 	"net"
+	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -36,11 +39,26 @@ type Registrar struct {
 	hostdv1.UnimplementedRegistrarServer
 	store *store.Store
 	roots *x509.CertPool
+
+	mu       sync.Mutex
+	verified map[string]verified // by the chain's certificates (DER), as presented
 }
+
+// verified is a chain that verified: the host it names, and until when it is valid.
+type verified struct {
+	id    string
+	until time.Time
+}
+
+// maxVerified bounds the chains kept verified; past it, the expired ones go, and all of
+// them when none has.
+const maxVerified = 1 << 16
 
 // New returns a registrar that writes to s and takes as hosts the callers whose host
 // certificate ca signed.
-func New(s *store.Store, ca *pki.CA) *Registrar { return &Registrar{store: s, roots: ca.Pool()} }
+func New(s *store.Store, ca *pki.CA) *Registrar {
+	return &Registrar{store: s, roots: ca.Pool(), verified: map[string]verified{}}
+}
 
 // NewServer is a gRPC server of r, to serve on the join endpoint (pki.Joiner.ServeWith).
 func NewServer(r *Registrar) *grpc.Server {
@@ -88,28 +106,74 @@ func (r *Registrar) Heartbeat(ctx context.Context, req *hostdv1.HeartbeatRequest
 
 // caller is the id of the host whose certificate from the platform CA the call came
 // with. The chain is verified here again rather than trusted to the listener's TLS
-// settings, which let callers without a certificate through to the join endpoint.
+// settings, which let callers without a certificate through to the join endpoint. A
+// chain that verified is remembered until it expires: a host presents the same chain on
+// every heartbeat, and checking its signatures again was the largest cost of one.
 func (r *Registrar) caller(ctx context.Context) (string, error) {
 	p, ok := peer.FromContext(ctx)
 	if ok {
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
-			leaf := ti.State.PeerCertificates[0]
+			certs := ti.State.PeerCertificates
+			var key strings.Builder
+			for _, c := range certs {
+				key.Write(c.Raw)
+			}
+			now := time.Now()
+			r.mu.Lock()
+			v, ok := r.verified[key.String()]
+			r.mu.Unlock()
+			if ok && now.Before(v.until) {
+				return v.id, nil
+			}
+			leaf := certs[0]
 			inter := x509.NewCertPool()
-			for _, c := range ti.State.PeerCertificates[1:] {
+			for _, c := range certs[1:] {
 				inter.AddCert(c)
 			}
-			_, err := leaf.Verify(x509.VerifyOptions{Roots: r.roots, Intermediates: inter,
+			chains, err := leaf.Verify(x509.VerifyOptions{Roots: r.roots, Intermediates: inter, CurrentTime: now,
 				KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 			if err != nil {
 				return "", status.Errorf(codes.Unauthenticated, "the certificate is not from the platform CA: %v", err)
 			}
-			if id, ok := pki.HostID(leaf); ok {
-				return id, nil
+			id, ok := pki.HostID(leaf)
+			if !ok {
+				return "", status.Errorf(codes.PermissionDenied, "%q is not a host's certificate", leaf.Subject.CommonName)
 			}
-			return "", status.Errorf(codes.PermissionDenied, "%q is not a host's certificate", leaf.Subject.CommonName)
+			r.remember(key.String(), verified{id: id, until: validUntil(chains)})
+			return id, nil
 		}
 	}
 	return "", status.Error(codes.Unauthenticated, "present the host's certificate from the platform CA")
+}
+
+// validUntil is when the first of the certificates of chains expires.
+func validUntil(chains [][]*x509.Certificate) time.Time {
+	var until time.Time
+	for _, chain := range chains {
+		for _, c := range chain {
+			if until.IsZero() || c.NotAfter.Before(until) {
+				until = c.NotAfter
+			}
+		}
+	}
+	return until
+}
+
+func (r *Registrar) remember(key string, v verified) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.verified) >= maxVerified {
+		now := time.Now()
+		for k, old := range r.verified {
+			if !now.Before(old.until) {
+				delete(r.verified, k)
+			}
+		}
+		if len(r.verified) >= maxVerified {
+			clear(r.verified)
+		}
+	}
+	r.verified[key] = v
 }
 
 func datastores(in []*hostdv1.HostDatastore) []model.Datastore {

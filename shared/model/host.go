@@ -77,8 +77,10 @@ type HostUsage struct {
 	MemoryUsedMB int64       `json:"memoryUsedMb"`
 	VMCount      int32       `json:"vmCount"`
 	Datastores   []Datastore `json:"datastores,omitempty"`
-	// VMPower is the power state of each VM the host lists, by VM id, read at ReadAt (ms,
-	// the host's clock); store.HeartbeatHost brings the VM records in line with it.
+	// VMPower is the power state of VMs the host lists, by VM id, read at ReadAt (ms, the
+	// host's clock): of those that changed since its last heartbeat, and now and then of
+	// all of them (hostd's PowerListEvery); store.HeartbeatHost brings the VM records in
+	// line with it.
 	VMPower map[string]string `json:"-"`
 	ReadAt  int64             `json:"-"`
 }

@@ -101,9 +101,13 @@ func (s *Store) HostRegistrations(ctx context.Context, ids ...string) ([]*HostRe
 	return out, nil
 }
 
-// ListHostsPage pages through hosts in id order.
+// ListHostsPage pages through hosts in id order, with what their heartbeats measured.
 func (s *Store) ListHostsPage(ctx context.Context, size int, cursor string) (Page[model.Host], error) {
-	return List[model.Host](ctx, s, s.hostsIdx(), model.KindHost, size, cursor)
+	p, err := List[model.Host](ctx, s, s.hostsIdx(), model.KindHost, size, cursor)
+	if err != nil {
+		return p, err
+	}
+	return p, s.mergeLive(ctx, p.Items...)
 }
 
 // VMsOnHost reads the VMs whose record names hostID as their host: those of the host's

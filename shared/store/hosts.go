@@ -22,8 +22,11 @@ import (
 //     ds:{name}:total and ds:{name}:used in MB, and ver, counting their changes;
 //   - photon:hosts:gen and photon:idx:hosts:changed: a change feed; every write of a host
 //     record takes the next generation and scores the host with it, so a placement index
-//     reloads only the hosts changed since the generation it has seen;
+//     reloads only the hosts changed since the generation it has seen (a heartbeat writes
+//     the record only when what placement reads of it changed);
 //   - photon:idx:hosts:heartbeat: host ids scored by their last heartbeat (unix ms);
+//   - photon:hostlive:{id}: what heartbeats measure, beside the record so that a heartbeat
+//     does not rewrite it (heartbeat.go); every read of a host record merges it in;
 //   - photon:resv:host:{vm}: a VM's reservation;
 //   - photon:idx:placed:{id}: the ids of the VMs and persistent disks holding a
 //     reservation on the host, written by the reservation scripts with the reservation:
@@ -35,21 +38,24 @@ func (s *Store) hostResvKey(vm string) string { return s.key("resv", "host", vm)
 func (s *Store) hostsGenKey() string          { return s.key("hosts", "gen") }
 func (s *Store) hostsChangedIdx() string      { return s.key("idx", "hosts", "changed") }
 func (s *Store) heartbeatIdx() string         { return s.key("idx", "hosts", "heartbeat") }
+func (s *Store) hostLiveKey(id string) string { return s.key("hostlive", id) }
 func (s *Store) placedIdx(id string) string   { return s.key("idx", "placed", id) }
 
 // GroupKey is the key of an anti-affinity group's per-host counts.
 func (s *Store) GroupKey(project, group string) string { return s.key("aag", project, group) }
 
 // putHost writes a host record, its capacity totals and its change-feed entry, and
-// records a new host or a change of its state in the outbox.
-// KEYS: record, hosts index, hostcap, gen, changed, heartbeat, outbox. ARGV: id, record
-// JSON, heartbeat ms, then field/value pairs of totals.
+// records a new host or a change of its state in the outbox. The record carries what the
+// host measured: the heartbeats' hash is dropped.
+// KEYS: record, hosts index, hostcap, gen, changed, heartbeat, outbox, live. ARGV: id,
+// record JSON, heartbeat ms, then field/value pairs of totals.
 var putHost = redis.NewScript(outboxLua + `
 local old = redis.call('GET', KEYS[1])
 if not old or cjson.decode(old).state ~= cjson.decode(ARGV[2]).state then
   outbox(KEYS[7], '` + strconv.Itoa(OutboxMaxLen) + `', KEYS[1], ARGV[2], old)
 end
 redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[8])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 local g = redis.call('INCR', KEYS[4])
 redis.call('ZADD', KEYS[5], g, ARGV[1])
@@ -69,7 +75,7 @@ func (s *Store) PutHost(ctx context.Context, h *model.Host) error {
 		args = append(args, "ds:"+d.Name+":total", d.CapacityBytes>>20)
 	}
 	err = putHost.Run(ctx, s.rdb, []string{s.entityKey(model.KindHost, h.ID), s.hostsIdx(), s.hostCapKey(h.ID),
-		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.OutboxStream()}, args...).Err()
+		s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.OutboxStream(), s.hostLiveKey(h.ID)}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("write host %s: %w", h.ID, err)
 	}
@@ -132,12 +138,15 @@ func (s *Store) UpdateHost(ctx context.Context, id string, fn func(*model.Host) 
 
 // touchHost: KEYS gen, changed, heartbeat, hostcap; ARGV id, heartbeat ms, state (empty
 // when the host is gone). The state goes into the counters too, for the reservation
-// script to refuse a host that has left READY since the index last looked.
+// script to refuse a host that has left READY since the index last looked, and for a
+// heartbeat to see that it has a host in ERROR to bring back. The record's heartbeat may
+// be older than the heartbeats' (they do not rewrite it): it never moves the score back.
 var touchHost = redis.NewScript(`
 local g = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], g, ARGV[1])
 if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[1])
+  local at = redis.call('ZSCORE', KEYS[3], ARGV[1])
+  if not at or tonumber(at) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[3], tonumber(ARGV[2]), ARGV[1]) end
   redis.call('HSET', KEYS[4], 'state', ARGV[3])
 end
 return g
@@ -146,81 +155,6 @@ return g
 func (s *Store) touchHost(ctx context.Context, id string, heartbeat int64, state string) error {
 	return touchHost.Run(ctx, s.rdb, []string{s.hostsGenKey(), s.hostsChangedIdx(), s.heartbeatIdx(), s.hostCapKey(id)},
 		id, heartbeat, state).Err()
-}
-
-// HeartbeatHost records what the host measured and when, and brings the records of its
-// VMs in line with the power states it reports (reconcilePower): of the VMs placed on it
-// only, so a host rewrites no other host's VM. A host put in ERROR for missed heartbeats
-// is READY again.
-func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage) error {
-	_, err := s.UpdateHost(ctx, id, func(h *model.Host) error {
-		h.LastHeartbeat = s.Now()
-		if len(u.Datastores) > 0 {
-			h.Datastores = mergeDatastores(h.Datastores, u.Datastores)
-		}
-		u.Datastores = nil
-		h.Usage = u
-		if h.State == model.HostError && h.StateReason == model.ReasonMissedHeartbeats {
-			h.State, h.StateReason = model.HostReady, ""
-		}
-		return nil
-	})
-	if err != nil || len(u.VMPower) == 0 {
-		return err
-	}
-	return s.reconcilePower(ctx, id, u.VMPower, u.ReadAt)
-}
-
-// mergeDatastores takes what the host measured and keeps what was set on Photon's side
-// (tags, and the id when the host did not report one).
-func mergeDatastores(old, cur []model.Datastore) []model.Datastore {
-	byName := make(map[string]model.Datastore, len(old))
-	for _, d := range old {
-		byName[d.Name] = d
-	}
-	out := make([]model.Datastore, len(cur))
-	for i, d := range cur {
-		o := byName[d.Name]
-		if len(d.Tags) == 0 {
-			d.Tags = o.Tags
-		}
-		if d.ID == "" {
-			d.ID = o.ID
-		}
-		out[i] = d
-	}
-	return out
-}
-
-// MarkStaleHosts puts READY hosts whose last heartbeat is older than beforeMs in ERROR
-// (reason: missed heartbeats) and returns their ids.
-func (s *Store) MarkStaleHosts(ctx context.Context, beforeMs int64) ([]string, error) {
-	ids, err := s.rdb.ZRangeByScore(ctx, s.heartbeatIdx(), &redis.ZRangeBy{Min: "-inf", Max: "(" + strconv.FormatInt(beforeMs, 10)}).Result()
-	if err != nil {
-		return nil, err
-	}
-	var marked []string
-	for _, id := range ids {
-		changed := false
-		_, err := s.UpdateHost(ctx, id, func(h *model.Host) error {
-			changed = false
-			if h.State != model.HostReady || h.LastHeartbeat >= beforeMs {
-				return ErrNoChange
-			}
-			h.State, h.StateReason = model.HostError, model.ReasonMissedHeartbeats
-			changed = true
-			return nil
-		})
-		switch {
-		case errors.Is(err, errs.ErrNotFound):
-			s.rdb.ZRem(ctx, s.heartbeatIdx(), id)
-		case err != nil:
-			return marked, err
-		case changed:
-			marked = append(marked, id)
-		}
-	}
-	return marked, nil
 }
 
 // HostChanges returns the hosts written after generation since, and the generation they
@@ -248,9 +182,13 @@ func (s *Store) HostGeneration(ctx context.Context) (int64, error) {
 	return g, err
 }
 
-// GetHost reads a host record.
+// GetHost reads a host record, with what its heartbeats measured.
 func (s *Store) GetHost(ctx context.Context, id string) (*model.Host, error) {
-	return Get[model.Host](ctx, s, model.KindHost, id)
+	h, err := Get[model.Host](ctx, s, model.KindHost, id)
+	if err != nil {
+		return nil, err
+	}
+	return h, s.mergeLive(ctx, h)
 }
 
 // ListHosts reads every host record.
@@ -262,16 +200,21 @@ func (s *Store) ListHosts(ctx context.Context) ([]*model.Host, error) {
 	return s.GetHosts(ctx, ids...)
 }
 
-// GetHosts reads the records of ids in one round trip; missing hosts are left out.
+// GetHosts reads the records of ids, with what their heartbeats measured, in two round
+// trips; missing hosts are left out.
 func (s *Store) GetHosts(ctx context.Context, ids ...string) ([]*model.Host, error) {
-	return getMany[model.Host](ctx, s, model.KindHost, ids)
+	hs, err := getMany[model.Host](ctx, s, model.KindHost, ids)
+	if err != nil {
+		return nil, err
+	}
+	return hs, s.mergeLive(ctx, hs...)
 }
 
 // DeleteHost removes a host's record, counters and index entries. The caller checks that
 // no VM is left on it.
 func (s *Store) DeleteHost(ctx context.Context, id string) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, s.entityKey(model.KindHost, id), s.hostCapKey(id), s.placedIdx(id))
+		p.Del(ctx, s.entityKey(model.KindHost, id), s.hostCapKey(id), s.hostLiveKey(id), s.placedIdx(id))
 		p.ZRem(ctx, s.hostsIdx(), id)
 		p.ZRem(ctx, s.heartbeatIdx(), id)
 		return nil

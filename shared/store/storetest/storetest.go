@@ -119,3 +119,18 @@ func NewWithClient(t testing.TB) (*store.Store, redis.UniversalClient) {
 	c := Client(t)
 	return store.New(c, Prefix(t)), c
 }
+
+// CPU is the CPU time this process and the Redis server of rdb have used so far, for
+// benchmarks that report what an operation costs both.
+func CPU(tb testing.TB, rdb redis.UniversalClient) (proc, server time.Duration) {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	u, err := keyspace.Measure(context.Background(), rdb)
+	if err != nil || !u.CPU {
+		tb.Fatalf("redis cpu: %+v %v", u, err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(u.CPUSeconds * float64(time.Second))
+}

@@ -380,7 +380,12 @@ type HostUsage struct {
 	MemoryUsedMb int64                  `protobuf:"varint,2,opt,name=memory_used_mb,json=memoryUsedMb,proto3" json:"memory_used_mb,omitempty"`
 	VmCount      int32                  `protobuf:"varint,3,opt,name=vm_count,json=vmCount,proto3" json:"vm_count,omitempty"`
 	Datastores   []*HostDatastore       `protobuf:"bytes,4,rep,name=datastores,proto3" json:"datastores,omitempty"`
-	// vm_powers are the power states of the host's VMs, each read reported once.
+	// vm_powers are power states of the host's VMs: in a heartbeat, of those whose state
+	// changed (or that appeared) since the last heartbeat the registrar acknowledged, and
+	// of every VM on the first heartbeat after a registration and periodically after (hostd
+	// Options.PowerListEvery, every 30th by default), which lets the control plane catch
+	// records that drifted on its side. A VM gone from the host is not reported; the
+	// reconciler finds it. A state a failed heartbeat carried is sent again.
 	VmPowers      []*VmPower `protobuf:"bytes,5,rep,name=vm_powers,json=vmPowers,proto3" json:"vm_powers,omitempty"`
 	ReadAtMs      int64      `protobuf:"varint,6,opt,name=read_at_ms,json=readAtMs,proto3" json:"read_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
