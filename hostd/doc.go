@@ -41,8 +41,9 @@
 // the control plane's registrar (hostd.v1.Registrar, DialRegistrar) over mutual TLS with
 // the host's certificate; it retries while the control plane is unreachable and serves
 // meanwhile. A heartbeat carries the power states that changed since the last one the
-// registrar took, and all of them on the first after a registration and every
-// Options.PowerListEvery beats (the control plane reads a VM's record for each), so a
-// heartbeat of a host whose VMs kept their states costs the control plane little. hostd holds no credentials of the control plane's Redis, and no package of
-// it imports a Redis client.
+// registrar took (less those it answered to report again: a VM a task held), and all of
+// them on the first after a registration and every Options.PowerListEvery beats (the
+// control plane reads a VM's record for each), so a heartbeat of a host whose VMs kept
+// their states costs the control plane little. hostd holds no credentials of the control
+// plane's Redis, and no package of it imports a Redis client.
 package hostd

@@ -32,7 +32,8 @@ type registrar struct {
 	registered   chan struct{}
 	heartbeats   chan *hostdv1.HostUsage
 	refuse       func(*hostdv1.HostUsage) bool
-	beats        []beat // every heartbeat, in order
+	retry        func(*hostdv1.HostUsage) []string // the VMs a taken beat answers to report again
+	beats        []beat                            // every heartbeat, in order
 }
 
 // beat is a heartbeat the registrar received, and whether it refused it.
@@ -63,6 +64,10 @@ func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, 
 	r.mu.Lock()
 	refused := r.refuse != nil && r.refuse(req.GetUsage())
 	r.beats = append(r.beats, beat{req.GetUsage(), refused})
+	var retry []string
+	if !refused && r.retry != nil {
+		retry = r.retry(req.GetUsage())
+	}
 	r.mu.Unlock()
 	if refused {
 		return nil, status.Error(codes.Unavailable, "connection refused")
@@ -71,7 +76,7 @@ func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, 
 	case r.heartbeats <- req.GetUsage():
 	default:
 	}
-	return &hostdv1.HeartbeatResponse{}, nil
+	return &hostdv1.HeartbeatResponse{RetryVmIds: retry}, nil
 }
 
 // start runs a host of backend b with its hostd and returns the host, a gRPC client of
@@ -459,6 +464,35 @@ func TestHeartbeatPowers(t *testing.T) {
 		i := mark + slices.IndexFunc(bs[mark:], func(b beat) bool { return !b.refused })
 		if got := state(bs[i].usage, "vm-p"); got != "poweredOn" || !bs[i-1].refused || state(bs[i-1].usage, "vm-p") != "poweredOn" {
 			t.Fatalf("the beat taken after a refused one that carried vm-p poweredOn carries %q: %v", got, bs[i].usage.GetVmPowers())
+		}
+
+		// The registrar takes the beats but cannot weigh vm-p's power-off yet (a task held
+		// it) for three beats: vm-p is reported on each, then no more until a full list.
+		const retries = 3
+		reg.mu.Lock()
+		reg.refuse = nil
+		answered := 0
+		reg.retry = func(u *hostdv1.HostUsage) []string {
+			if state(u, "vm-p") != "poweredOff" || answered == retries {
+				return nil
+			}
+			answered++
+			return []string{"vm-p"}
+		}
+		mark = len(reg.beats)
+		reg.mu.Unlock()
+		if _, err := h.PowerOff(ctx, &hostdv1.VmRef{VmId: "vm-p"}); err != nil {
+			t.Fatal(err)
+		}
+		bs = waitBeats("beats past the retries", func(bs []beat) bool {
+			first := slices.IndexFunc(bs[mark:], func(b beat) bool { return state(b.usage, "vm-p") == "poweredOff" })
+			return first >= 0 && len(bs[mark:]) > first+retries+1
+		})
+		first = mark + slices.IndexFunc(bs[mark:], func(b beat) bool { return state(b.usage, "vm-p") == "poweredOff" })
+		for k := first; k <= first+retries; k++ {
+			if got := state(bs[k].usage, "vm-p"); got != "poweredOff" {
+				t.Errorf("beat %d after %d of %d retries reports vm-p as %q, want poweredOff", k-first, min(k-first, retries), retries, got)
+			}
 		}
 	})
 }

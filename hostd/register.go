@@ -137,9 +137,12 @@ func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, regis
 		if beats%d.opts.PowerListEvery != 0 {
 			sent = withPowers(u, changedPowers(u.GetVmPowers(), acked))
 		}
-		err := d.beat(ctx, sent)
+		retry, err := d.beat(ctx, sent)
 		if err == nil {
 			acked = powerStates(u.GetVmPowers())
+			for _, id := range retry {
+				delete(acked, id) // not taken yet: the next beat reports it again
+			}
 			beats++
 		} else if ctx.Err() == nil {
 			d.opts.Logger.Warn("heartbeat", "host", d.opts.ID, "err", err)
@@ -167,15 +170,16 @@ func powerStates(ps []*hostdv1.VmPower) map[string]string {
 	return m
 }
 
-// beat checks that the host answers and reports u.
-func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) error {
+// beat checks that the host answers and reports u; it answers the VMs whose power states
+// the registrar did not take yet.
+func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) ([]string, error) {
 	if err := d.b.Ping(ctx); err != nil {
-		return fmt.Errorf("the host does not answer: %w", err)
+		return nil, fmt.Errorf("the host does not answer: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	_, err := d.opts.Registrar.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: u})
-	return err
+	res, err := d.opts.Registrar.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: u})
+	return res.GetRetryVmIds(), err
 }
 
 // withPowers is u carrying the power states ps.

@@ -133,7 +133,7 @@ func BenchmarkSyncHeartbeats(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, h := range hosts {
-		if err := s.HeartbeatHost(ctx, h.ID, model.HostUsage{}); err != nil {
+		if _, err := s.HeartbeatHost(ctx, h.ID, model.HostUsage{}); err != nil {
 			b.Fatal(err)
 		}
 	}

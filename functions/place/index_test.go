@@ -343,7 +343,7 @@ func TestMissedHeartbeats(t *testing.T) {
 	if _, err := f.Place(ctx, pin); err == nil || !strings.Contains(err.Error(), "1 in state ERROR") {
 		t.Fatalf("placement on a silent host: %v", err)
 	}
-	if err := s.HeartbeatHost(ctx, hosts[1].ID, model.HostUsage{}); err != nil {
+	if _, err := s.HeartbeatHost(ctx, hosts[1].ID, model.HostUsage{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.index.Sync(ctx); err != nil {
@@ -380,7 +380,7 @@ func TestHeartbeatsWithoutReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := x.gen.Load()
-	if err := s.HeartbeatHost(ctx, hosts[0].ID, model.HostUsage{CPUUsedMhz: 100}); err != nil {
+	if _, err := s.HeartbeatHost(ctx, hosts[0].ID, model.HostUsage{CPUUsedMhz: 100}); err != nil {
 		t.Fatal(err)
 	}
 	if err := x.Sync(ctx); err != nil {

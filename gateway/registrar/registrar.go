@@ -98,10 +98,11 @@ func (r *Registrar) Heartbeat(ctx context.Context, req *hostdv1.HeartbeatRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := r.store.HeartbeatHost(ctx, id, usage(req.GetUsage())); err != nil {
+	retry, err := r.store.HeartbeatHost(ctx, id, usage(req.GetUsage()))
+	if err != nil {
 		return nil, errs.As(err)
 	}
-	return &hostdv1.HeartbeatResponse{}, nil
+	return &hostdv1.HeartbeatResponse{RetryVmIds: retry}, nil
 }
 
 // caller is the id of the host whose certificate from the platform CA the call came

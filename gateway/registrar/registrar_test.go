@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -274,6 +275,66 @@ func TestHostReportsOnlyItself(t *testing.T) {
 	}
 }
 
+// TestHeartbeatRetries: of the power states a beat reports, those of VMs a task holds or
+// whose last task ended about when the states were read are answered for the host to
+// report again; the others are weighed at once, and a VM in line is not answered.
+func TestHeartbeatRetries(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	h1 := c.host(t, c.ca, "h1")
+	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
+		t.Fatal(err)
+	}
+	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
+	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
+	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	cases := []struct {
+		id, state string
+		held      bool  // a task holds it
+		ended     int64 // when its last task ended (unix ms)
+		want      string
+		retry     bool
+	}{
+		{"vm-settled", model.VMStopped, false, 1, model.VMStarted, false},
+		{"vm-in-line", model.VMStarted, false, 1, model.VMStarted, false},
+		{"vm-held", model.VMStopped, true, 0, model.VMStopped, true},
+		{"vm-just-ended", model.VMStopped, false, now, model.VMStopped, true},
+	}
+	power := &hostdv1.HostUsage{ReadAtMs: now}
+	for _, tc := range cases {
+		vm := &model.VM{ID: tc.id, Name: tc.id, TenantID: "t1", ProjectID: "p1", State: tc.state, HostID: "h1", CreatedAt: 1}
+		task := c.s.NewTask("task-"+tc.id, "CREATE_VM", model.Entity{ID: tc.id, Kind: model.KindVM}, model.Caller{}, nil)
+		if tc.held {
+			vm.ActiveTask = task.ID
+		} else {
+			task.State, task.EndTime = model.TaskCompleted, tc.ended
+		}
+		if err := c.s.CreateVM(ctx, vm, task); err != nil {
+			t.Fatal(err)
+		}
+		power.VmPowers = append(power.VmPowers, &hostdv1.VmPower{VmId: tc.id, PowerState: "poweredOn"})
+	}
+	res, err := h1.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: power})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		if got := slices.Contains(res.GetRetryVmIds(), tc.id); got != tc.retry {
+			t.Errorf("%s answered to report again: %v, want %v (answer %v)", tc.id, got, tc.retry, res.GetRetryVmIds())
+		}
+		if vm, err := store.Get[model.VM](ctx, c.s, model.KindVM, tc.id); err != nil || vm.State != tc.want {
+			t.Errorf("%s after the beat: %+v %v, want %s", tc.id, vm, err, tc.want)
+		}
+	}
+}
+
 // TestHostdReportsThroughRegistrar: a hostd that joined at the join endpoint registers
 // and heartbeats its host through the registrar there, with the certificate it joined
 // for. When the control plane is down at its start, it serves anyway and registers once
@@ -399,7 +460,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 			u := model.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 100, Datastores: ds, ReadAt: time.Now().UnixMilli()}
 			measureCPU(b, rdb, func() {
 				u.VMPower = bc.power
-				if err := c.s.HeartbeatHost(ctx, "h1", u); err != nil {
+				if _, err := c.s.HeartbeatHost(ctx, "h1", u); err != nil {
 					b.Fatal(err)
 				}
 			})

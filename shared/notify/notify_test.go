@@ -328,7 +328,7 @@ func testDerivedEvents(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i)}); err != nil {
+		if _, err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

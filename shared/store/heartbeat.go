@@ -58,8 +58,9 @@ return 1
 // VMs in line with the power states it reports (reconcilePower): of the VMs placed on it
 // only, so a host rewrites no other host's VM. A host put in ERROR for missed heartbeats
 // is READY again. The host record and the change feed are written only when what
-// placement reads of the host changed (see above); otherwise it is one round trip.
-func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage) error {
+// placement reads of the host changed (see above); otherwise it is one round trip. retry
+// are the VMs whose power states could not be weighed yet (reconcilePower).
+func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage) (retry []string, err error) {
 	now := s.Now()
 	fp := placementPrint(u.Datastores)
 	live := hostLive{Usage: model.HostUsage{CPUUsedMhz: u.CPUUsedMhz, MemoryUsedMB: u.MemoryUsedMB, VMCount: u.VMCount}}
@@ -71,23 +72,23 @@ func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage)
 	}
 	raw, err := json.Marshal(live)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys := []string{s.hostLiveKey(id), s.heartbeatIdx(), s.hostCapKey(id)}
 	done, err := heartbeat.Run(ctx, s.rdb, keys, id, now, fp, raw, 0).Int()
 	if err != nil {
-		return fmt.Errorf("heartbeat host %s: %w", id, err)
+		return nil, fmt.Errorf("heartbeat host %s: %w", id, err)
 	}
 	if done == 0 {
 		if err := s.mergeHeartbeat(ctx, id, now, live.Usage, u.Datastores); err != nil {
-			return err
+			return nil, err
 		}
 		if err := heartbeat.Run(ctx, s.rdb, keys, id, now, fp, raw, 1).Err(); err != nil {
-			return fmt.Errorf("heartbeat host %s: %w", id, err)
+			return nil, fmt.Errorf("heartbeat host %s: %w", id, err)
 		}
 	}
 	if len(u.VMPower) == 0 {
-		return nil
+		return nil, nil
 	}
 	return s.reconcilePower(ctx, id, u.VMPower, u.ReadAt)
 }

@@ -84,7 +84,7 @@ func TestHeartbeatFeed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := s.HeartbeatHost(ctx, "h1", tc.usage); err != nil {
+				if _, err := s.HeartbeatHost(ctx, "h1", tc.usage); err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
 				after, err := s.HostGeneration(ctx)

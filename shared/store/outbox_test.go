@@ -122,7 +122,7 @@ func TestOutbox(t *testing.T) {
 				}, nil, nil},
 				{"heartbeats record nothing", func(ctx context.Context) error {
 					for i := range 5 {
-						if err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i), VMCount: int32(i)}); err != nil {
+						if _, err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: int64(i), VMCount: int32(i)}); err != nil {
 							return err
 						}
 					}
@@ -133,7 +133,8 @@ func TestOutbox(t *testing.T) {
 					return err
 				}, nil, []string{"update host h1"}},
 				{"the heartbeat that brings it back", func(ctx context.Context) error {
-					return s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: 1})
+					_, err := s.HeartbeatHost(ctx, "h1", model.HostUsage{CPUUsedMhz: 1})
+					return err
 				}, nil, []string{"update host h1"}},
 				{"maintenance", func(ctx context.Context) error {
 					_, err := s.UpdateHost(ctx, "h1", func(h *model.Host) error { h.State = model.HostMaintenance; return nil })

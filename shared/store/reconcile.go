@@ -17,9 +17,10 @@ const clockSlack = 1000 // ms
 // (on the host's console, by HA, by a crash) gets the state the host has. A VM Photon has
 // not placed on host is not the host's to report on, and is left alone. A VM a task
 // holds, or one whose last task ended after the read (the read may predate it), is left
-// to that task (domain.VMReconciled decides). Only VMs whose state differs cost more than
-// the one MGET.
-func (s *Store) reconcilePower(ctx context.Context, host string, power map[string]string, readAt int64) error {
+// to that task (domain.VMReconciled decides); those are retry, for the host to report
+// again, as it reports only what changed since the last report taken. Only VMs whose
+// state differs cost more than the one MGET.
+func (s *Store) reconcilePower(ctx context.Context, host string, power map[string]string, readAt int64) (retry []string, err error) {
 	ids := make([]string, 0, len(power))
 	keys := make([]string, 0, len(power))
 	for id := range power {
@@ -28,7 +29,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 	}
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, v := range vals {
 		raw, ok := v.(string)
@@ -39,11 +40,23 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 		if json.Unmarshal([]byte(raw), &vm) != nil {
 			continue
 		}
-		want, ok := domain.VMReconciled(vm.State, vm.ActiveTask, power[ids[i]])
-		if vm.HostID != host || !ok {
+		if vm.HostID != host {
 			continue
 		}
-		if last, err := s.lastTaskEnd(ctx, vm.ID); err != nil || last < 0 || last >= readAt-clockSlack {
+		if vm.ActiveTask != "" {
+			retry = append(retry, vm.ID)
+			continue
+		}
+		want, ok := domain.VMReconciled(vm.State, vm.ActiveTask, power[ids[i]])
+		if !ok {
+			continue
+		}
+		last, err := s.lastTaskEnd(ctx, vm.ID)
+		if err != nil {
+			return retry, err
+		}
+		if last < 0 || last >= readAt-clockSlack {
+			retry = append(retry, vm.ID)
 			continue
 		}
 		if _, _, err := UpdateFrom(ctx, s, model.KindVM, vm.ID, []byte(raw), func(v *model.VM) error {
@@ -53,10 +66,10 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 			v.State = want
 			return nil
 		}); err != nil {
-			return err
+			return retry, err
 		}
 	}
-	return nil
+	return retry, nil
 }
 
 // powerView is what reconcilePower reads of a VM record: decoding these fields alone

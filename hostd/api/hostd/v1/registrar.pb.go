@@ -242,7 +242,12 @@ func (x *HeartbeatRequest) GetUsage() *HostUsage {
 }
 
 type HeartbeatResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// retry_vm_ids are the VMs of the beat's power states that the control plane could not
+	// weigh yet (a task holds the VM, or its last task ended after or about when the states
+	// were read): hostd reports them again on its next beat rather than counting them as
+	// taken.
+	RetryVmIds    []string `protobuf:"bytes,1,rep,name=retry_vm_ids,json=retryVmIds,proto3" json:"retry_vm_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +280,13 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
 	return file_hostd_api_hostd_v1_registrar_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HeartbeatResponse) GetRetryVmIds() []string {
+	if x != nil {
+		return x.RetryVmIds
+	}
+	return nil
 }
 
 // HostDatastore is a datastore as the host registers it: with Photon's id and tags.
@@ -385,7 +397,8 @@ type HostUsage struct {
 	// of every VM on the first heartbeat after a registration and periodically after (hostd
 	// Options.PowerListEvery, every 30th by default), which lets the control plane catch
 	// records that drifted on its side. A VM gone from the host is not reported; the
-	// reconciler finds it. A state a failed heartbeat carried is sent again.
+	// reconciler finds it. A state a failed heartbeat carried is sent again, and so is one
+	// the registrar answered in HeartbeatResponse.retry_vm_ids.
 	VmPowers      []*VmPower `protobuf:"bytes,5,rep,name=vm_powers,json=vmPowers,proto3" json:"vm_powers,omitempty"`
 	ReadAtMs      int64      `protobuf:"varint,6,opt,name=read_at_ms,json=readAtMs,proto3" json:"read_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -487,8 +500,10 @@ const file_hostd_api_hostd_v1_registrar_proto_rawDesc = "" +
 	"\x05usage\x18\v \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\"\x12\n" +
 	"\x10RegisterResponse\"=\n" +
 	"\x10HeartbeatRequest\x12)\n" +
-	"\x05usage\x18\x01 \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\"\x13\n" +
-	"\x11HeartbeatResponse\"\xb9\x01\n" +
+	"\x05usage\x18\x01 \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\"5\n" +
+	"\x11HeartbeatResponse\x12 \n" +
+	"\fretry_vm_ids\x18\x01 \x03(\tR\n" +
+	"retryVmIds\"\xb9\x01\n" +
 	"\rHostDatastore\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
