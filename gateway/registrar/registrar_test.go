@@ -198,14 +198,7 @@ func TestHostReportsOnlyItself(t *testing.T) {
 	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
 		t.Fatal(err)
 	}
-	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
-	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
-		t.Fatal(err)
-	}
-	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
-	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
-		t.Fatal(err)
-	}
+	c.project(t)
 	// Each VM is STOPPED, its create task long over.
 	for id, host := range map[string]string{"vm-on-h1": "h1", "vm-on-h2": "h2", "vm-unplaced": ""} {
 		vm := &model.VM{ID: id, Name: id, TenantID: "t1", ProjectID: "p1", State: model.VMStopped, HostID: host, CreatedAt: 1}
@@ -275,6 +268,20 @@ func TestHostReportsOnlyItself(t *testing.T) {
 	}
 }
 
+// project writes tenant t1 and its project p1, for VMs to be made in.
+func (c *cloud) project(t testing.TB) {
+	t.Helper()
+	ctx := t.Context()
+	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
+	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
+	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHeartbeatRetries: of the power states a beat reports, those of VMs a task holds or
 // whose last task ended about when the states were read are answered for the host to
 // report again; the others are weighed at once, and a VM in line is not answered.
@@ -286,14 +293,7 @@ func TestHeartbeatRetries(t *testing.T) {
 	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
 		t.Fatal(err)
 	}
-	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
-	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
-		t.Fatal(err)
-	}
-	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
-	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
-		t.Fatal(err)
-	}
+	c.project(t)
 	now := time.Now().UnixMilli()
 	cases := []struct {
 		id, state string
@@ -412,14 +412,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 	if _, err := h1.Register(ctx, req); err != nil {
 		b.Fatal(err)
 	}
-	ten := &model.Tenant{ID: "t1", Name: "acme", CreatedAt: c.s.Now()}
-	if err := c.s.CreateTenant(ctx, ten, c.s.NewTask("task-t1", "CREATE_TENANT", model.Entity{ID: "t1", Kind: model.KindTenant}, model.Caller{}, nil)); err != nil {
-		b.Fatal(err)
-	}
-	proj := &model.Project{ID: "p1", TenantID: "t1", Name: "p1", CreatedAt: c.s.Now()}
-	if err := c.s.CreateProject(ctx, proj, c.s.NewTask("task-p1", "CREATE_PROJECT", model.Entity{ID: "p1", Kind: model.KindProject}, model.Caller{}, nil)); err != nil {
-		b.Fatal(err)
-	}
+	c.project(b)
 	var powers []*hostdv1.VmPower
 	vmPower := map[string]string{}
 	for i := range 100 {
