@@ -16,6 +16,7 @@ import (
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/runtime"
 	"github.com/photon-cloud/photon/shared/errs"
+	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
 	"github.com/photon-cloud/photon/shared/store/storetest"
@@ -358,6 +359,7 @@ func TestAwaitWakes(t *testing.T) {
 	go relay(ctx, t, s, b)
 	chain := &events.ServiceMaintain
 	task := startChain(t, s, b, chain)
+	awaitKey := keyspace.Space(s.Prefix(), keyspace.Store) + "await:" + task.ID
 	awaiting := func(runs int32) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -366,7 +368,12 @@ func TestAwaitWakes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if svc.runs.Load() == runs && got.Steps[1].State == model.TaskStarted {
+			// The step shows STARTED before its event is kept: wait for both.
+			kept, err := rdb.HExists(ctx, awaitKey, "e").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if svc.runs.Load() == runs && got.Steps[1].State == model.TaskStarted && kept {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -393,7 +400,7 @@ func TestAwaitWakes(t *testing.T) {
 	}
 	// The end forgets what the task kept, just after the task's record ends.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		n, err := rdb.Exists(ctx, s.Prefix()+"await:"+task.ID).Result()
+		n, err := rdb.Exists(ctx, awaitKey).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
