@@ -17,8 +17,8 @@ import (
 // Heartbeats, at 10,000 hosts every 10 s, are the store's most frequent write: a heartbeat
 // that changes nothing placement reads costs one script call. What a host measures (its
 // usage, its datastores' space, the time of the beat) goes to photon:hostlive:{id}, a hash
-// beside the host record that GetHost, GetHosts and ListHostsPage merge in:
-//   - at: the heartbeat (unix ms, Photon's clock), as in photon:idx:hosts:heartbeat;
+// beside the host record that GetHost, GetHosts and ListHostsPage merge in, with the
+// beat's time (unix ms, Photon's clock) from photon:idx:hosts:heartbeat:
 //   - u: hostLive JSON;
 //   - fp: placementPrint of the datastores the host last reported, once merged into the
 //     record.
@@ -49,7 +49,7 @@ else
   if not st or st == 'ERROR' then return 0 end
   if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'fp') ~= ARGV[3] then return 0 end
 end
-redis.call('HSET', KEYS[1], 'at', ARGV[2], 'u', ARGV[4])
+redis.call('HSET', KEYS[1], 'u', ARGV[4])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[1])
 return 1
 `)
@@ -168,22 +168,23 @@ func (s *Store) mergeLive(ctx context.Context, hs ...*model.Host) error {
 	if len(hs) == 0 {
 		return nil
 	}
-	cmds := make([]*redis.SliceCmd, len(hs))
+	ats := make([]*redis.FloatCmd, len(hs))
+	lives := make([]*redis.StringCmd, len(hs))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, h := range hs {
-			cmds[i] = p.HMGet(ctx, s.hostLiveKey(h.ID), "at", "u")
+			ats[i] = p.ZScore(ctx, s.heartbeatIdx(), h.ID)
+			lives[i] = p.HGet(ctx, s.hostLiveKey(h.ID), "u")
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("read host heartbeats: %w", err)
 	}
 	for i, h := range hs {
-		v := cmds[i].Val()
-		at, _ := v[0].(string)
-		raw, _ := v[1].(string)
-		ms, err := strconv.ParseInt(at, 10, 64)
-		if err != nil || ms < h.LastHeartbeat {
+		at, err := ats[i].Result()
+		ms := int64(at)
+		raw, lerr := lives[i].Result()
+		if err != nil || lerr != nil || ms < h.LastHeartbeat {
 			continue
 		}
 		var live hostLive
