@@ -13,9 +13,9 @@ package registrar
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +41,7 @@ type Registrar struct {
 	roots *x509.CertPool
 
 	mu       sync.Mutex
-	verified map[string]verified // by the chain's certificates (DER), as presented
+	verified map[[sha256.Size]byte]verified // by a digest of the chain's certificates (DER), as presented
 }
 
 // verified is a chain that verified: the host it names, and until when it is valid.
@@ -57,7 +57,7 @@ const maxVerified = 1 << 16
 // New returns a registrar that writes to s and takes as hosts the callers whose host
 // certificate ca signed.
 func New(s *store.Store, ca *pki.CA) *Registrar {
-	return &Registrar{store: s, roots: ca.Pool(), verified: map[string]verified{}}
+	return &Registrar{store: s, roots: ca.Pool(), verified: map[[sha256.Size]byte]verified{}}
 }
 
 // NewServer is a gRPC server of r, to serve on the join endpoint (pki.Joiner.ServeWith).
@@ -115,13 +115,15 @@ func (r *Registrar) caller(ctx context.Context) (string, error) {
 	if ok {
 		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
 			certs := ti.State.PeerCertificates
-			var key strings.Builder
+			digest := sha256.New()
 			for _, c := range certs {
-				key.Write(c.Raw)
+				digest.Write(c.Raw)
 			}
+			var key [sha256.Size]byte
+			digest.Sum(key[:0])
 			now := time.Now()
 			r.mu.Lock()
-			v, ok := r.verified[key.String()]
+			v, ok := r.verified[key]
 			r.mu.Unlock()
 			if ok && now.Before(v.until) {
 				return v.id, nil
@@ -140,7 +142,7 @@ func (r *Registrar) caller(ctx context.Context) (string, error) {
 			if !ok {
 				return "", status.Errorf(codes.PermissionDenied, "%q is not a host's certificate", leaf.Subject.CommonName)
 			}
-			r.remember(key.String(), verified{id: id, until: validUntil(chains)})
+			r.remember(key, verified{id: id, until: validUntil(chains)})
 			return id, nil
 		}
 	}
@@ -160,7 +162,7 @@ func validUntil(chains [][]*x509.Certificate) time.Time {
 	return until
 }
 
-func (r *Registrar) remember(key string, v verified) {
+func (r *Registrar) remember(key [sha256.Size]byte, v verified) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.verified) >= maxVerified {
