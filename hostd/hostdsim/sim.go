@@ -158,12 +158,19 @@ func (s *Sim) SetGuestDelay(d time.Duration) { s.guest.setDelay(d) }
 // reports to.
 func (s *Sim) SetGuestRootCAs(roots *x509.CertPool) { s.guest.setRootCAs(roots) }
 
-// Close stops the simulator and its guests.
+// Close stops the simulator and its guests. vcsim runs a task (a VM's creation, say) on
+// a goroutine of its own that outlives the request which started it, so Close waits for
+// the tasks still running before it removes the host's files from under them.
 func (s *Sim) Close() {
 	if s.guest != nil {
 		s.guest.close()
 	}
 	s.srv.Close()
+	for _, t := range s.model.Map().AllReference("Task") {
+		if t, ok := t.(*simulator.Task); ok {
+			t.Wait()
+		}
+	}
 	simMu.Lock()
 	defer simMu.Unlock()
 	s.model.Remove()
