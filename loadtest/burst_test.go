@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,11 +78,16 @@ func burst200(b *testing.B, embedded bool) {
 	}
 }
 
-// TestBurstSmoke is a short burst in the normal test run, over REST one call per VM and
-// over gRPC in bulk calls: every VM must complete and be measured.
+// TestBurstSmoke is a short burst in the normal test run, over REST one call per VM
+// (polling each task, or waiting for its end on the event stream) and over gRPC in bulk
+// calls: every VM must complete and be measured.
 func TestBurstSmoke(t *testing.T) {
 	cl, f, c := start(t, 2, false)
 	conn, err := grpcConn(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := cl.WatchEnds(t.Context(), f.Project)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,24 +95,43 @@ func TestBurstSmoke(t *testing.T) {
 		name string
 		api  loadtest.API
 		bulk int
+		ends *loadtest.Ends
 	}{
-		{"rest single", cl, 0},
-		{"grpc bulk", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 25},
+		{"rest single", cl, 0, nil},
+		{"rest single, ends on the event stream", cl, 0, ends},
+		{"grpc bulk", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 20, nil},
 	}
+	const vms = 60
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var last [3]int
-			r := loadtest.Run{API: tc.api, Project: f.Project, VMs: 100, Concurrency: 20, Bulk: tc.bulk, Spec: f.Spec,
-				Progress: func(done, failed, inFlight int) { last = [3]int{done, failed, inFlight} }}.Do(t.Context())
-			if r.Errors != 0 || r.VMs != 100 || len(r.Done) != 100 || r.Steps["START_VM"].N != 100 {
+			api := &countReads{API: tc.api}
+			r := loadtest.Run{API: api, Project: f.Project, VMs: vms, Concurrency: 20, Bulk: tc.bulk, Spec: f.Spec,
+				Progress: func(done, failed, inFlight int) { last = [3]int{done, failed, inFlight} },
+				Ends:     tc.ends, EndsCheck: time.Hour}.Do(t.Context())
+			if r.Errors != 0 || r.VMs != vms || len(r.Done) != vms || r.Steps["START_VM"].N != vms {
 				t.Fatalf("burst: %s, %d done, steps %v", r, len(r.Done), r.Steps)
 			}
-			if last != [3]int{100, 0, 0} {
+			if last != [3]int{vms, 0, 0} {
 				t.Fatalf("last progress %v", last)
 			}
-			t.Logf("smoke: %s", r)
+			if reads := api.reads.Load(); tc.ends != nil && reads != vms {
+				t.Fatalf("%d task reads waiting on the event stream, want one a VM", reads)
+			}
+			t.Logf("smoke: %s, %d task reads", r, api.reads.Load())
 		})
 	}
+}
+
+// countReads counts the task reads a run makes.
+type countReads struct {
+	loadtest.API
+	reads atomic.Int64
+}
+
+func (c *countReads) GetTask(ctx context.Context, id string) (*loadtest.Task, error) {
+	c.reads.Add(1)
+	return c.API.GetTask(ctx, id)
 }
 
 // BenchmarkCreateOne creates one VM at a time: the end-to-end latency of a single create

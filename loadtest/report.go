@@ -20,6 +20,7 @@ type Report struct {
 	Started     time.Time      `json:"started"`
 	Target      string         `json:"target"` // the API base URL
 	API         string         `json:"api"`    // "rest" or "grpc"
+	Wait        string         `json:"wait"`   // how calls learned their tasks ended: "events" or "poll"
 	Mode        string         `json:"mode"`   // "single" (one create call per VM) or "bulk"
 	Hosts       int            `json:"hosts"`  // simulated hosts, 0 if unknown
 	VMs         int            `json:"vms"`

@@ -63,6 +63,13 @@ type Run struct {
 	Spec func(i int) map[string]any
 	// Progress, if set, is told the counts as they change.
 	Progress func(done, failed, inFlight int)
+	// Ends, if set, tells each call when its task ended, and the call reads the task
+	// then; without it (or when its stream is lost) a call polls its task, as Photon's
+	// SDK and CLI do.
+	Ends *Ends
+	// EndsCheck is how often a call waiting on Ends reads its task all the same, lest an
+	// end the stream missed keep it waiting (default 5 s).
+	EndsCheck time.Duration
 }
 
 // Do runs the burst and measures it: end-to-end latency is from the create call to the
@@ -121,6 +128,21 @@ func (r Run) one(ctx context.Context, m *meter, spec map[string]any, n int) {
 		break
 	}
 	m.started(n)
+	for r.Ends != nil && !tk.Done() {
+		check := r.EndsCheck
+		if check <= 0 {
+			check = 5 * time.Second
+		}
+		wait, cancel := context.WithTimeout(ctx, check)
+		err := r.Ends.Wait(wait, tk.ID)
+		cancel()
+		if ctx.Err() != nil || err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			break // the stream is lost: poll
+		}
+		if next, err := r.API.GetTask(ctx, tk.ID); err == nil {
+			tk = next
+		}
+	}
 	for delay := 5 * time.Millisecond; !tk.Done(); delay = min(2*delay, 200*time.Millisecond) {
 		select {
 		case <-ctx.Done():

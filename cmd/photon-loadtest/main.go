@@ -59,7 +59,7 @@ type options struct {
 	prefix                                    string // Redis key prefix of the in-process cloud
 	maxInFlight                               int
 	vms, concurrency, bulk                    int
-	api                                       string
+	api, wait                                 string
 	baseline                                  bool
 	report, name                              string
 	probe                                     int
@@ -112,6 +112,7 @@ Flags:
 	f.Float64Var(&o.rate, "rate", 0, "pace the creates at this many VMs per minute (an open load; --concurrency still bounds the calls in flight); 0: as fast as they end")
 	f.IntVar(&o.bulk, "bulk", 0, "VMs per create call (a bulk create with one parent task); 0: one call per VM")
 	f.StringVar(&o.api, "api", "rest", "rest or grpc")
+	f.StringVar(&o.wait, "wait", "events", "how a call learns its task ended: events (one event stream for the run, as the console follows changes; the task is read once it ended) or poll (each call polls its task, as Photon's SDK and CLI do)")
 	f.BoolVar(&o.baseline, "baseline", true, "also measure the raw govmomi baseline (in-process dev cloud only)")
 	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
 	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
@@ -141,6 +142,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.api != "rest" && o.api != "grpc" {
 		return fmt.Errorf("--api must be rest or grpc, not %q", o.api)
 	}
+	if o.wait != "events" && o.wait != "poll" {
+		return fmt.Errorf("--wait must be events or poll, not %q", o.wait)
+	}
 	probeOnly := o.vms == 0 && o.probeProject != ""
 	if probeOnly && (o.target == "" || o.probe <= 0) {
 		return errors.New("--probe-project needs --target and --probe")
@@ -151,7 +155,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.name == "" {
 		o.name = "load-" + strconv.FormatInt(time.Now().Unix(), 36)
 	}
-	rep := &loadtest.Report{Started: time.Now(), API: o.api, Mode: "single", VMs: o.vms, Concurrency: o.concurrency, Rate: o.rate}
+	rep := &loadtest.Report{Started: time.Now(), API: o.api, Wait: o.wait, Mode: "single", VMs: o.vms, Concurrency: o.concurrency, Rate: o.rate}
 	if o.bulk > 1 {
 		rep.Mode = "bulk"
 	}
@@ -255,8 +259,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	bar := loadtest.NewProgress(stderr, "photon", o.vms)
 	restore := part.Enter(ctx, part.LoadClient) // the burst's calls and their connections
 	go bar.Run(ctx)
+	var ends *loadtest.Ends
+	if o.wait == "events" {
+		if ends, err = cl.WatchEnds(ctx, fx.Project); err != nil {
+			restore()
+			return err
+		}
+	}
 	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
-		Rate: o.rate, Spec: fx.Spec, Progress: bar.Set}.Do(ctx)
+		Rate: o.rate, Spec: fx.Spec, Progress: bar.Set, Ends: ends}.Do(ctx)
 	restore()
 	bar.Stop()
 	created := rep.Photon.VMs - rep.Photon.Errors

@@ -22,7 +22,7 @@ func TestSmoke(t *testing.T) {
 	// Concurrency 1: the baseline's raw calls race inside vcsim when they overlap on a host
 	// (hostd serialises Photon's), and the race detector is on. Each bulk call of 30 VMs
 	// still runs its VMs' chains at once.
-	o := options{hosts: 2, redisURL: storetest.URL(t), prefix: storetest.Prefix(t), vms: 120, concurrency: 1, bulk: 30, api: "grpc", baseline: true,
+	o := options{hosts: 2, redisURL: storetest.URL(t), prefix: storetest.Prefix(t), vms: 120, concurrency: 1, bulk: 30, api: "grpc", wait: "poll", baseline: true,
 		report: dir, name: "smoke", probe: 20}
 	if err := run(t.Context(), o, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
@@ -63,7 +63,7 @@ func TestCostSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
 	const vms = costSmokeVMs
 	o := options{hollowHosts: 20, redisURL: storetest.URL(t), prefix: storetest.Prefix(t), vms: vms, concurrency: 100, api: "rest",
-		report: dir, name: "cost"}
+		wait: "events", report: dir, name: "cost"}
 	if err := run(t.Context(), o, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -147,7 +147,8 @@ func number(t *testing.T, s string) float64 {
 }
 
 func TestBadFlags(t *testing.T) {
-	cases := []options{{api: "soap", vms: 1, concurrency: 1}, {api: "rest", vms: 0, concurrency: 1}}
+	cases := []options{{api: "soap", wait: "poll", vms: 1, concurrency: 1}, {api: "rest", wait: "poll", vms: 0, concurrency: 1},
+		{api: "rest", wait: "sometimes", vms: 1, concurrency: 1}}
 	for _, o := range cases {
 		if err := run(t.Context(), o, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 			t.Fatalf("%+v: no error", o)
