@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"testing"
@@ -34,11 +35,15 @@ type registrar struct {
 	refuse       func(*hostdv1.HostUsage) bool
 	retry        func(*hostdv1.HostUsage) []string // the VMs a taken beat answers to report again
 	beats        []beat                            // every heartbeat, in order
+	unary        bool                              // serve no Heartbeats stream, as an older registrar
+	streams      int                               // Heartbeats streams opened
 }
 
-// beat is a heartbeat the registrar received, and whether it refused it.
+// beat is a heartbeat the registrar received, the stream it came over (1 for the first
+// opened; 0: a call of Heartbeat) and whether it refused it.
 type beat struct {
 	usage   *hostdv1.HostUsage
+	stream  int
 	refused bool
 }
 
@@ -61,9 +66,57 @@ func (r *registrar) Register(_ context.Context, req *hostdv1.RegisterRequest, _ 
 }
 
 func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, _ ...grpc.CallOption) (*hostdv1.HeartbeatResponse, error) {
+	return r.heartbeat(req, 0)
+}
+
+// Heartbeats answers each beat sent on the stream as Heartbeat does, until one is refused.
+func (r *registrar) Heartbeats(ctx context.Context, _ ...grpc.CallOption) (grpc.BidiStreamingClient[hostdv1.HeartbeatRequest, hostdv1.HeartbeatResponse], error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unary {
+		return nil, status.Error(codes.Unimplemented, "unknown method Heartbeats for service hostd.v1.Registrar")
+	}
+	r.streams++
+	return &beatStream{ctx: ctx, r: r, id: r.streams}, nil
+}
+
+// beatStream is the client side of the fake's Heartbeats stream: Recv answers the beat
+// sent last.
+type beatStream struct {
+	grpc.ClientStream
+	ctx  context.Context
+	r    *registrar
+	id   int
+	sent *hostdv1.HeartbeatRequest
+	err  error // the stream ended with it
+}
+
+func (s *beatStream) Send(req *hostdv1.HeartbeatRequest) error {
+	if s.err != nil {
+		return io.EOF
+	}
+	s.sent = req
+	return nil
+}
+
+func (s *beatStream) Recv() (*hostdv1.HeartbeatResponse, error) {
+	if s.err == nil && s.ctx.Err() != nil {
+		s.err = status.FromContextError(s.ctx.Err()).Err()
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	res, err := s.r.heartbeat(s.sent, s.id)
+	s.err = err
+	return res, err
+}
+
+func (s *beatStream) CloseSend() error { return nil }
+
+func (r *registrar) heartbeat(req *hostdv1.HeartbeatRequest, stream int) (*hostdv1.HeartbeatResponse, error) {
 	r.mu.Lock()
 	refused := r.refuse != nil && r.refuse(req.GetUsage())
-	r.beats = append(r.beats, beat{req.GetUsage(), refused})
+	r.beats = append(r.beats, beat{req.GetUsage(), stream, refused})
 	var retry []string
 	if !refused && r.retry != nil {
 		retry = r.retry(req.GetUsage())
@@ -495,4 +548,53 @@ func TestHeartbeatPowers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHeartbeatStream: the beats go over one Heartbeats stream, and a refused beat ends it
+// (the next beat opens another); a registrar that serves no stream gets every beat as a
+// call of Heartbeat.
+func TestHeartbeatStream(t *testing.T) {
+	t.Parallel()
+	hollow := backends[slices.IndexFunc(backends, func(b backend) bool { return b.name == "hollow" })]
+	for _, tc := range []struct {
+		name    string
+		unary   bool
+		streams []int // of the first six beats; the third is refused
+	}{
+		{"stream", false, []int{1, 1, 1, 2, 2, 2}},
+		{"registrar without the stream", true, []int{0, 0, 0, 0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newRegistrar(0)
+			reg.unary = tc.unary
+			reg.refuse = func(*hostdv1.HostUsage) bool { return len(reg.beats) == 2 } // reg.mu held
+			daemonOn(t, hollow.run(t), hostd.Options{ID: "h1", TLS: hostTLS(t, testCA(t), "h1"), Registrar: reg})
+			deadline := time.Now().Add(30 * time.Second)
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				reg.mu.Lock()
+				bs := slices.Clone(reg.beats)
+				reg.mu.Unlock()
+				if len(bs) >= len(tc.streams) {
+					var got []int
+					for i, b := range bs[:len(tc.streams)] {
+						got = append(got, b.stream)
+						if b.refused != (i == 2) {
+							t.Fatalf("beat %d refused: %v", i, b.refused)
+						}
+					}
+					if !slices.Equal(got, tc.streams) {
+						t.Fatalf("the beats came over streams %v, want %v", got, tc.streams)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d beats within 30s", len(bs))
+				}
+				<-tick.C
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -13,7 +14,9 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
 )
@@ -116,6 +119,8 @@ func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, regis
 		acked map[string]string // by VM id, the power states of the last beat the registrar took
 		beats int               // beats the registrar took since the registration
 	)
+	hb := &heartbeats{reg: d.opts.Registrar}
+	defer hb.close()
 	t := time.NewTicker(d.opts.Heartbeat)
 	defer t.Stop()
 	for {
@@ -137,7 +142,7 @@ func (d *Daemon) report(ctx context.Context, rec *hostdv1.RegisterRequest, regis
 		if beats%d.opts.PowerListEvery != 0 {
 			sent = withPowers(u, changedPowers(u.GetVmPowers(), acked))
 		}
-		retry, err := d.beat(ctx, sent)
+		retry, err := d.beat(ctx, hb, sent)
 		if err == nil {
 			acked = powerStates(u.GetVmPowers())
 			for _, id := range retry {
@@ -170,16 +175,77 @@ func powerStates(ps []*hostdv1.VmPower) map[string]string {
 	return m
 }
 
-// beat checks that the host answers and reports u; it answers the VMs whose power states
-// the registrar did not take yet.
-func (d *Daemon) beat(ctx context.Context, u *hostdv1.HostUsage) ([]string, error) {
+// beat checks that the host answers and reports u over hb; it answers the VMs whose
+// power states the registrar did not take yet.
+func (d *Daemon) beat(ctx context.Context, hb *heartbeats, u *hostdv1.HostUsage) ([]string, error) {
 	if err := d.b.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("the host does not answer: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	res, err := d.opts.Registrar.Heartbeat(ctx, &hostdv1.HeartbeatRequest{Usage: u})
+	res, err := hb.beat(ctx, &hostdv1.HeartbeatRequest{Usage: u})
 	return res.GetRetryVmIds(), err
+}
+
+// heartbeats sends a daemon's beats over one stream (Registrar.Heartbeats), opened at the
+// first beat and again at the beat after one failed: a beat then costs the control plane a
+// message, not a call. Against a registrar that does not serve the stream, the beats are
+// calls of Heartbeat. Its beats are made one at a time.
+type heartbeats struct {
+	reg    hostdv1.RegistrarClient
+	unary  bool // the registrar serves no stream
+	stream grpc.BidiStreamingClient[hostdv1.HeartbeatRequest, hostdv1.HeartbeatResponse]
+	cancel context.CancelFunc // ends stream
+}
+
+// beat sends req and waits for its answer, at most callTimeout.
+func (h *heartbeats) beat(ctx context.Context, req *hostdv1.HeartbeatRequest) (*hostdv1.HeartbeatResponse, error) {
+	if h.unary {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		return h.reg.Heartbeat(ctx, req)
+	}
+	if h.stream == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		s, err := h.reg.Heartbeats(sctx)
+		if err != nil {
+			cancel()
+			return h.failed(ctx, req, err)
+		}
+		h.stream, h.cancel = s, cancel
+	}
+	late := time.AfterFunc(callTimeout, h.cancel) // an answer that long late ends the stream
+	defer late.Stop()
+	err := h.stream.Send(req)
+	if err == io.EOF {
+		err = nil // the stream has ended: Recv says why
+	}
+	var res *hostdv1.HeartbeatResponse
+	if err == nil {
+		res, err = h.stream.Recv()
+	}
+	if err != nil {
+		h.close()
+		return h.failed(ctx, req, err)
+	}
+	return res, nil
+}
+
+// failed is the outcome of a beat that the stream could not carry (err): the beat is
+// made again as a call when the registrar turns out to serve no stream.
+func (h *heartbeats) failed(ctx context.Context, req *hostdv1.HeartbeatRequest, err error) (*hostdv1.HeartbeatResponse, error) {
+	if status.Code(err) != codes.Unimplemented {
+		return nil, err
+	}
+	h.unary = true
+	return h.beat(ctx, req)
+}
+
+// close ends the stream, if one is open.
+func (h *heartbeats) close() {
+	if h.stream != nil {
+		h.stream.CloseSend()
+		h.cancel()
+		h.stream, h.cancel = nil, nil
+	}
 }
 
 // withPowers is u carrying the power states ps.

@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -103,6 +104,29 @@ func (r *Registrar) Heartbeat(ctx context.Context, req *hostdv1.HeartbeatRequest
 		return nil, errs.As(err)
 	}
 	return &hostdv1.HeartbeatResponse{RetryVmIds: retry}, nil
+}
+
+// Heartbeats answers each beat of the stream as Heartbeat does, in order, and ends the
+// stream with the error of the first beat it refuses. Each beat is checked as a call
+// is, so a certificate that expires while its stream is open stops being taken.
+func (r *Registrar) Heartbeats(stream grpc.BidiStreamingServer[hostdv1.HeartbeatRequest, hostdv1.HeartbeatResponse]) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res, err := r.Heartbeat(ctx, req)
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(res); err != nil {
+			return err
+		}
+	}
 }
 
 // caller is the id of the host whose certificate from the platform CA the call came

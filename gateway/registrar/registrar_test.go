@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -335,6 +336,63 @@ func TestHeartbeatRetries(t *testing.T) {
 	}
 }
 
+// TestHeartbeatsStream: over the Heartbeats stream, each beat is answered in order and
+// recorded as a call of Heartbeat records it; a caller that a call would refuse has the
+// stream ended with the same code, and writes nothing.
+func TestHeartbeatsStream(t *testing.T) {
+	t.Parallel()
+	c := newCloud(t)
+	ctx := t.Context()
+	h1 := c.host(t, c.ca, "h1")
+	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
+		t.Fatal(err)
+	}
+	service, err := c.ca.ServiceCredentials("functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		client hostdv1.RegistrarClient
+		want   codes.Code
+	}{
+		{"h1", h1, codes.OK},
+		{"no certificate", c.client(t, nil), codes.Unauthenticated},
+		{"a service's certificate", c.client(t, &service), codes.PermissionDenied},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stream, err := tc.client.Heartbeats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				mhz := int64(1000*len(tc.name) + i)
+				if err := stream.Send(&hostdv1.HeartbeatRequest{Usage: &hostdv1.HostUsage{CpuUsedMhz: mhz}}); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+				_, err := stream.Recv()
+				if status.Code(err) != tc.want {
+					t.Fatalf("beat %d: %v, want %s", i, err, tc.want)
+				}
+				h, herr := c.s.GetHost(ctx, "h1")
+				if herr != nil || (h.Usage.CPUUsedMhz == mhz) != (tc.want == codes.OK) {
+					t.Fatalf("h1 after beat %d of %d MHz (%v): %+v %v", i, mhz, err, h.Usage, herr)
+				}
+				if err != nil {
+					return // the stream has ended
+				}
+			}
+			if err := stream.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Recv(); err != io.EOF {
+				t.Fatalf("the stream's end: %v, want EOF", err)
+			}
+		})
+	}
+}
+
 // TestHostdReportsThroughRegistrar: a hostd that joined at the join endpoint registers
 // and heartbeats its host through the registrar there, with the certificate it joined
 // for. When the control plane is down at its start, it serves anyway and registers once
@@ -431,13 +489,29 @@ func BenchmarkHeartbeat(b *testing.B) {
 			Datastores: req.GetDatastores(), VmPowers: p, ReadAtMs: time.Now().UnixMilli()}}
 	}
 	rdb := storetest.Client(b)
+	stream, err := h1.Heartbeats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
-		name string
-		beat *hostdv1.HeartbeatRequest
-	}{{"registrar/full", usage(powers)}, {"registrar/unchanged", usage(nil)}} {
+		name   string
+		beat   *hostdv1.HeartbeatRequest
+		stream bool // over the Heartbeats stream, as hostd beats
+	}{
+		{"registrar/full", usage(powers), false}, {"registrar/unchanged", usage(nil), false},
+		{"registrar/stream/full", usage(powers), true}, {"registrar/stream/unchanged", usage(nil), true},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			measureCPU(b, rdb, func() {
-				if _, err := h1.Heartbeat(ctx, bc.beat); err != nil {
+				var err error
+				if bc.stream {
+					if err = stream.Send(bc.beat); err == nil {
+						_, err = stream.Recv()
+					}
+				} else {
+					_, err = h1.Heartbeat(ctx, bc.beat)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			})

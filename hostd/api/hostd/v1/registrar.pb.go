@@ -523,10 +523,12 @@ const file_hostd_api_hostd_v1_registrar_proto_rawDesc = "" +
 	"datastores\x12.\n" +
 	"\tvm_powers\x18\x05 \x03(\v2\x11.hostd.v1.VmPowerR\bvmPowers\x12\x1c\n" +
 	"\n" +
-	"read_at_ms\x18\x06 \x01(\x03R\breadAtMs2\x94\x01\n" +
+	"read_at_ms\x18\x06 \x01(\x03R\breadAtMs2\xdf\x01\n" +
 	"\tRegistrar\x12A\n" +
 	"\bRegister\x12\x19.hostd.v1.RegisterRequest\x1a\x1a.hostd.v1.RegisterResponse\x12D\n" +
-	"\tHeartbeat\x12\x1a.hostd.v1.HeartbeatRequest\x1a\x1b.hostd.v1.HeartbeatResponseB;Z9github.com/photon-cloud/photon/hostd/api/hostd/v1;hostdv1b\x06proto3"
+	"\tHeartbeat\x12\x1a.hostd.v1.HeartbeatRequest\x1a\x1b.hostd.v1.HeartbeatResponse\x12I\n" +
+	"\n" +
+	"Heartbeats\x12\x1a.hostd.v1.HeartbeatRequest\x1a\x1b.hostd.v1.HeartbeatResponse(\x010\x01B;Z9github.com/photon-cloud/photon/hostd/api/hostd/v1;hostdv1b\x06proto3"
 
 var (
 	file_hostd_api_hostd_v1_registrar_proto_rawDescOnce sync.Once
@@ -558,10 +560,12 @@ var file_hostd_api_hostd_v1_registrar_proto_depIdxs = []int32{
 	6, // 4: hostd.v1.HostUsage.vm_powers:type_name -> hostd.v1.VmPower
 	0, // 5: hostd.v1.Registrar.Register:input_type -> hostd.v1.RegisterRequest
 	2, // 6: hostd.v1.Registrar.Heartbeat:input_type -> hostd.v1.HeartbeatRequest
-	1, // 7: hostd.v1.Registrar.Register:output_type -> hostd.v1.RegisterResponse
-	3, // 8: hostd.v1.Registrar.Heartbeat:output_type -> hostd.v1.HeartbeatResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
+	2, // 7: hostd.v1.Registrar.Heartbeats:input_type -> hostd.v1.HeartbeatRequest
+	1, // 8: hostd.v1.Registrar.Register:output_type -> hostd.v1.RegisterResponse
+	3, // 9: hostd.v1.Registrar.Heartbeat:output_type -> hostd.v1.HeartbeatResponse
+	3, // 10: hostd.v1.Registrar.Heartbeats:output_type -> hostd.v1.HeartbeatResponse
+	8, // [8:11] is the sub-list for method output_type
+	5, // [5:8] is the sub-list for method input_type
 	5, // [5:5] is the sub-list for extension type_name
 	5, // [5:5] is the sub-list for extension extendee
 	0, // [0:5] is the sub-list for field type_name

@@ -32,8 +32,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Registrar_Register_FullMethodName  = "/hostd.v1.Registrar/Register"
-	Registrar_Heartbeat_FullMethodName = "/hostd.v1.Registrar/Heartbeat"
+	Registrar_Register_FullMethodName   = "/hostd.v1.Registrar/Register"
+	Registrar_Heartbeat_FullMethodName  = "/hostd.v1.Registrar/Heartbeat"
+	Registrar_Heartbeats_FullMethodName = "/hostd.v1.Registrar/Heartbeats"
 )
 
 // RegistrarClient is the client API for Registrar service.
@@ -46,6 +47,11 @@ type RegistrarClient interface {
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// Heartbeat proves the host alive and reports what it measured last.
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	// Heartbeats is Heartbeat over one stream that a host keeps open, so that a beat costs
+	// a message each way rather than a call: each beat is answered, in order, as Heartbeat
+	// answers it. A beat that Heartbeat would refuse ends the stream with that error, and
+	// hostd opens it again.
+	Heartbeats(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HeartbeatRequest, HeartbeatResponse], error)
 }
 
 type registrarClient struct {
@@ -76,6 +82,19 @@ func (c *registrarClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, o
 	return out, nil
 }
 
+func (c *registrarClient) Heartbeats(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HeartbeatRequest, HeartbeatResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Registrar_ServiceDesc.Streams[0], Registrar_Heartbeats_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HeartbeatRequest, HeartbeatResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Registrar_HeartbeatsClient = grpc.BidiStreamingClient[HeartbeatRequest, HeartbeatResponse]
+
 // RegistrarServer is the server API for Registrar service.
 // All implementations must embed UnimplementedRegistrarServer
 // for forward compatibility.
@@ -86,6 +105,11 @@ type RegistrarServer interface {
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// Heartbeat proves the host alive and reports what it measured last.
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	// Heartbeats is Heartbeat over one stream that a host keeps open, so that a beat costs
+	// a message each way rather than a call: each beat is answered, in order, as Heartbeat
+	// answers it. A beat that Heartbeat would refuse ends the stream with that error, and
+	// hostd opens it again.
+	Heartbeats(grpc.BidiStreamingServer[HeartbeatRequest, HeartbeatResponse]) error
 	mustEmbedUnimplementedRegistrarServer()
 }
 
@@ -101,6 +125,9 @@ func (UnimplementedRegistrarServer) Register(context.Context, *RegisterRequest) 
 }
 func (UnimplementedRegistrarServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedRegistrarServer) Heartbeats(grpc.BidiStreamingServer[HeartbeatRequest, HeartbeatResponse]) error {
+	return status.Error(codes.Unimplemented, "method Heartbeats not implemented")
 }
 func (UnimplementedRegistrarServer) mustEmbedUnimplementedRegistrarServer() {}
 func (UnimplementedRegistrarServer) testEmbeddedByValue()                   {}
@@ -159,6 +186,13 @@ func _Registrar_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Registrar_Heartbeats_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RegistrarServer).Heartbeats(&grpc.GenericServerStream[HeartbeatRequest, HeartbeatResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Registrar_HeartbeatsServer = grpc.BidiStreamingServer[HeartbeatRequest, HeartbeatResponse]
+
 // Registrar_ServiceDesc is the grpc.ServiceDesc for Registrar service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -175,6 +209,13 @@ var Registrar_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Registrar_Heartbeat_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Heartbeats",
+			Handler:       _Registrar_Heartbeats_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "hostd/api/hostd/v1/registrar.proto",
 }
