@@ -4,6 +4,8 @@
 // primary watched by Sentinel (redis+sentinel://), or a Redis Cluster
 // (redis+cluster://, several seeds separated by commas). Every part of Photon takes the
 // same --redis flag and hands the client it gets to the stores, which see no difference.
+// The client of one server or of a Sentinel's primary batches the commands of
+// concurrent callers into shared round trips (Batched).
 //
 // The slot plan: every key an atomic script or MULTI/EXEC touches shares a hash tag, so
 // that on a cluster each such write runs on one node. A key space's keys are
@@ -111,7 +113,7 @@ func NewClient(rawURL string, poolSize int) (redis.UniversalClient, error) {
 		if poolSize > 0 {
 			o.PoolSize = poolSize
 		}
-		return redis.NewFailoverClient(o), nil
+		return batched(redis.NewFailoverClient(o)), nil
 	case "+":
 		o, err := ParseURL(rawURL)
 		if err != nil {
@@ -120,10 +122,40 @@ func NewClient(rawURL string, poolSize int) (redis.UniversalClient, error) {
 		if poolSize > 0 {
 			o.PoolSize = poolSize
 		}
-		return redis.NewClient(o), nil
+		return batched(redis.NewClient(o)), nil
 	}
 	return nil, fmt.Errorf("redis URL %q: unknown scheme %q (redis, rediss, unix, redis+cluster, redis+sentinel)", Redact(rawURL), scheme)
 }
+
+// Batched is the client NewClient returns for one server or a Sentinel's primary: the
+// commands that concurrent callers send at once go to Redis in one write, and their
+// replies come back in one read (go-redis's autopipelining, its blocking face: each call
+// still waits for its own reply, in order per caller). A round trip of its own per
+// command cost more CPU, in system calls on both sides, than anything Photon does with
+// the command's result. Blocking reads (XREADGROUP ... BLOCK, WAIT), WATCH transactions
+// and explicit pipelines run on connections of their own, as before. A command already
+// queued runs even when its caller's context ends; the caller still waits for it.
+//
+// A cluster client is not batched: each node would need its own batches, and the
+// scans and failover handling here work on the cluster client itself.
+type Batched struct {
+	*redis.AutoPipeliner
+	client *redis.Client
+}
+
+func batched(c *redis.Client) redis.UniversalClient {
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		return c // only for options the defaults never set
+	}
+	return Batched{AutoPipeliner: ap, client: c}
+}
+
+// Client is the client the batches go through, for what only it has (its options).
+func (b Batched) Client() *redis.Client { return b.client }
+
+// Close closes the client, its batching and its connections.
+func (b Batched) Close() error { return b.client.Close() }
 
 // ParseURL reads a single server's URL into client options, speaking RESP2.
 func ParseURL(rawURL string) (*redis.Options, error) {

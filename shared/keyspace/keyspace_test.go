@@ -46,10 +46,10 @@ func TestNewClient(t *testing.T) {
 		url  string
 		want string // the client's type, or an error's text
 	}{
-		{"redis://127.0.0.1:6379/1", "*redis.Client"},
-		{"unix:///run/redis.sock", "*redis.Client"},
+		{"redis://127.0.0.1:6379/1", "batched *redis.Client"},
+		{"unix:///run/redis.sock", "batched *redis.Client"},
 		{"redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "*redis.ClusterClient"},
-		{"redis+sentinel://127.0.0.1:26379/mymaster", "*redis.Client"},
+		{"redis+sentinel://127.0.0.1:26379/mymaster", "batched *redis.Client"},
 		{"redis+cluster://127.0.0.1:7000?bogus=1", "redis cluster URL"},
 		{"redis+raft://127.0.0.1:7000", "unknown scheme"},
 		{"127.0.0.1:6379", "want scheme://host:port"},
@@ -65,14 +65,17 @@ func TestNewClient(t *testing.T) {
 			}
 			defer c.Close()
 			var got string
+			if b, ok := c.(Batched); ok {
+				got, c = "batched ", b.Client()
+			}
 			switch c := c.(type) {
 			case *redis.ClusterClient:
-				got = "*redis.ClusterClient"
+				got += "*redis.ClusterClient"
 				if c.Options().Protocol != 2 || c.Options().PoolSize != 8 {
 					t.Errorf("options %+v", c.Options())
 				}
 			case *redis.Client:
-				got = "*redis.Client"
+				got += "*redis.Client"
 				if c.Options().Protocol != 2 || c.Options().PoolSize != 8 {
 					t.Errorf("options %+v", c.Options())
 				}
