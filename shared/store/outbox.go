@@ -21,8 +21,8 @@ import (
 //	old   the record's JSON before the write (update, delete)
 //
 // Entries are in commit order. A write that leaves a record byte for byte as it was (a
-// replayed step) records nothing, and neither does a host heartbeat that leaves the host's
-// state as it was (see outboxState). The stream is trimmed to about OutboxMaxLen entries;
+// replayed step) records nothing, and neither does an update of a host or a task that
+// leaves its state as it was (a heartbeat, a step done: see outboxState). The stream is trimmed to about OutboxMaxLen entries;
 // its consumer trims what it has processed.
 //
 // Three places write entities, and all three record: a Batch (Apply, and the WATCH
@@ -115,10 +115,15 @@ func isEntityKey(prefix, key string) bool {
 }
 
 // outboxState is the part of a record whose change the outbox must see when the kind is
-// one that is rewritten often without changing (hosts: every heartbeat); "" for the rest.
+// one that is rewritten often without changing what an event is derived from: hosts
+// (every heartbeat) and tasks (every step; their events are their ends, shared/notify's
+// deriveTask). It is "" and false for the rest, whose every change is recorded.
 func outboxState(v any) (string, bool) {
-	if h, ok := v.(*model.Host); ok {
-		return h.State + "\n" + h.StateReason, true
+	switch r := v.(type) {
+	case *model.Host:
+		return r.State + "\n" + r.StateReason, true
+	case *model.Task:
+		return r.State, true
 	}
 	return "", false
 }
