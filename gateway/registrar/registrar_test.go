@@ -502,7 +502,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 		{"registrar/stream/full", usage(powers), true}, {"registrar/stream/unchanged", usage(nil), true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			measureCPU(b, rdb, func() {
+			measureCPU(b, rdb, 1, func() {
 				var err error
 				if bc.stream {
 					if err = stream.Send(bc.beat); err == nil {
@@ -517,6 +517,40 @@ func BenchmarkHeartbeat(b *testing.B) {
 			})
 		})
 	}
+	// Many hosts beat at once, as a fleet does (10,000 hosts every 10 s are a thousand beats
+	// a second): each round is one unchanged beat from each of fleet hosts, on its stream.
+	const fleet = 100
+	beats := make([]hostdv1.Registrar_HeartbeatsClient, fleet)
+	for i := range beats {
+		h := c.host(b, c.ca, fmt.Sprintf("f%03d", i))
+		if _, err := h.Register(ctx, registration(fmt.Sprintf("10.0.1.%d:8835", i))); err != nil {
+			b.Fatal(err)
+		}
+		if beats[i], err = h.Heartbeats(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run(fmt.Sprintf("registrar/stream/unchanged/%d-hosts", fleet), func(b *testing.B) {
+		errs := make(chan error, fleet)
+		measureCPU(b, rdb, fleet, func() {
+			var wg sync.WaitGroup
+			for _, s := range beats {
+				wg.Go(func() {
+					if err := s.Send(usage(nil)); err != nil {
+						errs <- err
+					} else if _, err := s.Recv(); err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			select {
+			case err := <-errs:
+				b.Fatal(err)
+			default:
+			}
+		})
+	})
 	ds := []model.Datastore{{ID: "ds-1", Name: "LocalDS_0", Type: "VMFS", Tags: []string{"LOCAL_VMFS"},
 		CapacityBytes: 1 << 40, FreeBytes: 1 << 39, Images: []string{"images/photon-os.vmdk"}}}
 	for _, bc := range []struct {
@@ -525,7 +559,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 	}{{"store/full", vmPower}, {"store/unchanged", nil}} {
 		b.Run(bc.name, func(b *testing.B) {
 			u := model.HostUsage{CPUUsedMhz: 100, MemoryUsedMB: 1024, VMCount: 100, Datastores: ds, ReadAt: time.Now().UnixMilli()}
-			measureCPU(b, rdb, func() {
+			measureCPU(b, rdb, 1, func() {
 				u.VMPower = bc.power
 				if _, err := c.s.HeartbeatHost(ctx, "h1", u); err != nil {
 					b.Fatal(err)
@@ -536,15 +570,16 @@ func BenchmarkHeartbeat(b *testing.B) {
 }
 
 // measureCPU runs beat b.N times and reports the CPU this process and the Redis server
-// spent per call.
-func measureCPU(b *testing.B, rdb redis.UniversalClient, beat func()) {
+// spent per beat (a call of beat makes n).
+func measureCPU(b *testing.B, rdb redis.UniversalClient, n int, beat func()) {
 	b.Helper()
 	p0, r0 := storetest.CPU(b, rdb)
-	n := 0
+	calls := 0
 	for b.Loop() {
 		beat()
-		n++
+		calls++
 	}
+	n *= calls
 	p1, r1 := storetest.CPU(b, rdb)
 	b.ReportMetric(float64(p1-p0)/float64(n), "cpu-ns/op")
 	b.ReportMetric(float64(r1-r0)/float64(n), "redis-cpu-ns/op")
