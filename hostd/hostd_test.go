@@ -65,6 +65,26 @@ func (r *registrar) Register(_ context.Context, req *hostdv1.RegisterRequest, _ 
 	return &hostdv1.RegisterResponse{}, nil
 }
 
+// waitBeats polls until ok holds of the beats so far, and returns them.
+func (r *registrar) waitBeats(t *testing.T, what string, ok func([]beat) bool) []beat {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		bs := slices.Clone(r.beats)
+		r.mu.Unlock()
+		if ok(bs) {
+			return bs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 30s", what)
+		}
+		<-tick.C
+	}
+}
+
 func (r *registrar) Heartbeat(_ context.Context, req *hostdv1.HeartbeatRequest, _ ...grpc.CallOption) (*hostdv1.HeartbeatResponse, error) {
 	return r.heartbeat(req, 0)
 }
@@ -453,25 +473,7 @@ func TestHeartbeatPowers(t *testing.T) {
 			}
 			return ""
 		}
-		// waitBeats polls until ok holds of the beats so far.
-		waitBeats := func(what string, ok func([]beat) bool) []beat {
-			t.Helper()
-			deadline := time.Now().Add(30 * time.Second)
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				reg.mu.Lock()
-				bs := slices.Clone(reg.beats)
-				reg.mu.Unlock()
-				if ok(bs) {
-					return bs
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no %s within 30s", what)
-				}
-				<-tick.C
-			}
-		}
+		waitBeats := func(what string, ok func([]beat) bool) []beat { return reg.waitBeats(t, what, ok) }
 		taken := func(bs []beat) []*hostdv1.HostUsage {
 			var out []*hostdv1.HostUsage
 			for _, b := range bs {
@@ -570,30 +572,16 @@ func TestHeartbeatStream(t *testing.T) {
 			reg.unary = tc.unary
 			reg.refuse = func(*hostdv1.HostUsage) bool { return len(reg.beats) == 2 } // reg.mu held
 			daemonOn(t, hollow.run(t), hostd.Options{ID: "h1", TLS: hostTLS(t, testCA(t), "h1"), Registrar: reg})
-			deadline := time.Now().Add(30 * time.Second)
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				reg.mu.Lock()
-				bs := slices.Clone(reg.beats)
-				reg.mu.Unlock()
-				if len(bs) >= len(tc.streams) {
-					var got []int
-					for i, b := range bs[:len(tc.streams)] {
-						got = append(got, b.stream)
-						if b.refused != (i == 2) {
-							t.Fatalf("beat %d refused: %v", i, b.refused)
-						}
-					}
-					if !slices.Equal(got, tc.streams) {
-						t.Fatalf("the beats came over streams %v, want %v", got, tc.streams)
-					}
-					return
+			bs := reg.waitBeats(t, fmt.Sprintf("%d beats", len(tc.streams)), func(bs []beat) bool { return len(bs) >= len(tc.streams) })
+			var got []int
+			for i, b := range bs[:len(tc.streams)] {
+				got = append(got, b.stream)
+				if b.refused != (i == 2) {
+					t.Fatalf("beat %d refused: %v", i, b.refused)
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d beats within 30s", len(bs))
-				}
-				<-tick.C
+			}
+			if !slices.Equal(got, tc.streams) {
+				t.Fatalf("the beats came over streams %v, want %v", got, tc.streams)
 			}
 		})
 	}

@@ -97,6 +97,16 @@ func (c *cloud) host(t testing.TB, ca *pki.CA, id string) hostdv1.RegistrarClien
 	return c.client(t, &cert)
 }
 
+// registered is the client of host id, registered at addr.
+func (c *cloud) registered(t testing.TB, id, addr string) hostdv1.RegistrarClient {
+	t.Helper()
+	h := c.host(t, c.ca, id)
+	if _, err := h.Register(t.Context(), registration(addr)); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 func registration(addr string) *hostdv1.RegisterRequest {
 	return &hostdv1.RegisterRequest{Name: "esx", Address: addr, Tags: []string{model.HostTagCloud}, EsxVersion: "8.0.3",
 		CpuCores: 32, CpuMhz: 2400, MemoryMb: 262144, Networks: []string{"VM Network"},
@@ -111,10 +121,7 @@ func TestRegistrationAndHeartbeats(t *testing.T) {
 	t.Parallel()
 	c := newCloud(t)
 	ctx := t.Context()
-	h1 := c.host(t, c.ca, "h1")
-	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
-		t.Fatal(err)
-	}
+	h1 := c.registered(t, "h1", "10.0.0.1:8835")
 	got, err := c.s.GetHost(ctx, "h1")
 	if err != nil {
 		t.Fatal(err)
@@ -290,10 +297,7 @@ func TestHeartbeatRetries(t *testing.T) {
 	t.Parallel()
 	c := newCloud(t)
 	ctx := t.Context()
-	h1 := c.host(t, c.ca, "h1")
-	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
-		t.Fatal(err)
-	}
+	h1 := c.registered(t, "h1", "10.0.0.1:8835")
 	c.project(t)
 	now := time.Now().UnixMilli()
 	cases := []struct {
@@ -343,10 +347,7 @@ func TestHeartbeatsStream(t *testing.T) {
 	t.Parallel()
 	c := newCloud(t)
 	ctx := t.Context()
-	h1 := c.host(t, c.ca, "h1")
-	if _, err := h1.Register(ctx, registration("10.0.0.1:8835")); err != nil {
-		t.Fatal(err)
-	}
+	h1 := c.registered(t, "h1", "10.0.0.1:8835")
 	service, err := c.ca.ServiceCredentials("functions")
 	if err != nil {
 		t.Fatal(err)
@@ -522,10 +523,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 	const fleet = 100
 	beats := make([]hostdv1.Registrar_HeartbeatsClient, fleet)
 	for i := range beats {
-		h := c.host(b, c.ca, fmt.Sprintf("f%03d", i))
-		if _, err := h.Register(ctx, registration(fmt.Sprintf("10.0.1.%d:8835", i))); err != nil {
-			b.Fatal(err)
-		}
+		h := c.registered(b, fmt.Sprintf("f%03d", i), fmt.Sprintf("10.0.1.%d:8835", i))
 		if beats[i], err = h.Heartbeats(ctx); err != nil {
 			b.Fatal(err)
 		}
