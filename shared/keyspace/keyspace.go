@@ -134,7 +134,7 @@ func NewClient(rawURL string, poolSize int) (redis.UniversalClient, error) {
 // command cost more CPU, in system calls on both sides, than anything Photon does with
 // the command's result. Blocking reads (XREADGROUP ... BLOCK, WAIT), WATCH transactions
 // and explicit pipelines run on connections of their own, as before. A command already
-// queued runs even when its caller's context ends; the caller still waits for it.
+// queued runs even when its caller's context has ended, as one already sent would.
 //
 // A cluster client is not batched: each node would need its own batches, and the
 // scans and failover handling here work on the cluster client itself.
