@@ -44,6 +44,7 @@
 // registrar took (less those it answered to report again: a VM a task held), and all of
 // them on the first after a registration and every Options.PowerListEvery beats (the
 // control plane reads a VM's record for each), so a heartbeat of a host whose VMs kept
-// their states costs the control plane little. hostd holds no credentials of the control
+// their states costs the control plane little; such a beat is sent quiet, unanswered,
+// two in every three. hostd holds no credentials of the control
 // plane's Redis, and no package of it imports a Redis client.
 package hostd

@@ -36,14 +36,16 @@ type registrar struct {
 	retry        func(*hostdv1.HostUsage) []string // the VMs a taken beat answers to report again
 	beats        []beat                            // every heartbeat, in order
 	unary        bool                              // serve no Heartbeats stream, as an older registrar
+	loud         bool                              // answer every beat on the stream, as a registrar that knows no quiet beats
 	streams      int                               // Heartbeats streams opened
 }
 
 // beat is a heartbeat the registrar received, the stream it came over (1 for the first
-// opened; 0: a call of Heartbeat) and whether it refused it.
+// opened; 0: a call of Heartbeat), whether it was quiet and whether it refused it.
 type beat struct {
 	usage   *hostdv1.HostUsage
 	stream  int
+	quiet   bool
 	refused bool
 }
 
@@ -101,7 +103,7 @@ func (r *registrar) Heartbeats(ctx context.Context, _ ...grpc.CallOption) (grpc.
 }
 
 // beatStream is the client side of the fake's Heartbeats stream: Recv answers the beat
-// sent last.
+// sent last; a quiet beat is taken as it is sent, and its refusal ends the stream.
 type beatStream struct {
 	grpc.ClientStream
 	ctx  context.Context
@@ -116,6 +118,10 @@ func (s *beatStream) Send(req *hostdv1.HeartbeatRequest) error {
 		return io.EOF
 	}
 	s.sent = req
+	if req.GetQuiet() && !s.r.loud {
+		_, s.err = s.r.heartbeat(req, s.id)
+		s.sent = nil
+	}
 	return nil
 }
 
@@ -128,6 +134,9 @@ func (s *beatStream) Recv() (*hostdv1.HeartbeatResponse, error) {
 	}
 	res, err := s.r.heartbeat(s.sent, s.id)
 	s.err = err
+	if err == nil {
+		res.QuietBeats = !s.r.loud
+	}
 	return res, err
 }
 
@@ -136,7 +145,7 @@ func (s *beatStream) CloseSend() error { return nil }
 func (r *registrar) heartbeat(req *hostdv1.HeartbeatRequest, stream int) (*hostdv1.HeartbeatResponse, error) {
 	r.mu.Lock()
 	refused := r.refuse != nil && r.refuse(req.GetUsage())
-	r.beats = append(r.beats, beat{req.GetUsage(), stream, refused})
+	r.beats = append(r.beats, beat{req.GetUsage(), stream, req.GetQuiet(), refused})
 	var retry []string
 	if !refused && r.retry != nil {
 		retry = r.retry(req.GetUsage())
@@ -553,35 +562,42 @@ func TestHeartbeatPowers(t *testing.T) {
 }
 
 // TestHeartbeatStream: the beats go over one Heartbeats stream, and a refused beat ends it
-// (the next beat opens another); a registrar that serves no stream gets every beat as a
-// call of Heartbeat.
+// (the next beat opens another); beats without power states go quiet once the stream's
+// first answer said the registrar takes them, at most two in a row; a registrar that
+// answers every beat gets no quiet one; a registrar that serves no stream gets every beat
+// as a call of Heartbeat.
 func TestHeartbeatStream(t *testing.T) {
 	t.Parallel()
 	hollow := backends[slices.IndexFunc(backends, func(b backend) bool { return b.name == "hollow" })]
+	const f, q = false, true
 	for _, tc := range []struct {
 		name    string
 		unary   bool
-		streams []int // of the first six beats; the third is refused
+		loud    bool
+		streams []int  // of the first seven beats; the third is refused
+		quiet   []bool // of the same beats
 	}{
-		{"stream", false, []int{1, 1, 1, 2, 2, 2}},
-		{"registrar without the stream", true, []int{0, 0, 0, 0, 0, 0}},
+		{"stream", false, false, []int{1, 1, 1, 2, 2, 2, 2}, []bool{f, q, q, f, q, q, f}},
+		{"registrar that answers every beat", false, true, []int{1, 1, 1, 2, 2, 2, 2}, []bool{f, f, f, f, f, f, f}},
+		{"registrar without the stream", true, false, []int{0, 0, 0, 0, 0, 0, 0}, []bool{f, f, f, f, f, f, f}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			reg := newRegistrar(0)
-			reg.unary = tc.unary
+			reg.unary, reg.loud = tc.unary, tc.loud
 			reg.refuse = func(*hostdv1.HostUsage) bool { return len(reg.beats) == 2 } // reg.mu held
 			daemonOn(t, hollow.run(t), hostd.Options{ID: "h1", TLS: hostTLS(t, testCA(t), "h1"), Registrar: reg})
 			bs := reg.waitBeats(t, fmt.Sprintf("%d beats", len(tc.streams)), func(bs []beat) bool { return len(bs) >= len(tc.streams) })
 			var got []int
+			var quiet []bool
 			for i, b := range bs[:len(tc.streams)] {
-				got = append(got, b.stream)
+				got, quiet = append(got, b.stream), append(quiet, b.quiet)
 				if b.refused != (i == 2) {
 					t.Fatalf("beat %d refused: %v", i, b.refused)
 				}
 			}
-			if !slices.Equal(got, tc.streams) {
-				t.Fatalf("the beats came over streams %v, want %v", got, tc.streams)
+			if !slices.Equal(got, tc.streams) || !slices.Equal(quiet, tc.quiet) {
+				t.Fatalf("the beats came over streams %v, quiet %v; want %v, %v", got, quiet, tc.streams, tc.quiet)
 			}
 		})
 	}

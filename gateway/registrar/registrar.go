@@ -106,9 +106,10 @@ func (r *Registrar) Heartbeat(ctx context.Context, req *hostdv1.HeartbeatRequest
 	return &hostdv1.HeartbeatResponse{RetryVmIds: retry}, nil
 }
 
-// Heartbeats answers each beat of the stream as Heartbeat does, in order, and ends the
-// stream with the error of the first beat it refuses. Each beat is checked as a call
-// is, so a certificate that expires while its stream is open stops being taken.
+// Heartbeats answers each beat of the stream as Heartbeat does, in order, except the quiet
+// ones, which it takes without an answer (each answer says so, quiet_beats); it ends the
+// stream with the error of the first beat it refuses. Each beat is checked as a call is,
+// so a certificate that expires while its stream is open stops being taken.
 func (r *Registrar) Heartbeats(stream grpc.BidiStreamingServer[hostdv1.HeartbeatRequest, hostdv1.HeartbeatResponse]) error {
 	ctx := stream.Context()
 	for {
@@ -123,6 +124,10 @@ func (r *Registrar) Heartbeats(stream grpc.BidiStreamingServer[hostdv1.Heartbeat
 		if err != nil {
 			return err
 		}
+		if req.GetQuiet() {
+			continue
+		}
+		res.QuietBeats = true
 		if err := stream.Send(res); err != nil {
 			return err
 		}

@@ -340,9 +340,11 @@ func TestHeartbeatRetries(t *testing.T) {
 	}
 }
 
-// TestHeartbeatsStream: over the Heartbeats stream, each beat is answered in order and
-// recorded as a call of Heartbeat records it; a caller that a call would refuse has the
-// stream ended with the same code, and writes nothing.
+// TestHeartbeatsStream: over the Heartbeats stream, each beat that is not quiet is
+// answered in order (each answer saying that quiet beats are taken), a quiet one is taken
+// without an answer, and all are recorded as a call of Heartbeat records them; a caller
+// that a call would refuse has the stream ended at its first beat, quiet or not, with the
+// same code, and writes nothing.
 func TestHeartbeatsStream(t *testing.T) {
 	t.Parallel()
 	c := newCloud(t)
@@ -361,25 +363,34 @@ func TestHeartbeatsStream(t *testing.T) {
 		{"no certificate", c.client(t, nil), codes.Unauthenticated},
 		{"a service's certificate", c.client(t, &service), codes.PermissionDenied},
 	}
+	quiet := []bool{true, false, true, true, false, true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			stream, err := tc.client.Heartbeats(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range 3 {
-				mhz := int64(1000*len(tc.name) + i)
-				if err := stream.Send(&hostdv1.HeartbeatRequest{Usage: &hostdv1.HostUsage{CpuUsedMhz: mhz}}); err != nil && err != io.EOF {
-					t.Fatal(err)
-				}
-				_, err := stream.Recv()
-				if status.Code(err) != tc.want {
-					t.Fatalf("beat %d: %v, want %s", i, err, tc.want)
-				}
+			took := func(i int, mhz int64, err error) {
+				t.Helper()
 				h, herr := c.s.GetHost(ctx, "h1")
 				if herr != nil || (h.Usage.CPUUsedMhz == mhz) != (tc.want == codes.OK) {
 					t.Fatalf("h1 after beat %d of %d MHz (%v): %+v %v", i, mhz, err, h.Usage, herr)
 				}
+			}
+			var mhz int64
+			for i, q := range quiet {
+				mhz = int64(1000*len(tc.name) + i)
+				if err := stream.Send(&hostdv1.HeartbeatRequest{Usage: &hostdv1.HostUsage{CpuUsedMhz: mhz}, Quiet: q}); err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+				if q && tc.want == codes.OK {
+					continue // taken without an answer: the next answer, or the stream's end, follows it
+				}
+				res, err := stream.Recv()
+				if status.Code(err) != tc.want || (err == nil && !res.GetQuietBeats()) {
+					t.Fatalf("beat %d: %v %v, want %s and quiet beats taken", i, res, err, tc.want)
+				}
+				took(i, mhz, err)
 				if err != nil {
 					return // the stream has ended
 				}
@@ -390,6 +401,7 @@ func TestHeartbeatsStream(t *testing.T) {
 			if _, err := stream.Recv(); err != io.EOF {
 				t.Fatalf("the stream's end: %v, want EOF", err)
 			}
+			took(len(quiet)-1, mhz, nil) // the last beat, quiet, was taken before the stream ended
 		})
 	}
 }
@@ -519,7 +531,9 @@ func BenchmarkHeartbeat(b *testing.B) {
 		})
 	}
 	// Many hosts beat at once, as a fleet does (10,000 hosts every 10 s are a thousand beats
-	// a second): each round is one unchanged beat from each of fleet hosts, on its stream.
+	// a second): each round is one unchanged beat from each of fleet hosts, on its stream,
+	// the rounds 10 ms apart so that one host's beats never share a read, as beats 10 s
+	// apart do not. Every beat answered, then hostd's mix: two quiet beats, then an answered one.
 	const fleet = 100
 	beats := make([]hostdv1.Registrar_HeartbeatsClient, fleet)
 	for i := range beats {
@@ -528,27 +542,54 @@ func BenchmarkHeartbeat(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run(fmt.Sprintf("registrar/stream/unchanged/%d-hosts", fleet), func(b *testing.B) {
-		errs := make(chan error, fleet)
-		measureCPU(b, rdb, fleet, func() {
-			var wg sync.WaitGroup
-			for _, s := range beats {
-				wg.Go(func() {
+	for _, bc := range []struct {
+		name  string
+		quiet func(round int) bool
+	}{
+		{"unchanged", func(int) bool { return false }},
+		{"quiet", func(round int) bool { return round%3 != 2 }},
+	} {
+		b.Run(fmt.Sprintf("registrar/stream/%s/%d-hosts", bc.name, fleet), func(b *testing.B) {
+			errs := make(chan error, fleet)
+			pace := time.NewTicker(10 * time.Millisecond)
+			defer pace.Stop()
+			round := 0
+			measureCPU(b, rdb, fleet, func() {
+				<-pace.C
+				beat := usage(nil)
+				beat.Quiet = bc.quiet(round)
+				round++
+				var wg sync.WaitGroup
+				for _, s := range beats {
+					wg.Go(func() {
+						if err := s.Send(beat); err != nil {
+							errs <- err
+						} else if !beat.Quiet {
+							if _, err := s.Recv(); err != nil {
+								errs <- err
+							}
+						}
+					})
+				}
+				wg.Wait()
+				select {
+				case err := <-errs:
+					b.Fatal(err)
+				default:
+				}
+			})
+			if round%3 != 0 { // the last beats quiet: one answered beat waits for them to be taken
+				for _, s := range beats {
 					if err := s.Send(usage(nil)); err != nil {
-						errs <- err
-					} else if _, err := s.Recv(); err != nil {
-						errs <- err
+						b.Fatal(err)
 					}
-				})
-			}
-			wg.Wait()
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
+					if _, err := s.Recv(); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		})
-	})
+	}
 	ds := []model.Datastore{{ID: "ds-1", Name: "LocalDS_0", Type: "VMFS", Tags: []string{"LOCAL_VMFS"},
 		CapacityBytes: 1 << 40, FreeBytes: 1 << 39, Images: []string{"images/photon-os.vmdk"}}}
 	for _, bc := range []struct {

@@ -198,8 +198,13 @@ func (*RegisterResponse) Descriptor() ([]byte, []int) {
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Usage         *HostUsage             `protobuf:"bytes,1,opt,name=usage,proto3" json:"usage,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Usage *HostUsage             `protobuf:"bytes,1,opt,name=usage,proto3" json:"usage,omitempty"`
+	// quiet asks for no answer on the Heartbeats stream (Heartbeat answers every call).
+	// hostd sends a beat quiet only when it carries no power states, so that its answer
+	// could say nothing, and only on a stream whose answers said quiet_beats: half of a
+	// beat's cost, on each side, is its answer.
+	Quiet         bool `protobuf:"varint,2,opt,name=quiet,proto3" json:"quiet,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,13 +246,23 @@ func (x *HeartbeatRequest) GetUsage() *HostUsage {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetQuiet() bool {
+	if x != nil {
+		return x.Quiet
+	}
+	return false
+}
+
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// retry_vm_ids are the VMs of the beat's power states that the control plane could not
 	// weigh yet (a task holds the VM, or its last task ended after or about when the states
 	// were read): hostd reports them again on its next beat rather than counting them as
 	// taken.
-	RetryVmIds    []string `protobuf:"bytes,1,rep,name=retry_vm_ids,json=retryVmIds,proto3" json:"retry_vm_ids,omitempty"`
+	RetryVmIds []string `protobuf:"bytes,1,rep,name=retry_vm_ids,json=retryVmIds,proto3" json:"retry_vm_ids,omitempty"`
+	// quiet_beats: this registrar takes quiet beats on this stream without answering them.
+	// A registrar that does not know them answers every beat, and leaves it false.
+	QuietBeats    bool `protobuf:"varint,2,opt,name=quiet_beats,json=quietBeats,proto3" json:"quiet_beats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +302,13 @@ func (x *HeartbeatResponse) GetRetryVmIds() []string {
 		return x.RetryVmIds
 	}
 	return nil
+}
+
+func (x *HeartbeatResponse) GetQuietBeats() bool {
+	if x != nil {
+		return x.QuietBeats
+	}
+	return false
 }
 
 // HostDatastore is a datastore as the host registers it: with Photon's id and tags.
@@ -498,12 +520,15 @@ const file_hostd_api_hostd_v1_registrar_proto_rawDesc = "" +
 	"\bnetworks\x18\n" +
 	" \x03(\tR\bnetworks\x12)\n" +
 	"\x05usage\x18\v \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\"\x12\n" +
-	"\x10RegisterResponse\"=\n" +
+	"\x10RegisterResponse\"S\n" +
 	"\x10HeartbeatRequest\x12)\n" +
-	"\x05usage\x18\x01 \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\"5\n" +
+	"\x05usage\x18\x01 \x01(\v2\x13.hostd.v1.HostUsageR\x05usage\x12\x14\n" +
+	"\x05quiet\x18\x02 \x01(\bR\x05quiet\"V\n" +
 	"\x11HeartbeatResponse\x12 \n" +
 	"\fretry_vm_ids\x18\x01 \x03(\tR\n" +
-	"retryVmIds\"\xb9\x01\n" +
+	"retryVmIds\x12\x1f\n" +
+	"\vquiet_beats\x18\x02 \x01(\bR\n" +
+	"quietBeats\"\xb9\x01\n" +
 	"\rHostDatastore\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +

@@ -48,9 +48,10 @@ type RegistrarClient interface {
 	// Heartbeat proves the host alive and reports what it measured last.
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	// Heartbeats is Heartbeat over one stream that a host keeps open, so that a beat costs
-	// a message each way rather than a call: each beat is answered, in order, as Heartbeat
-	// answers it. A beat that Heartbeat would refuse ends the stream with that error, and
-	// hostd opens it again.
+	// a message rather than a call: each beat that is not quiet is answered, in order, as
+	// Heartbeat answers it, and a quiet beat is taken without an answer. A beat that
+	// Heartbeat would refuse, quiet or not, ends the stream with that error, and hostd
+	// opens it again.
 	Heartbeats(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HeartbeatRequest, HeartbeatResponse], error)
 }
 
@@ -106,9 +107,10 @@ type RegistrarServer interface {
 	// Heartbeat proves the host alive and reports what it measured last.
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	// Heartbeats is Heartbeat over one stream that a host keeps open, so that a beat costs
-	// a message each way rather than a call: each beat is answered, in order, as Heartbeat
-	// answers it. A beat that Heartbeat would refuse ends the stream with that error, and
-	// hostd opens it again.
+	// a message rather than a call: each beat that is not quiet is answered, in order, as
+	// Heartbeat answers it, and a quiet beat is taken without an answer. A beat that
+	// Heartbeat would refuse, quiet or not, ends the stream with that error, and hostd
+	// opens it again.
 	Heartbeats(grpc.BidiStreamingServer[HeartbeatRequest, HeartbeatResponse]) error
 	mustEmbedUnimplementedRegistrarServer()
 }
