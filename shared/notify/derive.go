@@ -1,13 +1,13 @@
 package notify
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -86,7 +86,7 @@ func decode(raw []byte) (*record, error) {
 		return nil, nil
 	}
 	r := new(record)
-	return r, json.Unmarshal(raw, r)
+	return r, codec.Unmarshal(raw, r)
 }
 
 // Derive turns one outbox entry into the outbound events it means (often none). It is

@@ -2,13 +2,13 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -67,7 +67,7 @@ func (b *Batch) Absent(key, what string) *Batch { return b.add("N", key, "", wha
 
 // Put writes v as JSON at key.
 func (b *Batch) Put(key string, v any) *Batch {
-	raw, err := json.Marshal(v)
+	raw, err := codec.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("store: encode %T: %v", v, err)) // entity types always encode
 	}

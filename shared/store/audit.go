@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -119,7 +119,7 @@ func (s *Store) appendAudit(ctx context.Context, r AuditRetention, events []Audi
 				e.Time = s.now()
 			}
 			e.ID = ""
-			raw, err := json.Marshal(e)
+			raw, err := codec.Marshal(e)
 			if err != nil {
 				return fmt.Errorf("encode audit event: %w", err)
 			}
@@ -232,7 +232,7 @@ func auditToken(id string) string { return base64.RawURLEncoding.EncodeToString(
 func decodeAudit(m redis.XMessage) (AuditEvent, error) {
 	var e AuditEvent
 	raw, _ := m.Values["e"].(string)
-	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+	if err := codec.Unmarshal([]byte(raw), &e); err != nil {
 		return e, fmt.Errorf("decode audit event %s: %w", m.ID, err)
 	}
 	e.ID = m.ID

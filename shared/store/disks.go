@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	hostdv1 "github.com/photon-cloud/photon/hostd/api/hostd/v1"
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -112,7 +112,7 @@ func ResizeOf(t *model.Task) (Resize, error) {
 	r := Resize{FlavorID: t.Properties[model.PropFlavorID], Flavor: t.Properties[model.PropFlavor]}
 	cpu, err1 := strconv.ParseInt(t.Properties[model.PropCPU], 10, 32)
 	mem, err2 := strconv.ParseInt(t.Properties[model.PropMemoryMB], 10, 64)
-	err3 := json.Unmarshal([]byte(t.Properties[model.PropCost]), &r.Cost)
+	err3 := codec.Unmarshal([]byte(t.Properties[model.PropCost]), &r.Cost)
 	if err := errors.Join(err1, err2, err3); err != nil || r.FlavorID == "" {
 		return r, errs.Invalid("task %s carries no resize: %v", t.ID, err)
 	}
@@ -122,7 +122,7 @@ func ResizeOf(t *model.Task) (Resize, error) {
 
 // Props are the task properties of the resize.
 func (r Resize) Props() map[string]string {
-	cost, _ := json.Marshal(r.Cost)
+	cost, _ := codec.Marshal(r.Cost)
 	return map[string]string{model.PropFlavorID: r.FlavorID, model.PropFlavor: r.Flavor, model.PropCPU: strconv.Itoa(int(r.CPU)),
 		model.PropMemoryMB: strconv.FormatInt(r.MemoryMB, 10), model.PropCost: string(cost)}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -70,7 +70,7 @@ func (s *Store) HeartbeatHost(ctx context.Context, id string, u model.HostUsage)
 			live.Space[d.Name] = [2]int64{d.CapacityBytes, d.FreeBytes}
 		}
 	}
-	raw, err := json.Marshal(live)
+	raw, err := codec.Marshal(live)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (s *Store) mergeLive(ctx context.Context, hs ...*model.Host) error {
 			continue
 		}
 		var live hostLive
-		if err := json.Unmarshal([]byte(raw), &live); err != nil {
+		if err := codec.Unmarshal([]byte(raw), &live); err != nil {
 			return fmt.Errorf("decode heartbeat of host %s: %w", h.ID, err)
 		}
 		h.LastHeartbeat, h.Usage = ms, live.Usage

@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/model"
 )
 
@@ -93,7 +93,7 @@ func (s *Store) HostRegistrations(ctx context.Context, ids ...string) ([]*HostRe
 			continue
 		}
 		r := new(HostRegistration)
-		if err := json.Unmarshal([]byte(str), r); err != nil {
+		if err := codec.Unmarshal([]byte(str), r); err != nil {
 			return nil, fmt.Errorf("decode host registration %s: %w", ids[i], err)
 		}
 		out[i] = r
@@ -167,7 +167,7 @@ func getMany[T any](ctx context.Context, s *Store, kind string, ids []string) ([
 			continue // deleted meanwhile
 		}
 		r := new(T)
-		if err := json.Unmarshal([]byte(str), r); err != nil {
+		if err := codec.Unmarshal([]byte(str), r); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", kind, err)
 		}
 		out = append(out, r)

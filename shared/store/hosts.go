@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -66,7 +66,7 @@ return g
 
 // PutHost writes h and publishes the change to placement indexes.
 func (s *Store) PutHost(ctx context.Context, h *model.Host) error {
-	raw, err := json.Marshal(h)
+	raw, err := codec.Marshal(h)
 	if err != nil {
 		return err
 	}
@@ -397,7 +397,7 @@ type ReservedCounters struct{ CPUUsed, MemUsed, VMs, DatastoreUsed, Ver int64 }
 // groupCap per host when groupCap > 0). When vm already holds a reservation, that one is
 // returned. The counters are the host's after the call.
 func (s *Store) ReserveHost(ctx context.Context, vm string, r model.HostReservation, ratios Ratios, groupCap int32) (model.HostReservation, ReservedCounters, error) {
-	raw, _ := json.Marshal(r)
+	raw, _ := codec.Marshal(r)
 	res, err := reserveHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
 		r.CPU, r.MemoryMB, ratios.CPU, ratios.Mem, raw, r.Datastore, r.DiskMB, ratios.Disk, r.HostID, groupCap, vm).Slice()
 	if err != nil {
@@ -413,7 +413,7 @@ func (s *Store) ReserveHost(ctx context.Context, vm string, r model.HostReservat
 	case "ok", "exists":
 		var got model.HostReservation
 		body, _ := res[1].(string)
-		err := json.Unmarshal([]byte(body), &got)
+		err := codec.Unmarshal([]byte(body), &got)
 		return got, c, err
 	case "nohost":
 		return model.HostReservation{}, c, errs.NotFound("Host", r.HostID)
@@ -430,7 +430,7 @@ func (s *Store) HostReservationOf(ctx context.Context, vm string) (r model.HostR
 	if err != nil {
 		return r, false, err
 	}
-	return r, true, json.Unmarshal(raw, &r)
+	return r, true, codec.Unmarshal(raw, &r)
 }
 
 // ReleaseHost gives vm's reservation back to its host. It reports whether there was one.
@@ -439,7 +439,7 @@ func (s *Store) ReleaseHost(ctx context.Context, vm string) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	raw, _ := json.Marshal(r)
+	raw, _ := codec.Marshal(r)
 	n, err := releaseHost.Run(ctx, s.rdb, s.reservationKeys(vm, r),
 		r.CPU, r.MemoryMB, raw, r.Datastore, r.DiskMB, r.HostID, vm).Int()
 	if err != nil {

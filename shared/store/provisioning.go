@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/model"
 )
 
@@ -44,7 +44,7 @@ func (s *Store) provisioningIdx() string       { return s.key("provisioning") }
 
 // addProvisioning adds to b the writes that record p, leased to l.
 func (s *Store) addProvisioning(b *Batch, p *Provisioning, l Lease) *Batch {
-	raw, err := json.Marshal(p)
+	raw, err := codec.Marshal(p)
 	if err != nil {
 		panic(fmt.Sprintf("store: encode provisioning: %v", err)) // a Host always encodes
 	}
@@ -85,7 +85,7 @@ func (s *Store) ClaimProvisioning(ctx context.Context, id string, l Lease) (p *P
 		return nil, false, fmt.Errorf("claim provisioning of %s: %w", id, err)
 	}
 	p = new(Provisioning)
-	if err := json.Unmarshal([]byte(raw), p); err != nil {
+	if err := codec.Unmarshal([]byte(raw), p); err != nil {
 		return nil, false, fmt.Errorf("decode provisioning of %s: %w", id, err)
 	}
 	return p, true, nil
@@ -135,7 +135,7 @@ func (s *Store) ProvisioningTask(ctx context.Context, id string) (task string, o
 		return "", false, fmt.Errorf("read provisioning of %s: %w", id, err)
 	}
 	var p Provisioning
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := codec.Unmarshal(raw, &p); err != nil {
 		return "", false, fmt.Errorf("decode provisioning of %s: %w", id, err)
 	}
 	return p.TaskID, true, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -316,7 +316,7 @@ func (s *Store) ChangeQuota(ctx context.Context, kind, id string, change QuotaCh
 			b := new(Batch)
 			if kind == model.KindProject {
 				var p model.Project
-				if err := json.Unmarshal(raw, &p); err != nil {
+				if err := codec.Unmarshal(raw, &p); err != nil {
 					return fmt.Errorf("decode project %s: %w", id, err)
 				}
 				p.Limits = nil

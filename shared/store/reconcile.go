@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/domain"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -37,7 +37,7 @@ func (s *Store) reconcilePower(ctx context.Context, host string, power map[strin
 			continue // not a Photon VM, or deleted since
 		}
 		var vm powerView
-		if json.Unmarshal([]byte(raw), &vm) != nil {
+		if codec.Unmarshal([]byte(raw), &vm) != nil {
 			continue
 		}
 		if vm.HostID != host {

@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -118,10 +118,10 @@ func (s *Store) ResizeHost(ctx context.Context, vm string, cpu, memMB int64, rat
 		if !ok {
 			return errs.New(errs.CodeStateError, "%s holds no host reservation", vm)
 		}
-		old, _ := json.Marshal(r)
+		old, _ := codec.Marshal(r)
 		dc, dm := cpu-r.CPU, memMB-r.MemoryMB
 		r.CPU, r.MemoryMB = cpu, memMB
-		next, _ := json.Marshal(r)
+		next, _ := codec.Marshal(r)
 		res, err := resizeHost.Run(ctx, s.rdb, []string{s.hostCapKey(r.HostID), s.hostResvKey(vm)},
 			old, next, dc, dm, ratios.CPU, ratios.Mem).Text()
 		if err != nil {

@@ -2,13 +2,13 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/streams"
@@ -127,7 +127,7 @@ func (s *Store) SweepTasks(ctx context.Context, retention time.Duration) (int, e
 
 func decode[T any](raw string) (*T, error) {
 	v := new(T)
-	return v, json.Unmarshal([]byte(raw), v)
+	return v, codec.Unmarshal([]byte(raw), v)
 }
 
 // IndexOldTasks puts the tasks written before the alltasks index existed into it, so

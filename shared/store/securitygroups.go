@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/model"
 )
 
@@ -47,7 +47,7 @@ func (s *Store) SystemSecurityGroups(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("read system security groups: %w", err)
 	}
 	var groups []string
-	if err := json.Unmarshal(b, &groups); err != nil {
+	if err := codec.Unmarshal(b, &groups); err != nil {
 		return nil, fmt.Errorf("decode system security groups: %w", err)
 	}
 	return groups, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -234,7 +234,7 @@ func (s *Store) ClaimIP(ctx context.Context, subnet, owner, ip string) error {
 // CostOf reads the cost a task carries (PropCost): a service resize's new cost.
 func CostOf(t *model.Task) ([]model.QuotaLineItem, error) {
 	var cost []model.QuotaLineItem
-	if err := json.Unmarshal([]byte(t.Properties[model.PropCost]), &cost); err != nil {
+	if err := codec.Unmarshal([]byte(t.Properties[model.PropCost]), &cost); err != nil {
 		return nil, errs.Invalid("task %s carries no cost: %v", t.ID, err)
 	}
 	return cost, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/streams"
@@ -141,7 +142,7 @@ func (s *Store) FailStart(ctx context.Context, taskID string, cause *errs.Error)
 	// (VM, disk, image, router, subnet): only its activeTask changes.
 	_, err = Update(ctx, s, t.Entity.Kind, t.Entity.ID, func(rec *map[string]json.RawMessage) error {
 		var held string
-		_ = json.Unmarshal((*rec)["activeTask"], &held)
+		_ = codec.Unmarshal((*rec)["activeTask"], &held)
 		if held != t.ID {
 			return ErrNoChange
 		}

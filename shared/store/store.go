@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/keyspace"
 )
@@ -94,7 +94,7 @@ func GetRaw[T any](ctx context.Context, s *Store, kind, id string) (*T, []byte, 
 		return nil, nil, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
 	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := codec.Unmarshal(b, v); err != nil {
 		return nil, nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
 	}
 	return v, b, nil
@@ -141,7 +141,7 @@ func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byt
 			}
 		}
 		v := new(T)
-		if err := json.Unmarshal(b, v); err != nil {
+		if err := codec.Unmarshal(b, v); err != nil {
 			return nil, nil, fmt.Errorf("decode %s %s: %w", kind, id, err)
 		}
 		state, quiet := outboxState(v)
@@ -151,7 +151,7 @@ func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byt
 			}
 			return nil, nil, err
 		}
-		nb, err := json.Marshal(v)
+		nb, err := codec.Marshal(v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -246,7 +246,7 @@ func List[T any](ctx context.Context, s *Store, indexKey, kind string, size int,
 			continue // deleted between ZRANGE and MGET
 		}
 		item := new(T)
-		if err := json.Unmarshal([]byte(str), item); err != nil {
+		if err := codec.Unmarshal([]byte(str), item); err != nil {
 			return Page[T]{}, fmt.Errorf("decode %s: %w", kind, err)
 		}
 		page.Items = append(page.Items, item)

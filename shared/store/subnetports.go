@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -211,7 +211,7 @@ func (s *Store) StartSubnetDelete(ctx context.Context, id string, task *model.Ta
 // port group), the first time it is called for the VM, and answers what was recorded: the
 // create chain decides once, and its undo and the delete chain release exactly that.
 func (s *Store) VMNets(ctx context.Context, vm string, subnets []string) ([]string, error) {
-	raw, err := json.Marshal(subnets)
+	raw, err := codec.Marshal(subnets)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (s *Store) VMNets(ctx context.Context, vm string, subnets []string) ([]stri
 		return nil, err
 	}
 	var out []string
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := codec.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("decode networks of VM %s: %w", vm, err)
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -273,7 +274,7 @@ func (s *Store) AddDeadLetter(ctx context.Context, dl *DeadLetter) error {
 	if dl.At == 0 {
 		dl.At = s.Now()
 	}
-	raw, err := json.Marshal(dl)
+	raw, err := codec.Marshal(dl)
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 )
@@ -68,7 +68,7 @@ func (s *Store) indexPlaced(ctx context.Context) error {
 			return err
 		}
 		var r model.HostReservation
-		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		if err := codec.Unmarshal([]byte(raw), &r); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		return placeOne.Run(ctx, s.rdb, []string{key, s.placedIdx(r.HostID)}, raw, key[len(prefix):]).Err()
