@@ -82,6 +82,8 @@ func StartWith(ctx context.Context, o Options) (*Sim, error) {
 		m.Service.Listen = &url.URL{Host: o.Listen}
 	}
 	srv := m.Service.NewServer()
+	// Before any call reaches it: the server reads its handler per request.
+	srv.Server.Config.Handler = &gate{next: srv.Server.Config.Handler, model: m}
 	s := &Sim{URL: srv.URL, model: m, srv: srv}
 	if err := s.seed(ctx, o.Images); err != nil {
 		s.Close()
