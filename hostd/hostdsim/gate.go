@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/vmware/govmomi/simulator"
@@ -17,10 +18,12 @@ import (
 // VM's own lock: a host read during a creation (hostd's heartbeat usage, a reconcile) is a
 // data race inside vcsim. The gate lets a CreateVM_Task call in alone and holds it until
 // its task ended; the property reads wait meanwhile, as they would on a host that
-// applied a creation atomically. Every other call passes through.
+// applied a creation atomically. Every other call passes through, and only SOAP calls
+// (under sdk, the API's path) are read: a datastore upload is not held in memory.
 type gate struct {
 	next  http.Handler
 	model *simulator.Model
+	sdk   string
 	mu    sync.RWMutex
 }
 
@@ -31,7 +34,7 @@ var (
 )
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, g.sdk) {
 		g.next.ServeHTTP(w, r)
 		return
 	}

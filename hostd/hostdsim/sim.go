@@ -83,7 +83,7 @@ func StartWith(ctx context.Context, o Options) (*Sim, error) {
 	}
 	srv := m.Service.NewServer()
 	// Before any call reaches it: the server reads its handler per request.
-	srv.Server.Config.Handler = &gate{next: srv.Server.Config.Handler, model: m}
+	srv.Server.Config.Handler = &gate{next: srv.Server.Config.Handler, model: m, sdk: m.Map().Path}
 	s := &Sim{URL: srv.URL, model: m, srv: srv}
 	if err := s.seed(ctx, o.Images); err != nil {
 		s.Close()
