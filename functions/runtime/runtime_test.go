@@ -15,6 +15,7 @@ import (
 
 	"github.com/photon-cloud/photon/events"
 	"github.com/photon-cloud/photon/functions/runtime"
+	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
@@ -159,7 +160,7 @@ func opsOf(c *events.Chain) []string {
 
 // waitEnded waits for the task's end, which the runtime writes after the finalizer
 // returns: it reads the store's outbox, where the write that ends the task records the
-// task as it left it.
+// task as it left it (compact once ended: shared/codec).
 func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id, last string) *model.Task {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -177,7 +178,7 @@ func waitEnded(t *testing.T, s *store.Store, rdb redis.UniversalClient, id, last
 				continue
 			}
 			var task model.Task
-			if raw, ok := m.Values["new"].(string); ok && json.Unmarshal([]byte(raw), &task) == nil && task.Done() {
+			if raw, ok := m.Values["new"].(string); ok && codec.Unmarshal([]byte(raw), &task) == nil && task.Done() {
 				return &task
 			}
 		}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/photon-cloud/photon/shared/codec"
 	"github.com/photon-cloud/photon/shared/errs"
 )
 
@@ -65,9 +64,9 @@ func (b *Batch) Require(key, what string) *Batch { return b.add("X", key, "", wh
 // Absent fails the batch with NameTaken when key exists.
 func (b *Batch) Absent(key, what string) *Batch { return b.add("N", key, "", what) }
 
-// Put writes v as JSON at key.
+// Put writes v at key, as encodeRecord encodes it.
 func (b *Batch) Put(key string, v any) *Batch {
-	raw, err := codec.Marshal(v)
+	raw, err := encodeRecord(v)
 	if err != nil {
 		panic(fmt.Sprintf("store: encode %T: %v", v, err)) // entity types always encode
 	}

@@ -151,7 +151,7 @@ func UpdateFrom[T any](ctx context.Context, s *Store, kind, id string, raw []byt
 			}
 			return nil, nil, err
 		}
-		nb, err := codec.Marshal(v)
+		nb, err := encodeRecord(v)
 		if err != nil {
 			return nil, nil, err
 		}
