@@ -31,6 +31,7 @@ type Report struct {
 	PeakRSS     uint64         `json:"peakRssBytes"`    // of this process, 0 if unknown
 	Scale       map[string]int `json:"scale,omitempty"` // peak workers per function, if known
 	Cost        *Cost          `json:"cost,omitempty"`  // CPU and Redis memory per VM, if measured
+	Probe       *ProbeResult   `json:"-"`               // reads timed during the burst, if probed (probeDuring in JSON)
 }
 
 // Ratio is Photon's VMs per minute over the baseline's; 0 without a baseline.
@@ -57,9 +58,13 @@ func (r *Report) ResultLine() string {
 	if r.Cost != nil {
 		cpu, mem = r.Cost.CPUMsPerVM, r.Cost.RedisBytesPerVM
 	}
-	return fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d cpu_ms_per_vm=%s redis_bytes_per_vm=%s",
+	line := fmt.Sprintf("RESULT vms=%d seconds=%.2f vms_per_min=%.0f baseline_vms_per_min=%.0f ratio=%.2f p99_ms=%d errors=%d cpu_ms_per_vm=%s redis_bytes_per_vm=%s",
 		r.Photon.VMs, r.Photon.Elapsed.Seconds(), perMinute(&r.Photon), perMinute(r.Baseline), r.Ratio(), r.Photon.P99.Milliseconds(), r.Photon.Errors,
 		figure(cpu, 3), figure(mem, 0))
+	if p := r.Probe; p != nil {
+		line += fmt.Sprintf(" get_p99_ms=%.2f list_p99_ms=%.2f", ms(p.Get.P99), ms(p.List.P99))
+	}
+	return line
 }
 
 // figure is *v with prec decimals, "unknown" when nil.
@@ -110,6 +115,19 @@ func resultOf(r *Result) *resultJSON {
 	return out
 }
 
+type probeJSON struct {
+	List percentilesJSON `json:"list"`
+	Get  percentilesJSON `json:"get"`
+}
+
+func probeOf(p *ProbeResult) *probeJSON {
+	if p == nil {
+		return nil
+	}
+	pj := func(p Percentiles) percentilesJSON { return percentilesJSON{p.N, ms(p.P50), ms(p.P95), ms(p.P99)} }
+	return &probeJSON{List: pj(p.List), Get: pj(p.Get)}
+}
+
 // MarshalJSON writes durations as milliseconds, with the ratio and the RESULT line. Its
 // receiver is a value so that a Report marshals the same way whether or not it is addressable.
 func (r Report) MarshalJSON() ([]byte, error) {
@@ -120,7 +138,8 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Baseline *resultJSON `json:"baseline,omitempty"`
 		Ratio    float64     `json:"ratio"`
 		Result   string      `json:"result"`
-	}{(*plain)(&r), resultOf(&r.Photon), resultOf(r.Baseline), r.Ratio(), r.ResultLine()})
+		Probe    *probeJSON  `json:"probeDuring,omitempty"`
+	}{(*plain)(&r), resultOf(&r.Photon), resultOf(r.Baseline), r.Ratio(), r.ResultLine(), probeOf(r.Probe)})
 }
 
 // WriteFiles writes report.json and report.html (a summary with two charts: VMs

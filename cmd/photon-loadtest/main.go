@@ -63,6 +63,7 @@ type options struct {
 	baseline                                  bool
 	report, name                              string
 	probe                                     int
+	probeDuring                               time.Duration
 	probeProject                              string
 	cpuProfile                                string
 	rate                                      float64
@@ -117,6 +118,7 @@ Flags:
 	f.StringVar(&o.report, "report", "loadtest-report", "directory for report.json and report.html")
 	f.StringVar(&o.name, "name", "", "name of the run's tenant, project and flavors (default: load-<time>)")
 	f.IntVar(&o.probe, "probe", 0, "after the burst, time this many VM gets and list pages (p99)")
+	f.DurationVar(&o.probeDuring, "probe-during", 0, "while the burst runs, time a list page and a VM get every this long (e.g. 20ms); the RESULT line gets get_p99_ms and list_p99_ms")
 	f.StringVar(&o.probeProject, "probe-project", "", "with --target and --vms 0: only probe the VMs of this existing project")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Photon's burst to this file (and of the baseline to FILE.baseline)")
 	f.IntVar(&o.churn, "churn", 0, "run this many cycles of churn instead of a burst: create --vms VMs (--bulk to a call), delete them all, measure Redis")
@@ -266,8 +268,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	burstDone := make(chan struct{})
+	probed := make(chan error, 1)
+	if o.probeDuring > 0 {
+		go func() {
+			res, err := loadtest.Probe{Client: cl, Project: fx.Project}.During(ctx, o.probeDuring, burstDone)
+			rep.Probe = &res
+			probed <- err
+		}()
+	} else {
+		probed <- nil
+	}
 	rep.Photon = loadtest.Run{API: api, Project: fx.Project, VMs: o.vms, Concurrency: o.concurrency, Bulk: o.bulk,
 		Rate: o.rate, Spec: fx.Spec, Progress: bar.Set, Ends: ends}.Do(ctx)
+	close(burstDone)
+	perr := <-probed
 	restore()
 	bar.Stop()
 	created := rep.Photon.VMs - rep.Photon.Errors
@@ -275,6 +290,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
+	if perr != nil {
+		return fmt.Errorf("probe during the burst: %w", perr)
+	}
+	if rep.Probe != nil {
+		fmt.Fprintf(stdout, "probe during the burst: %s\n", rep.Probe)
+	}
 	for _, op := range slices.Sorted(maps.Keys(rep.Photon.Steps)) {
 		p := rep.Photon.Steps[op]
 		fmt.Fprintf(stdout, "  step %-18s p50_ms=%d p95_ms=%d p99_ms=%d\n", op, p.P50.Milliseconds(), p.P95.Milliseconds(), p.P99.Milliseconds())
@@ -350,44 +371,13 @@ func startProfile(path, suffix string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-// probe times n gets of VMs and n list pages of 100 in project: the reads that must stay
-// fast however many VMs exist.
+// probe times n gets of VMs and n list pages of 100 in project.
 func probe(ctx context.Context, cl *loadtest.Client, project string, n int, stdout io.Writer) error {
-	var ids []string
-	var list, get []time.Duration
-	link := "/v1/projects/" + project + "/vms?pageSize=100"
-	for i := range n {
-		var page struct {
-			Items []struct {
-				ID string `json:"id"`
-			} `json:"items"`
-			NextPageLink string `json:"nextPageLink"`
-		}
-		t0 := time.Now()
-		if err := cl.Do(ctx, "GET", link, nil, &page); err != nil {
-			return fmt.Errorf("list VMs: %w", err)
-		}
-		list = append(list, time.Since(t0))
-		for _, it := range page.Items {
-			ids = append(ids, it.ID)
-		}
-		if link = page.NextPageLink; link == "" || i%50 == 49 {
-			link = "/v1/projects/" + project + "/vms?pageSize=100"
-		}
+	res, err := loadtest.Probe{Client: cl, Project: project}.Run(ctx, n)
+	if err != nil {
+		return err
 	}
-	if len(ids) == 0 {
-		return errors.New("probe: no VMs listed")
-	}
-	for i := range n {
-		t0 := time.Now()
-		if err := cl.Do(ctx, "GET", "/v1/vms/"+ids[i%len(ids)], nil, nil); err != nil {
-			return fmt.Errorf("get VM: %w", err)
-		}
-		get = append(get, time.Since(t0))
-	}
-	l, g := loadtest.Summarise(list), loadtest.Summarise(get)
-	fmt.Fprintf(stdout, "probe: list 100 VMs p50_ms=%.2f p99_ms=%.2f; get VM p50_ms=%.2f p99_ms=%.2f (%d each)\n",
-		msf(l.P50), msf(l.P99), msf(g.P50), msf(g.P99), n)
+	fmt.Fprintf(stdout, "probe: %s\n", res)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/photon-cloud/photon/shared/store/storetest"
 )
@@ -63,7 +64,7 @@ func TestCostSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
 	const vms = costSmokeVMs
 	o := options{hollowHosts: 20, redisURL: storetest.URL(t), prefix: storetest.Prefix(t), vms: vms, concurrency: 100, api: "rest",
-		wait: "events", report: dir, name: "cost"}
+		wait: "events", report: dir, name: "cost", probeDuring: 20 * time.Millisecond}
 	if err := run(t.Context(), o, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -78,6 +79,10 @@ func TestCostSmoke(t *testing.T) {
 	cpu, mem := number(t, res["cpu_ms_per_vm"]), number(t, res["redis_bytes_per_vm"])
 	if cpu <= 0 || mem <= 0 {
 		t.Fatalf("cpu_ms_per_vm=%v redis_bytes_per_vm=%v", cpu, mem)
+	}
+	// The reads probed while the burst ran are timed.
+	if get, list := number(t, res["get_p99_ms"]), number(t, res["list_p99_ms"]); get <= 0 || list <= 0 {
+		t.Fatalf("get_p99_ms=%v list_p99_ms=%v", get, list)
 	}
 	split, ok := strings.CutPrefix(lines[len(lines)-2], "CPU per VM by part: ")
 	split, _, _ = strings.Cut(split, ";") // the shares not counted
@@ -105,6 +110,9 @@ func TestCostSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
+		Probe struct {
+			List, Get struct{ N int }
+		} `json:"probeDuring"`
 		Cost struct {
 			CPUMsPerVM float64            `json:"cpuMsPerVm"`
 			ByPart     map[string]float64 `json:"cpuMsPerVmByPart"`
@@ -116,6 +124,9 @@ func TestCostSmoke(t *testing.T) {
 	sum = 0
 	for _, v := range rep.Cost.ByPart {
 		sum += v
+	}
+	if rep.Probe.List.N == 0 || rep.Probe.Get.N == 0 {
+		t.Fatalf("report.json: probes during the burst %+v", rep.Probe)
 	}
 	if math.Abs(sum-rep.Cost.CPUMsPerVM) > 1e-9 || len(rep.Cost.ByPart) != len(parts) {
 		t.Fatalf("report.json: parts %v sum to %v, total %v", rep.Cost.ByPart, sum, rep.Cost.CPUMsPerVM)
