@@ -120,6 +120,8 @@ type Result struct {
 	Done []time.Duration
 	// Retries counts create calls refused as busy (429) and made again.
 	Retries int
+	// FirstError says why the first VM that failed failed ("" when none did).
+	FirstError string
 	// Steps holds the latency of each chain step (by task operation, e.g. PLACE_VM), from
 	// the step's start to its end as the task records them. Empty for the baseline.
 	Steps map[string]Percentiles

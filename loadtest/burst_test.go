@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,28 +95,49 @@ func TestBurstSmoke(t *testing.T) {
 	cases := []struct {
 		name string
 		api  loadtest.API
+		vms  int
 		bulk int
 		ends *loadtest.Ends
+		// affinity, when set, is a host tag every VM asks for.
+		affinity string
+		// failed, when set, is what the first error says: every VM fails.
+		failed string
 	}{
-		{"rest single", cl, 0, nil},
-		{"rest single, ends on the event stream", cl, 0, ends},
-		{"grpc bulk", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 20, nil},
+		{"rest single", cl, 60, 0, nil, "", ""},
+		{"rest single, ends on the event stream", cl, 60, 0, ends, "", ""},
+		{"grpc bulk", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 60, 20, nil, "", ""},
+		{"rest bulk over the limit", cl, 1001, 1001, nil, "", "400 InvalidEntity count must be between 1 and 1000"},
+		{"rest, no host has the tag", cl, 3, 0, nil, "NOWHERE", ": step PLACE_VM: NoSuchResource no host tagged NOWHERE can take"},
+		{"grpc, no host has the tag", &loadtest.GRPC{Conn: conn, Token: cl.Token}, 3, 0, nil, "NOWHERE", ": step PLACE_VM: NoSuchResource no host tagged NOWHERE can take"},
 	}
-	const vms = 60
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var last [3]int
 			api := &countReads{API: tc.api}
-			r := loadtest.Run{API: api, Project: f.Project, VMs: vms, Concurrency: 20, Bulk: tc.bulk, Spec: f.Spec,
+			spec := f.Spec
+			if tc.affinity != "" {
+				spec = func(i int) map[string]any {
+					s := f.Spec(i)
+					s["affinities"] = []map[string]any{{"kind": "hostTag", "id": tc.affinity}}
+					return s
+				}
+			}
+			r := loadtest.Run{API: api, Project: f.Project, VMs: tc.vms, Concurrency: 20, Bulk: tc.bulk, Spec: spec,
 				Progress: func(done, failed, inFlight int) { last = [3]int{done, failed, inFlight} },
 				Ends:     tc.ends, EndsCheck: time.Hour}.Do(t.Context())
-			if r.Errors != 0 || r.VMs != vms || len(r.Done) != vms || r.Steps["START_VM"].N != vms {
-				t.Fatalf("burst: %s, %d done, steps %v", r, len(r.Done), r.Steps)
+			if tc.failed != "" {
+				if r.Errors != tc.vms || !strings.Contains(r.FirstError, tc.failed) || last != [3]int{0, tc.vms, 0} {
+					t.Fatalf("burst: %s, first error %q, last progress %v; want every VM failed for %q", r, r.FirstError, last, tc.failed)
+				}
+				return
 			}
-			if last != [3]int{vms, 0, 0} {
+			if r.Errors != 0 || r.FirstError != "" || r.VMs != tc.vms || len(r.Done) != tc.vms || r.Steps["START_VM"].N != tc.vms {
+				t.Fatalf("burst: %s (%s), %d done, steps %v", r, r.FirstError, len(r.Done), r.Steps)
+			}
+			if last != [3]int{tc.vms, 0, 0} {
 				t.Fatalf("last progress %v", last)
 			}
-			if reads := api.reads.Load(); tc.ends != nil && reads != vms {
+			if reads := api.reads.Load(); tc.ends != nil && reads != int64(tc.vms) {
 				t.Fatalf("%d task reads waiting on the event stream, want one a VM", reads)
 			}
 			t.Logf("smoke: %s, %d task reads", r, api.reads.Load())

@@ -105,6 +105,9 @@ func (c Churn) Do(ctx context.Context) (ChurnResult, error) {
 		if c.Out != nil {
 			fmt.Fprintf(c.Out, "cycle %d: created %d, deleted %d, left %d, errors %d in %.0fs; redis used_memory %.1f MB, keys %d, stream entries %d\n",
 				s.Cycle, created.VMs-created.Errors, deleted.VMs-deleted.Errors, s.VMsLeft, s.Errors, s.Elapsed.Seconds(), mb(s.UsedMemory), s.Keys, s.StreamEntries)
+			if created.FirstError != "" {
+				fmt.Fprintf(c.Out, "cycle %d: first error: %s\n", s.Cycle, created.FirstError)
+			}
 		}
 		if c.Quiet > 0 {
 			select {

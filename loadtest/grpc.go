@@ -79,12 +79,11 @@ func (g *GRPC) SubTasks(ctx context.Context, parent string) ([]*Task, error) {
 func taskOf(t *pb.Task) (*Task, error) {
 	tk := &Task{ID: t.GetId(), State: t.GetState(), QueuedTime: t.GetQueuedTime(), EndTime: t.GetEndTime()}
 	for _, s := range t.GetSteps() {
-		tk.Steps = append(tk.Steps, struct {
-			Operation   string `json:"operation"`
-			State       string `json:"state"`
-			StartedTime int64  `json:"startedTime"`
-			EndTime     int64  `json:"endTime"`
-		}{s.GetOperation(), s.GetState(), s.GetStartedTime(), s.GetEndTime()})
+		step := Step{Operation: s.GetOperation(), State: s.GetState(), StartedTime: s.GetStartedTime(), EndTime: s.GetEndTime()}
+		for _, e := range s.GetErrors() {
+			step.Errors = append(step.Errors, StepError{Code: e.GetCode(), Message: e.GetMessage()})
+		}
+		tk.Steps = append(tk.Steps, step)
 	}
 	if p := t.GetProgress(); p != nil {
 		tk.Progress = &struct {

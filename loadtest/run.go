@@ -14,18 +14,40 @@ type Task struct {
 	State      string `json:"state"`
 	QueuedTime int64  `json:"queuedTime"`
 	EndTime    int64  `json:"endTime"`
-	Steps      []struct {
-		Operation   string `json:"operation"`
-		State       string `json:"state"`
-		StartedTime int64  `json:"startedTime"`
-		EndTime     int64  `json:"endTime"`
-	} `json:"steps"`
-	Progress *struct {
+	Steps      []Step `json:"steps"`
+	Progress   *struct {
 		Total     int `json:"total"`
 		Completed int `json:"completed"`
 		Failed    int `json:"failed"`
 		InFlight  int `json:"inFlight"`
 	} `json:"progress"`
+}
+
+// Step is the part of a task's step the load test reads.
+type Step struct {
+	Operation   string `json:"operation"`
+	State       string `json:"state"`
+	StartedTime int64  `json:"startedTime"`
+	EndTime     int64  `json:"endTime"`
+	// Errors says why the step failed.
+	Errors []StepError `json:"errors"`
+}
+
+// StepError is one of a failed step's errors.
+type StepError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// reason says why the task did not complete: its first failed step's first error, or
+// its state.
+func (t *Task) reason() string {
+	for _, s := range t.Steps {
+		if len(s.Errors) > 0 {
+			return "task " + t.ID + ": step " + s.Operation + ": " + s.Errors[0].Code + " " + s.Errors[0].Message
+		}
+	}
+	return "task " + t.ID + " ended " + t.State
 }
 
 // Done reports whether the task ended.
@@ -122,7 +144,7 @@ func (r Run) one(ctx context.Context, m *meter, spec map[string]any, n int) {
 			continue
 		}
 		if err != nil {
-			m.failed(n)
+			m.failed(n, err.Error())
 			return
 		}
 		break
@@ -146,7 +168,7 @@ func (r Run) one(ctx context.Context, m *meter, spec map[string]any, n int) {
 	for delay := 5 * time.Millisecond; !tk.Done(); delay = min(2*delay, 200*time.Millisecond) {
 		select {
 		case <-ctx.Done():
-			m.failed(n)
+			m.failed(n, ctx.Err().Error())
 			return
 		case <-time.After(delay): // polling the task, as Photon clients do
 		}
@@ -165,6 +187,7 @@ func (r Run) one(ctx context.Context, m *meter, spec map[string]any, n int) {
 	}
 	subs, err := r.API.SubTasks(ctx, tk.ID)
 	if err != nil {
+		m.failed(0, "list sub-tasks: "+err.Error())
 		return
 	}
 	m.ended(subs, t0, true)
@@ -181,7 +204,8 @@ type meter struct {
 	steps                   map[string][]time.Duration
 	nDone, nFailed, nFlight int
 	retries                 int
-	counted                 int // VMs already counted as done/failed through progress
+	counted                 int    // VMs already counted as done/failed through progress
+	firstError              string // why the first VM failed
 }
 
 func (m *meter) report() {
@@ -203,11 +227,20 @@ func (m *meter) retried() {
 	m.mu.Unlock()
 }
 
-func (m *meter) failed(n int) {
+// failed counts n VMs failed for why.
+func (m *meter) failed(n int, why string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nFailed += n
+	m.failedFor(why)
 	m.report()
+}
+
+// failedFor keeps the first failure's reason; m.mu is held.
+func (m *meter) failedFor(why string) {
+	if m.firstError == "" {
+		m.firstError = why
+	}
 }
 
 // advance counts a bulk's progress as it is polled, for the live display only.
@@ -235,6 +268,7 @@ func (m *meter) ended(tasks []*Task, t0 time.Time, counted bool) {
 			if !counted {
 				m.nFailed++
 			}
+			m.failedFor(t.reason())
 			continue
 		}
 		if !counted {
@@ -259,7 +293,7 @@ func (m *meter) result(n int) Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := Result{VMs: n, Errors: n - len(m.lat), Elapsed: time.Since(m.start), Done: slices.Clone(m.done),
-		Steps: map[string]Percentiles{}, Retries: m.retries}
+		Steps: map[string]Percentiles{}, Retries: m.retries, FirstError: m.firstError}
 	slices.Sort(r.Done)
 	p := Summarise(slices.Clone(m.lat))
 	r.P50, r.P95, r.P99 = p.P50, p.P95, p.P99

@@ -290,6 +290,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "photon    %s retries=%d\n", rep.Photon, rep.Photon.Retries)
+	if rep.Photon.FirstError != "" {
+		fmt.Fprintf(stdout, "first error: %s\n", rep.Photon.FirstError)
+	}
 	if perr != nil {
 		return fmt.Errorf("probe during the burst: %w", perr)
 	}
