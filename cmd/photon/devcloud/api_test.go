@@ -20,6 +20,7 @@ import (
 
 // TestBadInput: bad requests get a 4xx with a Photon ApiError and write nothing.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	_, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	vms := "/v1/projects/" + f.project + "/vms"
@@ -81,6 +82,7 @@ func TestBadInput(t *testing.T) {
 
 // TestPagination follows nextPageLink as Photon's SDK does (endpoint + link).
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	_, cl := cloud(t, 1)
 	for i := range 5 {
 		cl.create("/v1/tenants", map[string]any{"name": string(rune('a' + i))})
@@ -109,6 +111,7 @@ func TestPagination(t *testing.T) {
 
 // TestGRPC uses the gRPC API with the same token, and checks that errors carry Photon codes.
 func TestGRPC(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	cc, err := grpc.NewClient(c.Gateway.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -136,6 +139,7 @@ func TestGRPC(t *testing.T) {
 // TestProjectUser: a member of a project's security group works in that project and
 // sees nothing else; what an id names outside their reach is NotFound, not Forbidden.
 func TestProjectUser(t *testing.T) {
+	t.Parallel()
 	c, admin := cloud(t, 1)
 	f := setup(t, admin, 10)
 	other := admin.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "other"}).Entity.ID
@@ -179,6 +183,7 @@ func TestProjectUser(t *testing.T) {
 
 // TestOpenAPI: the gateway serves the OpenAPI document of the REST API.
 func TestOpenAPI(t *testing.T) {
+	t.Parallel()
 	_, cl := cloud(t, 1)
 	var doc struct {
 		Swagger string                    `json:"swagger"`
@@ -192,6 +197,7 @@ func TestOpenAPI(t *testing.T) {
 // TestIdempotencyKey: a create retried with the same Idempotency-Key answers with the
 // first task and makes one VM, however many retries race; another key makes another VM.
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	_, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	post := func(key string) task {

@@ -15,6 +15,7 @@ import (
 // TestBulkCreate creates VMs with one call: one parent task counts its sub-tasks, each VM
 // runs the normal chain, and a child that fails is undone alone.
 func TestBulkCreate(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 2)
 	f := setup(t, cl, 3) // room for three VMs
 	cases := []struct {
@@ -99,6 +100,7 @@ func failedStep(tk task) string {
 // TestBackpressure fills one tenant's share of the cloud: that tenant is told to come back
 // later (429 with Retry-After) and writes nothing, while another tenant still gets in.
 func TestBackpressure(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	busy := setup(t, cl, 100)
 	other := cl.create("/v1/tenants", map[string]any{"name": "other"}).Entity.ID

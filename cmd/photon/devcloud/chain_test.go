@@ -129,6 +129,7 @@ func checkOneTrace(t *testing.T, taskID string) {
 // TestCreateVmFailures: each failing create ends in ERROR at the right step with the right
 // code, and every reservation it made is released.
 func TestCreateVmFailures(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 1) // a quota of one VM
 	roomy := cl.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "roomy"}).Entity.ID
@@ -189,6 +190,7 @@ func TestCreateVmFailures(t *testing.T) {
 // TestReplayChangesNothing delivers every event of a finished chain a second time: each
 // step answers from the stored outcome and nothing is counted twice.
 func TestReplayChangesNothing(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, "once")).ID)

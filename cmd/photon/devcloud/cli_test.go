@@ -87,6 +87,7 @@ func buildPhoton(t *testing.T, dir string) string {
 // and as the API's JSON; errors by their exit codes. The client package's example
 // program runs against the same cloud.
 func TestCLIWalkthrough(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := buildPhoton(t, dir)
 	c, _ := cloud(t, 2)

@@ -158,6 +158,7 @@ func (b *browser) login(user, pass string) {
 // 20, puts a host in maintenance from the fleet map; a project user then sees their
 // project and nothing else. Any JavaScript error fails it.
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	const davePass = "a project user's password"
 	c, admin := cloud(t, 3)
 	// What a cloud's operator sets up once: the flavors and an image.
@@ -296,6 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 //	PHOTON_CONSOLE_VMS=10000 SIMTMP=/dev/shm ./scripts/with-redis.sh go test -count=1 \
 //	  -run TestConsoleFirstRender -v ./cmd/photon/devcloud/
 func TestConsoleFirstRender(t *testing.T) {
+	t.Parallel()
 	var n int
 	if _, err := fmt.Sscan(os.Getenv("PHOTON_CONSOLE_VMS"), &n); err != nil || n <= 0 {
 		t.Skip("set PHOTON_CONSOLE_VMS to the number of VMs to measure with")

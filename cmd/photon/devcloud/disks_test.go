@@ -45,6 +45,7 @@ func diskUsage(t *testing.T, c *devcloud.Cloud, project string, gb float64, disk
 // VM, read, list with paging, attach, detach, refused transitions, a disk that outlives its
 // VM, a failed create that releases everything, and deletes.
 func TestPersistentDisks(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 2)
 	f := setup(t, cl, 10)
 	pdFlavor := cl.create("/v1/flavors", map[string]any{"name": "pd", "kind": "persistent-disk", "cost": []quotaLineItem{

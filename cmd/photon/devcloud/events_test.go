@@ -20,6 +20,7 @@ import (
 // subscription receives its VM's changes, signed; an inbound event stops the VM; a rule
 // tags the VM when it stops.
 func TestEventAutomation(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	type delivery struct {

@@ -89,6 +89,7 @@ func (s *sse) until(t *testing.T, typ, subject string) []sseEvent {
 // system administrator and a user of its project, not a user of another project; the
 // stream refuses a caller without a token and ends when the client goes away.
 func TestEventStream(t *testing.T) {
+	t.Parallel()
 	c, admin := cloud(t, 1)
 	f := setup(t, admin, 10)
 	other := admin.create("/v1/tenants/"+f.tenant+"/projects", map[string]any{"name": "other"}).Entity.ID

@@ -11,6 +11,7 @@ import (
 // the project's sdn.floatingip.size quota is charged and bounds them, and a release or
 // the VM's delete gives everything back.
 func TestFloatingIP(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	sim := c.NSXSim

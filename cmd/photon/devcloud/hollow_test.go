@@ -12,6 +12,7 @@ import (
 // registrar like any host (READY, their capacity and datastores), and a VM created
 // through the API runs on one, its disks and NIC on it.
 func TestHollowHosts(t *testing.T) {
+	t.Parallel()
 	c, cl := cloudWith(t, 0, func(o *devcloud.Options) { o.HollowHosts = 2 })
 	if len(c.Sims) != 0 || len(c.HostIDs) != 2 {
 		t.Fatalf("%d simulated hosts and %d hosts, want 0 and 2", len(c.Sims), len(c.HostIDs))

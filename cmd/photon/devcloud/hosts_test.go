@@ -111,6 +111,7 @@ func str(v any) string { s, _ := v.(string); return s }
 // maintenance with a VM on the host, refused transitions, paged lists, deletes; and VM
 // create affinities, anti-affinity and placement policy carried into the VM record.
 func TestHostFleet(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	boot := c.HostIDs[0]
 

@@ -176,6 +176,7 @@ func ova(files map[string][]byte) []byte {
 // bad ones, VMs from them, on-demand copies, deletes of unused and used images, images
 // captured from a VM, and project images.
 func TestImages(t *testing.T) {
+	t.Parallel()
 	c, admin := cloud(t, 2)
 	f := setup(t, admin, 20)
 	sims := []*vsphere{newVsphere(t, c.Sims[0].URL), newVsphere(t, c.Sims[1].URL)}

@@ -143,6 +143,7 @@ func portOf(t *testing.T, sim *nsxsim.Server, vmID string) string {
 // TestNetworks drives routers and subnets on one dev cloud (and its NSX simulator): a
 // user's walk through them, then failures.
 func TestNetworks(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	t.Run("walk", func(t *testing.T) { walkNetworks(t, c, cl, f) })

@@ -64,6 +64,7 @@ func (c *client) quota(path string) map[string]quotaStatus {
 // SDK user: set, update and exclude; usage after a VM; refused changes that change
 // nothing; a VM refused by its tenant's limit; groups that grant access at once.
 func TestQuotaAndSecurityGroups(t *testing.T) {
+	t.Parallel()
 	c, admin := cloud(t, 1)
 	f := setup(t, admin, 10) // the project allows 10 VMs
 	tq, pq := "/v1/tenants/"+f.tenant+"/quota", "/v1/projects/"+f.project+"/quota"

@@ -630,6 +630,7 @@ func messageOr(msg string, raw []byte) string {
 // SDK (its last release line) byte for byte, and makes the checks the SDK and the CLI
 // make on the answers. A row that fails names what Photon does differently.
 func TestSDKReplay(t *testing.T) {
+	t.Parallel()
 	c, admin := cloud(t, 1)
 	disk := newVsphere(t, c.Sims[0].URL).read("LocalDS_0", devcloud.DefaultImage)
 	r := &sdkReplay{base: admin.base, token: admin.token, ids: map[string]string{}}

@@ -173,6 +173,7 @@ func checkReleased(t *testing.T, c *devcloud.Cloud, cl *client, project, subnet 
 // back to 2, a worker whose guest went silent replaced by trigger_maintenance, every node
 // rolled to a new image by change_version, and a delete that leaves nothing behind.
 func TestKubernetesService(t *testing.T) {
+	t.Parallel()
 	c, cl, f, subnet := serviceCloud(t, 2)
 	proj := "/v1/projects/" + f.project
 	spec := map[string]any{"name": "k8s", "type": "KUBERNETES", "vmFlavor": "small", "diskFlavor": "disk", "vmNetworkId": subnet,
@@ -290,6 +291,7 @@ func TestKubernetesService(t *testing.T) {
 // project then trusts; a create whose node cannot power on ends in ERROR with the reason
 // and releases everything it held.
 func TestHarborService(t *testing.T) {
+	t.Parallel()
 	c, cl, f, subnet := serviceCloud(t, 1)
 	proj := "/v1/projects/" + f.project
 	for _, typ := range []string{"HARBOR", "KUBERNETES"} {

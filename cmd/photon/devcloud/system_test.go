@@ -19,6 +19,7 @@ import (
 // system: every mutation, over REST and gRPC, is refused with SystemPaused and writes
 // nothing, reads go on, and resuming takes mutations again.
 func TestSystem(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 2)
 	f := setup(t, cl, 10)
 	if tk := cl.wait(cl.create("/v1/projects/"+f.project+"/vms", vmSpec(f, "sys-1")).ID); tk.State != "COMPLETED" {

@@ -24,6 +24,7 @@ import (
 // verifying (as photon target set does), and with them alone logs in with a password and
 // calls REST and gRPC.
 func TestHTTPS(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	var info struct {
 		Endpoint string `json:"endpoint"`

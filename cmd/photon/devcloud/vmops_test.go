@@ -14,6 +14,7 @@ import (
 // is a 400 StateError, and one on a VM another task holds is a 400 ConcurrentTask, both
 // changing nothing; a host fault ends the task in ERROR with the VM still true to the host.
 func TestVMPowerOperations(t *testing.T) {
+	t.Parallel()
 	c, cl := cloud(t, 1)
 	f := setup(t, cl, 10)
 	// Created as Photon created VMs: STOPPED until started.
