@@ -384,6 +384,4 @@ func probe(ctx context.Context, cl *loadtest.Client, project string, n int, stdo
 	return nil
 }
 
-func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -62,7 +63,7 @@ const maxRecord = 64 << 20
 // Compact encodes v as a compact record with state in its header. state must not hold a
 // 0x00 byte.
 func Compact(v any, state string) ([]byte, error) {
-	if bytes.IndexByte([]byte(state), 0) >= 0 {
+	if strings.IndexByte(state, 0) >= 0 {
 		return nil, errors.New("codec: a compact record's state holds a NUL byte")
 	}
 	raw, err := json.Marshal(v)
@@ -81,14 +82,20 @@ func IsCompact(data []byte) bool { return len(data) > 0 && data[0] == 0 }
 
 // State is the state in a compact record's header.
 func State(data []byte) (string, bool) {
+	state, _, ok := split(data)
+	return string(state), ok
+}
+
+// split parses a compact record into its header's state and its zstd frame.
+func split(data []byte) (state, frame []byte, ok bool) {
 	if !IsCompact(data) {
-		return "", false
+		return nil, nil, false
 	}
 	end := bytes.IndexByte(data[1:], 0)
 	if end < 0 {
-		return "", false
+		return nil, nil, false
 	}
-	return string(data[1 : 1+end]), true
+	return data[1 : 1+end], data[2+end:], true
 }
 
 // JSON is data's JSON: data itself, or a compact record's decompressed. release returns
@@ -97,12 +104,12 @@ func JSON(data []byte) (js []byte, release func(), err error) {
 	if !IsCompact(data) {
 		return data, func() {}, nil
 	}
-	end := bytes.IndexByte(data[1:], 0)
-	if end < 0 {
+	_, frame, ok := split(data)
+	if !ok {
 		return nil, nil, errors.New("codec: a compact record without its header's end")
 	}
 	buf := buffers.Get().(*[]byte)
-	out, err := decoder().DecodeAll(data[2+end:], (*buf)[:0])
+	out, err := decoder().DecodeAll(frame, (*buf)[:0])
 	if err != nil {
 		buffers.Put(buf)
 		return nil, nil, fmt.Errorf("codec: compact record: %w", err)
@@ -113,12 +120,4 @@ func JSON(data []byte) (js []byte, release func(), err error) {
 			buffers.Put(buf)
 		}
 	}, nil
-}
-
-// Dictionary is the dictionary of ID id, nil for an unknown ID.
-func Dictionary(id int) []byte {
-	if id == dictID {
-		return dict1
-	}
-	return nil
 }

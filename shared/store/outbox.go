@@ -54,8 +54,9 @@ func (s *Store) OutboxStream() string { return s.key("outbox") }
 // false for no record. Scripts that write entities start with it.
 //
 // It also keeps the count of VMs in each state (VMStates), for the gauges a scrape reads
-// without scanning the VMs (a record's state is in its compact header, or its JSON's): every VM write goes through it, so the counts move with the
-// records in the same atomic call. A VM written before the counts were kept is not in
+// without scanning the VMs (a record's state is in its compact header, or its JSON's):
+// every VM write goes through it, so the counts move with the records in the same atomic
+// call. A VM written before the counts were kept is not in
 // them; its later moves never take a count below zero (a state at zero is dropped).
 const outboxLua = `
 local function recordState(rec)
