@@ -50,7 +50,7 @@ FUZZTIME ?= 5s
 TESTFUZZ ?= 3000x
 
 fuzz: deps ## run each fuzzer for FUZZTIME (default 5s; e.g. make fuzz FUZZTIME=5m)
-	./scripts/with-redis.sh sh -c 'set -e; for f in $(FUZZERS); do \
+	SIMTMP=$(SIMTMP) ./scripts/with-redis.sh sh -c 'set -e; for f in $(FUZZERS); do \
 	  $(GO) test -run "^$$" -fuzz "^$${f%%:*}$$" -fuzztime $(FUZZTIME) "$${f#*:}"; done'
 
 loadtest: deps ## burst VM creates at an in-process cloud on 32 simulated hosts and report (ARGS=... to change)
