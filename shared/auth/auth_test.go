@@ -1,17 +1,11 @@
 package auth
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +14,7 @@ import (
 	"github.com/photon-cloud/photon/shared/errs"
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/policy"
+	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
 // redisURL is the URL of the test Redis (make test's, or a redis-server TestMain started), or "" with the reason
@@ -30,95 +25,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	stop, err := startRedis()
-	if err != nil {
+	u, err := storetest.ServerURL()
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		redisSkip = "redis-server not installed"
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "start redis-server:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
-
-// startRedis uses the Redis of PHOTON_TEST_REDIS_URL (make test's) or starts a throwaway
-// redis-server on a free port and returns once it accepts connections. A missing binary
-// is not an error: the tests that need Redis skip.
-func startRedis() (stop func(), err error) {
-	if u := os.Getenv("PHOTON_TEST_REDIS_URL"); u != "" {
-		redisURL = u
-		return func() {}, nil
-	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		redisSkip = "redis-server not installed"
-		return func() {}, nil
-	}
-	// The free port may be taken between Close and redis-server's bind; try again then.
-	for range 5 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		stop, err := runRedis(bin, port)
-		if err == nil {
-			redisURL = fmt.Sprintf("redis://127.0.0.1:%d", port)
-			return stop, nil
-		}
-		fmt.Fprintln(os.Stderr, "redis-server on port", port, ":", err)
-	}
-	return nil, errors.New("redis-server did not start")
-}
-
-// runRedis starts redis-server and waits for its "Ready to accept connections" line,
-// then checks that PING answers.
-func runRedis(bin string, port int) (func(), error) {
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = cmd.Stdout
-	// It goes with this process, however that ends: a fuzz worker the fuzzing engine kills
-	// must not leave a server behind holding the worker's pipes open, on which the engine
-	// would wait for ever.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		var log strings.Builder
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, out) // keep the pipe drained
-				return
-			}
-			log.WriteString(sc.Text() + "\n")
-		}
-		ready <- fmt.Errorf("exited before it was ready:\n%s", log.String())
-	}()
-	select {
-	case err = <-ready:
-	case <-time.After(20 * time.Second):
-		err = errors.New("not ready after 20s")
-	}
-	if err == nil {
-		rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
-		err = rdb.Ping(context.Background()).Err()
-		_ = rdb.Close()
-	}
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
+	redisURL = u
+	os.Exit(m.Run())
 }
 
 // runID tells this process's keys from those of the others sharing the server (the

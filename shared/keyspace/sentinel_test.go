@@ -3,12 +3,9 @@ package keyspace_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,46 +14,19 @@ import (
 	"github.com/photon-cloud/photon/shared/keyspace"
 	"github.com/photon-cloud/photon/shared/model"
 	"github.com/photon-cloud/photon/shared/store"
+	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
-// server is a redis-server process of the test, killed when the test ends.
-type server struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func freePort(t *testing.T) int {
+// startServer runs redis-server with args on a free port, killed when the test ends.
+func startServer(t *testing.T, args ...string) *storetest.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := storetest.RunServer(t.TempDir(), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServer runs redis-server with args on a free port and waits until it answers.
-func startServer(t *testing.T, args ...string) *server {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server is needed: run make deps")
-	}
-	s := &server{port: freePort(t)}
-	s.cmd = exec.Command(bin, append(args, "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", t.TempDir())...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
-	c := redis.NewClient(&redis.Options{Addr: s.addr()})
-	defer c.Close()
-	eventually(t, 10*time.Second, "redis-server answers", func() bool { return c.Ping(t.Context()).Err() == nil })
+	t.Cleanup(s.Kill)
 	return s
 }
-
-func (s *server) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -76,24 +46,24 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 func TestSentinel(t *testing.T) {
 	ctx := t.Context()
 	primary := startServer(t)
-	replica := startServer(t, "--replicaof", "127.0.0.1", fmt.Sprint(primary.port))
+	replica := startServer(t, "--replicaof", "127.0.0.1", fmt.Sprint(primary.Port))
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
 	if err := os.WriteFile(conf, []byte(strings.Join([]string{
-		"sentinel monitor photon 127.0.0.1 " + fmt.Sprint(primary.port) + " 1",
+		"sentinel monitor photon 127.0.0.1 " + fmt.Sprint(primary.Port) + " 1",
 		"sentinel down-after-milliseconds photon 500",
 		"sentinel failover-timeout photon 5000",
 		""}, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sentinel := startServer(t, conf, "--sentinel")
-	rc := redis.NewClient(&redis.Options{Addr: replica.addr()})
+	rc := redis.NewClient(&redis.Options{Addr: replica.Addr()})
 	defer rc.Close()
 	eventually(t, 10*time.Second, "the replica in sync", func() bool {
 		info, _ := rc.Info(ctx, "replication").Result()
 		return strings.Contains(info, "master_link_status:up")
 	})
 
-	rdb, err := keyspace.Open(ctx, "redis+sentinel://"+sentinel.addr()+"/photon", 0)
+	rdb, err := keyspace.Open(ctx, "redis+sentinel://"+sentinel.Addr()+"/photon", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +77,7 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("a write a replica confirms: %v", err)
 	}
 
-	primary.cmd.Process.Kill()
-	primary.cmd.Wait()
+	primary.Kill()
 	eventually(t, 30*time.Second, "the replica promoted", func() bool {
 		info, _ := rc.Info(ctx, "replication").Result()
 		return strings.Contains(info, "role:master")

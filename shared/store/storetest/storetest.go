@@ -5,10 +5,7 @@ package storetest
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,49 +28,30 @@ var (
 // URL returns the address of the test Redis server, starting one if needed.
 func URL(t testing.TB) string {
 	t.Helper()
-	once.Do(func() { url, urlErr = start() })
-	if urlErr != nil {
-		t.Fatalf("test redis: %v", urlErr)
+	u, err := ServerURL()
+	if err != nil {
+		t.Fatalf("test redis: %v", err)
 	}
-	return url
+	return u
 }
 
 func start() (string, error) {
 	if u := os.Getenv("PHOTON_TEST_REDIS_URL"); u != "" {
 		return u, nil
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", fmt.Errorf("redis-server not found: run 'make test' (it installs it) or set PHOTON_TEST_REDIS_URL")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := RunServer(os.TempDir())
 	if err != nil {
 		return "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", os.TempDir())
-	// The server dies with the test binary.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	u := fmt.Sprintf("redis://127.0.0.1:%d", port)
-	c, err := keyspace.NewClient(u, 0)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if err := c.Ping(context.Background()).Err(); err == nil {
-			return u, nil
-		} else if time.Now().After(deadline) {
-			return "", fmt.Errorf("redis-server on %d did not answer: %w", port, err)
-		}
-		time.Sleep(20 * time.Millisecond) // waiting for a child process to listen; no signal to wait on
-	}
+	return srv.URL(), nil
+}
+
+// ServerURL is URL for a TestMain, before there is a test: the server of
+// PHOTON_TEST_REDIS_URL, or else one started once per test binary. Its error is
+// exec.ErrNotFound when there is no redis-server to start.
+func ServerURL() (string, error) {
+	once.Do(func() { url, urlErr = start() })
+	return url, urlErr
 }
 
 // SingleURL is URL for a test about one server's connection (a proxy in front of its
