@@ -34,6 +34,12 @@ func (c *core) reconcileProvisioning(ctx context.Context) {
 			c.log.Warn("provisioning: list", "err", err)
 		}
 		for _, id := range ids {
+			// A closing gateway takes on nothing: its Redis calls would still be sent
+			// (the batched client does not look at a done context), and a claim now would
+			// run the Provisioner once more before the next gateway's turn.
+			if ctx.Err() != nil {
+				return
+			}
 			p, ok, err := c.store.ClaimProvisioning(ctx, id, c.lease())
 			if err != nil {
 				c.log.Warn("provisioning: claim", "host", id, "err", err)
@@ -93,13 +99,21 @@ func (c *core) provision(p *store.Provisioning) {
 		case err != nil:
 			return // the lease runs out and the work is taken over
 		}
-		c.provisionStep(ctx, p, model.TaskStarted, nil)
-		perr := c.provisioner.Provision(ctx, p.Host, HostCredentials{Address: p.Address, Username: p.Username, Password: p.Password})
-		if ctx.Err() != nil {
-			// Closing (or the lease lost): the next gateway provisions the host again.
+		// Closing (or the lease lost), before or while the Provisioner runs: the record
+		// goes back at once and the next gateway provisions the host again.
+		giveBack := func() {
 			if err := c.store.ReleaseProvisioning(context.WithoutCancel(ctx), id, c.name); err != nil {
 				c.log.Warn("provisioning: give back", "host", id, "err", err)
 			}
+		}
+		if ctx.Err() != nil {
+			giveBack()
+			return
+		}
+		c.provisionStep(ctx, p, model.TaskStarted, nil)
+		perr := c.provisioner.Provision(ctx, p.Host, HostCredentials{Address: p.Address, Username: p.Username, Password: p.Password})
+		if ctx.Err() != nil {
+			giveBack()
 			return
 		}
 		if perr == nil {

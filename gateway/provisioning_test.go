@@ -63,7 +63,10 @@ func TestHostProvisioningSurvivesAGatewayCrash(t *testing.T) {
 			fp.outcome.Store("block")
 			var opts gateway.Options
 			h := newHarness(t, func(o *gateway.Options) {
-				o.Provisioner, o.TakeoverAfter = fp, 200*time.Millisecond
+				// A closing gateway hands its provisioning over at once, so the lease is long:
+				// a short one can lapse while A lives on a loaded machine (a renewal late by
+				// a scheduling stall), and a takeover then is right but calls Provision again.
+				o.Provisioner, o.TakeoverAfter = fp, 2*time.Second
 				opts = *o
 			})
 			fp.s = h.s

@@ -133,8 +133,10 @@ func NewClient(rawURL string, poolSize int) (redis.UniversalClient, error) {
 // still waits for its own reply, in order per caller). A round trip of its own per
 // command cost more CPU, in system calls on both sides, than anything Photon does with
 // the command's result. Blocking reads (XREADGROUP ... BLOCK, WAIT), WATCH transactions
-// and explicit pipelines run on connections of their own, as before. A command already
-// queued runs even when its caller's context has ended, as one already sent would.
+// and explicit pipelines run on connections of their own, as before. A command runs
+// even when its caller's context had ended before the call (the plain client refuses
+// it): code that must take on no new work once its context ends checks the context
+// itself, as the gateway's provisioning takeover does.
 //
 // A cluster client is not batched: each node would need its own batches, and the
 // scans and failover handling here work on the cluster client itself.
