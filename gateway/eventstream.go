@@ -20,6 +20,7 @@ const EventStreamPath = "/v1/events/stream"
 // reconnects with the token it holds then (its rights and its token's expiry are checked
 // again; it resumes with Last-Event-ID); what a caller may see is read again every
 // streamRecheck; a comment every streamHeartbeat keeps proxies from closing an idle one.
+// A stream also ends when its gateway closes.
 const (
 	streamLifetime  = 10 * time.Minute
 	streamRecheck   = 30 * time.Second
@@ -58,6 +59,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, streamLifetime)
 	defer cancel()
+	defer context.AfterFunc(s.closing, cancel)() // the gateway closes
 	events, err := s.opts.Feed.Subscribe(ctx, after)
 	if err != nil {
 		rest.ErrorHandler(ctx, nil, &rest.Marshaler{}, w, r, err)

@@ -125,6 +125,10 @@ type Server struct {
 	audit    *store.AuditLog
 	// stopObserving ends the gateway's gauges (metrics.go).
 	stopObserving func()
+	// closing ends when Close begins: the event streams, which would otherwise hold the
+	// HTTP servers' shutdown for their lifetime, end then (eventstream.go).
+	closing    context.Context
+	endStreams context.CancelFunc
 }
 
 type services struct {
@@ -172,6 +176,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s := &Server{opts: o, core: c, errc: make(chan error, 2), services: services{
 		&tenants{core: c}, &projects{core: c}, &flavors{core: c}, &images{core: c}, &vms{core: c}, &tasks{core: c},
 		&hosts{core: c}, &zones{core: c}, &datastores{core: c}, nil, &disksSvc{core: c}, &iam{core: c}, &auditSvc{core: c}, nil, &rulesSvc{core: c}, &subscriptionsSvc{core: c, sinks: o.Sinks}, nil}, audit: store.NewAuditLog(o.Store, o.AuditRetention, o.Logger)}
+	s.closing, s.endStreams = context.WithCancel(context.Background())
 	s.services.system = &system{core: c, checks: o.Checks, httpAddr: s.authAddr}
 	s.services.events = &eventsSvc{srv: s}
 	s.networks = &networks{core: c}
@@ -371,8 +376,10 @@ func (s *Server) authAddr() string { return orDefault(s.HTTPSAddr(), s.HTTPAddr(
 // Close stops both servers, letting requests in flight finish, then cancels and waits
 // for the work they left running (host provisioning, the relay of chain starts).
 func (s *Server) Close(ctx context.Context) error {
-	// The gRPC server stops first, with the HTTPS server that carries its calls too
-	// (whose shutdown waits for them).
+	// The event streams end at once (their clients reconnect, to another gateway, after
+	// the last event they saw); the gRPC server stops first, with the HTTPS server that
+	// carries its calls too (whose shutdown waits for them).
+	s.endStreams()
 	done := make(chan struct{})
 	go func() { s.grpcSrv.GracefulStop(); close(done) }()
 	err := s.httpSrv.Shutdown(ctx)

@@ -263,7 +263,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	go bar.Run(ctx)
 	var ends *loadtest.Ends
 	if o.wait == "events" {
-		if ends, err = cl.WatchEnds(ctx, fx.Project); err != nil {
+		// The stream ends with the run, before the dev cloud closes.
+		watch, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		if ends, err = cl.WatchEnds(watch, fx.Project); err != nil {
 			restore()
 			return err
 		}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/photon-cloud/photon/cmd/photon/devcloud"
+	"github.com/photon-cloud/photon/shared/store/storetest"
 )
 
 // sse is one open GET /v1/events/stream: its events as they come.
@@ -153,5 +156,44 @@ func TestEventStream(t *testing.T) {
 			t.Fatalf("%d readers left after every client went away", c.Feed.Readers())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEventStreamEndsWithItsGateway: a gateway that closes ends the event streams open on
+// it at once (their clients reconnect elsewhere after the last event they saw), rather
+// than holding its shutdown for a stream's lifetime.
+func TestEventStreamEndsWithItsGateway(t *testing.T) {
+	t.Parallel()
+	o := devcloud.Options{RedisURL: storetest.URL(t), Prefix: storetest.Prefix(t),
+		Hosts: 1, HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", AdminPassword: "s3cret", Heartbeat: time.Second}
+	c, err := devcloud.Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			c.Close(context.WithoutCancel(t.Context()))
+		}
+	})
+	admin := &client{t: t, base: "http://" + c.Gateway.HTTPAddr()}
+	admin.token = admin.login("admin", "s3cret")
+	streams := []*sse{admin.stream(""), admin.stream("?types=io.photon.vm.")}
+
+	// A gateway that waits for the streams would still be waiting when this ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	closed = true
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("close with event streams open: %v", err)
+	}
+	for i, s := range streams {
+		for open := true; open; {
+			select {
+			case _, open = <-s.events:
+			case <-ctx.Done():
+				t.Fatalf("stream %d still open after its gateway closed", i)
+			}
+		}
 	}
 }
