@@ -18,18 +18,24 @@ import (
 // VM's own lock: a host read during a creation (hostd's heartbeat usage, a reconcile) is a
 // data race inside vcsim. The gate lets a CreateVM_Task call in alone and holds it until
 // its task ended; the property reads wait meanwhile, as they would on a host that
-// applied a creation atomically. Every other call passes through, and only SOAP calls
-// (under sdk, the API's path) are read: a datastore upload is not held in memory.
+// applied a creation atomically. vcsim's property collectors take no lock for their list
+// of filters either, so the calls that change or read it outside a wait (CreateFilter,
+// DestroyPropertyFilter, DestroyPropertyCollector) go one at a time: a client that gives
+// up on a collector while its CreateFilter is on the wire sends its Destroy alongside, as
+// hostd's cancelled waits do. Every other call passes through, and only SOAP calls (under
+// sdk, the API's path) are read: a datastore upload is not held in memory.
 type gate struct {
-	next  http.Handler
-	model *simulator.Model
-	sdk   string
-	mu    sync.RWMutex
+	next    http.Handler
+	model   *simulator.Model
+	sdk     string
+	mu      sync.RWMutex
+	filters sync.Mutex
 }
 
 var (
 	createVMCall = []byte("<CreateVM_Task")
 	readCalls    = regexp.MustCompile(`<(RetrieveProperties|RetrievePropertiesEx|ContinueRetrievePropertiesEx)[\s>]`)
+	filterCalls  = regexp.MustCompile(`<(CreateFilter|DestroyPropertyFilter|DestroyPropertyCollector)[\s>]`)
 	taskRef      = regexp.MustCompile(`<returnval type="Task">([^<]+)</returnval>`)
 )
 
@@ -59,6 +65,10 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case readCalls.Match(body):
 		g.mu.RLock()
 		defer g.mu.RUnlock()
+		g.next.ServeHTTP(w, r)
+	case filterCalls.Match(body):
+		g.filters.Lock()
+		defer g.filters.Unlock()
 		g.next.ServeHTTP(w, r)
 	default:
 		g.next.ServeHTTP(w, r)

@@ -5,8 +5,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 // TestCreateWhileRead: VMs created while another session reads every VM's name and power
@@ -78,6 +81,52 @@ func TestCreateWhileRead(t *testing.T) {
 			}
 			if n != creates {
 				t.Fatalf("%d of %d VMs created", n, creates)
+			}
+		})
+	}
+}
+
+// TestFilterWhileDestroy: a client that gives up on a collector while its CreateFilter is
+// still on the wire (a wait cancelled, then its deferred Destroy) sends the two at once.
+// vcsim's collectors take no lock of their own for their filter list; under -race the gate
+// keeps the two apart, and the collector is gone after its Destroy either way.
+func TestFilterWhileDestroy(t *testing.T) {
+	t.Parallel()
+	s, err := StartWith(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c := newVsphere(t, s).c.Client
+	ctx := t.Context()
+	spec := types.PropertyFilterSpec{
+		ObjectSet: []types.ObjectSpec{{Obj: c.ServiceContent.RootFolder}},
+		PropSet:   []types.PropertySpec{{Type: "Folder", PathSet: []string{"name"}}},
+	}
+	for _, first := range []string{"create filter", "destroy"} {
+		t.Run(first+" sent first", func(t *testing.T) {
+			for range 200 {
+				pc, err := property.DefaultCollector(c).Create(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := pc.Reference() // Destroy clears it
+				var wg sync.WaitGroup
+				create := func() { _, _ = methods.CreateFilter(ctx, c, &types.CreateFilter{This: ref, Spec: spec}) }
+				destroy := func() {
+					if err := pc.Destroy(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+				if first == "destroy" {
+					create, destroy = destroy, create
+				}
+				wg.Go(create)
+				wg.Go(destroy)
+				wg.Wait()
+				if _, err := methods.CreateFilter(ctx, c, &types.CreateFilter{This: ref, Spec: spec}); err == nil {
+					t.Fatalf("collector %s still takes filters after its Destroy", ref.Value)
+				}
 			}
 		})
 	}
