@@ -25,8 +25,29 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error // cmd.Wait's, once exited is closed
-	mu     sync.Mutex
-	out    bytes.Buffer
+	out    output
+}
+
+// output keeps the start of a server's output, for the error of a server that did not
+// start.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.buf.Len() < 64<<10 {
+		o.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }
 
 // RunServer starts redis-server with args on a free loopback port, with dir as its working
@@ -59,7 +80,7 @@ func run(bin string, port int, dir string, args []string) (*Server, error) {
 	s := &Server{Port: port, exited: make(chan struct{})}
 	s.cmd = exec.Command(bin, append(append([]string(nil), args...), "--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
@@ -74,7 +95,7 @@ func run(bin string, port int, dir string, args []string) (*Server, error) {
 	for {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("redis-server on port %d: %v\n%s", port, s.err, s.log())
+			return nil, fmt.Errorf("redis-server on port %d: %v\n%s", port, s.err, s.out.String())
 		default:
 		}
 		if info, err := c.Info(context.Background(), "server").Result(); err == nil && strings.Contains(info, ours+"\r\n") {
@@ -82,26 +103,10 @@ func run(bin string, port int, dir string, args []string) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Kill()
-			return nil, fmt.Errorf("redis-server on port %d did not answer in 20s:\n%s", port, s.log())
+			return nil, fmt.Errorf("redis-server on port %d did not answer in 20s:\n%s", port, s.out.String())
 		}
 		time.Sleep(20 * time.Millisecond) // waiting for a child process to listen; no signal to wait on
 	}
-}
-
-// Write keeps the server's output, for the error of a server that did not start.
-func (s *Server) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.out.Len() < 64<<10 {
-		s.out.Write(p)
-	}
-	return len(p), nil
-}
-
-func (s *Server) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
 }
 
 // Addr is the server's host:port.
